@@ -127,9 +127,11 @@ TABLE: dict[str, ModelFacts] = {
         "anthropic",
         ANTHROPIC_MODELS + " and each model's page",
         {
+            "claude-fable-5-2": (1 * M, 128 * K, "always"),  # released 2026-11-09
             "claude-fable-5-1": (1 * M, 128 * K, "always"),
             "claude-opus-5-5": (1 * M, 128 * K, "always"),
             "claude-sonnet-5-5": (1 * M, 128 * K, "adaptive"),
+            "claude-haiku-5-5": (1 * M, 128 * K, "adaptive"),  # released 2026-10-07
             "claude-opus-5": (1 * M, 128 * K, "adaptive"),
             "claude-sonnet-5": (1 * M, 128 * K, "adaptive"),
             "claude-opus-4-8": (1 * M, 128 * K, "adaptive"),
@@ -166,8 +168,12 @@ TABLE: dict[str, ModelFacts] = {
             "gpt-6.2-sol": (1_050 * K, 128 * K, "always"),
             "gpt-6.1-sol": (1_050 * K, 128 * K, "always"),
             "gpt-6-astra": (1_050 * K, 128 * K, "always"),
+            "gpt-6.1-terra": (1_050 * K, 128 * K, "adaptive"),
             "gpt-6-sol": (1_050 * K, 128 * K, "adaptive"),
             "gpt-6-luna": (1_050 * K, 128 * K, "adaptive"),
+            "gpt-5.6-sol": (1_050 * K, 128 * K, "adaptive"),
+            "gpt-5.6-terra": (1_050 * K, 128 * K, "adaptive"),
+            "gpt-5.6-luna": (1_050 * K, 128 * K, "adaptive"),
             "gpt-5": (400 * K, 128 * K, "always"),
             "gpt-5-mini": (400 * K, 128 * K, "always"),
             "gpt-5-nano": (400 * K, 128 * K, "always"),
@@ -199,6 +205,9 @@ TABLE: dict[str, ModelFacts] = {
             "grok-4.6": (500 * K, None, "always"),
             "grok-4.5": (500 * K, None, "always"),
             "grok-4.3": (1 * M, None, "adaptive"),
+            "grok-4.20-reasoning": (1 * M, None, "always"),
+            "grok-4.20": (1 * M, None, "always"),  # an alias of grok-4.20-0309-reasoning
+            "grok-4.20-non-reasoning": (None, None, "none"),
         },
     ),
     **_retired(
@@ -252,6 +261,11 @@ def _efforts(source: str, efforts: tuple[str, ...], models: tuple[str, ...]) -> 
 
 LOW_TO_MAX = ("low", "medium", "high", "xhigh", "max")
 _efforts(OPENAI_MODELS + " (each model's page)", LOW_TO_MAX, ("gpt-6.2-sol", "gpt-6.1-sol", "gpt-6-astra"))
+_efforts(
+    OPENAI_MODELS + " (each model's page)",
+    ("none", *LOW_TO_MAX),
+    ("gpt-6.1-terra", "gpt-5.6-sol", "gpt-5.6-terra", "gpt-5.6-luna"),
+)
 _efforts(
     OPENAI_MODELS + " (each model's page)",
     ("minimal", "low", "medium", "high"),

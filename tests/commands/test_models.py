@@ -102,3 +102,27 @@ def test_an_unseen_claude_5_model_gets_its_familys_limits_and_says_they_are_infe
     assert "~: inferred from the model's family (claude-opus-5-7)" in listed.stdout
     known = next(line for line in lines if " claude-sonnet-5-5 " in line)
     assert "~" not in known
+
+
+def test_models_json_lists_todays_models_with_windows_limits_and_prices(tmp_path: Path) -> None:
+    """As the vendors' pages say (read 2026-11-27): not inferred, each with its price."""
+    lfg = Lfg(tmp_path)
+    done = command(lfg, "models", "anthropic", "openai", "xai", "--json", "--config", str(lfg.config))
+    assert done.returncode == 0, done.stderr
+    rows = {row["model"]: row for row in json.loads(done.stdout)}
+    expected = {
+        "claude-fable-5-2": (1_000_000, 128_000, "always", 8.0, 40.0),
+        "claude-haiku-5-5": (1_000_000, 128_000, "adaptive", 0.1, 0.5),
+        "gpt-6-astra": (1_050_000, 128_000, "always", 10.0, 50.0),
+        "gpt-6.1-terra": (1_050_000, 128_000, "adaptive", 1.0, 5.0),
+        "gpt-6.2-sol": (1_050_000, 128_000, "always", 2.0, 10.0),
+        "gpt-5.6-sol": (1_050_000, 128_000, "adaptive", 4.0, 20.0),
+        "gpt-5.6-terra": (1_050_000, 128_000, "adaptive", 2.0, 12.0),
+        "gpt-5.6-luna": (1_050_000, 128_000, "adaptive", 0.2, 1.2),
+        "grok-4.20-reasoning": (1_000_000, None, "always", 1.25, 2.5),
+    }
+    for model, figures in expected.items():
+        row = rows[model]
+        got = (row["context_window"], row["max_output_tokens"], row["thinking"])
+        assert (*got, row["input_per_mtok"], row["output_per_mtok"]) == figures, model
+        assert row["inferred"] is False and row["status"] == "ok", model
