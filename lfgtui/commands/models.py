@@ -4,7 +4,9 @@ thinking and lifecycle.
 A provider lists its `default_model` and `ask_model`, then every model of the vendor whose API it
 talks to (`providers/models.py`: the table, and the anthropic SDK's end-of-life dates). Prices are
 those a run would use (`cost/prices.py`: the provider's own `prices`, else genai-prices); a model
-with none reads `$?`, and the footnote says how to give one. Coding agents pick their own models
+with none reads `$?`, and the footnote says how to give one. `--refresh` reads a public catalogue
+(`providers/model_catalogue.py`) and adds the models the table lacks; the last line says where the
+list came from and of which date (on stderr with `--json`). Coding agents pick their own models
 (`lfg agents --check` lists them). `lfg` imports this module for every command, so the table and
 the price database are imported only when the command runs.
 """
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -23,6 +25,7 @@ from lfgtui.commands.subcommands import Subcommands
 if TYPE_CHECKING:
     from lfgtui.cost.prices import PriceBook
     from lfgtui.providers.base import ProviderConfig
+    from lfgtui.providers.model_catalogue import Catalogue, Listed
 
 
 def add_models_command(commands: Subcommands) -> None:
@@ -55,6 +58,18 @@ def _arguments(models: argparse.ArgumentParser) -> None:
         metavar="DATE",
         help="judge each lifecycle on this day, YYYY-MM-DD (default: today): what a run would refuse then",
     )
+    models.add_argument(
+        "--refresh",
+        action="store_true",
+        help="read the public model catalogue (models.dev) now and keep it: models lfg's table lacks are "
+        "listed with its figures; offline, the cached copy or lfg's own table, with its date",
+    )
+    models.add_argument(
+        "--catalogue",
+        metavar="URL",
+        default=None,
+        help="the catalogue to read, in models.dev's api.json format (default: https://models.dev/api.json)",
+    )
     add_config(models)
 
 
@@ -71,6 +86,10 @@ class Row:
     context_window: int | None
     max_output_tokens: int | None
     thinking: str | None
+    inferred: bool
+    """Window, limit and thinking are the model's family's: lfg's table does not list it."""
+    catalogue: str | None
+    """The catalogue the row's figures come from (a model lfg's table lacks), with its date."""
     status: str
     shutdown: str | None
     replacement: str | None
@@ -82,7 +101,7 @@ def run_models_command(args: argparse.Namespace) -> int:
     from lfgtui.config.load import load_config
     from lfgtui.config.validation import ValidationError, unknown
     from lfgtui.cost.prices import PriceBook
-    from lfgtui.inert import json_text
+    from lfgtui.inert import inert, json_text
     from lfgtui.providers.kinds import kind_of
 
     try:
@@ -96,47 +115,73 @@ def run_models_command(args: argparse.Namespace) -> int:
             print(f"lfg: {unknown('model API provider', name, apis)}", file=sys.stderr)
             return EXIT_USAGE
     chosen = {name: apis[name] for name in args.names} if args.names else apis
+    from lfgtui.providers.model_catalogue import CATALOGUE_URL, read_catalogue
+
+    catalogue = read_catalogue(args.catalogue or CATALOGUE_URL, refresh=args.refresh)
     book = PriceBook(chosen)
     today = args.on or date.today()
-    rows = [row for name, c in chosen.items() for row in _rows(name, c, book, today)]
+    rows = [row for name, c in chosen.items() for row in _rows(name, c, book, today, catalogue)]
     if args.json:
         print(json_text([asdict(row) for row in rows], indent=2))
+        print(f"lfg models: {inert(catalogue.describe())}", file=sys.stderr)
     else:
-        print(_text(rows))
+        print(_text(rows, catalogue.describe()))
     return 0
 
 
-def _rows(name: str, config: ProviderConfig, book: PriceBook, today: date) -> list[Row]:
-    from lfgtui.providers.models import facts, lifecycle, serves, vendor_models
+def _rows(name: str, config: ProviderConfig, book: PriceBook, today: date, catalogue: Catalogue) -> list[Row]:
+    from lfgtui.providers.models import TABLE, facts, lifecycle, serves, vendor_models
 
     vendor = serves(config)
     own = [model for model in (config.default_model, config.ask_model) if model]
-    listed = dict.fromkeys([*own, *(known.model for known in vendor_models(vendor) if vendor is not None)])
+    tabled = [known.model for known in vendor_models(vendor)] if vendor is not None else []
+    new = [model for (seller, model) in catalogue.models if seller == vendor and model not in TABLE]
     rows = []
-    for model in listed:
+    for model in dict.fromkeys([*own, *tabled, *new]):
         pricer = book.pricer(name, model)
         rates = pricer.written() if pricer is not None else None
         known = facts(model) if vendor is not None else None
+        listed = catalogue.models.get((vendor, model)) if vendor is not None and model not in TABLE else None
         life = known.lifecycle if known is not None else None
         status = lifecycle(model, today).status.value if vendor is not None else "ok"
-        rows.append(
-            Row(
-                provider=name,
-                model=model,
-                default=model == config.default_model,
-                input_per_mtok=rates.prices.input_per_mtok if rates is not None else None,
-                output_per_mtok=rates.prices.output_per_mtok if rates is not None else None,
-                price_source=pricer.source if pricer is not None else None,
-                context_window=known.context_window if known is not None else None,
-                max_output_tokens=known.max_output_tokens if known is not None else None,
-                thinking=known.thinking if known is not None else None,
-                status=status,
-                shutdown=life.shutdown.isoformat() if life is not None else None,
-                replacement=life.replacement if life is not None else None,
-                lifecycle_source=life.source if life is not None else None,
-            )
+        row = Row(
+            provider=name,
+            model=model,
+            default=model == config.default_model,
+            input_per_mtok=rates.prices.input_per_mtok if rates is not None else None,
+            output_per_mtok=rates.prices.output_per_mtok if rates is not None else None,
+            price_source=pricer.source if pricer is not None else None,
+            context_window=known.context_window if known is not None else None,
+            max_output_tokens=known.max_output_tokens if known is not None else None,
+            thinking=known.thinking if known is not None else None,
+            inferred=known is not None and known.inferred,
+            catalogue=None,
+            status=status,
+            shutdown=life.shutdown.isoformat() if life is not None else None,
+            replacement=life.replacement if life is not None else None,
+            lifecycle_source=life.source if life is not None else None,
         )
+        rows.append(row if listed is None else _catalogued(row, listed, catalogue))
     return rows
+
+
+def _catalogued(row: Row, listed: Listed, catalogue: Catalogue) -> Row:
+    """`row` with the catalogue's figures for a model lfg's table lacks: they beat a family's
+    inference; a price lfg has (config, genai-prices, the vendor's page) beats the catalogue's."""
+    said = f"{catalogue.url} ({catalogue.source} {catalogue.date})"
+    priced = row.input_per_mtok is not None
+    thinking = row.thinking if listed.reasons is not False else "none"
+    return replace(
+        row,
+        context_window=listed.context_window or row.context_window,
+        max_output_tokens=listed.max_output_tokens or row.max_output_tokens,
+        thinking=thinking,
+        inferred=row.inferred and not (listed.context_window or listed.max_output_tokens),
+        catalogue=said,
+        input_per_mtok=row.input_per_mtok if priced else listed.input_per_mtok,
+        output_per_mtok=row.output_per_mtok if priced else listed.output_per_mtok,
+        price_source=row.price_source if priced or listed.input_per_mtok is None else said,
+    )
 
 
 HEADERS = ("MODEL", "$ IN/OUT PER MTOK", "CONTEXT", "MAX OUT", "THINKING", "LIFECYCLE")
@@ -149,6 +194,11 @@ def _tokens(count: int | None) -> str:
     if count >= 1_000_000:
         return f"{count / 1_000_000:.3g}M"
     return f"{count // 1000}K" if count % 1000 == 0 else f"{count:,}"
+
+
+def _figure(row: Row, text: str) -> str:
+    """`text`, marked `~` when the row's figures are inferred from its family."""
+    return f"~{text}" if row.inferred and text != "-" else text
 
 
 def _price(row: Row) -> str:
@@ -165,8 +215,9 @@ def _lifecycle(row: Row) -> str:
     return f"{said} {row.shutdown}{instead}"
 
 
-def _text(rows: list[Row]) -> str:
-    """A table per provider (`*` marks its default model), then how to price a `$?`."""
+def _text(rows: list[Row], source: str) -> str:
+    """A table per provider (`*` marks its default model), where the list came from (`source`),
+    then how to price a `$?`."""
     from lfgtui.inert import inert
 
     lines: list[str] = []
@@ -176,9 +227,9 @@ def _text(rows: list[Row]) -> str:
             (
                 ("* " if row.default else "  ") + row.model,
                 _price(row),
-                _tokens(row.context_window),
-                _tokens(row.max_output_tokens),
-                row.thinking or "-",
+                _figure(row, _tokens(row.context_window)),
+                _figure(row, _tokens(row.max_output_tokens)),
+                _figure(row, row.thinking or "-"),
                 _lifecycle(row),
             )
             for row in mine
@@ -189,6 +240,12 @@ def _text(rows: list[Row]) -> str:
             "  " + "  ".join(c.ljust(w) for c, w in zip(cell, widths, strict=True)).rstrip() for cell in cells
         ]
         lines.append("")
+    guessed = list(dict.fromkeys(row.model for row in rows if row.inferred))
+    if guessed:
+        lines.append(
+            f"~: inferred from the model's family ({', '.join(guessed)}): lfg's table does not list it yet"
+        )
+    lines.append(source)
     unpriced = list(dict.fromkeys(row.provider for row in rows if _price(row) == "$?"))
     if unpriced:
         names = ", ".join(unpriced)

@@ -2,10 +2,11 @@
 
 genai-prices (pydantic's price database) knows the providers by their API URLs and matches model
 names its own way (dated snapshots such as `gpt-4o-2024-08-06` find `gpt-4o`); both are left to it.
-The built-in sim (a base URL of `sim:`) costs nothing: its price is a known zero, shown `$0`. A
-provider genai-prices cannot be sure of (a server on this machine, an agent service or a coding
-agent, which bill their own way) and a model it does not know have no price: the answer is None,
-shown as `$?`, never a guess.
+A model genai-prices does not list yet, on its vendor's own API, is priced from that vendor's page
+(`cost/vendor_prices.py`). The built-in sim (a base URL of `sim:`) costs nothing: its price is a
+known zero, shown `$0`. A provider genai-prices cannot be sure of (a server on this machine, an
+agent service or a coding agent, which bill their own way) and a model neither knows have no price:
+the answer is None, shown as `$?`, never a guess.
 
 Importing genai-prices and reading its table takes a few hundred ms, so it happens in `load()`, which
 a run calls once before the UI starts; nothing imports it at module level. Prices come only from the
@@ -276,7 +277,7 @@ class PriceBook:
         where = database_provider(config)
         if where is None or not model:
             return None
-        return self._from_database(model, *where)
+        return self._from_database(model, *where) or _from_vendor(config, model)
 
     def answered_by(self, model: str) -> Pricer | None:
         """The price of a model a coding agent says answered (Gemini CLI names each model of a turn),
@@ -299,6 +300,19 @@ class PriceBook:
         except LookupError:
             return None
         return DatabasePricer(info, found, f"genai-prices {found.id} {info.id}{said}", self.clock)
+
+
+def _from_vendor(config: ProviderConfig, model: str) -> OverridePricer | None:
+    """The price on the vendor's page of a model genai-prices lacks, when `config` is that vendor's
+    own API; None otherwise."""
+    from lfgtui.cost.vendor_prices import VENDOR_PRICES
+    from lfgtui.providers.models import serves
+
+    vendor = serves(config)
+    found = VENDOR_PRICES.get((vendor, model.strip())) if vendor is not None else None
+    if found is None:
+        return None
+    return OverridePricer(found.rates, f"{vendor}'s page: {found.source}", found.tiers)
 
 
 class Priced(Protocol):

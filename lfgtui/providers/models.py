@@ -7,8 +7,11 @@ of one retiring within `RETIRING_WITHIN` days (tickets/load.py, commands/ask.py)
 lists the table per provider; an adapter asks `max_output_tokens` what to send as `max_tokens`.
 
 An id matches its own entry, else the entry of the id without a dated snapshot suffix
-(`claude-sonnet-4-5-20250929` is `claude-sonnet-4-5`, `gpt-4.1-2025-04-14` is `gpt-4.1`); nothing
-else is guessed: an id the table does not hold has no facts and is never refused.
+(`claude-sonnet-4-5-20250929` is `claude-sonnet-4-5`, `gpt-4.1-2025-04-14` is `gpt-4.1`), else its
+family's (`FAMILIES`: `claude-*-5-*`, `gpt-6*`, `gemini-3*`, …), marked `inferred`, so that a model
+shipped after this table was written gets its family's limits, thinking and efforts, not a default
+for a model that does not reason. An id of no known family has no facts; none is ever refused as
+retired by inference.
 
 Anthropic's end-of-life dates are the installed SDK's own (`anthropic._data.DEPRECATED_MODELS`,
 which its client warns with), read only when a `claude-*` id is looked up (importing the SDK takes
@@ -71,6 +74,11 @@ class ModelFacts:
     thinking: Thinking | None
     source: str
     lifecycle: Lifecycle | None = None
+    efforts: tuple[str, ...] | None = None
+    """The efforts its API takes for it (`reasoning.effort`, `reasoning_effort`), lowest first; None
+    when its page lists none, and then its wire's own list holds (providers/reasoning.py)."""
+    inferred: bool = False
+    """The figures are its family's (`FAMILIES`), not its own: the table does not list it."""
 
 
 VENDOR_HOSTS: Mapping[str, str] = {
@@ -119,9 +127,11 @@ TABLE: dict[str, ModelFacts] = {
         "anthropic",
         ANTHROPIC_MODELS + " and each model's page",
         {
+            "claude-fable-5-2": (1 * M, 128 * K, "always"),  # released 2026-11-09
             "claude-fable-5-1": (1 * M, 128 * K, "always"),
             "claude-opus-5-5": (1 * M, 128 * K, "always"),
             "claude-sonnet-5-5": (1 * M, 128 * K, "adaptive"),
+            "claude-haiku-5-5": (1 * M, 128 * K, "adaptive"),  # released 2026-10-07
             "claude-opus-5": (1 * M, 128 * K, "adaptive"),
             "claude-sonnet-5": (1 * M, 128 * K, "adaptive"),
             "claude-opus-4-8": (1 * M, 128 * K, "adaptive"),
@@ -157,8 +167,13 @@ TABLE: dict[str, ModelFacts] = {
         {
             "gpt-6.2-sol": (1_050 * K, 128 * K, "always"),
             "gpt-6.1-sol": (1_050 * K, 128 * K, "always"),
+            "gpt-6-astra": (1_050 * K, 128 * K, "always"),
+            "gpt-6.1-terra": (1_050 * K, 128 * K, "adaptive"),
             "gpt-6-sol": (1_050 * K, 128 * K, "adaptive"),
             "gpt-6-luna": (1_050 * K, 128 * K, "adaptive"),
+            "gpt-5.6-sol": (1_050 * K, 128 * K, "adaptive"),
+            "gpt-5.6-terra": (1_050 * K, 128 * K, "adaptive"),
+            "gpt-5.6-luna": (1_050 * K, 128 * K, "adaptive"),
             "gpt-5": (400 * K, 128 * K, "always"),
             "gpt-5-mini": (400 * K, 128 * K, "always"),
             "gpt-5-nano": (400 * K, 128 * K, "always"),
@@ -190,6 +205,9 @@ TABLE: dict[str, ModelFacts] = {
             "grok-4.6": (500 * K, None, "always"),
             "grok-4.5": (500 * K, None, "always"),
             "grok-4.3": (1 * M, None, "adaptive"),
+            "grok-4.20-reasoning": (1 * M, None, "always"),
+            "grok-4.20": (1 * M, None, "always"),  # an alias of grok-4.20-0309-reasoning
+            "grok-4.20-non-reasoning": (None, None, "none"),
         },
     ),
     **_retired(
@@ -232,6 +250,33 @@ _retiring(
     {"gpt-5": "gpt-6.1-sol", "gpt-5-mini": "gpt-6.1-terra", "gpt-5-nano": None},
 )
 
+
+def _efforts(source: str, efforts: tuple[str, ...], models: tuple[str, ...]) -> None:
+    """Give models already in `TABLE` the efforts their pages list."""
+    for model in models:
+        TABLE[model] = replace(
+            TABLE[model], efforts=efforts, source=f"{TABLE[model].source}; efforts: {source}"
+        )
+
+
+LOW_TO_MAX = ("low", "medium", "high", "xhigh", "max")
+_efforts(OPENAI_MODELS + " (each model's page)", LOW_TO_MAX, ("gpt-6.2-sol", "gpt-6.1-sol", "gpt-6-astra"))
+_efforts(
+    OPENAI_MODELS + " (each model's page)",
+    ("none", *LOW_TO_MAX),
+    ("gpt-6.1-terra", "gpt-5.6-sol", "gpt-5.6-terra", "gpt-5.6-luna"),
+)
+_efforts(
+    OPENAI_MODELS + " (each model's page)",
+    ("minimal", "low", "medium", "high"),
+    ("gpt-5", "gpt-5-mini", "gpt-5-nano"),
+)
+_efforts(
+    "https://api-docs.deepseek.com/guides/thinking_mode (low and medium run as high)",
+    ("low", "medium", "high", "max"),
+    ("deepseek-v4-pro", "deepseek-v4-flash"),
+)
+
 ANTHROPIC_REPLACEMENTS: Mapping[str, str | None] = {
     "claude-sonnet-4-5": "claude-sonnet-5-5",
     "claude-opus-4-5": "claude-opus-5-5",
@@ -239,6 +284,90 @@ ANTHROPIC_REPLACEMENTS: Mapping[str, str | None] = {
 }
 """What Anthropic's docs name instead of the models its SDK lists as deprecated (each model's page,
 read 2026-11-26); the dates are the SDK's."""
+
+
+@dataclass(frozen=True, slots=True)
+class Family:
+    """Models named alike that share limits, thinking and efforts: what an id of the family that
+    the table does not list is taken to have (its `facts`, whose `model` is the family's name)."""
+
+    pattern: re.Pattern[str]
+    facts: ModelFacts
+
+
+def _family(
+    pattern: str,
+    name: str,
+    vendor: str,
+    figures: tuple[int | None, int | None, Thinking],
+    source: str,
+    efforts: tuple[str, ...] | None = None,
+) -> Family:
+    context, output, thinking = figures
+    said = f"inferred from its family {name}: {source} ({READ_FAMILIES})"
+    return Family(
+        re.compile(pattern), ModelFacts(name, vendor, context, output, thinking, said, None, efforts, True)
+    )
+
+
+READ_FAMILIES = "read 2026-11-27"
+GOOGLE_MODELS = "https://ai.google.dev/gemini-api/docs/models"
+
+FAMILIES: tuple[Family, ...] = (
+    _family(
+        r"claude-fable-5(?:-\d+)?",
+        "claude-fable-5-*",
+        "anthropic",
+        (1 * M, 128 * K, "always"),
+        ANTHROPIC_MODELS + " (Fable 5, 5.1 and 5.2: 1M, 128K, always thinking)",
+    ),
+    _family(
+        r"claude-[a-z]+-5(?:-\d+)?",
+        "claude-*-5-*",
+        "anthropic",
+        (1 * M, 128 * K, "adaptive"),
+        ANTHROPIC_MODELS + " (every Claude 5 and 5.5 model: 1M, 128K, adaptive thinking)",
+    ),
+    _family(
+        r"gpt-6(?:-astra|\.[2-9]-[a-z]+|\.1-sol)",
+        "gpt-6.2*, gpt-6*-astra",
+        "openai",
+        (1_050 * K, 128 * K, "always"),
+        OPENAI_MODELS + " (GPT-6 Astra, 6.1 Sol, 6.2: low to max, no none)",
+        LOW_TO_MAX,
+    ),
+    _family(
+        r"gpt-6(?:\.\d+)?-[a-z]+",
+        "gpt-6*",
+        "openai",
+        (1_050 * K, 128 * K, "adaptive"),
+        OPENAI_MODELS + " (every GPT-6 model: 1.05M, 128K)",
+    ),
+    _family(
+        r"gpt-5\.[4-9]-?[a-z]*",
+        "gpt-5.4* to gpt-5.9*",
+        "openai",
+        (1_050 * K, 128 * K, "adaptive"),
+        OPENAI_MODELS + " (GPT-5.4 on: 1.05M, 128K)",
+    ),
+    _family(
+        r"gemini-3(?:\.\d+)?-[a-z][\w.-]*",
+        "gemini-3*",
+        "google",
+        (1_048_576, 65_536, "adaptive"),
+        GOOGLE_MODELS + " (Gemini 3: 1M in, 64K out, thinking by default)",
+    ),
+    _family(
+        r"deepseek-v4-[a-z]+",
+        "deepseek-v4-*",
+        "deepseek",
+        (1 * M, 384 * K, "optional"),
+        DEEPSEEK_MODELS + " (V4 Pro and Flash: 1M, 384K)",
+        ("low", "medium", "high", "max"),
+    ),
+)
+"""The families an unlisted id is matched to, first match wins (the whole id, snapshot date left
+off): narrower families before the wider ones they sit in."""
 
 _SNAPSHOT = re.compile(r"-(?:\d{8}|\d{4}-\d{2}-\d{2})$")
 """A dated snapshot's suffix: Anthropic's `-20250929`, OpenAI's `-2025-04-14`."""
@@ -253,12 +382,27 @@ def _table_id(model: str) -> str | None:
     return base if base in TABLE else None
 
 
+def inferred(model: str) -> ModelFacts | None:
+    """`model`'s family's facts, under its own id and marked inferred; None when no family matches."""
+    base = _SNAPSHOT.sub("", model.strip())
+    family = next((family for family in FAMILIES if family.pattern.fullmatch(base)), None)
+    return None if family is None else replace(family.facts, model=base)
+
+
+def is_inferred(model: str) -> bool:
+    """Whether lfg's figures for `model` are its family's, the table not listing it: cheap (no SDK
+    import), for a pane's header."""
+    return _table_id(model) is None and inferred(model) is not None
+
+
 def facts(model: str) -> ModelFacts | None:
-    """What lfg knows of `model`, Anthropic's SDK end-of-life included; None for a model it does not know."""
+    """What lfg knows of `model`, Anthropic's SDK end-of-life included: the table's, else its
+    family's (marked `inferred`); None for a model it cannot place."""
     found = _table_id(model)
-    if found is None:
+    known = TABLE[found] if found is not None else inferred(model)
+    if known is None:
         return None
-    known = TABLE[found]
+    found = found or known.model
     if known.vendor == "anthropic" and (sdk := _sdk_end_of_life(model.strip(), found)) is not None:
         known = replace(known, lifecycle=Lifecycle(sdk, ANTHROPIC_REPLACEMENTS.get(found), ANTHROPIC_SDK))
     return known

@@ -7,11 +7,16 @@ What each API takes (read 2026-11-26):
   `adaptive` with a `display` (`summarized` or `omitted`), or `disabled` where the model allows it
   (the 5.5 family takes `between_tools` instead, at effort low to high only);
   no sampling parameter at all since API version 2026-10-21 (Anthropic's thinking and effort pages).
-- OpenAI Responses: `reasoning.effort` (none, minimal, low, medium, high, xhigh) and
-  `reasoning.summary`; a model that does not reason refuses the `reasoning` parameter.
+- OpenAI Responses: `reasoning.effort` (none, minimal, low, medium, high, xhigh, max) and
+  `reasoning.summary`; a model that does not reason refuses the `reasoning` parameter. Each model
+  takes its own part of that list (GPT-6 Astra, 6.1 Sol and 6.2: low to max, no `none`; read
+  2026-11-27 from their model pages as quoted by OpenAI-compatible gateways), which lfg's model
+  table holds (`ModelFacts.efforts`); a model it has no list for is held to its wire's.
 - Chat Completions: `reasoning_effort`. OpenAI's GPT-5.4 and later and GPT-6 refuse function tools
   there unless it is `none` ("Function tools with reasoning_effort are not supported for … in
-  /v1/chat/completions"), and GPT-6.2 takes no `none`; OpenAI's reasoning models refuse
+  /v1/chat/completions"), so a model that takes no `none` cannot call tools there at all ("Tool
+  calls require the Responses API", GPT-6.1 Terra's page, read 2026-11-27); DeepSeek V4 takes
+  high and max (low and medium run as high). OpenAI's reasoning models refuse
   `temperature` unless their effort is `none` (OpenAI's reasoning guide and model pages). xAI's Grok
   reasoning models take it (xAI's best-practices guide recommends 0.7).
 """
@@ -27,8 +32,8 @@ from lfgtui.turns import ANTHROPIC, CHAT, RESPONSES
 THINKING_MODES = ("adaptive", "off")
 EFFORTS: dict[str, tuple[str, ...]] = {
     ANTHROPIC: ("low", "medium", "high", "xhigh", "max"),
-    RESPONSES: ("none", "minimal", "low", "medium", "high", "xhigh"),
-    CHAT: ("none", "minimal", "low", "medium", "high", "xhigh"),
+    RESPONSES: ("none", "minimal", "low", "medium", "high", "xhigh", "max"),
+    CHAT: ("none", "minimal", "low", "medium", "high", "xhigh", "max"),
 }
 WIRES = {"anthropic": ANTHROPIC, "openai-responses": RESPONSES, "openai": CHAT, "sim": CHAT}
 """The wire each kind of model API speaks; the others (an agent service, a coding agent) take none
@@ -49,8 +54,9 @@ OPENAI_REASONING = re.compile(r"(?:.*/)?(?:o[1-9]|gpt-5|gpt-6|gpt-[7-9]|codex)")
 (to show): any other model refuses the `reasoning` parameter."""
 CHAT_TOOLS_WANT_NO_EFFORT = re.compile(r"(?:openai/)?gpt-(?:5\.(?:[4-9]|\d\d)|[6-9])")
 """OpenAI models whose function tools Chat Completions refuses unless `reasoning_effort` is `none`."""
-NO_EFFORT_NONE = re.compile(r"(?:openai/)?gpt-6\.2")
-"""OpenAI models that take no `reasoning_effort` of `none`."""
+NO_EFFORT_NONE = re.compile(r"(?:openai/)?gpt-6(?:-astra|\.1-sol|\.[2-9])")
+"""OpenAI models that take no `reasoning_effort` of `none`, by name: for an id the model table does
+not list (a dated snapshot of one it does is listed)."""
 
 
 def effort_of(reasoning: Reasoning) -> str | None:
@@ -71,16 +77,25 @@ def reasons(model: str) -> bool | None:
     return None
 
 
+def model_efforts(model: str) -> tuple[str, ...] | None:
+    """The efforts `model` takes by lfg's model table (a gateway's `openai/` prefix left off); None
+    when the table lists none for it."""
+    known = facts(model.removeprefix("openai/"))
+    return None if known is None else known.efforts
+
+
+def takes_no_none(model: str) -> bool:
+    """Whether `model` refuses an effort of `none` (it always reasons): by its efforts in the model
+    table, else by its name."""
+    efforts = model_efforts(model)
+    return bool(NO_EFFORT_NONE.match(model)) if efforts is None else "none" not in efforts
+
+
 def chat_effort(model: str, reasoning: Reasoning, tools: bool) -> str | None:
     """The `reasoning_effort` a Chat Completions call sends: the settings', else `none` for an OpenAI
     model whose tools Chat Completions takes only so (a ticket with tools would be refused)."""
     effort = effort_of(reasoning)
-    if (
-        effort is None
-        and tools
-        and CHAT_TOOLS_WANT_NO_EFFORT.match(model)
-        and not NO_EFFORT_NONE.match(model)
-    ):
+    if effort is None and tools and CHAT_TOOLS_WANT_NO_EFFORT.match(model) and not takes_no_none(model):
         return "none"
     return effort
 
@@ -96,9 +111,11 @@ def problems(
         why = f"a model API's setting; a provider of kind {kind!r} reasons its own way"
         return [(key, f"{key} is {why}") for key in named]
     found: list[tuple[str, str]] = []
-    if reasoning.effort is not None and reasoning.effort not in EFFORTS[wire]:
-        allowed = ", ".join(EFFORTS[wire])
-        found.append(("effort", f"effort {reasoning.effort!r} is not one {_api(wire)} takes: {allowed}"))
+    own = model_efforts(model) if wire != ANTHROPIC else None
+    if reasoning.effort is not None and reasoning.effort not in (own or EFFORTS[wire]):
+        allowed = ", ".join(own or EFFORTS[wire])
+        taker = f"{model} takes on {_api(wire)}" if own else f"{_api(wire)} takes"
+        found.append(("effort", f"effort {reasoning.effort!r} is not one {taker}: {allowed}"))
     if reasoning.thinking is not None and reasoning.thinking not in THINKING_MODES:
         found.append(("thinking", f'thinking {reasoning.thinking!r} is not "adaptive" or "off"'))
     known = facts(model)
@@ -117,8 +134,9 @@ def problems(
         found.append(("thinking", f'thinking = "off" is an effort of "none", and {said}'))
     effort = chat_effort(model, reasoning, tools) if wire == CHAT else effort_of(reasoning)
     responses = "use a provider of kind openai-responses (the built-in openai)"
-    if NO_EFFORT_NONE.match(model):
-        if effort == "none":
+    if takes_no_none(model):
+        said = own if reasoning.effort is not None else thinks == "always"  # refused above
+        if effort == "none" and not said:
             found.append(("effort", f'{model} takes no effort "none": it always reasons'))
         if wire == CHAT and tools:
             why = 'takes no effort "none", and Chat Completions refuses its tools with any other'

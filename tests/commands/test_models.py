@@ -3,7 +3,9 @@ and `$?` explained, and a retired model refused before anything is sent."""
 
 from __future__ import annotations
 
+import http.server
 import json
+import threading
 from pathlib import Path
 
 from tests.support.lfg import Lfg, command
@@ -81,3 +83,135 @@ def test_ask_refuses_a_retired_model_naming_the_option(tmp_path: Path) -> None:
     assert done.returncode == 2 and done.stdout == ""
     assert "lfg: --model: model 'claude-sonnet-4-20250514' was retired on 2026-06-15" in done.stderr
     assert "use 'claude-sonnet-4-6' instead" in done.stderr
+
+
+def test_an_unseen_claude_5_model_gets_its_familys_limits_and_says_they_are_inferred(tmp_path: Path) -> None:
+    lfg = Lfg(tmp_path)
+    lfg.config.write_text('[providers.anthropic]\ndefault_model = "claude-opus-5-7"\n')
+    done = command(lfg, "models", "anthropic", "--json", "--config", str(lfg.config), "--on", "2026-11-27")
+    assert done.returncode == 0, done.stderr
+    unseen = json.loads(done.stdout)[0]
+    assert unseen["model"] == "claude-opus-5-7" and unseen["inferred"] is True
+    assert (unseen["context_window"], unseen["max_output_tokens"], unseen["thinking"]) == (
+        1_000_000,
+        128_000,
+        "adaptive",
+    )
+    listed = command(lfg, "models", "anthropic", "--config", str(lfg.config), "--on", "2026-11-27")
+    lines = listed.stdout.splitlines()
+    row = next(line for line in lines if "* claude-opus-5-7" in line)
+    assert "~1M" in row and "~128K" in row and "~adaptive" in row
+    assert "~: inferred from the model's family (claude-opus-5-7)" in listed.stdout
+    known = next(line for line in lines if " claude-sonnet-5-5 " in line)
+    assert "~" not in known
+
+
+def test_models_json_lists_todays_models_with_windows_limits_and_prices(tmp_path: Path) -> None:
+    """As the vendors' pages say (read 2026-11-27): not inferred, each with its price."""
+    lfg = Lfg(tmp_path)
+    done = command(lfg, "models", "anthropic", "openai", "xai", "--json", "--config", str(lfg.config))
+    assert done.returncode == 0, done.stderr
+    rows = {row["model"]: row for row in json.loads(done.stdout)}
+    expected = {
+        "claude-fable-5-2": (1_000_000, 128_000, "always", 8.0, 40.0),
+        "claude-haiku-5-5": (1_000_000, 128_000, "adaptive", 0.1, 0.5),
+        "gpt-6-astra": (1_050_000, 128_000, "always", 10.0, 50.0),
+        "gpt-6.1-terra": (1_050_000, 128_000, "adaptive", 1.0, 5.0),
+        "gpt-6.2-sol": (1_050_000, 128_000, "always", 2.0, 10.0),
+        "gpt-5.6-sol": (1_050_000, 128_000, "adaptive", 4.0, 20.0),
+        "gpt-5.6-terra": (1_050_000, 128_000, "adaptive", 2.0, 12.0),
+        "gpt-5.6-luna": (1_050_000, 128_000, "adaptive", 0.2, 1.2),
+        "grok-4.20-reasoning": (1_000_000, None, "always", 1.25, 2.5),
+    }
+    for model, figures in expected.items():
+        row = rows[model]
+        got = (row["context_window"], row["max_output_tokens"], row["thinking"])
+        assert (*got, row["input_per_mtok"], row["output_per_mtok"]) == figures, model
+        assert row["inferred"] is False and row["status"] == "ok", model
+
+
+CATALOGUE = {
+    "anthropic": {
+        "id": "anthropic",
+        "models": {
+            "claude-opus-5-8": {
+                "id": "claude-opus-5-8",
+                "reasoning": True,
+                "limit": {"context": 2_000_000, "output": 256_000},
+                "cost": {"input": 5, "output": 25},
+            },
+            "claude-sonnet-5-5": {"limit": {"context": 1, "output": 1}},  # the table's own stands
+            "bad\u001b[2J": "not a model",
+            "claude-odd-1": {"limit": {"context": "1e99", "output": -4}, "cost": {"input": True}},
+        },
+    },
+    "openai": ["not", "a", "provider"],
+}
+
+
+class CatalogueServer:
+    """models.dev's `api.json` served from 127.0.0.1, as `lfg models --refresh` reads it."""
+
+    def __init__(self, body: bytes) -> None:
+        served = body
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(served)))
+                self.end_headers()
+                self.wfile.write(served)
+
+            def log_message(self, *_: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api.json"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> CatalogueServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
+
+
+def test_refresh_adds_a_model_the_table_lacks_and_offline_says_the_cache_or_the_tables_date(
+    tmp_path: Path,
+) -> None:
+    lfg = Lfg(tmp_path)
+    cache = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    with CatalogueServer(json.dumps(CATALOGUE).encode()) as served:
+        url = served.url
+        args = ("models", "anthropic", "--json", "--config", str(lfg.config), "--catalogue", url)
+        done = command(lfg, *args, "--refresh", env=cache)
+    assert done.returncode == 0, done.stderr
+    assert f"models from the catalogue at {url}, fetched " in done.stderr
+    rows = {row["model"]: row for row in json.loads(done.stdout)}
+    new = rows["claude-opus-5-8"]
+    assert (new["context_window"], new["max_output_tokens"], new["inferred"]) == (2_000_000, 256_000, False)
+    assert (new["input_per_mtok"], new["output_per_mtok"]) == (5, 25) and new["catalogue"].startswith(url)
+    assert (
+        rows["claude-sonnet-5-5"]["context_window"] == 1_000_000
+        and rows["claude-sonnet-5-5"]["catalogue"] is None
+    )
+    odd = rows["claude-odd-1"]
+    assert (odd["context_window"], odd["max_output_tokens"], odd["input_per_mtok"]) == (None, None, None)
+    assert not any("bad" in model for model in rows)
+
+    offline = command(lfg, *args, "--refresh", env=cache)  # the server is gone
+    assert offline.returncode == 0, offline.stderr
+    assert (
+        "models from a cached copy of " in offline.stderr
+        and f"the catalogue at {url} could not be read" in offline.stderr
+    )
+    assert "claude-opus-5-8" in {row["model"] for row in json.loads(offline.stdout)}
+
+    fresh = command(lfg, *args, "--refresh", env={"XDG_CACHE_HOME": str(tmp_path / "empty")})
+    assert fresh.returncode == 0, fresh.stderr
+    assert "models from lfg's bundled table of 2026-11-27 alone" in fresh.stderr
+    assert "claude-opus-5-8" not in {row["model"] for row in json.loads(fresh.stdout)}

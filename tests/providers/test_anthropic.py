@@ -709,3 +709,15 @@ def test_sim_error_bodies_use_anthropic_types(status: int, kind: str) -> None:
         "type": "error",
         "error": {"type": kind, "message": "why"},
     }
+
+
+async def test_an_unseen_claude_5_model_is_asked_for_its_familys_output_limit_not_8192() -> None:
+    """Thinking counts towards `max_tokens`: 8,192 would cut a Claude 5 model's answer short."""
+    async with SimServer(ScenarioLibrary(extra_dirs=()), models=ModelMap((), unknown="hello")) as sim:
+        adapter = AnthropicProvider(config(sim.url))
+        try:
+            out = await collect(adapter, ask("claude-opus-5-7"))
+        finally:
+            await adapter.aclose()
+    assert out.error is None
+    assert sim.log[0].body["max_tokens"] == 128_000

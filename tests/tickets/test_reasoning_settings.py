@@ -196,3 +196,84 @@ def test_a_providers_effort_its_wire_does_not_take_is_refused_in_config_toml(tmp
     assert "config.toml:2: [providers.anthropic]: effort 'minimal' is not one the Messages API takes" in str(
         caught.value
     )
+
+
+@pytest.mark.parametrize("model", ["gpt-6.1-sol", "gpt-6-astra", "openai/gpt-6.1-sol"])
+def test_a_model_with_no_effort_none_and_tools_on_chat_completions_is_refused_naming_responses(
+    tmp_path: Path, model: str
+) -> None:
+    config = config_file(tmp_path, OPENAI_ON_CHAT)
+    (problem,) = refused(
+        tmp_path,
+        f'[[ticket]]\nid = "a"\nprompt = "hi"\nprovider = "oai-chat"\nmodel = "{model}"\n'
+        'tools = ["read_file"]\n',
+        config,
+    )
+    assert problem == (
+        f"5: ticket 'a': model: {model} takes no effort \"none\", and Chat Completions refuses its tools "
+        "with any other: use a provider of kind openai-responses (the built-in openai)"
+    )
+
+
+@pytest.mark.parametrize("model", ["gpt-6.1-sol", "gpt-6-astra"])
+def test_effort_none_on_a_model_that_always_reasons_is_refused_on_responses(
+    tmp_path: Path, model: str
+) -> None:
+    (problem,) = refused(
+        tmp_path,
+        f'[[ticket]]\nid = "a"\nprompt = "hi"\nprovider = "openai"\nmodel = "{model}"\neffort = "none"\n',
+    )
+    assert problem == (
+        f"6: ticket 'a': effort: effort 'none' is not one {model} takes on the Responses API: "
+        "low, medium, high, xhigh, max"
+    )
+
+
+DEEPSEEK = (
+    '[providers.deepseek]\nkind = "openai"\nbase_url = "https://api.deepseek.com"\n'
+    'api_key_env = "OPENAI_API_KEY"\n'
+)
+
+
+def test_effort_max_loads_where_the_model_takes_it_and_is_refused_where_it_does_not(tmp_path: Path) -> None:
+    config = config_file(tmp_path, OPENAI_ON_CHAT + DEEPSEEK)
+    loaded = load(
+        tmp_path,
+        """
+        [[ticket]]
+        id = "responses"
+        prompt = "hi"
+        provider = "openai"
+        model = "gpt-6.1-sol"
+        effort = "max"
+
+        [[ticket]]
+        id = "chat"
+        prompt = "hi"
+        provider = "deepseek"
+        model = "deepseek-v4-pro"
+        effort = "max"
+        """,
+        config,
+    )
+    assert [ticket.reasoning.effort for ticket in loaded.tickets] == ["max", "max"]
+    (problem,) = refused(
+        tmp_path,
+        '[[ticket]]\nid = "a"\nprompt = "hi"\nprovider = "openai"\nmodel = "gpt-5"\neffort = "max"\n',
+        config,
+    )
+    assert problem.endswith(
+        "effort: effort 'max' is not one gpt-5 takes on the Responses API: minimal, low, medium, high"
+    )
+
+
+def test_an_unseen_model_of_an_always_thinking_family_is_held_to_its_familys_thinking(tmp_path: Path) -> None:
+    (problem,) = refused(
+        tmp_path,
+        '[[ticket]]\nid = "a"\nprompt = "hi"\nprovider = "anthropic"\nmodel = "claude-fable-5-9"\n'
+        'thinking = "off"\n',
+    )
+    assert (
+        problem
+        == "6: ticket 'a': thinking: claude-fable-5-9 always thinks: its API refuses thinking = \"off\""
+    )
