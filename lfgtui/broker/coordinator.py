@@ -62,7 +62,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lfgtui.broker.client import explain, until_answered
-from lfgtui.broker.coordinator_lease import CoordinatorHeld, CoordinatorLease
 from lfgtui.broker.gaps import Lost
 from lfgtui.broker.layout import Layout, loads, ran_field
 from lfgtui.broker.watch import BrokerAttachment
@@ -183,29 +182,20 @@ class Dispatch:
     """The workers' presence as last read, and when (on `clock`)."""
     _reading_workers: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
     lost_to: list[Callable[[Lost], None]] = field(default_factory=list, init=False)
-    _lease: CoordinatorLease | None = field(default=None, init=False)
-    """This coordinator's lease of the run (one coordinator per run across machines)."""
     """Who else hears what the feed lost, as a watcher hears it (the NDJSON printer's `gap`)."""
 
     def __post_init__(self) -> None:
         self.layout = Layout(self.broker.settings.prefix)
         self.work_index = WorkIndex(self.redis, self.broker.settings.max_age_s)
 
-    async def start(self, run_id: str, said: Callable[[str], None]) -> None:
-        """Follow the run's event stream (the run is registered on the broker already); `said` hears
-        what goes wrong on the way."""
+    async def start(self, run_id: str, said: Callable[[str], None], publisher: str) -> None:
+        """Follow the run's event stream (the run is registered on the broker already, its
+        coordinator lease held: commands/broker.py `Outlet`) until the `end` of this coordinator's
+        `publisher` (its instance); `said` hears what goes wrong on the way."""
         self.run_id, self.said = run_id, said
-        lease = CoordinatorLease(self.redis, self.broker, run_id, watcher_name(), said)
-        try:
-            await lease.claim()
-        except CoordinatorHeld as exc:
-            await lease.aclose()
-            from lfgtui.config.broker import BrokerError
-
-            raise BrokerError(str(exc)) from None
-        self._lease = lease
         block_ms = max(int(self.broker.settings.lease_s * FEED_WAIT * 1000), 1)
         attachment = BrokerAttachment(self.broker, self.run_id, self.clock, FEED_RECONNECTS, block_ms)
+        attachment.ended_by = publisher
         await attachment.describe()
         self._feed = asyncio.create_task(self._follow(attachment), name="dispatch feed")
 
@@ -435,8 +425,7 @@ class Dispatch:
         return found
 
     async def aclose(self) -> None:
-        """Once the run is over and its `end` published: the commands still being sent, the feed, then
-        the run's coordinator lease."""
+        """Once the run is over and its `end` published: the commands still being sent, then the feed."""
         if self._sending:
             await asyncio.gather(*self._sending, return_exceptions=True)
         feed = self._feed
@@ -446,8 +435,6 @@ class Dispatch:
                 self.said(f"the run's feed did not stop in {STOP_S:g} s of being cancelled: leaving it")
             elif not feed.cancelled():
                 feed.result()  # a bug in the feed surfaces here
-        if self._lease is not None:
-            await self._lease.aclose()
 
 
 class ForwardedApprovals(Approvals):

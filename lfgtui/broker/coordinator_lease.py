@@ -42,6 +42,15 @@ return 0
 """KEYS: the run's coordinator key; ARGV: this coordinator's value, the lease in ms. Renew it if it
 is this coordinator's, take it again if the broker lost it: 1; another coordinator's: 0."""
 
+TAKE = """
+local held = redis.call('GET', KEYS[1])
+if (held or '') ~= ARGV[3] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+"""
+"""KEYS: the run's coordinator key; ARGV: the new holder's value, the lease in ms, the value the key
+must still hold ('' for none): 1 once taken, 0 when another resume or coordinator got there first."""
+
 RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
@@ -110,46 +119,70 @@ def _how_to_take_over(run_id: str, lease_s: float) -> str:
     )
 
 
-async def free_for(
-    redis: Redis, layout: Layout, run_id: str, lease_s: float, said: Callable[[str], None]
+async def take(
+    redis: Redis, layout: Layout, run_id: str, holder: Holder, lease_s: float, said: Callable[[str], None]
 ) -> None:
-    """Return once no live coordinator holds the run; raise `CoordinatorHeld` naming the one that does.
-    A holder of this machine whose process is gone is dropped at once; one elsewhere is given until
-    its lease lapses unrenewed (at most a lease), for it may be alive."""
+    """Take the run's coordinator lease for `holder` once no live coordinator holds it; raise
+    `CoordinatorHeld` naming the one that does. A holder of this machine whose process is gone is
+    replaced at once; one elsewhere is given until its lease lapses unrenewed (at most a lease), for
+    it may be alive. The lease is taken in one step on the broker (`TAKE`) only if it still holds
+    what was looked at, so of two resumes that looked at once exactly one takes it."""
     key = layout.coordinator(run_id)
     value = await redis.get(key)
-    if value is None:
-        return
-    holder = Holder.read(value)
-    if holder.gone():
-        await redis.register_script(RELEASE)(keys=[key], args=[value])
-        return
-    if holder.host != socket.gethostname():
-        left_ms = await redis.pttl(key)
-        said(
-            f"run {run_id} has a coordinator lease held by {holder.named()}: waiting up to "
-            f"{max(left_ms, 0) / 1000:.1f} s for it to lapse, as it does once that coordinator is gone"
-        )
-        try:
-            async with asyncio.timeout(lease_s + 1):
-                while (now := await redis.get(key)) == value:
-                    ttl = await redis.pttl(key)
-                    if ttl > left_ms:
-                        break  # renewed: that coordinator is alive
-                    left_ms = ttl
-                    await asyncio.sleep(LOOK_EVERY_S)
-            if now is None:
-                return
-        except TimeoutError:
-            pass
-    raise CoordinatorHeld(
+    holder_before = None if value is None else Holder.read(value)
+    if holder_before is not None and not holder_before.gone():
+        if holder_before.host == socket.gethostname():
+            raise _held(run_id, holder_before, lease_s)
+        value = await _lapsed(redis, key, run_id, value, holder_before, lease_s, said)
+    taken = await redis.register_script(TAKE)(
+        keys=[key], args=[holder.value(), int(lease_s * 1000), value or b""]
+    )
+    if taken != 1:
+        raise _held(run_id, Holder.read(await redis.get(key)), lease_s)
+
+
+async def _lapsed(
+    redis: Redis,
+    key: str,
+    run_id: str,
+    value: bytes,
+    holder: Holder,
+    lease_s: float,
+    said: Callable[[str], None],
+) -> bytes | None:
+    """What the key holds once `holder`'s lease lapsed unrenewed (None: nothing); raise
+    `CoordinatorHeld` when it renews it within a lease."""
+    left_ms = await redis.pttl(key)
+    said(
+        f"run {run_id} has a coordinator lease held by {holder.named()}: waiting up to "
+        f"{max(left_ms, 0) / 1000:.1f} s for it to lapse, as it does once that coordinator is gone"
+    )
+    try:
+        async with asyncio.timeout(lease_s + 1):
+            while (now := await redis.get(key)) == value:
+                ttl = await redis.pttl(key)
+                if ttl > left_ms:
+                    break  # renewed: that coordinator is alive
+                left_ms = ttl
+                await asyncio.sleep(LOOK_EVERY_S)
+        if now is None:
+            return None
+    except TimeoutError:
+        pass
+    raise _held(run_id, holder, lease_s)
+
+
+def _held(run_id: str, holder: Holder, lease_s: float) -> CoordinatorHeld:
+    return CoordinatorHeld(
         f"run {run_id} is coordinated already by {holder.named()}, which holds its coordinator lease on "
         f"the broker and renews it: {_how_to_take_over(run_id, lease_s)}"
     )
 
 
 class CoordinatorLease:
-    """A run's coordinator lease, taken by `claim`, renewed on a lease clock until `aclose`."""
+    """A run's coordinator lease, taken by `claim` before the run is registered or anything of it
+    published (a resume that loses the lease changes nothing), renewed on a lease clock until
+    `aclose`. `said` hears, while it is held, that it cannot be renewed or was taken over."""
 
     def __init__(self, redis: Redis, broker: Broker, run_id: str, who: str, said: Callable[[str], None]):
         self.redis, self.broker, self.run_id, self.said = redis, broker, run_id, said
@@ -158,17 +191,14 @@ class CoordinatorLease:
         self.lease_ms = int(broker.settings.lease_s * 1000)
         self._clock = LeaseClock(broker, f"coordinator of {run_id}")
         self._renewing: asyncio.Task[None] | None = None
+        self._closed = False
 
-    async def claim(self) -> None:
-        """Take the lease, or raise `CoordinatorHeld` naming who holds it."""
-        if await self.redis.set(self.key, self.holder.value(), px=self.lease_ms, nx=True):
-            self._renewing = asyncio.create_task(self._clock.run(self._renew), name="coordinator lease")
-            return
-        holder = Holder.read(await self.redis.get(self.key))
-        raise CoordinatorHeld(
-            f"run {self.run_id} is coordinated already by {holder.named()}: "
-            f"{_how_to_take_over(self.run_id, self.broker.settings.lease_s)}"
-        )
+    async def claim(self, waiting: Callable[[str], None]) -> None:
+        """Take the lease (`take`: `waiting` hears that it waits for a holder elsewhere to lapse) and
+        renew it from then on, or raise `CoordinatorHeld` naming who holds it."""
+        layout, lease_s = Layout(self.broker.settings.prefix), self.broker.settings.lease_s
+        await take(self.redis, layout, self.run_id, self.holder, lease_s, waiting)
+        self._renewing = asyncio.create_task(self._clock.run(self._renew), name="coordinator lease")
 
     async def _renew(self, ownership: Ownership) -> None:
         """Every quarter lease, on the clock's loop; says once when another coordinator took over."""
@@ -196,7 +226,10 @@ class CoordinatorLease:
             taken_over = not mine
 
     async def aclose(self) -> None:
-        """Stop renewing and give the lease up, so a resume need not wait for it to lapse."""
+        """Stop renewing and give the lease up, so a resume need not wait for it to lapse (once)."""
+        if self._closed:
+            return
+        self._closed = True
         if self._renewing is None:
             await self._clock.aclose()
             return

@@ -17,7 +17,10 @@ enqueued, whose text no worker ever recorded, cannot be sent again: it stays as 
 
 Nothing changes before every check passed: the run is on this broker (same prefix), its event
 stream is whole (never trimmed) and has not ended, and no other coordinator holds it
-(broker/coordinator_lease.py: one elsewhere is given until its lease lapses unrenewed).
+(broker/coordinator_lease.py: one elsewhere is given until its lease lapses unrenewed). The
+resume takes the coordinator lease then, in one step on the broker, before it registers or publishes
+anything: of two resumes started together on two machines one picks the run up, the other is refused
+having changed nothing.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from lfgtui.broker.client import explain
-from lfgtui.broker.coordinator_lease import CoordinatorHeld, free_for
+from lfgtui.broker.coordinator_lease import CoordinatorHeld
 from lfgtui.broker.layout import ENTRY_END, Layout, loads
 from lfgtui.broker.work import WorkError, WorkItem
 from lfgtui.broker.work_index import read_index
@@ -44,6 +47,7 @@ from lfgtui.run.seeds import earlier_of
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
+    from lfgtui.broker.coordinator_lease import CoordinatorLease
     from lfgtui.config.broker import Broker
     from lfgtui.history.recorded import RecordedAttempt, RecordedRun, RecordedTicket
 
@@ -97,13 +101,18 @@ def left_open(attempt: RecordedAttempt) -> bool:
 
 
 async def pick_up(
-    redis: Redis, broker: Broker, recorded: RecordedRun, said: Callable[[str], None] = warn
+    redis: Redis,
+    broker: Broker,
+    recorded: RecordedRun,
+    lease: CoordinatorLease,
+    said: Callable[[str], None] = warn,
 ) -> Pickup:
-    """Check that `recorded` can be picked up on `broker` (and no other coordinator runs it: `said`
-    hears that it waits for one elsewhere to lapse) and say how; raises `PickupError`."""
+    """Check that `recorded` can be picked up on `broker` and take its coordinator `lease` (`said`
+    hears that it waits for one elsewhere to lapse), so that no other resume picks it up too; say
+    how. Raises `PickupError`, having published nothing."""
     try:
         layout = Layout(broker.settings.prefix)
-        return await _pick_up(redis, layout, recorded, broker.where, broker.settings.lease_s, said)
+        return await _pick_up(redis, layout, recorded, broker.where, lease, said)
     except PickupError:
         raise
     except Exception as exc:
@@ -117,7 +126,7 @@ async def _pick_up(
     layout: Layout,
     recorded: RecordedRun,
     where: str,
-    lease_s: float,
+    lease: CoordinatorLease,
     said: Callable[[str], None],
 ) -> Pickup:
     run_id = recorded.run_id
@@ -135,7 +144,7 @@ async def _pick_up(
         raise PickupError(f"the broker's entry for run {run_id} describes run {described.run_id!r}")
     await _whole_stream(redis, layout.events(run_id), run_id, where)
     try:
-        await free_for(redis, layout, run_id, lease_s, said)
+        await lease.claim(said)
     except CoordinatorHeld as exc:
         raise PickupError(str(exc)) from None
     providers = {ticket.ticket.provider for ticket in recorded.tickets}

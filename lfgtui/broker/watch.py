@@ -76,6 +76,10 @@ class BrokerAttachment:
         )
         self.gaps: list[str] = []
         """What the run's watchers missed, as said."""
+        self.ended_by: str | None = None
+        """Only the `end` of this publisher (its `instance`) ends `follow`; None: any. A coordinator's
+        feed ends on its own run's end, never on a stale one (a coordinator before it, anyone who
+        may write the broker), which would leave its attempts waiting for events never read."""
         self._redis: Redis | None = None
         self._broker_time = (0.0, 0.0)
         """The broker's wall clock and this `clock` at one moment: entry ids are the broker's time."""
@@ -182,7 +186,7 @@ class BrokerAttachment:
                 elif kind == ENTRY_GAP:
                     self._gap(said, _lost(data))
                     gaps.dropped(data, offsets[instance] + now_in(data), known)
-                elif kind == ENTRY_END:
+                elif kind == ENTRY_END and self.ended_by in (None, instance):
                     self._say(said, "ended")
                     return
             if caught_up is not None and len(reply[0][1] if reply else ()) < ENTRIES_PER_READ:

@@ -271,12 +271,22 @@ class BrokerWorker:
         await asyncio.sleep(min(AWAY.delay(failures, None), at_most_s or AWAY.max_delay_s))
 
     async def _groups(self) -> None:
-        """The consumer group on every stream this worker reads, made if it is not there yet."""
-        from redis.exceptions import ResponseError
+        """The consumer group on every stream this worker reads, made if it is not there yet. A broker
+        whose ACLs do not let this worker make it raises `BrokerError` in one line: the worker cannot
+        take work there (docs/fleet.md, "Who may write what")."""
+        from redis.exceptions import NoPermissionError, ResponseError
+
+        from lfgtui.config.broker import BrokerError
 
         for stream in self.streams:
             try:
                 await self.redis.xgroup_create(stream, GROUP, id="0", mkstream=True)
+            except NoPermissionError as exc:
+                raise BrokerError(
+                    f"{self.explain(exc)}: this worker cannot make its consumer group on {stream} "
+                    "(XGROUP CREATE writes it; the ACLs a worker needs are in docs/fleet.md, "
+                    '"Who may write what")'
+                ) from None
             except ResponseError as exc:
                 if "BUSYGROUP" not in str(exc):
                     raise

@@ -31,6 +31,7 @@ from lfgtui.commands.common import (
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
+    from lfgtui.broker.coordinator_lease import CoordinatorLease
     from lfgtui.broker.watch import BrokerAttachment, IndexedRun
     from lfgtui.commands.subcommands import Subcommands
     from lfgtui.config.broker import Broker
@@ -196,6 +197,9 @@ class Outlet:
     """Coordinating (`--broker`): the tickets file's folder, which workdirs are relative to."""
     resumed: bool = False
     """The run is on the broker already, from a coordinator before (`lfg resume --broker`)."""
+    lease: CoordinatorLease | None = None
+    """The run's coordinator lease, once taken: by `lfg resume --broker` before it changes anything,
+    else by `publishing` before the run is registered. Given up when the outlet closes."""
 
     @classmethod
     async def open(cls, args: argparse.Namespace, config: Config) -> Outlet | None:
@@ -234,6 +238,9 @@ class Outlet:
         from lfgtui.remote.description import run_description
 
         broker = self.broker
+        runner = run.runner if isinstance(run.runner, BrokerRunner) else None
+        if runner is not None:
+            await self._coordinate(run.run_id, said)
         publisher = Publisher(
             self.redis,
             run.run_id,
@@ -259,7 +266,6 @@ class Outlet:
             said(f"not publishing this run: {problem}")
             yield None
             return
-        runner = run.runner if isinstance(run.runner, BrokerRunner) else None
         run.sinks.append(publisher if runner is None else runner.published(publisher))
         run.readers.append(publisher.looked)
         publisher.start()
@@ -268,12 +274,14 @@ class Outlet:
         said(f"{doing} {broker.where}; watch it with: {watch}")
         try:
             if runner is not None:
-                await runner.dispatch.start(run.run_id, said)
+                await runner.dispatch.start(run.run_id, said, publisher.instance)
             yield watch
         finally:
             await publisher.aclose(DRAIN_S)
             if runner is not None:
                 await runner.dispatch.aclose()
+                if self.lease is not None:
+                    await self.lease.aclose()
             if publisher.dropped:
                 from lfgtui.formats import plural
 
@@ -281,14 +289,38 @@ class Outlet:
                 were = "was" if publisher.dropped == 1 else "were"
                 said(f"{dropped} {were} not published while the broker was away")
 
+    async def _coordinate(self, run_id: str, said: Callable[[str], None]) -> None:
+        """Hold the run's coordinator lease before anything of the run is on the broker (a resume took
+        it already); raises `BrokerError` naming the coordinator that holds it."""
+        from lfgtui.broker.client import explain
+        from lfgtui.broker.coordinator_lease import CoordinatorHeld, CoordinatorLease
+        from lfgtui.config.broker import BrokerError
+        from lfgtui.remote.attach import watcher_name
+
+        if self.lease is None:
+            lease = CoordinatorLease(self.redis, self.broker, run_id, watcher_name(), said)
+            try:
+                await lease.claim(said)
+            except CoordinatorHeld as exc:
+                raise BrokerError(str(exc)) from None
+            except Exception as exc:
+                if (problem := explain(exc, self.broker)) is None:
+                    raise
+                raise BrokerError(problem) from None
+            self.lease = lease
+        self.lease.said = said
+
     @staticmethod
     @contextlib.asynccontextmanager
     async def closing(outlet: Outlet | None) -> AsyncIterator[None]:
-        """Close the outlet's connection when the block ends (if there is one)."""
+        """Give up the run's coordinator lease (if held) and close the outlet's connection when the
+        block ends (if there is one)."""
         try:
             yield
         finally:
             if outlet is not None:
+                if outlet.lease is not None:
+                    await outlet.lease.aclose()
                 await outlet.redis.aclose()
 
 

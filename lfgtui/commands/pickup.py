@@ -104,6 +104,7 @@ async def picked_up(
     """The run checked on the broker `--broker` names and its history reopened while the block runs;
     raises `PickupError` first, having changed nothing, when it cannot be picked up there."""
     from lfgtui.broker.client import connect
+    from lfgtui.broker.coordinator_lease import CoordinatorLease
     from lfgtui.broker.pickup import PickupError, pick_up
     from lfgtui.commands.broker import Outlet, chosen_broker
     from lfgtui.commands.compose import RunOptions
@@ -113,6 +114,7 @@ async def picked_up(
     from lfgtui.cost.prices import run_prices
     from lfgtui.history.writer import reopen_run_history
     from lfgtui.providers.registry import Providers
+    from lfgtui.remote.attach import watcher_name
 
     tickets_file = recorded.tickets_file
     if tickets_file is None:
@@ -122,11 +124,12 @@ async def picked_up(
         redis = await connect(broker, read_timeout_s=10.0)
     except BrokerError as exc:
         raise PickupError(str(exc)) from None
-    outlet = Outlet(broker, redis, tickets_file.parent, resumed=True)
+    lease = CoordinatorLease(redis, broker, recorded.run_id, watcher_name(), warn)
+    outlet = Outlet(broker, redis, tickets_file.parent, resumed=True, lease=lease)
     tickets = recorded.as_tickets
     as_run = HeadlessOptions(ServeOptions(tickets_file), yes=args.yes, json=args.json)
     async with Outlet.closing(outlet):
-        pickup = await pick_up(redis, broker, recorded)
+        pickup = await pick_up(redis, broker, recorded, lease)
         async with Providers(config.providers) as providers:  # the workers send; these say how
             options = RunOptions.of(config, args.max_concurrency, run_prices(providers.configs, tickets))
             async with reopen_run_history(db, recorded.run_id, warn, options.prices, pickup.again) as history:

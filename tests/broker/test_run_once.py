@@ -16,7 +16,7 @@ import pytest
 import redis
 from redis.asyncio import Redis
 
-from lfgtui.broker.coordinator_lease import CoordinatorHeld, Holder, free_for
+from lfgtui.broker.coordinator_lease import CoordinatorHeld, Holder, take
 from lfgtui.broker.layout import Layout
 from tests.support.fleet import LEASE, STEADY, Fleet, coordinate, ends, eventually, finish, streaming
 from tests.support.redis_server import RedisServer
@@ -128,13 +128,15 @@ async def test_a_resume_waits_out_a_lease_held_elsewhere_and_refuses_one_renewed
 
     task = asyncio.create_task(renew())
     said: list[str] = []
+    here = Holder.here("me@here")
     try:
         if renewing:
             with pytest.raises(CoordinatorHeld, match="is coordinated already by someone on another-machine"):
-                await free_for(client, layout, run_id, lease_s, said.append)
+                await take(client, layout, run_id, here, lease_s, said.append)
+            assert await client.get(key) == value
         else:
-            await free_for(client, layout, run_id, lease_s, said.append)
-            assert not await client.exists(key)
+            await take(client, layout, run_id, here, lease_s, said.append)
+            assert await client.get(key) == here.value()
     finally:
         renewing = False
         await task

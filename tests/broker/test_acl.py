@@ -1,0 +1,91 @@
+"""docs/fleet.md's "Who may write what" held against a real redis-server (issue #66): ACL users made
+from exactly the key patterns that table lists run a coordinated run with `depends_on` to its end,
+under a real `lfg run --broker` and a real `lfg worker`. The rules are read from the docs table
+itself, so the table cannot drift from what lfg needs."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import redis
+
+from tests.support.fleet import Fleet, coordinate, ends, finish
+
+FLEET_DOC = Path(__file__).parents[2] / "docs" / "fleet.md"
+TICKETS = (
+    '[[ticket]]\nid = "first"\nprompt = "go"\nprovider = "sim"\nmodel = "hello"\n'
+    '[[ticket]]\nid = "after"\nprompt = "Sum up: {{first}}"\nprovider = "sim"\nmodel = "hello"\n'
+    'depends_on = ["first"]\n'
+)
+
+
+def documented_rules(role: str, worker: str) -> list[str]:
+    """The ACL key rules of `role` as the docs table lists them: `%R~` for each read pattern, `%W~`
+    for each write pattern (a worker's NAME is `worker`)."""
+    text = FLEET_DOC.read_text()
+    table = text.split("### Who may write what", 1)[1]
+    [row] = [line for line in table.splitlines() if line.startswith(f"| {role} ")]
+    _, reads, writes = [cell.strip() for cell in row.strip("|").split("|")]
+    rules = [f"%R{pattern}" for pattern in re.findall(r"`(~[^`]+)`", reads)]
+    rules += [f"%W{pattern}" for pattern in re.findall(r"`(~[^`]+)`", writes)]
+    return [rule.replace("NAME", worker) for rule in rules]
+
+
+def acl_user(admin: redis.Redis, name: str, rules: list[str]) -> None:
+    admin.execute_command("ACL", "SETUSER", name, "reset", "on", f">{name}-secret", "+@all", *rules)
+
+
+@pytest.mark.timeout(120)  # the worker warms up: bounded waits that add up
+def test_a_coordinated_run_with_a_dependent_completes_under_exactly_the_documented_acls(
+    fleet: Fleet, admin: redis.Redis
+) -> None:
+    acl_user(admin, "coordinator", documented_rules("coordinator", "w1"))
+    acl_user(admin, "worker", documented_rules("worker", "w1"))
+    host = fleet.url.removeprefix("redis://")
+    workers = Fleet(fleet.lfg, f"redis://worker:worker-secret@{host}")
+    coordinating = Fleet(fleet.lfg, f"redis://coordinator:coordinator-secret@{host}")
+    try:
+        workers.start("w1")
+        coordinator = coordinate(coordinating, fleet.lfg.tickets(TICKETS))
+        try:
+            code, events, err = finish(coordinator)
+        except subprocess.TimeoutExpired:
+            refused = {(e[b"username"], e[b"object"]) for e in admin.execute_command("ACL", "LOG")}
+            pytest.fail(f"the run did not end; the broker refused: {refused}\n{workers.said('w1')}")
+        finally:
+            if coordinator.poll() is None:
+                coordinator.kill()
+                coordinator.communicate(timeout=30)
+    finally:
+        workers.stop()
+    said = workers.said("w1")
+    assert ends(events) == {("first", 1): "completed", ("after", 1): "completed"}, err + said
+    assert code == 0, err
+    assert "Traceback" not in said + err, said + err
+
+
+@pytest.mark.timeout(60)
+def test_a_worker_the_broker_does_not_let_make_its_group_says_so_in_one_line(
+    fleet: Fleet, admin: redis.Redis
+) -> None:
+    """A worker whose ACL user may only read the work streams (what docs/fleet.md said before):
+    one line naming the stream and where the ACLs are, no traceback. Before, a 50-line traceback."""
+    acl_user(
+        admin, "worker", ["%R~lfg:work:*", "%R~lfg:worker:w1:work", "%W~lfg:worker:w1", "%W~lfg:workers"]
+    )
+    host = fleet.url.removeprefix("redis://")
+    workers = Fleet(fleet.lfg, f"redis://worker:worker-secret@{host}")
+    try:
+        worker = workers.start("w1")
+        code = worker.wait(50)
+    finally:
+        workers.stop()
+    said = workers.said("w1")
+    assert code == 1, said
+    assert "Traceback" not in said, said
+    [line] = [line for line in said.splitlines() if "consumer group" in line]
+    assert "does not let user 'worker' do that" in line and "consumer group on lfg:" in line, said
+    assert '"Who may write what"' in line, said
