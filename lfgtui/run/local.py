@@ -126,11 +126,15 @@ class LocalRunner:
             message = f"working in {tree.workdir} on branch {tree.branch}"
             where = {"path": str(tree.path), "branch": tree.branch, "base": tree.base}
             attempt.say(WorktreeReady, message=message, **where)
+            for note in state.prepared:
+                attempt.say(Status, message=note)
+            state.prepared = []
 
     @staticmethod
     async def _isolate(attempt: Attempt) -> bool:
         """Give the ticket its git worktree (the one it had, on a retry); when none can be made, the
         attempt fails saying why."""
+        from lfgtui.run.prepare import prepare
         from lfgtui.worktrees.git import GitError
         from lfgtui.worktrees.tree import create_worktree, fork_worktree, worktrees_root
 
@@ -145,10 +149,12 @@ class LocalRunner:
                 tree = parent.worktree or await create_worktree(
                     parent.ticket.workdir, run.run_id, parent.ticket.id, root
                 )
-                state.worktree = await fork_worktree(tree, ticket.id, root)
+                tree = await fork_worktree(tree, ticket.id, root)
             else:
-                state.worktree = await create_worktree(ticket.workdir, run.run_id, ticket.id, root)
-        except GitError as exc:
+                tree = await create_worktree(ticket.workdir, run.run_id, ticket.id, root)
+            state.prepared = await prepare(tree)  # a retry after it failed makes it ready again
+            state.worktree = tree
+        except (GitError, OSError) as exc:
             attempt.say(AttemptStarted, provider=ticket.provider, model=ticket.model)
             attempt.say(AttemptEnded, outcome=Outcome.FAILED, error=ErrorInfo(ErrorKind.WORKTREE, str(exc)))
             return False
