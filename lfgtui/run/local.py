@@ -43,7 +43,7 @@ from lfgtui.tools.toolbox import Toolbox
 if TYPE_CHECKING:
     from lfgtui.run.attempts import Attempt, RunFace, TicketState
     from lfgtui.worktrees.diff_watch import DiffWatch
-    from lfgtui.worktrees.tree import DiffStat
+    from lfgtui.worktrees.tree import DiffStat, Worktree
 
 
 class LocalRunner:
@@ -134,7 +134,7 @@ class LocalRunner:
     async def _isolate(attempt: Attempt) -> bool:
         """Give the ticket its git worktree (the one it had, on a retry); when none can be made, the
         attempt fails saying why."""
-        from lfgtui.run.prepare import prepare
+        from lfgtui.run.prepare import SetupFailed, prepare
         from lfgtui.worktrees.git import GitError
         from lfgtui.worktrees.tree import create_worktree, fork_worktree, worktrees_root
 
@@ -152,9 +152,10 @@ class LocalRunner:
                 tree = await fork_worktree(tree, ticket.id, root)
             else:
                 tree = await create_worktree(ticket.workdir, run.run_id, ticket.id, root)
-            state.prepared = await prepare(tree)  # a retry after it failed makes it ready again
+            context = LocalRunner._context(attempt, tree)
+            state.prepared = await prepare(tree, ticket.setup, context)  # once per worktree
             state.worktree = tree
-        except (GitError, OSError) as exc:
+        except (GitError, OSError, SetupFailed) as exc:
             attempt.say(AttemptStarted, provider=ticket.provider, model=ticket.model)
             attempt.say(AttemptEnded, outcome=Outcome.FAILED, error=ErrorInfo(ErrorKind.WORKTREE, str(exc)))
             return False
@@ -272,9 +273,12 @@ class LocalRunner:
         return attempt.run.approvals.gate(attempt.ticket, attempt.say)
 
     @staticmethod
-    def _context(attempt: Attempt) -> ToolContext:
+    def _context(attempt: Attempt, tree: Worktree | None = None) -> ToolContext:
+        """Where the ticket's tools run: its worktree's workdir (`tree`, else the one it has), else its
+        workdir."""
         state, ticket = attempt.state, attempt.ticket
-        workdir = ticket.workdir if state.worktree is None else state.worktree.workdir
+        tree = tree or state.worktree
+        workdir = ticket.workdir if tree is None else tree.workdir
         return ToolContext(
             workdir=workdir,
             env=command_env(attempt.run.tool_env, ticket.env_passthrough, workdir),

@@ -57,6 +57,8 @@ class Ticket:
     allow_git_writes: bool = False
     max_output_chars: int = DEFAULT_MAX_OUTPUT_CHARS
     isolation: str = "none"
+    setup: str | None = None
+    """A shell command run once in a new worktree before the ticket's work (run/prepare.py)."""
     max_cost_usd: float | None = None
     group: str | None = None
     """For one model of a fanned-out ticket (`models = [...]`): the id written in the file."""
