@@ -37,6 +37,7 @@ from lfgtui.run.requests import YOU, Approve, CancelChild, Refusal, Request, Tol
 from lfgtui.run.tool_loop import AttemptTask, run_tool_loop
 from lfgtui.tools import BUILTIN_TOOLS, command_env
 from lfgtui.tools.base import ToolContext
+from lfgtui.tools.sandbox import sandbox_of
 from lfgtui.tools.toolbox import Approve as ApproveCall
 from lfgtui.tools.toolbox import Toolbox
 
@@ -64,6 +65,8 @@ class LocalRunner:
         return None if why is None else Refusal(why)
 
     async def run_attempt(self, attempt: Attempt) -> None:
+        if not await self._sandboxed(attempt):
+            return
         if attempt.ticket.isolation == "worktree" and not await self._isolate(attempt):
             return
         watch = self._watch(attempt)
@@ -129,6 +132,24 @@ class LocalRunner:
             for note in state.prepared:
                 attempt.say(Status, message=note)
             state.prepared = []
+        if (sandbox := LocalRunner._context(attempt).sandbox) is not None:
+            attempt.say(Status, message=sandbox.allows())
+
+    @staticmethod
+    async def _sandboxed(attempt: Attempt) -> bool:
+        """Whether the sandbox the ticket asked for can be made; when not, it fails without running
+        (never unsandboxed)."""
+        ticket = attempt.ticket
+        if ticket.sandbox == "none":
+            return True
+        from lfgtui.tools.sandbox import unavailable
+
+        why = await unavailable()
+        if why is None:
+            return True
+        attempt.say(AttemptStarted, provider=ticket.provider, model=ticket.model)
+        attempt.say(AttemptEnded, outcome=Outcome.FAILED, error=ErrorInfo(ErrorKind.SANDBOX, why))
+        return False
 
     @staticmethod
     async def _isolate(attempt: Attempt) -> bool:
@@ -283,4 +304,5 @@ class LocalRunner:
             workdir=workdir,
             env=command_env(attempt.run.tool_env, ticket.env_passthrough, workdir),
             allow_git_writes=ticket.allow_git_writes,
+            sandbox=sandbox_of(ticket, workdir if tree is None else tree.path),
         )

@@ -60,6 +60,7 @@ from lfgtui.tickets.ticket import (
     ISOLATIONS,
     JUDGE_SUFFIX,
     PLACEHOLDER,
+    SANDBOXES,
     Ticket,
     TicketFile,
 )
@@ -88,6 +89,8 @@ TICKET_FIELDS: dict[str, Kind] = {
     "env_passthrough": ENV_NAMES,
     "allow_git_writes": BOOLEAN,
     "isolation": Kind('"none" or "worktree"', lambda value: value in ISOLATIONS),
+    "sandbox": Kind('"none" or "bwrap"', lambda value: value in SANDBOXES),
+    "sandbox_network": BOOLEAN,
     "setup": Kind(
         "a shell command (not blank)", lambda value: isinstance(value, str) and bool(value.strip())
     ),
@@ -789,6 +792,8 @@ class _Loader:
             max_output_chars=fields.get("max_output_chars", DEFAULT_MAX_OUTPUT_CHARS),
             isolation=fields.get("isolation", "none"),
             setup=fields.get("setup"),
+            sandbox=fields.get("sandbox", "none"),
+            sandbox_network=fields.get("sandbox_network", True),
             max_cost_usd=fields.get("max_cost_usd"),
             group=variant.group,
             mode=fields.get("mode"),
