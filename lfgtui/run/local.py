@@ -12,6 +12,7 @@ import dataclasses
 import functools
 import os
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lfgtui.events import (
@@ -208,11 +209,15 @@ class LocalRunner:
         config = run.providers.configs[ticket.provider]
         if kind_of(config).coding_agent:
             from lfgtui.run.agents.attempt import AgentLaunch, run_acp  # imports the ACP SDK only when needed
+            from lfgtui.run.agents.process import sandboxed
 
             context = self._context(attempt)
             env = command_env(
                 os.environ, (*AGENT_ENV, *config.agent.env, *ticket.env_passthrough), context.workdir
             )
+            if context.sandbox is not None:  # the agent's whole process inside, not only its tools
+                home = env.get("HOME")
+                config = sandboxed(config, context.sandbox, context.workdir, Path(home) if home else None)
             toolbox = Toolbox({"write_file": BUILTIN_TOOLS["write_file"]}, context, self._approve(attempt))
             kept = None if run.agents is None else run.agents.pop(ticket.id, None)
             if kept is not None and state.follow_up is None:  # not a follow-up: a fresh agent
