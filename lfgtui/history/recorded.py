@@ -192,6 +192,8 @@ def ticket_from_row(record: TicketRecord) -> Ticket:
         resume_session=row.resume_session,
         additional_directories=tuple(Path(folder) for folder in row.additional_directories),
         setup=row.setup,
+        sandbox=row.sandbox,
+        sandbox_network=row.sandbox_network,
         judge_max_chars=row.judge_max_chars or DEFAULT_JUDGE_MAX_CHARS,
         reasoning=Reasoning(row.effort, row.thinking, row.show_thinking),
     )

@@ -156,6 +156,8 @@ def ticket_row(ticket: Ticket) -> TicketRow:
         resume_session=ticket.resume_session,
         additional_directories=tuple(str(folder) for folder in ticket.additional_directories),
         setup=ticket.setup,
+        sandbox=ticket.sandbox,
+        sandbox_network=ticket.sandbox_network,
     )
 
 

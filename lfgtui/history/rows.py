@@ -201,6 +201,9 @@ class TicketRow(Row):
     """The folders beside its workdir its coding agent may work in, from migration 26."""
     setup: str | None = None
     """The command run once in a new worktree before its work, from migration 27 (None: none)."""
+    sandbox: str = "none"
+    sandbox_network: bool = True
+    """The sandbox its processes run in and whether its commands have the network, from migration 27."""
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,8 @@ EVERY_FIELD: dict[str, Any] = {
     "max_output_chars": 5000,
     "isolation": "worktree",
     "setup": "npm ci",
+    "sandbox": "bwrap",
+    "sandbox_network": False,
     "max_cost_usd": 0.05,
     "group": "fix",
     "mode": "plan",

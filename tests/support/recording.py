@@ -356,7 +356,7 @@ ADDED_IN_V23 = [("tickets", "effort"), ("tickets", "thinking"), ("tickets", "sho
 ADDED_IN_V24 = [("requests", "output_unseen")]
 ADDED_IN_V25 = [("tickets", "resume_session")]
 ADDED_IN_V26 = [("tickets", "additional_directories")]
-ADDED_IN_V27 = [("tickets", "setup")]
+ADDED_IN_V27 = [("tickets", "setup"), ("tickets", "sandbox"), ("tickets", "sandbox_network")]
 
 
 def as_schema_26(conn: sqlite3.Connection) -> None:
