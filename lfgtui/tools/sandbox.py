@@ -95,6 +95,19 @@ def _probe() -> str | None:
     return f"bubblewrap cannot make a sandbox here (user namespaces off?): {reason}"
 
 
+def described() -> str:
+    """What `sandbox = "bwrap"` allows here, or why it cannot run: `lfg agents --check`'s line."""
+    why = _probe()
+    if why is not None:
+        never = "a ticket that asks for it fails, never runs without it"
+        return f'sandbox = "bwrap": not available here ({why}); {never}'
+    return (
+        'sandbox = "bwrap": available; a sandboxed ticket\'s commands and agent write only in its worktree, '
+        "its git folder, its additional_directories and the agent's own state in your home (the rest "
+        "of the disk read-only, a private /tmp); network on (sandbox_network = false cuts it for commands)"
+    )
+
+
 async def unavailable() -> str | None:
     """Why bubblewrap cannot make a sandbox here, in one line; None when it can."""
     return await asyncio.to_thread(_probe)
