@@ -84,3 +84,32 @@ async def test_a_ticket_whose_sandbox_cannot_be_made_fails_without_running(
     assert ended.error is not None and ended.error.kind is ErrorKind.SANDBOX
     assert "needs bubblewrap, which is not installed" in ended.error.message
     assert not sim.log
+
+
+async def test_sandbox_network_false_cuts_the_commands_network(
+    sim: SimServer, tmp_path: Path, scenario_dir: Path
+) -> None:
+    """The sim on 127.0.0.1 is reached from the sandbox, and not once the network is cut (a network
+    namespace of its own: its loopback has no listener)."""
+    if (why := await unavailable()) is not None:
+        pytest.skip(why)
+    port = sim.url.rsplit(":", 1)[1].split("/")[0]
+    command = (
+        'python3 -c \'import socket; socket.create_connection((\\"127.0.0.1\\", '
+        + port
+        + '), timeout=5); print(\\"reached\\")\' 2>&1 | tail -1'
+    )
+    scenario = (
+        'ttft_ms = 1\ntokens_per_s = 1000\n[[call]]\ntext = "trying"\n'
+        f'[[call.tool_call]]\nname = "run_command"\narguments = {{ command = "{command}" }}\n'
+        '[[call]]\ntext = "done"\n'
+    )
+    model = write_scenario(scenario_dir, "network", scenario)
+    repo = repository(tmp_path / "repo")
+    for network, expected in (("true", "reached"), ("false", "Connection refused")):
+        db = tmp_path / f"h-{network}.sqlite3"
+        defaults = f'sandbox = "bwrap"\nsandbox_network = {network}\n'
+        events, outcomes, _ = await run_in(sim, tmp_path, repo, db, defaults, model)
+        assert outcomes == {"one": Outcome.COMPLETED, "two": Outcome.COMPLETED}
+        (result, _) = [e for e in events if isinstance(e, ToolResult)]
+        assert expected in result.output, result.output
