@@ -9,6 +9,9 @@ import pytest
 from lfgtui.config.load import Config
 from lfgtui.config.validation import ValidationError
 from lfgtui.events import AttemptEnded, ErrorKind, Outcome, Status
+from lfgtui.providers.registry import Providers
+from lfgtui.run import Run
+from lfgtui.run.approvals import Approvals
 from lfgtui.run.prepare import prepare
 from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_tickets
@@ -16,7 +19,7 @@ from lfgtui.tools import BUILTIN_TOOLS, command_env
 from lfgtui.tools.base import ToolContext
 from lfgtui.worktrees.tree import create_worktree
 from tests.support.git import commit_all, repository
-from tests.support.worktree_runs import run_in
+from tests.support.worktree_runs import run_in, tickets
 
 COUNT = 'setup = "ls notes 2>/dev/null | wc -l >> .setup-runs; echo set up"\n'
 """Counts its runs in the worktree, each with how many files the work had written by then."""
@@ -79,3 +82,26 @@ def test_setup_without_a_worktree_or_blank_is_named(tmp_path: Path) -> None:
     said = str(caught.value)
     assert "ticket 'a': setup runs in a new worktree: set isolation = \"worktree\"" in said
     assert "setup" in said and "a shell command (not blank)" in said
+
+
+async def test_a_fork_runs_setup_in_its_new_worktree_and_the_parent_not_again(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    repo = _project(tmp_path)
+    path = tickets(tmp_path, repo, COUNT)
+    loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS, env={})
+    async with Providers(sim=sim) as providers:
+        run = Run(loaded.tickets, providers, Approvals(yes=True), [], worktrees=tmp_path / "trees")
+        run.start()
+        await run.wait()
+        parent = run.states["one"].worktree
+        assert parent is not None
+        run.fork("one", "Now add a second section.")
+        await run.wait()
+    fork = run.states["one-fork1"]
+    assert fork.outcome is Outcome.COMPLETED and fork.worktree is not None
+    assert (parent.path / ".setup-runs").read_text().split() == ["0"], "the parent's ran once"
+    assert (fork.worktree.path / ".setup-runs").read_text().split() == ["1"], (
+        "once in the fork's new worktree (an ignored file is not copied by a fork), which holds the "
+        "parent's notes"
+    )
