@@ -35,6 +35,10 @@ class Sandbox:
     readable: tuple[Path, ...] = ()
     """Folders under `/tmp` it must still see, read-only (a worktree's repository)."""
     network: bool = True
+    protected: tuple[Path, ...] = ()
+    """Inside the writable folders, what stays read-only: what tells lfg's own git (which runs
+    outside) where the repository is (a worktree's `.git` file, its `commondir` and `gitdir`), or a
+    checkout's `.git` folder. Rewritten, it could point lfg's git at a config of the agent's making."""
 
     def wrap(self, argv: Sequence[str], cwd: Path) -> list[str]:
         """`argv` as it runs inside the sandbox, in `cwd`."""
@@ -43,6 +47,8 @@ class Sandbox:
             args += ["--ro-bind", str(folder), str(folder)]
         for folder in self.writable:
             args += ["--bind", str(folder), str(folder)]
+        for path in self.protected:
+            args += ["--ro-bind", str(path), str(path)]
         args += ["--unshare-pid", "--die-with-parent", "--new-session"]
         if not self.network:
             args.append("--unshare-net")
@@ -75,7 +81,11 @@ def sandbox_of(ticket: Ticket, top: Path) -> Sandbox | None:
         return None
     own, shared = git_folders(top)
     writable = (top, *(() if own is None else (own,)), *ticket.additional_directories)
-    return Sandbox(writable, () if shared is None else (shared,), ticket.sandbox_network)
+    pointers = () if own is None else (top / ".git", own / "commondir", own / "gitdir")
+    protected = [path for path in (*pointers, top / ".git") if path.exists()]
+    return Sandbox(
+        writable, () if shared is None else (shared,), ticket.sandbox_network, tuple(dict.fromkeys(protected))
+    )
 
 
 @functools.cache

@@ -20,7 +20,7 @@ def _escaping(escape: Path, repo: Path, outside: Path) -> str:
     folder beside it and /var/tmp; and one that reads the network's state."""
     command = (
         f"echo inside > inside.txt; echo $?; echo out > {repo}/escape.txt; echo out > {outside}/escape.txt; "
-        f"echo out > {escape}; echo done"
+        f"echo out > {escape}; echo gitdir: {outside} > .git; echo done"
     )
     return (
         'ttft_ms = 1\ntokens_per_s = 1000\n[[call]]\ntext = "trying"\n'
@@ -60,6 +60,7 @@ async def test_a_sandboxed_command_writes_in_its_worktree_and_nowhere_else(
         assert (tree / ".env").read_text() == "KEY=1\n"
         assert (tree / ".setup-runs").read_text().split() == ["0"]
         assert (tree / "inside.txt").read_text() == "inside\n"
+        assert (tree / ".git").read_text().startswith(f"gitdir: {repo}"), "lfg's git is not led elsewhere"
         (result,) = [e for e in events if isinstance(e, ToolResult) and e.ticket == ticket]
         assert "Read-only file system" in result.output
         said = [e.message for e in events if type(e) is Status and e.ticket == ticket]
