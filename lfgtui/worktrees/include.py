@@ -102,7 +102,7 @@ def _bring(repo: Path, target: Path, name: str, found: Included, budget: list[in
     if Path(path).is_absolute() or ".." in Path(path).parts or os.path.lexists(dest):
         found.skipped.append(f"{path} (already in the worktree)" if os.path.lexists(dest) else path)
         return
-    if _escapes(source, repo):
+    if _escapes(source, repo) or _escapes(dest.parent, target.resolve()):
         found.skipped.append(f"{path} (a link out of the repository)")
         return
     dest.parent.mkdir(parents=True, exist_ok=True)
