@@ -250,6 +250,11 @@ FIELD_HELP = {
     "ticket.allow_git_writes": "let `write_file` write inside `.git` (hooks there run code)",
     "ticket.isolation": "a [git worktree](../guides/many-agents.md#a-git-worktree-per-ticket) of its own: "
     '`"worktree"`',
+    "ticket.sandbox": '`"bwrap"`: `run_command` and a coding agent run where only the worktree is writable '
+    "(see [Running unattended](../guides/unattended.md))",
+    "ticket.sandbox_network": "`false`: the sandbox's commands have no network",
+    "ticket.setup": "a shell command run once in a new worktree before the work, as `run_command` runs "
+    "(see [Running unattended](../guides/unattended.md))",
     "ticket.max_cost_usd": "the attempt fails (`budget`) once it has cost this much",
     "ticket.models": "instead of `provider` and `model`: one pane per model, the same prompt",
     "ticket.agents": "instead of `provider` and `model`: one pane per coding agent (`acp` providers), each "

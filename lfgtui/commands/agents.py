@@ -123,6 +123,10 @@ def run_agents_command(args: argparse.Namespace) -> int:
             print(as_text(agent, checked, args.check), flush=True)
     if args.json:  # one answer: one JSON document (NDJSON is for streams of events)
         print(json_text(records, indent=2))
+    elif args.check:
+        from lfgtui.tools.sandbox import described
+
+        print(described(), flush=True)
     failed = any(c.error is not None for c in checks.values())
     absent = args.check and bool(args.names) and any(f.program is None for f in found)
     return EXIT_FAILED if failed or absent else 0

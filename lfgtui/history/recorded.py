@@ -46,7 +46,7 @@ from lfgtui.tickets.ticket import (
 IDLE_GAP_S = 1.0
 NOT_KEPT_BEFORE = "auto_approve, env_passthrough, allow_git_writes, max_output_chars or max_cost_usd"
 """What an lfg before migration 4 did not record of a ticket (its worktree is known by its attempts)."""
-GRANTS = "auto_approve, env_passthrough, allow_git_writes, mcp_servers, additional_directories, check"
+GRANTS = "auto_approve, env_passthrough, allow_git_writes, mcp_servers, additional_directories, check, setup"
 """A ticket's fields that grant it something, which a run imported from elsewhere does not bring: said
 early in the notice's line, so a terminal's wrap never splits what it says."""
 
@@ -191,6 +191,9 @@ def ticket_from_row(record: TicketRecord) -> Ticket:
         on_quota=row.on_quota or "wait",
         resume_session=row.resume_session,
         additional_directories=tuple(Path(folder) for folder in row.additional_directories),
+        setup=row.setup,
+        sandbox=row.sandbox,
+        sandbox_network=row.sandbox_network,
         judge_max_chars=row.judge_max_chars or DEFAULT_JUDGE_MAX_CHARS,
         reasoning=Reasoning(row.effort, row.thinking, row.show_thinking),
     )
@@ -200,7 +203,7 @@ def withheld(ticket: Ticket) -> Ticket:
     """A ticket from elsewhere (an imported run) without what it grants its tools: running without
     asking, the environment's variables, writing into `.git`, MCP servers (a program to start, a URL
     given the values of variables), folders beside the workdir its coding agent may work in, a
-    tournament's `check` (a command lfg runs without asking). Its
+    tournament's `check` and a worktree's `setup` (commands lfg runs without asking). Its
     limits and isolation stay."""
     return dataclasses.replace(
         ticket,
@@ -211,6 +214,7 @@ def withheld(ticket: Ticket) -> Ticket:
         mcp_servers=(),
         additional_directories=(),
         check=None,
+        setup=None,
     )
 
 

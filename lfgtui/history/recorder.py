@@ -155,6 +155,9 @@ def ticket_row(ticket: Ticket) -> TicketRow:
         show_thinking=ticket.reasoning.show_thinking,
         resume_session=ticket.resume_session,
         additional_directories=tuple(str(folder) for folder in ticket.additional_directories),
+        setup=ticket.setup,
+        sandbox=ticket.sandbox,
+        sandbox_network=ticket.sandbox_network,
     )
 
 

@@ -199,6 +199,11 @@ class TicketRow(Row):
     """The coding agent's own session it continues, from migration 25 (None: a new one)."""
     additional_directories: tuple[str, ...] = ()
     """The folders beside its workdir its coding agent may work in, from migration 26."""
+    setup: str | None = None
+    """The command run once in a new worktree before its work, from migration 27 (None: none)."""
+    sandbox: str = "none"
+    sandbox_network: bool = True
+    """The sandbox its processes run in and whether its commands have the network, from migration 27."""
 
 
 @dataclass(frozen=True)

@@ -491,8 +491,18 @@ ALTER TABLE tickets ADD COLUMN additional_directories TEXT NOT NULL DEFAULT '[]'
 ACP's additional workspace roots), so `lfg resume` gives them again. `[]` for every row recorded
 before, which had none."""
 
+V27 = """
+ALTER TABLE tickets ADD COLUMN setup TEXT;
+ALTER TABLE tickets ADD COLUMN sandbox TEXT NOT NULL DEFAULT 'none';
+ALTER TABLE tickets ADD COLUMN sandbox_network INTEGER NOT NULL DEFAULT 1;
+"""
+"""The command a ticket runs once in a new worktree before its work (`setup`), so `lfg resume` runs
+it in a worktree made anew (NULL: none), and the sandbox its processes ran in (`sandbox`, whether
+its commands had the network), so a resumed ticket runs in the same one. Every row recorded before
+had no setup and no sandbox."""
+
 MIGRATIONS: tuple[str, ...] = (
     V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14, V15, V16, V17, V18, V19, V20, V21, V22,
-    V23, V24, V25, V26,
+    V23, V24, V25, V26, V27,
 )  # fmt: skip
 """Migration N (1-based) brings a file from `user_version` N-1 to N."""

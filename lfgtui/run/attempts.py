@@ -95,6 +95,8 @@ class TicketState:
     """How and why lfg itself ended the attempt, when it did: failed on a budget, or interrupted by
     the process running it stopping (a broker worker)."""
     streamed: int = 0
+    prepared: list[str] = field(default_factory=list)
+    """What making its new worktree ready did (run/prepare.py), said once the attempt has started."""
     why: str | None = None
     """Who asked for the next attempt from elsewhere (`lfg attach`), or why it runs on a fallback,
     said once it has started."""

@@ -12,6 +12,7 @@ import dataclasses
 import functools
 import os
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lfgtui.events import (
@@ -37,13 +38,14 @@ from lfgtui.run.requests import YOU, Approve, CancelChild, Refusal, Request, Tol
 from lfgtui.run.tool_loop import AttemptTask, run_tool_loop
 from lfgtui.tools import BUILTIN_TOOLS, command_env
 from lfgtui.tools.base import ToolContext
+from lfgtui.tools.sandbox import sandbox_of
 from lfgtui.tools.toolbox import Approve as ApproveCall
 from lfgtui.tools.toolbox import Toolbox
 
 if TYPE_CHECKING:
     from lfgtui.run.attempts import Attempt, RunFace, TicketState
     from lfgtui.worktrees.diff_watch import DiffWatch
-    from lfgtui.worktrees.tree import DiffStat
+    from lfgtui.worktrees.tree import DiffStat, Worktree
 
 
 class LocalRunner:
@@ -64,6 +66,8 @@ class LocalRunner:
         return None if why is None else Refusal(why)
 
     async def run_attempt(self, attempt: Attempt) -> None:
+        if not await self._sandboxed(attempt):
+            return
         if attempt.ticket.isolation == "worktree" and not await self._isolate(attempt):
             return
         watch = self._watch(attempt)
@@ -126,11 +130,33 @@ class LocalRunner:
             message = f"working in {tree.workdir} on branch {tree.branch}"
             where = {"path": str(tree.path), "branch": tree.branch, "base": tree.base}
             attempt.say(WorktreeReady, message=message, **where)
+            for note in state.prepared:
+                attempt.say(Status, message=note)
+            state.prepared = []
+        if (sandbox := LocalRunner._context(attempt).sandbox) is not None:
+            attempt.say(Status, message=sandbox.allows())
+
+    @staticmethod
+    async def _sandboxed(attempt: Attempt) -> bool:
+        """Whether the sandbox the ticket asked for can be made; when not, it fails without running
+        (never unsandboxed)."""
+        ticket = attempt.ticket
+        if ticket.sandbox == "none":
+            return True
+        from lfgtui.tools.sandbox import unavailable
+
+        why = await unavailable()
+        if why is None:
+            return True
+        attempt.say(AttemptStarted, provider=ticket.provider, model=ticket.model)
+        attempt.say(AttemptEnded, outcome=Outcome.FAILED, error=ErrorInfo(ErrorKind.SANDBOX, why))
+        return False
 
     @staticmethod
     async def _isolate(attempt: Attempt) -> bool:
         """Give the ticket its git worktree (the one it had, on a retry); when none can be made, the
         attempt fails saying why."""
+        from lfgtui.run.prepare import SetupFailed, prepare
         from lfgtui.worktrees.git import GitError
         from lfgtui.worktrees.tree import create_worktree, fork_worktree, worktrees_root
 
@@ -145,10 +171,13 @@ class LocalRunner:
                 tree = parent.worktree or await create_worktree(
                     parent.ticket.workdir, run.run_id, parent.ticket.id, root
                 )
-                state.worktree = await fork_worktree(tree, ticket.id, root)
+                tree = await fork_worktree(tree, ticket.id, root)
             else:
-                state.worktree = await create_worktree(ticket.workdir, run.run_id, ticket.id, root)
-        except GitError as exc:
+                tree = await create_worktree(ticket.workdir, run.run_id, ticket.id, root)
+            context = LocalRunner._context(attempt, tree)
+            state.prepared = await prepare(tree, ticket.setup, context)  # once per worktree
+            state.worktree = tree
+        except (GitError, OSError, SetupFailed) as exc:
             attempt.say(AttemptStarted, provider=ticket.provider, model=ticket.model)
             attempt.say(AttemptEnded, outcome=Outcome.FAILED, error=ErrorInfo(ErrorKind.WORKTREE, str(exc)))
             return False
@@ -181,11 +210,15 @@ class LocalRunner:
         if kind_of(config).coding_agent:
             from lfgtui.run.agents.attempt import run_acp  # imports the ACP SDK only when needed
             from lfgtui.run.agents.launch import AgentLaunch
+            from lfgtui.run.agents.process import sandboxed
 
             context = self._context(attempt)
             env = command_env(
                 os.environ, (*AGENT_ENV, *config.agent.env, *ticket.env_passthrough), context.workdir
             )
+            if context.sandbox is not None:  # the agent's whole process inside, not only its tools
+                home = env.get("HOME")
+                config = sandboxed(config, context.sandbox, context.workdir, Path(home) if home else None)
             toolbox = Toolbox({"write_file": BUILTIN_TOOLS["write_file"]}, context, self._approve(attempt))
             kept = None if run.agents is None else run.agents.pop(ticket.id, None)
             if kept is not None and state.follow_up is None:  # not a follow-up: a fresh agent
@@ -267,11 +300,15 @@ class LocalRunner:
         return attempt.run.approvals.gate(attempt.ticket, attempt.say)
 
     @staticmethod
-    def _context(attempt: Attempt) -> ToolContext:
+    def _context(attempt: Attempt, tree: Worktree | None = None) -> ToolContext:
+        """Where the ticket's tools run: its worktree's workdir (`tree`, else the one it has), else its
+        workdir."""
         state, ticket = attempt.state, attempt.ticket
-        workdir = ticket.workdir if state.worktree is None else state.worktree.workdir
+        tree = tree or state.worktree
+        workdir = ticket.workdir if tree is None else tree.workdir
         return ToolContext(
             workdir=workdir,
             env=command_env(attempt.run.tool_env, ticket.env_passthrough, workdir),
             allow_git_writes=ticket.allow_git_writes,
+            sandbox=sandbox_of(ticket, workdir if tree is None else tree.path),
         )

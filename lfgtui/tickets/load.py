@@ -60,6 +60,7 @@ from lfgtui.tickets.ticket import (
     ISOLATIONS,
     JUDGE_SUFFIX,
     PLACEHOLDER,
+    SANDBOXES,
     Ticket,
     TicketFile,
 )
@@ -88,6 +89,11 @@ TICKET_FIELDS: dict[str, Kind] = {
     "env_passthrough": ENV_NAMES,
     "allow_git_writes": BOOLEAN,
     "isolation": Kind('"none" or "worktree"', lambda value: value in ISOLATIONS),
+    "sandbox": Kind('"none" or "bwrap"', lambda value: value in SANDBOXES),
+    "sandbox_network": BOOLEAN,
+    "setup": Kind(
+        "a shell command (not blank)", lambda value: isinstance(value, str) and bool(value.strip())
+    ),
     "max_cost_usd": POSITIVE_NUMBER,
     "models": MODELS,
     "agents": AGENTS,
@@ -209,6 +215,7 @@ class _Loader:
         self._check_mcp_servers(drafts, defaults)
         self._check_additional_directories(drafts, defaults)
         self._check_tournaments(drafts, defaults, variants)
+        self._check_worktree_fields(drafts, defaults)
         self._check_fallbacks(drafts, defaults, variants)
         self._check_reasoning(drafts, defaults, variants)
         judges = {draft.index: self._judge(draft, defaults, variants) for draft in drafts}
@@ -493,6 +500,16 @@ class _Loader:
                     "set attempts, models or agents",
                 )
 
+    def _check_worktree_fields(self, drafts: Sequence[_Draft], defaults: Mapping[str, Any]) -> None:
+        """`setup` runs once in a new worktree: a ticket with no worktree would never run it."""
+        for draft in drafts:
+            fields = {**defaults, **draft.fields}
+            if "setup" in fields and fields.get("isolation", "none") != "worktree":
+                line = self.line(draft if "setup" in draft.fields else None, "setup")
+                self.check.add(
+                    line, f'{draft.where}: setup runs in a new worktree: set isolation = "worktree"'
+                )
+
     def _judge(
         self, draft: _Draft, defaults: Mapping[str, Any], variants: Mapping[int, list[Variant]]
     ) -> tuple[str, str] | None:
@@ -774,6 +791,9 @@ class _Loader:
             allow_git_writes=fields.get("allow_git_writes", False),
             max_output_chars=fields.get("max_output_chars", DEFAULT_MAX_OUTPUT_CHARS),
             isolation=fields.get("isolation", "none"),
+            setup=fields.get("setup"),
+            sandbox=fields.get("sandbox", "none"),
+            sandbox_network=fields.get("sandbox_network", True),
             max_cost_usd=fields.get("max_cost_usd"),
             group=variant.group,
             mode=fields.get("mode"),

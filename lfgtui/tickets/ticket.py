@@ -29,6 +29,7 @@ with room for its answer): past it, the contestants' diffs and check outputs are
 JUDGE_SUFFIX = "@judge"
 """A tournament's judge is the ticket `ID@judge` (ID: the tournament, as written in the file)."""
 ISOLATIONS = ("none", "worktree")
+SANDBOXES = ("none", "bwrap")
 """Where a ticket's tools work: its workdir itself, or a git worktree of its own on a new branch."""
 
 PLACEHOLDER = re.compile(r"\{\{\s*outputs\.([A-Za-z0-9_.-]+(?:@[A-Za-z0-9_.-]+)?)\s*\}\}")
@@ -57,6 +58,11 @@ class Ticket:
     allow_git_writes: bool = False
     max_output_chars: int = DEFAULT_MAX_OUTPUT_CHARS
     isolation: str = "none"
+    setup: str | None = None
+    """A shell command run once in a new worktree before the ticket's work (run/prepare.py)."""
+    sandbox: str = "none"
+    """Where its commands and coding agent run: `"bwrap"`, a sandbox (tools/sandbox.py), or none."""
+    sandbox_network: bool = True
     max_cost_usd: float | None = None
     group: str | None = None
     """For one model of a fanned-out ticket (`models = [...]`): the id written in the file."""

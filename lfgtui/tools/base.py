@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from lfgtui.inert import BIDI_CONTROLS
 from lfgtui.providers.base import ToolSpec
+from lfgtui.tools.sandbox import Sandbox
 
 NOTE_ROOM = 256
 """Characters of `output_limit` a tool leaves for its own notes (what was cut, the exit code)."""
@@ -50,6 +51,8 @@ class ToolContext:
     output_limit: int = 64 * 1024
     read_time_limit_s: float = 10.0
     allow_git_writes: bool = False
+    sandbox: Sandbox | None = None
+    """Where `run_command` runs: inside this sandbox (tools/sandbox.py) when set."""
 
     def __post_init__(self) -> None:
         if not self.workdir.is_absolute() or self.workdir != self.workdir.resolve():

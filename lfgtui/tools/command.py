@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shlex
 import signal
 from collections.abc import Mapping
 from pathlib import Path
@@ -125,17 +126,23 @@ async def start_command(
     command: str, ctx: ToolContext, cwd: Path | None = None, env: Mapping[str, str] | None = None
 ) -> asyncio.subprocess.Process:
     """Start the command (under the supervisor where there is one) in a process group of its own, in
-    `cwd` (the workdir unless given; the caller confines it) with `ctx.env` (and `env` over it)."""
+    `cwd` (the workdir unless given; the caller confines it) with `ctx.env` (and `env` over it),
+    inside the ticket's sandbox when it has one."""
     environment = {**ctx.env, **(env or {})}
+    where = cwd or ctx.workdir
+    argv = [supervisor.SHELL, "-c", command]
+    if ctx.sandbox is not None:
+        argv = ctx.sandbox.wrap(argv, where)
+        command = shlex.join(argv)
     common: dict[str, Any] = {
-        "cwd": cwd or ctx.workdir,
+        "cwd": where,
         "stdout": asyncio.subprocess.PIPE,
         "stderr": asyncio.subprocess.STDOUT,
         "start_new_session": True,
     }
     if not SUPERVISED:
         return await asyncio.create_subprocess_exec(
-            supervisor.SHELL, "-c", command, env=environment, stdin=asyncio.subprocess.DEVNULL, **common
+            *argv, env=environment, stdin=asyncio.subprocess.DEVNULL, **common
         )
     process = await asyncio.create_subprocess_exec(
         *stdlib_script(Path(supervisor.__file__)), env={}, stdin=asyncio.subprocess.PIPE, **common

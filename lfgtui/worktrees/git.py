@@ -113,6 +113,16 @@ async def _read(
     return bytes(kept), truncated
 
 
+async def _write(process: asyncio.subprocess.Process, data: bytes | None) -> None:
+    """Give git its input, then end it; git exiting before it read all of it is not an error here."""
+    if data is None or process.stdin is None:
+        return
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+        process.stdin.write(data)
+        await process.stdin.drain()
+        process.stdin.close()
+
+
 def _kill_group(process: asyncio.subprocess.Process) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
@@ -127,11 +137,12 @@ async def git(
     limit: int = OUTPUT_LIMIT,
     hooks: bool = False,
     sink: Callable[[bytes], None] | None = None,
+    stdin: bytes | None = None,
 ) -> _Output:
     """Run `git -C cwd [-c config]… args` bounded in time and output; a stdout longer than `limit` is
     cut and git killed. `sink` receives the whole stdout as it comes instead (its `out` is then
-    empty). `hooks` lets the repository's hooks run. Raises GitError when git is missing or does not
-    finish in time."""
+    empty). `hooks` lets the repository's hooks run; `stdin` is written to git's input. Raises
+    GitError when git is missing or does not finish in time."""
     timeout_s = GIT_TIMEOUT_S if timeout_s is None else timeout_s
     try:
         process = await asyncio.create_subprocess_exec(
@@ -142,7 +153,7 @@ async def git(
             *(() if hooks else _NO_HOOKS),
             *(option for setting in config for option in ("-c", setting)),
             *args,
-            stdin=asyncio.subprocess.DEVNULL,
+            stdin=asyncio.subprocess.DEVNULL if stdin is None else asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             env=_git_env(env or {}),
@@ -155,9 +166,10 @@ async def git(
     assert process.stdout is not None and process.stderr is not None  # piped above
     try:
         async with asyncio.timeout(timeout_s):
-            (out, truncated), (err, _) = await asyncio.gather(
+            (out, truncated), (err, _), _ = await asyncio.gather(
                 _read(process.stdout, limit, lambda: _kill_group(process), sink),
                 _read(process.stderr, ERROR_LIMIT, None),
+                _write(process, stdin),
             )
             code = await process.wait()
     except TimeoutError:

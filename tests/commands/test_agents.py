@@ -112,6 +112,7 @@ def test_check_reports_the_auth_methods_models_and_modes_the_agent_offers(lfg: L
     assert "  modes: default (current), plan\n" in done.stdout
     assert "  MCP servers it takes: stdio, http\n" in done.stdout
     assert "missing" not in done.stdout
+    assert 'sandbox = "bwrap": ' in done.stdout, "what a sandbox allows here, or why there is none"
     (checked,) = records(agents(lfg, "chooser", "--check", "--json")).values()
     check = checked["check"]
     assert check["error"] is None and check["missing"] == []

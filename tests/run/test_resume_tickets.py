@@ -60,6 +60,9 @@ EVERY_FIELD: dict[str, Any] = {
     "allow_git_writes": True,
     "max_output_chars": 5000,
     "isolation": "worktree",
+    "setup": "npm ci",
+    "sandbox": "bwrap",
+    "sandbox_network": False,
     "max_cost_usd": 0.05,
     "group": "fix",
     "mode": "plan",
@@ -159,7 +162,9 @@ def test_an_imported_run_keeps_every_field_but_grants_nothing_here(tmp_path: Pat
         or ticket.check
     )
     notice = recorded.notice()
-    granted = "auto_approve, env_passthrough, allow_git_writes, mcp_servers, additional_directories, check"
+    granted = (
+        "auto_approve, env_passthrough, allow_git_writes, mcp_servers, additional_directories, check, setup"
+    )
     assert notice is not None and f"are not applied here, and risky tools ask: {granted}." in notice
     assert recorded.outside(tmp_path) == [ticket], "/srv/project/sub is not under the current folder"
     assert recorded.outside(Path("/srv")) == []

@@ -356,11 +356,21 @@ ADDED_IN_V23 = [("tickets", "effort"), ("tickets", "thinking"), ("tickets", "sho
 ADDED_IN_V24 = [("requests", "output_unseen")]
 ADDED_IN_V25 = [("tickets", "resume_session")]
 ADDED_IN_V26 = [("tickets", "additional_directories")]
+ADDED_IN_V27 = [("tickets", "setup"), ("tickets", "sandbox"), ("tickets", "sandbox_network")]
+
+
+def as_schema_26(conn: sqlite3.Connection) -> None:
+    """Make a file of this schema what an lfg of schema 26 wrote: tickets without their worktree's
+    setup command (migration `V27`)."""
+    for table, column in ADDED_IN_V27:
+        conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    conn.execute("PRAGMA user_version = 26")
 
 
 def as_schema_25(conn: sqlite3.Connection) -> None:
     """Make a file of this schema what an lfg of schema 25 wrote: tickets without the folders beside
     their workdir (migration `V26`)."""
+    as_schema_26(conn)
     for table, column in ADDED_IN_V26:
         conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
     conn.execute("PRAGMA user_version = 25")

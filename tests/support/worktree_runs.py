@@ -17,22 +17,25 @@ from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 
 
-def tickets(folder: Path, workdir: Path) -> Path:
+def tickets(folder: Path, workdir: Path, defaults: str = "", model: str = "writer") -> Path:
+    """`defaults`: more lines of `[defaults]` (a `setup`, a `sandbox`); `model`: the sim scenario."""
     path = folder / "tickets.toml"
     path.write_text(
-        f'[defaults]\nprovider = "sim"\nisolation = "worktree"\nworkdir = "{workdir}"\n'
+        f'[defaults]\nprovider = "sim"\nisolation = "worktree"\nworkdir = "{workdir}"\n{defaults}'
         'tools = ["write_file", "run_command"]\n'
-        '[[ticket]]\nid = "one"\nprompt = "write"\nmodel = "writer"\n'
-        '[[ticket]]\nid = "two"\nprompt = "write"\nmodel = "writer"\n'
+        f'[[ticket]]\nid = "one"\nprompt = "write"\nmodel = "{model}"\n'
+        f'[[ticket]]\nid = "two"\nprompt = "write"\nmodel = "{model}"\n'
     )
     return path
 
 
 async def run_in(
-    sim: SimServer, tmp_path: Path, workdir: Path, db: Path
+    sim: SimServer, tmp_path: Path, workdir: Path, db: Path, defaults: str = "", model: str = "writer"
 ) -> tuple[list[Event], dict[str, Outcome], str]:
     """Run the two writer tickets in `workdir`, recorded in `db`: their events, outcomes and run id."""
-    loaded = load_tickets(tickets(tmp_path, workdir), Config(path=None), BUILTIN_TOOLS, env={})
+    loaded = load_tickets(
+        tickets(tmp_path, workdir, defaults, model), Config(path=None), BUILTIN_TOOLS, env={}
+    )
     events: list[Event] = []
     async with (
         open_run_history(db, loaded, "lfg run", lambda message: None) as history,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import errno
 import os
 import shutil
@@ -19,6 +20,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
+from lfgtui.providers.base import ProviderConfig
+from lfgtui.tools.sandbox import Sandbox
 from lfgtui.tools.supervised import reap, start_supervised
 
 STOP_WAIT_S = 2.0
@@ -48,6 +51,36 @@ async def start_agent(
     finally:
         os.close(write_end)
     return process, os.fdopen(read_end, "rb", buffering=0)
+
+
+AGENT_STATE = {
+    "claude-agent-acp": (".claude/", ".claude.json"),
+    "codex-acp": (".codex/",),
+    "gemini": (".gemini/",),
+}
+"""What each known agent keeps of its own in its home (its settings, sessions, login; a folder ends
+in `/`): writable in its sandbox, as it cannot run without writing them; the rest of the home stays
+read-only."""
+
+
+def sandboxed(config: ProviderConfig, sandbox: Sandbox, workdir: Path, home: Path | None) -> ProviderConfig:
+    """`config` whose agent starts inside `sandbox` (tools/sandbox.py), in `workdir`, its own state
+    in `home` writable too (`AGENT_STATE`); made where it is missing, so the sandbox can bind it."""
+    command = config.agent.command
+    state: list[Path] = []
+    if home is not None:
+        for name in AGENT_STATE.get(os.path.basename(command[0]), ()):
+            path = home / name
+            with contextlib.suppress(OSError):
+                if name.endswith("/"):
+                    path.mkdir(parents=True, exist_ok=True)
+                elif not path.exists():
+                    path.write_text("{}\n", encoding="utf-8")  # a JSON file: an empty one is not
+            if path.exists():
+                state.append(path)
+    inside = dataclasses.replace(sandbox, writable=(*sandbox.writable, *state))
+    agent = dataclasses.replace(config.agent, command=tuple(inside.wrap(command, workdir)))
+    return dataclasses.replace(config, agent=agent)
 
 
 async def stop_process(process: asyncio.subprocess.Process) -> None:

@@ -1,0 +1,123 @@
+"""A ticket's sandbox (`sandbox = "bwrap"`): its commands, and a coding agent's whole process, run
+under bubblewrap with the disk read-only but for the folders it works in.
+
+Inside: the whole disk readable and read-only (toolchains, an agent's own install and config); a
+private, empty `/tmp`; a private `/dev` and `/proc` and process ids (it cannot signal lfg or the
+person's programs); writable only the `writable` folders (a worktree, its own git folder, the
+ticket's `additional_directories`). The git folder the worktree shares with the repository stays
+read-only, so a commit inside fails rather than write into the person's repository. The network is
+on unless `network` is off (`sandbox_network = false`). A ticket that asked for a sandbox never runs
+without one: where bubblewrap cannot run (not installed, no user namespaces), the ticket fails
+saying so (`unavailable`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import shutil
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from lfgtui.inert import inert
+from lfgtui.tickets.ticket import Ticket
+
+PROBE_TIMEOUT_S = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class Sandbox:
+    """Where a ticket's processes may write: its folders; everything else read-only."""
+
+    writable: tuple[Path, ...]
+    readable: tuple[Path, ...] = ()
+    """Folders under `/tmp` it must still see, read-only (a worktree's repository)."""
+    network: bool = True
+    protected: tuple[Path, ...] = ()
+    """Inside the writable folders, what stays read-only: what tells lfg's own git (which runs
+    outside) where the repository is (a worktree's `.git` file, its `commondir` and `gitdir`), or a
+    checkout's `.git` folder. Rewritten, it could point lfg's git at a config of the agent's making."""
+
+    def wrap(self, argv: Sequence[str], cwd: Path) -> list[str]:
+        """`argv` as it runs inside the sandbox, in `cwd`."""
+        args = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+        for folder in self.readable:
+            args += ["--ro-bind", str(folder), str(folder)]
+        for folder in self.writable:
+            args += ["--bind", str(folder), str(folder)]
+        for path in self.protected:
+            args += ["--ro-bind", str(path), str(path)]
+        args += ["--unshare-pid", "--die-with-parent", "--new-session"]
+        if not self.network:
+            args.append("--unshare-net")
+        return [*args, "--chdir", str(cwd), "--", *argv]
+
+    def allows(self) -> str:
+        """What the sandbox allows, in one line for the pane and `lfg agents --check`."""
+        folders = ", ".join(str(folder) for folder in self.writable)
+        network = "network on" if self.network else "no network"
+        return f"sandbox bwrap: writes only in {folders} (and a private /tmp); the rest read-only; {network}"
+
+
+def git_folders(tree: Path) -> tuple[Path | None, Path | None]:
+    """A worktree's own git folder (`<repo>/.git/worktrees/<name>`, from its `.git` file) and the
+    repository's git folder it shares; (None, None) for a folder that is not a linked worktree."""
+    pointer = tree / ".git"
+    if not pointer.is_file():
+        return None, None
+    text = pointer.read_text(encoding="utf-8", errors="replace").strip()
+    if not text.startswith("gitdir: "):
+        return None, None
+    own = (tree / text.removeprefix("gitdir: ")).resolve()
+    return own, own.parent.parent
+
+
+def sandbox_of(ticket: Ticket, top: Path) -> Sandbox | None:
+    """The ticket's sandbox, whose writable folders are `top` (its worktree, else its workdir), a
+    worktree's own git folder and its `additional_directories`; None when it asked for none."""
+    if ticket.sandbox == "none":
+        return None
+    own, shared = git_folders(top)
+    writable = (top, *(() if own is None else (own,)), *ticket.additional_directories)
+    pointers = () if own is None else (top / ".git", own / "commondir", own / "gitdir")
+    protected = [path for path in (*pointers, top / ".git") if path.exists()]
+    return Sandbox(
+        writable, () if shared is None else (shared,), ticket.sandbox_network, tuple(dict.fromkeys(protected))
+    )
+
+
+@functools.cache
+def _probe() -> str | None:
+    """Why bubblewrap cannot make a sandbox here, found by starting one (once per lfg)."""
+    if shutil.which("bwrap") is None:
+        return 'sandbox = "bwrap" needs bubblewrap, which is not installed (apt install bubblewrap)'
+    try:
+        probe = subprocess.run(
+            Sandbox(()).wrap(["true"], Path("/")), capture_output=True, timeout=PROBE_TIMEOUT_S, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"bubblewrap cannot make a sandbox here ({inert(str(exc))})"
+    if probe.returncode == 0:
+        return None
+    reason = inert(" ".join(probe.stderr.decode(errors="replace").split())[:300])
+    return f"bubblewrap cannot make a sandbox here (user namespaces off?): {reason}"
+
+
+def described() -> str:
+    """What `sandbox = "bwrap"` allows here, or why it cannot run: `lfg agents --check`'s line."""
+    why = _probe()
+    if why is not None:
+        never = "a ticket that asks for it fails, never runs without it"
+        return f'sandbox = "bwrap": not available here ({why}); {never}'
+    return (
+        'sandbox = "bwrap": available; a sandboxed ticket\'s commands and agent write only in its worktree, '
+        "its git folder, its additional_directories and the agent's own state in your home (the rest "
+        "of the disk read-only, a private /tmp); network on (sandbox_network = false cuts it for commands)"
+    )
+
+
+async def unavailable() -> str | None:
+    """Why bubblewrap cannot make a sandbox here, in one line; None when it can."""
+    return await asyncio.to_thread(_probe)

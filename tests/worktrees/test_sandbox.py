@@ -1,0 +1,116 @@
+"""`sandbox = "bwrap"`: a ticket's `run_command` writes in its worktree and nowhere else."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import pytest
+
+from lfgtui.events import AttemptEnded, ErrorKind, Outcome, Status, ToolResult
+from lfgtui.sim.server import SimServer
+from lfgtui.tools.sandbox import unavailable
+from tests.support.git import commit_all, repository
+from tests.support.streams import write_scenario
+from tests.support.worktree_runs import run_in
+
+
+def _escaping(escape: Path, repo: Path, outside: Path) -> str:
+    """A scenario whose one command writes in the worktree, then tries the person's checkout, a
+    folder beside it and /var/tmp; and one that reads the network's state."""
+    command = (
+        f"echo inside > inside.txt; echo $?; echo out > {repo}/escape.txt; echo out > {outside}/escape.txt; "
+        f"echo out > {escape}; echo gitdir: {outside} > .git; echo done"
+    )
+    return (
+        'ttft_ms = 1\ntokens_per_s = 1000\n[[call]]\ntext = "trying"\n'
+        '[[call.tool_call]]\nname = "run_command"\n'
+        f"arguments = {{ command = {command!r} }}\n".replace("'", '"')
+        + '[[call]]\ntext = "done"\n'
+    )
+
+
+async def test_a_sandboxed_command_writes_in_its_worktree_and_nowhere_else(
+    sim: SimServer, tmp_path: Path, scenario_dir: Path
+) -> None:
+    if (why := await unavailable()) is not None:
+        pytest.skip(why)
+    repo = repository(tmp_path / "repo")
+    (repo / ".gitignore").write_text(".env\n")
+    (repo / ".worktreeinclude").write_text(".env\n")
+    commit_all(repo, "include .env")
+    (repo / ".env").write_text("KEY=1\n")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    escape = Path("/var/tmp") / f"lfg-escape-{secrets.token_hex(6)}"
+    model = write_scenario(scenario_dir, "escaper", _escaping(escape, repo, outside))
+    defaults = 'sandbox = "bwrap"\nsetup = "ls notes 2>/dev/null | wc -l >> .setup-runs"\n'
+    (repo / ".gitignore").write_text(".env\n.setup-runs\n")
+    commit_all(repo, "ignore the count")
+    try:
+        events, outcomes, run_id = await run_in(sim, tmp_path, repo, tmp_path / "h.sqlite3", defaults, model)
+    finally:
+        escaped = escape.exists()
+        escape.unlink(missing_ok=True)
+    assert outcomes == {"one": Outcome.COMPLETED, "two": Outcome.COMPLETED}
+    assert not escaped, "nothing was written on the disk outside /tmp"
+    assert not (repo / "escape.txt").exists() and not (outside / "escape.txt").exists()
+    for ticket in ("one", "two"):
+        tree = tmp_path / "trees" / run_id / ticket
+        assert (tree / ".env").read_text() == "KEY=1\n"
+        assert (tree / ".setup-runs").read_text().split() == ["0"]
+        assert (tree / "inside.txt").read_text() == "inside\n"
+        assert (tree / ".git").read_text().startswith(f"gitdir: {repo}"), "lfg's git is not led elsewhere"
+        (result,) = [e for e in events if isinstance(e, ToolResult) and e.ticket == ticket]
+        assert "Read-only file system" in result.output
+        said = [e.message for e in events if type(e) is Status and e.ticket == ticket]
+        assert any(m.startswith(f"sandbox bwrap: writes only in {tree}") for m in said)
+
+
+async def test_a_ticket_whose_sandbox_cannot_be_made_fails_without_running(
+    sim: SimServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without bubblewrap on PATH: the ticket fails saying so, and nothing is asked of the model."""
+    from lfgtui.tools import sandbox
+
+    repo = repository(tmp_path / "repo")
+    sandbox._probe.cache_clear()
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    try:
+        events, outcomes, _ = await run_in(sim, tmp_path, repo, tmp_path / "h.sqlite3", 'sandbox = "bwrap"\n')
+    finally:
+        sandbox._probe.cache_clear()
+    assert outcomes == {"one": Outcome.FAILED, "two": Outcome.FAILED}
+    ended = next(e for e in events if isinstance(e, AttemptEnded))
+    assert ended.error is not None and ended.error.kind is ErrorKind.SANDBOX
+    assert "needs bubblewrap, which is not installed" in ended.error.message
+    assert not sim.log
+
+
+async def test_sandbox_network_false_cuts_the_commands_network(
+    sim: SimServer, tmp_path: Path, scenario_dir: Path
+) -> None:
+    """The sim on 127.0.0.1 is reached from the sandbox, and not once the network is cut (a network
+    namespace of its own: its loopback has no listener)."""
+    if (why := await unavailable()) is not None:
+        pytest.skip(why)
+    port = sim.url.rsplit(":", 1)[1].split("/")[0]
+    command = (
+        'python3 -c \'import socket; socket.create_connection((\\"127.0.0.1\\", '
+        + port
+        + '), timeout=5); print(\\"reached\\")\' 2>&1 | tail -1'
+    )
+    scenario = (
+        'ttft_ms = 1\ntokens_per_s = 1000\n[[call]]\ntext = "trying"\n'
+        f'[[call.tool_call]]\nname = "run_command"\narguments = {{ command = "{command}" }}\n'
+        '[[call]]\ntext = "done"\n'
+    )
+    model = write_scenario(scenario_dir, "network", scenario)
+    repo = repository(tmp_path / "repo")
+    for network, expected in (("true", "reached"), ("false", "Connection refused")):
+        db = tmp_path / f"h-{network}.sqlite3"
+        defaults = f'sandbox = "bwrap"\nsandbox_network = {network}\n'
+        events, outcomes, _ = await run_in(sim, tmp_path, repo, db, defaults, model)
+        assert outcomes == {"one": Outcome.COMPLETED, "two": Outcome.COMPLETED}
+        (result, _) = [e for e in events if isinstance(e, ToolResult)]
+        assert expected in result.output, result.output
