@@ -335,3 +335,23 @@ async def follow_up(
     assert isinstance(app.screen, FollowUpScreen)
     await pilot.press(*keys(words), "enter")
     await until(pilot, lambda: pane.attempt == attempt and pane.state is PaneState.COMPLETED, timeout)
+
+
+def git(world: AgentWorld, *args: str) -> str:
+    done = subprocess.run(
+        ["git", "-C", str(world.project), *args], env=world.env, check=True, capture_output=True, text=True
+    )
+    return done.stdout.strip()
+
+
+def project_repository(world: AgentWorld) -> str:
+    """The project folder made a git repository of one commit, whose worktrees lfg keeps in the
+    world; its commit."""
+    world.env |= {"LFG_WORKTREES": str(world.root / "trees"), "GIT_CONFIG_NOSYSTEM": "1"}
+    world.env["GIT_CEILING_DIRECTORIES"] = str(world.root)
+    git(world, "init", "-q", "-b", "main")
+    git(world, "config", "user.name", "Test")
+    git(world, "config", "user.email", "test@example.com")
+    git(world, "add", "README.md")
+    git(world, "commit", "-q", "-m", "first")
+    return git(world, "rev-parse", "HEAD")

@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from lfgtui.tools.sandbox import unavailable
-from tests.real_agents.conftest import AgentWorld
-from tests.real_agents.test_review_and_land import project_repository
+from tests.real_agents.conftest import AgentWorld, project_repository
 
 
 def _bash_then_done(command: str) -> str:

@@ -7,12 +7,11 @@ the step before to end, never for a time."""
 from __future__ import annotations
 
 import json
-import subprocess
 
 import pytest
 
 from lfgtui.events import SessionOpened
-from tests.real_agents.conftest import AgentWorld, no_agent_left
+from tests.real_agents.conftest import AgentWorld, git, no_agent_left, project_repository
 from tests.support.recording import load_recorded
 
 NOTES = "# Notes\n\nWritten by the agent.\n"
@@ -30,26 +29,6 @@ WRITES_THEN_ANSWERS = f"""
     text = "Thanks: I will say what the notes are for and who wrote them."
     """
 """Claude Code's own `Write`; the third call answers the review's follow-up."""
-
-
-def git(world: AgentWorld, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-C", str(world.project), *args], env=world.env, check=True, capture_output=True, text=True
-    )
-    return done.stdout.strip()
-
-
-def project_repository(world: AgentWorld) -> str:
-    """The project folder made a git repository of one commit, whose worktrees lfg keeps in the
-    world; its commit."""
-    world.env |= {"LFG_WORKTREES": str(world.root / "trees"), "GIT_CONFIG_NOSYSTEM": "1"}
-    world.env["GIT_CEILING_DIRECTORIES"] = str(world.root)
-    git(world, "init", "-q", "-b", "main")
-    git(world, "config", "user.name", "Test")
-    git(world, "config", "user.email", "test@example.com")
-    git(world, "add", "README.md")
-    git(world, "commit", "-q", "-m", "first")
-    return git(world, "rev-parse", "HEAD")
 
 
 @pytest.mark.timeout(400)  # three lfg processes, each starting Claude Code: tens of seconds when loaded
