@@ -219,6 +219,7 @@ class LocalRunner:
                 elicit,
                 calibration,
                 run.live_agents,
+                state.inbox,
             )
         provider = await run.providers.get(ticket.provider)
         moving = has_next(state.written, state.link)  # only a ticket that can move on stops waiting

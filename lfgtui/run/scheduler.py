@@ -294,7 +294,8 @@ class Run:
         elif steer:
             said = (
                 f"steer from {by} queued as the next turn: {ticket_id} has no safe point to steer at "
-                f"(only an API ticket's tool loop has one, between rounds): {summary(message)}"
+                "(an API ticket's tool loop has one between rounds; a coding agent, only if it takes "
+                f"ACP steering): {summary(message)}"
             )
         else:
             said = f"queued by {by} as the next turn: {summary(message)}"
