@@ -49,6 +49,8 @@ if TYPE_CHECKING:
 class LocalRunner:
     """Runs each attempt here (see the module docstring)."""
 
+    far = False
+
     def reach(self, run: RunFace, state: TicketState, request: Request, who: str) -> Told:
         """Here the run's approvals answer a call, and the coding agent's session whose turn runs asks
         its agent to cancel a sub-agent (`AgentSession.cancel_child`)."""

@@ -10,7 +10,9 @@ input item after the `function_call_output` items for Responses). Only an API ti
 runs lfg's tool loop with tools here has safe points (`Inbox.steerable`); a coding agent that takes
 ACP steering (`_session/steering`: agents/session/steering.py) is steerable while its prompt runs,
 each steer sent into its turn at once (`Inbox.wake`) and queued if the agent does not take it; a
-steer to any other (another agent, a ticket without tools) is queued, saying so.
+steer to any other (another agent, a ticket without tools) is queued, saying so. On a coordinated
+run a steer is carried to the worker running the attempt (run/decisions.py `_steer`); one its turn
+cannot take is queued by the coordinator, which sends every next turn.
 
 A steer that finds no safe point before its turn ends (it came while the final answer streamed) is
 sent as the next turn, saying so: never dropped. Queued messages go, in order, each as a follow-up
