@@ -477,6 +477,8 @@ def coordinated_run(
 class BrokerRunner:
     """Runs each attempt on a worker of the broker (see the module docstring): an `AttemptRunner`."""
 
+    far = True
+
     def __init__(self, dispatch: Dispatch, reopened: dict[str, str | None] | None = None) -> None:
         self.dispatch = dispatch
         self.dispatched: set[tuple[str, int]] = set()

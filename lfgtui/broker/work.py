@@ -41,7 +41,8 @@ from lfgtui.providers.base import Message
 from lfgtui.remote.codec import CodecError, decode_message, encode_message
 from lfgtui.run.attempts import Earlier
 from lfgtui.run.decisions import DECISIONS
-from lfgtui.run.requests import Request, RequestError, decode, encode
+from lfgtui.run.requests import Request, RequestError, Steer, decode, encode
+from lfgtui.run.steering import MAX_MESSAGE_CHARS
 from lfgtui.tickets.ticket import Ticket
 
 REPLY_TOKEN = re.compile(r"[0-9a-f]{16,64}")
@@ -228,9 +229,11 @@ class ControlEntry:
         except RequestError as exc:
             raise WorkError(f"not a request a worker acts on ({exc}): {data!r:.200}") from None
         texts = [v for v in vars(request).values() if isinstance(v, str)]
+        longest = MAX_MESSAGE_CHARS if isinstance(request, Steer) else MAX_NOTE  # a steer: a prompt's worth
         if (
             not DECISIONS[type(request)].reaches
-            or not all(isinstance(text, str) and 0 < len(text) <= MAX_NOTE for text in (by, work, *texts))
+            or not all(isinstance(text, str) and 0 < len(text) <= MAX_NOTE for text in (by, work))
+            or not all(0 < len(text) <= longest for text in texts)
             or not (reply is None or (isinstance(reply, str) and REPLY_TOKEN.fullmatch(reply)))
         ):
             raise WorkError(f"not a request a worker acts on: {data!r:.200}")

@@ -612,6 +612,7 @@ class BrokerWorker:
             prices=run_prices(self.providers.configs, (ticket,)),
         )
         run.run_id = item.run_id  # its worktree's branch is named after the run
+        run.steers_only = True  # a steer it cannot take is the coordinator's to queue as a next turn
         if self.options.metrics is not None:
             self.options.metrics.count(run)
         return run

@@ -214,6 +214,10 @@ class Attempt:
 class AttemptRunner(Protocol):
     """Where a run's attempts run (see the module docstring)."""
 
+    far: bool
+    """Whether the attempts run elsewhere (a broker's worker), where a steer must be carried to reach
+    the turn's safe point (run/decisions.py `_steer`)."""
+
     async def run_attempt(self, attempt: Attempt) -> None:
         """Run `attempt` to its end, saying each of its events through `attempt.emit`, its
         `AttemptStarted` first (one that ends before it could start says only its end) and its

@@ -16,6 +16,7 @@ A new request that acts on the run: its class in run/requests.py, one row here, 
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
@@ -151,9 +152,25 @@ def _review_send(run: Decides, asked: ReviewSend, who: str) -> Told:
     return _follow_up(run, asked, who)
 
 
-def _steer(run: Decides, asked: Steer, who: str) -> Told:
+def _steer(run: Decides, asked: Steer, who: str) -> Told | Awaitable[Told]:
     """Into the running turn at its next safe point, or its next turn where it has none
-    (run/steering.py: `Run.steer` says why not)."""
+    (run/steering.py: `Run.steer` says why not). On a coordinated run it is carried to the worker
+    running the attempt, whose run steers it there (`Run.steers_only`)."""
+    if run.runner.far and asked.ticket in run.states and run.states[asked.ticket].running:
+        return _steer_afar(run, asked, who)
+    problem = run.steer(asked.ticket, asked.text or "", who)
+    return None if problem is None else Refusal(problem)
+
+
+async def _steer_afar(run: Decides, asked: Steer, who: str) -> Told:
+    """The worker steers it into its attempt's turn; where it cannot (no safe point there, no worker
+    runs it now, none answered), it is held here as the ticket's next turn, which the coordinator
+    sends, saying so."""
+    told = run.runner.reach(run, run.states[asked.ticket], asked, who)
+    if inspect.isawaitable(told):
+        told = await told
+    if told is None:
+        return None
     problem = run.steer(asked.ticket, asked.text or "", who)
     return None if problem is None else Refusal(problem)
 
@@ -184,7 +201,7 @@ DECISIONS: dict[type[Request], Decision] = {
     Resume: Decision(_resume),
     FollowUp: Decision(_follow_up),
     ReviewSend: Decision(_review_send),
-    Steer: Decision(_steer),
+    Steer: Decision(_steer, reaches=True),
     Queue: Decision(_queue),
     RetryAll: Decision(_retry_all),
     CancelAll: Decision(_cancel_all),

@@ -51,6 +51,8 @@ if TYPE_CHECKING:
 class LocalRunner:
     """Runs each attempt here (see the module docstring)."""
 
+    far = False
+
     def reach(self, run: RunFace, state: TicketState, request: Request, who: str) -> Told:
         """Here the run's approvals answer a call, and the coding agent's session whose turn runs asks
         its agent to cancel a sub-agent (`AgentSession.cancel_child`)."""
@@ -252,6 +254,7 @@ class LocalRunner:
                 elicit,
                 calibration,
                 run.live_agents,
+                state.inbox,
             )
         provider = await run.providers.get(ticket.provider)
         moving = has_next(state.written, state.link)  # only a ticket that can move on stops waiting

@@ -164,6 +164,9 @@ class Run:
         its answer to the end): the broker's run index counts the ended tickets not yet read."""
         self.pauses = False
         """Whether a person is here to resume a ticket on_quota = "pause" paused (the TUI says so)."""
+        self.steers_only = False
+        """Whether a steer with no safe point is refused rather than queued: on a broker's worker,
+        whose coordinator sends the ticket's next turns (run/decisions.py `_steer`)."""
 
     def record(self, recording: Recording) -> None:
         """Feed `recording` before every other sink, and take the id it records the run under (the
@@ -288,13 +291,16 @@ class Run:
         if len(state.inbox.held) >= MAX_HELD:
             return f"{ticket_id} holds {MAX_HELD} messages already: take one back, or wait for one to be sent"
         steered = steer and state.inbox.steerable
+        if steer and not steered and self.steers_only:
+            return f"{ticket_id} has no safe point to steer at on this worker: its coordinator queues it"
         message = state.inbox.hold(text, steered, by)
         if steered:
             said = f"steer from {by}, for the next safe point: {summary(message)}"
         elif steer:
             said = (
                 f"steer from {by} queued as the next turn: {ticket_id} has no safe point to steer at "
-                f"(only an API ticket's tool loop has one, between rounds): {summary(message)}"
+                "(an API ticket's tool loop has one between rounds; a coding agent, only if it takes "
+                f"ACP steering): {summary(message)}"
             )
         else:
             said = f"queued by {by} as the next turn: {summary(message)}"

@@ -7,8 +7,12 @@ of lfg's own tool loop (tool_loop.py). There the steer becomes a user turn (`Ste
 wire sends after the tool results (providers: a text block after the `tool_result` blocks of the same
 user message for Anthropic, a `user` message after the `tool` messages for Chat Completions, a user
 input item after the `function_call_output` items for Responses). Only an API ticket's attempt that
-runs lfg's tool loop with tools here has safe points (`Inbox.steerable`); a steer to any other
-(a coding agent, a ticket without tools, one run on a broker's worker) is queued, saying so.
+runs lfg's tool loop with tools here has safe points (`Inbox.steerable`); a coding agent that takes
+ACP steering (`_session/steering`: agents/session/steering.py) is steerable while its prompt runs,
+each steer sent into its turn at once (`Inbox.wake`) and queued if the agent does not take it; a
+steer to any other (another agent, a ticket without tools) is queued, saying so. On a coordinated
+run a steer is carried to the worker running the attempt (run/decisions.py `_steer`); one its turn
+cannot take is queued by the coordinator, which sends every next turn.
 
 A steer that finds no safe point before its turn ends (it came while the final answer streamed) is
 sent as the next turn, saying so: never dropped. Queued messages go, in order, each as a follow-up
@@ -23,6 +27,7 @@ run's face, each answering None when done or why not, in words for the person.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from lfgtui.events import HeldMessage
@@ -47,6 +52,9 @@ class Inbox:
     """The steers the current attempt took, in order: what a retry of it replays."""
     note: str | None = None
     """What changed while no attempt was under way to say it in: said once the next one starts."""
+    wake: Callable[[], None] | None = None
+    """Told when a steer is held: set by a coding agent's turn that steers over ACP
+    (agents/session/steering.py), which sends it at once rather than at a tool loop's safe point."""
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def hold(self, text: str, steer: bool, by: str) -> HeldMessage:
@@ -54,7 +62,18 @@ class Inbox:
         message = HeldMessage(next(self._ids), text, steer, by)
         at = sum(1 for m in self.held if m.steer) if steer else len(self.held)
         self.held.insert(at, message)
+        if steer and self.wake is not None:
+            self.wake()
         return message
+
+    def requeue(self, message: HeldMessage) -> HeldMessage:
+        """A steer the running turn could not take (its agent said so): queued first, the next turn,
+        and no longer one a retry replays."""
+        queued = replace(message, steer=False)
+        self.landed = [m for m in self.landed if m.id != message.id]
+        at = sum(1 for m in self.held if m.steer)
+        self.held.insert(at, queued)
+        return queued
 
     def take_steers(self) -> list[HeldMessage]:
         """At a safe point: the steers held, in order, now sent (kept in `landed` for a retry)."""

@@ -120,6 +120,7 @@ from lfgtui.sim.acp_sessions import (
     new_session_id,
 )
 from lfgtui.sim.acp_stable import StableUpdates
+from lfgtui.sim.acp_steering import ADVERTISED, OUTCOMES, STEER_METHOD, steer
 from lfgtui.sim.scenario import (
     Echoes,
     Scenario,
@@ -188,6 +189,9 @@ class AgentOptions:
     refuse_mode: str | None = None  # setting this mode answers an error (an agent that will not take it)
     ignore_mode: str | None = None  # setting this mode is answered as done, but the mode stays as it was
     opencode_modes: bool = False  # offer opencode's modes only (`OPENCODE_MODES`), starting in build
+    steering: str | None = (
+        None  # advertise `_session/steering`, answering this outcome mid-turn (acp_steering.py)
+    )
 
     @property
     def modes(self) -> tuple[SessionMode, ...]:
@@ -224,6 +228,8 @@ class SimAcpAgent:
         """The id of the last request each task sent the client (the pipe keeps it)."""
         self._cancellable: dict[Any, asyncio.Event] = {}
         """The client's requests a `$/cancel_request` cancels (a stalled one), by id."""
+        self.running: set[str] = set()
+        """The sessions a prompt runs in now: what a steer can go into (`--steering`)."""
 
     @property
     def conn(self) -> AgentSideConnection:
@@ -266,7 +272,14 @@ class SimAcpAgent:
             ),
             agent_info=Implementation(name=AGENT_NAME, title="lfg simulator (ACP)", version=__version__),
             auth_methods=list(AUTH_METHODS),
+            field_meta=ADVERTISED if self.options.steering else None,
         )
+
+    async def ext_method(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        """`_session/steering` under `--steering` (acp_steering.py); no other extension request."""
+        if method != STEER_METHOD or self.options.steering is None:
+            raise acp.RequestError.method_not_found(f"_{method}")
+        return await steer(self.conn, self.options.steering, params, self.running)
 
     async def authenticate(self, method_id: str, **kwargs: Any) -> AuthenticateResponse:
         """`sim-api-key` succeeds when its variable is set, as Codex's key methods do; `sim-login`
@@ -565,6 +578,7 @@ class SimAcpAgent:
         )
         stop_reason: StopReason = self.options.stop_reason
         await self._fall_back(session)
+        self.running.add(session.id)
         try:
             if session.model is not None or session.mode != MODES[0].id:  # `auto` is said too
                 model = session.model or "(none chosen)"
@@ -583,6 +597,7 @@ class SimAcpAgent:
         except TurnEnded as ended:
             stop_reason = ended.stop_reason
         finally:  # a failed prompt too: the client saw what the agent said before the failure
+            self.running.discard(session.id)
             session.messages += [Message("user", prompt_text(prompt)), Message("agent", "".join(run.said))]
             self.store.save(session.id, SavedSession(str(session.cwd), session.prompts, session.messages))
         if self.options.quirks.rate_limit is not None:
@@ -823,6 +838,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _scenario_options(parser)
     _handshake_options(parser)
+    _steering_options(parser)
     _model_and_mode_options(parser)
     _mcp_options(parser)
     _session_options(parser)
@@ -876,6 +892,18 @@ def _handshake_options(group: Options) -> None:
         "--require-auth",
         action="store_true",
         help=f"open no session before authenticate succeeded (sim-api-key does when {KEY_ENV} is set)",
+    )
+
+
+def _steering_options(group: Options) -> None:
+    """Whether it takes steers into a running turn, and what it answers them."""
+    group.add_argument(
+        "--steering",
+        choices=OUTCOMES,
+        default=None,
+        metavar="OUTCOME",
+        help="advertise _session/steering (as claude-agent-acp and codex-acp do) and answer a steer sent"
+        f" mid-turn with OUTCOME ({', '.join(OUTCOMES)}); a taken one is said in the turn",
     )
 
 
@@ -1184,6 +1212,7 @@ def main(argv: list[str] | None = None) -> None:
         opencode_modes=args.opencode_modes,
         refuse_mode=args.refuse_mode,
         ignore_mode=args.ignore_mode,
+        steering=args.steering,
         quirks=Quirks(
             bare_messages=args.bare_messages,
             empty_first_chunk=args.empty_first_chunk,

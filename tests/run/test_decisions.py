@@ -24,6 +24,7 @@ from lfgtui.run.requests import (
     Request,
     Resume,
     Retry,
+    Steer,
     Synthesize,
     request_types,
 )
@@ -61,7 +62,7 @@ def test_what_reaches_a_worker_is_what_a_watcher_may_send_too() -> None:
     """The control stream carries a request in the form a watcher sends (`encode`), which reads back
     only `served` requests: each that must reach the attempt is one."""
     reaching = {cls for cls, decision in DECISIONS.items() if decision.reaches}
-    assert reaching == {Cancel, CancelChild, Approve}
+    assert reaching == {Cancel, CancelChild, Approve, Steer}
     assert all(cls.served for cls in reaching)
 
 

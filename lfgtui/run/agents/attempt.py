@@ -29,6 +29,7 @@ from lfgtui.providers.base import Message
 from lfgtui.run.agents.launch import AgentLaunch
 from lfgtui.run.agents.session.agent import AgentSession
 from lfgtui.run.approvals import Elicit
+from lfgtui.run.steering import Inbox
 from lfgtui.run.tool_loop import AttemptTask
 from lfgtui.tools.toolbox import Toolbox
 
@@ -46,6 +47,7 @@ async def run_acp(
     elicit: Elicit | None = None,
     calibration: OutputCalibration | None = None,
     live: dict[str, AgentSession] | None = None,
+    inbox: Inbox | None = None,
 ) -> AsyncIterator[Event]:
     """One attempt, framed by `AttemptStarted` and `AttemptEnded`, like `tool_loop.run_tool_loop`.
 
@@ -60,7 +62,8 @@ async def run_acp(
     model's tokens per character, which the turn's live estimate uses, as a model call's does, read
     again when the agent's count comes (the run may have learnt it meanwhile). `live`, when given,
     holds the session under the ticket's id while its turn runs (a person's cancel of one sub-agent
-    reaches it there).
+    reaches it there). `inbox`, when given, holds the person's steers, sent into the running turn of
+    an agent that takes them (session/steering.py).
     Cancellation is the caller's, as there: the caller records the `cancelled` outcome.
     """
     yield ev(AttemptStarted, provider=launch.config.name, model=task.call.model)
@@ -89,7 +92,7 @@ async def run_acp(
         live[ev.ticket] = session
     try:  # from the first yield: a consumer may stop at any one, and the agent must end then too
         yield first
-        async for event in session.turn(task, ev, transcript, load, fork, per_char):
+        async for event in session.turn(task, ev, transcript, load, fork, per_char, inbox):
             completed = isinstance(event, AttemptEnded) and event.outcome is Outcome.COMPLETED
             yield event
     finally:

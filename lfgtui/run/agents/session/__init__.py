@@ -7,4 +7,6 @@ and its one session):
   the agent's own sessions listed;
 - `prompts`: one `session/prompt` per attempt, streamed, its silence watched, its counts read;
 - `cancels`: the turn cancelled, or one sub-agent alone.
+- `steering`: the person's steers sent into the running turn (`_session/steering`), where the
+  agent takes them.
 """

@@ -20,6 +20,7 @@ from lfgtui.run.agents.folder_settings import FolderWatch, leaves_out
 from lfgtui.run.agents.login import AUTH_REQUIRED, login_guidance, offered_methods, usable_method
 from lfgtui.run.agents.mcp import AcpServer, given_line, session_servers
 from lfgtui.run.agents.session.state import SessionState
+from lfgtui.run.agents.session.steering import advertises_steering
 from lfgtui.run.agents.updates import describes_inputs
 
 MAX_LIST_PAGES = 100
@@ -109,6 +110,7 @@ class SessionOpening(SessionState):
         self.mcp_capabilities = capabilities.mcp_capabilities or schema.McpCapabilities()
         offers = capabilities.session_capabilities
         self.can_close = offers is not None and offers.close is not None
+        self.steering = advertises_steering(started.field_meta)
         if config.agent.auth_method is None:
             return capabilities, []
         return capabilities, [await self._authenticate(config.agent.auth_method)]

@@ -33,6 +33,8 @@ from lfgtui.providers.usage import UsageCheck
 from lfgtui.run.agents.session.cancels import SessionCancels
 from lfgtui.run.agents.session.opening import SessionOpening
 from lfgtui.run.agents.session.state import _stderr_tail
+from lfgtui.run.agents.session.steering import SessionSteering, SteerAnswer, SteerWake
+from lfgtui.run.steering import Inbox
 from lfgtui.run.tool_loop import AttemptTask, output_limit, streamed_chars
 
 PROMPT_DONE = object()
@@ -54,7 +56,7 @@ class Look:
     timer: asyncio.TimerHandle = field(init=False)
 
 
-class SessionPrompts(SessionOpening, SessionCancels):
+class SessionPrompts(SessionOpening, SessionCancels, SessionSteering):
     """One prompt and everything the agent streams for it, its silence watched."""
 
     async def turn(
@@ -65,11 +67,13 @@ class SessionPrompts(SessionOpening, SessionCancels):
         load: str | None,
         fork: str | None,
         per_char: Callable[[], float | None],
+        inbox: Inbox | None = None,
     ) -> AsyncIterator[Event]:
         """One prompt and everything the agent does for it, as the events of attempt `ev`. The first
         turn opens the session (loading `load`, or forking `fork`, where it can); its output is
         estimated at what `per_char` says a character is worth when the prompt leaves, until the agent
-        reports its count, which carries what it says then."""
+        reports its count, which carries what it says then. `inbox` holds the person's steers, sent
+        into the turn where the agent takes them (steering.py)."""
         self.client.new_reader(ev)
         self.client.cancelling = False
         self._answer = []
@@ -92,7 +96,7 @@ class SessionPrompts(SessionOpening, SessionCancels):
                 yield ev(Status, message=line)
             if whole and len(task.call.messages) > 1:
                 yield ev(Status, message="a new agent session: the earlier conversation is in the prompt")
-            async for event in self._turn(task, whole):
+            async for event in self._turn(task, whole, Inbox() if inbox is None else inbox):
                 yield event
             response = await self._response()
         except ProviderError as failed:
@@ -125,7 +129,7 @@ class SessionPrompts(SessionOpening, SessionCancels):
                 transcript.extend([*task.call.messages, AssistantMessage("".join(self._answer))])
             yield ev(AttemptEnded, outcome=Outcome.COMPLETED)
 
-    async def _turn(self, task: AttemptTask, whole: bool) -> AsyncIterator[Event]:
+    async def _turn(self, task: AttemptTask, whole: bool, inbox: Inbox) -> AsyncIterator[Event]:
         """Everything the agent streams until its prompt is answered. A new session is sent the
         earlier conversation too; a live one has it already and gets the last prompt only."""
         assert self.session_id is not None
@@ -139,6 +143,7 @@ class SessionPrompts(SessionOpening, SessionCancels):
         self.idle.restart()
         streamed, limit = 0, task.max_output_chars
         look = self._look()
+        self._steers_open(inbox)
         try:
             while True:
                 item = await self.client.inbox.get()
@@ -153,7 +158,16 @@ class SessionPrompts(SessionOpening, SessionCancels):
                         Status, message=f"the agent goes on after {stalled:.0f} s without an update"
                     )
                 if item is PROMPT_DONE:
+                    for event in await self._steers_close(inbox):
+                        yield event
                     break
+                if isinstance(item, SteerWake):
+                    self._steers_send(inbox)
+                    continue
+                if isinstance(item, SteerAnswer):
+                    for event in self._steer_landed(item, inbox):
+                        yield event
+                    continue
                 for event in self.client.events(item):
                     if isinstance(event, TextDelta):
                         self._answer.append(event.text)
@@ -166,6 +180,7 @@ class SessionPrompts(SessionOpening, SessionCancels):
                     raise ProviderError(output_limit(limit))
         finally:
             look.timer.cancel()
+            self._steers_stop(inbox)
 
     def _look(self) -> Look:
         """A look at the agent's silence, due in the inbox when its notice or limit may have come:

@@ -78,6 +78,8 @@ class SessionState:
         self.loaded = False
         self.can_close = False
         """The agent offers `session/close` (its `initialize` said so)."""
+        self.steering = False
+        """The agent takes `_session/steering` into a running turn (its `initialize` said so)."""
         self.resumed: str | None = None
         """How the ticket's `resume_session` was continued: `session/resume` or `session/load`."""
         self.forked = False

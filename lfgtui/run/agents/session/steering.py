@@ -1,0 +1,153 @@
+"""Steering a coding agent's running turn over ACP: the person's steer goes into the turn itself,
+not held for the next one.
+
+claude-agent-acp and codex-acp advertise it in their `initialize` answer
+(`_meta.steering.supported`) and take the extension request `_session/steering {sessionId, prompt,
+_meta.steering.idleBehavior}`, answering `{outcome}`: `injected` (it joined the running turn),
+`promptRequired` (no turn ran to join: the content stays lfg's to send), `startedNewTurn` (the agent
+started a turn of its own with it) or `failed`. lfg asks for `idleBehavior: "promptRequired"`: a turn
+the agent starts on its own has no `session/prompt` that owns it (claude-agent-acp #903), so lfg
+would never learn when it ends. lfg steers only while its own `session/prompt` runs and never sends
+a second prompt to queue behind it (lfg holds queued messages itself), which keeps clear of the
+release where steering after an agent-queued turn hung that turn's prompt (claude-agent-acp #1039).
+
+A steer the agent takes becomes a user turn at its place (`Steered`); one it does not take, or that
+fails, is queued as the next turn, saying why (`Holding`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+import acp
+
+from lfgtui.events import Event, HeldMessage, Holding, Status, Steered
+from lfgtui.inert import inert
+from lfgtui.run.agents.choices import said as agent_said
+from lfgtui.run.agents.process import STOP_WAIT_S
+from lfgtui.run.agents.session.state import SessionState
+from lfgtui.run.steering import Inbox, summary
+
+STEER_METHOD = "session/steering"
+"""The extension request, as the SDK's `ext_method` takes it (it sends it as `_session/steering`)."""
+STEER_META = {"steering": {"idleBehavior": "promptRequired"}}
+
+
+def advertises_steering(meta: dict[str, Any] | None) -> bool:
+    """Whether an `initialize` answer's `_meta` says the agent takes `_session/steering`."""
+    steering = meta.get("steering") if isinstance(meta, dict) else None
+    return isinstance(steering, dict) and steering.get("supported") is True
+
+
+class SteerWake:
+    """In the session's inbox: a steer is held for the running turn, to be sent now."""
+
+
+@dataclass(frozen=True)
+class SteerAnswer:
+    """In the session's inbox: the agent's answer to one steer (`outcome`, or `error` when the
+    request failed), read in the turn's order with everything else the agent sent."""
+
+    task: asyncio.Task[SteerAnswer]
+    message: HeldMessage
+    outcome: str
+    error: str = ""
+
+
+class SessionSteering(SessionState):
+    """The running turn's steers, sent to an agent that advertises `_session/steering`."""
+
+    def _steers_open(self, inbox: Inbox) -> None:
+        """The turn's prompt is out: steers may go into it, sent as soon as they are held."""
+        if not self.steering:
+            return
+        self._steer_tasks: dict[asyncio.Task[SteerAnswer], HeldMessage] = {}
+        inbox.steerable = True
+        inbox.wake = lambda: self.client.inbox.put_nowait(SteerWake())
+        if any(m.steer for m in inbox.held):  # held again for a retry, or before the prompt left
+            inbox.wake()
+
+    def _steers_send(self, inbox: Inbox) -> None:
+        """Send every steer held, each its own request, its answer coming back through the inbox."""
+        for message in inbox.take_steers():
+            task = asyncio.create_task(self._steer(message))
+            self._steer_tasks[task] = message
+            task.add_done_callback(self._steer_answered)
+
+    def _steer_answered(self, task: asyncio.Task[SteerAnswer]) -> None:
+        if not task.cancelled():
+            self.client.inbox.put_nowait(task.result())
+
+    async def _steer(self, message: HeldMessage) -> SteerAnswer:
+        assert self.session_id is not None
+        task = asyncio.current_task()
+        assert task is not None
+        params = {
+            "sessionId": self.session_id,
+            "prompt": [acp.text_block(message.text).model_dump(by_alias=True, exclude_none=True)],
+        }
+        try:
+            answer = await self.conn.ext_method(STEER_METHOD, {**params, "_meta": STEER_META})
+        except acp.RequestError as exc:
+            error = f"the agent answered an error: {agent_said(exc)} (code {exc.code})"
+            return SteerAnswer(task, message, "", error)
+        except Exception as exc:  # a broken answer fails the steer only: the message is queued
+            return SteerAnswer(task, message, "", f"the steer could not be sent: {type(exc).__name__}")
+        outcome = answer.get("outcome") if isinstance(answer, dict) else None
+        return SteerAnswer(task, message, outcome if isinstance(outcome, str) else "")
+
+    def _steer_landed(self, answer: SteerAnswer, inbox: Inbox) -> list[Event]:
+        """What the agent's answer to a steer means for the turn; a stale answer (of a steer the
+        turn already settled) says nothing."""
+        if answer.task not in self._steer_tasks:
+            return []
+        del self._steer_tasks[answer.task]
+        message = answer.message
+        if answer.outcome in ("injected", "startedNewTurn"):
+            events: list[Event] = [self.ev(Steered, text=message.text, by=message.by)]
+            if answer.outcome == "startedNewTurn":
+                note = (
+                    "the agent began a turn of its own with the steer (startedNewTurn): "
+                    "lfg cannot see that turn end"
+                )
+                events.append(self.ev(Status, message=note))
+            sent = f"steer from {message.by} went into the agent's running turn: {summary(message)}"
+            return [*events, self.ev(Holding, message=sent, held=tuple(inbox.held))]
+        why = answer.error or {
+            "promptRequired": "its turn had ended (promptRequired)",
+            "failed": "it could not take it (failed)",
+        }.get(answer.outcome, f"it answered {inert(answer.outcome)[:40]!r}")
+        inbox.requeue(message)
+        queued = f"the agent did not take the steer from {message.by}: {why}; queued as the next turn"
+        return [self.ev(Holding, message=f"{queued}: {summary(message)}", held=tuple(inbox.held))]
+
+    async def _steers_close(self, inbox: Inbox) -> list[Event]:
+        """The turn's prompt is answered: the steers still on their way are waited for a moment (one
+        the agent took is a turn at its place), the rest queued."""
+        if not self.steering:
+            return []
+        inbox.steerable, inbox.wake = False, None
+        if pending := set(self._steer_tasks):
+            await asyncio.wait(pending, timeout=STOP_WAIT_S)
+        events: list[Event] = []
+        for task in pending:
+            done = task.done() and not task.cancelled()
+            answer = (
+                task.result() if done else SteerAnswer(task, self._steer_tasks[task], "", "it did not answer")
+            )
+            events += self._steer_landed(answer, inbox)
+        self._steers_stop(inbox)
+        return events
+
+    def _steers_stop(self, inbox: Inbox) -> None:
+        """The turn is over, however it ended: no steer goes into it any more; one not answered is
+        held again, queued (what the ticket's end says it did not send)."""
+        if not self.steering:
+            return
+        inbox.steerable, inbox.wake = False, None
+        for task, message in self._steer_tasks.items():
+            task.cancel()
+            inbox.requeue(message)
+        self._steer_tasks = {}

@@ -1,0 +1,57 @@
+"""The sim ACP agent's steering (`--steering OUTCOME`): it advertises `_meta.steering.supported` in
+its `initialize` answer and takes `_session/steering {sessionId, prompt, _meta.steering.idleBehavior}`
+as claude-agent-acp 0.101 and codex-acp 2.6 do, answering `{outcome}`.
+
+While a prompt of the session runs it answers the chosen OUTCOME (`injected`, `startedNewTurn`,
+`promptRequired` or `failed`); a taken one (`injected`, `startedNewTurn`) is said in the running
+turn at once, with the idleBehavior the client asked for, so a test sees it arrived mid-turn. With no
+prompt running it answers as the real agents do: `promptRequired` to a client that asked for it,
+else `startedNewTurn` (and, being a sim, starts nothing). An idleBehavior other than
+`promptRequired`, no session id or an empty prompt is refused as invalid params, as they refuse it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import acp
+from acp.agent.connection import AgentSideConnection
+from acp.helpers import update_agent_message_text
+
+STEER_METHOD = "session/steering"
+"""The extension method as the SDK hands it over (sent as `_session/steering`)."""
+OUTCOMES = ("injected", "startedNewTurn", "promptRequired", "failed")
+ADVERTISED = {"steering": {"supported": True}}
+"""The `_meta` of its `initialize` answer under `--steering`."""
+
+log = logging.getLogger(__name__)
+
+
+async def steer(
+    conn: AgentSideConnection, outcome: str, params: dict[str, Any], running: set[str]
+) -> dict[str, Any]:
+    """Answer one `_session/steering`: `outcome` while a prompt of its session (one of `running`) runs."""
+    session_id, prompt, meta = params.get("sessionId"), params.get("prompt"), params.get("_meta")
+    if not isinstance(session_id, str) or not session_id:
+        raise acp.RequestError.invalid_params({"why": "steer params require a non-empty sessionId"})
+    if not isinstance(prompt, list) or not prompt:
+        raise acp.RequestError.invalid_params({"why": "steer params require a non-empty prompt array"})
+    steering = meta.get("steering") if isinstance(meta, dict) else None
+    idle = steering.get("idleBehavior") if isinstance(steering, dict) else None
+    if idle not in (None, "promptRequired"):
+        raise acp.RequestError.invalid_params({"why": "unsupported steering idleBehavior"})
+    text = "".join(b.get("text", "") for b in prompt if isinstance(b, dict) and b.get("type") == "text")
+    if session_id not in running:
+        answer = "promptRequired" if idle == "promptRequired" else "startedNewTurn"
+        log.info("steer in %s with no prompt running: %s", session_id, answer)
+        return (
+            {"outcome": answer, "reason": "noRunningTurn"}
+            if answer == "promptRequired"
+            else {"outcome": answer}
+        )
+    log.info("steer in %s mid-turn (idleBehavior %s): %s", session_id, idle, outcome)
+    if outcome in ("injected", "startedNewTurn"):
+        said = f"\n\n(steered mid-turn, idleBehavior {idle}: {text})\n\n"
+        await conn.session_update(session_id, update_agent_message_text(said))
+    return {"outcome": outcome}

@@ -1,0 +1,135 @@
+"""Steering a ticket of a coordinated run (`lfg run --broker`): the coding agent runs on a real
+`lfg worker` (the sim ACP agent, its turn held open by a permission request the coordinator's person
+answers), the coordinator in this process on a real redis-server. A steer on the coordinator reaches
+the worker's run, which steers the agent's turn; one the worker's turn cannot take is queued by the
+coordinator as the ticket's next turn, which a worker runs."""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import sys
+from collections.abc import AsyncIterator
+
+import pytest
+
+from lfgtui.broker.client import connect
+from lfgtui.broker.coordinator import BrokerRunner
+from lfgtui.broker.work import MAX_NOTE, ControlEntry, WorkError
+from lfgtui.commands.broker import Outlet
+from lfgtui.config.broker import BrokerSettings, resolve
+from lfgtui.config.load import load_config
+from lfgtui.cost.prices import run_prices
+from lfgtui.events import ApprovalAsked, Event, Holding, Outcome, PromptSent, Steered, TextDelta
+from lfgtui.providers.registry import Providers
+from lfgtui.run.approvals import Approvals
+from lfgtui.run.requests import YOU, Approve, Request, Steer
+from lfgtui.run.scheduler import Run
+from lfgtui.run.steering import MAX_MESSAGE_CHARS
+from lfgtui.tickets.load import load_tickets
+from lfgtui.tools import BUILTIN_TOOLS
+from tests.support.fleet import COORDINATOR_AGENT, STEADY, Fleet, agent_provider, until
+
+STEER = "Also say the word PELICAN."
+WRITER = (
+    '[[ticket]]\nid = "a"\nprompt = "go"\nprovider = "agent"\nmodel = "writer:ttft_ms=0,tokens_per_s=0"\n'
+)
+SIM_AGENT = [sys.executable, "-m", "lfgtui.sim.acp_agent", "--scenario", "{model}"]
+
+
+async def asked(run: Run, request: Request) -> str | None:
+    """`request` as the coordinator's run answers it (None: done)."""
+    told = run.ask(request, YOU)
+    if inspect.isawaitable(told):
+        told = await told
+    return None if told is None else told.said
+
+
+@contextlib.asynccontextmanager
+async def coordinating(fleet: Fleet) -> AsyncIterator[tuple[Run, list[Event]]]:
+    """`lfg run TICKETS --broker URL` of the one agent ticket `a`, in this process, started; its
+    permission requests wait for the person here."""
+    tickets = fleet.lfg.tickets(WRITER)
+    config = load_config(fleet.config(COORDINATOR_AGENT, "coordinator.toml"))
+    loaded = load_tickets(tickets, config, BUILTIN_TOOLS, env={})
+    broker = resolve(fleet.url, {}, BrokerSettings(lease_s=10))
+    outlet = Outlet(broker, await connect(broker, read_timeout_s=10.0), tickets.parent)
+    async with Providers(config.providers) as providers, Outlet.closing(outlet):
+        prices = run_prices(providers.configs, loaded.tickets)
+        run = outlet.make_run()(loaded.tickets, providers, Approvals(askable=True), [], prices=prices)
+        events: list[Event] = []
+        run.sinks.append(events.append)
+        assert isinstance(run.runner, BrokerRunner)
+        async with outlet.publishing(run, loaded.tickets, str(tickets), lambda _: None):
+            run.start()
+            try:
+                yield run, events
+            finally:
+                run.cancel_all()
+                await run.wait()
+
+
+async def approve_all(run: Run, events: list[Event]) -> None:
+    """Say yes to each permission request as it comes, until the ticket ends."""
+    answered: set[str] = set()
+    while run.states["a"].running:
+        for call in [e.call_id for e in events if isinstance(e, ApprovalAsked) and e.call_id not in answered]:
+            answered.add(call)
+            await asked(run, Approve("a", call, True))
+        await until(
+            lambda: (
+                not run.states["a"].running
+                or any(isinstance(e, ApprovalAsked) and e.call_id not in answered for e in events)
+            ),
+            timeout=90,
+        )
+
+
+async def test_a_steer_on_the_coordinator_reaches_the_workers_agent_mid_turn(fleet: Fleet) -> None:
+    command = [*SIM_AGENT, "--steering", "injected"]
+    fleet.start("w1", config=fleet.config(STEADY + agent_provider(command), "w1.toml"))
+    async with coordinating(fleet) as (run, events):
+        await until(lambda: any(isinstance(e, ApprovalAsked) for e in events), timeout=90)
+        assert await asked(run, Steer("a", STEER)) is None
+        await until(lambda: any(isinstance(e, Steered) for e in events), timeout=60)
+        await approve_all(run, events)
+        assert await run.wait() == {"a": Outcome.COMPLETED}
+    assert f"asks {Steer('a', STEER)!r}" in fleet.said("w1"), "the request itself reached the worker's run"
+    assert [(e.attempt, e.text) for e in events if isinstance(e, Steered)] == [(1, STEER)]
+    answer = "".join(e.text for e in events if isinstance(e, TextDelta))
+    assert f"(steered mid-turn, idleBehavior promptRequired: {STEER})" in answer
+    assert [e.text for e in events if isinstance(e, PromptSent)] == ["go"], "the same turn"
+
+
+async def test_a_steer_the_workers_turn_cannot_take_is_the_coordinators_next_turn(fleet: Fleet) -> None:
+    fleet.start("w1", config=fleet.config(STEADY + agent_provider(SIM_AGENT), "w1.toml"))
+    async with coordinating(fleet) as (run, events):
+        await until(lambda: any(isinstance(e, ApprovalAsked) for e in events), timeout=90)
+        assert await asked(run, Steer("a", STEER)) is None
+        queued = [e.message for e in events if isinstance(e, Holding)]
+        assert any("has no safe point to steer at" in m for m in queued), queued
+        await approve_all(run, events)
+        await until(lambda: any(isinstance(e, PromptSent) and e.text == STEER for e in events), timeout=90)
+        await approve_all(run, events)
+        assert await run.wait() == {"a": Outcome.COMPLETED}
+    assert "has no safe point to steer at on this worker" not in " ".join(
+        e.message for e in events if isinstance(e, Holding)
+    ), "the worker refused it to its coordinator, which queued it"
+    assert f"asks {Steer('a', STEER)!r}" in fleet.said("w1"), "carried to the worker first"
+    assert [(e.attempt, e.text) for e in events if isinstance(e, PromptSent)] == [(1, "go"), (2, STEER)]
+    assert not any(isinstance(e, Steered) for e in events)
+
+
+def test_a_steer_on_the_control_stream_holds_a_prompts_worth_and_no_more() -> None:
+    """A steer is read back as long as the person may write it (`MAX_MESSAGE_CHARS`), where the
+    control stream's other texts hold a note's worth."""
+    long = "x" * MAX_MESSAGE_CHARS
+    assert ControlEntry.read(entry(Steer("a", long))).request == Steer("a", long)
+    with pytest.raises(WorkError):
+        ControlEntry.read(entry(Steer("a", long + "x")))
+    with pytest.raises(WorkError):
+        ControlEntry.read(entry(Approve("a", "c" * (MAX_NOTE + 1), True)))
+
+
+def entry(request: Request) -> dict[bytes, bytes]:
+    return {key.encode(): value for key, value in ControlEntry(request, "ada", "1-0").fields().items()}

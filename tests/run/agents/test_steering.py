@@ -1,0 +1,121 @@
+"""Steering a coding agent's running turn over ACP (`_session/steering`, session/steering.py), through
+the run as a person drives it, against the sim agent under `--steering OUTCOME`: each of the four
+answers. The turn is held open by the agent's permission request: the steer is sent when it is asked,
+the request answered once the agent's answer to the steer is said, so the steer arrives mid-turn
+whatever the machine's speed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lfgtui.config.load import Config
+from lfgtui.events import ApprovalAsked, AttemptEnded, Event, Holding, Outcome, PromptSent, Status, Steered
+from lfgtui.providers.catalog import BUILTIN
+from lfgtui.providers.registry import Providers
+from lfgtui.run import Run
+from lfgtui.run.approvals import Approvals
+from lfgtui.tickets.load import load_tickets
+from lfgtui.tools import BUILTIN_TOOLS
+from tests.support.agents import text
+
+STEER = "Also say the word PELICAN."
+MID_TURN = f"(steered mid-turn, idleBehavior promptRequired: {STEER})"
+
+
+async def steered_run(tmp_path: Path, *sim_args: str) -> tuple[Run, list[Event], list[str | None]]:
+    """A sim agent's ticket steered while its first permission request waits; every request answered
+    yes once the run has said what became of the steer."""
+    path = tmp_path / "tickets.toml"
+    path.write_text(
+        '[[ticket]]\nid = "t"\nprompt = "Write the notes."\nprovider = "sim-acp"\n'
+        f'model = "writer:ttft_ms=0,tokens_per_s=0"\nworkdir = "{tmp_path}"\n'
+    )
+    sim = BUILTIN["sim-acp"]
+    config = sim.with_agent(command=(*sim.agent.command, *sim_args))
+    loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS, env={})
+    events: list[Event] = []
+    said: list[str | None] = []
+    waiting: list[str] = []
+    settled = False
+
+    async with Providers({"sim-acp": config}) as providers:
+        run = Run(loaded.tickets, providers, Approvals(askable=True), [], keep_agents=True)
+
+        def heard(event: Event) -> None:
+            nonlocal settled
+            events.append(event)
+            if isinstance(event, ApprovalAsked):
+                waiting.append(event.call_id)
+                if not said:
+                    said.append(run.steer("t", STEER, by="ada"))
+            if isinstance(event, Holding) and ("the agent" in event.message or "queued as" in event.message):
+                settled = True
+            if settled:
+                while waiting:
+                    run.approvals.answer("t", waiting.pop(), True, "you")
+
+        run.sinks.append(heard)
+        try:
+            run.start()
+            await run.wait()
+        finally:
+            await run.close_agents()
+    return run, events, said
+
+
+def holding(events: list[Event]) -> list[str]:
+    return [e.message for e in events if isinstance(e, Holding)]
+
+
+async def test_a_steer_the_agent_injects_is_a_user_turn_in_the_same_attempt(tmp_path: Path) -> None:
+    run, events, said = await steered_run(tmp_path, "--steering", "injected")
+    assert said == [None]
+    assert [e.outcome for e in events if isinstance(e, AttemptEnded)] == [Outcome.COMPLETED], "one attempt"
+    (steered,) = [e for e in events if isinstance(e, Steered)]
+    assert (steered.attempt, steered.text, steered.by) == (1, STEER, "ada")
+    first, landed = holding(events)
+    assert "for the next safe point" in first
+    assert "went into the agent's running turn" in landed
+    answer = text(events)
+    assert MID_TURN in answer, "the agent had it mid-turn, asked for idleBehavior promptRequired"
+    assert answer.index(MID_TURN) < answer.index("Done: the notes"), "before the turn's last words"
+    assert [e.text for e in events if isinstance(e, PromptSent)] == ["Write the notes."], "no second prompt"
+    assert not run.states["t"].inbox.held
+
+
+@pytest.mark.parametrize(
+    ("outcome", "why"),
+    [("promptRequired", "its turn had ended (promptRequired)"), ("failed", "it could not take it (failed)")],
+)
+async def test_a_steer_the_agent_does_not_take_is_queued_as_the_next_turn_saying_why(
+    tmp_path: Path, outcome: str, why: str
+) -> None:
+    _, events, said = await steered_run(tmp_path, "--steering", outcome)
+    assert said == [None]
+    assert not any(isinstance(e, Steered) for e in events)
+    assert any(
+        f"the agent did not take the steer from ada: {why}; queued as the next turn" in m
+        for m in holding(events)
+    )
+    assert [e.outcome for e in events if isinstance(e, AttemptEnded)] == [Outcome.COMPLETED] * 2
+    prompts = [(e.attempt, e.text, e.continues) for e in events if isinstance(e, PromptSent)]
+    assert prompts == [(1, "Write the notes.", None), (2, STEER, 1)]
+    assert MID_TURN not in text(events)
+
+
+async def test_a_steer_that_started_a_turn_of_its_own_is_kept_and_said(tmp_path: Path) -> None:
+    _, events, _ = await steered_run(tmp_path, "--steering", "startedNewTurn")
+    assert [e.text for e in events if isinstance(e, Steered)] == [STEER]
+    assert any("(startedNewTurn)" in e.message for e in events if type(e) is Status)
+    assert [e.outcome for e in events if isinstance(e, AttemptEnded)] == [Outcome.COMPLETED]
+
+
+async def test_an_agent_without_steering_gets_the_steer_queued_saying_so(tmp_path: Path) -> None:
+    _, events, said = await steered_run(tmp_path)
+    assert said == [None]
+    assert "has no safe point to steer at" in holding(events)[0]
+    prompts = [(e.attempt, e.text) for e in events if isinstance(e, PromptSent)]
+    assert prompts == [(1, "Write the notes."), (2, STEER)]
+    assert not any(isinstance(e, Steered) for e in events)
