@@ -337,7 +337,7 @@ async def test_the_tui_attached_with_control_answers_approvals_through_the_serve
 
 
 def test_lfg_run_in_a_terminal_serves_and_says_how_to_watch(tmp_path: Path) -> None:
-    """The TUI's `--serve`: the attach command is printed first and shown in the app, and it works."""
+    """The TUI's `--serve`: the address is printed first, the attach command stays in `?`, and it works."""
     env = Lfg(tmp_path)
     tickets = env.tickets('[[ticket]]\nid = "long"\nprompt = "x"\nmodel = "long-answer:tokens_per_s=50"\n')
     (tmp_path / "token").write_text(TOKEN)
@@ -345,7 +345,12 @@ def test_lfg_run_in_a_terminal_serves_and_says_how_to_watch(tmp_path: Path) -> N
     terminal = Terminal(columns=160)
     process = terminal.start(command, env.env)
     try:
-        terminal.wait_for(b"Watch it with: lfg attach")
+        terminal.wait_for(b"? shows how to watch it")
+        terminal.type(b"?")
+        terminal.wait_for(b"served:")  # `?` holds the address and token, whole
+        shown = bytes(terminal.output).index(b"served:")
+        terminal.wait_for(b"lfg attach", after=shown)
+        terminal.type(b"\x1b")
         url = re.search(rb"serving this run at (http://127\.0\.0\.1:\d+)", bytes(terminal.output))
         assert url is not None
         watcher = subprocess.Popen(

@@ -79,10 +79,11 @@ class Terminal:
                 return
             self.output += data
 
-    def wait_for(self, needle: bytes, timeout: float = 30.0) -> None:
-        """Until the app has written `needle` (bounded: a broken feature fails instead of hanging)."""
+    def wait_for(self, needle: bytes, timeout: float = 30.0, after: int = 0) -> None:
+        """Until the app has written `needle`, past byte `after` of its output (bounded: a broken
+        feature fails instead of hanging)."""
         deadline = time.monotonic() + timeout
-        while needle not in self.output:
+        while needle not in self.output[after:]:
             assert time.monotonic() < deadline, f"{needle!r} never showed"
             time.sleep(0.02)
 
