@@ -35,11 +35,15 @@ What is measured, for a model API and a coding agent alike:
   (chars + whole_chars)` is with the thinking's characters and time left out of each. A model's
   hidden reasoning (OpenAI's, whose thinking never streams or streams as a short summary) is most
   of its count: spread over the visible text's time, 3,000 unseen tokens made a true 25 tok/s read
-  1,525. Gemini CLI's count leaves its thoughts out (`reasoning_tokens` 0): the same rule. A count
-  that does not say (None: Anthropic's) rates everything that streamed, as above. The thinking is
-  shown on its own (`thinking_tokens`: the count's, else lfg's estimate of the thinking that
-  streamed) with the time before each request's first output that is not thinking (`thinking_s`);
-  the cost is of the whole count, thinking included.
+  1,525. Gemini CLI's count leaves its thoughts out (`reasoning_tokens` 0): the same rule. One rule
+  for every wire: the rate is of the visible output over the time it streamed, never the thinking's
+  time. A count that does not say how much is thinking (None) is split by characters; one that
+  holds thinking that never streamed, or streamed as a summary (`output_unseen`: Anthropic's), rates
+  the visible characters at lfg's calibrated worth, and its thinking is the count less those
+  (estimated): over the summary's sparse chunks, a true 24.6 tok/s read 0.9. The thinking is
+  shown on its own (`thinking_tokens`: the count's, else lfg's estimate) with the time before each
+  request's first output that is not thinking (`thinking_s`); the cost is of the whole count,
+  thinking included.
 
 Output times count in whole milliseconds from the attempt's start (its `AttemptStarted`, else its
 first event), as the history keeps them, never before the output before them nor their request;
@@ -232,6 +236,8 @@ class RequestMetrics:
     """Those that arrived over `streamed_ms` (in `streamed_chars`)."""
     streamed_thought_ms: int = 0
     """The part of `streamed_ms` the thinking streamed."""
+    streamed_thought_estimate: int = 0
+    """The part of `streamed_estimate` that is thinking."""
 
     @property
     def output_tokens(self) -> int:
@@ -277,6 +283,7 @@ class RequestMetrics:
             if stretch.answer is False:
                 self.streamed_thought_chars += stretch.chars - stretch.first_chars
                 self.streamed_thought_ms += stretch.last - stretch.first
+                self.streamed_thought_estimate += stretch.tokens - stretch.first_tokens
         return stretch
 
     def tool_input(self, call_id: str, raw_arguments: str, model_input_chars: int | None) -> None:
@@ -295,13 +302,13 @@ class RequestMetrics:
 
     @property
     def streaming_s(self) -> float:
-        """The time output streamed: every stretch's first chunk to its last, bursts and pauses left out."""
+        """The time visible output streamed: every stretch's first chunk to its last, bursts, pauses
+        and thinking left out (thinking shown as a summary streams sparse chunks over the whole time
+        the model thinks, or none at all: rated with the answer, it read 0.9 tok/s for a true 24.6)."""
         stretch = self.stretch
-        streaming = stretch.last - stretch.first if stretch is not None and stretch.streamed else 0
-        if self.thinking_apart:
-            thinking = streaming if stretch is not None and stretch.answer is False else 0
-            return (self.streamed_ms - self.streamed_thought_ms + streaming - thinking) / 1000
-        return (self.streamed_ms + streaming) / 1000
+        streamed = stretch is not None and stretch.streamed and stretch.answer is not False
+        streaming = stretch.last - stretch.first if streamed and stretch is not None else 0
+        return (self.streamed_ms - self.streamed_thought_ms + streaming) / 1000
 
     @property
     def thinking_apart(self) -> bool:
@@ -323,15 +330,21 @@ class RequestMetrics:
     @property
     def thinking_tokens(self) -> int:
         """The thinking its count holds: as the count says (`reasoning_tokens`; 0 for Gemini CLI's,
-        which leaves its thoughts out), else lfg's estimate of the thinking that streamed."""
+        which leaves its thoughts out); for a count that holds thinking it does not split out
+        (`output_unseen`: Anthropic's, its thinking summarised or omitted), the count less lfg's
+        estimate of the visible output; else lfg's estimate of the thinking that streamed."""
         if self.reasoning_tokens is not None:
             return self.reasoning_tokens
+        if self.output_unseen and self.reported_tokens is not None:
+            visible = self.chars - self.thought_chars + self.whole_chars
+            return max(0, self.reported_tokens - round(visible * self._per_char))
         return tokens_in(self.thought_chars, self.tokens_per_char)
 
     @property
     def thinking_estimated(self) -> bool:
-        """Whether `thinking_tokens` is lfg's estimate: thinking streamed, and no count said how much."""
-        return self.reasoning_tokens is None and self.thought_chars > 0
+        """Whether `thinking_tokens` is lfg's estimate: thinking streamed or the count holds some, and
+        no count said how much."""
+        return self.reasoning_tokens is None and (self.thought_chars > 0 or self.output_unseen)
 
     @property
     def thinking_s(self) -> float:
@@ -350,13 +363,17 @@ class RequestMetrics:
         worth what the run's calibration said when the count came (`counted_per_char`), else when
         the request left (`tokens_per_char`), within that."""
         stretch = self.stretch
-        streaming = stretch is not None and stretch.streamed
+        streaming = stretch is not None and stretch.streamed and stretch.answer is not False
         if self.reported_tokens is None:
-            return self.streamed_estimate + (stretch.tokens - stretch.first_tokens if streaming else 0)
-        streamed = self.streamed_chars + (stretch.chars - stretch.first_chars if streaming else 0)
-        if self.thinking_apart:
-            thinking = stretch is not None and stretch.answer is False and streaming
-            streamed -= self.streamed_thought_chars + (stretch.chars - stretch.first_chars if thinking else 0)
+            streamed_tokens = self.streamed_estimate - self.streamed_thought_estimate
+            return streamed_tokens + (stretch.tokens - stretch.first_tokens if streaming and stretch else 0)
+        streamed = self.streamed_chars - self.streamed_thought_chars
+        streamed += stretch.chars - stretch.first_chars if streaming and stretch is not None else 0
+        return self._per_char * streamed
+
+    @property
+    def _per_char(self) -> float:
+        """What a character of the reported count is worth (see `tokens_streamed`)."""
         counted = self._counted
         if not counted:
             return 0.0
@@ -364,7 +381,7 @@ class RequestMetrics:
         if self.described or self.output_unseen:
             calibrated = self.tokens_per_char if self.counted_per_char is None else self.counted_per_char
             per_char = min(per_char, TOKENS_PER_CHAR if calibrated is None else calibrated)
-        return per_char * streamed
+        return per_char
 
     @property
     def counted_chars(self) -> int | None:

@@ -130,6 +130,10 @@ class Scenario:
     keepalive_ms: float = 0.0  # send SSE comment heartbeats this often while the stream is idle
     repeat: int = 1  # repeat each call's text this many times (long answers at a chosen rate)
     chunk_chars: int = 0  # stream text in pieces of this many characters instead of word tokens (0)
+    thought_tokens: int = 0
+    """The tokens each call's thinking stands for (0: a token a word): its text is then the summary a
+    summarising API shows (Anthropic's `display: "summarized"`, Responses' reasoning summary), a few
+    sparse chunks paced over the time the whole thinking takes, and the usage counts it whole."""
     endless: bool = (
         False  # past the script, repeat the last call with its tool calls (a model that never stops)
     )
@@ -206,6 +210,7 @@ OPTION_TYPES: dict[str, type] = {
     "keepalive_ms": float,
     "repeat": int,
     "chunk_chars": int,
+    "thought_tokens": int,
     "cache_read_tokens": int,
     "cache_write_tokens": int,
     "late_tool_input": int,

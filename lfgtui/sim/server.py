@@ -566,7 +566,7 @@ class SimServer:
                     return False
                 position += 1
             frames = encoder.piece(piece)
-            if not frames:
+            if not frames and not is_token:  # a token never shown (omitted thinking) still takes its time
                 continue
             if is_token:  # when its last token is due
                 tokens += piece.tokens
