@@ -15,6 +15,7 @@ import json
 import math
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
@@ -570,7 +571,7 @@ class SimServer:
                 continue
             if is_token:  # when its last token is due
                 tokens += piece.tokens
-                await pacer.until_token(tokens - 1)
+                await pacer.until_token(tokens - 1, () if frames else encoder.unseen())
             sent_at = time.monotonic()  # before the write: the client may read it before we resume
             for frame in frames:
                 await outlet.event(frame)
@@ -671,6 +672,11 @@ class SimServer:
         return False
 
 
+UNSEEN_PING_S = 5.0
+"""How often the sim pings while thinking streams unseen: the real period is not documented; any
+under a client's idle timeout (lfg's 60 s) keeps the stream alive as the real pings do."""
+
+
 class _Pacer:
     """Schedules tokens on an absolute timeline (TTFT, then 1/rate apart) with optional heartbeats."""
 
@@ -683,8 +689,15 @@ class _Pacer:
         self.keepalive = scenario.keepalive_ms / 1000
         self.last_write = self.start
 
-    async def until_token(self, index: int) -> None:
+    async def until_token(self, index: int, unseen: Sequence[bytes] = ()) -> None:
+        """Wait until token `index` is due; a token never shown (`unseen`: the wire's keep-alive
+        frames) keeps the stream alive every `UNSEEN_PING_S` meanwhile, as the real API does."""
         due = self.start + self.ttft + index * self.interval
+        while unseen and time.monotonic() < due and due > self.last_write + UNSEEN_PING_S:
+            await self.conn.until(self.last_write + UNSEEN_PING_S)
+            for frame in unseen:
+                await self.outlet.event(frame)
+            self.last_write = time.monotonic()
         while self.keepalive and time.monotonic() < due and due > self.last_write + self.keepalive:
             await self.conn.until(self.last_write + self.keepalive)
             await self.outlet.keepalive()

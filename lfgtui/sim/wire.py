@@ -131,6 +131,11 @@ class Encoder(Protocol):
         """A chunk whose JSON is cut off, as a broken proxy might deliver it."""
         ...
 
+    def unseen(self) -> list[bytes]:
+        """Frames that keep the stream alive while the model works unseen (thinking it does not show):
+        Anthropic's `ping`; [] where the wire has none."""
+        ...
+
 
 class WireProtocol(Protocol):
     """One provider API the sim serves: how to read its requests and write its responses."""
