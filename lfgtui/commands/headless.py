@@ -118,6 +118,10 @@ def _error_json(error: ErrorInfo | None) -> dict[str, Any] | None:
     return {"kind": error.kind.value, "message": error.message, "status": error.status}
 
 
+def _share(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
 def _ms(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds * 1000, 1)
 
@@ -354,6 +358,8 @@ class JsonLines:
             "cost_estimated": metrics.cost_usd is not None and metrics.cost_estimated,
             "cost_by_agent": metrics.cost_by_agent,
             "subagent_tokens": metrics.subagent_tokens,
+            "cache_hit": _share(metrics.cache_hit),
+            "cache_hit_last": _share(metrics.cache_hit_last),
             "partial": (event.ticket, event.attempt) in self.partial,
         }
 

@@ -744,6 +744,31 @@ class Metrics:
         known = [r.input_tokens for r in self.requests if r.input_tokens is not None]
         return sum(known) if known else None
 
+    def _cached(self) -> list[RequestMetrics]:
+        """The requests whose usage said what the provider's prompt cache read of their prompt."""
+        return [r for r in self.requests if r.input_tokens and r.cache_read_tokens is not None]
+
+    @property
+    def cache_hit(self) -> float | None:
+        """The share of the attempt's prompts read from the provider's prompt cache: cache reads over
+        the whole prompts (`input_tokens`, which hold the cache's reads and writes: Anthropic's
+        `input_tokens + cache_creation_input_tokens + cache_read_input_tokens`), of the requests whose
+        usage said; None when none did. Read once a request ends, never per token."""
+        cached = self._cached()
+        prompts = sum(r.input_tokens or 0 for r in cached)
+        return sum(r.cache_read_tokens or 0 for r in cached) / prompts if prompts else None
+
+    @property
+    def cache_hit_last(self) -> float | None:
+        """`cache_hit` of the last request whose usage said."""
+        cached = self._cached()
+        last = cached[-1] if cached else None
+        return (
+            None
+            if last is None or not last.input_tokens
+            else (last.cache_read_tokens or 0) / last.input_tokens
+        )
+
     @property
     def subagent_tokens(self) -> int:
         """The output tokens of the attempt's sub-agents (estimated from their text: see
