@@ -360,6 +360,7 @@ class JsonLines:
             "subagent_tokens": metrics.subagent_tokens,
             "cache_hit": _share(metrics.cache_hit),
             "cache_hit_last": _share(metrics.cache_hit_last),
+            "cache_miss": metrics.cache_miss,
             "partial": (event.ticket, event.attempt) in self.partial,
         }
 

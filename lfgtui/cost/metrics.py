@@ -68,6 +68,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from lfgtui.cost.cache import miss_cause
 from lfgtui.cost.tokens import TOKENS_PER_CHAR, OutputCalibration, tokens_in
 from lfgtui.events import (
     LFG_CALL,
@@ -238,6 +239,8 @@ class RequestMetrics:
     """The part of `streamed_ms` the thinking streamed."""
     streamed_thought_estimate: int = 0
     """The part of `streamed_estimate` that is thinking."""
+    cache_prefix: tuple[str, ...] = ()
+    """Digests of its model, system prompt and tools (`RequestSent.cache_prefix`)."""
 
     @property
     def output_tokens(self) -> int:
@@ -478,6 +481,9 @@ class Metrics:
     """Whether it keeps what only a live view reads: the live gauge's window (`live_tokens_per_s`,
     which trims it) and the sparkline's steps (`history`). The history writer's do not: it stores
     neither, and never reads the window, which would grow by a token's entry for the whole run."""
+    before: tuple[RequestMetrics, ...] = ()
+    """The last request of the ticket's attempt before this one (a follow-up's, a retry's): what a
+    first request's cache miss is told against."""
     _window: deque[tuple[float, int]] = field(default_factory=deque, repr=False)
     _window_tokens: int = 0
 
@@ -578,6 +584,7 @@ class Metrics:
                 call=event.call,
                 input_estimate=event.input_estimate,
                 tokens_per_char=event.tokens_per_char,
+                cache_prefix=event.cache_prefix,
             )
         )
 
@@ -757,6 +764,25 @@ class Metrics:
         cached = self._cached()
         prompts = sum(r.input_tokens or 0 for r in cached)
         return sum(r.cache_read_tokens or 0 for r in cached) / prompts if prompts else None
+
+    @property
+    def cache_miss(self) -> str | None:
+        """Why the last request whose usage said read nothing from the prompt cache, as lfg can tell
+        from its own requests (cost/cache.py): its model, system prompt or tools differ from the
+        request before it (this attempt's, else the ticket's attempt before: `before`), or the time
+        since that one passed the cache's lifetime; None for a hit, a first request, or a miss lfg
+        cannot explain."""
+        cached = self._cached()
+        if not cached or cached[-1].cache_read_tokens:
+            return None
+        last = cached[-1]
+        position = self.requests.index(last)
+        earlier = [r for r in (*self.before, *self.requests[:position]) if r.cache_prefix]
+        if not earlier or not last.cache_prefix:
+            return None
+        previous = earlier[-1]
+        idle = last.request_sent - (previous.last_token or previous.request_sent)
+        return miss_cause(previous.cache_prefix, last.cache_prefix, idle)
 
     @property
     def cache_hit_last(self) -> float | None:
@@ -1022,7 +1048,10 @@ class MetricsBook:
         return metrics
 
     def _started(self, event: AttemptStarted) -> None:
+        earlier = self.attempts.get((event.ticket, event.attempt - 1))
         metrics = self._attempt(event)
+        if earlier is not None and earlier.requests:
+            metrics.before = (earlier.requests[-1],)
         metrics.provider, metrics.model = event.provider, event.model
         if self.prices is not None:
             metrics.pricer = self.prices.pricer(event.provider, event.model)

@@ -155,6 +155,9 @@ class Scenario:
     """1: each window starts spent, as if other clients of the account took it all: every request
     meets the 429 (its headers and Retry-After naming the window's end) until the window ends."""
     gateway: int = 0
+    prompt_caching: int = 0
+    """1: the sim caches each request's prefix as the real APIs do (sim/prompt_cache.py): a later
+    request with the same model, system prompt and tools reads it, one that changed them writes it."""
     """1: answer as a LiteLLM proxy in front of the provider relays it: the rate-limit headers and the
     Retry-After (of the quota's 429s and of a fault's) each only under `llm_provider-`."""
     sent_usage: tuple[tuple[str, str], ...] = ()
@@ -220,6 +223,7 @@ OPTION_TYPES: dict[str, type] = {
     "ratelimit_retry_after": int,
     "ratelimit_spent": int,
     "gateway": int,
+    "prompt_caching": int,
 }
 FILE_ONLY_TYPES: dict[str, type] = {"endless": bool}
 STOP_REASONS = ("refusal", "pause_turn", "max_tokens", "content_filter", "model_context_window_exceeded")

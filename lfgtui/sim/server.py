@@ -22,6 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from lfgtui.sim import reasoning_rules, websocket
 from lfgtui.sim.model_map import ModelMap
+from lfgtui.sim.prompt_cache import SimPromptCache
 from lfgtui.sim.quota import Quotas, Taken, relayed
 from lfgtui.sim.scenario import Echoes, Fault, FaultKind, Scenario, ScenarioError, ScenarioLibrary
 from lfgtui.sim.wire import (
@@ -301,6 +302,7 @@ class SimServer:
         self._fault_uses: Counter[tuple[str, int]] = Counter()
         self._variant_turns: Counter[str] = Counter()
         self.quotas = Quotas()
+        self.prompt_cache = SimPromptCache()
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._clock = _Clock()
@@ -376,7 +378,7 @@ class SimServer:
         try:
             record.body = body = _request_body(request)
             sim_request = protocol.parse_request(body, request.headers)
-            scenario = self._scenario(sim_request, record)
+            scenario = self.prompt_cache.use(self._scenario(sim_request, record), body, now)
             record.replay = reasoning_rules.check(path, body, sim_request, scenario)
         except (BadRequest, ScenarioError) as exc:
             record.status = status = _refusal_status(exc)

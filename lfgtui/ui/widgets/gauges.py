@@ -64,13 +64,17 @@ def thinking_gauge(metrics: Metrics) -> Text | None:
 
 def cache_gauge(metrics: Metrics) -> Text | None:
     """`cache 83%`: the share of the ticket's prompts the provider's prompt cache read, then the last
-    request's when it differs (`last 0%`: that one missed); None until a request's usage says."""
+    request's when it differs (`last 0%`: that one missed) and why it missed where lfg can tell
+    (`(tools changed)`); None until a request's usage says."""
     hit, last = metrics.cache_hit, metrics.cache_hit_last
     if hit is None or last is None:
         return None
     shown = Text.assemble(("cache ", "dim"), f"{hit:.0%}")
     if round(last * 100) != round(hit * 100):
         shown.append_text(Text.assemble((" last ", "dim"), f"{last:.0%}"))
+    missed = metrics.cache_miss
+    if missed is not None:
+        shown.append(f" ({missed})", "dim")
     return shown
 
 
