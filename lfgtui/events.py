@@ -141,6 +141,9 @@ class RequestSent(Event):
     call: int
     input_estimate: int | None = None
     tokens_per_char: float | None = None
+    cache_prefix: tuple[str, ...] = ()
+    """Digests of what a provider's prompt cache keys the prompt's prefix on (its model, system prompt
+    and tools: cost/cache.py), so that a miss can say which changed; () where lfg does not know."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

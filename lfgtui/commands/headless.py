@@ -118,6 +118,10 @@ def _error_json(error: ErrorInfo | None) -> dict[str, Any] | None:
     return {"kind": error.kind.value, "message": error.message, "status": error.status}
 
 
+def _share(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
 def _ms(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds * 1000, 1)
 
@@ -133,8 +137,27 @@ class JsonLines:
     """Attempts a watcher lost events of (`gap`): their `attempt_ended` says `partial`."""
     attention: Attentions = field(default_factory=Attentions)
     """The tickets' attention states: each change is an `attention` line after the event that made it."""
+    answering: set[tuple[str, int]] = field(default_factory=set)
+    """Attempts whose last line was answer text."""
+    held: dict[tuple[str, int], AgentDetails] = field(default_factory=dict)
+    """An agent's details that came while its answer streamed (Claude Code says them after the
+    answer's first word): its `agent` line waits for the answer to pause, so it never splits it."""
 
     def __call__(self, event: Event) -> None:
+        key = (event.ticket, event.attempt)
+        if type(event) is TextDelta:
+            self.answering.add(key)
+        else:
+            held = self.held.pop(key, None) if self.held else None
+            if held is not None:
+                self._line(held)
+            if type(event) is AgentDetails and key in self.answering:
+                self.held[key] = event
+                return
+            self.answering.discard(key)
+        self._line(event)
+
+    def _line(self, event: Event) -> None:
         record = self._record(event)
         if record is not None:
             self._write(record.pop("type"), event.ticket, event.attempt, event.t, record)
@@ -335,6 +358,9 @@ class JsonLines:
             "cost_estimated": metrics.cost_usd is not None and metrics.cost_estimated,
             "cost_by_agent": metrics.cost_by_agent,
             "subagent_tokens": metrics.subagent_tokens,
+            "cache_hit": _share(metrics.cache_hit),
+            "cache_hit_last": _share(metrics.cache_hit_last),
+            "cache_miss": metrics.cache_miss,
             "partial": (event.ticket, event.attempt) in self.partial,
         }
 

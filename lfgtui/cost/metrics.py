@@ -35,11 +35,15 @@ What is measured, for a model API and a coding agent alike:
   (chars + whole_chars)` is with the thinking's characters and time left out of each. A model's
   hidden reasoning (OpenAI's, whose thinking never streams or streams as a short summary) is most
   of its count: spread over the visible text's time, 3,000 unseen tokens made a true 25 tok/s read
-  1,525. Gemini CLI's count leaves its thoughts out (`reasoning_tokens` 0): the same rule. A count
-  that does not say (None: Anthropic's) rates everything that streamed, as above. The thinking is
-  shown on its own (`thinking_tokens`: the count's, else lfg's estimate of the thinking that
-  streamed) with the time before each request's first output that is not thinking (`thinking_s`);
-  the cost is of the whole count, thinking included.
+  1,525. Gemini CLI's count leaves its thoughts out (`reasoning_tokens` 0): the same rule. One rule
+  for every wire: the rate is of the visible output over the time it streamed, never the thinking's
+  time. A count that does not say how much is thinking (None) is split by characters; one that
+  holds thinking that never streamed, or streamed as a summary (`output_unseen`: Anthropic's), rates
+  the visible characters at lfg's calibrated worth, and its thinking is the count less those
+  (estimated): over the summary's sparse chunks, a true 24.6 tok/s read 0.9. The thinking is
+  shown on its own (`thinking_tokens`: the count's, else lfg's estimate) with the time before each
+  request's first output that is not thinking (`thinking_s`); the cost is of the whole count,
+  thinking included.
 
 Output times count in whole milliseconds from the attempt's start (its `AttemptStarted`, else its
 first event), as the history keeps them, never before the output before them nor their request;
@@ -64,6 +68,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from lfgtui.cost.cache import miss_cause
 from lfgtui.cost.tokens import TOKENS_PER_CHAR, OutputCalibration, tokens_in
 from lfgtui.events import (
     LFG_CALL,
@@ -232,6 +237,10 @@ class RequestMetrics:
     """Those that arrived over `streamed_ms` (in `streamed_chars`)."""
     streamed_thought_ms: int = 0
     """The part of `streamed_ms` the thinking streamed."""
+    streamed_thought_estimate: int = 0
+    """The part of `streamed_estimate` that is thinking."""
+    cache_prefix: tuple[str, ...] = ()
+    """Digests of its model, system prompt and tools (`RequestSent.cache_prefix`)."""
 
     @property
     def output_tokens(self) -> int:
@@ -277,6 +286,7 @@ class RequestMetrics:
             if stretch.answer is False:
                 self.streamed_thought_chars += stretch.chars - stretch.first_chars
                 self.streamed_thought_ms += stretch.last - stretch.first
+                self.streamed_thought_estimate += stretch.tokens - stretch.first_tokens
         return stretch
 
     def tool_input(self, call_id: str, raw_arguments: str, model_input_chars: int | None) -> None:
@@ -295,13 +305,13 @@ class RequestMetrics:
 
     @property
     def streaming_s(self) -> float:
-        """The time output streamed: every stretch's first chunk to its last, bursts and pauses left out."""
+        """The time visible output streamed: every stretch's first chunk to its last, bursts, pauses
+        and thinking left out (thinking shown as a summary streams sparse chunks over the whole time
+        the model thinks, or none at all: rated with the answer, it read 0.9 tok/s for a true 24.6)."""
         stretch = self.stretch
-        streaming = stretch.last - stretch.first if stretch is not None and stretch.streamed else 0
-        if self.thinking_apart:
-            thinking = streaming if stretch is not None and stretch.answer is False else 0
-            return (self.streamed_ms - self.streamed_thought_ms + streaming - thinking) / 1000
-        return (self.streamed_ms + streaming) / 1000
+        streamed = stretch is not None and stretch.streamed and stretch.answer is not False
+        streaming = stretch.last - stretch.first if streamed and stretch is not None else 0
+        return (self.streamed_ms - self.streamed_thought_ms + streaming) / 1000
 
     @property
     def thinking_apart(self) -> bool:
@@ -323,15 +333,21 @@ class RequestMetrics:
     @property
     def thinking_tokens(self) -> int:
         """The thinking its count holds: as the count says (`reasoning_tokens`; 0 for Gemini CLI's,
-        which leaves its thoughts out), else lfg's estimate of the thinking that streamed."""
+        which leaves its thoughts out); for a count that holds thinking it does not split out
+        (`output_unseen`: Anthropic's, its thinking summarised or omitted), the count less lfg's
+        estimate of the visible output; else lfg's estimate of the thinking that streamed."""
         if self.reasoning_tokens is not None:
             return self.reasoning_tokens
+        if self.output_unseen and self.reported_tokens is not None:
+            visible = self.chars - self.thought_chars + self.whole_chars
+            return max(0, self.reported_tokens - round(visible * self._per_char))
         return tokens_in(self.thought_chars, self.tokens_per_char)
 
     @property
     def thinking_estimated(self) -> bool:
-        """Whether `thinking_tokens` is lfg's estimate: thinking streamed, and no count said how much."""
-        return self.reasoning_tokens is None and self.thought_chars > 0
+        """Whether `thinking_tokens` is lfg's estimate: thinking streamed or the count holds some, and
+        no count said how much."""
+        return self.reasoning_tokens is None and (self.thought_chars > 0 or self.output_unseen)
 
     @property
     def thinking_s(self) -> float:
@@ -350,13 +366,17 @@ class RequestMetrics:
         worth what the run's calibration said when the count came (`counted_per_char`), else when
         the request left (`tokens_per_char`), within that."""
         stretch = self.stretch
-        streaming = stretch is not None and stretch.streamed
+        streaming = stretch is not None and stretch.streamed and stretch.answer is not False
         if self.reported_tokens is None:
-            return self.streamed_estimate + (stretch.tokens - stretch.first_tokens if streaming else 0)
-        streamed = self.streamed_chars + (stretch.chars - stretch.first_chars if streaming else 0)
-        if self.thinking_apart:
-            thinking = stretch is not None and stretch.answer is False and streaming
-            streamed -= self.streamed_thought_chars + (stretch.chars - stretch.first_chars if thinking else 0)
+            streamed_tokens = self.streamed_estimate - self.streamed_thought_estimate
+            return streamed_tokens + (stretch.tokens - stretch.first_tokens if streaming and stretch else 0)
+        streamed = self.streamed_chars - self.streamed_thought_chars
+        streamed += stretch.chars - stretch.first_chars if streaming and stretch is not None else 0
+        return self._per_char * streamed
+
+    @property
+    def _per_char(self) -> float:
+        """What a character of the reported count is worth (see `tokens_streamed`)."""
         counted = self._counted
         if not counted:
             return 0.0
@@ -364,7 +384,7 @@ class RequestMetrics:
         if self.described or self.output_unseen:
             calibrated = self.tokens_per_char if self.counted_per_char is None else self.counted_per_char
             per_char = min(per_char, TOKENS_PER_CHAR if calibrated is None else calibrated)
-        return per_char * streamed
+        return per_char
 
     @property
     def counted_chars(self) -> int | None:
@@ -461,6 +481,9 @@ class Metrics:
     """Whether it keeps what only a live view reads: the live gauge's window (`live_tokens_per_s`,
     which trims it) and the sparkline's steps (`history`). The history writer's do not: it stores
     neither, and never reads the window, which would grow by a token's entry for the whole run."""
+    before: tuple[RequestMetrics, ...] = ()
+    """The last request of the ticket's attempt before this one (a follow-up's, a retry's): what a
+    first request's cache miss is told against."""
     _window: deque[tuple[float, int]] = field(default_factory=deque, repr=False)
     _window_tokens: int = 0
 
@@ -561,6 +584,7 @@ class Metrics:
                 call=event.call,
                 input_estimate=event.input_estimate,
                 tokens_per_char=event.tokens_per_char,
+                cache_prefix=event.cache_prefix,
             )
         )
 
@@ -726,6 +750,50 @@ class Metrics:
     def input_tokens(self) -> int | None:
         known = [r.input_tokens for r in self.requests if r.input_tokens is not None]
         return sum(known) if known else None
+
+    def _cached(self) -> list[RequestMetrics]:
+        """The requests whose usage said what the provider's prompt cache read of their prompt."""
+        return [r for r in self.requests if r.input_tokens and r.cache_read_tokens is not None]
+
+    @property
+    def cache_hit(self) -> float | None:
+        """The share of the attempt's prompts read from the provider's prompt cache: cache reads over
+        the whole prompts (`input_tokens`, which hold the cache's reads and writes: Anthropic's
+        `input_tokens + cache_creation_input_tokens + cache_read_input_tokens`), of the requests whose
+        usage said; None when none did. Read once a request ends, never per token."""
+        cached = self._cached()
+        prompts = sum(r.input_tokens or 0 for r in cached)
+        return sum(r.cache_read_tokens or 0 for r in cached) / prompts if prompts else None
+
+    @property
+    def cache_miss(self) -> str | None:
+        """Why the last request whose usage said read nothing from the prompt cache, as lfg can tell
+        from its own requests (cost/cache.py): its model, system prompt or tools differ from the
+        request before it (this attempt's, else the ticket's attempt before: `before`), or the time
+        since that one passed the cache's lifetime; None for a hit, a first request, or a miss lfg
+        cannot explain."""
+        cached = self._cached()
+        if not cached or cached[-1].cache_read_tokens:
+            return None
+        last = cached[-1]
+        position = self.requests.index(last)
+        earlier = [r for r in (*self.before, *self.requests[:position]) if r.cache_prefix]
+        if not earlier or not last.cache_prefix:
+            return None
+        previous = earlier[-1]
+        idle = last.request_sent - (previous.last_token or previous.request_sent)
+        return miss_cause(previous.cache_prefix, last.cache_prefix, idle)
+
+    @property
+    def cache_hit_last(self) -> float | None:
+        """`cache_hit` of the last request whose usage said."""
+        cached = self._cached()
+        last = cached[-1] if cached else None
+        return (
+            None
+            if last is None or not last.input_tokens
+            else (last.cache_read_tokens or 0) / last.input_tokens
+        )
 
     @property
     def subagent_tokens(self) -> int:
@@ -980,7 +1048,10 @@ class MetricsBook:
         return metrics
 
     def _started(self, event: AttemptStarted) -> None:
+        earlier = self.attempts.get((event.ticket, event.attempt - 1))
         metrics = self._attempt(event)
+        if earlier is not None and earlier.requests:
+            metrics.before = (earlier.requests[-1],)
         metrics.provider, metrics.model = event.provider, event.model
         if self.prices is not None:
             metrics.pricer = self.prices.pricer(event.provider, event.model)

@@ -423,6 +423,14 @@ def _metrics_table(record: RunRecord) -> list[str]:
     return lines
 
 
+def _cache(attempt: AttemptRecord) -> str:
+    """` · cache 83%`: the share of the attempt's prompts the provider's prompt cache read, as its
+    requests' usage said (`Metrics.cache_hit`); "" when none said."""
+    said = [r for r in attempt.requests if r.input_tokens and r.cache_read_tokens is not None]
+    prompts = sum(r.input_tokens or 0 for r in said)
+    return f" · cache {sum(r.cache_read_tokens or 0 for r in said) / prompts:.0%}" if prompts else ""
+
+
 def _model(ticket: TicketRow, attempt: AttemptRecord) -> str:
     """The attempt's provider and model as asked, and the model its coding agent last reported
     running when that is another."""
@@ -494,7 +502,7 @@ def _attempt_markdown(ticket: TicketRow, attempt: AttemptRecord, details: bool) 
         "",
         f"TTFT {ms(row.ttft_ms)} (reasoning {ms(row.ttft_reasoning_ms)}, answer {ms(row.ttft_text_ms)}) · "
         f"{speed} tok/s · {tokens(row.output_tokens, row.tokens_estimated)} tokens · "
-        f"{cost(row)}{context}",
+        f"{cost(row)}{_cache(attempt)}{context}",
         "",
     ]
     shown: set[int] = {part.seq for part in contexts}  # parts shown elsewhere than at their place

@@ -251,6 +251,8 @@ translation is `recorder.RECORDED`."""
 NOT_AS_RECORDED: dict[tuple[type[Event], str], str] = {
     (RequestSent, "input_estimate"): "lfg's estimate of the prompt's tokens has no column: a rebuilt "
     "request without reported usage counts no input",
+    (RequestSent, "cache_prefix"): "the digests a cache miss's cause is told by are the live run's: "
+    "a rebuilt attempt says its hit rate, not why a request missed",
     (DiffUpdated, "t"): "the attempt's row keeps its last diff, which comes back with the attempt's end",
 }
 """The fields of a handled type that do not come back as recorded, and why (a `DiffUpdated` before

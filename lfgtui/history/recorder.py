@@ -32,6 +32,7 @@ from lfgtui.alerts.states import Attentions
 from lfgtui.config.mcp import servers_json
 from lfgtui.contest import CheckRan, VerdictDecided
 from lfgtui.events import (
+    AgentDetails,
     AttemptEnded,
     AttemptQueued,
     AttemptStarted,
@@ -561,6 +562,13 @@ class Recorder:
         else:
             self._pending.note(attempt, event, kind.text(event), json.dumps(kind.meta(event)))
 
+    def _details(self, attempt: PendingAttempt, event: AgentDetails) -> None:
+        """What a coding agent said about its session (Claude Code says it after its answer's first
+        word): a note after the streaming part, which goes on, so the answer stays one part."""
+        self._pending.note(
+            attempt, event, NOTES[AgentDetails].text(event), json.dumps(NOTES[AgentDetails].meta(event))
+        )
+
     def _queued(self, attempt: PendingAttempt, event: Queued) -> None:
         """A wait for the provider's limits: a plain note (it comes back as a `Status`), its reason
         kept as its meta for `lfg history stats --by quota` (how often a quota's reset was waited for)."""
@@ -627,6 +635,7 @@ RECORDED: Translation[Record] = Translation(
         Status: Recorder._note,
         Queued: Recorder._queued,
         **dict.fromkeys(NOTES, Recorder._note),
+        AgentDetails: Recorder._details,  # a note that never splits the answer it came in
         WorktreeReady: Recorder._worktree,  # a note, and the attempt's worktree and branch
         DiffUpdated: Recorder._diff,
         Usage: Recorder._usage,

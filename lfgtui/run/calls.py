@@ -25,6 +25,7 @@ import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 
+from lfgtui.cost.cache import digest
 from lfgtui.cost.tokens import OutputCalibration
 from lfgtui.events import (
     PAUSED,
@@ -165,7 +166,14 @@ async def run_call(
             per_char = (
                 None if calibration is None else calibration.tokens_per_char(provider.config.name, call.model)
             )
-            yield ev(RequestSent, call=call_index, input_estimate=estimate, tokens_per_char=per_char)
+            prefix = (digest(call.model), digest(call.system or ""), digest(repr(call.tools)))
+            yield ev(
+                RequestSent,
+                call=call_index,
+                input_estimate=estimate,
+                tokens_per_char=per_char,
+                cache_prefix=prefix,
+            )
             got_output = False
             try:
                 async with contextlib.aclosing(provider.stream(call, ev)) as events:  # closed when we are

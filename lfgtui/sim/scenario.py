@@ -130,6 +130,10 @@ class Scenario:
     keepalive_ms: float = 0.0  # send SSE comment heartbeats this often while the stream is idle
     repeat: int = 1  # repeat each call's text this many times (long answers at a chosen rate)
     chunk_chars: int = 0  # stream text in pieces of this many characters instead of word tokens (0)
+    thought_tokens: int = 0
+    """The tokens each call's thinking stands for (0: a token a word): its text is then the summary a
+    summarising API shows (Anthropic's `display: "summarized"`, Responses' reasoning summary), a few
+    sparse chunks paced over the time the whole thinking takes, and the usage counts it whole."""
     endless: bool = (
         False  # past the script, repeat the last call with its tool calls (a model that never stops)
     )
@@ -151,6 +155,9 @@ class Scenario:
     """1: each window starts spent, as if other clients of the account took it all: every request
     meets the 429 (its headers and Retry-After naming the window's end) until the window ends."""
     gateway: int = 0
+    prompt_caching: int = 0
+    """1: the sim caches each request's prefix as the real APIs do (sim/prompt_cache.py): a later
+    request with the same model, system prompt and tools reads it, one that changed them writes it."""
     """1: answer as a LiteLLM proxy in front of the provider relays it: the rate-limit headers and the
     Retry-After (of the quota's 429s and of a fault's) each only under `llm_provider-`."""
     sent_usage: tuple[tuple[str, str], ...] = ()
@@ -206,6 +213,7 @@ OPTION_TYPES: dict[str, type] = {
     "keepalive_ms": float,
     "repeat": int,
     "chunk_chars": int,
+    "thought_tokens": int,
     "cache_read_tokens": int,
     "cache_write_tokens": int,
     "late_tool_input": int,
@@ -215,6 +223,7 @@ OPTION_TYPES: dict[str, type] = {
     "ratelimit_retry_after": int,
     "ratelimit_spent": int,
     "gateway": int,
+    "prompt_caching": int,
 }
 FILE_ONLY_TYPES: dict[str, type] = {"endless": bool}
 STOP_REASONS = ("refusal", "pause_turn", "max_tokens", "content_filter", "model_context_window_exceeded")

@@ -15,12 +15,14 @@ import json
 import math
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 from lfgtui.sim import reasoning_rules, websocket
 from lfgtui.sim.model_map import ModelMap
+from lfgtui.sim.prompt_cache import SimPromptCache
 from lfgtui.sim.quota import Quotas, Taken, relayed
 from lfgtui.sim.scenario import Echoes, Fault, FaultKind, Scenario, ScenarioError, ScenarioLibrary
 from lfgtui.sim.wire import (
@@ -300,6 +302,7 @@ class SimServer:
         self._fault_uses: Counter[tuple[str, int]] = Counter()
         self._variant_turns: Counter[str] = Counter()
         self.quotas = Quotas()
+        self.prompt_cache = SimPromptCache()
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._clock = _Clock()
@@ -375,7 +378,7 @@ class SimServer:
         try:
             record.body = body = _request_body(request)
             sim_request = protocol.parse_request(body, request.headers)
-            scenario = self._scenario(sim_request, record)
+            scenario = self.prompt_cache.use(self._scenario(sim_request, record), body, now)
             record.replay = reasoning_rules.check(path, body, sim_request, scenario)
         except (BadRequest, ScenarioError) as exc:
             record.status = status = _refusal_status(exc)
@@ -566,11 +569,11 @@ class SimServer:
                     return False
                 position += 1
             frames = encoder.piece(piece)
-            if not frames:
+            if not frames and not is_token:  # a token never shown (omitted thinking) still takes its time
                 continue
             if is_token:  # when its last token is due
                 tokens += piece.tokens
-                await pacer.until_token(tokens - 1)
+                await pacer.until_token(tokens - 1, () if frames else encoder.unseen())
             sent_at = time.monotonic()  # before the write: the client may read it before we resume
             for frame in frames:
                 await outlet.event(frame)
@@ -671,6 +674,11 @@ class SimServer:
         return False
 
 
+UNSEEN_PING_S = 5.0
+"""How often the sim pings while thinking streams unseen: the real period is not documented; any
+under a client's idle timeout (lfg's 60 s) keeps the stream alive as the real pings do."""
+
+
 class _Pacer:
     """Schedules tokens on an absolute timeline (TTFT, then 1/rate apart) with optional heartbeats."""
 
@@ -683,8 +691,15 @@ class _Pacer:
         self.keepalive = scenario.keepalive_ms / 1000
         self.last_write = self.start
 
-    async def until_token(self, index: int) -> None:
+    async def until_token(self, index: int, unseen: Sequence[bytes] = ()) -> None:
+        """Wait until token `index` is due; a token never shown (`unseen`: the wire's keep-alive
+        frames) keeps the stream alive every `UNSEEN_PING_S` meanwhile, as the real API does."""
         due = self.start + self.ttft + index * self.interval
+        while unseen and time.monotonic() < due and due > self.last_write + UNSEEN_PING_S:
+            await self.conn.until(self.last_write + UNSEEN_PING_S)
+            for frame in unseen:
+                await self.outlet.event(frame)
+            self.last_write = time.monotonic()
         while self.keepalive and time.monotonic() < due and due > self.last_write + self.keepalive:
             await self.conn.until(self.last_write + self.keepalive)
             await self.outlet.keepalive()

@@ -11,7 +11,7 @@ import hashlib
 import json
 import secrets
 from collections.abc import Callable, Hashable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from json.encoder import encode_basestring
 from typing import Any, Protocol, runtime_checkable
@@ -131,6 +131,11 @@ class Encoder(Protocol):
         """A chunk whose JSON is cut off, as a broken proxy might deliver it."""
         ...
 
+    def unseen(self) -> list[bytes]:
+        """Frames that keep the stream alive while the model works unseen (thinking it does not show):
+        Anthropic's `ping`; [] where the wire has none."""
+        ...
+
 
 class WireProtocol(Protocol):
     """One provider API the sim serves: how to read its requests and write its responses."""
@@ -222,7 +227,21 @@ class OneCallPerRequest:
     """For the model APIs: each request gets the answer to the model call its conversation has reached."""
 
     def plan(self, scenario: Scenario, request: SimRequest) -> list[Piece]:
-        return plan_call(scenario.call(request.call_index), request.call_index, scenario.chunk_chars)
+        pieces = plan_call(scenario.call(request.call_index), request.call_index, scenario.chunk_chars)
+        return summarised(pieces, scenario.thought_tokens)
+
+
+def summarised(pieces: list[Piece], thought_tokens: int) -> list[Piece]:
+    """`pieces` with their thinking standing for `thought_tokens` in all (none: as they are), spread
+    evenly over its pieces, so that each summary chunk is due when its share of the thinking is."""
+    thoughts = [index for index, piece in enumerate(pieces) if piece.kind is PieceKind.REASONING]
+    if thought_tokens <= 0 or not thoughts:
+        return pieces
+    share, extra = divmod(max(thought_tokens, len(thoughts)), len(thoughts))
+    out = list(pieces)
+    for order, index in enumerate(thoughts):
+        out[index] = replace(pieces[index], tokens=share + (1 if order < extra else 0))
+    return out
 
 
 def plan_call(answer: SimCall, call_index: int = 0, chunk_chars: int = 0) -> list[Piece]:

@@ -411,6 +411,8 @@ def _measured(span: Span, metrics: Metrics) -> None:
         names.COST: metrics.cost_usd,
         names.INPUT_TOKENS: metrics.input_tokens,
         names.OUTPUT_TOKENS: metrics.output_tokens if metrics.requests else None,
+        names.CACHE_HIT: metrics.cache_hit,
+        names.CACHE_MISS: metrics.cache_miss,
     }
     span.set_attributes({name: value for name, value in figures.items() if value is not None})
 

@@ -359,3 +359,17 @@ def test_a_quota_and_an_agents_context_are_ndjson_lines_and_gauges(lfg: Lfg, rec
     size = {p.attributes["lfg.provider"]: p.value for p in receiver.metrics("lfg.context.size")}
     assert (used, size) == ({"sim-acp": context["used"]}, {"sim-acp": 200_000}), "as the agent reported it"
     assert {point.metric for point in receiver.points} <= {instrument.name for instrument in TABLE}
+
+
+def test_an_attempts_span_says_its_prompt_cache_hit_rate_as_ndjson_does(
+    lfg: Lfg, receiver: OtlpReceiver
+) -> None:
+    """The sim caching as the real APIs do: the tool loop's later requests read the prefix the first
+    wrote, and the attempt's span has the same hit rate as its `attempt_ended`."""
+    cached = EXPLORE.replace('model = "agent-demo"', 'model = "agent-demo:prompt_caching=1"')
+    code, events, stderr = exported(lfg, receiver.url, cached, "--otel")
+    assert code == 0, stderr
+    end = of(events, "explore", "attempt_ended")[0]
+    assert end["cache_hit"] > 0
+    root = root_of(receiver.spans(), "explore")
+    assert root.attributes["lfg.cache_hit"] == pytest.approx(end["cache_hit"], abs=1e-4)

@@ -159,5 +159,8 @@ class AgentEncoder:
     def error_event(self, message: str) -> list[bytes]:
         return self._event({"type": "error", "message": message})
 
+    def unseen(self) -> list[bytes]:
+        return []  # every token of this wire is shown
+
     def malformed(self) -> bytes:
         return b'data: {"type":"token","te\n\n'

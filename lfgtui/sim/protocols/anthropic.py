@@ -326,6 +326,11 @@ class AnthropicEncoder:
     def error_event(self, message: str) -> list[bytes]:
         return [_event({"type": "error", "error": {"type": "overloaded_error", "message": message}})]
 
+    def unseen(self) -> list[bytes]:
+        """A `ping`: the Messages API's keep-alive ("event streams may also include any number of
+        ping events", its streaming page), sent while omitted thinking streams nothing else."""
+        return [_event({"type": "ping"})]
+
     def malformed(self) -> bytes:
         index = max(self.index, 0)
         return (

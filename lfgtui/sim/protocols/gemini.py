@@ -223,5 +223,8 @@ class GeminiEncoder:
     def error_event(self, message: str) -> list[bytes]:
         return [_frame(gemini_error_body(500, message))]
 
+    def unseen(self) -> list[bytes]:
+        return []  # every token of this wire is shown
+
     def malformed(self) -> bytes:
         return b'data: {"candidates":[{"content":{"parts":[{"te\r\n\r\n'

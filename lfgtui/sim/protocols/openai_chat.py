@@ -258,6 +258,9 @@ class OpenAIChatEncoder:
     def error_event(self, message: str) -> list[bytes]:
         return [sse({"error": {"message": message, "type": "server_error", "param": None, "code": None}})]
 
+    def unseen(self) -> list[bytes]:
+        return []  # every token of this wire is shown
+
     def malformed(self) -> bytes:
         return (
             b'data: {"id":"'

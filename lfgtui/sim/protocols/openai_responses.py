@@ -413,6 +413,9 @@ class OpenAIResponsesEncoder:
         failed = self._response("failed", error={"code": "server_error", "message": message})
         return [self._event("error", error=error), self._event("response.failed", response=failed)]
 
+    def unseen(self) -> list[bytes]:
+        return []  # every token of this wire is shown
+
     def malformed(self) -> bytes:
         head = f'{{"type":"response.output_text.delta","sequence_number":{self.seq},"item_id":"msg_{self.tag}'
         self.seq += 1

@@ -62,6 +62,22 @@ def thinking_gauge(metrics: Metrics) -> Text | None:
     return Text.assemble(("think ", "dim"), counted, took)
 
 
+def cache_gauge(metrics: Metrics) -> Text | None:
+    """`cache 83%`: the share of the ticket's prompts the provider's prompt cache read, then the last
+    request's when it differs (`last 0%`: that one missed) and why it missed where lfg can tell
+    (`(tools changed)`); None until a request's usage says."""
+    hit, last = metrics.cache_hit, metrics.cache_hit_last
+    if hit is None or last is None:
+        return None
+    shown = Text.assemble(("cache ", "dim"), f"{hit:.0%}")
+    if round(last * 100) != round(hit * 100):
+        shown.append_text(Text.assemble((" last ", "dim"), f"{last:.0%}"))
+    missed = metrics.cache_miss
+    if missed is not None:
+        shown.append(f" ({missed})", "dim")
+    return shown
+
+
 def cost_gauge(metrics: Metrics) -> Text:
     """The cost, `~` while estimated, `$?` with no price, and `agent` after one the agent reported."""
     cost = Text(format_usd(metrics.cost_usd, metrics.cost_estimated))
@@ -93,7 +109,8 @@ def gauge_text(
     A coding agent's context (`ctx used/size %`) and then the cost come after the token numbers, each
     when it fits; the sparkline gets the room the numbers leave (its latest samples). When not
     everything fits, a running pane keeps its sparkline and a finished one its elapsed time. The
-    thinking among the tokens (`think 3k 30.0s`) shows after them in the room all that leaves.
+    thinking among the tokens (`think 3k 30.0s`) shows after them in the room all that leaves, and
+    the prompt cache's hit rate (`cache 83% last 0%`) last, in the room that leaves.
     """
     estimated = "~" if running or metrics.rate_estimated else ""  # the live rate always counts estimates
     rate = Text.assemble((f"{estimated}{live_rate:.1f}".rjust(5), "bold"), (" tok/s", "dim"))
@@ -123,6 +140,11 @@ def gauge_text(
         with_thought = [*parts[:3], thought, *parts[3:]]
         if room(with_thought) > (MIN_SPARK if running else -1):
             parts = with_thought
+    cached = cache_gauge(metrics)
+    if cached is not None:
+        with_cache = [*parts, cached]
+        if room(with_cache) > (MIN_SPARK if running else -1):
+            parts = with_cache
     spark = min(room(parts) - 1, len(samples))
     if spark >= MIN_SPARK:
         rate.append(" ")
