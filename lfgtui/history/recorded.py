@@ -46,7 +46,10 @@ from lfgtui.tickets.ticket import (
 IDLE_GAP_S = 1.0
 NOT_KEPT_BEFORE = "auto_approve, env_passthrough, allow_git_writes, max_output_chars or max_cost_usd"
 """What an lfg before migration 4 did not record of a ticket (its worktree is known by its attempts)."""
-GRANTS = "auto_approve, env_passthrough, allow_git_writes, mcp_servers, additional_directories, check, setup"
+GRANTS = (
+    "auto_approve, env_passthrough, allow_git_writes, mcp_servers, additional_directories, check, setup, "
+    "a sandbox's view of your home"
+)
 """A ticket's fields that grant it something, which a run imported from elsewhere does not bring: said
 early in the notice's line, so a terminal's wrap never splits what it says."""
 
@@ -194,6 +197,8 @@ def ticket_from_row(record: TicketRecord) -> Ticket:
         setup=row.setup,
         sandbox=row.sandbox,
         sandbox_network=row.sandbox_network,
+        sandbox_home=row.sandbox_home,
+        sandbox_readable=tuple(Path(folder) for folder in row.sandbox_readable),
         judge_max_chars=row.judge_max_chars or DEFAULT_JUDGE_MAX_CHARS,
         reasoning=Reasoning(row.effort, row.thinking, row.show_thinking),
     )
@@ -203,8 +208,8 @@ def withheld(ticket: Ticket) -> Ticket:
     """A ticket from elsewhere (an imported run) without what it grants its tools: running without
     asking, the environment's variables, writing into `.git`, MCP servers (a program to start, a URL
     given the values of variables), folders beside the workdir its coding agent may work in, a
-    tournament's `check` and a worktree's `setup` (commands lfg runs without asking). Its
-    limits and isolation stay."""
+    tournament's `check` and a worktree's `setup` (commands lfg runs without asking), and what a
+    sandbox let it read of the home (it hides the home's secrets again). Its limits and isolation stay."""
     return dataclasses.replace(
         ticket,
         auto_approve=frozenset(),
@@ -215,6 +220,8 @@ def withheld(ticket: Ticket) -> Ticket:
         additional_directories=(),
         check=None,
         setup=None,
+        sandbox_home="hidden" if ticket.sandbox_home == "hidden" else "no-secrets",
+        sandbox_readable=(),
     )
 
 

@@ -159,6 +159,8 @@ def ticket_row(ticket: Ticket) -> TicketRow:
         setup=ticket.setup,
         sandbox=ticket.sandbox,
         sandbox_network=ticket.sandbox_network,
+        sandbox_home=ticket.sandbox_home,
+        sandbox_readable=tuple(str(folder) for folder in ticket.sandbox_readable),
     )
 
 

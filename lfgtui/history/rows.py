@@ -89,7 +89,15 @@ def stored_number(value: float | None) -> float | None:
 # --- rows: one frozen dataclass per table, its fields named (and ordered) as the columns ---------
 
 _LIST_COLUMNS = frozenset(
-    {"tools", "depends_on", "auto_approve", "env_passthrough", "fallback", "additional_directories"}
+    {
+        "tools",
+        "depends_on",
+        "auto_approve",
+        "env_passthrough",
+        "fallback",
+        "additional_directories",
+        "sandbox_readable",
+    }
 )
 
 
@@ -204,6 +212,9 @@ class TicketRow(Row):
     sandbox: str = "none"
     sandbox_network: bool = True
     """The sandbox its processes run in and whether its commands have the network, from migration 27."""
+    sandbox_home: str = "no-secrets"
+    sandbox_readable: tuple[str, ...] = ()
+    """What its sandbox hides of the home and still reads there, from migration 28."""
 
 
 @dataclass(frozen=True)

@@ -501,8 +501,16 @@ it in a worktree made anew (NULL: none), and the sandbox its processes ran in (`
 its commands had the network), so a resumed ticket runs in the same one. Every row recorded before
 had no setup and no sandbox."""
 
+V28 = """
+ALTER TABLE tickets ADD COLUMN sandbox_home TEXT NOT NULL DEFAULT 'no-secrets';
+ALTER TABLE tickets ADD COLUMN sandbox_readable TEXT NOT NULL DEFAULT '[]';
+"""
+"""What a ticket's sandbox hides of the person's home (`sandbox_home`) and the folders it still
+reads there (`sandbox_readable`), so a resumed ticket's sandbox hides the same. A row recorded
+before gets the default of now, `'no-secrets'`: resumed, its sandbox hides the home's secrets."""
+
 MIGRATIONS: tuple[str, ...] = (
     V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14, V15, V16, V17, V18, V19, V20, V21, V22,
-    V23, V24, V25, V26, V27,
+    V23, V24, V25, V26, V27, V28,
 )  # fmt: skip
 """Migration N (1-based) brings a file from `user_version` N-1 to N."""

@@ -219,8 +219,8 @@ class LocalRunner:
                 os.environ, (*AGENT_ENV, *config.agent.env, *ticket.env_passthrough), context.workdir
             )
             if context.sandbox is not None:  # the agent's whole process inside, not only its tools
-                home = env.get("HOME")
-                config = sandboxed(config, context.sandbox, context.workdir, Path(home) if home else None)
+                home = Path(env["HOME"]) if env.get("HOME") else None
+                config = sandboxed(config, context.sandbox, context.workdir, home, env)
             toolbox = Toolbox({"write_file": BUILTIN_TOOLS["write_file"]}, context, self._approve(attempt))
             kept = None if run.agents is None else run.agents.pop(ticket.id, None)
             if kept is not None and state.follow_up is None:  # not a follow-up: a fresh agent

@@ -60,6 +60,7 @@ from lfgtui.tickets.ticket import (
     ISOLATIONS,
     JUDGE_SUFFIX,
     PLACEHOLDER,
+    SANDBOX_HOMES,
     SANDBOXES,
     Ticket,
     TicketFile,
@@ -91,6 +92,11 @@ TICKET_FIELDS: dict[str, Kind] = {
     "isolation": Kind('"none" or "worktree"', lambda value: value in ISOLATIONS),
     "sandbox": Kind('"none" or "bwrap"', lambda value: value in SANDBOXES),
     "sandbox_network": BOOLEAN,
+    "sandbox_home": Kind('"no-secrets", "hidden" or "readable"', lambda value: value in SANDBOX_HOMES),
+    "sandbox_readable": Kind(
+        "a list of folders (paths with no NUL character)",
+        lambda value: STRING_LIST.check(value) and all(PATH.check(item) for item in value),
+    ),
     "setup": Kind(
         "a shell command (not blank)", lambda value: isinstance(value, str) and bool(value.strip())
     ),
@@ -280,19 +286,19 @@ class _Loader:
             if problem := _folder_problem(workdir):
                 self.check.add(self.line(draft, "workdir"), f"{where}: workdir {str(workdir)!r} {problem}")
             fields["workdir"] = workdir
-        if "additional_directories" in fields:
-            fields["additional_directories"] = self._folders(draft, where, fields["additional_directories"])
+        for key in ("additional_directories", "sandbox_readable"):
+            if key in fields:
+                fields[key] = self._folders(draft, where, key, fields[key])
         return fields
 
-    def _folders(self, draft: _Draft | None, where: str, names: Sequence[str]) -> tuple[Path, ...]:
-        """`additional_directories`, each resolved against the tickets file's folder: an existing
+    def _folders(self, draft: _Draft | None, where: str, key: str, names: Sequence[str]) -> tuple[Path, ...]:
+        """The folders of field `key`, each resolved against the tickets file's folder: an existing
         folder, named once."""
         folders: list[Path] = []
         for name in names:
             folder = (self.folder / Path(name).expanduser()).resolve()
             if problem := _folder_problem(folder):
-                line = self.line(draft, "additional_directories")
-                self.check.add(line, f"{where}: additional_directories: {str(folder)!r} {problem}")
+                self.check.add(self.line(draft, key), f"{where}: {key}: {str(folder)!r} {problem}")
             elif folder not in folders:
                 folders.append(folder)
         return tuple(folders)
@@ -794,6 +800,8 @@ class _Loader:
             setup=fields.get("setup"),
             sandbox=fields.get("sandbox", "none"),
             sandbox_network=fields.get("sandbox_network", True),
+            sandbox_home=fields.get("sandbox_home", "no-secrets"),
+            sandbox_readable=fields.get("sandbox_readable", ()),
             max_cost_usd=fields.get("max_cost_usd"),
             group=variant.group,
             mode=fields.get("mode"),

@@ -30,6 +30,7 @@ JUDGE_SUFFIX = "@judge"
 """A tournament's judge is the ticket `ID@judge` (ID: the tournament, as written in the file)."""
 ISOLATIONS = ("none", "worktree")
 SANDBOXES = ("none", "bwrap")
+SANDBOX_HOMES = ("no-secrets", "hidden", "readable")
 """Where a ticket's tools work: its workdir itself, or a git worktree of its own on a new branch."""
 
 PLACEHOLDER = re.compile(r"\{\{\s*outputs\.([A-Za-z0-9_.-]+(?:@[A-Za-z0-9_.-]+)?)\s*\}\}")
@@ -63,6 +64,10 @@ class Ticket:
     sandbox: str = "none"
     """Where its commands and coding agent run: `"bwrap"`, a sandbox (tools/sandbox.py), or none."""
     sandbox_network: bool = True
+    sandbox_home: str = "no-secrets"
+    """What its sandbox shows of the person's home (tools/sandbox_home.py's `HOMES`)."""
+    sandbox_readable: tuple[Path, ...] = ()
+    """Folders its sandbox still reads where `sandbox_home` hides them."""
     max_cost_usd: float | None = None
     group: str | None = None
     """For one model of a fanned-out ticket (`models = [...]`): the id written in the file."""

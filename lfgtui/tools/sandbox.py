@@ -1,14 +1,15 @@
 """A ticket's sandbox (`sandbox = "bwrap"`): its commands, and a coding agent's whole process, run
 under bubblewrap with the disk read-only but for the folders it works in.
 
-Inside: the whole disk readable and read-only (toolchains, an agent's own install and config); a
-private, empty `/tmp`; a private `/dev` and `/proc` and process ids (it cannot signal lfg or the
-person's programs); writable only the `writable` folders (a worktree, its own git folder, the
-ticket's `additional_directories`). The git folder the worktree shares with the repository stays
-read-only, so a commit inside fails rather than write into the person's repository. The network is
-on unless `network` is off (`sandbox_network = false`). A ticket that asked for a sandbox never runs
-without one: where bubblewrap cannot run (not installed, no user namespaces), the ticket fails
-saying so (`unavailable`).
+Inside: the whole disk readable and read-only (toolchains, an agent's own install and config) but
+for what `sandbox_home` hides of the person's home (tools/sandbox_home.py); a private, empty `/tmp`;
+a private `/dev` and `/proc` and process ids (it cannot signal lfg or the person's programs);
+writable only the `writable` folders (a worktree, its own git folder, the ticket's
+`additional_directories`). The git folder the worktree shares with the repository stays read-only,
+so a commit inside fails rather than write into the person's repository. The network is on unless
+`network` is off (`sandbox_network = false`). A ticket that asked for a sandbox never runs without
+one: where bubblewrap cannot run (not installed, no user namespaces), the ticket fails saying so
+(`unavailable`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 
 from lfgtui.inert import inert
 from lfgtui.tickets.ticket import Ticket
+from lfgtui.tools.sandbox_home import home_view
 
 PROBE_TIMEOUT_S = 10.0
 
@@ -33,8 +35,13 @@ class Sandbox:
 
     writable: tuple[Path, ...]
     readable: tuple[Path, ...] = ()
-    """Folders under `/tmp` it must still see, read-only (a worktree's repository)."""
+    """Folders it must still see, read-only, where the rest is hidden (a worktree's repository under
+    `/tmp`; a toolchain or `sandbox_readable` in a hidden home)."""
     network: bool = True
+    hidden: tuple[Path, ...] = ()
+    """What shows as an empty folder or file (the home's secrets, or the whole home)."""
+    home: str = "no-secrets"
+    """The ticket's `sandbox_home`, for the agent's process to hide by too (run/agents/process.py)."""
     protected: tuple[Path, ...] = ()
     """Inside the writable folders, what stays read-only: what tells lfg's own git (which runs
     outside) where the repository is (a worktree's `.git` file, its `commondir` and `gitdir`), or a
@@ -43,22 +50,40 @@ class Sandbox:
     def wrap(self, argv: Sequence[str], cwd: Path) -> list[str]:
         """`argv` as it runs inside the sandbox, in `cwd`."""
         args = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
-        for folder in self.readable:
-            args += ["--ro-bind", str(folder), str(folder)]
-        for folder in self.writable:
-            args += ["--bind", str(folder), str(folder)]
-        for path in self.protected:
-            args += ["--ro-bind", str(path), str(path)]
+        for _, _, mount in sorted(self._mounts()):
+            args += mount
         args += ["--unshare-pid", "--die-with-parent", "--new-session"]
         if not self.network:
             args.append("--unshare-net")
         return [*args, "--chdir", str(cwd), "--", *argv]
 
+    def _mounts(self) -> list[tuple[int, int, list[str]]]:
+        """Each folder's mount, shallowest first (a mount covers what lies under it, so each rule
+        holds inside the ones around it: a worktree writable inside a hidden home, a key hidden
+        inside a writable home); at one path the later kind wins: hidden, readable, writable, protected."""
+        mounts: list[tuple[int, int, list[str]]] = []
+        for path in dict.fromkeys(self.hidden):
+            hide = ["--tmpfs", str(path)] if path.is_dir() else ["--ro-bind", "/dev/null", str(path)]
+            mounts.append((len(path.parts), 0, hide))
+        kinds = (
+            (1, "--ro-bind", self.readable),
+            (2, "--bind", self.writable),
+            (3, "--ro-bind", self.protected),
+        )
+        for rank, flag, paths in kinds:
+            mounts += [(len(path.parts), rank, [flag, str(path), str(path)]) for path in dict.fromkeys(paths)]
+        return mounts
+
     def allows(self) -> str:
         """What the sandbox allows, in one line for the pane and `lfg agents --check`."""
         folders = ", ".join(str(folder) for folder in self.writable)
         network = "network on" if self.network else "no network"
-        return f"sandbox bwrap: writes only in {folders} (and a private /tmp); the rest read-only; {network}"
+        home = {
+            "no-secrets": "your home's keys, tokens and lfg's own files hidden",
+            "hidden": "your home hidden but its toolchains",
+        }.get(self.home, "your home readable")
+        private = "(and a private /tmp); the rest read-only"
+        return f"sandbox bwrap: writes only in {folders} {private}; {home}; {network}"
 
 
 def git_folders(tree: Path) -> tuple[Path | None, Path | None]:
@@ -74,17 +99,26 @@ def git_folders(tree: Path) -> tuple[Path | None, Path | None]:
     return own, own.parent.parent
 
 
-def sandbox_of(ticket: Ticket, top: Path) -> Sandbox | None:
+def sandbox_of(ticket: Ticket, top: Path, home: Path | None = None) -> Sandbox | None:
     """The ticket's sandbox, whose writable folders are `top` (its worktree, else its workdir), a
-    worktree's own git folder and its `additional_directories`; None when it asked for none."""
+    worktree's own git folder and its `additional_directories`, hiding of `home` (the person's, by
+    default) what `sandbox_home` says; None when it asked for none."""
     if ticket.sandbox == "none":
         return None
     own, shared = git_folders(top)
     writable = (top, *(() if own is None else (own,)), *ticket.additional_directories)
     pointers = () if own is None else (top / ".git", own / "commondir", own / "gitdir")
     protected = [path for path in (*pointers, top / ".git") if path.exists()]
+    view = home_view(
+        Path.home() if home is None else home, ticket.sandbox_home, None, ticket.sandbox_readable
+    )
     return Sandbox(
-        writable, () if shared is None else (shared,), ticket.sandbox_network, tuple(dict.fromkeys(protected))
+        writable,
+        (*(() if shared is None else (shared,)), *view.readable),
+        ticket.sandbox_network,
+        view.hidden,
+        ticket.sandbox_home,
+        tuple(dict.fromkeys(protected)),
     )
 
 
@@ -114,7 +148,9 @@ def described() -> str:
     return (
         'sandbox = "bwrap": available; a sandboxed ticket\'s commands and agent write only in its worktree, '
         "its git folder, its additional_directories and the agent's own state in your home (the rest "
-        "of the disk read-only, a private /tmp); network on (sandbox_network = false cuts it for commands)"
+        "of the disk read-only, a private /tmp); your home's keys, tokens and lfg's own files hidden "
+        '(sandbox_home = "hidden" hides all but its toolchains); network on (sandbox_network = false cuts '
+        "it for commands)"
     )
 
 

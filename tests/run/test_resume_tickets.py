@@ -63,6 +63,8 @@ EVERY_FIELD: dict[str, Any] = {
     "setup": "npm ci",
     "sandbox": "bwrap",
     "sandbox_network": False,
+    "sandbox_home": "readable",
+    "sandbox_readable": (Path("/srv/shared/keys-for-tests"),),
     "max_cost_usd": 0.05,
     "group": "fix",
     "mode": "plan",
@@ -160,10 +162,13 @@ def test_an_imported_run_keeps_every_field_but_grants_nothing_here(tmp_path: Pat
         or ticket.mcp_servers
         or ticket.additional_directories
         or ticket.check
+        or ticket.sandbox_readable
     )
+    assert ticket.sandbox_home == "no-secrets", "an imported sandbox hides the home's secrets again"
     notice = recorded.notice()
     granted = (
-        "auto_approve, env_passthrough, allow_git_writes, mcp_servers, additional_directories, check, setup"
+        "auto_approve, env_passthrough, allow_git_writes, mcp_servers, additional_directories, check, setup, "
+        "a sandbox's view of your home"
     )
     assert notice is not None and f"are not applied here, and risky tools ask: {granted}." in notice
     assert recorded.outside(tmp_path) == [ticket], "/srv/project/sub is not under the current folder"

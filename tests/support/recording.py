@@ -357,11 +357,21 @@ ADDED_IN_V24 = [("requests", "output_unseen")]
 ADDED_IN_V25 = [("tickets", "resume_session")]
 ADDED_IN_V26 = [("tickets", "additional_directories")]
 ADDED_IN_V27 = [("tickets", "setup"), ("tickets", "sandbox"), ("tickets", "sandbox_network")]
+ADDED_IN_V28 = [("tickets", "sandbox_home"), ("tickets", "sandbox_readable")]
+
+
+def as_schema_27(conn: sqlite3.Connection) -> None:
+    """Make a file of this schema what an lfg of schema 27 wrote: tickets without what their sandbox
+    hides of the home (migration `V28`)."""
+    for table, column in ADDED_IN_V28:
+        conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    conn.execute("PRAGMA user_version = 27")
 
 
 def as_schema_26(conn: sqlite3.Connection) -> None:
     """Make a file of this schema what an lfg of schema 26 wrote: tickets without their worktree's
     setup command (migration `V27`)."""
+    as_schema_27(conn)
     for table, column in ADDED_IN_V27:
         conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
     conn.execute("PRAGMA user_version = 26")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import shutil
 from pathlib import Path
 
 import pytest
@@ -114,3 +115,42 @@ async def test_sandbox_network_false_cuts_the_commands_network(
         assert outcomes == {"one": Outcome.COMPLETED, "two": Outcome.COMPLETED}
         (result, _) = [e for e in events if isinstance(e, ToolResult)]
         assert expected in result.output, result.output
+
+
+async def test_a_sandboxed_command_cannot_read_the_homes_keys(
+    sim: SimServer, tmp_path: Path, scenario_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`sandbox_home` at its default: the model's command reads the home, but not its SSH key."""
+    if (why := await unavailable()) is not None:
+        pytest.skip(why)
+    home = Path("/var/tmp") / f"lfg-home-{secrets.token_hex(6)}"  # under /tmp the sandbox hides it anyway
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / "id_ed25519").write_text("PRIVATE-KEY\n")
+    (home / "notes.txt").write_text("NOTES\n")
+    monkeypatch.setenv("HOME", str(home))
+    command = f"cat {home}/notes.txt; cat {home}/.ssh/id_ed25519; echo read"
+    scenario = (
+        'ttft_ms = 1\ntokens_per_s = 1000\n[[call]]\ntext = "reading"\n'
+        f'[[call.tool_call]]\nname = "run_command"\narguments = {{ command = "{command}" }}\n'
+        '[[call]]\ntext = "done"\n'
+    )
+    model = write_scenario(scenario_dir, "reader", scenario)
+    try:
+        for home_rule, key_read in (("", False), ('sandbox_home = "readable"\n', True)):
+            db = tmp_path / f"h-{bool(home_rule)}.sqlite3"
+            events, outcomes, _ = await run_in(
+                sim,
+                tmp_path,
+                repository(tmp_path / f"r{bool(home_rule)}"),
+                db,
+                f'sandbox = "bwrap"\n{home_rule}',
+                model,
+            )
+            assert outcomes == {"one": Outcome.COMPLETED, "two": Outcome.COMPLETED}
+            for result in (e for e in events if isinstance(e, ToolResult)):
+                assert "NOTES" in result.output and "read" in result.output
+                assert ("PRIVATE-KEY" in result.output) is key_read, result.output
+            said = [e.message for e in events if type(e) is Status]
+            assert any(("keys, tokens and lfg's own files hidden" in m) is not key_read for m in said)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)

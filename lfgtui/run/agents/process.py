@@ -22,6 +22,7 @@ from typing import BinaryIO
 
 from lfgtui.providers.base import ProviderConfig
 from lfgtui.tools.sandbox import Sandbox
+from lfgtui.tools.sandbox_home import home_view, own_state
 from lfgtui.tools.supervised import reap, start_supervised
 
 STOP_WAIT_S = 2.0
@@ -53,32 +54,22 @@ async def start_agent(
     return process, os.fdopen(read_end, "rb", buffering=0)
 
 
-AGENT_STATE = {
-    "claude-agent-acp": (".claude/", ".claude.json"),
-    "codex-acp": (".codex/",),
-    "gemini": (".gemini/",),
-}
-"""What each known agent keeps of its own in its home (its settings, sessions, login; a folder ends
-in `/`): writable in its sandbox, as it cannot run without writing them; the rest of the home stays
-read-only."""
-
-
-def sandboxed(config: ProviderConfig, sandbox: Sandbox, workdir: Path, home: Path | None) -> ProviderConfig:
-    """`config` whose agent starts inside `sandbox` (tools/sandbox.py), in `workdir`, its own state
-    in `home` writable too (`AGENT_STATE`); made where it is missing, so the sandbox can bind it."""
+def sandboxed(
+    config: ProviderConfig, sandbox: Sandbox, workdir: Path, home: Path | None, env: Mapping[str, str]
+) -> ProviderConfig:
+    """`config` whose agent starts inside `sandbox` (tools/sandbox.py), in `workdir`: its own state
+    in `home` writable too (tools/sandbox_home.py's `AGENT_STATE`), and that home hidden as the
+    ticket's `sandbox_home` says, its install and toolchains (on `env`'s PATH) still readable."""
     command = config.agent.command
-    state: list[Path] = []
+    inside = sandbox
     if home is not None:
-        for name in AGENT_STATE.get(os.path.basename(command[0]), ()):
-            path = home / name
-            with contextlib.suppress(OSError):
-                if name.endswith("/"):
-                    path.mkdir(parents=True, exist_ok=True)
-                elif not path.exists():
-                    path.write_text("{}\n", encoding="utf-8")  # a JSON file: an empty one is not
-            if path.exists():
-                state.append(path)
-    inside = dataclasses.replace(sandbox, writable=(*sandbox.writable, *state))
+        view = home_view(home, sandbox.home, command[0], (), env)
+        inside = dataclasses.replace(
+            sandbox,
+            writable=(*sandbox.writable, *own_state(home, command[0])),
+            readable=(*sandbox.readable, *view.readable),
+            hidden=(*sandbox.hidden, *view.hidden),
+        )
     agent = dataclasses.replace(config.agent, command=tuple(inside.wrap(command, workdir)))
     return dataclasses.replace(config, agent=agent)
 

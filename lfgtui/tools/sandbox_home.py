@@ -1,0 +1,171 @@
+"""What a sandboxed ticket sees of the person's home (`sandbox_home`): the sandbox makes the disk
+read-only, but reading is how a command shows a key to the model, so the home's secrets are hidden.
+
+- `"no-secrets"` (the default): the home reads as it is but for where keys and tokens are kept
+  (`SECRETS`), lfg's own files (its history, its served tokens, its logs of every agent's words)
+  and other coding agents' state (their logins); each shows as an empty folder or file.
+- `"hidden"`: the whole home is an empty folder but for what the ticket needs to run: the folders on
+  the `PATH` inside it with their prefix's libraries (toolchains such as `~/.cargo/bin` or an nvm
+  node), the agent's own install and state, git's configuration, and `sandbox_readable`.
+- `"readable"`: the whole home readable (read-only), as a sandbox without these rules.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+HOMES = ("no-secrets", "hidden", "readable")
+
+AGENT_STATE = {
+    "claude-agent-acp": (".claude/", ".claude.json"),
+    "codex-acp": (".codex/",),
+    "gemini": (".gemini/",),
+}
+"""What each known agent keeps of its own in the home (its settings, sessions, login; a folder ends
+in `/`): writable in its own sandbox, as it cannot run without writing them; hidden from any other
+ticket's sandbox (one agent's login is not another's to read)."""
+
+SECRETS = (
+    ".ssh",
+    ".gnupg",
+    ".aws",
+    ".azure",
+    ".config/gcloud",
+    ".kube",
+    ".docker",
+    ".netrc",
+    ".git-credentials",
+    ".config/gh",
+    ".config/hub",
+    ".npmrc",
+    ".yarnrc.yml",
+    ".pypirc",
+    ".cargo/credentials.toml",
+    ".password-store",
+    ".vault-token",
+    ".terraform.d",
+    ".config/op",
+    ".local/share/keyrings",
+    ".mozilla",
+    ".config/google-chrome",
+    ".config/chromium",
+    ".bash_history",
+    ".zsh_history",
+    ".python_history",
+    ".psql_history",
+    ".mysql_history",
+)
+"""Where, in a home, keys, tokens, browser profiles and shell histories are commonly kept."""
+
+GIT_CONFIG = (".gitconfig", ".config/git")
+LIBRARIES = ("lib", "lib64", "libexec")
+"""Beside a toolchain's `bin` on the `PATH`: what its programs load (an nvm node's global packages,
+a Python's standard library)."""
+
+
+def lfg_own() -> tuple[Path, ...]:
+    """lfg's own folders: the history, served tokens, config (a key may be written there), agents'
+    logs. Its worktrees lie in the data folder; the sandbox binds the ticket's own back."""
+    return tuple(
+        Path(where("lfgtui"))
+        for where in (
+            platformdirs.user_data_dir,
+            platformdirs.user_config_dir,
+            platformdirs.user_state_dir,
+            platformdirs.user_log_dir,
+        )
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class HomeView:
+    """What a sandbox shows of the home: `hidden` as empty folders or files, `readable` bound back
+    read-only inside what is hidden."""
+
+    hidden: tuple[Path, ...] = ()
+    readable: tuple[Path, ...] = ()
+
+
+def home_view(
+    home: Path | None,
+    mode: str,
+    program: str | None = None,
+    extra: Sequence[Path] = (),
+    env: Mapping[str, str] | None = None,
+) -> HomeView:
+    """What `mode` hides of `home` for a ticket whose agent is `program` (None for an API ticket's
+    commands); `extra` is `sandbox_readable`."""
+    if home is None or mode == "readable" or home == Path("/"):
+        return HomeView(readable=tuple(extra))
+    path = (env if env is not None else os.environ).get("PATH", "")
+    needed = [*_install(home, program, path), *extra]
+    if mode == "hidden":
+        needed += [*_toolchains(home, path.split(os.pathsep)), *(home / name for name in GIT_CONFIG)]
+        return HomeView((home,), _existing(needed))
+    own = set(_own_state(program))
+    others = [name for names in AGENT_STATE.values() for name in names if name not in own]
+    hidden = [home / name.rstrip("/") for name in (*SECRETS, *others)]
+    hidden += [folder for folder in lfg_own() if folder.is_relative_to(home)]
+    return HomeView(_existing(hidden), _existing(needed))
+
+
+def _existing(paths: Iterable[Path]) -> tuple[Path, ...]:
+    """`paths` that exist, each where its links lead (the sandbox mounts on the real place), once."""
+    return tuple(dict.fromkeys(path.resolve() for path in paths if path.exists()))
+
+
+def _own_state(program: str | None) -> tuple[str, ...]:
+    return () if program is None else AGENT_STATE.get(os.path.basename(program), ())
+
+
+def own_state(home: Path, program: str) -> tuple[Path, ...]:
+    """The agent's own state in `home` (`AGENT_STATE`), made where missing so a sandbox can bind it."""
+    made: list[Path] = []
+    for name in _own_state(program):
+        path = home / name
+        try:
+            if name.endswith("/"):
+                path.mkdir(parents=True, exist_ok=True)
+            elif not path.exists():
+                path.write_text("{}\n", encoding="utf-8")  # a JSON file: an empty one is not
+        except OSError:
+            continue
+        made.append(path)
+    return tuple(made)
+
+
+def _toolchains(home: Path, entries: Iterable[str]) -> list[Path]:
+    """The `PATH`'s folders inside `home`, and for one named `bin` its prefix's libraries."""
+    found: list[Path] = []
+    for entry in entries:
+        folder = Path(entry)
+        if not entry or not folder.is_absolute() or not folder.is_relative_to(home) or folder == home:
+            continue
+        found.append(folder)
+        if folder.name == "bin":
+            found += [folder.parent / name for name in LIBRARIES]
+    return found
+
+
+def _install(home: Path, program: str | None, path: str) -> list[Path]:
+    """Where the agent's program is installed, when that is in `home`: its version's folder for an
+    agent `lfg agents install` put there, the package folder of a node program (its `node_modules`),
+    else the program's own folder."""
+    if program is None or (found := shutil.which(program, path=path)) is None:
+        return []
+    real = Path(os.path.realpath(found))
+    if not real.is_relative_to(home):
+        return []
+    installed = Path(platformdirs.user_data_dir("lfgtui")) / "agents"
+    if real.is_relative_to(installed) and len(inside := real.relative_to(installed).parts) > 2:
+        return [installed / inside[0] / inside[1]]
+    parts = real.parts
+    if "node_modules" in parts:
+        return [Path(*parts[: len(parts) - parts[::-1].index("node_modules")])]
+    return [real.parent]

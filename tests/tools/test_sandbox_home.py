@@ -1,0 +1,115 @@
+"""`sandbox_home`: what a sandboxed command reads of the person's home, through a real bubblewrap.
+
+The home is made under /var/tmp: under /tmp the sandbox's private /tmp would hide it whatever the
+rule, and the test would prove nothing."""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lfgtui.tools.sandbox import Sandbox, _probe
+from lfgtui.tools.sandbox_home import home_view, own_state
+
+SECRET = "SECRET-KEY-MATERIAL"
+
+
+@pytest.fixture
+def home(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    if (why := _probe()) is not None:
+        pytest.skip(why)
+    folder = Path("/var/tmp") / f"lfg-home-{secrets.token_hex(6)}"
+    for name in (
+        ".ssh/id_ed25519",
+        ".aws/credentials",
+        ".codex/auth.json",
+        ".netrc",
+        ".local/share/lfgtui/h",
+    ):
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(SECRET)
+    (folder / "notes.txt").write_text("notes")
+    (folder / ".claude").mkdir()
+    (folder / ".claude" / "settings.json").write_text("{}")
+    tool = folder / ".toolchain"
+    (tool / "bin").mkdir(parents=True)
+    (tool / "lib").mkdir()
+    (tool / "lib" / "part.txt").write_text("library")
+    (tool / "bin" / "hello-tool").write_text(f"#!/bin/sh\ncat {tool}/lib/part.txt\n")
+    (tool / "bin" / "hello-tool").chmod(0o755)
+    monkeypatch.setenv("XDG_DATA_HOME", str(folder / ".local" / "share"))  # lfg's own files in this home
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _inside(sandbox: Sandbox, script: str, cwd: Path) -> str:
+    argv = sandbox.wrap(["sh", "-c", script], cwd)
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False).stdout
+
+
+def _reads(sandbox: Sandbox, home: Path, names: list[str]) -> dict[str, str]:
+    script = "; ".join(f'printf "%s|" "$(cat {home / name} 2>/dev/null)"' for name in names)
+    return dict(zip(names, _inside(sandbox, script, Path("/")).split("|"), strict=False))
+
+
+def test_no_secrets_hides_keys_tokens_lfgs_files_and_other_agents_logins(home: Path) -> None:
+    view = home_view(home, "no-secrets", "claude-agent-acp")
+    sandbox = Sandbox((), view.readable, hidden=view.hidden)
+    names = [".ssh/id_ed25519", ".aws/credentials", ".codex/auth.json", ".netrc", ".local/share/lfgtui/h"]
+    read = _reads(sandbox, home, [*names, "notes.txt", ".claude/settings.json"])
+    assert [read[name] for name in names] == [""] * len(names), read
+    assert read["notes.txt"] == "notes" and read[".claude/settings.json"] == "{}", "the rest reads as it is"
+    unsandboxed = _reads(Sandbox(()), home, names)
+    assert set(unsandboxed.values()) == {SECRET}, "without the rule every secret is read: the test can fail"
+
+
+def test_hidden_shows_only_the_toolchains_on_the_path_and_what_the_ticket_names(home: Path) -> None:
+    shared = home / "shared"
+    shared.mkdir()
+    (shared / "data.txt").write_text("data")
+    path = f"{home / '.toolchain' / 'bin'}:/usr/bin:/bin"
+    view = home_view(home, "hidden", None, (shared,), {"PATH": path})
+    sandbox = Sandbox((), view.readable, hidden=view.hidden)
+    read = _reads(sandbox, home, ["notes.txt", ".ssh/id_ed25519", ".claude/settings.json", "shared/data.txt"])
+    assert read == {
+        "notes.txt": "",
+        ".ssh/id_ed25519": "",
+        ".claude/settings.json": "",
+        "shared/data.txt": "data",
+    }
+    ran = _inside(sandbox, f"PATH={path} hello-tool", Path("/"))
+    assert ran == "library", "a toolchain in the home runs, its library read"
+
+
+def test_a_writable_worktree_inside_a_hidden_home_and_a_key_inside_a_writable_home(home: Path) -> None:
+    """Mounts go shallowest first: each folder's rule holds inside the rules around it."""
+    tree = home / "worktrees" / "t"
+    tree.mkdir(parents=True)
+    view = home_view(home, "hidden", None)
+    inner = Sandbox((tree,), view.readable, hidden=view.hidden)
+    _inside(inner, "echo made > made.txt", tree)
+    assert (tree / "made.txt").read_text() == "made\n"
+    assert _reads(inner, home, ["notes.txt"]) == {"notes.txt": ""}
+    view = home_view(home, "no-secrets", None)
+    whole = Sandbox((home,), view.readable, hidden=view.hidden)
+    _inside(whole, "echo mine > mine.txt; echo bad > .ssh/planted", home)
+    assert (home / "mine.txt").read_text() == "mine\n", "the home is the workdir: writable"
+    assert _reads(whole, home, [".ssh/id_ed25519"]) == {".ssh/id_ed25519": ""}
+    assert not (home / ".ssh" / "planted").exists(), "a hidden folder is a throwaway one, never the real"
+
+
+def test_an_agents_own_state_stays_writable_where_other_agents_state_is_hidden(home: Path) -> None:
+    own = own_state(home, "codex-acp")
+    view = home_view(home, "no-secrets", "codex-acp")
+    assert home / ".claude" in view.hidden and home / ".codex" not in view.hidden
+    sandbox = Sandbox(own, view.readable, hidden=view.hidden)
+    assert _reads(sandbox, home, [".codex/auth.json"]) == {".codex/auth.json": SECRET}
+    _inside(sandbox, f"echo session > {home / '.codex' / 'session'}", Path("/"))
+    assert (home / ".codex" / "session").read_text() == "session\n"
