@@ -115,7 +115,7 @@ def run_models_command(args: argparse.Namespace) -> int:
             print(f"lfg: {unknown('model API provider', name, apis)}", file=sys.stderr)
             return EXIT_USAGE
     chosen = {name: apis[name] for name in args.names} if args.names else apis
-    from lfgtui.providers.model_catalogue import CATALOGUE_URL, read_catalogue
+    from lfgtui.providers.model_catalogue import CATALOGUE_URL, describe, read_catalogue
 
     catalogue = read_catalogue(args.catalogue or CATALOGUE_URL, refresh=args.refresh)
     book = PriceBook(chosen)
@@ -123,9 +123,9 @@ def run_models_command(args: argparse.Namespace) -> int:
     rows = [row for name, c in chosen.items() for row in _rows(name, c, book, today, catalogue)]
     if args.json:
         print(json_text([asdict(row) for row in rows], indent=2))
-        print(f"lfg models: {inert(catalogue.describe())}", file=sys.stderr)
+        print(f"lfg models: {inert(describe(catalogue))}", file=sys.stderr)
     else:
-        print(_text(rows, catalogue.describe()))
+        print(_text(rows, describe(catalogue)))
     return 0
 
 
@@ -135,13 +135,13 @@ def _rows(name: str, config: ProviderConfig, book: PriceBook, today: date, catal
     vendor = serves(config)
     own = [model for model in (config.default_model, config.ask_model) if model]
     tabled = [known.model for known in vendor_models(vendor)] if vendor is not None else []
-    new = [model for (seller, model) in catalogue.models if seller == vendor and model not in TABLE]
+    new = [model for (seller, model) in catalogue.value if seller == vendor and model not in TABLE]
     rows = []
     for model in dict.fromkeys([*own, *tabled, *new]):
         pricer = book.pricer(name, model)
         rates = pricer.written() if pricer is not None else None
         known = facts(model) if vendor is not None else None
-        listed = catalogue.models.get((vendor, model)) if vendor is not None and model not in TABLE else None
+        listed = catalogue.value.get((vendor, model)) if vendor is not None and model not in TABLE else None
         life = known.lifecycle if known is not None else None
         status = lifecycle(model, today).status.value if vendor is not None else "ok"
         row = Row(

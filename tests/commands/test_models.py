@@ -213,5 +213,5 @@ def test_refresh_adds_a_model_the_table_lacks_and_offline_says_the_cache_or_the_
 
     fresh = command(lfg, *args, "--refresh", env={"XDG_CACHE_HOME": str(tmp_path / "empty")})
     assert fresh.returncode == 0, fresh.stderr
-    assert "models from lfg's bundled table of 2026-11-27 alone" in fresh.stderr
+    assert "models from lfg's bundled table of 2026-11-27" in fresh.stderr
     assert "claude-opus-5-8" not in {row["model"] for row in json.loads(fresh.stdout)}
