@@ -14,6 +14,7 @@ the price database are imported only when the command runs.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from dataclasses import asdict, dataclass, replace
 from datetime import date
@@ -68,7 +69,8 @@ def _arguments(models: argparse.ArgumentParser) -> None:
         "--catalogue",
         metavar="URL",
         default=None,
-        help="the catalogue to read, in models.dev's api.json format (default: https://models.dev/api.json)",
+        help="the catalogue to read, in models.dev's api.json format (default: $LFG_MODEL_CATALOGUE, "
+        "else [run] model_catalogue, else https://models.dev/api.json)",
     )
     add_config(models)
 
@@ -115,9 +117,10 @@ def run_models_command(args: argparse.Namespace) -> int:
             print(f"lfg: {unknown('model API provider', name, apis)}", file=sys.stderr)
             return EXIT_USAGE
     chosen = {name: apis[name] for name in args.names} if args.names else apis
-    from lfgtui.providers.model_catalogue import CATALOGUE_URL, describe, read_catalogue
+    from lfgtui.providers.model_catalogue import CATALOGUE_URL, OFF, describe, read_catalogue, setting
 
-    catalogue = read_catalogue(args.catalogue or CATALOGUE_URL, refresh=args.refresh)
+    url = args.catalogue or setting(config.run.model_catalogue, os.environ)
+    catalogue = read_catalogue(CATALOGUE_URL if url == OFF else url, refresh=args.refresh)
     book = PriceBook(chosen)
     today = args.on or date.today()
     rows = [row for name, c in chosen.items() for row in _rows(name, c, book, today, catalogue)]

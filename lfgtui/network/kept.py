@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -91,7 +92,9 @@ class Document(Generic[T]):
         try:
             private_folder(self.cache.parent)
             kept = {"url": self.url, "fetched": fetched, "document": document}
-            self.cache.write_text(json.dumps(kept), encoding="utf-8")
+            partial = self.cache.with_name(f".{self.cache.name}.{os.getpid()}")
+            partial.write_text(json.dumps(kept), encoding="utf-8")
+            os.replace(partial, self.cache)  # whole or not at all: a reader never sees half of it
         except OSError:
             pass  # a cache that cannot be written only means no offline copy next time
         return Kept(value, "fetched", fetched, self.url, None, self.bundled_as)

@@ -10,9 +10,11 @@ wrong shape or an absurd figure is left out, never an error.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import platformdirs
@@ -20,6 +22,11 @@ import platformdirs
 from lfgtui.network.kept import Document, Kept
 
 CATALOGUE_URL = "https://models.dev/api.json"
+CATALOGUE_ENV = "LFG_MODEL_CATALOGUE"
+"""The catalogue's URL, or `off`: beats `[run] model_catalogue`."""
+OFF = "off"
+REFRESH_AFTER = timedelta(days=1)
+"""A run reads the catalogue again once its cached copy is this old: new models ship every week."""
 FETCH_TIMEOUT_S = 15.0
 MAX_CATALOGUE_BYTES = 32 * 1024 * 1024
 """Far above models.dev's whole catalogue (about 1 MB in 2026): a larger answer is not it."""
@@ -135,3 +142,33 @@ def read_catalogue(
     table alone); without, the cached copy or none, and nothing is fetched."""
     document = catalogue(url)
     return document.read(timeout) if refresh else document.fallback(None)
+
+
+def setting(configured: str | None, env: Mapping[str, str]) -> str:
+    """The catalogue's URL or `off`: `LFG_MODEL_CATALOGUE`, else `[run] model_catalogue`, else
+    models.dev's."""
+    return env.get(CATALOGUE_ENV) or configured or CATALOGUE_URL
+
+
+def refreshed_url(configured: str | None, env: Mapping[str, str]) -> str | None:
+    """The catalogue a run keeps fresh, or None when the setting is `off`."""
+    chosen = setting(configured, env)
+    return None if chosen == OFF else chosen
+
+
+log = logging.getLogger(__name__)
+
+
+def refresh_if_stale(url: str, now: datetime) -> Catalogue | None:
+    """The catalogue read again (and cached) when its cached copy is over a day old or there is
+    none; None when it is fresh. A run calls this in a thread of its own (`commands/run.py`), so it
+    never waits for it; a failure is one line in lfg's log, never a word to the person: the cache
+    or the table serves as before."""
+    document = catalogue(url)
+    age = document.age(now)
+    if age is not None and age < REFRESH_AFTER:
+        return None
+    kept = document.read(FETCH_TIMEOUT_S)
+    if kept.why is not None:
+        log.warning("the model catalogue was not refreshed: %s", kept.why)
+    return kept

@@ -3,11 +3,10 @@ and `$?` explained, and a retired model refused before anything is sent."""
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
 from pathlib import Path
 
+from tests.support.catalogue import CatalogueServer
 from tests.support.lfg import Lfg, command
 
 
@@ -147,37 +146,6 @@ CATALOGUE = {
     },
     "openai": ["not", "a", "provider"],
 }
-
-
-class CatalogueServer:
-    """models.dev's `api.json` served from 127.0.0.1, as `lfg models --refresh` reads it."""
-
-    def __init__(self, body: bytes) -> None:
-        served = body
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(served)))
-                self.end_headers()
-                self.wfile.write(served)
-
-            def log_message(self, *_: object) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api.json"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> CatalogueServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join()
 
 
 def test_refresh_adds_a_model_the_table_lacks_and_offline_says_the_cache_or_the_tables_date(
