@@ -147,10 +147,13 @@ def _provider_lists(chosen: dict[str, ProviderConfig]) -> dict[str, ModelList]:
     server's names are its own: nothing to compare)."""
     import asyncio
 
-    from lfgtui.providers.model_list import read_lists
+    from lfgtui.providers.model_list import keep, read_lists
     from lfgtui.providers.models import serves
 
-    return asyncio.run(read_lists({name: c for name, c in chosen.items() if serves(c) is not None}))
+    vendors = {name: c for name, c in chosen.items() if serves(c) is not None}
+    lists = asyncio.run(read_lists(vendors))
+    keep(lists, vendors, date.today().isoformat())
+    return lists
 
 
 def _names(models: list[str], most: int = 8) -> str:

@@ -1,6 +1,8 @@
 """A provider's own list of the models it offers (`GET /v1/models`), read through its official SDK:
 what `lfg models --refresh` compares lfg's table with, to say which of the provider's models lfg
 knows, which it infers from a family, and which models lfg lists that the provider does not offer.
+The ids it read are kept in lfg's cache folder with their date, so loading tickets can warn of a
+model its provider did not list.
 
 Anthropic's list (SDK 2.x, API 2026-10-21) gives each model's `id`, `display_name`, `created_at`,
 `lifecycle`, and its `max_input_tokens` and `max_tokens`; OpenAI's (and every OpenAI-compatible
@@ -11,12 +13,19 @@ wrong shape, a figure out of range and entries past `MAX_MODELS` are left out.
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import platformdirs
+
+from lfgtui.folders import private_folder
 from lfgtui.providers.base import ProviderConfig
 from lfgtui.providers.kinds import kind_of
+from lfgtui.providers.models import undated
 
 MAX_MODELS = 2000
 """Far more than any provider lists (Anthropic about 20, OpenAI about 100 in 2026)."""
@@ -85,7 +94,10 @@ class ModelList:
     why: str | None
 
     def find(self, model: str) -> Offered | None:
-        return next((offered for offered in self.models if offered.model == model), None)
+        """`model`, or a dated snapshot of it (Anthropic lists `claude-sonnet-4-5-20250929`, which
+        `claude-sonnet-4-5` names)."""
+        exact = next((offered for offered in self.models if offered.model == model), None)
+        return exact or next((offered for offered in self.models if undated(offered.model) == model), None)
 
 
 async def _read(config: ProviderConfig) -> ModelList:
@@ -110,3 +122,64 @@ async def read_lists(configs: Mapping[str, ProviderConfig]) -> dict[str, ModelLi
     names = list(configs)
     read = await asyncio.gather(*(_read(configs[name]) for name in names))
     return dict(zip(names, read, strict=True))
+
+
+def cache_file() -> Path:
+    return Path(platformdirs.user_cache_dir("lfgtui")) / "provider-models.json"
+
+
+def _where(config: ProviderConfig) -> list[str | None]:
+    """What a kept list was read of: a provider of another kind or base URL lists other models."""
+    return [config.kind, config.base_url]
+
+
+def keep(lists: Mapping[str, ModelList], configs: Mapping[str, ProviderConfig], read: str) -> None:
+    """The lists that were read, kept (beside those of other providers) with the day they were read;
+    a cache that cannot be written only means no warning at load."""
+    path = cache_file()
+    kept = _kept(path)
+    for name, listed in lists.items():
+        if listed.why is None:
+            models = [offered.model for offered in listed.models]
+            kept[name] = {"where": _where(configs[name]), "read": read, "models": models}
+    try:
+        private_folder(path.parent)
+        partial = path.with_name(f".{path.name}.{os.getpid()}")
+        partial.write_text(json.dumps(kept), encoding="utf-8")
+        os.replace(partial, path)
+    except OSError:
+        pass
+
+
+def _kept(path: Path) -> dict[str, Any]:
+    try:
+        kept = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return kept if isinstance(kept, dict) else {}
+
+
+@dataclass(frozen=True)
+class KeptList:
+    """A provider's list as `lfg models --refresh` last read it: its ids and the day."""
+
+    models: frozenset[str]
+    read: str
+
+    def offers(self, model: str) -> bool:
+        """Whether the list has `model`, or a dated snapshot of it (Anthropic lists
+        `claude-sonnet-4-5-20250929`, which `claude-sonnet-4-5` names)."""
+        return model in self.models or any(undated(listed) == model for listed in self.models)
+
+
+def kept_lists(configs: Mapping[str, ProviderConfig]) -> dict[str, KeptList]:
+    """The kept lists of these providers, each read of the same kind and base URL."""
+    found: dict[str, KeptList] = {}
+    for name, entry in _kept(cache_file()).items():
+        config = configs.get(name)
+        if config is None or not isinstance(entry, dict) or entry.get("where") != _where(config):
+            continue
+        models, read = entry.get("models"), entry.get("read")
+        if isinstance(models, list) and isinstance(read, str) and all(isinstance(m, str) for m in models):
+            found[name] = KeptList(frozenset(models), read)
+    return found

@@ -21,7 +21,11 @@ async def test_refresh_compares_the_providers_own_list_with_lfgs(
     for model in ("claude-sonnet-5-5", "claude-opus-9-9"):
         (scenario_dir / f"{model}.toml").write_text('[[call]]\ntext = "hi"\n')
     lfg = Lfg(tmp_path)
-    env = {"ANTHROPIC_BASE_URL": sim.url, "ANTHROPIC_API_KEY": "sk-ant-made-up"}
+    env = {
+        "ANTHROPIC_BASE_URL": sim.url,
+        "ANTHROPIC_API_KEY": "sk-ant-made-up",
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),  # the list it keeps warns only this test's tickets
+    }
     args = ("models", "anthropic", "--refresh", "--catalogue", UNREACHABLE, "--config", str(lfg.config))
     as_json, text = await asyncio.gather(
         asyncio.to_thread(command, lfg, *args, "--json", env=env),
@@ -47,6 +51,7 @@ async def test_refresh_compares_the_providers_own_list_with_lfgs(
 
 def test_a_list_that_cannot_be_read_is_one_line_and_the_table_stands(tmp_path: Path) -> None:
     lfg = Lfg(tmp_path)
+    lfg.env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
     args = ("models", "anthropic", "--refresh", "--catalogue", UNREACHABLE, "--config", str(lfg.config))
     done = command(lfg, *args)
     assert done.returncode == 0, done.stderr
