@@ -27,7 +27,8 @@ def pytest_configure(config: pytest.Config) -> None:
     logs and sim sessions in a tmp folder of this session's, from collection on (a module may read a
     default path when imported), for every test and every `lfg` it starts: never the person's own (a
     test would read their config and leave its logs there), and never shared with another pytest
-    running at the same time (or another xdist worker)."""
+    running at the same time (or another xdist worker). And no run reads the model catalogue from
+    the internet (`LFG_MODEL_CATALOGUE`, which `tests/support/lfg.py` passes on)."""
     if durations.recording():
         config.pluginmanager.register(durations.Recorder(), "lfg-durations")
     root = Path(tempfile.mkdtemp(prefix="lfg-tests-"))
@@ -36,6 +37,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.add_cleanup(patch.undo)
     for name in ("CONFIG", "DATA", "STATE", "CACHE"):
         patch.setenv(f"XDG_{name}_HOME", str(root / name.lower()))
+    patch.setenv("LFG_MODEL_CATALOGUE", "off")  # a run never reads models.dev from a test
 
 
 @pytest.fixture

@@ -358,6 +358,10 @@ FIELD_HELP = {
     "run.provider_processes": "the most processes reading one SDK's streams in the TUI, each on a "
     "core; default: the cores lfg may use, less one and less the machine's load, at most 8 (see "
     "[running many agents](../guides/many-agents.md#streams-over-several-cores))",
+    "run.model_catalogue": "the public model catalogue (models.dev's `api.json` format) each run reads "
+    "again, in the background, when lfg's cached copy is over a day old, and `lfg models` reads; "
+    '`"off"`: a run never reads it. `LFG_MODEL_CATALOGUE` beats it. Default: models.dev (see '
+    "[models](../guides/models.md#a-catalogue-kept-fresh))",
     "ui.theme": "`dark`, `light`, or a theme of yours (see [the live "
     "view](../guides/live-view.md#themes-and-keys))",
     "ui.keymap": 'binding id → keys, e.g. `{ "pane.cancel" = "x" }` (ids: [Keys](keys.md))',

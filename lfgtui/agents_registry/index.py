@@ -29,8 +29,15 @@ PLATFORMS = (
     "windows-x86_64",
 )
 
-LFG_PROVIDERS = {"claude-acp": "claude-code", "codex-acp": "codex", "gemini": "gemini", "goose": "goose"}
-"""Registry ids of the agents lfg has built-in providers for: the same CLIs (`[providers.NAME]`)."""
+LFG_PROVIDERS = {
+    "claude-acp": "claude-code",
+    "claude-code-acp": "claude-code",
+    "codex-acp": "codex",
+    "gemini": "gemini",
+    "goose": "goose",
+}
+"""Registry ids of the agents lfg has built-in providers for: the same CLIs (`[providers.NAME]`).
+Claude Code's adapter was listed as `claude-code-acp`, later as `claude-acp`."""
 
 
 class BadIndex(ValueError):

@@ -23,8 +23,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
-from lfgtui.agents_registry.download import Downloaded, DownloadFailed, Limits
-from lfgtui.agents_registry.download import download as fetch
 from lfgtui.agents_registry.index import Binary, Package, RegistryAgent, this_platform
 from lfgtui.agents_registry.node import node_version, satisfies, shown
 from lfgtui.agents_registry.npm import (
@@ -37,6 +35,8 @@ from lfgtui.agents_registry.npm import (
 from lfgtui.agents_registry.provenance import Installed, agents_folder
 from lfgtui.agents_registry.unpack import unpack
 from lfgtui.folders import private_folder
+from lfgtui.network.download import Downloaded, DownloadFailed, Limits
+from lfgtui.network.download import download as fetch
 
 _NPM_NAME = re.compile(r"^(@[a-z0-9][a-z0-9._~-]*/)?[a-z0-9][a-z0-9._~-]*(@[0-9A-Za-z.^~<>=*+-]+)?$")
 _PYPI_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9,._-]+\])?([=<>!~]=?[0-9A-Za-z.*+-]+)?$")

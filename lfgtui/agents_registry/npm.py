@@ -19,6 +19,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from lfgtui.network.environment import PROXY_AND_CERTIFICATES
+
 NPM_ENVIRONMENT = frozenset(
     {
         "PATH",
@@ -31,15 +33,7 @@ NPM_ENVIRONMENT = frozenset(
         "TMPDIR",
         "TEMP",
         "TMP",
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "NO_PROXY",
-        "http_proxy",
-        "https_proxy",
-        "no_proxy",
-        "NODE_EXTRA_CA_CERTS",
-        "SSL_CERT_FILE",
-        "SSL_CERT_DIR",
+        *PROXY_AND_CERTIFICATES,
         "NPM_TOKEN",
         "SYSTEMROOT",
         "COMSPEC",

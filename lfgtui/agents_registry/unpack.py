@@ -23,7 +23,7 @@ import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
 
-from lfgtui.agents_registry.download import Limits, mib, too_big
+from lfgtui.network.download import Limits, mib, too_big
 
 ARCHIVES = (".zip", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2")
 MAX_MEMBERS = 100_000

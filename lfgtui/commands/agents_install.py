@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Any
 from lfgtui.commands.common import EXIT_USAGE, positive_number
 
 if TYPE_CHECKING:
-    from lfgtui.agents_registry.download import Limits
     from lfgtui.agents_registry.fetch import Read
     from lfgtui.agents_registry.index import RegistryAgent
     from lfgtui.agents_registry.install import Plan
     from lfgtui.agents_registry.npm import InstallScript
     from lfgtui.agents_registry.provenance import Installed
+    from lfgtui.network.download import Limits
 
 EXIT_FAILED = 1
 REGISTRY_URL_ENV = "LFG_REGISTRY_URL"
@@ -106,7 +106,7 @@ def run_registry_command(args: argparse.Namespace) -> int:
         print(f"lfg: {exc}", file=sys.stderr)
         return EXIT_FAILED
     read = read_index(url, args.registry_timeout or FETCH_TIMEOUT_S)
-    for problem in read.index.problems:
+    for problem in read.value.problems:
         print(f"lfg: {_shown(problem)}", file=sys.stderr)
     if installing:
         return _install(args, read, recorded, dict(os.environ))
@@ -162,8 +162,10 @@ def _status(agent: RegistryAgent, recorded: dict[str, Installed]) -> str:
 
 
 def _listing_text(read: Read, recorded: dict[str, Installed]) -> str:
-    lines = [f"ACP registry: {_shown(read.describe())}, {len(read.index.agents)} agents"]
-    for agent in read.index.agents:
+    from lfgtui.agents_registry.fetch import describe
+
+    lines = [f"ACP registry: {_shown(describe(read))}, {len(read.value.agents)} agents"]
+    for agent in read.value.agents:
         lines.append(
             f"{agent.id}  {_shown(agent.name)} {_shown(agent.version)}  "
             f"[{', '.join(_distributions(agent))}]  "
@@ -171,7 +173,7 @@ def _listing_text(read: Read, recorded: dict[str, Installed]) -> str:
         )
         if agent.description:
             lines.append(f"  {_shown(agent.description)}")
-    missing = sorted(set(recorded) - {a.id for a in read.index.agents})
+    missing = sorted(set(recorded) - {a.id for a in read.value.agents})
     lines += [
         f"{agent_id}  installed {recorded[agent_id].version}, no longer in this index" for agent_id in missing
     ]
@@ -197,7 +199,7 @@ def _listing_record(read: Read, recorded: dict[str, Installed]) -> dict[str, Any
                 "provider_program": _provider_found(agent),
                 "installed": asdict(recorded[agent.id]) if agent.id in recorded else None,
             }
-            for agent in read.index.agents
+            for agent in read.value.agents
         ],
     }
 
@@ -209,11 +211,12 @@ def _shown_command(words: list[str] | tuple[str, ...]) -> str:
 
 
 def _plan_text(made: Plan, read: Read, limits: Limits) -> str:
-    from lfgtui.agents_registry.download import mib
+    from lfgtui.agents_registry.fetch import describe
+    from lfgtui.network.download import mib
 
     agent = made.agent
     lines = [
-        f"Install {_shown(agent.name)} ({agent.id}) {_shown(agent.version)} from {_shown(read.describe())}",
+        f"Install {_shown(agent.name)} ({agent.id}) {_shown(agent.version)} from {_shown(describe(read))}",
         f"  distribution: {made.distribution}",
     ]
     if made.binary is not None:
@@ -306,7 +309,7 @@ def _scripts_choice(args: argparse.Namespace, folder: str) -> Callable[[list[Ins
 
 
 def _limits(args: argparse.Namespace) -> Limits:
-    from lfgtui.agents_registry.download import DOWNLOAD_DEADLINE_S, MAX_INSTALL_MB, Limits
+    from lfgtui.network.download import DOWNLOAD_DEADLINE_S, MAX_INSTALL_MB, Limits
 
     return Limits(
         max_bytes=int((args.max_install_mb or MAX_INSTALL_MB) * 1024 * 1024),
@@ -319,16 +322,17 @@ def _install(
 ) -> int:
     import json
 
+    from lfgtui.agents_registry.fetch import describe
     from lfgtui.agents_registry.install import InstallError, carry_out, plan
     from lfgtui.agents_registry.provenance import record
     from lfgtui.agents_registry.unpack import UnsafeArchive
 
     agent_id = args.names[1]
-    agent = read.index.find(agent_id)
+    agent = read.value.find(agent_id)
     if agent is None:
-        known = ", ".join(a.id for a in read.index.agents)
+        known = ", ".join(a.id for a in read.value.agents)
         print(
-            f"lfg: no agent {_shown(agent_id)!r} in {_shown(read.describe())} (it has: {known})",
+            f"lfg: no agent {_shown(agent_id)!r} in {_shown(describe(read))} (it has: {known})",
             file=sys.stderr,
         )
         return EXIT_USAGE

@@ -14,6 +14,7 @@ the price database are imported only when the command runs.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from dataclasses import asdict, dataclass, replace
 from datetime import date
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from lfgtui.cost.prices import PriceBook
     from lfgtui.providers.base import ProviderConfig
     from lfgtui.providers.model_catalogue import Catalogue, Listed
+    from lfgtui.providers.model_list import ModelList
 
 
 def add_models_command(commands: Subcommands) -> None:
@@ -62,13 +64,16 @@ def _arguments(models: argparse.ArgumentParser) -> None:
         "--refresh",
         action="store_true",
         help="read the public model catalogue (models.dev) now and keep it: models lfg's table lacks are "
-        "listed with its figures; offline, the cached copy or lfg's own table, with its date",
+        "listed with its figures; offline, the cached copy or lfg's own table, with its date. And read each "
+        "provider's own list (GET /v1/models, with its key): which of its models lfg knows, infers or "
+        "knows nothing of, and which lfg lists that it does not offer",
     )
     models.add_argument(
         "--catalogue",
         metavar="URL",
         default=None,
-        help="the catalogue to read, in models.dev's api.json format (default: https://models.dev/api.json)",
+        help="the catalogue to read, in models.dev's api.json format (default: $LFG_MODEL_CATALOGUE, "
+        "else [run] model_catalogue, else https://models.dev/api.json)",
     )
     add_config(models)
 
@@ -90,6 +95,8 @@ class Row:
     """Window, limit and thinking are the model's family's: lfg's table does not list it."""
     catalogue: str | None
     """The catalogue the row's figures come from (a model lfg's table lacks), with its date."""
+    offered: bool | None
+    """Whether the provider's own list (`--refresh`) has it; None when that list was not read."""
     status: str
     shutdown: str | None
     replacement: str | None
@@ -115,33 +122,85 @@ def run_models_command(args: argparse.Namespace) -> int:
             print(f"lfg: {unknown('model API provider', name, apis)}", file=sys.stderr)
             return EXIT_USAGE
     chosen = {name: apis[name] for name in args.names} if args.names else apis
-    from lfgtui.providers.model_catalogue import CATALOGUE_URL, read_catalogue
+    from lfgtui.providers.model_catalogue import CATALOGUE_URL, OFF, describe, read_catalogue, setting
 
-    catalogue = read_catalogue(args.catalogue or CATALOGUE_URL, refresh=args.refresh)
+    url = args.catalogue or setting(config.run.model_catalogue, os.environ)
+    catalogue = read_catalogue(CATALOGUE_URL if url == OFF else url, refresh=args.refresh)
     book = PriceBook(chosen)
     today = args.on or date.today()
-    rows = [row for name, c in chosen.items() for row in _rows(name, c, book, today, catalogue)]
+    lists = _provider_lists(chosen) if args.refresh else {}
+    rows = [
+        row for name, c in chosen.items() for row in _rows(name, c, book, today, catalogue, lists.get(name))
+    ]
+    said = [_list_line(name, lists[name], rows) for name in lists]
     if args.json:
         print(json_text([asdict(row) for row in rows], indent=2))
-        print(f"lfg models: {inert(catalogue.describe())}", file=sys.stderr)
+        for line in [describe(catalogue), *said]:
+            print(f"lfg models: {inert(line.strip())}", file=sys.stderr)
     else:
-        print(_text(rows, catalogue.describe()))
+        print(_text(rows, "\n".join([*said, describe(catalogue)])))
     return 0
 
 
-def _rows(name: str, config: ProviderConfig, book: PriceBook, today: date, catalogue: Catalogue) -> list[Row]:
+def _provider_lists(chosen: dict[str, ProviderConfig]) -> dict[str, ModelList]:
+    """The own lists of the providers that talk to a vendor lfg's table knows (a gateway's or a local
+    server's names are its own: nothing to compare)."""
+    import asyncio
+
+    from lfgtui.providers.model_list import keep, read_lists
+    from lfgtui.providers.models import serves
+
+    vendors = {name: c for name, c in chosen.items() if serves(c) is not None}
+    lists = asyncio.run(read_lists(vendors))
+    keep(lists, vendors, date.today().isoformat())
+    return lists
+
+
+def _names(models: list[str], most: int = 8) -> str:
+    shown = ", ".join(models[:most])
+    return f"{shown}, … {len(models) - most} more" if len(models) > most else shown
+
+
+def _list_line(name: str, listed: ModelList, rows: list[Row]) -> str:
+    """What `name`'s own list says of lfg's: which of its models lfg knows, infers or knows nothing
+    of, and which lfg lists that it does not offer."""
+    if listed.why is not None:
+        return f"{name}'s own model list (GET /v1/models) could not be read: {listed.why}"
+    mine = [row for row in rows if row.provider == name]
+    offered = [row for row in mine if row.offered]
+    known = [row.model for row in offered if not row.inferred and row.context_window is not None]
+    guessed = [row.model for row in offered if row.inferred]
+    unknown = [row.model for row in offered if not row.inferred and row.context_window is None]
+    missing = [row.model for row in mine if row.offered is False]
+    parts = [f"lfg knows {len(known)}"]
+    parts += [f"infers {len(guessed)} ({_names(guessed)})"] if guessed else []
+    parts += [f"knows nothing of {len(unknown)} ({_names(unknown)})"] if unknown else []
+    absent = f"; listed here but not offered: {_names(missing)}" if missing else ""
+    return f"{name}'s own model list (GET /v1/models): {len(offered)} models, {', '.join(parts)}{absent}"
+
+
+def _rows(
+    name: str,
+    config: ProviderConfig,
+    book: PriceBook,
+    today: date,
+    catalogue: Catalogue,
+    listed: ModelList | None = None,
+) -> list[Row]:
     from lfgtui.providers.models import TABLE, facts, lifecycle, serves, vendor_models
 
     vendor = serves(config)
     own = [model for model in (config.default_model, config.ask_model) if model]
     tabled = [known.model for known in vendor_models(vendor)] if vendor is not None else []
-    new = [model for (seller, model) in catalogue.models if seller == vendor and model not in TABLE]
+    new = [model for (seller, model) in catalogue.value if seller == vendor and model not in TABLE]
+    read = listed if listed is not None and listed.why is None else None
+    offering = [offered.model for offered in read.models] if read is not None else []
     rows = []
-    for model in dict.fromkeys([*own, *tabled, *new]):
+    for model in dict.fromkeys([*own, *tabled, *new, *offering]):
         pricer = book.pricer(name, model)
         rates = pricer.written() if pricer is not None else None
         known = facts(model) if vendor is not None else None
-        listed = catalogue.models.get((vendor, model)) if vendor is not None and model not in TABLE else None
+        entry = catalogue.value.get((vendor, model)) if vendor is not None and model not in TABLE else None
         life = known.lifecycle if known is not None else None
         status = lifecycle(model, today).status.value if vendor is not None else "ok"
         row = Row(
@@ -156,13 +215,30 @@ def _rows(name: str, config: ProviderConfig, book: PriceBook, today: date, catal
             thinking=known.thinking if known is not None else None,
             inferred=known is not None and known.inferred,
             catalogue=None,
+            offered=None,
             status=status,
             shutdown=life.shutdown.isoformat() if life is not None else None,
             replacement=life.replacement if life is not None else None,
             lifecycle_source=life.source if life is not None else None,
         )
-        rows.append(row if listed is None else _catalogued(row, listed, catalogue))
+        row = row if entry is None else _catalogued(row, entry, catalogue)
+        rows.append(row if read is None else _offered(row, read, model in TABLE))
     return rows
+
+
+def _offered(row: Row, listed: ModelList, tabled: bool) -> Row:
+    """`row` marked offered or not by the provider's own list, with the list's window and output
+    limit for a model lfg's table lacks (Anthropic's list gives them): they beat a family's."""
+    offered = listed.find(row.model)
+    if offered is None or tabled or not (offered.context_window or offered.max_output_tokens):
+        return replace(row, offered=offered is not None)
+    return replace(
+        row,
+        offered=True,
+        context_window=offered.context_window or row.context_window,
+        max_output_tokens=offered.max_output_tokens or row.max_output_tokens,
+        inferred=False,
+    )
 
 
 def _catalogued(row: Row, listed: Listed, catalogue: Catalogue) -> Row:

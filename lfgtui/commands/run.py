@@ -12,6 +12,7 @@ import dataclasses
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass
@@ -144,11 +145,24 @@ def _load(args: argparse.Namespace) -> tuple[Config, TicketFile] | int:
         return EXIT_SIGINT
 
 
+def _refresh_models(config: Config) -> None:
+    """The model catalogue read again when its cached copy is a day old (`[run] model_catalogue`):
+    in a thread, imports and the cache's date alike, so the run's start never waits for any of it."""
+    from datetime import UTC, datetime
+
+    from lfgtui.providers.model_catalogue import refresh_if_stale, refreshed_url
+
+    if (url := refreshed_url(config.run.model_catalogue, os.environ)) is not None:
+        refresh_if_stale(url, datetime.now(UTC))
+
+
 async def _run(
     args: argparse.Namespace, config: Config, tickets: TicketFile, worker: ProviderWorker | None
 ) -> int:
     """The run: in the TUI when given its provider `worker`, else headless."""
     from lfgtui.providers.registry import Providers
+
+    threading.Thread(target=_refresh_models, args=(config,), name="lfg-models", daemon=True).start()
 
     if worker is None:
         async with Providers(config.providers) as providers:

@@ -159,6 +159,9 @@ RUN_FIELDS: dict[str, Kind] = {
     "max_concurrency": POSITIVE_INT,
     "max_cost_usd": POSITIVE_NUMBER,
     "provider_processes": POSITIVE_INT,
+    "model_catalogue": Kind(
+        'an http:// or https:// URL, or "off"', lambda value: value == "off" or _is_url(value)
+    ),
 }
 UI_FIELDS: dict[str, Kind] = {
     "theme": STRING,
@@ -229,6 +232,9 @@ class RunSettings:
     """Every running ticket is cancelled (failed, `budget`) once the run has cost this much."""
     provider_processes: int | None = None
     """The most processes reading one SDK's streams in the TUI (None: from the cores and the load)."""
+    model_catalogue: str | None = None
+    """The model catalogue a run refreshes in the background when its cached copy is a day old, and
+    `lfg models` reads (None: models.dev's); "off": a run never reads it."""
 
 
 @dataclass(frozen=True)

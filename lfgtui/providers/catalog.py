@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from lfgtui.network.environment import PROXY_AND_CERTIFICATES
 from lfgtui.providers.base import AgentSettings, ProviderConfig
 from lfgtui.providers.kinds import KINDS, SIM_URL, kind_of
 
@@ -22,15 +23,7 @@ AGENT_ENV = (
     "XDG_DATA_HOME",
     "XDG_STATE_HOME",
     "XDG_CACHE_HOME",
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "NO_PROXY",
-    "http_proxy",
-    "https_proxy",
-    "no_proxy",
-    "NODE_EXTRA_CA_CERTS",
-    "SSL_CERT_FILE",
-    "SSL_CERT_DIR",
+    *PROXY_AND_CERTIFICATES,
 )
 """Passed to every agent besides the safe allowlist: where agents keep their logins and settings,
 and the proxy and CA settings without which an agent behind a proxy reaches nothing."""

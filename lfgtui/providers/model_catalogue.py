@@ -2,28 +2,31 @@
 (the catalogue opencode reads), which gives each vendor's models with their context window, output
 limit, whether they reason, and their price per million tokens, and is updated as models ship.
 
-Fetched with a timeout and a size cap, kept in lfg's cache folder with its date; when it cannot be
-read, the cached copy, else lfg's own table (`providers/models.py`, the snapshot bundled with lfg,
-of `TABLE_DATE`), each said with its date. Its text is untrusted: an entry of the wrong shape or an
-absurd figure is left out, never an error.
+Fetched with a timeout and a size cap, kept in lfg's cache folder with its date (`network/kept.py`);
+when it cannot be read, the cached copy, else lfg's own table (`providers/models.py`, the snapshot
+bundled with lfg, of `TABLE_DATE`), each said with its date. Its text is untrusted: an entry of the
+wrong shape or an absurd figure is left out, never an error.
 """
 
 from __future__ import annotations
 
-import io
-import json
+import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import platformdirs
 
-from lfgtui.agents_registry.download import DownloadFailed, Limits, download
-from lfgtui.folders import private_folder
+from lfgtui.network.kept import Document, Kept
 
 CATALOGUE_URL = "https://models.dev/api.json"
+CATALOGUE_ENV = "LFG_MODEL_CATALOGUE"
+"""The catalogue's URL, or `off`: beats `[run] model_catalogue`."""
+OFF = "off"
+REFRESH_AFTER = timedelta(days=1)
+"""A run reads the catalogue again once its cached copy is this old: new models ship every week."""
 FETCH_TIMEOUT_S = 15.0
 MAX_CATALOGUE_BYTES = 32 * 1024 * 1024
 """Far above models.dev's whole catalogue (about 1 MB in 2026): a larger answer is not it."""
@@ -53,25 +56,15 @@ class Listed:
     output_per_mtok: float | None
 
 
-@dataclass(frozen=True)
-class Catalogue:
-    """The catalogue's models by (vendor, id), and where they came from: `fetched` now, the `cache`
-    of `date`, or `table` (none: lfg's own table of `date` alone)."""
+Models = Mapping[tuple[str, str], Listed]
+"""The catalogue's models by (vendor, id)."""
+Catalogue = Kept[Models]
+"""The catalogue's models and where they came from: `fetched` now, the `cache` of `date`, or none
+(`bundled`: lfg's own table of `date` alone)."""
 
-    models: Mapping[tuple[str, str], Listed]
-    source: str
-    date: str
-    url: str
-    why: str | None
-    """Why the catalogue itself was not read (its error), or None when it was or was not asked for."""
 
-    def describe(self) -> str:
-        if self.source == "fetched":
-            return f"models from the catalogue at {self.url}, fetched {self.date}"
-        place = f"a cached copy of {self.date}" if self.source == "cache" else None
-        place = place or f"lfg's bundled table of {self.date} alone"
-        unread = f" (the catalogue at {self.url} could not be read: {self.why})" if self.why else ""
-        return f"models from {place}{unread}"
+def describe(catalogue: Catalogue) -> str:
+    return f"models from {catalogue.describe('the catalogue')}"
 
 
 def cache_file() -> Path:
@@ -123,34 +116,23 @@ def parse(document: object) -> dict[tuple[str, str], Listed]:
     return found
 
 
-def _download(url: str, timeout: float) -> object:
-    if not url.startswith(("https://", "http://")):
-        raise ValueError(f"not an http(s) URL: {url!r}")
-    limits = Limits(
+def _check(document: object, where: str) -> Models:
+    return parse(document)
+
+
+def _table() -> tuple[Models, str]:
+    return {}, TABLE_DATE
+
+
+def catalogue(url: str = CATALOGUE_URL) -> Document[Models]:
+    return Document(
+        url=url,
+        cache=cache_file(),
         max_bytes=MAX_CATALOGUE_BYTES,
-        deadline_s=timeout,
-        pace_window_s=timeout,
-        pace_min_bytes=1,
-        size_option=None,
-        time_option=None,
+        check=_check,
+        bundled=_table,
+        bundled_as="lfg's bundled table",
     )
-    body = io.BytesIO()
-    download(url, body, limits)
-    try:
-        return json.loads(body.getvalue())
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"not JSON ({exc})") from None
-
-
-def _cached(url: str, why: str | None) -> Catalogue | None:
-    path = cache_file()
-    try:
-        kept = json.loads(path.read_text(encoding="utf-8"))
-        if kept.get("url") != url:
-            return None
-        return Catalogue(parse(kept["catalogue"]), "cache", str(kept["fetched"]), url, why)
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return None  # no cache, or one lfg cannot read: lfg's own table serves instead
 
 
 def read_catalogue(
@@ -158,18 +140,35 @@ def read_catalogue(
 ) -> Catalogue:
     """With `refresh`, the catalogue fetched (and cached), else the cached copy, else none (lfg's
     table alone); without, the cached copy or none, and nothing is fetched."""
-    if not refresh:
-        return _cached(url, None) or Catalogue({}, "table", TABLE_DATE, url, None)
-    try:
-        document = _download(url, timeout)
-    except (DownloadFailed, ValueError) as exc:
-        why = (exc.why if isinstance(exc, DownloadFailed) else str(exc)) or type(exc).__name__
-        return _cached(url, why) or Catalogue({}, "table", TABLE_DATE, url, why)
-    fetched = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    path = cache_file()
-    try:
-        private_folder(path.parent)
-        path.write_text(json.dumps({"url": url, "fetched": fetched, "catalogue": document}), encoding="utf-8")
-    except OSError:
-        pass  # a cache that cannot be written only means no offline copy next time
-    return Catalogue(parse(document), "fetched", fetched, url, None)
+    document = catalogue(url)
+    return document.read(timeout) if refresh else document.fallback(None)
+
+
+def setting(configured: str | None, env: Mapping[str, str]) -> str:
+    """The catalogue's URL or `off`: `LFG_MODEL_CATALOGUE`, else `[run] model_catalogue`, else
+    models.dev's."""
+    return env.get(CATALOGUE_ENV) or configured or CATALOGUE_URL
+
+
+def refreshed_url(configured: str | None, env: Mapping[str, str]) -> str | None:
+    """The catalogue a run keeps fresh, or None when the setting is `off`."""
+    chosen = setting(configured, env)
+    return None if chosen == OFF else chosen
+
+
+log = logging.getLogger(__name__)
+
+
+def refresh_if_stale(url: str, now: datetime) -> Catalogue | None:
+    """The catalogue read again (and cached) when its cached copy is over a day old or there is
+    none; None when it is fresh. A run calls this in a thread of its own (`commands/run.py`), so it
+    never waits for it; a failure is one line in lfg's log, never a word to the person: the cache
+    or the table serves as before."""
+    document = catalogue(url)
+    age = document.age(now)
+    if age is not None and age < REFRESH_AFTER:
+        return None
+    kept = document.read(FETCH_TIMEOUT_S)
+    if kept.why is not None:
+        log.warning("the model catalogue was not refreshed: %s", kept.why)
+    return kept

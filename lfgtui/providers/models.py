@@ -382,9 +382,14 @@ def _table_id(model: str) -> str | None:
     return base if base in TABLE else None
 
 
+def undated(model: str) -> str:
+    """`model` without a dated snapshot's suffix: the alias a person names it by."""
+    return _SNAPSHOT.sub("", model.strip())
+
+
 def inferred(model: str) -> ModelFacts | None:
     """`model`'s family's facts, under its own id and marked inferred; None when no family matches."""
-    base = _SNAPSHOT.sub("", model.strip())
+    base = undated(model)
     family = next((family for family in FAMILIES if family.pattern.fullmatch(base)), None)
     return None if family is None else replace(family.facts, model=base)
 

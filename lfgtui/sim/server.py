@@ -362,8 +362,7 @@ class SimServer:
         now = time.monotonic()
         path = urlsplit(request.target).path.rstrip("/")
         if request.method == "GET" and path in ("/v1/models", "/models"):
-            models = [{"id": name, "object": "model", "owned_by": "lfg-sim"} for name in self.library.names()]
-            await _send_json(conn, 200, {"object": "list", "data": models})
+            await _send_json(conn, 200, model_list(self.library.names(), request.headers))
             return True
         protocol = self.protocols.get(path) or self._routed(path)
         if protocol is None:
@@ -829,3 +828,39 @@ async def _send_payload(
         f"content-length: {len(payload)}\r\n{extra}\r\n"
     )
     await conn.write(head.encode() + payload)
+
+
+SIM_CONTEXT_WINDOW = 200_000
+SIM_MAX_OUTPUT_TOKENS = 64_000
+"""The window and output limit the sim's Anthropic model list gives each model (it enforces neither)."""
+SIM_MODEL_CREATED = "2026-01-01T00:00:00Z"
+"""When the sim says each of its models was released: a fixed day, as a real API's are."""
+
+
+def model_list(names: list[str], headers: dict[str, str]) -> dict[str, object]:
+    """`GET /v1/models` as the API the client speaks answers it: Anthropic's (a client sending
+    `anthropic-version`) pages `data[]` of `id`, `type`, `display_name`, `created_at` and, from SDK
+    2.x's API version, `lifecycle`, `max_input_tokens` and `max_tokens`, with `first_id`, `last_id`
+    and `has_more`; OpenAI's is a `list` of `id`, `object`, `created` and `owned_by` alone."""
+    if "anthropic-version" in headers:
+        data = [
+            {
+                "id": name,
+                "type": "model",
+                "display_name": name,
+                "created_at": SIM_MODEL_CREATED,
+                "lifecycle": "active",
+                "max_input_tokens": SIM_CONTEXT_WINDOW,
+                "max_tokens": SIM_MAX_OUTPUT_TOKENS,
+            }
+            for name in names
+        ]
+        first, last = (names[0], names[-1]) if names else (None, None)
+        return {"data": data, "first_id": first, "last_id": last, "has_more": False}
+    created = 1767225600  # SIM_MODEL_CREATED as a Unix time, as OpenAI gives it
+    return {
+        "object": "list",
+        "data": [
+            {"id": name, "object": "model", "created": created, "owned_by": "lfg-sim"} for name in names
+        ],
+    }

@@ -37,6 +37,7 @@ from lfgtui.config.validation import (
 from lfgtui.providers.base import ProviderConfig, Reasoning
 from lfgtui.providers.catalog import ProviderUnavailable, resolve
 from lfgtui.providers.kinds import kind_of
+from lfgtui.providers.model_list import kept_lists
 from lfgtui.providers.models import Status, lifecycle, serves
 from lfgtui.providers.reasoning import problems
 from lfgtui.tickets.fanout import (
@@ -434,6 +435,7 @@ class _Loader:
         serves it from its vendor's API: a retired one is a problem, one retiring soon a warning.
         Returns the warnings, one per line and message."""
         warnings: dict[tuple[int | None, str], Problem] = {}
+        offers = kept_lists(self.config.providers)
         for draft in drafts:
             fields = {**defaults, **draft.fields}
             uses: list[tuple[str, str, str, int | None]] = []  # provider, model, field, line
@@ -454,6 +456,12 @@ class _Loader:
                         self.check.add(line, problem)
                 elif status is Status.RETIRING:
                     text = f"warning: {draft.where}: {field}: {message}"
+                    warnings.setdefault((line, text), Problem(self.path, line, text))
+                if (listed := offers.get(provider)) is not None and not listed.offers(model):
+                    text = (
+                        f"warning: {draft.where}: {field}: {model!r} is not in {provider}'s own model list "
+                        f"(read {listed.read} by `lfg models --refresh`)"
+                    )
                     warnings.setdefault((line, text), Problem(self.path, line, text))
         return tuple(sorted(warnings.values(), key=lambda problem: problem.line or 0))
 

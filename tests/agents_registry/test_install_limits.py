@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from lfgtui.agents_registry import unpack as unpacking
-from lfgtui.agents_registry.download import DownloadFailed, Limits, _Redirects, download
 from lfgtui.agents_registry.index import this_platform
+from lfgtui.network.download import DownloadFailed, Limits, _Redirects, download
 from tests.support.acp_registry import Machine, binary_agent, served
 
 MIB = 1024 * 1024
@@ -218,6 +218,6 @@ def test_a_registry_that_trickles_its_index_is_given_up_at_the_registry_timeout(
         done = machine.lfg(url, "--registry", "--registry-timeout", "0.5")
     assert done.returncode == 0, done.stderr
     assert (
-        f"the snapshot bundled with lfg of 2026-11-26 (the registry at {url} could not be read: "
+        f"the snapshot bundled with lfg of 2026-02-07 (the registry at {url} could not be read: "
         "not done within 0.5 s (0.0 MiB so far; --registry-timeout gives it longer))" in done.stdout
     )

@@ -56,8 +56,8 @@ def test_an_unreachable_registry_falls_back_to_the_cached_copy_then_the_bundled_
 ) -> None:
     snapshot = machine.lfg(UNREACHABLE, "--registry")
     assert snapshot.returncode == 0, snapshot.stderr
-    assert "the snapshot bundled with lfg of 2026-11-26 (the registry at " in snapshot.stdout
-    assert "claude-acp  Claude Agent 0.101.0  [npx]" in snapshot.stdout
+    assert "the snapshot bundled with lfg of 2026-02-07 (the registry at " in snapshot.stdout
+    assert "github-copilot  GitHub Copilot 1.425.0  [npx]" in snapshot.stdout
     with served(tmp_path / "registry") as registry:
         registry.publish(npx_agent("only-served", "3.1.4", "only-served@3.1.4"))
         fetched = json.loads(machine.lfg(registry.index, "--registry", "--json").stdout)

@@ -3,11 +3,10 @@ and `$?` explained, and a retired model refused before anything is sent."""
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
 from pathlib import Path
 
+from tests.support.catalogue import CatalogueServer
 from tests.support.lfg import Lfg, command
 
 
@@ -149,37 +148,6 @@ CATALOGUE = {
 }
 
 
-class CatalogueServer:
-    """models.dev's `api.json` served from 127.0.0.1, as `lfg models --refresh` reads it."""
-
-    def __init__(self, body: bytes) -> None:
-        served = body
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(served)))
-                self.end_headers()
-                self.wfile.write(served)
-
-            def log_message(self, *_: object) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api.json"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> CatalogueServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join()
-
-
 def test_refresh_adds_a_model_the_table_lacks_and_offline_says_the_cache_or_the_tables_date(
     tmp_path: Path,
 ) -> None:
@@ -213,5 +181,5 @@ def test_refresh_adds_a_model_the_table_lacks_and_offline_says_the_cache_or_the_
 
     fresh = command(lfg, *args, "--refresh", env={"XDG_CACHE_HOME": str(tmp_path / "empty")})
     assert fresh.returncode == 0, fresh.stderr
-    assert "models from lfg's bundled table of 2026-11-27 alone" in fresh.stderr
+    assert "models from lfg's bundled table of 2026-11-27" in fresh.stderr
     assert "claude-opus-5-8" not in {row["model"] for row in json.loads(fresh.stdout)}

@@ -156,6 +156,7 @@ class Harness:
         for name in list(os.environ):
             if name.endswith("_API_KEY") or name.startswith(("LFG_", "OPENAI_", "ANTHROPIC_")):
                 monkeypatch.delenv(name)
+        monkeypatch.setenv("LFG_MODEL_CATALOGUE", "off")  # no run reads models.dev from a test
         monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
         monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
         monkeypatch.setenv("XDG_STATE_HOME", str(home / "state"))  # agents' logs and lfg's own

@@ -35,6 +35,7 @@ class Lfg:
         self.env = {
             k: v for k, v in os.environ.items() if not k.endswith("_API_KEY") and not k.startswith("LFG_")
         }
+        self.env["LFG_MODEL_CATALOGUE"] = os.environ.get("LFG_MODEL_CATALOGUE", "off")  # conftest's: offline
         self.env |= {"XDG_CONFIG_HOME": str(self.home / "config"), "XDG_DATA_HOME": str(self.home / "data")}
 
     def tickets(self, toml: str) -> Path:

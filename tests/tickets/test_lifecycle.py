@@ -4,9 +4,14 @@ one retiring within 30 days warns; a gateway or the sim's own names are not the 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from lfgtui.config.load import load_config
+from lfgtui.providers.catalog import BUILTIN
+from lfgtui.providers.model_list import ModelList, Offered, keep
 from tests.support.tickets_file import load, refused
 
 
@@ -117,3 +122,35 @@ def test_a_current_model_loads_without_a_word(tmp_path: Path) -> None:
         """,
     )
     assert loaded.warnings == ()
+
+
+def test_a_model_its_providers_kept_list_lacks_warns_a_snapshot_of_a_listed_alias_does_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The list `lfg models --refresh` read of the provider (kept with its day) names what it offers."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    configs = BUILTIN
+    listed = ModelList(
+        (Offered("claude-sonnet-5-5-20261001", None, None), Offered("claude-fable-5-2", None, None)), None
+    )
+    keep({"anthropic": listed}, configs, "2026-11-27")
+    loaded = load(
+        tmp_path,
+        """
+        [[ticket]]
+        id = "a"
+        prompt = "hi"
+        models = ["anthropic/claude-sonnet-5-5", "anthropic/claude-fable-5-2", "anthropic/claude-haiku-5-5"]
+        """,
+    )
+    (warning,) = [str(warning) for warning in loaded.warnings]
+    assert (
+        ":5: warning: ticket 'a': models: 'claude-haiku-5-5' is not in anthropic's own model list "
+        "(read 2026-11-27 by `lfg models --refresh`)"
+    ) in warning
+    elsewhere = {"anthropic": replace(configs["anthropic"], base_url="https://gateway.example/v1")}
+    keep({"anthropic": listed}, elsewhere, "2026-11-27")
+    again = load(
+        tmp_path, '[[ticket]]\nid = "a"\nprompt = "hi"\nprovider = "anthropic"\nmodel = "claude-haiku-5-5"\n'
+    )
+    assert again.warnings == (), "the list kept is of another base URL now"
