@@ -8,6 +8,11 @@ turn at once, with the idleBehavior the client asked for, so a test sees it arri
 prompt running it answers as the real agents do: `promptRequired` to a client that asked for it,
 else `startedNewTurn` (and, being a sim, starts nothing). An idleBehavior other than
 `promptRequired`, no session id or an empty prompt is refused as invalid params, as they refuse it.
+
+Under `--prompt-queueing` it advertises `agentCapabilities._meta.claudeCode.promptQueueing`, as
+claude-agent-acp 0.101 does (its `initialize`, dist/acp-agent.js), and a `session/prompt` sent while
+another of the session runs waits for it to end, then plays, its answer saying it was queued: what
+claude-agent-acp's `turnQueue` does with a prompt sent mid-turn.
 """
 
 from __future__ import annotations
@@ -24,6 +29,10 @@ STEER_METHOD = "session/steering"
 OUTCOMES = ("injected", "startedNewTurn", "promptRequired", "failed")
 ADVERTISED = {"steering": {"supported": True}}
 """The `_meta` of its `initialize` answer under `--steering`."""
+QUEUEING = {"claudeCode": {"promptQueueing": True}}
+"""The `_meta` of its `agentCapabilities` under `--prompt-queueing`, as claude-agent-acp's."""
+QUEUED_SAID = "(this prompt waited, queued behind the session's running turn)\n\n"
+"""What a prompt that came mid-turn says first, under `--prompt-queueing`, once its turn starts."""
 
 log = logging.getLogger(__name__)
 
