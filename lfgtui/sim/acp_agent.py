@@ -120,7 +120,16 @@ from lfgtui.sim.acp_sessions import (
     new_session_id,
 )
 from lfgtui.sim.acp_stable import StableUpdates
-from lfgtui.sim.acp_steering import ADVERTISED, OUTCOMES, QUEUED_SAID, QUEUEING, STEER_METHOD, steer
+from lfgtui.sim.acp_steering import (
+    ADVERTISED,
+    OUTCOMES,
+    OWN_TURN,
+    QUEUED_SAID,
+    QUEUEING,
+    STEER_METHOD,
+    steer,
+    steered_text,
+)
 from lfgtui.sim.scenario import (
     Echoes,
     Scenario,
@@ -283,7 +292,26 @@ class SimAcpAgent:
         """`_session/steering` under `--steering` (acp_steering.py); no other extension request."""
         if method != STEER_METHOD or self.options.steering is None:
             raise acp.RequestError.method_not_found(f"_{method}")
-        return await steer(self.conn, self.options.steering, params, self.running)
+        answer = await steer(self.conn, self.options.steering, params, self.running)
+        if answer["outcome"] == "startedNewTurn":
+            session = self._session(params["sessionId"])
+            session.own_turns.append(steered_text(params["prompt"]))
+            if session.id not in self.running:
+                self._play_own_turns(session)
+        return answer
+
+    def _play_own_turns(self, session: SimSession) -> None:
+        """The turns the agent started itself with steers (`startedNewTurn`), played now that no
+        prompt of the session runs: each a message no `session/prompt` owns. Under
+        `--prompt-queueing` each holds the session's turn, so a prompt sent meanwhile waits for it."""
+        for text in session.own_turns:
+            self._after_response(self._own_turn(session, text))
+        session.own_turns.clear()
+
+    async def _own_turn(self, session: SimSession, text: str) -> None:
+        log.info("a turn of its own in %s, with a steer", session.id)
+        async with self.turns.setdefault(session.id, asyncio.Lock()):
+            await self.conn.session_update(session.id, update_agent_message_text(OWN_TURN.format(text=text)))
 
     async def authenticate(self, method_id: str, **kwargs: Any) -> AuthenticateResponse:
         """`sim-api-key` succeeds when its variable is set, as Codex's key methods do; `sim-login`
@@ -566,14 +594,17 @@ class SimAcpAgent:
         """Play the scenario (again, for a follow-up), or answer the `/scenario` command; under
         `--prompt-queueing` a prompt sent while another of its session runs waits for it to end."""
         session = self._session(session_id)
-        if not self.options.prompt_queueing:
-            return await self._prompt(session, prompt, **kwargs)
-        turn = self.turns.setdefault(session.id, asyncio.Lock())
-        queued = turn.locked()
-        if queued:
-            log.info("prompt in %s queued behind the running turn", session.id)
-        async with turn:
-            return await self._prompt(session, prompt, queued, **kwargs)
+        try:
+            if not self.options.prompt_queueing:
+                return await self._prompt(session, prompt, **kwargs)
+            turn = self.turns.setdefault(session.id, asyncio.Lock())
+            queued = turn.locked()
+            if queued:
+                log.info("prompt in %s queued behind the running turn", session.id)
+            async with turn:
+                return await self._prompt(session, prompt, queued, **kwargs)
+        finally:
+            self._play_own_turns(session)
 
     async def _prompt(
         self, session: SimSession, prompt: list[ContentBlock], queued: bool = False, **kwargs: Any
