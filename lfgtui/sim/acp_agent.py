@@ -958,8 +958,9 @@ def _steering_options(group: Options) -> None:
     group.add_argument(
         "--prompt-queueing",
         action="store_true",
-        help="advertise agentCapabilities._meta.claudeCode.promptQueueing (as claude-agent-acp does): a"
-        " session/prompt sent while the session's turn runs waits for it to end, then plays, saying so",
+        help="advertise prompt queueing as claude-agent-acp does (agentCapabilities._meta.claudeCode."
+        "promptQueueing): a session/prompt sent while the session's turn runs waits for it to end, then"
+        " plays, saying so",
     )
 
 
