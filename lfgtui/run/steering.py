@@ -55,6 +55,11 @@ class Inbox:
     wake: Callable[[], None] | None = None
     """Told when a steer is held: set by a coding agent's turn that steers over ACP
     (agents/session/steering.py), which sends it at once rather than at a tool loop's safe point."""
+    agent: str | None = None
+    """The coding agent that runs the ticket's turns, by the name it gives itself (None: lfg's own
+    tool loop, or no turn begun yet): what the composer names when it says what Enter does."""
+    agent_steers: bool = False
+    """Whether that agent takes a steer into its running turn (it advertises ACP steering)."""
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def hold(self, text: str, steer: bool, by: str) -> HeldMessage:

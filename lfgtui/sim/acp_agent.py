@@ -120,7 +120,16 @@ from lfgtui.sim.acp_sessions import (
     new_session_id,
 )
 from lfgtui.sim.acp_stable import StableUpdates
-from lfgtui.sim.acp_steering import ADVERTISED, OUTCOMES, STEER_METHOD, steer
+from lfgtui.sim.acp_steering import (
+    ADVERTISED,
+    OUTCOMES,
+    OWN_TURN,
+    QUEUED_SAID,
+    QUEUEING,
+    STEER_METHOD,
+    steer,
+    steered_text,
+)
 from lfgtui.sim.scenario import (
     Echoes,
     Scenario,
@@ -192,6 +201,7 @@ class AgentOptions:
     steering: str | None = (
         None  # advertise `_session/steering`, answering this outcome mid-turn (acp_steering.py)
     )
+    prompt_queueing: bool = False  # advertise promptQueueing: a prompt sent mid-turn waits its turn
 
     @property
     def modes(self) -> tuple[SessionMode, ...]:
@@ -230,6 +240,8 @@ class SimAcpAgent:
         """The client's requests a `$/cancel_request` cancels (a stalled one), by id."""
         self.running: set[str] = set()
         """The sessions a prompt runs in now: what a steer can go into (`--steering`)."""
+        self.turns: dict[str, asyncio.Lock] = {}
+        """Each session's turn, which a prompt sent mid-turn waits for (`--prompt-queueing`)."""
 
     @property
     def conn(self) -> AgentSideConnection:
@@ -258,6 +270,7 @@ class SimAcpAgent:
         return InitializeResponse(
             protocol_version=acp.PROTOCOL_VERSION,
             agent_capabilities=AgentCapabilities(
+                field_meta=QUEUEING if self.options.prompt_queueing else None,
                 load_session=True,
                 mcp_capabilities=capabilities(self.options.mcp),
                 session_capabilities=SessionCapabilities(
@@ -279,7 +292,26 @@ class SimAcpAgent:
         """`_session/steering` under `--steering` (acp_steering.py); no other extension request."""
         if method != STEER_METHOD or self.options.steering is None:
             raise acp.RequestError.method_not_found(f"_{method}")
-        return await steer(self.conn, self.options.steering, params, self.running)
+        answer = await steer(self.conn, self.options.steering, params, self.running)
+        if answer["outcome"] == "startedNewTurn":
+            session = self._session(params["sessionId"])
+            session.own_turns.append(steered_text(params["prompt"]))
+            if session.id not in self.running:
+                self._play_own_turns(session)
+        return answer
+
+    def _play_own_turns(self, session: SimSession) -> None:
+        """The turns the agent started itself with steers (`startedNewTurn`), played now that no
+        prompt of the session runs: each a message no `session/prompt` owns. Under
+        `--prompt-queueing` each holds the session's turn, so a prompt sent meanwhile waits for it."""
+        for text in session.own_turns:
+            self._after_response(self._own_turn(session, text))
+        session.own_turns.clear()
+
+    async def _own_turn(self, session: SimSession, text: str) -> None:
+        log.info("a turn of its own in %s, with a steer", session.id)
+        async with self.turns.setdefault(session.id, asyncio.Lock()):
+            await self.conn.session_update(session.id, update_agent_message_text(OWN_TURN.format(text=text)))
 
     async def authenticate(self, method_id: str, **kwargs: Any) -> AuthenticateResponse:
         """`sim-api-key` succeeds when its variable is set, as Codex's key methods do; `sim-login`
@@ -559,8 +591,24 @@ class SimAcpAgent:
         return SetSessionModeResponse()
 
     async def prompt(self, session_id: str, prompt: list[ContentBlock], **kwargs: Any) -> PromptResponse:
-        """Play the scenario (again, for a follow-up), or answer the `/scenario` command."""
+        """Play the scenario (again, for a follow-up), or answer the `/scenario` command; under
+        `--prompt-queueing` a prompt sent while another of its session runs waits for it to end."""
         session = self._session(session_id)
+        try:
+            if not self.options.prompt_queueing:
+                return await self._prompt(session, prompt, **kwargs)
+            turn = self.turns.setdefault(session.id, asyncio.Lock())
+            queued = turn.locked()
+            if queued:
+                log.info("prompt in %s queued behind the running turn", session.id)
+            async with turn:
+                return await self._prompt(session, prompt, queued, **kwargs)
+        finally:
+            self._play_own_turns(session)
+
+    async def _prompt(
+        self, session: SimSession, prompt: list[ContentBlock], queued: bool = False, **kwargs: Any
+    ) -> PromptResponse:
         session.cancelled.clear()
         session.prompts += 1
         words = prompt_words(prompt)
@@ -580,6 +628,8 @@ class SimAcpAgent:
         await self._fall_back(session)
         self.running.add(session.id)
         try:
+            if queued:
+                await run.say(QUEUED_SAID)
             if session.model is not None or session.mode != MODES[0].id:  # `auto` is said too
                 model = session.model or "(none chosen)"
                 await run.say(f"(the sim agent runs model {model} in mode {session.mode})\n\n")
@@ -905,6 +955,13 @@ def _steering_options(group: Options) -> None:
         help="advertise _session/steering (as claude-agent-acp and codex-acp do) and answer a steer sent"
         f" mid-turn with OUTCOME ({', '.join(OUTCOMES)}); a taken one is said in the turn",
     )
+    group.add_argument(
+        "--prompt-queueing",
+        action="store_true",
+        help="advertise prompt queueing as claude-agent-acp does (agentCapabilities._meta.claudeCode."
+        "promptQueueing): a session/prompt sent while the session's turn runs waits for it to end, then"
+        " plays, saying so",
+    )
 
 
 def _model_and_mode_options(group: Options) -> None:
@@ -1213,6 +1270,7 @@ def main(argv: list[str] | None = None) -> None:
         refuse_mode=args.refuse_mode,
         ignore_mode=args.ignore_mode,
         steering=args.steering,
+        prompt_queueing=args.prompt_queueing,
         quirks=Quirks(
             bare_messages=args.bare_messages,
             empty_first_chunk=args.empty_first_chunk,

@@ -89,6 +89,7 @@ class SimSession:
     always_allowed: set[str] = field(default_factory=set)  # tools the user chose "Always allow" for
     messages: list[Message] = field(default_factory=list)  # the conversation, saved for `session/load`
     cancelled: asyncio.Event = field(default_factory=asyncio.Event)
+    own_turns: list[str] = field(default_factory=list)  # steers it starts turns of its own with, once idle
 
 
 @dataclass(frozen=True, slots=True)

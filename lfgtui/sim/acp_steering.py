@@ -6,8 +6,15 @@ While a prompt of the session runs it answers the chosen OUTCOME (`injected`, `s
 `promptRequired` or `failed`); a taken one (`injected`, `startedNewTurn`) is said in the running
 turn at once, with the idleBehavior the client asked for, so a test sees it arrived mid-turn. With no
 prompt running it answers as the real agents do: `promptRequired` to a client that asked for it,
-else `startedNewTurn` (and, being a sim, starts nothing). An idleBehavior other than
+else `startedNewTurn`. After a `startedNewTurn` the agent plays a turn of its own with the steer once
+no prompt of the session runs, as claude-agent-acp's detached `prompt()` does: updates that no
+`session/prompt` owns, whose end no answer tells (claude-agent-acp #903). An idleBehavior other than
 `promptRequired`, no session id or an empty prompt is refused as invalid params, as they refuse it.
+
+Under `--prompt-queueing` it advertises `agentCapabilities._meta.claudeCode.promptQueueing`, as
+claude-agent-acp 0.101 does (its `initialize`, dist/acp-agent.js), and a `session/prompt` sent while
+another of the session runs waits for it to end, then plays, its answer saying it was queued: what
+claude-agent-acp's `turnQueue` does with a prompt sent mid-turn.
 """
 
 from __future__ import annotations
@@ -24,6 +31,12 @@ STEER_METHOD = "session/steering"
 OUTCOMES = ("injected", "startedNewTurn", "promptRequired", "failed")
 ADVERTISED = {"steering": {"supported": True}}
 """The `_meta` of its `initialize` answer under `--steering`."""
+QUEUEING = {"claudeCode": {"promptQueueing": True}}
+"""The `_meta` of its `agentCapabilities` under `--prompt-queueing`, as claude-agent-acp's."""
+OWN_TURN = "(a turn of its own, which no prompt owns: {text})\n\n"
+"""What the agent says in the turn it starts with a steer it answered `startedNewTurn`."""
+QUEUED_SAID = "(this prompt waited, queued behind the session's running turn)\n\n"
+"""What a prompt that came mid-turn says first, under `--prompt-queueing`, once its turn starts."""
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +54,7 @@ async def steer(
     idle = steering.get("idleBehavior") if isinstance(steering, dict) else None
     if idle not in (None, "promptRequired"):
         raise acp.RequestError.invalid_params({"why": "unsupported steering idleBehavior"})
-    text = "".join(b.get("text", "") for b in prompt if isinstance(b, dict) and b.get("type") == "text")
+    text = steered_text(prompt)
     if session_id not in running:
         answer = "promptRequired" if idle == "promptRequired" else "startedNewTurn"
         log.info("steer in %s with no prompt running: %s", session_id, answer)
@@ -55,3 +68,8 @@ async def steer(
         said = f"\n\n(steered mid-turn, idleBehavior {idle}: {text})\n\n"
         await conn.session_update(session_id, update_agent_message_text(said))
     return {"outcome": outcome}
+
+
+def steered_text(prompt: list[Any]) -> str:
+    """The words of a steer's `prompt` blocks."""
+    return "".join(b.get("text", "") for b in prompt if isinstance(b, dict) and b.get("type") == "text")

@@ -516,3 +516,40 @@ async def test_an_unknown_scenario_is_refused_on_the_command_line(capsys: pytest
         main(["--scenario", "no-such-scenario"])
     assert exit_info.value.code == 2
     assert "unknown sim model 'no-such-scenario'" in capsys.readouterr().err
+
+
+@dataclass
+class HeldClient(Client):
+    """A client that holds the first permission request until `go` is set: the turn runs meanwhile."""
+
+    asked: asyncio.Event = field(default_factory=asyncio.Event)
+    go: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def request_permission(
+        self, session_id: str, tool_call: ToolCallUpdate, options: list[PermissionOption], **kwargs: Any
+    ) -> RequestPermissionResponse:
+        self.asked.set()
+        await self.go.wait()
+        return await super().request_permission(session_id, tool_call, options, **kwargs)
+
+
+async def test_prompt_queueing_is_advertised_and_a_prompt_sent_mid_turn_waits_its_turn(project: Path) -> None:
+    client = HeldClient()
+    async with spawn(client, project, "--scenario", f"writer:{FAST}", "--prompt-queueing") as agent:
+        started = await agent.conn.initialize(protocol_version=acp.PROTOCOL_VERSION)
+        assert started.agent_capabilities is not None
+        assert started.agent_capabilities.field_meta == {"claudeCode": {"promptQueueing": True}}
+        session = (await agent.conn.new_session(cwd=str(agent.cwd), mcp_servers=[])).session_id
+        first = asyncio.create_task(agent.ask(session, "write the notes"))
+        await client.asked.wait()  # the first turn waits on its permission request
+        second = asyncio.create_task(agent.ask(session, "then say hi"))
+        await wait_until(lambda: "queued behind the running turn" in agent.log.read_text())
+        before = client.text()
+        client.go.set()
+        answers = await asyncio.gather(first, second)
+    assert [a.stop_reason for a in answers] == ["end_turn", "end_turn"]
+    said = client.text()
+    queued = "(this prompt waited, queued behind the session's running turn)"
+    assert queued not in before, "the second prompt did not play while the first ran"
+    assert said.count(queued) == 1
+    assert said.index("Done") < said.index(queued), "it played once the first turn had ended"

@@ -11,13 +11,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from textual.widgets import Input
 
 from lfgtui.events import Outcome
+from lfgtui.providers.catalog import BUILTIN
+from lfgtui.providers.registry import Providers
 from lfgtui.sim.server import SimServer
-from lfgtui.ui.screens.modals import FollowUpScreen
+from lfgtui.ui.screens.modals import ConfirmScreen, FollowUpScreen
 from lfgtui.ui.screens.steer import SteerScreen
 from lfgtui.ui.widgets.pane import PaneState
+from tests.support.agents import agent_app, no_agent_left
 from tests.support.app import SIZE, keys, make_app, pane, tickets, until
 
 GATED = (
@@ -84,3 +88,44 @@ async def test_the_composer_steers_queues_edits_and_takes_back_then_each_is_sent
 
         await pilot.press("i")
         assert isinstance(app.screen, FollowUpScreen), "a completed ticket's i is its follow-up"
+
+
+@pytest.mark.parametrize(
+    ("switches", "says", "switched"),
+    [
+        (
+            ("--steering", "injected"),
+            "Enter steers w: lfg simulator (ACP) takes it into this turn at its next model call.",
+            "Enter queues this as w's next prompt, sent to lfg simulator (ACP) once this turn ends.",
+        ),
+        (
+            (),
+            "lfg simulator (ACP) cannot be steered: Enter queues this as w's next prompt, sent once this "
+            "turn ends.",
+            "lfg simulator (ACP) cannot be steered: Enter queues this as w's next prompt, sent once this "
+            "turn ends.",
+        ),
+    ],
+    ids=["steers", "cannot"],
+)
+async def test_the_composer_says_what_a_coding_agent_does_with_enter(
+    tmp_path: Path, switches: tuple[str, ...], says: str, switched: str
+) -> None:
+    """A coding agent's own steering, named as the agent names itself; one without it is only queued."""
+    sim = BUILTIN["sim-acp"]
+    config = sim.with_agent(command=(*sim.agent.command, *switches))
+    writer = 'provider = "sim-acp"\nmodel = "writer:ttft_ms=0,tokens_per_s=0"\n'
+    app = agent_app(tmp_path, f'[[ticket]]\nid = "w"\nprompt = "x"\n{writer}', Providers({"sim-acp": config}))
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: pane(app, "w").state is PaneState.APPROVAL, 20)
+        await pilot.press("i")
+        composer = app.screen
+        assert isinstance(composer, SteerScreen)
+        assert composer.says() == says
+        await pilot.press("ctrl+t")
+        assert composer.says() == switched
+        await pilot.press("escape", "q")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await until(pilot, lambda: app.return_value is not None, 20)
+    assert await no_agent_left(tmp_path)

@@ -268,6 +268,8 @@ class LocalHandle(RunHandle):
         desk = SteerDesk(
             held=lambda: tuple(run.states[ticket_id].inbox.held),
             steerable=lambda: run.steerable(ticket_id),
+            agent=lambda: run.states[ticket_id].inbox.agent,
+            agent_steers=lambda: run.states[ticket_id].inbox.agent_steers,
             send=send,
             edit=lambda message, text: run.edit_queued(ticket_id, message, text),
             remove=lambda message: run.unqueue(ticket_id, message),

@@ -2,8 +2,10 @@
 this turn at its next safe point) or queued (its next turn once this one ends), and the messages it
 already holds, each editable and removable until it is sent (run/steering.py).
 
-The composer says what Enter will do before anything is sent: it steers where the ticket can be
-steered now, else queues; `ctrl+t` switches. `up`/`down` pick a held message, whose words the input
+The composer says what Enter will do before anything is sent, for this ticket: lfg's tool loop
+steers at its next safe point, a coding agent that takes ACP steering at its own next model call, and
+an agent without steering can only be queued. It steers where the ticket can be steered now, else
+queues; `ctrl+t` switches. `up`/`down` pick a held message, whose words the input
 then holds: Enter saves the edit, `ctrl+r` takes it back.
 """
 
@@ -33,6 +35,10 @@ class SteerDesk:
     """The messages the ticket holds now, in the order they go."""
     steerable: Callable[[], bool]
     """Whether a steer sent now would wait for a safe point of this turn (else it is queued)."""
+    agent: Callable[[], str | None]
+    """The coding agent running the ticket's turns, by its own name (None: lfg's tool loop)."""
+    agent_steers: Callable[[], bool]
+    """Whether that agent takes a steer into its running turn."""
     send: Callable[[str, bool], str | None]
     """Send the words as a steer (True) or queued (False)."""
     edit: Callable[[int, str], str | None]
@@ -95,11 +101,25 @@ class SteerScreen(ModalScreen[None]):
         held = self.desk.held()
         if self.picked is not None and self.picked < len(held):
             return f"Enter saves your edit of held message {self.picked + 1}; ctrl+r takes it back."
+        agent = self.desk.agent()
+        if agent is not None:
+            return self._to_agent(name, inert(agent))
         if not self.steer:
             return f"Enter queues this as {name}'s next turn, sent once this turn ends."
         if self.desk.steerable():
             return f"Enter steers {name}: sent after this round's tool results, before its next call."
         return f"{name} has no safe point to steer at: Enter queues this as its next turn instead."
+
+    def _to_agent(self, name: str, agent: str) -> str:
+        """What Enter does for a coding agent's ticket: the agent steers itself, or cannot."""
+        if self.steer and self.desk.steerable():
+            return f"Enter steers {name}: {agent} takes it into this turn at its next model call."
+        if not self.desk.agent_steers():
+            queued = f"Enter queues this as {name}'s next prompt, sent once this turn ends"
+            return f"{agent} cannot be steered: {queued}."
+        if not self.steer:
+            return f"Enter queues this as {name}'s next prompt, sent to {agent} once this turn ends."
+        return f"{agent} has no turn running to steer: Enter queues this as {name}'s next prompt."
 
     def _show(self) -> None:
         held = self.desk.held()

@@ -6,12 +6,23 @@ whatever the machine's speed."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from lfgtui.config.load import Config
-from lfgtui.events import ApprovalAsked, AttemptEnded, Event, Holding, Outcome, PromptSent, Status, Steered
+from lfgtui.events import (
+    ApprovalAsked,
+    AttemptEnded,
+    Event,
+    Holding,
+    Outcome,
+    PromptSent,
+    Status,
+    Steered,
+    TextDelta,
+)
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.providers.registry import Providers
 from lfgtui.run import Run
@@ -24,9 +35,11 @@ STEER = "Also say the word PELICAN."
 MID_TURN = f"(steered mid-turn, idleBehavior promptRequired: {STEER})"
 
 
-async def steered_run(tmp_path: Path, *sim_args: str) -> tuple[Run, list[Event], list[str | None]]:
-    """A sim agent's ticket steered while its first permission request waits; every request answered
-    yes once the run has said what became of the steer."""
+async def steered_run(
+    tmp_path: Path, *sim_args: str, then: Callable[[Run], None] | None = None
+) -> tuple[Run, list[Event], list[str | None]]:
+    """A sim agent's ticket steered while its first permission request waits (and `then` done to the
+    run); every request answered yes once the run has said what became of the steer."""
     path = tmp_path / "tickets.toml"
     path.write_text(
         '[[ticket]]\nid = "t"\nprompt = "Write the notes."\nprovider = "sim-acp"\n'
@@ -50,6 +63,8 @@ async def steered_run(tmp_path: Path, *sim_args: str) -> tuple[Run, list[Event],
                 waiting.append(event.call_id)
                 if not said:
                     said.append(run.steer("t", STEER, by="ada"))
+                    if then is not None:
+                        then(run)
             if isinstance(event, Holding) and ("the agent" in event.message or "queued as" in event.message):
                 settled = True
             if settled:
@@ -105,11 +120,49 @@ async def test_a_steer_the_agent_does_not_take_is_queued_as_the_next_turn_saying
     assert MID_TURN not in text(events)
 
 
+def queue_then(run: Run) -> None:
+    """Queue the next turn's words, then change them while held (they go as changed)."""
+    assert run.queue("t", "Then say hi.", by="bo") is None
+    (queued,) = [m for m in run.states["t"].inbox.held if not m.steer]
+    assert run.edit_queued("t", queued.id, NEXT, by="bo") is None
+
+
+NEXT = "Then say GANNET."
+QUEUED_BY_AGENT = "(this prompt waited, queued behind the session's running turn)"
+
+
 async def test_a_steer_that_started_a_turn_of_its_own_is_kept_and_said(tmp_path: Path) -> None:
-    _, events, _ = await steered_run(tmp_path, "--steering", "startedNewTurn")
+    """The agent's own turn, which no prompt of lfg's owns, holds nothing up: the ticket's turn ends
+    when its prompt is answered, and its queued next turn goes (the agent queues it behind its own)."""
+    switches = ("--steering", "startedNewTurn", "--prompt-queueing")
+    _, events, _ = await steered_run(tmp_path, *switches, then=queue_then)
     assert [e.text for e in events if isinstance(e, Steered)] == [STEER]
     assert any("(startedNewTurn)" in e.message for e in events if type(e) is Status)
-    assert [e.outcome for e in events if isinstance(e, AttemptEnded)] == [Outcome.COMPLETED]
+    assert f"(a turn of its own, which no prompt owns: {STEER})" in text(events)
+    assert [e.outcome for e in events if isinstance(e, AttemptEnded)] == [Outcome.COMPLETED] * 2
+    assert [(e.attempt, e.text) for e in events if isinstance(e, PromptSent)] == [
+        (1, "Write the notes."),
+        (2, NEXT),
+    ]
+
+
+async def test_an_agent_that_queues_prompts_is_sent_a_queued_message_only_once_its_turn_ends(
+    tmp_path: Path,
+) -> None:
+    """lfg holds a queued message itself, editable until its turn comes, though the agent advertises
+    prompt queueing (claude-agent-acp's `promptQueueing`): the agent is never sent a prompt mid-turn."""
+    switches = ("--steering", "injected", "--prompt-queueing")
+    run, events, said = await steered_run(tmp_path, *switches, then=queue_then)
+    assert said == [None]
+    assert [e.text for e in events if isinstance(e, Steered)] == [STEER]
+    prompts = [(e.attempt, e.text, e.continues) for e in events if isinstance(e, PromptSent)]
+    assert prompts == [(1, "Write the notes.", None), (2, NEXT, 1)], "the words as edited while held"
+    assert [e.outcome for e in events if isinstance(e, AttemptEnded)] == [Outcome.COMPLETED] * 2
+    answer = text(events)
+    assert QUEUED_BY_AGENT not in answer, "sent once the turn had ended, not into the agent's queue"
+    first = "".join(e.text for e in events if isinstance(e, TextDelta) and e.attempt == 1)
+    assert MID_TURN in first, "the steer went into the first turn"
+    assert not run.states["t"].inbox.held
 
 
 async def test_an_agent_without_steering_gets_the_steer_queued_saying_so(tmp_path: Path) -> None:

@@ -61,6 +61,7 @@ class SessionSteering(SessionState):
 
     def _steers_open(self, inbox: Inbox) -> None:
         """The turn's prompt is out: steers may go into it, sent as soon as they are held."""
+        inbox.agent, inbox.agent_steers = self._agent_name(), self.steering
         if not self.steering:
             return
         self._steer_tasks: dict[asyncio.Task[SteerAnswer], HeldMessage] = {}
@@ -68,6 +69,12 @@ class SessionSteering(SessionState):
         inbox.wake = lambda: self.client.inbox.put_nowait(SteerWake())
         if any(m.steer for m in inbox.held):  # held again for a retry, or before the prompt left
             inbox.wake()
+
+    def _agent_name(self) -> str:
+        """The agent as the person knows it: the title its `initialize` answer gives (its name
+        without one), else its provider's name."""
+        info = self.agent_info
+        return (info.title or info.name) if info is not None else self.launch.config.name
 
     def _steers_send(self, inbox: Inbox) -> None:
         """Send every steer held, each its own request, its answer coming back through the inbox."""
