@@ -31,8 +31,9 @@ class SteerDesk:
 
     held: Callable[[], tuple[HeldMessage, ...]]
     """The messages the ticket holds now, in the order they go."""
-    steerable: Callable[[], bool]
-    """Whether a steer sent now would wait for a safe point of this turn (else it is queued)."""
+    steerable: Callable[[], bool | None]
+    """Whether a steer sent now would wait for a safe point of this turn (else it is queued); None:
+    not known here (a served run's: its run decides when the steer arrives, and says)."""
     send: Callable[[str, bool], str | None]
     """Send the words as a steer (True) or queued (False)."""
     edit: Callable[[int, str], str | None]
@@ -67,7 +68,7 @@ class SteerScreen(ModalScreen[None]):
         super().__init__()
         self.ticket = ticket
         self.desk = desk
-        self.steer = desk.steerable()
+        self.steer = desk.steerable() is not False
         """What Enter sends a new message as: a steer, or queued."""
         self.picked: int | None = None
         """The index of the held message being edited, or None: a new message."""
@@ -97,7 +98,13 @@ class SteerScreen(ModalScreen[None]):
             return f"Enter saves your edit of held message {self.picked + 1}; ctrl+r takes it back."
         if not self.steer:
             return f"Enter queues this as {name}'s next turn, sent once this turn ends."
-        if self.desk.steerable():
+        steerable = self.desk.steerable()
+        if steerable is None:
+            return (
+                f"Enter steers {name} at its next safe point; where its turn has none, its run queues "
+                "this as the next turn, and says so."
+            )
+        if steerable:
             return f"Enter steers {name}: sent after this round's tool results, before its next call."
         return f"{name} has no safe point to steer at: Enter queues this as its next turn instead."
 
