@@ -5,7 +5,8 @@ the run's bearer token, compared in constant time; a request without it learns n
 `GET /v1/run` describes the run (its tickets and price card), `GET /v1/events` streams it (see
 hub.py and docs/watching.md), and with `--control` `POST /v1/requests` carries a person's request
 (lfgtui/run/requests.py: cancel, cancel one sub-agent, retry, approve or deny a call, answer a
-question, follow up, steer or queue, start a tournament's synthesis once its verdict is decided), each
+question, follow up, steer or queue, edit or take back a held message, start a tournament's synthesis
+once its verdict is decided), each
 recorded with who asked; the older routes (`POST /v1/tickets/{id}/cancel|retry|follow-up`,
 `…/calls/{call}/approve|deny`, `…/elicitations/{id}/accept|decline|cancel`,
 `/v1/tournaments/{id}/synthesize`) are read into the same typed requests. `GET /v1/inbox` is what
