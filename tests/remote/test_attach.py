@@ -29,7 +29,7 @@ from lfgtui.events import (
 from lfgtui.remote.attach import AttachError, Attachment, watcher_name
 from lfgtui.remote.codec import encode
 from lfgtui.sim.server import SimServer
-from lfgtui.ui.screens.modals import ApprovalScreen
+from lfgtui.ui.screens.modals import ApprovalScreen, FollowUpScreen
 from lfgtui.ui.screens.steer import SteerScreen
 from lfgtui.ui.widgets.pane import PaneState
 from lfgtui.ui.widgets.tool_log import ToolState
@@ -385,8 +385,10 @@ async def test_the_tui_attached_with_control_steers_queues_edits_and_takes_back_
             assert str(t.shown.held.render()) == f"1. queued from {who}: then a tanka"
             await pilot.press("y")  # the first round's write_file, shown whole: the turn goes on
             await finish(run)
-            await until(pilot, lambda: attachment.state == "ended")
-            await pilot.press("q")
+            await until(pilot, lambda: attachment.state == "ended" and t.finished)
+            await pilot.press("i")
+            assert isinstance(app.screen, FollowUpScreen), "an ended ticket's i is its follow-up"
+            await pilot.press("escape", "q")
         await attachment.aclose()
     said = [e.message for e in run.events if isinstance(e, Status)]
     assert f"taken back by {who}: then a sonnet" in said and f"edited by {who}: then a tanka" in said
