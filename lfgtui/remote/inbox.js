@@ -249,6 +249,7 @@ function showHeld(entry, item) {
     held.label.textContent = message.steer ? "⧗ steer from " + message.by + ": "
       : (turn += 1) + ". queued from " + message.by + ": ";
     if (!held.editing) held.text.textContent = message.text;
+    held.buttons.hidden = !item.compose; // a run served read-only shows what is held, and changes nothing
     if (p.held.children[index] !== held.node) p.held.insertBefore(held.node, p.held.children[index] || null);
   });
   for (const [id, held] of nodes) {
@@ -283,7 +284,7 @@ function heldNode(ticket, id, note) {
   form.append(input, save);
   form.hidden = true;
   node.append(label, text, buttons, form);
-  const held = { node, label, text, editing: false, message: null };
+  const held = { node, label, text, buttons, editing: false, message: null };
   const controls = [edit, remove, input, save];
   edit.addEventListener("click", () => {
     held.editing = true;
