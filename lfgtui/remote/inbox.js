@@ -194,6 +194,13 @@ function card(item, full) {
   p.form.hidden = !item.follow_up;
   p.subagents.textContent = subagentsLine(item.subagents);
   p.subagents.hidden = p.subagents.textContent === "";
+  showHeld(entry, item);
+  const compose = p.compose;
+  compose.ticket = item.ticket;
+  compose.form.hidden = !item.compose;
+  if (item.compose && !compose.chosen) compose.mode.value = item.compose;
+  compose.steerable = item.compose === "steer";
+  compose.says.textContent = composeSays(compose);
   if (full) {
     const calls = item.requests.map((asked) => asked.kind + ":" + asked.call).join(" ");
     if (calls !== entry.calls) {
@@ -218,8 +225,136 @@ function parts(ticket) {
   return {
     id: el("span", "id", ticket), title: el("span", "title"), badge: el("span", "badge"), age: el("span", "age"),
     provider: el("span", "provider"), detail: el("p", "detail"), form: followUpForm(ticket),
-    subagents: el("p", "subagents"),
+    subagents: el("p", "subagents"), held: el("ol", "held"), heldNote: el("p", "note"), heldCount: el("span", "held-count"),
+    compose: composer(ticket),
   };
+}
+
+// What a running ticket holds, in the order it goes (lfgtui/remote/inbox.py `held`): a steer waiting
+// for its safe point, then each queued turn numbered, each editable and removable until it is sent.
+// Each message keeps its node across snapshots (by its id), so an edit being typed stays.
+function showHeld(entry, item) {
+  const p = entry.parts;
+  const nodes = entry.held || (entry.held = new Map());
+  const seen = new Set();
+  let turn = 0;
+  item.held.forEach((message, index) => {
+    let held = nodes.get(message.id);
+    if (held === undefined) {
+      held = heldNode(item.ticket, message.id, p.heldNote);
+      nodes.set(message.id, held);
+    }
+    seen.add(message.id);
+    held.message = message;
+    held.label.textContent = message.steer ? "⧗ steer from " + message.by + ": "
+      : (turn += 1) + ". queued from " + message.by + ": ";
+    if (!held.editing) held.text.textContent = message.text;
+    held.buttons.hidden = !item.compose; // a run served read-only shows what is held, and changes nothing
+    if (p.held.children[index] !== held.node) p.held.insertBefore(held.node, p.held.children[index] || null);
+  });
+  for (const [id, held] of nodes) {
+    if (seen.has(id)) continue;
+    if (held.editing) {
+      p.heldNote.className = "note problem";
+      p.heldNote.textContent = "Not saved: that message was sent, or taken back, before your edit";
+    }
+    held.node.remove();
+    nodes.delete(id);
+  }
+  p.held.hidden = item.held.length === 0;
+  p.heldCount.textContent = item.held.length ? " · " + item.held.length + " held" : "";
+}
+
+function heldNode(ticket, id, note) {
+  const node = el("li", "held-message");
+  const label = el("span", "key");
+  const text = el("span", "held-text");
+  const edit = el("button", "", "Edit");
+  const remove = el("button", "deny", "Remove");
+  edit.type = remove.type = "button";
+  const buttons = el("div", "buttons");
+  buttons.append(edit, remove);
+  const form = el("form", "held-edit");
+  const input = el("input");
+  input.type = "text";
+  input.maxLength = 1000;
+  input.setAttribute("aria-label", "edit held message of " + ticket);
+  const save = el("button", "approve", "Save");
+  save.type = "submit";
+  form.append(input, save);
+  form.hidden = true;
+  node.append(label, text, buttons, form);
+  const held = { node, label, text, buttons, editing: false, message: null };
+  const controls = [edit, remove, input, save];
+  edit.addEventListener("click", () => {
+    held.editing = true;
+    input.value = held.message.text;
+    form.hidden = false;
+    input.focus();
+  });
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (!input.value.trim()) return;
+    const body = JSON.stringify({ request: "edit-held", ticket, held: id, text: input.value });
+    if (await act("/v1/requests", body, controls, note, "application/json")) {
+      held.editing = false;
+      form.hidden = true;
+      text.textContent = input.value;
+      for (const control of controls) control.disabled = false;
+    }
+  });
+  remove.addEventListener("click", () => {
+    held.editing = false;
+    act("/v1/requests", JSON.stringify({ request: "remove-held", ticket, held: id }), controls, note,
+      "application/json");
+  });
+  return held;
+}
+
+// A running ticket's composer: steer its turn, or queue its next, as a request (`POST /v1/requests`);
+// its first line says what Enter does before anything is sent, as the TUI's composer does.
+function composer(ticket) {
+  const form = el("form", "compose");
+  const says = el("p", "says");
+  const mode = el("select");
+  mode.setAttribute("aria-label", "steer or queue");
+  for (const [value, title] of [["steer", "Steer this turn"], ["queue", "Queue as its next turn"]]) {
+    const option = el("option", "", title);
+    option.value = value;
+    mode.append(option);
+  }
+  const input = el("input");
+  input.type = "text";
+  input.maxLength = 1000;
+  input.placeholder = "your words for " + ticket;
+  input.setAttribute("aria-label", "steer or queue for " + ticket);
+  const send = el("button", "", "Send");
+  send.type = "submit";
+  const note = el("p", "note");
+  form.append(says, mode, input, send, note);
+  form.hidden = true;
+  const compose = { form, says, mode, ticket, steerable: false, chosen: false };
+  mode.addEventListener("change", () => {
+    compose.chosen = true;
+    says.textContent = composeSays(compose);
+  });
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (!input.value.trim()) return;
+    const body = JSON.stringify({ request: mode.value, ticket, text: input.value });
+    if (await act("/v1/requests", body, [mode, input, send], note, "application/json")) {
+      input.value = "";
+      mode.disabled = input.disabled = send.disabled = false;
+    }
+  });
+  return compose;
+}
+
+function composeSays(compose) {
+  const name = compose.ticket;
+  if (compose.mode.value === "queue") return "Enter queues this as " + name + "'s next turn, sent once this turn ends.";
+  if (compose.steerable) return "Enter steers " + name + ": sent after this round's tool results, before its next call.";
+  return name + " has no safe point to steer at: Enter queues this as its next turn instead.";
 }
 
 function fullCard(ticket) {
@@ -230,21 +365,22 @@ function fullCard(ticket) {
   const head = el("div", "head");
   head.append(p.id, p.title);
   const meta = el("div", "meta");
-  meta.append(p.badge, " · ", p.age, p.provider);
+  meta.append(p.badge, " · ", p.age, p.provider, p.heldCount);
   const node = el("li");
   node.dataset.ticket = ticket;
-  node.append(head, meta, p.subagents, p.detail, p.said, p.answer, p.requests, p.form);
+  node.append(head, meta, p.subagents, p.detail, p.said, p.answer, p.held, p.heldNote, p.requests, p.compose.form,
+    p.form);
   return { node, parts: p, full: true, calls: "" };
 }
 
 function row(ticket) {
   const p = parts(ticket);
   const line = el("summary", "line");
-  line.append(p.id, " ", p.badge, " · ", p.age);
+  line.append(p.id, " ", p.badge, " · ", p.age, p.heldCount);
   const details = el("details");
   const sub = el("div", "sub");
   sub.append(p.title, p.provider);
-  details.append(line, sub, p.subagents, p.detail, p.form);
+  details.append(line, sub, p.subagents, p.detail, p.held, p.heldNote, p.compose.form, p.form);
   const node = el("li");
   node.dataset.ticket = ticket;
   node.append(details);

@@ -48,6 +48,7 @@ from lfgtui.events import (
     ElicitationAnswered,
     ElicitationAsked,
     Event,
+    HeldMessage,
     Holding,
     PlanUpdated,
     PromptSent,
@@ -93,6 +94,9 @@ REST_ORDER = {
 }
 """How the tickets that need nobody are listed: the ones at work first."""
 _HERE = Path(__file__).parent
+Composes = Callable[[str], str | None]
+"""What a message sent to a ticket now would be: `"steer"` (its turn has a safe point ahead),
+`"queue"` (its next turn) or None (it is not running: no composer)."""
 
 
 class Inbox:
@@ -109,6 +113,8 @@ class Inbox:
         """The end of what each ticket's latest attempt has written."""
         self.children: dict[str, dict[str, str]] = {}
         """Each ticket's sub-agents in its latest attempt: their states, by session id."""
+        self.held: dict[str, tuple[HeldMessage, ...]] = {}
+        """The messages each ticket holds for the person, unsent, in the order they go."""
         self.version = 0
         """Counts the changes: a snapshot with a higher one shows something new."""
         self._changed: asyncio.Future[None] | None = None
@@ -151,6 +157,11 @@ class Inbox:
         children[event.child] = event.state
         return True
 
+    def _holding(self, event: Holding) -> bool:
+        """What the ticket holds changed (a steer or a queued turn held, edited, taken back or sent)."""
+        self.held[event.ticket] = event.held
+        return True
+
     def _text(self, event: TextDelta) -> bool:
         self.answers.setdefault(event.ticket, LastMessage()).add(event.text)
         return True
@@ -181,10 +192,11 @@ class Inbox:
     def _ended(self, event: AttemptEnded) -> bool:
         return self.requests.pop(event.ticket, None) is not None
 
-    def snapshot(self, control: bool, ended: bool) -> dict[str, Any]:
+    def snapshot(self, control: bool, ended: bool, composes: Composes | None = None) -> dict[str, Any]:
         """The inbox as the page reads it: `needs_you`, `unread` and `rest`, each a list of tickets in
         the order shown. `control`: the run takes answers and follow-ups; `ended`: nothing more will
-        change."""
+        change; `composes`: what a message sent to a ticket now would be (its composer's Enter; None: the
+        run takes none)."""
         now = self.clock()
         needs_you = self.attention.needs_you()
         unread = self.attention.unread()
@@ -198,12 +210,14 @@ class Inbox:
             "version": self.version,
             "control": control,
             "ended": ended,
-            "needs_you": [self._item(s, now, control, full=True) for s in needs_you],
-            "unread": [self._item(s, now, control, full=True) for s in unread],
-            "rest": [self._item(s, now, control, full=False) for s in rest],
+            "needs_you": [self._item(s, now, control, composes, full=True) for s in needs_you],
+            "unread": [self._item(s, now, control, composes, full=True) for s in unread],
+            "rest": [self._item(s, now, control, composes, full=False) for s in rest],
         }
 
-    def _item(self, standing: Standing, now: float, control: bool, full: bool) -> dict[str, Any]:
+    def _item(
+        self, standing: Standing, now: float, control: bool, composes: Composes | None, full: bool
+    ) -> dict[str, Any]:
         """One ticket; `full`: with its open requests and the end of its answer."""
         ticket = self.tickets.get(standing.ticket)
         item: dict[str, Any] = {
@@ -218,6 +232,8 @@ class Inbox:
             "detail": revealed(standing.detail),
             "follow_up": control and standing.state in FOLLOWS_UP and not self.requests.get(standing.ticket),
             "subagents": subagent_states(self.children.get(standing.ticket, {})),
+            "held": [held(message) for message in self.held.get(standing.ticket, ())],
+            "compose": composes(standing.ticket) if control and composes is not None else None,
         }
         if full:
             asked = self.requests.get(standing.ticket, {}).values()
@@ -230,6 +246,13 @@ class Inbox:
             answer = self.answers.get(standing.ticket)
             item["answer"] = revealed(last_lines(answer.text())) if answer is not None else ""
         return item
+
+
+def held(message: HeldMessage) -> dict[str, Any]:
+    """A message the ticket holds: its id (what `edit-held` and `remove-held` name), whether it is a
+    steer for this turn or a queued next turn, its words and who sent them."""
+    text, by = revealed(message.text), revealed(message.by)
+    return {"id": message.id, "steer": message.steer, "text": text, "by": by}
 
 
 def subagent_states(children: Mapping[str, str]) -> dict[str, int]:
@@ -331,6 +354,7 @@ INBOX: Translation[Callable[[Inbox, Any], bool]] = Translation(
         ElicitationAnswered: Inbox._replied,
         AttemptEnded: Inbox._ended,
         SubagentChanged: Inbox._child,
+        Holding: Inbox._holding,
     },
     {
         **dict.fromkeys(
@@ -338,7 +362,6 @@ INBOX: Translation[Callable[[Inbox, Any], bool]] = Translation(
                 AttemptQueued,
                 PromptSent,
                 Steered,
-                Holding,
                 ReasoningDelta,
                 ToolCallArgsDelta,
                 ToolCallReady,

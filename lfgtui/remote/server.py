@@ -5,7 +5,8 @@ the run's bearer token, compared in constant time; a request without it learns n
 `GET /v1/run` describes the run (its tickets and price card), `GET /v1/events` streams it (see
 hub.py and docs/watching.md), and with `--control` `POST /v1/requests` carries a person's request
 (lfgtui/run/requests.py: cancel, cancel one sub-agent, retry, approve or deny a call, answer a
-question, follow up, steer or queue, start a tournament's synthesis once its verdict is decided), each
+question, follow up, steer or queue, edit or take back a held message, start a tournament's synthesis
+once its verdict is decided), each
 recorded with who asked; the older routes (`POST /v1/tickets/{id}/cancel|retry|follow-up`,
 `…/calls/{call}/approve|deny`, `…/elicitations/{id}/accept|decline|cancel`,
 `/v1/tournaments/{id}/synthesize`) are read into the same typed requests. `GET /v1/inbox` is what
@@ -47,6 +48,7 @@ from lfgtui.run.requests import (
     Answer,
     Approve,
     Cancel,
+    EditHeld,
     FollowUp,
     Queue,
     Request,
@@ -127,6 +129,10 @@ class Controls(Protocol):
 
     def synthesize(self, verdict: Verdict, who: str) -> str: ...
 
+    def composes(self, ticket: str) -> str | None:
+        """What a message sent to `ticket` now would be (inbox.py `Composes`)."""
+        ...
+
 
 @dataclass(frozen=True)
 class EngineControls:
@@ -142,6 +148,12 @@ class EngineControls:
         from lfgtui.tournament.synthesis import start_synthesis
 
         return start_synthesis(self.run, verdict, f"synthesis asked by {who}").id
+
+    def composes(self, ticket: str) -> str | None:
+        state = self.run.states.get(ticket)
+        if state is None or not state.running:
+            return None
+        return "steer" if self.run.steerable(ticket) else "queue"
 
 
 @dataclass(frozen=True)
@@ -462,7 +474,8 @@ class RunServer:
             await self._inbox_changed(int(after))
         if self.watched is not None:
             self.watched.set()  # a person with the inbox open is watching (`--start-on-attach`)
-        snapshot = self.inbox.snapshot(self.controls is not None, self.hub.ended)
+        composes = self.controls.composes if self.controls is not None else None
+        snapshot = self.inbox.snapshot(self.controls is not None, self.hub.ended, composes)
         return web.json_response(snapshot, headers={"Cache-Control": "no-store"})
 
     async def _inbox_changed(self, after: int) -> None:
@@ -596,7 +609,7 @@ class RunServer:
             return _problem(404, f"the run has no ticket {ticket!r}")
         if isinstance(asked, FollowUp) and not (asked.text and asked.text.strip()):
             return _problem(400, "the follow-up is the request's body: UTF-8 text, not empty")
-        if isinstance(asked, Steer | Queue) and not (asked.text and asked.text.strip()):
+        if isinstance(asked, Steer | Queue | EditHeld) and not (asked.text and asked.text.strip()):
             return _problem(400, f"{asked.kind}: text is missing or blank")
         if isinstance(asked, Answer) and asked.reply.action == "accept" and not _content(asked.reply.content):
             return _problem(400, "content must map field names to text, numbers, booleans or lists of text")

@@ -29,11 +29,13 @@ from lfgtui.run.requests import (
     Cancel,
     CancelAll,
     CancelChild,
+    EditHeld,
     FollowUp,
     Fork,
     Land,
     Queue,
     Refusal,
+    RemoveHeld,
     Request,
     Rerun,
     Resume,
@@ -73,6 +75,10 @@ class Decides(RunFace, Protocol):
     def steer(self, ticket_id: str, text: str, by: str = YOU) -> str | None: ...
 
     def queue(self, ticket_id: str, text: str, by: str = YOU) -> str | None: ...
+
+    def edit_queued(self, ticket_id: str, message_id: int, text: str, by: str = YOU) -> str | None: ...
+
+    def unqueue(self, ticket_id: str, message_id: int, by: str = YOU) -> str | None: ...
 
 
 Decide = Callable[[Decides, Any, str], Told | Awaitable[Told]]
@@ -181,6 +187,19 @@ def _queue(run: Decides, asked: Queue, who: str) -> Told:
     return None if problem is None else Refusal(problem)
 
 
+def _edit_held(run: Decides, asked: EditHeld, who: str) -> Told:
+    """A held message's new words, until it is sent (`Run.edit_queued` says why not). On a coordinated
+    run the coordinator holds what is queued; a steer already carried to a worker is the worker's."""
+    problem = run.edit_queued(asked.ticket, asked.held, asked.text, who)
+    return None if problem is None else Refusal(problem)
+
+
+def _remove_held(run: Decides, asked: RemoveHeld, who: str) -> Told:
+    """A held message taken back, unsent (`Run.unqueue` says why not)."""
+    problem = run.unqueue(asked.ticket, asked.held, who)
+    return None if problem is None else Refusal(problem)
+
+
 def _retry_all(run: Decides, asked: RetryAll, who: str) -> Told:
     return None if run.retry_all() else Refusal("every ticket has completed or is running")
 
@@ -203,6 +222,8 @@ DECISIONS: dict[type[Request], Decision] = {
     ReviewSend: Decision(_review_send),
     Steer: Decision(_steer, reaches=True),
     Queue: Decision(_queue),
+    EditHeld: Decision(_edit_held),
+    RemoveHeld: Decision(_remove_held),
     RetryAll: Decision(_retry_all),
     CancelAll: Decision(_cancel_all),
 }

@@ -138,6 +138,29 @@ class Queue(Request):
 
 
 @dataclass(frozen=True)
+class EditHeld(Request):
+    """Change the words of a message a running ticket holds, unsent (a steer waiting for its safe
+    point, or a queued turn), keeping its place; `held` is its id (`HeldMessage.id`, in every
+    `Holding` event)."""
+
+    kind: ClassVar[str] = "edit-held"
+    served: ClassVar[bool] = True
+    ticket: str
+    held: int
+    text: str
+
+
+@dataclass(frozen=True)
+class RemoveHeld(Request):
+    """Take a held message back, unsent (`held`: its id, as `EditHeld`'s)."""
+
+    kind: ClassVar[str] = "remove-held"
+    served: ClassVar[bool] = True
+    ticket: str
+    held: int
+
+
+@dataclass(frozen=True)
 class ReviewSend(Request):
     """Send a ticket its review's comments as one follow-up (the review screen's send)."""
 
@@ -240,6 +263,8 @@ def decode(body: object) -> Request:
             value = _reply(kind, value)
         elif field.type == "bool" and not isinstance(value, bool):
             raise RequestError(f"{kind}: {field.name} must be true or false")
+        elif field.type == "int" and (type(value) is not int or value < 1):
+            raise RequestError(f"{kind}: {field.name} must be a held message's id (a whole number from 1)")
         elif field.type.startswith("str") and not isinstance(value, str):
             raise RequestError(f"{kind}: {field.name} must be text")
         values[field.name] = value

@@ -258,9 +258,11 @@ class Run:
     def unqueue(self, ticket_id: str, message_id: int, by: str = "you") -> str | None:
         """Take a held message back, unsent: None when done, else why not."""
         state = self.states.get(ticket_id)
-        message = None if state is None else state.inbox.remove(message_id)
-        if state is None or message is None:
-            return f"{ticket_id} holds no message {message_id}: it was sent already, or taken back"
+        if state is None:
+            return f"the run has no ticket {ticket_id!r}"
+        message = state.inbox.remove(message_id) if state.running else None
+        if message is None:
+            return self._not_held(state, message_id, "take-back", by)
         self._holding(state, f"taken back by {by}: {summary(message)}")
         return None
 
@@ -269,11 +271,30 @@ class Run:
         if (problem := unfit(text, "message")) is not None:
             return problem
         state = self.states.get(ticket_id)
-        message = None if state is None else state.inbox.edit(message_id, text)
-        if state is None or message is None:
-            return f"{ticket_id} holds no message {message_id}: it was sent already, or taken back"
+        if state is None:
+            return f"the run has no ticket {ticket_id!r}"
+        message = state.inbox.edit(message_id, text) if state.running else None
+        if message is None:
+            return self._not_held(state, message_id, "edit", by)
         self._holding(state, f"edited by {by}: {summary(message)}")
         return None
+
+    def _not_held(self, state: TicketState, message_id: int, verb: str, by: str) -> str:
+        """Why a held message cannot be changed (sent already, taken back, or its ticket ended), said
+        in the ticket's events too while its attempt runs: an asker's change never vanishes unsaid."""
+        name = state.ticket.id
+        if state.running:
+            problem = f"{name} holds no message {message_id}: it was sent already, or taken back"
+        else:
+            outcome = state.outcome
+            ended = "is not running" if outcome is None else f"has ended ({outcome.value})"
+            problem = (
+                f"{name} {ended}: it holds no message {message_id} any more (each was sent, or said "
+                "unsent, as its turn ended)"
+            )
+        if state.ev is not None and state.live:
+            self._emit(state, state.ev(Status, message=f"{verb} by {by} refused: {problem}"))
+        return problem
 
     def steerable(self, ticket_id: str) -> bool:
         """Whether a steer sent now would wait for a safe point of the running turn (else it is queued)."""

@@ -13,15 +13,27 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from textual.widgets import Input
 
-from lfgtui.events import ApprovalAnswered, AttemptEnded, ErrorInfo, ErrorKind, Event, Outcome, TextDelta
+from lfgtui.events import (
+    ApprovalAnswered,
+    AttemptEnded,
+    ErrorInfo,
+    ErrorKind,
+    Event,
+    Outcome,
+    PromptSent,
+    Status,
+    TextDelta,
+)
 from lfgtui.remote.attach import AttachError, Attachment, watcher_name
 from lfgtui.remote.codec import encode
 from lfgtui.sim.server import SimServer
-from lfgtui.ui.screens.modals import ApprovalScreen
+from lfgtui.ui.screens.modals import ApprovalScreen, FollowUpScreen
+from lfgtui.ui.screens.steer import SteerScreen
 from lfgtui.ui.widgets.pane import PaneState
 from lfgtui.ui.widgets.tool_log import ToolState
-from tests.support.app import until
+from tests.support.app import keys, until
 from tests.support.lfg import Lfg
 from tests.support.recording import load_recorded, record_tickets, tickets_file
 from tests.support.remote import TICKET, attached_app, lying_server
@@ -334,6 +346,54 @@ async def test_the_tui_attached_with_control_answers_approvals_through_the_serve
     who = f"127.0.0.1 ({watcher_name()})"  # lfg attach says who it is: user@host
     assert answers == [(True, who), (False, who)]
     assert (tmp_path / "notes" / "summary.md").exists()
+
+
+async def test_the_tui_attached_with_control_steers_queues_edits_and_takes_back_through_the_server(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    """`i` on an attached pane opens the TUI's own composer: what the ticket holds is what the served
+    events said, and each send, edit and take-back goes to the server as the watcher's request."""
+    gated = (
+        '[[ticket]]\nid = "t"\nprompt = "Look around."\nprovider = "sim"\nmodel = "steer-rounds"\n'
+        'tools = ["write_file", "list_dir", "read_file"]\n'
+    )
+    who = f"127.0.0.1 ({watcher_name()})"
+    async with served(sim, tmp_path, gated, control=True, yes=False) as run:
+        app, attachment = await attached_app(run.url, sim)
+        async with app.run_test(size=(120, 40)) as pilot:
+            run.run.start()
+            t = app.controller.panes["t"]
+            await until(pilot, lambda: t.state is PaneState.APPROVAL)
+            t.shown.focus()
+            await pilot.press("i")
+            composer = app.screen
+            assert isinstance(composer, SteerScreen)
+            assert composer.says() == (
+                "Enter steers t at its next safe point; where its turn has none, its run queues this as "
+                "the next turn, and says so."
+            )
+            await pilot.press("ctrl+t", *keys("then a haiku"), "enter")
+            await until(pilot, lambda: len(t.held) == 1)
+            await pilot.press("i", "ctrl+t", *keys("then a sonnet"), "enter")
+            await until(pilot, lambda: len(t.held) == 2)
+            await pilot.press("i", "up", "ctrl+r", "escape")  # the last held: "then a sonnet"
+            await until(pilot, lambda: len(t.held) == 1)
+            await pilot.press("i", "up")
+            app.screen.query_one(Input).value = ""
+            await pilot.press(*keys("then a tanka"), "enter")
+            await until(pilot, lambda: [m.text for m in t.held] == ["then a tanka"])
+            assert str(t.shown.held.render()) == f"1. queued from {who}: then a tanka"
+            await pilot.press("y")  # the first round's write_file, shown whole: the turn goes on
+            await finish(run)
+            await until(pilot, lambda: attachment.state == "ended" and t.finished)
+            await pilot.press("i")
+            assert isinstance(app.screen, FollowUpScreen), "an ended ticket's i is its follow-up"
+            await pilot.press("escape", "q")
+        await attachment.aclose()
+    said = [e.message for e in run.events if isinstance(e, Status)]
+    assert f"taken back by {who}: then a sonnet" in said and f"edited by {who}: then a tanka" in said
+    prompts = [e.text for e in run.events if isinstance(e, PromptSent)]
+    assert prompts == ["Look around.", "then a tanka"], "the one left sent as the next turn"
 
 
 def test_lfg_run_in_a_terminal_serves_and_says_how_to_watch(tmp_path: Path) -> None:

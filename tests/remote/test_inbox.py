@@ -20,6 +20,8 @@ from lfgtui.events import (
     AttemptStarted,
     ElicitationAsked,
     EventFactory,
+    HeldMessage,
+    Holding,
     Outcome,
     PromptSent,
     Status,
@@ -390,3 +392,32 @@ def test_a_tickets_sub_agents_are_counted_by_state_on_its_item(tmp_path: Path) -
     box(EventFactory("p", 2)(AttemptStarted, provider="sim", model="hello"))
     [item] = box.snapshot(control=False, ended=False)["rest"]
     assert item["subagents"] == {"count": 0}
+
+
+def test_a_tickets_held_messages_are_listed_revealed_and_composed_only_with_control(tmp_path: Path) -> None:
+    """What a ticket holds, in order, as its latest `held` line says it (the person's words revealed);
+    its composer only where the run takes requests, saying what Enter does."""
+    loaded = load_tickets(
+        tickets_file(tmp_path, '[[ticket]]\nid = "p"\nprompt = "x"\nmodel = "hello"\n'),
+        Config(path=None),
+        BUILTIN_TOOLS,
+    )
+    box = Inbox(loaded.tickets, lambda: 0.0, 0.0)
+    ev = EventFactory("p", 1)
+    box(ev(AttemptStarted, provider="sim", model="hello"))
+    held = (
+        HeldMessage(3, "go\x1b[2J on", True, "you"),
+        HeldMessage(1, "then tests", False, "127.0.0.1 (ada)"),
+    )
+    box(ev(Holding, message="queued", held=held))
+    [item] = box.snapshot(control=False, ended=False, composes=lambda ticket: "steer")["rest"]
+    assert item["held"] == [
+        {"id": 3, "steer": True, "text": "go␛[2J on", "by": "you"},
+        {"id": 1, "steer": False, "text": "then tests", "by": "127.0.0.1 (ada)"},
+    ]
+    assert item["compose"] is None, "a run served read-only composes nothing"
+    [item] = box.snapshot(control=True, ended=False, composes=lambda ticket: "queue")["rest"]
+    assert item["compose"] == "queue"
+    box(ev(Holding, message="sent", held=()))
+    [item] = box.snapshot(control=True, ended=False)["rest"]
+    assert item["held"] == [] and item["compose"] is None

@@ -12,7 +12,14 @@ from typing import Any
 
 import pytest
 
-from lfgtui.events import ApprovalAnswered, ElicitationAnswered, ElicitationAsked, PromptSent, TextDelta
+from lfgtui.events import (
+    ApprovalAnswered,
+    ElicitationAnswered,
+    ElicitationAsked,
+    PromptSent,
+    Status,
+    TextDelta,
+)
 from lfgtui.sim.server import SimServer
 from tests.support.browsing import CHROMIUM, CHROMIUM_FLAGS
 from tests.support.serving import TOKEN, Served, served
@@ -246,3 +253,56 @@ async def test_an_item_the_page_cannot_draw_is_a_row_saying_so_and_the_rest_are_
         await waiting.get_by_role("button", name="Approve").tap()
         await page.locator('#unread li[data-ticket="risky"]').wait_for()
         await asyncio.wait_for(run.run.wait(), 20)
+
+
+async def test_on_a_phone_a_running_ticket_is_sent_words_whose_held_list_is_edited_and_taken_back(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    """The composer says what Enter does; what the ticket holds shows in order, as text, each editable
+    and removable until sent; the one left goes as the ticket's next turn."""
+    tickets = (
+        '[[ticket]]\nid = "t"\nprompt = "Look around."\nprovider = "sim"\nmodel = "steer-rounds"\n'
+        'tools = ["write_file", "list_dir", "read_file"]\n'
+    )
+    async with on_a_phone(sim, tmp_path, tickets) as (run, page):
+        await page.goto(f"{run.url}/inbox#token={TOKEN}")
+        card = page.locator('#needs-you li[data-ticket="t"]', has_text="approve write_file?")
+        await card.wait_for()  # its first round's write_file waits: the turn runs, with a safe point ahead
+        says = card.locator(".compose .says")
+        assert await says.inner_text() == (
+            "Enter steers t: sent after this round's tool results, before its next call."
+        )
+        await card.get_by_label("steer or queue", exact=True).select_option("queue")
+        assert await says.inner_text() == "Enter queues this as t's next turn, sent once this turn ends."
+        words = card.get_by_label("steer or queue for t")
+        for text in ("then a haiku", MARKUP):
+            await words.fill(text)
+            await words.press("Enter")
+            await card.locator(".compose .note", has_text="sent").wait_for()
+        held = card.locator("li.held-message")
+        await held.nth(1).wait_for()
+        assert [label.strip() for label in await held.locator(".key").all_inner_texts()] == [
+            "1. queued from 127.0.0.1 (inbox):",
+            "2. queued from 127.0.0.1 (inbox):",
+        ]
+        assert await held.nth(1).locator(".held-text").inner_text() == MARKUP
+        assert await page.locator("main img, main b, main script").count() == 0
+        assert await page.evaluate("window.pwned") is None
+
+        await held.nth(1).get_by_role("button", name="Remove").tap()
+        await held.nth(1).wait_for(state="detached")
+        await held.nth(0).get_by_role("button", name="Edit").tap()
+        edit = held.nth(0).get_by_label("edit held message of t")
+        assert await edit.input_value() == "then a haiku"
+        await edit.fill("then a tanka")
+        await edit.press("Enter")
+        await card.locator(".held-text", has_text="then a tanka").wait_for()
+        assert not await overflows(page)
+        await page.screenshot(path=tmp_path / "held.png", full_page=True)
+
+        await card.get_by_role("button", name="Approve").tap()
+        await asyncio.wait_for(run.run.wait(), 30)
+    prompts = [e.text for e in run.events if isinstance(e, PromptSent) and e.ticket == "t"]
+    assert prompts == ["Look around.", "then a tanka"], "the one left, sent as the next turn"
+    said = [e.message for e in run.events if isinstance(e, Status)]
+    assert "edited by 127.0.0.1 (inbox): then a tanka" in said

@@ -21,11 +21,13 @@ from typing import Any
 import httpx2
 import pytest
 
+from lfgtui.events import Event, Holding, PromptSent, Status
+from lfgtui.remote.codec import decode
 from lfgtui.sim.model_map import ModelMap, ModelRule
 from lfgtui.sim.scenario import ScenarioLibrary
 from lfgtui.sim.server import SimServer
 from tests.support.lfg import Lfg
-from tests.support.serving import TOKEN, finish, served
+from tests.support.serving import TOKEN, asked, finish, served
 from tests.support.streams import write_scenario
 
 STEER = "Stop after the README, and answer in French."
@@ -181,3 +183,78 @@ async def test_a_steer_or_queue_a_run_would_not_take_is_refused_with_its_words(
     assert (ended.status_code, ended.json()) == (409, {"error": "hi has ended: send it a follow-up instead"})
     assert (blank.status_code, blank.json()) == (400, {"error": "queue: text is missing or blank"})
     assert nobody.status_code == 404
+
+
+HELD_TICKET = (
+    '[[ticket]]\nid = "t"\nprompt = "Look around."\nprovider = "sim"\nmodel = "steer-rounds"\n'
+    'tools = ["write_file", "list_dir", "read_file"]\n'
+)
+
+
+def served_events(messages: list[bytes]) -> list[Event]:
+    """The events a watcher of the served feed reads, decoded as `lfg attach` decodes them."""
+    found: list[Event] = []
+    for message in messages:
+        data = json.loads(message.decode().split("\ndata: ", 1)[1])
+        found += [decode(event, 0.0) for event in data.get("events", ())]
+    return found
+
+
+async def test_a_watcher_edits_and_takes_back_held_messages_by_id_until_each_is_sent(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    """The held list travels in the served feed with each message's id; `edit-held` and `remove-held`
+    change it, recorded with who asked; one already gone, or on a ticket that ended, is a 409 in
+    words (and, while the ticket runs, a line in its pane): never dropped in silence."""
+    async with served(sim, tmp_path, HELD_TICKET, control=True, yes=False) as run:
+        run.run.start()
+        call = await asked(run, 1)  # the first round's write_file waits: the turn runs, unsent
+        async with run.client() as client:
+            client.headers["LFG-Watcher"] = "ada"
+
+            async def ask(body: dict[str, Any]) -> tuple[int, Any]:
+                answer = await client.post("/v1/requests", json=body)
+                return answer.status_code, answer.json()
+
+            for text in ("then a haiku", "then a sonnet", "then a limerick"):
+                assert await ask({"request": "queue", "ticket": "t", "text": text}) == (200, {"ok": True})
+            first, second, third = run.run.states["t"].inbox.held
+            edit = {"request": "edit-held", "ticket": "t", "held": first.id, "text": "then a tanka"}
+            remove = {"request": "remove-held", "ticket": "t", "held": second.id}
+            assert await ask(edit) == await ask(remove) == (200, {"ok": True})
+            gone = await ask(remove)
+            missing = await ask({"request": "edit-held", "ticket": "t", "held": 99, "text": "x"})
+            blank = await ask({"request": "edit-held", "ticket": "t", "held": third.id, "text": " "})
+            wrong = await ask({"request": "remove-held", "ticket": "t", "held": "one"})
+            snapshot = (await client.get("/v1/inbox")).json()
+            approve = {"request": "approve", "ticket": "t", "call": call.call_id, "allowed": True}
+            assert await ask(approve) == (200, {"ok": True})
+            await finish(run)
+            ended = await ask({"request": "remove-held", "ticket": "t", "held": third.id})
+
+    assert gone == (409, {"error": f"t holds no message {second.id}: it was sent already, or taken back"})
+    assert missing[0] == 409 and blank[0] == 400 and wrong[0] == 400
+    assert "held must be a held message's id" in wrong[1]["error"]
+    assert ended == (
+        409,
+        {
+            "error": f"t has ended (completed): it holds no message {third.id} any more (each was sent, "
+            "or said unsent, as its turn ended)"
+        },
+    )
+    [item] = [i for s in ("needs_you", "unread", "rest") for i in snapshot[s]]
+    assert [(h["id"], h["text"], h["steer"], h["by"]) for h in item["held"]] == [
+        (first.id, "then a tanka", False, "127.0.0.1 (ada)"),
+        (third.id, "then a limerick", False, "127.0.0.1 (ada)"),
+    ]
+    assert item["compose"] == "steer", "its tool loop has a safe point ahead"
+    said = [e.message for e in run.events if isinstance(e, Status) and e.ticket == "t"]
+    assert "edited by 127.0.0.1 (ada): then a tanka" in said
+    assert "taken back by 127.0.0.1 (ada): then a sonnet" in said
+    refused = f"take-back by 127.0.0.1 (ada) refused: t holds no message {second.id}: it was sent already"
+    assert any(line.startswith(refused) for line in said), "a line in its pane"
+    held = [[m.text for m in e.held] for e in served_events(run.hub.messages) if isinstance(e, Holding)]
+    assert ["then a tanka", "then a sonnet", "then a limerick"] in held, "each change carries the whole list"
+    assert held[-2:] == [["then a limerick"], []], "then each is sent in turn"
+    prompts = [e.text for e in run.events if isinstance(e, PromptSent) and e.ticket == "t"]
+    assert prompts == ["Look around.", "then a tanka", "then a limerick"], "the rest sent, in order"

@@ -20,7 +20,9 @@ from lfgtui.run.requests import (
     Answer,
     Approve,
     Cancel,
+    EditHeld,
     FollowUp,
+    RemoveHeld,
     Request,
     RequestError,
     Synthesize,
@@ -92,6 +94,8 @@ def test_a_request_added_to_the_vocabulary_is_named_until_declared(monkeypatch: 
         Approve("a", "call-1", False),
         Answer("a", "e1", Reply("accept", {"name": "v4", "n": 2})),
         FollowUp("a", "go on"),
+        EditHeld("a", 3, "then a haiku"),
+        RemoveHeld("a", 3),
         Synthesize("t"),
     ],
     ids=lambda asked: asked.kind,
@@ -115,6 +119,8 @@ def test_a_served_request_is_read_back_as_sent(asked: Request) -> None:
             "reply must be",
         ),
         ({"request": "retry", "ticket": 3}, "ticket must be text"),
+        ({"request": "remove-held", "ticket": "a", "held": True}, "held must be a held message's id"),
+        ({"request": "remove-held", "ticket": "a", "held": 0}, "held must be a held message's id"),
     ],
 )
 def test_a_request_that_is_not_one_says_which_field(body: object, said: str) -> None:

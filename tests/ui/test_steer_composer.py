@@ -129,3 +129,42 @@ async def test_the_composer_says_what_a_coding_agent_does_with_enter(
         await pilot.press("y")
         await until(pilot, lambda: app.return_value is not None, 20)
     assert await no_agent_left(tmp_path)
+
+
+async def test_an_edit_stays_with_the_message_picked_when_one_before_it_leaves_meanwhile(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    """The pick is the message, not its place: a watcher takes back the first while the person edits the
+    second, and the edit still lands on the second; one taken back under the edit is refused, saying so,
+    and the words stay to send anew."""
+    app = make_app(sim, tickets(tmp_path, GATED))
+    async with app.run_test(size=SIZE) as pilot:
+        ticket = pane(app, "t")
+        await until(pilot, lambda: ticket.state is PaneState.APPROVAL)
+        run = app.controller.run
+        assert run is not None
+        for text in ("then a haiku", "then a sonnet", "then a limerick"):
+            assert run.queue("t", text) is None
+        first, second, _ = run.states["t"].inbox.held
+
+        await pilot.press("i", "up", "up")  # "then a sonnet", the second
+        composer = app.screen
+        assert isinstance(composer, SteerScreen)
+        assert composer.says() == "Enter saves your edit of held message 2; ctrl+r takes it back."
+        assert run.unqueue("t", first.id, "127.0.0.1 (ada)") is None
+        composer.query_one(Input).value = ""
+        await pilot.press(*keys("then an ode"), "enter")
+        await until(pilot, lambda: not isinstance(app.screen, SteerScreen))
+        assert [m.text for m in run.states["t"].inbox.held] == ["then an ode", "then a limerick"]
+
+        await pilot.press("i", "up", "up")  # "then an ode", taken back under the edit
+        composer = app.screen
+        assert isinstance(composer, SteerScreen)
+        assert run.unqueue("t", second.id, "127.0.0.1 (ada)") is None
+        composer.query_one(Input).value = "then a rondeau"
+        await pilot.press("enter")
+        assert isinstance(app.screen, SteerScreen), "refused: the composer stays, with the words"
+        assert composer.query_one(Input).value == "then a rondeau"
+        assert composer.says().startswith("Enter steers t:"), "Enter now sends the words anew"
+        assert [m.text for m in run.states["t"].inbox.held] == ["then a limerick"]
+        await pilot.press("escape")

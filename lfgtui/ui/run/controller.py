@@ -35,10 +35,12 @@ from lfgtui.run.requests import (
     Cancel,
     CancelAll,
     CancelChild,
+    EditHeld,
     FollowUp,
     Fork,
     Land,
     Queue,
+    RemoveHeld,
     Request,
     Rerun,
     Resume,
@@ -678,10 +680,10 @@ class Declared:
     record: Handler | Why
 
 
-NOT_HERE = Why("Only a run going on here (lfg run, lfg resume) forks a ticket.")
-STEERED_THERE = Why(
-    "This run runs in another lfg: steer or queue there, or POST /v1/requests to its server.", timeout=5
+HELD_ONLY_RUNNING = Why(
+    "Only a running ticket holds messages to change: each was sent, or said unsent, as it ended."
 )
+NOT_HERE = Why("Only a run going on here (lfg run, lfg resume) forks a ticket.")
 NO_WORKTREE = 'This ticket has no worktree: isolation = "worktree" gives it one.'
 REQUESTS: dict[type[Request], Declared] = {
     Cancel: Declared(
@@ -723,20 +725,24 @@ REQUESTS: dict[type[Request], Declared] = {
     FollowUp: Declared(
         "pane.follow_up",
         _handle(LocalHandle.follow_up),
-        Why("Only a completed ticket can be followed up."),
+        _handle(ServedHandle.follow_up),
         Why("Only a completed ticket can be followed up."),
     ),
     Steer: Declared(
         "pane.follow_up",
         _handle(LocalHandle.steer),
-        STEERED_THERE,
+        _handle(ServedHandle.steer),
         Why("Only a running ticket can be steered: a completed one takes a follow-up."),
     ),
     Queue: Declared(
         "steer.switch",
         _handle(LocalHandle.steer),
-        STEERED_THERE,
+        _handle(ServedHandle.steer),
         Why("Only a running ticket has a next turn to queue: a completed one takes a follow-up."),
+    ),
+    EditHeld: Declared("steer.up", _handle(LocalHandle.ask), _handle(ServedHandle.send), HELD_ONLY_RUNNING),
+    RemoveHeld: Declared(
+        "steer.take_back", _handle(LocalHandle.ask), _handle(ServedHandle.send), HELD_ONLY_RUNNING
     ),
     ReviewSend: Declared(
         "review.send",

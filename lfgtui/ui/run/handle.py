@@ -27,9 +27,11 @@ from lfgtui.run.requests import (
     Cancel,
     CancelAll,
     CancelChild,
+    EditHeld,
     FollowUp,
     Fork,
     Queue,
+    RemoveHeld,
     Request,
     Retry,
     RetryAll,
@@ -255,10 +257,13 @@ class LocalHandle(RunHandle):
         if not run.states[ticket_id].running:
             return REFUSED
 
+        def told(request: Request) -> str | None:
+            answer = run.ask(request, YOU)
+            assert not inspect.isawaitable(answer), "a steer and a held message's change are decided here"
+            return None if answer is None else answer.said
+
         def send(text: str, steer: bool) -> str | None:
-            told = run.ask(Steer(ticket_id, text) if steer else Queue(ticket_id, text), YOU)
-            assert not inspect.isawaitable(told), "a steer is decided here"
-            return None if told is None else told.said
+            return told(Steer(ticket_id, text) if steer else Queue(ticket_id, text))
 
         if asked.text is not None:
             problem = send(asked.text, isinstance(asked, Steer))
@@ -271,8 +276,8 @@ class LocalHandle(RunHandle):
             agent=lambda: run.states[ticket_id].inbox.agent,
             agent_steers=lambda: run.states[ticket_id].inbox.agent_steers,
             send=send,
-            edit=lambda message, text: run.edit_queued(ticket_id, message, text),
-            remove=lambda message: run.unqueue(ticket_id, message),
+            edit=lambda message, text: told(EditHeld(ticket_id, message, text)),
+            remove=lambda message: told(RemoveHeld(ticket_id, message)),
         )
         self._screen.app.push_screen(SteerScreen(ticket_id, desk))
         return None
@@ -352,6 +357,11 @@ class ServedHandle(RunHandle):
             CancelChild: "cancel that sub-agent",
             Retry: "retry",
             Answer: "take the answer",
+            FollowUp: "send the follow-up",
+            Steer: "steer",
+            Queue: "queue it",
+            EditHeld: "take the edit",
+            RemoveHeld: "take it back",
         }
         verb = verbs.get(type(asked))
         if isinstance(asked, Approve):
@@ -361,6 +371,52 @@ class ServedHandle(RunHandle):
             return None if problem is None else f"The server did not {verb}: {problem}"
 
         return self._send(asked, told)
+
+    def follow_up(self, asked: FollowUp) -> Outcome:
+        """A follow-up to the served run's ticket: the words given, or asked for; the server sends it
+        or says why not."""
+        pane = self._screen.by_id.get(asked.ticket)
+        if pane is None or pane.running:
+            return REFUSED
+        assert self.attachment.run is not None, "an attached view opens on a described run"
+        if asked.text or not self.attachment.run.control:
+            return self.send(asked)
+
+        def send(prompt: str | None) -> None:
+            if prompt:
+                self.send(FollowUp(asked.ticket, prompt))
+
+        self._screen.app.push_screen(FollowUpScreen(asked.ticket), send)
+        return None
+
+    def steer(self, asked: Steer | Queue) -> Outcome:
+        """The TUI's composer (ui/screens/steer.py) on the served run: what the ticket holds is what
+        its events said last (the pane's), and each send, edit and take-back goes to the server,
+        which says when it refuses (a message sent meanwhile)."""
+        from lfgtui.ui.screens.steer import SteerDesk, SteerScreen
+
+        pane, ticket_id = self._screen.by_id.get(asked.ticket), asked.ticket
+        if pane is None or not pane.running:
+            return REFUSED
+        assert self.attachment.run is not None, "an attached view opens on a described run"
+        if asked.text is not None or not self.attachment.run.control:
+            return self.send(asked)  # a run that takes no requests says so there
+
+        def ask(request: Request) -> None:
+            """Sent to the server; what it refuses is said once it answers."""
+            self.send(request)
+
+        desk = SteerDesk(
+            held=lambda: pane.held,
+            steerable=lambda: None,
+            agent=lambda: None,  # not known here: the served run's own composer words say it
+            agent_steers=lambda: False,
+            send=lambda text, steer: ask(Steer(ticket_id, text) if steer else Queue(ticket_id, text)),
+            edit=lambda message, text: ask(EditHeld(ticket_id, message, text)),
+            remove=lambda message: ask(RemoveHeld(ticket_id, message)),
+        )
+        self._screen.app.push_screen(SteerScreen(ticket_id, desk))
+        return None
 
     def synthesize(self, asked: Synthesize) -> Outcome:
         """Ask the server to start the synthesis, as `S` at its own terminal would."""

@@ -95,7 +95,7 @@ HIDDEN = {
     Mode.RESUMED: REPLAYING | {"rerun"},
     Mode.READ_ONLY: REPLAYING | ACTING,
     Mode.REPLAY: ACTING | {"rerun", "history"},
-    Mode.ATTACHED: REPLAYING | (ACTING - {"cancel", "retry", "approve"}) | {"rerun", "history"},
+    Mode.ATTACHED: REPLAYING | (ACTING - {"cancel", "retry", "approve", "follow_up"}) | {"rerun", "history"},
 }
 """Actions each mode leaves out (they are neither run nor shown in the footer)."""
 PANE_ACTIONS = frozenset({"cancel", "diff", "review", "land", "fork", "approve", "answer_question"})

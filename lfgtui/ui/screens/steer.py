@@ -5,8 +5,9 @@ already holds, each editable and removable until it is sent (run/steering.py).
 The composer says what Enter will do before anything is sent, for this ticket: lfg's tool loop
 steers at its next safe point, a coding agent that takes ACP steering at its own next model call, and
 an agent without steering can only be queued. It steers where the ticket can be steered now, else
-queues; `ctrl+t` switches. `up`/`down` pick a held message, whose words the input
-then holds: Enter saves the edit, `ctrl+r` takes it back.
+queues; `ctrl+t` switches. `up`/`down` pick a held message, whose words the input then holds: Enter
+saves the edit, `ctrl+r` takes it back. The pick follows the message (its id), not its place: one
+sent meanwhile moves the rest up, and an edit never lands on another.
 """
 
 from __future__ import annotations
@@ -33,8 +34,9 @@ class SteerDesk:
 
     held: Callable[[], tuple[HeldMessage, ...]]
     """The messages the ticket holds now, in the order they go."""
-    steerable: Callable[[], bool]
-    """Whether a steer sent now would wait for a safe point of this turn (else it is queued)."""
+    steerable: Callable[[], bool | None]
+    """Whether a steer sent now would wait for a safe point of this turn (else it is queued); None:
+    not known here (a served run's: its run decides when the steer arrives, and says)."""
     agent: Callable[[], str | None]
     """The coding agent running the ticket's turns, by its own name (None: lfg's tool loop)."""
     agent_steers: Callable[[], bool]
@@ -73,10 +75,11 @@ class SteerScreen(ModalScreen[None]):
         super().__init__()
         self.ticket = ticket
         self.desk = desk
-        self.steer = desk.steerable()
+        self.steer = desk.steerable() is not False
         """What Enter sends a new message as: a steer, or queued."""
         self.picked: int | None = None
-        """The index of the held message being edited, or None: a new message."""
+        """The id of the held message being edited, or None: a new message. An id, not a place: a
+        message sent meanwhile moves the others up, and the edit must stay with its own."""
         self.said = Static(classes="question", id="steer-says")
         self.held = Static(id="steer-held")
         self.input = Input(placeholder="your words for the ticket", id="steer-input")
@@ -98,15 +101,26 @@ class SteerScreen(ModalScreen[None]):
     def says(self) -> str:
         """What Enter does now, in words (the composer's first line)."""
         name = inert(self.ticket)
-        held = self.desk.held()
-        if self.picked is not None and self.picked < len(held):
-            return f"Enter saves your edit of held message {self.picked + 1}; ctrl+r takes it back."
+        at = self._at()
+        if self.picked is not None and at is not None:
+            return f"Enter saves your edit of held message {at + 1}; ctrl+r takes it back."
+        if self.picked is not None:
+            return (
+                "The message you picked is held no more (sent, or taken back): Enter says so; your words "
+                "stay, to send anew."
+            )
         agent = self.desk.agent()
         if agent is not None:
             return self._to_agent(name, inert(agent))
         if not self.steer:
             return f"Enter queues this as {name}'s next turn, sent once this turn ends."
-        if self.desk.steerable():
+        steerable = self.desk.steerable()
+        if steerable is None:
+            return (
+                f"Enter steers {name} at its next safe point; where its turn has none, its run queues "
+                "this as the next turn, and says so."
+            )
+        if steerable:
             return f"Enter steers {name}: sent after this round's tool results, before its next call."
         return f"{name} has no safe point to steer at: Enter queues this as its next turn instead."
 
@@ -121,16 +135,19 @@ class SteerScreen(ModalScreen[None]):
             return f"Enter queues this as {name}'s next prompt, sent to {agent} once this turn ends."
         return f"{agent} has no turn running to steer: Enter queues this as {name}'s next prompt."
 
+    def _at(self) -> int | None:
+        """Where the picked message is in the list now (None: none picked, or it was sent)."""
+        ids = [message.id for message in self.desk.held()]
+        return ids.index(self.picked) if self.picked in ids else None
+
     def _show(self) -> None:
         held = self.desk.held()
-        if self.picked is not None and self.picked >= len(held):
-            self.picked = None  # sent meanwhile
         self.said.update(Text(self.says(), "bold"))
         shown = held_text(held)
-        if self.picked is not None:
+        at = self._at()
+        if at is not None:
             shown = Text("\n").join(
-                Text.assemble(("▸ " if n == self.picked else "  "), line)
-                for n, line in enumerate(shown.split())
+                Text.assemble(("▸ " if n == at else "  "), line) for n, line in enumerate(shown.split())
             )
         self.held.update(shown)
         self.held.display = bool(held)
@@ -144,25 +161,24 @@ class SteerScreen(ModalScreen[None]):
         held = self.desk.held()
         if not held:
             return
-        at = (len(held) if self.picked is None else self.picked) + step
-        self.picked = at if 0 <= at < len(held) else None
-        self.input.value = held[self.picked].text if self.picked is not None else ""
+        now = self._at()
+        at = (len(held) if now is None else now) + step
+        self.picked = held[at].id if 0 <= at < len(held) else None
+        self.input.value = held[at].text if self.picked is not None else ""
         self._show()
 
     def action_take_back(self) -> None:
-        held = self.desk.held()
-        if self.picked is None or self.picked >= len(held):
+        if self.picked is None:
             self.app.bell()
             return
-        self._told(self.desk.remove(held[self.picked].id))
+        self._told(self.desk.remove(self.picked))
         self.picked, self.input.value = None, ""
         self._show()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         text = event.value
-        held = self.desk.held()
-        if self.picked is not None and self.picked < len(held):
-            problem = self.desk.edit(held[self.picked].id, text)
+        if self.picked is not None:  # the run refuses it, saying so, if it was sent meanwhile
+            problem = self.desk.edit(self.picked, text)
         elif not text.strip():
             self.dismiss(None)
             return
@@ -171,6 +187,9 @@ class SteerScreen(ModalScreen[None]):
         self._told(problem)
         if problem is None:
             self.dismiss(None)
+        elif self.picked is not None:  # its edit came too late: the words stay, to send as a new one
+            self.picked = None
+            self._show()
 
     def _told(self, problem: str | None) -> None:
         if problem is not None:  # the run's words, with the ticket's id and the person's text in them
