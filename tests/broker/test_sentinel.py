@@ -5,6 +5,7 @@ client asks the sentinels for the primary again when it reconnects."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import subprocess
@@ -17,9 +18,9 @@ import redis
 
 from lfgtui.broker.client import connect, explain
 from lfgtui.config.broker import BrokerError, BrokerSettings, parse_url, resolve
-from tests.support.fleet import Fleet, coordinate, ends, finish, same_tickets, streaming
+from tests.support.fleet import Fleet, coordinate, ends, finish, same_tickets, streaming, until
 from tests.support.lfg import Lfg
-from tests.support.topologies import SentinelSet, admin
+from tests.support.topologies import SentinelSet, admin, role
 
 
 @pytest.fixture
@@ -78,6 +79,43 @@ async def test_a_client_reaches_the_primary_the_sentinels_name_and_the_new_one_a
         assert (new.get("lfg:before"), new.get("lfg:after")) == (b"1", b"2")
     finally:
         new.close()
+
+
+async def test_a_failover_of_a_live_primary_moves_every_connection_at_the_sentinels_word(
+    sentinels: SentinelSet,
+) -> None:
+    """`SENTINEL FAILOVER` promotes the replica at once but leaves the old primary a primary until
+    Sentinel's next look (~10 s; here never: its REPLICAOF is denied), taking the writes of every
+    connection still open to it. The client follows `+switch-master` instead: its connection to the
+    old primary, idle or blocked in a read, is closed, and its next write lands on the new one."""
+    old = admin(sentinels.primary.port)
+    old.execute_command("ACL", "SETUSER", "default", "-replicaof", "-slaveof")
+    broker = resolve(sentinels.url, {}, BrokerSettings())
+    client = await connect(broker)
+    blocked = await connect(broker, read_timeout_s=None)
+    try:
+        await client.set("lfg:before", "1")
+        reading = asyncio.create_task(blocked.xread({"lfg:nothing": "$"}, block=0))
+        await until(lambda: lfg_clients(old) == 2)
+        sentinels.promote()
+        await until(lambda: lfg_clients(old) == 0)
+        with pytest.raises(redis.ConnectionError):
+            await reading
+        assert role(sentinels.primary.port) == "master", "the old primary still takes writes"
+        await client.set("lfg:after", "2")
+    finally:
+        await client.aclose()
+        await blocked.aclose()
+    new = admin(sentinels.replica.port)
+    try:
+        assert (new.get("lfg:before"), new.get("lfg:after"), old.get("lfg:after")) == ("1", "2", None)
+    finally:
+        new.close()
+        old.close()
+
+
+def lfg_clients(server: redis.Redis) -> int:
+    return sum(client["name"] == "lfg" for client in server.client_list())
 
 
 async def test_sentinels_that_name_no_such_master_are_said_in_one_line(sentinels: SentinelSet) -> None:

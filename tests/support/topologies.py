@@ -165,13 +165,17 @@ class SentinelSet:
         """`SENTINEL FAILOVER` of a live primary, then wait until the replica is the primary every
         sentinel names and the old primary follows it (Sentinel tells it so on its next look, up to
         ~10 s later: until then it still takes its clients' writes)."""
+        self.promote()
+        wait_for(lambda: role(self.primary.port) == "slave", "the old primary to follow the new one")
+
+    def promote(self) -> None:
+        """`SENTINEL FAILOVER`, then wait until the replica is the primary every sentinel names."""
         client = admin(self.sentinels[0].port)
         try:
             client.execute_command("SENTINEL", "FAILOVER", MASTER)
         finally:
             client.close()
         self.promoted()
-        wait_for(lambda: role(self.primary.port) == "slave", "the old primary to follow the new one")
 
     def primary_killed(self) -> None:
         """SIGKILL the primary (a crash, its machine gone), then wait until the sentinels have
