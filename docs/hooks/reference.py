@@ -367,7 +367,9 @@ FIELD_HELP = {
     "ui.keymap": 'binding id → keys, e.g. `{ "pane.cancel" = "x" }` (ids: [Keys](keys.md))',
     "ui.notify": "what rings the terminal and goes to `--notify-command`",
     "history.path": "the history file, relative to config.toml's folder",
-    "broker.url": "`redis[s]://[USER[:PASSWORD]@]HOST[:PORT][/DB]`; `$LFG_BROKER` and `--broker URL` win",
+    "broker.url": "`redis[s]://[USER[:PASSWORD]@]HOST[:PORT][/DB]`, or behind Sentinel "
+    "`redis[s]+sentinel://HOST[:PORT][,HOST[:PORT]…]/MASTER[/DB]` (Redis Cluster is refused); "
+    "`$LFG_BROKER` and `--broker URL` win",
     "broker.username": "the ACL user",
     "broker.password_env": "the variable holding the password",
     "broker.password_file": "a file holding it, read when that variable is not set",

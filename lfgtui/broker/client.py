@@ -3,7 +3,8 @@
 redis-py is the `lfgtui[broker]` extra: it is imported here, when a command uses the broker, and
 its absence is said as the command to install it. The client retries nothing itself: a publisher
 and a watcher each have their own policy for a broker that goes away, and a first connection that
-fails says why at once.
+fails says why at once. Behind Sentinel the client is the primary's (`broker/sentinel.py`); a Redis
+Cluster is refused at connect, in one line (`CLUSTER_REFUSED`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
 
 from lfgtui.cancels import raise_swallowed_cancel
-from lfgtui.config.broker import Broker, BrokerError
+from lfgtui.config.broker import CLUSTER_REFUSED, Broker, BrokerError
 from lfgtui.extras import install_hint
 from lfgtui.run.calls import RetryPolicy
 
@@ -55,18 +56,24 @@ def client(broker: Broker, read_timeout_s: float | None) -> Redis:
             "ssl_certfile": str(settings.cert_file) if settings.cert_file else None,
             "ssl_keyfile": str(settings.key_file) if settings.key_file else None,
         }
-    return Redis(
-        host=broker.url.host,
-        port=broker.url.port,
-        db=broker.url.db,
-        username=broker.username,
-        password=broker.password,
-        socket_connect_timeout=CONNECT_TIMEOUT_S,
-        socket_timeout=read_timeout_s,
-        retry=Retry(NoBackoff(), 0),
-        client_name="lfg",
-        **tls,  # type: ignore[arg-type]
-    )
+    reaching: dict[str, object] = {
+        "socket_connect_timeout": CONNECT_TIMEOUT_S,
+        "retry": Retry(NoBackoff(), 0),
+        "client_name": "lfg",
+        **tls,
+    }
+    options = reaching | {
+        "db": broker.url.db,
+        "username": broker.username,
+        "password": broker.password,
+        "socket_timeout": read_timeout_s,
+    }
+    if broker.url.sentinels:
+        from lfgtui.broker.sentinel import primary
+
+        asking = reaching | {"socket_timeout": CONNECT_TIMEOUT_S}
+        return primary(broker.url.sentinels, broker.url.master, options, asking)
+    return Redis(host=broker.url.host, port=broker.url.port, **options)  # type: ignore[arg-type]
 
 
 async def connect(broker: Broker, read_timeout_s: float | None = CONNECT_TIMEOUT_S) -> Redis:
@@ -74,6 +81,8 @@ async def connect(broker: Broker, read_timeout_s: float | None = CONNECT_TIMEOUT
     redis = client(broker, read_timeout_s)
     try:
         await redis.ping()
+        if await is_cluster(redis):
+            raise BrokerError(f"the broker at {broker.where}: {CLUSTER_REFUSED}")
     except BaseException as exc:
         await redis.aclose()
         if isinstance(exc, Exception) and (problem := explain(exc, broker, first=True)) is not None:
@@ -82,11 +91,24 @@ async def connect(broker: Broker, read_timeout_s: float | None = CONNECT_TIMEOUT
     return redis
 
 
+async def is_cluster(redis: Redis) -> bool:
+    """Whether `redis` is a node of a Redis Cluster (`INFO cluster`), whose slots would split a run's
+    keys; False where an ACL denies INFO (its cluster's replies are then explained as they come)."""
+    from redis.exceptions import NoPermissionError
+
+    try:
+        info = await redis.info("cluster")
+    except NoPermissionError:
+        return False
+    return bool(info.get("cluster_enabled"))
+
+
 def explain(exc: Exception, broker: Broker, first: bool = False) -> str | None:
     """What a failure of the broker's client means, in a person's terms; None for anything that is
     not the broker's (a bug). `first`: it failed the connection's first exchange (`connect`'s PING),
     the only one a TLS broker asked without TLS fails, by closing the connection."""
     from redis import exceptions
+    from redis.asyncio.sentinel import MasterNotFoundError
 
     where = broker.where
     text = str(exc)
@@ -100,8 +122,18 @@ def explain(exc: Exception, broker: Broker, first: bool = False) -> str | None:
         return (
             f"the broker at {where} refused user {user!r} with that password (wrong, or the user is disabled)"
         )
+    cluster_replies = (
+        exceptions.AskError,  # and MOVED, its subclass
+        exceptions.TryAgainError,
+        exceptions.ClusterDownError,
+        exceptions.ClusterCrossSlotError,
+    )
+    if isinstance(exc, cluster_replies) or "cluster mode" in text:
+        return f"the broker at {where}: {CLUSTER_REFUSED}"
     if isinstance(exc, exceptions.NoPermissionError):
         return f"the broker at {where} does not let user {broker.username or 'default'!r} do that: {text}"
+    if isinstance(exc, MasterNotFoundError):
+        return f"no sentinel at {where} names a primary {broker.url.master!r} that answers ({text})"
     if isinstance(exc, exceptions.ConnectionError | exceptions.TimeoutError | OSError):
         cause = exc.__cause__ or exc.__context__
         if isinstance(cause, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in text:

@@ -43,8 +43,8 @@ if TYPE_CHECKING:
 DRAIN_S = 5.0
 """How long a finished run waits for the broker to take its last entries."""
 BROKER_HELP = (
-    "the broker, redis://[USER[:PASSWORD]@]HOST[:PORT][/DB] or rediss://… "
-    "(default: $LFG_BROKER, [broker] url)"
+    "the broker, redis://[USER[:PASSWORD]@]HOST[:PORT][/DB], rediss://… or, behind Sentinel, "
+    "redis+sentinel://HOST[:PORT][,HOST[:PORT]…]/MASTER[/DB] (default: $LFG_BROKER, [broker] url)"
 )
 
 

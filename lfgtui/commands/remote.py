@@ -117,7 +117,8 @@ def _attach_arguments(attach: argparse.ArgumentParser) -> None:
         "url",
         metavar="URL",
         help="what lfg run --serve or --publish printed: http://127.0.0.1:8700, or a broker's "
-        "redis://[USER[:PASSWORD]@]HOST[:PORT][/DB] (or rediss://…) followed by RUN",
+        "redis://[USER[:PASSWORD]@]HOST[:PORT][/DB] (or rediss://…, or redis+sentinel://HOST[:PORT][,…]"
+        "/MASTER[/DB]) followed by RUN",
     )
     attach.add_argument(
         "run",

@@ -2,11 +2,15 @@
 user and password, TLS, and how much of a run the broker keeps.
 
 The URL is written as the Redis ecosystem writes it (`REDIS_URL`): `redis://[USER[:PASSWORD]@]HOST
-[:PORT][/DB]`, `rediss://` for TLS. A password is best kept out of it (a URL given on the command line
-is seen in `ps` and shell history): it comes from an environment variable (`LFG_BROKER_PASSWORD`
-unless `[broker] password_env` names another) or a file (`[broker] password_file`) just as well, and
-whatever lfg says of a URL never holds its password (`shown_url`, `where`). Light to import: the
-config reads this module, and nothing here loads redis-py.
+[:PORT][/DB]`, `rediss://` for TLS; a primary behind Redis Sentinel as redisvl and the `limits`
+library write it, `redis+sentinel://[USER[:PASSWORD]@]HOST[:PORT][,HOST[:PORT]…]/MASTER[/DB]` (the
+user and password are the primary's). Redis Cluster is refused, by its scheme here and by what the
+server says at connect (`broker/client.py`): lfg's scripts join keys of different hash slots. A
+password is best kept out of the URL (one given on the command line is seen in `ps` and shell
+history): it comes from an environment variable (`LFG_BROKER_PASSWORD` unless `[broker]
+password_env` names another) or a file (`[broker] password_file`) just as well, and whatever lfg
+says of a URL never holds its password (`shown_url`, `where`). Light to import: the config reads
+this module, and nothing here loads redis-py.
 """
 
 from __future__ import annotations
@@ -15,12 +19,21 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import SplitResult, quote, unquote, urlsplit
 
 BROKER_ENV = "LFG_BROKER"
 PASSWORD_ENV = "LFG_BROKER_PASSWORD"
 DEFAULT_PORT = 6379
+SENTINEL_PORT = 26379
 SCHEMES = ("redis", "rediss")
+SENTINEL_SCHEMES = ("redis+sentinel", "rediss+sentinel")
+CLUSTER_SCHEMES = ("redis+cluster", "rediss+cluster")
+CLUSTER_REFUSED = (
+    "Redis Cluster is not supported (lfg's scripts join keys a cluster puts in different hash slots): "
+    "use a single primary, with replicas behind Sentinel (redis+sentinel://HOST[:PORT][,…]/MASTER), "
+    "or a managed Redis in non-cluster mode"
+)
+"""What lfg says of a cluster, wherever it finds one: its scheme, `INFO cluster`, a cluster's reply."""
 DB_PATH = re.compile("[0-9]{1,9}")
 """A path that is a database number; any other names a run, as `lfg attach redis://HOST/RUN` always
 has (a run id is 12 hex digits: one of only digits is not taken for a database)."""
@@ -65,7 +78,9 @@ class BrokerSettings:
 @dataclass(frozen=True)
 class BrokerUrl:
     """`redis[s]://[USER[:PASSWORD]@]HOST[:PORT][/DB][#RUN]`: where the broker is, which of its
-    databases, and for `attach` which run (also `…/RUN`, a path that is not a database number)."""
+    databases, and for `attach` which run (also `…/RUN`, a path that is not a database number).
+    Behind Sentinel (`redis[s]+sentinel://…/MASTER[/DB][#RUN]`) `host` and `port` are the first
+    sentinel's, `sentinels` all of them and `master` the name they know the primary by."""
 
     scheme: str
     host: str
@@ -74,23 +89,32 @@ class BrokerUrl:
     password: str | None = field(repr=False)
     db: int
     run: str
+    sentinels: tuple[tuple[str, int], ...] = ()
+    master: str = ""
 
     @property
     def tls(self) -> bool:
-        return self.scheme == "rediss"
+        return self.scheme in ("rediss", "rediss+sentinel")
 
     @property
     def where(self) -> str:
         """The broker's URL as people read it: its user and database, never its password, not the run."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
         user = f"{quote(self.username, safe='')}@" if self.username else ""
         db = f"/{self.db}" if self.db else ""
-        return f"{self.scheme}://{user}{host}:{self.port}{db}"
+        if self.sentinels:
+            hosts = ",".join(_host_port(host, port) for host, port in self.sentinels)
+            return f"{self.scheme}://{user}{hosts}/{quote(self.master, safe='')}{db}"
+        return f"{self.scheme}://{user}{_host_port(self.host, self.port)}{db}"
+
+
+def _host_port(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def is_broker_url(text: str) -> bool:
-    """Whether `text` names a broker (rather than an `lfg serve` URL)."""
-    return text.partition("://")[0].lower() in SCHEMES
+    """Whether `text` names a broker (rather than an `lfg serve` URL): a cluster's too, to be refused
+    as one."""
+    return text.partition("://")[0].lower() in SCHEMES + SENTINEL_SCHEMES + CLUSTER_SCHEMES
 
 
 def shown_url(text: str) -> str:
@@ -125,8 +149,15 @@ def parse_url(text: str) -> BrokerUrl:
     shown = repr(shown_url(text))
     parts = urlsplit(text.strip())
     scheme = parts.scheme.lower()
+    if scheme in CLUSTER_SCHEMES:
+        raise BrokerError(f"{shown}: {CLUSTER_REFUSED}")
+    if scheme in SENTINEL_SCHEMES:
+        return _parse_sentinel_url(parts, shown)
     if scheme not in SCHEMES:
-        raise BrokerError(f"{shown} is not a broker URL: expected redis://HOST[:PORT][/DB] or rediss://…")
+        raise BrokerError(
+            f"{shown} is not a broker URL: expected redis://HOST[:PORT][/DB], rediss://… or "
+            "redis+sentinel://HOST[:PORT][,HOST[:PORT]…]/MASTER[/DB]"
+        )
     if "@" in parts.path + parts.query + parts.fragment:
         raise BrokerError(f"{shown}: an @ after the host: in a password, write / ? # @ as %2F %3F %23 %40")
     try:
@@ -148,6 +179,37 @@ def parse_url(text: str) -> BrokerUrl:
     username = unquote(parts.username) if parts.username else None
     password = unquote(parts.password) if parts.password else None
     return BrokerUrl(scheme, parts.hostname, port, username, password, db, run or parts.fragment)
+
+
+def _parse_sentinel_url(parts: SplitResult, shown: str) -> BrokerUrl:
+    """`redis[s]+sentinel://[USER[:PASSWORD]@]HOST[:PORT][,HOST[:PORT]…]/MASTER[/DB][#RUN]`."""
+    if "@" in parts.path + parts.query + parts.fragment:
+        raise BrokerError(f"{shown}: an @ after the host: in a password, write / ? # @ as %2F %3F %23 %40")
+    if parts.query:
+        raise BrokerError(f"{shown}: a broker URL takes no ?query: the master and database are its path")
+    sentinels = []
+    for hostport in parts.netloc.rpartition("@")[2].split(","):
+        one = urlsplit(f"//{hostport}")
+        try:
+            port = one.port or SENTINEL_PORT
+        except ValueError:
+            raise BrokerError(f"{shown}: a sentinel's port must be a number from 1 to 65535") from None
+        if not one.hostname:
+            raise BrokerError(f"{shown}: a sentinel with no host (the list is HOST[:PORT],HOST[:PORT]…)")
+        sentinels.append((one.hostname, port))
+    master_text, _, db_text = parts.path.strip("/").partition("/")
+    master = unquote(master_text)
+    if not master:
+        raise BrokerError(f"{shown} names no master: the sentinels know it by name, …/MASTER[/DB]")
+    if db_text and not DB_PATH.fullmatch(db_text):
+        raise BrokerError(f"{shown}: expected a database number after the master's name (give a run as #RUN)")
+    username = unquote(parts.username) if parts.username else None
+    password = unquote(parts.password) if parts.password else None
+    host, port = sentinels[0]
+    db = int(db_text) if db_text else 0
+    return BrokerUrl(
+        parts.scheme.lower(), host, port, username, password, db, parts.fragment, tuple(sentinels), master
+    )
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,110 @@
+"""A broker behind Redis Sentinel: a client of the primary that the sentinels name, asked again on
+every new connection, so that lfg's own reconnects (a publisher's, a worker's, a feed's) reach the
+new primary after a failover.
+
+redis-py's `Sentinel.master_for` does the asking (`SentinelConnectionPool`: a connection resolves the
+primary when it connects, and one to a primary demoted to a replica fails on its first write,
+`READONLY`, and is dropped). That alone leaves a failover of a primary that is still up
+(`SENTINEL FAILOVER`) to Sentinel's next look at the old primary, ~10 s later: until it is told to
+follow, it takes the writes of every connection still open to it and then drops them. So the client
+also listens for a sentinel's `+switch-master` of its primary and closes every connection at once.
+Imported only by `broker/client.py`, once redis-py is known installed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Mapping
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
+from redis.exceptions import RedisError
+
+SWITCH = "+switch-master"
+"""What a sentinel publishes once a failover named a new primary: `MASTER OLD_IP OLD_PORT NEW_IP
+NEW_PORT`."""
+LISTEN_S = 1.0
+"""How long one wait for a sentinel's message lasts (under the sentinels' socket timeout)."""
+AWAY_S = (0.5, 5.0)
+"""Waits before subscribing again once every sentinel failed: from the first, doubling to the last."""
+
+
+class SentinelPrimary(Redis):
+    """The primary's client: follows the sentinels' switches from its first command on; closing it
+    stops that and closes its connections to the sentinels too, which `master_for`'s client leaves
+    open."""
+
+    _following: asyncio.Task[None] | None = None
+
+    async def execute_command(self, *args: Any, **options: Any) -> Any:
+        self._follow()
+        return await super().execute_command(*args, **options)
+
+    def pipeline(self, transaction: bool = True, shard_hint: str | None = None) -> Pipeline:
+        self._follow()
+        return super().pipeline(transaction, shard_hint)
+
+    def _follow(self) -> None:
+        pool = self.connection_pool
+        if self._following is None and isinstance(pool, SentinelConnectionPool):
+            self._following = asyncio.get_running_loop().create_task(follow_switches(pool))
+
+    async def aclose(self, close_connection_pool: bool | None = None) -> None:
+        if self._following is not None:
+            self._following.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._following
+        try:
+            await super().aclose(close_connection_pool)
+        finally:
+            pool = self.connection_pool
+            if isinstance(pool, SentinelConnectionPool):
+                await pool.sentinel_manager.aclose()
+
+
+async def follow_switches(pool: SentinelConnectionPool) -> None:
+    """Close every connection of `pool` (those in use too: their commands fail as a broker that went
+    away, and lfg asks again) whenever a sentinel says its primary switched, and ask that sentinel
+    first from then on: the others may not know yet. Runs until cancelled, on any sentinel that
+    answers."""
+    manager = pool.sentinel_manager
+    failures = 0
+    while True:
+        for sentinel in list(manager.sentinels):
+            pubsub = sentinel.pubsub()
+            try:
+                await pubsub.subscribe(SWITCH)
+                failures = 0
+                while True:
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=LISTEN_S)
+                    if message is not None and _switched(message, pool.service_name):
+                        manager.sentinels.remove(sentinel)
+                        manager.sentinels.insert(0, sentinel)
+                        await pool.disconnect(inuse_connections=True)
+            except (RedisError, OSError):
+                continue
+            finally:
+                await pubsub.aclose()
+        failures += 1
+        await asyncio.sleep(min(AWAY_S[0] * 2 ** (failures - 1), AWAY_S[1]))
+
+
+def _switched(message: Mapping[str, Any], master: str) -> bool:
+    data = message.get("data")
+    text = data.decode(errors="replace") if isinstance(data, bytes) else str(data)
+    return text.split(" ", 1)[0] == master
+
+
+def primary(
+    sentinels: tuple[tuple[str, int], ...],
+    master: str,
+    options: Mapping[str, object],
+    sentinel_options: Mapping[str, object],
+) -> Redis:
+    """A client of `master` as `sentinels` name it: `options` for the primary's connections,
+    `sentinel_options` for the sentinels' (which take no database, user or password of the primary)."""
+    manager = Sentinel(list(sentinels), sentinel_kwargs=dict(sentinel_options), **options)
+    return manager.master_for(master, redis_class=SentinelPrimary)

@@ -1,0 +1,236 @@
+"""Real redis-server topologies on loopback ports in tmp folders: a primary with a replica watched by
+three sentinels (`SentinelSet`), and a Redis Cluster of one or three nodes (`start_cluster`).
+Everything here waits for the servers' own states (a replica's link up, a sentinel that sees the
+replica, a cluster whose state is ok), never for a time."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis
+
+from tests.support.redis_server import RedisServer, free_port, redis_program
+
+MASTER = "mymaster"
+SETTLE_S = 60.0
+"""The longest any topology may take to reach a state before the test fails saying which."""
+
+
+def wait_for(check: object, what: str, timeout: float = SETTLE_S) -> None:
+    """Poll `check()` until it holds (a redis error counts as not yet); fail saying `what` otherwise."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if check():  # type: ignore[operator]
+                return
+        except redis.RedisError:
+            pass
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def admin(port: int) -> redis.Redis:
+    return redis.Redis(host="127.0.0.1", port=port, decode_responses=True, socket_timeout=5)
+
+
+def replication(port: int) -> dict[str, object]:
+    """`INFO replication` of the server at `port`: its `role` (`master`, `slave`), its link."""
+    client = admin(port)
+    try:
+        return dict(client.info("replication"))
+    finally:
+        client.close()
+
+
+def role(port: int) -> str:
+    return str(replication(port)["role"])
+
+
+@dataclass
+class Replica(RedisServer):
+    """A redis-server started as the replica of the primary on `primary_port`."""
+
+    primary_port: int = 0
+
+    def arguments(self) -> list[str]:
+        return [*super().arguments(), "--replicaof", "127.0.0.1", str(self.primary_port)]
+
+
+def cluster_port() -> int:
+    """A free port whose cluster bus port (10,000 higher) can exist: redis-server refuses one above
+    55535."""
+    while (port := free_port()) > 55535:
+        pass
+    return port
+
+
+@dataclass
+class ClusterNode(RedisServer):
+    """A redis-server with cluster mode on (its node file in its folder)."""
+
+    port: int = field(default_factory=cluster_port)
+
+    def arguments(self) -> list[str]:
+        return [*super().arguments(), "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"]
+
+
+@dataclass
+class SentinelProcess:
+    """`redis-server CONF --sentinel` watching `MASTER` on `primary_port` (quorum 2, down after 1 s)."""
+
+    folder: Path
+    primary_port: int
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def log(self) -> Path:
+        return self.folder / "sentinel.log"
+
+    def start(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        conf = self.folder / "sentinel.conf"
+        conf.write_text(
+            f"port {self.port}\nbind 127.0.0.1\ndir {self.folder}\nlogfile {self.log}\n"
+            f"sentinel monitor {MASTER} 127.0.0.1 {self.primary_port} 2\n"
+            f"sentinel down-after-milliseconds {MASTER} 1000\n"
+            f"sentinel failover-timeout {MASTER} 10000\n"
+        )
+        self.process = subprocess.Popen([redis_program(), str(conf), "--sentinel"], stdin=subprocess.DEVNULL)
+        wait_for(lambda: self.log.exists() and "+monitor master" in self.log.read_text(), "a sentinel")
+
+    def primary_port_named(self) -> int:
+        client = admin(self.port)
+        try:
+            host_port = client.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", MASTER)
+        finally:
+            client.close()
+        return int(host_port[1])
+
+    def knows_replica(self, port: int) -> bool:
+        client = admin(self.port)
+        try:
+            replicas = client.execute_command("SENTINEL", "REPLICAS", MASTER)
+        finally:
+            client.close()
+        return any(int(r["port"]) == port and "s_down" not in r["flags"] for r in replicas)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+
+
+@dataclass
+class SentinelSet:
+    """A primary, its replica and three sentinels watching them, all started and settled."""
+
+    primary: RedisServer
+    replica: Replica
+    sentinels: list[SentinelProcess]
+
+    @classmethod
+    def start(cls, folder: Path) -> SentinelSet:
+        primary = RedisServer(folder / "primary")
+        primary.start()
+        replica = Replica(folder / "replica", primary_port=primary.port)
+        found = cls(primary, replica, [])
+        try:
+            replica.start()
+            wait_for(lambda: replication(replica.port).get("master_link_status") == "up", "the link")
+            for n in range(3):
+                sentinel = SentinelProcess(folder / f"sentinel-{n}", primary.port)
+                found.sentinels.append(sentinel)
+                sentinel.start()
+            for sentinel in found.sentinels:
+                wait_for(lambda s=sentinel: s.knows_replica(replica.port), "a sentinel to see the replica")
+        except BaseException:
+            found.stop()
+            raise
+        return found
+
+    @property
+    def url(self) -> str:
+        hosts = ",".join(f"127.0.0.1:{s.port}" for s in self.sentinels)
+        return f"redis+sentinel://{hosts}/{MASTER}"
+
+    def fail_over(self) -> None:
+        """`SENTINEL FAILOVER` of a live primary, then wait until the replica is the primary every
+        sentinel names and the old primary follows it (Sentinel tells it so on its next look, up to
+        ~10 s later: until then it still takes its clients' writes)."""
+        self.promote()
+        wait_for(lambda: role(self.primary.port) == "slave", "the old primary to follow the new one")
+
+    def promote(self) -> None:
+        """`SENTINEL FAILOVER`, then wait until the replica is the primary every sentinel names."""
+        client = admin(self.sentinels[0].port)
+        try:
+            client.execute_command("SENTINEL", "FAILOVER", MASTER)
+        finally:
+            client.close()
+        self.promoted()
+
+    def primary_killed(self) -> None:
+        """SIGKILL the primary (a crash, its machine gone), then wait until the sentinels have
+        promoted the replica and every one of them names it."""
+        self.primary.kill()
+        self.promoted()
+
+    def promoted(self) -> None:
+        wait_for(lambda: role(self.replica.port) == "master", "the replica's promotion")
+        for sentinel in self.sentinels:
+            agreed = lambda s=sentinel: s.primary_port_named() == self.replica.port  # noqa: E731
+            wait_for(agreed, "every sentinel to agree")
+
+    def stop(self) -> None:
+        for sentinel in self.sentinels:
+            sentinel.stop()
+        self.replica.stop()
+        self.primary.stop()
+
+
+def start_cluster(folder: Path, nodes: int) -> list[ClusterNode]:
+    """A Redis Cluster of `nodes` masters (no replicas) holding every slot, its state ok; the caller
+    stops them. One node takes the slots itself; more are joined by `redis-cli --cluster create`."""
+    started: list[ClusterNode] = []
+    try:
+        for n in range(nodes):
+            node = ClusterNode(folder / f"node-{n}")
+            started.append(node)
+            node.start()
+        if nodes == 1:
+            client = admin(started[0].port)
+            try:
+                client.execute_command("CLUSTER", "ADDSLOTSRANGE", 0, 16383)
+            finally:
+                client.close()
+        else:
+            addresses = [f"127.0.0.1:{node.port}" for node in started]
+            subprocess.run(
+                ["redis-cli", "--cluster", "create", *addresses, "--cluster-yes"],
+                check=True,
+                capture_output=True,
+                timeout=60,
+            )
+        for node in started:
+            wait_for(lambda n=node: cluster_ok(n.port), "the cluster's state to be ok")
+    except BaseException:
+        for node in started:
+            node.stop()
+        raise
+    return started
+
+
+def cluster_ok(port: int) -> bool:
+    client = admin(port)
+    try:
+        return "cluster_state:ok" in str(client.execute_command("CLUSTER", "INFO"))
+    finally:
+        client.close()
