@@ -12,8 +12,8 @@ entries, writes the run's work index back, gives up the entries of attempts that
 delivery the broker went back on (their tickets are enqueued again, honestly, as next attempts), and
 marks the run with the server now.
 
-A worker starts no attempt until the run's mark is the server's (`GATE`, which reads the entry's
-recorded end in the same step): the write-back and the mark are one step, so a worker that reads
+A worker starts no attempt until the run's mark is the server's (`Gate`, which reads the entry's
+recorded end in the same transaction): the write-back and the mark are one step, so a worker that reads
 before the coordinator wrote back waits, and one that reads after finds the end. A run whose
 coordinator is gone (no coordinator lease for a lease) is not waited for: nothing would write back.
 """
@@ -95,22 +95,6 @@ the delivery that numbers the attempt), given up: its end written as interrupted
 next renewal stops it, and a worker that took it finds it ended), acknowledged and deleted. The
 index written back; the mark set to the server now. Returns the server, the `ended` fields written
 back, how many entries were deleted, and the running attempts' entries given up."""
-
-GATE = (
-    SERVER
-    + """
-local mark = redis.call('GET', KEYS[1])
-if mark and mark ~= server then
-    if redis.call('EXISTS', KEYS[2]) == 1 then return {0, false} end
-    return {2, false}
-end
-return {1, redis.call('HGET', KEYS[3], ARGV[1]) or false}
-"""
-)
-"""KEYS: the run's mark, its coordinator lease, its `ended` hash; ARGV: the attempt's `ended` field.
-{1, its recorded end or false} when the run's coordinator checked this server (or the run has no
-mark: a coordinator from before it, or a broker that lost everything); {0, false} while it has not
-and a coordinator holds the run; {2, false} when none does."""
 
 
 @dataclass(frozen=True)
@@ -232,15 +216,25 @@ class Restoration:
 
 
 class Gate:
-    """A worker's look, before it starts an attempt, whether the run's coordinator checked this broker."""
+    """A worker's look, before it starts an attempt, whether the run's coordinator checked this broker.
+
+    One transaction (`MULTI`: the broker's server, the run's mark, its coordinator lease, the entry's
+    recorded end), not a script: a script needs write access to every key it names, and a worker may
+    only read the mark and the lease (docs/fleet.md, "Who may write what")."""
 
     def __init__(self, redis: Redis, layout: Layout) -> None:
-        self.layout = layout
-        self._gate = redis.register_script(GATE)
+        self.redis, self.layout = redis, layout
 
     async def look(self, run_id: str, ticket_id: str, entry: str) -> tuple[int, AttemptEnd | None]:
         """1 and the entry's recorded end (or None) once the run's coordinator checked the broker's
-        server; 0 while it has not; 2 when no coordinator holds the run."""
-        keys = [self.layout.checked(run_id), self.layout.coordinator(run_id), self.layout.ended(run_id)]
-        state, value = await self._gate(keys=keys, args=[ended_field(ticket_id, entry)])
-        return int(state), None if value is False or value is None else AttemptEnd.read(value)
+        server (or the run has no mark: a coordinator from before it, or a broker that lost
+        everything); 0 while it has not and a coordinator holds the run; 2 when none does."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.info("server")
+        pipe.get(self.layout.checked(run_id))
+        pipe.exists(self.layout.coordinator(run_id))
+        pipe.hget(self.layout.ended(run_id), ended_field(ticket_id, entry))
+        info, mark, coordinated, value = await pipe.execute()
+        if mark is not None and mark.decode() != str(info.get("run_id", "")):
+            return (0 if coordinated else 2), None
+        return 1, None if value is None else AttemptEnd.read(value)
