@@ -64,6 +64,8 @@ from typing import TYPE_CHECKING, Any
 from lfgtui.broker.client import explain, until_answered
 from lfgtui.broker.gaps import Lost
 from lfgtui.broker.layout import Layout, loads, ran_field
+from lfgtui.broker.restored import CHECK_EVERY_S, Ledger, Restoration
+from lfgtui.broker.running_on import ran_on
 from lfgtui.broker.watch import BrokerAttachment
 from lfgtui.broker.work import MAX_NOTE, AttemptEnd, ControlEntry, WorkItem, ended_field, relative_to
 from lfgtui.broker.work_index import WorkIndex
@@ -120,6 +122,10 @@ REPLY_WAIT_S = 10.0
 lease): a worker reads its commands as they come, so one that says nothing that long is taken as gone."""
 REPLY_POLL_S = 1.0
 """Each wait for that answer on the broker (within the connection's read timeout)."""
+_REWOUND = (
+    "the broker went back in time (restored or failed over) and no longer held this attempt's work entry "
+    "as its worker's: the attempt is given up, and its ticket enqueued again"
+)
 FEED_RECONNECTS = RetryPolicy(max_retries=1 << 62, base_delay_s=0.25, max_delay_s=2.0)
 """The run's feed never gives up on a broker that went away: its events are how the run learns how
 its attempts go, and it goes on where it left off when the broker is back."""
@@ -127,9 +133,11 @@ its attempts go, and it goes on where it left off when the broker is back."""
 
 @dataclass(frozen=True)
 class LostEntry:
-    """The broker no longer has the work entry a ticket's attempt waits for, nor a recorded end of it."""
+    """The broker no longer has the work entry a ticket's attempt waits for, nor a recorded end of it;
+    or (`rewound`) it went back in time and gave the entry out again (broker/restored.py)."""
 
     work: str
+    rewound: bool = False
 
 
 Arrived = Event | AttemptEnd | LostEntry | Lost
@@ -183,6 +191,12 @@ class Dispatch:
     _reading_workers: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
     lost_to: list[Callable[[Lost], None]] = field(default_factory=list, init=False)
     """Who else hears what the feed lost, as a watcher hears it (the NDJSON printer's `gap`)."""
+    ledger: Ledger = field(default_factory=Ledger, init=False)
+    """What the run knows of its work entries, written back when the broker went back in time."""
+    look_now: bool = field(default=False, init=False)
+    """Set (from any thread) when the broker may have gone back: its coordinator lease was gone."""
+    _restoration: Restoration | None = field(default=None, init=False)
+    _watching: asyncio.Task[None] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.layout = Layout(self.broker.settings.prefix)
@@ -197,7 +211,42 @@ class Dispatch:
         attachment = BrokerAttachment(self.broker, self.run_id, self.clock, FEED_RECONNECTS, block_ms)
         attachment.ended_by = publisher
         await attachment.describe()
+        self._restoration = Restoration(self.redis, self.layout, run_id, self.broker.settings.max_age_s)
+        await until_answered(self._look, self._explain, self.said, "the run waits for it")
         self._feed = asyncio.create_task(self._follow(attachment), name="dispatch feed")
+        self._watching = asyncio.create_task(self._watch(), name="dispatch restore watch")
+
+    async def _watch(self) -> None:
+        """Every `CHECK_EVERY_S` (at most a quarter lease), look whether the broker went back in time."""
+        every = min(CHECK_EVERY_S, self.broker.settings.lease_s / 4)
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self._look()
+            except Exception as exc:
+                if self._explain(exc) is None:
+                    raise
+
+    def look_soon(self) -> None:
+        """Write back at the next look whatever the mark says (safe from any thread: a flag)."""
+        self.look_now = True
+
+    async def _look(self) -> None:
+        """Write back what the run knows when the run's mark is not the broker's server now (or its
+        coordinator lease was gone), saying so when the broker had gone back (broker/restored.py)."""
+        assert self._restoration is not None
+        forced, self.look_now = self.look_now, False
+        before = await self._restoration.stale()
+        if before is None and not forced:
+            return
+        streams = {w: self._streams[w] for w in self._works.values() if w in self._streams}
+        done = await self._restoration.write_back(self.ledger, streams, _REWOUND)
+        for work in done.rewound:
+            ticket_id = next((t for t, w in self._works.items() if w == work), None)
+            if ticket_id is not None and (queue := self._waiting.get(ticket_id)) is not None:
+                queue.put_nowait(LostEntry(work, rewound=True))
+        if done.went_back:
+            self.said(done.said(before))
 
     async def _follow(self, attachment: BrokerAttachment) -> None:
         def said(state: str) -> None:
@@ -283,6 +332,11 @@ class Dispatch:
         """The work entry whose attempt the ticket waits for."""
         self._works[ticket_id] = work
 
+    def finished(self, work: str, end: AttemptEnd) -> None:
+        """The run is done with this work entry's attempt, which ended so (kept to write back)."""
+        if (stream := self._streams.get(work)) is not None:
+            self.ledger.finished(stream, work, end)
+
     def done_with(self, ticket_id: str) -> None:
         self._waiting.pop(ticket_id, None)
         work = self._works.pop(ticket_id, "")
@@ -302,6 +356,7 @@ class Dispatch:
             f"{item.ticket.id} waits for it to be put on the work stream",
         )
         self._streams[entry] = stream
+        self.ledger.enqueued(item.ticket.id, stream, entry, data, item.attempt)
         return entry
 
     def _explain(self, exc: Exception) -> str | None:
@@ -428,6 +483,8 @@ class Dispatch:
         """Once the run is over and its `end` published: the commands still being sent, then the feed."""
         if self._sending:
             await asyncio.gather(*self._sending, return_exceptions=True)
+        if self._watching is not None:
+            await stop([self._watching])
         feed = self._feed
         if feed is not None:
             await asyncio.wait([feed], timeout=END_WAIT_S)
@@ -540,7 +597,9 @@ class BrokerRunner:
                     continue
                 if isinstance(event, LostEntry):
                     if event.work == work:
-                        ev, seen = self._next_attempt(attempt, self._lost(work, attempt.number + 1)), 0
+                        self._finished(attempt, work, Outcome.INTERRUPTED)
+                        why = _REWOUND if event.rewound else self._lost(work, attempt.number + 1)
+                        ev, seen = self._next_attempt(attempt, why), 0
                         work = await self._enqueue(attempt)
                         self.dispatch.expect(ticket.id, work)
                         started, conversation = False, self._transcribe(state)
@@ -563,6 +622,9 @@ class BrokerRunner:
                     if not isinstance(event, AttemptStarted):  # read by a coordinator before, or trimmed
                         attempt.say(AttemptStarted, provider=ticket.provider, model=ticket.model)
                 seen += 1
+                if isinstance(event, AttemptStarted | Status):
+                    worker = ran_on([event.message]) if isinstance(event, Status) else None
+                    self.dispatch.ledger.started(work, ticket.id, attempt.number, worker and worker.name)
                 approvals.note(event)
                 conversation.add(event)
                 if isinstance(event, AttemptEnded) and event.attempt in cut:
@@ -571,6 +633,8 @@ class BrokerRunner:
                 if isinstance(event, AttemptEnded) and event.outcome is not Outcome.INTERRUPTED:
                     return  # (interrupted: its end published by a coordinator before, a takeover follows)
         finally:
+            if work is not None:
+                self._finished(attempt, work, state.outcome or Outcome.CANCELLED)
             self.dispatch.done_with(ticket.id)
             if state.outcome is None and work is not None:  # cancelled here: the worker stops it
                 self.dispatch.send(ControlEntry(Cancel(ticket.id), watcher_name(), work))
@@ -615,6 +679,11 @@ class BrokerRunner:
         if moved is not None:  # after it: the attempt's first event is its queueing (or its end)
             attempt.say(Status, message=moved)
         return work
+
+    def _finished(self, attempt: Attempt, work: str, outcome: Outcome) -> None:
+        """Keep how the run is done with `work`, to write back should the broker forget it."""
+        end = AttemptEnd(attempt.ticket.id, attempt.number, outcome, attempt.state.error, 0)
+        self.dispatch.finished(work, end)
 
     @staticmethod
     def _lost(work: str, attempt: int) -> str:

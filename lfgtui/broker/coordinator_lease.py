@@ -36,11 +36,11 @@ if TYPE_CHECKING:
 RENEW = """
 local held = redis.call('GET', KEYS[1])
 if held == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
-if not held then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
+if not held then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 2 end
 return 0
 """
 """KEYS: the run's coordinator key; ARGV: this coordinator's value, the lease in ms. Renew it if it
-is this coordinator's, take it again if the broker lost it: 1; another coordinator's: 0."""
+is this coordinator's: 1; take it again if the broker lost it: 2; another coordinator's: 0."""
 
 TAKE = """
 local held = redis.call('GET', KEYS[1])
@@ -192,6 +192,9 @@ class CoordinatorLease:
         self._clock = LeaseClock(broker, f"coordinator of {run_id}")
         self._renewing: asyncio.Task[None] | None = None
         self._closed = False
+        self.retaken: Callable[[], None] = lambda: None
+        """Called (on the lease clock's thread) when the broker had lost the lease and it was taken
+        again: the broker may have gone back in time (broker/restored.py)."""
 
     async def claim(self, waiting: Callable[[str], None]) -> None:
         """Take the lease (`take`: `waiting` hears that it waits for a holder elsewhere to lapse) and
@@ -207,7 +210,7 @@ class CoordinatorLease:
         while True:
             await asyncio.sleep(self.broker.settings.lease_s * RENEW_EVERY)
             try:
-                mine = await renew(keys=[self.key], args=[self.holder.value(), self.lease_ms]) == 1
+                renewed = await renew(keys=[self.key], args=[self.holder.value(), self.lease_ms])
             except Exception as exc:
                 if (problem := explain(exc, self.broker)) is None:
                     raise
@@ -216,7 +219,13 @@ class CoordinatorLease:
                 away = True
                 continue
             raise_swallowed_cancel()
-            away = False
+            away, mine = False, renewed != 0
+            if renewed == 2:
+                self.said(
+                    f"this run's coordinator lease was gone from the broker (restored, failed over or "
+                    f"flushed): claimed it again for this coordinator of run {self.run_id}"
+                )
+                self.retaken()
             if not mine and not taken_over:
                 holder = Holder.read(await ownership.redis.get(self.key))
                 self.said(

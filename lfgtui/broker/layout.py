@@ -17,6 +17,9 @@ PREFIX:run:RUN:held:FIELD   string: the worker still running the attempt `FIELD`
                             renewal: until then the coordinator does not enqueue it again
 PREFIX:run:RUN:coordinator  string: who coordinates the run (machine, pid), lapsing a lease after
                             its last renewal (`broker/coordinator_lease.py`)
+PREFIX:run:RUN:checked      string: the broker's server (`INFO server` run_id) the run's coordinator
+                            last wrote back what it knows to (`broker/restored.py`): workers
+                            start nothing while it is another server's
 PREFIX:run:RUN:work         hash: each ticket's latest work entry, its stream and data, written
                             with the entry (`broker/work_index.py`): what `lfg resume --broker`
                             reads once the entry was deleted from its stream
@@ -87,6 +90,10 @@ class Layout:
     def coordinator(self, run_id: str) -> str:
         """The run's coordinator lease (broker/coordinator_lease.py)."""
         return f"{self.prefix}:run:{run_id}:coordinator"
+
+    def checked(self, run_id: str) -> str:
+        """The server the run's coordinator last checked the broker's state against (broker/restored.py)."""
+        return f"{self.prefix}:run:{run_id}:checked"
 
     def work_index(self, run_id: str) -> str:
         return f"{self.prefix}:run:{run_id}:work"

@@ -71,19 +71,20 @@ if held == ARGV[3] then
     return 1
 end
 if held ~= '' or ARGV[4] == '' then return 0 end
-if #redis.call('XRANGE', KEYS[1], ARGV[2], ARGV[2], 'COUNT', 1) > 0 then return 0 end
 if redis.call('HEXISTS', KEYS[2], ARGV[4]) == 1 then return 0 end
+redis.call('XDEL', KEYS[1], ARGV[2])
 redis.call('SET', KEYS[3], ARGV[3], 'PX', ARGV[5])
 return 2
 """
 )
 """KEYS: the stream, the run's `ended` hash, the attempt's `held` key; ARGV: group, entry, this
 consumer, the attempt's field of the `ended` hash ('' while not known), the lease in ms. Reset the
-entry's idle clock if this consumer still holds it: 1. If the broker lost the entry (gone from its
-stream, no end recorded of it), nobody else can be running it: this consumer goes on, saying so in
-the `held` key, which lapses a lease after its last renewal (the coordinator declares the entry lost
-only once it has): 2. Else (another consumer holds it, or it is there to be handed out again) 0,
-touching nothing."""
+entry's idle clock if this consumer still holds it: 1. If the broker lost the entry's delivery (gone
+from its stream, or there but pending for nobody: a broker that went back in time, restored or failed
+over, and would hand it out again), with no end recorded of it, nobody else can be running it: this
+consumer goes on, deleting the entry and saying so in the `held` key, which lapses a lease after its
+last renewal (the coordinator declares the entry lost only once it has): 2. Else (another consumer
+holds it, or its end is recorded) 0, touching nothing."""
 
 FINISH = (
     "local function holder()"

@@ -47,6 +47,7 @@ from lfgtui.broker.lease_clock import LeaseClock
 from lfgtui.broker.ownership import Held, Ownership
 from lfgtui.broker.publisher import Publisher
 from lfgtui.broker.publishers import RunPublishers
+from lfgtui.broker.restored import Gate as RestoreGate
 from lfgtui.broker.running_on import running_on
 from lfgtui.broker.work import AttemptEnd, ControlEntry, WorkError, WorkItem, ended_field
 from lfgtui.cancels import STOP_S, raise_swallowed_cancel, stop
@@ -95,6 +96,8 @@ meanwhile): an entry is acknowledged only once they are there."""
 FINISH_S = 10.0
 """How long a worker stopped right after an attempt ended may take to record the end and acknowledge
 its entry before it exits."""
+GATE_EVERY_S = 0.25
+"""How often a worker looks again whether the run's coordinator checked a broker that restarted."""
 REPLY_KEPT_S = 60
 """How long a worker's answer to a command (`Layout.reply`) stays on the broker unread."""
 
@@ -202,6 +205,7 @@ class BrokerWorker:
         self._slots = asyncio.Semaphore(options.max_concurrency)
         self.publishers = RunPublishers(self._publisher, DRAIN_S)
         self.ownership = Ownership(redis, GROUP, options.name)
+        self.gate = RestoreGate(redis, self.layout)
         self.clock = LeaseClock(broker, options.name)
         """Where leases are renewed: not on this loop, which the attempts may hold."""
         self._announced = asyncio.Event()
@@ -419,17 +423,37 @@ class BrokerWorker:
                 "this one recorded how it ended: that worker's attempt is the one that counts"
             )
 
-    async def _ended_before(self, item: WorkItem, entry: str) -> AttemptEnd | None:
+    async def _ended_before(self, item: WorkItem, holding: Holding) -> AttemptEnd | None:
         """How an attempt of this entry ended, when a worker ran one to its end but was stopped
-        before it acknowledged the entry (or the broker lost the entry's delivery and gave it out
-        again)."""
-        value = await until_answered(
-            lambda: self.redis.hget(self.layout.ended(item.run_id), ended_field(item.ticket.id, entry)),
-            self.explain,
-            self.said,
-            "starting an attempt waits for it",
-        )
-        return None if value is None else AttemptEnd.read(value)
+        before it acknowledged the entry, or the broker went back in time and gave it out again
+        (its coordinator writes the end back: broker/restored.py). Waits, the lease renewed, while
+        the run's coordinator has not checked the broker's server since it restarted or failed over;
+        a run no coordinator holds for a lease is not waited for."""
+        entry, waited, alone_since = holding.taken.entry, False, None
+        while True:
+            state, end = await until_answered(
+                lambda: self.gate.look(item.run_id, item.ticket.id, entry),
+                self.explain,
+                self.said,
+                "starting an attempt waits for it",
+            )
+            if state == 1 or holding.forsaken:
+                return end
+            now = time.monotonic()
+            alone_since = (alone_since or now) if state == 2 else None
+            if alone_since is not None and now - alone_since >= self.lease_s:
+                self.said(
+                    f"{item.ticket.id} of run {item.run_id}: the broker restarted or failed over and no "
+                    "coordinator holds the run to check what ended: starting it unchecked"
+                )
+                return end
+            if not waited:
+                waited = True
+                self.said(
+                    f"{item.ticket.id} of run {item.run_id}: the broker restarted or failed over; waiting "
+                    "for the run's coordinator to write back what ended before starting it"
+                )
+            await asyncio.sleep(min(self.lease_s * RENEW_EVERY, GATE_EVERY_S))
 
     async def _run_refused(self, item: WorkItem) -> str | None:
         """Why an entry's run is not one to run work for: no coordinator enqueued the ticket in it
@@ -468,11 +492,12 @@ class BrokerWorker:
         attempt = item.attempt + taken.deliveries - 1
         field = ended_field(item.ticket.id, taken.entry)
         holding.held = Held(self.layout.ended(item.run_id), field, self.layout.held(item.run_id, field))
-        if (ended := await self._ended_before(item, taken.entry)) is not None:
-            self.said(
-                f"{item.ticket.id} of run {item.run_id} (attempt {ended.attempt}) ended already "
-                f"({ended.outcome}) on a worker stopped before it acknowledged it: not running it again"
-            )
+        if (ended := await self._ended_before(item, holding)) is not None or holding.forsaken:
+            if ended is not None:
+                self.said(
+                    f"{item.ticket.id} of run {item.run_id} (attempt {ended.attempt}) ended already "
+                    f"({ended.outcome}): not running it again"
+                )
             return True
         if (refused := await self._run_refused(item)) is not None:  # after: an ended one says so
             self.said(f"dropped entry {taken.entry} of {taken.stream}: {refused}")

@@ -274,6 +274,8 @@ class Outlet:
         said(f"{doing} {broker.where}; watch it with: {watch}")
         try:
             if runner is not None:
+                if self.lease is not None:
+                    self.lease.retaken = runner.dispatch.look_soon
                 await runner.dispatch.start(run.run_id, said, publisher.instance)
             yield watch
         finally:

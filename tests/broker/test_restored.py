@@ -1,0 +1,167 @@
+"""A broker restored to an older state mid-run (issue #66): redis-server shut down without saving and
+started again on the same port from an RDB snapshot taken while some tickets had completed, as a
+restored backup or a failover to a replica that lagged does. It gives back the work entries of
+tickets that completed since, and forgets that they ended. Real `lfg worker` processes and a real
+coordinator on a real redis-server; their provider is the sim of this test, which counts the calls
+of each ticket and whether each ran to its end."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from lfgtui.broker.layout import Layout
+from lfgtui.sim.server import SimServer
+from tests.support.fleet import Fleet, ends, until
+from tests.support.redis_server import RedisServer
+
+LEASE = "[broker]\nlease_s = 5\n"
+"""Long enough that the restart (well under a second) stops no attempt by its worker's fence."""
+NAMES = [f"t{n}" for n in range(8)]
+MODEL = "long-answer:tokens_per_s=60,repeat=1"
+SLOW = "long-answer:tokens_per_s=4,repeat=1"
+"""Ticket `slow` keeps the run going (a slot of its own) for two leases past the restore, when the
+entries the restore gave back have lapsed and a worker would take them over."""
+STREAM = "lfg:work:far"
+
+
+def tickets() -> str:
+    return "".join(
+        f'[[ticket]]\nid = "{n}"\nprompt = "ticket {n} says go"\nprovider = "far"\n'
+        f'model = "{SLOW if n == "slow" else MODEL}"\n'
+        for n in ["slow", *NAMES]
+    )
+
+
+def calls_of(sim: SimServer, ticket: str) -> list[Any]:
+    """The sim's calls of one ticket (its prompt names it)."""
+    return [record for record in sim.log if f"ticket {ticket} says go" in json.dumps(record.body)]
+
+
+def answered(sim: SimServer, ticket: str) -> int:
+    """How many times the ticket's answer was streamed to its end: what a provider is paid in full."""
+    return sum(r.ended_at is not None and r.disconnected_at is None for r in calls_of(sim, ticket))
+
+
+def mid_answer_since(sim: SimServer, since: int) -> bool:
+    """Whether a call the sim took after the first `since` is streaming now (started after the snapshot)."""
+    return any(r.token_times and r.ended_at is None for r in sim.log[since:])
+
+
+@dataclass
+class Coordinator:
+    """`lfg run --broker --json`, its NDJSON read as it comes (so the test sees what it recorded when),
+    its stderr in a file."""
+
+    process: subprocess.Popen[str]
+    err: Path
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def start(cls, fleet: Fleet, tickets: Path, config: Path) -> Coordinator:
+        args = fleet.lfg.args(tickets, "--json", "--broker", fleet.url)
+        args[args.index("--config") + 1] = str(config)
+        err = fleet.lfg.home / "coordinator.err"
+        with err.open("w") as sink:
+            process = subprocess.Popen(
+                args, env=fleet.lfg.env, stdout=subprocess.PIPE, stderr=sink, text=True
+            )
+        found = cls(process, err)
+        threading.Thread(target=found._read, daemon=True).start()
+        return found
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.events.append(json.loads(line))
+
+    def completed(self) -> set[str]:
+        """The tickets it recorded as completed so far."""
+        return {ticket for (ticket, _), outcome in ends(list(self.events)).items() if outcome == "completed"}
+
+
+def watch(fleet: Fleet, run_id: str, config: Any) -> subprocess.Popen[str]:
+    """`lfg attach redis://… RUN --json`: a watcher through the broker, from the run's start."""
+    args = [sys.executable, "-m", "lfgtui", "attach", fleet.url, run_id, "--json", "--config", str(config)]
+    pipe = subprocess.PIPE
+    return subprocess.Popen(args, env=fleet.lfg.env, stdout=pipe, stderr=pipe, text=True)
+
+
+def snapshot(admin: redis.Redis, run_id: str, without: str | None) -> set[str]:
+    """`SAVE` now, every client's writes paused meanwhile; `without`: a key left out of it (deleted in
+    the same step as the pause). Returns the tickets whose end the snapshot has."""
+    pipe = admin.pipeline(transaction=True)
+    if without is not None:
+        pipe.delete(without)
+    pipe.execute_command("CLIENT", "PAUSE", 30_000, "WRITE")
+    pipe.execute()
+    try:
+        ended = {name.decode().rpartition("@")[0] for name in admin.hkeys(Layout().ended(run_id))}
+        admin.save()
+    finally:
+        admin.execute_command("CLIENT", "UNPAUSE")
+    return ended
+
+
+@pytest.mark.timeout(240)  # warm-ups, two waves of answers, a restart and the leases it leaves lapsed
+@pytest.mark.parametrize("lease_kept", [True, False], ids=["lease kept", "lease key lost"])
+async def test_a_broker_restored_from_a_snapshot_mid_run_runs_no_completed_ticket_again(
+    fleet: Fleet, admin: redis.Redis, redis_server: RedisServer, sim: SimServer, lease_kept: bool
+) -> None:
+    provider = f'[providers.far]\nkind = "sim"\nbase_url = "{sim.url}/v1"\n'
+    config = fleet.config(LEASE + provider, "far.toml")
+    for name in ("w1", "w2"):  # four run at once, four wait on the work stream
+        fleet.start(name, "--max-concurrency", "2", config=config)
+    await until(lambda: fleet.ready("w1") and fleet.ready("w2"), 90)
+    coordinator = Coordinator.start(fleet, fleet.lfg.tickets(tickets()), config)
+    watcher = None
+    try:
+        await until(lambda: admin.zcard("lfg:runs") == 1, 60)
+        [run_id] = [name.decode() for name in admin.zrange("lfg:runs", 0, -1)]
+        watcher = watch(fleet, run_id, config)
+        await until(lambda: len(coordinator.completed()) >= 2, 90)  # some completed before the snapshot
+        saved = len(sim.log)
+        before = snapshot(admin, run_id, None if lease_kept else Layout().coordinator(run_id))
+        # More are recorded completed after it (their entries come back, their ends forgotten), and
+        # one that a worker started after it streams.
+        await until(lambda: len(coordinator.completed() - before) >= 2 and mid_answer_since(sim, saved), 90)
+        recorded = coordinator.completed()
+        admin.shutdown(nosave=True)
+        redis_server.killed = True
+        assert redis_server.process is not None
+        redis_server.process.wait(10)
+        redis_server.start()  # the same port, from the snapshot
+        code = await asyncio.to_thread(coordinator.process.wait, 120)
+        watched, watcher_err = await asyncio.to_thread(watcher.communicate, timeout=60)
+    finally:
+        for process in (coordinator.process, watcher):
+            if process is not None and process.poll() is None:
+                process.kill()
+                await asyncio.to_thread(process.communicate, timeout=30)
+    err = coordinator.err.read_text()
+    assert code == 0, err
+    outcomes = ends(coordinator.events)
+    final = {ticket: outcome for (ticket, _), outcome in sorted(outcomes.items())}
+    assert final == dict.fromkeys(["slow", *NAMES], "completed"), err
+    said = fleet.said("w1") + fleet.said("w2")
+    paid = {name: answered(sim, name) for name in NAMES}
+    assert {name: paid[name] for name in recorded} == dict.fromkeys(recorded, 1), said + err
+    assert "the broker went back in time" in err, err
+    if not lease_kept:
+        assert "coordinator lease was gone from the broker" in err, err
+    # A watcher sees no attempt the history lacks, and each as it ended (an end the restore took from
+    # the stream before the watcher read it is a gap it says, not a different outcome).
+    seen = [json.loads(line) for line in watched.splitlines()]
+    assert ends(seen).items() <= outcomes.items(), watcher_err
+    started = {(e["ticket"], e["attempt"]) for e in seen if e["type"] == "attempt_started"}
+    assert started <= outcomes.keys(), watcher_err
+    await until(lambda: admin.xpending(STREAM, "workers")["pending"] == 0, 60)  # acknowledged once ended
