@@ -64,6 +64,7 @@ from typing import TYPE_CHECKING, Any
 from lfgtui.broker.client import explain, until_answered
 from lfgtui.broker.gaps import Lost
 from lfgtui.broker.layout import Layout, loads, ran_field
+from lfgtui.broker.presence import live_workers
 from lfgtui.broker.watch import BrokerAttachment
 from lfgtui.broker.work import MAX_NOTE, AttemptEnd, ControlEntry, WorkItem, ended_field, relative_to
 from lfgtui.broker.work_index import WorkIndex
@@ -407,7 +408,7 @@ class Dispatch:
             return self._workers[1]
 
     async def _read_workers(self) -> list[WorkerPresence]:
-        names = await self.redis.zrangebyscore(self.layout.workers, time.time(), "+inf")
+        names = await live_workers(self.redis, self.layout)
         pipe = self.redis.pipeline(transaction=False)
         for name in names:
             pipe.hmget(self.layout.worker(name.decode()), ["serves", "refused"])
