@@ -62,9 +62,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lfgtui.broker.client import explain, until_answered
+from lfgtui.broker.failing import FailingWorkers
 from lfgtui.broker.gaps import Lost
 from lfgtui.broker.layout import Layout, loads, ran_field
-from lfgtui.broker.presence import live_workers
+from lfgtui.broker.presence import MAX_ERROR, WorkerPresence, live_workers, said_at
 from lfgtui.broker.watch import BrokerAttachment
 from lfgtui.broker.work import MAX_NOTE, AttemptEnd, ControlEntry, WorkItem, ended_field, relative_to
 from lfgtui.broker.work_index import WorkIndex
@@ -136,18 +137,6 @@ class LostEntry:
 Arrived = Event | AttemptEnd | LostEntry | Lost
 """What the feed hands the ticket that waits: its events, the end its worker recorded apart, that the
 broker lost its work entry, or that events of an attempt never reached this coordinator."""
-
-
-@dataclass(frozen=True)
-class WorkerPresence:
-    """A worker as it says itself on the broker: the providers it serves and those it does not, why."""
-
-    name: str
-    serves: tuple[str, ...]
-    refused: dict[str, str]
-
-    def why_not(self, provider: str) -> str:
-        return self.refused.get(provider, f"no provider {provider!r} in its config")
 
 
 @dataclass
@@ -411,9 +400,9 @@ class Dispatch:
         names = await live_workers(self.redis, self.layout)
         pipe = self.redis.pipeline(transaction=False)
         for name in names:
-            pipe.hmget(self.layout.worker(name.decode()), ["serves", "refused"])
+            pipe.hmget(self.layout.worker(name.decode()), ["serves", "refused", "error", "error_at"])
         found = []
-        for name, (serves, refused) in zip(names, await pipe.execute(), strict=True):
+        for name, (serves, refused, error, error_at) in zip(names, await pipe.execute(), strict=True):
             served = loads(serves).get("providers")
             reasons = loads(refused)
             found.append(
@@ -421,6 +410,8 @@ class Dispatch:
                     name.decode("utf-8", "replace"),
                     tuple(p for p in served if isinstance(p, str)) if isinstance(served, list) else (),
                     {str(p): str(why) for p, why in reasons.items()},
+                    (error or b"")[:MAX_ERROR].decode("utf-8", "replace"),  # shown inert, bounded
+                    said_at(error_at),
                 )
             )
         return found
@@ -525,6 +516,7 @@ class BrokerRunner:
         events = self.dispatch.wait_for(ticket.id)
         work = self._adopting.pop(ticket.id, None)
         started = False  # the attempt's start is its worker's `AttemptStarted`, adopted when it comes
+        failing = asyncio.create_task(self._failing(attempt).watch(), name=f"failing workers of {ticket.id}")
         try:
             self.dispatched.add((ticket.id, attempt.number))
             if work is None:
@@ -561,6 +553,7 @@ class BrokerRunner:
                     conversation = self._transcribe(state)
                 if not started:
                     started = True
+                    failing.cancel()  # a worker took it
                     if not isinstance(event, AttemptStarted):  # read by a coordinator before, or trimmed
                         attempt.say(AttemptStarted, provider=ticket.provider, model=ticket.model)
                 seen += 1
@@ -572,9 +565,21 @@ class BrokerRunner:
                 if isinstance(event, AttemptEnded) and event.outcome is not Outcome.INTERRUPTED:
                     return  # (interrupted: its end published by a coordinator before, a takeover follows)
         finally:
+            await stop([failing])
             self.dispatch.done_with(ticket.id)
             if state.outcome is None and work is not None:  # cancelled here: the worker stops it
                 self.dispatch.send(ControlEntry(Cancel(ticket.id), watcher_name(), work))
+
+    def _failing(self, attempt: Attempt) -> FailingWorkers:
+        """What says, while the attempt waits queued, that a worker of its provider keeps failing."""
+        dispatch = self.dispatch
+        return FailingWorkers(
+            dispatch.workers,
+            attempt.ticket.provider,
+            lambda message: attempt.say(Status, message=message),
+            dispatch._explain,
+            max(dispatch.broker.settings.lease_s / 3, WORKERS_KEPT_S),
+        )
 
     def reach(self, run: RunFace, state: TicketState, request: Request, who: str) -> Told | Awaitable[Told]:
         """The worker running the ticket's attempt gets the request on the run's control stream and

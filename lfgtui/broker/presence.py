@@ -14,6 +14,8 @@ live worker of its provider keeps failing can say why (broker/failing.py), and `
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -24,6 +26,22 @@ if TYPE_CHECKING:
 
 MAX_ERROR = 500
 """How many characters of a worker's last error its presence holds."""
+
+
+@dataclass(frozen=True)
+class WorkerPresence:
+    """A worker as it says itself on the broker: the providers it serves and those it does not, why."""
+
+    name: str
+    serves: tuple[str, ...]
+    refused: dict[str, str]
+    error: str = ""
+    """The last thing that went wrong on it, as it said (cut to `MAX_ERROR`), or ""."""
+    error_at: float | None = None
+    """When it said that, on the broker's clock."""
+
+    def why_not(self, provider: str) -> str:
+        return self.refused.get(provider, f"no provider {provider!r} in its config")
 
 
 class Presence:
@@ -53,6 +71,15 @@ class Presence:
 def broker_now(clock: tuple[int, int]) -> float:
     """The broker's `TIME` as seconds."""
     return clock[0] + clock[1] / 1_000_000
+
+
+def said_at(value: bytes | None) -> float | None:
+    """A time a worker wrote in its presence (`error_at`), None when it is not a finite number."""
+    try:
+        seconds = float(value) if value else None
+    except ValueError:
+        return None
+    return seconds if seconds is not None and math.isfinite(seconds) else None
 
 
 def ask_live(pipe: Pipeline, layout: Layout) -> None:
