@@ -349,10 +349,13 @@ class Dispatch:
             if (problem := self._explain(exc)) is None:
                 raise
             return Refusal(f"{problem}: the sub-agent's cancel did not reach the worker running {ticket_id}")
+        # The request stays on the control stream, which the worker reads on from where it was: a
+        # paused worker acts on it when it runs again (issue #66: this said nothing was cancelled).
         return Refusal(
-            f"worker {name}, which runs {ticket_id}, did not answer in {within:g} s: it may be gone "
-            "(its lease then lapses and another worker takes the ticket over); nothing was cancelled "
-            "that lfg knows of"
+            f"worker {name}, which runs {ticket_id}, has not answered in {within:g} s (paused, or cut off "
+            "from the broker): the cancel waits for it on the broker, and the sub-agent is cancelled when "
+            "the worker reads it; if the worker is gone, its lease lapses and another worker runs the "
+            "ticket again"
         )
 
     async def ran_on(self, ticket_id: str, attempt: int) -> str | None:
