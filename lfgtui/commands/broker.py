@@ -50,7 +50,9 @@ BROKER_HELP = (
 
 def add_broker_commands(commands: Subcommands) -> None:
     """Register `lfg runs` and `lfg worker` on the top-level subcommands."""
-    commands.add_command("runs", "list the runs published to a broker", _runs_arguments, runs)
+    commands.add_command(
+        "runs", "list the runs published to a broker, and its workers", _runs_arguments, runs
+    )
     commands.add_command(
         "worker", "run the tickets that lfg run --broker puts on a broker", _worker_arguments, worker
     )
