@@ -26,10 +26,8 @@ async def test_a_forged_second_entry_for_a_running_ticket_is_refused_and_said(
         seen = await asyncio.to_thread(streaming, coordinator, ["t"], 1)
         [run_id] = [name.decode() for name in admin.zrange("lfg:runs", 0, -1)]
         indexed = loads(admin.hget(Layout().work_index(run_id), "t"))
-        [holder] = [name for name in ("w1", "w2") if "took t of run" in fleet.said(name)]
-        other = "w2" if holder == "w1" else "w1"
         forged = admin.xadd(indexed["stream"], {"data": indexed["data"]}).decode()
-        await until(lambda: f"dropped entry {forged}" in fleet.said(other), 30)
+        await until(lambda: any(f"dropped entry {forged}" in fleet.said(w) for w in ("w1", "w2")), 30)
         code, events, err = await asyncio.to_thread(finish, coordinator)
     finally:
         if coordinator.poll() is None:
@@ -37,8 +35,8 @@ async def test_a_forged_second_entry_for_a_running_ticket_is_refused_and_said(
             await asyncio.to_thread(coordinator.communicate, timeout=30)
     assert code == 0, err
     assert ends(seen + events) == {("t", 1): "completed"}, err
-    said = fleet.said(other)
-    assert "took t of run" not in said, said
+    said = fleet.said("w1") + fleet.said("w2")  # either may have read it: both have free slots
+    assert said.count("took t of run") == 1, said
     assert f"enqueued 't' as entry {indexed['entry']}, not this one" in said, said
     listed = await asyncio.to_thread(command, fleet.lfg, "runs", "--broker", fleet.url)
     assert f"dropped entry {forged}" in listed.stdout.split("\nworkers\n")[1], listed.stdout
