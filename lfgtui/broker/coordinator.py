@@ -62,8 +62,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lfgtui.broker.client import explain, until_answered
+from lfgtui.broker.failing import FailingWorkers
 from lfgtui.broker.gaps import Lost
 from lfgtui.broker.layout import Layout, loads, ran_field
+from lfgtui.broker.presence import MAX_ERROR, WorkerPresence, live_workers, said_at
 from lfgtui.broker.restored import CHECK_EVERY_S, Ledger, Restoration
 from lfgtui.broker.running_on import ran_on
 from lfgtui.broker.watch import BrokerAttachment
@@ -143,18 +145,6 @@ class LostEntry:
 Arrived = Event | AttemptEnd | LostEntry | Lost
 """What the feed hands the ticket that waits: its events, the end its worker recorded apart, that the
 broker lost its work entry, or that events of an attempt never reached this coordinator."""
-
-
-@dataclass(frozen=True)
-class WorkerPresence:
-    """A worker as it says itself on the broker: the providers it serves and those it does not, why."""
-
-    name: str
-    serves: tuple[str, ...]
-    refused: dict[str, str]
-
-    def why_not(self, provider: str) -> str:
-        return self.refused.get(provider, f"no provider {provider!r} in its config")
 
 
 @dataclass
@@ -414,10 +404,13 @@ class Dispatch:
             if (problem := self._explain(exc)) is None:
                 raise
             return Refusal(f"{problem}: the sub-agent's cancel did not reach the worker running {ticket_id}")
+        # The request stays on the control stream, which the worker reads on from where it was: a
+        # paused worker acts on it when it runs again (issue #66: this said nothing was cancelled).
         return Refusal(
-            f"worker {name}, which runs {ticket_id}, did not answer in {within:g} s: it may be gone "
-            "(its lease then lapses and another worker takes the ticket over); nothing was cancelled "
-            "that lfg knows of"
+            f"worker {name}, which runs {ticket_id}, has not answered in {within:g} s (paused, or cut off "
+            "from the broker): the cancel waits for it on the broker, and the sub-agent is cancelled when "
+            "the worker reads it; if the worker is gone, its lease lapses and another worker runs the "
+            "ticket again"
         )
 
     async def ran_on(self, ticket_id: str, attempt: int) -> str | None:
@@ -462,12 +455,12 @@ class Dispatch:
             return self._workers[1]
 
     async def _read_workers(self) -> list[WorkerPresence]:
-        names = await self.redis.zrangebyscore(self.layout.workers, time.time(), "+inf")
+        names = await live_workers(self.redis, self.layout)
         pipe = self.redis.pipeline(transaction=False)
         for name in names:
-            pipe.hmget(self.layout.worker(name.decode()), ["serves", "refused"])
+            pipe.hmget(self.layout.worker(name.decode()), ["serves", "refused", "error", "error_at"])
         found = []
-        for name, (serves, refused) in zip(names, await pipe.execute(), strict=True):
+        for name, (serves, refused, error, error_at) in zip(names, await pipe.execute(), strict=True):
             served = loads(serves).get("providers")
             reasons = loads(refused)
             found.append(
@@ -475,6 +468,8 @@ class Dispatch:
                     name.decode("utf-8", "replace"),
                     tuple(p for p in served if isinstance(p, str)) if isinstance(served, list) else (),
                     {str(p): str(why) for p, why in reasons.items()},
+                    (error or b"")[:MAX_ERROR].decode("utf-8", "replace"),  # shown inert, bounded
+                    said_at(error_at),
                 )
             )
         return found
@@ -581,6 +576,7 @@ class BrokerRunner:
         events = self.dispatch.wait_for(ticket.id)
         work = self._adopting.pop(ticket.id, None)
         started = False  # the attempt's start is its worker's `AttemptStarted`, adopted when it comes
+        failing = asyncio.create_task(self._failing(attempt).watch(), name=f"failing workers of {ticket.id}")
         try:
             self.dispatched.add((ticket.id, attempt.number))
             if work is None:
@@ -619,6 +615,7 @@ class BrokerRunner:
                     conversation = self._transcribe(state)
                 if not started:
                     started = True
+                    failing.cancel()  # a worker took it
                     if not isinstance(event, AttemptStarted):  # read by a coordinator before, or trimmed
                         attempt.say(AttemptStarted, provider=ticket.provider, model=ticket.model)
                 seen += 1
@@ -633,11 +630,23 @@ class BrokerRunner:
                 if isinstance(event, AttemptEnded) and event.outcome is not Outcome.INTERRUPTED:
                     return  # (interrupted: its end published by a coordinator before, a takeover follows)
         finally:
+            await stop([failing])
             if work is not None:
                 self._finished(attempt, work, state.outcome or Outcome.CANCELLED)
             self.dispatch.done_with(ticket.id)
             if state.outcome is None and work is not None:  # cancelled here: the worker stops it
                 self.dispatch.send(ControlEntry(Cancel(ticket.id), watcher_name(), work))
+
+    def _failing(self, attempt: Attempt) -> FailingWorkers:
+        """What says, while the attempt waits queued, that a worker of its provider keeps failing."""
+        dispatch = self.dispatch
+        return FailingWorkers(
+            dispatch.workers,
+            attempt.ticket.provider,
+            lambda message: attempt.say(Status, message=message),
+            dispatch._explain,
+            max(dispatch.broker.settings.lease_s / 3, WORKERS_KEPT_S),
+        )
 
     def reach(self, run: RunFace, state: TicketState, request: Request, who: str) -> Told | Awaitable[Told]:
         """The worker running the ticket's attempt gets the request on the run's control stream and

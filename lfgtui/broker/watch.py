@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from lfgtui.broker.client import CONNECT_TIMEOUT_S, client, connect, explain
 from lfgtui.broker.gaps import Gaps, Lost
 from lfgtui.broker.layout import ENTRY_END, ENTRY_EVENTS, ENTRY_GAP, Layout, loads
+from lfgtui.broker.presence import MAX_ERROR, ask_live, live
 from lfgtui.cancels import raise_swallowed_cancel
 from lfgtui.config.broker import Broker, BrokerError
 from lfgtui.formats import plural
@@ -45,7 +46,7 @@ INDEX_FIELDS = (
     *("who", "host", "title", "started", "updated", "ended", "states", "waiting", "cost", "tok_s"),
     "attention",
 )
-WORKER_FIELDS = ("host", "serves", "running")
+WORKER_FIELDS = ("host", "serves", "running", "error", "error_at")
 
 
 class BrokerAttachment:
@@ -306,6 +307,10 @@ class OnlineWorker:
     host: str
     serves: tuple[str, ...]
     running: int
+    error: str = ""
+    """What last went wrong on it, as it said (cut to `MAX_ERROR`; shown inert), or ""."""
+    error_at: float | None = None
+    """When it said that, on the broker's clock."""
 
 
 @dataclass(frozen=True)
@@ -322,8 +327,9 @@ async def fleet_index(redis: Redis, layout: Layout, limit: int = MAX_RUNS) -> Fl
     left out."""
     pipe = redis.pipeline(transaction=False)
     pipe.zrevrange(layout.runs, 0, limit - 1, withscores=True)
-    pipe.zrangebyscore(layout.workers, time.time(), "+inf")
-    members, names = await pipe.execute()
+    ask_live(pipe, layout)
+    members, clock, lapses = await pipe.execute()
+    names = live(clock, lapses)
     pipe = redis.pipeline(transaction=False)
     for run_id, _ in members:
         pipe.hmget(layout.run(run_id.decode()), list(INDEX_FIELDS))
@@ -393,13 +399,13 @@ def _indexed_run(run_id: str, started: float, values: list[bytes | None]) -> Ind
 
 
 def _online_worker(name: str, values: list[bytes | None]) -> OnlineWorker | None:
-    host, serves, running = (_text(value) if value else None for value in values)
+    host, serves, running, error, error_at = (_text(value) if value else None for value in values)
     if host is None:
         return None
     providers = loads(serves.encode()).get("providers") if serves else None
     served = tuple(p for p in providers if isinstance(p, str)) if isinstance(providers, list) else ()
     count = running if running is not None and running.isdigit() and len(running) < 10 else "0"
-    return OnlineWorker(name, host, served, int(count))
+    return OnlineWorker(name, host, served, int(count), (error or "")[:MAX_ERROR], _number(error_at))
 
 
 def _number(text: str | None) -> float | None:

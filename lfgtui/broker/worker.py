@@ -42,9 +42,10 @@ from typing import TYPE_CHECKING
 
 from lfgtui.broker.client import AWAY, until_answered
 from lfgtui.broker.gate import Gate
-from lfgtui.broker.layout import GROUP, Layout, ran_field
+from lfgtui.broker.layout import GROUP, Layout, loads, ran_field
 from lfgtui.broker.lease_clock import LeaseClock
 from lfgtui.broker.ownership import Held, Ownership
+from lfgtui.broker.presence import Presence
 from lfgtui.broker.publisher import Publisher
 from lfgtui.broker.publishers import RunPublishers
 from lfgtui.broker.restored import Gate as RestoreGate
@@ -210,6 +211,10 @@ class BrokerWorker:
         """Where leases are renewed: not on this loop, which the attempts may hold."""
         self._announced = asyncio.Event()
         """Set once its presence is on the broker."""
+        self.last_error = ""
+        """What last went wrong here since the presence last said it (`_present`): a coordinator
+        whose ticket stays queued says it, `lfg runs` shows it. Set from the lease clock's thread
+        too, as one assignment."""
         self._claim_after = 0.0
         """No entry is taken over before this (monotonic): a lease after the last failure of the
         broker seen here, so that once it is back the workers holding entries renew their leases
@@ -270,6 +275,7 @@ class BrokerWorker:
         if problem is None:
             raise exc
         self._claim_after = time.monotonic() + self.lease_s
+        self.last_error = f"{problem}: {consequence}"
         if failures == 1:
             self.said(f"{problem}: {consequence}")
         await asyncio.sleep(min(AWAY.delay(failures, None), at_most_s or AWAY.max_delay_s))
@@ -455,28 +461,37 @@ class BrokerWorker:
                 )
             await asyncio.sleep(min(self.lease_s * RENEW_EVERY, GATE_EVERY_S))
 
-    async def _run_refused(self, item: WorkItem) -> str | None:
+    async def _run_refused(self, item: WorkItem, entry: str) -> str | None:
         """Why an entry's run is not one to run work for: no coordinator enqueued the ticket in it
         (its work index, written with every entry it enqueues, has no entry of the ticket: a run
-        that does not exist, or whose keys expired), or the run ended (nobody follows its events)."""
+        that does not exist, or whose keys expired), the run ended (nobody follows its events), or
+        the ticket's latest entry there is another: this one was added beside the coordinator's (a
+        second entry for a ticket a live attempt holds runs unseen, its events taken for that
+        attempt's), or was superseded."""
         index, run = self.layout.work_index(item.run_id), self.layout.run(item.run_id)
 
         async def ask() -> list[object]:
             pipe = self.redis.pipeline(transaction=False)
-            pipe.hexists(index, item.ticket.id)
+            pipe.hget(index, item.ticket.id)
             pipe.hget(run, "ended")
             return await pipe.execute()
 
         indexed, ended = await until_answered(
             ask, self.explain, self.said, "starting an attempt waits for it"
         )
-        if not indexed:
+        if indexed is None:
             return (
                 f"no coordinator of run {item.run_id} enqueued {item.ticket.id!r:.60} (no such run on the "
                 "broker, or its keys expired)"
             )
         if ended is not None:
             return f"run {item.run_id} has ended: nobody follows its events"
+        latest = loads(indexed).get("entry")
+        if latest != entry:
+            return (
+                f"its run's coordinator enqueued {item.ticket.id!r:.60} as entry {latest!s:.40}, not this "
+                "one (added by another writer of the work stream, or superseded): not running it"
+            )
         return None
 
     async def _run_held(self, holding: Holding) -> bool:
@@ -487,7 +502,7 @@ class BrokerWorker:
             item = WorkItem.read(taken.fields)
             self._check_provider(item, taken.stream)
         except WorkError as exc:
-            self.said(f"dropped entry {taken.entry} of {taken.stream}: {exc}")
+            self._dropped(taken, str(exc))
             return True
         attempt = item.attempt + taken.deliveries - 1
         field = ended_field(item.ticket.id, taken.entry)
@@ -499,8 +514,8 @@ class BrokerWorker:
                     f"({ended.outcome}): not running it again"
                 )
             return True
-        if (refused := await self._run_refused(item)) is not None:  # after: an ended one says so
-            self.said(f"dropped entry {taken.entry} of {taken.stream}: {refused}")
+        if (refused := await self._run_refused(item, taken.entry)) is not None:  # after: an ended one says so
+            self._dropped(taken, refused)
             return True
         control = self.layout.control(item.run_id)
         since = taken.entry.partition("-")[0] + "-0"  # commands sent since it was enqueued
@@ -528,6 +543,11 @@ class BrokerWorker:
         holding.ended = not holding.forsaken
         await self._outlast(self._wrap_up(holding, publisher, item, attempt, end), holding)
         return False
+
+    def _dropped(self, taken: Taken, why: str) -> None:
+        """Say that an entry was refused, here and in this worker's presence (its last error)."""
+        self.last_error = f"dropped entry {taken.entry} of {taken.stream}: {why}"
+        self.said(self.last_error)
 
     def _check_provider(self, item: WorkItem, stream: str) -> None:
         """Raise `WorkError` unless the entry's provider is one this worker serves and, on a
@@ -843,26 +863,23 @@ class BrokerWorker:
             try:
                 await self.providers.get(name)
             except Exception as exc:  # left for its tickets to say
-                self.said(f"provider {name} could not be made ready ({exc}): its tickets will say so")
+                self.last_error = f"provider {name} could not be made ready ({exc}): its tickets will say so"
+                self.said(self.last_error)
         self.said(f"worker {self.options.name} is ready ({time.monotonic() - started:.1f} s): taking work")
 
     async def _present(self) -> None:
-        """Say on the broker that this worker is here and what it serves, every third of a lease."""
-        key, failures = self.layout.worker(self.options.name), 0
+        """Say on the broker that this worker is here and what it serves, every third of a lease, on
+        the broker's clock (broker/presence.py)."""
+        presence, failures = Presence(self.redis, self.layout, self.options.name), 0
         fields = {
             "host": socket.gethostname(),
             "serves": json.dumps({"providers": list(self.serves)}),
             "refused": json.dumps(self.refused),
         }
         while True:
-            now, lasts = time.time(), 3 * self.lease_s
-            pipe = self.redis.pipeline(transaction=False)
-            pipe.hset(key, mapping={**fields, "running": len(self.running), "seen": now})
-            pipe.expire(key, int(lasts) + 1)
-            pipe.zadd(self.layout.workers, {self.options.name: now + lasts})
-            pipe.zremrangebyscore(self.layout.workers, "-inf", now)
             try:
-                await pipe.execute()
+                error, self.last_error = self.last_error, ""
+                await presence.announce({**fields, "running": len(self.running)}, 3 * self.lease_s, error)
                 failures = 0
             except Exception as exc:
                 failures += 1

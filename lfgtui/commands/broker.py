@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
 
     from lfgtui.broker.coordinator_lease import CoordinatorLease
-    from lfgtui.broker.watch import BrokerAttachment, IndexedRun
+    from lfgtui.broker.watch import BrokerAttachment, IndexedRun, OnlineWorker
     from lfgtui.commands.subcommands import Subcommands
     from lfgtui.config.broker import Broker
     from lfgtui.config.load import Config
@@ -50,7 +50,9 @@ BROKER_HELP = (
 
 def add_broker_commands(commands: Subcommands) -> None:
     """Register `lfg runs` and `lfg worker` on the top-level subcommands."""
-    commands.add_command("runs", "list the runs published to a broker", _runs_arguments, runs)
+    commands.add_command(
+        "runs", "list the runs published to a broker, and its workers", _runs_arguments, runs
+    )
     commands.add_command(
         "worker", "run the tickets that lfg run --broker puts on a broker", _worker_arguments, worker
     )
@@ -330,7 +332,7 @@ async def runs(args: argparse.Namespace) -> int:
     """`lfg runs`: the run index of a broker, newest first; `--tui`: the fleet view of it."""
     from lfgtui.broker.client import connect
     from lfgtui.broker.layout import Layout
-    from lfgtui.broker.watch import indexed_runs
+    from lfgtui.broker.watch import fleet_index
     from lfgtui.config.broker import BrokerError
     from lfgtui.config.load import load_config
     from lfgtui.config.validation import ValidationError
@@ -346,7 +348,7 @@ async def runs(args: argparse.Namespace) -> int:
         await redis.aclose()
         return await _fleet(broker, config, args.theme or config.ui.theme)
     try:
-        found = await indexed_runs(redis, Layout(broker.settings.prefix))
+        fleet = await fleet_index(redis, Layout(broker.settings.prefix))
     except Exception as exc:
         from lfgtui.broker.client import explain
 
@@ -356,15 +358,15 @@ async def runs(args: argparse.Namespace) -> int:
         return 1
     finally:
         await redis.aclose()
+    found = fleet.runs
     if args.json:
         from lfgtui.inert import json_text
 
         print(json_text([run.json() for run in found], indent=2))
         return 0
-    if not found:
-        print(f"no runs on the broker at {broker.where}")
-        return 0
-    print(_table(found))
+    print(_table(found) if found else f"no runs on the broker at {broker.where}")
+    print("\nworkers")
+    print(_workers_table(fleet.workers) if fleet.workers else f"no worker is on the broker at {broker.where}")
     return 0
 
 
@@ -401,6 +403,26 @@ def _table(found: Sequence[IndexedRun]) -> str:
                 cell(states, 60),
                 run.attention() if run.ended is None else "",
                 cell(run.title, 60, keep_end=True),
+            )
+        )
+    return columns(rows)
+
+
+def _workers_table(workers: Sequence[OnlineWorker]) -> str:
+    """The workers on the broker, each with the last thing that went wrong on it (as it said: cut,
+    shown inert) and when."""
+    from lfgtui.formats import cell, columns, when
+
+    rows = [("name", "serves", "host", "running", "last error")]
+    for worker in workers:
+        error = f"{when(worker.error_at)}: {worker.error}" if worker.error_at is not None else worker.error
+        rows.append(
+            (
+                cell(worker.name),
+                cell(", ".join(worker.serves) or "-", 40),
+                cell(worker.host),
+                str(worker.running),
+                cell(error or "-", 200),
             )
         )
     return columns(rows)

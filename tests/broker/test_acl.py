@@ -5,14 +5,17 @@ itself, so the table cannot drift from what lfg needs."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
 
-from tests.support.fleet import Fleet, coordinate, ends, finish
+from tests.support.fleet import Fleet, coordinate, ends, eventually, finish
+from tests.support.lfg import command, of
 
 FLEET_DOC = Path(__file__).parents[2] / "docs" / "fleet.md"
 TICKETS = (
@@ -89,3 +92,42 @@ def test_a_worker_the_broker_does_not_let_make_its_group_says_so_in_one_line(
     [line] = [line for line in said.splitlines() if "consumer group" in line]
     assert "does not let user 'worker' do that" in line and "consumer group on lfg:" in line, said
     assert '"Who may write what"' in line, said
+
+
+@pytest.mark.timeout(120)
+def test_a_ticket_queued_while_its_providers_live_worker_keeps_failing_says_which_and_why(
+    fleet: Fleet, admin: redis.Redis
+) -> None:
+    """A worker whose user may do all the table lists but read work (`-xreadgroup`) is on the broker
+    and serves the provider, and fails every read (issue #66): before, the ticket said only that it
+    waited for a worker, for ever. Now its pane, NDJSON and history say the worker's last error, and
+    `lfg runs` shows it beside the worker."""
+    acl_user(admin, "worker", [*documented_rules("worker", "w1"), "-xreadgroup"])
+    host = fleet.url.removeprefix("redis://")
+    workers = Fleet(fleet.lfg, f"redis://worker:worker-secret@{host}")
+    try:
+        workers.start("w1")
+        eventually(lambda: "taking work waits for it" in workers.said("w1"), 60)
+        coordinator = coordinate(fleet, fleet.lfg.tickets(TICKETS))
+        assert coordinator.stdout is not None
+        seen: list[dict[str, Any]] = []
+        try:
+            for line in coordinator.stdout:
+                seen.append(json.loads(line))
+                if any("keeps failing" in e["message"] for e in of(seen, "first", "status")):
+                    break
+        finally:
+            coordinator.kill()
+            coordinator.communicate(timeout=30)
+        listed = command(fleet.lfg, "runs", "--broker", fleet.url)
+    finally:
+        workers.stop()
+    (queued,) = of(seen, "first", "attempt_queued")
+    assert queued["message"] == "queued on the broker: waits for a worker that serves 'sim'", queued
+    [failing] = [e["message"] for e in of(seen, "first", "status") if "keeps failing" in e["message"]]
+    said = "worker w1, which serves 'sim', keeps failing while this waits; its last error: "
+    assert failing.startswith(said), failing
+    assert "does not let user 'worker' do that" in failing and "xreadgroup" in failing.lower(), failing
+    [row] = [line for line in listed.stdout.split("\nworkers\n")[1].splitlines() if line.startswith("w1 ")]
+    assert "does not let user 'worker' do that" in row, listed.stdout
+    assert not of(seen, "first", "attempt_started"), "it stays queued"

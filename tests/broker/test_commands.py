@@ -183,11 +183,17 @@ def test_one_oversize_field_in_the_run_index_is_cut_and_every_line_stays_short(
             fields = {"who": who, "host": "box", "title": "/x" * 50_000 + "/t.toml", "started": 1.0e9}
             client.hset(layout.run(run_id), mapping=fields)  # type: ignore[arg-type]
             client.zadd(layout.runs, {run_id: 1.0e9})
+        said = {"host": "box", "serves": '{"providers": ["sim"]}', "error": huge, "error_at": 1.0e9}
+        client.hset(layout.worker("w1"), mapping=said)  # type: ignore[arg-type]
+        client.zadd(layout.workers, {"w1": 4.0e9})  # a worker's last error as any writer may put it
     finally:
         client.close()
     listed = command(lfg, "runs", "--broker", redis_server.url)
     assert listed.returncode == 0, listed.stderr
     lines = listed.stdout.splitlines()
-    assert len(lines) == 3 and max(map(len, lines)) < 300, [len(line) for line in lines]
+    assert len(lines) == 7 and max(map(len, lines)) < 300, [len(line) for line in lines]
     shown = next(line for line in lines if line.startswith("a1b2c3d4e5f6"))
     assert "who ␛[2Jwww" in shown and "w… " in shown and shown.endswith("/x/t.toml")
+    worker = lines[-1]
+    assert worker.startswith("w1 ") and "who ␛[2Jwww" in worker and worker.endswith("w…"), worker
+    assert "\x1b" not in listed.stdout

@@ -110,7 +110,35 @@ async def test_x_on_the_coordinator_says_when_the_worker_running_the_ticket_does
         worker.wait(10)
         why = await x_on(one.run, child)
         assert why is not None
-        assert why.startswith("worker w1, which runs a, did not answer in 3 s: it may be gone"), why
+        assert why.startswith("worker w1, which runs a, has not answered in 3 s"), why
+
+
+@pytest.mark.timeout(180)  # warm-up, the agent's child, the coordinator's 10 s wait: bounded waits
+async def test_x_sent_to_a_paused_worker_says_it_waits_for_the_worker_and_is_done_when_it_wakes(
+    fleet: Fleet,
+) -> None:
+    """A worker paused (SIGSTOP) within its lease does not answer the coordinator's 10 s wait; the
+    cancel is on the control stream all the same, and the worker acts on it when it runs again (issue
+    #66: the coordinator said "nothing was cancelled", then the sub-agent was)."""
+    worker = fleet.start("w1", config=fleet.config(STEADY + agent_provider(WAITING_CHILD), "w1.toml"))
+    async with coordinating(fleet, lease_s=30) as one:
+        await until(lambda: one.children("running"), timeout=90)
+        [child] = {e.child for e in one.children("running")}
+        worker.send_signal(signal.SIGSTOP)
+        try:
+            why = await x_on(one.run, child)
+        finally:
+            worker.send_signal(signal.SIGCONT)
+        assert why == (
+            "worker w1, which runs a, has not answered in 10 s (paused, or cut off from the broker): the "
+            "cancel waits for it on the broker, and the sub-agent is cancelled when the worker reads it; "
+            "if the worker is gone, its lease lapses and another worker runs the ticket again"
+        ), why
+        await until(lambda: one.children("failed"), timeout=60)
+        assert [e.child for e in one.children("failed")] == [child], "cancelled once the worker woke"
+        asked = f"a of run {one.run.run_id}: {watcher_name()} asks {CancelChild('a', child)!r}"
+        assert asked in fleet.said("w1")
+        assert await one.run.wait() == {"a": Outcome.COMPLETED}, "the parent went on"
 
 
 def test_a_sub_agents_cancel_from_the_broker_names_no_key_but_its_own_reply() -> None:

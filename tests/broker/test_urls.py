@@ -124,7 +124,10 @@ def test_attach_and_runs_read_the_urls_database_with_the_run_named_apart(
     listed = lfg_command(fleet.lfg, "runs", "--broker", fleet.url)
     assert listed.returncode == 0 and listed.stdout.splitlines()[1].startswith(run_id), listed.stderr
     other = lfg_command(fleet.lfg, "runs", "--broker", f"redis://:{PASSWORD}@127.0.0.1:{server.port}/0")
-    assert f"no runs on the broker at redis://127.0.0.1:{server.port}\n" == other.stdout, other.stderr
+    where = f"redis://127.0.0.1:{server.port}"
+    assert f"no runs on the broker at {where}\n\nworkers\nno worker is on the broker at {where}\n" == (
+        other.stdout
+    ), other.stderr
     twice = lfg_command(fleet.lfg, "attach", f"{fleet.url}#{run_id}", "0123456789ab", "--json")
     assert twice.returncode == 2 and "give one" in twice.stderr
     said = "".join(p.stdout + p.stderr for p in (listed, other, twice))

@@ -1,0 +1,42 @@
+"""A second work entry for a ticket a live attempt holds, added beside the coordinator's by another
+writer of the work stream (issue #66): it ran on another worker and left no trace, its events taken
+for the live attempt's and dropped as already seen. A real `lfg worker` now refuses it, saying so in
+its log and in its presence (`lfg runs` shows it), and the run goes on with its one attempt."""
+
+from __future__ import annotations
+
+import asyncio
+
+import redis
+
+from lfgtui.broker.layout import Layout, loads
+from tests.support.fleet import Fleet, coordinate, ends, finish, same_tickets, streaming, until
+from tests.support.lfg import command
+
+
+async def test_a_forged_second_entry_for_a_running_ticket_is_refused_and_said(
+    fleet: Fleet, admin: redis.Redis
+) -> None:
+    for name in ("w1", "w2"):
+        fleet.start(name)
+    await until(lambda: fleet.ready("w1") and fleet.ready("w2"), 90)
+    tickets = fleet.lfg.tickets(same_tickets(["t"], "long-answer:tokens_per_s=40"))
+    coordinator = coordinate(fleet, tickets)
+    try:
+        seen = await asyncio.to_thread(streaming, coordinator, ["t"], 1)
+        [run_id] = [name.decode() for name in admin.zrange("lfg:runs", 0, -1)]
+        indexed = loads(admin.hget(Layout().work_index(run_id), "t"))
+        forged = admin.xadd(indexed["stream"], {"data": indexed["data"]}).decode()
+        await until(lambda: any(f"dropped entry {forged}" in fleet.said(w) for w in ("w1", "w2")), 30)
+        code, events, err = await asyncio.to_thread(finish, coordinator)
+    finally:
+        if coordinator.poll() is None:
+            coordinator.kill()
+            await asyncio.to_thread(coordinator.communicate, timeout=30)
+    assert code == 0, err
+    assert ends(seen + events) == {("t", 1): "completed"}, err
+    said = fleet.said("w1") + fleet.said("w2")  # either may have read it: both have free slots
+    assert said.count("took t of run") == 1, said
+    assert f"enqueued 't' as entry {indexed['entry']}, not this one" in said, said
+    listed = await asyncio.to_thread(command, fleet.lfg, "runs", "--broker", fleet.url)
+    assert f"dropped entry {forged}" in listed.stdout.split("\nworkers\n")[1], listed.stdout
