@@ -89,3 +89,23 @@ def conversation_of(events: Iterable[Event]) -> list[Message]:
     for event in events:
         conversation.add(event)
     return conversation.so_far()
+
+
+def user_turns(messages: Iterable[Message]) -> tuple[str, ...]:
+    """The words of each user turn of a conversation, in order: its prompt, each follow-up, steer and
+    queued turn (each a `UserMessage`), the turns the person sees."""
+    return tuple(message.text for message in messages if isinstance(message, UserMessage))
+
+
+def cut_after(messages: tuple[Message, ...], turn: int) -> tuple[Message, ...]:
+    """The conversation up to the end of user turn `turn` (1-based): everything before the next
+    user message. A cut there never falls between a tool call and its result (a tool result always
+    comes before the next user message), and keeps each provider turn whole, reasoning and
+    signatures with it."""
+    seen = 0
+    for n, message in enumerate(messages):
+        if isinstance(message, UserMessage):
+            seen += 1
+            if seen > turn:
+                return messages[:n]
+    return messages

@@ -245,6 +245,9 @@ FOLDER_SETTINGS = (
 session opens or when one changed during a turn (run/agents/folder_settings.py): the pane keeps it as
 an entry of its own where it was said, as it does a compaction's end, so a later status line does
 not take its place."""
+FORKED_AT = "forked at turn "
+"""How the `Status` begins that says a fork was cut at an earlier turn of its parent's conversation
+(run/fork.py `cut_said`), and what it starts from: the pane keeps it as an entry of its own."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -411,9 +414,12 @@ class HeldMessage:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Holding(Status):
     """The messages a running ticket holds for the person, in the order they go (run/steering.py),
-    said whole each time they change; `message` says what changed (and who changed it)."""
+    said whole each time they change; `message` says what changed (and who changed it). `unsent`:
+    the messages this change took out unsent because the turn did not complete (cancelled, failed,
+    lfg stopped), kept in the history so that `lfg resume` offers them again."""
 
     held: tuple[HeldMessage, ...] = ()
+    unsent: tuple[HeldMessage, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,14 +1,16 @@
-"""`lfg fork RUN TICKET --prompt TEXT [--model MODEL]`: fork a recorded ticket without the TUI.
+"""`lfg fork RUN TICKET --prompt TEXT [--model MODEL] [--at N]`: fork a recorded ticket without the TUI.
 
 A fork belongs to the run of the ticket it forks: it continues that ticket's recorded conversation
 (and, with a worktree, a copy of its worktree as it is now), and the history records it as a fork of
-that ticket's latest attempt. So `lfg fork` takes the run up again as `lfg resume` does, recorded
-into the same run, adds the fork (run/fork.py) and runs only it, headless: progress lines and a
-closing table, or NDJSON with `--json`. In the TUI, `f` on a pane forks (`lfg resume RUN`, then
-`f`). A run coordinated on a broker's workers (`lfg run --broker`) is refused, naming the worker that
-has the ticket's worktree and session (commands/on_worker.py): its forks run through the broker from
-the coordinator's TUI. Exit code: 0 when the fork completed, 1 when it did not, 2 for bad usage or a
-ticket that cannot fork (nothing ran), 3 when its history stopped recording it, 130/143/129 on a signal.
+that ticket's latest attempt; with `--at N`, from its conversation cut after the person's user turn
+N (run/fork.py), which its events and progress lines say. So `lfg fork` takes the run up again as
+`lfg resume` does, recorded into the same run, adds the fork (run/fork.py) and runs only it,
+headless: progress lines and a closing table, or NDJSON with `--json`. In the TUI, `f` on a pane
+forks (`lfg resume RUN`, then `f`). A run coordinated on a broker's workers (`lfg run --broker`) is
+refused, naming the worker that has the ticket's worktree and session (commands/on_worker.py): its
+forks run through the broker from the coordinator's TUI. Exit code: 0 when the fork completed, 1
+when it did not, 2 for bad usage or a ticket that cannot fork (nothing ran), 3 when its history
+stopped recording it, 130/143/129 on a signal.
 
 `lfg` imports this module for every command: the history, the providers and the run are imported
 only when `fork` runs.
@@ -22,11 +24,10 @@ from typing import TYPE_CHECKING
 from lfgtui.commands.common import add_config, add_db, positive_int
 
 if TYPE_CHECKING:
-    from lfgtui.commands.compose import RunOptions
+    from collections.abc import Callable
+
     from lfgtui.commands.subcommands import Subcommands
-    from lfgtui.history.recorded import RecordedRun
-    from lfgtui.history.writer import RunHistory
-    from lfgtui.providers.registry import Providers
+    from lfgtui.run import Run
 
 
 def add_fork_command(commands: Subcommands) -> None:
@@ -46,6 +47,13 @@ def _arguments(fork: argparse.ArgumentParser) -> None:
         "--prompt", "-p", required=True, metavar="TEXT", help="what the fork is asked, after the conversation"
     )
     fork.add_argument("--model", metavar="MODEL", help="the fork's model (default: the ticket's own)")
+    fork.add_argument(
+        "--at",
+        type=positive_int,
+        metavar="N",
+        help="go on after the ticket's user turn N (its prompt is turn 1, then each follow-up, steer and "
+        "queued turn) rather than after its whole conversation",
+    )
     fork.add_argument("--json", action="store_true", help="NDJSON events on stdout instead of progress lines")
     fork.add_argument("--yes", action="store_true", help="let write_file and run_command run without asking")
     fork.add_argument(
@@ -64,6 +72,7 @@ def run_fork_command(args: argparse.Namespace) -> int:
 async def _fork(args: argparse.Namespace) -> int:
     from lfgtui.commands.common import fail, find_recorded, recorded_exit, warn
     from lfgtui.commands.compose import RunOptions
+    from lfgtui.commands.on_recorded import run_recorded
     from lfgtui.commands.on_worker import not_run_here, ticket_worker
     from lfgtui.cost.prices import run_prices
     from lfgtui.history.recorded import provider_problems
@@ -84,75 +93,35 @@ async def _fork(args: argparse.Namespace) -> int:
     problems = provider_problems((parent,), config.providers)
     if problems:
         return fail(f"cannot fork {args.ticket}: {problems[0]}")
+    if args.at is not None:  # refused before the run is taken up: nothing is recorded
+        from lfgtui.run.attempts import TicketState
+        from lfgtui.run.fork import CannotFork, check_turn
+        from lfgtui.run.seeds import earlier_of
+
+        state = TicketState(parent)
+        state.seed(earlier_of(ticket))
+        try:
+            check_turn(state, args.at)
+        except CannotFork as exc:
+            return fail(f"cannot fork {args.ticket}: {exc}")
     options = RunOptions.of(config, args.max_concurrency, run_prices(config.providers, recorded.as_tickets))
     async with (
         reopen_run_history(db, recorded.run_id, warn, options.prices) as history,
         Providers(config.providers) as providers,
     ):
-        code = await _run_fork(args, recorded, providers, history, options)
+        code = await run_recorded(args, recorded, providers, history, options, _begin_fork(args))
     return recorded_exit(history, code, "recorded into run {run} (lfg history show {run})")
 
 
-async def _run_fork(
-    args: argparse.Namespace,
-    recorded: RecordedRun,
-    providers: Providers,
-    history: RunHistory | None,
-    options: RunOptions,
-) -> int:
-    """The fork run to its end on the recorded run's tickets as they were left; its exit code."""
-    import asyncio
-    import signal
-    import sys
-    import time
+def _begin_fork(args: argparse.Namespace) -> Callable[[Run], list[str] | str]:
+    """What `lfg fork` starts in the recorded run: the fork, or why it cannot."""
 
-    from lfgtui.commands import EXIT_SIGINT, interrupted
-    from lfgtui.commands.common import fail
-    from lfgtui.commands.headless import JsonLines, Progress, UntilClosed
-    from lfgtui.events import Outcome
-    from lfgtui.run import Approvals, Run
-    from lfgtui.run.fork import CannotFork
-    from lfgtui.run.seeds import earlier_of_each
+    def begin(run: Run) -> list[str] | str:
+        from lfgtui.run.fork import CannotFork
 
-    t0 = time.monotonic()
-    run = Run(
-        recorded.as_tickets,
-        providers,
-        Approvals(yes=args.yes),
-        [],
-        max_concurrency=options.max_concurrency,
-        tool_env=options.tool_env,
-        earlier=earlier_of_each(recorded.tickets),
-        keep_agents=False,
-        prices=options.prices,
-        max_cost_usd=options.max_cost_usd,
-    )
-    run.run_id = recorded.run_id
-    progress = None if args.json else Progress(sys.stdout, run.book, t0)
-    reader = JsonLines(sys.stdout, run.book, t0) if progress is None else progress
-    run.sinks.append(UntilClosed(reader, sys.stdout))
-    if history is not None:
-        run.record(history)
-    signalled: list[int] = []
-    loop = asyncio.get_running_loop()
+        try:
+            return [run.fork(args.ticket, args.prompt, args.model, args.at).id]
+        except CannotFork as exc:
+            return f"cannot fork {args.ticket}: {exc}"
 
-    def stop(code: int) -> None:
-        signalled.append(code)
-        run.cancel_all()
-
-    for sig, code in ((signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)):
-        loop.add_signal_handler(sig, lambda code=code: stop(code))
-    if interrupted():  # a Ctrl-C Python swallowed before the handlers: nothing has started
-        return EXIT_SIGINT
-    run.start()  # a resumed run starts nothing by itself
-    try:
-        fork = run.fork(args.ticket, args.prompt, args.model)
-    except CannotFork as exc:
-        return fail(f"cannot fork {args.ticket}: {exc}")
-    outcomes = await run.wait()
-    await run.close_agents()
-    if progress is not None:
-        sys.stdout.write(f"\n{progress.table()}\n")
-    if signalled:
-        return signalled[0]
-    return 0 if outcomes[fork.id] is Outcome.COMPLETED else 1
+    return begin

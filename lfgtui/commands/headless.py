@@ -31,6 +31,7 @@ from lfgtui.events import (
     ElicitationAsked,
     ErrorInfo,
     Event,
+    HeldMessage,
     Holding,
     Outcome,
     PlanUpdated,
@@ -207,8 +208,16 @@ class JsonLines:
 
     def _holding(self, event: Holding) -> dict[str, Any]:
         """What the ticket holds for the person, whole, each time it changes."""
-        held = [{"id": m.id, "text": m.text, "steer": m.steer, "by": m.by} for m in event.held]
-        return {"type": "held", "held": held, "message": event.message}
+
+        def listed(messages: tuple[HeldMessage, ...]) -> list[dict[str, Any]]:
+            return [{"id": m.id, "text": m.text, "steer": m.steer, "by": m.by} for m in messages]
+
+        return {
+            "type": "held",
+            "held": listed(event.held),
+            "unsent": listed(event.unsent),
+            "message": event.message,
+        }
 
     def _text(self, event: TextDelta) -> dict[str, Any]:
         return {"type": "text", "text": event.text}

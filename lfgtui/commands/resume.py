@@ -66,8 +66,24 @@ def _resume_arguments(resume: argparse.ArgumentParser) -> None:
         help="pick a run lfg run --broker coordinated up again on that broker's workers, adopting what "
         "they ran meanwhile, in the TUI or with --headless / --json (URL default: $LFG_BROKER, [broker] url)",
     )
-    resume.add_argument("--headless", action="store_true", help="with --broker: progress lines and a table")
-    resume.add_argument("--json", action="store_true", help="with --broker: NDJSON events on stdout")
+    resume.add_argument(
+        "--headless", action="store_true", help="with --broker or --send-held: progress lines and a table"
+    )
+    resume.add_argument(
+        "--json", action="store_true", help="with --broker or --send-held: NDJSON events on stdout"
+    )
+    held = resume.add_mutually_exclusive_group()
+    held.add_argument(
+        "--send-held",
+        action="store_true",
+        help="without the TUI: send the steers and queued messages the run's tickets held, unsent, when it "
+        "stopped, as their next turns (printed first; in the TUI, lfg resume asks)",
+    )
+    held.add_argument(
+        "--drop-held",
+        action="store_true",
+        help="without the TUI: drop those messages, unsent (printed first), so no later resume offers them",
+    )
 
 
 def _replay_arguments(replay: argparse.ArgumentParser) -> None:
@@ -102,9 +118,14 @@ async def resume(args: argparse.Namespace) -> int:
         for problem in problems:
             fail(f"cannot resume run {recorded.run_id}: {problem}")
         return fail(f"to watch it without sending anything: lfg replay {recorded.run_id}")
-    theme = None if args.headless or args.json else args.theme or config.ui.theme
+    headless = args.headless or args.json or args.send_held or args.drop_held
+    theme = None if headless else args.theme or config.ui.theme
     if theme is not None and (problem := tui_problem(theme, "resume")) is not None:
         return fail(problem)
+    if args.send_held or args.drop_held:
+        from lfgtui.commands.resume_held import settle_held
+
+        return await settle_held(args, config, db, recorded)
     if args.broker is not None:
         from lfgtui.commands.pickup import resume_coordinated
 
@@ -150,8 +171,13 @@ async def resume(args: argparse.Namespace) -> int:
 def _broker_problem(args: argparse.Namespace, recorded: RecordedRun) -> str | None:
     """Why `--broker`, `--headless` and `--json` do not fit the run, or None."""
     run_id = recorded.run_id
-    if args.broker is None and (args.headless or args.json):
-        return "--headless and --json resume a run coordinated on a broker: give --broker too"
+    settling = args.send_held or args.drop_held
+    if settling and args.broker is not None:
+        return (
+            "--send-held and --drop-held settle a run resumed here: a coordinated run's are its coordinator's"
+        )
+    if args.broker is None and (args.headless or args.json) and not args.send_held:
+        return "--headless and --json resume a run coordinated on a broker or --send-held: give one too"
     if args.broker is None and recorded.coordinated:
         return (
             f"run {run_id} ran on the workers of a broker (lfg run --broker), which may still be running "

@@ -498,7 +498,8 @@ def _attempt_markdown(ticket: TicketRow, attempt: AttemptRecord, details: bool) 
         "",
         f"`{row.id}` · {_model(ticket, attempt)} · started {when(row.started_at)}"
         + (f" · a synthesis of tournament {ticket.synthesis_of}" if ticket.synthesis_of else "")
-        + (f" · fork of {ticket.forked_from} attempt {ticket.forked_attempt}" if ticket.forked_from else ""),
+        + (f" · fork of {ticket.forked_from} attempt {ticket.forked_attempt}" if ticket.forked_from else "")
+        + (f" at turn {ticket.forked_turn}" if ticket.forked_turn is not None else ""),
         "",
         f"TTFT {ms(row.ttft_ms)} (reasoning {ms(row.ttft_reasoning_ms)}, answer {ms(row.ttft_text_ms)}) · "
         f"{speed} tok/s · {tokens(row.output_tokens, row.tokens_estimated)} tokens · "

@@ -349,20 +349,36 @@ def _read_subagent_call(info: Facts) -> Facts | None:
     return dict(zip(("child", "call_id", "title", "state"), call, strict=True))
 
 
-def _read_held(info: Facts) -> Facts | None:
-    """What a ticket held (`Holding`), or None when the meta is not that (or is damaged)."""
-    held = info.get("held")
-    if not isinstance(held, list):
+def _held_meta(event: Holding) -> Facts:
+    meta: Facts = {"held": [[m.id, m.text, m.steer, m.by] for m in event.held]}
+    if event.unsent:
+        meta["unsent"] = [[m.id, m.text, m.steer, m.by] for m in event.unsent]
+    return meta
+
+
+def _read_messages(listed: Any) -> tuple[HeldMessage, ...] | None:
+    """Held messages as a note keeps them, or None when damaged."""
+    if not isinstance(listed, list):
         return None
     messages = []
-    for item in held:
+    for item in listed:
         if not (isinstance(item, list) and len(item) == 4):
             return None
         number, text, steer, by = item
         if not (_count(number) and isinstance(text, str) and isinstance(steer, bool) and isinstance(by, str)):
             return None
         messages.append(HeldMessage(number, text, steer, by))
-    return {"held": tuple(messages)}
+    return tuple(messages)
+
+
+def _read_held(info: Facts) -> Facts | None:
+    """What a ticket held (`Holding`) and what a turn that did not complete left unsent (none in a note
+    recorded before lfg kept it), or None when the meta is not that (or is damaged)."""
+    held = _read_messages(info.get("held"))
+    unsent = _read_messages(info.get("unsent", []))
+    if held is None or unsent is None:
+        return None
+    return {"held": held, "unsent": unsent}
 
 
 NOTES: dict[type[Event], NoteKind] = {
@@ -397,9 +413,7 @@ NOTES: dict[type[Event], NoteKind] = {
         _read_plan,
     ),
     SubagentChanged: NoteKind(_message, _subagent_meta, _read_subagent),
-    Holding: NoteKind(
-        _message, lambda e: {"held": [[m.id, m.text, m.steer, m.by] for m in e.held]}, _read_held
-    ),
+    Holding: NoteKind(_message, _held_meta, _read_held),
     SubagentToolCall: NoteKind(
         _message, lambda e: {"subagent_call": [e.child, e.call_id, e.title, e.state]}, _read_subagent_call
     ),

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lfgtui.config.mcp import servers_from_json
-from lfgtui.conversation import conversation_of
+from lfgtui.conversation import conversation_of, cut_after
 from lfgtui.events import Event, Outcome
 from lfgtui.history.rebuild import attempt_events
 from lfgtui.history.rows import AttemptRecord, RunRecord, TicketRecord
@@ -74,8 +74,8 @@ class RecordedTicket:
     ticket: Ticket
     attempts: tuple[RecordedAttempt, ...]
     base: tuple[Message, ...] = ()
-    """For a fork: the conversation it started from (its parent's attempt's, whole); every attempt
-    of the fork continues it."""
+    """For a fork: the conversation it started from (its parent's attempt's, whole or cut after the
+    fork's `fork_turn`); every attempt of the fork continues it."""
     landed: str | None = None
     """Where its change was last landed (`LandingRow.label`), if it was."""
 
@@ -191,6 +191,7 @@ def ticket_from_row(record: TicketRecord) -> Ticket:
         max_wait_s=DEFAULT_MAX_WAIT_S if row.max_wait_s is None else row.max_wait_s,
         judges=row.judges,
         fork_of=None if row.forked_from is None else (row.forked_from, row.forked_attempt or 0),
+        fork_turn=row.forked_turn,
         on_quota=row.on_quota or "wait",
         resume_session=row.resume_session,
         additional_directories=tuple(Path(folder) for folder in row.additional_directories),
@@ -252,6 +253,8 @@ def recorded_run(record: RunRecord) -> RecordedRun:
         ticket = ticket_from_row(t)
         parent = None if ticket.fork_of is None else shaped.get(ticket.fork_of[0])
         base = () if parent is None or ticket.fork_of is None else parent.conversation(ticket.fork_of[1])
+        if ticket.fork_turn is not None:
+            base = cut_after(base, ticket.fork_turn)
         attempts = tuple(_attempt(a, t.row.ticket) for a in t.attempts)
         landed = t.landings[-1].label() if t.landings else None
         shaped[ticket.id] = RecordedTicket(withheld(ticket) if imported else ticket, attempts, base, landed)

@@ -39,6 +39,7 @@ from lfgtui.events import (
     CallEnded,
     DiffUpdated,
     Event,
+    Holding,
     PromptSent,
     Queued,
     ReasoningDelta,
@@ -62,7 +63,7 @@ from lfgtui.history.database import StoreError, transaction
 from lfgtui.history.lock import RunLock
 from lfgtui.history.notes import NOTES
 from lfgtui.history.pending import ATTEMPT_END_SET, Pending, PendingAttempt, PendingRequest, end_columns
-from lfgtui.history.rows import CheckRow, RunRow, TicketRow, VerdictRow, new_id
+from lfgtui.history.rows import CheckRow, PartRow, RunRow, TicketRow, VerdictRow, new_id
 from lfgtui.history.schema import PartKind
 from lfgtui.history.store import Store
 from lfgtui.tickets.ticket import Ticket, TicketFile
@@ -108,7 +109,18 @@ class Added:
     synthesis_of: str | None = None
 
 
-Item = Event | Started | Decided | Added
+@dataclass(frozen=True, slots=True)
+class Dropped:
+    """The person dropped what attempt `attempt` of `ticket` held, unsent, when its run stopped
+    (`lfg resume`, run/held.py): a note at the end of that attempt saying it holds nothing, so the
+    next resume offers them no more. `said`: what was dropped, and by whom."""
+
+    ticket: str
+    attempt: int
+    said: str
+
+
+Item = Event | Started | Decided | Added | Dropped
 INSERT_ATTEMPT = (
     "INSERT INTO attempts (id, ticket_id, number, provider, model, started_at) VALUES (?, ?, ?, ?, ?, ?)"
 )
@@ -149,6 +161,7 @@ def ticket_row(ticket: Ticket) -> TicketRow:
         judges=ticket.judges,
         forked_from=None if ticket.fork_of is None else ticket.fork_of[0],
         forked_attempt=None if ticket.fork_of is None else ticket.fork_of[1],
+        forked_turn=ticket.fork_turn,
         on_quota=ticket.on_quota,
         judge_max_chars=ticket.judge_max_chars,
         effort=ticket.reasoning.effort,
@@ -303,6 +316,8 @@ class Recorder:
                     self._decided(item)
                 elif isinstance(item, Added):
                     self._add(item)
+                elif isinstance(item, Dropped):
+                    self._dropped(item)
                 else:
                     self._apply(item)
             for run in runs.values():
@@ -361,6 +376,21 @@ class Recorder:
             values = (self.run_id, *row.to_db())
             found = (self.conn.execute(TicketRow.insert_sql("run_id"), values).lastrowid or 0,)
         self._tickets[ticket.id] = found[0]
+
+    def _dropped(self, item: Dropped) -> None:
+        """A note that the ended attempt holds nothing now, after its last part (`Dropped`)."""
+        found = self.conn.execute(
+            "SELECT a.id, coalesce(max(p.seq), -1) + 1, coalesce(max(p.end_ms), 0) FROM attempts a "
+            "LEFT JOIN parts p ON p.attempt_id = a.id WHERE a.ticket_id = ? AND a.number = ? GROUP BY a.id",
+            (self._tickets.get(item.ticket), item.attempt),
+        ).fetchone()
+        if found is None:  # no such attempt recorded (its rows were lost): nothing holds it
+            return
+        attempt_id, seq, at_ms = found
+        note = Holding(ticket=item.ticket, attempt=item.attempt, seq=seq, t=0.0, message=item.said)
+        meta = json.dumps(NOTES[Holding].meta(note))
+        row = PartRow(seq, None, PartKind.STATUS, item.said, None, None, False, at_ms, at_ms, b"", meta, True)
+        self.conn.execute(PartRow.insert_sql("attempt_id"), (attempt_id, *row.to_db()))
 
     # --- events to in-memory changes ---
 

@@ -215,6 +215,9 @@ class TicketRow(Row):
     sandbox_home: str = "no-secrets"
     sandbox_readable: tuple[str, ...] = ()
     """What its sandbox hides of the home and still reads there, from migration 28."""
+    forked_turn: int | None = None
+    """For a fork cut at an earlier turn: the user turn it went on after, from migration 29 (None:
+    after the whole conversation)."""
 
 
 @dataclass(frozen=True)

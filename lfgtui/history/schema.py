@@ -509,8 +509,15 @@ ALTER TABLE tickets ADD COLUMN sandbox_readable TEXT NOT NULL DEFAULT '[]';
 reads there (`sandbox_readable`), so a resumed ticket's sandbox hides the same. A row recorded
 before gets the default of now, `'no-secrets'`: resumed, its sandbox hides the home's secrets."""
 
+V29 = """
+ALTER TABLE tickets ADD COLUMN forked_turn INTEGER;
+"""
+"""A fork cut at an earlier turn (`lfg fork --at N`): the user turn of its parent's conversation it
+went on after, so `lfg resume`, a retry and a follow-up of it continue that cut conversation. NULL:
+after the whole conversation, as every fork recorded before did."""
+
 MIGRATIONS: tuple[str, ...] = (
     V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14, V15, V16, V17, V18, V19, V20, V21, V22,
-    V23, V24, V25, V26, V27, V28,
+    V23, V24, V25, V26, V27, V28, V29,
 )  # fmt: skip
 """Migration N (1-based) brings a file from `user_version` N-1 to N."""

@@ -44,7 +44,7 @@ from lfgtui.events import (
     ToolResult,
 )
 from lfgtui.history.database import StoreError
-from lfgtui.history.recorder import Added, Decided, Item, Recorder, Started
+from lfgtui.history.recorder import Added, Decided, Dropped, Item, Recorder, Started
 from lfgtui.inert import inert
 from lfgtui.tickets.ticket import Ticket, TicketFile
 
@@ -134,7 +134,7 @@ class RunHistory:
         """A ticket started in the run to synthesize `tournament`: recorded before its events."""
         self._tell(Added(ticket, tournament))
 
-    def _tell(self, item: CheckRan | Decided | Added) -> None:
+    def _tell(self, item: CheckRan | Decided | Added | Dropped) -> None:
         """Queue a fact of the run (a check, a verdict), or what the synthesis key or a fork says (once
         only starts and ends are recorded, only a ticket's start: its attempts' starts and ends name it)."""
         if self._failed or (self._ends_only and not isinstance(item, Added)):
@@ -146,6 +146,11 @@ class RunHistory:
     def add_ticket(self, ticket: Ticket) -> None:
         """Record a ticket the run took on while it ran (a fork), before any of its events."""
         self._tell(Added(ticket))
+
+    def held_dropped(self, ticket_id: str, attempt: int, said: str) -> None:
+        """Record that the person dropped what `attempt` of the ticket held, unsent, when its run
+        stopped (`said`: what, and by whom), so no later resume offers it again."""
+        self._tell(Dropped(ticket_id, attempt, said))
 
     async def _write_loop(self) -> None:
         loop = asyncio.get_running_loop()

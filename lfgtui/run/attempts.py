@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from lfgtui.events import ErrorInfo, Event, EventFactory, Outcome
+from lfgtui.events import ErrorInfo, Event, EventFactory, HeldMessage, Outcome
 from lfgtui.providers.base import AssistantMessage, Message
 from lfgtui.run.steering import Inbox
 from lfgtui.tickets.ticket import Ticket
@@ -62,6 +62,9 @@ class Earlier:
     """A coding agent's session id, which a follow-up may load (ACP `session/load`)."""
     steers: tuple[tuple[str, str], ...] = ()
     """The latest attempt's steers (text, who sent it), in order: what a retry of it sends again."""
+    held: tuple[HeldMessage, ...] = ()
+    """What the ticket held, not sent, when its record ends (the run stopped, or lfg died, while it
+    held them): what `lfg resume` offers to send, drop or keep (run/held.py)."""
 
 
 @dataclass
@@ -112,6 +115,9 @@ class TicketState:
     """An attempt of the ticket has started and not ended: what the run says of it goes in it."""
     inbox: Inbox = field(default_factory=Inbox)
     """The person's steers and queued messages for the ticket, not sent yet (run/steering.py)."""
+    left_held: tuple[HeldMessage, ...] = ()
+    """A resumed ticket's messages the recorded run held, unsent, when it stopped: offered to the
+    person (run/held.py) until they are sent or dropped."""
 
     def __post_init__(self) -> None:
         self.written = self.ticket
@@ -135,6 +141,7 @@ class TicketState:
         self.follow_up, self.continues = earlier.follow_up, earlier.continues
         self.agent_session = earlier.agent_session
         self.inbox.took(earlier.steers)
+        self.left_held = earlier.held
         answers = [m for m in earlier.conversation if isinstance(m, AssistantMessage)]
         self.answer = answers[-1].text if answers else ""
         self.finished.set()

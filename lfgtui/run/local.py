@@ -228,7 +228,8 @@ class LocalRunner:
                 kept = None
             task = self._task(attempt)
             load = state.agent_session if state.follow_up is not None else None
-            fork = state.forks.agent_session if load is None and state.forks is not None else None
+            forks = state.forks if state.ticket.fork_turn is None else None  # a cut fork: told in its prompt
+            fork = forks.agent_session if load is None and forks is not None else None
             launch = AgentLaunch(
                 config,
                 env,

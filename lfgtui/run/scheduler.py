@@ -55,12 +55,13 @@ from lfgtui.events import (
     ToolResult,
     Usage,
 )
+from lfgtui.providers.kinds import kind_of
 from lfgtui.providers.registry import Providers
 from lfgtui.run.approvals import Approvals
 from lfgtui.run.attempts import Attempt, AttemptRunner, Earlier, TicketState, no_trace_context
 from lfgtui.run.decisions import decision
 from lfgtui.run.failover import has_next, moved, moves_on, on_link
-from lfgtui.run.fork import CannotFork, fork_id, forked
+from lfgtui.run.fork import CannotFork, cut_said, fork_id, forked
 from lfgtui.run.local import LocalRunner
 from lfgtui.run.ratelimit import Limiters
 from lfgtui.run.requests import Refusal, Request, Told
@@ -86,6 +87,10 @@ class Recording(Protocol):
 
     def add_ticket(self, ticket: Ticket) -> None:
         """Record a ticket the run took on while it ran (a fork), before its events."""
+        ...
+
+    def held_dropped(self, ticket_id: str, attempt: int, said: str) -> None:
+        """Record that the person dropped what `attempt` held, unsent, when the run stopped (held.py)."""
         ...
 
 
@@ -345,11 +350,15 @@ class Run:
             return f"{name} is not running"
         return f"{name} has ended ({state.outcome.value}): retry it first"
 
-    def _holding(self, state: TicketState, said: str, now: bool = False) -> None:
+    def _holding(
+        self, state: TicketState, said: str, now: bool = False, unsent: tuple[HeldMessage, ...] = ()
+    ) -> None:
         """Say what the ticket holds now (`Holding`), and what changed: in the attempt under way, or
-        (between attempts) once the next has started; `now`: in the attempt about to end."""
+        (between attempts) once the next has started; `now`: in the attempt about to end, which did
+        not send `unsent`."""
         if state.ev is not None and (state.live or now):
-            self._emit(state, state.ev(Holding, message=said, held=tuple(state.inbox.held)))
+            held = tuple(state.inbox.held)
+            self._emit(state, state.ev(Holding, message=said, held=held, unsent=unsent))
         else:
             state.inbox.tell(said)
 
@@ -373,7 +382,8 @@ class Run:
             return
         dropped = inbox.drop_all()
         unsent = "; ".join(f"{'steer' if m.steer else 'queued'} from {m.by}: {m.text}" for m in dropped)
-        self._holding(state, f"not sent, since {name} ended {ended.outcome.value}: {unsent}", now=True)
+        said = f"not sent, since {name} ended {ended.outcome.value}: {unsent}"
+        self._holding(state, said, now=True, unsent=tuple(dropped))
 
     def _next_turn(self, state: TicketState) -> HeldMessage | None:
         """After a turn that completed: the first message queued for the next (None: none)."""
@@ -445,9 +455,10 @@ class Run:
         for reader in self.readers:
             reader(ticket_id)
 
-    def fork(self, ticket_id: str, prompt: str, model: str | None = None) -> Ticket:
+    def fork(self, ticket_id: str, prompt: str, model: str | None = None, at: int | None = None) -> Ticket:
         """Start a fork of a completed ticket (run/fork.py): a new ticket of this run that sends
-        `prompt` after the ticket's whole conversation; returns it. Raises CannotFork."""
+        `prompt` after the ticket's whole conversation, or after its user turn `at`; returns it.
+        Raises CannotFork."""
         written = self.states[ticket_id].written
         if written.isolation == "worktree" and not isinstance(self.runner, LocalRunner):
             raise CannotFork(f"{ticket_id}'s worktree is on a worker: a coordinated run cannot fork it yet")
@@ -458,7 +469,11 @@ class Run:
             gone = work_gone(self.states[ticket_id].worktree, root, self.run_id, ticket_id)
             if gone is not None:
                 raise CannotFork(f"{ticket_id}'s work is gone: {gone}")
-        state = forked(self.states[ticket_id], fork_id(ticket_id, self.states), prompt, model)
+        parent = self.states[ticket_id]
+        state = forked(parent, fork_id(ticket_id, self.states), prompt, model, at)
+        if state.ticket.fork_turn is not None:  # said in its pane and events once it starts
+            agent = kind_of(self.providers.configs[state.ticket.provider]).coding_agent
+            state.why = cut_said(parent, state.ticket.fork_turn, agent)
         self.states[state.ticket.id] = state
         if self.recording is not None:
             self.recording.add_ticket(state.ticket)

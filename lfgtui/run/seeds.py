@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
-from lfgtui.events import Event, Steered
+from lfgtui.events import Event, HeldMessage, Holding, Steered
 from lfgtui.outcome import Outcome
 from lfgtui.providers.base import Message
 from lfgtui.run.attempts import Earlier
@@ -65,7 +65,19 @@ def earlier_of(recorded: Recorded) -> Earlier:
         continues=latest.continues,
         agent_session=latest.agent_session,
         steers=tuple((e.text, e.by) for e in latest.events if isinstance(e, Steered)),
+        held=left_held(latest.events),
     )
+
+
+def left_held(events: Iterable[Event]) -> tuple[HeldMessage, ...]:
+    """What an attempt's ticket held, unsent, when the attempt's record ends: what its last `Holding`
+    says it held (lfg died while it did), with what a turn that did not complete left unsent (the run
+    was stopped, the turn cancelled). Nothing when the ticket held nothing then."""
+    last = None
+    for event in events:
+        if isinstance(event, Holding):
+            last = event
+    return () if last is None else (*last.unsent, *last.held)
 
 
 def earlier_of_each(tickets: Iterable[Recorded]) -> dict[str, Earlier]:

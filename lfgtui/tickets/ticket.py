@@ -100,6 +100,9 @@ class Ticket:
     fork_of: tuple[str, int] | None = None
     """For a fork (run/fork.py): the ticket and attempt whose conversation it started from. Never
     written in a tickets file: a run makes it when the person forks a ticket."""
+    fork_turn: int | None = None
+    """For a fork cut at an earlier turn (`lfg fork --at N`): the user turn of that conversation it
+    goes on after; None: after the whole conversation."""
     on_quota: str = "wait"
     """What it does when its provider holds its requests for a quota: "wait", "fallback" or "pause"
     (`providers.base.OnQuota`, run/calls.py)."""

@@ -85,3 +85,36 @@ async def test_an_agent_that_cannot_fork_is_told_the_conversation(state_home: Pa
     (asked, _) = saved(state_home, session.session_id)
     assert asked["text"].startswith("This continues an earlier conversation with you")
     assert "A widget renderer." in asked["text"]
+
+
+@pytest.mark.timeout(120)  # two agent processes, one after the other: past 60 s on a loaded machine
+async def test_a_fork_at_an_earlier_turn_is_told_the_conversation_so_far(
+    state_home: Path, tmp_path: Path
+) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    ticket = agent_ticket(project, "agent", "What is this project?", f"hello:{FAST}", max_calls=10)
+    events: list[Event] = []
+    async with Providers() as providers:
+        run = Run((ticket,), providers, Approvals(yes=True), [events.append], keep_agents=True)
+        run.start()
+        await run.wait()
+        assert run.continue_with("agent", "And the second question?")
+        await run.wait()
+        assert run.states["agent"].outcome is Outcome.COMPLETED
+        fork = run.fork("agent", "Which file matters most?", at=1)
+        await run.wait()
+        await run.close_agents()
+    assert run.states[fork.id].outcome is Outcome.COMPLETED
+    forked = [e for e in events if e.ticket == fork.id]
+    said = [e.message for e in forked if type(e) is Status]
+    assert (
+        "forked at turn 1 of 2: the conversation so far goes in the prompt "
+        "(an agent's session forks only whole, at its last turn)"
+    ) in said
+    session = opened(forked)
+    assert not session.message.endswith("(forked)"), "no session/fork: it would carry turn 2 too"
+    (asked, _) = saved(state_home, session.session_id)
+    assert asked["text"].startswith("This continues an earlier conversation with you")
+    assert "What is this project?" in asked["text"] and asked["text"].endswith("Which file matters most?")
+    assert "And the second question?" not in asked["text"], "turn 2 is after the cut"

@@ -82,6 +82,7 @@ EVERY_FIELD: dict[str, Any] = {
     "max_wait_s": 30.0,
     "judges": "fix",
     "fork_of": ("plan", 2),
+    "fork_turn": 2,
     "on_quota": "pause",
     "judge_max_chars": 50_000,
     "reasoning": Reasoning(effort="high", thinking="adaptive", show_thinking=False),

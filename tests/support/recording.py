@@ -358,11 +358,21 @@ ADDED_IN_V25 = [("tickets", "resume_session")]
 ADDED_IN_V26 = [("tickets", "additional_directories")]
 ADDED_IN_V27 = [("tickets", "setup"), ("tickets", "sandbox"), ("tickets", "sandbox_network")]
 ADDED_IN_V28 = [("tickets", "sandbox_home"), ("tickets", "sandbox_readable")]
+ADDED_IN_V29 = [("tickets", "forked_turn")]
+
+
+def as_schema_28(conn: sqlite3.Connection) -> None:
+    """Make a file of this schema what an lfg of schema 28 wrote: forks without the turn they were cut
+    after (migration `V29`)."""
+    for table, column in ADDED_IN_V29:
+        conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    conn.execute("PRAGMA user_version = 28")
 
 
 def as_schema_27(conn: sqlite3.Connection) -> None:
     """Make a file of this schema what an lfg of schema 27 wrote: tickets without what their sandbox
     hides of the home (migration `V28`)."""
+    as_schema_28(conn)
     for table, column in ADDED_IN_V28:
         conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
     conn.execute("PRAGMA user_version = 27")

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from lfgtui.alerts.moments import RunAlerts
+from lfgtui.conversation import user_turns
 from lfgtui.cost.metrics import MetricsBook
 from lfgtui.formats import plural
 from lfgtui.inert import inert
@@ -41,6 +42,7 @@ from lfgtui.run.requests import (
     Told,
 )
 from lfgtui.tickets.ticket import Ticket
+from lfgtui.ui.screens.fork import ForkScreen
 from lfgtui.ui.screens.modals import ConfirmScreen, FollowUpScreen
 from lfgtui.ui.screens.run import RunScreen
 from lfgtui.ui.services import Services
@@ -291,17 +293,20 @@ class LocalHandle(RunHandle):
             self._screen.notify(inert(str(exc)), timeout=4, markup=False)
             return None
 
-        def send(prompt: str | None) -> None:
-            if not prompt:
+        turns = user_turns(run.states[ticket_id].conversation)
+
+        def send(asked: tuple[str, int] | None) -> None:
+            if asked is None:
                 return
+            prompt, at = asked
             try:
-                ticket = run.fork(ticket_id, prompt)
+                ticket = run.fork(ticket_id, prompt, at=at)
             except CannotFork as exc:  # it began a new turn meanwhile
                 self._screen.notify(inert(str(exc)), timeout=4, markup=False)
                 return
             self.forked(ticket)
 
-        self._screen.app.push_screen(FollowUpScreen(ticket_id, "Fork"), send)
+        self._screen.app.push_screen(ForkScreen(ticket_id, turns), send)
         return None
 
     def review_send(self, asked: ReviewSend) -> Outcome:

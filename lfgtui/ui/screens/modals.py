@@ -161,22 +161,20 @@ class ApprovalScreen(ModalScreen[bool | None]):
 
 
 class FollowUpScreen(ModalScreen[str | None]):
-    """Asks for a follow-up prompt (or a fork's: `verb` "Fork"); enter sends it (None when empty),
-    escape gives up."""
+    """Asks for a follow-up prompt; enter sends it (None when empty), escape gives up."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="follow_up.cancel", tooltip="cancel")
     ]
 
-    def __init__(self, ticket: str, verb: str = "Follow up on") -> None:
+    def __init__(self, ticket: str) -> None:
         super().__init__()
         self.ticket = ticket
-        self.verb = verb
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             ticket = (inert(self.ticket), "bold")
-            question = Text.assemble(f"{self.verb} ", ticket, ", after its whole conversation:")
+            question = Text.assemble("Follow up on ", ticket, ", after its whole conversation:")
             yield Static(question, classes="question")
             yield Input(placeholder="your next prompt", id="follow-up")
             yield Static("[b]enter[/b] send    [b]escape[/b] cancel", classes="choices")

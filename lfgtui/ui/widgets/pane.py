@@ -33,6 +33,7 @@ from lfgtui.events import (
     COMPACTING,
     COMPACTION_ENDED,
     FOLDER_SETTINGS,
+    FORKED_AT,
     PAUSED,
     AgentDetails,
     AgentProgress,
@@ -590,7 +591,7 @@ class TicketPane:
             self.progress = event.message
         elif event.message.startswith(COMPACTION_ENDED):
             self._compacted(event.message)
-        elif event.message.startswith(FOLDER_SETTINGS):
+        elif event.message.startswith((*FOLDER_SETTINGS, FORKED_AT)):
             self._entry(event.message)
 
     def _compacted(self, message: str) -> None:

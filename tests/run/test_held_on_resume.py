@@ -1,0 +1,137 @@
+"""What a ticket held, unsent, when its run stopped (run/held.py): the history keeps the person's
+steers and queued messages as they are made and, when the turn did not complete, which it left
+unsent; `lfg resume` finds them, and sends them as the next turns or drops them, recorded so that no
+later resume offers them again. On a real SQLite history in tmp and the sim."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from lfgtui.config.load import Config
+from lfgtui.events import Event, HeldMessage, Holding, Outcome, PromptSent, TextDelta
+from lfgtui.history.writer import open_run_history, reopen_run_history
+from lfgtui.providers.registry import Providers
+from lfgtui.run import Run
+from lfgtui.run.approvals import Approvals
+from lfgtui.run.held import drop_held, left_held, send_held
+from lfgtui.run.seeds import earlier_of_each
+from lfgtui.sim.server import SimServer
+from lfgtui.tickets.load import load_tickets
+from lfgtui.tools import BUILTIN_TOOLS
+from tests.support.recording import load_recorded
+
+HELLO = '[[ticket]]\nid = "t"\nprompt = "Say hello."\nprovider = "sim"\nmodel = "hello"\n'
+
+
+async def stopped_while_holding(sim: SimServer, tmp_path: Path) -> tuple[Path, str]:
+    """A run recorded into a history in tmp, stopped (its ticket cancelled, as quitting the TUI does)
+    while the ticket held a queued message and a steer: the history file and the run's id."""
+    path = tmp_path / "tickets.toml"
+    path.write_text(HELLO)
+    loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS, env={})
+    db = tmp_path / "history.sqlite3"
+    async with (
+        open_run_history(db, loaded, "lfg run", lambda message: None) as history,
+        Providers(sim=sim) as providers,
+    ):
+        assert history is not None
+        run = Run(loaded.tickets, providers, Approvals(), [])
+        said: list[str | None] = []
+
+        def heard(event: Event) -> None:
+            if isinstance(event, TextDelta) and not said:
+                said.extend([run.queue("t", "Then say goodbye."), run.steer("t", "In French.", by="ada")])
+                run.cancel_all()
+
+        run.sinks.append(heard)
+        run.record(history)
+        run.start()
+        await run.wait()
+        assert said == [None, None] and run.states["t"].outcome is Outcome.CANCELLED
+        return db, history.run_id
+
+
+@contextlib.asynccontextmanager
+async def resumed(sim: SimServer, db: Path, run_id: str) -> AsyncIterator[tuple[Run, list[Event]]]:
+    """The recorded run taken up again as `lfg resume` takes it, recorded into the same run."""
+    recorded = load_recorded(db, run_id)
+    events: list[Event] = []
+    async with (
+        reopen_run_history(db, run_id, lambda message: None) as history,
+        Providers(sim=sim) as providers,
+    ):
+        assert history is not None
+        run = Run(
+            recorded.as_tickets,
+            providers,
+            Approvals(),
+            [events.append],
+            earlier=earlier_of_each(recorded.tickets),
+        )
+        run.record(history)
+        run.start()
+        yield run, events
+        await run.wait()
+
+
+async def test_what_a_stopped_run_held_is_found_by_lfg_resume_and_sent_as_the_next_turns(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    db, run_id = await stopped_while_holding(sim, tmp_path)
+    recorded = load_recorded(db, run_id)
+    (notes,) = [[e for e in a.events if isinstance(e, Holding)] for t in recorded.tickets for a in t.attempts]
+    assert [(m.text, m.steer) for m in notes[-1].unsent] == [
+        ("Then say goodbye.", False),
+        ("In French.", False),
+    ], "the steer found no safe point (no tools): queued after the first"
+    async with resumed(sim, db, run_id) as (run, events):
+        held = left_held(run)
+        assert [(m.text, m.steer, m.by) for m in held["t"]] == [
+            ("Then say goodbye.", False, "you"),
+            ("In French.", False, "ada"),
+        ]
+        assert send_held(run, "t") is None
+    assert run.states["t"].outcome is Outcome.COMPLETED
+    prompts = [(e.attempt, e.text) for e in events if isinstance(e, PromptSent)]
+    assert prompts == [(2, "Say hello."), (3, "Then say goodbye."), (4, "In French.")], (
+        "the turn again, then them"
+    )
+    assert left_held(run) == {}
+    async with resumed(sim, db, run_id) as (again, _):
+        assert left_held(again) == {}, "sent: no later resume offers them"
+
+
+async def test_what_a_stopped_run_held_is_dropped_and_no_later_resume_offers_it(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    db, run_id = await stopped_while_holding(sim, tmp_path)
+    async with resumed(sim, db, run_id) as (run, events):
+        assert len(left_held(run)["t"]) == 2
+        assert drop_held(run, "t", by="ada") is None
+        assert drop_held(run, "t") == "t holds no message from before the run stopped"
+    assert not any(isinstance(e, PromptSent) for e in events), "nothing was sent"
+    recorded = load_recorded(db, run_id)
+    (ticket,) = recorded.tickets
+    assert [a.number for a in ticket.attempts] == [1]
+    last = [e for e in ticket.attempts[0].events if isinstance(e, Holding)][-1]
+    assert last.held == () and last.unsent == ()
+    assert last.message == (
+        "dropped by ada, unsent: queued from you: Then say goodbye.; queued from ada: In French."
+    )
+    async with resumed(sim, db, run_id) as (again, _):
+        assert left_held(again) == {}
+
+
+def test_what_lfg_left_held_when_it_died_is_what_its_last_note_held() -> None:
+    from lfgtui.run.seeds import left_held as seeded
+
+    steer, queued = HeldMessage(1, "In French.", True, "ada"), HeldMessage(2, "Then go.", False, "you")
+    notes = [
+        Holding(ticket="t", attempt=1, seq=3, t=1.0, message="a", held=(steer,)),
+        Holding(ticket="t", attempt=1, seq=5, t=2.0, message="b", held=(steer, queued)),
+    ]
+    assert seeded(notes) == (steer, queued), "no end recorded: the last note says what it held"
+    taken_back = Holding(ticket="t", attempt=1, seq=7, t=3.0, message="taken back", held=())
+    assert seeded([*notes, taken_back]) == ()
