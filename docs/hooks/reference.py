@@ -426,6 +426,7 @@ def screens() -> Iterator[tuple[str, list[Any]]]:
     from lfgtui.ui.screens.elicitation import ElicitationScreen
     from lfgtui.ui.screens.fleet import FleetScreen
     from lfgtui.ui.screens.fork import ForkScreen
+    from lfgtui.ui.screens.held import HeldScreen
     from lfgtui.ui.screens.history import HistoryScreen
     from lfgtui.ui.screens.land import LandScreen
     from lfgtui.ui.screens.modals import ApprovalScreen
@@ -438,6 +439,7 @@ def screens() -> Iterator[tuple[str, list[Any]]]:
     yield "A run", RunScreen.BINDINGS
     yield "Steering a running ticket, or queueing its next turn", SteerScreen.BINDINGS
     yield "Forking a ticket, after the turn you pick", ForkScreen.BINDINGS
+    yield "Resuming a run that held your messages unsent", HeldScreen.BINDINGS
     yield "A long approval, opened whole", ApprovalScreen.BINDINGS
     yield "An agent's question, its form", ElicitationScreen.BINDINGS
     yield "The diff", DiffScreen.BINDINGS

@@ -8,6 +8,10 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
+
+from textual.pilot import Pilot
+from textual.widgets import Static
 
 from lfgtui.config.load import Config
 from lfgtui.events import Event, HeldMessage, Holding, Outcome, PromptSent, TextDelta
@@ -20,6 +24,12 @@ from lfgtui.run.seeds import earlier_of_each
 from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
+from lfgtui.ui.app import LfgApp
+from lfgtui.ui.screens.held import HeldScreen
+from lfgtui.ui.widgets.pane import PaneState
+from tests.support.app import SIZE, until
+from tests.support.compose import resumed_app
+from tests.support.lfg import Lfg, command
 from tests.support.recording import load_recorded
 
 HELLO = '[[ticket]]\nid = "t"\nprompt = "Say hello."\nprovider = "sim"\nmodel = "hello"\n'
@@ -135,3 +145,89 @@ def test_what_lfg_left_held_when_it_died_is_what_its_last_note_held() -> None:
     assert seeded(notes) == (steer, queued), "no end recorded: the last note says what it held"
     taken_back = Holding(ticket="t", attempt=1, seq=7, t=3.0, message="taken back", held=())
     assert seeded([*notes, taken_back]) == ()
+
+
+async def test_lfg_resume_prints_what_was_held_and_drops_or_sends_it_as_its_flag_says(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    db, run_id = await stopped_while_holding(sim, tmp_path)
+    lfg = Lfg(tmp_path)
+    config = ("--db", str(db), "--config", str(lfg.config))
+    both = command(lfg, "resume", run_id, "--send-held", "--drop-held", *config)
+    assert both.returncode == 2 and "not allowed with argument" in both.stderr
+    listed = (
+        "t held, unsent, when the run stopped:\n"
+        "  1. queued from you: Then say goodbye.\n"
+        "  2. queued from ada: In French.\n"
+    )
+
+    sent = command(lfg, "resume", run_id, "--send-held", *config)
+    assert sent.returncode == 0, sent.stderr
+    assert sent.stdout.startswith(listed)
+    assert "sending what t held when the run stopped" in sent.stdout
+    (ticket,) = load_recorded(db, run_id).tickets
+    assert [(a.number, a.prompt, a.outcome) for a in ticket.attempts[1:]] == [
+        (2, "Say hello.", Outcome.COMPLETED),
+        (3, "Then say goodbye.", Outcome.COMPLETED),
+        (4, "In French.", Outcome.COMPLETED),
+    ]
+    nothing = command(lfg, "resume", run_id, "--drop-held", *config)
+    assert nothing.returncode == 0 and "held no unsent message when it stopped" in nothing.stderr
+
+
+async def test_lfg_resume_drop_held_records_the_drop_and_sends_nothing(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    db, run_id = await stopped_while_holding(sim, tmp_path)
+    lfg = Lfg(tmp_path)
+    dropped = command(lfg, "resume", run_id, "--drop-held", "--db", str(db), "--config", str(lfg.config))
+    assert dropped.returncode == 0, dropped.stderr
+    assert dropped.stdout.startswith("t held, unsent, when the run stopped:\n")
+    (ticket,) = load_recorded(db, run_id).tickets
+    assert [a.number for a in ticket.attempts] == [1], "nothing was sent"
+    async with resumed(sim, db, run_id) as (again, _):
+        assert left_held(again) == {}
+
+
+@contextlib.asynccontextmanager
+async def resumed_tui(sim: SimServer, db: Path, run_id: str) -> AsyncIterator[tuple[LfgApp, Run, Pilot[Any]]]:
+    """`lfg resume`'s app on the recorded run, recording into it, once it asks about what was held."""
+    async with reopen_run_history(db, run_id, lambda message: None) as history:
+        assert history is not None
+        app = resumed_app(load_recorded(db, run_id), Providers(sim=sim), history=db)
+        run = app.controllers[0].run
+        assert run is not None
+        run.record(history)
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: isinstance(app.screen, HeldScreen))
+            yield app, run, pilot
+
+
+async def test_the_tui_drops_what_was_held_when_the_person_says_so(sim: SimServer, tmp_path: Path) -> None:
+    db, run_id = await stopped_while_holding(sim, tmp_path)
+    async with resumed_tui(sim, db, run_id) as (app, run, pilot):
+        await pilot.press("d")
+        assert not isinstance(app.screen, HeldScreen) and left_held(run) == {}
+    (ticket,) = load_recorded(db, run_id).tickets
+    assert [a.number for a in ticket.attempts] == [1], "nothing was sent"
+    last = [e for e in ticket.attempts[0].events if isinstance(e, Holding)][-1]
+    assert last.message.startswith("dropped by you, unsent: ") and last.held == last.unsent == ()
+
+
+async def test_the_tui_lists_what_was_held_and_keeps_it_or_sends_it_as_the_person_chooses(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    db, run_id = await stopped_while_holding(sim, tmp_path)
+    async with resumed_tui(sim, db, run_id) as (app, run, pilot):
+        listed = str(app.screen.query_one("#held-list Static", Static).render())
+        assert (
+            "1. queued from you: Then say goodbye." in listed and "2. queued from ada: In French." in listed
+        )
+        await pilot.press("k")
+        assert not isinstance(app.screen, HeldScreen) and left_held(run), "kept: still held"
+    async with resumed_tui(sim, db, run_id) as (app, run, pilot):
+        await pilot.press("s")
+        pane = app.controllers[0].panes["t"]
+        await until(pilot, lambda: pane.attempt == 4 and pane.state is PaneState.COMPLETED)
+    (ticket,) = load_recorded(db, run_id).tickets
+    assert [a.prompt for a in ticket.attempts[1:]] == ["Say hello.", "Then say goodbye.", "In French."]

@@ -21,6 +21,7 @@ from lfgtui.formats import plural
 from lfgtui.inert import inert
 from lfgtui.run import Approvals, Run, Sink
 from lfgtui.run.fork import CannotFork, check_forkable
+from lfgtui.run.held import drop_held, left_held, send_held
 from lfgtui.run.requests import (
     YOU,
     Answer,
@@ -43,6 +44,7 @@ from lfgtui.run.requests import (
 )
 from lfgtui.tickets.ticket import Ticket
 from lfgtui.ui.screens.fork import ForkScreen
+from lfgtui.ui.screens.held import HeldChoice, HeldScreen
 from lfgtui.ui.screens.modals import ConfirmScreen, FollowUpScreen
 from lfgtui.ui.screens.run import RunScreen
 from lfgtui.ui.services import Services
@@ -182,6 +184,20 @@ class LocalHandle(RunHandle):
 
     def start(self) -> None:
         self.engine.start()
+        if held := left_held(self.engine):  # a resumed run that held messages when it stopped
+            self._screen.app.push_screen(HeldScreen(held), self._settle_held)
+
+    def _settle_held(self, choice: HeldChoice | None) -> None:
+        """Send or drop what each ticket held when the run stopped, as the person chose; kept, nothing."""
+        if choice is None or choice is HeldChoice.KEEP:
+            return
+        for ticket_id in left_held(self.engine):
+            if choice is HeldChoice.SEND:
+                problem = send_held(self.engine, ticket_id)
+            else:
+                problem = drop_held(self.engine, ticket_id)
+            if problem is not None:
+                self._screen.notify(inert(problem), severity="warning", timeout=5, markup=False)
 
     def record(self, recording: RunHistory) -> None:
         self.engine.record(recording)
