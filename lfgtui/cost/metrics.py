@@ -14,9 +14,10 @@ What is measured, for a model API and a coding agent alike:
   output too, at the moment it arrives: its model wrote it since the output before it, so the
   stretch runs on to it (`Metrics._whole_input`), and a reported count is then rated over the time
   all it holds took, `counted - worth * unstreamed_chars` (`tokens_streamed`), whatever the calls
-  wrote (a long file of code read Claude Code 13 % low when split off by characters). So the time an agent's tools run, or it waits for
-  the person, is never in the rate. A stretch whose chunks all arrived within `MIN_STREAM_S` (one
-  burst, like an error text an agent relays whole) has no rate of its own and counts for nothing.
+  wrote (a long file of code read Claude Code 13 % low when split off by characters). So the time
+  an agent's tools run, or it waits for the person, is never in the rate. A stretch whose chunks all
+  arrived within `MIN_STREAM_S` (one burst, like an error text an agent relays whole) has no rate
+  of its own and counts for nothing.
   The tokens over that time are lfg's estimate of the chunks that arrived in it until the count is
   reported (the request's characters so far at `RequestSent.tokens_per_char`, which the run's
   `OutputCalibration` learnt from the model's earlier counts: cost/tokens.py); then the characters
