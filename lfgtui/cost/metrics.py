@@ -865,7 +865,7 @@ class Metrics:
         known = [r.input_tokens for r in self.requests if r.input_tokens is not None]
         return sum(known) if known else None
 
-    def _cached(self) -> list[RequestMetrics]:
+    def cached_requests(self) -> list[RequestMetrics]:
         """The requests whose usage said what the provider's prompt cache read of their prompt."""
         return [r for r in self.requests if r.input_tokens and r.cache_read_tokens is not None]
 
@@ -875,7 +875,7 @@ class Metrics:
         the whole prompts (`input_tokens`, which hold the cache's reads and writes: Anthropic's
         `input_tokens + cache_creation_input_tokens + cache_read_input_tokens`), of the requests whose
         usage said; None when none did. Read once a request ends, never per token."""
-        cached = self._cached()
+        cached = self.cached_requests()
         prompts = sum(r.input_tokens or 0 for r in cached)
         return sum(r.cache_read_tokens or 0 for r in cached) / prompts if prompts else None
 
@@ -886,7 +886,7 @@ class Metrics:
         request before it (this attempt's, else the ticket's attempt before: `before`), or the time
         since that one passed the cache's lifetime; None for a hit, a first request, or a miss lfg
         cannot explain."""
-        cached = self._cached()
+        cached = self.cached_requests()
         if not cached or cached[-1].cache_read_tokens:
             return None
         last = cached[-1]
@@ -901,7 +901,7 @@ class Metrics:
     @property
     def cache_hit_last(self) -> float | None:
         """`cache_hit` of the last request whose usage said."""
-        cached = self._cached()
+        cached = self.cached_requests()
         last = cached[-1] if cached else None
         return (
             None
@@ -1217,6 +1217,14 @@ class MetricsBook:
         chars = request.counted_chars
         if chars is not None:  # a count with input lfg never saw says nothing of a character's worth
             self.calibration.learn(metrics.provider, metrics.model, request.counted_tokens or 0, chars)
+
+    def cache_hit(self) -> float | None:
+        """The share of the run's prompts the providers' prompt caches read: `Metrics.cache_hit` over
+        every attempt's requests whose usage said; None when none did. Read with the run's totals,
+        never per token."""
+        cached = [r for metrics in self.attempts.values() for r in metrics.cached_requests()]
+        prompts = sum(r.input_tokens or 0 for r in cached)
+        return sum(r.cache_read_tokens or 0 for r in cached) / prompts if prompts else None
 
     def cost_usd(self) -> tuple[float | None, bool]:
         """What every priced attempt so far cost (None: no attempt has a price), and whether some of it
