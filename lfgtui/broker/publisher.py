@@ -393,8 +393,9 @@ class Publisher:
         return fields
 
     def _totals(self) -> dict[str, str | float]:
-        """The run's cost so far (`cost`, empty when nothing is priced) and the live tok/s of its
-        running tickets' latest attempts (`tok_s`), as the run's summary bar shows them."""
+        """The run's cost so far (`cost`, empty when nothing is priced), the live tok/s of its
+        running tickets' latest attempts (`tok_s`), as the run's summary bar shows them, and the
+        share of its prompts the prompt caches read (`cache`, empty until a provider said)."""
         assert self.book is not None
         cost, _ = self.book.cost_usd()
         latest: dict[str, int] = {}
@@ -403,7 +404,9 @@ class Publisher:
                 latest[ticket] = max(attempt, latest.get(ticket, 0))
         now = self.clock()
         rate = sum(self.book.attempts[key].live_tokens_per_s(now) for key in latest.items())
-        return {"cost": "" if cost is None else cost, "tok_s": round(rate, 1)}
+        hit = self.book.cache_hit()
+        cache = "" if hit is None else round(hit, 4)
+        return {"cost": "" if cost is None else cost, "tok_s": round(rate, 1), "cache": cache}
 
     async def _write(self) -> None:
         """Send what is queued, again and again while the broker fails, until the run has ended and

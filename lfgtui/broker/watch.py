@@ -45,6 +45,7 @@ MAX_RUNS = 1_000
 INDEX_FIELDS = (
     *("who", "host", "title", "started", "updated", "ended", "states", "waiting", "cost", "tok_s"),
     "attention",
+    "cache",
 )
 WORKER_FIELDS = ("host", "serves", "running", "error", "error_at")
 
@@ -269,6 +270,9 @@ class IndexedRun:
     """Its tickets that ended and that nobody has looked at in the runner's TUI."""
     subagents: tuple[int, int] = (0, 0)
     """Its tickets' sub-agents (their latest attempts'): how many, how many running."""
+    cache_hit: float | None = None
+    """The share of its prompts the providers' prompt caches read (`MetricsBook.cache_hit`); None
+    until a provider said, or from an older lfg."""
 
     @property
     def needing(self) -> dict[str, float]:
@@ -296,6 +300,7 @@ class IndexedRun:
             "needs_you": self.needing,
             "unread": self.unread,
             "subagents": {"count": self.subagents[0], "running": self.subagents[1]},
+            "cache_hit": self.cache_hit,
         }
 
 
@@ -395,6 +400,7 @@ def _indexed_run(run_id: str, started: float, values: list[bytes | None]) -> Ind
         _number(fields["cost"]),
         _number(fields["tok_s"]),
         *_attention(fields["attention"]),
+        cache_hit=_number(fields["cache"]),
     )
 
 

@@ -327,6 +327,7 @@ class JsonLines:
             "task": event.task,
             "state": event.state,
             "output_tokens": event.output_tokens,
+            "output_tokens_estimated": True,  # from its text: agents report no count of a child's own
             "cost_usd": event.cost_usd,
             "message": event.message,
         }
@@ -367,6 +368,7 @@ class JsonLines:
             "cost_estimated": metrics.cost_usd is not None and metrics.cost_estimated,
             "cost_by_agent": metrics.cost_by_agent,
             "subagent_tokens": metrics.subagent_tokens,
+            "subagent_tokens_estimated": bool(metrics.subagents),
             "cache_hit": _share(metrics.cache_hit),
             "cache_hit_last": _share(metrics.cache_hit_last),
             "cache_miss": metrics.cache_miss,

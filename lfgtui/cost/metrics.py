@@ -9,10 +9,15 @@ What is measured, for a model API and a coding agent alike:
   empty or blank chunk is not output yet. A one-chunk answer directly followed by thinking is the
   agent's own notice (a warning it prints before the model speaks), not the model's first token.
 - tok/s is the tokens that streamed over the time they streamed: output is cut into stretches of one
-  kind (answer, thinking, tool-call arguments) that tool calls and approvals interrupt, and each
-  stretch counts from its first chunk to its last. So the time an agent's tools run, or it waits for
-  the person, is never in the rate. A stretch whose chunks all arrived within `MIN_STREAM_S` (one
-  burst, like an error text an agent relays whole) has no rate of its own and counts for nothing.
+  kind (answer, thinking, tool-call arguments) that tool calls running and approvals interrupt, and
+  each stretch counts from its first chunk to its last. A call's input an agent sends whole is
+  output too, at the moment it arrives: its model wrote it since the output before it, so the
+  stretch runs on to it (`Metrics._whole_input`), and a reported count is then rated over the time
+  all it holds took, `counted - worth * unstreamed_chars` (`tokens_streamed`), whatever the calls
+  wrote (a long file of code read Claude Code 13 % low when split off by characters). So the time
+  an agent's tools run, or it waits for the person, is never in the rate. A stretch whose chunks all
+  arrived within `MIN_STREAM_S` (one burst, like an error text an agent relays whole) has no rate
+  of its own and counts for nothing.
   The tokens over that time are lfg's estimate of the chunks that arrived in it until the count is
   reported (the request's characters so far at `RequestSent.tokens_per_char`, which the run's
   `OutputCalibration` learnt from the model's earlier counts: cost/tokens.py); then the characters
@@ -123,6 +128,10 @@ LIVE_WINDOW_S = 2.0
 MIN_STREAM_MS = 25
 """A stretch of chunks that all arrived within this (whole ms) is one burst: a rate over it would be noise."""
 MIN_STREAM_S = MIN_STREAM_MS / 1000
+SEEN = 1
+"""Tool input an agent sent whole, which lfg saw (`Stretch.whole`)."""
+DESCRIBED = 2
+"""Input of a call lfg saw only as the agent's account of it, which its count holds unseen."""
 RATE_STEP_S = 0.5
 """The sparkline's step: one bar for each half second of an attempt's own timeline."""
 RATE_STEPS = 64
@@ -152,6 +161,12 @@ NOTES = (
 """Notes about the attempt: neither output nor a pause in it."""
 
 
+def bare(call: ToolCallReady | ToolCallUpdated) -> bool:
+    """Whether a coding agent's call is shown without its input yet (Claude Code's, announced as the
+    model begins to write it)."""
+    return call.model_input_chars is None and call.raw_arguments.strip() in ("", "{}")
+
+
 @dataclass
 class Stretch:
     """Output of one kind that streamed without a pause: where a rate can be measured."""
@@ -167,6 +182,13 @@ class Stretch:
     first_chars: int
     chars: int
     chunks: int = 1
+    whole: int = 0
+    """What tool input an agent sent whole is in it (`Metrics._whole_input`): none (0), input lfg saw
+    (`SEEN`), or (also) input of a call lfg saw only as the agent's account of it (`DESCRIBED`)."""
+    first_whole: bool = False
+    """Its first chunk is such input: that input came at no time of its own."""
+    called: bool = False
+    """A tool call was announced in it: an answer of one chunk before it is the model's, no notice."""
 
     @property
     def streamed(self) -> bool:
@@ -241,6 +263,11 @@ class RequestMetrics:
     """The part of `streamed_estimate` that is thinking."""
     cache_prefix: tuple[str, ...] = ()
     """Digests of its model, system prompt and tools (`RequestSent.cache_prefix`)."""
+    unplaced: int = 0
+    """Tool input an agent sent whole that came at no time of its own (a call with no output
+    streaming before it), as `Stretch.whole` says it: its tokens are split off the count by
+    characters, or, for input lfg never saw, the characters that streamed are rated at what lfg's
+    calibration says they are worth (`tokens_streamed`)."""
 
     @property
     def output_tokens(self) -> int:
@@ -279,6 +306,8 @@ class RequestMetrics:
     def end_stretch(self) -> Stretch | None:
         """End the stretch streaming now (a pause, another kind of output); returns it."""
         stretch, self.stretch = self.stretch, None
+        if stretch is not None and stretch.whole and (stretch.first_whole or not stretch.streamed):
+            self.unplaced = max(self.unplaced, stretch.whole)
         if stretch is not None and stretch.streamed:
             self.streamed_ms += stretch.last - stretch.first
             self.streamed_estimate += stretch.tokens - stretch.first_tokens
@@ -372,7 +401,10 @@ class RequestMetrics:
             return streamed_tokens + (stretch.tokens - stretch.first_tokens if streaming and stretch else 0)
         streamed = self.streamed_chars - self.streamed_thought_chars
         streamed += stretch.chars - stretch.first_chars if streaming and stretch is not None else 0
-        return self._per_char * streamed
+        if self.output_unseen or self.unplaced == DESCRIBED:
+            return self._per_char * streamed
+        unstreamed = self._counted - streamed  # each stretch's first chunk, bursts, input at no time
+        return max(0.0, (self.counted_tokens or 0) - self._per_char * unstreamed)
 
     @property
     def _per_char(self) -> float:
@@ -400,10 +432,10 @@ class RequestMetrics:
 
     @property
     def rate_split(self) -> bool:
-        """Whether the reported count was split between what streamed and tool input: by characters
-        (input sent whole) or by the calibration (input never seen), so the rate is an estimate."""
-        unsplit = self.whole_chars > 0 or bool(self.described) or self.output_unseen
-        return self.reported_tokens is not None and unsplit
+        """Whether the reported count was split between what streamed and tool input that came at no
+        time of its own: by characters (input sent whole) or by the calibration (input never seen,
+        or thinking never shown), so the rate is an estimate."""
+        return self.reported_tokens is not None and (bool(self.unplaced) or self.output_unseen)
 
 
 @dataclass
@@ -599,14 +631,96 @@ class Metrics:
             self.requests[-1].fragmented.add(event.call_id)
         self._token(event.t, event.fragment, answer=None)
 
-    def _tool_ready(self, event: ToolCallReady) -> None:
-        """A complete call: output pauses, and input that came whole is counted (see `tool_input`)."""
-        self._paused(event)
-        self._tool_updated(event)
+    def _announced(self, event: ToolCallStarted) -> None:
+        """A call begins: output goes on (its arguments stream next, or come whole with it or later),
+        the stretch streaming now running on to it; lfg's own row for what an agent asked of it is a
+        pause (the call runs)."""
+        if event.call_id.startswith(LFG_CALL):
+            self._paused(event)
+        else:
+            self._announcement(event.t)
 
-    def _tool_updated(self, event: ToolCallReady | ToolCallUpdated) -> None:
-        if self.requests:
-            self.requests[-1].tool_input(event.call_id, event.raw_arguments, event.model_input_chars)
+    def _tool_ready(self, event: ToolCallReady) -> None:
+        """A complete call: one whose arguments streamed as fragments, or lfg's own row, ends the
+        output before its run; input that came whole is output at the call's time (`_whole_input`)."""
+        request = self.requests[-1] if self.requests else None
+        if request is None or event.call_id in request.fragmented or event.call_id.startswith(LFG_CALL):
+            self._paused(event)
+            if request is not None:
+                request.tool_input(event.call_id, event.raw_arguments, event.model_input_chars)
+            return
+        if bare(event):  # announced bare: its input to come
+            self._announcement(event.t)
+            return
+        before = request.whole_chars
+        request.tool_input(event.call_id, event.raw_arguments, event.model_input_chars)
+        seen = SEEN if event.model_input_chars is None else DESCRIBED
+        self._whole_input(event.t, max(0, request.whole_chars - before), seen)
+
+    def _tool_updated(self, event: ToolCallUpdated) -> None:
+        """More of a call's input, as the agent shows it: while output streams (Claude Code announces
+        a call bare and sends its input once the model wrote it), it is output at its time."""
+        if not self.requests or bare(event):
+            return  # named, not given its input yet
+        request = self.requests[-1]
+        before = request.whole_chars
+        request.tool_input(event.call_id, event.raw_arguments, event.model_input_chars)
+        grew = request.whole_chars - before
+        if grew > 0 and request.stretch is not None:
+            self._whole_input(event.t, grew, SEEN if event.model_input_chars is None else DESCRIBED)
+
+    def _announcement(self, t: float) -> None:
+        """A call announced before its input: the output streaming goes on through it; with none
+        streaming (a model call that begins with a call), its input streams from here on, a stretch
+        with nothing in its first chunk."""
+        request = self.requests[-1] if self.requests else None
+        if request is None:
+            return
+        if request.stretch is not None:
+            request.stretch.called = True
+            return
+        ms = self._output_ms(t)
+        request.stretch = Stretch(None, ms, ms, 0, 0, 0, 0, called=True)
+
+    def _output_ms(self, t: float) -> int:
+        """Output's time as `_token` keeps a chunk's: whole ms since the start, never before the last."""
+        ms = round((t - (self.t0 or 0.0)) * 1000)
+        if ms < self.kept_ms:
+            ms = self.kept_ms
+        self.kept_ms = ms
+        return ms
+
+    def _whole_input(self, t: float, chars: int, whole: int) -> None:
+        """Tool input an agent sent whole (`whole` says whose: `Stretch.whole`): the model streamed
+        it since the output before it, so the stretch streaming now runs on to it, its characters in
+        it (after thinking, a stretch of its own from the thinking's end). Tokens over the time they
+        streamed, then, whatever the tools wrote: no split of the count between text and input by
+        characters, whose worth differs (prose, code, JSON). Input that came at no time of its own
+        (with no output streaming before it, where it starts a stretch as its first chunk, or within
+        `MIN_STREAM_MS` of that output) stays out of the stretch (`RequestMetrics.unplaced`)."""
+        request = self.requests[-1] if self.requests else None
+        if request is None:
+            return
+        ms = self._output_ms(t)
+        tokens = tokens_in(chars, request.tokens_per_char)
+        stretch = request.stretch
+        if whole and stretch is not None and ms - stretch.last < MIN_STREAM_MS:
+            request.unplaced = max(request.unplaced, whole)  # all at once with the output before it
+            return
+        if stretch is not None and stretch.answer is False:
+            thought = request.end_stretch()
+            last = thought.last if thought is not None else ms
+            stretch = request.stretch = Stretch(None, last, last, 0, 0, 0, 0)
+        if stretch is None:
+            request.stretch = Stretch(
+                None, ms, ms, tokens, tokens, chars, chars, whole=whole, first_whole=bool(whole)
+            )
+            return
+        stretch.last = ms
+        stretch.chunks += 1
+        stretch.tokens += tokens
+        stretch.chars += chars
+        stretch.whole = max(stretch.whole, whole)
 
     def _reported(self, event: Usage) -> None:
         if self.requests:
@@ -712,7 +826,7 @@ class Metrics:
     def _notice(request: RequestMetrics, ended: Stretch | None, t0: float, thinking_next: bool) -> None:
         """An answer of one chunk that thinking follows at once is the agent's own notice: the
         model's first output is still to come."""
-        if ended is None or ended.answer is not True or ended.chunks > 1 or not thinking_next:
+        if ended is None or ended.answer is not True or ended.chunks > 1 or ended.called or not thinking_next:
             return
         first = t0 + ended.first / 1000  # as `_token` noted it
         if request.first_text == first:
@@ -751,7 +865,7 @@ class Metrics:
         known = [r.input_tokens for r in self.requests if r.input_tokens is not None]
         return sum(known) if known else None
 
-    def _cached(self) -> list[RequestMetrics]:
+    def cached_requests(self) -> list[RequestMetrics]:
         """The requests whose usage said what the provider's prompt cache read of their prompt."""
         return [r for r in self.requests if r.input_tokens and r.cache_read_tokens is not None]
 
@@ -761,7 +875,7 @@ class Metrics:
         the whole prompts (`input_tokens`, which hold the cache's reads and writes: Anthropic's
         `input_tokens + cache_creation_input_tokens + cache_read_input_tokens`), of the requests whose
         usage said; None when none did. Read once a request ends, never per token."""
-        cached = self._cached()
+        cached = self.cached_requests()
         prompts = sum(r.input_tokens or 0 for r in cached)
         return sum(r.cache_read_tokens or 0 for r in cached) / prompts if prompts else None
 
@@ -772,7 +886,7 @@ class Metrics:
         request before it (this attempt's, else the ticket's attempt before: `before`), or the time
         since that one passed the cache's lifetime; None for a hit, a first request, or a miss lfg
         cannot explain."""
-        cached = self._cached()
+        cached = self.cached_requests()
         if not cached or cached[-1].cache_read_tokens:
             return None
         last = cached[-1]
@@ -787,7 +901,7 @@ class Metrics:
     @property
     def cache_hit_last(self) -> float | None:
         """`cache_hit` of the last request whose usage said."""
-        cached = self._cached()
+        cached = self.cached_requests()
         last = cached[-1] if cached else None
         return (
             None
@@ -922,7 +1036,8 @@ METRICS: Translation[Callable[[Metrics, Any], None]] = Translation(
         CallEnded: Metrics._call_ended,
         ContextUsed: Metrics._context,
         **dict.fromkeys(PAUSES, Metrics._paused),
-        ToolCallReady: Metrics._tool_ready,  # a pause that may carry input that came whole
+        ToolCallStarted: Metrics._announced,  # output goes on: its arguments, or its input whole
+        ToolCallReady: Metrics._tool_ready,  # input that came whole is output; fragments ended
         ToolCallUpdated: Metrics._tool_updated,
         SubagentChanged: Metrics._subagent,  # a sub-agent's tokens and cost, rolled up
     },
@@ -1102,6 +1217,14 @@ class MetricsBook:
         chars = request.counted_chars
         if chars is not None:  # a count with input lfg never saw says nothing of a character's worth
             self.calibration.learn(metrics.provider, metrics.model, request.counted_tokens or 0, chars)
+
+    def cache_hit(self) -> float | None:
+        """The share of the run's prompts the providers' prompt caches read: `Metrics.cache_hit` over
+        every attempt's requests whose usage said; None when none did. Read with the run's totals,
+        never per token."""
+        cached = [r for metrics in self.attempts.values() for r in metrics.cached_requests()]
+        prompts = sum(r.input_tokens or 0 for r in cached)
+        return sum(r.cache_read_tokens or 0 for r in cached) / prompts if prompts else None
 
     def cost_usd(self) -> tuple[float | None, bool]:
         """What every priced attempt so far cost (None: no attempt has a price), and whether some of it

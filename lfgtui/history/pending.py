@@ -84,6 +84,11 @@ class PendingAttempt:
     ready: dict[str, PendingPart] = field(default_factory=dict)
     """Each complete tool call's part: a coding agent's later `ToolCallUpdated` rewrites it."""
     names: dict[str, str] = field(default_factory=dict)
+    inputs: dict[str, str] = field(default_factory=dict)
+    """Each complete call's input as last shown: an update that changes it before the call's result
+    (`ran`) moves when the call was ready to its time."""
+    ran: set[str] = field(default_factory=set)
+    """The calls whose result came."""
     ended: AttemptEnded | None = None
     waited_s: float = 0.0
     """How long it has waited for the person so far (its permission requests open)."""

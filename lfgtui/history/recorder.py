@@ -555,6 +555,7 @@ class Recorder:
         )
         attempt.names[call_id] = part.name = event.name
         part.text, part.replace = [event.raw_arguments], True
+        attempt.inputs[call_id] = event.raw_arguments
         said: dict[str, object] = {"error": event.error} if event.error else {}
         if event.model_input_chars is not None:  # an agent's account of the call (events.py)
             said["model_input_chars"] = event.model_input_chars
@@ -569,6 +570,9 @@ class Recorder:
         part = attempt.ready.get(call_id) or pending.part(attempt, PartKind.TOOL_CALL, event, call_id=call_id)
         attempt.ready[call_id] = part
         attempt.names[call_id] = part.name = event.name
+        if attempt.inputs.get(call_id) != event.raw_arguments and call_id not in attempt.ran:
+            part.end_ms = attempt.ms(event.t)  # its input came now: the rebuilt call is ready then (metrics)
+        attempt.inputs[call_id] = event.raw_arguments
         part.text, part.replace, part.sealed = [event.raw_arguments], True, True
         said: dict[str, object] = {"kind": event.kind, "locations": list(event.locations)}
         if event.model_input_chars is not None:
@@ -579,6 +583,7 @@ class Recorder:
     def _tool_result(self, attempt: PendingAttempt, event: ToolResult) -> None:
         pending = self._pending
         pending.seal(attempt)
+        attempt.ran.add(event.call_id)
         name = attempt.names.get(event.call_id)
         part = pending.part(attempt, PartKind.TOOL_RESULT, event, call_id=event.call_id, name=name)
         part.text.append(event.output)

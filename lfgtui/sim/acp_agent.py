@@ -198,6 +198,7 @@ class AgentOptions:
     refuse_mode: str | None = None  # setting this mode answers an error (an agent that will not take it)
     ignore_mode: str | None = None  # setting this mode is answered as done, but the mode stays as it was
     opencode_modes: bool = False  # offer opencode's modes only (`OPENCODE_MODES`), starting in build
+    agent_name: str = AGENT_NAME  # the name `initialize` gives (another agent's, to be taken for it)
     steering: str | None = (
         None  # advertise `_session/steering`, answering this outcome mid-turn (acp_steering.py)
     )
@@ -283,7 +284,9 @@ class SimAcpAgent:
                     ),
                 ),
             ),
-            agent_info=Implementation(name=AGENT_NAME, title="lfg simulator (ACP)", version=__version__),
+            agent_info=Implementation(
+                name=self.options.agent_name, title="lfg simulator (ACP)", version=__version__
+            ),
             auth_methods=list(AUTH_METHODS),
             field_meta=ADVERTISED if self.options.steering else None,
         )
@@ -943,6 +946,13 @@ def _handshake_options(group: Options) -> None:
         action="store_true",
         help=f"open no session before authenticate succeeded (sim-api-key does when {KEY_ENV} is set)",
     )
+    group.add_argument(
+        "--agent-name",
+        default=AGENT_NAME,
+        metavar="NAME",
+        help="the name initialize gives for the agent, another agent's to be taken for it (codex-acp: its "
+        f"calls' input is read as its account of them, not the model's) (default {AGENT_NAME})",
+    )
 
 
 def _steering_options(group: Options) -> None:
@@ -1157,6 +1167,12 @@ def _tool_quirks(group: Options) -> None:
         "--tool-ms", type=float, default=0.0, metavar="MS", help="how long each tool call runs (default 0)"
     )
     group.add_argument(
+        "--paced-tool-input",
+        action="store_true",
+        help="each tool call's arguments take their time at the scenario's pace before the call is shown "
+        "(with late_tool_input, between its bare announcement and its input), as a model streams them",
+    )
+    group.add_argument(
         "--terminals",
         action="store_true",
         help="run run_command in the client's terminal when it offers one, embedded in the call",
@@ -1258,6 +1274,7 @@ def main(argv: list[str] | None = None) -> None:
         linger=args.linger,
         sessions_dir=args.sessions_dir,
         require_auth=args.require_auth,
+        agent_name=args.agent_name,
         models=args.models,
         unstable_models=args.unstable_models,
         mcp=args.mcp,
@@ -1277,6 +1294,7 @@ def main(argv: list[str] | None = None) -> None:
             notice=args.notice,
             informational=args.informational,
             tool_ms=args.tool_ms,
+            paced_tool_input=args.paced_tool_input,
             burst=args.burst,
             terminals=args.terminals,
             cost_usd=args.cost,

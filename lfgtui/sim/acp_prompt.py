@@ -108,6 +108,10 @@ class Quirks:
     id, marked `_meta.claudeCode.kind: "informational"`, between the first model call and the next."""
     tool_ms: float = 0.0
     """How long each tool call runs in the agent (after any permission)."""
+    paced_tool_input: bool = False
+    """Each tool call's arguments take their time at the scenario's pace, a token a fragment, before
+    the call is shown whole (with `late_tool_input`, between its bare announcement and its input), as
+    a real agent's model streams them; its count holds them either way."""
     burst: str = ""
     """The answer to every prompt instead of the scenario: this text at once, in two chunks (its
     first word, then the rest), as an agent relays an error it got whole."""
@@ -302,6 +306,7 @@ class AgentRun:
         self.thought_tokens = 0
         """The thoughts' part of `output_tokens`."""
         self.said: list[str] = []  # the message pieces sent, for the saved conversation
+        self.bare: set[str] = set()  # the calls announced bare as their arguments began (`paced_tool_input`)
 
     async def play(self) -> None:
         """Every model call: its plan step, its thoughts and text (meeting any fault due), its tool calls.
@@ -338,6 +343,7 @@ class AgentRun:
             pieces = AgentProtocol().plan(self.scenario, SimRequest(model=self.scenario.name))
         for index in range(calls):
             await self._plan(index)
+            self.pacer.resume()  # a slow start (the plan's round trip) is not caught up in a burst
             mine = [piece for piece in pieces if piece.call == index]
             chunks = [piece for piece in mine if piece.kind in (PieceKind.REASONING, PieceKind.TEXT)]
             for position, piece in enumerate(chunks):
@@ -349,7 +355,11 @@ class AgentRun:
             if delegate is not None and index == 0 and quirks.subagent_foreground:
                 await self._delegate(delegate, quirks)  # in the foreground: the parent waits
             for piece in mine:
-                if piece.kind is PieceKind.TOOL_ARGS:
+                if piece.kind is PieceKind.TOOL_START and quirks.paced_tool_input:
+                    await self._bare_call(index, piece.tool_index)
+                elif piece.kind is PieceKind.TOOL_ARGS:
+                    if quirks.paced_tool_input:
+                        await self.pacer.wait(self.session.cancelled)
                     self.output_tokens += piece.tokens
                 elif piece.kind is PieceKind.TOOL_END:
                     await self._tool_call(index, piece.tool_index)
@@ -449,7 +459,7 @@ class AgentRun:
         """Announce tool call `index` of model call `answering`, ask permission if it changes things,
         run it through the client, report."""
         call = self.scenario.call(answering).tool_calls[index]
-        call_id = f"p{self.session.prompts}_{tool_call_id(answering, index)}"
+        call_id = self._call_id(answering, index)
         arguments = wire_arguments(call)
         title, kind = tool_title(call.name, arguments), TOOL_KINDS.get(call.name, "other")
         path = self._path(arguments)
@@ -501,6 +511,17 @@ class AgentRun:
             await self._update(done.model_copy(update={"field_meta": ending}))
         self.pacer.resume()
 
+    def _call_id(self, answering: int, index: int) -> str:
+        return f"p{self.session.prompts}_{tool_call_id(answering, index)}"
+
+    async def _bare_call(self, answering: int, index: int) -> None:
+        """With `late_tool_input`, the call announced bare as its arguments begin to stream, as Claude
+        Code announces a tool use at its block's start."""
+        if self.scenario.late_tool_input:
+            call_id = self._call_id(answering, index)
+            await self._update(acp.start_tool_call(call_id, "", status="pending", raw_input={}))
+            self.bare.add(call_id)
+
     async def _announce(
         self,
         call_id: str,
@@ -518,7 +539,8 @@ class AgentRun:
             )
             await self._update(start)
             return
-        await self._update(acp.start_tool_call(call_id, "", status="pending", raw_input={}))
+        if call_id not in self.bare:
+            await self._update(acp.start_tool_call(call_id, "", status="pending", raw_input={}))
         await self._update(acp.update_tool_call(call_id, title=title, kind=kind))
         await self._update(acp.update_tool_call(call_id, locations=locations, raw_input=arguments))
 

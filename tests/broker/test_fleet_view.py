@@ -114,6 +114,9 @@ async def test_two_published_runs_are_listed_with_their_counts_cost_and_rate(
             assert cost and listed[two.run.run_id].cost == pytest.approx(cost)
             assert format_usd(cost) in row(screen, two.run.run_id)
             assert listed[two.run.run_id].tok_s is not None and listed[two.run.run_id].waiting == {}
+            hit = two.run.book.cache_hit()
+            assert listed[two.run.run_id].cache_hit == (None if hit is None else pytest.approx(hit, abs=1e-4))
+            assert ("-" if hit is None else f"{hit:.0%}") in row(screen, two.run.run_id).split(" | ")[7]
             assert "2 runs" in str(screen.header.content) and "0 workers online" in str(screen.header.content)
 
 
@@ -306,7 +309,7 @@ def test_the_fleet_view_snapshot(redis_server: RedisServer, snapshot: SnapshotAs
     runs: list[tuple[str, dict[str, Any]]] = [
         ("a1b2c3d4e5f6", {"who": "ann", "host": "build-3", "title": "refactor/tickets.toml",
          "started": NOW - 200, "updated": NOW - 1, "states": '{"running": 3, "completed": 5, "pending": 2}',
-         "waiting": json.dumps({"api": NOW - 65}), "cost": 0.4213, "tok_s": 412.0}),
+         "waiting": json.dumps({"api": NOW - 65}), "cost": 0.4213, "tok_s": 412.0, "cache": 0.8342}),
         ("0f1e2d3c4b5a", {"who": "bo", "host": "ci-runner-7", "title": "nightly.toml", "started": NOW - 900,
          "updated": NOW - 120, "states": '{"running": 1, "failed": 1}', "cost": 1.5, "tok_s": 0}),
         ("99aa88bb77cc", {"who": "ann", "host": "laptop", "title": "docs.toml", "started": NOW - 1500,

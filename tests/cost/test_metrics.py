@@ -420,7 +420,7 @@ def test_output_that_arrives_in_one_burst_has_no_rate(clock: Clock) -> None:
     clock.now += 0.002
     m.apply(ev(TextDelta, text=" 500 the upstream service failed to answer in time" * 8))
     assert m.output_tokens > 50 and m.tokens_per_s is None
-    m.apply(ev(ToolCallStarted, call_id="c", name="retry"))
+    m.apply(ev(ToolResult, call_id="c", output="retried", is_error=False))  # a pause
     for _ in range(5):  # a run that streams: the burst still counts for nothing
         clock.now += 0.1
         m.apply(ev(TextDelta, text=" toks"))

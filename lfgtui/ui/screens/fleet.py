@@ -45,7 +45,7 @@ TITLE_WIDTH = 40
 STATES = ("running", "queued", "pending", "completed", "failed", "cancelled", "skipped", "interrupted")
 """The order a run's counts are shown in; states a newer lfg publishes follow, by name."""
 
-COLUMNS = ("run", "who", "title", "started", "tickets", "cost", "tok/s", "waiting for you")
+COLUMNS = ("run", "who", "title", "started", "tickets", "cost", "tok/s", "cache", "waiting for you")
 OpenRun = Callable[[str, str | None], Awaitable[None]]
 """Open a run's panes over the fleet: its id, and the ticket whose pane to focus (or None)."""
 
@@ -213,6 +213,7 @@ class FleetScreen(Screen[None]):
             tickets,
             Text(format_usd(run.cost) if run.cost is not None else "-"),
             Text(rate, "bold"),
+            Text("-" if run.cache_hit is None else f"{run.cache_hit:.0%}"),  # as the pane's `cache 83%`
             waiting,
         )
 

@@ -19,6 +19,7 @@ from textual.widgets import Collapsible, Static
 
 from lfgtui.cost.tokens import tokens_in
 from lfgtui.events import SubagentChanged, SubagentDelta, SubagentToolCall
+from lfgtui.formats import tokens as shown_tokens
 from lfgtui.inert import inert, revealed
 from lfgtui.ui.widgets.tool_log import folded
 
@@ -54,11 +55,13 @@ class Child:
 
     def heading(self) -> Content:
         """Its row's one line (state, task, tokens and cost), as literal text: the task and state are the
-        agent's words, never markup (a `[/]` in it would end the app), on one line."""
+        agent's words, never markup (a `[/]` in it would end the app), on one line. The tokens are
+        lfg's estimate from its text (`~`, as the gauges mark one)."""
         glyph = STATE_GLYPHS.get(self.state, "?")
         cost = "" if self.cost_usd is None else f" · ${self.cost_usd:.4f}"
         task = revealed(self.task).replace("\n", "⏎") or "sub-agent"
-        return Content(f"{glyph} {task} · {revealed(self.state)} · {self.tokens} tok{cost}")
+        counted = shown_tokens(self.tokens, estimated=True)  # from its text: agents report no count
+        return Content(f"{glyph} {task} · {revealed(self.state)} · {counted} tok{cost}")
 
     def detail(self) -> Text:
         """Its tool calls, a line each, then the end of its text."""
@@ -145,7 +148,7 @@ class Subagents:
         costs = [child.cost_usd for child in self.children.values() if child.cost_usd is not None]
         cost = f" · ${sum(costs):.4f}" if costs else ""
         busy = f", {running} running" if running else ""
-        return f"sub-agents: {count}{busy} · {tokens} tok{cost}"
+        return f"sub-agents: {count}{busy} · {shown_tokens(tokens, estimated=True)} tok{cost}"
 
 
 class SubagentRow(Collapsible):

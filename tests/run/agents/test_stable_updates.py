@@ -105,9 +105,10 @@ def test_a_sub_agent_is_a_child_record_with_its_own_text_tool_calls_and_cost(lfg
     finished = records[-1]
     assert (finished["state"], finished["task"], finished["cost_usd"]) == ("done", "Read the notes", 0.0042)
     assert finished["output_tokens"] == round(len(SUBAGENT_TEXT) / 5), "five characters a token"
+    assert all(r["output_tokens_estimated"] for r in records), "lfg's estimate: the agent counts no child's"
     ended = ending(events, "p")
     assert ended["cost_usd"] == pytest.approx(0.5 + 0.0042), "the child's cost is the parent's too"
-    assert ended["subagent_tokens"] == finished["output_tokens"]
+    assert ended["subagent_tokens"] == finished["output_tokens"] and ended["subagent_tokens_estimated"]
     said = "".join(e["text"] for e in of(events, "p", "subagent_text"))
     assert said == SUBAGENT_TEXT
     calls = of(events, "p", "subagent_tool_call")

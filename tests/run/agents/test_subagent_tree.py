@@ -52,9 +52,9 @@ async def test_a_sub_agent_is_a_row_of_the_parents_tree_with_its_own_calls_text_
         await until(pilot, lambda: p.state is PaneState.COMPLETED, 20)
         tree = p.shown.subagents
         tokens = tokens_in(len(SUBAGENT_TEXT), None)
-        heading = f"✓ Read the notes · done · {tokens} tok · $0.0042"
+        heading = f"✓ Read the notes · done · ~{tokens} tok · $0.0042"
         await until(pilot, lambda: [str(row.title) for row in tree.rows.values()] == [heading], 5)
-        assert str(tree.title) == f"sub-agents: 1 · {tokens} tok · $0.0042" and tree.display
+        assert str(tree.title) == f"sub-agents: 1 · ~{tokens} tok · $0.0042" and tree.display
         assert p.body.source == HELLO, "the child's text is not the parent's, nor splits it"
         assert not p.tools.rows, "the child's tool call is in its row, not the parent's tool log"
         assert p.metrics.subagent_tokens == tokens
@@ -138,9 +138,9 @@ def test_a_long_childs_row_keeps_the_end_of_its_text_and_counts_all_of_it() -> N
     for n in range(2000):
         tree.text(ev(SubagentDelta, child="c", text=f"{n:04d} "))
     child = tree.children["c"]
-    assert child.tokens == round(2000 * 5 / 5) and child.heading() == "▸ Scan · running · 2000 tok"
+    assert child.tokens == round(2000 * 5 / 5) and child.heading() == "▸ Scan · running · ~2000 tok"
     assert child.kept <= 2 * TEXT_TAIL and str(child.detail()).endswith("1998 1999 ")
-    assert tree.title == "sub-agents: 1, 1 running · 2000 tok"
+    assert tree.title == "sub-agents: 1, 1 running · ~2000 tok"
 
 
 async def test_shift_x_cancels_the_unfolded_sub_agent_alone_and_the_parent_goes_on(tmp_path: Path) -> None:
