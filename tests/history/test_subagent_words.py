@@ -146,3 +146,8 @@ def test_a_hostile_task_and_text_are_inert_in_show_and_whole_in_the_json(tmp_pat
     with sqlite3.connect(tmp_path / "h.sqlite3") as conn:
         pieces = conn.execute("SELECT text FROM subagent_texts ORDER BY id").fetchall()
     assert pieces == [(HOSTILE_TEXT,)], "a batch's words are one row, stored as said"
+    assert lfg("delete", run_id, "--yes")[0] == 0
+    with sqlite3.connect(tmp_path / "h.sqlite3") as conn:
+        assert conn.execute("SELECT count(*) FROM subagent_texts").fetchone() == (0,), (
+            "they go with their run"
+        )
