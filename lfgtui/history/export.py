@@ -22,10 +22,10 @@ from typing import Any, TypeVar
 
 from lfgtui.config.validation import RUN_ID_PATTERN
 from lfgtui.cost.prices import format_usd
-from lfgtui.events import AgentDetails, ContextUsed, ErrorKind, Outcome
+from lfgtui.events import AgentDetails, ContextUsed, ErrorKind, Outcome, SubagentChanged
 from lfgtui.formats import fenced, ms, rate, tokens, when
 from lfgtui.history.database import StoreError, transaction
-from lfgtui.history.notes import agent_note
+from lfgtui.history.notes import NOTES, agent_note
 from lfgtui.history.reviews import insert_rows
 from lfgtui.history.rows import (
     ID_BYTES,
@@ -39,6 +39,7 @@ from lfgtui.history.rows import (
     Row,
     RunRecord,
     RunRow,
+    SubagentTextRow,
     TicketRecord,
     TicketRow,
     VerdictRow,
@@ -84,6 +85,8 @@ def _attempt_json(attempt: AttemptRecord) -> dict[str, Any]:
     }
     if attempt.check is not None:
         data["check"] = row_json(attempt.check)
+    if attempt.subagents:
+        data["subagent_texts"] = [row_json(said) for said in attempt.subagents]
     return data
 
 
@@ -290,7 +293,10 @@ def from_json(document: Any) -> RunRecord:
                     CheckRow, _object(check, f"{attempt_where}.check"), f"{attempt_where}.check"
                 )
             )
-            attempts.append(AttemptRecord(attempt_row, requests, parts, checked))
+            said = attempt.get("subagent_texts")  # an export from before the history kept them has none
+            listed = [] if said is None else _objects(attempt, "subagent_texts", attempt_where)
+            subagents = tuple(row_from_json(SubagentTextRow, text, w) for w, text in listed)
+            attempts.append(AttemptRecord(attempt_row, requests, parts, checked, subagents))
         if "isolation" not in ticket and any(a.row.worktree is not None for a in attempts):
             ticket_row = dataclasses.replace(ticket_row, isolation="worktree")  # as migration 4 infers
         landed = _objects(ticket, "landings", ticket_where) if "landings" in ticket else []  # from lfg 0.1
@@ -329,6 +335,10 @@ def import_record(store: Store, record: RunRecord) -> int:
                     conn.executemany(
                         PartRow.insert_sql("attempt_id"),
                         [(attempt.row.id, *p.to_db()) for p in attempt.parts],
+                    )
+                    conn.executemany(
+                        SubagentTextRow.insert_sql("attempt_id"),
+                        [(attempt.row.id, *said.to_db()) for said in attempt.subagents],
                     )
                     if attempt.check is not None:
                         conn.execute(
@@ -482,6 +492,34 @@ def _offered(part: PartRow) -> str:
     return "\n".join(f"- `/{c.name}` {c.description}".rstrip() for c in note[1]["commands"])
 
 
+_MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_\[\]<>&|~])")
+
+
+def _literal(text: str) -> str:
+    """An agent's words on one line of Markdown as they are: every character Markdown could read as
+    markup (emphasis, a link, HTML, a heading) escaped, newlines shown as `⏎`."""
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", text).replace("\r", "").replace("\n", "⏎")
+
+
+def _subagent_record(part: PartRow) -> dict[str, Any] | None:
+    """A sub-agent's record note's facts (child, task, state, tokens, cost); None for any other part."""
+    return NOTES[SubagentChanged].read(part.info) if part.kind == PartKind.STATUS else None
+
+
+def _subagent_block(child: str, record: dict[str, Any] | None, text: str) -> list[str]:
+    """A sub-agent's own words, marked as the child's: its task, state, tokens (lfg's estimate from
+    its text, `~` as the pane marks them) and cost, then its text quoted, so none of it reads as the
+    parent's answer or as a heading of the run."""
+    if record is None:  # its words with no record left of it (a damaged note): named by its session
+        heading = f"**Sub-agent** `{child.replace('`', '')}`"
+    else:
+        cost = "" if record["cost_usd"] is None else f" · ${record['cost_usd']:.4f}"
+        counted = tokens(record["output_tokens"], estimated=True)
+        heading = f"**Sub-agent** {_literal(record['task']) or 'sub-agent'} · {_literal(record['state'])}"
+        heading += f" · {counted} tok{cost}"
+    return [heading, "", *([_quote(_nested(text.strip())), ""] if text.strip() else [])]
+
+
 def _paragraphs(blocks: list[str]) -> list[str]:
     return [line for block in blocks for line in (block, "")]
 
@@ -512,8 +550,18 @@ def _attempt_markdown(ticket: TicketRow, attempt: AttemptRecord, details: bool) 
     for part in attempt.parts:
         if (call_id := _approval_of(part)) is not None:
             approvals.setdefault(call_id, []).append(part)
+    records = {part.seq: record for part in attempt.parts if (record := _subagent_record(part)) is not None}
+    last_record = {record["child"]: seq for seq, record in records.items()}  # its words go after its last
+    texts = {said.child: said.text for said in attempt.subagents}
     for part in attempt.parts:
         if part.seq in shown:
+            continue
+        if (record := records.get(part.seq)) is not None and last_record[record["child"]] == part.seq:
+            lines += [
+                f"*{part.text}*",
+                "",
+                *_subagent_block(record["child"], record, texts.pop(record["child"], "")),
+            ]
             continue
         match part.kind:
             case PartKind.PROMPT if isinstance(by := part.info.get("steered_by"), str):
@@ -548,6 +596,8 @@ def _attempt_markdown(ticket: TicketRow, attempt: AttemptRecord, details: bool) 
                 lines += [f"*{part.text}*", ""]
             case PartKind.ERROR:
                 lines += [f"**Error:** {part.text}", ""]
+    for child, text in texts.items():  # words of a child whose record is lost: kept, at the end
+        lines += _subagent_block(child, None, text)
     return lines + _check(attempt, details) + _changes(row)
 
 

@@ -105,6 +105,8 @@ class Pending:
     parts: list[PendingPart] = field(default_factory=list)
     requests: list[tuple[PendingAttempt, PendingRequest]] = field(default_factory=list)
     ended: list[PendingAttempt] = field(default_factory=list)
+    subagent_texts: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    """What the batch added to each sub-agent's text, by (attempt id, child): a row each at its end."""
 
     def part(
         self,
@@ -235,6 +237,13 @@ class Pending:
             for _, request in self.requests:
                 request.dirty = False
             self.requests.clear()
+        if self.subagent_texts:
+            said = [
+                (attempt_id, child, "".join(text))
+                for (attempt_id, child), text in self.subagent_texts.items()
+            ]
+            conn.executemany(SUBAGENT_TEXT_INSERT, said)
+            self.subagent_texts.clear()
         for attempt in self.ended:
             _write_end(conn, attempt)
         self.ended.clear()
@@ -249,6 +258,8 @@ PART_REPLACED = PART_APPENDED.replace("text || ?", "?", 1)
 """A part's row whose text the batch replaced (a tool call's arguments once whole)."""
 TAIL_INSERT = "INSERT INTO part_tails (part_id, text, chunks) VALUES (?, ?, ?)"
 """What a batch added to a part still streaming: a row of its own, so the part's text is not rewritten."""
+SUBAGENT_TEXT_INSERT = "INSERT INTO subagent_texts (attempt_id, child, text) VALUES (?, ?, ?)"
+"""What a batch added to a sub-agent's text: a row of its own, never the text before it rewritten."""
 PART_GROWN = "UPDATE parts SET end_ms = ?, name = ?, meta = ? WHERE id = ?"
 """A part still streaming: its own row keeps its times up to date (its text is its first batch's)."""
 

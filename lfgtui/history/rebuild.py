@@ -239,7 +239,8 @@ REBUILT: Translation[str] = Translation(
         ToolCallUpdated: "it replaced its call's row, which comes back as the `ToolCallReady` it describes",
         ToolOutputDelta: "the history keeps only the `ToolResult`, with the whole output",
         Queued: "recorded as a plain status note (the wait is long over when the history is read)",
-        SubagentDelta: "a sub-agent's text as it streams is not kept yet: its record (a note) is",
+        SubagentDelta: "a sub-agent's words are kept whole, a row a child (`AttemptRecord.subagents`), "
+        "without their times: shown and exported, not replayed; its record (a note) is",
         RunFact: "the run's, not an attempt's: a verdict's row keeps its ranking, not the diffs and "
         "metrics a `VerdictDecided` carries, so checks and verdicts are read as rows (`lfg history show`, "
         "`lfg land`), never replayed",

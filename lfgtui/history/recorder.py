@@ -530,6 +530,11 @@ class Recorder:
     def _reasoning(self, attempt: PendingAttempt, event: ReasoningDelta) -> None:
         self._pending.stream(attempt, PartKind.REASONING, event, event.text)
 
+    def _subagent_text(self, attempt: PendingAttempt, event: SubagentDelta) -> None:
+        """A sub-agent's words: kept apart from the parent's parts (never its answer, nor splitting
+        it), written once a batch (`Pending.write`)."""
+        self._pending.subagent_texts.setdefault((attempt.id, event.child), []).append(event.text)
+
     def _tool_started(self, attempt: PendingAttempt, event: ToolCallStarted) -> None:
         pending = self._pending
         pending.seal(attempt)
@@ -664,6 +669,7 @@ RECORDED: Translation[Record] = Translation(
         Steered: Recorder._steered,
         TextDelta: Recorder._text,
         ReasoningDelta: Recorder._reasoning,
+        SubagentDelta: Recorder._subagent_text,
         ToolCallStarted: Recorder._tool_started,
         ToolCallArgsDelta: Recorder._tool_arguments,
         ToolCallReady: Recorder._tool_ready,
@@ -682,7 +688,6 @@ RECORDED: Translation[Record] = Translation(
     {
         AttemptStarted: "it comes wrapped as `Started` (its wall-clock time and price): see `_start`",
         ToolOutputDelta: "a running command's output as it comes; the `ToolResult` keeps the whole of it",
-        SubagentDelta: "a sub-agent's text as it streams: not kept yet; its record is a note (notes.py)",
         CheckRan: "a check's row, on the attempt it checked, which has ended: see `_checked`",
         VerdictDecided: "it comes wrapped as `Decided` (the wall-clock time it was decided): see `_decided`",
     },

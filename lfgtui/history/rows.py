@@ -400,6 +400,17 @@ class CheckRow(Row):
 
 
 @dataclass(frozen=True)
+class SubagentTextRow(Row):
+    """A coding agent's sub-agent's own words in one attempt (migration 30): `child` its session id,
+    as its record's notes name it; `text` all it said, as the rows of `subagent_texts` hold it in
+    pieces (`read_subagent_texts`)."""
+
+    table: ClassVar[str] = "subagent_texts"
+    child: str
+    text: str
+
+
+@dataclass(frozen=True)
 class VerdictRow(Row):
     """A tournament's verdict as decided (migration 12); `ranking` is JSON (see `placings`)."""
 
@@ -437,6 +448,8 @@ class AttemptRecord:
     parts: tuple[PartRow, ...]
     check: CheckRow | None = None
     """Its tournament check, when it was a checked contestant."""
+    subagents: tuple[SubagentTextRow, ...] = ()
+    """Its sub-agents' own words, one row a child, in the order each first spoke."""
 
 
 def read_attempt(conn: sqlite3.Connection, attempt_id: str) -> AttemptRecord:
@@ -455,7 +468,21 @@ def read_attempt(conn: sqlite3.Connection, attempt_id: str) -> AttemptRecord:
         tuple(RequestRow.from_db(r) for r in requests),
         parts,
         None if checked is None else CheckRow.from_db(checked),
+        read_subagent_texts(conn, attempt_id),
     )
+
+
+def read_subagent_texts(conn: sqlite3.Connection, attempt_id: str) -> tuple[SubagentTextRow, ...]:
+    """Each sub-agent's whole text in the attempt: its pieces (a batch's each) joined in order."""
+    texts: dict[str, list[str]] = {}
+    rows = conn.execute(
+        f"SELECT {SubagentTextRow.select()} FROM subagent_texts WHERE attempt_id = ? ORDER BY id",
+        (attempt_id,),
+    )
+    for row in rows:
+        piece = SubagentTextRow.from_db(row)
+        texts.setdefault(piece.child, []).append(piece.text)
+    return tuple(SubagentTextRow(child, "".join(pieces)) for child, pieces in texts.items())
 
 
 def read_parts(conn: sqlite3.Connection, where: str, args: Sequence[Any]) -> tuple[PartRow, ...]:

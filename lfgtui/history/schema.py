@@ -516,8 +516,23 @@ ALTER TABLE tickets ADD COLUMN forked_turn INTEGER;
 went on after, so `lfg resume`, a retry and a follow-up of it continue that cut conversation. NULL:
 after the whole conversation, as every fork recorded before did."""
 
+V30 = """
+CREATE TABLE subagent_texts (
+    id INTEGER PRIMARY KEY,
+    attempt_id TEXT NOT NULL REFERENCES attempts(id) ON DELETE CASCADE,
+    child TEXT NOT NULL,
+    text TEXT NOT NULL
+);
+CREATE INDEX subagent_texts_attempt ON subagent_texts(attempt_id, id);
+"""
+"""A coding agent's sub-agents' own words (`SubagentDelta`), which are never the parent's answer:
+what each batch added to a child's text is a row (`child` its session id), in the order they came,
+so a batch never rewrites the text before it; a child's whole text is its rows joined. The child's
+task, state and tokens stay its record's notes (notes.py). No rows for any run recorded before,
+which did not keep them."""
+
 MIGRATIONS: tuple[str, ...] = (
     V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14, V15, V16, V17, V18, V19, V20, V21, V22,
-    V23, V24, V25, V26, V27, V28, V29,
+    V23, V24, V25, V26, V27, V28, V29, V30,
 )  # fmt: skip
 """Migration N (1-based) brings a file from `user_version` N-1 to N."""

@@ -359,11 +359,22 @@ ADDED_IN_V26 = [("tickets", "additional_directories")]
 ADDED_IN_V27 = [("tickets", "setup"), ("tickets", "sandbox"), ("tickets", "sandbox_network")]
 ADDED_IN_V28 = [("tickets", "sandbox_home"), ("tickets", "sandbox_readable")]
 ADDED_IN_V29 = [("tickets", "forked_turn")]
+ADDED_IN_V30 = ["subagent_texts"]
+"""The tables migration `V30` added (its index goes with its table)."""
+
+
+def as_schema_29(conn: sqlite3.Connection) -> None:
+    """Make a file of this schema what an lfg of schema 29 wrote: no sub-agent's words kept (migration
+    `V30`)."""
+    for table in ADDED_IN_V30:
+        conn.execute(f"DROP TABLE {table}")
+    conn.execute("PRAGMA user_version = 29")
 
 
 def as_schema_28(conn: sqlite3.Connection) -> None:
     """Make a file of this schema what an lfg of schema 28 wrote: forks without the turn they were cut
     after (migration `V29`)."""
+    as_schema_29(conn)
     for table, column in ADDED_IN_V29:
         conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
     conn.execute("PRAGMA user_version = 28")
