@@ -8,13 +8,14 @@ coordinator reads the presence anyway (`Dispatch.workers`) and says each worker'
 Once a worker took the attempt, the watch goes on for what only the worker that refused it knows: a
 second work entry for the ticket, added beside the coordinator's by another writer of the work stream,
 is refused naming the entry the coordinator enqueued (broker/worker.py `_run_refused`); a worker's new
-error that names the running attempt's entry is said in its ticket, so the run's record (NDJSON,
-history, `lfg attach`) says it, not only that worker's log and `lfg runs`.
+error that names the running attempt's entry is said in its ticket, so the run's record (pane,
+NDJSON, history) says it, not only that worker's log and `lfg runs`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -61,7 +62,7 @@ class FailingWorkers:
         if not worker.error or worker.error_at == first or self._told.get(worker.name) == worker.error:
             return
         if self.running is not None:
-            if self.running in worker.error:
+            if re.search(rf"\b{re.escape(self.running)}\b", worker.error):  # not 1-1 in 1-10
                 self._told[worker.name] = worker.error
                 self.say(f"worker {worker.name} said of this attempt's work entry: {worker.error}")
             return
