@@ -142,9 +142,19 @@ class LostEntry:
     rewound: bool = False
 
 
-Arrived = Event | AttemptEnd | LostEntry | Lost
+@dataclass(frozen=True)
+class BrokerNews:
+    """What the coordinator learned of the run on the broker (that it went back in time), for each
+    waiting attempt to say as its `Status`: so the run's record (NDJSON, history, panes, watchers) says
+    it, not only this process's stderr."""
+
+    message: str
+
+
+Arrived = Event | AttemptEnd | LostEntry | Lost | BrokerNews
 """What the feed hands the ticket that waits: its events, the end its worker recorded apart, that the
-broker lost its work entry, or that events of an attempt never reached this coordinator."""
+broker lost its work entry, that events of an attempt never reached this coordinator, or what the
+run learned of the broker."""
 
 
 @dataclass
@@ -223,7 +233,8 @@ class Dispatch:
 
     async def _look(self) -> None:
         """Write back what the run knows when the run's mark is not the broker's server now (or its
-        coordinator lease was gone), saying so when the broker had gone back (broker/restored.py)."""
+        coordinator lease was gone), saying so when the broker had gone back (broker/restored.py), here
+        and in each waiting attempt (`BrokerNews`), so the run's record says it."""
         assert self._restoration is not None
         forced, self.look_now = self.look_now, False
         before = await self._restoration.stale()
@@ -231,12 +242,15 @@ class Dispatch:
             return
         streams = {w: self._streams[w] for w in self._works.values() if w in self._streams}
         done = await self._restoration.write_back(self.ledger, streams, _REWOUND)
+        if done.went_back:
+            said = done.said(before)
+            self.said(said)
+            for queue in self._waiting.values():  # before a rewound attempt's end: it says it too
+                queue.put_nowait(BrokerNews(said))
         for work in done.rewound:
             ticket_id = next((t for t, w in self._works.items() if w == work), None)
             if ticket_id is not None and (queue := self._waiting.get(ticket_id)) is not None:
                 queue.put_nowait(LostEntry(work, rewound=True))
-        if done.went_back:
-            self.said(done.said(before))
 
     async def _follow(self, attachment: BrokerAttachment) -> None:
         def said(state: str) -> None:
@@ -576,7 +590,8 @@ class BrokerRunner:
         events = self.dispatch.wait_for(ticket.id)
         work = self._adopting.pop(ticket.id, None)
         started = False  # the attempt's start is its worker's `AttemptStarted`, adopted when it comes
-        failing = asyncio.create_task(self._failing(attempt).watch(), name=f"failing workers of {ticket.id}")
+        failing = self._failing(attempt)
+        watching = asyncio.create_task(failing.watch(), name=f"failing workers of {ticket.id}")
         try:
             self.dispatched.add((ticket.id, attempt.number))
             if work is None:
@@ -591,6 +606,9 @@ class BrokerRunner:
                     if event.attempt is not None:
                         cut.setdefault(event.attempt, []).append(event)
                     continue
+                if isinstance(event, BrokerNews):
+                    attempt.say(Status, message=event.message)
+                    continue
                 if isinstance(event, LostEntry):
                     if event.work == work:
                         self._finished(attempt, work, Outcome.INTERRUPTED)
@@ -599,6 +617,7 @@ class BrokerRunner:
                         work = await self._enqueue(attempt)
                         self.dispatch.expect(ticket.id, work)
                         started, conversation = False, self._transcribe(state)
+                        failing.running = None
                     continue
                 if event.attempt < attempt.number:
                     continue  # an attempt that ended here already
@@ -615,7 +634,7 @@ class BrokerRunner:
                     conversation = self._transcribe(state)
                 if not started:
                     started = True
-                    failing.cancel()  # a worker took it
+                    failing.running = work  # a worker took it: what names its entry is said from now on
                     if not isinstance(event, AttemptStarted):  # read by a coordinator before, or trimmed
                         attempt.say(AttemptStarted, provider=ticket.provider, model=ticket.model)
                 seen += 1
@@ -630,7 +649,7 @@ class BrokerRunner:
                 if isinstance(event, AttemptEnded) and event.outcome is not Outcome.INTERRUPTED:
                     return  # (interrupted: its end published by a coordinator before, a takeover follows)
         finally:
-            await stop([failing])
+            await stop([watching])
             if work is not None:
                 self._finished(attempt, work, state.outcome or Outcome.CANCELLED)
             self.dispatch.done_with(ticket.id)
@@ -638,7 +657,8 @@ class BrokerRunner:
                 self.dispatch.send(ControlEntry(Cancel(ticket.id), watcher_name(), work))
 
     def _failing(self, attempt: Attempt) -> FailingWorkers:
-        """What says, while the attempt waits queued, that a worker of its provider keeps failing."""
+        """What says, while the attempt waits queued, that a worker of its provider keeps failing, and
+        while it runs, what a worker said of its work entry (a second entry for it refused)."""
         dispatch = self.dispatch
         return FailingWorkers(
             dispatch.workers,

@@ -1,11 +1,15 @@
 """A second work entry for a ticket a live attempt holds, added beside the coordinator's by another
 writer of the work stream (issue #66): it ran on another worker and left no trace, its events taken
 for the live attempt's and dropped as already seen. A real `lfg worker` now refuses it, saying so in
-its log and in its presence (`lfg runs` shows it), and the run goes on with its one attempt."""
+its log and in its presence (`lfg runs` shows it), the coordinator says it in the ticket (its NDJSON
+and history), and the run goes on with its one attempt."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
+from typing import Any
 
 import redis
 
@@ -14,13 +18,22 @@ from tests.support.fleet import Fleet, coordinate, ends, finish, same_tickets, s
 from tests.support.lfg import command
 
 
+def read_until(coordinator: subprocess.Popen[str], seen: list[dict[str, Any]], text: str) -> None:
+    """The coordinator's NDJSON read on into `seen` until a status line holds `text` (or it ended)."""
+    assert coordinator.stdout is not None
+    for line in coordinator.stdout:
+        seen.append(json.loads(line))
+        if seen[-1]["type"] == "status" and text in seen[-1]["message"]:
+            return
+
+
 async def test_a_forged_second_entry_for_a_running_ticket_is_refused_and_said(
     fleet: Fleet, admin: redis.Redis
 ) -> None:
     for name in ("w1", "w2"):
         fleet.start(name)
     await until(lambda: fleet.ready("w1") and fleet.ready("w2"), 90)
-    tickets = fleet.lfg.tickets(same_tickets(["t"], "long-answer:tokens_per_s=40"))
+    tickets = fleet.lfg.tickets(same_tickets(["t"], "long-answer:tokens_per_s=40,repeat=8"))
     coordinator = coordinate(fleet, tickets)
     try:
         seen = await asyncio.to_thread(streaming, coordinator, ["t"], 1)
@@ -28,6 +41,7 @@ async def test_a_forged_second_entry_for_a_running_ticket_is_refused_and_said(
         indexed = loads(admin.hget(Layout().work_index(run_id), "t"))
         forged = admin.xadd(indexed["stream"], {"data": indexed["data"]}).decode()
         await until(lambda: any(f"dropped entry {forged}" in fleet.said(w) for w in ("w1", "w2")), 30)
+        await asyncio.to_thread(read_until, coordinator, seen, f"dropped entry {forged}")
         code, events, err = await asyncio.to_thread(finish, coordinator)
     finally:
         if coordinator.poll() is None:
@@ -40,3 +54,14 @@ async def test_a_forged_second_entry_for_a_running_ticket_is_refused_and_said(
     assert f"enqueued 't' as entry {indexed['entry']}, not this one" in said, said
     listed = await asyncio.to_thread(command, fleet.lfg, "runs", "--broker", fleet.url)
     assert f"dropped entry {forged}" in listed.stdout.split("\nworkers\n")[1], listed.stdout
+    # The run says it too: in the ticket's attempt, as its NDJSON and its history have it.
+    refused = [
+        e for e in seen + events if e["type"] == "status" and f"dropped entry {forged}" in e["message"]
+    ]
+    assert [(e["ticket"], e["attempt"]) for e in refused] == [("t", 1)], seen
+    assert f"enqueued 't' as entry {indexed['entry']}, not this one" in refused[0]["message"]
+    config = str(fleet.lfg.config)
+    shown = await asyncio.to_thread(
+        command, fleet.lfg, "history", "show", run_id, "--json", "--config", config
+    )
+    assert f"dropped entry {forged}" in shown.stdout, shown.stdout + shown.stderr
