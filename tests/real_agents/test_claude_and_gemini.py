@@ -33,8 +33,10 @@ from tests.real_agents.conftest import (
     follow_up,
     no_agent_left,
     prose,
+    received_pace,
     timed_out_keeping_what_arrived,
     tool_turn,
+    turns,
 )
 from tests.support.agents import approve
 from tests.support.app import SIZE, until
@@ -281,19 +283,20 @@ async def test_an_agent_that_goes_silent_is_stalled_then_fails_as_timeout(
 async def test_the_rate_is_the_texts_pace_though_the_agent_counts_a_file_it_wrote(
     world: AgentWorld, agent: Agent
 ) -> None:
-    """Issue 33: the agent's count includes the ~700 words of a file it writes through its tool,
-    which reach lfg whole (Claude Code's input, Gemini CLI's diff); the rate is the pace its text
-    streamed at, as lfg received it, and a resumed pane reads the same. Gemini CLI's count is its
-    own (`_meta.quota`), the sim's counts of its model calls summed."""
+    """Issues 33 and 67: the agent's count includes the ~700 words of a file it writes through its
+    tool, which reach lfg whole (Claude Code's input, Gemini CLI's diff); the rate is the pace lfg
+    received the turn's output at, the file's time and tokens in it (`received_pace`), and a resumed
+    pane reads the same. Gemini CLI's count is its own (`_meta.quota`), the sim's counts of its model
+    calls summed."""
     answer_with(world, agent, world.scenario("long", long_write(agent)))
     run = await world.run(world.ticket(agent.provider, "Write the long file."), "--yes")
     assert run.code == 0, f"{run.ending()['error']} {run.statuses()}"
     assert (world.project / "long.md").read_text().rstrip("\n") == prose(696)
     end = run.ending()
     assert end["output_tokens"] > 2 * 120 + 696, "the agent's count includes the file"
-    pace = sim_pace(run.events, "t")
-    assert end["tokens_per_s"] == pytest.approx(pace, rel=0.05), f"the text's pace: {end} {pace}"
-    assert end["tokens_per_s_estimated"], "split from the file's tokens by characters"
+    pace = received_pace(run.events, [r.usage.output_tokens for r in turns(world, "long", agent.write)])
+    assert end["tokens_per_s"] == pytest.approx(pace, rel=0.05), f"the pace lfg received: {end} {pace}"
+    assert not end["tokens_per_s_estimated"], "measured over the time the file took, not split off"
     resumed = rebuilt_metrics(world.db, "t").tokens_per_s
     assert resumed == pytest.approx(end["tokens_per_s"], abs=0.05), "a resumed pane shows the live rate"
     if agent is GEMINI:

@@ -11,18 +11,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
 
 import pytest
 
-from lfgtui.events import LFG_CALL
-from lfgtui.sim.server import RequestRecord
-from tests.real_agents.conftest import AgentWorld, agent_program, prose
-from tests.support.lfg import of, rebuilt_metrics
+from tests.real_agents.conftest import AgentWorld, agent_program, prose, received_pace, turns
+from tests.support.lfg import rebuilt_metrics
 
 pytestmark = pytest.mark.timeout(400)
-
-CALLS = ("tool_call", "tool_call_update")
 
 
 def code(chars: int) -> str:
@@ -104,47 +99,6 @@ def scenario(writer: Writer) -> str:
         f'ttft_ms = 300\ntokens_per_s = 120\n[[call]]\ntext = "{prose(40, line=40, start=6000)}"\n'
         f'{writer.tool_call}\n[[call]]\ntext = "{prose(60, line=60, start=7000)}"\n'
     )
-
-
-def turns(world: AgentWorld, scenario: str, tool: str) -> list[RequestRecord]:
-    """The model calls of the agent's turn, answered by `scenario`: those offering its tool (Claude
-    Code also asks its main model a side question, with no tools, that its count leaves out), or
-    going on from a response whose request did (Codex, over the Responses API's WebSocket mode,
-    sends its tools once, in a warm-up that generates nothing)."""
-    return [
-        r
-        for r in world.sim.log
-        if r.scenario == scenario
-        and r.usage is not None
-        and (f'"{tool}"' in json.dumps(r.body.get("tools")) or "previous_response_id" in r.body)
-    ]
-
-
-def received_pace(events: list[dict[str, Any]], tokens: list[int]) -> float:
-    """The pace lfg received the turn's output at: model call i's `tokens[i]` (as the sim counted
-    them) after its first, over the time from its first text chunk to the last update that gave
-    more of its tool call's input (Claude Code sends a `Write`'s path as the model writes it, the
-    content once it is whole), or to its last text chunk for a call with no tool, all from the
-    NDJSON's own times. lfg's own rows for a write the agent asked of it are not the model's."""
-    spans: list[float] = []
-    first = last = given = None
-    inputs: dict[str, Any] = {}
-    for event in of(events, "t"):
-        if event["type"] == "text" and event["text"]:
-            if given is not None:
-                spans.append(given - first)
-                first = given = None
-            first = event["t"] if first is None else first
-            last = event["t"]
-        elif event["type"] in CALLS and first is not None and not event["id"].startswith(LFG_CALL):
-            arguments = event.get("arguments")
-            if arguments and arguments != inputs.get(event["id"]):
-                inputs[event["id"]] = arguments
-                given = event["t"]
-    if first is not None:
-        spans.append((given or last) - first)
-    assert len(spans) == len(tokens), f"a span for each model call: {spans} {tokens}"
-    return sum(count - 1 for count in tokens) / sum(spans)
 
 
 @pytest.mark.parametrize("writer", WRITERS, ids=str)
