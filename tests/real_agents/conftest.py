@@ -224,7 +224,7 @@ async def after_a_plain_turn(
 CALLS = ("tool_call", "tool_call_update")
 
 
-def turns(world: AgentWorld, scenario: str, tool: str) -> list[RequestRecord]:
+def agent_turns(world: AgentWorld, scenario: str, tool: str) -> list[RequestRecord]:
     """The model calls of the agent's turn, answered by `scenario`: those offering its tool (Claude
     Code also asks its main model a side question, with no tools, that its count leaves out), or
     going on from a response whose request did (Codex, over the Responses API's WebSocket mode,
@@ -242,8 +242,9 @@ def received_pace(events: list[dict[str, Any]], tokens: list[int]) -> float:
     """The pace lfg received the turn's output at: model call i's `tokens[i]` (as the sim counted
     them) after its first, over the time from its first text chunk to the last update that gave
     more of its tool call's input (Claude Code sends a `Write`'s path as the model writes it, the
-    content once it is whole), or to its last text chunk for a call with no tool, all from the
-    NDJSON's own times. lfg's own rows for a write the agent asked of it are not the model's."""
+    content once it is whole) or, for a call lfg sees only the agent's account of (Codex's `exec`
+    script), to its showing; to its last text chunk for a call with no tool; all from the NDJSON's
+    own times. lfg's own rows for a write the agent asked of it are not the model's."""
     spans: list[float] = []
     first = last = given = None
     inputs: dict[str, Any] = {}
@@ -256,7 +257,7 @@ def received_pace(events: list[dict[str, Any]], tokens: list[int]) -> float:
             last = event["t"]
         elif event["type"] in CALLS and first is not None and not event["id"].startswith(LFG_CALL):
             arguments = event.get("arguments")
-            if arguments and arguments != inputs.get(event["id"]):
+            if event["id"] not in inputs or (arguments and arguments != inputs[event["id"]]):
                 inputs[event["id"]] = arguments
                 given = event["t"]
     if first is not None:

@@ -30,17 +30,17 @@ from tests.real_agents.conftest import (
     after_a_plain_turn,
     agent_processes,
     agent_program,
+    agent_turns,
     follow_up,
     no_agent_left,
     prose,
     received_pace,
     timed_out_keeping_what_arrived,
     tool_turn,
-    turns,
 )
 from tests.support.agents import approve
 from tests.support.app import SIZE, until
-from tests.support.lfg import rebuilt_metrics, sim_pace
+from tests.support.lfg import rebuilt_metrics
 from tests.support.recording import load_recorded
 from tests.support.terminal import Terminal
 
@@ -294,7 +294,7 @@ async def test_the_rate_is_the_texts_pace_though_the_agent_counts_a_file_it_wrot
     assert (world.project / "long.md").read_text().rstrip("\n") == prose(696)
     end = run.ending()
     assert end["output_tokens"] > 2 * 120 + 696, "the agent's count includes the file"
-    pace = received_pace(run.events, [r.usage.output_tokens for r in turns(world, "long", agent.write)])
+    pace = received_pace(run.events, [r.usage.output_tokens for r in agent_turns(world, "long", agent.write)])
     assert end["tokens_per_s"] == pytest.approx(pace, rel=0.05), f"the pace lfg received: {end} {pace}"
     assert not end["tokens_per_s_estimated"], "measured over the time the file took, not split off"
     resumed = rebuilt_metrics(world.db, "t").tokens_per_s
@@ -324,8 +324,11 @@ async def test_a_short_turn_around_a_command_is_rated_at_its_texts_pace(
         world, tickets, lambda scenario: answer_with(world, agent, scenario), shell
     )
     assert [c["result"]["is_error"] for c in run.calls().values()] == [False], run.calls()
-    end, pace = run.ending(), sim_pace(run.events, "t")
-    assert end["tokens_per_s"] == pytest.approx(pace, rel=0.05), f"the text's pace: {end} {pace}"
+    end = run.ending()
+    pace = received_pace(
+        run.events, [r.usage.output_tokens for r in agent_turns(world, "short", agent.shell)]
+    )
+    assert end["tokens_per_s"] == pytest.approx(pace, rel=0.05), f"the pace lfg received: {end} {pace}"
     resumed = rebuilt_metrics(world.db, "t").tokens_per_s
     assert resumed == pytest.approx(end["tokens_per_s"], abs=0.05), "a resumed pane shows the live rate"
 
@@ -336,16 +339,19 @@ async def test_a_first_run_with_a_tool_is_rated_at_its_texts_pace_on_an_empty_hi
     world: AgentWorld, agent: Agent
 ) -> None:
     """Issue 53: with nothing counted yet, the first run's rate of a turn around a tool call is
-    within 10 % of the pace its text streamed at (the run's own count, not a calibration learnt from
-    an agent's notices or its side calls)."""
+    within 10 % of the pace lfg received its output at (`received_pace`, issue 67), by the run's
+    own count, not a calibration learnt from an agent's notices or its side calls."""
     command = json.dumps({"command": "ls", "description": "List the files"})
     shell = f"[[call.tool_call]]\nname = \"{agent.shell}\"\narguments_raw = '{command}'"
     answer_with(world, agent, world.scenario("first", tool_turn(shell, before=80, after=120)))
     run = await world.run(world.ticket(agent.provider, "What is here?"), "--yes")
     assert run.code == 0, f"{run.ending()['error']} {run.statuses()}"
     assert [c["result"]["is_error"] for c in run.calls().values()] == [False], run.calls()
-    end, pace = run.ending(), sim_pace(run.events, "t")
-    assert end["tokens_per_s"] == pytest.approx(pace, rel=0.10), f"the text's pace: {end} {pace}"
+    end = run.ending()
+    pace = received_pace(
+        run.events, [r.usage.output_tokens for r in agent_turns(world, "first", agent.shell)]
+    )
+    assert end["tokens_per_s"] == pytest.approx(pace, rel=0.10), f"the pace lfg received: {end} {pace}"
 
 
 @REAL_AGENT

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.real_agents.conftest import AgentWorld, agent_program, prose, received_pace, turns
+from tests.real_agents.conftest import AgentWorld, agent_program, agent_turns, prose, received_pace
 from tests.support.lfg import rebuilt_metrics
 
 pytestmark = pytest.mark.timeout(400)
@@ -112,7 +112,7 @@ async def test_a_long_write_leaves_the_rate_at_the_pace_lfg_received(
     run = await world.run(world.ticket(writer.provider, "Write the long file.", **fields), "--yes")
     assert run.code == 0, f"{run.ending()['error']} {run.statuses()}"
     assert (world.project / writer.file).read_text().rstrip("\n") == writer.content
-    counted = [r.usage.output_tokens for r in turns(world, name, writer.tool)]
+    counted = [r.usage.output_tokens for r in agent_turns(world, name, writer.tool)]
     end = run.ending()
     assert end["output_tokens"] == sum(counted), "the agent's count is the sim's, the write's input in it"
     truth = received_pace(run.events, counted)
