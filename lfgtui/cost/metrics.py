@@ -189,6 +189,11 @@ class Stretch:
     """Its first chunk is such input: that input came at no time of its own."""
     called: bool = False
     """A tool call was announced in it: an answer of one chunk before it is the model's, no notice."""
+    held: int = 0
+    """Tool input (as `whole` says it) that came within `MIN_STREAM_MS` of the output before it,
+    held out of it: more input later in it places it (Claude Code sends a call's first argument at
+    its announcement, the rest once written), or it came at no time of its own."""
+    held_chars: int = 0
 
     @property
     def streamed(self) -> bool:
@@ -308,6 +313,8 @@ class RequestMetrics:
         stretch, self.stretch = self.stretch, None
         if stretch is not None and stretch.whole and (stretch.first_whole or not stretch.streamed):
             self.unplaced = max(self.unplaced, stretch.whole)
+        if stretch is not None and stretch.held:  # no input came after it: it came at no time of its own
+            self.unplaced = max(self.unplaced, stretch.held)
         if stretch is not None and stretch.streamed:
             self.streamed_ms += stretch.last - stretch.first
             self.streamed_estimate += stretch.tokens - stretch.first_tokens
@@ -697,7 +704,8 @@ class Metrics:
         streamed, then, whatever the tools wrote: no split of the count between text and input by
         characters, whose worth differs (prose, code, JSON). Input that came at no time of its own
         (with no output streaming before it, where it starts a stretch as its first chunk, or within
-        `MIN_STREAM_MS` of that output) stays out of the stretch (`RequestMetrics.unplaced`)."""
+        `MIN_STREAM_MS` of that output with no more input after it: `Stretch.held`) stays out of the
+        stretch (`RequestMetrics.unplaced`)."""
         request = self.requests[-1] if self.requests else None
         if request is None:
             return
@@ -705,17 +713,27 @@ class Metrics:
         tokens = tokens_in(chars, request.tokens_per_char)
         stretch = request.stretch
         if whole and stretch is not None and ms - stretch.last < MIN_STREAM_MS:
-            request.unplaced = max(request.unplaced, whole)  # all at once with the output before it
+            stretch.held = max(stretch.held, whole)  # all at once with the output before it, so far
+            stretch.held_chars += chars
             return
         if stretch is not None and stretch.answer is False:
+            held, held_chars = stretch.held, stretch.held_chars  # the input's, not the thinking's
+            stretch.held = stretch.held_chars = 0
             thought = request.end_stretch()
             last = thought.last if thought is not None else ms
-            stretch = request.stretch = Stretch(None, last, last, 0, 0, 0, 0)
+            stretch = request.stretch = Stretch(
+                None, last, last, 0, 0, 0, 0, held=held, held_chars=held_chars
+            )
         if stretch is None:
             request.stretch = Stretch(
                 None, ms, ms, tokens, tokens, chars, chars, whole=whole, first_whole=bool(whole)
             )
             return
+        if stretch.held:  # input held as it came at once: with this, the model wrote it all meanwhile
+            chars += stretch.held_chars
+            tokens = tokens_in(chars, request.tokens_per_char)
+            whole = max(whole, stretch.held)
+            stretch.held = stretch.held_chars = 0
         stretch.last = ms
         stretch.chunks += 1
         stretch.tokens += tokens

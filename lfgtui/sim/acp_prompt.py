@@ -516,11 +516,17 @@ class AgentRun:
 
     async def _bare_call(self, answering: int, index: int) -> None:
         """With `late_tool_input`, the call announced bare as its arguments begin to stream, as Claude
-        Code announces a tool use at its block's start."""
+        Code announces a tool use at its block's start, and at once its first argument of several
+        (claude-agent-acp refines the input at each top-level comma: a real `Write`'s path came 2 ms
+        after its announcement, its content once whole)."""
         if self.scenario.late_tool_input:
             call_id = self._call_id(answering, index)
             await self._update(acp.start_tool_call(call_id, "", status="pending", raw_input={}))
             self.bare.add(call_id)
+            arguments = wire_arguments(self.scenario.call(answering).tool_calls[index])
+            if isinstance(arguments, dict) and len(arguments) > 1:
+                first = dict([next(iter(arguments.items()))])
+                await self._update(acp.update_tool_call(call_id, raw_input=first))
 
     async def _announce(
         self,

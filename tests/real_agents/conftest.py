@@ -26,12 +26,13 @@ from typing import Any
 import pytest
 
 from lfgtui.config.load import Config
+from lfgtui.events import LFG_CALL
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.providers.registry import Providers
 from lfgtui.sim.model_map import ModelMap, parse_rule
 from lfgtui.sim.offline_agents import MODEL_MAP, agents_bin, offline_env, settle_agents_home
 from lfgtui.sim.scenario import ScenarioLibrary
-from lfgtui.sim.server import SimServer
+from lfgtui.sim.server import RequestRecord, SimServer
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.ui.app import LfgApp
@@ -218,6 +219,51 @@ async def after_a_plain_turn(
         (per_char,) = conn.execute("SELECT tokens_per_char FROM requests ORDER BY rowid DESC").fetchone()
     assert per_char == pytest.approx(1 / 6, rel=0.02), "the first run's count, a token each 6 characters"
     return run
+
+
+CALLS = ("tool_call", "tool_call_update")
+
+
+def agent_turns(world: AgentWorld, scenario: str, tool: str) -> list[RequestRecord]:
+    """The model calls of the agent's turn, answered by `scenario`: those offering its tool (Claude
+    Code also asks its main model a side question, with no tools, that its count leaves out), or
+    going on from a response whose request did (Codex, over the Responses API's WebSocket mode,
+    sends its tools once, in a warm-up that generates nothing)."""
+    return [
+        r
+        for r in world.sim.log
+        if r.scenario == scenario
+        and r.usage is not None
+        and (f'"{tool}"' in json.dumps(r.body.get("tools")) or "previous_response_id" in r.body)
+    ]
+
+
+def received_pace(events: list[dict[str, Any]], tokens: list[int]) -> float:
+    """The pace lfg received the turn's output at: model call i's `tokens[i]` (as the sim counted
+    them) after its first, over the time from its first text chunk to the last update that gave
+    more of its tool call's input (Claude Code sends a `Write`'s path as the model writes it, the
+    content once it is whole) or, for a call lfg sees only the agent's account of (Codex's `exec`
+    script), to its showing; to its last text chunk for a call with no tool; all from the NDJSON's
+    own times. lfg's own rows for a write the agent asked of it are not the model's."""
+    spans: list[float] = []
+    first = last = given = None
+    inputs: dict[str, Any] = {}
+    for event in [e for e in events if e["ticket"] == "t"]:
+        if event["type"] == "text" and event["text"]:
+            if given is not None:
+                spans.append(given - first)
+                first = given = None
+            first = event["t"] if first is None else first
+            last = event["t"]
+        elif event["type"] in CALLS and first is not None and not event["id"].startswith(LFG_CALL):
+            arguments = event.get("arguments")
+            if event["id"] not in inputs or (arguments and arguments != inputs[event["id"]]):
+                inputs[event["id"]] = arguments
+                given = event["t"]
+    if first is not None:
+        spans.append((given or last) - first)
+    assert len(spans) == len(tokens), f"a span for each model call: {spans} {tokens}"
+    return sum(count - 1 for count in tokens) / sum(spans)
 
 
 @dataclass

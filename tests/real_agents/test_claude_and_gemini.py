@@ -30,15 +30,17 @@ from tests.real_agents.conftest import (
     after_a_plain_turn,
     agent_processes,
     agent_program,
+    agent_turns,
     follow_up,
     no_agent_left,
     prose,
+    received_pace,
     timed_out_keeping_what_arrived,
     tool_turn,
 )
 from tests.support.agents import approve
 from tests.support.app import SIZE, until
-from tests.support.lfg import rebuilt_metrics, sim_pace
+from tests.support.lfg import rebuilt_metrics
 from tests.support.recording import load_recorded
 from tests.support.terminal import Terminal
 
@@ -281,19 +283,20 @@ async def test_an_agent_that_goes_silent_is_stalled_then_fails_as_timeout(
 async def test_the_rate_is_the_texts_pace_though_the_agent_counts_a_file_it_wrote(
     world: AgentWorld, agent: Agent
 ) -> None:
-    """Issue 33: the agent's count includes the ~700 words of a file it writes through its tool,
-    which reach lfg whole (Claude Code's input, Gemini CLI's diff); the rate is the pace its text
-    streamed at, as lfg received it, and a resumed pane reads the same. Gemini CLI's count is its
-    own (`_meta.quota`), the sim's counts of its model calls summed."""
+    """Issues 33 and 67: the agent's count includes the ~700 words of a file it writes through its
+    tool, which reach lfg whole (Claude Code's input, Gemini CLI's diff); the rate is the pace lfg
+    received the turn's output at, the file's time and tokens in it (`received_pace`), and a resumed
+    pane reads the same. Gemini CLI's count is its own (`_meta.quota`), the sim's counts of its model
+    calls summed."""
     answer_with(world, agent, world.scenario("long", long_write(agent)))
     run = await world.run(world.ticket(agent.provider, "Write the long file."), "--yes")
     assert run.code == 0, f"{run.ending()['error']} {run.statuses()}"
     assert (world.project / "long.md").read_text().rstrip("\n") == prose(696)
     end = run.ending()
     assert end["output_tokens"] > 2 * 120 + 696, "the agent's count includes the file"
-    pace = sim_pace(run.events, "t")
-    assert end["tokens_per_s"] == pytest.approx(pace, rel=0.05), f"the text's pace: {end} {pace}"
-    assert end["tokens_per_s_estimated"], "split from the file's tokens by characters"
+    pace = received_pace(run.events, [r.usage.output_tokens for r in agent_turns(world, "long", agent.write)])
+    assert end["tokens_per_s"] == pytest.approx(pace, rel=0.05), f"the pace lfg received: {end} {pace}"
+    assert not end["tokens_per_s_estimated"], "measured over the time the file took, not split off"
     resumed = rebuilt_metrics(world.db, "t").tokens_per_s
     assert resumed == pytest.approx(end["tokens_per_s"], abs=0.05), "a resumed pane shows the live rate"
     if agent is GEMINI:
@@ -321,8 +324,11 @@ async def test_a_short_turn_around_a_command_is_rated_at_its_texts_pace(
         world, tickets, lambda scenario: answer_with(world, agent, scenario), shell
     )
     assert [c["result"]["is_error"] for c in run.calls().values()] == [False], run.calls()
-    end, pace = run.ending(), sim_pace(run.events, "t")
-    assert end["tokens_per_s"] == pytest.approx(pace, rel=0.05), f"the text's pace: {end} {pace}"
+    end = run.ending()
+    pace = received_pace(
+        run.events, [r.usage.output_tokens for r in agent_turns(world, "short", agent.shell)]
+    )
+    assert end["tokens_per_s"] == pytest.approx(pace, rel=0.05), f"the pace lfg received: {end} {pace}"
     resumed = rebuilt_metrics(world.db, "t").tokens_per_s
     assert resumed == pytest.approx(end["tokens_per_s"], abs=0.05), "a resumed pane shows the live rate"
 
@@ -333,16 +339,19 @@ async def test_a_first_run_with_a_tool_is_rated_at_its_texts_pace_on_an_empty_hi
     world: AgentWorld, agent: Agent
 ) -> None:
     """Issue 53: with nothing counted yet, the first run's rate of a turn around a tool call is
-    within 10 % of the pace its text streamed at (the run's own count, not a calibration learnt from
-    an agent's notices or its side calls)."""
+    within 10 % of the pace lfg received its output at (`received_pace`, issue 67), by the run's
+    own count, not a calibration learnt from an agent's notices or its side calls."""
     command = json.dumps({"command": "ls", "description": "List the files"})
     shell = f"[[call.tool_call]]\nname = \"{agent.shell}\"\narguments_raw = '{command}'"
     answer_with(world, agent, world.scenario("first", tool_turn(shell, before=80, after=120)))
     run = await world.run(world.ticket(agent.provider, "What is here?"), "--yes")
     assert run.code == 0, f"{run.ending()['error']} {run.statuses()}"
     assert [c["result"]["is_error"] for c in run.calls().values()] == [False], run.calls()
-    end, pace = run.ending(), sim_pace(run.events, "t")
-    assert end["tokens_per_s"] == pytest.approx(pace, rel=0.10), f"the text's pace: {end} {pace}"
+    end = run.ending()
+    pace = received_pace(
+        run.events, [r.usage.output_tokens for r in agent_turns(world, "first", agent.shell)]
+    )
+    assert end["tokens_per_s"] == pytest.approx(pace, rel=0.10), f"the pace lfg received: {end} {pace}"
 
 
 @REAL_AGENT

@@ -29,8 +29,10 @@ from tests.real_agents.conftest import (
     AgentWorld,
     after_a_plain_turn,
     agent_processes,
+    agent_turns,
     follow_up,
     no_agent_left,
+    received_pace,
     timed_out_keeping_what_arrived,
     tool_turn,
 )
@@ -293,7 +295,9 @@ EXEC_LS = """
 """A call of Codex's `exec` with a script that lists the folder."""
 
 
-async def test_a_short_turn_around_an_exec_script_is_rated_at_its_texts_pace(world: AgentWorld) -> None:
+async def test_a_short_turn_around_an_exec_script_is_rated_at_its_texts_pace(
+    world: AgentWorld,
+) -> None:
     """Issue 33: Codex counts the script its model wrote, which lfg never sees (codex-acp shows the
     command it ran instead) and which is a good share of a short turn; its count is rated with what
     the history learnt a character of the model's output is worth, within what the count allows."""
@@ -303,9 +307,9 @@ async def test_a_short_turn_around_an_exec_script_is_rated_at_its_texts_pace(wor
 
     run = await after_a_plain_turn(world, codex_ticket(world), answer, EXEC_LS)
     assert len(run.calls()) == 1, run.calls()
-    end, pace = run.ending(), sim_pace(run.events, "t")
-    assert end["tokens_per_s"] == pytest.approx(pace, rel=0.05), f"the text's pace: {end} {pace}"
-    assert end["tokens_per_s_estimated"]
+    end = run.ending()
+    pace = received_pace(run.events, [r.usage.output_tokens for r in agent_turns(world, "short", "exec")])
+    assert end["tokens_per_s"] == pytest.approx(pace, rel=0.05), f"the pace lfg received: {end} {pace}"
     resumed = rebuilt_metrics(world.db, "t").tokens_per_s
     assert resumed == pytest.approx(end["tokens_per_s"], abs=0.05), "a resumed pane shows the live rate"
 
@@ -314,14 +318,16 @@ async def test_a_first_run_with_an_exec_script_is_rated_at_its_texts_pace_on_an_
     world: AgentWorld,
 ) -> None:
     """Issue 53: with nothing counted yet, Codex's count holds the script lfg never saw; the first
-    run's rate of a turn around it is within 10 % of the pace its text streamed at."""
+    run's rate of a turn around it is within 10 % of the pace lfg received its output at
+    (`received_pace`, issue 67)."""
     turn = tool_turn(EXEC_LS, before=80, after=120)
     world.map_models("gpt-*-luna=hello", f"gpt-*={world.scenario('first', turn)}")
     run = await world.run(codex_ticket(world), "--yes")
     assert run.code == 0, f"{run.ending()['error']} {run.statuses()}"
     assert len(run.calls()) == 1, run.calls()
-    end, pace = run.ending(), sim_pace(run.events, "t")
-    assert end["tokens_per_s"] == pytest.approx(pace, rel=0.10), f"the text's pace: {end} {pace}"
+    end = run.ending()
+    pace = received_pace(run.events, [r.usage.output_tokens for r in agent_turns(world, "first", "exec")])
+    assert end["tokens_per_s"] == pytest.approx(pace, rel=0.10), f"the pace lfg received: {end} {pace}"
 
 
 async def test_a_model_outside_codexs_catalogue_its_warning_is_a_notice_and_the_rate_is_the_texts(

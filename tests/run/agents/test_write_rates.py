@@ -39,13 +39,17 @@ MODEL = "p1_call_"
 def received_pace(events: list[dict[str, Any]]) -> float:
     """The known truth: the sim's tokens of each model call (its text's pieces, and its tool call's
     arguments, a token each 6 characters as the sim streams and counts them) after the first, over
-    the time from its first text chunk to the call's input reaching lfg (its last chunk for a call
+    the time from its first text chunk to the call's whole input reaching lfg (its last chunk for a call
     with no tool), from the NDJSON's own times: the pace lfg received the turn's output at, whatever
     pace a loaded machine let the sim keep."""
     scenario = ScenarioLibrary(extra_dirs=()).resolve("long-write")
     tokens, span, run = 0, 0.0, None
+    inputs: dict[str, Any] = {}
     for event in of(events, "t"):
         if event["type"] == "text" and event["text"]:
+            if run is not None and "given" in run:
+                span += run["given"] - run["first"]
+                run = None
             run = run or {"first": event["t"], "tokens": 0, "last": 0.0}
             run["tokens"] += len(split_tokens(event["text"]))
             run["last"] = event["t"]
@@ -54,12 +58,16 @@ def received_pace(events: list[dict[str, Any]]) -> float:
             and run is not None
             and event["arguments"]
             and event["id"].startswith(MODEL)
-        ):
-            arguments = scenario.call(int(event["id"].split("_")[2])).tool_calls[0].arguments
-            tokens += run["tokens"] + math.ceil(len(arguments) / 6) - 1
-            span += event["t"] - run["first"]
-            run = None
-    if run is not None:  # the last call: text alone
+            and event["arguments"] != inputs.get(event["id"])
+        ):  # the call's input, or more of it (a Claude-like first argument, then the whole)
+            inputs[event["id"]] = event["arguments"]
+            if "given" not in run:
+                arguments = scenario.call(int(event["id"].split("_")[2])).tool_calls[0].arguments
+                tokens += run["tokens"] + math.ceil(len(arguments) / 6) - 1
+            run["given"] = event["t"]
+    if run is not None and "given" in run:
+        span += run["given"] - run["first"]
+    elif run is not None:  # the last call: text alone
         tokens += run["tokens"] - 1
         span += run["last"] - run["first"]
     return tokens / span
