@@ -177,7 +177,10 @@ def _broker_problem(args: argparse.Namespace, recorded: RecordedRun) -> str | No
             "--send-held and --drop-held settle a run resumed here: a coordinated run's are its coordinator's"
         )
     if args.broker is None and (args.headless or args.json) and not args.send_held:
-        return "--headless and --json resume a run coordinated on a broker or --send-held: give one too"
+        return (
+            "--headless and --json resume a run coordinated on a broker, or send a run's held messages: "
+            "give --broker or --send-held too"
+        )
     if args.broker is None and recorded.coordinated:
         return (
             f"run {run_id} ran on the workers of a broker (lfg run --broker), which may still be running "

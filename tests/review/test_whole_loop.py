@@ -17,7 +17,8 @@ from lfgtui.alerts.states import State
 from lfgtui.commands.main import main as lfg
 from lfgtui.sim.server import SimServer
 from lfgtui.ui.app import LfgApp
-from lfgtui.ui.screens.modals import ApprovalScreen, ConfirmScreen, FollowUpScreen
+from lfgtui.ui.screens.fork import ForkScreen
+from lfgtui.ui.screens.modals import ApprovalScreen, ConfirmScreen
 from lfgtui.ui.screens.review import ReviewScreen
 from lfgtui.ui.widgets.pane import PaneState, TicketPane
 from lfgtui.ui.widgets.tool_log import ToolState
@@ -138,7 +139,7 @@ async def test_attention_review_land_fork_and_archive_in_one_run(
             await pilot.press("tab")
         assert app.controller.screen.focused_pane is q
         await pilot.press("f")
-        await until(pilot, lambda: isinstance(app.screen, FollowUpScreen))
+        await until(pilot, lambda: isinstance(app.screen, ForkScreen))
         await pilot.press(*keys("Patch it"), "enter")
         await until(pilot, lambda: "q-fork1" in app.controller.panes)
         fork = app.controller.panes["q-fork1"]
