@@ -114,11 +114,11 @@ def sandbox_of(ticket: Ticket, top: Path, home: Path | None = None) -> Sandbox |
     )
     return Sandbox(
         writable,
-        (*(() if shared is None else (shared,)), *view.readable),
-        ticket.sandbox_network,
-        view.hidden,
-        ticket.sandbox_home,
-        tuple(dict.fromkeys(protected)),
+        readable=(*(() if shared is None else (shared,)), *view.readable),
+        network=ticket.sandbox_network,
+        hidden=view.hidden,
+        home=ticket.sandbox_home,
+        protected=tuple(dict.fromkeys(protected)),
     )
 
 

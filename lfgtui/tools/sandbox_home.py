@@ -108,7 +108,7 @@ def home_view(
     if mode == "hidden":
         needed += [*_toolchains(home, path.split(os.pathsep)), *(home / name for name in GIT_CONFIG)]
         return HomeView((home,), _existing(needed))
-    own = set(_own_state(program))
+    own = set(_state_names(program))
     others = [name for names in AGENT_STATE.values() for name in names if name not in own]
     hidden = [home / name.rstrip("/") for name in (*SECRETS, *others)]
     hidden += [folder for folder in lfg_own() if folder.is_relative_to(home)]
@@ -120,14 +120,14 @@ def _existing(paths: Iterable[Path]) -> tuple[Path, ...]:
     return tuple(dict.fromkeys(path.resolve() for path in paths if path.exists()))
 
 
-def _own_state(program: str | None) -> tuple[str, ...]:
+def _state_names(program: str | None) -> tuple[str, ...]:
     return () if program is None else AGENT_STATE.get(os.path.basename(program), ())
 
 
 def own_state(home: Path, program: str) -> tuple[Path, ...]:
     """The agent's own state in `home` (`AGENT_STATE`), made where missing so a sandbox can bind it."""
     made: list[Path] = []
-    for name in _own_state(program):
+    for name in _state_names(program):
         path = home / name
         try:
             if name.endswith("/"):
