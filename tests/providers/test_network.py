@@ -26,7 +26,7 @@ from lfgtui.providers.errors import ErrorKind, classify
 from lfgtui.providers.network import HIGH_WATER, AsyncioBackend, AsyncioStream
 from lfgtui.providers.registry import Providers
 from lfgtui.sim.server import SimServer
-from tests.support.streams import ask, collect, gauged_and_sent_rates
+from tests.support.streams import ask, collect, gauged_and_received_rates
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -258,7 +258,7 @@ async def test_a_flowing_stream_is_held_for_more_bytes_but_never_the_first_reads
     await stream.aclose()
 
 
-async def test_a_paced_stream_reads_the_sims_own_rate(sim: SimServer) -> None:
+async def test_a_paced_stream_is_stamped_as_it_arrives_and_read_at_that_pace(sim: SimServer) -> None:
     async with Providers(sim=sim) as providers:  # the worker child reads through the same backend
         out = await collect(
             await providers.get("sim"), ask("long-answer:tokens_per_s=200,ttft_ms=20,repeat=3")
@@ -270,8 +270,8 @@ async def test_a_paced_stream_reads_the_sims_own_rate(sim: SimServer) -> None:
     assert all(seen >= at for seen, at in zip(stamps, sent, strict=True)), (
         "an event is stamped once it arrived"
     )
-    gauged, sims_rate = gauged_and_sent_rates(out, sent)
-    assert gauged == pytest.approx(sims_rate, rel=0.05)
+    gauged, received = gauged_and_received_rates(out, sent)
+    assert gauged == pytest.approx(received, rel=0.05)
 
 
 async def test_flowing_streams_held_together_are_released_by_one_tick(

@@ -31,7 +31,7 @@ from lfgtui.providers.base import ProviderConfig
 from lfgtui.providers.registry import InProcessBackend, Providers
 from lfgtui.providers.worker import Open, ProviderWorker, ProviderWorkerError
 from lfgtui.sim.server import SimServer
-from tests.support.streams import ask, collect, gauged_and_sent_rates, imported_lfgtui_modules
+from tests.support.streams import ask, collect, gauged_and_received_rates, imported_lfgtui_modules
 
 PROVIDERS = ["sim", "sim-responses", "sim-anthropic", "sim-agent"]
 
@@ -373,7 +373,7 @@ async def test_the_text_one_read_brought_goes_to_the_parent_as_one_event_at_its_
     ]
 
 
-async def test_a_paced_stream_through_the_worker_keeps_every_character_and_reads_the_sims_rate(
+async def test_a_paced_stream_through_the_worker_keeps_every_character_and_reads_the_pace_it_arrived_at(
     sim: SimServer,
 ) -> None:
     call = ask("long-answer:tokens_per_s=400,ttft_ms=20,repeat=3")
@@ -384,8 +384,8 @@ async def test_a_paced_stream_through_the_worker_keeps_every_character_and_reads
     sent = sim.log[-1].token_times
     assert out.text == whole, "every character, in order"
     assert 0 < len(out.of(TextDelta)) <= len(sent)
-    gauged, sims_rate = gauged_and_sent_rates(out, sent)
-    assert gauged == pytest.approx(sims_rate, rel=0.05)
+    gauged, received = gauged_and_received_rates(out, sent)
+    assert gauged == pytest.approx(received, rel=0.05)
 
 
 async def test_the_caller_chooses_the_backend(sim: SimServer) -> None:

@@ -133,22 +133,25 @@ async def test_a_drop_after_the_first_token_is_not_retried_and_keeps_the_text(si
     assert sleeps.delays == [] and len(sim.log) == 1
 
 
-async def test_measured_ttft_and_rate_match_what_the_server_logged(
-    sim: SimServer, scenario_dir: Path
-) -> None:
+async def test_measured_ttft_and_rate_match_what_lfg_received(sim: SimServer, scenario_dir: Path) -> None:
     text = " ".join(f"w{i}" for i in range(40))
     model = write_scenario(
         scenario_dir, "paced", f'ttft_ms = 300\ntokens_per_s = 50\n[[call]]\ntext = "{text}"\n'
     )
     metrics = Metrics()
-    for event in await attempt(sim, model, Sleeps()):
+    events = await attempt(sim, model, Sleeps())
+    for event in events:
         metrics.apply(event)
     record = sim.log[0]
     assert record.first_token_at is not None
     server_ttft = record.first_token_at - record.received_at
-    server_rate = (len(record.token_times) - 1) / (record.token_times[-1] - record.token_times[0])
-    assert metrics.ttft_s == pytest.approx(server_ttft, rel=0.1)
-    assert metrics.tokens_per_s == pytest.approx(server_rate, rel=0.1)
+    sent = next(e.t for e in events if isinstance(e, RequestSent))
+    texts = [e.t for e in events if isinstance(e, TextDelta) and e.text]
+    # what lfg received, on its own stamps: a loaded machine may read the sim's paced sends late
+    assert metrics.ttft_s == pytest.approx(texts[0] - sent, abs=0.002)  # whole milliseconds
+    assert metrics.ttft_s >= server_ttft * 0.99, "no sooner than the sim sent its first token"
+    after_first = len(record.token_times) - record.token_times.count(record.token_times[0])
+    assert metrics.tokens_per_s == pytest.approx(after_first / (texts[-1] - texts[0]), rel=0.05)
     assert not metrics.tokens_estimated and metrics.output_tokens == 40
 
 

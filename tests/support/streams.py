@@ -66,14 +66,18 @@ async def collect(provider: Provider, call: ModelCall) -> Collected:
     return Collected(events, None)
 
 
-def gauged_and_sent_rates(out: Collected, sent: list[float]) -> tuple[float | None, float]:
-    """The tok/s the gauge reads of a collected stream (from its request on), and the rate the sim
-    sent its tokens at (`sent`: each token's time, `RequestRecord.token_times`)."""
+def gauged_and_received_rates(out: Collected, sent: list[float]) -> tuple[float | None, float]:
+    """The tok/s the gauge reads of a collected stream (from its request on), and the pace lfg
+    received its text at: the tokens the sim sent after its first chunk (`sent`: each token's time,
+    `RequestRecord.token_times`) over the time from the first text chunk to the last, on the events'
+    own stamps. Not the sim's send times: on a loaded machine the client may read a
+    stretch of them late and in one burst, which no gauge could have seen otherwise."""
     gauge = Metrics()
     gauge.apply(EventFactory("t", 1, clock=lambda: out.events[0].t)(RequestSent, call=0))
     for event in out.events:
         gauge.apply(event)
-    return gauge.tokens_per_s, (len(sent) - 1) / (sent[-1] - sent[0])
+    texts = [e.t for e in out.of(TextDelta) if e.text]
+    return gauge.tokens_per_s, (len(sent) - sent.count(sent[0])) / (texts[-1] - texts[0])
 
 
 @dataclass
