@@ -277,7 +277,6 @@ function heldNode(ticket, id, note) {
   const form = el("form", "held-edit");
   const input = el("input");
   input.type = "text";
-  input.maxLength = 1000;
   input.setAttribute("aria-label", "edit held message of " + ticket);
   const save = el("button", "approve", "Save");
   save.type = "submit";
@@ -325,7 +324,6 @@ function composer(ticket) {
   }
   const input = el("input");
   input.type = "text";
-  input.maxLength = 1000;
   input.placeholder = "your words for " + ticket;
   input.setAttribute("aria-label", "steer or queue for " + ticket);
   const send = el("button", "", "Send");
@@ -548,8 +546,7 @@ function diff(text) {
 function followUpForm(ticket) {
   const form = el("form", "follow-up");
   const text = el("textarea");
-  text.maxLength = 1000;
-  text.placeholder = "A short follow-up to " + ticket;
+  text.placeholder = "A follow-up to " + ticket;
   text.setAttribute("aria-label", "follow-up to " + ticket);
   const send = el("button", "", "Send follow-up");
   send.type = "submit";
