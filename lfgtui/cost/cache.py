@@ -6,12 +6,41 @@ a long idle, reads nothing from it. lfg knows its own requests, so it can say wh
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
+from typing import Protocol
 
 LIFETIME_S = 300.0
 """How long a provider keeps a cached prefix unused: Anthropic's default cache lives five minutes
 (refreshed by each hit), OpenAI's five to ten; past this a miss is put down to the idle."""
 PARTS = ("model", "system prompt", "tools")
 """What `CachePrefix` digests, in its order: each one's change is a miss's cause."""
+
+
+class CacheCounts(Protocol):
+    """A request's usage as the cache's hit rate reads it: a request's metrics, or its history row."""
+
+    @property
+    def input_tokens(self) -> int | None: ...
+
+    @property
+    def cache_read_tokens(self) -> int | None: ...
+
+
+def said_cache(request: CacheCounts) -> bool:
+    """Whether the request's usage said what the prompt cache read of a prompt it counted: a request
+    with no usage, a prompt of 0 tokens or no cache figure says nothing (never a 0% hit)."""
+    return bool(request.input_tokens) and request.cache_read_tokens is not None
+
+
+def hit_rate(requests: Iterable[CacheCounts]) -> float | None:
+    """The share of the requests' prompts read from the provider's prompt cache: cache reads over the
+    whole prompts (`input_tokens`, which hold the cache's reads and writes: Anthropic's
+    `input_tokens + cache_creation_input_tokens + cache_read_input_tokens`), of the requests whose
+    usage said (`said_cache`); None when none did. One definition for a request, an attempt, a run and
+    a recorded attempt."""
+    said = [r for r in requests if said_cache(r)]
+    prompts = sum(r.input_tokens or 0 for r in said)
+    return sum(r.cache_read_tokens or 0 for r in said) / prompts if prompts else None
 
 
 def digest(text: str) -> str:
