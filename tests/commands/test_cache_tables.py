@@ -9,9 +9,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from tests.commands.test_history import data, history
-from tests.support.lfg import Lfg
-from tests.ui.test_compare_cache import LOOK
+from tests.support.lfg import Lfg, data, history
+from tests.support.streams import LOOK_TWICE
 
 COLUMNS = ["outcome", "TTFT", "tok/s", "tokens", "cost", "cache", "duration"]
 TICKETS = """
@@ -51,7 +50,7 @@ def figures(lfg: Lfg, run_id: str) -> dict[str, str]:
 
 def test_the_headless_and_history_tables_show_each_tickets_cache_figure(tmp_path: Path) -> None:
     lfg = Lfg(tmp_path)
-    lfg.scenario("look", LOOK)
+    lfg.scenario("look", LOOK_TWICE)
     done = subprocess.run(
         lfg.args(lfg.tickets(TICKETS), "--headless"), env=lfg.env, capture_output=True, text=True, timeout=60
     )

@@ -19,22 +19,8 @@ from lfgtui.sim.wire import estimate_input_tokens
 from lfgtui.ui.screens.modals import CompareScreen
 from lfgtui.ui.widgets.pane import PaneState
 from tests.support.app import SIZE, make_app, tickets, until
-from tests.support.streams import write_scenario
+from tests.support.streams import LOOK_TWICE, write_scenario
 
-LOOK = """description = "Looks at the folder, then answers: two requests with one prefix."
-ttft_ms = 0
-tokens_per_s = 0
-prompt_caching = 1
-
-[[call]]
-text = "Let me look."
-[[call.tool_call]]
-name = "list_dir"
-arguments = { path = "." }
-
-[[call]]
-text = "It holds a README."
-"""
 MODELS = {
     "cached": "sim/look",
     "plain": "sim/hello:ttft_ms=0",  # the sim's Chat sends no cache details when nothing was cached
@@ -59,7 +45,7 @@ def expected_share(sim: SimServer) -> float:
 async def test_the_comparison_shows_each_models_whole_cache_figure_and_a_dash_for_the_unknown(
     sim: SimServer, scenario_dir: Path, tmp_path: Path
 ) -> None:
-    write_scenario(scenario_dir, "look", LOOK)
+    write_scenario(scenario_dir, "look", LOOK_TWICE)
     listed = ", ".join(f'"{model}"' for model in MODELS.values())
     toml = f'[[ticket]]\nid = "ask"\nprompt = "x"\ntools = ["list_dir"]\nmodels = [{listed}]\n'
     app = make_app(sim, tickets(tmp_path, toml), yes=True)
