@@ -2,7 +2,8 @@
 whole figure, cache reads over the whole prompts of its requests whose usage said (as the pane's
 `cache 83%` and the fleet view's column say it), and `-` where none said: a model whose provider
 reports no cache usage, a usage with no prompt count, a prompt of 0 tokens, a model still waiting
-for its first token. Never `0%` for what is unknown. On the real app, against the sim caching as the
+for its first token. Never `0%` for what is unknown, and `0%` for a miss the provider said (a ticket
+still running after a request that wrote the cache). On the real app, against the sim caching as the
 real APIs do (`prompt_caching = 1`: the second request of a conversation reads the prefix the first
 wrote)."""
 
@@ -27,7 +28,11 @@ MODELS = {
     "no prompt count": "sim/hello:ttft_ms=0,usage_input_tokens=null,usage_cache_read_tokens=40",
     "zero prompt": "sim/hello:ttft_ms=0,usage_input_tokens=0,usage_cache_read_tokens=0",
     "waiting": "sim/hello:ttft_ms=600000",
+    "midway": "sim/look-stalled",
 }
+STALLED = '[[fault]]\nkind = "stall"\ncall = 1\nafter_tokens = 0\n'
+"""The cached scenario whose second request never answers: its ticket runs on with the first one's
+figure, a miss the provider said (`cached_tokens` 0 of a prompt it wrote to the cache)."""
 
 
 def expected_share(sim: SimServer) -> float:
@@ -46,16 +51,19 @@ async def test_the_comparison_shows_each_models_whole_cache_figure_and_a_dash_fo
     sim: SimServer, scenario_dir: Path, tmp_path: Path
 ) -> None:
     write_scenario(scenario_dir, "look", LOOK_TWICE)
+    write_scenario(scenario_dir, "look-stalled", LOOK_TWICE + STALLED)
     listed = ", ".join(f'"{model}"' for model in MODELS.values())
     toml = f'[[ticket]]\nid = "ask"\nprompt = "x"\ntools = ["list_dir"]\nmodels = [{listed}]\n'
     app = make_app(sim, tickets(tmp_path, toml), yes=True)
     async with app.run_test(size=SIZE) as pilot:
         panes = {f"{pane.provider}/{pane.model}": pane for pane in app.controller.panes.values()}
         assert set(panes) == set(MODELS.values())
-        waiting = panes[MODELS["waiting"]]
-        ended = [pane for pane in panes.values() if pane is not waiting]
+        running = [panes[MODELS["waiting"]], panes[MODELS["midway"]]]
+        ended = [pane for pane in panes.values() if pane not in running]
         await until(pilot, lambda: all(pane.state is PaneState.COMPLETED for pane in ended))
-        await until(pilot, lambda: waiting.state is PaneState.RUNNING)
+        await until(pilot, lambda: [r.scenario for r in sim.log].count("look-stalled") == 2)
+        await until(pilot, lambda: running[1].metrics.cache_hit is not None)  # its first request's
+        assert all(pane.state is PaneState.RUNNING for pane in running)
         await pilot.press("equals_sign")
         await until(pilot, lambda: isinstance(app.screen, CompareScreen))
         screen = app.screen
@@ -72,6 +80,7 @@ async def test_the_comparison_shows_each_models_whole_cache_figure_and_a_dash_fo
             "no prompt count": "-",
             "zero prompt": "-",
             "waiting": "-",
+            "midway": "0%",
         }
         await pilot.pause()
         drawn = [
