@@ -29,6 +29,7 @@ MODELS = {
     "zero prompt": "sim/hello:ttft_ms=0,usage_input_tokens=0,usage_cache_read_tokens=0",
     "waiting": "sim/hello:ttft_ms=600000",
     "midway": "sim/look-stalled",
+    "past the prompt": "sim/hello:ttft_ms=0,usage_input_tokens=10,usage_cache_read_tokens=50",
 }
 STALLED = '[[fault]]\nkind = "stall"\ncall = 1\nafter_tokens = 0\n'
 """The cached scenario whose second request never answers: its ticket runs on with the first one's
@@ -81,6 +82,7 @@ async def test_the_comparison_shows_each_models_whole_cache_figure_and_a_dash_fo
             "zero prompt": "-",
             "waiting": "-",
             "midway": "0%",
+            "past the prompt": "100%",  # 50 read of a prompt of 10: the prompt is its parts at least
         }
         await pilot.pause()
         drawn = [
