@@ -4,6 +4,7 @@ after the picked one through the same dialog and path as any fork, escape leaves
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -146,3 +147,44 @@ async def test_an_agents_turn_picked_on_the_transcript_forks_with_the_conversati
     (asked, _) = saved(tmp_path / "state" / "lfgtui" / "sim-acp-sessions", session)
     assert "What is this project?" in asked["text"] and asked["text"].endswith("Which file matters most")
     assert "And the second question?" not in asked["text"], "turn 2 is after the cut"
+
+
+GATED = (
+    '[[ticket]]\nid = "t"\nprompt = "Look around."\nmodel = "steer-rounds"\n'
+    'tools = ["write_file", "list_dir", "read_file"]\n'
+)
+"""A tool loop whose first round waits for an approval: a steer lands between its rounds."""
+
+
+async def test_a_steer_and_a_queued_turn_are_turns_the_cursor_picks(sim: SimServer, tmp_path: Path) -> None:
+    app = make_app(sim, tickets(tmp_path, GATED))
+    async with app.run_test(size=SIZE) as pilot:
+        ticket = app.controller.panes["t"]
+        await until(pilot, lambda: ticket.state is PaneState.APPROVAL)
+        await pilot.press("i", *keys("answer in French"), "enter")  # a steer, at the next safe point
+        await pilot.press("i", "ctrl+t", *keys("then a haiku"), "enter")  # queued: the next turn
+        await until(pilot, lambda: len(ticket.held) == 2)
+        await pilot.press("y")
+        await until(pilot, lambda: ticket.attempt == 2 and ticket.state is PaneState.COMPLETED)
+        await pilot.press("k")
+        await until(pilot, lambda: "turn 3 of 3" in str(ticket.notice.render()))
+        assert any("then a haiku" in line for line in styled(ticket, "reverse"))
+        await pilot.press("k")
+        await until(pilot, lambda: "turn 2 of 3" in str(ticket.notice.render()))
+        marked = styled(ticket, "reverse")
+        assert any("steer from you" in line for line in marked), marked
+        assert any("answer in French" in line for line in marked), marked
+        assert any("then a haiku" in line for line in styled(ticket, "dim"))
+        queued = next(r.body["messages"] for r in sim.log if "then a haiku" in json.dumps(r.body))
+        assert "then a haiku" in json.dumps(queued[-1]), "the queued turn's first request: turns 1-2, then it"
+        await pilot.press("f")
+        dialog = app.screen
+        assert isinstance(dialog, ForkScreen)
+        assert dialog.says() == "Fork t after turn 2 of 3: the turns after it are left out."
+        await pilot.press(*keys("or in German"), "enter")
+        await until(pilot, lambda: "t-fork1" in app.controller.panes)
+        fork = app.controller.panes["t-fork1"]
+        await until(pilot, lambda: fork.state is PaneState.COMPLETED)
+    sent = sim.log[-1].body["messages"]
+    assert sent[:-1] == queued[:-1], "turns 1 and 2 (the steer and the rounds after it), verbatim"
+    assert "or in German" in json.dumps(sent[-1]) and "answer in French" in json.dumps(sent)

@@ -682,6 +682,7 @@ class TicketPane:
         if not self.earlier_shown:
             return
         self.earlier_shown = False
+        self.turns, self.picked = [], None  # their places were in the body cleared
         self.body.clear()
         self.reasoning.clear()
         self.tools.clear()
