@@ -218,7 +218,10 @@ BINDINGS = [  # the footer shows them in this order, dropping the last that do n
         "Later turn",
         id="pane.turn_down",
         show=False,
-        tooltip="move the focused pane's turn cursor to your turn after the picked one",
+        tooltip=(
+            "move the focused pane's turn cursor to your turn after the picked one (the first press"
+            " picks the last)"
+        ),
     ),
     Binding(
         "escape",
