@@ -50,7 +50,7 @@ class Tree:
 async def tree_of(pilot: object, pane: TicketPane) -> Tree:
     """The pane's tree as drawn, each row unfolded (its tool calls and the end of its words)."""
     log = pane.shown.subagents
-    await until(pilot, lambda: len(log.rows) == len(pane.subagents.children))
+    await until(pilot, lambda: len(log.rows) == len(pane.subagents.children), 30)
     for row in log.rows.values():
         row.collapsed = False
     children = pane.subagents.children
@@ -62,7 +62,7 @@ async def tree_of(pilot: object, pane: TicketPane) -> Tree:
             for c, row in log.rows.items()
         )
 
-    await until(pilot, drawn)
+    await until(pilot, drawn, 30)
     return Tree(
         str(log.title), tuple((str(row.title), str(row.detail.render())) for row in log.rows.values())
     )
@@ -84,10 +84,10 @@ async def record_live(tmp_path: Path, db: Path) -> tuple[str, Tree]:
         first_run(app).record(history)
         async with app.run_test(size=SIZE) as pilot:
             pane = app.controller.panes["p"]
-            await until(pilot, lambda: pane.state is PaneState.COMPLETED, 20)
+            await until(pilot, lambda: pane.state is PaneState.COMPLETED, 60)
             children = pane.subagents.children
-            await until(pilot, lambda: [c.state for c in children.values()] == ["done"], 5)
-            await until(pilot, lambda: ["".join(c.text) for c in children.values()] == [SUBAGENT_TEXT], 5)
+            await until(pilot, lambda: [c.state for c in children.values()] == ["done"], 30)
+            await until(pilot, lambda: ["".join(c.text) for c in children.values()] == [SUBAGENT_TEXT], 30)
             shown = await tree_of(pilot, pane)
     assert await no_agent_left(tmp_path)
     tokens = tokens_in(len(SUBAGENT_TEXT), None)
@@ -134,6 +134,7 @@ async def test_a_replayed_resumed_or_opened_run_shows_the_sub_agents_words_as_th
         await until(pilot, lambda: screen.shown_query == "reading")
         assert [(f.run_id, f.ticket) for f in screen.found] == [(run_id, "p")]
         assert "reading" in screen.found[0].snippet.plain
+        assert screen.found[0].label == "p #1 · sub-agent Read the notes", "said by which child"
         await pilot.press("enter")
         await until(
             pilot, lambda: isinstance(app.screen, RunScreen) and app.controller.mode is Mode.READ_ONLY
