@@ -282,8 +282,6 @@ async def test_a_running_run_is_served_as_it_is_recorded_and_ends_as_recorded(tm
     final = replay_events(load_recorded(db, run_id))
     published = tailed.published
     assert by_attempt(published) == by_attempt(final), "each attempt's events, in order, each once"
-    said = [e.text for e in by_attempt(final)[("claude", 1)] if isinstance(e, SubagentDelta)]
-    assert said == [f"skim {i} " for i in range(6)], "a sub-agent's words, each delta at its place"
     assert len(published) == len(final)
     assert identities(before + after) == identities(published), (
         "resumed with Last-Event-ID: none lost or twice"

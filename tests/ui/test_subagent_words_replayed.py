@@ -28,8 +28,7 @@ from lfgtui.ui.app import LfgApp
 from lfgtui.ui.screens.history import HistoryScreen
 from lfgtui.ui.screens.run import Mode, RunScreen
 from lfgtui.ui.widgets.pane import PaneState, TicketPane
-from tests.run.agents.test_subagent_tree import TICKET, delegating
-from tests.support.agents import no_agent_left
+from tests.support.agents import DELEGATING_TICKET, delegating, no_agent_left
 from tests.support.app import keys, until
 from tests.support.compose import first_run, lfg_app, replay_app, resumed_app
 from tests.support.recording import WALL, Clock, load_recorded, record
@@ -70,7 +69,7 @@ async def tree_of(pilot: object, pane: TicketPane) -> Tree:
 
 def tickets_path(tmp_path: Path) -> Path:
     path = tmp_path / "tickets.toml"
-    path.write_text(TICKET)
+    path.write_text(DELEGATING_TICKET)
     return path
 
 
