@@ -44,6 +44,8 @@ from lfgtui.history.rows import (
     TicketRecord,
     TicketRow,
     VerdictRow,
+    search_lead,
+    subagent_words,
 )
 from lfgtui.history.schema import PartKind
 from lfgtui.history.store import Store
@@ -309,6 +311,12 @@ def from_json(document: Any) -> RunRecord:
     return RunRecord(run_row, tuple(tickets), tuple(row_from_json(VerdictRow, v, w) for w, v in verdicts))
 
 
+def _subagent_values(attempt_id: str, pieces: tuple[SubagentTextRow, ...]) -> list[tuple[Any, ...]]:
+    """An imported attempt's sub-agent rows, each with its search lead as the recorder makes it."""
+    said: dict[str, str] = {}
+    return [(attempt_id, search_lead(said, p.child, p.text), *p.to_db()) for p in pieces]
+
+
 def import_record(store: Store, record: RunRecord) -> int:
     """Insert an exported run (or part of one) into the store, marked imported now whatever the file
     says (so that resuming it grants nothing, see resume.py); returns the number of attempts."""
@@ -338,8 +346,8 @@ def import_record(store: Store, record: RunRecord) -> int:
                         [(attempt.row.id, *p.to_db()) for p in attempt.parts],
                     )
                     conn.executemany(
-                        SubagentTextRow.insert_sql("attempt_id"),
-                        [(attempt.row.id, *said.to_db()) for said in attempt.subagents],
+                        SubagentTextRow.insert_sql("attempt_id", "lead"),
+                        _subagent_values(attempt.row.id, attempt.subagents),
                     )
                     if attempt.check is not None:
                         conn.execute(
@@ -554,7 +562,7 @@ def _attempt_markdown(ticket: TicketRow, attempt: AttemptRecord, details: bool) 
             approvals.setdefault(call_id, []).append(part)
     records = {part.seq: record for part in attempt.parts if (record := _subagent_record(part)) is not None}
     last_record = {record["child"]: seq for seq, record in records.items()}  # its words go after its last
-    texts = {said.child: said.text for said in attempt.subagents}
+    texts = subagent_words(attempt.subagents)
     for part in attempt.parts:
         if part.seq in shown:
             continue

@@ -15,12 +15,13 @@ import sqlite3
 from dataclasses import dataclass, field
 
 from lfgtui.cost.metrics import Metrics
-from lfgtui.events import AttemptEnded, Event, ModelShare, ReasoningDelta, TextDelta
+from lfgtui.events import AttemptEnded, Event, ModelShare, ReasoningDelta, SubagentDelta, TextDelta
 from lfgtui.history.rows import (
     ATTEMPT_METRICS_SET,
     PartRow,
     metrics_columns,
     pack_chunks,
+    search_lead,
     stored_count,
     take_tails,
 )
@@ -51,6 +52,23 @@ class PendingPart:
     dirty: bool = False
     tailed: bool = False
     """Its row has tails in the file (schema.py's V19): what batches after its first added."""
+
+
+@dataclass(eq=False)
+class PendingWords:
+    """A run of one sub-agent's deltas in a batch, no other event of its attempt between them: a row
+    of `subagent_texts` at the batch's end, placed and timed as a part is (`seq` of its first delta,
+    `t_ms`, each delta's `chunks`)."""
+
+    attempt: PendingAttempt
+    child: str
+    seq: int
+    t_ms: float
+    text: list[str] = field(default_factory=list)
+    chunks: list[int] = field(default_factory=list)
+    last_ms: int = 0
+    next_seq: int = 0
+    """The seq its next delta has when no other event of the attempt came between: else a new row."""
 
 
 @dataclass(eq=False)
@@ -92,6 +110,8 @@ class PendingAttempt:
     ended: AttemptEnded | None = None
     waited_s: float = 0.0
     """How long it has waited for the person so far (its permission requests open)."""
+    said: dict[str, str] = field(default_factory=dict)
+    """The end of each sub-agent's words written so far, by child: its next row's search lead."""
 
     def ms(self, t: float) -> float:
         return (t - self.t0) * 1000
@@ -105,8 +125,11 @@ class Pending:
     parts: list[PendingPart] = field(default_factory=list)
     requests: list[tuple[PendingAttempt, PendingRequest]] = field(default_factory=list)
     ended: list[PendingAttempt] = field(default_factory=list)
-    subagent_texts: dict[tuple[str, str], list[str]] = field(default_factory=dict)
-    """What the batch added to each sub-agent's text, by (attempt id, child): a row each at its end."""
+    subagent_texts: list[PendingWords] = field(default_factory=list)
+    """What the batch added to sub-agents' words, a row each at its end: a run of one child's deltas
+    that no other event of its attempt came between, so each comes back at its place."""
+    subagent_runs: dict[tuple[PendingAttempt, str], PendingWords] = field(default_factory=dict)
+    """Each child's latest run in the batch, by (attempt, child)."""
 
     def part(
         self,
@@ -179,6 +202,21 @@ class Pending:
         part.text.append(text)
         return text
 
+    def subagent_text(self, attempt: PendingAttempt, event: SubagentDelta) -> None:
+        """A sub-agent's delta: appended to what the batch added to its child's words, with when it
+        came (as `chunk` keeps a part's); no SQL until the batch's end."""
+        ms = attempt.ms(event.t)
+        words = self.subagent_runs.get((attempt, event.child))
+        if words is None or words.next_seq != event.seq:
+            words = PendingWords(attempt, event.child, event.seq, ms)
+            self.subagent_runs[attempt, event.child] = words
+            self.subagent_texts.append(words)
+        words.next_seq = event.seq + 1
+        at = max(round(ms), words.last_ms)
+        words.chunks += (at - words.last_ms, len(event.text))
+        words.last_ms = at
+        words.text.append(event.text)
+
     def seal(self, attempt: PendingAttempt) -> None:
         """The streaming part is whole (another kind, a tool call or the end came): index it."""
         if attempt.current is not None:
@@ -238,12 +276,9 @@ class Pending:
                 request.dirty = False
             self.requests.clear()
         if self.subagent_texts:
-            said = [
-                (attempt_id, child, "".join(text))
-                for (attempt_id, child), text in self.subagent_texts.items()
-            ]
-            conn.executemany(SUBAGENT_TEXT_INSERT, said)
+            conn.executemany(SUBAGENT_TEXT_INSERT, [_words_values(words) for words in self.subagent_texts])
             self.subagent_texts.clear()
+            self.subagent_runs.clear()
         for attempt in self.ended:
             _write_end(conn, attempt)
         self.ended.clear()
@@ -258,8 +293,21 @@ PART_REPLACED = PART_APPENDED.replace("text || ?", "?", 1)
 """A part's row whose text the batch replaced (a tool call's arguments once whole)."""
 TAIL_INSERT = "INSERT INTO part_tails (part_id, text, chunks) VALUES (?, ?, ?)"
 """What a batch added to a part still streaming: a row of its own, so the part's text is not rewritten."""
-SUBAGENT_TEXT_INSERT = "INSERT INTO subagent_texts (attempt_id, child, text) VALUES (?, ?, ?)"
-"""What a batch added to a sub-agent's text: a row of its own, never the text before it rewritten."""
+SUBAGENT_TEXT_INSERT = (
+    "INSERT INTO subagent_texts (attempt_id, child, text, seq, t_ms, chunks, lead) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+"""A run of a sub-agent's words a batch added: a row of its own, never the text before it rewritten;
+its search entry is made by a trigger (schema.py's V31)."""
+
+
+def _words_values(words: PendingWords) -> tuple[object, ...]:
+    """A run of a child's words as its row, its search lead the end of what the child said before."""
+    attempt, text = words.attempt, "".join(words.text)
+    lead = search_lead(attempt.said, words.child, text)
+    return (attempt.id, words.child, text, words.seq, words.t_ms, pack_chunks(words.chunks), lead)
+
+
 PART_GROWN = "UPDATE parts SET end_ms = ?, name = ?, meta = ? WHERE id = ?"
 """A part still streaming: its own row keeps its times up to date (its text is its first batch's)."""
 

@@ -23,6 +23,7 @@ from lfgtui.events import (
     RunFact,
     Status,
     Steered,
+    SubagentChanged,
     SubagentDelta,
     TextDelta,
     ToolCallArgsDelta,
@@ -144,6 +145,7 @@ def attempt_events(record: AttemptRecord, ticket: str, number: int, window: Wind
         rebuild = _FROM_PART.get(part.kind)
         if rebuild is not None:
             rebuild(events, part)
+    _subagent_words(events, record)
     if row.diff_files is not None:
         diff = {"added": row.diff_added or 0, "removed": row.diff_removed or 0, "files": row.diff_files}
         events.add((1 << 62, -1), row.ended_ms or 0.0, DiffUpdated, text=row.diff, **diff)
@@ -155,6 +157,37 @@ def attempt_events(record: AttemptRecord, ticket: str, number: int, window: Wind
         )
         events.add((1 << 62, 0), row.ended_ms or 0.0, AttemptEnded, outcome=Outcome(row.outcome), error=error)
     return events.events()
+
+
+def _subagent_words(events: _Events, record: AttemptRecord) -> None:
+    """Each sub-agent's words as they streamed: a row's deltas at its place and times, as a part's
+    chunks. A row recorded before they had times (migration 30) holds a child's whole text: it comes
+    back as one delta right after the child's last record note, else before the attempt's end."""
+    last_note: dict[str, PartRow] = {}
+    for part in record.parts:
+        if part.kind == PartKind.STATUS and (facts := NOTES[SubagentChanged].read(part.info)) is not None:
+            last_note[facts["child"]] = part
+    for piece in record.subagents:
+        if piece.seq is not None and piece.t_ms is not None:
+            at, chunks = 0, unpack_chunks(piece.chunks)
+            for i, (ms, length) in enumerate(chunks):
+                chunk, at = piece.text[at : at + length], at + length
+                events.add(
+                    (piece.seq, i), piece.t_ms if i == 0 else ms, SubagentDelta, child=piece.child, text=chunk
+                )
+            if at < len(piece.text):  # chunks that do not say all of it (an import's): the rest at once
+                rest = {"child": piece.child, "text": piece.text[at:]}
+                events.add((piece.seq, len(chunks)), piece.t_ms, SubagentDelta, **rest)
+        elif (note := last_note.get(piece.child)) is not None:
+            events.add((note.seq, 1), note.t_ms, SubagentDelta, child=piece.child, text=piece.text)
+        else:
+            events.add(
+                _UNPLACED, record.row.ended_ms or 0.0, SubagentDelta, child=piece.child, text=piece.text
+            )
+
+
+_UNPLACED: Key = (1 << 62, -3)
+"""Where a sub-agent's untimed words with no record note go: before the attempt's closing events."""
 
 
 def _prompt(events: _Events, part: PartRow) -> None:
@@ -232,6 +265,7 @@ REBUILT: Translation[str] = Translation(
         ToolResult: _PARTS,
         Status: _PARTS,
         **dict.fromkeys(NOTES, "a status part's meta (notes.py)"),
+        SubagentDelta: "a row of `subagent_texts` (`AttemptRecord.subagents`): a run of one child's words",
         DiffUpdated: "the attempt's row: its last diff",
         AttemptEnded: "the attempt's row and its error part",
     },
@@ -239,8 +273,6 @@ REBUILT: Translation[str] = Translation(
         ToolCallUpdated: "it replaced its call's row, which comes back as the `ToolCallReady` it describes",
         ToolOutputDelta: "the history keeps only the `ToolResult`, with the whole output",
         Queued: "recorded as a plain status note (the wait is long over when the history is read)",
-        SubagentDelta: "a sub-agent's words are kept whole, a row a child (`AttemptRecord.subagents`), "
-        "without their times: shown and exported, not replayed; its record (a note) is",
         RunFact: "the run's, not an attempt's: a verdict's row keeps its ranking, not the diffs and "
         "metrics a `VerdictDecided` carries, so checks and verdicts are read as rows (`lfg history show`, "
         "`lfg land`), never replayed",

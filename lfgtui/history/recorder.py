@@ -533,7 +533,7 @@ class Recorder:
     def _subagent_text(self, attempt: PendingAttempt, event: SubagentDelta) -> None:
         """A sub-agent's words: kept apart from the parent's parts (never its answer, nor splitting
         it), written once a batch (`Pending.write`)."""
-        self._pending.subagent_texts.setdefault((attempt.id, event.child), []).append(event.text)
+        self._pending.subagent_text(attempt, event)
 
     def _tool_started(self, attempt: PendingAttempt, event: ToolCallStarted) -> None:
         pending = self._pending

@@ -67,7 +67,8 @@ def _interrupt(conn: sqlite3.Connection, attempt_id: str) -> None:
     events = attempt_events(record, "", 0)
     last_ms = max((e.t * 1000 for e in events), default=0.0)
     request_seqs = (s for r in record.requests for s in (r.seq, r.usage_seq, r.ended_seq) if s is not None)
-    next_seq = max((*(p.seq for p in record.parts), *request_seqs), default=0) + 1  # after all it recorded
+    said_seqs = (s.seq for s in record.subagents if s.seq is not None)
+    next_seq = max((*(p.seq for p in record.parts), *request_seqs, *said_seqs), default=0) + 1  # after all
     growing = conn.execute("SELECT id FROM parts WHERE attempt_id = ? AND NOT sealed", (attempt_id,))
     for (part_id,) in growing.fetchall():  # a streaming part takes its tails (schema.py's V19)
         text, chunks = take_tails(conn, part_id)

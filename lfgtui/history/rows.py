@@ -401,13 +401,44 @@ class CheckRow(Row):
 
 @dataclass(frozen=True)
 class SubagentTextRow(Row):
-    """A coding agent's sub-agent's own words in one attempt (migration 30): `child` its session id,
-    as its record's notes name it; `text` all it said, as the rows of `subagent_texts` hold it in
-    pieces (`read_subagent_texts`)."""
+    """A run of a coding agent's sub-agent's own words that one batch wrote (migration 30): `child`
+    its session id, as its record's notes name it; `text` the words. From migration 31, when
+    they came, as a part's (`seq` of its first `SubagentDelta`, `t_ms`, each delta's `chunks`); a row
+    recorded before holds a child's whole text, with no times (`seq` None)."""
 
     table: ClassVar[str] = "subagent_texts"
     child: str
     text: str
+    seq: int | None = None
+    t_ms: float | None = None
+    chunks: bytes = b""
+
+
+LEAD_CHARS = 48
+"""The most of a child's words before a row that the row's search entry starts with (`search_lead`)."""
+_TOKEN_CHAR = re.compile(r"[^\W_]")  # what FTS5 unicode61 makes tokens of (search.py's `_WORDS`)
+
+
+def search_lead(said: dict[str, str], child: str, text: str) -> str:
+    """The search lead of `child`'s next row, `text` (migration 31): the end of its words before it,
+    at most `LEAD_CHARS` from a word's start, so a word or phrase a batch's end cut in two is found
+    whole in the row after. `said` keeps the end of each child's words so far, by child; it is
+    updated."""
+    before = said.get(child, "")
+    said[child] = (before + text)[-LEAD_CHARS - 1 :]
+    lead = before[-LEAD_CHARS:]
+    if len(before) > len(lead) and _TOKEN_CHAR.match(before[-len(lead) - 1]):  # it starts mid-word
+        cut = next((i for i, ch in enumerate(lead) if not _TOKEN_CHAR.match(ch)), len(lead))
+        lead = lead[cut:]
+    return lead
+
+
+def subagent_words(pieces: Sequence[SubagentTextRow]) -> dict[str, str]:
+    """Each sub-agent's whole text, by child, in the order each first spoke: its rows joined."""
+    texts: dict[str, list[str]] = {}
+    for piece in pieces:
+        texts.setdefault(piece.child, []).append(piece.text)
+    return {child: "".join(said) for child, said in texts.items()}
 
 
 @dataclass(frozen=True)
@@ -449,7 +480,8 @@ class AttemptRecord:
     check: CheckRow | None = None
     """Its tournament check, when it was a checked contestant."""
     subagents: tuple[SubagentTextRow, ...] = ()
-    """Its sub-agents' own words, one row a child, in the order each first spoke."""
+    """Its sub-agents' own words, as their rows hold them (a run of one child's each), in order:
+    `subagent_words` joins each child's."""
 
 
 def read_attempt(conn: sqlite3.Connection, attempt_id: str) -> AttemptRecord:
@@ -472,17 +504,16 @@ def read_attempt(conn: sqlite3.Connection, attempt_id: str) -> AttemptRecord:
     )
 
 
-def read_subagent_texts(conn: sqlite3.Connection, attempt_id: str) -> tuple[SubagentTextRow, ...]:
-    """Each sub-agent's whole text in the attempt: its pieces (a batch's each) joined in order."""
-    texts: dict[str, list[str]] = {}
+def read_subagent_texts(
+    conn: sqlite3.Connection, attempt_id: str, since_seq: int | None = None
+) -> tuple[SubagentTextRow, ...]:
+    """The attempt's sub-agents' rows in the order written; from `since_seq` on (and none without a
+    seq) when given, as a follower of a running attempt reads them (remote/tail.py)."""
+    where, args = ("", (attempt_id,)) if since_seq is None else (" AND seq >= ?", (attempt_id, since_seq))
     rows = conn.execute(
-        f"SELECT {SubagentTextRow.select()} FROM subagent_texts WHERE attempt_id = ? ORDER BY id",
-        (attempt_id,),
+        f"SELECT {SubagentTextRow.select()} FROM subagent_texts WHERE attempt_id = ?{where} ORDER BY id", args
     )
-    for row in rows:
-        piece = SubagentTextRow.from_db(row)
-        texts.setdefault(piece.child, []).append(piece.text)
-    return tuple(SubagentTextRow(child, "".join(pieces)) for child, pieces in texts.items())
+    return tuple(SubagentTextRow.from_db(row) for row in rows)
 
 
 def read_parts(conn: sqlite3.Connection, where: str, args: Sequence[Any]) -> tuple[PartRow, ...]:

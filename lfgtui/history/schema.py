@@ -531,8 +531,53 @@ so a batch never rewrites the text before it; a child's whole text is its rows j
 task, state and tokens stay its record's notes (notes.py). No rows for any run recorded before,
 which did not keep them."""
 
+V31 = """
+ALTER TABLE subagent_texts ADD COLUMN seq INTEGER;
+ALTER TABLE subagent_texts ADD COLUMN t_ms REAL;
+ALTER TABLE subagent_texts ADD COLUMN chunks BLOB NOT NULL DEFAULT x'';
+ALTER TABLE subagent_texts ADD COLUMN lead TEXT NOT NULL DEFAULT '';
+
+CREATE TEMP TABLE v31_said AS
+    SELECT DISTINCT min(id) OVER child AS id, attempt_id, child, group_concat(text, '') OVER child AS text
+    FROM subagent_texts
+    WINDOW child AS (
+        PARTITION BY attempt_id, child ORDER BY id ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING
+    );
+DELETE FROM subagent_texts;
+INSERT INTO subagent_texts (id, attempt_id, child, text) SELECT id, attempt_id, child, text FROM v31_said;
+DROP TABLE v31_said;
+
+CREATE VIEW subagent_search (id, text) AS SELECT id, lead || text FROM subagent_texts;
+CREATE VIRTUAL TABLE subagent_fts USING fts5(
+    text,
+    content = 'subagent_search', content_rowid = 'id',
+    tokenize = 'unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER subagent_fts_insert AFTER INSERT ON subagent_texts BEGIN
+    INSERT INTO subagent_fts (rowid, text) VALUES (new.id, new.lead || new.text);
+END;
+CREATE TRIGGER subagent_fts_update AFTER UPDATE ON subagent_texts BEGIN
+    INSERT INTO subagent_fts (subagent_fts, rowid, text) VALUES ('delete', old.id, old.lead || old.text);
+    INSERT INTO subagent_fts (rowid, text) VALUES (new.id, new.lead || new.text);
+END;
+CREATE TRIGGER subagent_fts_delete AFTER DELETE ON subagent_texts BEGIN
+    INSERT INTO subagent_fts (subagent_fts, rowid, text) VALUES ('delete', old.id, old.lead || old.text);
+END;
+INSERT INTO subagent_fts (subagent_fts) VALUES ('rebuild');
+INSERT INTO subagent_fts (subagent_fts, rank) VALUES ('rank', 'bm25(4.0)');
+"""
+"""A sub-agent's words replayed and searched. Each row (a run of one child's deltas that a batch
+wrote, no other event of its attempt between them) now says when they came, as a part does: `seq`
+the sequence number of its first `SubagentDelta`, `t_ms` its time, `chunks` each delta's arrival,
+so a rebuilt pane gets them back at their place and pace. `subagent_fts` indexes each row as it is
+written (the triggers; never per token), with `lead`: the child's last words before the row (at most
+`rows.LEAD_CHARS`, from a word's start), so a word a batch's end cut in two is found whole in the
+row after; bm25 weighs it as reasoning (4). The rows recorded before (migration 30, no times) are
+folded into one row per child, its text theirs joined in order, and indexed whole; they come back
+after the child's last record note (`rebuild.py`)."""
+
 MIGRATIONS: tuple[str, ...] = (
     V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14, V15, V16, V17, V18, V19, V20, V21, V22,
-    V23, V24, V25, V26, V27, V28, V29, V30,
+    V23, V24, V25, V26, V27, V28, V29, V30, V31,
 )  # fmt: skip
 """Migration N (1-based) brings a file from `user_version` N-1 to N."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -134,6 +135,45 @@ class SearchHit:
     started_at: float
     snippet: str
     highlights: tuple[tuple[int, int], ...]
+
+
+SUBAGENT = "subagent"
+"""A hit's kind when a sub-agent said it; its `name` is the child's task (its session id without one)."""
+_TASK = (
+    "SELECT nullif(json_extract(p.meta, '$.subagent[1]'), '') FROM parts p "
+    "WHERE p.attempt_id = s.attempt_id AND p.kind = 'status' AND json_valid(p.meta) "
+    "AND json_extract(p.meta, '$.subagent[0]') = s.child ORDER BY p.seq DESC LIMIT 1"
+)
+_BEST_OF_EACH_CHILD = (
+    "SELECT id FROM (SELECT s.id, subagent_fts.rank AS r, "
+    "row_number() OVER (PARTITION BY s.attempt_id, s.child ORDER BY subagent_fts.rank) AS nth "
+    "FROM subagent_fts JOIN subagent_texts s ON s.id = subagent_fts.rowid "
+    "JOIN attempts a ON a.id = s.attempt_id JOIN tickets t ON t.id = a.ticket_id "
+    "WHERE subagent_fts MATCH ? {where}) WHERE nth = 1 ORDER BY r LIMIT ?"
+)
+SUBAGENT_HITS = (
+    f"SELECT a.id, t.run_id, t.ticket, a.number, '{SUBAGENT}', coalesce(({_TASK}), s.child), a.provider, "
+    "a.model, a.outcome, a.started_at, snippet(subagent_fts, 0, '{open}', '{close}', '…', 16), "
+    "subagent_fts.rank FROM subagent_fts JOIN subagent_texts s ON s.id = subagent_fts.rowid "
+    "JOIN attempts a ON a.id = s.attempt_id JOIN tickets t ON t.id = a.ticket_id "
+    f"WHERE subagent_fts MATCH ? AND s.id IN ({_BEST_OF_EACH_CHILD}) ORDER BY subagent_fts.rank"
+)
+"""Sub-agents' words matching a search, as rows of a `SearchHit` (kind `subagent`, named by the
+child's task from its last record note) and their rank: the best of each child's rows (a run of its
+words each, schema.py's V31), so a child is one hit, as an answer (one part) is. (FTS5's snippet()
+cannot be called beside a window function: the best rows are chosen in a query of their own.)"""
+
+
+def subagent_hits(
+    conn: sqlite3.Connection,
+    match: str,
+    where: str,
+    params: Sequence[Any],
+    limit: int,
+    marks: tuple[str, str],
+) -> list[tuple[Any, ...]]:
+    sql = SUBAGENT_HITS.format(open=marks[0], close=marks[1], where=where)
+    return conn.execute(sql, (match, match, *params, limit)).fetchall()
 
 
 def snippet_text(hit: SearchHit, indent: str = "") -> Text:

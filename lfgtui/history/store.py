@@ -20,7 +20,15 @@ from lfgtui.history.database import BUSY_TIMEOUT_S, StoreError, UnknownId, conne
 from lfgtui.history.lock import RunLock
 from lfgtui.history.recovery import recover
 from lfgtui.history.schema import MIGRATIONS
-from lfgtui.history.search import SNIPPET_CLOSE, SNIPPET_OPEN, Filters, SearchHit, fts_query, split_marks
+from lfgtui.history.search import (
+    SNIPPET_CLOSE,
+    SNIPPET_OPEN,
+    Filters,
+    SearchHit,
+    fts_query,
+    split_marks,
+    subagent_hits,
+)
 from lfgtui.history.values import read_value, read_values
 from lfgtui.outcome import Outcome
 
@@ -254,8 +262,8 @@ class Store:
         return summaries
 
     def search(self, query: str, filters: Filters | None = None, limit: int = 20) -> list[SearchHit]:
-        """Parts and sent review comments matching every word of `query`, best first (bm25: prompts,
-        answers and comments weigh most)."""
+        """Parts, sub-agents' words and sent review comments matching every word of `query`, best
+        first (bm25: prompts, answers and comments weigh most)."""
         from lfgtui.history.reviews import review_hits
 
         match = fts_query(query)
@@ -271,6 +279,7 @@ class Store:
             (match, *params, limit),
         ).fetchall()
         rows += review_hits(self.conn, match, where, params, limit, (SNIPPET_OPEN, SNIPPET_CLOSE))
+        rows += subagent_hits(self.conn, match, where, params, limit, (SNIPPET_OPEN, SNIPPET_CLOSE))
         hits = []
         for *head, marked, _ in sorted(rows, key=lambda row: row[-1])[:limit]:
             snippet, spans = split_marks(" ".join(read_value(marked, str).split()))

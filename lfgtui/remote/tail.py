@@ -15,6 +15,7 @@ Why that prefix is stable (a key is `(seq, place)`; seq grows with every event a
   the call or starts the next, see `rebuild._usage_key`);
 - a streamed text or reasoning part is only appended to until it is sealed: chunk `i` is key
   `(seq, i)`, so its chunks so far are stable and the next is `(seq, chunks)`;
+- a sub-agent's row (a batch's words of one child) is whole when written, keyed as a sealed part;
 - an unsealed tool call is rewritten when it is ready (its arguments re-cut), so none of it is;
 - a call's counts grow until its `CallEnded` (every adapter reports usage before it), and until
   then its usage is kept with the attempt's end (`rebuild.END`), after all of the above; so is the
@@ -44,9 +45,11 @@ from lfgtui.history.rows import (
     AttemptRow,
     PartRow,
     RequestRow,
+    SubagentTextRow,
     TicketRecord,
     TicketRow,
     read_parts,
+    read_subagent_texts,
     unpack_chunks,
 )
 from lfgtui.history.schema import PartKind
@@ -80,11 +83,13 @@ class _Followed:
     done: bool = False
 
 
-def _until(parts: Sequence[PartRow], requests: Sequence[RequestRow]) -> Key:
+def _until(parts: Sequence[PartRow], requests: Sequence[RequestRow], said: Sequence[SubagentTextRow]) -> Key:
     """The first key at which a running attempt's rows may still change (see the module docstring)."""
-    seqs = [p.seq for p in parts] + [
-        s for r in requests for s in (r.seq, r.usage_seq, r.ended_seq) if s is not None
-    ]
+    seqs = (
+        [p.seq for p in parts]
+        + [s.seq for s in said if s.seq is not None]
+        + [s for r in requests for s in (r.seq, r.usage_seq, r.ended_seq) if s is not None]
+    )
     until: Key = min(END, (max(seqs, default=-1) + 1, -1))
     for part in parts:
         if not part.sealed:
@@ -212,9 +217,10 @@ class RunTail:
         parts = read_parts(conn, "attempt_id = ? AND seq >= ?", (followed.id, window.since[0]))
         attempt = AttemptRow.from_db(row)
         followed.done = final or attempt.outcome is not None
-        until = WHOLE.until if followed.done else max(window.since, _until(parts, requests))
+        said = read_subagent_texts(conn, followed.id, since_seq=window.since[0])
+        until = WHOLE.until if followed.done else max(window.since, _until(parts, requests, said))
         built = attempt_events(
-            AttemptRecord(attempt, requests, parts),
+            AttemptRecord(attempt, requests, parts, subagents=said),
             followed.ticket,
             followed.number,
             dataclasses.replace(window, until=until),

@@ -48,6 +48,7 @@ from lfgtui.events import (
     Status,
     Steered,
     SubagentChanged,
+    SubagentDelta,
     SubagentToolCall,
     TextDelta,
     ToolCallArgsDelta,
@@ -183,6 +184,16 @@ SAMPLES: dict[type[Event], list[Sample]] = {
                 "cost_usd": 0.0042,
             },
         ),
+    ],
+    SubagentDelta: [
+        (
+            SubagentChanged,
+            {"message": "sub-agent started: Scan", "child": "c9", "task": "Scan", "state": "running"},
+        ),
+        (SubagentDelta, {"child": "c9", "text": "Scanning "}),
+        (TextDelta, {"text": "The parent's own words."}),
+        (SubagentDelta, {"child": "c9", "text": "the notes."}),
+        (SubagentDelta, {"child": "c8", "text": "Another child."}),
     ],
     SubagentToolCall: [
         (

@@ -59,6 +59,7 @@ from tests.support.recording import (
     as_schema_27,
     as_schema_28,
     as_schema_29,
+    as_schema_30,
     older_lfg_recording,
     record,
     sample_attempt,
@@ -190,12 +191,13 @@ def columns(conn: sqlite3.Connection) -> dict[str, list[tuple[object, ...]]]:
         (as_schema_27, 27),
         (as_schema_28, 28),
         (as_schema_29, 29),
+        (as_schema_30, 30),
     ],
 )
 def test_undoing_migrations_gives_the_tables_of_the_older_schema(
     undo: Callable[[sqlite3.Connection], None], version: int
 ) -> None:
-    """What the migration tests start from is the shape schemas 2 to 29 really had."""
+    """What the migration tests start from is the shape schemas 2 to 30 really had."""
     undone, older = sqlite3.connect(":memory:"), sqlite3.connect(":memory:")
     for migration in MIGRATIONS:
         undone.executescript(migration)

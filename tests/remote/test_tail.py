@@ -32,6 +32,8 @@ from lfgtui.events import (
     RequestSent,
     Retrying,
     Status,
+    SubagentChanged,
+    SubagentDelta,
     TextDelta,
     ToolCallArgsDelta,
     ToolCallReady,
@@ -62,8 +64,8 @@ def by_attempt(events: list[Event]) -> Attempts:
 
 def anthropic_attempt(ticket_id: str) -> list[Item]:
     """Counts reported when each call starts and again when it ends (as Anthropic's stream does), a
-    streamed tool call that runs for 3 s, and a call that drops after its first count and is sent
-    again; t0 = 100 s."""
+    sub-agent's words amid the answer's, a streamed tool call that runs for 3 s, and a call that
+    drops after its first count and is sent again; t0 = 100 s."""
     clock = Clock()
     ev = EventFactory(ticket_id, 1, clock=clock)
     items: list[Item] = []
@@ -81,8 +83,10 @@ def anthropic_attempt(ticket_id: str) -> list[Item]:
     at(0.2, Usage, input_tokens=50)
     for i in range(4):
         at(0.3 + i / 100, ReasoningDelta, text=f"think {i} ")
+    at(0.35, SubagentChanged, message="sub-agent started: Skim", child="k1", task="Skim", state="running")
     for i in range(6):
         at(0.4 + i / 100, TextDelta, text=f"word {i} ")
+        at(0.405 + i / 100, SubagentDelta, child="k1", text=f"skim {i} ")  # a background child's words
     at(0.5, ToolCallStarted, call_id="c1", name="list_dir")
     at(0.51, ToolCallArgsDelta, call_id="c1", fragment='{"path": ')
     at(0.52, ToolCallArgsDelta, call_id="c1", fragment='"."}')
@@ -161,6 +165,8 @@ def test_what_is_read_after_each_batch_adds_up_to_the_finished_run(
     assert not crashed
     final = replay_events(load_recorded(db, recorder.run_id))
     assert by_attempt(published) == by_attempt(final), "each attempt's events, in order, each once"
+    said = [e.text for e in by_attempt(final)[("claude", 1)] if isinstance(e, SubagentDelta)]
+    assert said == [f"skim {i} " for i in range(6)], "a sub-agent's words, each delta at its place"
     assert by_attempt(final)[("mid", 1)][0].t == pytest.approx(2.5), "no pause while one ran"
     assert by_attempt(final)[("last", 1)][0].t == pytest.approx(4.5 + 1), "a pause lasts a second"
 

@@ -142,3 +142,20 @@ async def approve(pilot: Pilot[int], app: LfgApp) -> None:
     await pilot.pause()
     if isinstance(app.screen, ApprovalScreen):
         await pilot.press("y")
+
+
+DELEGATING_TICKET = (
+    '[[ticket]]\nid = "p"\nprompt = "x"\nprovider = "sim-acp"\nmodel = "hello:ttft_ms=0,tokens_per_s=300"\n'
+)
+"""A ticket `p` for the sim agent, which `delegating` makes delegate to a sub-agent of its own."""
+
+
+def delegating(*flags: str) -> Providers:
+    return delegating_as("Read the notes", *flags)
+
+
+def delegating_as(task: str, *flags: str) -> Providers:
+    """The sim agent, delegating `task` to a sub-agent of its own."""
+    sim = BUILTIN["sim-acp"]
+    assert sim.agent is not None
+    return Providers({"sim-acp": sim.with_agent(command=(*sim.agent.command, "--subagent", task, *flags))})

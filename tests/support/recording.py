@@ -363,9 +363,30 @@ ADDED_IN_V30 = ["subagent_texts"]
 """The tables migration `V30` added (its index goes with its table)."""
 
 
+ADDED_IN_V31 = [("subagent_texts", "seq"), ("subagent_texts", "t_ms"), ("subagent_texts", "chunks")]
+ADDED_IN_V31 += [("subagent_texts", "lead")]
+UNDO_V31 = """
+DROP TRIGGER subagent_fts_insert;
+DROP TRIGGER subagent_fts_update;
+DROP TRIGGER subagent_fts_delete;
+DROP TABLE subagent_fts;
+DROP VIEW subagent_search;
+"""
+
+
+def as_schema_30(conn: sqlite3.Connection) -> None:
+    """Make a file of this schema what an lfg of schema 30 wrote: a sub-agent's words a row a batch,
+    with no times and not searched (migration `V31`)."""
+    conn.executescript(UNDO_V31)
+    for table, column in ADDED_IN_V31:
+        conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    conn.execute("PRAGMA user_version = 30")
+
+
 def as_schema_29(conn: sqlite3.Connection) -> None:
     """Make a file of this schema what an lfg of schema 29 wrote: no sub-agent's words kept (migration
     `V30`)."""
+    as_schema_30(conn)
     for table in ADDED_IN_V30:
         conn.execute(f"DROP TABLE {table}")
     conn.execute("PRAGMA user_version = 29")

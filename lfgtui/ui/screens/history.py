@@ -26,7 +26,7 @@ from textual.widgets import DataTable, Input, Static
 from lfgtui.formats import plural, when
 from lfgtui.history.database import StoreError
 from lfgtui.history.recorded import RecordedRun, recorded_run
-from lfgtui.history.search import QueryTooLarge, SearchHit, snippet_text
+from lfgtui.history.search import SUBAGENT, QueryTooLarge, SearchHit, snippet_text
 from lfgtui.history.store import RunSummary, Selection, Store
 from lfgtui.inert import inert
 from lfgtui.ui.drawing.palette import colours
@@ -53,6 +53,8 @@ def found_hits(hits: list[SearchHit]) -> list[Found]:
     rows = []
     for hit in hits:
         label = f"{inert(hit.ticket)} #{hit.attempt}"
+        if hit.kind == SUBAGENT:  # a sub-agent's words, not the ticket's own: which child said them
+            label += f" · sub-agent {inert(hit.name or '')}"
         outcome = inert(hit.outcome or "running")
         rows.append(Found(hit.run_id, hit.ticket, label, hit.started_at, outcome, snippet_text(hit)))
     return rows

@@ -12,31 +12,15 @@ from textual.widgets._collapsible import CollapsibleTitle
 
 from lfgtui.cost.tokens import tokens_in
 from lfgtui.events import EventFactory, SubagentChanged, SubagentDelta, SubagentToolCall, TextDelta
-from lfgtui.providers.catalog import BUILTIN
-from lfgtui.providers.registry import Providers
 from lfgtui.run.agents.subagents import ChildUpdate
 from lfgtui.run.agents.updates import UpdateReader, session_update
 from lfgtui.sim.acp_stable import SUBAGENT_TEXT
 from lfgtui.ui.widgets.pane import PaneState
 from lfgtui.ui.widgets.subagents import ROWS, TEXT_TAIL, SubagentLog, SubagentRow, Subagents
-from tests.support.agents import agent_app, no_agent_left
+from tests.support.agents import DELEGATING_TICKET, agent_app, delegating, delegating_as, no_agent_left
 from tests.support.app import SIZE, until
 
 HELLO = "Hello! I am the **lfg simulator**, answering offline over a real HTTP stream."
-TICKET = (
-    '[[ticket]]\nid = "p"\nprompt = "x"\nprovider = "sim-acp"\nmodel = "hello:ttft_ms=0,tokens_per_s=300"\n'
-)
-
-
-def delegating(*flags: str) -> Providers:
-    return delegating_as("Read the notes", *flags)
-
-
-def delegating_as(task: str, *flags: str) -> Providers:
-    """The sim agent, delegating `task` to a sub-agent of its own."""
-    sim = BUILTIN["sim-acp"]
-    assert sim.agent is not None
-    return Providers({"sim-acp": sim.with_agent(command=(*sim.agent.command, "--subagent", task, *flags))})
 
 
 @pytest.mark.parametrize("flags", [(), ("--subagent-foreground",)], ids=["background", "foreground"])
@@ -46,7 +30,7 @@ async def test_a_sub_agent_is_a_row_of_the_parents_tree_with_its_own_calls_text_
     """The child is one row under the parent's answer: its task, `done`, its tokens and cost, and
     unfolded its own tool call and text; the parent's answer is whole and unsplit, its tool log
     empty, and nobody is called for the child's finish."""
-    app = agent_app(tmp_path, TICKET, delegating(*flags))
+    app = agent_app(tmp_path, DELEGATING_TICKET, delegating(*flags))
     async with app.run_test(size=SIZE) as pilot:
         p = app.controller.panes["p"]
         await until(pilot, lambda: p.state is PaneState.COMPLETED, 20)
@@ -146,7 +130,7 @@ def test_a_long_childs_row_keeps_the_end_of_its_text_and_counts_all_of_it() -> N
 async def test_shift_x_cancels_the_unfolded_sub_agent_alone_and_the_parent_goes_on(tmp_path: Path) -> None:
     """The child offers its cancel and waits: `X` on its unfolded row sends `session/cancel` with
     the child's session id; the child ends cancelled, the parent's answer completes."""
-    app = agent_app(tmp_path, TICKET, delegating("--subagent-waits"))
+    app = agent_app(tmp_path, DELEGATING_TICKET, delegating("--subagent-waits"))
     async with app.run_test(size=SIZE) as pilot:
         p = app.controller.panes["p"]
         tree = p.shown.subagents
@@ -187,7 +171,7 @@ async def test_a_sub_agent_task_holding_markup_is_drawn_as_text_and_the_run_goes
     """A task is the agent's words: `[/]` in it once raised Textual's `MarkupError` in the row's
     heading, which ended the app and cancelled every ticket in it."""
     task = "Summarize the logs [/] and strip the [/b] tags [@click=app.quit]x[/]"
-    two = TICKET + TICKET.replace('id = "p"', 'id = "q"')
+    two = DELEGATING_TICKET + DELEGATING_TICKET.replace('id = "p"', 'id = "q"')
     app = agent_app(tmp_path, two, delegating_as(task))
     async with app.run_test(size=SIZE) as pilot:
         panes = app.controller.panes
