@@ -155,17 +155,22 @@ def explain(exc: Exception, broker: Broker, first: bool = False) -> str | None:
         if closed and not broker.url.tls:
             return (
                 f"the broker at {where} closed the connection without answering ({text}): "
-                "a broker that takes TLS does that, so try rediss://"
+                f"a broker that takes TLS does that, so try {_scheme(broker, tls=True)}://"
             )
         if broker.url.tls and isinstance(exc, exceptions.TimeoutError):
             return (
                 f"the broker at {where} did not complete a TLS handshake ({text}): "
-                "if it does not take TLS, use redis://"
+                f"if it does not take TLS, use {_scheme(broker, tls=False)}://"
             )
         return f"cannot reach the broker at {where}: {text}"
     if isinstance(exc, exceptions.RedisError):
         return f"the broker at {where} answered with an error: {text}"
     return None
+
+
+def _scheme(broker: Broker, tls: bool) -> str:
+    """The scheme of `broker`'s kind (behind Sentinel or not), with or without TLS."""
+    return ("rediss" if tls else "redis") + ("+sentinel" if broker.url.sentinels else "")
 
 
 def _sentinel_refused(exc: SentinelRefused, broker: Broker) -> str:

@@ -43,26 +43,32 @@ class SentinelRefused(MasterNotFoundError):
 
 
 class Sentinels(Sentinel):
-    """redis-py's `Sentinel`, whose failure to find a primary says when a sentinel refused lfg."""
+    """redis-py's `Sentinel`, whose failure to find a primary says why when the sentinels are the
+    cause: one refused lfg's password (or asked for one), or none could be spoken to (TLS to a plain
+    one, plain text to a TLS one, a certificate not trusted)."""
 
     async def discover_master(self, service_name: str) -> Any:
         try:
             return await super().discover_master(service_name)
         except MasterNotFoundError:
-            await self._raise_refusal()
+            await self._raise_why()
             raise
 
-    async def _raise_refusal(self) -> None:
-        """Raise `SentinelRefused` for the first sentinel that refuses a PING for its password
-        (`discover_master` keeps only the text of why each failed); asked only once none answered."""
+    async def _raise_why(self) -> None:
+        """Raise `SentinelRefused` for the first sentinel that refuses a PING for its password, or the
+        first sentinel's own failure when none answers one (`discover_master` keeps only the text of
+        why each failed). Asked only once no sentinel named a primary."""
+        unreachable: list[Exception] = []
         for sentinel in self.sentinels:
             try:
                 await sentinel.ping()
             except AuthenticationError as refused:
                 kwargs = sentinel.connection_pool.connection_kwargs
                 raise SentinelRefused(f"{kwargs['host']}:{kwargs['port']}", str(refused)) from None
-            except (ConnectionError, TimeoutError, OSError):
-                continue
+            except (ConnectionError, TimeoutError, OSError) as exc:
+                unreachable.append(exc)
+        if unreachable and len(unreachable) == len(self.sentinels):
+            raise unreachable[0]
 
 
 class SentinelPrimary(Redis):
