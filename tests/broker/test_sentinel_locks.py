@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from lfgtui.broker.client import connect
-from lfgtui.config.broker import BrokerSettings, resolve
+from lfgtui.config.broker import BrokerError, BrokerSettings, resolve
 from tests.support.fleet import until
 from tests.support.lfg import Lfg
 from tests.support.topologies import Locks, SentinelSet
@@ -32,6 +32,21 @@ def locked(tmp_path: Path) -> Iterator[SentinelSet]:
     found = SentinelSet.start(tmp_path / "sentinel", LOCKS)
     yield found
     found.stop()
+
+
+def test_the_sentinels_password_comes_from_its_variable_or_file_never_from_the_url(tmp_path: Path) -> None:
+    url = "redis+sentinel://lfg:primary@s1,s2/mymaster"
+    from_env = resolve(url, {"LFG_SENTINEL_PASSWORD": "sentinels"}, BrokerSettings())
+    assert (from_env.password, from_env.sentinel_password) == ("primary", "sentinels")
+    (tmp_path / "sentinel.pw").write_text("from-file\n")
+    settings = BrokerSettings(sentinel_password_env="OURS", sentinel_password_file=tmp_path / "sentinel.pw")
+    assert resolve(url, {"LFG_SENTINEL_PASSWORD": "ignored"}, settings).sentinel_password == "from-file"
+    assert resolve(url, {"OURS": "named"}, settings).sentinel_password == "named"
+    assert resolve("redis://h", {"LFG_SENTINEL_PASSWORD": "x"}, BrokerSettings()).sentinel_password is None
+    with pytest.raises(BrokerError) as refused:
+        resolve(url + "?sentinel_password=" + SENTINEL_PASSWORD, {}, BrokerSettings())
+    assert "$LFG_SENTINEL_PASSWORD or [broker] sentinel_password_file" in str(refused.value)
+    assert SENTINEL_PASSWORD not in str(refused.value) and "primary" not in str(refused.value)
 
 
 def as_lfg(sentinels: SentinelSet) -> str:
