@@ -22,8 +22,14 @@ from tests.support.topologies import Locks, SentinelSet
 ADMIN_PASSWORD = "adm1n-Secret-4e7"
 USER_PASSWORD = "us3r-Secret-8b2"
 SENTINEL_PASSWORD = "s3ntinel-Secret-9f1"
-SECRETS = (ADMIN_PASSWORD, USER_PASSWORD, SENTINEL_PASSWORD)
-LOCKS = Locks(password=ADMIN_PASSWORD, user=("lfg", USER_PASSWORD), sentinel_password=SENTINEL_PASSWORD)
+WATCHER_PASSWORD = "w4tcher-Secret-2d6"
+SECRETS = (ADMIN_PASSWORD, USER_PASSWORD, SENTINEL_PASSWORD, WATCHER_PASSWORD)
+LOCKS = Locks(
+    password=ADMIN_PASSWORD,
+    user=("lfg", USER_PASSWORD),
+    sentinel_password=SENTINEL_PASSWORD,
+    sentinel_user=("watcher", WATCHER_PASSWORD),
+)
 PASSWORDS = {"LFG_BROKER_PASSWORD": USER_PASSWORD, "LFG_SENTINEL_PASSWORD": SENTINEL_PASSWORD}
 
 
@@ -57,18 +63,24 @@ def as_lfg(sentinels: SentinelSet) -> str:
 async def test_an_acl_user_reaches_the_primary_behind_locked_sentinels_and_follows_their_switch(
     locked: SentinelSet,
 ) -> None:
-    """The sentinels are asked with their own password (the primary's user and password would be
-    refused there), and so is the `+switch-master` listener: after `SENTINEL FAILOVER` of a primary
-    that stays up, the client's connection to it is closed at the sentinels' word."""
+    """The sentinels are asked as their own ACL user with its password (the primary's user and
+    password would be refused there), and so is the `+switch-master` listener: after `SENTINEL
+    FAILOVER` of a primary that stays up, the client's connection to it is closed at the sentinels'
+    word."""
     old = locked.admin(locked.primary.port)
     old.execute_command("ACL", "SETUSER", "default", "-replicaof", "-slaveof")
-    broker = resolve(as_lfg(locked), PASSWORDS, BrokerSettings())
+    watcher = BrokerSettings(sentinel_username="watcher")
+    broker = resolve(as_lfg(locked), PASSWORDS | {"LFG_SENTINEL_PASSWORD": WATCHER_PASSWORD}, watcher)
     client = await connect(broker)
     try:
         assert await client.acl_whoami() == "lfg"
         await client.set("lfg:before", "1")
         locked.promote()
         await until(lambda: not [c for c in old.client_list() if c["name"] == "lfg"])
+        watchers = [c for sentinel in locked.sentinels for c in sentinel.clients()]
+        assert {c["user"] for c in watchers if c["name"] == "lfg"} == {"watcher"}, (
+            "asked as the sentinels' user"
+        )
         await client.set("lfg:after", "2")
     finally:
         await client.aclose()

@@ -36,11 +36,13 @@ def wait_for(check: object, what: str, timeout: float = SETTLE_S) -> None:
 class Locks:
     """What a `SentinelSet` asks of whoever reaches it: the primary's and replica's `requirepass`
     (which the replica and the sentinels use too), an ACL user on both (name, password), the
-    sentinels' own `requirepass`, and TLS on every port (servers, replication, sentinels)."""
+    sentinels' own `requirepass` and an ACL user of theirs, and TLS on every port (servers,
+    replication, sentinels)."""
 
     password: str | None = None
     user: tuple[str, str] | None = None
     sentinel_password: str | None = None
+    sentinel_user: tuple[str, str] | None = None
     tls: TlsFiles | None = None
 
     def server_options(self) -> tuple[str, ...]:
@@ -142,10 +144,20 @@ class SentinelProcess:
             lines.append(f"sentinel auth-pass {MASTER} {locks.password}")
         if locks.sentinel_password is not None:
             lines.append(f"requirepass {locks.sentinel_password}")
+        if locks.sentinel_user is not None:
+            lines.append(f"user {locks.sentinel_user[0]} on >{locks.sentinel_user[1]} ~* &* +@all")
         return "\n".join(lines) + "\n"
 
     def admin(self) -> redis.Redis:
         return admin(self.port, self.locks.sentinel_password, self.locks.tls)
+
+    def clients(self) -> list[dict[str, str]]:
+        """`CLIENT LIST` of this sentinel: who is connected to it, as which user."""
+        client = self.admin()
+        try:
+            return list(client.client_list())
+        finally:
+            client.close()
 
     def primary_port_named(self) -> int:
         client = self.admin()
