@@ -97,6 +97,7 @@ def lfg_runs(lfg: Lfg, url: str, env: dict[str, str], *extra: str) -> subprocess
         [sys.executable, "-m", "lfgtui", "runs", "--broker", url, "--config", str(lfg.config), *extra],
         env=lfg.env | env,
         capture_output=True,
+        stdin=subprocess.DEVNULL,
         text=True,
         timeout=60,
     )
@@ -139,6 +140,7 @@ def test_a_refused_password_is_one_line_naming_the_side_that_refused_and_never_t
         lfg.args(tickets, "--json", "--publish", url),
         env=lfg.env | env,
         capture_output=True,
+        stdin=subprocess.DEVNULL,
         text=True,
         timeout=60,
     )
@@ -157,6 +159,7 @@ def test_a_run_published_through_locked_sentinels_is_listed_and_watched_and_no_p
         lfg.args(tickets, "--json", "--publish", url),
         env=lfg.env | PASSWORDS,
         capture_output=True,
+        stdin=subprocess.DEVNULL,
         text=True,
         timeout=60,
     )
@@ -173,6 +176,7 @@ def test_a_run_published_through_locked_sentinels_is_listed_and_watched_and_no_p
         [sys.executable, "-m", "lfgtui", "attach", url, run_id, "--json", "--config", str(lfg.config)],
         env=lfg.env | PASSWORDS,
         capture_output=True,
+        stdin=subprocess.DEVNULL,
         text=True,
         timeout=60,
     )
