@@ -368,14 +368,15 @@ class FleetReader:
         self._redis: Redis | None = None
 
     async def read(self) -> FleetIndex:
+        from redis.asyncio.sentinel import MasterNotFoundError
         from redis.exceptions import AuthenticationError, ConnectionError
 
         if self._redis is None:
             self._redis = client(self.broker, read_timeout_s=CONNECT_TIMEOUT_S)
         try:
             return await fleet_index(self._redis, self.layout)
-        except AuthenticationError:
-            raise
+        except (AuthenticationError, MasterNotFoundError):
+            raise  # refused, or no primary named: asking again at once would say the same
         except ConnectionError:
             return await fleet_index(self._redis, self.layout)
 
