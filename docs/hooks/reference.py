@@ -373,6 +373,11 @@ FIELD_HELP = {
     "broker.username": "the ACL user",
     "broker.password_env": "the variable holding the password",
     "broker.password_file": "a file holding it, read when that variable is not set",
+    "broker.sentinel_username": "behind Sentinel, the sentinels' own ACL user (not the primary's)",
+    "broker.sentinel_password_env": "the variable holding the sentinels' own password (their "
+    "`requirepass`; the URL's is the primary's). Default `LFG_SENTINEL_PASSWORD`",
+    "broker.sentinel_password_file": "a file holding the sentinels' password, read when that variable "
+    "is not set",
     "broker.ca_file": "the CA that signed a `rediss://` broker's certificate (default: the system's)",
     "broker.cert_file": "a client certificate, for a broker that asks for one",
     "broker.key_file": "its key",

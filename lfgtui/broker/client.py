@@ -22,6 +22,8 @@ from lfgtui.run.calls import RetryPolicy
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
+    from lfgtui.broker.sentinel import SentinelRefused
+
 T = TypeVar("T")
 CONNECT_TIMEOUT_S = 5.0
 """How long a connection (TLS handshake included) may take."""
@@ -71,7 +73,11 @@ def client(broker: Broker, read_timeout_s: float | None) -> Redis:
     if broker.url.sentinels:
         from lfgtui.broker.sentinel import primary
 
-        asking = reaching | {"socket_timeout": CONNECT_TIMEOUT_S}
+        asking = reaching | {
+            "socket_timeout": CONNECT_TIMEOUT_S,
+            "username": settings.sentinel_username,
+            "password": broker.sentinel_password,
+        }
         return primary(broker.url.sentinels, broker.url.master, options, asking)
     return Redis(host=broker.url.host, port=broker.url.port, **options)  # type: ignore[arg-type]
 
@@ -110,18 +116,22 @@ def explain(exc: Exception, broker: Broker, first: bool = False) -> str | None:
     from redis import exceptions
     from redis.asyncio.sentinel import MasterNotFoundError
 
+    from lfgtui.broker.sentinel import SentinelRefused
+
     where = broker.where
     text = str(exc)
+    if isinstance(exc, SentinelRefused):
+        return _sentinel_refused(exc, broker)
     if isinstance(exc, exceptions.AuthenticationError):
-        if broker.password is None:
-            return (
-                f"the broker at {where} needs a password: set ${broker.settings.password_env} "
-                "or [broker] password_file"
-            )
-        user = broker.username or "default"
-        return (
-            f"the broker at {where} refused user {user!r} with that password (wrong, or the user is disabled)"
+        side = (
+            f"the primary {broker.url.master!r} that the sentinels at {where} name"
+            if broker.url.sentinels
+            else f"the broker at {where}"
         )
+        if broker.password is None:
+            return f"{side} needs a password: set ${broker.settings.password_env} or [broker] password_file"
+        user = broker.username or "default"
+        return f"{side} refused user {user!r} with that password (wrong, or the user is disabled)"
     cluster_replies = (
         exceptions.AskError,  # and MOVED, its subclass
         exceptions.TryAgainError,
@@ -145,17 +155,38 @@ def explain(exc: Exception, broker: Broker, first: bool = False) -> str | None:
         if closed and not broker.url.tls:
             return (
                 f"the broker at {where} closed the connection without answering ({text}): "
-                "a broker that takes TLS does that, so try rediss://"
+                f"a broker that takes TLS does that, so try {_scheme(broker, tls=True)}://"
             )
         if broker.url.tls and isinstance(exc, exceptions.TimeoutError):
             return (
                 f"the broker at {where} did not complete a TLS handshake ({text}): "
-                "if it does not take TLS, use redis://"
+                f"if it does not take TLS, use {_scheme(broker, tls=False)}://"
             )
         return f"cannot reach the broker at {where}: {text}"
     if isinstance(exc, exceptions.RedisError):
         return f"the broker at {where} answered with an error: {text}"
     return None
+
+
+def _scheme(broker: Broker, tls: bool) -> str:
+    """The scheme of `broker`'s kind (behind Sentinel or not), with or without TLS."""
+    return ("rediss" if tls else "redis") + ("+sentinel" if broker.url.sentinels else "")
+
+
+def _sentinel_refused(exc: SentinelRefused, broker: Broker) -> str:
+    """What a sentinel's refusal of lfg's password (or of none) means, naming the sentinel's side."""
+    settings = broker.settings
+    where = broker.where
+    if broker.sentinel_password is None:
+        return (
+            f"the sentinels at {where} need a password of their own: set ${settings.sentinel_password_env} "
+            "or [broker] sentinel_password_file (the URL's password is the primary's)"
+        )
+    user = settings.sentinel_username or "default"
+    return (
+        f"the sentinel at {exc.sentinel} (of {where}) refused user {user!r} with the sentinels' password "
+        f"from ${settings.sentinel_password_env} or [broker] sentinel_password_file: {exc.reply}"
+    )
 
 
 async def until_answered(

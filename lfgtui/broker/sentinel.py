@@ -20,8 +20,8 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
-from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
-from redis.exceptions import RedisError
+from redis.asyncio.sentinel import MasterNotFoundError, Sentinel, SentinelConnectionPool
+from redis.exceptions import AuthenticationError, ConnectionError, RedisError, TimeoutError
 
 SWITCH = "+switch-master"
 """What a sentinel publishes once a failover named a new primary: `MASTER OLD_IP OLD_PORT NEW_IP
@@ -30,6 +30,45 @@ LISTEN_S = 1.0
 """How long one wait for a sentinel's message lasts (under the sentinels' socket timeout)."""
 AWAY_S = (0.5, 5.0)
 """Waits before subscribing again once every sentinel failed: from the first, doubling to the last."""
+
+
+class SentinelRefused(MasterNotFoundError):
+    """No primary was found because a sentinel refused lfg's password for it (or asked for one):
+    said as the sentinels' side, not the primary's, which `MasterNotFoundError` cannot tell apart."""
+
+    def __init__(self, sentinel: str, reply: str) -> None:
+        super().__init__(f"the sentinel at {sentinel} said: {reply}")
+        self.sentinel = sentinel
+        self.reply = reply
+
+
+class Sentinels(Sentinel):
+    """redis-py's `Sentinel`, whose failure to find a primary says why when the sentinels are the
+    cause: one refused lfg's password (or asked for one), or none could be spoken to (TLS to a plain
+    one, plain text to a TLS one, a certificate not trusted)."""
+
+    async def discover_master(self, service_name: str) -> Any:
+        try:
+            return await super().discover_master(service_name)
+        except MasterNotFoundError:
+            await self._raise_why()
+            raise
+
+    async def _raise_why(self) -> None:
+        """Raise `SentinelRefused` for the first sentinel that refuses a PING for its password, or the
+        first sentinel's own failure when none answers one (`discover_master` keeps only the text of
+        why each failed). Asked only once no sentinel named a primary."""
+        unreachable: list[Exception] = []
+        for sentinel in self.sentinels:
+            try:
+                await sentinel.ping()
+            except AuthenticationError as refused:
+                kwargs = sentinel.connection_pool.connection_kwargs
+                raise SentinelRefused(f"{kwargs['host']}:{kwargs['port']}", str(refused)) from None
+            except (ConnectionError, TimeoutError, OSError) as exc:
+                unreachable.append(exc)
+        if unreachable and len(unreachable) == len(self.sentinels):
+            raise unreachable[0]
 
 
 class SentinelPrimary(Redis):
@@ -106,5 +145,5 @@ def primary(
 ) -> Redis:
     """A client of `master` as `sentinels` name it: `options` for the primary's connections,
     `sentinel_options` for the sentinels' (which take no database, user or password of the primary)."""
-    manager = Sentinel(list(sentinels), sentinel_kwargs=dict(sentinel_options), **options)
+    manager = Sentinels(list(sentinels), sentinel_kwargs=dict(sentinel_options), **options)
     return manager.master_for(master, redis_class=SentinelPrimary)

@@ -356,7 +356,10 @@ async def fleet_index(redis: Redis, layout: Layout, limit: int = MAX_RUNS) -> Fl
 
 class FleetReader:
     """The fleet view's reads of one broker, on a connection of its own: a read that fails raises (the
-    view keeps what it showed), and the next one connects again."""
+    view keeps what it showed), and the next one connects again. A read whose connection the broker
+    had closed (a failover: the primary killed, or demoted before the sentinels' word reached the
+    client) is asked once more at once on a new connection, which asks the sentinels: it only reads,
+    so asking twice is safe, and the view says no failure where the new primary answers."""
 
     def __init__(self, broker: Broker) -> None:
         self.broker = broker
@@ -365,9 +368,17 @@ class FleetReader:
         self._redis: Redis | None = None
 
     async def read(self) -> FleetIndex:
+        from redis.asyncio.sentinel import MasterNotFoundError
+        from redis.exceptions import AuthenticationError, ConnectionError
+
         if self._redis is None:
             self._redis = client(self.broker, read_timeout_s=CONNECT_TIMEOUT_S)
-        return await fleet_index(self._redis, self.layout)
+        try:
+            return await fleet_index(self._redis, self.layout)
+        except (AuthenticationError, MasterNotFoundError):
+            raise  # refused, or no primary named: asking again at once would say the same
+        except ConnectionError:
+            return await fleet_index(self._redis, self.layout)
 
     def explain(self, exc: Exception) -> str | None:
         """What a failed read means to a person; None for a bug."""

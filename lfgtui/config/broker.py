@@ -23,6 +23,7 @@ from urllib.parse import SplitResult, quote, unquote, urlsplit
 
 BROKER_ENV = "LFG_BROKER"
 PASSWORD_ENV = "LFG_BROKER_PASSWORD"
+SENTINEL_PASSWORD_ENV = "LFG_SENTINEL_PASSWORD"
 DEFAULT_PORT = 6379
 SENTINEL_PORT = 26379
 SCHEMES = ("redis", "rediss")
@@ -52,6 +53,12 @@ class BrokerSettings:
     """The ACL user (`AUTH user password`); a user in the URL wins."""
     password_env: str = PASSWORD_ENV
     password_file: Path | None = None
+    sentinel_username: str | None = None
+    """The sentinels' own ACL user, for sentinels that ask for one (not the primary's)."""
+    sentinel_password_env: str = SENTINEL_PASSWORD_ENV
+    sentinel_password_file: Path | None = None
+    """Where the sentinels' own password (their `requirepass`) is: never in the URL, whose password
+    is the primary's."""
     ca_file: Path | None = None
     """The CA that signed a `rediss://` broker's certificate (default: the system's)."""
     cert_file: Path | None = None
@@ -186,7 +193,10 @@ def _parse_sentinel_url(parts: SplitResult, shown: str) -> BrokerUrl:
     if "@" in parts.path + parts.query + parts.fragment:
         raise BrokerError(f"{shown}: an @ after the host: in a password, write / ? # @ as %2F %3F %23 %40")
     if parts.query:
-        raise BrokerError(f"{shown}: a broker URL takes no ?query: the master and database are its path")
+        raise BrokerError(
+            f"{shown}: a broker URL takes no ?query: the master and database are its path, the "
+            f"sentinels' own password ${SENTINEL_PASSWORD_ENV} or [broker] sentinel_password_file"
+        )
     sentinels = []
     for hostport in parts.netloc.rpartition("@")[2].split(","):
         one = urlsplit(f"//{hostport}")
@@ -221,6 +231,8 @@ class Broker:
     username: str | None
     password: str | None = field(repr=False)
     """The URL's, else the environment's, else the password file's."""
+    sentinel_password: str | None = field(default=None, repr=False)
+    """The sentinels' own (behind Sentinel only): the environment's, else its file's."""
 
     @property
     def where(self) -> str:
@@ -235,16 +247,24 @@ def chosen_url(given: str | None, env: Mapping[str, str], settings: BrokerSettin
 def resolve(url: str, env: Mapping[str, str], settings: BrokerSettings) -> Broker:
     """The broker `url` names, with its password from the URL, the environment or the password file."""
     parsed = parse_url(url)
-    password = parsed.password or env.get(settings.password_env) or None
-    if password is None and settings.password_file is not None:
-        try:
-            password = settings.password_file.read_text(encoding="utf-8-sig").strip() or None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise BrokerError(
-                f"cannot read the broker's password file {settings.password_file}: {exc}"
-            ) from None
-        if password is None:
-            raise BrokerError(f"the broker's password file {settings.password_file} is empty")
+    password = parsed.password or _secret(env.get(settings.password_env), settings.password_file, "broker's")
+    sentinel_password = None
+    if parsed.sentinels:
+        given = env.get(settings.sentinel_password_env)
+        sentinel_password = _secret(given, settings.sentinel_password_file, "sentinels'")
     if not parsed.tls and (settings.cert_file or settings.key_file):
         raise BrokerError(f"[broker] cert_file and key_file are for TLS: use rediss:// (not {parsed.where})")
-    return Broker(parsed, settings, parsed.username or settings.username, password)
+    return Broker(parsed, settings, parsed.username or settings.username, password, sentinel_password)
+
+
+def _secret(given: str | None, file: Path | None, whose: str) -> str | None:
+    """A password from the environment (`given`), else from `file`; None if neither gives one."""
+    if given or file is None:
+        return given or None
+    try:
+        password = file.read_text(encoding="utf-8-sig").strip() or None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BrokerError(f"cannot read the {whose} password file {file}: {exc}") from None
+    if password is None:
+        raise BrokerError(f"the {whose} password file {file} is empty")
+    return password

@@ -180,6 +180,12 @@ BROKER_FIELDS: dict[str, Kind] = {
         lambda value: isinstance(value, str) and bool(ENV_NAME.fullmatch(value)),
     ),
     "password_file": PATH,
+    "sentinel_username": STRING,
+    "sentinel_password_env": Kind(
+        "an environment variable name",
+        lambda value: isinstance(value, str) and bool(ENV_NAME.fullmatch(value)),
+    ),
+    "sentinel_password_file": PATH,
     "ca_file": PATH,
     "cert_file": PATH,
     "key_file": PATH,
@@ -212,7 +218,7 @@ TELEMETRY_FIELDS: dict[str, Kind] = {
     "capture_content": BOOLEAN,
     "service_name": STRING,
 }
-BROKER_PATHS = ("password_file", "ca_file", "cert_file", "key_file")
+BROKER_PATHS = ("password_file", "sentinel_password_file", "ca_file", "cert_file", "key_file")
 SECRET_HEADERS = frozenset({"authorization", "api-key", "x-api-key"})
 MCP_FIELDS: dict[str, Kind] = {
     "command": Kind("a program's name or path", lambda value: isinstance(value, str) and bool(value.strip())),

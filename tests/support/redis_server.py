@@ -77,6 +77,8 @@ class RedisServer:
     password: str | None = None
     tls: TlsFiles | None = None
     aof: bool = False
+    options: tuple[str, ...] = ()
+    """More `redis-server` arguments (an ACL user, a replica's `--masterauth`)."""
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     killed: bool = False
@@ -95,6 +97,7 @@ class RedisServer:
         args += ["--save", "", "--appendonly", "yes" if self.aof else "no", "--appendfsync", "always"]
         if self.password is not None:
             args += ["--requirepass", self.password]
+        args += self.options
         if self.tls is None:
             return [*args, "--port", str(self.port)]
         return [

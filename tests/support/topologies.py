@@ -12,7 +12,7 @@ from pathlib import Path
 
 import redis
 
-from tests.support.redis_server import RedisServer, free_port, redis_program
+from tests.support.redis_server import RedisServer, TlsFiles, free_port, redis_program
 
 MASTER = "mymaster"
 SETTLE_S = 60.0
@@ -32,21 +32,48 @@ def wait_for(check: object, what: str, timeout: float = SETTLE_S) -> None:
         time.sleep(0.05)
 
 
-def admin(port: int) -> redis.Redis:
-    return redis.Redis(host="127.0.0.1", port=port, decode_responses=True, socket_timeout=5)
+@dataclass(frozen=True)
+class Locks:
+    """What a `SentinelSet` asks of whoever reaches it: the primary's and replica's `requirepass`
+    (which the replica and the sentinels use too), an ACL user on both (name, password), the
+    sentinels' own `requirepass` and an ACL user of theirs, and TLS on every port (servers,
+    replication, sentinels)."""
+
+    password: str | None = None
+    user: tuple[str, str] | None = None
+    sentinel_password: str | None = None
+    sentinel_user: tuple[str, str] | None = None
+    tls: TlsFiles | None = None
+
+    def server_options(self) -> tuple[str, ...]:
+        user = ("--user", self.user[0], "on", f">{self.user[1]}", "~*", "&*", "+@all") if self.user else ()
+        tls = ("--tls-replication", "yes") if self.tls else ()
+        auth = ("--masterauth", self.password) if self.password else ()
+        return (*user, *tls, *auth)
 
 
-def replication(port: int) -> dict[str, object]:
+OPEN = Locks()
+
+
+def admin(port: int, password: str | None = None, tls: TlsFiles | None = None) -> redis.Redis:
+    """A client of the server at `port` as its default user (with `password`, over TLS with `tls`)."""
+    secure = {"ssl": True, "ssl_ca_certs": str(tls.ca)} if tls else {}
+    return redis.Redis(
+        host="127.0.0.1", port=port, password=password, decode_responses=True, socket_timeout=5, **secure
+    )  # type: ignore[arg-type]
+
+
+def replication(port: int, locks: Locks = OPEN) -> dict[str, object]:
     """`INFO replication` of the server at `port`: its `role` (`master`, `slave`), its link."""
-    client = admin(port)
+    client = admin(port, locks.password, locks.tls)
     try:
         return dict(client.info("replication"))
     finally:
         client.close()
 
 
-def role(port: int) -> str:
-    return str(replication(port)["role"])
+def role(port: int, locks: Locks = OPEN) -> str:
+    return str(replication(port, locks)["role"])
 
 
 @dataclass
@@ -83,6 +110,7 @@ class SentinelProcess:
 
     folder: Path
     primary_port: int
+    locks: Locks = OPEN
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
@@ -94,16 +122,45 @@ class SentinelProcess:
         self.folder.mkdir(parents=True, exist_ok=True)
         conf = self.folder / "sentinel.conf"
         conf.write_text(
-            f"port {self.port}\nbind 127.0.0.1\ndir {self.folder}\nlogfile {self.log}\n"
+            f"bind 127.0.0.1\ndir {self.folder}\nlogfile {self.log}\n"
             f"sentinel monitor {MASTER} 127.0.0.1 {self.primary_port} 2\n"
             f"sentinel down-after-milliseconds {MASTER} 1000\n"
-            f"sentinel failover-timeout {MASTER} 10000\n"
+            f"sentinel failover-timeout {MASTER} 10000\n" + self._locked()
         )
         self.process = subprocess.Popen([redis_program(), str(conf), "--sentinel"], stdin=subprocess.DEVNULL)
         wait_for(lambda: self.log.exists() and "+monitor master" in self.log.read_text(), "a sentinel")
 
+    def _locked(self) -> str:
+        """The lines of its conf that set its port, its password, the primary's and TLS."""
+        locks = self.locks
+        lines = [f"port {self.port}"]
+        if locks.tls is not None:
+            lines = [
+                f"port 0\ntls-port {self.port}\ntls-replication yes\ntls-auth-clients no",
+                f"tls-cert-file {locks.tls.cert}\ntls-key-file {locks.tls.key}",
+                f"tls-ca-cert-file {locks.tls.ca}",
+            ]
+        if locks.password is not None:
+            lines.append(f"sentinel auth-pass {MASTER} {locks.password}")
+        if locks.sentinel_password is not None:
+            lines.append(f"requirepass {locks.sentinel_password}")
+        if locks.sentinel_user is not None:
+            lines.append(f"user {locks.sentinel_user[0]} on >{locks.sentinel_user[1]} ~* &* +@all")
+        return "\n".join(lines) + "\n"
+
+    def admin(self) -> redis.Redis:
+        return admin(self.port, self.locks.sentinel_password, self.locks.tls)
+
+    def clients(self) -> list[dict[str, str]]:
+        """`CLIENT LIST` of this sentinel: who is connected to it, as which user."""
+        client = self.admin()
+        try:
+            return list(client.client_list())
+        finally:
+            client.close()
+
     def primary_port_named(self) -> int:
-        client = admin(self.port)
+        client = self.admin()
         try:
             host_port = client.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", MASTER)
         finally:
@@ -111,7 +168,7 @@ class SentinelProcess:
         return int(host_port[1])
 
     def knows_replica(self, port: int) -> bool:
-        client = admin(self.port)
+        client = self.admin()
         try:
             replicas = client.execute_command("SENTINEL", "REPLICAS", MASTER)
         finally:
@@ -135,18 +192,21 @@ class SentinelSet:
     primary: RedisServer
     replica: Replica
     sentinels: list[SentinelProcess]
+    locks: Locks = OPEN
 
     @classmethod
-    def start(cls, folder: Path) -> SentinelSet:
-        primary = RedisServer(folder / "primary")
+    def start(cls, folder: Path, locks: Locks = OPEN) -> SentinelSet:
+        served = {"password": locks.password, "tls": locks.tls, "options": locks.server_options()}
+        primary = RedisServer(folder / "primary", **served)  # type: ignore[arg-type]
         primary.start()
-        replica = Replica(folder / "replica", primary_port=primary.port)
-        found = cls(primary, replica, [])
+        replica = Replica(folder / "replica", primary_port=primary.port, **served)  # type: ignore[arg-type]
+        found = cls(primary, replica, [], locks)
         try:
             replica.start()
-            wait_for(lambda: replication(replica.port).get("master_link_status") == "up", "the link")
+            linked = lambda: replication(replica.port, locks).get("master_link_status") == "up"  # noqa: E731
+            wait_for(linked, "the link")
             for n in range(3):
-                sentinel = SentinelProcess(folder / f"sentinel-{n}", primary.port)
+                sentinel = SentinelProcess(folder / f"sentinel-{n}", primary.port, locks)
                 found.sentinels.append(sentinel)
                 sentinel.start()
             for sentinel in found.sentinels:
@@ -159,18 +219,23 @@ class SentinelSet:
     @property
     def url(self) -> str:
         hosts = ",".join(f"127.0.0.1:{s.port}" for s in self.sentinels)
-        return f"redis+sentinel://{hosts}/{MASTER}"
+        return f"{'rediss' if self.locks.tls else 'redis'}+sentinel://{hosts}/{MASTER}"
+
+    def admin(self, port: int) -> redis.Redis:
+        """A client of the primary or replica at `port`, as its default user."""
+        return admin(port, self.locks.password, self.locks.tls)
 
     def fail_over(self) -> None:
         """`SENTINEL FAILOVER` of a live primary, then wait until the replica is the primary every
         sentinel names and the old primary follows it (Sentinel tells it so on its next look, up to
         ~10 s later: until then it still takes its clients' writes)."""
         self.promote()
-        wait_for(lambda: role(self.primary.port) == "slave", "the old primary to follow the new one")
+        following = lambda: role(self.primary.port, self.locks) == "slave"  # noqa: E731
+        wait_for(following, "the old primary to follow the new one")
 
     def promote(self) -> None:
         """`SENTINEL FAILOVER`, then wait until the replica is the primary every sentinel names."""
-        client = admin(self.sentinels[0].port)
+        client = self.sentinels[0].admin()
         try:
             client.execute_command("SENTINEL", "FAILOVER", MASTER)
         finally:
@@ -184,7 +249,7 @@ class SentinelSet:
         self.promoted()
 
     def promoted(self) -> None:
-        wait_for(lambda: role(self.replica.port) == "master", "the replica's promotion")
+        wait_for(lambda: role(self.replica.port, self.locks) == "master", "the replica's promotion")
         for sentinel in self.sentinels:
             agreed = lambda s=sentinel: s.primary_port_named() == self.replica.port  # noqa: E731
             wait_for(agreed, "every sentinel to agree")
