@@ -197,8 +197,9 @@ class Dispatch:
     """Set (from any thread) when the broker may have gone back: its coordinator lease was gone."""
     _restoration: Restoration | None = field(default=None, init=False)
     went_back: bool = field(default=False, init=False)
-    """Whether the broker's server changed under the run (restarted, restored or failed over): events
-    a worker published since went with it, not trimmed."""
+    """Whether the broker's server changed under the run (restarted, restored or failed over), or it
+    lost the run's mark and coordinator lease (flushed): events a worker published since went with
+    it, not trimmed."""
     _watching: asyncio.Task[None] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
@@ -243,7 +244,7 @@ class Dispatch:
         before = await self._restoration.stale()
         if before is None and not forced:
             return
-        self.went_back = self.went_back or bool(before)
+        self.went_back = self.went_back or bool(before) or (forced and before == "")  # or flushed
         streams = {w: self._streams[w] for w in self._works.values() if w in self._streams}
         done = await self._restoration.write_back(self.ledger, streams, _REWOUND)
         if done.went_back:
@@ -741,7 +742,10 @@ class BrokerRunner:
         cost = "" if end.cost_usd is None else f", costing {format_usd(end.cost_usd, end.cost_estimated)}"
         tokens = f"{end.input_tokens or 0} input and {end.output_tokens} output tokens{cost}"
         if self.dispatch.went_back:  # written back by its worker (broker/recent_ends.py)
-            cause, lacks = "were lost when the broker went back in time (restored or failed over)", "lost"
+            cause, lacks = (
+                "were lost when the broker went back in time (restored, failed over or flushed)",
+                "lost",
+            )
         else:
             cause, lacks = "were trimmed from the broker", "trimmed"
         message = (
