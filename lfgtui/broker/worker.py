@@ -13,6 +13,8 @@ up (broker/lease_clock.py), and follows the run's control stream from
 the moment the entry was enqueued (cancel, approval answers); when it ends, and its events are on
 the broker, it acknowledges the entry. Entries whose lease lapsed (their worker was killed) are taken
 over, as many at once as it has free slots (broker/ownership.py), and run as their next attempts.
+The ends it recorded are kept for a few leases and written back should the broker go back in time
+and forget them before the coordinator read them (broker/recent_ends.py).
 
 A worker reads no work until its providers are warm (`_warm`): their imports, done in a thread,
 take seconds on a busy machine, which its first attempts would otherwise wait with their leases
