@@ -210,6 +210,7 @@ async def test_an_end_the_coordinator_had_not_read_when_the_broker_went_back_is_
             admin.execute_command("CLIENT", "PAUSE", 30_000, "WRITE")
             try:  # saved before `t`'s end was on the broker: the coordinator had not read it
                 assert admin.hlen(ended(run_id)) == 0 and not ended_on_stream(admin, run_id)
+                assert admin.xpending(STREAM, "workers")["pending"] == 1, "its entry, as its worker's"
                 admin.save()
             finally:
                 admin.execute_command("CLIENT", "UNPAUSE")
@@ -219,7 +220,6 @@ async def test_an_end_the_coordinator_had_not_read_when_the_broker_went_back_is_
             assert redis_server.process is not None
             redis_server.process.wait(10)
             redis_server.start()  # the same port, from the snapshot: no end of `t`, its entry back
-            assert admin.hlen(ended(run_id)) == 0 and admin.xpending(STREAM, "workers")["pending"] == 1
         finally:
             coordinator.process.send_signal(signal.SIGCONT)
         code = await asyncio.to_thread(coordinator.process.wait, 120)
