@@ -196,6 +196,10 @@ class Dispatch:
     look_now: bool = field(default=False, init=False)
     """Set (from any thread) when the broker may have gone back: its coordinator lease was gone."""
     _restoration: Restoration | None = field(default=None, init=False)
+    went_back: bool = field(default=False, init=False)
+    """Whether the broker's server changed under the run (restarted, restored or failed over), or it
+    lost the run's mark and coordinator lease (flushed): events a worker published since went with
+    it, not trimmed."""
     _watching: asyncio.Task[None] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
@@ -240,6 +244,7 @@ class Dispatch:
         before = await self._restoration.stale()
         if before is None and not forced:
             return
+        self.went_back = self.went_back or bool(before) or (forced and before == "")  # or flushed
         streams = {w: self._streams[w] for w in self._works.values() if w in self._streams}
         done = await self._restoration.write_back(self.ledger, streams, _REWOUND)
         if done.went_back:
@@ -730,24 +735,34 @@ class BrokerRunner:
 
     def _ended_apart(self, attempt: Attempt, end: AttemptEnd, seen: int) -> None:
         """End the attempt as its worker recorded it: the broker trimmed its end from the run's event
-        stream (and maybe more of its events) before this coordinator read it. Its answer is whole
+        stream (and maybe more of its events) before this coordinator read it, or lost it going back in
+        time (its worker wrote the end back: broker/recent_ends.py). Its answer is whole
         only when every other event arrived; else what arrived is kept, and said to be partial."""
         lost = max(end.events - seen, 1)
         cost = "" if end.cost_usd is None else f", costing {format_usd(end.cost_usd, end.cost_estimated)}"
         tokens = f"{end.input_tokens or 0} input and {end.output_tokens} output tokens{cost}"
+        if self.dispatch.went_back:  # written back by its worker (broker/recent_ends.py)
+            cause, lacks = (
+                "were lost when the broker went back in time (restored, failed over or flushed)",
+                "lost",
+            )
+        else:
+            cause, lacks = "were trimmed from the broker", "trimmed"
         message = (
-            f"{plural(lost, 'event')} of this attempt's {end.events} were trimmed from the broker before "
-            f"this coordinator read them ([broker] max_len); its worker recorded that it ended "
-            f"{end.outcome} after {tokens}"
+            f"{plural(lost, 'event')} of this attempt's {end.events} {cause} before this coordinator read "
+            f"them{'' if self.dispatch.went_back else ' ([broker] max_len)'}; its worker recorded that "
+            f"it ended {end.outcome} after {tokens}"
         )
         if end.outcome is Outcome.COMPLETED and lost > 1:
             self.answer_lost[attempt.ticket.id] = (
-                "the broker trimmed some of its events before this coordinator read them, "
+                f"some of its events {cause} before this coordinator read them"
+                if self.dispatch.went_back
+                else "the broker trimmed some of its events before this coordinator read them, "
                 "see [broker] max_len"
             )
             attempt.state.transcript = []  # no follow-up of a conversation that lacks part of it
             message += (
-                ": its answer here lacks what was trimmed, so the tickets that depend on it fail "
+                f": its answer here lacks what was {lacks}, so the tickets that depend on it fail "
                 "and it takes no follow-up"
             )
         attempt.say(Status, message=message)

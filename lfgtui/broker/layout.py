@@ -11,7 +11,8 @@ PREFIX:run:RUN:reply:TOKEN  list: a worker's answer to the command that named TO
 PREFIX:run:RUN:ran          hash: the worker that took each attempt (`ran_field`), so a coding
                             agent's follow-up goes back to the one that has the agent's session
 PREFIX:run:RUN:ended        hash: how each attempt a worker ran to its end ended (`AttemptEnd`,
-                            by `ended_field`), written before its work entry is acknowledged
+                            by `ended_field`), written before its work entry is acknowledged, and
+                            again by that worker when the broker forgot it (broker/recent_ends.py)
 PREFIX:run:RUN:held:FIELD   string: the worker still running the attempt `FIELD` (`ended_field`)
                             after the broker lost its work entry, lapsing a lease after its last
                             renewal: until then the coordinator does not enqueue it again

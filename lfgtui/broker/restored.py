@@ -12,6 +12,10 @@ entries, writes the run's work index back, gives up the entries of attempts that
 delivery the broker went back on (their tickets are enqueued again, honestly, as next attempts), and
 marks the run with the server now.
 
+An end the coordinator had not read when the broker went back is its worker's to write back
+(broker/recent_ends.py): the write-back gives each entry still pending as its worker's a fresh lease
+for that.
+
 A worker starts no attempt until the run's mark is the server's (`Gate`, which reads the entry's
 recorded end in the same transaction): the write-back and the mark are one step, so a worker that reads
 before the coordinator wrote back waits, and one that reads after finds the end. A run whose
@@ -73,6 +77,8 @@ for _, running in ipairs(todo.running) do
             redis.call('XACK', stream, ARGV[1], entry)
             redis.call('XDEL', stream, entry)
             rewound[#rewound + 1] = entry
+        else
+            redis.call('XCLAIM', stream, ARGV[1], pending[1][2], 0, entry, 'JUSTID')
         end
     end
 end
@@ -90,8 +96,11 @@ return {server, marked, removed, rewound}
 in s, what the coordinator knows (`Ledger.payload`). Each entry the run is done with: its end
 written back unless one is there, the entry acknowledged and deleted. Each running attempt's entry
 still on its stream: pending for nobody, deleted (its worker, renewing, holds it on as one the broker
-lost: ownership.py `RENEW`); pending otherwise than as its worker's (the consumer, when known, and
-the delivery that numbers the attempt), given up: its end written as interrupted (so its worker's
+lost: ownership.py `RENEW`); pending as its worker's, its idle time reset (without counting a
+delivery): the broker's own count ran on from before it went back, and its worker, still running it
+or having ended it unread (broker/recent_ends.py), gets a lease to renew it or write its end back
+before a lapse hands it out again; pending otherwise than as its worker's (the consumer, when known,
+and the delivery that numbers the attempt), given up: its end written as interrupted (so its worker's
 next renewal stops it, and a worker that took it finds it ended), acknowledged and deleted. The
 index written back; the mark set to the server now. Returns the server, the `ended` fields written
 back, how many entries were deleted, and the running attempts' entries given up."""

@@ -13,6 +13,8 @@ up (broker/lease_clock.py), and follows the run's control stream from
 the moment the entry was enqueued (cancel, approval answers); when it ends, and its events are on
 the broker, it acknowledges the entry. Entries whose lease lapsed (their worker was killed) are taken
 over, as many at once as it has free slots (broker/ownership.py), and run as their next attempts.
+The ends it recorded are kept for a few leases and written back should the broker go back in time
+and forget them before the coordinator read them (broker/recent_ends.py).
 
 A worker reads no work until its providers are warm (`_warm`): their imports, done in a thread,
 take seconds on a busy machine, which its first attempts would otherwise wait with their leases
@@ -48,6 +50,7 @@ from lfgtui.broker.ownership import Held, Ownership
 from lfgtui.broker.presence import Presence
 from lfgtui.broker.publisher import Publisher
 from lfgtui.broker.publishers import RunPublishers
+from lfgtui.broker.recent_ends import RecentEnds
 from lfgtui.broker.restored import Gate as RestoreGate
 from lfgtui.broker.running_on import running_on
 from lfgtui.broker.work import AttemptEnd, ControlEntry, WorkError, WorkItem, ended_field
@@ -55,6 +58,7 @@ from lfgtui.cancels import STOP_S, raise_swallowed_cancel, stop
 from lfgtui.cost import prices
 from lfgtui.cost.prices import run_prices
 from lfgtui.events import AttemptEnded, AttemptStarted, ErrorInfo, ErrorKind, Event, EventFactory, Outcome
+from lfgtui.formats import plural
 from lfgtui.providers.base import AssistantMessage, ProviderConfig
 from lfgtui.providers.kinds import kind_of
 from lfgtui.providers.registry import sim_path
@@ -207,6 +211,10 @@ class BrokerWorker:
         self.publishers = RunPublishers(self._publisher, DRAIN_S)
         self.ownership = Ownership(redis, GROUP, options.name)
         self.gate = RestoreGate(redis, self.layout)
+        self.recent = RecentEnds(
+            redis, self.layout, options.name, self.lease_s, int(broker.settings.max_age_s)
+        )
+        """The ends it recorded lately, written back when the broker forgot them (broker/recent_ends.py)."""
         self.clock = LeaseClock(broker, options.name)
         """Where leases are renewed: not on this loop, which the attempts may hold."""
         self._announced = asyncio.Event()
@@ -224,6 +232,7 @@ class BrokerWorker:
         """Take and run work until cancelled; a broker that goes away stalls taking, not running."""
         await self._groups()
         presence = asyncio.create_task(self._present(), name="presence")
+        rewriting = asyncio.create_task(self._rewrite_ends(), name="recent ends")
         failures = 0
         try:
             await self._warm()
@@ -231,6 +240,8 @@ class BrokerWorker:
                 raise_swallowed_cancel()
                 slots = await self._free_slots()
                 try:
+                    if failures:  # the broker is back: what it forgot of this worker's ends first
+                        await self._write_back_ends()
                     taken, next_lapse_s = await self._claim(slots)
                     taken = taken or await self._read(next_lapse_s)
                 except Exception as exc:
@@ -250,11 +261,35 @@ class BrokerWorker:
                 self._release(slots - len(taken))
         finally:
             within_s = FINISH_S + STOP_S  # an attempt that ended is recorded and acknowledged first
-            if not await stop([presence, *self.running.values()], within_s):
+            if not await stop([presence, rewriting, *self.running.values()], within_s):
                 self.said(f"its tasks did not stop in {within_s:g} s of being cancelled: leaving them")
             await self.clock.aclose()
             with contextlib.suppress(Exception):
                 await self._absent()
+
+    async def _rewrite_ends(self) -> None:
+        """Every quarter lease, write back the ends this worker recorded lately that the broker
+        forgot (it went back in time), before a lapse hands their entries out again."""
+        failures = 0
+        while True:
+            await asyncio.sleep(self.lease_s * RENEW_EVERY)
+            try:
+                await self._write_back_ends()
+                failures = 0
+            except Exception as exc:
+                failures += 1
+                await self._failed(exc, failures, "writing back its recent ends waits for it")
+
+    async def _write_back_ends(self) -> None:
+        if not self.recent.kept:
+            return
+        written = await self.recent.write_back(self.running)
+        if written:
+            self.said(
+                "the broker went back in time (restored or failed over) and forgot how "
+                f"{plural(len(written), 'attempt')} of this worker ended: recorded again, so none runs "
+                f"again: {'; '.join(end.said for end in written)}"
+            )
 
     def _start(self, holding: Holding) -> None:
         entry = holding.taken.entry
@@ -428,6 +463,10 @@ class BrokerWorker:
                 f"entry {taken.entry} of {taken.stream} was taken over by another worker before "
                 "this one recorded how it ended: that worker's attempt is the one that counts"
             )
+        elif end is not None and value is not None:  # kept to write back should the broker forget it
+            said = f"{end.ticket} of run {run_id} (attempt {end.attempt}, {end.outcome})"
+            data = taken.fields.get(b"data", b"")
+            self.recent.keep(run_id, taken.stream, taken.entry, field, value, taken.deliveries, data, said)
 
     async def _ended_before(self, item: WorkItem, holding: Holding) -> AttemptEnd | None:
         """How an attempt of this entry ended, when a worker ran one to its end but was stopped

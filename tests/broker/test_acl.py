@@ -13,7 +13,12 @@ from typing import Any
 
 import pytest
 import redis
+import redis.asyncio
 
+from lfgtui.broker.layout import GROUP, Layout
+from lfgtui.broker.recent_ends import RecentEnds
+from lfgtui.broker.work import AttemptEnd, ended_field
+from lfgtui.events import Outcome
 from tests.support.fleet import Fleet, coordinate, ends, eventually, finish
 from tests.support.lfg import command, of
 
@@ -131,3 +136,27 @@ def test_a_ticket_queued_while_its_providers_live_worker_keeps_failing_says_whic
     [row] = [line for line in listed.stdout.split("\nworkers\n")[1].splitlines() if line.startswith("w1 ")]
     assert "does not let user 'worker' do that" in row, listed.stdout
     assert not of(seen, "first", "attempt_started"), "it stays queued"
+
+
+async def test_a_worker_writes_back_its_recent_ends_under_exactly_the_documented_acls(
+    fleet: Fleet, admin: redis.Redis
+) -> None:
+    """A worker's write-back of the ends the broker forgot (broker/recent_ends.py: a watch of the run's
+    mark, then a script that names the work stream and the run's `ended` hash) as the documented
+    worker user: the run ends before a worker's first write-back in the test above."""
+    acl_user(admin, "worker", documented_rules("worker", "w1"))
+    layout, run_id, stream = Layout(), "0123456789ab", "lfg:work:sim"
+    admin.xgroup_create(stream, GROUP, id="0", mkstream=True)
+    entry = admin.xadd(stream, {"data": b"{}"}).decode()
+    admin.xreadgroup(GROUP, "w1", {stream: ">"}, count=1)
+    admin.set(layout.checked(run_id), "the server before")
+    admin.set(layout.coordinator(run_id), "me")
+    worker = redis.asyncio.Redis.from_url(fleet.url.replace("redis://", "redis://worker:worker-secret@"))
+    try:
+        recent = RecentEnds(worker, layout, "w1", 30, 3600)
+        end = AttemptEnd("t", 1, Outcome.COMPLETED, None, 3)
+        recent.keep(run_id, stream, entry, ended_field("t", entry), end.value(), 1, b"{}", "t")
+        assert [one.said for one in await recent.write_back(running=[])] == ["t"]
+    finally:
+        await worker.aclose()
+    assert admin.hget(layout.ended(run_id), ended_field("t", entry)) == end.value()

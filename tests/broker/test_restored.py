@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import subprocess
 import sys
 import threading
@@ -169,3 +170,69 @@ async def test_a_broker_restored_from_a_snapshot_mid_run_runs_no_completed_ticke
     started = {(e["ticket"], e["attempt"]) for e in seen if e["type"] == "attempt_started"}
     assert started <= outcomes.keys(), watcher_err
     await until(lambda: admin.xpending(STREAM, "workers")["pending"] == 0, 60)  # acknowledged once ended
+
+
+ONE = "long-answer:tokens_per_s=20,repeat=1"
+"""Ticket `t`: an answer of a few seconds, so that the coordinator is stopped and the snapshot taken
+while it streams."""
+
+
+def ended_on_stream(admin: redis.Redis, run_id: str) -> bool:
+    """Whether the run's event stream holds an attempt's end (the run has one ticket: `t`'s)."""
+    return any(
+        b'"attempt_ended"' in fields.get(b"data", b"") for _, fields in admin.xrange(Layout().events(run_id))
+    )
+
+
+@pytest.mark.timeout(240)  # warm-ups, an answer, a restart, and a lease it may take to be taken over
+async def test_an_end_the_coordinator_had_not_read_when_the_broker_went_back_is_written_back_by_its_worker(
+    fleet: Fleet, admin: redis.Redis, redis_server: RedisServer, sim: SimServer
+) -> None:
+    """The coordinator stopped (SIGSTOP: it reads nothing more) while `t` streams, the broker's state
+    saved then, `t` run to its end and recorded by its worker, then the broker restarted from that
+    snapshot: it has `t`'s entry back, pending as its worker's, and no end of it, and the coordinator
+    never read the end. Before, the entry lapsed and was taken over: `t` was paid twice. Now its worker
+    writes its end back, and the coordinator ends the attempt as the worker recorded it."""
+    provider = f'[providers.far]\nkind = "sim"\nbase_url = "{sim.url}/v1"\n'
+    config = fleet.config(LEASE + provider, "far.toml")
+    for name in ("w1", "w2"):
+        fleet.start(name, "--max-concurrency", "1", config=config)
+    await until(lambda: fleet.ready("w1") and fleet.ready("w2"), 90)
+    ticket = f'[[ticket]]\nid = "t"\nprompt = "ticket t says go"\nprovider = "far"\nmodel = "{ONE}"\n'
+    coordinator = Coordinator.start(fleet, fleet.lfg.tickets(ticket), config)
+    ended = Layout().ended
+    try:
+        await until(lambda: admin.zcard("lfg:runs") == 1, 60)
+        [run_id] = [name.decode() for name in admin.zrange("lfg:runs", 0, -1)]
+        await until(lambda: mid_answer_since(sim, 0), 90)
+        coordinator.process.send_signal(signal.SIGSTOP)
+        try:
+            admin.execute_command("CLIENT", "PAUSE", 30_000, "WRITE")
+            try:  # saved before `t`'s end was on the broker: the coordinator had not read it
+                assert admin.hlen(ended(run_id)) == 0 and not ended_on_stream(admin, run_id)
+                assert admin.xpending(STREAM, "workers")["pending"] == 1, "its entry, as its worker's"
+                admin.save()
+            finally:
+                admin.execute_command("CLIENT", "UNPAUSE")
+            await until(lambda: admin.hlen(ended(run_id)) == 1, 90)  # its worker recorded it since
+            admin.shutdown(nosave=True)
+            redis_server.killed = True
+            assert redis_server.process is not None
+            redis_server.process.wait(10)
+            redis_server.start()  # the same port, from the snapshot: no end of `t`, its entry back
+        finally:
+            coordinator.process.send_signal(signal.SIGCONT)
+        code = await asyncio.to_thread(coordinator.process.wait, 120)
+    finally:
+        if coordinator.process.poll() is None:
+            coordinator.process.kill()
+            await asyncio.to_thread(coordinator.process.communicate, timeout=30)
+    err = coordinator.err.read_text()
+    said = fleet.said("w1") + fleet.said("w2")
+    assert code == 0, err
+    assert ends(coordinator.events) == {("t", 1): "completed"}, said + err
+    assert answered(sim, "t") == 1 and len(calls_of(sim, "t")) == 1, said + err
+    assert "forgot how 1 attempt of this worker ended: recorded again" in said, said
+    told = [e["message"] for e in coordinator.events if e["type"] == "status"]
+    assert any("were lost when the broker went back in time" in m for m in told), told
+    await until(lambda: admin.xpending(STREAM, "workers")["pending"] == 0, 60)

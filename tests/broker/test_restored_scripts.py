@@ -1,5 +1,6 @@
-"""The write-back of a coordinator whose broker went back in time, and a worker's look before it
-starts (broker/restored.py), one step each on a real redis-server: what each entry becomes."""
+"""The write-back of a coordinator whose broker went back in time, a worker's look before it starts
+(broker/restored.py), and a worker's write-back of its recent ends (broker/recent_ends.py), one step
+each on a real redis-server: what each entry becomes."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import redis
 import redis.asyncio
 
 from lfgtui.broker.layout import GROUP, Layout
+from lfgtui.broker.recent_ends import RecentEnds
 from lfgtui.broker.restored import Gate, Ledger, Restoration
 from lfgtui.broker.work import AttemptEnd, ended_field
 from lfgtui.events import Outcome
@@ -36,6 +38,7 @@ async def test_the_write_back_re_marks_ends_removes_stale_entries_and_gives_up_a
         admin.xreadgroup(GROUP, "w2", {STREAM: ">"}, count=1)  # `held`: still w2's, as it was
         admin.xreadgroup(GROUP, "w2", {STREAM: ">"}, count=1)
         admin.xack(STREAM, GROUP, nobodys)
+        admin.xclaim(STREAM, GROUP, "w2", 0, [held], idle=600_000, justid=True)  # its count ran on
         admin.set(LAYOUT.checked(RUN), "another server")
         ledger = Ledger()
         for ticket, entry in (("a", done), ("b", stolen), ("c", nobodys), ("d", held)):
@@ -63,9 +66,81 @@ async def test_the_write_back_re_marks_ends_removes_stale_entries_and_gives_up_a
     assert restored.removed == 2, "the ended entry, and the one pending for nobody"
     left = [entry.decode() for entry, _ in admin.xrange(STREAM)]
     assert left == [held], "only the attempt still held as its worker's stays"
+    [kept] = admin.xpending_range(STREAM, GROUP, held, held, 1)
+    assert kept["consumer"] == b"w2" and kept["times_delivered"] == 1
+    assert kept["time_since_delivered"] < 600_000, "its worker gets a fresh lease to renew it or write back"
     ended = admin.hgetall(LAYOUT.ended(RUN))
     assert set(ended) == {ended_field("a", done).encode(), ended_field("b", stolen).encode()}
     given_up = AttemptEnd.read(ended[ended_field("b", stolen).encode()])
     assert given_up is not None and given_up.outcome is Outcome.INTERRUPTED
     assert "went back in time" in restored.said("another server")
+    admin.close()
+
+
+async def test_a_worker_writes_back_the_ends_the_broker_forgot_where_no_other_attempt_can_have_started(
+    redis_server: RedisServer,
+) -> None:
+    """w1 ran five entries to their ends, recorded them, and kept them; the broker went back to before
+    those ends (nothing recorded, the entries back). `mine`: pending as w1's, as it ran it. `gone`: not
+    on its stream. `there`: its end still recorded. `retaken`: handed out again (to w2) after the
+    run's coordinator wrote back (the mark is the server's): w2's attempt counts. `other`: its id now
+    names another entry (the broker's clock went back)."""
+    admin = redis.Redis.from_url(redis_server.url)
+    client = redis.asyncio.Redis.from_url(redis_server.url)
+    ended = LAYOUT.ended(RUN)
+    try:
+        admin.xgroup_create(STREAM, GROUP, id="0", mkstream=True)
+        data = {name: f'{{"ticket": "{name}"}}'.encode() for name in ("mine", "retaken", "other", "there")}
+        entries = {name: admin.xadd(STREAM, {"data": value}).decode() for name, value in data.items()}
+        entries["gone"] = "1-1"
+        admin.xreadgroup(GROUP, "w1", {STREAM: ">"}, count=1)  # mine
+        admin.xreadgroup(GROUP, "w2", {STREAM: ">"}, count=1)  # retaken
+        admin.xreadgroup(GROUP, "w1", {STREAM: ">"}, count=1)  # other
+        admin.hset(ended, ended_field("there", entries["there"]), b"recorded")
+        admin.set(LAYOUT.checked(RUN), server_id(admin))
+        admin.set(LAYOUT.coordinator(RUN), "me")
+        recent = RecentEnds(client, LAYOUT, "w1", 30, 3600)
+        for name, entry in entries.items():
+            end = AttemptEnd(name, 1, Outcome.COMPLETED, None, 9)
+            ran = b"what w1 ran" if name == "other" else data.get(name, b"")
+            recent.keep(RUN, STREAM, entry, ended_field(name, entry), end.value(), 1, ran, name)
+        written = await recent.write_back(running=[])
+        assert {end.said for end in written} == {"mine", "gone"}
+        assert set(recent.kept) == {entries[n] for n in ("mine", "gone", "there")}, "the rest counts no more"
+        assert await recent.write_back(running=[]) == [], "written back once: there the second time"
+    finally:
+        await client.aclose()
+    recorded = {name.decode().partition("@")[0] for name in admin.hkeys(ended)}
+    assert recorded == {"mine", "gone", "there"}
+    left = {entry.decode() for entry, _ in admin.xrange(STREAM)}
+    assert left == {entries["retaken"], entries["other"], entries["there"]}
+    assert admin.xpending(STREAM, GROUP)["pending"] == 2, "retaken (w2's) and other (not w1's to touch)"
+    admin.close()
+
+
+async def test_an_entry_handed_out_again_before_the_coordinator_wrote_back_is_taken_back(
+    redis_server: RedisServer,
+) -> None:
+    """The broker went back to before w1's end, and w2 read the entry again before the run's
+    coordinator wrote back: w2 waits at the gate (the mark is another server's), so w1's end is
+    written back, the entry taken from w2, and w2's look finds the end."""
+    admin = redis.Redis.from_url(redis_server.url)
+    client = redis.asyncio.Redis.from_url(redis_server.url)
+    try:
+        admin.xgroup_create(STREAM, GROUP, id="0", mkstream=True)
+        entry = admin.xadd(STREAM, {"data": b"{}"}).decode()
+        admin.xreadgroup(GROUP, "w2", {STREAM: ">"}, count=1)
+        admin.set(LAYOUT.checked(RUN), "the server before")
+        admin.set(LAYOUT.coordinator(RUN), "me")
+        gate = Gate(client, LAYOUT)
+        assert await gate.look(RUN, "t", entry) == (0, None), "w2 waits for the coordinator"
+        recent = RecentEnds(client, LAYOUT, "w1", 30, 3600)
+        end = AttemptEnd("t", 1, Outcome.COMPLETED, None, 9)
+        recent.keep(RUN, STREAM, entry, ended_field("t", entry), end.value(), 1, b"{}", "t")
+        assert [one.said for one in await recent.write_back(running=[])] == ["t"]
+        admin.set(LAYOUT.checked(RUN), server_id(admin))  # the coordinator's write-back, after
+        assert await gate.look(RUN, "t", entry) == (1, end), "w2 finds it ended: runs nothing"
+    finally:
+        await client.aclose()
+    assert admin.xrange(STREAM) == [] and admin.xpending(STREAM, GROUP)["pending"] == 0
     admin.close()
