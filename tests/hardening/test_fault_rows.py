@@ -1019,7 +1019,7 @@ ELSEWHERE = {
         f"{INBOX}::test_every_argument_is_shown_whole_and_revealed",
     ],
     "the inbox sends a follow-up to a ticket that is still working, or one that is blank, not UTF-8 or "
-    "over 4 KB": [
+    "over 244,096 bytes": [
         f"{INBOX}::test_the_inbox_lists_who_needs_you_first_and_its_answers_reach_the_run",
     ],
     "a tournament's judge ranks first a contestant whose check failed or whose attempt did not complete": [
