@@ -23,6 +23,7 @@ from lfgtui.events import (
     RunFact,
     Status,
     Steered,
+    SteerOffer,
     SubagentDelta,
     TextDelta,
     ToolCallArgsDelta,
@@ -238,6 +239,7 @@ REBUILT: Translation[str] = Translation(
     {
         ToolCallUpdated: "it replaced its call's row, which comes back as the `ToolCallReady` it describes",
         ToolOutputDelta: "the history keeps only the `ToolResult`, with the whole output",
+        SteerOffer: "not recorded (recorder.py): what a turn took from the person is only the composer's",
         Queued: "recorded as a plain status note (the wait is long over when the history is read)",
         SubagentDelta: "a sub-agent's words are kept whole, a row a child (`AttemptRecord.subagents`), "
         "without their times: shown and exported, not replayed; its record (a note) is",
