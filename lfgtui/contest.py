@@ -162,7 +162,7 @@ class Contestant:
 
     def row(self) -> tuple[str, ...]:
         """A row of the table: ticket, model, check (or how the attempt ended, when it did not
-        complete), diff, TTFT, tok/s, tokens, cost, wall time."""
+        complete), diff, TTFT, tok/s, tokens, cost, prompt cache hit rate, wall time."""
         check = self.outcome.value if self.check is None else self.check.label()
         diff = "-" if self.diff is None else self.diff.label()
         _, *measured = compared(self.metrics, self.outcome.value, self.wall())
@@ -172,7 +172,7 @@ class Contestant:
 NOT_ASKED = "it was not asked: no contestant completed, so there was nothing to rank"
 """A judge's `judge_error` when the referee made no call to it (tournament/referee.py)."""
 
-TABLE_HEADER = ("contestant", "model", "check", "diff", "TTFT", "tok/s", "tokens", "cost", "wall")
+TABLE_HEADER = ("contestant", "model", "check", "diff", "TTFT", "tok/s", "tokens", "cost", "cache", "wall")
 
 
 def _or(value: float | None, default: float) -> float:

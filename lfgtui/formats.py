@@ -64,6 +64,12 @@ def rate(value: float | None, estimated: bool = False) -> str:
     return f"{'~' if estimated else ''}{value:.1f}" if math.isfinite(value) else _BAD
 
 
+def share(value: float | None) -> str:
+    """A share as a whole percent, `83%`: the prompt cache's hit rate in the panes, the fleet view and
+    the compared rows; `-` for none (no request's usage said: never `0%`, which is a known miss)."""
+    return "-" if value is None else f"{value:.0%}"
+
+
 def tokens(count: int | None, estimated: bool) -> str:
     """A token count, `~` in front while it is lfg's estimate; `-` for none."""
     if count is None:
@@ -102,9 +108,14 @@ def gauges(m: Metrics) -> str:
     return f"TTFT {ttft(m)} · {speed} tok/s · {counted(m, ' tokens')} · {cost}"
 
 
+COMPARED = ("outcome", "TTFT", "tok/s", "tokens", "cost", "cache", "duration")
+"""The columns of `compared`, as the tables that show its rows head them."""
+
+
 def compared(m: Metrics, outcome: str, duration: str) -> tuple[str, ...]:
-    """Outcome, TTFT, tok/s, tokens, cost and duration of an attempt: a row of the headless closing
-    table and of the TUI's comparison of a fanned-out ticket's models."""
+    """Outcome, TTFT, tok/s, tokens, cost, prompt cache hit rate (`Metrics.cache_hit`: the attempt's
+    whole figure) and duration of an attempt: a row of the headless closing table, of the TUI's
+    comparison of a fanned-out ticket's models and of a tournament's table."""
     from lfgtui.cost.prices import format_usd
 
     return (
@@ -113,6 +124,7 @@ def compared(m: Metrics, outcome: str, duration: str) -> tuple[str, ...]:
         rate(m.tokens_per_s, m.rate_estimated),
         counted(m),
         format_usd(m.cost_usd, m.cost_estimated),
+        share(m.cache_hit),
         duration,
     )
 

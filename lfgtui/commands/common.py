@@ -175,16 +175,19 @@ def find_recorded(
     ref: str, config_file: Path | None, db_file: Path | None, whole_run: bool
 ) -> tuple[Config, Path, RecordedRun] | str:
     """The config, the history file and the run, ticket or attempt `ref` names in it (its whole run
-    with `whole_run`, which must not be running); or what is wrong."""
+    with `whole_run`, which must not be running, and is claimed for this process from the read on:
+    `RunLock.claim`); or what is wrong."""
     from lfgtui.history.database import StoreError
     from lfgtui.history.lock import RunLock
     from lfgtui.history.recorded import recorded_run
     from lfgtui.history.store import Selection
 
     def read(store: Store, selection: Selection) -> RecordedRun:
-        if whole_run:
-            if RunLock.alive(store.path, selection.run_id):
-                raise StoreError(f"run {selection.run_id} is still running in another lfg")
+        if whole_run:  # to take it up again: held from this read on, so no other lfg does meanwhile
+            try:
+                RunLock.claim(store.path, selection.run_id)
+            except OSError:
+                raise StoreError(f"run {selection.run_id} is still running in another lfg") from None
             selection = Selection(selection.run_id)
         return recorded_run(store.load(selection))
 

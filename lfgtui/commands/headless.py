@@ -61,7 +61,7 @@ from lfgtui.events import (
     Usage,
     WorktreeReady,
 )
-from lfgtui.formats import OUTCOME_GLYPHS, columns, compared, gauges, plural
+from lfgtui.formats import COMPARED, OUTCOME_GLYPHS, columns, compared, gauges, plural
 from lfgtui.inert import inert, json_text, revealed
 from lfgtui.worktrees.size import diff_size
 
@@ -605,7 +605,7 @@ class Progress:
         """The closing table: one row per ticket, its latest attempt; then, for each ticket that fanned
         out over several models, those models side by side."""
         diffs = any(row.diff is not None for row in self.rows.values())
-        header = ("ticket", "outcome", "TTFT", "tok/s", "tokens", "cost", "duration", *(("changed",) * diffs))
+        header = ("ticket", *COMPARED, *(("changed",) * diffs))
         lines = [header]
         for row in self.rows.values():
             name = row.ticket if row.attempt == 1 else f"{row.ticket} #{row.attempt}"
@@ -617,7 +617,7 @@ class Progress:
             if group is not None:
                 groups.setdefault(group, []).append(row)
         for group, rows in groups.items():
-            models = [("model", "outcome", "TTFT", "tok/s", "tokens", "cost", "duration")]
+            models = [("model", *COMPARED)]
             models += [(row.model, *_cells(row)) for row in rows]
             tables.append(f"compare {group}: {plural(len(rows), 'model')}, one prompt\n{columns(models)}")
         tables += [_verdict_table(verdict) for verdict in self.verdicts.values()]

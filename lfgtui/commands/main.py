@@ -116,6 +116,12 @@ TALKING_COMMANDS = frozenset({"ask", "run", "resume", "replay", "serve", "attach
 
 
 def _command(args: argparse.Namespace) -> int:
-    """Run the handler the chosen command registered, in an event loop if it is a coroutine."""
-    done = args.handler(args)
-    return done if isinstance(done, int) else _in_loop(done)
+    """Run the handler the chosen command registered, in an event loop if it is a coroutine; a run it
+    claimed to take up again and then did not (it refused first) is let go as it returns."""
+    from lfgtui.history.lock import RunLock
+
+    try:
+        done = args.handler(args)
+        return done if isinstance(done, int) else _in_loop(done)
+    finally:
+        RunLock.release_claims()

@@ -73,7 +73,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from lfgtui.cost.cache import miss_cause
+from lfgtui.cost.cache import hit_rate, miss_cause, said_cache
 from lfgtui.cost.tokens import TOKENS_PER_CHAR, OutputCalibration, tokens_in
 from lfgtui.events import (
     LFG_CALL,
@@ -886,17 +886,14 @@ class Metrics:
 
     def cached_requests(self) -> list[RequestMetrics]:
         """The requests whose usage said what the provider's prompt cache read of their prompt."""
-        return [r for r in self.requests if r.input_tokens and r.cache_read_tokens is not None]
+        return [r for r in self.requests if said_cache(r)]
 
     @property
     def cache_hit(self) -> float | None:
-        """The share of the attempt's prompts read from the provider's prompt cache: cache reads over
-        the whole prompts (`input_tokens`, which hold the cache's reads and writes: Anthropic's
-        `input_tokens + cache_creation_input_tokens + cache_read_input_tokens`), of the requests whose
-        usage said; None when none did. Read once a request ends, never per token."""
-        cached = self.cached_requests()
-        prompts = sum(r.input_tokens or 0 for r in cached)
-        return sum(r.cache_read_tokens or 0 for r in cached) / prompts if prompts else None
+        """The share of the attempt's prompts read from the provider's prompt cache (`hit_rate`, of
+        its requests whose usage said); None when none did. Read once a request ends, never per
+        token."""
+        return hit_rate(self.requests)
 
     @property
     def cache_miss(self) -> str | None:
@@ -920,13 +917,7 @@ class Metrics:
     @property
     def cache_hit_last(self) -> float | None:
         """`cache_hit` of the last request whose usage said."""
-        cached = self.cached_requests()
-        last = cached[-1] if cached else None
-        return (
-            None
-            if last is None or not last.input_tokens
-            else (last.cache_read_tokens or 0) / last.input_tokens
-        )
+        return hit_rate(self.cached_requests()[-1:])
 
     @property
     def subagent_tokens(self) -> int:
@@ -1242,9 +1233,7 @@ class MetricsBook:
         """The share of the run's prompts the providers' prompt caches read: `Metrics.cache_hit` over
         every attempt's requests whose usage said; None when none did. Read with the run's totals,
         never per token."""
-        cached = [r for metrics in self.attempts.values() for r in metrics.cached_requests()]
-        prompts = sum(r.input_tokens or 0 for r in cached)
-        return sum(r.cache_read_tokens or 0 for r in cached) / prompts if prompts else None
+        return hit_rate(r for metrics in self.attempts.values() for r in metrics.requests)
 
     def cost_usd(self) -> tuple[float | None, bool]:
         """What every priced attempt so far cost (None: no attempt has a price), and whether some of it

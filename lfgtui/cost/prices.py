@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Protocol
 
+from lfgtui.cost.cache import whole_prompt
 from lfgtui.providers.kinds import SIM_URL, kind_of
 
 if TYPE_CHECKING:
@@ -58,13 +59,6 @@ class Pricer(Protocol):
         ...
 
 
-def _prompt(input_tokens: int, cache_read_tokens: int, cache_write_tokens: int) -> tuple[int, int, int]:
-    """(whole prompt, cache reads, cache writes), none negative and the prompt never less than its
-    cached parts: provider counts are untrusted, and a price is better too high than an error."""
-    read, write = max(0, cache_read_tokens), max(0, cache_write_tokens)
-    return max(input_tokens, read + write), read, write
-
-
 @dataclass(frozen=True, slots=True)
 class OverridePricer:
     """Rates written down: a provider's own (`[providers.NAME] prices`), or those a served run sends
@@ -88,7 +82,7 @@ class OverridePricer:
         cache_read_tokens: int = 0,
         cache_write_tokens: int = 0,
     ) -> float:
-        prompt, read, write = _prompt(input_tokens, cache_read_tokens, cache_write_tokens)
+        prompt, read, write = whole_prompt(input_tokens, cache_read_tokens, cache_write_tokens)
         rates = self.prices
         for above, tier in self.tiers:
             if prompt > above:
@@ -138,7 +132,7 @@ class DatabasePricer:
     ) -> float:
         from genai_prices import Usage
 
-        prompt, read, write = _prompt(input_tokens, cache_read_tokens, cache_write_tokens)
+        prompt, read, write = whole_prompt(input_tokens, cache_read_tokens, cache_write_tokens)
         # genai-prices counts cache reads and writes inside input_tokens, as we do.
         usage = Usage(
             input_tokens=prompt,

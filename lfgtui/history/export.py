@@ -21,9 +21,10 @@ from dataclasses import asdict
 from typing import Any, TypeVar
 
 from lfgtui.config.validation import RUN_ID_PATTERN
+from lfgtui.cost.cache import hit_rate
 from lfgtui.cost.prices import format_usd
 from lfgtui.events import AgentDetails, ContextUsed, ErrorKind, Outcome, SubagentChanged
-from lfgtui.formats import fenced, ms, rate, tokens, when
+from lfgtui.formats import fenced, ms, rate, share, tokens, when
 from lfgtui.history.database import StoreError, transaction
 from lfgtui.history.notes import NOTES, agent_note
 from lfgtui.history.reviews import insert_rows
@@ -416,8 +417,9 @@ def _shown(output: str, full: bool) -> str:
 
 def _metrics_table(record: RunRecord) -> list[str]:
     lines = [
-        "| ticket | # | attempt id | outcome | provider/model | TTFT | tok/s | tokens | cost | duration |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| ticket | # | attempt id | outcome | provider/model | TTFT | tok/s | tokens | cost | cache "
+        "| duration |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for ticket in record.tickets:
         for attempt in ticket.attempts:
@@ -428,7 +430,8 @@ def _metrics_table(record: RunRecord) -> list[str]:
             lines.append(
                 f"| {_cell(ticket.row.ticket)} | {count(row.number)} | `{row.id}` | {outcome} "
                 f"| {_cell(_model(ticket.row, attempt))} | {ms(row.ttft_ms)} | {speed} "
-                f"| {tokens(row.output_tokens, row.tokens_estimated)} | {cost(row)} | {duration} |"
+                f"| {tokens(row.output_tokens, row.tokens_estimated)} | {cost(row)} "
+                f"| {share(hit_rate(attempt.requests))} | {duration} |"
             )
     return lines
 
@@ -436,9 +439,8 @@ def _metrics_table(record: RunRecord) -> list[str]:
 def _cache(attempt: AttemptRecord) -> str:
     """` · cache 83%`: the share of the attempt's prompts the provider's prompt cache read, as its
     requests' usage said (`Metrics.cache_hit`); "" when none said."""
-    said = [r for r in attempt.requests if r.input_tokens and r.cache_read_tokens is not None]
-    prompts = sum(r.input_tokens or 0 for r in said)
-    return f" · cache {sum(r.cache_read_tokens or 0 for r in said) / prompts:.0%}" if prompts else ""
+    hit = hit_rate(attempt.requests)
+    return "" if hit is None else f" · cache {share(hit)}"
 
 
 def _model(ticket: TicketRow, attempt: AttemptRecord) -> str:
@@ -656,14 +658,14 @@ def _tournaments(record: RunRecord) -> list[str]:
             "",
             f"Decided {when(verdict.decided_at)} · {won} · ranked by {who}",
             "",
-            "| | contestant | model | check | diff | TTFT | tok/s | tokens | cost | wall |",
-            "|---|---|---|---|---|---|---|---|---|---|",
+            "| | contestant | model | check | diff | TTFT | tok/s | tokens | cost | cache | wall |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for ticket_id, number, _ in placings:
             mark = "★" if ticket_id == verdict.winner else ""
             found = attempts.get((ticket_id, number or 0))
             if found is None:
-                lines.append(f"| {mark} | {_cell(ticket_id)} | | | | | | | | |")
+                lines.append(f"| {mark} | {_cell(ticket_id)} | | | | | | | | | |")
                 continue
             ticket, attempt = found
             row = attempt.row
@@ -678,7 +680,8 @@ def _tournaments(record: RunRecord) -> list[str]:
                 f"| {mark} | {_cell(ticket_id)} | {_cell(_model(ticket, attempt))} | "
                 f"{_cell(check)} | "
                 f"{diff} | {ms(row.ttft_ms)} | {rate(row.tokens_per_s, row.tokens_per_s_estimated)} | "
-                f"{tokens(row.output_tokens, row.tokens_estimated)} | {cost(row)} | {wall} |"
+                f"{tokens(row.output_tokens, row.tokens_estimated)} | {cost(row)} | "
+                f"{share(hit_rate(attempt.requests))} | {wall} |"
             )
         lines.append("")
         for place, (ticket_id, _, reasons) in enumerate(placings, 1):

@@ -253,7 +253,7 @@ class Recorder:
         once its first event comes (so a resume that stops before leaves it as it was)."""
         store = Store.open(path)
         try:
-            lock = RunLock(path, run_id)
+            lock = RunLock.take(path, run_id)  # claimed when the run was read
         except OSError as exc:
             store.close()
             raise StoreError(f"run {run_id} is open in another lfg ({exc})") from exc

@@ -275,9 +275,7 @@ function heldNode(ticket, id, note) {
   const buttons = el("div", "buttons");
   buttons.append(edit, remove);
   const form = el("form", "held-edit");
-  const input = el("input");
-  input.type = "text";
-  input.maxLength = 1000;
+  const input = wordsInput(form);
   input.setAttribute("aria-label", "edit held message of " + ticket);
   const save = el("button", "approve", "Save");
   save.type = "submit";
@@ -311,6 +309,20 @@ function heldNode(ticket, id, note) {
   return held;
 }
 
+// Words for a running ticket: a textarea, since a one-line input drops the line breaks of what is
+// pasted or put in it to edit; Enter sends, as in the TUI's composer, and Shift+Enter starts a line.
+function wordsInput(form) {
+  const area = el("textarea", "words");
+  area.rows = 2;
+  area.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      form.requestSubmit();
+    }
+  });
+  return area;
+}
+
 // A running ticket's composer: steer its turn, or queue its next, as a request (`POST /v1/requests`);
 // its first line says what Enter does before anything is sent, as the TUI's composer does.
 function composer(ticket) {
@@ -323,9 +335,7 @@ function composer(ticket) {
     option.value = value;
     mode.append(option);
   }
-  const input = el("input");
-  input.type = "text";
-  input.maxLength = 1000;
+  const input = wordsInput(form);
   input.placeholder = "your words for " + ticket;
   input.setAttribute("aria-label", "steer or queue for " + ticket);
   const send = el("button", "", "Send");
@@ -546,8 +556,7 @@ function diff(text) {
 function followUpForm(ticket) {
   const form = el("form", "follow-up");
   const text = el("textarea");
-  text.maxLength = 1000;
-  text.placeholder = "A short follow-up to " + ticket;
+  text.placeholder = "A follow-up to " + ticket;
   text.setAttribute("aria-label", "follow-up to " + ticket);
   const send = el("button", "", "Send follow-up");
   send.type = "submit";

@@ -60,6 +60,7 @@ from lfgtui.run.requests import (
 )
 from lfgtui.run.requests import decode as decode_request
 from lfgtui.run.steer_words import Composing, composing
+from lfgtui.run.steering import MAX_MESSAGE_CHARS
 from lfgtui.tickets.ticket import Ticket
 
 if TYPE_CHECKING:
@@ -95,8 +96,10 @@ WATCHER_HEADER = "LFG-Watcher"
 """Who a watcher says it is (`lfg attach` sends `user@host`); a control action is recorded with it."""
 MAX_WATCHER_NAME = 100
 """Characters of a watcher's name kept in what the run records."""
-MAX_BODY_BYTES = 4096
-"""The most a request may send: a follow-up of up to 1,000 characters fits whatever they are."""
+MAX_BODY_BYTES = MAX_MESSAGE_CHARS * 12 + 4096
+"""The most a request may send: a steer, queued message or follow-up as long as the run takes one
+(`MAX_MESSAGE_CHARS`), whatever its characters (JSON writes one outside the BMP as 12 bytes), with
+room for the rest; a longer message gets the run's own words for why, a larger body a 413 in words."""
 PUBLIC = "public"
 """The name of the one route served without the token: the inbox page, which holds nothing of the run."""
 _BUSY = (
@@ -456,7 +459,14 @@ class RunServer:
             return refused
         if self.gate is not None:
             self.gate.trusted.add(request.protocol)
-        return await handler(request)
+        try:
+            return await handler(request)
+        except web.HTTPRequestEntityTooLarge:
+            return _problem(
+                413,
+                f"a request holds at most {MAX_BODY_BYTES:,} bytes, and a message at most "
+                f"{MAX_MESSAGE_CHARS:,} characters",
+            )
 
     async def _run(self, request: web.Request) -> web.Response:
         info = run_description(self.run_id, self.tickets.values(), self.prices, self.controls is not None)

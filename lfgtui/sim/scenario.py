@@ -155,11 +155,11 @@ class Scenario:
     """1: each window starts spent, as if other clients of the account took it all: every request
     meets the 429 (its headers and Retry-After naming the window's end) until the window ends."""
     gateway: int = 0
+    """1: answer as a LiteLLM proxy in front of the provider relays it: the rate-limit headers and the
+    Retry-After (of the quota's 429s and of a fault's) each only under `llm_provider-`."""
     prompt_caching: int = 0
     """1: the sim caches each request's prefix as the real APIs do (sim/prompt_cache.py): a later
     request with the same model, system prompt and tools reads it, one that changed them writes it."""
-    """1: answer as a LiteLLM proxy in front of the provider relays it: the rate-limit headers and the
-    Retry-After (of the quota's 429s and of a fault's) each only under `llm_provider-`."""
     sent_usage: tuple[tuple[str, str], ...] = ()
     """(field of `SENT_USAGE`, JSON text): values the usage reports in place of the sim's counts."""
     elicit: str = ""

@@ -8,14 +8,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from lfgtui.formats import context_percent
 from lfgtui.run.approvals import Approvals
 from lfgtui.sim.server import SimServer
-from tests.support.lfg import Lfg, imported_by
+from tests.support.lfg import Lfg, data, history, imported_by
 from tests.support.recording import without_imported_at
 from tests.support.run import Answerer, run_writer
 
@@ -31,18 +30,6 @@ id = "hello"
 prompt = "Say hello."
 model = "hello"
 """
-
-
-def history(lfg: Lfg, command: str, *args: str, db: Path | None = None) -> subprocess.CompletedProcess[str]:
-    where = ["--db", str(db)] if db else []
-    command_line = [sys.executable, "-m", "lfgtui", "history", command, "--config", str(lfg.config), *where]
-    command_line += args
-    return subprocess.run(command_line, env=lfg.env, capture_output=True, text=True, timeout=60)
-
-
-def data(done: subprocess.CompletedProcess[str]) -> Any:
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
 
 
 @pytest.fixture(scope="module")

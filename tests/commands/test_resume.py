@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from lfgtui.commands.common import find_recorded
+from lfgtui.commands.main import main
 from lfgtui.history.lock import RunLock
 from lfgtui.sim.scenario import ScenarioLibrary
 from lfgtui.sim.server import SimServer
@@ -211,3 +213,36 @@ def test_an_imported_run_asks_before_its_tools_work_outside_this_folder(
         with sqlite3.connect(other) as conn:
             outcomes = conn.execute("SELECT outcome FROM attempts ORDER BY started_at").fetchall()
         assert outcomes[-1] == ("completed",) and len(outcomes) == 3, "the follow-up ran once allowed"
+
+
+def test_a_run_read_to_be_taken_up_again_is_held_from_the_read_on(recorded: tuple[Lfg, Path, str]) -> None:
+    """Two `lfg fork`s of one run started together both found it free, then one took its lock and the
+    other ran its fork unrecorded ("history is off"): the read now claims the run, so the second is
+    refused before anything runs; a command that refuses after the read lets the run go."""
+    env, db, run_id = recorded
+    found = find_recorded(run_id, env.config, db, whole_run=True)
+    assert not isinstance(found, str), found
+    try:
+        assert RunLock.alive(db, run_id), "held from the read on"
+        done = lfg(env, "fork", run_id, "hi", "-p", "And more?", "--db", str(db))
+        assert done.returncode == 2 and f"run {run_id} is still running in another lfg" in done.stderr
+    finally:
+        RunLock.release_claims()
+    assert not RunLock.alive(db, run_id)
+    before = counts(db)
+    args = [
+        "fork",
+        run_id,
+        "hi",
+        "--at",
+        "9",
+        "-p",
+        "And more?",
+        "--db",
+        str(db),
+        "--config",
+        str(env.config),
+    ]
+    assert main(args) == 2, "refused after the read: the ticket has no turn 9"
+    assert not RunLock.alive(db, run_id), "and let go"
+    assert counts(db) == before

@@ -399,7 +399,7 @@ def test_readable_progress_and_closing_table(lfg: Lfg) -> None:
     assert "│ Hello! I am the **lfg simulator**" in out
     assert "bad  ✗ failed: HTTP 404 not_found:" in out
     header = next(line for line in out.splitlines() if line.startswith("ticket"))
-    assert header.split() == ["ticket", "outcome", "TTFT", "tok/s", "tokens", "cost", "duration"]
+    assert header.split() == ["ticket", "outcome", "TTFT", "tok/s", "tokens", "cost", "cache", "duration"]
     rows = {line.split()[0]: line.split() for line in out.splitlines()[-2:]}
     assert rows["good"][1] == "completed" and rows["bad"][1] == "failed"
     assert rows["good"][6] == "$0", "the sim is free: a known zero, not an unknown `$?`"  # TTFT is 2 words

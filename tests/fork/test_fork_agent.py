@@ -3,7 +3,6 @@ it (the sim agent, a real subprocess over real pipes), else a new session told t
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from lfgtui.run.approvals import Approvals
 from lfgtui.run.tool_loop import AttemptTask
 from lfgtui.tools import BUILTIN_TOOLS, ToolContext
 from lfgtui.tools.toolbox import Toolbox
-from tests.support.agents import FAST, agent_ticket, sim_agent
+from tests.support.agents import FAST, agent_ticket, saved, sim_agent
 from tests.support.agents import Approvals as Answering
 from tests.support.streams import ask
 
@@ -28,11 +27,6 @@ def state_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The sim agent's saved sessions and lfg's agent logs go to the test's own folder."""
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     return tmp_path / "state" / "lfgtui" / "sim-acp-sessions"
-
-
-def saved(sessions: Path, session_id: str) -> list[dict[str, str]]:
-    """The conversation the sim agent keeps of a session."""
-    return json.loads((sessions / f"{session_id}.json").read_text())["messages"]
 
 
 def opened(events: list[Event]) -> SessionOpened:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,9 @@ from lfgtui.events import (
     TextDelta,
 )
 from lfgtui.remote.inbox import Inbox, fields, last_lines, question
+from lfgtui.remote.server import MAX_BODY_BYTES
 from lfgtui.run.steer_words import Composing
+from lfgtui.run.steering import MAX_MESSAGE_CHARS
 from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
@@ -175,6 +178,19 @@ async def test_the_inbox_lists_who_needs_you_first_and_its_answers_reach_the_run
         assert all(r["call"] != write.call_id for item in changed["needs_you"] for r in item["requests"])
 
         command = await asked(run, 2)
+        longest = "\N{MUSICAL SYMBOL G CLEF}" * MAX_MESSAGE_CHARS  # 12 bytes each, JSON-escaped
+        json_type = {"Content-Type": "application/json"}
+        answers = []
+        for text in (longest, longest + "!"):
+            body = json.dumps({"request": "queue", "ticket": "w", "text": text}, ensure_ascii=True)
+            answers.append(await client.post("/v1/requests", content=body, headers=json_type))
+        assert answers[0].json() == {"ok": True} and answers[1].status_code == 409
+        assert answers[1].json()["error"] == "a queued message holds at most 20,000 characters (20,001 sent)"
+        held = await inbox_until(client, lambda s: any(i["held"] for i in s["needs_you"]))
+        [message] = next(i["held"] for i in held["needs_you"] if i["ticket"] == "w")
+        assert message["text"] == longest, "a message as long as the run takes reaches it whole"
+        taken = {"request": "remove-held", "ticket": "w", "held": message["id"]}
+        assert (await client.post("/v1/requests", json=taken)).json() == {"ok": True}
         shown = await inbox_until(client, lambda s: any(i["requests"] for i in s["needs_you"]))
         assert [r["tool"] for r in shown["needs_you"][1]["requests"]] == ["run_command"]
         denied = await client.post(f"/v1/tickets/w/calls/{quote(command.call_id, safe='')}/deny")
@@ -191,12 +207,13 @@ async def test_the_inbox_lists_who_needs_you_first_and_its_answers_reach_the_run
         shown = await inbox_until(client, lambda s: ("ask", "working") in tickets(s, "rest"))
         blank = await client.post("/v1/tickets/hi/follow-up", content=" \n")
         garbled = await client.post("/v1/tickets/hi/follow-up", content=b"\xff\xfe")
-        huge = await client.post("/v1/tickets/hi/follow-up", content="x" * 5000)
+        huge = await client.post("/v1/tickets/hi/follow-up", content="x" * (MAX_BODY_BYTES + 1))
         nobody = await client.post("/v1/tickets/nobody/follow-up", content="hello?")
         await asyncio.wait_for(run.run.wait(), 20)
     assert busy.json() == {"ok": True}, "to a ticket still working: queued as its next turn"
     assert blank.status_code == 400 and garbled.status_code == 400
     assert huge.status_code == 413 and nobody.status_code == 404
+    assert huge.json()["error"].startswith(f"a request holds at most {MAX_BODY_BYTES:,} bytes")
     answers = [(e.message) for e in run.events if isinstance(e, ApprovalAnswered)]
     assert answers == ["write_file approved by 127.0.0.1 (inbox)", "run_command denied by 127.0.0.1"]
     follow_ups = [

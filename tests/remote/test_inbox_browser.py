@@ -121,7 +121,7 @@ async def test_on_a_phone_the_inbox_shows_what_waits_as_text_and_approve_moves_i
         assert await page.title() == "lfg inbox"
         assert not await overflows(page)
 
-        await hi.locator("textarea").fill("And in French?")
+        await hi.get_by_label("follow-up to hi").fill("And in French?")
         await hi.get_by_role("button", name="Send follow-up").tap()
         await hi.locator(".note", has_text="sent").wait_for()
         async with asyncio.timeout(20):
@@ -259,7 +259,7 @@ async def test_on_a_phone_a_running_ticket_is_sent_words_whose_held_list_is_edit
     sim: SimServer, tmp_path: Path
 ) -> None:
     """The composer says what Enter does; what the ticket holds shows in order, as text, each editable
-    and removable until sent; the one left goes as the ticket's next turn."""
+    and removable until sent, line breaks and all; the one left goes as the ticket's next turn."""
     tickets = (
         '[[ticket]]\nid = "t"\nprompt = "Look around."\nprovider = "sim"\nmodel = "steer-rounds"\n'
         'tools = ["write_file", "list_dir", "read_file"]\n'
@@ -275,7 +275,7 @@ async def test_on_a_phone_a_running_ticket_is_sent_words_whose_held_list_is_edit
         await card.get_by_label("steer or queue", exact=True).select_option("queue")
         assert await says.inner_text() == "Enter queues this as t's next turn, sent once this turn ends."
         words = card.get_by_label("steer or queue for t")
-        for text in ("then a haiku", MARKUP):
+        for text in ("then a haiku\nabout rain", MARKUP):
             await words.fill(text)
             await words.press("Enter")
             await card.locator(".compose .note", has_text="sent").wait_for()
@@ -293,8 +293,8 @@ async def test_on_a_phone_a_running_ticket_is_sent_words_whose_held_list_is_edit
         await held.nth(1).wait_for(state="detached")
         await held.nth(0).get_by_role("button", name="Edit").tap()
         edit = held.nth(0).get_by_label("edit held message of t")
-        assert await edit.input_value() == "then a haiku"
-        await edit.fill("then a tanka")
+        assert await edit.input_value() == "then a haiku\nabout rain", "its line breaks, to edit"
+        await edit.fill("then a tanka\nabout rain")
         await edit.press("Enter")
         await card.locator(".held-text", has_text="then a tanka").wait_for()
         assert not await overflows(page)
@@ -303,6 +303,6 @@ async def test_on_a_phone_a_running_ticket_is_sent_words_whose_held_list_is_edit
         await card.get_by_role("button", name="Approve").tap()
         await asyncio.wait_for(run.run.wait(), 30)
     prompts = [e.text for e in run.events if isinstance(e, PromptSent) and e.ticket == "t"]
-    assert prompts == ["Look around.", "then a tanka"], "the one left, sent as the next turn"
+    assert prompts == ["Look around.", "then a tanka\nabout rain"], "the one left, sent as the next turn"
     said = [e.message for e in run.events if isinstance(e, Status)]
-    assert "edited by 127.0.0.1 (inbox): then a tanka" in said
+    assert "edited by 127.0.0.1 (inbox): then a tanka about rain" in said

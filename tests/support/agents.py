@@ -4,6 +4,7 @@ processes found, the app on agent tickets, an approval given."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 from dataclasses import replace
@@ -50,6 +51,11 @@ class Approvals:
     async def __call__(self, call: ToolCallReady) -> str | None:
         self.asked.append(call)
         return None if self.answer else "the person said no"
+
+
+def saved(sessions: Path, session_id: str) -> list[dict[str, str]]:
+    """The conversation the sim agent keeps of a session (in `sessions`, its folder of them)."""
+    return json.loads((sessions / f"{session_id}.json").read_text())["messages"]
 
 
 def sim_agent(*args: str) -> AgentLaunch:

@@ -58,6 +58,20 @@ class Lfg:
         return done.returncode, events, done.stderr
 
 
+def history(lfg: Lfg, command: str, *args: str, db: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """`lfg history COMMAND ARGS…` as a subprocess, in `lfg`'s environment (its default file unless `db`)."""
+    where = ["--db", str(db)] if db else []
+    command_line = [sys.executable, "-m", "lfgtui", "history", command, "--config", str(lfg.config), *where]
+    command_line += args
+    return subprocess.run(command_line, env=lfg.env, capture_output=True, text=True, timeout=60)
+
+
+def data(done: subprocess.CompletedProcess[str]) -> Any:
+    """The JSON a command printed, once it succeeded."""
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
 def of(events: list[dict[str, Any]], ticket: str, kind: str | None = None) -> list[dict[str, Any]]:
     return [e for e in events if e["ticket"] == ticket and (kind is None or e["type"] == kind)]
 

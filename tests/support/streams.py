@@ -17,6 +17,24 @@ from lfgtui.sim.wire import estimate_input_tokens
 E = TypeVar("E", bound=Event)
 
 
+LOOK_TWICE = """description = "Looks at the folder, then answers: two requests with one prefix."
+ttft_ms = 0
+tokens_per_s = 0
+prompt_caching = 1
+
+[[call]]
+text = "Let me look."
+[[call.tool_call]]
+name = "list_dir"
+arguments = { path = "." }
+
+[[call]]
+text = "It holds a README."
+"""
+"""A scenario of two requests with one prefix (model, system prompt, tools) that the sim caches as the
+real APIs do: the first writes the prefix to the cache, the second reads it."""
+
+
 def write_scenario(folder: Path, name: str, toml: str) -> str:
     """Write a scenario file and return its model name."""
     (folder / f"{name}.toml").write_text(toml, encoding="utf-8")

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from lfgtui.tools.sandbox import Sandbox, _probe
-from lfgtui.tools.sandbox_home import home_view, own_state
+from lfgtui.tools.sandbox_home import SECRETS, home_view, own_state
 
 SECRET = "SECRET-KEY-MATERIAL"
 
@@ -29,6 +29,9 @@ def home(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
         ".aws/credentials",
         ".codex/auth.json",
         ".netrc",
+        ".pgpass",
+        ".m2/settings.xml",
+        ".config/containers/auth.json",
         ".local/share/lfgtui/h",
     ):
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
@@ -63,6 +66,7 @@ def test_no_secrets_hides_keys_tokens_lfgs_files_and_other_agents_logins(home: P
     view = home_view(home, "no-secrets", "claude-agent-acp")
     sandbox = Sandbox((), view.readable, hidden=view.hidden)
     names = [".ssh/id_ed25519", ".aws/credentials", ".codex/auth.json", ".netrc", ".local/share/lfgtui/h"]
+    names += [".pgpass", ".m2/settings.xml", ".config/containers/auth.json"]
     read = _reads(sandbox, home, [*names, "notes.txt", ".claude/settings.json"])
     assert [read[name] for name in names] == [""] * len(names), read
     assert read["notes.txt"] == "notes" and read[".claude/settings.json"] == "{}", "the rest reads as it is"
@@ -113,3 +117,8 @@ def test_an_agents_own_state_stays_writable_where_other_agents_state_is_hidden(h
     assert _reads(sandbox, home, [".codex/auth.json"]) == {".codex/auth.json": SECRET}
     _inside(sandbox, f"echo session > {home / '.codex' / 'session'}", Path("/"))
     assert (home / ".codex" / "session").read_text() == "session\n"
+
+
+def test_the_guide_names_every_place_no_secrets_hides() -> None:
+    guide = (Path(__file__).parents[2] / "docs" / "guides" / "unattended.md").read_text()
+    assert [name for name in SECRETS if f"`~/{name}`" not in guide] == []

@@ -12,7 +12,7 @@ import pytest
 
 from lfgtui.commands import main as cli
 from lfgtui.config.load import Config
-from lfgtui.contest import CheckRan, CheckResult, Contestant, Placing, SuiteCounts
+from lfgtui.contest import TABLE_HEADER, CheckRan, CheckResult, Contestant, Placing, SuiteCounts
 from lfgtui.cost.metrics import Metrics
 from lfgtui.history.recorder import Decided, Started
 from lfgtui.history.store import Selection, Store
@@ -74,6 +74,14 @@ async def test_the_checks_and_verdict_are_shown_exported_and_imported_from_the_h
     assert rows[0].startswith("| ★ | fix@tournament-pass | sim/tournament-pass | passed (2 passed) |")
     assert "| failed (0 passed, 1 error) | +3 \u22120, 1 file |" in rows[2]
     assert "1. **fix@tournament-pass**: check passed (2 passed); diff +2 \u22120, 1 file" in section
+    table = [
+        [cell.strip() for cell in line.split("|")[1:-1]] for line in section.splitlines() if line[:1] == "|"
+    ]
+    assert table[0] == ["", *TABLE_HEADER], "the history's table has the columns of the verdict's"
+    at = TABLE_HEADER.index("cache")
+    assert {row[1]: row[1 + at] for row in table[2:]} == {
+        ticket: verdict.contestant(ticket).row()[at] for ticket in CONTESTANTS
+    }
     broken = shown.split("## fix@tournament-broken")[1]
     assert f"**Check** `{CHECK}`: failed (0 passed, 1 error) in " in broken
     assert "SyntaxError" in broken

@@ -49,6 +49,7 @@ def assert_summary(verdict: Verdict) -> None:
         "tok/s",
         "tokens",
         "cost",
+        "cache",
         "wall",
     ]
     assert first.split()[:2] == ["★", "fix@tournament-pass"] and "passed (2 passed)" in first

@@ -49,8 +49,9 @@ SMALL = {"long_block": 24, "plain_piece": 10}
 """Limits small enough that the generated documents have long blocks, cut into plain pieces."""
 
 
-def blocks(chunks: list[str], **limits: int) -> list[tuple[str, Join, bool, bool]]:
-    """Feed `chunks` with a `take()` after each (as the widget flushes), then finish."""
+def blocks(chunks: list[str], **limits: int) -> list[tuple[str, Join, bool, bool, int]]:
+    """Feed `chunks` with a `take()` after each (as the widget flushes), then finish; each block
+    with where it starts in the whole text."""
     splitter = Splitter(**limits)
     found = []
     for chunk in chunks:
@@ -58,7 +59,7 @@ def blocks(chunks: list[str], **limits: int) -> list[tuple[str, Join, bool, bool
         found += splitter.take()
     splitter.finish()
     found += splitter.take()
-    return [(block.text, block.join, block.continued, block.plain) for block in found]
+    return [(block.text, block.join, block.continued, block.plain, block.start) for block in found]
 
 
 def cut(text: str, points: list[int]) -> list[str]:
@@ -85,12 +86,32 @@ def test_without_code_fences_the_blocks_hold_exactly_the_text(text: str) -> None
     assert "".join(joined.split()) == "".join(text.split())
 
 
+@given(LONG_DOCUMENTS, st.lists(st.integers(min_value=0, max_value=800), max_size=12))
+def test_each_block_starts_where_its_text_is_in_the_whole_text(text: str, points: list[int]) -> None:
+    """What a pane's picked turn finds its lines by: a block's `start`, however the text streamed
+    and across a finished stream that goes on (a follow-up after an answer)."""
+    assume("```" not in text and "~~~" not in text)
+    splitter = Splitter(**SMALL)
+    found = []
+    for _stream in range(2):  # an answer, finished, then the next turn's
+        for chunk in cut(text, points):
+            splitter.feed(chunk)
+            found += splitter.take()
+        splitter.finish()
+        found += splitter.take()
+    whole = text + text
+    starts = [block.start for block in found]
+    assert starts == sorted(starts)
+    for block in found:
+        assert whole[block.start :].startswith(block.text), (block.start, block.text)
+
+
 def test_a_long_code_block_is_cut_into_pieces() -> None:
     code = "\n".join(f"x = {n}" for n in range(PIECE_LINES * 3))
     found = blocks([f"```python\n{code}\n```\n"])
     assert len(found) >= 3
-    assert [join for _, join, _, _ in found[1:]] == [Join.CODE] * (len(found) - 1)
-    assert all(continued for _, _, continued, _ in found[:-1]) and not found[-1][2]
+    assert [join for _, join, *_ in found[1:]] == [Join.CODE] * (len(found) - 1)
+    assert all(continued for _, _, continued, *_ in found[:-1]) and not found[-1][2]
 
 
 def test_items_of_one_bullet_list_sit_tight() -> None:
@@ -138,7 +159,7 @@ def test_plain_pieces_hold_exactly_the_text_and_no_more_than_a_piece(text: str) 
     assume("```" not in text and "~~~" not in text)
     found = blocks([text], **SMALL)
     assert "".join("".join(block.split()) for block, *_ in found) == "".join(text.split())
-    for block, join, _, plain in found:
+    for block, join, _, plain, _ in found:
         if plain and join is Join.PLAIN:
             assert len(block) <= SMALL["plain_piece"]
 
@@ -167,11 +188,14 @@ def test_a_huge_paragraph_is_cut_into_plain_pieces_as_it_streams() -> None:
 def test_a_paragraph_under_the_limit_stays_markdown() -> None:
     paragraph = "x" * (LONG_BLOCK - 10)
     found = blocks([f"{paragraph}\n\n- after"])
-    assert found == [(paragraph, Join.GAP, False, False), ("- after", Join.GAP, False, False)]
+    assert [block[:4] for block in found] == [
+        (paragraph, Join.GAP, False, False),
+        ("- after", Join.GAP, False, False),
+    ]
 
 
 def test_a_long_bullet_item_keeps_the_next_item_tight() -> None:
     item = "- " + "many words " * 3_000
     found = blocks([f"{item}\n- next\n"])
     assert found[0][1] is Join.GAP and found[0][3]
-    assert found[-1] == ("- next", Join.TIGHT, False, False)
+    assert found[-1][:4] == ("- next", Join.TIGHT, False, False)

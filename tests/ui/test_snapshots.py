@@ -22,6 +22,7 @@ from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.ui.app import LfgApp
 from lfgtui.ui.widgets.pane import PaneState
+from tests.support.app import keys
 from tests.support.compose import lfg_app
 
 SIZE = (120, 36)
@@ -187,3 +188,25 @@ def test_a_verdict_at_80x24_keeps_the_winners_mark_and_its_column_names(
         await pilot.pause(0.3)
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+def test_a_turn_picked_on_the_transcript_to_fork_after(workdir: Path, snap_compare: Any) -> None:
+    """Three turns, the second picked (`k` twice): its words reversed, the third turn (which a fork
+    after it leaves out) dimmed, the notice saying which turn and its keys."""
+    app = app_for(workdir, ticket("hello", "hello"))
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, LfgApp)
+        pane = app.controller.panes["hello"]
+        for turn, words in ((2, "second words"), (3, "third words")):
+            await settled(lambda a: pane.state is PaneState.COMPLETED)(pilot)
+            await pilot.press("i", *keys(words), "enter")
+            answered = settled(
+                lambda a, turn=turn: pane.attempt == turn and pane.state is PaneState.COMPLETED
+            )
+            await answered(pilot)
+        await pilot.press("k", "k")
+        await settled(lambda a: pane.picked == 2)(pilot)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

@@ -66,6 +66,9 @@ class Block:
     """Another piece of the same code block follows, so the bottom padding row is dropped."""
     plain: bool = False
     """A piece of a block longer than `LONG_BLOCK`: drawn as plain wrapped text, not Markdown."""
+    start: int = 0
+    """Where in the whole streamed text the block begins: what a mark on the text (a pane's picked
+    turn) finds its lines by."""
     strips: dict[tuple[int, Style, str], list[Strip]] = field(default_factory=dict)
     """The widget's rendered strips per (width, base style, code theme)."""
 
@@ -120,6 +123,8 @@ class Splitter:
         self.long_block = long_block
         self.plain_piece = plain_piece
         self.buffer = ""
+        self.origin = 0
+        """Where `buffer` begins in the whole streamed text (the finished blocks' text is dropped)."""
         self.done: list[Block] = []
         self.previous_bullet: str | None = None
         self._reset()
@@ -184,11 +189,12 @@ class Splitter:
         """The live tail as a block (text, join, whether plain), or None when it has no content."""
         if self.chunked and self.pieces:
             body = self.buffer[self.piece_start :].rstrip()
-            return Block(f"{self.header}\n{body}", Join.CODE)
-        text = self.buffer[self.scanned if self.start is None else self.start :]
+            return Block(f"{self.header}\n{body}", Join.CODE, start=self.origin + self.piece_start)
+        start = self.scanned if self.start is None else self.start
+        text = self.buffer[start:]
         if not _CONTENT.search(text):
             return None
-        return Block(text.rstrip(), self._piece_join(text), plain=self.long)
+        return Block(text.rstrip(), self._piece_join(text), plain=self.long, start=self.origin + start)
 
     def open_code(self) -> tuple[str, str] | None:
         """(fence line, code since the last piece) while a column-0 fenced code block is open."""
@@ -214,6 +220,7 @@ class Splitter:
                 self.previous_bullet = self.long_bullet
             else:
                 self.previous_bullet = None if tail.join is Join.CODE else bullet(tail.text)
+        self.origin += len(self.buffer)
         self.buffer = ""
         self._reset()
 
@@ -278,9 +285,8 @@ class Splitter:
             )
             if not _CONTENT.search(buffer, cut, settled):
                 return
-            self.done.append(
-                Block(buffer[start:cut].rstrip(), self._piece_join(buffer[start:end]), plain=True)
-            )
+            join = self._piece_join(buffer[start:end])
+            self.done.append(Block(buffer[start:cut].rstrip(), join, plain=True, start=self.origin + start))
             self.plain_pieces += 1
             self.start = cut
             if cut > self.scanned:
@@ -362,7 +368,8 @@ class Splitter:
         else:
             join = self._join(self.header)
             self.previous_bullet = None
-        self.done.append(Block(f"{self.header}\n{body}", join, continued=not final))
+        start = self.origin + (self.piece_start if self.pieces else self.start or 0)
+        self.done.append(Block(f"{self.header}\n{body}", join, continued=not final, start=start))
         self.pieces += 1
         self.start = None
         if final:
@@ -373,7 +380,7 @@ class Splitter:
         assert self.start is not None
         self._cut_long(end)
         text = self.buffer[self.start : end].rstrip()
-        self.done.append(Block(text, self._piece_join(text), plain=self.long))
+        self.done.append(Block(text, self._piece_join(text), plain=self.long, start=self.origin + self.start))
         self.previous_bullet = self.long_bullet if self.long else bullet(text)
         self.start = None
         self.gap = None
@@ -394,6 +401,7 @@ class Splitter:
         else:
             origin = self.scanned if self.start is None else self.start
         if origin:
+            self.origin += origin
             self.buffer = self.buffer[origin:]
             self.scanned -= origin
             self.searched -= origin

@@ -11,7 +11,7 @@ and calls `flush()` on dirty, visible panes.
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import accumulate
@@ -62,6 +62,29 @@ class LiveMarkdownStats:
     rows_reused: int = 0
     """Rows of a streaming paragraph (or of the block it finished as) taken from its previous rendering
     instead of wrapped and drawn again."""
+
+
+MARKED = Style(reverse=True)
+"""The marked blocks' lines: reversed, which reads the same in every theme."""
+LEFT_OUT = Style(dim=True)
+
+
+@dataclass(frozen=True)
+class Mark:
+    """Blocks picked out of the text by where they start in the source: `shown` (from, to) drawn
+    reversed, those from `dim_from` on dimmed (a pane's picked turn, and the turns a fork there
+    leaves out)."""
+
+    shown: tuple[int, int]
+    dim_from: int | None = None
+
+    def style(self, start: int) -> Style | None:
+        """The style over the lines of a block starting at `start` (None: as it is)."""
+        if self.shown[0] <= start < self.shown[1]:
+            return MARKED
+        if self.dim_from is not None and start >= self.dim_from:
+            return LEFT_OUT
+        return None
 
 
 class LiveMarkdown(PlainLines, ScrollView):
@@ -133,6 +156,9 @@ class LiveMarkdown(PlainLines, ScrollView):
         """(first line, count) that `_update` changed in view, repainted once the flush has scrolled."""
         self._style: Style | None = None
         """The base style, looked up (through every ancestor) once per style change, not per flush."""
+        self._tail_start = 0
+        """Where the live tail begins in the source."""
+        self._mark: Mark | None = None
         self.stats = LiveMarkdownStats()
 
     @property
@@ -320,16 +346,45 @@ class LiveMarkdown(PlainLines, ScrollView):
             self.refresh(self.size.region)
         self._evict_far_blocks()  # a finished answer scrolled through keeps only a few screens too
 
+    def mark(self, mark: Mark | None) -> None:
+        """Draw `mark` over the text (None: none), and bring its first marked line into view. An
+        empty `shown` marks the first block from there (a turn whose words are not shown: its answer)."""
+        if mark is not None:
+            number = bisect_left(self._blocks, mark.shown[0], key=lambda block: block.start)
+            start = self._blocks[number].start if number < len(self._blocks) else self._tail_start
+            if mark.shown[0] == mark.shown[1]:
+                mark = Mark((start, start + 1), mark.dim_from)
+        self._mark = mark
+        self.refresh()
+        if mark is not None:
+            line = self._offsets[number] if number < len(self._blocks) else self._offsets[-1]
+            self.scroll_to(y=max(0, line - 1), animate=False, force=True, immediate=True)
+
     def render_line(self, y: int) -> Strip:
         index = y + self.scroll_offset.y
         if index < self._offsets[-1]:
-            return self._line(index)
+            line = self._line(index)
+            if self._mark is None:
+                return line
+            number = bisect_right(self._offsets, index) - 1
+            block = self._blocks[number]
+            first = index == self._offsets[number]
+            separator = first and self._separated(number, block.strips.get(self._layout_key))
+            return self._marked(line, block.start, separator)
         index -= self._offsets[-1]
         if index < len(self._tail):
-            return self._tail[index]
+            line = self._tail[index]
+            separator = index == 0 and len(self._tail) > 1 and line is self._blank_line
+            return line if self._mark is None else self._marked(line, self._tail_start, separator)
         if self._layout_key is None:  # not laid out yet: no blank line of the right width and style
             return Strip.blank(self.outer_size.width, self.rich_style)
         return self._blank_line
+
+    def _marked(self, line: Strip, start: int, separator: bool) -> Strip:
+        """`line` of the block starting at `start` as the mark draws it (a separator left blank)."""
+        assert self._mark is not None
+        style = self._mark.style(start)
+        return line if style is None or separator else line.apply_style(style)
 
     def on_resize(self, event: events.Resize) -> None:
         """A new width invalidates the layout; the next flush re-renders (lazily, once)."""
@@ -541,6 +596,7 @@ class LiveMarkdown(PlainLines, ScrollView):
 
     def _render_tail(self, key: RenderKey) -> None:
         tail = self._splitter.tail()
+        self._tail_start = 0 if tail is None else tail.start
         if tail is None:
             self._tail = []
             self._tail_key = None

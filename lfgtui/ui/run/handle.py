@@ -58,6 +58,7 @@ if TYPE_CHECKING:
     from lfgtui.remote.attach import Followed
     from lfgtui.run.attempts import Earlier
     from lfgtui.tournament.referee import Referee
+    from lfgtui.ui.widgets.pane import TicketPane
     from lfgtui.worktrees.tree import Worktree
 
 
@@ -317,11 +318,15 @@ class LocalHandle(RunHandle):
             return None
 
         turns = user_turns(run.states[ticket_id].conversation)
+        pane = self._screen.by_id.get(ticket_id)
+        picked = None if pane is None else picked_turn(pane, turns)
 
         def send(asked: tuple[str, int] | None) -> None:
             if asked is None:
                 return
             prompt, at = asked
+            if pane is not None:
+                pane.unpick()
             try:
                 ticket = run.fork(ticket_id, prompt, at=at)
             except CannotFork as exc:  # it began a new turn meanwhile
@@ -329,7 +334,7 @@ class LocalHandle(RunHandle):
                 return
             self.forked(ticket)
 
-        self._screen.app.push_screen(ForkScreen(ticket_id, turns), send)
+        self._screen.app.push_screen(ForkScreen(ticket_id, turns, at=picked), send)
         return None
 
     def review_send(self, asked: ReviewSend) -> Outcome:
@@ -351,6 +356,20 @@ class LocalHandle(RunHandle):
 
         self._screen.app.push_screen(ConfirmScreen(f"Cancel all {running} running tickets?"), answer)
         return None
+
+
+def picked_turn(pane: TicketPane, turns: tuple[str, ...]) -> int | None:
+    """The turn of the ticket's conversation (`turns`, 1-based) the pane's cursor is on, or None (no
+    turn picked, or the pane's transcript no longer the conversation's last turns). The pane shows
+    the turns of its attempt: the conversation's last ones, after any it went on from (a fork's,
+    a resumed run's)."""
+    if pane.picked is None:
+        return None
+    shown = [turn.text for turn in pane.turns]
+    earlier = len(turns) - len(shown)
+    if earlier < 0 or list(turns[earlier:]) != shown:
+        return None
+    return earlier + pane.picked
 
 
 IN_WORDS: dict[type[Request], str] = {CancelChild: "Cannot cancel that sub-agent"}

@@ -26,7 +26,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
 from lfgtui.cost.prices import format_usd
-from lfgtui.formats import cell, plural
+from lfgtui.formats import cell, plural, share
 from lfgtui.inert import inert
 from lfgtui.ui.drawing.palette import colours
 from lfgtui.ui.widgets.footer import KeysFooter
@@ -213,7 +213,7 @@ class FleetScreen(Screen[None]):
             tickets,
             Text(format_usd(run.cost) if run.cost is not None else "-"),
             Text(rate, "bold"),
-            Text("-" if run.cache_hit is None else f"{run.cache_hit:.0%}"),  # as the pane's `cache 83%`
+            Text(share(run.cache_hit)),  # as the pane's `cache 83%`
             waiting,
         )
 

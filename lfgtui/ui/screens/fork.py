@@ -33,12 +33,13 @@ class ForkScreen(ModalScreen[tuple[str, int] | None]):
         Binding("escape", "cancel", "Cancel", id="fork.cancel", tooltip="close, forking nothing"),
     ]
 
-    def __init__(self, ticket: str, turns: tuple[str, ...]) -> None:
+    def __init__(self, ticket: str, turns: tuple[str, ...], at: int | None = None) -> None:
+        """`at`: the turn picked first (the one picked on the pane's transcript); None: the last."""
         super().__init__()
         self.ticket = ticket
         self.turns = turns
         """The words of each of the ticket's user turns, in order."""
-        self.at = len(turns)
+        self.at = len(turns) if at is None else at
         """The turn (1-based) the fork goes on after: at first the last, the whole conversation."""
         self.said = Static(classes="question", id="fork-says")
         self.listed = Static(id="fork-turns")

@@ -15,6 +15,7 @@ from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Input, Static
 
+from lfgtui.formats import COMPARED
 from lfgtui.inert import inert
 
 if TYPE_CHECKING:
@@ -276,7 +277,7 @@ class CompareScreen(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q,equals_sign", "close", "Close", id="compare.close", tooltip="close")
     ]
-    COLUMNS = ("model", "outcome", "TTFT", "tok/s", "tokens", "cost", "duration")
+    COLUMNS = ("model", *COMPARED)
 
     def __init__(self, group: str, rows: list[tuple[str, ...]]) -> None:
         super().__init__()

@@ -197,8 +197,39 @@ BINDINGS = [  # the footer shows them in this order, dropping the last that do n
         id="pane.fork",
         tooltip=(
             "fork a completed ticket: a new pane that goes on from its whole conversation with a prompt"
-            " of its own, in a copy of its worktree (its agent's session forked where it can be)"
+            " of its own, in a copy of its worktree (its agent's session forked where it can be); after"
+            " the turn picked on its transcript (`k`/`j`) when one is"
         ),
+    ),
+    Binding(
+        "k",
+        "pick_turn(-1)",
+        "Earlier turn",
+        id="pane.turn_up",
+        show=False,
+        tooltip=(
+            "pick one of your turns on the focused pane's transcript, marked there (the first press the"
+            " last; again, the one before), for `f` to fork after"
+        ),
+    ),
+    Binding(
+        "j",
+        "pick_turn(1)",
+        "Later turn",
+        id="pane.turn_down",
+        show=False,
+        tooltip=(
+            "move the focused pane's turn cursor to your turn after the picked one (the first press"
+            " picks the last)"
+        ),
+    ),
+    Binding(
+        "escape",
+        "unpick_turn",
+        "Done",
+        id="pane.turn_done",
+        show=False,
+        tooltip="(a turn picked) leave turn-picking: the focused pane's transcript as it was",
     ),
     Binding(
         "R", "retry_all", "Retry all", id="run.retry_all", tooltip="retry every ticket that did not complete"
@@ -634,6 +665,9 @@ class RunScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in HIDDEN[self.mode]:
             return False
+        if action == "unpick_turn":  # else escape is the screen's own
+            pane = self.focused_pane
+            return pane is not None and pane.picked is not None
         if action == "fleet":
             return self.services.broker is not None
         return not (action == "close" and self.first)
@@ -963,6 +997,21 @@ class RunScreen(Screen[None]):
 
     def action_fork(self) -> None:
         self._ask_of_focused(Fork)
+
+    def action_pick_turn(self, step: int) -> None:
+        """Move the focused pane's turn cursor over the turns its transcript shows."""
+        pane = self.focused_pane
+        if pane is None:
+            return
+        if not pane.pick_turn(step):
+            self.notify("No turn of yours on this pane's transcript to pick yet.", timeout=3)
+        self.refresh_bindings()
+
+    def action_unpick_turn(self) -> None:
+        pane = self.focused_pane
+        if pane is not None:
+            pane.unpick()
+        self.refresh_bindings()
 
     def action_land(self) -> None:
         self._ask_of_focused(Land)

@@ -139,7 +139,7 @@ class VerdictTable(Widget):
         return verdict_table(self.verdict, self.size.width)
 
 
-DROPPED_FIRST = ("TTFT", "tok/s", "tokens", "model", "wall", "cost")
+DROPPED_FIRST = ("cache", "TTFT", "tok/s", "tokens", "model", "wall", "cost")
 """The table's columns a narrow terminal goes without, in this order."""
 
 

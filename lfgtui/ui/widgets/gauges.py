@@ -9,7 +9,7 @@ from rich.text import Text
 
 from lfgtui.cost.metrics import RATE_STEP_S, Metrics
 from lfgtui.cost.prices import format_usd
-from lfgtui.formats import context_percent, seconds, short_count, tokens, ttft
+from lfgtui.formats import context_percent, seconds, share, short_count, tokens, ttft
 from lfgtui.ui.drawing.palette import DEFAULT
 
 BARS = "▁▂▃▄▅▆▇█"
@@ -69,9 +69,9 @@ def cache_gauge(metrics: Metrics) -> Text | None:
     hit, last = metrics.cache_hit, metrics.cache_hit_last
     if hit is None or last is None:
         return None
-    shown = Text.assemble(("cache ", "dim"), f"{hit:.0%}")
+    shown = Text.assemble(("cache ", "dim"), share(hit))
     if round(last * 100) != round(hit * 100):
-        shown.append_text(Text.assemble((" last ", "dim"), f"{last:.0%}"))
+        shown.append_text(Text.assemble((" last ", "dim"), share(last)))
     missed = metrics.cache_miss
     if missed is not None:
         shown.append(f" ({missed})", "dim")

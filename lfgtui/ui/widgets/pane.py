@@ -85,7 +85,7 @@ from lfgtui.inert import inert, revealed
 from lfgtui.providers.models import is_inferred
 from lfgtui.tickets.ticket import Ticket
 from lfgtui.ui.drawing.palette import Palette, colours
-from lfgtui.ui.markdown.live import LiveMarkdown
+from lfgtui.ui.markdown.live import LiveMarkdown, Mark
 from lfgtui.ui.markdown.plain_lines import TextLine
 from lfgtui.ui.widgets.agent_detail import AgentDetail
 from lfgtui.ui.widgets.gauges import SPARK_SAMPLES, gauge_text, since_start
@@ -212,6 +212,19 @@ class Reader:
             self.taken = text.length
 
 
+@dataclass(frozen=True)
+class ShownTurn:
+    """One of the person's turns as the pane's transcript shows it: the ticket's prompt (whose words
+    the pane does not repeat), a follow-up or queued turn (quoted under a rule), a steer that landed."""
+
+    text: str
+    """Its words as sent (shown inert wherever they are shown)."""
+    start: int
+    """Where in the body its words begin (the prompt: where its answer begins)."""
+    end: int
+    """Where its words end and its answer begins."""
+
+
 class Tally:
     """A run screen's panes counted by state as their states change, so that the summary bar, the
     GC pacer never walk thousands of panes: `running` holds the panes under way (streaming, waiting
@@ -336,6 +349,10 @@ class TicketPane:
         self.agent_details: AgentDetails | None = None
         """What a coding agent offers (mode, settings, commands), as it last said."""
         self.thinking_collapsed = True
+        self.turns: list[ShownTurn] = []
+        """The person's turns of the attempt shown, in order: what the turn cursor moves over."""
+        self.picked: int | None = None
+        """The turn (1-based, of `turns`) the person's cursor is on (`j`/`k`): `f` forks after it."""
         self.view: PaneView | None = None
         tally.add(self)
 
@@ -444,6 +461,31 @@ class TicketPane:
         self.lost_note = inert(text)
         self.dirty = self.lines_stale = self.urgent = True
 
+    def pick_turn(self, step: int) -> bool:
+        """Move the turn cursor `step` turns (its first move picks the last turn, nearest the answer's
+        end); False when the transcript shows no turn to pick."""
+        if not self.turns:
+            return False
+        last = len(self.turns)
+        self.picked = last if self.picked is None else min(max(self.picked + step, 1), last)
+        self.dirty = self.lines_stale = self.urgent = True
+        return True
+
+    def unpick(self) -> None:
+        """Leave turn-picking: the transcript as it was."""
+        if self.picked is not None:
+            self.picked = None
+            self.dirty = self.lines_stale = self.urgent = True
+
+    def turn_mark(self) -> Mark | None:
+        """The picked turn's words marked on the transcript, and the turns a fork after it leaves out
+        dimmed (None: no turn picked)."""
+        if self.picked is None:
+            return None
+        turn = self.turns[self.picked - 1]
+        after = self.turns[self.picked] if self.picked < len(self.turns) else None
+        return Mark((turn.start, turn.end), None if after is None else after.start)
+
     def apply(self, event: Event, metrics: Metrics) -> bool:
         """Take one event of this ticket; `metrics` is the attempt's shared reducer. True when it
         brought the attempt's first words (text or thinking), the moment a person waits for: the
@@ -519,7 +561,9 @@ class TicketPane:
         quoted = "\n".join(f"> {line}" for line in inert(event.text).splitlines())
         by = MARKDOWN_MARKS.sub(r"\\\g<0>", inert(event.by))
         self.body.new_paragraph()
+        start = self.body.length
         self.body.append(f"*steer from {by}:*\n\n{quoted}\n\n")
+        self.turns.append(ShownTurn(event.text, start, self.body.length))
 
     def _holding(self, event: Holding) -> None:
         self.held = event.held
@@ -632,15 +676,20 @@ class TicketPane:
         attempt's output."""
         if continues is None:
             self._clear_earlier()
+            self.turns = [ShownTurn(prompt, self.body.length, self.body.length)]
+            self.picked = None
             return
         self.earlier_shown = False
         quoted = "\n".join(f"> {line}" for line in inert(prompt).splitlines())
+        start = self.body.length
         self.body.append(f"\n\n---\n\n{quoted}\n\n")
+        self.turns.append(ShownTurn(prompt, start, self.body.length))
 
     def _clear_earlier(self) -> None:
         if not self.earlier_shown:
             return
         self.earlier_shown = False
+        self.turns, self.picked = [], None  # their places were in the body cleared
         self.body.clear()
         self.reasoning.clear()
         self.tools.clear()
@@ -703,6 +752,7 @@ class TicketPane:
         self.drawn_frame = frame
         view.catch_up()
         view.body.flush()
+        view.show_turn()
         if view.thinking_open:
             view.reasoning.flush()
         if not self.lines_stale and frame - self.lines_frame < LINES_EVERY:
@@ -771,6 +821,18 @@ class TicketPane:
             return Text(f" {inert(standing.label)}", "dim")
         return Text()
 
+    def _picked_notice(self) -> Text:
+        """Which turn the cursor is on, its first words, and the keys that act on it."""
+        assert self.picked is not None
+        words = " ".join(inert(self.turns[self.picked - 1].text).split())
+        keys = (
+            f"{self.key('pane.fork')}: fork after it · {self.key('pane.turn_up')}/"
+            f"{self.key('pane.turn_down')}: earlier/later · {self.key('pane.turn_done')}: done"
+        )
+        return Text.assemble(
+            (f"▸ turn {self.picked} of {len(self.turns)}", "bold reverse"), f"  {keys}\n", words
+        )
+
     def _state_style(self) -> str:
         palette = self.palette
         return {
@@ -795,6 +857,8 @@ class TicketPane:
             asks = Text(f"asks you: {question}", f"bold {self.palette.attention}")
             hint = f"{self.key('pane.answer')}: answer its form"
             return with_hint(asks, hint, width, view.app.console)
+        if self.picked is not None:
+            return self._picked_notice()
         if self.retrying is not None:
             return Text(retry_text(self.retrying, now), self.palette.waiting)
         if self.stalled is not None:
@@ -937,7 +1001,13 @@ class PaneView(Vertical, can_focus=True):
         self.gauges = TextLine(id="gauges", classes="pane-gauges")
         self.foot = Vertical(classes="pane-foot")
         """Docked: a crowded small pane clips its plan, not these."""
-        self._shown: dict[str, object] = {"plan": (), "agent": None, "notice": "", "held": ()}
+        self._shown: dict[str, object] = {
+            "plan": (),
+            "agent": None,
+            "notice": "",
+            "held": (),
+            "turn": (None, 0),
+        }
         """What each line shows (see `changed`): built empty, so a pane's first draw lays out nothing
         (an update of a widget of `height: auto` lays out the whole screen)."""
         self._body = Reader(pane.body.clears)
@@ -1044,6 +1114,13 @@ class PaneView(Vertical, can_focus=True):
                 self.place(self.agent)
                 self.agent.show(pane.agent_details)
         self.set_class(pane.needs_attention, "-attention")
+
+    def show_turn(self) -> None:
+        """Mark the picked turn on the body once it changed (a pick, or a turn arrived), after the
+        body's flush: the mark finds the body's blocks, and its scroll to the turn is not undone."""
+        pane = self.pane
+        if self.changed("turn", (pane.picked, len(pane.turns))):
+            self.body.mark(pane.turn_mark())
 
 
 HELD_SHOWN = 3
