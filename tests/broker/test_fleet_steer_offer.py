@@ -24,14 +24,24 @@ from lfgtui.commands.broker import Outlet
 from lfgtui.config.broker import BrokerSettings, resolve
 from lfgtui.config.load import load_config
 from lfgtui.cost.prices import run_prices
-from lfgtui.events import AttemptStarted, Event, Holding, Outcome, PromptSent, Steered, SteerOffer
+from lfgtui.events import (
+    ApprovalAsked,
+    AttemptStarted,
+    Event,
+    Holding,
+    Outcome,
+    PromptSent,
+    Steered,
+    SteerOffer,
+)
 from lfgtui.providers.registry import Providers
 from lfgtui.remote.attach import Attachment
 from lfgtui.remote.codec import encode
 from lfgtui.remote.hub import EventHub
 from lfgtui.remote.server import Address, EngineControls, RunServer
+from lfgtui.run.requests import Steer
 from lfgtui.run.scheduler import Run
-from lfgtui.run.steer_words import MAX_NAME_CHARS
+from lfgtui.run.steer_words import MAX_NAME_CHARS, Composing
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tickets.ticket import Ticket
 from lfgtui.tools import BUILTIN_TOOLS
@@ -42,7 +52,7 @@ from lfgtui.ui.services import Services
 from tests.support.app import SIZE, keys
 from tests.support.compose import attach_app
 from tests.support.fleet import COORDINATOR_AGENT, STEADY, Fleet, agent_provider, until
-from tests.support.fleet_steering import SIM_AGENT, WRITER, approve_all, coordinating
+from tests.support.fleet_steering import SIM_AGENT, WRITER, approve_all, asked, coordinating
 from tests.support.serving import TOKEN
 
 AGENT = "lfg simulator (ACP)"
@@ -117,6 +127,38 @@ async def test_lfg_attach_on_the_coordinator_says_not_known_until_the_worker_say
     assert (offer.attempt, offer.agent, offer.coding_agent, offer.steers) == (1, AGENT, True, True)
     assert [(e.attempt, e.text) for e in events if isinstance(e, Steered)] == [(1, STEER)]
     assert [e.text for e in events if isinstance(e, PromptSent)] == ["go"], "steered into the same turn"
+
+
+ROUNDS = (
+    '[[ticket]]\nid = "a"\nprompt = "Look around."\nprovider = "sim"\nmodel = "steer-rounds"\n'
+    'tools = ["write_file", "list_dir", "read_file"]\n'
+)
+"""An API ticket in three tool rounds, the first waiting for the person's approval."""
+
+
+@pytest.mark.timeout(150)  # a worker to warm up and three tool rounds: past 60 s on a loaded machine
+async def test_an_api_tickets_worker_says_its_model_and_that_its_tool_loop_takes_a_steer(
+    fleet: Fleet,
+) -> None:
+    """An API ticket on a worker: the worker says its provider/model and that its tool loop has a
+    safe point; the coordinator's `/v1/inbox` composer says so, and a steer lands after the round."""
+    fleet.start("w1")
+    async with coordinating(fleet, toml=ROUNDS) as (run, events, _):
+        await until(lambda: any(isinstance(e, ApprovalAsked) for e in events), 90)
+        assert EngineControls(run).composes("a") == Composing(
+            "steer",
+            {
+                "steer": "Enter steers a (sim/steer-rounds): sent after this round's tool results, before "
+                "its next call.",
+                "queue": "Enter queues this as a's next turn, sent once this turn ends.",
+            },
+        )
+        assert await asked(run, Steer("a", STEER)) is None
+        await approve_all(run, events)
+        assert await run.wait() == {"a": Outcome.COMPLETED}
+    [offer] = [e for e in events if isinstance(e, SteerOffer)]
+    assert (offer.agent, offer.coding_agent, offer.steers) == ("sim/steer-rounds", False, True)
+    assert [(e.attempt, e.text) for e in events if isinstance(e, Steered)] == [(1, STEER)]
 
 
 @contextlib.asynccontextmanager

@@ -43,13 +43,11 @@ async def asked(run: Run, request: Request) -> str | None:
 
 
 @contextlib.asynccontextmanager
-async def coordinating(
-    fleet: Fleet, start: bool = True
-) -> AsyncIterator[tuple[Run, list[Event], list[Ticket]]]:
-    """`lfg run TICKETS --broker URL` of the one agent ticket `a`, in this process, started unless
-    `start` is False (the test adds its sinks first); its permission requests wait for the person
-    here."""
-    tickets = fleet.lfg.tickets(WRITER)
+async def coordinating(fleet: Fleet, start: bool = True, toml: str = WRITER) -> AsyncIterator[Coordinated]:
+    """`lfg run TICKETS --broker URL` of the one ticket `a` (the agent's `WRITER` unless `toml` says
+    another), in this process, started unless `start` is False (the test adds its sinks first); its
+    permission requests wait for the person here."""
+    tickets = fleet.lfg.tickets(toml)
     config = load_config(fleet.config(COORDINATOR_AGENT, "coordinator.toml"))
     loaded = load_tickets(tickets, config, BUILTIN_TOOLS, env={})
     broker = resolve(fleet.url, {}, BrokerSettings(lease_s=10))
