@@ -412,6 +412,21 @@ class HeldMessage:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class SteerOffer(Event):
+    """What the attempt's running turn takes from the person (run/steering.py), said once its turn
+    begins: `agent` is who runs the turn, as the person knows it (a coding agent by the title or name
+    its `initialize` answer gives, lfg's own tool loop as `provider/model`); `coding_agent` says which
+    of the two; `steers`, whether a steer goes into this turn (the agent advertised ACP steering, or
+    the tool loop runs with tools and so has a safe point between rounds). A message queued is held
+    by lfg for every turn alike and sent as the next one, so it needs no word here. A coordinated
+    run's worker says it through the broker, and the coordinator's composer reads it there."""
+
+    agent: str
+    coding_agent: bool
+    steers: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Holding(Status):
     """The messages a running ticket holds for the person, in the order they go (run/steering.py),
     said whole each time they change; `message` says what changed (and who changed it). `unsent`:

@@ -46,6 +46,7 @@ from lfgtui.events import (
     Stalled,
     Status,
     Steered,
+    SteerOffer,
     SubagentChanged,
     SubagentDelta,
     SubagentToolCall,
@@ -478,6 +479,7 @@ JSON_LINES: Translation[Callable[[JsonLines, Any], dict[str, Any]]] = Translatio
         ToolCallStarted: "a call is printed once, complete, as `tool_call`",
         ToolCallArgsDelta: "a call is printed once, complete, as `tool_call`",
         CallEnded: "a model call's end is lfg's own bookkeeping; the attempt's end says how it ended",
+        SteerOffer: "what a running turn takes from the person is the composer's; a steer's answer says it",
     },
 )
 """The NDJSON line (README's "NDJSON events") of each event type. Not the remote codec's dialect:
@@ -666,6 +668,7 @@ PROGRESS: Translation[Callable[[Progress, Any, Any], None]] = Translation(
         CallEnded: "the attempt's end is the line that counts",
         ContextUsed: "a coding agent's context and cost reach the closing table through the metrics",
         AgentDetails: "what an agent offers is the TUI's and NDJSON's, not a progress line",
+        SteerOffer: "whether a turn takes steers is the composer's, not a progress line",
         QuotaSeen: "a provider's quota is the TUI's summary bar's and NDJSON's, not a progress line",
     },
 )

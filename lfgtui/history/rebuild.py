@@ -23,6 +23,7 @@ from lfgtui.events import (
     RunFact,
     Status,
     Steered,
+    SteerOffer,
     SubagentChanged,
     SubagentDelta,
     TextDelta,
@@ -272,6 +273,7 @@ REBUILT: Translation[str] = Translation(
     {
         ToolCallUpdated: "it replaced its call's row, which comes back as the `ToolCallReady` it describes",
         ToolOutputDelta: "the history keeps only the `ToolResult`, with the whole output",
+        SteerOffer: "not recorded (recorder.py): what a turn took from the person is only the composer's",
         Queued: "recorded as a plain status note (the wait is long over when the history is read)",
         RunFact: "the run's, not an attempt's: a verdict's row keeps its ranking, not the diffs and "
         "metrics a `VerdictDecided` carries, so checks and verdicts are read as rows (`lfg history show`, "

@@ -46,6 +46,7 @@ from lfgtui.events import (
     RequestSent,
     Status,
     Steered,
+    SteerOffer,
     SubagentDelta,
     TextDelta,
     ToolCallArgsDelta,
@@ -688,6 +689,7 @@ RECORDED: Translation[Record] = Translation(
     {
         AttemptStarted: "it comes wrapped as `Started` (its wall-clock time and price): see `_start`",
         ToolOutputDelta: "a running command's output as it comes; the `ToolResult` keeps the whole of it",
+        SteerOffer: "what a running turn takes from the person matters only while it runs (the composer's)",
         CheckRan: "a check's row, on the attempt it checked, which has ended: see `_checked`",
         VerdictDecided: "it comes wrapped as `Decided` (the wall-clock time it was decided): see `_decided`",
     },

@@ -199,7 +199,7 @@ function card(item, full) {
   compose.ticket = item.ticket;
   compose.form.hidden = !item.compose;
   if (item.compose && !compose.chosen) compose.mode.value = item.compose;
-  compose.steerable = item.compose === "steer";
+  compose.words = item.compose_says || {};
   compose.says.textContent = composeSays(compose);
   if (full) {
     const calls = item.requests.map((asked) => asked.kind + ":" + asked.call).join(" ");
@@ -343,7 +343,7 @@ function composer(ticket) {
   const note = el("p", "note");
   form.append(says, mode, input, send, note);
   form.hidden = true;
-  const compose = { form, says, mode, ticket, steerable: false, chosen: false };
+  const compose = { form, says, mode, ticket, words: {}, chosen: false };
   mode.addEventListener("change", () => {
     compose.chosen = true;
     says.textContent = composeSays(compose);
@@ -360,11 +360,9 @@ function composer(ticket) {
   return compose;
 }
 
+// What Enter does, in the run's own words for the mode chosen (`compose_says`: run/steer_words.py).
 function composeSays(compose) {
-  const name = compose.ticket;
-  if (compose.mode.value === "queue") return "Enter queues this as " + name + "'s next turn, sent once this turn ends.";
-  if (compose.steerable) return "Enter steers " + name + ": sent after this round's tool results, before its next call.";
-  return name + " has no safe point to steer at: Enter queues this as its next turn instead.";
+  return compose.words[compose.mode.value] || "";
 }
 
 function fullCard(ticket) {

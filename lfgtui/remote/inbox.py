@@ -62,6 +62,7 @@ from lfgtui.events import (
     Stalled,
     Status,
     Steered,
+    SteerOffer,
     SubagentChanged,
     SubagentDelta,
     SubagentToolCall,
@@ -78,6 +79,7 @@ from lfgtui.events import (
 )
 from lfgtui.inert import json_text, revealed
 from lfgtui.run.agents.elicitation import FormField, read_form
+from lfgtui.run.steer_words import Composing
 from lfgtui.tickets.ticket import Ticket
 
 PAGE_PATH = "/inbox"
@@ -94,9 +96,10 @@ REST_ORDER = {
 }
 """How the tickets that need nobody are listed: the ones at work first."""
 _HERE = Path(__file__).parent
-Composes = Callable[[str], str | None]
-"""What a message sent to a ticket now would be: `"steer"` (its turn has a safe point ahead),
-`"queue"` (its next turn) or None (it is not running: no composer)."""
+Composes = Callable[[str], Composing | None]
+"""What a message sent to a ticket now would be (run/steer_words.py): what Enter sends at first,
+`"steer"` (its turn takes one) or `"queue"` (its next turn), and what it does in each, in words; None
+(it is not running: no composer)."""
 
 
 class Inbox:
@@ -233,8 +236,11 @@ class Inbox:
             "follow_up": control and standing.state in FOLLOWS_UP and not self.requests.get(standing.ticket),
             "subagents": subagent_states(self.children.get(standing.ticket, {})),
             "held": [held(message) for message in self.held.get(standing.ticket, ())],
-            "compose": composes(standing.ticket) if control and composes is not None else None,
         }
+        composer = composes(standing.ticket) if control and composes is not None else None
+        item["compose"] = None if composer is None else composer.mode
+        says = None if composer is None else {mode: revealed(words) for mode, words in composer.says.items()}
+        item["compose_says"] = says
         if full:
             asked = self.requests.get(standing.ticket, {}).values()
             item["requests"] = [
@@ -379,6 +385,7 @@ INBOX: Translation[Callable[[Inbox, Any], bool]] = Translation(
                 WorktreeReady,
                 ContextUsed,
                 AgentDetails,
+                SteerOffer,
                 DiffUpdated,
                 Usage,
                 CallEnded,

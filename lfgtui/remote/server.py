@@ -59,6 +59,7 @@ from lfgtui.run.requests import (
     Told,
 )
 from lfgtui.run.requests import decode as decode_request
+from lfgtui.run.steer_words import Composing, composing
 from lfgtui.run.steering import MAX_MESSAGE_CHARS
 from lfgtui.tickets.ticket import Ticket
 
@@ -132,8 +133,8 @@ class Controls(Protocol):
 
     def synthesize(self, verdict: Verdict, who: str) -> str: ...
 
-    def composes(self, ticket: str) -> str | None:
-        """What a message sent to `ticket` now would be (inbox.py `Composes`)."""
+    def composes(self, ticket: str) -> Composing | None:
+        """What a message sent to `ticket` now would be, in words (inbox.py `Composes`)."""
         ...
 
 
@@ -152,11 +153,13 @@ class EngineControls:
 
         return start_synthesis(self.run, verdict, f"synthesis asked by {who}").id
 
-    def composes(self, ticket: str) -> str | None:
+    def composes(self, ticket: str) -> Composing | None:
+        """A coordinated run's turn runs on a worker: what it said it takes is all that is known."""
         state = self.run.states.get(ticket)
         if state is None or not state.running:
             return None
-        return "steer" if self.run.steerable(ticket) else "queue"
+        steerable = None if self.run.runner.far else self.run.steerable(ticket)
+        return composing(ticket, steerable, state.inbox.offer)
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,7 @@ from lfgtui.events import (
     RunFact,
     SessionOpened,
     Status,
+    SteerOffer,
     TextDelta,
     ToolCallArgsDelta,
     ToolCallReady,
@@ -496,12 +497,14 @@ class Run:
                 state.answer_parts = []
             case SessionOpened(session_id=session_id):
                 state.agent_session = session_id
+            case SteerOffer():
+                state.inbox.offer = event
             case AttemptStarted():
                 state.live = started = True
             case AttemptEnded(outcome=outcome, error=error):
                 if state.inbox.held:
                     self._turn_ends(state, event)
-                state.live = False
+                state.live, state.inbox.offer = False, None
                 state.outcome, state.error = outcome, error
                 state.answer = "".join(state.answer_parts)
                 if outcome is Outcome.COMPLETED:

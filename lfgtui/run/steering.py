@@ -30,7 +30,7 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from lfgtui.events import HeldMessage
+from lfgtui.events import HeldMessage, SteerOffer
 
 MAX_MESSAGE_CHARS = 20_000
 """The longest message a person may steer or queue: a prompt's worth, not a file."""
@@ -55,11 +55,10 @@ class Inbox:
     wake: Callable[[], None] | None = None
     """Told when a steer is held: set by a coding agent's turn that steers over ACP
     (agents/session/steering.py), which sends it at once rather than at a tool loop's safe point."""
-    agent: str | None = None
-    """The coding agent that runs the ticket's turns, by the name it gives itself (None: lfg's own
-    tool loop, or no turn begun yet): what the composer names when it says what Enter does."""
-    agent_steers: bool = False
-    """Whether that agent takes a steer into its running turn (it advertises ACP steering)."""
+    offer: SteerOffer | None = None
+    """What the running turn said it takes from the person (who runs it, whether it steers), as its
+    `SteerOffer` came (from a worker, on a coordinated run); None before its turn began and once it
+    ended: what the composer says Enter does (steer_words.py)."""
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def hold(self, text: str, steer: bool, by: str) -> HeldMessage:

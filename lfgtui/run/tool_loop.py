@@ -42,6 +42,7 @@ from lfgtui.events import (
     ReasoningDelta,
     Status,
     Steered,
+    SteerOffer,
     TextDelta,
     ToolCallArgsDelta,
     ToolCallReady,
@@ -118,6 +119,12 @@ async def _tool_loop(
     inbox: Inbox,
 ) -> AsyncIterator[Event]:
     yield ev(AttemptStarted, provider=provider.config.name, model=task.call.model)
+    yield ev(
+        SteerOffer,
+        agent=f"{provider.config.name}/{task.call.model}",
+        coding_agent=False,
+        steers=inbox.steerable,
+    )
     policy = policy or RetryPolicy(max_retries=provider.config.max_retries)
     conversation = Conversation([] if transcript is None else transcript)
     conversation.messages.extend(task.call.messages)

@@ -6,89 +6,22 @@ coordinator as the ticket's next turn, which a worker runs."""
 
 from __future__ import annotations
 
-import contextlib
-import inspect
-import sys
-from collections.abc import AsyncIterator
-
 import pytest
 
-from lfgtui.broker.client import connect
-from lfgtui.broker.coordinator import BrokerRunner
 from lfgtui.broker.work import MAX_NOTE, ControlEntry, WorkError
-from lfgtui.commands.broker import Outlet
-from lfgtui.config.broker import BrokerSettings, resolve
-from lfgtui.config.load import load_config
-from lfgtui.cost.prices import run_prices
-from lfgtui.events import ApprovalAsked, Event, Holding, Outcome, PromptSent, Steered, TextDelta
-from lfgtui.providers.registry import Providers
-from lfgtui.run.approvals import Approvals
-from lfgtui.run.requests import YOU, Approve, Request, Steer
-from lfgtui.run.scheduler import Run
+from lfgtui.events import ApprovalAsked, Holding, Outcome, PromptSent, Steered, TextDelta
+from lfgtui.run.requests import Approve, Request, Steer
 from lfgtui.run.steering import MAX_MESSAGE_CHARS
-from lfgtui.tickets.load import load_tickets
-from lfgtui.tools import BUILTIN_TOOLS
-from tests.support.fleet import COORDINATOR_AGENT, STEADY, Fleet, agent_provider, until
+from tests.support.fleet import STEADY, Fleet, agent_provider, until
+from tests.support.fleet_steering import SIM_AGENT, approve_all, asked, coordinating
 
 STEER = "Also say the word PELICAN."
-WRITER = (
-    '[[ticket]]\nid = "a"\nprompt = "go"\nprovider = "agent"\nmodel = "writer:ttft_ms=0,tokens_per_s=0"\n'
-)
-SIM_AGENT = [sys.executable, "-m", "lfgtui.sim.acp_agent", "--scenario", "{model}"]
-
-
-async def asked(run: Run, request: Request) -> str | None:
-    """`request` as the coordinator's run answers it (None: done)."""
-    told = run.ask(request, YOU)
-    if inspect.isawaitable(told):
-        told = await told
-    return None if told is None else told.said
-
-
-@contextlib.asynccontextmanager
-async def coordinating(fleet: Fleet) -> AsyncIterator[tuple[Run, list[Event]]]:
-    """`lfg run TICKETS --broker URL` of the one agent ticket `a`, in this process, started; its
-    permission requests wait for the person here."""
-    tickets = fleet.lfg.tickets(WRITER)
-    config = load_config(fleet.config(COORDINATOR_AGENT, "coordinator.toml"))
-    loaded = load_tickets(tickets, config, BUILTIN_TOOLS, env={})
-    broker = resolve(fleet.url, {}, BrokerSettings(lease_s=10))
-    outlet = Outlet(broker, await connect(broker, read_timeout_s=10.0), tickets.parent)
-    async with Providers(config.providers) as providers, Outlet.closing(outlet):
-        prices = run_prices(providers.configs, loaded.tickets)
-        run = outlet.make_run()(loaded.tickets, providers, Approvals(askable=True), [], prices=prices)
-        events: list[Event] = []
-        run.sinks.append(events.append)
-        assert isinstance(run.runner, BrokerRunner)
-        async with outlet.publishing(run, loaded.tickets, str(tickets), lambda _: None):
-            run.start()
-            try:
-                yield run, events
-            finally:
-                run.cancel_all()
-                await run.wait()
-
-
-async def approve_all(run: Run, events: list[Event]) -> None:
-    """Say yes to each permission request as it comes, until the ticket ends."""
-    answered: set[str] = set()
-    while run.states["a"].running:
-        for call in [e.call_id for e in events if isinstance(e, ApprovalAsked) and e.call_id not in answered]:
-            answered.add(call)
-            await asked(run, Approve("a", call, True))
-        await until(
-            lambda: (
-                not run.states["a"].running
-                or any(isinstance(e, ApprovalAsked) and e.call_id not in answered for e in events)
-            ),
-            timeout=90,
-        )
 
 
 async def test_a_steer_on_the_coordinator_reaches_the_workers_agent_mid_turn(fleet: Fleet) -> None:
     command = [*SIM_AGENT, "--steering", "injected"]
     fleet.start("w1", config=fleet.config(STEADY + agent_provider(command), "w1.toml"))
-    async with coordinating(fleet) as (run, events):
+    async with coordinating(fleet) as (run, events, _):
         await until(lambda: any(isinstance(e, ApprovalAsked) for e in events), timeout=90)
         assert await asked(run, Steer("a", STEER)) is None
         await until(lambda: any(isinstance(e, Steered) for e in events), timeout=60)
@@ -103,7 +36,7 @@ async def test_a_steer_on_the_coordinator_reaches_the_workers_agent_mid_turn(fle
 
 async def test_a_steer_the_workers_turn_cannot_take_is_the_coordinators_next_turn(fleet: Fleet) -> None:
     fleet.start("w1", config=fleet.config(STEADY + agent_provider(SIM_AGENT), "w1.toml"))
-    async with coordinating(fleet) as (run, events):
+    async with coordinating(fleet) as (run, events, _):
         await until(lambda: any(isinstance(e, ApprovalAsked) for e in events), timeout=90)
         assert await asked(run, Steer("a", STEER)) is None
         queued = [e.message for e in events if isinstance(e, Holding)]

@@ -369,9 +369,9 @@ async def test_the_tui_attached_with_control_steers_queues_edits_and_takes_back_
             composer = app.screen
             assert isinstance(composer, SteerScreen)
             assert composer.says() == (
-                "Enter steers t at its next safe point; where its turn has none, its run queues this as "
-                "the next turn, and says so."
-            )
+                "Enter steers t (sim/steer-rounds): sent after this round's tool results, before its next "
+                "call."
+            ), "what the served run's turn said it takes (its `steer_offer` event)"
             await pilot.press("ctrl+t", *keys("then a haiku"), "enter")
             await until(pilot, lambda: len(t.held) == 1)
             await pilot.press("i", "ctrl+t", *keys("then a sonnet"), "enter")

@@ -31,6 +31,7 @@ from lfgtui.events import (
 )
 from lfgtui.remote.inbox import Inbox, fields, last_lines, question
 from lfgtui.remote.server import MAX_BODY_BYTES
+from lfgtui.run.steer_words import Composing
 from lfgtui.run.steering import MAX_MESSAGE_CHARS
 from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_tickets
@@ -427,14 +428,16 @@ def test_a_tickets_held_messages_are_listed_revealed_and_composed_only_with_cont
         HeldMessage(1, "then tests", False, "127.0.0.1 (ada)"),
     )
     box(ev(Holding, message="queued", held=held))
-    [item] = box.snapshot(control=False, ended=False, composes=lambda ticket: "steer")["rest"]
+    composer = Composing("queue", {"steer": "Enter steers p.", "queue": "Enter queues \x1b[2J this."})
+    [item] = box.snapshot(control=False, ended=False, composes=lambda ticket: composer)["rest"]
     assert item["held"] == [
         {"id": 3, "steer": True, "text": "go␛[2J on", "by": "you"},
         {"id": 1, "steer": False, "text": "then tests", "by": "127.0.0.1 (ada)"},
     ]
-    assert item["compose"] is None, "a run served read-only composes nothing"
-    [item] = box.snapshot(control=True, ended=False, composes=lambda ticket: "queue")["rest"]
+    assert item["compose"] is None and item["compose_says"] is None, "a run served read-only composes nothing"
+    [item] = box.snapshot(control=True, ended=False, composes=lambda ticket: composer)["rest"]
     assert item["compose"] == "queue"
+    assert item["compose_says"] == {"steer": "Enter steers p.", "queue": "Enter queues ␛[2J this."}
     box(ev(Holding, message="sent", held=()))
     [item] = box.snapshot(control=True, ended=False)["rest"]
     assert item["held"] == [] and item["compose"] is None

@@ -269,16 +269,24 @@ class LocalHandle(RunHandle):
 
     def steer(self, asked: Steer | Queue) -> Outcome:
         """Steer a running ticket or queue its next turn: the words given, or the composer, which says
-        which it will be and lists what the ticket holds (ui/screens/steer.py)."""
+        which it will be and lists what the ticket holds (ui/screens/steer.py). On a coordinated run
+        the turn runs on a worker: the composer says what the worker said its turn takes, and a steer
+        is answered once the worker has (run/decisions.py `_steer_afar`)."""
         from lfgtui.ui.screens.steer import SteerDesk, SteerScreen
 
-        run, ticket_id = self.engine, asked.ticket
+        run, ticket_id, screen = self.engine, asked.ticket, self._screen
         if not run.states[ticket_id].running:
             return REFUSED
 
+        async def said_later(answer: Awaitable[Told]) -> None:
+            if (told := await answer) is not None:
+                screen.notify(inert(told.said), severity="warning", timeout=5, markup=False)
+
         def told(request: Request) -> str | None:
             answer = run.ask(request, YOU)
-            assert not inspect.isawaitable(answer), "a steer and a held message's change are decided here"
+            if inspect.isawaitable(answer):  # a steer carried to the worker running the ticket
+                screen.run_worker(said_later(answer), group=request.kind)
+                return None
             return None if answer is None else answer.said
 
         def send(text: str, steer: bool) -> str | None:
@@ -291,9 +299,8 @@ class LocalHandle(RunHandle):
             return None
         desk = SteerDesk(
             held=lambda: tuple(run.states[ticket_id].inbox.held),
-            steerable=lambda: run.steerable(ticket_id),
-            agent=lambda: run.states[ticket_id].inbox.agent,
-            agent_steers=lambda: run.states[ticket_id].inbox.agent_steers,
+            steerable=lambda: None if run.runner.far else run.steerable(ticket_id),
+            offer=lambda: run.states[ticket_id].inbox.offer,
             send=send,
             edit=lambda message, text: told(EditHeld(ticket_id, message, text)),
             remove=lambda message: told(RemoveHeld(ticket_id, message)),
@@ -448,9 +455,8 @@ class ServedHandle(RunHandle):
 
         desk = SteerDesk(
             held=lambda: pane.held,
-            steerable=lambda: None,
-            agent=lambda: None,  # not known here: the served run's own composer words say it
-            agent_steers=lambda: False,
+            steerable=lambda: None,  # not known here: what its turn said it takes, as its events came
+            offer=lambda: pane.offer,
             send=lambda text, steer: ask(Steer(ticket_id, text) if steer else Queue(ticket_id, text)),
             edit=lambda message, text: ask(EditHeld(ticket_id, message, text)),
             remove=lambda message: ask(RemoveHeld(ticket_id, message)),

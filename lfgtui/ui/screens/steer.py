@@ -2,12 +2,13 @@
 this turn at its next safe point) or queued (its next turn once this one ends), and the messages it
 already holds, each editable and removable until it is sent (run/steering.py).
 
-The composer says what Enter will do before anything is sent, for this ticket: lfg's tool loop
-steers at its next safe point, a coding agent that takes ACP steering at its own next model call, and
-an agent without steering can only be queued. It steers where the ticket can be steered now, else
-queues; `ctrl+t` switches. `up`/`down` pick a held message, whose words the input then holds: Enter
-saves the edit, `ctrl+r` takes it back. The pick follows the message (its id), not its place: one
-sent meanwhile moves the rest up, and an edit never lands on another.
+The composer says what Enter will do before anything is sent, for this ticket (run/steer_words.py):
+lfg's tool loop steers at its next safe point, a coding agent that takes ACP steering at its own next
+model call, and an agent without steering can only be queued; on a run afar (a coordinator's worker,
+a served run) what its turn said it takes, or that it has not said yet. It steers where the ticket
+can be steered, else queues; `ctrl+t` switches. `up`/`down` pick a held message, whose words the
+input then holds: Enter saves the edit, `ctrl+r` takes it back. The pick follows the message (its
+id), not its place: one sent meanwhile moves the rest up, and an edit never lands on another.
 """
 
 from __future__ import annotations
@@ -23,9 +24,13 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
-from lfgtui.events import HeldMessage
+from lfgtui.events import HeldMessage, SteerOffer
 from lfgtui.inert import inert
+from lfgtui.run.steer_words import enter_does, steers_first
 from lfgtui.ui.widgets.pane import held_text
+
+LOOK_EVERY_S = 0.5
+"""How often an open composer looks again at what it says and lists."""
 
 
 @dataclass(frozen=True)
@@ -36,11 +41,9 @@ class SteerDesk:
     """The messages the ticket holds now, in the order they go."""
     steerable: Callable[[], bool | None]
     """Whether a steer sent now would wait for a safe point of this turn (else it is queued); None:
-    not known here (a served run's: its run decides when the steer arrives, and says)."""
-    agent: Callable[[], str | None]
-    """The coding agent running the ticket's turns, by its own name (None: lfg's tool loop)."""
-    agent_steers: Callable[[], bool]
-    """Whether that agent takes a steer into its running turn."""
+    not known here (the turn runs afar: a coordinator's worker, a served run)."""
+    offer: Callable[[], SteerOffer | None]
+    """What the running turn said it takes (who runs it, whether it steers); None: not said yet."""
     send: Callable[[str, bool], str | None]
     """Send the words as a steer (True) or queued (False)."""
     edit: Callable[[int, str], str | None]
@@ -75,7 +78,7 @@ class SteerScreen(ModalScreen[None]):
         super().__init__()
         self.ticket = ticket
         self.desk = desk
-        self.steer = desk.steerable() is not False
+        self.steer = steers_first(desk.steerable(), desk.offer())
         """What Enter sends a new message as: a steer, or queued."""
         self.picked: int | None = None
         """The id of the held message being edited, or None: a new message. An id, not a place: a
@@ -83,6 +86,8 @@ class SteerScreen(ModalScreen[None]):
         self.said = Static(classes="question", id="steer-says")
         self.held = Static(id="steer-held")
         self.input = Input(placeholder="your words for the ticket", id="steer-input")
+        self._shown: tuple[str, tuple[HeldMessage, ...]] = ("", ())
+        """What the composer shows now: its first line and the messages it lists."""
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -97,10 +102,16 @@ class SteerScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         self._show()
+        self.set_interval(LOOK_EVERY_S, self._look)
+
+    def _look(self) -> None:
+        """What the turn said it takes, or what the ticket holds, may change while the composer is
+        open (a worker begins the turn): its words follow, redrawn only when they changed."""
+        if (self.says(), self.desk.held()) != self._shown:
+            self._show()
 
     def says(self) -> str:
         """What Enter does now, in words (the composer's first line)."""
-        name = inert(self.ticket)
         at = self._at()
         if self.picked is not None and at is not None:
             return f"Enter saves your edit of held message {at + 1}; ctrl+r takes it back."
@@ -109,31 +120,7 @@ class SteerScreen(ModalScreen[None]):
                 "The message you picked is held no more (sent, or taken back): Enter says so; your words "
                 "stay, to send anew."
             )
-        agent = self.desk.agent()
-        if agent is not None:
-            return self._to_agent(name, inert(agent))
-        if not self.steer:
-            return f"Enter queues this as {name}'s next turn, sent once this turn ends."
-        steerable = self.desk.steerable()
-        if steerable is None:
-            return (
-                f"Enter steers {name} at its next safe point; where its turn has none, its run queues "
-                "this as the next turn, and says so."
-            )
-        if steerable:
-            return f"Enter steers {name}: sent after this round's tool results, before its next call."
-        return f"{name} has no safe point to steer at: Enter queues this as its next turn instead."
-
-    def _to_agent(self, name: str, agent: str) -> str:
-        """What Enter does for a coding agent's ticket: the agent steers itself, or cannot."""
-        if self.steer and self.desk.steerable():
-            return f"Enter steers {name}: {agent} takes it into this turn at its next model call."
-        if not self.desk.agent_steers():
-            queued = f"Enter queues this as {name}'s next prompt, sent once this turn ends"
-            return f"{agent} cannot be steered: {queued}."
-        if not self.steer:
-            return f"Enter queues this as {name}'s next prompt, sent to {agent} once this turn ends."
-        return f"{agent} has no turn running to steer: Enter queues this as {name}'s next prompt."
+        return enter_does(self.ticket, self.steer, self.desk.steerable(), self.desk.offer())
 
     def _at(self) -> int | None:
         """Where the picked message is in the list now (None: none picked, or it was sent)."""
@@ -141,8 +128,9 @@ class SteerScreen(ModalScreen[None]):
         return ids.index(self.picked) if self.picked in ids else None
 
     def _show(self) -> None:
-        held = self.desk.held()
-        self.said.update(Text(self.says(), "bold"))
+        held, says = self.desk.held(), self.says()
+        self._shown = (says, held)
+        self.said.update(Text(says, "bold"))
         shown = held_text(held)
         at = self._at()
         if at is not None:

@@ -65,6 +65,7 @@ from lfgtui.events import (
     Stalled,
     Status,
     Steered,
+    SteerOffer,
     SubagentChanged,
     SubagentDelta,
     SubagentToolCall,
@@ -339,6 +340,9 @@ class TicketPane:
         self.held: tuple[HeldMessage, ...] = ()
         """The person's messages the ticket holds, in the order they go: pending steers, then queued
         ones (run/steering.py), shown under the answer until each is sent."""
+        self.offer: SteerOffer | None = None
+        """What the running turn takes from the person, as its run (a worker) said it: what the
+        composer of a run watched from afar says Enter does. None until said, and once it ends."""
         self.plan_steps: tuple[PlanStep, ...] = ()
         self.plan_markdown = ""
         """The agent's Markdown plans (ACP plan operations), shown under its steps."""
@@ -565,6 +569,9 @@ class TicketPane:
         self.held = event.held
         self.status_note = inert(event.message)
 
+    def _offer(self, event: SteerOffer) -> None:
+        self.offer = event
+
     def _tool_ready(self, event: ToolCallReady) -> None:
         self.tools.add(event.call_id, event.name, event.arguments, event.t)
 
@@ -657,7 +664,7 @@ class TicketPane:
         self.state = PaneState(event.outcome.value)
         self.error = event.error
         self.ended_at = event.t
-        self.retrying = self.queued = None
+        self.retrying = self.queued = self.offer = None
         self.approval = None
         self.question = None
         self.drafts.clear()
@@ -935,6 +942,7 @@ PANE: Translation[Callable[[TicketPane, Any], None]] = Translation(
         PromptSent: TicketPane._prompt,
         Steered: TicketPane._steered,
         Holding: TicketPane._holding,
+        SteerOffer: TicketPane._offer,
         ToolCallReady: TicketPane._tool_ready,
         ToolCallUpdated: TicketPane._tool_updated,
         ToolResult: TicketPane._tool_result,

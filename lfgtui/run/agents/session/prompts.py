@@ -145,6 +145,7 @@ class SessionPrompts(SessionOpening, SessionCancels, SessionSteering):
         look = self._look()
         self._steers_open(inbox)
         try:
+            yield self._offer()
             while True:
                 item = await self.client.inbox.get()
                 if isinstance(item, Look):

@@ -23,7 +23,7 @@ from typing import Any
 
 import acp
 
-from lfgtui.events import Event, HeldMessage, Holding, Status, Steered
+from lfgtui.events import Event, HeldMessage, Holding, Status, Steered, SteerOffer
 from lfgtui.inert import inert
 from lfgtui.run.agents.choices import said as agent_said
 from lfgtui.run.agents.process import STOP_WAIT_S
@@ -61,7 +61,6 @@ class SessionSteering(SessionState):
 
     def _steers_open(self, inbox: Inbox) -> None:
         """The turn's prompt is out: steers may go into it, sent as soon as they are held."""
-        inbox.agent, inbox.agent_steers = self._agent_name(), self.steering
         if not self.steering:
             return
         self._steer_tasks: dict[asyncio.Task[SteerAnswer], HeldMessage] = {}
@@ -69,6 +68,11 @@ class SessionSteering(SessionState):
         inbox.wake = lambda: self.client.inbox.put_nowait(SteerWake())
         if any(m.steer for m in inbox.held):  # held again for a retry, or before the prompt left
             inbox.wake()
+
+    def _offer(self) -> Event:
+        """What the turn takes from the person, said as it begins: whoever watches the run (its
+        coordinator, through the broker) knows what a steer sent to it does."""
+        return self.ev(SteerOffer, agent=self._agent_name(), coding_agent=True, steers=self.steering)
 
     def _agent_name(self) -> str:
         """The agent as the person knows it: the title its `initialize` answer gives (its name

@@ -1,0 +1,93 @@
+"""What Enter does in a running ticket's composer, in words: the TUI's composer (ui/screens/steer.py),
+`lfg attach`'s, and the inbox page's (`/v1/inbox`) all say these.
+
+A run here knows whether a steer sent now waits for a safe point of the turn (`Run.steerable`). A
+run afar does not: a coordinator's ticket runs on a worker, a served run on its server. There the
+composer reads what the turn's run said it takes (`SteerOffer`: who runs it, whether it takes
+steers). Until it has said (the attempt waits on the broker for a worker, or its agent has not begun
+the turn) nobody here knows: a steer sent then goes into the turn if it takes one when the steer
+arrives, else it is held and sent as the next turn, which is what the words say. Whatever a worker
+said is shown inert, on one line, its name cut short: a name is the agent's own, and nothing it
+holds may move the cursor or stretch the composer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lfgtui.events import SteerOffer
+from lfgtui.inert import inert
+
+MAX_NAME_CHARS = 60
+"""The most of an agent's name (or a model's) the composer shows: a name, not a paragraph."""
+
+
+@dataclass(frozen=True)
+class Composing:
+    """A running ticket's composer: what Enter sends at first (`steer` or `queue`) and what it does
+    in each of the two, in words."""
+
+    mode: str
+    says: dict[str, str]
+
+
+def shown_name(text: str) -> str:
+    """A name from outside as one short inert line."""
+    line = " ".join(inert(text).split())
+    return line if len(line) <= MAX_NAME_CHARS else line[: MAX_NAME_CHARS - 1] + "…"
+
+
+def steers_first(steerable: bool | None, offer: SteerOffer | None) -> bool:
+    """Whether Enter steers when the composer opens: where a steer would reach the turn now (here),
+    or where it may (afar: the turn said it takes steers, or has not said yet)."""
+    if steerable is not None:
+        return steerable
+    return offer is None or offer.steers
+
+
+def enter_does(ticket: str, steer: bool, steerable: bool | None, offer: SteerOffer | None) -> str:
+    """What Enter does for `ticket` (`steer`: sent as a steer, else queued). `steerable`: whether a
+    steer sent now waits for the turn's next safe point, None where the turn runs afar; `offer`: what
+    the turn said it takes (None: not said yet)."""
+    name = inert(ticket)
+    if steerable is None and offer is None:
+        if not steer:
+            return f"Enter queues this as {name}'s next turn, sent once this turn ends."
+        return (
+            f"Not known yet whether {name} can be steered: its turn has not begun (it waits for a worker, "
+            f"or for its agent to start). Enter steers {name} if its turn takes a steer when this arrives; "
+            "if not, this is held and sent as its next turn once this turn ends."
+        )
+    can = offer.steers if steerable is None and offer is not None else bool(steerable)
+    if offer is not None and offer.coding_agent:
+        return _to_agent(name, shown_name(offer.agent), steer, can, offer.steers)
+    label = name if steerable is not None or offer is None else f"{name} ({shown_name(offer.agent)})"
+    if not steer:
+        return f"Enter queues this as {name}'s next turn, sent once this turn ends."
+    if can:
+        return f"Enter steers {label}: sent after this round's tool results, before its next call."
+    return f"{label} has no safe point to steer at: Enter queues this as its next turn instead."
+
+
+def _to_agent(name: str, agent: str, steer: bool, can: bool, agent_steers: bool) -> str:
+    """What Enter does for a coding agent's ticket: the agent steers itself, or cannot."""
+    if steer and can:
+        return f"Enter steers {name}: {agent} takes it into this turn at its next model call."
+    if not agent_steers:
+        return (
+            f"{agent} cannot be steered: Enter queues this as {name}'s next prompt, sent once this turn ends."
+        )
+    if not steer:
+        return f"Enter queues this as {name}'s next prompt, sent to {agent} once this turn ends."
+    return f"{agent} has no turn running to steer: Enter queues this as {name}'s next prompt."
+
+
+def composing(ticket: str, steerable: bool | None, offer: SteerOffer | None) -> Composing:
+    """The composer of a running ticket, as a page shows it (`/v1/inbox`)."""
+    return Composing(
+        "steer" if steers_first(steerable, offer) else "queue",
+        {
+            "steer": enter_does(ticket, True, steerable, offer),
+            "queue": enter_does(ticket, False, steerable, offer),
+        },
+    )

@@ -1,0 +1,49 @@
+"""What Enter does in a running ticket's composer, for each kind of turn, here and afar
+(run/steer_words.py): the words every composer says."""
+
+from __future__ import annotations
+
+from lfgtui.events import SteerOffer
+from lfgtui.run.steer_words import MAX_NAME_CHARS, composing, enter_does, shown_name, steers_first
+
+
+def offer(agent: str, coding_agent: bool, steers: bool) -> SteerOffer:
+    return SteerOffer(
+        ticket="t", attempt=1, seq=1, t=0.0, agent=agent, coding_agent=coding_agent, steers=steers
+    )
+
+
+def test_a_turn_afar_without_a_safe_point_names_its_model_and_opens_on_queueing() -> None:
+    loop = offer("openai/gpt-5", coding_agent=False, steers=False)
+    assert not steers_first(None, loop)
+    assert composing("t", None, loop).says == {
+        "steer": "t (openai/gpt-5) has no safe point to steer at: Enter queues this as its next turn "
+        "instead.",
+        "queue": "Enter queues this as t's next turn, sent once this turn ends.",
+    }
+
+
+def test_a_turn_not_begun_afar_opens_on_steering_and_queues_as_before() -> None:
+    assert steers_first(None, None) and composing("t", None, None).mode == "steer"
+    assert (
+        enter_does("t", False, None, None) == "Enter queues this as t's next turn, sent once this turn ends."
+    )
+    assert enter_does("t", True, None, None).startswith("Not known yet whether t can be steered")
+
+
+def test_here_the_run_says_whether_a_steer_reaches_the_turn_now_and_an_api_ticket_is_not_named() -> None:
+    loop = offer("sim/steer-rounds", coding_agent=False, steers=True)
+    assert not steers_first(False, loop), "here, what the run says now wins over what the turn said"
+    assert enter_does("t", True, True, loop) == (
+        "Enter steers t: sent after this round's tool results, before its next call."
+    )
+    agent = offer("Claude Agent", coding_agent=True, steers=True)
+    assert enter_does("t", True, False, agent) == (
+        "Claude Agent has no turn running to steer: Enter queues this as t's next prompt."
+    )
+
+
+def test_a_name_from_outside_is_one_short_inert_line() -> None:
+    name = shown_name("\x1b[31mred\x1b[0m\n\tname " + "y" * 500)
+    assert name.startswith("␛[31mred␛[0m name yyy") and len(name) == MAX_NAME_CHARS and name.endswith("…")
+    assert shown_name("Codex") == "Codex"
