@@ -11,7 +11,6 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
-from typing import Any
 
 from lfgtui.history.database import UnknownId, transaction
 from lfgtui.history.rows import ReviewRow
@@ -88,16 +87,4 @@ REVIEW_HITS = (
     "WHERE review_fts MATCH ? {where} ORDER BY review_fts.rank LIMIT ?"
 )
 """Sent comments matching a search, as rows of a `SearchHit` (kind `review`, name the path) and their
-rank: found under the attempt that answered them."""
-
-
-def review_hits(
-    conn: sqlite3.Connection,
-    match: str,
-    where: str,
-    params: Sequence[Any],
-    limit: int,
-    marks: tuple[str, str],
-) -> list[tuple[Any, ...]]:
-    sql = REVIEW_HITS.format(open=marks[0], close=marks[1], where=where)
-    return conn.execute(sql, (match, *params, limit)).fetchall()
+rank: found under the attempt that answered them (its `?`: the match, the filters', the limit)."""

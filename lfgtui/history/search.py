@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -161,19 +160,8 @@ SUBAGENT_HITS = (
 """Sub-agents' words matching a search, as rows of a `SearchHit` (kind `subagent`, named by the
 child's task from its last record note) and their rank: the best of each child's rows (a run of its
 words each, schema.py's V31), so a child is one hit, as an answer (one part) is. (FTS5's snippet()
-cannot be called beside a window function: the best rows are chosen in a query of their own.)"""
-
-
-def subagent_hits(
-    conn: sqlite3.Connection,
-    match: str,
-    where: str,
-    params: Sequence[Any],
-    limit: int,
-    marks: tuple[str, str],
-) -> list[tuple[Any, ...]]:
-    sql = SUBAGENT_HITS.format(open=marks[0], close=marks[1], where=where)
-    return conn.execute(sql, (match, match, *params, limit)).fetchall()
+cannot be called beside a window function: the best rows are chosen in a query of their own.) Its
+`?`: the match twice, the filters', the limit."""
 
 
 def snippet_text(hit: SearchHit, indent: str = "") -> Text:

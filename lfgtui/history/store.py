@@ -23,11 +23,11 @@ from lfgtui.history.schema import MIGRATIONS
 from lfgtui.history.search import (
     SNIPPET_CLOSE,
     SNIPPET_OPEN,
+    SUBAGENT_HITS,
     Filters,
     SearchHit,
     fts_query,
     split_marks,
-    subagent_hits,
 )
 from lfgtui.history.values import read_value, read_values
 from lfgtui.outcome import Outcome
@@ -264,7 +264,7 @@ class Store:
     def search(self, query: str, filters: Filters | None = None, limit: int = 20) -> list[SearchHit]:
         """Parts, sub-agents' words and sent review comments matching every word of `query`, best
         first (bm25: prompts, answers and comments weigh most)."""
-        from lfgtui.history.reviews import review_hits
+        from lfgtui.history.reviews import REVIEW_HITS
 
         match = fts_query(query)
         if match is None:
@@ -278,8 +278,9 @@ class Store:
             f"JOIN tickets t ON t.id = a.ticket_id WHERE parts_fts MATCH ? {where} ORDER BY rank LIMIT ?",
             (match, *params, limit),
         ).fetchall()
-        rows += review_hits(self.conn, match, where, params, limit, (SNIPPET_OPEN, SNIPPET_CLOSE))
-        rows += subagent_hits(self.conn, match, where, params, limit, (SNIPPET_OPEN, SNIPPET_CLOSE))
+        marks = {"open": SNIPPET_OPEN, "close": SNIPPET_CLOSE, "where": where}
+        rows += self.conn.execute(REVIEW_HITS.format(**marks), (match, *params, limit)).fetchall()
+        rows += self.conn.execute(SUBAGENT_HITS.format(**marks), (match, match, *params, limit)).fetchall()
         hits = []
         for *head, marked, _ in sorted(rows, key=lambda row: row[-1])[:limit]:
             snippet, spans = split_marks(" ".join(read_value(marked, str).split()))
