@@ -368,6 +368,12 @@ class Run:
         a turn that did not complete, with no fallback attempt to follow, sends nothing more, and
         says what it held."""
         inbox, name = state.inbox, state.ticket.id
+        if ended.outcome is Outcome.COMPLETED and self.steers_only:  # a worker: its coordinator's turns
+            handed = inbox.drop_all()
+            words = "; ".join(summary(m) for m in handed)
+            said = f"handed back to the coordinator, which sends each as {name}'s next turn: {words}"
+            self._holding(state, said, now=True, unsent=tuple(handed))
+            return
         if ended.outcome is Outcome.COMPLETED:
             if missed := inbox.steers_to_queue():
                 said = f"{len(missed)} steer(s) came after the last tool round: each sent as a next turn"
@@ -487,6 +493,17 @@ class Run:
         state.finished.clear()
         state.outcome = None
         state.task = asyncio.create_task(self._ticket(state), name=f"ticket {state.ticket.id} {why}")
+
+    def _emit_far(self, state: TicketState, event: Event) -> None:
+        """An event of an attempt a worker runs (`far` runner). What the worker's run hands back
+        unsent as the turn ends (a steer its agent turned down mid-turn, queued there; one that came
+        after the last tool round) is this run's to send as the next turn, as a worker never starts a
+        turn of its own: held here, queued, before the attempt's end comes; the end decides, as for a
+        turn run here (sent as the next turn once it completed, replayed on a fallback, else unsent)."""
+        self._emit(state, event)
+        if isinstance(event, Holding) and event.unsent and state.live:  # the worker said so already
+            for message in event.unsent:
+                state.inbox.hold(message.text, False, message.by)
 
     def _emit(self, state: TicketState, event: Event) -> None:
         started = False
@@ -629,8 +646,9 @@ class Run:
                 return
             if not self._prompt_fits(state, ev):
                 return
+            emit = self._emit_far if self.runner.far else self._emit
             async with self._slots:
-                await self.runner.run_attempt(Attempt(self, state, functools.partial(self._emit, state)))
+                await self.runner.run_attempt(Attempt(self, state, functools.partial(emit, state)))
         except asyncio.CancelledError:
             if state.outcome is None:
                 outcome, error = (Outcome.CANCELLED, None) if state.stop is None else state.stop
