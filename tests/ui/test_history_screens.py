@@ -240,6 +240,8 @@ async def test_history_screen_searches_opens_read_only_and_reruns(sim: SimServer
         assert isinstance(history, HistoryScreen)
         await until(pilot, lambda: history.shown_query == "")
         assert [f.run_id for f in history.found] == [recorded_id], "an empty query lists the recent runs"
+        hint = "1 recent run · type to search prompts, answers, tool calls, sub-agents and review comments"
+        assert str(history.status.render()) == hint, "all that search finds (HistoryStore.search)"
         await pilot.press(*keys("wid"))
         await pilot.press(*keys("gets dashboards"))
         await until(pilot, lambda: history.shown_query == "widgets dashboards")

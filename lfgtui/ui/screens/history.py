@@ -179,7 +179,9 @@ class HistoryScreen(Screen[None]):
         found = self.found
         if not (self.shown_query or "").strip():
             recent = plural(len(found), "recent run")
-            self.status.update(f"{recent} · type to search prompts, answers and tool calls")
+            self.status.update(
+                f"{recent} · type to search prompts, answers, tool calls, sub-agents and review comments"
+            )
         else:
             matches = f"{len(found)} {'match' if len(found) == 1 else 'matches'}"
             self.status.update(matches if found else "no matches")
