@@ -11,7 +11,7 @@ made them, wherever they ran; a steer (`Steered`) is a user message after them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from lfgtui.events import (
@@ -95,6 +95,17 @@ def user_turns(messages: Iterable[Message]) -> tuple[str, ...]:
     """The words of each user turn of a conversation, in order: its prompt, each follow-up, steer and
     queued turn (each a `UserMessage`), the turns the person sees."""
     return tuple(message.text for message in messages if isinstance(message, UserMessage))
+
+
+def turns_before(turns: Sequence[str], shown: Sequence[str]) -> int | None:
+    """How many of a conversation's user `turns` come before `shown`, its last ones as a pane's
+    transcript shows them (a fork's starts after the parent's turns it went on from): what numbers
+    a shown turn as `lfg fork --at` does. None when `shown` are not its last turns (an
+    attempt still running, its turns not in the settled conversation yet)."""
+    earlier = len(turns) - len(shown)
+    if earlier < 0 or list(turns[earlier:]) != list(shown):
+        return None
+    return earlier
 
 
 def cut_after(messages: tuple[Message, ...], turn: int) -> tuple[Message, ...]:

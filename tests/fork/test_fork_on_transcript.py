@@ -188,3 +188,40 @@ async def test_a_steer_and_a_queued_turn_are_turns_the_cursor_picks(sim: SimServ
     sent = sim.log[-1].body["messages"]
     assert sent[:-1] == queued[:-1], "turns 1 and 2 (the steer and the rounds after it), verbatim"
     assert "or in German" in json.dumps(sent[-1]) and "answer in French" in json.dumps(sent)
+
+
+async def test_a_forks_pane_numbers_its_turns_as_the_whole_conversation_does(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    """A fork's pane shows only its own turns, after the parent's it went on from: the turn cursor
+    numbers them as the fork dialog and `lfg fork --at` do, across the whole conversation."""
+    app = make_app(sim, tickets(tmp_path, '[[ticket]]\nid = "hi"\nprompt = "hello there"\nmodel = "hello"\n'))
+    async with app.run_test(size=SIZE) as pilot:
+        parent = await two_turns(app, pilot, "second words")
+        await pilot.press("k", "k", "f")
+        await pilot.press(*keys("or else"), "enter")  # the fork: turn 1 of hi, then its own
+        await until(pilot, lambda: "hi-fork1" in app.controller.panes)
+        fork = app.controller.panes["hi-fork1"]
+        await until(pilot, lambda: fork.state is PaneState.COMPLETED)
+        assert app.controller.screen.focused_pane is fork
+        await pilot.press("i", *keys("and then"), "enter")
+        await until(pilot, lambda: fork.attempt == 2 and fork.state is PaneState.COMPLETED)
+        follow_up = sim.log[-1].body["messages"]  # turns 1-2 of the fork's conversation, then turn 3
+        await pilot.press("k")
+        await until(pilot, lambda: "turn 3 of 3" in str(fork.notice.render()))
+        await pilot.press("k")
+        await until(pilot, lambda: "turn 2 of 3" in str(fork.notice.render()))
+        assert "or else" in str(fork.notice.render())
+        await pilot.press("f")
+        dialog = app.screen
+        assert isinstance(dialog, ForkScreen)
+        assert dialog.says() == "Fork hi-fork1 after turn 2 of 3: the turns after it are left out."
+        await pilot.press(*keys("or not"), "enter")
+        await until(pilot, lambda: "hi-fork1-fork1" in app.controller.panes)
+        again = app.controller.panes["hi-fork1-fork1"]
+        await until(pilot, lambda: again.state is PaneState.COMPLETED)
+        assert "*forked at turn 2 of 3: its provider messages up to there, verbatim*" in again.body.source
+        assert parent.picked is None and fork.picked is None
+    sent = sim.log[-1].body["messages"]
+    assert sent[:-1] == follow_up[:-1], "hi's turn 1 and the fork's own 'or else', verbatim"
+    assert [m["content"] for m in sent if m["role"] == "user"] == ["hello there", "or else", "or not"]

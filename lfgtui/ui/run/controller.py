@@ -625,6 +625,10 @@ class RunController:
         message = ticket_message(self.run_id, ticket_id, ticket.title, ticket.prompt)
         return Landing(tree.branch, tree.base_branch, message, land)
 
+    def turns(self, ticket_id: str) -> tuple[str, ...] | None:
+        """The ticket's conversation's user turns, where its run is held here."""
+        return self.control.turns(ticket_id)
+
     def verdict(self, group: str) -> Verdict | None:
         """The latest verdict of a tournament of this run, once decided here."""
         return self.control.verdicts.get(group)

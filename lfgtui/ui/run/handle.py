@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from lfgtui.alerts.moments import RunAlerts
-from lfgtui.conversation import user_turns
+from lfgtui.conversation import turns_before, user_turns
 from lfgtui.cost.metrics import MetricsBook
 from lfgtui.formats import plural
 from lfgtui.inert import inert
@@ -122,6 +122,11 @@ class RunHandle:
         """The ticket's worktree while it works in it here."""
         return None
 
+    def turns(self, ticket_id: str) -> tuple[str, ...] | None:
+        """The words of each user turn of the ticket's settled conversation, when it is held here
+        (what a pane's turn cursor numbers its turns by); None where it is not."""
+        return None
+
     async def close(self) -> None:
         """Cancel what runs, wait for the outcomes to be recorded, close the agents."""
 
@@ -212,6 +217,9 @@ class LocalHandle(RunHandle):
 
     def worktree(self, ticket_id: str) -> Worktree | None:
         return self.engine.states[ticket_id].worktree
+
+    def turns(self, ticket_id: str) -> tuple[str, ...] | None:
+        return user_turns(self.engine.states[ticket_id].conversation)
 
     async def close(self) -> None:
         self.engine.cancel_all()
@@ -360,16 +368,11 @@ class LocalHandle(RunHandle):
 
 def picked_turn(pane: TicketPane, turns: tuple[str, ...]) -> int | None:
     """The turn of the ticket's conversation (`turns`, 1-based) the pane's cursor is on, or None (no
-    turn picked, or the pane's transcript no longer the conversation's last turns). The pane shows
-    the turns of its attempt: the conversation's last ones, after any it went on from (a fork's,
-    a resumed run's)."""
+    turn picked, or the pane's transcript no longer the conversation's last turns)."""
     if pane.picked is None:
         return None
-    shown = [turn.text for turn in pane.turns]
-    earlier = len(turns) - len(shown)
-    if earlier < 0 or list(turns[earlier:]) != shown:
-        return None
-    return earlier + pane.picked
+    earlier = turns_before(turns, [turn.text for turn in pane.turns])
+    return None if earlier is None else earlier + pane.picked
 
 
 IN_WORDS: dict[type[Request], str] = {CancelChild: "Cannot cancel that sub-agent"}

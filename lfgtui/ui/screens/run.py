@@ -484,6 +484,8 @@ class RunKeys(Protocol):
 
     def looked(self, ticket_id: str) -> None: ...
 
+    def turns(self, ticket_id: str) -> tuple[str, ...] | None: ...
+
 
 class RunScreen(Screen[None]):
     """`first` is the screen the app opened with; any later one (`/` then enter) can be left."""
@@ -1003,7 +1005,7 @@ class RunScreen(Screen[None]):
         pane = self.focused_pane
         if pane is None:
             return
-        if not pane.pick_turn(step):
+        if not pane.pick_turn(step, self.keys.turns(pane.ticket.id)):
             self.notify("No turn of yours on this pane's transcript to pick yet.", timeout=3)
         self.refresh_bindings()
 

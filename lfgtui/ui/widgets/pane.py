@@ -28,6 +28,7 @@ from textual.widget import Widget
 from textual.widgets import Collapsible, Static
 
 from lfgtui.alerts.states import Standing, State
+from lfgtui.conversation import turns_before
 from lfgtui.cost.metrics import Metrics
 from lfgtui.events import (
     COMPACTING,
@@ -353,6 +354,10 @@ class TicketPane:
         """The person's turns of the attempt shown, in order: what the turn cursor moves over."""
         self.picked: int | None = None
         """The turn (1-based, of `turns`) the person's cursor is on (`j`/`k`): `f` forks after it."""
+        self.turns_before = 0
+        """The turns of the ticket's conversation before those `turns` holds (a fork's transcript
+        starts after the parent's it went on from): the cursor numbers its turns after these, across
+        the whole conversation, as the fork dialog and `lfg fork --at` do."""
         self.view: PaneView | None = None
         tally.add(self)
 
@@ -461,11 +466,15 @@ class TicketPane:
         self.lost_note = inert(text)
         self.dirty = self.lines_stale = self.urgent = True
 
-    def pick_turn(self, step: int) -> bool:
+    def pick_turn(self, step: int, conversation: tuple[str, ...] | None) -> bool:
         """Move the turn cursor `step` turns (its first move picks the last turn, nearest the answer's
-        end); False when the transcript shows no turn to pick."""
+        end); False when the transcript shows no turn to pick. `conversation`: the user turns of the
+        ticket's settled conversation where the run is held here, which number the shown ones."""
         if not self.turns:
             return False
+        if conversation is not None:
+            earlier = turns_before(conversation, [turn.text for turn in self.turns])
+            self.turns_before = self.turns_before if earlier is None else earlier
         last = len(self.turns)
         self.picked = last if self.picked is None else min(max(self.picked + step, 1), last)
         self.dirty = self.lines_stale = self.urgent = True
@@ -677,7 +686,7 @@ class TicketPane:
         if continues is None:
             self._clear_earlier()
             self.turns = [ShownTurn(prompt, self.body.length, self.body.length)]
-            self.picked = None
+            self.picked, self.turns_before = None, 0
             return
         self.earlier_shown = False
         quoted = "\n".join(f"> {line}" for line in inert(prompt).splitlines())
@@ -689,7 +698,7 @@ class TicketPane:
         if not self.earlier_shown:
             return
         self.earlier_shown = False
-        self.turns, self.picked = [], None  # their places were in the body cleared
+        self.turns, self.picked, self.turns_before = [], None, 0  # their places in the body cleared
         self.body.clear()
         self.reasoning.clear()
         self.tools.clear()
@@ -825,12 +834,15 @@ class TicketPane:
         """Which turn the cursor is on, its first words, and the keys that act on it."""
         assert self.picked is not None
         words = " ".join(inert(self.turns[self.picked - 1].text).split())
+        before = self.turns_before
         keys = (
             f"{self.key('pane.fork')}: fork after it · {self.key('pane.turn_up')}/"
             f"{self.key('pane.turn_down')}: earlier/later · {self.key('pane.turn_done')}: done"
         )
         return Text.assemble(
-            (f"▸ turn {self.picked} of {len(self.turns)}", "bold reverse"), f"  {keys}\n", words
+            (f"▸ turn {before + self.picked} of {before + len(self.turns)}", "bold reverse"),
+            f"  {keys}\n",
+            words,
         )
 
     def _state_style(self) -> str:
