@@ -15,9 +15,14 @@ from redis.asyncio import Redis
 from lfgtui.broker.layout import ENTRY_END, ENTRY_NOTICE, Layout, dumps
 from lfgtui.broker.watch import MAX_NOTICE, BrokerAttachment
 from lfgtui.events import Event, Status, TextDelta
+from lfgtui.providers.registry import Providers
 from lfgtui.remote.codec import encode
 from lfgtui.sim.server import SimServer
+from lfgtui.ui.app import LfgApp
+from lfgtui.ui.run.controller import RunController
+from lfgtui.ui.services import Services
 from tests.broker.test_superseded import TICKETS, entry
+from tests.support.app import until
 from tests.support.broker import published
 from tests.support.git import ESCAPE
 from tests.support.lfg import Lfg, command
@@ -94,3 +99,32 @@ async def test_a_coordinators_notice_is_shown_in_its_attempt_and_forged_ones_ine
     assert "".join(e["text"] for e in lines if e["type"] == "text") == "".join(
         e.text for e in first if isinstance(e, TextDelta)
     )
+
+
+async def test_the_attached_tui_shows_a_forged_notice_in_its_tickets_pane_inert_and_cut(
+    sim: SimServer, tmp_path: Path, redis_server: RedisServer
+) -> None:
+    async with published(sim, tmp_path, redis_server.url, TICKETS) as run:
+        run.run.start()
+        await run.finish()
+    first = [e for e in run.events if e.ticket == "t"]
+    layout, run_id = Layout(), run.run.run_id
+    redis = Redis(port=redis_server.port)
+    try:
+        await redis.delete(layout.events(run_id))
+        await redis.xadd(layout.events(run_id), entry("w1", 1, first[: len(first) // 2]))  # running
+        await redis.xadd(layout.events(run_id), notice(1, status("t", ESCAPE + "x" * 200_000)))
+    finally:
+        await redis.aclose()
+    attachment = BrokerAttachment(run.broker, run_id)
+    remote = await attachment.describe()
+    services = Services(Providers(), prices=remote.prices, broker=run.broker)
+    controller = RunController.attached(services, remote.tickets, remote.run_id, attachment)
+    try:
+        async with LfgApp(services, controller).run_test(size=(150, 30)) as pilot:
+            pane = controller.panes["t"]
+            await until(pilot, lambda: "xxx" in pane.status_note)
+            assert "\x1b" not in pane.status_note and "\x07" not in pane.status_note
+            assert pane.status_note.endswith(" more characters)") and len(pane.status_note) < MAX_NOTICE + 60
+    finally:
+        await attachment.aclose()
