@@ -214,6 +214,7 @@ class Dispatch:
         block_ms = max(int(self.broker.settings.lease_s * FEED_WAIT * 1000), 1)
         attachment = BrokerAttachment(self.broker, self.run_id, self.clock, FEED_RECONNECTS, block_ms)
         attachment.ended_by = publisher
+        attachment.notices = False  # its own words: its attempts said them already
         await attachment.describe()
         self._restoration = Restoration(self.redis, self.layout, run_id, self.broker.settings.max_age_s)
         await until_answered(self._look, self._explain, self.said, "the run waits for it")
@@ -561,6 +562,8 @@ class BrokerRunner:
         self._adopting = {ticket_id: work for ticket_id, work in self.reopened.items() if work is not None}
         for ticket_id in self._adopting:  # their events kept from the feed's start, which may come first
             self.dispatch.wait_for(ticket_id)
+        self._telling: Status | None = None
+        """The status `_tell` is saying now: the sink publishes it as a notice."""
         self.answer_lost: dict[str, str] = {}
         """Tickets whose latest attempt completed but lost events (maybe of its answer) on the broker,
         and how: what depends on them fails, saying so."""
@@ -570,12 +573,24 @@ class BrokerRunner:
         are the worker's to publish, and only counted in the run's states here."""
 
         def sink(event: Event) -> None:
-            if (event.ticket, event.attempt) in self.dispatched:
-                publisher.note(event)
-            else:
+            if (event.ticket, event.attempt) not in self.dispatched:
                 publisher(event)
+                return
+            publisher.note(event)
+            if event is self._telling:  # this coordinator's words of it: a notice of the run
+                publisher.notice(self._telling)
 
         return sink
+
+    def _tell(self, attempt: Attempt, message: str) -> None:
+        """Say a `Status` of the attempt in this coordinator's words (the broker went back in time, a
+        second work entry refused, what its events lost): in the run's record, and, as its worker
+        publishes the attempt's events, published apart as a notice of the run (`published`)."""
+        self._telling = attempt.ev(Status, message=message)
+        try:
+            attempt.emit(self._telling)
+        finally:
+            self._telling = None
 
     async def run_attempt(self, attempt: Attempt) -> None:
         state, ticket, ev = attempt.state, attempt.ticket, attempt.ev
@@ -612,7 +627,7 @@ class BrokerRunner:
                         cut.setdefault(event.attempt, []).append(event)
                     continue
                 if isinstance(event, BrokerNews):
-                    attempt.say(Status, message=event.message)
+                    self._tell(attempt, event.message)
                     continue
                 if isinstance(event, LostEntry):
                     if event.work == work:
@@ -668,7 +683,7 @@ class BrokerRunner:
         return FailingWorkers(
             dispatch.workers,
             attempt.ticket.provider,
-            lambda message: attempt.say(Status, message=message),
+            lambda message: self._tell(attempt, message),
             dispatch._explain,
             max(dispatch.broker.settings.lease_s / 3, WORKERS_KEPT_S),
         )
@@ -711,7 +726,7 @@ class BrokerRunner:
         )
         attempt.say(AttemptQueued, message=waits, provider=ticket.provider, model=ticket.model)
         if moved is not None:  # after it: the attempt's first event is its queueing (or its end)
-            attempt.say(Status, message=moved)
+            self._tell(attempt, moved)
         return work
 
     def _finished(self, attempt: Attempt, work: str, outcome: Outcome) -> None:
@@ -765,7 +780,7 @@ class BrokerRunner:
                 f": its answer here lacks what was {lacks}, so the tickets that depend on it fail "
                 "and it takes no follow-up"
             )
-        attempt.say(Status, message=message)
+        self._tell(attempt, message)
         attempt.say(AttemptEnded, outcome=end.outcome, error=end.error)
 
     def _cut(self, attempt: Attempt, end: AttemptEnded, lost: list[Lost]) -> None:
@@ -773,7 +788,7 @@ class BrokerRunner:
         it lost (as a watcher's pane does), and when it completed, that its answer here is not whole:
         the tickets that depend on it fail, and it takes no follow-up (what was lost is not made up)."""
         for one in lost:
-            attempt.say(Status, message=one.text("this coordinator"))
+            self._tell(attempt, one.text("this coordinator"))
         if end.outcome is not Outcome.COMPLETED:
             return
         count = sum(one.events or 0 for one in lost)
@@ -785,7 +800,7 @@ class BrokerRunner:
         whole = (
             "its answer here is not whole, so the tickets that depend on it fail and it takes no follow-up"
         )
-        attempt.say(Status, message=whole)
+        self._tell(attempt, whole)
 
     @staticmethod
     def _continuing(state: TicketState) -> tuple[tuple[Message, ...], str | None, int | None, str | None]:

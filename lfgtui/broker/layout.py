@@ -53,6 +53,11 @@ GROUP = "workers"
 """The consumer group every work stream is read by: each entry goes to one worker."""
 ENTRY_END = "end"
 """The run is over: `{"now": …}`; nothing follows."""
+ENTRY_NOTICE = "notice"
+"""A `Status` the run's coordinator said of an attempt its worker publishes (the broker went back in
+time, a second work entry refused): `{"now": …, "event": {…}}`, the event as an `events` entry has
+it. Watchers show it in the ticket's pane apart from the attempt's own events, whose numbers it
+leaves alone (watch.py)."""
 
 
 @dataclass(frozen=True)

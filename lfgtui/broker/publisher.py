@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from lfgtui.alerts.states import Attentions, Standing
-from lfgtui.broker.layout import ENTRY_END, ENTRY_EVENTS, ENTRY_GAP, Layout, dumps
+from lfgtui.broker.layout import ENTRY_END, ENTRY_EVENTS, ENTRY_GAP, ENTRY_NOTICE, Layout, dumps
 from lfgtui.cancels import STOP_S, raise_swallowed_cancel
 from lfgtui.config.broker import BrokerError, BrokerSettings
 from lfgtui.contest import FACTS
@@ -50,6 +50,7 @@ from lfgtui.events import (
     AttemptQueued,
     AttemptStarted,
     Event,
+    Status,
     SubagentChanged,
 )
 from lfgtui.remote.codec import encode
@@ -259,6 +260,16 @@ class Publisher:
                 self._states_changed = True
         for standing in self.attention.apply(event):
             self._attend(standing)
+
+    def notice(self, event: Status) -> None:
+        """Publish a status the run says of an attempt its worker publishes (a coordinator's words of
+        it) as a notice of the run (layout.ENTRY_NOTICE): watchers show it apart from the attempt's
+        events, whose numbers are the worker's. After what is pending, so it comes in its place; a
+        full queue drops it (the run's history keeps it)."""
+        self.publish()
+        data = dumps({"now": self.clock() - self.t0, "event": encode(event, self.t0)})
+        if self._queued_bytes + len(data) <= self.settings.queue_bytes:
+            self._queue_entry(_Entry(ENTRY_NOTICE, data))
 
     def looked(self, ticket: str) -> None:
         """The person looked at the ticket in the runner's TUI: an ended one is read (`Run.readers`)."""

@@ -5,7 +5,9 @@ workers' presence (`lfg runs`, the fleet view).
 NDJSON printer take either: it reads the run's description from its entry in the index, then its
 event stream from the start with `XREAD BLOCK`, decoding every event strictly (remote/codec.py) and
 delivering each once (`Delivered`: an entry sent twice, or read again after a reconnect, shows
-nothing twice). A gap entry, or publisher numbers that jump (the stream was trimmed), is said.
+nothing twice). A gap entry, or publisher numbers that jump (the stream was trimmed), is said. A
+notice (what the coordinator said of an attempt its worker publishes) is delivered as the `Status`
+of that attempt, apart from its numbered events.
 Watching is read-only: only the lfg that runs the run acts on it (a coordinator sends cancels and
 approvals to its workers on the run's control stream).
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -21,13 +24,14 @@ from typing import TYPE_CHECKING, Any
 
 from lfgtui.broker.client import CONNECT_TIMEOUT_S, client, connect, explain
 from lfgtui.broker.gaps import Gaps, Lost
-from lfgtui.broker.layout import ENTRY_END, ENTRY_EVENTS, ENTRY_GAP, Layout, loads
+from lfgtui.broker.layout import ENTRY_END, ENTRY_EVENTS, ENTRY_GAP, ENTRY_NOTICE, Layout, loads
 from lfgtui.broker.presence import MAX_ERROR, ask_live, live
 from lfgtui.cancels import raise_swallowed_cancel
 from lfgtui.config.broker import Broker, BrokerError
+from lfgtui.events import Status
 from lfgtui.formats import plural
 from lfgtui.remote.attach import RECONNECTS, AttachError, Delivered, events_of, now_in
-from lfgtui.remote.codec import CodecError, finite
+from lfgtui.remote.codec import CodecError, UnknownType, decode, finite
 from lfgtui.remote.description import DescriptionError, RemoteRun, read_description
 
 if TYPE_CHECKING:
@@ -40,6 +44,9 @@ if TYPE_CHECKING:
 BLOCK_MS = 15_000
 """How long one read waits for the next entry."""
 ENTRIES_PER_READ = 100
+MAX_NOTICE = 2_000
+"""The most characters of a notice of the run shown (a coordinator's says a line or two; one written
+by anyone else who may write the broker is cut there)."""
 MAX_RUNS = 1_000
 """The most runs `lfg runs` lists, newest first."""
 INDEX_FIELDS = (
@@ -82,6 +89,9 @@ class BrokerAttachment:
         """Only the `end` of this publisher (its `instance`) ends `follow`; None: any. A coordinator's
         feed ends on its own run's end, never on a stale one (a coordinator before it, anyone who
         may write the broker), which would leave its attempts waiting for events never read."""
+        self.notices = True
+        """Whether the run's notices (layout.ENTRY_NOTICE) are delivered: not to the coordinator that
+        said them, whose record has them already."""
         self._redis: Redis | None = None
         self._broker_time = (0.0, 0.0)
         """The broker's wall clock and this `clock` at one moment: entry ids are the broker's time."""
@@ -188,6 +198,10 @@ class BrokerAttachment:
                 elif kind == ENTRY_GAP:
                     self._gap(said, _lost(data))
                     gaps.dropped(data, offsets[instance] + now_in(data), known)
+                elif kind == ENTRY_NOTICE and self.notices:
+                    notice = _notice(data, offsets[instance], known, said)
+                    if notice is not None:
+                        deliver(notice)
                 elif kind == ENTRY_END and self.ended_by in (None, instance):
                     self._say(said, "ended")
                     return
@@ -233,6 +247,28 @@ class _Numbers:
 
 def _text(value: object) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else ""
+
+
+def _notice(
+    data: dict[str, object], offset: float, known: set[str], said: Callable[[str], None]
+) -> Status | None:
+    """A notice entry's status of a ticket the run described, decoded strictly and cut to `MAX_NOTICE`;
+    None (and said) for one that is not valid. It is delivered apart from `Delivered`: its `seq` is
+    its coordinator's, not the attempt's worker's, and must not move what the worker's events are
+    read past. Nothing more is said of one of another ticket or kind (a newer coordinator's)."""
+    try:
+        event = decode(data.get("event"), offset)
+    except UnknownType:
+        return None
+    except CodecError as exc:
+        said(f"skipped a notice that is not valid: {exc}")
+        return None
+    if type(event) is not Status or event.ticket not in known:
+        return None
+    if len(event.message) > MAX_NOTICE:
+        cut = len(event.message) - MAX_NOTICE
+        return dataclasses.replace(event, message=f"{event.message[:MAX_NOTICE]}… ({cut:,} more characters)")
+    return event
 
 
 def _lost(data: dict[str, object]) -> str:

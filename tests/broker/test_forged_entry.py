@@ -2,7 +2,8 @@
 writer of the work stream (issue #66): it ran on another worker and left no trace, its events taken
 for the live attempt's and dropped as already seen. A real `lfg worker` now refuses it, saying so in
 its log and in its presence (`lfg runs` shows it), the coordinator says it in the ticket (its NDJSON
-and history), and the run goes on with its one attempt."""
+and history, and, as a notice of the run, what `lfg attach` of the run through the broker shows), and
+the run goes on with its one attempt."""
 
 from __future__ import annotations
 
@@ -65,3 +66,19 @@ async def test_a_forged_second_entry_for_a_running_ticket_is_refused_and_said(
         command, fleet.lfg, "history", "show", run_id, "--json", "--config", config
     )
     assert f"dropped entry {forged}" in shown.stdout, shown.stdout + shown.stderr
+    # A watcher through the broker sees it in the ticket's attempt too (the coordinator's notice), and
+    # the worker's events of that attempt whole beside it.
+    watched = await asyncio.to_thread(
+        command, fleet.lfg, "attach", fleet.url, run_id, "--json", "--config", config
+    )
+    assert watched.returncode == 0, watched.stderr
+    lines = [json.loads(line) for line in watched.stdout.splitlines()]
+    told = [
+        (e["ticket"], e["attempt"])
+        for e in lines
+        if e["type"] == "status" and f"dropped entry {forged}" in e["message"]
+    ]
+    assert told == [("t", 1)], watched.stdout
+    assert ends(lines) == {("t", 1): "completed"}, watched.stdout
+    answer = "".join(e["text"] for e in seen + events if e["type"] == "text")
+    assert "".join(e["text"] for e in lines if e["type"] == "text") == answer, watched.stderr

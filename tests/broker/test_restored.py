@@ -169,6 +169,9 @@ async def test_a_broker_restored_from_a_snapshot_mid_run_runs_no_completed_ticke
     assert ends(seen).items() <= outcomes.items(), watcher_err
     started = {(e["ticket"], e["attempt"]) for e in seen if e["type"] == "attempt_started"}
     assert started <= outcomes.keys(), watcher_err
+    # It sees the restore said in each attempt that waited then, as the run's record says it.
+    shown = [(e["ticket"], e["attempt"], e["message"]) for e in seen if e["type"] == "status"]
+    assert {(e["ticket"], e["attempt"], e["message"]) for e in told} <= set(shown), watcher_err
     await until(lambda: admin.xpending(STREAM, "workers")["pending"] == 0, 60)  # acknowledged once ended
 
 
