@@ -35,6 +35,12 @@ def catch_ctrl_c() -> None:
     signal.signal(signal.SIGINT, _on_ctrl_c)
 
 
+def ctrl_c_raises() -> bool:
+    """Whether Ctrl-C would raise KeyboardInterrupt wherever the main thread is (lfg's handler, or
+    Python's), rather than reach a run's loop, which handles it once it has started."""
+    return signal.getsignal(signal.SIGINT) in (_on_ctrl_c, signal.default_int_handler)
+
+
 def interrupted() -> bool:
     """Whether Ctrl-C came since lfg started, even one Python swallowed: the KeyboardInterrupt it
     raises is ignored when it lands in a finalizer (an import's module lock callback, a `__del__`),

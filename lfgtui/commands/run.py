@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lfgtui.commands import interrupted
+from lfgtui.commands import ctrl_c_raises, interrupted
 from lfgtui.commands.broker import Outlet, add_coordinate_option, add_publish_option, publish_problem
 from lfgtui.commands.common import (
     EXIT_SIGINT,
@@ -147,13 +147,30 @@ def _load(args: argparse.Namespace) -> tuple[Config, TicketFile] | int:
 
 def _refresh_models(config: Config) -> None:
     """The model catalogue read again when its cached copy is a day old (`[run] model_catalogue`):
-    in a thread, imports and the cache's date alike, so the run's start never waits for any of it."""
+    in a thread, imports and the cache's date alike, so the run's start never waits for any of it.
+
+    Not before the run's loop handles Ctrl-C: until then Ctrl-C raises KeyboardInterrupt in the main
+    thread, and one landing in the import system's lock callback while this thread imports too left
+    the two deadlocked on the module locks (a Ctrl-C as lfg started hung it, 1 run in 15)."""
+    if not _ctrl_c_on_the_loop():
+        return
     from datetime import UTC, datetime
 
     from lfgtui.providers.model_catalogue import refresh_if_stale, refreshed_url
 
     if (url := refreshed_url(config.run.model_catalogue, os.environ)) is not None:
         refresh_if_stale(url, datetime.now(UTC))
+
+
+def _ctrl_c_on_the_loop(poll_s: float = 0.05, give_up_s: float = 60.0) -> bool:
+    """Wait until a run's loop handles Ctrl-C (it installs its own handler for SIGINT, in place of
+    the command line's, which raises KeyboardInterrupt); False when none did in `give_up_s`."""
+    deadline = time.monotonic() + give_up_s
+    while ctrl_c_raises():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(poll_s)
+    return True
 
 
 async def _run(
@@ -338,8 +355,8 @@ async def run_headless(
         if watched is not None:
             warn("the tickets start when the first watcher attaches")
             await _first_of(watched, stopped)
-            if signalled:  # stopped before anyone watched: nothing was started
-                return signalled[0]
+        if signalled:  # stopped before the tickets started (while the SDKs imported, or before anyone
+            return signalled[0]  # watched): `stop` had nothing to cancel, and nothing was started
         run.start()
         outcomes = await run.wait()
         if referee is not None:
