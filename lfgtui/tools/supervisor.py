@@ -40,8 +40,9 @@ agents starting together take turns."""
 AUTOGROUP_WAIT_S = 5.0
 
 
-def descendants(root: int) -> set[int]:
-    """Every live (not zombie) process below `root`, from a scan of /proc."""
+def descendants(root: int) -> list[int]:
+    """Every live (not zombie) process below `root`, from a scan of /proc, each after its parent:
+    killed in that order, no shell outlives its command's child to say so and run the next line."""
     children: dict[int, list[int]] = {}
     for name in os.listdir("/proc"):
         if not name.isdigit():
@@ -53,14 +54,14 @@ def descendants(root: int) -> set[int]:
             continue
         if fields[0] not in (b"Z", b"X"):
             children.setdefault(int(fields[1]), []).append(int(name))
-    found: set[int] = set()
+    found: dict[int, None] = {}
     todo = [root]
     while todo:
         for child in children.get(todo.pop(), ()):
             if child not in found:
-                found.add(child)
+                found[child] = None
                 todo.append(child)
-    return found
+    return list(found)
 
 
 def reap(shell: int) -> int | None:

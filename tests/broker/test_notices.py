@@ -21,9 +21,8 @@ from lfgtui.sim.server import SimServer
 from lfgtui.ui.app import LfgApp
 from lfgtui.ui.run.controller import RunController
 from lfgtui.ui.services import Services
-from tests.broker.test_superseded import TICKETS, entry
 from tests.support.app import until
-from tests.support.broker import published
+from tests.support.broker import ONE_TICKET, events_entry, published
 from tests.support.git import ESCAPE
 from tests.support.lfg import Lfg, command
 from tests.support.redis_server import RedisServer
@@ -44,7 +43,7 @@ def status(ticket: str, message: str, seq: int = 10**9) -> bytes:
 async def test_a_coordinators_notice_is_shown_in_its_attempt_and_forged_ones_inert_bounded_or_skipped(
     sim: SimServer, tmp_path: Path, redis_server: RedisServer
 ) -> None:
-    async with published(sim, tmp_path, redis_server.url, TICKETS) as run:
+    async with published(sim, tmp_path, redis_server.url, ONE_TICKET) as run:
         run.run.start()
         await run.finish()
     first = [e for e in run.events if e.ticket == "t"]
@@ -55,7 +54,7 @@ async def test_a_coordinators_notice_is_shown_in_its_attempt_and_forged_ones_ine
     try:
         await redis.delete(layout.events(run_id))
         for fields in (
-            entry("w1", 1, first[:cut]),
+            events_entry("w1", 1, first[:cut]),
             notice(1, status("t", SAID)),  # the coordinator's
             notice(1, status("t", "resent")),  # its number again: read past
             notice(2, status("t", ESCAPE + "x" * 200_000)),
@@ -64,7 +63,7 @@ async def test_a_coordinators_notice_is_shown_in_its_attempt_and_forged_ones_ine
             notice(5, dumps({"now": 1.0, "event": encode(injected, 0.0)})),  # not a status
             notice(6, dumps({"now": 1.0})),
             notice(7, dumps({"now": 1.0, "event": {"type": "status", "ticket": "t", "attempt": "1"}})),
-            entry("w1", 2, first[cut:]),
+            events_entry("w1", 2, first[cut:]),
         ):
             await redis.xadd(layout.events(run_id), fields)
         await redis.xadd(layout.events(run_id), {"kind": ENTRY_END, "n": "co.8", "data": dumps({"now": 0.0})})
@@ -104,7 +103,7 @@ async def test_a_coordinators_notice_is_shown_in_its_attempt_and_forged_ones_ine
 async def test_the_attached_tui_shows_a_forged_notice_in_its_tickets_pane_inert_and_cut(
     sim: SimServer, tmp_path: Path, redis_server: RedisServer
 ) -> None:
-    async with published(sim, tmp_path, redis_server.url, TICKETS) as run:
+    async with published(sim, tmp_path, redis_server.url, ONE_TICKET) as run:
         run.run.start()
         await run.finish()
     first = [e for e in run.events if e.ticket == "t"]
@@ -112,7 +111,7 @@ async def test_the_attached_tui_shows_a_forged_notice_in_its_tickets_pane_inert_
     redis = Redis(port=redis_server.port)
     try:
         await redis.delete(layout.events(run_id))
-        await redis.xadd(layout.events(run_id), entry("w1", 1, first[: len(first) // 2]))  # running
+        await redis.xadd(layout.events(run_id), events_entry("w1", 1, first[: len(first) // 2]))  # running
         await redis.xadd(layout.events(run_id), notice(1, status("t", ESCAPE + "x" * 200_000)))
     finally:
         await redis.aclose()

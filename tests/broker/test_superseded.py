@@ -11,20 +11,12 @@ from pathlib import Path
 
 from redis.asyncio import Redis
 
-from lfgtui.broker.layout import ENTRY_END, ENTRY_EVENTS, Layout, dumps
+from lfgtui.broker.layout import ENTRY_END, Layout, dumps
 from lfgtui.broker.watch import BrokerAttachment
 from lfgtui.events import AttemptEnded, ErrorInfo, ErrorKind, Event, Outcome, TextDelta
-from lfgtui.remote.codec import encode
 from lfgtui.sim.server import SimServer
-from tests.support.broker import published
+from tests.support.broker import ONE_TICKET, events_entry, published
 from tests.support.redis_server import RedisServer
-
-TICKETS = '[[ticket]]\nid = "t"\nprompt = "go"\nprovider = "sim"\nmodel = "long-answer:tokens_per_s=2000"\n'
-
-
-def entry(instance: str, number: int, events: list[Event]) -> dict[str, bytes]:
-    data = dumps({"now": 0.0, "events": [encode(event, 0.0) for event in events]})
-    return {"kind": ENTRY_EVENTS.encode(), "n": f"{instance}.{number}".encode(), "data": data}
 
 
 def text(events: list[Event], attempt: int) -> str:
@@ -34,7 +26,7 @@ def text(events: list[Event], attempt: int) -> str:
 async def test_a_paused_workers_late_events_after_the_takeover_are_dropped_but_its_interrupted_end(
     sim: SimServer, tmp_path: Path, redis_server: RedisServer
 ) -> None:
-    async with published(sim, tmp_path, redis_server.url, TICKETS) as run:
+    async with published(sim, tmp_path, redis_server.url, ONE_TICKET) as run:
         run.run.start()
         await run.finish()
     first = [e for e in run.events if e.ticket == "t"]
@@ -50,11 +42,11 @@ async def test_a_paused_workers_late_events_after_the_takeover_are_dropped_but_i
     try:
         await redis.delete(layout.events(run_id))
         for fields in (
-            entry("w1", 1, first[:cut]),  # attempt 1, until its worker is paused
-            entry("w2", 1, second[:2]),  # another worker took it over
-            entry("w1", 2, first[cut:]),  # the paused worker wakes: its answer to the end, completed
-            entry("co", 1, [interrupted]),  # the coordinator ends attempt 1 as it saw it
-            entry("w2", 2, second[2:]),
+            events_entry("w1", 1, first[:cut]),  # attempt 1, until its worker is paused
+            events_entry("w2", 1, second[:2]),  # another worker took it over
+            events_entry("w1", 2, first[cut:]),  # the paused worker wakes: its answer to the end, completed
+            events_entry("co", 1, [interrupted]),  # the coordinator ends attempt 1 as it saw it
+            events_entry("w2", 2, second[2:]),
         ):
             await redis.xadd(layout.events(run_id), fields)
         await redis.xadd(layout.events(run_id), {"kind": ENTRY_END, "n": "co.2", "data": dumps({"now": 0.0})})

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lfgtui.broker.client import connect
+from lfgtui.broker.layout import ENTRY_EVENTS, dumps
 from lfgtui.commands.broker import Outlet
 from lfgtui.config.broker import Broker, BrokerSettings, resolve
 from lfgtui.config.load import Config
@@ -18,6 +19,7 @@ from lfgtui.events import Event
 from lfgtui.providers.base import ProviderConfig
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.providers.registry import Providers
+from lfgtui.remote.codec import encode
 from lfgtui.run import Run
 from lfgtui.run.approvals import Approvals
 from lfgtui.sim.server import SimServer
@@ -27,6 +29,10 @@ from lfgtui.tools import BUILTIN_TOOLS
 SHUTDOWN_S = 20.0
 """How long the run and its publisher may take to shut down: a hang fails the test saying so, not at
 pytest's timeout (waited for in a task of its own, which a swallowed cancellation cannot stall)."""
+ONE_TICKET = (
+    '[[ticket]]\nid = "t"\nprompt = "go"\nprovider = "sim"\nmodel = "long-answer:tokens_per_s=2000"\n'
+)
+"""One sim ticket `t` whose answer streams fast: a run to write a worker's entries for by hand."""
 
 
 @dataclass
@@ -86,3 +92,9 @@ async def shut_down(run: Run, publishing: contextlib.AsyncExitStack) -> None:
     run.cancel_all()
     await run.wait()
     await publishing.aclose()
+
+
+def events_entry(instance: str, number: int, events: list[Event]) -> dict[str, bytes]:
+    """A publisher's events entry on a run's stream, as instance `instance` writes its `number`th."""
+    data = dumps({"now": 0.0, "events": [encode(event, 0.0) for event in events]})
+    return {"kind": ENTRY_EVENTS.encode(), "n": f"{instance}.{number}".encode(), "data": data}
