@@ -315,7 +315,12 @@ class Run:
             problem := self._unreachable(state) or unfit(text, "steer" if steer else "queued message")
         ) is not None:
             return problem
-        if len(state.inbox.held) >= MAX_HELD:
+        if len(state.inbox.held) + len(state.left_held) >= MAX_HELD:
+            if state.left_held:  # each later attempt says them all: kept bounded as held ones are
+                return (
+                    f"{ticket_id} holds {MAX_HELD} messages already, {len(state.left_held)} of them left "
+                    "unsent by an attempt that did not complete: send or drop those first (r, lfg resume)"
+                )
             return f"{ticket_id} holds {MAX_HELD} messages already: take one back, or wait for one to be sent"
         steered = steer and state.inbox.steerable
         if steer and not steered and self.steers_only:
