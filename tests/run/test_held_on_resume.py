@@ -183,6 +183,7 @@ async def test_lfg_resume_drop_held_records_the_drop_and_sends_nothing(
     dropped = command(lfg, "resume", run_id, "--drop-held", "--db", str(db), "--config", str(lfg.config))
     assert dropped.returncode == 0, dropped.stderr
     assert dropped.stdout.startswith("t held, unsent, when the run stopped:\n")
+    assert dropped.stdout.endswith("t: dropped 2 message(s), unsent; no later resume offers them\n")
     (ticket,) = load_recorded(db, run_id).tickets
     assert [a.number for a in ticket.attempts] == [1], "nothing was sent"
     async with resumed(sim, db, run_id) as (again, _):
