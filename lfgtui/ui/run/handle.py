@@ -85,6 +85,9 @@ class RunHandle:
         """Each tournament's latest verdict, by the ticket id written in the file."""
         self.forked: Callable[[Ticket], None] = lambda ticket: None
         """Who makes the pane of a ticket the run took on at the person's request (a fork)."""
+        self.composing: dict[str, bool] = {}
+        """What the person last switched each ticket's composer to send (True: steer, False: queue):
+        it opens so again, and three messages queued one after another stay queued, in order."""
 
     @property
     def run(self) -> Run | None:
@@ -345,7 +348,7 @@ class LocalHandle(RunHandle):
             edit=lambda message, text: told(EditHeld(ticket_id, message, text)),
             remove=lambda message: told(RemoveHeld(ticket_id, message)),
         )
-        self._screen.app.push_screen(SteerScreen(ticket_id, desk))
+        self._screen.app.push_screen(SteerScreen(ticket_id, desk, self.composing))
         return None
 
     def fork(self, asked: Fork) -> Outcome:
@@ -496,7 +499,7 @@ class ServedHandle(RunHandle):
             edit=lambda message, text: ask(EditHeld(ticket_id, message, text)),
             remove=lambda message: ask(RemoveHeld(ticket_id, message)),
         )
-        self._screen.app.push_screen(SteerScreen(ticket_id, desk))
+        self._screen.app.push_screen(SteerScreen(ticket_id, desk, self.composing))
         return None
 
     def synthesize(self, asked: Synthesize) -> Outcome:
