@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import json
 import sys
+from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -87,7 +88,7 @@ async def _streamed(client: AgentClient) -> None:
 
 
 @contextlib.asynccontextmanager
-async def swapping(worktree: Path):  # type: ignore[no-untyped-def]
+async def swapping(worktree: Path) -> AsyncIterator[None]:
     """The hostile agent's swapper, running for the length of the block (it stops once its flag goes)."""
     process = await asyncio.create_subprocess_exec(sys.executable, "-c", SWAPPER, str(worktree))
     try:
