@@ -2,7 +2,8 @@
 under bubblewrap with the disk read-only but for the folders it works in.
 
 Inside: the whole disk readable and read-only (toolchains, an agent's own install and config) but
-for what `sandbox_home` hides of the person's home (tools/sandbox_home.py); a private, empty `/tmp`;
+for what `sandbox_home` hides of the person's home (tools/sandbox_home.py) and lfg's history file
+wherever it lies (folders.py's `kept_from_sandboxes`); a private, empty `/tmp`;
 a private `/dev` and `/proc` and process ids (it cannot signal lfg or the person's programs);
 writable only the `writable` folders (a worktree, its own git folder, the ticket's
 `additional_directories`). The git folder the worktree shares with the repository stays read-only,
@@ -22,11 +23,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from lfgtui.folders import kept_from_sandboxes
 from lfgtui.inert import inert
 from lfgtui.tickets.ticket import Ticket
 from lfgtui.tools.sandbox_home import home_view
 
 PROBE_TIMEOUT_S = 10.0
+PRIVATE_TMP = Path("/tmp")
+"""What the box replaces with its own empty folder (`wrap`): nothing under it needs hiding."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +106,8 @@ def git_folders(tree: Path) -> tuple[Path | None, Path | None]:
 def sandbox_of(ticket: Ticket, top: Path, home: Path | None = None) -> Sandbox | None:
     """The ticket's sandbox, whose writable folders are `top` (its worktree, else its workdir), a
     worktree's own git folder and its `additional_directories`, hiding of `home` (the person's, by
-    default) what `sandbox_home` says; None when it asked for none."""
+    default) what `sandbox_home` says, and the history lfg has open wherever it is (in every
+    `sandbox_home` mode: it holds every run's prompts and answers); None when it asked for none."""
     if ticket.sandbox == "none":
         return None
     own, shared = git_folders(top)
@@ -116,7 +121,10 @@ def sandbox_of(ticket: Ticket, top: Path, home: Path | None = None) -> Sandbox |
         writable,
         readable=(*(() if shared is None else (shared,)), *view.readable),
         network=ticket.sandbox_network,
-        hidden=view.hidden,
+        hidden=(
+            *view.hidden,
+            *(kept for kept in kept_from_sandboxes() if not kept.is_relative_to(PRIVATE_TMP)),
+        ),
         home=ticket.sandbox_home,
         protected=tuple(dict.fromkeys(protected)),
     )
