@@ -38,6 +38,7 @@ from lfgtui.run.requests import YOU, Approve, CancelChild, Refusal, Request, Tol
 from lfgtui.run.tool_loop import AttemptTask, run_tool_loop
 from lfgtui.tools import BUILTIN_TOOLS, command_env
 from lfgtui.tools.base import ToolContext
+from lfgtui.tools.containers import contained, removed
 from lfgtui.tools.sandbox import sandbox_of
 from lfgtui.tools.toolbox import Approve as ApproveCall
 from lfgtui.tools.toolbox import Toolbox
@@ -91,6 +92,7 @@ class LocalRunner:
         finally:
             if watch is not None:  # cancelled: the diff as it was left, before the attempt's end
                 await watch.finish()
+            await removed(attempt.ticket)
 
     @staticmethod
     async def _last_diff(attempt: Attempt, watch: DiffWatch, ended: AttemptEnded) -> AttemptEnded:
@@ -145,9 +147,11 @@ class LocalRunner:
         ticket = attempt.ticket
         if ticket.sandbox == "none":
             return True
+        from lfgtui.tools import containers
         from lfgtui.tools.sandbox import unavailable
 
-        why = await unavailable()
+        engine = ticket.sandbox in containers.ENGINES
+        why = await (containers.unavailable(ticket.sandbox) if engine else unavailable())
         if why is None:
             return True
         attempt.say(AttemptStarted, provider=ticket.provider, model=ticket.model)
@@ -314,5 +318,5 @@ class LocalRunner:
             workdir=workdir,
             env=command_env(attempt.run.tool_env, ticket.env_passthrough, workdir),
             allow_git_writes=ticket.allow_git_writes,
-            sandbox=sandbox_of(ticket, workdir if tree is None else tree.path),
+            sandbox=contained(sandbox_of(ticket, workdir if tree is None else tree.path), ticket),
         )

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from lfgtui.providers.base import ProviderConfig
+from lfgtui.tools.containers import ContainerBox
 from lfgtui.tools.sandbox import Sandbox
 from lfgtui.tools.sandbox_home import home_view, own_state
 from lfgtui.tools.supervised import reap, start_supervised
@@ -70,6 +71,8 @@ def sandboxed(
             readable=(*sandbox.readable, *view.readable),
             hidden=(*sandbox.hidden, *view.hidden),
         )
+    if isinstance(inside, ContainerBox):  # its protocol on stdin: its container ends with it
+        inside = dataclasses.replace(inside, tethered=False)
     agent = dataclasses.replace(config.agent, command=tuple(inside.wrap(command, workdir)))
     return dataclasses.replace(config, agent=agent)
 

@@ -1,0 +1,350 @@
+"""A ticket's container box (`sandbox = "docker"` or `"podman"`): the bubblewrap box's rule
+(tools/sandbox.py) kept by a container engine.
+
+Inside: an image lfg makes itself, with no registry (`IMAGE`: a merged-`/usr` skeleton whose `/usr`
+is the host's, bound read-only); the ticket's folders bound as the `Sandbox` says (writable ones
+read-write, its repository and toolchains read-only, the home read-only but for what `sandbox_home`
+hides, each hidden path an empty folder or file); the interpreter and toolchains it runs bound
+read-only; a private `/tmp`. Every capability dropped, no new privileges, the person's uid and gid,
+`--network none` unless `sandbox_network` is on (then the host's network). Nothing else of the host
+shows: neither the rest of the disk nor its processes.
+
+Killing the engine's client does not stop its container, so each is named and labelled with the lfg
+that started it (`OWNER_LABEL`): a command's container is tethered to its client
+(tools/container_client.py), an agent's ends with its stdin, and at lfg's first use of an engine the
+containers of an lfg that is gone are removed (`_sweep`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import itertools
+import json
+import os
+import re
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tarfile
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from lfgtui.inert import inert
+from lfgtui.tickets.ticket import Ticket
+from lfgtui.tools import container_client
+from lfgtui.tools.base import stdlib_script
+from lfgtui.tools.sandbox import Sandbox
+
+ENGINES = ("docker", "podman")
+IMAGE = "lfgtui-box:1"
+"""The image every box runs: made by lfg (`_image`), its version bumped when the skeleton changes."""
+LABEL = "lfgtui"
+OWNER_LABEL = "lfgtui.owner"
+TICKET_LABEL = "lfgtui.ticket"
+COMMAND_LABEL = "lfgtui.command"
+"""On a command's container (not an agent's, which may outlive its attempt for a follow-up)."""
+SETTINGS = (
+    "DOCKER_HOST",
+    "DOCKER_CONTEXT",
+    "DOCKER_CONFIG",
+    "CONTAINERS_CONF",
+    "CONTAINERS_STORAGE_CONF",
+    "XDG_RUNTIME_DIR",
+)
+"""The engine's own settings, passed to its client (never into the container)."""
+PROBE_TIMEOUT_S = 60.0
+NPROC = 4096
+SKELETON_FOLDERS = ("etc", "proc", "sys", "dev", "tmp", "root", "usr", "work", "sbin", "run")
+"""A real `sbin` for `--init` to mount docker-init on."""
+SKELETON_LINKS = {"bin": "usr/bin", "lib": "usr/lib", "lib64": "usr/lib64"}
+SKELETON_ETC = ("passwd", "group", "nsswitch.conf", "hosts", "alternatives", "ssl")
+TETHER = 'exec 3<&0 0</dev/null; { cat <&3 >/dev/null; kill -KILL -1; } & exec 3<&-; "$@"'
+"""A command's container: its stdin (the client's tether) read to the end, then every process of
+the container killed; the command itself runs with none."""
+_NAMES = itertools.count(1)
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerBox(Sandbox):
+    """A `Sandbox` kept by a container engine: its folders bound into an image of lfg's making."""
+
+    engine: str = "docker"
+    ticket: str = ""
+    home_path: Path | None = None
+    """The person's home, bound read-only unless `sandbox_home` hides it all."""
+    tethered: bool = True
+    """A command's container ends with its client; an agent's reads its protocol on stdin instead."""
+
+    def wrap(self, argv: Sequence[str], cwd: Path) -> list[str]:
+        """`argv` as it runs inside a container of its own, in `cwd`: the client started by
+        container_client.py, with this box's options."""
+        name = f"lfg-{os.getpid()}-{re.sub(r'[^A-Za-z0-9_.-]', '_', self.ticket)[:40]}-{next(_NAMES)}"
+        options = [
+            *(["--runtime", "runc"] if self.engine == "podman" and shutil.which("runc") else []),
+            "run",
+            *_limits(self.engine),
+            *("--rm", "-i", "--init", "--name", name),
+            *(
+                "--label",
+                f"{LABEL}=1",
+                "--label",
+                f"{OWNER_LABEL}={_owner()}",
+                "--label",
+                f"{TICKET_LABEL}={self.ticket}",
+            ),
+            *(("--label", f"{COMMAND_LABEL}=1") if self.tethered else ()),
+            *("--network", "host" if self.network else "none"),
+            *("--cap-drop", "ALL", "--security-opt", "no-new-privileges"),
+            *("--user", f"{os.getuid()}:{os.getgid()}"),
+            *("--tmpfs", "/tmp:rw,exec,mode=1777"),
+            *self._mounts_args(argv),
+            *("-w", str(cwd)),
+        ]
+        command = [IMAGE, "/bin/sh", "-c", TETHER, "sh", *argv] if self.tethered else [IMAGE, *argv]
+        request = {
+            "engine": _program(self.engine),
+            "options": options,
+            "command": command,
+            "settings": {key: os.environ[key] for key in SETTINGS if key in os.environ},
+            "tether": self.tethered,
+        }
+        return [*stdlib_script(Path(container_client.__file__)), json.dumps(request)]
+
+    def _mounts_args(self, argv: Sequence[str]) -> list[str]:
+        """The binds, one per path (at one path the later kind wins, as in bwrap's box: hidden,
+        read-only, writable, protected); hidden paths only where a bind would show them."""
+        kinds: dict[Path, str] = {path: "ro" for path in _runs_from(argv)}
+        if self.home_path is not None and self.home_path not in self.hidden:
+            kinds[self.home_path] = "ro"
+        shown = tuple(kinds)
+        for kind, paths in (
+            ("hidden", self.hidden),
+            ("ro", self.readable),
+            ("rw", self.writable),
+            ("ro", self.protected),
+        ):
+            for path in paths:
+                if kind != "hidden" or any(path.is_relative_to(root) for root in (*shown, *self.writable)):
+                    kinds[path] = kind
+        args: list[str] = []
+        for path, kind in sorted(kinds.items(), key=lambda item: len(item[0].parts)):
+            if kind != "hidden":
+                args += ["-v", f"{path}:{path}:{kind}"]
+            else:  # an empty folder or file bound over it (podman mounts every tmpfs before any bind)
+                args += ["-v", f"{_empty_folder() if path.is_dir() else '/dev/null'}:{path}:ro"]
+        return args
+
+    def allows(self) -> str:
+        """What the box allows, in one line for the pane and `lfg agents --check`."""
+        folders = ", ".join(str(folder) for folder in self.writable)
+        network = "the host's network" if self.network else "no network"
+        home = {
+            "no-secrets": "your home read-only, its keys, tokens and lfg's own files hidden",
+            "hidden": "your home hidden but its toolchains",
+        }.get(self.home, "your home readable")
+        return (
+            f"sandbox {self.engine}: writes only in {folders} (and a private /tmp); /usr and the "
+            f"ticket's toolchains read-only, the rest of the disk unseen; {home}; every capability "
+            f"dropped, as uid {os.getuid()}; {network}"
+        )
+
+
+def contained(sandbox: Sandbox | None, ticket: Ticket) -> Sandbox | None:
+    """The ticket's box: `sandbox` as `sandbox_of` made it, kept by its engine where it asked for one."""
+    if sandbox is None or ticket.sandbox not in ENGINES:
+        return sandbox
+    fields = {name: getattr(sandbox, name) for name in Sandbox.__dataclass_fields__}
+    return ContainerBox(**fields, engine=ticket.sandbox, ticket=ticket.id, home_path=Path.home().resolve())
+
+
+@functools.cache
+def _empty_folder() -> Path:
+    """An empty folder no one may write, shown where a folder is hidden (one per lfg)."""
+    folder = Path(tempfile.mkdtemp(prefix="lfg-hidden-"))
+    folder.chmod(0o555)
+    return folder
+
+
+def _program(engine: str) -> str:
+    return shutil.which(engine) or engine
+
+
+def _limits(engine: str) -> list[str]:
+    """podman's file and process limits (its defaults ask more than root may here): the open files
+    lfg may have, and `NPROC` processes (the most its runtime could set here; threads count). Its
+    runtime is runc where that is installed: crun refuses these machines' hybrid cgroups."""
+    if engine != "podman":
+        return []
+    files = resource.getrlimit(resource.RLIMIT_NOFILE)
+    processes = [
+        NPROC if limit == resource.RLIM_INFINITY else min(limit, NPROC)
+        for limit in resource.getrlimit(resource.RLIMIT_NPROC)
+    ]
+    return [
+        *("--ulimit", f"nofile={_limit(files[0])}:{_limit(files[1])}"),
+        *("--ulimit", f"nproc={processes[0]}:{processes[1]}"),
+    ]
+
+
+def _limit(value: int) -> str:
+    return "-1" if value == resource.RLIM_INFINITY else str(value)
+
+
+def _runs_from(argv: Sequence[str]) -> list[Path]:
+    """What the boxed program runs from, outside `/usr`: lfg's own interpreter and its packages
+    (the supervisor's and lfg's own programs), the PATH's folders and their prefixes (toolchains,
+    a virtualenv), and the program's install."""
+    found = [Path(sys.prefix), Path(sys.base_prefix), Path(os.path.realpath(sys.executable)).parent.parent]
+    found += [Path(entry) for entry in sys.path if entry]
+    for entry in os.environ.get("PATH", "").split(os.pathsep):
+        if entry and os.path.isabs(entry):
+            found += [Path(entry), *((Path(entry).parent,) if Path(entry).name == "bin" else ())]
+    if argv and os.path.isabs(argv[0]):
+        real = Path(os.path.realpath(argv[0]))
+        parts = real.parts
+        if "node_modules" in parts:
+            found.append(Path(*parts[: len(parts) - parts[::-1].index("node_modules")]))
+        found.append(real.parent.parent)
+    usr = Path("/usr")
+    kept = {path.resolve() for path in found if path.is_absolute() and path.is_dir()}
+    kept = {path for path in kept if path != Path("/") and not path.is_relative_to(usr)}
+    return [usr, *sorted(kept)]
+
+
+def _owner(pid: int | None = None) -> str:
+    """Who started a container: this host, lfg's pid and that process's start time (a pid reused
+    by another process is not the owner)."""
+    pid = os.getpid() if pid is None else pid
+    return f"{socket.gethostname()}/{pid}/{_started(pid)}"
+
+
+def _started(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as file:
+            return file.read().rsplit(b")", 1)[1].split()[19].decode()
+    except (OSError, IndexError):
+        return "gone"
+
+
+def _run(engine: str, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    env = {**os.environ}
+    return subprocess.run(
+        [_program(engine), *args],
+        input=stdin,
+        capture_output=True,
+        timeout=PROBE_TIMEOUT_S,
+        check=False,
+        env=env,
+    )
+
+
+def _said(done: subprocess.CompletedProcess[bytes]) -> str:
+    return inert(" ".join(done.stderr.decode(errors="replace").split())[:300])
+
+
+def _skeleton() -> bytes:
+    """The image's root as a tar: empty folders, `bin` `lib` `lib64` linked into `/usr`, and the
+    host's `/etc` files a program needs to name users and find certificates."""
+    with tempfile.TemporaryDirectory(prefix="lfg-box-") as folder:
+        tar_path = Path(folder) / "skeleton.tar"
+        with tarfile.open(tar_path, "w") as tar:
+            for name in SKELETON_FOLDERS:
+                info = tarfile.TarInfo(name)
+                info.type, info.mode = tarfile.DIRTYPE, 0o1777 if name == "tmp" else 0o755
+                tar.addfile(info)
+            for name, target in SKELETON_LINKS.items():
+                info = tarfile.TarInfo(name)
+                info.type, info.linkname = tarfile.SYMTYPE, target
+                tar.addfile(info)
+            for name in SKELETON_ETC:
+                if (Path("/etc") / name).exists():
+                    tar.add(Path("/etc") / name, f"etc/{name}")
+        return tar_path.read_bytes()
+
+
+def _image(engine: str) -> str | None:
+    """Make lfg's image where the engine lacks it; why not, in one line."""
+    if _run(engine, "image", "inspect", IMAGE).returncode == 0:
+        return None
+    made = _run(engine, "import", "-", IMAGE, stdin=_skeleton())
+    return None if made.returncode == 0 else f"{engine} could not make lfg's image: {_said(made)}"
+
+
+def _sweep(engine: str) -> None:
+    """Remove the containers an lfg on this host started and did not see to the end (it died)."""
+    listed = _run(engine, "ps", "-a", "--filter", f"label={LABEL}=1", "--format", "{{.Names}}")
+    here = socket.gethostname()
+    for name in listed.stdout.decode(errors="replace").split():
+        label = '{{index .Config.Labels "' + OWNER_LABEL + '"}}'
+        owner = _run(engine, "inspect", "--format", label, name).stdout.decode(errors="replace").strip()
+        host, _, rest = owner.partition("/")
+        pid, _, started = rest.partition("/")
+        if host == here and pid.isdigit() and _started(int(pid)) != started:
+            _run(engine, "rm", "-f", name)
+
+
+@functools.cache
+def _probe(engine: str) -> str | None:
+    """Why `engine` cannot make a box here, found by making lfg's image and starting one box (once
+    per lfg); containers left by an lfg that died are removed on the way."""
+    if shutil.which(engine) is None:
+        package = "docker.io" if engine == "docker" else "podman runc"
+        return f'sandbox = "{engine}" needs {engine}, which is not installed (apt install {package})'
+    try:
+        answered = _run(engine, "version")
+        if answered.returncode != 0:
+            daemon = "a running docker daemon" if engine == "docker" else "a working podman"
+            return f'sandbox = "{engine}" needs {daemon}: {_said(answered)}'
+        if (why := _image(engine)) is not None:
+            return f'sandbox = "{engine}": {why}'
+        _sweep(engine)
+        box = ContainerBox((), engine=engine, ticket="probe")
+        tried = subprocess.run(
+            box.wrap(["true"], Path("/")), capture_output=True, timeout=PROBE_TIMEOUT_S, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f'sandbox = "{engine}": {engine} does not answer ({inert(str(exc))})'
+    if tried.returncode != 0:
+        return f'sandbox = "{engine}": {engine} cannot start a box here: {_said(tried)}'
+    return None
+
+
+async def removed(ticket: Ticket) -> None:
+    """Remove what is left of the ticket's commands' containers at the end of its attempt: podman's
+    monitor, reparented to the command's supervisor, dies with the command's tree, so podman no longer
+    sees its container end (nor removes it)."""
+    if ticket.sandbox not in ENGINES:
+        return
+    labels = (f"{OWNER_LABEL}={_owner()}", f"{TICKET_LABEL}={ticket.id}", f"{COMMAND_LABEL}=1")
+    filters = [part for label in labels for part in ("--filter", f"label={label}")]
+    try:
+        listed = await asyncio.to_thread(_run, ticket.sandbox, "ps", "-a", "-q", *filters)
+        if names := listed.stdout.decode(errors="replace").split():
+            await asyncio.to_thread(_run, ticket.sandbox, "rm", "-f", *names)
+    except (OSError, subprocess.TimeoutExpired):
+        return  # the engine is gone: lfg's next start removes them
+
+
+async def unavailable(engine: str) -> str | None:
+    """Why `engine` cannot make a box here, in one line; None when it can."""
+    return await asyncio.to_thread(_probe, engine)
+
+
+def described(engine: str) -> str:
+    """What `sandbox = ENGINE` allows here, or why it cannot run: `lfg agents --check`'s line."""
+    why = _probe(engine)
+    if why is not None:
+        never = "a ticket that asks for it fails, never runs without it"
+        return f'sandbox = "{engine}": not available here ({why}); {never}'
+    return (
+        f"sandbox = \"{engine}\": available; a boxed ticket's commands and agent run in a container of lfg's "
+        "image, writing only in its worktree, its git folder, its additional_directories and the agent's own "
+        "state (a private /tmp); /usr, the toolchains it runs and your home read-only, the rest of the disk "
+        "unseen; your home's keys, tokens and lfg's own files hidden; every capability dropped, no new "
+        "privileges, as your uid; network the host's (sandbox_network = false: none)"
+    )

@@ -1,0 +1,170 @@
+"""`sandbox = "docker"` and `"podman"`: a ticket's commands run in a container that writes in its
+worktree and nowhere else, reads no hidden secret and holds no capability, and that ends with them.
+
+Real engines: podman as it is installed, and a private dockerd of this module's own (its own data
+and exec folders, no bridge, no iptables), stopped by its pid. Skipped only where an engine is not
+installed and CI is unset; under CI a missing engine fails."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lfgtui.config.load import Config
+from lfgtui.events import Event, Outcome, Status, ToolResult
+from lfgtui.providers.registry import Providers
+from lfgtui.run import Run
+from lfgtui.run.approvals import Approvals
+from lfgtui.sim.server import SimServer
+from lfgtui.tickets.load import load_tickets
+from lfgtui.tools import BUILTIN_TOOLS, containers
+from tests.support.git import repository
+from tests.support.streams import write_scenario
+from tests.support.worktree_runs import run_in, tickets
+
+START_WAIT_S = 60.0
+
+
+def _needed(*programs: str) -> None:
+    """Skip where a program is missing, but fail under CI, which installs them (.ci/run)."""
+    missing = [program for program in programs if shutil.which(program) is None]
+    if not missing:
+        return
+    why = f"{', '.join(missing)} not installed"
+    if os.environ.get("CI"):
+        pytest.fail(f"{why}, and CI is set: .ci/run installs the container engines")
+    pytest.skip(f"{why} (CI unset)")
+
+
+def _answers(host: str) -> bool:
+    env = {**os.environ, "DOCKER_HOST": host}
+    done = subprocess.run(["docker", "version"], capture_output=True, env=env, timeout=30, check=False)
+    return done.returncode == 0
+
+
+@pytest.fixture(scope="module")
+def dockerd() -> Iterator[str]:
+    """A dockerd of this module's own: its DOCKER_HOST."""
+    _needed("docker", "dockerd")
+    root = Path(tempfile.mkdtemp(prefix="lfgd-", dir="/tmp"))  # short: its sockets' paths have a limit
+    host = f"unix://{root}/d.sock"
+    with (root / "log").open("wb") as log:
+        daemon = subprocess.Popen(
+            [
+                "dockerd",
+                *("-H", host, "--data-root", f"{root}/data", "--exec-root", f"{root}/exec"),
+                *("--pidfile", f"{root}/d.pid", "--bridge=none", "--iptables=false", "--ip6tables=false"),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        while not _answers(host):
+            if daemon.poll() is not None:
+                pytest.fail(f"dockerd did not start: {(root / 'log').read_text()[-2000:]}")
+        yield host
+    finally:
+        daemon.terminate()
+        try:
+            daemon.wait(30)
+        except subprocess.TimeoutExpired:
+            daemon.kill()
+            daemon.wait()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(params=containers.ENGINES)
+def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Each engine, probed afresh (the private dockerd for docker)."""
+    name: str = request.param
+    _needed(name)
+    if name == "docker":
+        monkeypatch.setenv("DOCKER_HOST", request.getfixturevalue("dockerd"))
+    containers._probe.cache_clear()
+    yield name
+    containers._probe.cache_clear()
+
+
+def _one_command(scenario_dir: Path, name: str, command: str) -> str:
+    scenario = (
+        'ttft_ms = 1\ntokens_per_s = 1000\n[[call]]\ntext = "trying"\n'
+        f'[[call.tool_call]]\nname = "run_command"\narguments = {{ command = "{command}" }}\n'
+        '[[call]]\ntext = "done"\n'
+    )
+    return write_scenario(scenario_dir, name, scenario)
+
+
+async def test_a_boxed_command_writes_in_its_worktree_and_nowhere_else(
+    engine: str, sim: SimServer, tmp_path: Path, scenario_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The model's command writes in its worktree; the home stays as it was (no marker), its SSH
+    key reads empty, and root inside holds no capability."""
+    home = Path("/var/tmp") / f"lfg-home-{secrets.token_hex(6)}"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / "id_ed25519").write_text("PRIVATE-KEY\n")
+    (home / "notes.txt").write_text("NOTES\n")
+    monkeypatch.setenv("HOME", str(home))
+    command = (
+        f"echo inside > inside.txt; echo marked > {home}/marker; cat {home}/notes.txt; "
+        f"cat {home}/.ssh/id_ed25519; grep CapEff /proc/self/status; echo read"
+    )
+    model = _one_command(scenario_dir, "boxed", command)
+    try:
+        defaults = f'sandbox = "{engine}"\nsetup = "echo set > .setup-ran"\n'
+        events, outcomes, run_id = await run_in(
+            sim, tmp_path, repository(tmp_path / "repo"), tmp_path / "h.db", defaults, model
+        )
+        marked = (home / "marker").exists()
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    assert outcomes == {"one": Outcome.COMPLETED, "two": Outcome.COMPLETED}, events
+    assert not marked, "the home was written"
+    for ticket in ("one", "two"):
+        tree = tmp_path / "trees" / run_id / ticket
+        assert (tree / "inside.txt").read_text() == "inside\n"
+        assert (tree / ".setup-ran").read_text() == "set\n", "setup ran in the box, in the worktree"
+        (result,) = [e for e in events if isinstance(e, ToolResult) and e.ticket == ticket]
+        assert "Read-only file system" in result.output
+        assert "NOTES" in result.output and "PRIVATE-KEY" not in result.output, result.output
+        assert "CapEff:\t0000000000000000" in result.output, result.output
+        said = [e.message for e in events if type(e) is Status and e.ticket == ticket]
+        assert any(m.startswith(f"sandbox {engine}: writes only in {tree}") for m in said), said
+
+
+async def test_a_cancelled_boxed_ticket_leaves_no_container(
+    engine: str, sim: SimServer, tmp_path: Path, scenario_dir: Path
+) -> None:
+    """Cancelled mid-command (its client killed), the ticket's container is gone too."""
+    model = _one_command(scenario_dir, "sleeper", "sleep 300")
+    path = tickets(tmp_path, repository(tmp_path / "repo"), f'sandbox = "{engine}"\n', model)
+    loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS, env={})
+    owner = f"label={containers.OWNER_LABEL}={containers._owner()}"
+    listing = [engine, "ps", "-a", "-q", "--filter", owner]
+
+    async def listed() -> str:
+        done = await asyncio.to_thread(subprocess.run, listing, capture_output=True, text=True, check=True)
+        return done.stdout.strip()
+
+    events: list[Event] = []
+    async with Providers(sim=sim) as providers:
+        run = Run(
+            loaded.tickets, providers, Approvals(yes=True), [events.append], worktrees=tmp_path / "trees"
+        )
+        run.start()
+        async with asyncio.timeout(START_WAIT_S):
+            while len((await listed()).split()) < 2:
+                pass
+        assert run.cancel("one") and run.cancel("two")
+        outcomes = await run.wait()
+    assert outcomes == {"one": Outcome.CANCELLED, "two": Outcome.CANCELLED}
+    async with asyncio.timeout(START_WAIT_S):
+        while await listed():
+            pass
