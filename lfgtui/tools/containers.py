@@ -34,6 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import lfgtui
 from lfgtui.inert import inert
 from lfgtui.tickets.ticket import Ticket
 from lfgtui.tools import container_client
@@ -200,6 +201,7 @@ def _runs_from(argv: Sequence[str]) -> list[Path]:
     (the supervisor's and lfg's own programs), the PATH's folders and their prefixes (toolchains,
     a virtualenv), and the program's install."""
     found = [Path(sys.prefix), Path(sys.base_prefix), Path(os.path.realpath(sys.executable)).parent.parent]
+    found.append(Path(lfgtui.__file__).parent)  # its own package, where an editable install keeps it
     found += [Path(entry) for entry in sys.path if entry]
     for entry in os.environ.get("PATH", "").split(os.pathsep):
         if entry and os.path.isabs(entry):

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from lfgtui.config.load import Config
-from lfgtui.events import Event, Outcome, Status, ToolResult
+from lfgtui.events import AgentStarted, Event, Outcome, Status, TextDelta, ToolResult
 from lfgtui.providers.registry import Providers
 from lfgtui.run import Run
 from lfgtui.run.approvals import Approvals
@@ -167,4 +167,37 @@ async def test_a_cancelled_boxed_ticket_leaves_no_container(
     assert outcomes == {"one": Outcome.CANCELLED, "two": Outcome.CANCELLED}
     async with asyncio.timeout(START_WAIT_S):
         while await listed():
+            pass
+
+
+async def test_a_coding_agent_completes_a_ticket_inside_the_box(engine: str, tmp_path: Path) -> None:
+    """The sim ACP agent's whole process runs in the container (lfg's interpreter and package bound
+    read-only): its ticket completes, and its container ends with it."""
+    repo = repository(tmp_path / "repo")
+    path = tmp_path / "tickets.toml"
+    path.write_text(
+        f'[defaults]\nprovider = "sim-acp"\nisolation = "worktree"\nworkdir = "{repo}"\n'
+        f'sandbox = "{engine}"\n'
+        '[[ticket]]\nid = "a"\nprompt = "hello"\nmodel = "hello:ttft_ms=0,tokens_per_s=0"\n'
+    )
+    loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS, env={})
+    events: list[Event] = []
+    async with Providers() as providers:
+        run = Run(
+            loaded.tickets, providers, Approvals(yes=True), [events.append], worktrees=tmp_path / "trees"
+        )
+        run.start()
+        outcomes = await run.wait()
+    assert outcomes == {"a": Outcome.COMPLETED}, events
+    said = [e.message for e in events if type(e) is Status]
+    assert any(m.startswith(f"sandbox {engine}: writes only in") for m in said), said
+    (started,) = [e.message for e in events if isinstance(e, AgentStarted)]
+    assert "container_client.py" in started and '"--network", "host"' in started, started
+    assert any(isinstance(e, TextDelta) for e in events)
+    owner = f"label={containers.OWNER_LABEL}={containers._owner()}"
+    listing = [engine, "ps", "-a", "-q", "--filter", owner]
+    async with asyncio.timeout(START_WAIT_S):
+        while (
+            await asyncio.to_thread(subprocess.run, listing, capture_output=True, text=True)
+        ).stdout.strip():
             pass
