@@ -122,7 +122,7 @@ class ContainerBox(Sandbox):
         kinds: dict[Path, str] = {path: "ro" for path in _runs_from(argv)}
         if self.home_path is not None and self.home_path not in self.hidden:
             kinds[self.home_path] = "ro"
-        shown = tuple(kinds)
+        shown = (*kinds, *self.readable, *self.writable)
         for kind, paths in (
             ("hidden", self.hidden),
             ("ro", self.readable),
@@ -130,7 +130,7 @@ class ContainerBox(Sandbox):
             ("ro", self.protected),
         ):
             for path in paths:
-                if kind != "hidden" or any(path.is_relative_to(root) for root in (*shown, *self.writable)):
+                if kind != "hidden" or any(path.is_relative_to(root) for root in shown):
                     kinds[path] = kind
         args: list[str] = []
         for path, kind in sorted(kinds.items(), key=lambda item: len(item[0].parts)):

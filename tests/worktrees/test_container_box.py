@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from lfgtui.config.load import Config
-from lfgtui.events import AgentStarted, Event, Outcome, Status, TextDelta, ToolResult
+from lfgtui.events import AgentStarted, AttemptEnded, ErrorKind, Event, Outcome, Status, TextDelta, ToolResult
 from lfgtui.providers.registry import Providers
 from lfgtui.run import Run
 from lfgtui.run.approvals import Approvals
@@ -201,3 +201,91 @@ async def test_a_coding_agent_completes_a_ticket_inside_the_box(engine: str, tmp
             await asyncio.to_thread(subprocess.run, listing, capture_output=True, text=True)
         ).stdout.strip():
             pass
+
+
+async def test_sandbox_network_false_gives_the_container_no_network(
+    engine: str, sim: SimServer, tmp_path: Path, scenario_dir: Path
+) -> None:
+    """The sim on 127.0.0.1 answers a boxed command on the host's network, and not with none (the
+    container's own loopback has no listener)."""
+    port = sim.url.rsplit(":", 1)[1].split("/")[0]
+    command = (
+        'python3 -c \'import socket; socket.create_connection((\\"127.0.0.1\\", '
+        + port
+        + '), timeout=5); print(\\"reached\\")\' 2>&1 | tail -1'
+    )
+    model = _one_command(scenario_dir, "network", command)
+    for network, expected in (("true", "reached"), ("false", "Connection refused")):
+        defaults = f'sandbox = "{engine}"\nsandbox_network = {network}\n'
+        db = tmp_path / f"h-{network}.db"
+        events, outcomes, _ = await run_in(
+            sim, tmp_path, repository(tmp_path / f"r-{network}"), db, defaults, model
+        )
+        assert outcomes == {"one": Outcome.COMPLETED, "two": Outcome.COMPLETED}, events
+        for result in (e for e in events if isinstance(e, ToolResult)):
+            assert expected in result.output, result.output
+
+
+@pytest.mark.parametrize("engine", containers.ENGINES)
+async def test_a_ticket_whose_engine_is_missing_or_silent_fails_saying_so(
+    engine: str, sim: SimServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No engine on PATH, or (docker) no daemon at DOCKER_HOST: the ticket fails in one line naming
+    it, and nothing is asked of the model."""
+    cases = [
+        ("PATH", str(tmp_path / "empty"), f'sandbox = "{engine}" needs {engine}, which is not installed')
+    ]
+    if engine == "docker" and shutil.which("docker"):
+        cases.append(
+            (
+                "DOCKER_HOST",
+                f"unix://{tmp_path}/none.sock",
+                'sandbox = "docker" needs a running docker daemon: ',
+            )
+        )
+    for variable, value, said in cases:
+        repo = repository(tmp_path / variable)
+        with monkeypatch.context() as patched:
+            patched.setenv(variable, value)
+            containers._probe.cache_clear()
+            try:
+                events, outcomes, _ = await run_in(
+                    sim,
+                    tmp_path,
+                    repo,
+                    tmp_path / f"{variable}.db",
+                    f'sandbox = "{engine}"\n',
+                )
+            finally:
+                containers._probe.cache_clear()
+        assert outcomes == {"one": Outcome.FAILED, "two": Outcome.FAILED}
+        ended = next(e for e in events if isinstance(e, AttemptEnded))
+        assert ended.error is not None and ended.error.kind is ErrorKind.SANDBOX
+        assert ended.error.message.startswith(said) and "\n" not in ended.error.message, ended.error.message
+    assert not sim.log
+
+
+def test_containers_of_an_lfg_that_died_are_removed_at_the_next_start(engine: str) -> None:
+    """A container labelled with an owner that is gone (a pid no process has) is removed when an lfg
+    first uses the engine; one of a live lfg is kept."""
+    assert containers._probe(engine) is None  # the image is there
+    here = containers._owner().rsplit("/", 2)[0]
+    name = f"lfg-test-stale-{secrets.token_hex(4)}"
+    stale = [
+        *(engine, "run", "-d", "--name", name, "--label", f"{containers.LABEL}=1"),
+        *("--label", f"{containers.OWNER_LABEL}={here}/{2**22 + 1}/1"),
+        *containers._limits(engine),
+        *("-v", "/usr:/usr:ro", containers.IMAGE, "sleep", "300"),
+    ]
+    if engine == "podman" and shutil.which("runc"):
+        stale[1:1] = ["--runtime", "runc"]
+    subprocess.run(stale, capture_output=True, check=True)
+    try:
+        containers._probe.cache_clear()
+        assert containers._probe(engine) is None
+        left = subprocess.run(
+            [engine, "ps", "-a", "-q", "--filter", f"name={name}"], capture_output=True, text=True
+        )
+        assert left.stdout.strip() == "", "the dead lfg's container was removed"
+    finally:
+        subprocess.run([engine, "rm", "-f", name], capture_output=True)
