@@ -42,7 +42,7 @@ from lfgtui.tools.base import stdlib_script
 from lfgtui.tools.sandbox import Sandbox
 
 ENGINES = ("docker", "podman")
-IMAGE = "lfgtui-box:1"
+IMAGE = "lfgtui-box:2"
 """The image every box runs: made by lfg (`_image`), its version bumped when the skeleton changes."""
 LABEL = "lfgtui"
 OWNER_LABEL = "lfgtui.owner"
@@ -149,7 +149,8 @@ class ContainerBox(Sandbox):
             "hidden": "your home hidden but its toolchains",
         }.get(self.home, "your home readable")
         return (
-            f"sandbox {self.engine}: writes only in {folders} (and a private /tmp); /usr and the "
+            f"sandbox {self.engine}: writes only in {folders} (and a private /tmp and its own "
+            "throwaway root); /usr and the "
             f"ticket's toolchains read-only, the rest of the disk unseen; {home}; every capability "
             f"dropped, as uid {os.getuid()}; {network}"
         )
@@ -265,8 +266,14 @@ def _skeleton() -> bytes:
                 tar.addfile(info)
             for name in SKELETON_ETC:
                 if (Path("/etc") / name).exists():
-                    tar.add(Path("/etc") / name, f"etc/{name}")
+                    tar.add(Path("/etc") / name, f"etc/{name}", filter=_public)
         return tar_path.read_bytes()
+
+
+def _public(member: tarfile.TarInfo) -> tarfile.TarInfo | None:
+    """What everyone on the host may read (a folder with what is in it): no root-only file, such as
+    a key in /etc/ssl/private, goes into the image."""
+    return member if member.issym() or member.mode & 0o004 else None
 
 
 def _image(engine: str) -> str | None:

@@ -114,7 +114,8 @@ async def test_a_boxed_command_writes_in_its_worktree_and_nowhere_else(
     monkeypatch.setenv("HOME", str(home))
     command = (
         f"echo inside > inside.txt; echo marked > {home}/marker; cat {home}/notes.txt; "
-        f"cat {home}/.ssh/id_ed25519; grep CapEff /proc/self/status; echo read"
+        f"cat {home}/.ssh/id_ed25519; grep CapEff /proc/self/status; echo gitdir: {home} > .git; "
+        "ls /etc/ssl/private; echo read"
     )
     model = _one_command(scenario_dir, "boxed", command)
     try:
@@ -130,11 +131,15 @@ async def test_a_boxed_command_writes_in_its_worktree_and_nowhere_else(
     for ticket in ("one", "two"):
         tree = tmp_path / "trees" / run_id / ticket
         assert (tree / "inside.txt").read_text() == "inside\n"
+        assert (tree / ".git").read_text().startswith(f"gitdir: {tmp_path / 'repo'}"), (
+            "lfg's git is not led elsewhere"
+        )
         assert (tree / ".setup-ran").read_text() == "set\n", "setup ran in the box, in the worktree"
         (result,) = [e for e in events if isinstance(e, ToolResult) and e.ticket == ticket]
         assert "Read-only file system" in result.output
         assert "NOTES" in result.output and "PRIVATE-KEY" not in result.output, result.output
         assert "CapEff:\t0000000000000000" in result.output, result.output
+        assert "ls: cannot access '/etc/ssl/private'" in result.output, "no root-only file in the image"
         said = [e.message for e in events if type(e) is Status and e.ticket == ticket]
         assert any(m.startswith(f"sandbox {engine}: writes only in {tree}") for m in said), said
 
