@@ -143,7 +143,11 @@ class ContainerBox(Sandbox):
     def allows(self) -> str:
         """What the box allows, in one line for the pane and `lfg agents --check`."""
         folders = ", ".join(str(folder) for folder in self.writable)
-        network = "the host's network" if self.network else "no network"
+        network = (
+            "the host's network (its loopback and abstract sockets too)"
+            if self.network
+            else "no network (a coding agent cannot reach its provider): no socket but those in its folders"
+        )
         home = {
             "no-secrets": "your home read-only, its keys, tokens and lfg's own files hidden",
             "hidden": "your home hidden but its toolchains",
@@ -360,5 +364,6 @@ def described(engine: str) -> str:
         "image, writing only in its worktree, its git folder, its additional_directories and the agent's own "
         "state (a private /tmp); /usr, the toolchains it runs and your home read-only, the rest of the disk "
         "unseen; your home's keys, tokens and lfg's own files hidden; every capability dropped, no new "
-        "privileges, as your uid; network the host's (sandbox_network = false: none)"
+        "privileges, as your uid; network the host's, its loopback and abstract sockets too "
+        "(sandbox_network = false: none, for commands and agent alike)"
     )
