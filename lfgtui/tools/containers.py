@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,6 +69,7 @@ TETHER = 'exec 3<&0 0</dev/null; { cat <&3 >/dev/null; kill -KILL -1; } & exec 3
 """A command's container: its stdin (the client's tether) read to the end, then every process of
 the container killed; the command itself runs with none."""
 _NAMES = itertools.count(1)
+_PROBING = threading.Lock()
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +122,7 @@ class ContainerBox(Sandbox):
         """The binds, one per path (at one path the later kind wins, as in bwrap's box: hidden,
         read-only, writable, protected); hidden paths only where a bind would show them."""
         kinds: dict[Path, str] = {path: "ro" for path in _runs_from(argv)}
-        if self.home_path is not None and self.home_path not in self.hidden:
+        if self.home_path not in (None, Path("/"), *self.hidden):
             kinds[self.home_path] = "ro"
         shown = (*kinds, *self.readable, *self.writable)
         for kind, paths in (
@@ -306,6 +308,12 @@ def _sweep(engine: str) -> None:
             _remove(engine, name)
 
 
+def _probed(engine: str) -> str | None:
+    """`_probe`, once at a time: tickets starting together wait for the first to make the image."""
+    with _PROBING:
+        return _probe(engine)
+
+
 @functools.cache
 def _probe(engine: str) -> str | None:
     """Why `engine` cannot make a box here, found by making lfg's image and starting one box (once
@@ -350,12 +358,12 @@ async def removed(ticket: Ticket) -> None:
 
 async def unavailable(engine: str) -> str | None:
     """Why `engine` cannot make a box here, in one line; None when it can."""
-    return await asyncio.to_thread(_probe, engine)
+    return await asyncio.to_thread(_probed, engine)
 
 
 def described(engine: str) -> str:
     """What `sandbox = ENGINE` allows here, or why it cannot run: `lfg agents --check`'s line."""
-    why = _probe(engine)
+    why = _probed(engine)
     if why is not None:
         never = "a ticket that asks for it fails, never runs without it"
         return f'sandbox = "{engine}": not available here ({why}); {never}'
