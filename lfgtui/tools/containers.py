@@ -134,12 +134,25 @@ class ContainerBox(Sandbox):
             for path in paths:
                 if kind != "hidden" or any(path.is_relative_to(root) for root in shown):
                     kinds[path] = kind
+        ordered = sorted(kinds, key=lambda path: len(path.parts))
+        around = {
+            path: next((o for o in reversed(ordered[:i]) if path.is_relative_to(o)), None)
+            for i, path in enumerate(ordered)
+        }
+        kept = [
+            path
+            for path in ordered
+            if kinds[path] != "hidden" or (outer := around[path]) is None or kinds[outer] != "hidden"
+        ]
         args: list[str] = []
-        for path, kind in sorted(kinds.items(), key=lambda item: len(item[0].parts)):
-            if kind != "hidden":
-                args += ["-v", f"{path}:{path}:{kind}"]
-            else:  # an empty folder or file bound over it (podman mounts every tmpfs before any bind)
-                args += ["-v", f"{_empty_folder() if path.is_dir() else '/dev/null'}:{path}:ro"]
+        for path in kept:
+            if kinds[path] != "hidden":
+                args += ["-v", f"{path}:{path}:{kinds[path]}"]
+                continue
+            # hidden: an empty folder or file bound over it (podman mounts every tmpfs before any
+            # bind), holding only the mount points of what is bound inside it
+            inside = tuple((str(o.relative_to(path)), o.is_dir()) for o in kept if around[o] == path)
+            args += ["-v", f"{_hollow(inside) if path.is_dir() else '/dev/null'}:{path}:ro"]
         return args
 
     def allows(self) -> str:
@@ -171,11 +184,21 @@ def contained(sandbox: Sandbox | None, ticket: Ticket) -> Sandbox | None:
 
 
 @functools.cache
-def _empty_folder() -> Path:
-    """An empty folder no one may write, shown where a folder is hidden (one per lfg)."""
-    folder = Path(tempfile.mkdtemp(prefix="lfg-hidden-"))
-    folder.chmod(0o555)
-    return folder
+def _hollow(inside: tuple[tuple[str, bool], ...]) -> Path:
+    """A folder no one may write, shown where a folder is hidden: empty but for the mount points of
+    what is bound inside it (`inside`: each one's path in it, and whether a folder), which a
+    read-only folder cannot have made in it. One per set of mount points, per lfg."""
+    root = Path(tempfile.mkdtemp(prefix="lfg-hidden-"))
+    for name, folder in inside:
+        point = root / name
+        point.parent.mkdir(parents=True, exist_ok=True)
+        if folder:
+            point.mkdir()
+        else:
+            point.touch(0o444)
+    for folder, _, _ in os.walk(root):
+        Path(folder).chmod(0o555)
+    return root
 
 
 def _program(engine: str) -> str:
@@ -206,22 +229,29 @@ def _limit(value: int) -> str:
 def _runs_from(argv: Sequence[str]) -> list[Path]:
     """What the boxed program runs from, outside `/usr`: lfg's own interpreter and its packages
     (the supervisor's and lfg's own programs), the PATH's folders and their prefixes (toolchains,
-    a virtualenv), and the program's install."""
+    a virtualenv, an npm `.bin`'s `node_modules`), and the program's install: each where it is
+    named and where its links lead (a program found on the PATH through a link runs by that name)."""
     found = [Path(sys.prefix), Path(sys.base_prefix), Path(os.path.realpath(sys.executable)).parent.parent]
     found.append(Path(lfgtui.__file__).parent)  # its own package, where an editable install keeps it
     found += [Path(entry) for entry in sys.path if entry]
     for entry in os.environ.get("PATH", "").split(os.pathsep):
         if entry and os.path.isabs(entry):
-            found += [Path(entry), *((Path(entry).parent,) if Path(entry).name == "bin" else ())]
-    if argv and os.path.isabs(argv[0]):
-        real = Path(os.path.realpath(argv[0]))
+            found += [Path(entry), *((Path(entry).parent,) if Path(entry).name in ("bin", ".bin") else ())]
+    if argv and (program := shutil.which(argv[0])) is not None:
+        real = Path(os.path.realpath(program))
         parts = real.parts
         if "node_modules" in parts:
             found.append(Path(*parts[: len(parts) - parts[::-1].index("node_modules")]))
         found.append(real.parent.parent)
     usr = Path("/usr")
-    kept = {path.resolve() for path in found if path.is_absolute() and path.is_dir()}
-    kept = {path for path in kept if path != Path("/") and not path.is_relative_to(usr)}
+    named = [Path(os.path.normpath(path)) for path in found if path.is_absolute() and path.is_dir()]
+    # what is /usr's already (/bin, /sbin: links into it) is not bound again over the image's links
+    kept = {
+        where
+        for path in named
+        if path != Path("/") and not path.resolve().is_relative_to(usr) and not path.is_relative_to(usr)
+        for where in (path, path.resolve())
+    }
     return [usr, *sorted(kept)]
 
 
