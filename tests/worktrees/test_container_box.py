@@ -231,3 +231,38 @@ def test_containers_of_an_lfg_that_died_are_removed_at_the_next_start(engine: st
         assert left.stdout.strip() == "", "the dead lfg's container was removed"
     finally:
         subprocess.run([engine, "rm", "-f", name], capture_output=True)
+
+
+async def test_a_worktree_in_lfgs_own_hidden_folder_is_writable_and_the_rest_of_it_hidden(
+    engine: str, sim: SimServer, tmp_path: Path, scenario_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Worktrees where lfg keeps them by default, inside its data folder in the home, which the box
+    hides: the ticket's own worktree is bound inside the hidden folder, and the history beside it
+    stays unseen."""
+    home = Path("/var/tmp") / f"lfg-home-{secrets.token_hex(6)}"
+    data = home / ".local" / "share" / "lfgtui"
+    (data / "worktrees").mkdir(parents=True)
+    (data / "history.sqlite3").write_text("HISTORY\n")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    model = _one_command(
+        scenario_dir, "data", f"echo inside > inside.txt; cat {data}/history.sqlite3; ls {data}"
+    )
+    path = tickets(tmp_path, repository(tmp_path / "repo"), f'sandbox = "{engine}"\n', model)
+    loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS, env={})
+    events: list[Event] = []
+    try:
+        async with Providers(sim=sim) as providers:
+            run = Run(
+                loaded.tickets, providers, Approvals(yes=True), [events.append], worktrees=data / "worktrees"
+            )
+            run.start()
+            outcomes = await run.wait()
+        assert outcomes == {"one": Outcome.COMPLETED, "two": Outcome.COMPLETED}, events
+        for ticket in ("one", "two"):
+            (tree,) = (data / "worktrees").glob(f"*/{ticket}")
+            assert (tree / "inside.txt").read_text() == "inside\n"
+            (result,) = [e for e in events if isinstance(e, ToolResult) and e.ticket == ticket]
+            assert "HISTORY" not in result.output and "No such file" in result.output, result.output
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
