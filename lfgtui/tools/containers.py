@@ -40,7 +40,7 @@ from lfgtui.inert import inert
 from lfgtui.tickets.ticket import Ticket
 from lfgtui.tools import container_client
 from lfgtui.tools.base import stdlib_script
-from lfgtui.tools.sandbox import Sandbox
+from lfgtui.tools.sandbox import PRIVATE_TMP, Sandbox
 
 ENGINES = ("docker", "podman")
 IMAGE = "lfgtui-box:2"
@@ -91,7 +91,7 @@ class ContainerBox(Sandbox):
             *(["--runtime", "runc"] if self.engine == "podman" and shutil.which("runc") else []),
             "run",
             *_limits(self.engine),
-            *("--rm", "-i", "--init", "--name", name),
+            *("--rm", "-i", "--init", "--pull", "never", "--name", name),  # never an image from a registry
             *(
                 "--label",
                 f"{LABEL}=1",
@@ -104,7 +104,6 @@ class ContainerBox(Sandbox):
             *("--network", "host" if self.network else "none"),
             *("--cap-drop", "ALL", "--security-opt", "no-new-privileges"),
             *("--user", f"{os.getuid()}:{os.getgid()}"),
-            *("--tmpfs", "/tmp:rw,exec,mode=1777"),
             *self._mounts_args(argv),
             *("-w", str(cwd)),
         ]
@@ -144,7 +143,7 @@ class ContainerBox(Sandbox):
             for path in ordered
             if kinds[path] != "hidden" or (outer := around[path]) is None or kinds[outer] != "hidden"
         ]
-        args: list[str] = []
+        args = [] if PRIVATE_TMP in kinds else ["--tmpfs", f"{PRIVATE_TMP}:rw,exec,mode=1777"]
         for path in kept:
             if kinds[path] != "hidden":
                 args += ["-v", f"{path}:{path}:{kinds[path]}"]

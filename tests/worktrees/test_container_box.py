@@ -266,3 +266,23 @@ async def test_a_worktree_in_lfgs_own_hidden_folder_is_writable_and_the_rest_of_
             assert "HISTORY" not in result.output and "No such file" in result.output, result.output
     finally:
         shutil.rmtree(home, ignore_errors=True)
+
+
+def test_a_box_writing_in_tmp_itself_runs_and_gives_back_its_exit_code(engine: str) -> None:
+    """`/tmp` itself writable (an `additional_directories` entry): bound, not also a private tmpfs
+    (the engines refuse two mounts at one place); and the command's exit code is the client's."""
+    assert containers._probe(engine) is None
+    box = containers.ContainerBox((Path("/tmp"),), engine=engine, ticket="tmp")
+    marker = Path("/tmp") / f"lfg-box-{secrets.token_hex(4)}"
+    try:
+        done = subprocess.run(
+            box.wrap(["/bin/sh", "-c", f"echo boxed > {marker}; exit 3"], Path("/tmp")),
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            timeout=120,
+        )
+        assert done.returncode == 3, done.stderr
+        assert marker.read_text() == "boxed\n"
+    finally:
+        marker.unlink(missing_ok=True)
