@@ -65,9 +65,10 @@ SKELETON_FOLDERS = ("etc", "proc", "sys", "dev", "tmp", "root", "usr", "work", "
 """A real `sbin` for `--init` to mount docker-init on."""
 SKELETON_LINKS = {"bin": "usr/bin", "lib": "usr/lib", "lib64": "usr/lib64"}
 SKELETON_ETC = ("passwd", "group", "nsswitch.conf", "hosts", "alternatives", "ssl")
-TETHER = 'exec 3<&0 0</dev/null; { cat <&3 >/dev/null; kill -KILL -1; } & exec 3<&-; "$@"'
+TETHER = 'exec 2>&1 3<&0 0</dev/null; { cat <&3 >/dev/null; kill -KILL -1; } & exec 3<&-; "$@"'
 """A command's container: its stdin (the client's tether) read to the end, then every process of
-the container killed; the command itself runs with none."""
+the container killed; the command itself runs with none, its stderr on its stdout (as lfg reads a
+command's output: the engine would carry them apart, and their order would be lost)."""
 _NAMES = itertools.count(1)
 _PROBING = threading.Lock()
 

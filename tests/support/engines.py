@@ -65,7 +65,9 @@ def dockerd() -> Iterator[str]:
         except subprocess.TimeoutExpired:
             daemon.kill()
             daemon.wait()
-        shutil.rmtree(root, ignore_errors=True)
+        netns = root / "exec" / "netns" / "default"  # the host's, which dockerd leaves mounted there
+        subprocess.run(["umount", str(netns)], capture_output=True, check=False)
+        shutil.rmtree(root)
 
 
 @pytest.fixture(params=containers.ENGINES)
