@@ -36,9 +36,8 @@ from lfgtui.run.calls import RetryPolicy
 from lfgtui.run.failover import has_next
 from lfgtui.run.requests import YOU, Approve, CancelChild, Refusal, Request, Told
 from lfgtui.run.tool_loop import AttemptTask, run_tool_loop
-from lfgtui.tools import BUILTIN_TOOLS, command_env
+from lfgtui.tools import BUILTIN_TOOLS, command_env, containers
 from lfgtui.tools.base import ToolContext
-from lfgtui.tools.containers import contained, removed
 from lfgtui.tools.sandbox import sandbox_of
 from lfgtui.tools.toolbox import Approve as ApproveCall
 from lfgtui.tools.toolbox import Toolbox
@@ -92,7 +91,7 @@ class LocalRunner:
         finally:
             if watch is not None:  # cancelled: the diff as it was left, before the attempt's end
                 await watch.finish()
-            await removed(attempt.ticket)
+            await containers.removed(attempt.ticket)
 
     @staticmethod
     async def _last_diff(attempt: Attempt, watch: DiffWatch, ended: AttemptEnded) -> AttemptEnded:
@@ -147,7 +146,6 @@ class LocalRunner:
         ticket = attempt.ticket
         if ticket.sandbox == "none":
             return True
-        from lfgtui.tools import containers
         from lfgtui.tools.sandbox import unavailable
 
         engine = ticket.sandbox in containers.ENGINES
@@ -318,5 +316,5 @@ class LocalRunner:
             workdir=workdir,
             env=command_env(attempt.run.tool_env, ticket.env_passthrough, workdir),
             allow_git_writes=ticket.allow_git_writes,
-            sandbox=contained(sandbox_of(ticket, workdir if tree is None else tree.path), ticket),
+            sandbox=containers.contained(sandbox_of(ticket, workdir if tree is None else tree.path), ticket),
         )
