@@ -165,6 +165,7 @@ class RunFace(Protocol):
     live_agents: dict[str, AgentSession]
     tool_env: dict[str, str]
     worktrees: Path | None
+    unseen: list[Path]
     max_cost_usd: float | None
     clock: Callable[[], float]
     trace_context: Callable[[str, int], dict[str, str]]

@@ -314,5 +314,5 @@ class LocalRunner:
             workdir=workdir,
             env=command_env(attempt.run.tool_env, ticket.env_passthrough, workdir),
             allow_git_writes=ticket.allow_git_writes,
-            sandbox=sandbox_of(ticket, workdir if tree is None else tree.path),
+            sandbox=sandbox_of(ticket, workdir if tree is None else tree.path, unseen=attempt.run.unseen),
         )

@@ -168,6 +168,9 @@ class Run:
         self.readers: list[Callable[[str], None]] = []
         """Told each time the person looks at a ticket in the TUI (zooms its pane, opens its diff, reads
         its answer to the end): the broker's run index counts the ended tickets not yet read."""
+        self.unseen: list[Path] = []
+        """Files no ticket's box shows (tools/sandbox.py `out_of_view`): the token files the run is
+        served behind (`--token-file`), with which a boxed agent could drive the run as the person."""
         self.pauses = False
         """Whether a person is here to resume a ticket on_quota = "pause" paused (the TUI says so)."""
         self.steers_only = False

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from lfgtui.inert import inert
 from lfgtui.tickets.ticket import Ticket
-from lfgtui.tools.sandbox_home import home_view
+from lfgtui.tools.sandbox_home import existing, home_view, state_copies
 
 PROBE_TIMEOUT_S = 10.0
 
@@ -99,10 +99,13 @@ def git_folders(tree: Path) -> tuple[Path | None, Path | None]:
     return own, own.parent.parent
 
 
-def sandbox_of(ticket: Ticket, top: Path, home: Path | None = None) -> Sandbox | None:
+def sandbox_of(
+    ticket: Ticket, top: Path, home: Path | None = None, unseen: Sequence[Path] = ()
+) -> Sandbox | None:
     """The ticket's sandbox, whose writable folders are `top` (its worktree, else its workdir), a
     worktree's own git folder and its `additional_directories`, hiding of `home` (the person's, by
-    default) what `sandbox_home` says; None when it asked for none."""
+    default) what `sandbox_home` says and, whatever it says, what `out_of_view` names of `unseen`;
+    None when it asked for none."""
     if ticket.sandbox == "none":
         return None
     own, shared = git_folders(top)
@@ -116,10 +119,18 @@ def sandbox_of(ticket: Ticket, top: Path, home: Path | None = None) -> Sandbox |
         writable,
         readable=(*(() if shared is None else (shared,)), *view.readable),
         network=ticket.sandbox_network,
-        hidden=view.hidden,
+        hidden=(*view.hidden, *out_of_view(unseen)),
         home=ticket.sandbox_home,
         protected=tuple(dict.fromkeys(protected)),
     )
+
+
+def out_of_view(unseen: Sequence[Path]) -> tuple[Path, ...]:
+    """What no box shows, whatever its `sandbox_home`: the run's token files (`Run.unseen`, its
+    `--token-file`), with which a boxed agent could drive lfg's served API as the person, and the
+    copies of every ticket's agent state (run/agents/agent_state.py), which carry their logins; a
+    ticket's own copy is bound back where its agent reads it."""
+    return existing([*unseen, state_copies()])
 
 
 @functools.cache

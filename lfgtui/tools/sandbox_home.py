@@ -103,6 +103,11 @@ def lfg_own() -> tuple[Path, ...]:
     )
 
 
+def state_copies() -> Path:
+    """Where lfg keeps each boxed ticket's copy of its agent's own state (run/agents/agent_state.py)."""
+    return Path(platformdirs.user_state_dir("lfgtui")) / "agent-state"
+
+
 @dataclass(frozen=True, slots=True)
 class HomeView:
     """What a sandbox shows of the home: `hidden` as empty folders or files, `readable` bound back
@@ -127,15 +132,15 @@ def home_view(
     needed = [*_install(home, program, path), *extra]
     if mode == "hidden":
         needed += [*_toolchains(home, path.split(os.pathsep)), *(home / name for name in GIT_CONFIG)]
-        return HomeView((home,), _existing(needed))
+        return HomeView((home,), existing(needed))
     own = set(_state_names(program))
     others = [name for names in AGENT_STATE.values() for name in names if name not in own]
     hidden = [home / name.rstrip("/") for name in (*SECRETS, *others)]
     hidden += [folder for folder in lfg_own() if folder.is_relative_to(home)]
-    return HomeView(_existing(hidden), _existing(needed))
+    return HomeView(existing(hidden), existing(needed))
 
 
-def _existing(paths: Iterable[Path]) -> tuple[Path, ...]:
+def existing(paths: Iterable[Path]) -> tuple[Path, ...]:
     """`paths` that exist, each where its links lead (the sandbox mounts on the real place), once."""
     return tuple(dict.fromkeys(path.resolve() for path in paths if path.exists()))
 
