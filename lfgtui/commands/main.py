@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 
 from lfgtui import __version__
 from lfgtui.commands import sim
+from lfgtui.commands.agent_state import add_agent_state_command
 from lfgtui.commands.agents import add_agents_command
 from lfgtui.commands.ask import add_ask_command
 from lfgtui.commands.broker import add_broker_commands
@@ -60,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_land_command(commands)
     add_fork_command(commands)
     add_review_command(commands)
+    add_agent_state_command(commands)
     sim.add_sim_commands(commands)
     add_completion_command(commands, build_parser)
     add_paths_command(commands)

@@ -15,6 +15,7 @@ one: where bubblewrap cannot run (not installed, no user namespaces), the ticket
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import shutil
 import subprocess
@@ -46,6 +47,9 @@ class Sandbox:
     """Inside the writable folders, what stays read-only: what tells lfg's own git (which runs
     outside) where the repository is (a worktree's `.git` file, its `commondir` and `gitdir`), or a
     checkout's `.git` folder. Rewritten, it could point lfg's git at a config of the agent's making."""
+    bound: tuple[tuple[Path, Path], ...] = ()
+    """The agent's own state: each of the ticket's copies (first) bound writable over the person's
+    path (second), so what the agent writes there stays the ticket's (run/agents/agent_state.py)."""
 
     def wrap(self, argv: Sequence[str], cwd: Path) -> list[str]:
         """`argv` as it runs inside the sandbox, in `cwd`."""
@@ -72,7 +76,7 @@ class Sandbox:
         )
         for rank, flag, paths in kinds:
             mounts += [(len(path.parts), rank, [flag, str(path), str(path)]) for path in dict.fromkeys(paths)]
-        return mounts
+        return mounts + state_mounts(self.bound)
 
     def allows(self) -> str:
         """What the sandbox allows, in one line for the pane and `lfg agents --check`."""
@@ -125,12 +129,22 @@ def sandbox_of(
     )
 
 
+def state_mounts(bound: Sequence[tuple[Path, Path]]) -> list[tuple[int, int, list[str]]]:
+    """The mounts of an agent's own state: its ticket's copy over the person's path, ranked as a
+    writable folder (the login files bound through inside it are deeper, so they come after)."""
+    return [(len(real.parts), 2, ["--bind", str(copy), str(real)]) for copy, real in bound]
+
+
 def out_of_view(unseen: Sequence[Path]) -> tuple[Path, ...]:
     """What no box shows, whatever its `sandbox_home`: the run's token files (`Run.unseen`, its
     `--token-file`), with which a boxed agent could drive lfg's served API as the person, and the
     copies of every ticket's agent state (run/agents/agent_state.py), which carry their logins; a
-    ticket's own copy is bound back where its agent reads it."""
-    return existing([*unseen, state_copies()])
+    ticket's own copy is bound back where its agent reads it. The copies' folder is made where
+    missing, so a box started before the first copy hides those made after it."""
+    copies = state_copies()
+    with contextlib.suppress(OSError):
+        copies.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return existing([*unseen, copies])
 
 
 @functools.cache

@@ -28,8 +28,9 @@ AGENT_STATE = {
     "gemini": (".gemini/",),
 }
 """What each known agent keeps of its own in the home (its settings, sessions, login; a folder ends
-in `/`): writable in its own sandbox, as it cannot run without writing them; hidden from any other
-ticket's sandbox (one agent's login is not another's to read)."""
+in `/`): in its own sandbox, the ticket's copy of them (run/agents/agent_state.py), as it cannot run
+without writing them; hidden from any other ticket's sandbox (one agent's login is not another's to
+read)."""
 
 SECRETS = (
     ".ssh",
@@ -147,22 +148,6 @@ def existing(paths: Iterable[Path]) -> tuple[Path, ...]:
 
 def _state_names(program: str | None) -> tuple[str, ...]:
     return () if program is None else AGENT_STATE.get(os.path.basename(program), ())
-
-
-def own_state(home: Path, program: str) -> tuple[Path, ...]:
-    """The agent's own state in `home` (`AGENT_STATE`), made where missing so a sandbox can bind it."""
-    made: list[Path] = []
-    for name in _state_names(program):
-        path = home / name
-        try:
-            if name.endswith("/"):
-                path.mkdir(parents=True, exist_ok=True)
-            elif not path.exists():
-                path.write_text("{}\n", encoding="utf-8")  # a JSON file: an empty one is not
-        except OSError:
-            continue
-        made.append(path)
-    return tuple(made)
 
 
 def _toolchains(home: Path, entries: Iterable[str]) -> list[Path]:

@@ -11,22 +11,7 @@ from pathlib import Path
 import pytest
 
 from lfgtui.tools.sandbox import unavailable
-from tests.real_agents.conftest import AgentWorld, project_repository
-
-
-def _bash_then_done(command: str) -> str:
-    arguments = json.dumps({"command": command, "description": "Write the notes"})
-    return f"""
-    ttft_ms = 50
-    tokens_per_s = 200
-    [[call]]
-    text = "I'll write the notes."
-    [[call.tool_call]]
-    name = "Bash"
-    arguments_raw = '{arguments}'
-    [[call]]
-    text = "Done."
-    """
+from tests.real_agents.conftest import AgentWorld, bash_then_done, project_repository
 
 
 @pytest.mark.timeout(300)
@@ -36,7 +21,7 @@ async def test_a_sandboxed_claude_code_ticket_completes_and_cannot_write_outside
     escape = Path("/var/tmp") / f"lfg-escape-{secrets.token_hex(6)}"
     beside = world.project / "escape.txt"
     command = f"echo inside > inside.txt; echo out > {beside}; echo out > {escape}; echo finished"
-    world.map_models("claude-haiku-*=hello", f"claude-*={world.scenario('work', _bash_then_done(command))}")
+    world.map_models("claude-haiku-*=hello", f"claude-*={world.scenario('work', bash_then_done(command))}")
     project_repository(world)
     tickets = world.ticket("claude-code", "Write the notes.", isolation="worktree", sandbox="bwrap")
     try:

@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import BinaryIO
 
 from lfgtui.providers.base import ProviderConfig
+from lfgtui.run.agents.agent_state import seeded
 from lfgtui.tools.sandbox import Sandbox
-from lfgtui.tools.sandbox_home import home_view, own_state
+from lfgtui.tools.sandbox_home import home_view
 from lfgtui.tools.supervised import reap, start_supervised
 
 STOP_WAIT_S = 2.0
@@ -55,20 +56,28 @@ async def start_agent(
 
 
 def sandboxed(
-    config: ProviderConfig, sandbox: Sandbox, workdir: Path, home: Path | None, env: Mapping[str, str]
+    config: ProviderConfig,
+    sandbox: Sandbox,
+    workdir: Path,
+    home: Path | None,
+    env: Mapping[str, str],
+    copy: Path,
 ) -> ProviderConfig:
     """`config` whose agent starts inside `sandbox` (tools/sandbox.py), in `workdir`: its own state
-    in `home` writable too (tools/sandbox_home.py's `AGENT_STATE`), and that home hidden as the
-    ticket's `sandbox_home` says, its install and toolchains (on `env`'s PATH) still readable."""
+    in `home` (tools/sandbox_home.py's `AGENT_STATE`) the ticket's copy kept in `copy`
+    (agent_state.py), and that home hidden as the ticket's `sandbox_home` says, its install and
+    toolchains (on `env`'s PATH) still readable."""
     command = config.agent.command
     inside = sandbox
     if home is not None:
         view = home_view(home, sandbox.home, command[0], (), env)
+        state = seeded(copy, home, command[0], env)
         inside = dataclasses.replace(
             sandbox,
-            writable=(*sandbox.writable, *own_state(home, command[0])),
+            writable=(*sandbox.writable, *state.logins()),
             readable=(*sandbox.readable, *view.readable),
             hidden=(*sandbox.hidden, *view.hidden),
+            bound=state.binds(),
         )
     agent = dataclasses.replace(config.agent, command=tuple(inside.wrap(command, workdir)))
     return dataclasses.replace(config, agent=agent)

@@ -1,0 +1,244 @@
+"""A boxed coding agent's own state: the ticket's copy, never the person's.
+
+What an agent reads of its own as it starts (Claude Code's `~/.claude/settings.json` hooks and
+`~/.claude.json` MCP servers, Codex's `config.toml` and `AGENTS.md`, Gemini CLI's `settings.json`,
+their commands, skills, sub-agents and instruction files) runs code and instructs the model in every
+later session, unboxed ones too. So in a ticket's box (tools/sandbox.py) those folders and files are
+the ticket's own: a copy seeded from the person's at its first attempt, kept under lfg's state folder
+(`state_copies()/RUN/TICKET`, hidden from every box), bound over the person's paths inside the box.
+The agent's sessions, logs and caches (`SKIPPED`) start empty there and stay with the copy.
+
+Its login (`LOGINS`) is not copied: the person's file is bound through as it is, so the agent logs
+in and may refresh its token, and no copy of it is ever shown or kept. After each attempt the pane
+is told what the agent changed in the copy (`said`, a diff); `lfg agent-state RUN --apply` keeps it
+in the person's home (`apply`), file by file, and only where the person's file is still the one the
+copy was seeded from. Nothing is applied otherwise.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import shutil
+import stat
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from lfgtui.events import AGENT_STATE_CHANGED
+from lfgtui.tools.sandbox_home import AGENT_STATE, state_copies
+
+SKIPPED = frozenset(
+    {
+        *("projects", "debug", "statsig", "shell-snapshots", "todos", "file-history", "paste-cache"),
+        *("telemetry", "cache", "session-env", "ide", "downloads", "history.jsonl"),
+        *("sessions", "archived_sessions", "log", ".tmp", "tmp", "history"),
+    }
+)
+"""Names at the top of an agent's folder that are its sessions, logs and caches, not its settings:
+not copied (they may be large) and not compared; the ticket's own start empty in its copy."""
+LOGINS = frozenset(
+    {".credentials.json", "auth.json", "oauth_creds.json", "google_accounts.json", "mcp-oauth-tokens.json"}
+)
+"""An agent's login files: bound through from the person's, never copied, compared or shown."""
+SHOWN_LIMIT = 64 * 1024
+"""The most of one file lfg compares as text: a larger one is named, not shown."""
+PLACES = "places.json"
+
+
+@dataclass(frozen=True, slots=True)
+class StateCopy:
+    """One ticket's copy of its agent's state (`folder`): each of `places` (a name in the copy and
+    the person's path it stands for) as seeded (`seed/NAME`) and as the agent left it (`live/NAME`)."""
+
+    folder: Path
+    places: tuple[tuple[str, Path], ...]
+
+    def binds(self) -> tuple[tuple[Path, Path], ...]:
+        """What the box binds: each live copy over the person's path."""
+        return tuple((self.folder / "live" / name, real) for name, real in self.places)
+
+    def logins(self) -> tuple[Path, ...]:
+        """The person's login files, bound through writable (their place in the copy is empty)."""
+        return tuple(
+            real / name for _, real in self.places for name in sorted(LOGINS) if (real / name).is_file()
+        )
+
+    def changes(self) -> list[tuple[str, Path, Path, Path]]:
+        """Each file the agent added, changed or removed: its name under the copy, the person's path,
+        its seed and its live copy."""
+        found = []
+        for name, real in self.places:
+            seed, live = self.folder / "seed" / name, self.folder / "live" / name
+            for relative in sorted(_files(seed) | _files(live)):
+                before, after = seed / relative if relative else seed, live / relative if relative else live
+                if _content(before) != _content(after):
+                    found.append((relative, real / relative if relative else real, before, after))
+        return found
+
+    def said(self) -> str | None:
+        """The pane's entry for what the agent changed (a line, then a diff), or None for nothing."""
+        changes = self.changes()
+        if not changes:
+            return None
+        names = ", ".join(_shown(real) for _, real, _, _ in changes)
+        head = f"{AGENT_STATE_CHANGED} (not applied: lfg agent-state {self._run()} --apply keeps it): {names}"
+        diff = "\n".join(_diff(real, before, after) for _, real, before, after in changes)
+        if len(diff) > SHOWN_LIMIT:
+            diff = f"{diff[:SHOWN_LIMIT]}\n… (cut: lfg agent-state {self._run()} shows it all)"
+        return f"{head}\n{diff}"
+
+    def apply(self) -> list[str]:
+        """Write what the agent changed into the person's home, each file only where the person's is
+        still as it was seeded; what was done and what was not, a line each."""
+        done = []
+        for _, real, before, after in self.changes():
+            if _content(real) != _content(before):
+                done.append(f"{_shown(real)}: not applied, it changed since the ticket started")
+                continue
+            if after.is_file() or after.is_symlink():
+                real.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(after, real, follow_symlinks=False)
+            else:
+                real.unlink(missing_ok=True)
+            _settle(before, after)
+            done.append(f"{_shown(real)}: applied")
+        return done
+
+    def _run(self) -> str:
+        return self.folder.parent.name
+
+
+def copy_folder(run_id: str, ticket_id: str) -> Path:
+    """Where a ticket's copy of its agent's state is kept."""
+    return state_copies() / run_id / ticket_id
+
+
+def seeded(folder: Path, home: Path, program: str, env: Mapping[str, str]) -> StateCopy:
+    """The ticket's copy of `program`'s state in `home` (`$CODEX_HOME` for Codex where set), seeded
+    from the person's at the ticket's first attempt and kept for its later ones."""
+    if (folder / PLACES).is_file():
+        return opened(folder)
+    places = tuple(_places(home, program, env))
+    for name, real in places:
+        _copy(real, folder / "seed" / name)
+        if not real.exists():  # where the copy is bound: it must be there
+            real.parent.mkdir(parents=True, exist_ok=True)
+            real.write_text("{}\n", encoding="utf-8") if name.endswith(".json") else real.mkdir()
+    shutil.copytree(folder / "seed", folder / "live", symlinks=True)
+    (folder / PLACES).write_text(json.dumps([[name, str(real)] for name, real in places]))
+    return StateCopy(folder, places)
+
+
+def opened(folder: Path) -> StateCopy:
+    """A ticket's copy as `seeded` left it; raises OSError or ValueError when it cannot be read."""
+    places = json.loads((folder / PLACES).read_text())
+    return StateCopy(folder, tuple((str(name), Path(real)) for name, real in places))
+
+
+def _places(home: Path, program: str, env: Mapping[str, str]) -> list[tuple[str, Path]]:
+    names = AGENT_STATE.get(os.path.basename(program), ())
+    places = []
+    for name in names:
+        real = home / name.rstrip("/")
+        if name == ".codex/" and env.get("CODEX_HOME"):
+            real = Path(env["CODEX_HOME"])
+        places.append((real.name, real))
+    return places
+
+
+def _copy(real: Path, copy: Path) -> None:
+    """The person's folder or file as the seed: its settings copied, its sessions, caches and anything
+    that is not a file, folder or link left out, its login files empty (the person's are bound). A
+    JSON file not there yet is an empty object (an empty file is no JSON)."""
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    if real.is_file() or copy.name.endswith(".json"):
+        shutil.copy2(real, copy) if real.is_file() else copy.write_text("{}\n", encoding="utf-8")
+        return
+    copy.mkdir(parents=True, exist_ok=True)
+    if not real.is_dir():
+        return
+
+    def ignored(where: str, names: list[str]) -> set[str]:
+        top = Path(where) == real
+        return {
+            name
+            for name in names
+            if (top and (name in SKIPPED or name in LOGINS)) or not _plain(Path(where) / name)
+        }
+
+    shutil.copytree(real, copy, symlinks=True, ignore=ignored, dirs_exist_ok=True)
+    for name in LOGINS:
+        if (real / name).is_file():
+            (copy / name).touch()
+
+
+def _plain(path: Path) -> bool:
+    mode = path.lstat().st_mode
+    return stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISLNK(mode)
+
+
+def _files(top: Path) -> set[str]:
+    """The files under `top` ('' for `top` itself as a file), but for its sessions and logins."""
+    if not top.is_dir() or top.is_symlink():
+        return {""} if top.exists() or top.is_symlink() else set()
+    found = set()
+    for where, folders, names in os.walk(top):
+        here = Path(where)
+        if here == top:
+            folders[:] = [name for name in folders if name not in SKIPPED]
+            names = [name for name in names if name not in SKIPPED and name not in LOGINS]
+        found |= {str((here / name).relative_to(top)) for name in names}
+    return found
+
+
+def _content(path: Path) -> bytes | str | None:
+    """What a file holds (a link: where it leads), None when it is not there."""
+    if path.is_symlink():
+        return os.readlink(path)
+    try:
+        return path.read_bytes()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return None
+
+
+def _diff(real: Path, before: Path, after: Path) -> str:
+    old, new = _content(before), _content(after)
+    label = _shown(real)
+    if new is None:
+        return f"removed {label}"
+    texts = [_text(side) for side in (old, new)]
+    if any(text is None for text in texts):
+        return f"changed {label} (not text, or over {SHOWN_LIMIT >> 10} KiB: not shown)"
+    lines = difflib.unified_diff(
+        (texts[0] or "").splitlines(keepends=True),
+        (texts[1] or "").splitlines(keepends=True),
+        f"{label} (yours)" if old is not None else "/dev/null",
+        f"{label} (the agent's)",
+    )
+    return "".join(line if line.endswith("\n") else line + "\n" for line in lines).rstrip("\n")
+
+
+def _text(content: bytes | str | None) -> str | None:
+    if content is None or isinstance(content, str):
+        return content or ""
+    if len(content) > SHOWN_LIMIT:
+        return None
+    try:
+        return content.decode()
+    except UnicodeDecodeError:
+        return None
+
+
+def _shown(path: Path) -> str:
+    home = Path.home()
+    return f"~/{path.relative_to(home)}" if path.is_relative_to(home) else str(path)
+
+
+def _settle(before: Path, after: Path) -> None:
+    """The seed made what was applied: the change is no longer pending."""
+    before.unlink(missing_ok=True)
+    if after.exists() or after.is_symlink():
+        before.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(after, before, follow_symlinks=False)

@@ -1,0 +1,60 @@
+"""Issue 78 with the real Claude Code agent (the pinned npm one) against the sim, headless: a boxed
+Claude Code's `Bash` adds a `SessionStart` hook to `~/.claude/settings.json`. It lands in the ticket's
+own copy of Claude Code's state, not the person's: a later unboxed Claude Code never runs it, the
+person's settings are as they were, and the change is shown after the ticket, kept only on
+`lfg agent-state RUN --apply`."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+
+import pytest
+
+from lfgtui.events import AGENT_STATE_CHANGED
+from lfgtui.tools.sandbox import unavailable
+from tests.real_agents.conftest import AgentWorld, bash_then_done, git, project_repository
+
+PLANT = """
+import json, os, sys
+path = os.path.expanduser("~/.claude/settings.json")
+settings = json.load(open(path))
+hook = {"type": "command", "command": f"touch {sys.argv[1]}"}
+settings["hooks"] = {"SessionStart": [{"hooks": [hook]}]}
+json.dump(settings, open(path, "w"))
+print("planted in", path)
+"""
+
+
+@pytest.mark.timeout(400)
+async def test_a_hook_a_boxed_claude_code_plants_never_runs_outside_its_box(world: AgentWorld) -> None:
+    if (why := await unavailable()) is not None:
+        pytest.skip(why)
+    marker = Path("/var/tmp") / f"lfg-hook-ran-{secrets.token_hex(6)}"
+    (world.project / "plant.py").write_text(PLANT)
+    project_repository(world)
+    git(world, "add", "plant.py")
+    git(world, "commit", "-q", "-m", "plant")
+    settings = world.home / ".claude" / "settings.json"
+    before = settings.read_text()
+    work = world.scenario("plant", bash_then_done(f"python3 plant.py {marker}; echo finished"))
+    world.map_models("claude-haiku-*=hello", f"claude-*={work}")
+    boxed = world.ticket("claude-code", "Write the notes.", isolation="worktree", sandbox="bwrap")
+    try:
+        run = await world.run(boxed, "--yes")
+        assert run.code == 0 and run.ending()["outcome"] == "completed", run.stderr
+        answer = json.dumps([r.body for r in world.sim.log if r.scenario == "plant"])
+        assert "planted in" in answer, "its Bash wrote the hook (in its own copy)"
+        assert settings.read_text() == before, "the person's settings are as they were"
+        [said] = [s for s in run.statuses() if s.startswith(AGENT_STATE_CHANGED)]
+        assert "~/.claude/settings.json" in said and "SessionStart" in said and f"touch {marker}" in said
+        world.map_models("claude-*=hello")
+        later = await world.run(world.ticket("claude-code", "Say hello."), "--yes")
+        assert later.code == 0 and later.ending()["outcome"] == "completed", later.stderr
+        assert not marker.exists(), "a later unboxed Claude Code never ran the planted hook"
+        shown = await world.lfg("agent-state", run.run_id)
+        assert shown.returncode == 0 and "SessionStart" in shown.stdout, shown.stderr
+        assert settings.read_text() == before, "shown, not applied"
+    finally:
+        marker.unlink(missing_ok=True)
