@@ -15,7 +15,6 @@ from typing import Any, NoReturn
 
 from lfgtui import __version__
 from lfgtui.commands import sim
-from lfgtui.commands.agent_state import add_agent_state_command
 from lfgtui.commands.agents import add_agents_command
 from lfgtui.commands.ask import add_ask_command
 from lfgtui.commands.broker import add_broker_commands
@@ -30,6 +29,7 @@ from lfgtui.commands.remote import add_remote_commands
 from lfgtui.commands.resume import add_resume_commands
 from lfgtui.commands.review import add_review_command
 from lfgtui.commands.run import add_run_command
+from lfgtui.commands.settings import add_settings_command
 from lfgtui.commands.subcommands import Subcommands
 from lfgtui.commands.web import add_web_command
 from lfgtui.commands.worktrees import add_worktree_commands
@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_land_command(commands)
     add_fork_command(commands)
     add_review_command(commands)
-    add_agent_state_command(commands)
+    add_settings_command(commands)
     sim.add_sim_commands(commands)
     add_completion_command(commands, build_parser)
     add_paths_command(commands)

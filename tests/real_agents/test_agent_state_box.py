@@ -2,7 +2,7 @@
 Claude Code's `Bash` adds a `SessionStart` hook to `~/.claude/settings.json`. It lands in the ticket's
 own copy of Claude Code's state, not the person's: a later unboxed Claude Code never runs it, the
 person's settings are as they were, and the change is shown after the ticket, kept only on
-`lfg agent-state RUN --apply`."""
+`lfg settings RUN --apply`."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ async def test_a_hook_a_boxed_claude_code_plants_never_runs_outside_its_box(worl
         later = await world.run(world.ticket("claude-code", "Say hello."), "--yes")
         assert later.code == 0 and later.ending()["outcome"] == "completed", later.stderr
         assert not marker.exists(), "a later unboxed Claude Code never ran the planted hook"
-        shown = await world.lfg("agent-state", run.run_id)
+        shown = await world.lfg("settings", run.run_id)
         assert shown.returncode == 0 and "SessionStart" in shown.stdout, shown.stderr
         assert settings.read_text() == before, "shown, not applied"
     finally:

@@ -10,7 +10,7 @@ The agent's sessions, logs and caches (`SKIPPED`) start empty there and stay wit
 
 Its login (`LOGINS`) is not copied: the person's file is bound through as it is, so the agent logs
 in and may refresh its token, and no copy of it is ever shown or kept. After each attempt the pane
-is told what the agent changed in the copy (`said`, a diff); `lfg agent-state RUN --apply` keeps it
+is told what the agent changed in the copy (`said`, a diff); `lfg settings RUN --apply` keeps it
 in the person's home (`apply`), file by file, and only where the person's file is still the one the
 copy was seeded from. Nothing is applied otherwise.
 """
@@ -83,10 +83,10 @@ class StateCopy:
         if not changes:
             return None
         names = ", ".join(_shown(real) for _, real, _, _ in changes)
-        head = f"{AGENT_STATE_CHANGED} (not applied: lfg agent-state {self._run()} --apply keeps it): {names}"
+        head = f"{AGENT_STATE_CHANGED} (not applied: lfg settings {self._run()} --apply keeps it): {names}"
         diff = "\n".join(_diff(real, before, after) for _, real, before, after in changes)
         if len(diff) > SHOWN_LIMIT:
-            diff = f"{diff[:SHOWN_LIMIT]}\n… (cut: lfg agent-state {self._run()} shows it all)"
+            diff = f"{diff[:SHOWN_LIMIT]}\n… (cut: lfg settings {self._run()} shows it all)"
         return f"{head}\n{diff}"
 
     def apply(self) -> list[str]:

@@ -1,4 +1,4 @@
-"""`lfg agent-state RUN`: what boxed coding agents changed in their own settings, and keeping it.
+"""`lfg settings RUN`: what boxed coding agents changed in their own settings, and keeping it.
 
 A ticket with `sandbox = "bwrap"` runs its coding agent on its own copy of the agent's state (its
 settings, hooks, MCP servers, instruction files: run/agents/agent_state.py), so nothing the agent
@@ -14,13 +14,13 @@ from lfgtui.commands.common import fail
 from lfgtui.commands.subcommands import Subcommands
 
 
-def add_agent_state_command(commands: Subcommands) -> None:
-    """Register `lfg agent-state` on the top-level subcommands."""
+def add_settings_command(commands: Subcommands) -> None:
+    """Register `lfg settings` on the top-level subcommands."""
     commands.add_command(
-        "agent-state",
+        "settings",
         "show what sandboxed coding agents changed in their own settings; --apply keeps it",
         _arguments,
-        agent_state,
+        settings,
     )
 
 
@@ -32,7 +32,7 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def agent_state(args: argparse.Namespace) -> int:
+def settings(args: argparse.Namespace) -> int:
     """Show (and with `--apply` keep) each ticket's changes: 0 when done, 2 for an unknown run."""
     from lfgtui.inert import inert
     from lfgtui.run.agents.agent_state import PLACES, opened
