@@ -48,7 +48,9 @@ async def test_a_hook_a_boxed_claude_code_plants_never_runs_outside_its_box(worl
         assert "planted in" in answer, "its Bash wrote the hook (in its own copy)"
         assert settings.read_text() == before, "the person's settings are as they were"
         [said] = [s for s in run.statuses() if s.startswith(AGENT_STATE_CHANGED)]
-        assert "~/.claude/settings.json" in said and "SessionStart" in said and f"touch {marker}" in said
+        head = said.split("\n")[0]
+        assert head.endswith(": ~/.claude/settings.json"), "only it: not Claude Code's own bookkeeping"
+        assert "SessionStart" in said and f"touch {marker}" in said
         world.map_models("claude-*=hello")
         later = await world.run(world.ticket("claude-code", "Say hello."), "--yes")
         assert later.code == 0 and later.ending()["outcome"] == "completed", later.stderr

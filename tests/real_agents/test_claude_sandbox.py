@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from lfgtui.events import AGENT_STATE_CHANGED
 from lfgtui.tools.sandbox import unavailable
 from tests.real_agents.conftest import AgentWorld, bash_then_done, project_repository
 
@@ -36,3 +37,5 @@ async def test_a_sandboxed_claude_code_ticket_completes_and_cannot_write_outside
     assert not beside.exists(), "nor in the person's checkout"
     answer = json.dumps([r.body for r in world.sim.log if r.scenario == "work"])
     assert "Read-only file system" in answer or "No such file or directory" in answer
+    said = [s for s in run.statuses() if s.startswith(AGENT_STATE_CHANGED)]
+    assert said == [], "Claude Code's own bookkeeping in its state is no change of its settings"

@@ -33,11 +33,35 @@ SKIPPED = frozenset(
     {
         *("projects", "debug", "statsig", "shell-snapshots", "todos", "file-history", "paste-cache"),
         *("telemetry", "cache", "session-env", "ide", "downloads", "history.jsonl"),
-        *("sessions", "archived_sessions", "log", ".tmp", "tmp", "history"),
+        *("sessions", "archived_sessions", "log", ".tmp", "tmp", "history", "backups", "plugins/store"),
+        *("shell_snapshots", "skills/.system", "installation_id", ".sandbox_migration", "version.json"),
+        *("models_cache.json", "projects.json", "user_id"),
     }
 )
-"""Names at the top of an agent's folder that are its sessions, logs and caches, not its settings:
-not copied (they may be large) and not compared; the ticket's own start empty in its copy."""
+SKIPPED_KINDS = (".sqlite", ".sqlite-shm", ".sqlite-wal", ".lock")
+"""Where in an agent's folder it keeps its sessions, logs, caches and own bookkeeping (Claude Code's
+backups of `~/.claude.json` and its built-in plugins' usage store; Codex's databases, by their ends
+in `SKIPPED_KINDS`, and the system skills it writes at each start; Gemini CLI's list of projects),
+not its settings: not copied (they may be large), compared or applied; the ticket's own start empty
+in its copy."""
+BOOKKEEPING = frozenset(
+    {
+        *("numStartups", "firstStartTime", "firstStartVersion", "machineID", "userID", "migrationVersion"),
+        *("opusProMigrationComplete", "sonnet1m45MigrationComplete", "hasResetAutoModeOptInForDefaultOffer"),
+        *("seenNotifications", "pluginUsage", "tipsHistory", "promptQueueUseCount", "lastReleaseNotesSeen"),
+        *("cachedStatsigGates", "cachedDynamicConfigs", "cachedGrowthBookFeatures", "changelogLastFetched"),
+        *("hasCompletedOnboarding", "lastOnboardingVersion", "subscriptionNoticeCount", "memoryUsageCount"),
+        *("lastCost", "lastAPIDuration", "lastDuration", "lastSessionId", "lastTotalInputTokens"),
+        *("lastTotalOutputTokens", "lastTotalCacheCreationInputTokens", "lastTotalCacheReadInputTokens"),
+        *("lastTotalWebSearchRequests", "lastLinesAdded", "lastLinesRemoved", "lastModelUsage"),
+        *("projectOnboardingSeenCount", "hasCompletedProjectOnboarding", "exampleFiles"),
+        *("exampleFilesGeneratedAt", "history", "reactVulnerabilityCache", "lastAPIDurationWithoutRetries"),
+        *("lastToolDuration", "lastFpsAverage", "lastFpsLow1Pct"),
+    }
+)
+"""Keys of `~/.claude.json` (at its top and in each of its `projects`) that Claude Code rewrites as
+its own bookkeeping in every session: left out when the copy is compared, so only what the agent
+changed shows. Any other key (its `mcpServers`, a project's `allowedTools`) is compared."""
 LOGINS = frozenset(
     {".credentials.json", "auth.json", "oauth_creds.json", "google_accounts.json", "mcp-oauth-tokens.json"}
 )
@@ -162,16 +186,21 @@ def _copy(real: Path, copy: Path) -> None:
 
     def ignored(where: str, names: list[str]) -> set[str]:
         top = Path(where) == real
+        inside = Path(where).relative_to(real)
         return {
             name
             for name in names
-            if (top and (name in SKIPPED or name in LOGINS)) or not _plain(Path(where) / name)
+            if _skipped(inside / name) or (top and name in LOGINS) or not _plain(Path(where) / name)
         }
 
     shutil.copytree(real, copy, symlinks=True, ignore=ignored, dirs_exist_ok=True)
     for name in LOGINS:
         if (real / name).is_file():
             (copy / name).touch()
+
+
+def _skipped(inside: Path) -> bool:
+    return str(inside) in SKIPPED or inside.name.endswith(SKIPPED_KINDS)
 
 
 def _plain(path: Path) -> bool:
@@ -186,21 +215,49 @@ def _files(top: Path) -> set[str]:
     found = set()
     for where, folders, names in os.walk(top):
         here = Path(where)
+        inside = here.relative_to(top)
+        folders[:] = [name for name in folders if not _skipped(inside / name)]
+        names = [name for name in names if not _skipped(inside / name)]
         if here == top:
-            folders[:] = [name for name in folders if name not in SKIPPED]
-            names = [name for name in names if name not in SKIPPED and name not in LOGINS]
+            names = [name for name in names if name not in LOGINS]
         found |= {str((here / name).relative_to(top)) for name in names}
     return found
 
 
 def _content(path: Path) -> bytes | str | None:
-    """What a file holds (a link: where it leads), None when it is not there."""
+    """What a file holds (a link: where it leads; `~/.claude.json` without its `BOOKKEEPING`), None
+    when it is not there."""
     if path.is_symlink():
         return os.readlink(path)
     try:
-        return path.read_bytes()
+        held = path.read_bytes()
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         return None
+    return _without_bookkeeping(held) if path.name == ".claude.json" else held
+
+
+def _without_bookkeeping(held: bytes) -> bytes:
+    """Claude Code's `~/.claude.json` as the settings it holds: its bookkeeping left out, its keys
+    sorted, one a line; as it is where it is no JSON object."""
+    try:
+        data = json.loads(held)
+    except ValueError:
+        return held
+    if not isinstance(data, dict):
+        return held
+
+    def kept(entry: dict[str, object]) -> dict[str, object]:
+        return {key: value for key, value in entry.items() if key not in BOOKKEEPING}
+
+    data = kept(data)
+    if isinstance(projects := data.get("projects"), dict):
+        data["projects"] = {
+            path: kept(entry) if isinstance(entry, dict) else entry for path, entry in projects.items()
+        }
+        data["projects"] = {path: entry for path, entry in data["projects"].items() if entry}
+        if not data["projects"]:
+            del data["projects"]
+    return (json.dumps(data, indent=2, sort_keys=True) + "\n").encode()
 
 
 def _diff(real: Path, before: Path, after: Path) -> str:
