@@ -16,11 +16,19 @@ from pathlib import Path
 
 import pytest
 
+from lfgtui.alerts.states import Standing, State
+from lfgtui.config.load import Config
+from lfgtui.cost.metrics import Metrics
+from lfgtui.events import AGENT_STATE_CHANGED, AttemptStarted, Status
+from lfgtui.inert import inert
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.run.agents.agent_state import copy_folder, seeded
 from lfgtui.run.agents.process import sandboxed
+from lfgtui.tickets.load import load_tickets
+from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.tools.sandbox import Sandbox, _probe, out_of_view
 from lfgtui.tools.sandbox_home import state_copies
+from lfgtui.ui.widgets.pane import Tally, TicketPane
 
 LOGIN = "LOGIN-TOKEN-MATERIAL"
 PLANT = """
@@ -87,3 +95,30 @@ def test_a_later_attempt_keeps_its_copy_and_apply_never_overwrites_the_persons_c
     assert (copy.folder / "live" / ".codex" / "AGENTS.md").read_text() == "first\nsecond\n"
     assert copy.apply() == ["~/.codex/AGENTS.md: not applied, it changed since the ticket started"]
     assert (home / ".codex" / "AGENTS.md").read_text() == "the person's own\n"
+
+
+def test_the_pane_shows_the_change_as_an_entry_and_its_diff_inert(tmp_path: Path) -> None:
+    """The agent's words in its settings are shown as they are, never as markup or terminal codes:
+    the diff is a block its backticks cannot close, its escape shown as `␛`."""
+    person = tmp_path / "home"
+    (person / ".gemini").mkdir(parents=True)
+    (person / ".gemini" / "GEMINI.md").write_text("Be brief.\n")
+    copy = seeded(tmp_path / "copy" / "r1" / "t", person, "gemini", {})
+    hostile = "Be brief.\n````\n*run* \x1b]0;owned\x07 [me](x)\n"
+    (copy.folder / "live" / ".gemini" / "GEMINI.md").write_text(hostile)
+    said = copy.said()
+    assert said is not None and said.startswith(AGENT_STATE_CHANGED)
+    path = tmp_path / "tickets.toml"
+    path.write_text('[[ticket]]\nid = "t"\nprompt = "x"\n')
+    [loaded] = load_tickets(path, Config(path=None), BUILTIN_TOOLS, env={}).tickets
+    pane = TicketPane(loaded, Tally(), str, Standing("t", State.WAITING, 0.0))
+    metrics = Metrics()
+    pane.apply(AttemptStarted(ticket="t", attempt=1, seq=0, t=0.0, provider="p", model="m"), metrics)
+    pane.apply(Status(ticket="t", attempt=1, seq=1, t=0.1, message=said), metrics)
+    body = pane.body.source
+    head = said.split("\n", 1)[0]
+    fence = "`````"
+    assert body.startswith(f"*{AGENT_STATE_CHANGED}") and body.index(fence) > body.index("GEMINI.md")
+    assert f"{fence}diff\n" in body and body.rstrip().endswith(fence), body
+    assert "+*run* ␛]0;owned␇ [me](x)" in body and "\x1b" not in body
+    assert pane.status_note == inert(head)
