@@ -116,6 +116,12 @@ class LocalRunner:
         return ended
 
     @staticmethod
+    async def _failed(attempt: Attempt, error: ErrorInfo) -> AsyncIterator[Event]:
+        """An attempt that fails before its agent starts, saying why."""
+        yield attempt.ev(AttemptStarted, provider=attempt.ticket.provider, model=attempt.ticket.model)
+        yield attempt.ev(AttemptEnded, outcome=Outcome.FAILED, error=error)
+
+    @staticmethod
     async def _state_changed(attempt: Attempt, ended: AttemptEnded) -> AttemptEnded:
         """Say what a boxed coding agent changed in its ticket's copy of its own state, before its
         attempt's end (numbered as `_last_diff` numbers the diff)."""
@@ -246,7 +252,11 @@ class LocalRunner:
                 home = Path(env["HOME"]) if env.get("HOME") else None
                 copy = copy_folder(run.run_id, ticket.id)
                 box = (config, context.sandbox, context.workdir, home, env, copy)
-                config = await asyncio.to_thread(sandboxed, *box)  # seeds the copy: files copied
+                try:
+                    config = await asyncio.to_thread(sandboxed, *box)  # seeds the copy: files copied
+                except OSError as exc:
+                    why = f"cannot copy the agent's own settings for its sandbox into {copy}: {exc}"
+                    return self._failed(attempt, ErrorInfo(ErrorKind.SANDBOX, why))
             toolbox = Toolbox({"write_file": BUILTIN_TOOLS["write_file"]}, context, self._approve(attempt))
             kept = None if run.agents is None else run.agents.pop(ticket.id, None)
             if kept is not None and state.follow_up is None:  # not a follow-up: a fresh agent

@@ -41,6 +41,7 @@ async def test_a_boxed_command_gets_no_200_from_the_served_api_with_the_runs_tok
     if (why := await unavailable()) is not None:
         pytest.skip(why)
     lfg = Lfg(tmp_path)
+    lfg.env["XDG_STATE_HOME"] = str(lfg.home / "state")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     token_file = Path("/var/tmp") / f"lfg-token-{secrets.token_hex(6)}"

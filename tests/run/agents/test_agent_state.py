@@ -29,6 +29,7 @@ from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.tools.sandbox import Sandbox, _probe, out_of_view
 from lfgtui.tools.sandbox_home import state_copies
 from lfgtui.ui.widgets.pane import Tally, TicketPane
+from tests.support.lfg import Lfg, ending
 
 LOGIN = "LOGIN-TOKEN-MATERIAL"
 PLANT = """
@@ -122,3 +123,21 @@ def test_the_pane_shows_the_change_as_an_entry_and_its_diff_inert(tmp_path: Path
     assert f"{fence}diff\n" in body and body.rstrip().endswith(fence), body
     assert "+*run* ␛]0;owned␇ [me](x)" in body and "\x1b" not in body
     assert pane.status_note == inert(head)
+
+
+def test_a_copy_that_cannot_be_made_fails_the_ticket_saying_why(tmp_path: Path) -> None:
+    """Never a box without its copy, nor a crash: the ticket fails as `sandbox`, in words."""
+    if _probe() is not None:
+        pytest.skip(_probe())
+    lfg = Lfg(tmp_path)
+    lfg.env["XDG_STATE_HOME"] = str(lfg.home / "state")
+    (lfg.home / "state" / "lfgtui").mkdir(parents=True)
+    (lfg.home / "state" / "lfgtui" / "agent-state").write_text("a file where the copies go")
+    tickets = lfg.tickets(
+        f'[[ticket]]\nid = "t"\nprompt = "x"\nprovider = "sim-acp"\nmodel = "hello"\n'
+        f'sandbox = "bwrap"\nworkdir = "{lfg.workdir}"\n'
+    )
+    code, events, stderr = lfg.run(tickets, "--yes", "--no-history")
+    end = ending(events, "t")
+    assert (code, end["outcome"], end["error"]["kind"]) == (1, "failed", "sandbox"), stderr
+    assert end["error"]["message"].startswith("cannot copy the agent's own settings for its sandbox into ")
