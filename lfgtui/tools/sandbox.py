@@ -172,10 +172,10 @@ def described() -> str:
         return f'sandbox = "bwrap": not available here ({why}); {never}'
     return (
         'sandbox = "bwrap": available; a sandboxed ticket\'s commands and agent write only in its worktree, '
-        "its git folder, its additional_directories and the agent's own state in your home (the rest "
-        "of the disk read-only, a private /tmp); your home's keys, tokens and lfg's own files hidden "
-        '(sandbox_home = "hidden" hides all but its toolchains); network on (sandbox_network = false cuts '
-        "it for commands)"
+        "its git folder, its additional_directories and the ticket's copy of the agent's own settings "
+        "(the rest of the disk read-only, a private /tmp); your home's keys, tokens and lfg's own files "
+        'hidden (sandbox_home = "hidden" hides all but its toolchains); network on (sandbox_network = '
+        "false cuts it for commands)"
     )
 
 

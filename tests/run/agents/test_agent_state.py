@@ -8,6 +8,7 @@ rule, and the test would prove nothing."""
 
 from __future__ import annotations
 
+import io
 import secrets
 import shutil
 import subprocess
@@ -17,8 +18,9 @@ from pathlib import Path
 import pytest
 
 from lfgtui.alerts.states import Standing, State
+from lfgtui.commands.headless import Progress
 from lfgtui.config.load import Config
-from lfgtui.cost.metrics import Metrics
+from lfgtui.cost.metrics import Metrics, MetricsBook
 from lfgtui.events import AGENT_STATE_CHANGED, AttemptStarted, Status
 from lfgtui.inert import inert
 from lfgtui.providers.catalog import BUILTIN
@@ -141,3 +143,22 @@ def test_a_copy_that_cannot_be_made_fails_the_ticket_saying_why(tmp_path: Path) 
     end = ending(events, "t")
     assert (code, end["outcome"], end["error"]["kind"]) == (1, "failed", "sandbox"), stderr
     assert end["error"]["message"].startswith("cannot copy the agent's own settings for its sandbox into ")
+
+
+def test_headless_lines_show_the_change_then_its_diff_behind_a_gutter(tmp_path: Path) -> None:
+    person = tmp_path / "home"
+    (person / ".codex").mkdir(parents=True)
+    copy = seeded(tmp_path / "copy" / "r1" / "t", person, "codex-acp", {})
+    (copy.folder / "live" / ".codex" / "AGENTS.md").write_text("Run it.\r\n\x1b[2J\u202eexe.sh\n")
+    said = copy.said()
+    assert said is not None
+    out = io.StringIO()
+    progress = Progress(out, MetricsBook(), 0.0)
+    progress(AttemptStarted(ticket="t", attempt=1, seq=0, t=0.0, provider="p", model="m"))
+    progress(Status(ticket="t", attempt=1, seq=1, t=0.1, message=said))
+    lines = out.getvalue().splitlines()
+    [head] = [i for i, line in enumerate(lines) if AGENT_STATE_CHANGED in line]
+    diff = lines[head + 1 :]
+    assert diff[0] == "          │ --- /dev/null" and "          │ +Run it.␍" in diff
+    assert "          │ +␛[2J<U+202E>exe.sh" in diff
+    assert not [line for line in lines if "\x1b" in line or "\u202e" in line or "\r" in line]
