@@ -35,7 +35,7 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
 def settings(args: argparse.Namespace) -> int:
     """Show (and with `--apply` keep) each ticket's changes: 0 when done, 2 for an unknown run."""
     from lfgtui.inert import inert
-    from lfgtui.run.agents.agent_state import PLACES, opened
+    from lfgtui.run.agents.agent_state import PLACES, TICKET, opened
     from lfgtui.tools.sandbox_home import state_copies
 
     if not args.run_id.isalnum():
@@ -47,16 +47,21 @@ def settings(args: argparse.Namespace) -> int:
     tickets = [t for t in sorted(runs[0].iterdir()) if (t / PLACES).is_file()]
     changed = False
     for folder in tickets:
-        if args.ticket is not None and folder.name != args.ticket:
+        ticket = folder.name.removeprefix(TICKET)
+        if args.ticket is not None and ticket != args.ticket:
             continue
-        copy = opened(folder)
-        said = copy.said()
+        try:
+            copy = opened(folder)
+            said = copy.said()
+            done = copy.apply() if args.apply and said is not None else []
+        except (OSError, ValueError) as exc:
+            return fail(f"ticket {inert(ticket)}: lfg cannot read its copy in {folder}: {inert(str(exc))}")
         if said is None:
             continue
         changed = True
-        print(f"ticket {inert(folder.name)}: {inert(said)}")
-        for line in copy.apply() if args.apply else ():
-            print(f"ticket {inert(folder.name)}: {inert(line)}")
+        print(f"ticket {inert(ticket)}: {inert(said)}")
+        for line in done:
+            print(f"ticket {inert(ticket)}: {inert(line)}")
     if not changed:
         print("no sandboxed coding agent changed its own settings in this run")
     return 0

@@ -18,6 +18,8 @@ copy was seeded from. Nothing is applied otherwise.
 from __future__ import annotations
 
 import difflib
+import errno
+import hashlib
 import json
 import os
 import shutil
@@ -89,16 +91,15 @@ class StateCopy:
             real / name for _, real in self.places for name in sorted(LOGINS) if (real / name).is_file()
         )
 
-    def changes(self) -> list[tuple[str, Path, Path, Path]]:
-        """Each file the agent added, changed or removed: its name under the copy, the person's path,
-        its seed and its live copy."""
+    def changes(self) -> list[Change]:
+        """Each file the agent added, changed or removed in its copy."""
         found = []
         for name, real in self.places:
             seed, live = self.folder / "seed" / name, self.folder / "live" / name
             for relative in sorted(_files(seed) | _files(live)):
-                before, after = seed / relative if relative else seed, live / relative if relative else live
-                if _content(before) != _content(after):
-                    found.append((relative, real / relative if relative else real, before, after))
+                before, after = _read(seed, relative), _read(live, relative)
+                if _compared(real.name, relative, before) != _compared(real.name, relative, after):
+                    found.append(Change(real / relative if relative else real, seed, relative, before, after))
         return found
 
     def said(self) -> str | None:
@@ -106,37 +107,82 @@ class StateCopy:
         changes = self.changes()
         if not changes:
             return None
-        names = ", ".join(_shown(real) for _, real, _, _ in changes)
+        names = ", ".join(_shown(change.real) for change in changes)
         head = f"{AGENT_STATE_CHANGED} (not applied: lfg settings {self._run()} --apply keeps it): {names}"
-        diff = "\n".join(_diff(real, before, after) for _, real, before, after in changes)
+        diff = "\n".join(change.diff() for change in changes)
         if len(diff) > SHOWN_LIMIT:
             diff = f"{diff[:SHOWN_LIMIT]}\n… (cut: lfg settings {self._run()} shows it all)"
         return f"{head}\n{diff}"
 
     def apply(self) -> list[str]:
-        """Write what the agent changed into the person's home, each file only where the person's is
-        still as it was seeded; what was done and what was not, a line each."""
+        """Write what the agent changed into the person's home (the bytes compared, never read again
+        from the copy), each file only where the person's is still as it was seeded; what was done
+        and what was not, a line each."""
         done = []
-        for _, real, before, after in self.changes():
-            if _content(real) != _content(before):
-                done.append(f"{_shown(real)}: not applied, it changed since the ticket started")
-                continue
-            if after.is_file() or after.is_symlink():
-                real.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(after, real, follow_symlinks=False)
+        for change in self.changes():
+            shown = _shown(change.real)
+            name = change.real.name
+            if _compared(name, change.relative, _persons(change.real)) != _compared(
+                name, change.relative, change.before
+            ):
+                done.append(f"{shown}: not applied, it changed since the ticket started")
+            elif isinstance(change.after, Opaque):
+                done.append(f"{shown}: not applied, {change.after.what}")
             else:
-                real.unlink(missing_ok=True)
-            _settle(before, after)
-            done.append(f"{_shown(real)}: applied")
+                change.keep()
+                done.append(f"{shown}: applied")
         return done
 
     def _run(self) -> str:
         return self.folder.parent.name
 
 
+TICKET = "ticket-"
+"""What a ticket's copy is named by before its id (an id may be `..`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One file of the copy the agent added, changed or removed: the person's path, the seed's
+    folder and the file's path under it, and what it held before and after."""
+
+    real: Path
+    seed: Path
+    relative: str
+    before: bytes | Opaque | None
+    after: bytes | Opaque | None
+
+    def diff(self) -> str:
+        label = _shown(self.real)
+        if self.after is None:
+            return f"removed {label}"
+        old, new = (_compared(self.real.name, self.relative, side) for side in (self.before, self.after))
+        texts = [_text(side) for side in (old, new)]
+        if texts[0] is None or texts[1] is None:
+            what = new.what if isinstance(new, Opaque) else "not text"
+            return f"changed {label} ({what}: not shown)"
+        lines = difflib.unified_diff(
+            texts[0].splitlines(keepends=True),
+            texts[1].splitlines(keepends=True),
+            f"{label} (yours)" if old is not None else "/dev/null",
+            f"{label} (the agent's)",
+        )
+        return "".join(line if line.endswith("\n") else line + "\n" for line in lines).rstrip("\n")
+
+    def keep(self) -> None:
+        """Write it into the person's home, and into the seed: applied, it is no longer pending."""
+        seeded = self.seed / self.relative if self.relative else self.seed
+        for path in (self.real, seeded):
+            if isinstance(self.after, bytes):
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(self.after)
+            else:
+                path.unlink(missing_ok=True)
+
+
 def copy_folder(run_id: str, ticket_id: str) -> Path:
     """Where a ticket's copy of its agent's state is kept."""
-    return state_copies() / run_id / ticket_id
+    return state_copies() / run_id / f"{TICKET}{ticket_id}"
 
 
 def seeded(folder: Path, home: Path, program: str, env: Mapping[str, str]) -> StateCopy:
@@ -224,16 +270,81 @@ def _files(top: Path) -> set[str]:
     return found
 
 
-def _content(path: Path) -> bytes | str | None:
-    """What a file holds (a link: where it leads; `~/.claude.json` without its `BOOKKEEPING`), None
-    when it is not there."""
-    if path.is_symlink():
-        return os.readlink(path)
+@dataclass(frozen=True, slots=True)
+class Opaque:
+    """What lfg compares but does not show of a file: a link (never followed), a file that is no
+    regular one (a FIFO would block a read), or one too large to show (by its digest)."""
+
+    what: str
+
+
+def _read(top: Path, relative: str) -> bytes | Opaque | None:
+    """What `top/relative` holds, opened beneath `top` with no link followed on the way (the agent
+    may swap a folder of its copy for a link to a secret while lfg reads); None when it is not there."""
+    parts = Path(relative).parts if relative else ()
     try:
-        held = path.read_bytes()
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        fd = os.open(top, os.O_RDONLY | os.O_NOFOLLOW | (os.O_NONBLOCK if not parts else os.O_DIRECTORY))
+    except FileNotFoundError:
         return None
-    return _without_bookkeeping(held) if path.name == ".claude.json" else held
+    except OSError as exc:
+        return _unread(exc)
+    try:
+        for index, part in enumerate(parts):
+            last = index == len(parts) - 1
+            flags = os.O_RDONLY | os.O_NOFOLLOW | (os.O_NONBLOCK if last else os.O_DIRECTORY)
+            try:
+                inner = os.open(part, flags, dir_fd=fd)
+            except (FileNotFoundError, NotADirectoryError):
+                return None
+            except OSError as exc:
+                return _unread(exc)
+            os.close(fd)
+            fd = inner
+        return _held(fd)
+    finally:
+        os.close(fd)
+
+
+def _unread(exc: OSError) -> Opaque:
+    return Opaque("a link" if exc.errno == errno.ELOOP else f"unreadable ({exc.strerror})")
+
+
+def _persons(path: Path) -> bytes | Opaque | None:
+    """What the person's own file holds (their links followed: a dotfiles manager's are common)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    try:
+        return _held(fd)
+    finally:
+        os.close(fd)
+
+
+def _held(fd: int) -> bytes | Opaque | None:
+    """A regular file's bytes, or its size and digest where it is over `SHOWN_LIMIT`."""
+    info = os.fstat(fd)
+    if stat.S_ISDIR(info.st_mode):
+        return None
+    if not stat.S_ISREG(info.st_mode):
+        return Opaque("no regular file")
+    with os.fdopen(os.dup(fd), "rb") as handle:
+        held = handle.read(SHOWN_LIMIT + 1)
+        if len(held) <= SHOWN_LIMIT:
+            return held
+        digest = hashlib.sha256(held)
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return Opaque(f"over {SHOWN_LIMIT >> 10} KiB, sha256 {digest.hexdigest()}")
+
+
+def _compared(name: str, relative: str, held: bytes | Opaque | None) -> bytes | Opaque | None:
+    """What is compared of a file: `~/.claude.json` without its `BOOKKEEPING`, any other as it is."""
+    return (
+        _without_bookkeeping(held)
+        if name == ".claude.json" and not relative and isinstance(held, bytes)
+        else held
+    )
 
 
 def _without_bookkeeping(held: bytes) -> bytes:
@@ -260,27 +371,10 @@ def _without_bookkeeping(held: bytes) -> bytes:
     return (json.dumps(data, indent=2, sort_keys=True) + "\n").encode()
 
 
-def _diff(real: Path, before: Path, after: Path) -> str:
-    old, new = _content(before), _content(after)
-    label = _shown(real)
-    if new is None:
-        return f"removed {label}"
-    texts = [_text(side) for side in (old, new)]
-    if any(text is None for text in texts):
-        return f"changed {label} (not text, or over {SHOWN_LIMIT >> 10} KiB: not shown)"
-    lines = difflib.unified_diff(
-        (texts[0] or "").splitlines(keepends=True),
-        (texts[1] or "").splitlines(keepends=True),
-        f"{label} (yours)" if old is not None else "/dev/null",
-        f"{label} (the agent's)",
-    )
-    return "".join(line if line.endswith("\n") else line + "\n" for line in lines).rstrip("\n")
-
-
-def _text(content: bytes | str | None) -> str | None:
-    if content is None or isinstance(content, str):
-        return content or ""
-    if len(content) > SHOWN_LIMIT:
+def _text(content: bytes | Opaque | None) -> str | None:
+    if content is None:
+        return ""
+    if isinstance(content, Opaque):
         return None
     try:
         return content.decode()
@@ -291,11 +385,3 @@ def _text(content: bytes | str | None) -> str | None:
 def _shown(path: Path) -> str:
     home = Path.home()
     return f"~/{path.relative_to(home)}" if path.is_relative_to(home) else str(path)
-
-
-def _settle(before: Path, after: Path) -> None:
-    """The seed made what was applied: the change is no longer pending."""
-    before.unlink(missing_ok=True)
-    if after.exists() or after.is_symlink():
-        before.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(after, before, follow_symlinks=False)

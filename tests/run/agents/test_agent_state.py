@@ -9,6 +9,7 @@ rule, and the test would prove nothing."""
 from __future__ import annotations
 
 import io
+import os
 import secrets
 import shutil
 import subprocess
@@ -162,3 +163,27 @@ def test_headless_lines_show_the_change_then_its_diff_behind_a_gutter(tmp_path: 
     assert diff[0] == "          │ --- /dev/null" and "          │ +Run it.␍" in diff
     assert "          │ +␛[2J<U+202E>exe.sh" in diff
     assert not [line for line in lines if "\x1b" in line or "\u202e" in line or "\r" in line]
+
+
+def test_a_link_the_agent_swaps_into_its_copy_is_never_read_through_nor_applied(tmp_path: Path) -> None:
+    """lfg reads the copy outside the box, as the person: a link there (a file, or a folder on the
+    way) to a secret is named, never followed, and never written into the home."""
+    person, secret = tmp_path / "home", tmp_path / "id_ed25519"
+    secret.write_text(LOGIN)
+    (person / ".codex" / "prompts").mkdir(parents=True)
+    (person / ".codex" / "prompts" / "p.md").write_text("prompt\n")
+    copy = seeded(tmp_path / "copy" / "r1" / "t", person, "codex-acp", {})
+    live = copy.folder / "live" / ".codex"
+    (live / "AGENTS.md").symlink_to(secret)
+    shutil.rmtree(live / "prompts")
+    (live / "prompts").symlink_to(tmp_path)  # the folder swapped for a link: p.md is "removed"
+    os.mkfifo(live / "pipe")  # a read of it would block
+    said = copy.said()
+    assert said is not None and LOGIN not in said
+    assert "changed ~/.codex/AGENTS.md (a link: not shown)" in said.replace(str(person), "~")
+    assert copy.apply() == [
+        f"{person}/.codex/AGENTS.md: not applied, a link",
+        f"{person}/.codex/pipe: not applied, no regular file",
+        f"{person}/.codex/prompts/p.md: applied",
+    ]
+    assert not (person / ".codex" / "AGENTS.md").exists() and not (person / ".codex" / "pipe").exists()
