@@ -58,6 +58,9 @@ async def test_a_hook_a_boxed_claude_code_plants_never_runs_outside_its_box(worl
         shown = await world.lfg("settings", run.run_id)
         assert shown.returncode == 0 and "SessionStart" in shown.stdout, shown.stderr
         assert settings.read_text() == before, "shown, not applied"
+        kept = await world.lfg("settings", run.run_id, "--apply")
+        assert "ticket t: ~/.claude/settings.json: applied" in kept.stdout, kept.stderr
+        assert "SessionStart" in settings.read_text(), "kept on the person's yes"
     finally:
         marker.unlink(missing_ok=True)
 
