@@ -350,5 +350,5 @@ class LocalRunner:
             workdir=workdir,
             env=command_env(attempt.run.tool_env, ticket.env_passthrough, workdir),
             allow_git_writes=ticket.allow_git_writes,
-            sandbox=sandbox_of(ticket, workdir if tree is None else tree.path, unseen=attempt.run.unseen),
+            sandbox=sandbox_of(ticket, workdir if tree is None else tree.path),
         )

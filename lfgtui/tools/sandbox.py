@@ -2,7 +2,10 @@
 under bubblewrap with the disk read-only but for the folders it works in.
 
 Inside: the whole disk readable and read-only (toolchains, an agent's own install and config) but
-for what `sandbox_home` hides of the person's home (tools/sandbox_home.py); a private, empty `/tmp`;
+for what `sandbox_home` hides of the person's home (tools/sandbox_home.py), lfg's history file and
+its served API's token file wherever they lie (folders.py's `kept_from_sandboxes`) and the agents'
+state copies (`out_of_view`); a coding agent's own state its ticket's copy (`state_mounts`); a
+private, empty `/tmp`;
 a private `/dev` and `/proc` and process ids (it cannot signal lfg or the person's programs);
 writable only the `writable` folders (a worktree, its own git folder, the ticket's
 `additional_directories`). The git folder the worktree shares with the repository stays read-only,
@@ -23,11 +26,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from lfgtui.folders import kept_from_sandboxes, private_folder
 from lfgtui.inert import inert
 from lfgtui.tickets.ticket import Ticket
 from lfgtui.tools.sandbox_home import existing, home_view, state_copies
 
 PROBE_TIMEOUT_S = 10.0
+PRIVATE_TMP = Path("/tmp")
+"""What the box replaces with its own empty folder (`wrap`): nothing under it needs hiding."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,13 +109,12 @@ def git_folders(tree: Path) -> tuple[Path | None, Path | None]:
     return own, own.parent.parent
 
 
-def sandbox_of(
-    ticket: Ticket, top: Path, home: Path | None = None, unseen: Sequence[Path] = ()
-) -> Sandbox | None:
+def sandbox_of(ticket: Ticket, top: Path, home: Path | None = None) -> Sandbox | None:
     """The ticket's sandbox, whose writable folders are `top` (its worktree, else its workdir), a
     worktree's own git folder and its `additional_directories`, hiding of `home` (the person's, by
-    default) what `sandbox_home` says and, whatever it says, what `out_of_view` names of `unseen`;
-    None when it asked for none."""
+    default) what `sandbox_home` says, and in every `sandbox_home` mode the files lfg keeps from
+    sandboxes wherever they are (the history it has open, every run's prompts and answers; the
+    token files of its served API) and what `out_of_view` names; None when it asked for none."""
     if ticket.sandbox == "none":
         return None
     own, shared = git_folders(top)
@@ -123,7 +128,11 @@ def sandbox_of(
         writable,
         readable=(*(() if shared is None else (shared,)), *view.readable),
         network=ticket.sandbox_network,
-        hidden=(*view.hidden, *out_of_view(unseen)),
+        hidden=(
+            *view.hidden,
+            *(kept for kept in kept_from_sandboxes() if not kept.is_relative_to(PRIVATE_TMP)),
+            *out_of_view(),
+        ),
         home=ticket.sandbox_home,
         protected=tuple(dict.fromkeys(protected)),
     )
@@ -135,16 +144,14 @@ def state_mounts(bound: Sequence[tuple[Path, Path]]) -> list[tuple[int, int, lis
     return [(len(real.parts), 2, ["--bind", str(copy), str(real)]) for copy, real in bound]
 
 
-def out_of_view(unseen: Sequence[Path]) -> tuple[Path, ...]:
-    """What no box shows, whatever its `sandbox_home`: the run's token files (`Run.unseen`, its
-    `--token-file`), with which a boxed agent could drive lfg's served API as the person, and the
-    copies of every ticket's agent state (run/agents/agent_state.py), which carry their logins; a
-    ticket's own copy is bound back where its agent reads it. The copies' folder is made where
-    missing, so a box started before the first copy hides those made after it."""
+def out_of_view() -> tuple[Path, ...]:
+    """What no box shows, whatever its `sandbox_home`: the copies of every ticket's agent state
+    (run/agents/agent_state.py); a ticket's own is bound back where its agent reads it. Their
+    folder is made where missing, so a box started before the first copy hides those made after."""
     copies = state_copies()
     with contextlib.suppress(OSError):
-        copies.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return existing([*unseen, copies])
+        private_folder(copies)
+    return existing([copies])
 
 
 @functools.cache

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lfgtui.events import AGENT_STATE_CHANGED
+from lfgtui.tools.base import ToolError
+from lfgtui.tools.beneath import open_beneath
 from lfgtui.tools.sandbox_home import AGENT_STATE, state_copies
 
 SKIPPED = frozenset(
@@ -280,26 +282,18 @@ class Opaque:
 
 def _read(top: Path, relative: str) -> bytes | Opaque | None:
     """What `top/relative` holds, opened beneath `top` with no link followed on the way (the agent
-    may swap a folder of its copy for a link to a secret while lfg reads); None when it is not there."""
-    parts = Path(relative).parts if relative else ()
+    may swap a folder of its copy for a link to a secret while lfg reads: tools/beneath.py); None
+    when it is not there. `top` itself is a mount point in the box, which the agent cannot swap."""
+    flags = os.O_RDONLY | os.O_NONBLOCK
     try:
-        fd = os.open(top, os.O_RDONLY | os.O_NOFOLLOW | (os.O_NONBLOCK if not parts else os.O_DIRECTORY))
-    except FileNotFoundError:
+        fd = open_beneath(top, relative, flags) if relative else os.open(top, flags | os.O_NOFOLLOW)
+    except (FileNotFoundError, NotADirectoryError):
         return None
+    except ToolError:
+        return Opaque("a link")
     except OSError as exc:
         return _unread(exc)
     try:
-        for index, part in enumerate(parts):
-            last = index == len(parts) - 1
-            flags = os.O_RDONLY | os.O_NOFOLLOW | (os.O_NONBLOCK if last else os.O_DIRECTORY)
-            try:
-                inner = os.open(part, flags, dir_fd=fd)
-            except (FileNotFoundError, NotADirectoryError):
-                return None
-            except OSError as exc:
-                return _unread(exc)
-            os.close(fd)
-            fd = inner
         return _held(fd)
     finally:
         os.close(fd)

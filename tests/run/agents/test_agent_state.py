@@ -66,7 +66,7 @@ def _boxed_codex(home: Path, script: str) -> str:
     copy = copy_folder("r1", "t")
     work = home / "work"
     work.mkdir(exist_ok=True)
-    box = Sandbox((work,), hidden=out_of_view(()))  # as sandbox_of makes it
+    box = Sandbox((work,), hidden=out_of_view())  # as sandbox_of makes it
     boxed = sandboxed(config, box, work, home, {"PATH": "/usr/bin:/bin"}, copy)
     wrapper = list(boxed.agent.command)
     argv = [*wrapper[: wrapper.index("--") + 1], "sh", "-c", script]
@@ -176,7 +176,7 @@ def test_a_link_the_agent_swaps_into_its_copy_is_never_read_through_nor_applied(
     live = copy.folder / "live" / ".codex"
     (live / "AGENTS.md").symlink_to(secret)
     shutil.rmtree(live / "prompts")
-    (live / "prompts").symlink_to(tmp_path)  # the folder swapped for a link: p.md is "removed"
+    (live / "prompts").symlink_to(tmp_path)  # the folder swapped for a link: p.md is reached through it
     os.mkfifo(live / "pipe")  # a read of it would block
     said = copy.said()
     assert said is not None and LOGIN not in said
@@ -184,6 +184,7 @@ def test_a_link_the_agent_swaps_into_its_copy_is_never_read_through_nor_applied(
     assert copy.apply() == [
         f"{person}/.codex/AGENTS.md: not applied, a link",
         f"{person}/.codex/pipe: not applied, no regular file",
-        f"{person}/.codex/prompts/p.md: applied",
+        f"{person}/.codex/prompts/p.md: not applied, a link",
     ]
     assert not (person / ".codex" / "AGENTS.md").exists() and not (person / ".codex" / "pipe").exists()
+    assert (person / ".codex" / "prompts" / "p.md").read_text() == "prompt\n"
