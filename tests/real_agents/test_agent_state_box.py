@@ -1,8 +1,8 @@
-"""Issue 78 with the real Claude Code agent (the pinned npm one) against the sim, headless: a boxed
-Claude Code's `Bash` adds a `SessionStart` hook to `~/.claude/settings.json`. It lands in the ticket's
-own copy of Claude Code's state, not the person's: a later unboxed Claude Code never runs it, the
-person's settings are as they were, and the change is shown after the ticket, kept only on
-`lfg settings RUN --apply`."""
+"""Issue 78 with the real coding agents (the pinned npm ones) against the sim, headless: a boxed
+Claude Code's `Bash` adds a `SessionStart` hook to `~/.claude/settings.json`, a boxed Codex an MCP
+server and `AGENTS.md`. They land in the ticket's own copy of the agent's state, not the person's:
+no unboxed agent beside it in the same run, or later, runs them; the person's settings are as they
+were, and the change is shown after the ticket, kept only on `lfg settings RUN --apply`."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 
 from lfgtui.events import AGENT_STATE_CHANGED
 from lfgtui.tools.sandbox import unavailable
-from tests.real_agents.conftest import AgentWorld, bash_then_done, git, project_repository
+from tests.real_agents.conftest import AgentWorld, agent_program, bash_then_done, git, project_repository
 
 PLANT = """
 import json, os, sys
@@ -39,11 +39,32 @@ async def test_a_hook_a_boxed_claude_code_plants_never_runs_outside_its_box(worl
     settings = world.home / ".claude" / "settings.json"
     before = settings.read_text()
     work = world.scenario("plant", bash_then_done(f"python3 plant.py {marker}; echo finished"))
-    world.map_models("claude-haiku-*=hello", f"claude-*={work}")
-    boxed = world.ticket("claude-code", "Write the notes.", isolation="worktree", sandbox="bwrap")
+    world.map_models("claude-haiku-*=hello", f"claude-sonnet-*={work}")
+    boxed = world.tickets(
+        f"""
+        [defaults]
+        provider = "claude-code"
+        workdir = {json.dumps(str(world.project))}
+        [[ticket]]
+        id = "t"
+        prompt = "Write the notes."
+        model = "claude-sonnet-4-5"
+        isolation = "worktree"
+        sandbox = "bwrap"
+        [[ticket]]
+        id = "beside"
+        prompt = "Say hello."
+        model = "claude-opus-4-1"
+        depends_on = ["t"]
+        """
+    )
+    agent_program("claude-code")
     try:
         run = await world.run(boxed, "--yes")
         assert run.code == 0 and run.ending()["outcome"] == "completed", run.stderr
+        assert run.ending("beside")["outcome"] == "completed", run.stderr
+        assert any(r.model.startswith("claude-opus") for r in world.sim.log), "beside ran on its model"
+        assert not marker.exists(), "the unboxed Claude Code beside it in the same run never ran it"
         answer = json.dumps([r.body for r in world.sim.log if r.scenario == "plant"])
         assert "planted in" in answer, "its Bash wrote the hook (in its own copy)"
         assert settings.read_text() == before, "the person's settings are as they were"
