@@ -19,6 +19,7 @@ from functools import cache
 from typing import Any, Generic, TypeVar
 
 from lfgtui.outcome import Outcome
+from lfgtui.surrogates import mended, said
 from lfgtui.turns import ProviderTurn
 
 
@@ -688,6 +689,12 @@ class EventFactory:
     _seq: itertools.count[int] = field(default_factory=itertools.count, repr=False)
 
     def __call__(self, cls: type[E], **fields: Any) -> E:
+        """An event of this attempt; text that UTF-8 cannot hold is mended here, where every event of
+        an attempt is made (surrogates.py)."""
+        for name, value in fields.items():
+            if (new := mended(value)) is not value:
+                fields[name] = new
+                said(f"{self.ticket} attempt {self.attempt}: {cls.__name__}.{name}", value)
         return cls(ticket=self.ticket, attempt=self.attempt, seq=next(self._seq), t=self.clock(), **fields)
 
     def adopt(self, observed: Observed) -> Event:
@@ -705,7 +712,9 @@ class EventFactory:
         seq(event, next(self._seq))
         at(event, t)
         for setter, value in zip(own, values, strict=True):
-            setter(event, value)
+            if (new := mended(value)) is not value:
+                said(f"{self.ticket} attempt {self.attempt}: {cls.__name__}", value)
+            setter(event, new)
         return event
 
 

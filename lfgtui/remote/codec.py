@@ -29,6 +29,7 @@ from lfgtui import events
 from lfgtui.contest import FACTS, CheckResult, Contestant, Verdict
 from lfgtui.events import Event, Translation
 from lfgtui.providers.base import AssistantMessage, Message, ToolResultMessage, UserMessage
+from lfgtui.surrogates import mended, said
 
 if typing.TYPE_CHECKING:
     from collections.abc import Mapping
@@ -309,7 +310,9 @@ def decode(obj: object, offset: float) -> Event:
             values[time] += offset
             if not math.isfinite(values[time]):
                 raise CodecError("out of range once on this clock", time)
-    return cls(**values)
+    if (whole := mended(values)) is not values:  # text that UTF-8 cannot hold: another process's JSON
+        said(f"{values.get('ticket')} attempt {values.get('attempt')}: {cls.__name__}", values)
+    return cls(**whole)
 
 
 MESSAGE_ROLES: dict[str, type[Message]] = {
