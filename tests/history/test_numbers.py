@@ -88,7 +88,7 @@ async def test_text_utf8_cannot_hold_is_recorded_mended_and_costs_no_ticket_its_
     assert texts(db) == [("bad", "completed", "odd \ufffd text"), ("good", "completed", "Fine.")]
 
 
-async def test_a_batch_that_fails_costs_only_its_own_attempts_their_rows(tmp_path: Path) -> None:
+async def test_a_batch_that_fails_leaves_every_attempt_with_its_outcome(tmp_path: Path) -> None:
     """A value no column can take that the recorder does not catch (a model call numbered past
     SQLite's integers) fails its batch: the attempt it held keeps its outcome, and is said by name;
     a ticket running beside it is recorded whole, before and after (the whole run recorded only
