@@ -692,7 +692,7 @@ class EventFactory:
         """An event of this attempt; text that UTF-8 cannot hold is mended here, where every event of
         an attempt is made (surrogates.py)."""
         for name, value in fields.items():
-            if (new := mended(value)) is not value:
+            if (type(value) is not str or not value.isascii()) and (new := mended(value)) is not value:
                 fields[name] = new
                 said(f"{self.ticket} attempt {self.attempt}: {cls.__name__}.{name}", value)
         return cls(ticket=self.ticket, attempt=self.attempt, seq=next(self._seq), t=self.clock(), **fields)
@@ -712,9 +712,10 @@ class EventFactory:
         seq(event, next(self._seq))
         at(event, t)
         for setter, value in zip(own, values, strict=True):
-            if (new := mended(value)) is not value:
+            if (type(value) is not str or not value.isascii()) and (new := mended(value)) is not value:
                 said(f"{self.ticket} attempt {self.attempt}: {cls.__name__}", value)
-            setter(event, new)
+                value = new
+            setter(event, value)
         return event
 
 
