@@ -19,7 +19,7 @@ from functools import cache
 from typing import Any, Generic, TypeVar
 
 from lfgtui.outcome import Outcome
-from lfgtui.surrogates import mended, said
+from lfgtui.surrogates import mended, mended_fields, said
 from lfgtui.turns import ProviderTurn
 
 
@@ -691,10 +691,7 @@ class EventFactory:
     def __call__(self, cls: type[E], **fields: Any) -> E:
         """An event of this attempt; text that UTF-8 cannot hold is mended here, where every event of
         an attempt is made (surrogates.py)."""
-        for name, value in fields.items():
-            if (type(value) is not str or not value.isascii()) and (new := mended(value)) is not value:
-                fields[name] = new
-                said(f"{self.ticket} attempt {self.attempt}: {cls.__name__}.{name}", value)
+        mended_fields(fields, lambda: f"{self.ticket} attempt {self.attempt}: {cls.__name__}")
         return cls(ticket=self.ticket, attempt=self.attempt, seq=next(self._seq), t=self.clock(), **fields)
 
     def adopt(self, observed: Observed) -> Event:

@@ -22,7 +22,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
-from typing import TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,16 @@ def mended(value: T) -> T:
         }
         return dataclasses.replace(value, **changed) if changed else value  # type: ignore[type-var]
     return value
+
+
+def mended_fields(values: dict[str, Any], where: Callable[[], str]) -> dict[str, Any]:
+    """`values` (a thing's fields by name) with each mended in place, and said with `where` they came
+    (made only when one was): a field of ASCII text, almost every one, costs a type check."""
+    for name, value in values.items():
+        if (type(value) is not str or not value.isascii()) and (new := mended(value)) is not value:
+            values[name] = new
+            said(f"{where()}.{name}", value)
+    return values
 
 
 def said(where: str, value: object) -> None:

@@ -27,7 +27,8 @@ from lfgtui.cost.metrics import MetricsBook
 from lfgtui.cost.prices import PriceBook
 from lfgtui.events import AttemptEnded, AttemptStarted, Event, EventFactory, event_types, observed
 from lfgtui.history.writer import open_run_history
-from lfgtui.remote.codec import decode, encode
+from lfgtui.providers.base import UserMessage
+from lfgtui.remote.codec import decode, decode_message, encode
 from lfgtui.run.requests import request_types
 from lfgtui.sim.server import SimServer
 from tests.support.hostile import LONE_SURROGATES, hostile, hostile_event, hostile_fields
@@ -83,6 +84,9 @@ async def test_every_event_field_with_lone_surrogates_is_mended_where_it_is_made
     for event in raw:  # another process's JSON escapes (a broker entry): mended as they are decoded
         decoded = decode(json.loads(json.dumps(encode(event, 0.0))), 0.0)
         assert whole(decoded), type(event).__name__
+    assert decode_message({"role": "user", "text": LONE}) == UserMessage(MENDED), (
+        "a conversation a worker gets"
+    )
 
     db = tmp_path / "h.sqlite3"
     problems: list[str] = []
