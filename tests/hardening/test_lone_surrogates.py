@@ -19,8 +19,10 @@ import pytest
 from lfgtui.events import TextDelta
 from lfgtui.history.recorded import recorded_run
 from lfgtui.history.store import Selection, Store
+from lfgtui.sim.server import SimServer
 from tests.support.lfg import Lfg, of, text
 from tests.support.serving import TOKEN
+from tests.support.streams import write_scenario
 
 SPLIT = """
 ttft_ms = 20
@@ -70,7 +72,7 @@ def test_a_lone_surrogate_in_one_models_stream_leaves_every_tickets_transcript_a
     lfg = Lfg(tmp_path)
     lfg.scenario("split", SPLIT)
     db = tmp_path / "history.sqlite3"
-    path = lfg.tickets(ticket("odd", "split") + ticket("plain", "hello:ttft_ms=20,tokens_per_s=400"))
+    path = lfg.tickets(ticket("odd", "split") + ticket("plain", "hello:ttft_ms=20,tokens_per_s=100"))
     code, events, stderr = lfg.run(path, "--db", str(db))
     assert code == 0, stderr
     assert "history" not in stderr.replace("lfg history", ""), stderr
@@ -86,8 +88,37 @@ def test_a_lone_surrogate_in_one_models_stream_leaves_every_tickets_transcript_a
         assert answer == text(events, name), f"{name}'s transcript"
         (end,) = of(events, name, "attempt_ended")
         assert (row.outcome, row.output_tokens) == ("completed", end["output_tokens"])
-        assert row.ttft_ms is not None and row.tokens_per_s is not None, f"{name}'s gauges"
-        assert row.cost_usd is not None or end.get("cost_usd") is None
+        assert row.ttft_ms is not None and row.ttft_ms == pytest.approx(end["ttft_ms"], abs=1), (
+            f"{name}'s TTFT"
+        )
+        assert row.tokens_per_s == pytest.approx(end["tokens_per_s"], rel=0.01), f"{name}'s tok/s, as shown"
+
+
+@pytest.mark.parametrize(("kind", "path"), [("anthropic", ""), ("openai-responses", "/v1")])
+async def test_a_lone_surrogate_in_the_other_wires_streams_is_kept_and_sent_back_whole(
+    sim: SimServer, scenario_dir: Path, tmp_path: Path, kind: str, path: str
+) -> None:
+    """The Messages and Responses APIs' streams, each answer sent back to its model whole (as its
+    wire's own turn, `ProviderTurn`) with the tool round's result."""
+    write_scenario(scenario_dir, "split", SPLIT)
+    lfg = Lfg(tmp_path)
+    lfg.config.write_text(
+        f'[providers.p]\nkind = "{kind}"\nbase_url = "{sim.url}{path}"\napi_key_env = "K"\n'
+    )
+    lfg.env["K"] = "sim"
+    db = tmp_path / "history.sqlite3"
+    tickets = ticket("odd", "split").replace('provider = "sim"', 'provider = "p"')
+    code, events, stderr = await asyncio.to_thread(lfg.run, lfg.tickets(tickets), "--db", str(db))
+    assert code == 0, stderr
+    assert "history" not in stderr.replace("lfg history", ""), stderr
+    assert [r.status for r in sim.log] == [200, 200], "the answer went back with its tool result"
+    shown = text(events, "odd")
+    assert (
+        shown.count("\ufffd") == 1
+        and shown.replace("\ufffd", "") == "Half of a character, then a look around.Done."
+    )
+    ((row, answer),) = recorded(db).values()
+    assert (row.outcome, answer) == ("completed", text(events, "odd"))
 
 
 GATED = """
