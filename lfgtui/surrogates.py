@@ -23,13 +23,12 @@ import dataclasses
 import logging
 import re
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 log = logging.getLogger(__name__)
 
 _LONE = re.compile("[\ud800-\udfff]")
 _ESCAPED = re.compile(r"\\ud[89a-f][0-9a-f]{2}")
-T = TypeVar("T")
 _PLAIN = frozenset({int, float, bool, type(None)})
 
 
@@ -40,29 +39,29 @@ def mended_text(text: str) -> str:
     return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
-def mended(value: T) -> T:
-    """`value` with every string in it mended (`mended_text`): in tuples, lists, dicts (keys too) and
-    dataclasses; the same object when nothing in it needed mending, which is almost always."""
+def mended(value: Any) -> Any:
+    """`value` with every string in it mended (`mended_text`), of the same type: in tuples, lists,
+    dicts (keys too) and dataclasses; the very same object when nothing in it needed mending, which
+    is almost always."""
     kind = type(value)
     if kind is str:
-        return mended_text(value)  # type: ignore[arg-type, return-value]
+        return mended_text(value)
     if kind in _PLAIN:
         return value
     if kind is tuple or kind is list:
-        items = [mended(item) for item in value]  # type: ignore[attr-defined]
-        same = all(a is b for a, b in zip(items, value, strict=True))  # type: ignore[call-overload]
-        return value if same else kind(items)  # type: ignore[no-any-return]
+        items = [mended(item) for item in value]
+        return value if all(a is b for a, b in zip(items, value, strict=True)) else kind(items)
     if kind is dict:
-        pairs = [(mended(k), mended(v)) for k, v in value.items()]  # type: ignore[attr-defined]
-        same = all(a is k and b is v for (a, b), (k, v) in zip(pairs, value.items(), strict=True))  # type: ignore[attr-defined]
-        return value if same else dict(pairs)  # type: ignore[return-value]
+        pairs = [(mended(k), mended(v)) for k, v in value.items()]
+        same = all(a is k and b is v for (a, b), (k, v) in zip(pairs, value.items(), strict=True))
+        return value if same else dict(pairs)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         changed = {
             f.name: new
             for f in dataclasses.fields(value)
             if f.init and (new := mended(old := getattr(value, f.name))) is not old
         }
-        return dataclasses.replace(value, **changed) if changed else value  # type: ignore[type-var]
+        return dataclasses.replace(value, **changed) if changed else value
     return value
 
 
