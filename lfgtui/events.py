@@ -687,11 +687,16 @@ class EventFactory:
     attempt: int
     clock: Callable[[], float] = time.monotonic
     _seq: itertools.count[int] = field(default_factory=itertools.count, repr=False)
+    mends: bool = True
+    """Whether text UTF-8 cannot hold is mended here (surrogates.py); False only in the provider
+    worker's child, whose events the parent mends as it adopts them, once their pieces are joined
+    (a pair's two halves then make their character) and under their ticket's name."""
 
     def __call__(self, cls: type[E], **fields: Any) -> E:
         """An event of this attempt; text that UTF-8 cannot hold is mended here, where every event of
         an attempt is made (surrogates.py)."""
-        mended_fields(fields, lambda: f"{self.ticket} attempt {self.attempt}: {cls.__name__}")
+        if self.mends:
+            mended_fields(fields, lambda: f"{self.ticket} attempt {self.attempt}: {cls.__name__}")
         return cls(ticket=self.ticket, attempt=self.attempt, seq=next(self._seq), t=self.clock(), **fields)
 
     def adopt(self, observed: Observed) -> Event:
