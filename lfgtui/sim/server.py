@@ -26,8 +26,11 @@ from lfgtui.sim.prompt_cache import SimPromptCache
 from lfgtui.sim.quota import Quotas, Taken, relayed
 from lfgtui.sim.scenario import Echoes, Fault, FaultKind, Scenario, ScenarioError, ScenarioLibrary
 from lfgtui.sim.wire import (
+    LONE_SURROGATE,
     BadRequest,
     Encoder,
+    Piece,
+    PieceKind,
     Replay,
     SimRequest,
     SimUsage,
@@ -58,7 +61,13 @@ REASONS = {
     529: "Site Overloaded",
 }
 MAX_BODY = 64 * 1024 * 1024
-STREAM_FAULTS = (FaultKind.MALFORMED, FaultKind.ERROR_EVENT, FaultKind.STALL, FaultKind.DROP)
+STREAM_FAULTS = (
+    FaultKind.SURROGATE,
+    FaultKind.MALFORMED,
+    FaultKind.ERROR_EVENT,
+    FaultKind.STALL,
+    FaultKind.DROP,
+)
 """The faults that strike inside an answer, in the order they are looked for at a token position."""
 
 
@@ -633,7 +642,7 @@ class SimServer:
     def _answer_fault(self, scenario: Scenario, request: SimRequest, tokens: int) -> Fault | None:
         """The first mid-stream fault due anywhere in an answer of `tokens` tokens, counting its use."""
         for position in range(tokens + 1):
-            for kind in STREAM_FAULTS:
+            for kind in STREAM_FAULTS[1:]:  # a lone surrogate is a streamed chunk's
                 fault = self._take_fault(scenario, request, kind, position)
                 if fault is not None:
                     return fault
@@ -658,6 +667,10 @@ class SimServer:
             if fault is None:
                 continue
             record.fault = kind
+            if kind is FaultKind.SURROGATE:
+                for frame in encoder.piece(Piece(PieceKind.TEXT, LONE_SURROGATE)):
+                    await outlet.event(frame)
+                continue
             if kind is FaultKind.MALFORMED:
                 await outlet.event(encoder.malformed())
                 continue
