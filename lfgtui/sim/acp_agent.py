@@ -1254,7 +1254,8 @@ def _usage_quirks(group: Options) -> None:
 
 
 def _stopping_quirks(group: Options) -> None:
-    """How it takes being stopped: a cancel ignored, a question withdrawn, an exit that lingers."""
+    """How it takes being stopped: a cancel ignored, a question withdrawn, an exit that lingers, a
+    prompt answered before its turn stops."""
     group.add_argument(
         "--answers-early",
         action="store_true",
