@@ -411,8 +411,13 @@ class Recorder:
     def _attempt(
         self, event: Event, wall: float | None = None, provider: str | None = None
     ) -> PendingAttempt:
+        """The attempt `event` belongs to, its row begun with its first event. One that ended here
+        already takes what comes after its end (an agent that went on after its prompt was answered,
+        issue 78): a number's row is inserted once, never again."""
         key = (event.ticket, event.attempt)
         attempt = self._attempts.get(key)
+        if attempt is None and (ended := self._started.get(key)) is not None:
+            return ended[0]
         if attempt is None:
             attempt_id, wall = new_id(), wall or time.time()
             if (reopened := self._reopened.pop(key, None)) is not None:
@@ -661,6 +666,8 @@ class Recorder:
             self._pending.touch_request(attempt, request)
 
     def _ended(self, attempt: PendingAttempt, event: AttemptEnded) -> None:
+        if attempt.ended is not None:  # said to end again: its end stands as first recorded
+            return
         pending, error = self._pending, event.error
         pending.seal(attempt)
         for part in attempt.tools.values():

@@ -165,6 +165,9 @@ class SocketCall:
 
     request: SimRequest
     generate: bool = True
+    conversation: dict[str, Any] | None = None
+    """The message as the API reads it, its `input` the whole conversation the socket continues
+    (the earlier response's too), which a scenario's echoes quote; None: the message itself."""
 
 
 class SocketState(Protocol):
@@ -181,7 +184,18 @@ class SocketState(Protocol):
         ...
 
     def answered(self) -> None:
-        """That answer went out whole: later messages may continue from it."""
+        """That answer went out whole (or ended by `interrupted`): later messages may continue from it."""
+        ...
+
+    def interrupts(self, message: dict[str, Any]) -> bool:
+        """Whether `message` stops the answer streaming now (the Responses API's `response.interrupt`),
+        read the moment it comes, mid-answer: the server then ends that answer with `interrupted`.
+        False for any other message, answered in turn by `call`. Raises BadRequest for an interrupt
+        that names no answer of this socket or asks for what the API does not do."""
+        ...
+
+    def interrupted(self, usage: SimUsage) -> list[bytes]:
+        """The events that end the answer `interrupts` stopped (`usage`: what it had generated)."""
         ...
 
     def error_event(
