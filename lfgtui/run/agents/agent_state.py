@@ -5,7 +5,7 @@ What an agent reads of its own as it starts (Claude Code's `~/.claude/settings.j
 their commands, skills, sub-agents and instruction files) runs code and instructs the model in every
 later session, unboxed ones too. So in a ticket's box (tools/sandbox.py) those folders and files are
 the ticket's own: a copy seeded from the person's at its first attempt, kept under lfg's state folder
-(`state_copies()/RUN/TICKET`, hidden from every box), bound over the person's paths inside the box.
+(`state_copies()/RUN/ticket-ID`, hidden from every box), bound over the person's paths inside the box.
 The agent's sessions, logs and caches (`SKIPPED`) start empty there and stay with the copy.
 
 Its login (`LOGINS`) is not copied: the person's file is bound through as it is, so the agent logs
@@ -192,6 +192,7 @@ def seeded(folder: Path, home: Path, program: str, env: Mapping[str, str]) -> St
     from the person's at the ticket's first attempt and kept for its later ones."""
     if (folder / PLACES).is_file():
         return opened(folder)
+    shutil.rmtree(folder, ignore_errors=True)  # a seeding cut short: `PLACES` is written last
     places = tuple(_places(home, program, env))
     for name, real in places:
         _copy(real, folder / "seed" / name)

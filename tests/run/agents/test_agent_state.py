@@ -188,3 +188,13 @@ def test_a_link_the_agent_swaps_into_its_copy_is_never_read_through_nor_applied(
     ]
     assert not (person / ".codex" / "AGENTS.md").exists() and not (person / ".codex" / "pipe").exists()
     assert (person / ".codex" / "prompts" / "p.md").read_text() == "prompt\n"
+
+
+def test_a_seeding_cut_short_is_made_again_at_the_next_attempt(tmp_path: Path) -> None:
+    person, folder = tmp_path / "home", tmp_path / "copy" / "r1" / "t"
+    (person / ".codex").mkdir(parents=True)
+    (person / ".codex" / "config.toml").write_text('model = "gpt-5"\n')
+    (folder / "live" / ".codex").mkdir(parents=True)  # lfg stopped after the live copy began
+    copy = seeded(folder, person, "codex-acp", {})
+    assert (folder / "live" / ".codex" / "config.toml").read_text() == 'model = "gpt-5"\n'
+    assert copy.said() is None
