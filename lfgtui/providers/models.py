@@ -228,7 +228,11 @@ TABLE: dict[str, ModelFacts] = {
     **_facts(
         "deepseek",
         DEEPSEEK_MODELS,
-        {"deepseek-v4-pro": (1 * M, 384 * K, "optional"), "deepseek-v4-flash": (1 * M, 384 * K, "optional")},
+        {
+            "deepseek-flash": (1 * M, 384 * K, "adaptive"),  # V4.1 Flash; deepseek-v4-flash is served by it
+            "deepseek-v4-pro": (1 * M, 384 * K, "adaptive"),
+            "deepseek-v4-flash": (1 * M, 384 * K, "adaptive"),
+        },
     ),
     **_retired(
         "deepseek",
@@ -272,9 +276,10 @@ _efforts(
     ("gpt-5", "gpt-5-mini", "gpt-5-nano"),
 )
 _efforts(
-    "https://api-docs.deepseek.com/guides/thinking_mode (low and medium run as high)",
-    ("low", "medium", "high", "max"),
-    ("deepseek-v4-pro", "deepseek-v4-flash"),
+    "https://api-docs.deepseek.com/guides/thinking_mode, read 2026-11-27 (minimal and low run as low, "
+    "medium to xhigh as high; thinking off is `thinking: disabled`, not an effort)",
+    ("minimal", "low", "medium", "high", "xhigh", "max"),
+    ("deepseek-flash", "deepseek-v4-pro", "deepseek-v4-flash"),
 )
 
 ANTHROPIC_REPLACEMENTS: Mapping[str, str | None] = {
@@ -358,12 +363,12 @@ FAMILIES: tuple[Family, ...] = (
         GOOGLE_MODELS + " (Gemini 3: 1M in, 64K out, thinking by default)",
     ),
     _family(
-        r"deepseek-v4-[a-z]+",
+        r"deepseek-(?:v4(?:\.\d+)?-[a-z]+|pro|flash)",
         "deepseek-v4-*",
         "deepseek",
-        (1 * M, 384 * K, "optional"),
-        DEEPSEEK_MODELS + " (V4 Pro and Flash: 1M, 384K)",
-        ("low", "medium", "high", "max"),
+        (1 * M, 384 * K, "adaptive"),
+        DEEPSEEK_MODELS + " (V4 Pro and Flash, V4.1 deepseek-flash: 1M, 384K, thinking by default)",
+        ("minimal", "low", "medium", "high", "xhigh", "max"),
     ),
 )
 """The families an unlisted id is matched to, first match wins (the whole id, snapshot date left

@@ -42,7 +42,7 @@ from lfgtui.providers.base import (
 from lfgtui.providers.clients import http_client, timeouts
 from lfgtui.providers.errors import classify
 from lfgtui.providers.quota import quota_seen, refused_quota
-from lfgtui.providers.reasoning import chat_effort
+from lfgtui.providers.reasoning import chat_effort, chat_thinking
 from lfgtui.providers.sdk_parsing import ValidatingClient
 from lfgtui.providers.usage import UsageCheck
 from lfgtui.turns import CHAT, ProviderTurn, source_of
@@ -332,9 +332,12 @@ class OpenAIChatProvider:
             request["max_completion_tokens" if official else "max_tokens"] = call.max_tokens
         if call.temperature is not None:
             request["temperature"] = call.temperature
-        effort = chat_effort(call.model, call.reasoning.over(self.config.reasoning), bool(call.tools))
+        reasoning = call.reasoning.over(self.config.reasoning)
+        effort = chat_effort(call.model, reasoning, bool(call.tools))
         if effort is not None:
             request["reasoning_effort"] = effort
+        if (thinking := chat_thinking(call.model, reasoning)) is not None:
+            request["extra_body"] = {"thinking": thinking}  # a field the SDK does not declare
         return request
 
     async def stream(self, call: ModelCall, ev: EventFactory) -> AsyncIterator[Event]:

@@ -359,7 +359,8 @@ def _chat(body: dict[str, Any], model: str, scenario: Scenario) -> Replay:
                 returned += 1
             elif wants_reasoning and calls:
                 raise BadRequest(
-                    "The `reasoning_content` in the thinking mode must be passed back to the API."
+                    "The `reasoning_content` in the thinking mode must be passed back to the API.",
+                    code="invalid_request_error",
                 )
     return Replay(expected, returned)
 
