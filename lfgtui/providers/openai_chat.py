@@ -238,7 +238,10 @@ def chat_messages(call: ModelCall, provider: str) -> list[dict[str, Any]]:
 
 def chat_usage(check: UsageCheck, usage: Any) -> list[Event]:
     """The events of a chunk's usage, each count checked. xAI counts reasoning outside
-    `completion_tokens`: when the total says so, it is added to the output."""
+    `completion_tokens`: when the total says so, it is added to the output. Cache reads are
+    `prompt_tokens_details.cached_tokens` (OpenAI, xAI, OpenRouter, vLLM, Gemini's OpenAI layer),
+    else DeepSeek's top-level `prompt_cache_hit_tokens`, which wins where both come (read
+    2026-11-27: each vendor's usage or caching page); Ollama reports no cache."""
     prompt = check.count("usage.prompt_tokens", getattr(usage, "prompt_tokens", None))
     completion = check.count("usage.completion_tokens", getattr(usage, "completion_tokens", None))
     total = check.count("usage.total_tokens", getattr(usage, "total_tokens", None))
@@ -251,6 +254,12 @@ def chat_usage(check: UsageCheck, usage: Any) -> list[Event]:
     cache_read, cache_write = cache_tokens(
         check, "usage.prompt_tokens_details", getattr(usage, "prompt_tokens_details", None)
     )
+    hits = check.count(
+        "usage.prompt_cache_hit_tokens",
+        (getattr(usage, "model_extra", None) or {}).get("prompt_cache_hit_tokens"),
+    )
+    if hits is not None:  # DeepSeek's own count, over a proxy's `cached_tokens` (often a bare 0)
+        cache_read = hits
     return check.events(
         input_tokens=prompt,
         output_tokens=completion,
