@@ -2,10 +2,10 @@
 (the catalogue opencode reads), which gives each vendor's models with their context window, output
 limit, whether they reason, and their price per million tokens, and is updated as models ship.
 
-Fetched with a timeout and a size cap, kept in lfg's cache folder with its date (`network/kept.py`);
-when it cannot be read, the cached copy, else lfg's own table (`providers/models.py`, the snapshot
-bundled with lfg, of `TABLE_DATE`), each said with its date. Its text is untrusted: an entry of the
-wrong shape or an absurd figure is left out, never an error.
+Fetched with a timeout, a size cap and a depth bound, kept in lfg's cache folder with its date
+(`network/kept.py`); when it cannot be read, the cached copy, else lfg's own table
+(`providers/models.py`, the snapshot bundled with lfg, of `TABLE_DATE`), each said with its date.
+Its text is untrusted: an entry of the wrong shape or an absurd figure is left out, never an error.
 """
 
 from __future__ import annotations
@@ -90,7 +90,9 @@ def _field(entry: Mapping[str, object], key: str) -> Mapping[str, object]:
 
 def parse(document: object) -> dict[tuple[str, str], Listed]:
     """The models of lfg's vendors in a models.dev `api.json` (provider id -> `models` -> model id
-    -> `limit`, `cost`, `reasoning`); what is not of that shape is left out."""
+    -> `limit`, `cost`, `reasoning`); what is not of that shape is left out. A price of $0 in and
+    $0 out is no price: these vendors sell every model, and a run priced at nothing would never reach
+    its budget (the model shows `$?`, and a budget says its cost is not counted)."""
     found: dict[tuple[str, str], Listed] = {}
     if not isinstance(document, dict):
         return found
@@ -104,14 +106,14 @@ def parse(document: object) -> dict[tuple[str, str], Listed]:
                 continue
             limit, cost = _field(entry, "limit"), _field(entry, "cost")
             reasons = entry.get("reasoning")
+            rates = _rate(cost.get("input")), _rate(cost.get("output"))
             found[(vendor, model)] = Listed(
                 model,
                 vendor,
                 _count(limit.get("context")),
                 _count(limit.get("output")),
                 reasons if isinstance(reasons, bool) else None,
-                _rate(cost.get("input")),
-                _rate(cost.get("output")),
+                *((None, None) if rates == (0.0, 0.0) else rates),
             )
     return found
 

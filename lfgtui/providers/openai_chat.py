@@ -282,17 +282,18 @@ class OpenAIClient(ValidatingClient, openai.AsyncOpenAI):
     """The official async client, parsing chunks through pydantic-core first (see sdk_parsing)."""
 
 
-def openai_client(config: ProviderConfig) -> openai.AsyncOpenAI:
+def openai_client(config: ProviderConfig, max_body: int | None = None) -> openai.AsyncOpenAI:
     """The SDK's client for a provider. The SDK imports a resource's module (with its types) the first
     time its client reaches it (`client.chat.completions`: about 18 ms): each adapter reaches its own
-    when it is made, which the worker does before the first request, so that import is not timed."""
+    when it is made, which the worker does before the first request, so that import is not timed.
+    `max_body` caps each answer's size (`http_client`)."""
     return OpenAIClient(
         api_key=config.api_key or "not-needed",
         base_url=config.base_url,
         timeout=timeouts(config),
         max_retries=0,
         default_headers=config.headers,
-        http_client=http_client(config),
+        http_client=http_client(config, max_body),
     )
 
 
