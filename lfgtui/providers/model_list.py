@@ -80,21 +80,21 @@ async def offered_models(config: ProviderConfig) -> tuple[Offered, ...]:
         client = openai_client(config, MAX_LIST_BYTES)
     else:
         raise NoModelList(f"{config.kind} providers list no models")
-    found: list[Offered] = []
+    found: dict[str, Offered] = {}  # each id once, as first listed
     entries = 0
     async with client:
         page = await _page(client.models.list())
         for _ in range(MAX_PAGES):
             entries += len(page.data)
-            found += [offered for entry in page.data if (offered := _offered(entry)) is not None]
-            found = list({offered.model: offered for offered in reversed(found)}.values())[::-1]
+            for offered in filter(None, map(_offered, page.data)):
+                found.setdefault(offered.model, offered)
             if len(found) >= MAX_MODELS or not page.has_next_page():
                 break
             page = await _page(page.get_next_page())
     if entries and not found:
         said = "1 entry" if entries == 1 else f"{entries} entries"
         raise NoModelList(f"its model list has {said} and none is a model with an id")
-    return tuple(found[:MAX_MODELS])
+    return tuple(found.values())[:MAX_MODELS]
 
 
 async def _page(asked: Awaitable[Any]) -> Any:

@@ -101,10 +101,15 @@ async def test_a_model_list_of_the_wrong_shape_is_refused_in_one_line(
 
 
 async def test_a_list_that_always_says_it_has_more_is_followed_a_bounded_number_of_pages() -> None:
-    endless = {"data": [{"id": "m1", "type": "model"}], "has_more": True, "first_id": "m1", "last_id": "m1"}
+    listed_twice = [
+        {"id": "m2", "type": "model"},
+        {"id": "m1", "type": "model"},
+        {"id": "m2", "type": "model"},
+    ]
+    endless = {"data": listed_twice, "has_more": True, "first_id": "m2", "last_id": "m2"}
     with CatalogueServer(json.dumps(endless).encode()) as served:
         config = ProviderConfig(
             name="p", kind="anthropic", base_url=served.url.removesuffix("/api.json"), api_key="k"
         )
         (listed,) = (await read_lists({"p": config})).values()
-    assert listed.why is None and [offered.model for offered in listed.models] == ["m1"]
+    assert listed.why is None and [offered.model for offered in listed.models] == ["m2", "m1"]
