@@ -10,6 +10,8 @@ Its text is untrusted: an entry of the wrong shape or an absurd figure is left o
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
 import math
 from collections.abc import Mapping
@@ -61,6 +63,39 @@ Models = Mapping[tuple[str, str], Listed]
 Catalogue = Kept[Models]
 """The catalogue's models and where they came from: `fetched` now, the `cache` of `date`, or none
 (`bundled`: lfg's own table of `date` alone)."""
+
+
+def kept() -> Catalogue | None:
+    """The catalogue lfg last kept (`lfg models --refresh`, a run's daily refresh), whatever its URL,
+    for a run to use; None when there is none it can read. Read again only when the file changes, so
+    asking per request costs a `stat`."""
+    path = cache_file()
+    try:
+        stamp = path.stat().st_mtime_ns
+    except OSError:
+        return None
+    return _kept_at(path, stamp)
+
+
+@functools.lru_cache(maxsize=2)
+def _kept_at(path: Path, stamp: int) -> Catalogue | None:
+    try:
+        url = json.loads(path.read_text(encoding="utf-8")).get("url")
+    except (OSError, ValueError, AttributeError, RecursionError):
+        return None
+    return catalogue(url).cached(None) if isinstance(url, str) else None
+
+
+def listing(model: str) -> tuple[Listed, Catalogue] | None:
+    """`model` as the kept catalogue lists it under one of lfg's vendors, with the catalogue; None
+    when it does not."""
+    found = kept()
+    if found is None:
+        return None
+    listed = next(
+        (found.value[key] for vendor in VENDOR_IDS if (key := (vendor, model)) in found.value), None
+    )
+    return None if listed is None else (listed, found)
 
 
 def describe(catalogue: Catalogue) -> str:
