@@ -56,6 +56,8 @@ class Listed:
     reasons: bool | None
     input_per_mtok: float | None
     output_per_mtok: float | None
+    cache_read_per_mtok: float | None = None
+    cache_write_per_mtok: float | None = None
 
 
 Models = Mapping[tuple[str, str], Listed]
@@ -125,9 +127,10 @@ def _field(entry: Mapping[str, object], key: str) -> Mapping[str, object]:
 
 def parse(document: object) -> dict[tuple[str, str], Listed]:
     """The models of lfg's vendors in a models.dev `api.json` (provider id -> `models` -> model id
-    -> `limit`, `cost`, `reasoning`); what is not of that shape is left out. A price of $0 in and
-    $0 out is no price: these vendors sell every model, and a run priced at nothing would never reach
-    its budget (the model shows `$?`, and a budget says its cost is not counted)."""
+    -> `limit`, `cost` (`input`, `output`, `cache_read`, `cache_write`), `reasoning`); what is not
+    of that shape is left out. A price of $0 in and $0 out is no price: these vendors sell every
+    model, and a run priced at nothing would never reach its budget (the model shows `$?`, and a
+    budget says its cost is not counted)."""
     found: dict[tuple[str, str], Listed] = {}
     if not isinstance(document, dict):
         return found
@@ -149,6 +152,8 @@ def parse(document: object) -> dict[tuple[str, str], Listed]:
                 _count(limit.get("output")),
                 reasons if isinstance(reasons, bool) else None,
                 *((None, None) if rates == (0.0, 0.0) else rates),
+                _rate(cost.get("cache_read")),
+                _rate(cost.get("cache_write")),
             )
     return found
 

@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from lfgtui.cost.prices import PriceBook
 from lfgtui.providers.anthropic import AnthropicProvider
 from lfgtui.providers.base import ProviderConfig
+from lfgtui.providers.catalog import BUILTIN
 from lfgtui.providers.models import facts, figures_said
 from lfgtui.sim.model_map import ModelMap
 from lfgtui.sim.scenario import ScenarioLibrary
@@ -25,7 +27,11 @@ K = 1000
 CATALOGUE = {
     "anthropic": {
         "models": {
-            "claude-opus-9-1": {"limit": {"context": 2_000_000, "output": 256 * K}, "reasoning": True},
+            "claude-opus-9-1": {
+                "limit": {"context": 2_000_000, "output": 256 * K},
+                "reasoning": True,
+                "cost": {"input": 5, "output": 25, "cache_read": 0.5, "cache_write": 6.25},
+            },
             "claude-opus-5-8": {"limit": {"context": 2_000_000, "output": 256 * K}},  # a family's, inferred
             "claude-opus-4-7": {"limit": {"context": 1_000_000, "output": 128 * K}},  # the table has none
             "claude-sonnet-5-5": {"limit": {"context": 1, "output": 1}},  # the table's own stand
@@ -93,6 +99,19 @@ def test_the_figures_say_they_are_the_catalogues_and_its_date(refreshed: str) ->
     assert figures_said("claude-sonnet-5-5") is None, "the table's own"
     tabled = facts("claude-opus-4-7")
     assert tabled is not None and tabled.context_window == 1_000_000 and refreshed in tabled.source
+
+
+def test_a_model_nothing_else_prices_takes_the_catalogues_price_on_its_vendors_own_api(
+    refreshed: str,
+) -> None:
+    pricer = PriceBook(BUILTIN).pricer("anthropic", "claude-opus-9-1")
+    assert pricer is not None and pricer.source.startswith(f"the catalogue at {refreshed} of ")
+    cost = pricer.cost(input_tokens=1_000_000, output_tokens=100_000, cache_read_tokens=500_000)
+    assert cost == pytest.approx(0.5 * 5 + 0.5 * 0.5 + 0.1 * 25), "cache reads at the catalogue's cache rate"
+    gateway = ProviderConfig(name="gw", kind="anthropic", base_url="https://gateway.example")
+    assert PriceBook({"gw": gateway}).pricer("gw", "claude-opus-9-1") is None, (
+        "a gateway's prices are its own"
+    )
 
 
 def test_without_a_kept_catalogue_the_table_and_families_stand(
