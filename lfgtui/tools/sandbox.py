@@ -2,14 +2,18 @@
 under bubblewrap with the disk read-only but for the folders it works in.
 
 Inside: the whole disk readable and read-only (toolchains, an agent's own install and config) but
-for what `sandbox_home` hides of the person's home (tools/sandbox_home.py); a private, empty `/tmp`;
+for what `sandbox_home` hides of the person's home (tools/sandbox_home.py); a private, empty `/tmp`
+that `TMPDIR` names (an agent's install lying under the person's `/tmp` bound back read-only);
 a private `/dev` and `/proc` and process ids (it cannot signal lfg or the person's programs);
 writable only the `writable` folders (a worktree, its own git folder, the ticket's
 `additional_directories`). The git folder the worktree shares with the repository stays read-only,
-so a commit inside fails rather than write into the person's repository. The network is on unless
-`network` is off (`sandbox_network = false`). A ticket that asked for a sandbox never runs without
-one: where bubblewrap cannot run (not installed, no user namespaces), the ticket fails saying so
-(`unavailable`).
+so a commit inside fails rather than write into the person's repository. No capability, even
+when lfg runs as root (`--cap-drop ALL`; bubblewrap sets no-new-privileges): else root inside
+could unmount what hides a key or remount the disk writable. The Unix sockets bound outside are
+covered (tools/sandbox_sockets.py). The network is on unless `network` is off
+(`sandbox_network = false`: a network namespace of its own, and the runtime folders hidden whole).
+A ticket that asked for a sandbox never runs without one: where bubblewrap cannot run (not
+installed, no user namespaces), the ticket fails saying so (`unavailable`).
 """
 
 from __future__ import annotations
@@ -25,8 +29,12 @@ from pathlib import Path
 from lfgtui.inert import inert
 from lfgtui.tickets.ticket import Ticket
 from lfgtui.tools.sandbox_home import home_view
+from lfgtui.tools.sandbox_sockets import runtime_folders, unix_sockets
 
 PROBE_TIMEOUT_S = 10.0
+TMP = Path("/tmp")
+ISOLATION = ("--unshare-pid", "--unshare-ipc", "--die-with-parent", "--new-session", "--cap-drop", "ALL")
+"""Its own processes and IPC, gone with lfg, no terminal of lfg's, and no capability even as root."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,10 +57,10 @@ class Sandbox:
 
     def wrap(self, argv: Sequence[str], cwd: Path) -> list[str]:
         """`argv` as it runs inside the sandbox, in `cwd`."""
-        args = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+        args = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
         for _, _, mount in sorted(self._mounts()):
             args += mount
-        args += ["--unshare-pid", "--die-with-parent", "--new-session"]
+        args += [*ISOLATION, "--setenv", "TMPDIR", str(TMP)]
         if not self.network:
             args.append("--unshare-net")
         return [*args, "--chdir", str(cwd), "--", *argv]
@@ -60,9 +68,10 @@ class Sandbox:
     def _mounts(self) -> list[tuple[int, int, list[str]]]:
         """Each folder's mount, shallowest first (a mount covers what lies under it, so each rule
         holds inside the ones around it: a worktree writable inside a hidden home, a key hidden
-        inside a writable home); at one path the later kind wins: hidden, readable, writable, protected."""
+        inside a writable home); at one path the later kind wins: hidden, readable, writable,
+        protected, a socket covered."""
         mounts: list[tuple[int, int, list[str]]] = []
-        for path in dict.fromkeys(self.hidden):
+        for path in dict.fromkeys(self._hides()):
             hide = ["--tmpfs", str(path)] if path.is_dir() else ["--ro-bind", "/dev/null", str(path)]
             mounts.append((len(path.parts), 0, hide))
         kinds = (
@@ -72,18 +81,31 @@ class Sandbox:
         )
         for rank, flag, paths in kinds:
             mounts += [(len(path.parts), rank, [flag, str(path), str(path)]) for path in dict.fromkeys(paths)]
+        sockets = [path for path in unix_sockets() if self._shows(path)]
+        mounts += [(len(path.parts), 4, ["--ro-bind", "/dev/null", str(path)]) for path in sockets]
         return mounts
 
+    def _hides(self) -> tuple[Path, ...]:
+        """What shows empty: `hidden`, `/tmp`, and without the network the runtime folders (no socket
+        made there later is reachable either)."""
+        return (TMP, *self.hidden, *(() if self.network else runtime_folders()))
+
+    def _shows(self, path: Path) -> bool:
+        """Whether `path` is seen inside: the deepest mount around it is not one that hides."""
+        around = [(len(p.parts), 0) for p in self._hides() if path.is_relative_to(p)]
+        around += [(len(p.parts), 1) for p in (*self.readable, *self.writable) if path.is_relative_to(p)]
+        return not around or max(around)[1] == 1
+
     def allows(self) -> str:
-        """What the sandbox allows, in one line for the pane and `lfg agents --check`."""
+        """What the sandbox allows, in one line for the pane: where it writes, what of the home it
+        reads, and which sockets outside answer."""
         folders = ", ".join(str(folder) for folder in self.writable)
-        network = "network on" if self.network else "no network"
         home = {
             "no-secrets": "your home's keys, tokens and lfg's own files hidden",
             "hidden": "your home hidden but its toolchains",
         }.get(self.home, "your home readable")
-        private = "(and a private /tmp); the rest read-only"
-        return f"sandbox bwrap: writes only in {folders} {private}; {home}; {network}"
+        writes = f"writes only in {folders} and {PRIVATE_TMP}; the rest read-only"
+        return f"sandbox bwrap: {writes}; {home}; {reach(self.network)}"
 
 
 def git_folders(tree: Path) -> tuple[Path | None, Path | None]:
@@ -122,6 +144,20 @@ def sandbox_of(ticket: Ticket, top: Path, home: Path | None = None) -> Sandbox |
     )
 
 
+PRIVATE_TMP = "a private /tmp (TMPDIR; empty at start, gone when the box ends)"
+NO_ROOT = "no capability even as root"
+
+
+def reach(network: bool) -> str:
+    """Which sockets outside the box answer, and whether a coding agent's provider does."""
+    if network:
+        return (
+            f"{NO_ROOT}; the Unix sockets outside hidden; network on: the internet (and an agent's "
+            "provider), this machine's loopback ports and abstract sockets reachable"
+        )
+    return f"{NO_ROOT}; no network: no Unix, abstract or loopback socket outside reachable, nor any provider"
+
+
 @functools.cache
 def _probe() -> str | None:
     """Why bubblewrap cannot make a sandbox here, found by starting one (once per lfg)."""
@@ -147,10 +183,10 @@ def described() -> str:
         return f'sandbox = "bwrap": not available here ({why}); {never}'
     return (
         'sandbox = "bwrap": available; a sandboxed ticket\'s commands and agent write only in its worktree, '
-        "its git folder, its additional_directories and the agent's own state in your home (the rest "
-        "of the disk read-only, a private /tmp); your home's keys, tokens and lfg's own files hidden "
-        '(sandbox_home = "hidden" hides all but its toolchains); network on (sandbox_network = false cuts '
-        "it for commands)"
+        "its git folder, its additional_directories and the agent's own state in your home, and "
+        f"{PRIVATE_TMP}; the rest of the disk read-only; your home's keys, tokens and lfg's own files "
+        f'hidden (sandbox_home = "hidden" hides all but its toolchains); {reach(True)} '
+        "(sandbox_network = false cuts them for commands; a coding agent needs it for its provider)"
     )
 
 

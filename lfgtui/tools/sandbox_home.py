@@ -185,7 +185,41 @@ def _install(home: Path, program: str | None, path: str) -> list[Path]:
     installed = Path(platformdirs.user_data_dir("lfgtui")) / "agents"
     if real.is_relative_to(installed) and len(inside := real.relative_to(installed).parts) > 2:
         return [installed / inside[0] / inside[1]]
-    parts = real.parts
-    if "node_modules" in parts:
-        return [Path(*parts[: len(parts) - parts[::-1].index("node_modules")])]
-    return [real.parent]
+    return [_node_modules(real) or real.parent]
+
+
+def _node_modules(path: Path) -> Path | None:
+    """The `node_modules` folder a node program lies in, if it does."""
+    parts = path.parts
+    return Path(*parts[: len(parts) - parts[::-1].index("node_modules")]) if "node_modules" in parts else None
+
+
+def installed_in(root: Path, program: str, path: str) -> tuple[Path, ...]:
+    """What of the agent's install lies under `root` (a clone's `node_modules` or virtualenv under
+    `/tmp`, which the sandbox replaces with an empty one): for the program and the interpreter its
+    script names, each as found and where its links lead, the `node_modules` holding it, else the
+    prefix of its `bin` folder, else its own folder; never `root` itself."""
+    if (found := shutil.which(program, path=path)) is None:
+        return ()
+    named = [Path(os.path.abspath(found))]
+    if (interpreter := _interpreter(named[0], path)) is not None:
+        named.append(interpreter)
+    folders = []
+    for each in (*named, *(Path(os.path.realpath(name)) for name in named)):
+        prefix = each.parent.parent if each.parent.name == "bin" else each.parent
+        folders.append(_node_modules(each) or (each.parent if prefix == root else prefix))
+    return tuple(dict.fromkeys(f for f in folders if f.is_relative_to(root) and f != root))
+
+
+def _interpreter(program: Path, path: str) -> Path | None:
+    """The interpreter a script's `#!` line names (through `env`, found on `path`)."""
+    try:
+        with program.open("rb") as script:
+            line = script.readline(512)
+    except OSError:
+        return None
+    words = line[2:].decode(errors="replace").split() if line.startswith(b"#!") else []
+    if words and os.path.basename(words[0]) == "env":
+        words = [word for word in words[1:] if not word.startswith("-")]
+        words[:1] = [shutil.which(words[0], path=path) or ""] if words else []
+    return Path(words[0]) if words and os.path.isabs(words[0]) else None
