@@ -8,8 +8,9 @@ a private `/dev` and `/proc` and process ids (it cannot signal lfg or the person
 writable only the `writable` folders (a worktree, its own git folder, the ticket's
 `additional_directories`). The git folder the worktree shares with the repository stays read-only,
 so a commit inside fails rather than write into the person's repository. No capability, even
-when lfg runs as root (`--cap-drop ALL`; bubblewrap sets no-new-privileges): else root inside
-could unmount what hides a key or remount the disk writable. The Unix sockets bound outside are
+when lfg runs as root (`--cap-drop ALL`; bubblewrap sets no-new-privileges), and `/proc/sys`
+read-only: else root inside could unmount what hides a key, remount the disk writable or set a
+sysctl. The Unix sockets bound outside are
 covered (tools/sandbox_sockets.py). The network is on unless `network` is off
 (`sandbox_network = false`: a network namespace of its own, and the runtime folders hidden whole).
 A ticket that asked for a sandbox never runs without one: where bubblewrap cannot run (not
@@ -33,6 +34,9 @@ from lfgtui.tools.sandbox_sockets import runtime_folders, unix_sockets
 
 PROBE_TIMEOUT_S = 10.0
 TMP = Path("/tmp")
+KERNEL_SETTINGS = ("--ro-bind", "/proc/sys", "/proc/sys")
+"""Read-only: bubblewrap leaves the new `/proc/sys` writable to root, whose uid alone may write a
+sysctl (`kernel.core_pattern = |program` runs a program as root outside on the next crash)."""
 ISOLATION = ("--unshare-pid", "--unshare-ipc", "--die-with-parent", "--new-session", "--cap-drop", "ALL")
 """Its own processes and IPC, gone with lfg, no terminal of lfg's, and no capability even as root."""
 
@@ -57,7 +61,7 @@ class Sandbox:
 
     def wrap(self, argv: Sequence[str], cwd: Path) -> list[str]:
         """`argv` as it runs inside the sandbox, in `cwd`."""
-        args = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+        args = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", *KERNEL_SETTINGS]
         for _, _, mount in sorted(self._mounts()):
             args += mount
         args += [*ISOLATION, "--setenv", "TMPDIR", str(TMP)]
