@@ -252,7 +252,8 @@ FIELD_HELP = {
     '`"worktree"`',
     "ticket.sandbox": '`"bwrap"`: `run_command` and a coding agent run where only the worktree is writable '
     "(see [Running unattended](../guides/unattended.md))",
-    "ticket.sandbox_network": "`false`: the sandbox's commands have no network",
+    "ticket.sandbox_network": "`false`: the sandbox's commands have no network, no loopback and no socket "
+    "outside (refused for a coding agent, which needs its provider)",
     "ticket.sandbox_home": 'what the sandbox shows of your home: `"no-secrets"` hides its keys, tokens and '
     'lfg\'s own files, `"hidden"` all but its toolchains, `"readable"` nothing '
     "(see [Running unattended](../guides/unattended.md#your-home-inside-the-sandbox))",
