@@ -37,6 +37,9 @@ TMP = Path("/tmp")
 KERNEL_SETTINGS = ("--ro-bind", "/proc/sys", "/proc/sys")
 """Read-only: bubblewrap leaves the new `/proc/sys` writable to root, whose uid alone may write a
 sysctl (`kernel.core_pattern = |program` runs a program as root outside on the next crash)."""
+SYSTEM_SECRETS = ("/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-", "/etc/ssh/ssh_host_*_key")
+"""What only root reads outside the home, and a box run as root keeps root's user id: the password
+hashes and the machine's SSH host keys (each shows empty)."""
 ISOLATION = ("--unshare-pid", "--unshare-ipc", "--die-with-parent", "--new-session", "--cap-drop", "ALL")
 """Its own processes and IPC, gone with lfg, no terminal of lfg's, and no capability even as root."""
 
@@ -90,9 +93,10 @@ class Sandbox:
         return mounts
 
     def _hides(self) -> tuple[Path, ...]:
-        """What shows empty: `hidden`, `/tmp`, and without the network the runtime folders (no socket
-        made there later is reachable either)."""
-        return (TMP, *self.hidden, *(() if self.network else runtime_folders()))
+        """What shows empty: `hidden`, `/tmp`, the system's secrets, and without the network the
+        runtime folders (no socket made there later is reachable either)."""
+        system = [path for pattern in SYSTEM_SECRETS for path in Path("/").glob(pattern.lstrip("/"))]
+        return (TMP, *system, *self.hidden, *(() if self.network else runtime_folders()))
 
     def _shows(self, path: Path) -> bool:
         """Whether `path` is seen inside: the deepest mount around it is not one that hides."""

@@ -89,11 +89,12 @@ def test_the_box_keeps_no_capability_and_cannot_unhide_or_remount(
         echo hook > {protected}/post-checkout && echo PLANTED
         echo inside > {tree}/inside.txt && echo WROTE
         cat /proc/sys/kernel/core_pattern > /proc/sys/kernel/core_pattern && echo SYSCTL-SET
+        grep -q '^root:' /etc/shadow && echo SHADOW-READ
     """
     done = boxed(user, box, script, tree)
     assert "CapEff:\t0000000000000000" in done.stdout and "CapPrm:\t0000000000000000" in done.stdout, done
     assert "NoNewPrivs:\t1" in done.stdout, done.stdout
-    for escaped in ("UNMOUNTED", "REMOUNTED", "PRIVATE-KEY", "PLANTED", "SYSCTL-SET"):
+    for escaped in ("UNMOUNTED", "REMOUNTED", "PRIVATE-KEY", "PLANTED", "SYSCTL-SET", "SHADOW-READ"):
         assert escaped not in done.stdout, done.stdout
     assert "WROTE" in done.stdout and (tree / "inside.txt").read_text() == "inside\n", done
     assert not (protected / "post-checkout").exists()
