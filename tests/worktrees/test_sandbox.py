@@ -154,3 +154,21 @@ async def test_a_sandboxed_command_cannot_read_the_homes_keys(
             assert any(("keys, tokens and lfg's own files hidden" in m) is not key_read for m in said)
     finally:
         shutil.rmtree(home, ignore_errors=True)
+
+
+async def test_a_sandboxed_setup_run_as_root_cannot_plant_a_hook_in_the_repository(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    """Issue 72: bwrap started by root kept every capability, and a `setup` remounted the
+    repository's `.git` writable and planted a `post-checkout` hook that ran on the person's next
+    checkout. Now the remount is refused, so the hook never lands (as a normal user it never could)."""
+    if (why := await unavailable()) is not None:
+        pytest.skip(why)
+    repo = repository(tmp_path / "repo")
+    hook = repo / ".git" / "hooks" / "post-checkout"
+    setup = f"mount -o remount,rw,bind {repo / '.git'} 2>&1; echo planted > {hook}; true"
+    _, outcomes, _ = await run_in(
+        sim, tmp_path, repo, tmp_path / "h.sqlite3", f'sandbox = "bwrap"\nsetup = "{setup}"\n'
+    )
+    assert outcomes == {"one": Outcome.COMPLETED, "two": Outcome.COMPLETED}
+    assert not hook.exists(), "the person's repository has no hook of the box's making"
