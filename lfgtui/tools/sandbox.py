@@ -109,7 +109,7 @@ class Sandbox:
         reads, and which sockets outside answer."""
         folders = ", ".join(str(folder) for folder in self.writable)
         home = {
-            "no-secrets": "your home's keys, tokens and lfg's own files hidden",
+            "no-secrets": "your home's keys, tokens, lfg's own files and other projects hidden",
             "hidden": "your home hidden but its toolchains",
         }.get(self.home, "your home readable")
         writes = f"writes only in {folders} and {PRIVATE_TMP}; the rest read-only"
@@ -140,16 +140,28 @@ def sandbox_of(ticket: Ticket, top: Path, home: Path | None = None) -> Sandbox |
     pointers = () if own is None else (top / ".git", own / "commondir", own / "gitdir")
     protected = [path for path in (*pointers, top / ".git") if path.exists()]
     view = home_view(
-        Path.home() if home is None else home, ticket.sandbox_home, None, ticket.sandbox_readable
+        Path.home() if home is None else home,
+        ticket.sandbox_home,
+        None,
+        ticket.sandbox_readable,
+        own=writable,
     )
     return Sandbox(
         writable,
-        readable=(*(() if shared is None else (shared,)), *view.readable),
+        readable=(*_repository(shared), *view.readable),
         network=ticket.sandbox_network,
         hidden=view.hidden,
         home=ticket.sandbox_home,
         protected=tuple(dict.fromkeys(protected)),
     )
+
+
+def _repository(shared: Path | None) -> tuple[Path, ...]:
+    """What a worktree reads of its repository: its shared git folder, and the checkout around a
+    `.git` folder (its `.worktreeinclude` links lead there), even where the home is hidden."""
+    if shared is None:
+        return ()
+    return (shared, shared.parent) if shared.name == ".git" else (shared,)
 
 
 PRIVATE_TMP = "a private /tmp (TMPDIR; empty at start, gone when the box ends)"
@@ -192,8 +204,8 @@ def described() -> str:
     return (
         'sandbox = "bwrap": available; a sandboxed ticket\'s commands and agent write only in its worktree, '
         "its git folder, its additional_directories and the agent's own state in your home, and "
-        f"{PRIVATE_TMP}; the rest of the disk read-only; your home's keys, tokens and lfg's own files "
-        f'hidden (sandbox_home = "hidden" hides all but its toolchains); {reach(True)} '
+        f"{PRIVATE_TMP}; the rest of the disk read-only; your home's keys, tokens, lfg's own files and "
+        f'other projects hidden (sandbox_home = "hidden" hides all but its toolchains); {reach(True)} '
         "(sandbox_network = false cuts them for commands; a coding agent needs it for its provider)"
     )
 

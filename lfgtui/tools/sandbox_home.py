@@ -1,9 +1,12 @@
 """What a sandboxed ticket sees of the person's home (`sandbox_home`): the sandbox makes the disk
 read-only, but reading is how a command shows a key to the model, so the home's secrets are hidden.
 
-- `"no-secrets"` (the default): the home reads as it is but for where keys and tokens are kept
-  (`SECRETS`), lfg's own files (its history, its served tokens, its logs of every agent's words)
-  and other coding agents' state (their logins); each shows as an empty folder or file.
+- `"no-secrets"` (the default): the home's settings and toolchains (its dot-files and folders) read
+  as they are but for where keys and tokens are kept (`SECRETS`), lfg's own files (its history,
+  its served tokens, its logs of every agent's words) and other coding agents' state (their
+  logins); the rest of the home (the person's other projects and documents, an `.env` among them)
+  is hidden but for the ticket's own folders, its repository and the `PATH`'s toolchains; each
+  hidden thing shows as an empty folder or file.
 - `"hidden"`: the whole home is an empty folder but for what the ticket needs to run: the folders on
   the `PATH` inside it with their prefix's libraries (toolchains such as `~/.cargo/bin` or an nvm
   node), the agent's own install and state, git's configuration, and `sandbox_readable`.
@@ -118,9 +121,10 @@ def home_view(
     program: str | None = None,
     extra: Sequence[Path] = (),
     env: Mapping[str, str] | None = None,
+    own: Sequence[Path] = (),
 ) -> HomeView:
     """What `mode` hides of `home` for a ticket whose agent is `program` (None for an API ticket's
-    commands); `extra` is `sandbox_readable`."""
+    commands); `extra` is `sandbox_readable`, `own` the ticket's folders (never hidden)."""
     if home is None or mode == "readable" or home == Path("/"):
         return HomeView(readable=tuple(extra))
     path = (env if env is not None else os.environ).get("PATH", "")
@@ -128,11 +132,24 @@ def home_view(
     if mode == "hidden":
         needed += [*_toolchains(home, path.split(os.pathsep)), *(home / name for name in GIT_CONFIG)]
         return HomeView((home,), _existing(needed))
-    own = set(_state_names(program))
-    others = [name for names in AGENT_STATE.values() for name in names if name not in own]
+    state = set(_state_names(program))
+    others = [name for names in AGENT_STATE.values() for name in names if name not in state]
     hidden = [home / name.rstrip("/") for name in (*SECRETS, *others)]
     hidden += [folder for folder in lfg_own() if folder.is_relative_to(home)]
+    hidden += [entry for entry in _projects(home) if not any(entry.is_relative_to(mine) for mine in own)]
+    needed += _toolchains(home, path.split(os.pathsep))
     return HomeView(_existing(hidden), _existing(needed))
+
+
+def _projects(home: Path) -> list[Path]:
+    """The home's own entries but its settings (names not starting with a dot): the person's
+    projects and documents. A link is left alone: what it leads to lies elsewhere on the disk."""
+    try:
+        return [
+            entry for entry in home.iterdir() if not entry.name.startswith(".") and not entry.is_symlink()
+        ]
+    except OSError:
+        return []
 
 
 def _existing(paths: Iterable[Path]) -> tuple[Path, ...]:

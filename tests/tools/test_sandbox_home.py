@@ -62,14 +62,23 @@ def _reads(sandbox: Sandbox, home: Path, names: list[str]) -> dict[str, str]:
     return dict(zip(names, _inside(sandbox, script, Path("/")).split("|"), strict=False))
 
 
-def test_no_secrets_hides_keys_tokens_lfgs_files_and_other_agents_logins(home: Path) -> None:
-    view = home_view(home, "no-secrets", "claude-agent-acp")
-    sandbox = Sandbox((), view.readable, hidden=view.hidden)
+def test_no_secrets_hides_keys_tokens_lfgs_files_other_agents_logins_and_other_projects(home: Path) -> None:
+    """Issue 78: `~/other-proj/.env` was read from the box; the home's projects and documents are
+    hidden now but for the ticket's own, its settings and toolchains read as they are."""
+    project, other = home / "proj", home / "other-proj"
+    for folder in (project, other):
+        folder.mkdir()
+        (folder / ".env").write_text(SECRET)
+    view = home_view(home, "no-secrets", "claude-agent-acp", own=(project,))
+    sandbox = Sandbox((project,), view.readable, hidden=view.hidden)
     names = [".ssh/id_ed25519", ".aws/credentials", ".codex/auth.json", ".netrc", ".local/share/lfgtui/h"]
-    names += [".pgpass", ".m2/settings.xml", ".config/containers/auth.json"]
-    read = _reads(sandbox, home, [*names, "notes.txt", ".claude/settings.json"])
+    names += [".pgpass", ".m2/settings.xml", ".config/containers/auth.json", "other-proj/.env"]
+    read = _reads(sandbox, home, [*names, "notes.txt", ".claude/settings.json", "proj/.env"])
     assert [read[name] for name in names] == [""] * len(names), read
-    assert read["notes.txt"] == "notes" and read[".claude/settings.json"] == "{}", "the rest reads as it is"
+    assert read["notes.txt"] == "", "a document beside the projects is hidden too"
+    assert read[".claude/settings.json"] == "{}" and read["proj/.env"] == SECRET, (
+        "settings and its own project read"
+    )
     unsandboxed = _reads(Sandbox(()), home, names)
     assert set(unsandboxed.values()) == {SECRET}, "without the rule every secret is read: the test can fail"
 
@@ -101,11 +110,14 @@ def test_a_writable_worktree_inside_a_hidden_home_and_a_key_inside_a_writable_ho
     _inside(inner, "echo made > made.txt", tree)
     assert (tree / "made.txt").read_text() == "made\n"
     assert _reads(inner, home, ["notes.txt"]) == {"notes.txt": ""}
-    view = home_view(home, "no-secrets", None)
+    view = home_view(home, "no-secrets", None, own=(home,))
     whole = Sandbox((home,), view.readable, hidden=view.hidden)
     _inside(whole, "echo mine > mine.txt; echo bad > .ssh/planted", home)
     assert (home / "mine.txt").read_text() == "mine\n", "the home is the workdir: writable"
-    assert _reads(whole, home, [".ssh/id_ed25519"]) == {".ssh/id_ed25519": ""}
+    assert _reads(whole, home, [".ssh/id_ed25519", "notes.txt"]) == {
+        ".ssh/id_ed25519": "",
+        "notes.txt": "notes",
+    }
     assert not (home / ".ssh" / "planted").exists(), "a hidden folder is a throwaway one, never the real"
 
 

@@ -65,7 +65,7 @@ def sandboxed(
     path = env.get("PATH", os.defpath)
     inside = dataclasses.replace(sandbox, readable=(*sandbox.readable, *installed_in(TMP, command[0], path)))
     if home is not None:
-        view = home_view(home, sandbox.home, command[0], (), env)
+        view = home_view(home, sandbox.home, command[0], (), env, own=sandbox.writable)
         inside = dataclasses.replace(
             inside,
             writable=(*inside.writable, *own_state(home, command[0])),
