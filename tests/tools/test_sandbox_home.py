@@ -62,7 +62,7 @@ def _reads(sandbox: Sandbox, home: Path, names: list[str]) -> dict[str, str]:
     return dict(zip(names, _inside(sandbox, script, Path("/")).split("|"), strict=False))
 
 
-def test_no_secrets_hides_keys_tokens_lfgs_files_other_agents_logins_and_other_projects(home: Path) -> None:
+def test_no_secrets_hides_keys_tokens_lfgs_files_and_other_agents_logins(home: Path) -> None:
     """Issue 78: `~/other-proj/.env` was read from the box; the home's projects and documents are
     hidden now but for the ticket's own, its settings and toolchains read as they are."""
     project, other = home / "proj", home / "other-proj"
