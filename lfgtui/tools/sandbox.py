@@ -139,16 +139,11 @@ def sandbox_of(ticket: Ticket, top: Path, home: Path | None = None) -> Sandbox |
     writable = (top, *(() if own is None else (own,)), *ticket.additional_directories)
     pointers = () if own is None else (top / ".git", own / "commondir", own / "gitdir")
     protected = [path for path in (*pointers, top / ".git") if path.exists()]
-    view = home_view(
-        Path.home() if home is None else home,
-        ticket.sandbox_home,
-        None,
-        ticket.sandbox_readable,
-        own=writable,
-    )
+    home = Path.home() if home is None else home
+    view = home_view(home, ticket.sandbox_home, None, ticket.sandbox_readable, own=writable)
     return Sandbox(
         writable,
-        readable=(*_repository(shared), *view.readable),
+        readable=(*_repository(shared, home), *view.readable),
         network=ticket.sandbox_network,
         hidden=view.hidden,
         home=ticket.sandbox_home,
@@ -156,12 +151,14 @@ def sandbox_of(ticket: Ticket, top: Path, home: Path | None = None) -> Sandbox |
     )
 
 
-def _repository(shared: Path | None) -> tuple[Path, ...]:
+def _repository(shared: Path | None, home: Path) -> tuple[Path, ...]:
     """What a worktree reads of its repository: its shared git folder, and the checkout around a
-    `.git` folder (its `.worktreeinclude` links lead there), even where the home is hidden."""
+    `.git` folder (its `.worktreeinclude` links lead there) even where the home is hidden, unless
+    that checkout is the home itself (or holds it), whose secrets stay hidden."""
     if shared is None:
         return ()
-    return (shared, shared.parent) if shared.name == ".git" else (shared,)
+    checkout = shared.parent
+    return (shared, checkout) if shared.name == ".git" and not home.is_relative_to(checkout) else (shared,)
 
 
 PRIVATE_TMP = "a private /tmp (TMPDIR; empty at start, gone when the box ends)"

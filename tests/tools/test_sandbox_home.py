@@ -9,12 +9,15 @@ import secrets
 import shutil
 import subprocess
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from lfgtui.tools.sandbox import Sandbox, _probe
+from lfgtui.tools.sandbox import Sandbox, _probe, sandbox_of
 from lfgtui.tools.sandbox_home import SECRETS, home_view, own_state
+from tests.support.git import git, repository
+from tests.support.recording import ticket
 
 SECRET = "SECRET-KEY-MATERIAL"
 
@@ -134,3 +137,25 @@ def test_an_agents_own_state_stays_writable_where_other_agents_state_is_hidden(h
 def test_the_guide_names_every_place_no_secrets_hides() -> None:
     guide = (Path(__file__).parents[2] / "docs" / "guides" / "unattended.md").read_text()
     assert [name for name in SECRETS if f"`~/{name}`" not in guide] == []
+
+
+def test_a_worktree_in_a_home_reads_its_repository_and_links_but_not_another_project(home: Path) -> None:
+    """Hiding the home's projects keeps the ticket's own: its repository's checkout, where its
+    `.worktreeinclude` links lead (a large `node_modules` is linked, not copied), stays readable."""
+    repo = repository(home / "proj")
+    (repo / "node_modules").mkdir()
+    (repo / "node_modules" / "dep.js").write_text("dependency")
+    (home / "other-proj").mkdir()
+    (home / "other-proj" / ".env").write_text(SECRET)
+    tree = home / ".local" / "share" / "lfgtui" / "worktrees" / "r1" / "t"
+    git(repo, "worktree", "add", "-q", str(tree))
+    (tree / "node_modules").symlink_to(repo / "node_modules")
+    sandbox = sandbox_of(replace(ticket("t"), sandbox="bwrap"), tree, home)
+    assert sandbox is not None
+    read = _reads(
+        sandbox, home, [".local/share/lfgtui/worktrees/r1/t/node_modules/dep.js", "other-proj/.env"]
+    )
+    assert list(read.values()) == ["dependency", ""], read
+    assert _inside(sandbox, "git status --short && echo ok", tree).endswith("ok\n"), (
+        "git works in its worktree"
+    )
