@@ -65,6 +65,7 @@ from lfgtui.tickets.ticket import (
     SANDBOXES,
     Ticket,
     TicketFile,
+    agent_cut_off,
 )
 
 OFFLINE_PROVIDER = "sim"
@@ -383,8 +384,7 @@ class _Loader:
             if agents:
                 self.check.add(
                     self.line(draft if "sandbox_network" in draft.fields else None, "sandbox_network"),
-                    f"{draft.where}: sandbox_network = false cuts coding agent {agents[0]!r} off its own "
-                    "provider (it runs inside the sandbox); keep the network on for it",
+                    f"{draft.where}: {agent_cut_off(agents[0])}",
                 )
 
     def _links(self, fields: Mapping[str, Any], provider: str) -> list[tuple[str, str]]:

@@ -8,10 +8,19 @@ import secrets
 import shutil
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from lfgtui.config.load import Config
+from lfgtui.events import AttemptEnded, ErrorKind, Event, Outcome, SessionOpened
+from lfgtui.providers.registry import Providers
+from lfgtui.run import Run
+from lfgtui.run.approvals import Approvals
+from lfgtui.tickets.load import load_tickets
+from lfgtui.tickets.ticket import agent_cut_off
+from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.tools.sandbox import unavailable
 from tests.support.lfg import Lfg, ending, of
 
@@ -71,3 +80,21 @@ def test_a_boxed_agent_without_the_network_is_refused_at_load(lfg: Lfg) -> None:
         "sandbox_network = false cuts coding agent 'boxed' off its own provider (it runs inside the sandbox)"
     )
     assert code == 2 and said in stderr and f"{tickets}:" in stderr, stderr
+
+
+async def test_a_recorded_boxed_agent_without_the_network_fails_at_once(tmp_path: Path) -> None:
+    """A ticket that did not come through the tickets file (one recorded before, resumed) fails as it
+    starts, saying why, and the agent is never started."""
+    tickets = tmp_path / "tickets.toml"
+    tickets.write_text(TICKET.format(more="").replace('provider = "boxed"', 'provider = "sim-acp"'))
+    [loaded] = load_tickets(tickets, Config(path=None), BUILTIN_TOOLS, env={}).tickets
+    events: list[Event] = []
+    async with Providers() as providers:
+        run = Run((replace(loaded, sandbox_network=False),), providers, Approvals(yes=True), [events.append])
+        run.start()
+        outcomes = await run.wait()
+    assert outcomes == {"agent": Outcome.FAILED}
+    [ended] = [e for e in events if isinstance(e, AttemptEnded)]
+    assert ended.error is not None and ended.error.kind is ErrorKind.SANDBOX
+    assert ended.error.message == agent_cut_off("sim-acp")
+    assert not [e for e in events if isinstance(e, SessionOpened)], "the agent was never started"
