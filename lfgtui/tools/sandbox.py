@@ -10,11 +10,11 @@ writable only the `writable` folders (a worktree, its own git folder, the ticket
 so a commit inside fails rather than write into the person's repository. No capability, even
 when lfg runs as root (`--cap-drop ALL`; bubblewrap sets no-new-privileges), and `/proc/sys`
 read-only: else root inside could unmount what hides a key, remount the disk writable or set a
-sysctl. The Unix sockets bound outside are
-covered (tools/sandbox_sockets.py). The network is on unless `network` is off
-(`sandbox_network = false`: a network namespace of its own, and the runtime folders hidden whole).
-A ticket that asked for a sandbox never runs without one: where bubblewrap cannot run (not
-installed, no user namespaces), the ticket fails saying so (`unavailable`).
+sysctl. The Unix sockets bound outside are covered (tools/sandbox_sockets.py). The network is on
+unless `network` is off (`sandbox_network = false`: a network namespace of its own, and the
+runtime folders hidden whole). A ticket that asked for a sandbox never runs without one: where
+bubblewrap cannot run (not installed, no user namespaces), the ticket fails saying so
+(`unavailable`).
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ class Sandbox:
             "hidden": "your home hidden but its toolchains",
         }.get(self.home, "your home readable")
         writes = f"writes only in {folders} and {PRIVATE_TMP}; the rest read-only"
-        return f"sandbox bwrap: {writes}; {home}; {reach(self.network)}"
+        return f"sandbox bwrap: {writes}; {home}; {NO_ROOT}; {reach(self.network)}"
 
 
 def git_folders(tree: Path) -> tuple[Path | None, Path | None]:
@@ -169,10 +169,10 @@ def reach(network: bool) -> str:
     """Which sockets outside the box answer, and whether a coding agent's provider does."""
     if network:
         return (
-            f"{NO_ROOT}; the Unix sockets outside hidden; network on: the internet (and an agent's "
-            "provider), this machine's loopback ports and abstract sockets reachable"
+            "the Unix sockets outside hidden; network on: the internet (and an agent's provider), "
+            "this machine's loopback ports and abstract sockets reachable"
         )
-    return f"{NO_ROOT}; no network: no Unix, abstract or loopback socket outside reachable, nor any provider"
+    return "no network: no Unix, abstract or loopback socket outside reachable, nor any provider"
 
 
 @functools.cache
@@ -202,7 +202,8 @@ def described() -> str:
         'sandbox = "bwrap": available; a sandboxed ticket\'s commands and agent write only in its worktree, '
         "its git folder, its additional_directories and the agent's own state in your home, and "
         f"{PRIVATE_TMP}; the rest of the disk read-only; your home's keys, tokens, lfg's own files and "
-        f'other projects hidden (sandbox_home = "hidden" hides all but its toolchains); {reach(True)} '
+        f'other projects hidden (sandbox_home = "hidden" hides all but its toolchains); {NO_ROOT}; '
+        f"{reach(True)} "
         "(sandbox_network = false cuts them for commands; a coding agent needs it for its provider)"
     )
 
