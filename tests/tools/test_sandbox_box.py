@@ -22,15 +22,11 @@ import pytest
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.run.agents.process import sandboxed
 from lfgtui.tools.sandbox import Sandbox, unavailable
-
-NOBODY = ("setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups")
-USERS = {"root": (), "nobody": NOBODY}
+from tests.support.box import USERS
 
 
 @pytest.fixture(params=list(USERS))
 async def user(request: pytest.FixtureRequest) -> tuple[str, ...]:
-    if os.geteuid() != 0:
-        pytest.skip("starts the box as root and as nobody: needs root")
     if (why := await unavailable()) is not None:
         pytest.skip(why)
     return USERS[request.param]

@@ -16,6 +16,7 @@ import pytest
 
 from lfgtui.tools.sandbox import Sandbox, _probe, sandbox_of
 from lfgtui.tools.sandbox_home import SECRETS, home_view, own_state
+from tests.support.box import USERS
 from tests.support.git import git, repository
 from tests.support.recording import ticket
 
@@ -55,17 +56,20 @@ def home(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _inside(sandbox: Sandbox, script: str, cwd: Path) -> str:
-    argv = sandbox.wrap(["sh", "-c", script], cwd)
+def _inside(sandbox: Sandbox, script: str, cwd: Path, user: tuple[str, ...] = ()) -> str:
+    argv = [*user, *sandbox.wrap(["sh", "-c", script], cwd)]
     return subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False).stdout
 
 
-def _reads(sandbox: Sandbox, home: Path, names: list[str]) -> dict[str, str]:
+def _reads(sandbox: Sandbox, home: Path, names: list[str], user: tuple[str, ...] = ()) -> dict[str, str]:
     script = "; ".join(f'printf "%s|" "$(cat {home / name} 2>/dev/null)"' for name in names)
-    return dict(zip(names, _inside(sandbox, script, Path("/")).split("|"), strict=False))
+    return dict(zip(names, _inside(sandbox, script, Path("/"), user).split("|"), strict=False))
 
 
-def test_no_secrets_hides_keys_tokens_lfgs_files_and_other_agents_logins(home: Path) -> None:
+@pytest.mark.parametrize("user", list(USERS.values()), ids=list(USERS))
+def test_no_secrets_hides_keys_tokens_lfgs_files_and_other_agents_logins(
+    home: Path, user: tuple[str, ...]
+) -> None:
     """Issue 78: `~/other-proj/.env` was read from the box; the home's projects and documents are
     hidden now but for the ticket's own, its settings and toolchains read as they are."""
     project, other = home / "proj", home / "other-proj"
@@ -76,13 +80,13 @@ def test_no_secrets_hides_keys_tokens_lfgs_files_and_other_agents_logins(home: P
     sandbox = Sandbox((project,), view.readable, hidden=view.hidden)
     names = [".ssh/id_ed25519", ".aws/credentials", ".codex/auth.json", ".netrc", ".local/share/lfgtui/h"]
     names += [".pgpass", ".m2/settings.xml", ".config/containers/auth.json", "other-proj/.env"]
-    read = _reads(sandbox, home, [*names, "notes.txt", ".claude/settings.json", "proj/.env"])
+    read = _reads(sandbox, home, [*names, "notes.txt", ".claude/settings.json", "proj/.env"], user)
     assert [read[name] for name in names] == [""] * len(names), read
     assert read["notes.txt"] == "", "a document beside the projects is hidden too"
     assert read[".claude/settings.json"] == "{}" and read["proj/.env"] == SECRET, (
         "settings and its own project read"
     )
-    unsandboxed = _reads(Sandbox(()), home, names)
+    unsandboxed = _reads(Sandbox(()), home, names, user)
     assert set(unsandboxed.values()) == {SECRET}, "without the rule every secret is read: the test can fail"
 
 
