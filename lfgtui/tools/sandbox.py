@@ -10,7 +10,8 @@ writable only the `writable` folders (a worktree, its own git folder, the ticket
 so a commit inside fails rather than write into the person's repository. No capability, even
 when lfg runs as root (`--cap-drop ALL`; bubblewrap sets no-new-privileges), and `/proc/sys`
 read-only: else root inside could unmount what hides a key, remount the disk writable or set a
-sysctl. The Unix sockets bound outside are covered (tools/sandbox_sockets.py). The network is on
+sysctl. The Unix sockets bound outside are covered (tools/sandbox_sockets.py), and where the
+kernel can, abstract sockets outside are cut too (tools/sandbox_scope.py). The network is on
 unless `network` is off (`sandbox_network = false`: a network namespace of its own, and the
 runtime folders hidden whole). A ticket that asked for a sandbox never runs without one: where
 bubblewrap cannot run (not installed, no user namespaces), the ticket fails saying so
@@ -30,6 +31,7 @@ from pathlib import Path
 from lfgtui.inert import inert
 from lfgtui.tickets.ticket import Ticket
 from lfgtui.tools.sandbox_home import home_view
+from lfgtui.tools.sandbox_scope import launcher, scoped
 from lfgtui.tools.sandbox_sockets import runtime_folders, unix_sockets
 
 PROBE_TIMEOUT_S = 10.0
@@ -70,7 +72,7 @@ class Sandbox:
         args += [*ISOLATION, "--setenv", "TMPDIR", str(TMP)]
         if not self.network:
             args.append("--unshare-net")
-        return [*args, "--chdir", str(cwd), "--", *argv]
+        return [*launcher(), *args, "--chdir", str(cwd), "--", *argv]
 
     def _mounts(self) -> list[tuple[int, int, list[str]]]:
         """Each folder's mount, shallowest first (a mount covers what lies under it, so each rule
@@ -167,12 +169,17 @@ NO_ROOT = "no capability even as root"
 
 def reach(network: bool) -> str:
     """Which sockets outside the box answer, and whether a coding agent's provider does."""
-    if network:
+    if not network:
+        return "no network: no Unix, abstract or loopback socket outside reachable, nor any provider"
+    if scoped():
         return (
-            "the Unix sockets outside hidden; network on: the internet (and an agent's provider), "
-            "this machine's loopback ports and abstract sockets reachable"
+            "the Unix and abstract sockets outside cut; network on: the internet (and an agent's "
+            "provider) and this machine's loopback ports reachable"
         )
-    return "no network: no Unix, abstract or loopback socket outside reachable, nor any provider"
+    return (
+        "the Unix sockets outside hidden; network on: the internet (and an agent's provider), "
+        "this machine's loopback ports and abstract sockets reachable"
+    )
 
 
 @functools.cache

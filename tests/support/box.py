@@ -10,3 +10,10 @@ NOBODY = ("setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups")
 interpreter lies in root's home, which `nobody` cannot enter)."""
 USERS = {"root": (), "nobody": NOBODY} if os.geteuid() == 0 else {"user": ()}
 """Who starts the box: as root, root and nobody; as anyone else, that user."""
+
+
+def as_user(user: tuple[str, ...], argv: list[str]) -> list[str]:
+    """A box's command line with bubblewrap started as `user`: after lfg's Landlock launcher
+    (tools/sandbox_scope.py), which runs as lfg does, from lfg's interpreter."""
+    at = argv.index("bwrap")
+    return [*argv[:at], *user, *argv[at:]]

@@ -16,7 +16,7 @@ import pytest
 
 from lfgtui.tools.sandbox import Sandbox, _probe, sandbox_of
 from lfgtui.tools.sandbox_home import SECRETS, home_view, own_state
-from tests.support.box import USERS
+from tests.support.box import USERS, as_user
 from tests.support.git import git, repository
 from tests.support.recording import ticket
 
@@ -57,7 +57,7 @@ def home(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 
 def _inside(sandbox: Sandbox, script: str, cwd: Path, user: tuple[str, ...] = ()) -> str:
-    argv = [*user, *sandbox.wrap(["sh", "-c", script], cwd)]
+    argv = as_user(user, sandbox.wrap(["sh", "-c", script], cwd))
     return subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False).stdout
 
 
