@@ -14,7 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Protocol
 
-from lfgtui.config.load import ON_QUOTA, REASONING_FIELDS
+from lfgtui.config.load import ON_QUOTA, REASONING_FIELDS, SECTIONS
 from lfgtui.config.mcp import McpServer, unavailable
 from lfgtui.config.validation import (
     BOOLEAN,
@@ -138,6 +138,12 @@ TICKET_ONLY = frozenset(
 )
 DEFAULT_FIELDS = {key: kind for key, kind in TICKET_FIELDS.items() if key not in TICKET_ONLY}
 TOP_LEVEL: dict[str, Kind] = {"defaults": TABLE, "ticket": TABLE_LIST}
+CONFIG_ONLY = {
+    name: f"[{name}] belongs in lfg's config file (config.toml: lfg paths shows where, --config picks "
+    "another), not in a tickets file, which holds [defaults] and [[ticket]] tables"
+    for name in SECTIONS
+}
+"""What a tickets file says of a config file's section written in it (a guide's example pasted in)."""
 AGENT_ONLY = {
     "mode": "mode is a coding agent's session mode",
     "mcp_servers": "mcp_servers are given to a coding agent's session",
@@ -208,7 +214,7 @@ class _Loader:
         return self.check.doc.line("ticket", key, draft.index) or self.check.doc.line("", "ticket")
 
     def load(self) -> TicketFile:
-        top = self.check.fields(self.check.doc.data, TOP_LEVEL, "top level")
+        top = self.check.fields(self.check.doc.data, TOP_LEVEL, "top level", elsewhere=CONFIG_ONLY)
         defaults = self._defaults(top.get("defaults", {}))
         drafts = [self._draft(index, table) for index, table in enumerate(top.get("ticket", []))]
         if not drafts:

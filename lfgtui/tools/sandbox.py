@@ -2,8 +2,9 @@
 under bubblewrap with the disk read-only but for the folders it works in.
 
 Inside: the whole disk readable and read-only (toolchains, an agent's own install and config) but
-for what `sandbox_home` hides of the person's home (tools/sandbox_home.py); a private, empty `/tmp`
-that `TMPDIR` names (an agent's install lying under the person's `/tmp` bound back read-only);
+for what `sandbox_home` hides of the person's home (tools/sandbox_home.py) and lfg's history file
+wherever it lies (folders.py's `kept_from_sandboxes`); a private, empty `/tmp` that `TMPDIR`
+names (an agent's install lying under the person's `/tmp` bound back read-only);
 a private `/dev` and `/proc` and process ids (it cannot signal lfg or the person's programs);
 writable only the `writable` folders (a worktree, its own git folder, the ticket's
 `additional_directories`). The git folder the worktree shares with the repository stays read-only,
@@ -28,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from lfgtui.folders import kept_from_sandboxes
 from lfgtui.inert import inert
 from lfgtui.tickets.ticket import Ticket
 from lfgtui.tools.sandbox_home import home_view
@@ -35,7 +37,8 @@ from lfgtui.tools.sandbox_scope import launcher, scoped
 from lfgtui.tools.sandbox_sockets import runtime_folders, unix_sockets
 
 PROBE_TIMEOUT_S = 10.0
-TMP = Path("/tmp")
+PRIVATE_TMP = Path("/tmp")
+"""What the box replaces with its own empty folder (`wrap`): nothing under it needs hiding."""
 KERNEL_SETTINGS = ("--ro-bind", "/proc/sys", "/proc/sys")
 """Read-only: bubblewrap leaves the new `/proc/sys` writable to root, whose uid alone may write a
 sysctl (`kernel.core_pattern = |program` runs a program as root outside on the next crash)."""
@@ -69,7 +72,7 @@ class Sandbox:
         args = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", *KERNEL_SETTINGS]
         for _, _, mount in sorted(self._mounts()):
             args += mount
-        args += [*ISOLATION, "--setenv", "TMPDIR", str(TMP)]
+        args += [*ISOLATION, "--setenv", "TMPDIR", str(PRIVATE_TMP)]
         if not self.network:
             args.append("--unshare-net")
         return [*launcher(), *args, "--chdir", str(cwd), "--", *argv]
@@ -98,7 +101,7 @@ class Sandbox:
         """What shows empty: `hidden`, `/tmp`, the system's secrets, and without the network the
         runtime folders (no socket made there later is reachable either)."""
         system = [path for pattern in SYSTEM_SECRETS for path in Path("/").glob(pattern.lstrip("/"))]
-        return (TMP, *system, *self.hidden, *(() if self.network else runtime_folders()))
+        return (PRIVATE_TMP, *system, *self.hidden, *(() if self.network else runtime_folders()))
 
     def _shows(self, path: Path) -> bool:
         """Whether `path` is seen inside: the deepest mount around it is not one that hides."""
@@ -114,7 +117,7 @@ class Sandbox:
             "no-secrets": "your home's keys, tokens, lfg's own files and other projects hidden",
             "hidden": "your home hidden but its toolchains",
         }.get(self.home, "your home readable")
-        writes = f"writes only in {folders} and {PRIVATE_TMP}; the rest read-only"
+        writes = f"writes only in {folders} and {TMP_SAID}; the rest read-only"
         return f"sandbox bwrap: {writes}; {home}; {NO_ROOT}; {reach(self.network)}"
 
 
@@ -134,7 +137,8 @@ def git_folders(tree: Path) -> tuple[Path | None, Path | None]:
 def sandbox_of(ticket: Ticket, top: Path, home: Path | None = None) -> Sandbox | None:
     """The ticket's sandbox, whose writable folders are `top` (its worktree, else its workdir), a
     worktree's own git folder and its `additional_directories`, hiding of `home` (the person's, by
-    default) what `sandbox_home` says; None when it asked for none."""
+    default) what `sandbox_home` says, and the history lfg has open wherever it is (in every
+    `sandbox_home` mode: it holds every run's prompts and answers); None when it asked for none."""
     if ticket.sandbox == "none":
         return None
     own, shared = git_folders(top)
@@ -147,7 +151,10 @@ def sandbox_of(ticket: Ticket, top: Path, home: Path | None = None) -> Sandbox |
         writable,
         readable=(*_repository(shared, home), *view.readable),
         network=ticket.sandbox_network,
-        hidden=view.hidden,
+        hidden=(
+            *view.hidden,
+            *(kept for kept in kept_from_sandboxes() if not kept.is_relative_to(PRIVATE_TMP)),
+        ),
         home=ticket.sandbox_home,
         protected=tuple(dict.fromkeys(protected)),
     )
@@ -163,7 +170,7 @@ def _repository(shared: Path | None, home: Path) -> tuple[Path, ...]:
     return (shared, checkout) if shared.name == ".git" and not home.is_relative_to(checkout) else (shared,)
 
 
-PRIVATE_TMP = "a private /tmp (TMPDIR; empty at start, gone when the box ends)"
+TMP_SAID = "a private /tmp (TMPDIR; empty at start, gone when the box ends)"
 NO_ROOT = "no capability even as root"
 
 
@@ -208,7 +215,7 @@ def described() -> str:
     return (
         'sandbox = "bwrap": available; a sandboxed ticket\'s commands and agent write only in its worktree, '
         "its git folder, its additional_directories and the agent's own state in your home, and "
-        f"{PRIVATE_TMP}; the rest of the disk read-only; your home's keys, tokens, lfg's own files and "
+        f"{TMP_SAID}; the rest of the disk read-only; your home's keys, tokens, lfg's own files and "
         f'other projects hidden (sandbox_home = "hidden" hides all but its toolchains); {NO_ROOT}; '
         f"{reach(True)} "
         "(sandbox_network = false cuts them for commands; a coding agent needs it for its provider)"

@@ -178,3 +178,36 @@ async def test_a_sandboxed_setup_run_as_root_cannot_plant_a_hook_in_the_reposito
     )
     assert outcomes == {"one": Outcome.COMPLETED, "two": Outcome.COMPLETED}
     assert not hook.exists(), "the person's repository has no hook of the box's making"
+
+
+async def test_a_sandboxed_command_cannot_read_a_history_at_a_custom_path(
+    sim: SimServer, tmp_path: Path, scenario_dir: Path
+) -> None:
+    """`--db` anywhere (here beside the project, outside the home): the history, its -wal and -shm
+    are hidden from the box, even with `sandbox_home = "readable"`, which hides nothing else."""
+    if (why := await unavailable()) is not None:
+        pytest.skip(why)
+    folder = Path("/var/tmp") / f"lfg-db-{secrets.token_hex(6)}"  # under /tmp the sandbox hides it anyway
+    folder.mkdir()
+    db = folder / "history.sqlite3"
+    reads = (
+        f"head -c 15 {db} 2>&1; echo",
+        *(f"head -c 4 {db}{end} 2>/dev/null | wc -c" for end in ("-wal", "-shm")),
+    )
+    command = "; ".join((*reads, "echo read"))
+    scenario = (
+        'ttft_ms = 1\ntokens_per_s = 1000\n[[call]]\ntext = "reading"\n'
+        f'[[call.tool_call]]\nname = "run_command"\narguments = {{ command = "{command}" }}\n'
+        '[[call]]\ntext = "done"\n'
+    )
+    model = write_scenario(scenario_dir, "history-reader", scenario)
+    try:
+        defaults = 'sandbox = "bwrap"\nsandbox_home = "readable"\n'
+        events, outcomes, _ = await run_in(sim, tmp_path, repository(tmp_path / "repo"), db, defaults, model)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    assert outcomes == {"one": Outcome.COMPLETED, "two": Outcome.COMPLETED}
+    results = [e.output for e in events if isinstance(e, ToolResult)]
+    assert len(results) == 2
+    for output in results:
+        assert "SQLite format" not in output and "\n0\n0\nread\n" in output, output

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from lfgtui.providers.base import ProviderConfig
-from lfgtui.tools.sandbox import TMP, Sandbox
+from lfgtui.tools.sandbox import PRIVATE_TMP, Sandbox
 from lfgtui.tools.sandbox_home import home_view, installed_in, own_state
 from lfgtui.tools.supervised import reap, start_supervised
 
@@ -63,7 +63,9 @@ def sandboxed(
     where the sandbox's own `/tmp` would hide them."""
     command = config.agent.command
     path = env.get("PATH", os.defpath)
-    inside = dataclasses.replace(sandbox, readable=(*sandbox.readable, *installed_in(TMP, command[0], path)))
+    inside = dataclasses.replace(
+        sandbox, readable=(*sandbox.readable, *installed_in(PRIVATE_TMP, command[0], path))
+    )
     if home is not None:
         view = home_view(home, sandbox.home, command[0], (), env, own=sandbox.writable)
         inside = dataclasses.replace(
