@@ -83,7 +83,8 @@ class Sandbox:
         inside a writable home); at one path the later kind wins: hidden, readable, writable,
         protected, a socket covered."""
         mounts: list[tuple[int, int, list[str]]] = []
-        for path in dict.fromkeys(self._hides()):
+        hides = self._hides()
+        for path in dict.fromkeys(hides):
             hide = ["--tmpfs", str(path)] if path.is_dir() else ["--ro-bind", "/dev/null", str(path)]
             mounts.append((len(path.parts), 0, hide))
         kinds = (
@@ -93,7 +94,7 @@ class Sandbox:
         )
         for rank, flag, paths in kinds:
             mounts += [(len(path.parts), rank, [flag, str(path), str(path)]) for path in dict.fromkeys(paths)]
-        sockets = [path for path in unix_sockets() if self._shows(path)]
+        sockets = [path for path in unix_sockets() if self._shows(path, hides)]
         mounts += [(len(path.parts), 4, ["--ro-bind", "/dev/null", str(path)]) for path in sockets]
         return mounts
 
@@ -103,9 +104,9 @@ class Sandbox:
         system = [path for pattern in SYSTEM_SECRETS for path in Path("/").glob(pattern.lstrip("/"))]
         return (PRIVATE_TMP, *system, *self.hidden, *(() if self.network else runtime_folders()))
 
-    def _shows(self, path: Path) -> bool:
+    def _shows(self, path: Path, hides: Sequence[Path]) -> bool:
         """Whether `path` is seen inside: the deepest mount around it is not one that hides."""
-        around = [(len(p.parts), 0) for p in self._hides() if path.is_relative_to(p)]
+        around = [(len(p.parts), 0) for p in hides if path.is_relative_to(p)]
         around += [(len(p.parts), 1) for p in (*self.readable, *self.writable) if path.is_relative_to(p)]
         return not around or max(around)[1] == 1
 
