@@ -22,8 +22,8 @@ from typing import BinaryIO
 
 from lfgtui.providers.base import ProviderConfig
 from lfgtui.run.agents.agent_state import seeded
-from lfgtui.tools.sandbox import Sandbox
-from lfgtui.tools.sandbox_home import home_view
+from lfgtui.tools.sandbox import PRIVATE_TMP, Sandbox
+from lfgtui.tools.sandbox_home import home_view, installed_in
 from lfgtui.tools.supervised import reap, start_supervised
 
 STOP_WAIT_S = 2.0
@@ -66,17 +66,20 @@ def sandboxed(
     """`config` whose agent starts inside `sandbox` (tools/sandbox.py), in `workdir`: its own state
     in `home` (tools/sandbox_home.py's `AGENT_STATE`) the ticket's copy kept in `copy`
     (agent_state.py), and that home hidden as the ticket's `sandbox_home` says, its install and
-    toolchains (on `env`'s PATH) still readable."""
+    toolchains (on `env`'s PATH) still readable, also where the sandbox's own `/tmp` would hide them."""
     command = config.agent.command
-    inside = sandbox
+    path = env.get("PATH", os.defpath)
+    inside = dataclasses.replace(
+        sandbox, readable=(*sandbox.readable, *installed_in(PRIVATE_TMP, command[0], path))
+    )
     if home is not None:
-        view = home_view(home, sandbox.home, command[0], (), env)
+        view = home_view(home, sandbox.home, command[0], (), env, own=sandbox.writable)
         state = seeded(copy, home, command[0], env)
         inside = dataclasses.replace(
-            sandbox,
-            writable=(*sandbox.writable, *state.logins()),
-            readable=(*sandbox.readable, *view.readable),
-            hidden=(*sandbox.hidden, *view.hidden),
+            inside,
+            writable=(*inside.writable, *state.logins()),
+            readable=(*inside.readable, *view.readable),
+            hidden=(*inside.hidden, *view.hidden),
             bound=state.binds(),
         )
     agent = dataclasses.replace(config.agent, command=tuple(inside.wrap(command, workdir)))

@@ -84,7 +84,7 @@ from lfgtui.events import (
 )
 from lfgtui.formats import OUTCOME_GLYPHS, plural, waited
 from lfgtui.inert import inert, revealed
-from lfgtui.providers.models import is_inferred
+from lfgtui.providers.models import figures_said
 from lfgtui.tickets.ticket import Ticket
 from lfgtui.ui.drawing.palette import Palette, colours
 from lfgtui.ui.markdown.live import LiveMarkdown, Mark
@@ -284,8 +284,9 @@ class TicketPane:
         self.attempt = 0
         self.provider = ticket.provider
         self.model = ticket.model
-        self.model_inferred = is_inferred(ticket.model)
-        """lfg's figures for the model (its output limit, thinking, efforts) are its family's."""
+        self.model_figures = figures_said(ticket.model)
+        """Where lfg's figures for the model (its output limit, thinking, efforts) come from when not
+        its table: `~inferred` (its family's) or `catalogue` (the kept model catalogue's)."""
         self.metrics = Metrics()
         self.started_at: float | None = None
         self.ended_at: float | None = None
@@ -731,7 +732,7 @@ class TicketPane:
             inert(f"{self.provider}/{self.model}: {failed.describe()}") if failed and moved else ""
         )
         self.attempt, self.provider, self.model = attempt, provider, model
-        self.model_inferred = is_inferred(model)
+        self.model_figures = figures_said(model)
         self.state = PaneState.RUNNING
         self.awaiting_words = True
         self.started_at, self.ended_at = t, None
@@ -817,8 +818,8 @@ class TicketPane:
         if self.landed is not None:
             text.append(f"  {self.landed}", self.palette.good)
         text.append(f"  {inert(self.provider)}/{inert(self.model_shown)}", "dim")
-        if self.model_inferred and self.agent_details is None:  # a coding agent's limits are its own
-            text.append(" ~inferred", "dim italic")
+        if self.model_figures and self.agent_details is None:  # a coding agent's limits are its own
+            text.append(f" {self.model_figures}", "dim italic")
         mode = self.agent_details.mode if self.agent_details is not None else None
         if mode:  # the person's approval mode, as the agent reports it
             text.append(f"  mode {inert(mode)}", "dim")
