@@ -28,10 +28,9 @@ _SETTINGS = (
     ("core.sparseCheckoutCone", "false"),
     ("index.sparse", "false"),
     ("core.splitIndex", "false"),
-    ("core.fsmonitor", "false"),
-    ("core.hooksPath", "/dev/null"),
 )
-"""A sparse checkout or split index would read files in a git folder; no daemon, no hook."""
+"""A sparse checkout or split index would read files in a git folder (git.py already starts no
+fsmonitor and, but where a landing runs the person's hooks, no hook)."""
 
 
 async def common_dir(repo: Path) -> Path:

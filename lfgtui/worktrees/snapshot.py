@@ -12,7 +12,9 @@ commit (`applied`).
 The check then runs in a fresh detached worktree of that commit (`checkout`), removed after, in which
 the files a contestant may not change for its own check (tournament/guard.py: its tests, the test
 runner's configuration, what the check's command names) are put back as the base has them, and
-those of them it added are left out.
+those of them it added are left out. The worktree is read as review reads it (worktrees/confined.py:
+its own HEAD, index, `config.worktree` and filters have no say), and no filter runs in the check's
+checkout either.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
+from lfgtui.worktrees.confined import common_dir, no_filters
 from lfgtui.worktrees.git import GitError, checked, git, line, quoted
 from lfgtui.worktrees.tree import (
     CHECKOUT_TIMEOUT_S,
@@ -191,13 +194,15 @@ async def checkout(
     each `left_out` file removed; yields the ticket's workdir in it. Removed after, whatever
     happened in it."""
     repo = snapshot.repo
+    quiet = await no_filters(await common_dir(repo))  # the contestant's .gitattributes choose no filter
     with tempfile.TemporaryDirectory(prefix="lfg-check-") as scratch:
         place = Path(scratch) / secrets.token_hex(4)
         add = ("worktree", "add", "--detach", str(place), snapshot.commit)
-        await checked(repo, *add, timeout_s=CHECKOUT_TIMEOUT_S)
+        await checked(repo, *add, env=quiet, timeout_s=CHECKOUT_TIMEOUT_S)
         try:
             for path in restored:
-                await checked(place, "--literal-pathspecs", "checkout", snapshot.base, "--", path)
+                restore = ("--literal-pathspecs", "checkout", snapshot.base, "--", path)
+                await checked(place, *restore, env=quiet)
             for path in left_out:
                 _remove(place, path)
             workdir = place / snapshot.subdir

@@ -13,6 +13,7 @@ import pytest
 
 from lfgtui.worktrees.land import LandOptions, land
 from lfgtui.worktrees.patch import header_path
+from lfgtui.worktrees.snapshot import checkout, take
 from lfgtui.worktrees.tree import Worktree, create_worktree, diff_stat, diff_text, fork_worktree
 from tests.support.git import commit_all, git, isolate_git, repository
 
@@ -192,3 +193,29 @@ async def test_a_filter_of_the_persons_whose_script_the_agent_rewrote_never_runs
     assert not marker.exists()
     assert review == [".gitattributes", "calc.py", "tools/fmt.sh"]
     assert landed.landed_commit == git(repo, "rev-parse", "main")
+
+
+async def test_a_checked_snapshot_stands_on_the_branch_lfg_made_and_its_checkout_runs_no_filter(
+    repo: Path, tmp_path: Path
+) -> None:
+    """A tournament's snapshot and the fresh checkout its check runs in. Fails before: the snapshot
+    was committed on the worktree's HEAD (release, so it carried RELEASE.md), and checking it out ran
+    the person's filter with the script the agent rewrote."""
+    (repo / "tools").mkdir()
+    (repo / "tools" / "fmt.sh").write_text("#!/bin/sh\ncat\n")
+    (repo / "tools" / "fmt.sh").chmod(0o755)
+    commit_all(repo, "a formatter")
+    git(repo, "config", "filter.fmt.smudge", "tools/fmt.sh")
+    tree, own = await agent_tree(repo, tmp_path)
+    marker = tmp_path / "marker"
+    (tree.path / "tools" / "fmt.sh").write_text(f'#!/bin/sh\necho ran >> "{marker}"\ncat\n')
+    (tree.path / ".gitattributes").write_text("* filter=fmt\n")
+    (own / "HEAD").write_text("ref: refs/heads/release\n")
+
+    snapshot = await take(tree)
+    async with checkout(snapshot, (), ()) as workdir:
+        checked_out = sorted(path.name for path in workdir.iterdir() if path.name != ".git")
+
+    assert not marker.exists()
+    assert git(repo, "rev-parse", f"{snapshot.commit}^") == git(repo, "rev-parse", tree.branch)
+    assert "RELEASE.md" not in checked_out and "calc.py" in checked_out
