@@ -198,17 +198,18 @@ async def test_a_filter_of_the_persons_whose_script_the_agent_rewrote_never_runs
 async def test_a_checked_snapshot_stands_on_the_branch_lfg_made_and_its_checkout_runs_no_filter(
     repo: Path, tmp_path: Path
 ) -> None:
-    """A tournament's snapshot and the fresh checkout its check runs in. Fails before: the snapshot
+    """A tournament's snapshot and the fresh checkout its check runs in (the script sorts before the
+    files it would filter, so git has written it when it checks them out). Fails before: the snapshot
     was committed on the worktree's HEAD (release, so it carried RELEASE.md), and checking it out ran
     the person's filter with the script the agent rewrote."""
-    (repo / "tools").mkdir()
-    (repo / "tools" / "fmt.sh").write_text("#!/bin/sh\ncat\n")
-    (repo / "tools" / "fmt.sh").chmod(0o755)
+    (repo / ".tools").mkdir()
+    (repo / ".tools" / "fmt.sh").write_text("#!/bin/sh\ncat\n")
+    (repo / ".tools" / "fmt.sh").chmod(0o755)
     commit_all(repo, "a formatter")
-    git(repo, "config", "filter.fmt.smudge", "tools/fmt.sh")
+    git(repo, "config", "filter.fmt.smudge", ".tools/fmt.sh")
     tree, own = await agent_tree(repo, tmp_path)
     marker = tmp_path / "marker"
-    (tree.path / "tools" / "fmt.sh").write_text(f'#!/bin/sh\necho ran >> "{marker}"\ncat\n')
+    (tree.path / ".tools" / "fmt.sh").write_text(f'#!/bin/sh\necho ran >> "{marker}"\ncat\n')
     (tree.path / ".gitattributes").write_text("* filter=fmt\n")
     (own / "HEAD").write_text("ref: refs/heads/release\n")
 
