@@ -352,8 +352,9 @@ async def fork_worktree(parent: Worktree, ticket_id: str, root: Path) -> Worktre
     """The worktree of fork `ticket_id` (run/fork.py) of the parent's run: on its own branch from
     the parent's branch head, holding the parent's worktree as it is now, its uncommitted changes
     and new files (not ignored ones) left uncommitted there too. The parent's worktree, index and
-    branch are not touched (the copy is read through our own index, as a diff is). Made once: a
-    retry of the fork goes on in it."""
+    branch are not touched (the copy is read through our own index, as a diff is: its HEAD and git
+    folder have no say, and no filter runs writing the copy). Made once: a retry of the fork goes on
+    in it."""
     path = _resolved_root(root) / ref_safe(parent.run_id) / ref_safe(ticket_id)
     branch = branch_name(parent.run_id, ticket_id)
     workdir = path / parent.workdir.relative_to(parent.path)
@@ -375,13 +376,13 @@ async def fork_worktree(parent: Worktree, ticket_id: str, root: Path) -> Worktre
             _write_metadata(wanted, time.time())
         except OSError as exc:
             raise GitError(f"cannot make the worktree {path}: {inert(str(exc))}") from None
+        quiet = await no_filters(await common_dir(parent.repo))  # the parent's files through no filter
         try:
             add = ("worktree", "add", "-b", branch, str(path), head)
-            await checked(parent.repo, *add, timeout_s=CHECKOUT_TIMEOUT_S)
+            await checked(parent.repo, *add, env=quiet, timeout_s=CHECKOUT_TIMEOUT_S)
         except GitError:
             metadata_file(path).unlink(missing_ok=True)
             raise
-        quiet = await no_filters(await common_dir(parent.repo))  # the copied files through no filter
         await checked(path, "read-tree", "-u", "--reset", files, env=quiet, timeout_s=CHECKOUT_TIMEOUT_S)
         # The index back to HEAD: the copied changes stay uncommitted.
         await checked(path, "reset", "--quiet", env=quiet)
