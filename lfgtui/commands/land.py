@@ -185,6 +185,8 @@ def _worktree_of(run_id: str, record: TicketRecord) -> Worktree | str:
 def _report(landed: Landed, tree: Worktree) -> None:
     if landed.committed:
         _say(f"committed what the agent left uncommitted in {tree.path}")
+    if landed.reviewed:
+        _say(landed.reviewed)
     commit = landed.landed_commit[:12]
     if landed.remote is None:
         _say(

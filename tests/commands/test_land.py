@@ -41,6 +41,7 @@ async def test_land_squashes_a_sim_tickets_work_onto_main_and_records_it(
     out = capsys.readouterr().out
     assert f"landed lfg/{run_id}/one onto main by squash: {before[:12]}.." in out
     assert "committed what the agent left uncommitted" in out and "archived: removed" in out
+    assert "landed the files review shows (tree " in out
     assert git(repo, "rev-list", "--count", f"{before}..main") == "1"
     assert git(repo, "log", "-1", "--format=%B", "main").splitlines() == [
         *("one", "", "write", ""),  # the ticket's title (its id here), then its prompt
