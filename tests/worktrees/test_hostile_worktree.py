@@ -180,8 +180,9 @@ async def test_the_agents_config_worktree_filters_hooks_and_fsmonitor_never_run(
     assert git(repo, "show", f"{landed.landed_commit}:calc.py").endswith("return a + b")
 
 
+@pytest.mark.parametrize("name", ["fmt", "f.m=t"])
 async def test_a_filter_of_the_persons_whose_script_the_agent_rewrote_never_runs(
-    repo: Path, tmp_path: Path
+    repo: Path, tmp_path: Path, name: str
 ) -> None:
     """The person's own filter runs a script tracked in the repository: in the worktree, the agent
     rewrote it and named the filter for every file. Fails before: lfg ran it as the person."""
@@ -189,15 +190,15 @@ async def test_a_filter_of_the_persons_whose_script_the_agent_rewrote_never_runs
     (repo / "tools" / "fmt.sh").write_text("#!/bin/sh\ncat\n")
     (repo / "tools" / "fmt.sh").chmod(0o755)
     commit_all(repo, "a formatter")
-    git(repo, "config", "filter.fmt.clean", "tools/fmt.sh")
-    git(repo, "config", "filter.fmt.smudge", "tools/fmt.sh")
-    git(repo, "config", "filter.fmt.required", "true")
-    git(repo, "config", "filter.fmt.process", "tools/fmt.sh --process")  # as git-lfs's filter is
+    git(repo, "config", f"filter.{name}.clean", "tools/fmt.sh")
+    git(repo, "config", f"filter.{name}.smudge", "tools/fmt.sh")
+    git(repo, "config", f"filter.{name}.required", "true")
+    git(repo, "config", f"filter.{name}.process", "tools/fmt.sh --process")  # as git-lfs's filter is
     tree, _ = await agent_tree(repo, tmp_path)
     git(repo, "switch", "-q", "-c", "elsewhere")
     marker = tmp_path / "marker"
     (tree.path / "tools" / "fmt.sh").write_text(f'#!/bin/sh\necho ran >> "{marker}"\ncat\n')
-    (tree.path / ".gitattributes").write_text("* filter=fmt\n")
+    (tree.path / ".gitattributes").write_text(f"* filter={name}\n")
 
     await diff_stat(tree)
     review = shown(await diff_text(tree))
