@@ -103,6 +103,9 @@ class LandOptions:
     include_unreviewed: bool = False
     """Land files review listed without showing them (too big to show): the person reviewed them
     some other way. An embedded git repository is never landed."""
+    tree: str | None = None
+    """The tree id (or a prefix of it) review showed: landing refuses when the worktree's files
+    are another tree now."""
 
 
 @dataclass(frozen=True)
@@ -175,6 +178,12 @@ async def land(tree: Worktree, options: LandOptions) -> Landed:
     if not tree.path.is_dir():
         raise LandError(f"the worktree {tree.path} no longer exists")
     review = await reviewed(tree)
+    if options.tree is not None and not review.files.startswith(options.tree):
+        raise LandError(
+            f"the worktree {tree.path} no longer holds what review showed (tree {options.tree}): it holds "
+            f"tree {review.files[:12]} now; review it again (lfg review {tree.run_id} {tree.ticket_id}); "
+            "nothing was changed"
+        )
     _reviewable(tree, review.parts.unshown(), options.include_unreviewed)
     before = await _branch_commit(tree.repo, base_branch)
     tip = await _own_branch(tree)
