@@ -576,11 +576,11 @@ async def diff_text(tree: Worktree, max_chars: int = DIFF_TEXT_CHARS, context: i
     return (await _patch(tree, max_chars, context)).parts.text()
 
 
-async def reviewed(tree: Worktree, max_chars: int = DIFF_TEXT_CHARS) -> Reviewed:
-    """The worktree's files as review reads them: their tree, and (`parts.unshown()`) the files
-    review lists without showing them (too big, or an embedded repository), which `lfg land`
-    refuses unless told to land them unseen."""
-    return await _patch(tree, max_chars, 3)
+async def reviewed(tree: Worktree, max_chars: int = DIFF_TEXT_CHARS, context: int = 3) -> Reviewed:
+    """The worktree's files as review reads them: their tree, their diff (`parts.text()`, as
+    `diff_text`), and (`parts.unshown()`) the files review lists without showing them (too big, or
+    an embedded repository), which `lfg land` refuses unless told to land them unseen."""
+    return await _patch(tree, max_chars, context)
 
 
 async def uncommitted(tree: Worktree) -> bool:
