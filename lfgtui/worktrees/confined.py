@@ -14,7 +14,8 @@ that may decide what it does:
   nothing, not even a filter of the person's whose command is a script in the worktree; no hook
   runs (git.py), no sparse checkout applies, and every diff lfg reads is `--no-ext-diff --no-textconv`.
 
-Files are read as they are on disk: a git-lfs file is its content, not its pointer.
+Files are read as they are on disk: a git-lfs file is its content, not its pointer (review lists
+it as a binary change, and landing it needs `--include-unreviewed`).
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ _SETTINGS = (
     ("index.sparse", "false"),
     ("core.splitIndex", "false"),
 )
-"""A sparse checkout or split index would read files in a git folder (git.py already starts no
-fsmonitor and, but where a landing runs the person's hooks, no hook)."""
+"""No sparse checkout and no split index: either reads files of a git folder. (git.py starts no
+fsmonitor, and runs no hook but the person's, pinned, in a landing's own steps.)"""
 
 
 async def common_dir(repo: Path) -> Path:
