@@ -19,6 +19,7 @@ from functools import cache
 from typing import Any, Generic, TypeVar
 
 from lfgtui.outcome import Outcome
+from lfgtui.surrogates import mended, mended_fields, said
 from lfgtui.turns import ProviderTurn
 
 
@@ -686,8 +687,16 @@ class EventFactory:
     attempt: int
     clock: Callable[[], float] = time.monotonic
     _seq: itertools.count[int] = field(default_factory=itertools.count, repr=False)
+    mends: bool = True
+    """Whether text UTF-8 cannot hold is mended here (surrogates.py); False only in the provider
+    worker's child, whose events the parent mends as it adopts them, once their pieces are joined
+    (a pair's two halves then make their character) and under their ticket's name."""
 
     def __call__(self, cls: type[E], **fields: Any) -> E:
+        """An event of this attempt; text that UTF-8 cannot hold is mended here, where every event of
+        an attempt is made (surrogates.py)."""
+        if self.mends:
+            mended_fields(fields, lambda: f"{self.ticket} attempt {self.attempt}: {cls.__name__}")
         return cls(ticket=self.ticket, attempt=self.attempt, seq=next(self._seq), t=self.clock(), **fields)
 
     def adopt(self, observed: Observed) -> Event:
@@ -705,6 +714,9 @@ class EventFactory:
         seq(event, next(self._seq))
         at(event, t)
         for setter, value in zip(own, values, strict=True):
+            if (type(value) is not str or not value.isascii()) and (new := mended(value)) is not value:
+                said(f"{self.ticket} attempt {self.attempt}: {cls.__name__}", value)
+                value = new
             setter(event, value)
         return event
 

@@ -52,6 +52,9 @@ async def settle_held(args: argparse.Namespace, config: Config, db: Path, record
             for ticket, messages in held.items():
                 if history is not None:
                     history.held_dropped(ticket, seeds[ticket].attempts, dropped_said(messages, "you"))
+                out.write(
+                    f"{ticket}: dropped {len(messages)} message(s), unsent; no later resume offers them\n"
+                )
             code = 0
         else:
             async with Providers(config.providers) as providers:

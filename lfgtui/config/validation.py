@@ -273,11 +273,13 @@ class Checker:
         header: str = "",
         index: int = 0,
         renamed: Mapping[str, str] | None = None,
+        elsewhere: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         """The fields of `table` that are known and well typed; every other one becomes a problem.
 
         `renamed` maps a field's old name to its name now: the old one is read as the new one (a
-        file written before the rename keeps working), but a table may not set both."""
+        file written before the rename keeps working), but a table may not set both. `elsewhere`
+        says, of a field that belongs in another file, where it goes."""
         valid: dict[str, Any] = {}
         for written, value in table.items():
             line = self.doc.line(header, written, index)
@@ -289,6 +291,8 @@ class Checker:
             elif kind is None:
                 if key.lower() in SECRET_FIELDS:
                     self.add(line, f"{where}: {key!r} is not allowed: {SECRET_HINT}")
+                elif elsewhere and key in elsewhere:
+                    self.add(line, f"{where}: unknown field {key!r}: {elsewhere[key]}")
                 else:
                     self.add(line, f"{where}: {unknown('field', key, allowed)}")
             elif not kind.check(value):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import platformdirs
 
-from lfgtui.folders import private_folder
+from lfgtui.folders import keep_from_sandboxes, private_folder
 from lfgtui.history.lock import RunLock
 from lfgtui.history.schema import MIGRATIONS
 
@@ -138,10 +138,12 @@ def unusable(path: Path, exc: sqlite3.Error | OSError, doing: str = "open") -> S
 
 def connect(path: Path) -> tuple[sqlite3.Connection, list[str]]:
     """A connection to the history file, created and migrated; autocommit, WAL, foreign keys on.
-    Also returns warnings about the file's permissions that could not be fixed."""
+    Also returns warnings about the file's permissions that could not be fixed. Every sandbox this
+    lfg starts from now on hides the file (`keep_from_sandboxes`), wherever it lies."""
     try:
         _create(path)
         warnings = _tighten(path)
+        keep_from_sandboxes(path)
         conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
     except (sqlite3.Error, OSError) as exc:
         raise unusable(path, exc) from exc

@@ -102,9 +102,18 @@ MAX_BODY_BYTES = MAX_MESSAGE_CHARS * 12 + 4096
 room for the rest; a longer message gets the run's own words for why, a larger body a 413 in words."""
 PUBLIC = "public"
 """The name of the one route served without the token: the inbox page, which holds nothing of the run."""
+_BUSY_WORDS = json.dumps(
+    {
+        "error": "lfg is serving as many connections as it takes at once (watchers and requests, or "
+        "connections that have not shown the token yet): try again in 2 seconds"
+    }
+).encode()
 _BUSY = (
-    b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 2\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 2\r\nContent-Type: application/json\r\n"
+    + f"Content-Length: {len(_BUSY_WORDS)}\r\nConnection: close\r\n\r\n".encode()
+    + _BUSY_WORDS
 )
+"""What a connection there is no room for is answered, in words, before its request is read."""
 
 
 Metrics = Callable[[], tuple[bytes, str]]

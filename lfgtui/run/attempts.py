@@ -116,8 +116,10 @@ class TicketState:
     inbox: Inbox = field(default_factory=Inbox)
     """The person's steers and queued messages for the ticket, not sent yet (run/steering.py)."""
     left_held: tuple[HeldMessage, ...] = ()
-    """A resumed ticket's messages the recorded run held, unsent, when it stopped: offered to the
-    person (run/held.py) until they are sent or dropped."""
+    """The ticket's messages an attempt that did not complete left unsent (cancelled, failed, or lfg
+    stopped while it ran; a resumed ticket's from its record): the ticket's, not that attempt's, so
+    every later attempt's `Holding` says them and a retry, the TUI and `lfg resume` offer them
+    (run/held.py) until they are sent or dropped."""
 
     def __post_init__(self) -> None:
         self.written = self.ticket

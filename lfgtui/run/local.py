@@ -36,6 +36,7 @@ from lfgtui.run.calls import RetryPolicy
 from lfgtui.run.failover import has_next
 from lfgtui.run.requests import YOU, Approve, CancelChild, Refusal, Request, Told
 from lfgtui.run.tool_loop import AttemptTask, run_tool_loop
+from lfgtui.tickets.ticket import agent_cut_off
 from lfgtui.tools import BUILTIN_TOOLS, command_env
 from lfgtui.tools.base import ToolContext
 from lfgtui.tools.sandbox import sandbox_of
@@ -140,14 +141,15 @@ class LocalRunner:
 
     @staticmethod
     async def _sandboxed(attempt: Attempt) -> bool:
-        """Whether the sandbox the ticket asked for can be made; when not, it fails without running
-        (never unsandboxed)."""
+        """Whether the sandbox the ticket asked for can be made, with what its agent needs; when not,
+        it fails without running (never unsandboxed)."""
         ticket = attempt.ticket
         if ticket.sandbox == "none":
             return True
         from lfgtui.tools.sandbox import unavailable
 
-        why = await unavailable()
+        agent = kind_of(attempt.run.providers.configs[ticket.provider]).coding_agent
+        why = agent_cut_off(ticket.provider) if agent and not ticket.sandbox_network else await unavailable()
         if why is None:
             return True
         attempt.say(AttemptStarted, provider=ticket.provider, model=ticket.model)

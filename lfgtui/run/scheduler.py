@@ -66,7 +66,8 @@ from lfgtui.run.fork import CannotFork, cut_said, fork_id, forked
 from lfgtui.run.local import LocalRunner
 from lfgtui.run.ratelimit import Limiters
 from lfgtui.run.requests import Refusal, Request, Told
-from lfgtui.run.steering import MAX_HELD, summary, unfit
+from lfgtui.run.steering import MAX_HELD, still_unsent, summary, unfit
+from lfgtui.surrogates import mended, said
 from lfgtui.tickets.ticket import PromptTooLong, Ticket, render_prompt
 
 if TYPE_CHECKING:
@@ -218,6 +219,9 @@ class Run:
         coordinator's name), decided as run/decisions.py `DECISIONS` says: None once done, else the
         `Refusal` saying why not. What must reach where the attempt runs and be answered from there (a
         sub-agent's cancel on a coordinated run) answers once it has: an awaitable of the same."""
+        if (whole := mended(request)) is not request:  # a person's text that UTF-8 cannot hold
+            said(f"{type(request).__name__} from {who}", request)
+            request = whole
         ticket = getattr(request, "ticket", None)
         if ticket is not None and ticket not in self.states:
             return Refusal(f"the run has no ticket {ticket!r}")
@@ -315,7 +319,12 @@ class Run:
             problem := self._unreachable(state) or unfit(text, "steer" if steer else "queued message")
         ) is not None:
             return problem
-        if len(state.inbox.held) >= MAX_HELD:
+        if len(state.inbox.held) + len(state.left_held) >= MAX_HELD:
+            if state.left_held:  # each later attempt says them all: kept bounded as held ones are
+                return (
+                    f"{ticket_id} holds {MAX_HELD} messages already, {len(state.left_held)} of them left "
+                    "unsent by an attempt that did not complete: send or drop those first (r, lfg resume)"
+                )
             return f"{ticket_id} holds {MAX_HELD} messages already: take one back, or wait for one to be sent"
         steered = steer and state.inbox.steerable
         if steer and not steered and self.steers_only:
@@ -359,6 +368,8 @@ class Run:
         not send `unsent`."""
         if state.ev is not None and (state.live or now):
             held = tuple(state.inbox.held)
+            if not self.steers_only:  # a worker's unsent are its coordinator's to send (`_emit_far`)
+                unsent = (*state.left_held, *(m for m in unsent if m not in state.left_held))
             self._emit(state, state.ev(Holding, message=said, held=held, unsent=unsent))
         else:
             state.inbox.tell(said)
@@ -390,6 +401,9 @@ class Run:
         dropped = inbox.drop_all()
         unsent = "; ".join(f"{'steer' if m.steer else 'queued'} from {m.by}: {m.text}" for m in dropped)
         said = f"not sent, since {name} ended {ended.outcome.value}: {unsent}"
+        if not self.steers_only:
+            state.left_held = (*state.left_held, *dropped)
+            said += " (kept for the ticket: a retry in the TUI or lfg resume offers them)"
         self._holding(state, said, now=True, unsent=tuple(dropped))
 
     def _next_turn(self, state: TicketState) -> HeldMessage | None:
@@ -529,6 +543,8 @@ class Run:
         self._fan_out(event)
         if started and (note := state.inbox.take_note()) is not None:  # what changed since the last
             self._holding(state, note)
+        elif started and state.left_held and not self.steers_only:  # its record must say them too
+            self._holding(state, still_unsent(state.left_held))
         if state.ticket.max_cost_usd is None and self.max_cost_usd is None:
             return
         if isinstance(event, COSTLY):

@@ -158,3 +158,10 @@ def summary(message: HeldMessage) -> str:
     """A held message in one short line, for a status: its first words."""
     first = " ".join(message.text.split())
     return first if len(first) <= 60 else first[:59] + "…"
+
+
+def still_unsent(messages: tuple[HeldMessage, ...]) -> str:
+    """What a new attempt says of the messages an earlier one left unsent (still the ticket's)."""
+    listed = "; ".join(f"{'steer' if m.steer else 'queued'} from {m.by}: {summary(m)}" for m in messages)
+    offered = "the TUI's retry or lfg resume offers them"
+    return f"still held, unsent, from an attempt that did not complete ({offered}): {listed}"

@@ -14,7 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Protocol
 
-from lfgtui.config.load import ON_QUOTA, REASONING_FIELDS
+from lfgtui.config.load import ON_QUOTA, REASONING_FIELDS, SECTIONS
 from lfgtui.config.mcp import McpServer, unavailable
 from lfgtui.config.validation import (
     BOOLEAN,
@@ -65,6 +65,7 @@ from lfgtui.tickets.ticket import (
     SANDBOXES,
     Ticket,
     TicketFile,
+    agent_cut_off,
 )
 
 OFFLINE_PROVIDER = "sim"
@@ -137,6 +138,12 @@ TICKET_ONLY = frozenset(
 )
 DEFAULT_FIELDS = {key: kind for key, kind in TICKET_FIELDS.items() if key not in TICKET_ONLY}
 TOP_LEVEL: dict[str, Kind] = {"defaults": TABLE, "ticket": TABLE_LIST}
+CONFIG_ONLY = {
+    name: f"[{name}] belongs in lfg's config file (config.toml: lfg paths shows where, --config picks "
+    "another), not in a tickets file, which holds [defaults] and [[ticket]] tables"
+    for name in SECTIONS
+}
+"""What a tickets file says of a config file's section written in it (a guide's example pasted in)."""
 AGENT_ONLY = {
     "mode": "mode is a coding agent's session mode",
     "mcp_servers": "mcp_servers are given to a coding agent's session",
@@ -207,7 +214,7 @@ class _Loader:
         return self.check.doc.line("ticket", key, draft.index) or self.check.doc.line("", "ticket")
 
     def load(self) -> TicketFile:
-        top = self.check.fields(self.check.doc.data, TOP_LEVEL, "top level")
+        top = self.check.fields(self.check.doc.data, TOP_LEVEL, "top level", elsewhere=CONFIG_ONLY)
         defaults = self._defaults(top.get("defaults", {}))
         drafts = [self._draft(index, table) for index, table in enumerate(top.get("ticket", []))]
         if not drafts:
@@ -219,6 +226,7 @@ class _Loader:
         needs = self._check_dependencies(drafts, named, variants)
         self._check_keys(drafts, defaults, variants)
         self._check_agents_only(drafts, defaults, variants)
+        self._check_boxed_agents(drafts, defaults, variants)
         self._check_mcp_servers(drafts, defaults)
         self._check_additional_directories(drafts, defaults)
         self._check_tournaments(drafts, defaults, variants)
@@ -363,6 +371,26 @@ class _Loader:
                     self.line(draft, "resume_session"),
                     f"{draft.where}: resume_session continues one session, and the ticket fans out into "
                     f"{many} (models, agents or attempts) that would each continue it at once",
+                )
+
+    def _check_boxed_agents(
+        self, drafts: Sequence[_Draft], defaults: Mapping[str, Any], variants: Mapping[int, list[Variant]]
+    ) -> None:
+        """A coding agent runs inside its ticket's sandbox, and reaches its provider over the network:
+        `sandbox_network = false` would cut it (the ticket would fail only after minutes of retries)."""
+        for draft in drafts:
+            fields = {**defaults, **draft.fields}
+            if fields.get("sandbox", "none") == "none" or fields.get("sandbox_network", True):
+                continue
+            agents = [
+                v.provider
+                for v in variants[draft.index]
+                if kind_of(self.config.providers[v.provider]).coding_agent
+            ]
+            if agents:
+                self.check.add(
+                    self.line(draft if "sandbox_network" in draft.fields else None, "sandbox_network"),
+                    f"{draft.where}: {agent_cut_off(agents[0])}",
                 )
 
     def _links(self, fields: Mapping[str, Any], provider: str) -> list[tuple[str, str]]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import json
 import os
 import stat
@@ -22,6 +23,7 @@ from typing import Any
 from lfgtui.providers.base import ToolSpec
 from lfgtui.tools import reader
 from lfgtui.tools.base import NOTE_ROOM, ToolContext, ToolError, ToolOutcome, confine, stdlib_script
+from lfgtui.tools.beneath import make_folders_beneath, open_beneath
 
 DEFAULT_READ_LINES = 2000
 MAX_LIST_ENTRIES = 500
@@ -36,32 +38,53 @@ KILL_WAIT_S = 5.0
 """How long to wait for a killed reader to be reaped: a read stuck in the kernel may never end."""
 
 
-def _refuse_non_file(target: Path, name: str) -> None:
-    """Refuse a directory or a special file with a clear reason (the reader checks again on the fd)."""
-    if target.is_dir():
-        raise ToolError(f"'{name}' is a directory, not a file (list_dir shows what it holds)")
-    if target.exists() and not target.is_file():
+def _open_file(ctx: ToolContext, name: str) -> int:
+    """A descriptor of the regular file `name` for reading, opened beneath the workdir with no link on
+    its path (tools/beneath.py); a directory or a special file is refused with a clear reason.
+
+    O_NONBLOCK keeps a FIFO from blocking the open; the type is checked on the descriptor, so what
+    is read is what was checked. The reader child reads this descriptor, never a path.
+    """
+    confine(ctx, name)
+    try:
+        fd = open_beneath(ctx.workdir, name, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:  # a socket
+            raise ToolError(f"'{name}' is not a regular file") from None
+        raise
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        if stat.S_ISDIR(mode):
+            raise ToolError(f"'{name}' is a directory, not a file (list_dir shows what it holds)")
         raise ToolError(f"'{name}' is not a regular file")
+    return fd
 
 
 @contextlib.asynccontextmanager
 async def _reader(
-    request: dict[str, Any], ctx: ToolContext, reply_chars: int
+    request: dict[str, Any], fd: int, ctx: ToolContext, reply_chars: int
 ) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
-    """Start the reader child on `request` and give its replies (each up to `reply_chars` characters
-    of text); it is killed on leaving, however that happens (done, stopped early, cancelled, timed out)."""
-    process = await asyncio.create_subprocess_exec(
-        *stdlib_script(Path(reader.__file__)),
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-        cwd=ctx.workdir,
-        env={},
-        limit=JSON_CHAR_BYTES * reply_chars + REPLY_ROOM,
-    )
+    """Start the reader child on `request` and the open file or folder `fd` (which it is given, and
+    which is closed here), and give its replies (each up to `reply_chars` characters of text); it is
+    killed on leaving, however that happens (done, stopped early, cancelled, timed out)."""
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *stdlib_script(Path(reader.__file__)),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+            cwd=ctx.workdir,
+            env={},
+            limit=JSON_CHAR_BYTES * reply_chars + REPLY_ROOM,
+            pass_fds=(fd,),
+        )
+    finally:
+        os.close(fd)
     assert process.stdin is not None and process.stdout is not None  # piped above
     try:
-        process.stdin.write(json.dumps({**request, "time_limit_s": ctx.read_time_limit_s}).encode())
+        given = {**request, "fd": fd, "time_limit_s": ctx.read_time_limit_s}
+        process.stdin.write(json.dumps(given).encode())
         await process.stdin.drain()
         process.stdin.close()
         yield _replies(process, process.stdout)
@@ -115,33 +138,28 @@ class ReadFile:
 
     async def run(self, arguments: dict[str, Any], ctx: ToolContext) -> ToolOutcome:
         name: str = arguments["path"]
-        target = confine(ctx, name)
-        _refuse_non_file(target, name)
         request = {
             "op": "read",
-            "path": str(target),
             "name": name,
             "first": arguments.get("offset", 1),
             "count": arguments.get("limit", DEFAULT_READ_LINES),
             "budget": ctx.output_limit - NOTE_ROOM,
         }
-        return ToolOutcome(await _read_once(request, ctx, ctx.output_limit))
+        return ToolOutcome(await _read_once(request, _open_file(ctx, name), ctx, ctx.output_limit))
 
 
 async def read_text(ctx: ToolContext, name: str, first: int = 1, count: int | None = None) -> str:
     """Lines of a text file exactly as they are, for an ACP agent's `fs/read_text_file`: confined,
     in the killable reader and under the time limit as `read_file` is, and at most `TEXT_READ_BYTES`."""
-    target = confine(ctx, name)
-    _refuse_non_file(target, name)
-    request = {"op": "text", "path": str(target), "name": name, "first": first, "count": count}
-    return await _read_once(request | {"max_bytes": TEXT_READ_BYTES}, ctx, TEXT_READ_BYTES)
+    request = {"op": "text", "name": name, "first": first, "count": count, "max_bytes": TEXT_READ_BYTES}
+    return await _read_once(request, _open_file(ctx, name), ctx, TEXT_READ_BYTES)
 
 
-async def _read_once(request: dict[str, Any], ctx: ToolContext, reply_chars: int) -> str:
-    """The reader's one `output` for `request`, within the read time limit."""
+async def _read_once(request: dict[str, Any], fd: int, ctx: ToolContext, reply_chars: int) -> str:
+    """The reader's one `output` for `request` on the open file `fd`, within the read time limit."""
     name = request["name"]
     try:
-        async with asyncio.timeout(ctx.read_time_limit_s), _reader(request, ctx, reply_chars) as replies:
+        async with asyncio.timeout(ctx.read_time_limit_s), _reader(request, fd, ctx, reply_chars) as replies:
             async for reply in replies:
                 output: str = reply["output"]
                 return output
@@ -177,11 +195,16 @@ class ListDir:
 
     async def run(self, arguments: dict[str, Any], ctx: ToolContext) -> ToolOutcome:
         name: str = arguments.get("path", ".")
-        target = confine(ctx, name)
-        if target.exists() and not target.is_dir():
-            raise ToolError(f"'{name}' is a file, not a directory; use read_file to read it")
-        with os.scandir(target) as entries:
-            labels = [_entry_label(entry) for entry in sorted(entries, key=lambda entry: entry.name)]
+        confine(ctx, name)
+        try:
+            fd = open_beneath(ctx.workdir, name, os.O_RDONLY | os.O_DIRECTORY)
+        except NotADirectoryError:
+            raise ToolError(f"'{name}' is a file, not a directory; use read_file to read it") from None
+        try:
+            with os.scandir(fd) as entries:
+                labels = [_entry_label(entry) for entry in sorted(entries, key=lambda entry: entry.name)]
+        finally:
+            os.close(fd)
         if not labels:
             return ToolOutcome(f"'{name}' is empty")
         shown = labels[:MAX_LIST_ENTRIES]
@@ -232,23 +255,19 @@ class SearchFiles:
     async def run(self, arguments: dict[str, Any], ctx: ToolContext) -> ToolOutcome:
         pattern: str = arguments["pattern"]
         name: str = arguments.get("path", ".")
-        root = confine(ctx, name)
-        if not root.exists():
-            raise ToolError(f"'{name}' does not exist")
+        shown = confine(ctx, name).relative_to(ctx.workdir).as_posix()
+        try:
+            root = open_beneath(ctx.workdir, name, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+        except FileNotFoundError:
+            raise ToolError(f"'{name}' does not exist") from None
         glob: str | None = arguments.get("glob")
-        request = {
-            "op": "search",
-            "pattern": pattern,
-            "root": str(root),
-            "workdir": str(ctx.workdir),
-            "glob": glob,
-        }
+        request = {"op": "search", "pattern": pattern, "root": shown, "glob": glob}
         found: list[str] = []
         budget = ctx.output_limit - NOTE_ROOM
         try:
             async with (
                 asyncio.timeout(ctx.read_time_limit_s),
-                _reader(request, ctx, ctx.output_limit) as replies,
+                _reader(request, root, ctx, ctx.output_limit) as replies,
             ):
                 async for reply in replies:
                     entry: str = reply["match"]
@@ -302,14 +321,12 @@ class WriteFile:
                 f"'{name}' is inside a .git folder; writing there can run code (hooks, core.fsmonitor, "
                 "aliases), so it is refused unless the ticket sets allow_git_writes = true"
             )
-        _refuse_non_file(target, name)
         try:
             data = arguments["content"].encode("utf-8")
         except UnicodeEncodeError as exc:
             raise ToolError(f"the content is not valid Unicode text: {exc}") from None
-        existed = target.exists()
-        target.parent.mkdir(parents=True, exist_ok=True)
-        _write_regular(target, name, data)
+        make_folders_beneath(ctx.workdir, name)
+        existed = _write_regular(ctx, name, data)
         return ToolOutcome(f"{'overwrote' if existed else 'created'} '{name}': wrote {len(data)} bytes")
 
 
@@ -325,13 +342,18 @@ def _in_git_folder(name: str, resolved: Path) -> bool:
     return any(_is_git_name(part) for part in (*Path(name).parts, *resolved.parts))
 
 
-def _write_regular(target: Path, name: str, data: bytes) -> None:
-    """Replace the content of `target`, refusing anything but a regular file with one link.
+def _write_regular(ctx: ToolContext, name: str, data: bytes) -> bool:
+    """Replace the content of the file `name` beneath the workdir (no link on its path), refusing
+    anything but a regular file with one link; whether it existed.
 
     The checks are on the opened descriptor, so nothing swapped in after them is written. A hard
     link is refused: the same file also lives under another name, maybe outside the workdir.
     """
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
+    flags = os.O_WRONLY | os.O_NONBLOCK
+    try:
+        fd, existed = open_beneath(ctx.workdir, name, flags | os.O_CREAT | os.O_EXCL), False
+    except FileExistsError:
+        fd, existed = _open_to_write(ctx, name, flags), True
     with os.fdopen(fd, "wb") as file:
         status = os.fstat(fd)
         if not stat.S_ISREG(status.st_mode):
@@ -343,3 +365,16 @@ def _write_regular(target: Path, name: str, data: bytes) -> None:
             )
         file.truncate(0)
         file.write(data)
+    return existed
+
+
+def _open_to_write(ctx: ToolContext, name: str, flags: int) -> int:
+    """The existing file `name` opened with `flags`; a directory or a FIFO or socket is refused."""
+    try:
+        return open_beneath(ctx.workdir, name, flags)
+    except IsADirectoryError:
+        raise ToolError(f"'{name}' is a directory, not a file (list_dir shows what it holds)") from None
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:  # a FIFO nobody reads, or a socket
+            raise ToolError(f"'{name}' is not a regular file") from None
+        raise

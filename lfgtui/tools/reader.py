@@ -48,16 +48,19 @@ def keep_bytes(characters: int) -> int:
     return characters * UTF8_MAX
 
 
-def open_regular(path: Path) -> int:
-    """Open `path` for reading, refusing anything but a regular file.
+def open_regular(name: str | Path, folder: int | None = None) -> int:
+    """Open `name` (in the open `folder`, if given) for reading, refusing a link and anything but a
+    regular file.
 
     O_NONBLOCK keeps a FIFO from blocking the open; the type is checked on the opened descriptor
     (not the name), so nothing swapped in between the check and the read is read.
     """
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(name, flags, dir_fd=folder)
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
-        raise Refusal(f"'{path.name}' is not a regular file (a FIFO, socket or device); it is not read")
+        shown = Path(name).name
+        raise Refusal(f"'{shown}' is not a regular file (a FIFO, socket or device); it is not read")
     return fd
 
 
@@ -147,9 +150,8 @@ def text_lines(fd: int, keep: int) -> Iterator[tuple[bytes, bool]] | None:
 
 
 def read(request: dict[str, Any]) -> dict[str, Any]:
-    """The `read_file` answer for a request the parent has confined to the workdir."""
-    name, budget = request["name"], request["budget"]
-    fd = open_regular(Path(request["path"]))
+    """The `read_file` answer for the file the parent opened beneath the workdir and gave as `fd`."""
+    name, budget, fd = request["name"], request["budget"], request["fd"]
     try:
         lines = text_lines(fd, keep_bytes(budget))
         if lines is None:
@@ -164,7 +166,7 @@ def text(request: dict[str, Any]) -> dict[str, Any]:
     """Lines `first` onwards (at most `count`; None: to the end) exactly as they are, for an ACP
     agent's fs/read_text_file; more than `max_bytes` of them is refused, never held."""
     name, first, count, budget = request["name"], request["first"], request["count"], request["max_bytes"]
-    fd = open_regular(Path(request["path"]))
+    fd = request["fd"]
     try:
         lines = text_lines(fd, budget + 1)
         if lines is None:
@@ -188,42 +190,46 @@ def text(request: dict[str, Any]) -> dict[str, Any]:
 
 
 def search(request: dict[str, Any]) -> None:
-    """Print each match under the request's root as `{"match": "path:LINE: text"}`, as it is found."""
+    """Print each match under the request's root (the open file or folder `fd`, at the path `root`
+    in the workdir) as `{"match": "path:LINE: text"}`, as it is found."""
     try:
         regex = re.compile(request["pattern"])
     except re.error as exc:
         raise Refusal(f"invalid regular expression {request['pattern']!r}: {exc}") from None
-    workdir, glob = Path(request["workdir"]), request["glob"]
-    for file in walk(Path(request["root"])):
-        relative = file.relative_to(workdir)
-        if glob is not None and not relative.match(glob):
-            continue
-        for number, line in matching_lines(file, regex):
+    for relative, fd in walk(request["fd"], Path(request["root"]), request["glob"]):
+        for number, line in matching_lines(fd, regex):
             text = line if len(line) <= MAX_MATCH_LINE else f"{line[:MAX_MATCH_LINE]}…"
             reply({"match": f"{relative.as_posix()}:{number}: {text}"})
 
 
-def walk(root: Path) -> Iterator[Path]:
-    """The regular files under `root` in a stable order, without .git or any symbolic link."""
-    if not root.is_dir():
-        if root.is_file():
-            yield root
+def walk(root: int, shown: Path, glob: str | None) -> Iterator[tuple[Path, int]]:
+    """The regular files under the open file or folder `root` (at `shown`) whose path matches `glob`,
+    each with a descriptor the caller closes, in a stable order, without .git or any symbolic link.
+
+    `os.fwalk` enters each folder by descriptor and only if it is the folder it listed, and each
+    file is opened in its folder with O_NOFOLLOW: no folder swapped for a link leads elsewhere.
+    """
+    mode = os.fstat(root).st_mode
+    if not stat.S_ISDIR(mode):
+        if stat.S_ISREG(mode) and (glob is None or shown.match(glob)):
+            yield shown, os.dup(root)
         return
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS)  # os.walk never enters linked dirs
+    for folder, dirs, files, folder_fd in os.fwalk(".", dir_fd=root):
+        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS)
         for file in sorted(files):
-            path = Path(folder, file)
-            if not path.is_symlink() and path.is_file():
-                yield path
+            relative = Path(os.path.normpath(shown / folder / file))
+            if glob is not None and not relative.match(glob):
+                continue
+            try:
+                fd = open_regular(file, folder_fd)
+            except (OSError, Refusal):
+                continue
+            yield relative, fd
 
 
-def matching_lines(file: Path, regex: re.Pattern[str]) -> Iterator[tuple[int, str]]:
-    """Numbered lines of `file` whose first SEARCH_WINDOW characters match; none for a binary,
-    special or unreadable file."""
-    try:
-        fd = open_regular(file)
-    except (OSError, Refusal):
-        return
+def matching_lines(fd: int, regex: re.Pattern[str]) -> Iterator[tuple[int, str]]:
+    """Numbered lines of the open file `fd` (closed here) whose first SEARCH_WINDOW characters
+    match; none for a binary or unreadable file."""
     try:
         for number, (head, cut) in enumerate(text_lines(fd, keep_bytes(SEARCH_WINDOW)) or (), 1):
             line = decode(head, cut)[:SEARCH_WINDOW].rstrip("\r\n")

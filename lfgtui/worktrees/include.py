@@ -6,7 +6,8 @@ only files git ignores there are brought (never a tracked file, nor an untracked
 in the diff), matched by git itself (`ls-files --others --ignored --exclude-from`, `check-ignore`).
 A file is copied; a folder of up to `COPY_FILES` entries is copied, a larger one (`node_modules`,
 `.venv`) is linked to the original, as a copy would take minutes; past `COPY_BYTES` in all, files
-are skipped. A link that leads out of the repository is skipped, never followed. What is brought
+are skipped. A link that leads out of the repository is skipped, never followed: named on its own,
+or inside a copied folder (which is copied without it; a folder is linked only for its size). What is brought
 must stay ignored in the worktree (a link where `.gitignore` names a folder with a trailing `/` is
 not ignored, as git sees a link, not a folder): anything git would see is taken back out, so nothing
 brought can reach review or `lfg land`.
@@ -17,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,18 +76,33 @@ def _escapes(path: Path, repo: Path) -> bool:
     return not path.resolve().is_relative_to(repo)
 
 
-def _small_tree(folder: Path, repo: Path) -> tuple[bool, int]:
-    """Whether `folder` has at most `COPY_FILES` entries and no link out of `repo`, and its bytes."""
+def _small_tree(folder: Path) -> tuple[bool, int]:
+    """Whether `folder` has at most `COPY_FILES` entries, and its files' bytes (links count as none)."""
     count, size = 0, 0
     for top, dirs, files in os.walk(folder):
         for name in (*dirs, *files):
             count += 1
             entry = Path(top) / name
-            if count > COPY_FILES or (entry.is_symlink() and _escapes(entry, repo)):
+            if count > COPY_FILES:
                 return False, size
             if name in files and not entry.is_symlink():
                 size += entry.lstat().st_size
     return True, size
+
+
+def _links_out(repo: Path, found: Included) -> Callable[[str, list[str]], set[str]]:
+    """A `copytree` filter that leaves out each link leading out of `repo`, named as skipped: a copied
+    folder holds no way out of the repository, whatever the person's folder holds."""
+
+    def left_out(folder: str, names: list[str]) -> set[str]:
+        out = {name for name in names if os.path.islink(os.path.join(folder, name))}
+        out = {name for name in out if _escapes(Path(folder, name), repo)}
+        for name in sorted(out):
+            shown = Path(folder, name).relative_to(repo).as_posix()
+            found.skipped.append(f"{shown} (a link out of the repository)")
+        return out
+
+    return left_out
 
 
 def _regular_only(src: str, dst: str) -> None:
@@ -110,9 +127,11 @@ def _bring(repo: Path, target: Path, name: str, found: Included, budget: list[in
         os.symlink(os.readlink(source), dest)
         found.copied.append(path)
     elif source.is_dir():
-        small, size = _small_tree(source, repo)
+        small, size = _small_tree(source)
         if small and size <= budget[0]:
-            shutil.copytree(source, dest, symlinks=True, copy_function=_regular_only)
+            shutil.copytree(
+                source, dest, symlinks=True, ignore=_links_out(repo, found), copy_function=_regular_only
+            )
             budget[0] -= size
             found.copied.append(path + "/")
         else:

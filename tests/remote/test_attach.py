@@ -374,7 +374,7 @@ async def test_the_tui_attached_with_control_steers_queues_edits_and_takes_back_
             ), "what the served run's turn said it takes (its `steer_offer` event)"
             await pilot.press("ctrl+t", *keys("then a haiku"), "enter")
             await until(pilot, lambda: len(t.held) == 1)
-            await pilot.press("i", "ctrl+t", *keys("then a sonnet"), "enter")
+            await pilot.press("i", *keys("then a sonnet"), "enter")  # opens as last switched: queued
             await until(pilot, lambda: len(t.held) == 2)
             await pilot.press("i", "up", "ctrl+r", "escape")  # the last held: "then a sonnet"
             await until(pilot, lambda: len(t.held) == 1)

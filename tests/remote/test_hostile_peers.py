@@ -49,7 +49,11 @@ async def test_connections_are_capped_and_timed_out_before_they_show_the_token(
         idle = [await asyncio.open_connection("127.0.0.1", port) for _ in range(MAX_UNAUTHENTICATED)]
         await until(lambda: run.server.connections == MAX_UNAUTHENTICATED)
         extra, _ = await asyncio.open_connection("127.0.0.1", port)
-        assert (await read_all(extra)).startswith(b"HTTP/1.1 503 ")
+        busy = await read_all(extra)
+        assert busy.startswith(b"HTTP/1.1 503 ")
+        head, body = busy.split(b"\r\n\r\n", 1)
+        assert b"Content-Type: application/json" in head, "said in words, not an empty body"
+        assert json.loads(body)["error"].startswith("lfg is serving as many connections as it takes")
         await asyncio.sleep(1.5)  # past the time to show the token: every idle one was closed
         assert [await read_all(reader) for reader, _ in idle] == [b""] * MAX_UNAUTHENTICATED
         async with run.client() as client:

@@ -183,6 +183,7 @@ async def test_lfg_resume_drop_held_records_the_drop_and_sends_nothing(
     dropped = command(lfg, "resume", run_id, "--drop-held", "--db", str(db), "--config", str(lfg.config))
     assert dropped.returncode == 0, dropped.stderr
     assert dropped.stdout.startswith("t held, unsent, when the run stopped:\n")
+    assert dropped.stdout.endswith("t: dropped 2 message(s), unsent; no later resume offers them\n")
     (ticket,) = load_recorded(db, run_id).tickets
     assert [a.number for a in ticket.attempts] == [1], "nothing was sent"
     async with resumed(sim, db, run_id) as (again, _):
@@ -229,5 +230,93 @@ async def test_the_tui_lists_what_was_held_and_keeps_it_or_sends_it_as_the_perso
         await pilot.press("s")
         pane = app.controllers[0].panes["t"]
         await until(pilot, lambda: pane.attempt == 4 and pane.state is PaneState.COMPLETED)
+    (ticket,) = load_recorded(db, run_id).tickets
+    assert [a.prompt for a in ticket.attempts[1:]] == ["Say hello.", "Then say goodbye.", "In French."]
+
+
+async def cancelled_then_retried(sim: SimServer, tmp_path: Path, keep: bool = True) -> tuple[Path, str, Run]:
+    """A run whose ticket was cancelled holding a steer and two queued messages, then retried in the
+    same run (as `r` with "keep", or a watcher's retry) to completion: the history and the run's id."""
+    path = tmp_path / "tickets.toml"
+    path.write_text(HELLO)
+    loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS, env={})
+    db = tmp_path / "history.sqlite3"
+    async with (
+        open_run_history(db, loaded, "lfg run", lambda message: None) as history,
+        Providers(sim=sim) as providers,
+    ):
+        assert history is not None
+        run = Run(loaded.tickets, providers, Approvals(), [])
+        said: list[str | None] = []
+
+        def heard(event: Event) -> None:
+            if isinstance(event, TextDelta) and not said:
+                said.append(run.queue("t", "Q1."))
+                said.append(run.queue("t", "Q2."))
+                said.append(run.steer("t", "S.", by="ada"))
+                run.cancel_all()
+
+        run.sinks.append(heard)
+        run.record(history)
+        run.start()
+        await run.wait()
+        assert said == [None, None, None] and run.states["t"].outcome is Outcome.CANCELLED
+        assert [m.text for m in run.states["t"].left_held] == ["Q1.", "Q2.", "S."], "the ticket's, kept"
+        assert run.retry("t")
+        await run.wait()
+        assert run.states["t"].outcome is Outcome.COMPLETED
+        return db, history.run_id, run
+
+
+async def test_a_retry_in_the_same_run_keeps_what_the_cancelled_attempt_left_unsent(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    db, run_id, run = await cancelled_then_retried(sim, tmp_path)
+    assert [m.text for m in left_held(run)["t"]] == ["Q1.", "Q2.", "S."], "still offered in the run"
+    (ticket,) = load_recorded(db, run_id).tickets
+    second = [e for e in ticket.attempts[1].events if isinstance(e, Holding)]
+    assert second and [m.text for m in second[-1].unsent] == ["Q1.", "Q2.", "S."], (
+        "the retry's record says them too, so a resume that reads the latest attempt finds them"
+    )
+    assert "still held, unsent" in second[-1].message
+    lfg = Lfg(tmp_path)
+    sent = command(lfg, "resume", run_id, "--send-held", "--db", str(db), "--config", str(lfg.config))
+    assert sent.returncode == 0, sent.stderr
+    assert sent.stdout.startswith(
+        "t held, unsent, when the run stopped:\n"
+        "  1. queued from you: Q1.\n"
+        "  2. queued from you: Q2.\n"
+        "  3. queued from ada: S.\n"
+    )
+    (ticket,) = load_recorded(db, run_id).tickets
+    assert [(a.number, a.prompt, a.outcome) for a in ticket.attempts[2:]] == [
+        (3, "Q1.", Outcome.COMPLETED),
+        (4, "Q2.", Outcome.COMPLETED),
+        (5, "S.", Outcome.COMPLETED),
+    ], "each sent once, in order, each the turn after the retried one"
+    async with resumed(sim, db, run_id) as (again, _):
+        assert left_held(again) == {}, "sent: no later resume offers them"
+
+
+async def test_the_tuis_retry_asks_once_what_to_do_with_what_the_attempt_left_unsent(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    db, run_id = await stopped_while_holding(sim, tmp_path)
+    async with resumed_tui(sim, db, run_id) as (app, run, pilot):
+        await pilot.press("k")  # kept at the resume: the retry asks again
+        await until(pilot, lambda: not isinstance(app.screen, HeldScreen))
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(app.screen, HeldScreen))
+        question = str(app.screen.query_one(".question", Static).render())
+        assert question == "t ended cancelled while 2 message(s) sent to it were held, not sent yet:"
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, HeldScreen))
+        assert not run.states["t"].running and left_held(run), "escape: no retry, still held"
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(app.screen, HeldScreen))
+        await pilot.press("s")
+        pane = app.controllers[0].panes["t"]
+        await until(pilot, lambda: pane.attempt == 4 and pane.state is PaneState.COMPLETED)
+        assert left_held(run) == {}
     (ticket,) = load_recorded(db, run_id).tickets
     assert [a.prompt for a in ticket.attempts[1:]] == ["Say hello.", "Then say goodbye.", "In French."]

@@ -205,9 +205,11 @@ async def test_a_message_to_a_cancelled_ticket_is_refused_and_one_held_is_said_n
         pass
     assert run.states["t"].outcome is Outcome.CANCELLED and run.states["t"].attempt == 1
     last = [e for e in events if isinstance(e, Holding)][-1]
-    assert (
-        last.held == () and last.message == "not sent, since t ended cancelled: queued from you: never sent"
+    assert last.held == () and last.message == (
+        "not sent, since t ended cancelled: queued from you: never sent"
+        " (kept for the ticket: a retry in the TUI or lfg resume offers them)"
     )
+    assert [m.text for m in last.unsent] == ["never sent"] and run.states["t"].left_held == last.unsent
     assert run.steer("t", "x") == "t was cancelled: nothing more is sent to it (retry it first)"
 
 

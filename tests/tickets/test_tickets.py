@@ -288,6 +288,16 @@ def test_unknown_top_level_table_suggests_ticket(tmp_path: Path) -> None:
     )
 
 
+def test_a_config_section_in_a_tickets_file_says_where_it_belongs(tmp_path: Path) -> None:
+    """A guide's [providers.X] pasted into a tickets file: the error points at the config file."""
+    path = write(tmp_path, '[providers.mine]\nkind = "sim"\n\n[[ticket]]\nid = "a"\nprompt = "p"\n')
+    assert one_problem(path) == (
+        f"{path}:1: top level: unknown field 'providers': [providers] belongs in lfg's config file "
+        "(config.toml: lfg paths shows where, --config picks another), not in a tickets file, which "
+        "holds [defaults] and [[ticket]] tables"
+    )
+
+
 def test_wrong_type_names_ticket_field_and_expected_type(tmp_path: Path) -> None:
     path = write(tmp_path, '[[ticket]]\nid = "a"\nprompt = "p"\nmax_calls = "ten"\n')
     assert (

@@ -15,6 +15,9 @@ from lfgtui.tools.reader import MAX_MATCH_LINE
 
 SECRET = "TOP-SECRET-CONTENT"
 IS_A_DIRECTORY = "is a directory, not a file (list_dir shows what it holds)"
+LINK_NOTE = (
+    "lfg opens files only through the workdir's real folders, never through a link: use the path it leads to"
+)
 
 
 @pytest.fixture
@@ -419,7 +422,6 @@ GIT_PATHS = {
     "nested": "sub/.git/config",
     "uppercase": ".GIT/config",
     "dotdot": "src/../.git/config",
-    "through_a_link": "repo_link/config",
 }
 
 
@@ -427,12 +429,22 @@ GIT_PATHS = {
 async def test_write_file_into_git_needs_the_tickets_opt_in(ctx: ToolContext, path: str) -> None:
     (ctx.workdir / ".git").mkdir()
     (ctx.workdir / "src").mkdir()
-    (ctx.workdir / "repo_link").symlink_to(ctx.workdir / ".git", target_is_directory=True)
     refused = await call(ctx, "write_file", path=path, content="[core]\n\tfsmonitor = ./evil\n")
     assert refused.is_error and "allow_git_writes = true" in refused.output
     assert list((ctx.workdir / ".git").iterdir()) == []
     allowed = ToolContext(workdir=ctx.workdir, env={}, allow_git_writes=True)
     assert not (await call(allowed, "write_file", path=path, content="[core]\n")).is_error
+
+
+async def test_a_link_to_git_is_refused_with_or_without_the_opt_in(ctx: ToolContext) -> None:
+    (ctx.workdir / ".git").mkdir()
+    (ctx.workdir / "repo_link").symlink_to(ctx.workdir / ".git", target_is_directory=True)
+    refused = await call(ctx, "write_file", path="repo_link/config", content="[core]\n\tfsmonitor = ./evil\n")
+    assert refused.is_error and "allow_git_writes = true" in refused.output
+    allowed = ToolContext(workdir=ctx.workdir, env={}, allow_git_writes=True)
+    through = await call(allowed, "write_file", path="repo_link/config", content="[core]\n")
+    assert through.is_error and "goes through the symbolic link 'repo_link'" in through.output
+    assert list((ctx.workdir / ".git").iterdir()) == []
 
 
 async def test_a_name_that_only_contains_git_is_not_refused(ctx: ToolContext) -> None:
@@ -454,3 +466,47 @@ def test_tool_arguments_with_non_finite_numbers_are_not_valid_json(number: str) 
     assert arguments == {}
     assert error is not None and error.startswith(f"tool arguments are not valid JSON: {number} ")
     assert parse_tool_arguments('{"timeout_s": 1.5e3}') == ({"timeout_s": 1500.0}, None)
+
+
+# --- no link on the path -------------------------------------------------------------------------
+
+LINKED = {
+    "a linked folder": ("alias/a.txt", "alias", "real"),
+    "a linked file": ("shortcut.txt", "shortcut.txt", "real/a.txt"),
+}
+
+
+@pytest.mark.parametrize("case", LINKED)
+async def test_a_link_inside_the_workdir_is_named_not_followed(ctx: ToolContext, case: str) -> None:
+    """A link that stays inside is refused too (its target could change between check and open),
+    in one line that names it and where it leads, so the model can ask for that path instead."""
+    path, link, target = LINKED[case]
+    (ctx.workdir / "real").mkdir()
+    (ctx.workdir / "real" / "a.txt").write_text("inside\n")
+    (ctx.workdir / "alias").symlink_to("real")
+    (ctx.workdir / "shortcut.txt").symlink_to("real/a.txt")
+    said = f"path {path!r} goes through the symbolic link {link!r} (to {target!r})"
+    for tool, arguments in (
+        ("read_file", {"path": path}),
+        ("write_file", {"path": path, "content": "x"}),
+        ("search_files", {"pattern": "inside", "path": path}),
+    ):
+        outcome = await call(ctx, tool, **arguments)
+        assert outcome.is_error and outcome.output.startswith(said), (tool, outcome)
+        assert "\n" not in outcome.output
+    assert (ctx.workdir / "real" / "a.txt").read_text() == "inside\n"
+    listed = await call(ctx, "list_dir", path="alias")
+    assert listed == ToolOutcome(
+        f"path 'alias' goes through the symbolic link 'alias' (to 'real'); {LINK_NOTE}", True
+    )
+
+
+async def test_write_file_makes_missing_folders_and_no_link_among_them(
+    ctx: ToolContext, outside: Path
+) -> None:
+    made = await call(ctx, "write_file", path="new/deep/file.txt", content="x")
+    assert made.output == "created 'new/deep/file.txt': wrote 1 bytes"
+    (ctx.workdir / "new" / "deeper").symlink_to(ctx.workdir / "new" / "deep")
+    refused = await call(ctx, "write_file", path="new/deeper/more/file.txt", content="x")
+    assert refused.is_error and "the symbolic link 'new/deeper'" in refused.output
+    assert not (ctx.workdir / "new" / "deep" / "more").exists()

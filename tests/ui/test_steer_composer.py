@@ -55,8 +55,14 @@ async def test_the_composer_steers_queues_edits_and_takes_back_then_each_is_sent
         await pilot.press("ctrl+t")
         assert composer.says() == "Enter queues this as t's next turn, sent once this turn ends."
         await pilot.press(*keys("then a haiku"), "enter")
+        await until(pilot, lambda: not isinstance(app.screen, SteerScreen))
         await pilot.press("i")
-        await pilot.press("ctrl+t", *keys("dropped"), "enter")
+        composer = app.screen
+        assert isinstance(composer, SteerScreen)
+        assert composer.says() == "Enter queues this as t's next turn, sent once this turn ends.", (
+            "it opens as last switched: a second queued message is not a steer ahead of the first"
+        )
+        await pilot.press(*keys("dropped"), "enter")
         await until(pilot, lambda: len(ticket.held) == 3)
         view = ticket.shown
         shown = str(view.held.render())

@@ -69,6 +69,29 @@ async def test_a_large_folder_is_linked_a_small_one_copied_and_a_link_out_skippe
     assert git(tree, "status", "--porcelain") == "", "git ignores everything brought"
 
 
+async def test_a_small_folder_holding_a_link_out_is_copied_without_it(tmp_path: Path) -> None:
+    """A link out inside a small folder once made the whole folder linked to the person's, and the
+    worktree reached the link's target through it (issue #72)."""
+    repo = _project(tmp_path)
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / "id_ed25519").write_text("the person's key\n")
+    (repo / "secrets" / "inner").mkdir(parents=True)
+    (repo / "secrets" / "key").write_text("k\n")
+    (repo / "secrets" / "inner" / "ssh").symlink_to(home / ".ssh", target_is_directory=True)
+    (repo / "secrets" / "sibling").symlink_to("key")
+    tree = tmp_path / "tree"
+    git(repo, "worktree", "add", "-q", str(tree))
+    found = await include_ignored(repo, tree)
+    assert found.copied == [".env", ".env.test", "secrets/"]
+    assert found.linked == []
+    assert found.skipped == ["secrets/inner/ssh (a link out of the repository)"]
+    assert not (tree / "secrets").is_symlink()
+    assert list((tree / "secrets" / "inner").iterdir()) == []
+    assert (tree / "secrets" / "sibling").readlink() == Path("key"), "a link inside is copied as a link"
+    assert git(tree, "status", "--porcelain") == ""
+
+
 async def test_a_link_git_would_not_ignore_is_taken_back_out(tmp_path: Path) -> None:
     """`node_modules/` (trailing slash) ignores a folder, not a link of that name: a linked folder
     would be shown in the diff, and landed."""

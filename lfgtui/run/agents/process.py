@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from lfgtui.providers.base import ProviderConfig
-from lfgtui.tools.sandbox import Sandbox
-from lfgtui.tools.sandbox_home import home_view, own_state
+from lfgtui.tools.sandbox import PRIVATE_TMP, Sandbox
+from lfgtui.tools.sandbox_home import home_view, installed_in, own_state
 from lfgtui.tools.supervised import reap, start_supervised
 
 STOP_WAIT_S = 2.0
@@ -59,16 +59,20 @@ def sandboxed(
 ) -> ProviderConfig:
     """`config` whose agent starts inside `sandbox` (tools/sandbox.py), in `workdir`: its own state
     in `home` writable too (tools/sandbox_home.py's `AGENT_STATE`), and that home hidden as the
-    ticket's `sandbox_home` says, its install and toolchains (on `env`'s PATH) still readable."""
+    ticket's `sandbox_home` says, its install and toolchains (on `env`'s PATH) still readable, also
+    where the sandbox's own `/tmp` would hide them."""
     command = config.agent.command
-    inside = sandbox
+    path = env.get("PATH", os.defpath)
+    inside = dataclasses.replace(
+        sandbox, readable=(*sandbox.readable, *installed_in(PRIVATE_TMP, command[0], path))
+    )
     if home is not None:
-        view = home_view(home, sandbox.home, command[0], (), env)
+        view = home_view(home, sandbox.home, command[0], (), env, own=sandbox.writable)
         inside = dataclasses.replace(
-            sandbox,
-            writable=(*sandbox.writable, *own_state(home, command[0])),
-            readable=(*sandbox.readable, *view.readable),
-            hidden=(*sandbox.hidden, *view.hidden),
+            inside,
+            writable=(*inside.writable, *own_state(home, command[0])),
+            readable=(*inside.readable, *view.readable),
+            hidden=(*inside.hidden, *view.hidden),
         )
     agent = dataclasses.replace(config.agent, command=tuple(inside.wrap(command, workdir)))
     return dataclasses.replace(config, agent=agent)

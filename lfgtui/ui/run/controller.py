@@ -710,7 +710,7 @@ REQUESTS: dict[type[Request], Declared] = {
     ),
     Retry: Declared(
         "pane.retry",
-        _handle(LocalHandle.ask),
+        _handle(LocalHandle.retry),
         _handle(ServedHandle.send),
         Why("Only a ticket that ended without completing can be retried."),
     ),

@@ -85,6 +85,9 @@ class RunHandle:
         """Each tournament's latest verdict, by the ticket id written in the file."""
         self.forked: Callable[[Ticket], None] = lambda ticket: None
         """Who makes the pane of a ticket the run took on at the person's request (a fork)."""
+        self.composing: dict[str, bool] = {}
+        """What the person last switched each ticket's composer to send (True: steer, False: queue):
+        it opens so again, and three messages queued one after another stay queued, in order."""
 
     @property
     def run(self) -> Run | None:
@@ -192,6 +195,38 @@ class LocalHandle(RunHandle):
         self.engine.start()
         if held := left_held(self.engine):  # a resumed run that held messages when it stopped
             self._screen.app.push_screen(HeldScreen(held), self._settle_held)
+
+    def retry(self, asked: Retry) -> Outcome:
+        """Retry the ticket; when an attempt of it that did not complete left messages unsent, ask
+        once first whether the retry sends them, drops them or keeps them held (escape: no retry)."""
+        state = self.engine.states.get(asked.ticket)
+        if state is None or not state.left_held or state.running:
+            return self.ask(asked)  # the run refuses a completed ticket's retry in its own words
+        held = {asked.ticket: state.left_held}
+
+        def chosen(choice: HeldChoice | None) -> None:
+            if choice is not None:
+                self._retry_with(asked.ticket, choice)
+
+        ended = state.outcome.value if state.outcome is not None else "stopped"
+        count = len(state.left_held)
+        question = f"{asked.ticket} ended {ended} while {count} message(s) sent to it were held"
+        screen = HeldScreen(held, question, retrying=True)
+        self._screen.app.push_screen(screen, chosen)
+        return None
+
+    def _retry_with(self, ticket_id: str, choice: HeldChoice) -> None:
+        """Retry the ticket as the person chose of what it left unsent (send: held again for the retry)."""
+        if choice is HeldChoice.SEND:
+            problem = send_held(self.engine, ticket_id)
+        else:
+            if choice is HeldChoice.DROP:
+                drop_held(self.engine, ticket_id)
+            problem = (
+                None if self.engine.ask(Retry(ticket_id), YOU) is None else f"{ticket_id} was not retried"
+            )
+        if problem is not None:
+            self._screen.notify(inert(problem), severity="warning", timeout=5, markup=False)
 
     def _settle_held(self, choice: HeldChoice | None) -> None:
         """Send or drop what each ticket held when the run stopped, as the person chose; kept, nothing."""
@@ -313,7 +348,7 @@ class LocalHandle(RunHandle):
             edit=lambda message, text: told(EditHeld(ticket_id, message, text)),
             remove=lambda message: told(RemoveHeld(ticket_id, message)),
         )
-        self._screen.app.push_screen(SteerScreen(ticket_id, desk))
+        self._screen.app.push_screen(SteerScreen(ticket_id, desk, self.composing))
         return None
 
     def fork(self, asked: Fork) -> Outcome:
@@ -464,7 +499,7 @@ class ServedHandle(RunHandle):
             edit=lambda message, text: ask(EditHeld(ticket_id, message, text)),
             remove=lambda message: ask(RemoveHeld(ticket_id, message)),
         )
-        self._screen.app.push_screen(SteerScreen(ticket_id, desk))
+        self._screen.app.push_screen(SteerScreen(ticket_id, desk, self.composing))
         return None
 
     def synthesize(self, asked: Synthesize) -> Outcome:

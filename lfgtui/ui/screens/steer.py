@@ -6,7 +6,8 @@ The composer says what Enter will do before anything is sent, for this ticket (r
 lfg's tool loop steers at its next safe point, a coding agent that takes ACP steering at its own next
 model call, and an agent without steering can only be queued; on a run afar (a coordinator's worker,
 a served run) what its turn said it takes, or that it has not said yet. It steers where the ticket
-can be steered, else queues; `ctrl+t` switches. `up`/`down` pick a held message, whose words the
+can be steered, else queues; `ctrl+t` switches, and the composer opens as last switched for that
+ticket (queueing three in a row needs one `ctrl+t`). `up`/`down` pick a held message, whose words the
 input then holds: Enter saves the edit, `ctrl+r` takes it back. The pick follows the message (its
 id), not its place: one sent meanwhile moves the rest up, and an edit never lands on another.
 """
@@ -74,11 +75,15 @@ class SteerScreen(ModalScreen[None]):
         Binding("escape", "cancel", "Cancel", id="steer.cancel", tooltip="close, sending nothing"),
     ]
 
-    def __init__(self, ticket: str, desk: SteerDesk) -> None:
+    def __init__(self, ticket: str, desk: SteerDesk, chosen: dict[str, bool] | None = None) -> None:
         super().__init__()
         self.ticket = ticket
         self.desk = desk
-        self.steer = steers_first(desk.steerable(), desk.offer())
+        self.chosen = {} if chosen is None else chosen
+        """What the person last switched each ticket's composer to (its run handle's, kept between
+        openings): Enter sends as they chose, not as a new composer would guess."""
+        guessed = steers_first(desk.steerable(), desk.offer())
+        self.steer = self.chosen.get(ticket, guessed)
         """What Enter sends a new message as: a steer, or queued."""
         self.picked: int | None = None
         """The id of the held message being edited, or None: a new message. An id, not a place: a
@@ -141,7 +146,7 @@ class SteerScreen(ModalScreen[None]):
         self.held.display = bool(held)
 
     def action_switch(self) -> None:
-        self.steer = not self.steer
+        self.steer = self.chosen[self.ticket] = not self.steer
         self.picked = None
         self._show()
 

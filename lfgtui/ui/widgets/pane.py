@@ -83,7 +83,7 @@ from lfgtui.events import (
 )
 from lfgtui.formats import OUTCOME_GLYPHS, plural, waited
 from lfgtui.inert import inert, revealed
-from lfgtui.providers.models import is_inferred
+from lfgtui.providers.models import figures_said
 from lfgtui.tickets.ticket import Ticket
 from lfgtui.ui.drawing.palette import Palette, colours
 from lfgtui.ui.markdown.live import LiveMarkdown, Mark
@@ -283,8 +283,9 @@ class TicketPane:
         self.attempt = 0
         self.provider = ticket.provider
         self.model = ticket.model
-        self.model_inferred = is_inferred(ticket.model)
-        """lfg's figures for the model (its output limit, thinking, efforts) are its family's."""
+        self.model_figures = figures_said(ticket.model)
+        """Where lfg's figures for the model (its output limit, thinking, efforts) come from when not
+        its table: `~inferred` (its family's) or `catalogue` (the kept model catalogue's)."""
         self.metrics = Metrics()
         self.started_at: float | None = None
         self.ended_at: float | None = None
@@ -341,6 +342,9 @@ class TicketPane:
         self.held: tuple[HeldMessage, ...] = ()
         """The person's messages the ticket holds, in the order they go: pending steers, then queued
         ones (run/steering.py), shown under the answer until each is sent."""
+        self.unsent: tuple[HeldMessage, ...] = ()
+        """What an attempt of the ticket that did not complete left unsent, still the ticket's (a retry
+        or `lfg resume` offers them): shown under those held, marked unsent."""
         self.offer: SteerOffer | None = None
         """What the running turn takes from the person, as its run (a worker) said it: what the
         composer of a run watched from afar says Enter does. None until said, and once it ends."""
@@ -575,7 +579,7 @@ class TicketPane:
         self.turns.append(ShownTurn(event.text, start, self.body.length))
 
     def _holding(self, event: Holding) -> None:
-        self.held = event.held
+        self.held, self.unsent = event.held, event.unsent
         self.status_note = inert(event.message)
 
     def _offer(self, event: SteerOffer) -> None:
@@ -715,13 +719,14 @@ class TicketPane:
             inert(f"{self.provider}/{self.model}: {failed.describe()}") if failed and moved else ""
         )
         self.attempt, self.provider, self.model = attempt, provider, model
-        self.model_inferred = is_inferred(model)
+        self.model_figures = figures_said(model)
         self.state = PaneState.RUNNING
         self.awaiting_words = True
         self.started_at, self.ended_at = t, None
         self.error, self.retries, self.retrying, self.status_note = None, 0, None, ""
         self.lost_note = ""
         self.progress = ""
+        self.unsent = ()  # the new attempt's first `Holding` says them again, if still the ticket's
 
     def _answered(self, call_id: str) -> None:
         if self.approval is None or self.approval.call_id != call_id:
@@ -800,8 +805,8 @@ class TicketPane:
         if self.landed is not None:
             text.append(f"  {self.landed}", self.palette.good)
         text.append(f"  {inert(self.provider)}/{inert(self.model_shown)}", "dim")
-        if self.model_inferred and self.agent_details is None:  # a coding agent's limits are its own
-            text.append(" ~inferred", "dim italic")
+        if self.model_figures and self.agent_details is None:  # a coding agent's limits are its own
+            text.append(f" {self.model_figures}", "dim italic")
         mode = self.agent_details.mode if self.agent_details is not None else None
         if mode:  # the person's approval mode, as the agent reports it
             text.append(f"  mode {inert(mode)}", "dim")
@@ -1111,11 +1116,11 @@ class PaneView(Vertical, can_focus=True):
             self.tools.collapsed = pane.tools.collapsed
         if pane.subagents.children:  # mounted with the first child; drawn at the lines' pace
             self.place(self.subagents)
-        if self.changed("held", pane.held):
+        if self.changed("held", (pane.held, pane.unsent)):
             if self.held.parent is None:
                 self.foot.mount(self.held, before=self.notice)
-            self.held.update(held_text(pane.held))
-            self.held.display = bool(pane.held)
+            self.held.update(held_text(pane.held, pane.unsent))
+            self.held.display = bool(pane.held or pane.unsent)
         if self.changed("plan", (pane.plan_steps, pane.plan_markdown)):
             self.plan.update(plan_view(pane.plan_steps, pane.plan_markdown))
             self.plan.display = bool(pane.plan_steps or pane.plan_markdown)
@@ -1139,9 +1144,10 @@ HELD_SHOWN = 3
 """The held messages a pane lists; more are counted on one line."""
 
 
-def held_text(held: tuple[HeldMessage, ...]) -> Text:
+def held_text(held: tuple[HeldMessage, ...], unsent: tuple[HeldMessage, ...] = ()) -> Text:
     """The messages a ticket holds, one line each in the order they go: a steer waiting for the next
-    safe point, then each queued turn numbered (inert: the person's words, or a watcher's)."""
+    safe point, then each queued turn numbered (inert: the person's words, or a watcher's); then
+    those an attempt that did not complete left unsent, which a retry or a resume offers."""
     lines = []
     turn = 0
     for message in held[:HELD_SHOWN]:
@@ -1155,6 +1161,13 @@ def held_text(held: tuple[HeldMessage, ...]) -> Text:
             lines.append(Text.assemble((f"{turn}. queued", "bold"), f" from {inert(message.by)}: ", first))
     if len(held) > HELD_SHOWN:
         lines.append(Text(f"… {len(held) - HELD_SHOWN} more held", "dim"))
+    for message in unsent[:HELD_SHOWN]:
+        kind = "steer" if message.steer else "queued"
+        first = " ".join(inert(message.text).split())
+        lines.append(Text.assemble(("✗ unsent", "bold"), f" {kind} from {inert(message.by)}: ", first))
+    if unsent:
+        more = f"{len(unsent) - HELD_SHOWN} more unsent; " if len(unsent) > HELD_SHOWN else ""
+        lines.append(Text(f"{more}kept for the ticket: a retry (r) or lfg resume offers them", "dim"))
     for line in lines:
         line.no_wrap, line.overflow = True, "ellipsis"
     return Text("\n").join(lines)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 
 import pytest
@@ -137,3 +138,20 @@ async def test_a_terminal_runs_in_an_additional_directory_and_nowhere_else(
     await client.terminals.close()
     (call,) = asked
     assert call.arguments["cwd"] == str(beside), "the person sees where it runs"
+
+
+async def test_a_link_inside_the_workdir_is_named_to_the_agent_not_followed(project: Path) -> None:
+    """Served as the person, outside the agent's box: a link is never followed, even one that stays
+    inside (the agent can re-point it between lfg's check and its open); the agent is told its target."""
+    (project / "docs").mkdir()
+    (project / "site").symlink_to("docs")
+    client = client_in(project)
+    said = "path 'site/page.md' goes through the symbolic link 'site' (to 'docs')"
+    with pytest.raises(RequestError, match=re.escape(said)):
+        await client.read_text_file("s", str(project / "site" / "page.md"))
+    shown: list[object] = []
+    streaming = asyncio.create_task(streamed(client, shown))
+    with pytest.raises(RequestError, match=re.escape(said)):
+        await client.write_text_file("s", str(project / "site" / "page.md"), "through a link\n")
+    streaming.cancel()
+    assert list((project / "docs").iterdir()) == []
