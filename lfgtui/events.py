@@ -246,6 +246,10 @@ FOLDER_SETTINGS = (
 session opens or when one changed during a turn (run/agents/folder_settings.py): the pane keeps it as
 an entry of its own where it was said, as it does a compaction's end, so a later status line does
 not take its place."""
+AGENT_STATE_CHANGED = "the agent changed its own settings in its sandbox"
+"""How the `Status` begins that says, after a boxed coding agent's attempt, what it changed in its
+ticket's copy of its own state (run/agents/agent_state.py): that line, then the diff. The pane keeps
+it as an entry of its own."""
 FORKED_AT = "forked at turn "
 """How the `Status` begins that says a fork was cut at an earlier turn of its parent's conversation
 (run/fork.py `cut_said`), and what it starts from: the pane keeps it as an entry of its own."""

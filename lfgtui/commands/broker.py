@@ -115,6 +115,10 @@ async def _worker_metrics(args: argparse.Namespace) -> AsyncIterator[RunsMetered
     if (refused := address.refused(args.insecure_bind)) is not None:
         raise ServeError(refused)
     token = read_token(args.token_file)
+    if args.token_file is not None:  # never readable in the boxes of the tickets it runs
+        from lfgtui.folders import keep_from_sandboxes
+
+        keep_from_sandboxes(args.token_file)
     runs = RunsMetered()
     meters = PrometheusMeters(runs.tally, runs.quotas, runs.agents, time.monotonic)  # the runs' clock
     runs.instruments.append(meters)

@@ -2,9 +2,11 @@
 under bubblewrap with the disk read-only but for the folders it works in.
 
 Inside: the whole disk readable and read-only (toolchains, an agent's own install and config) but
-for what `sandbox_home` hides of the person's home (tools/sandbox_home.py) and lfg's history file
-wherever it lies (folders.py's `kept_from_sandboxes`); a private, empty `/tmp` that `TMPDIR`
-names (an agent's install lying under the person's `/tmp` bound back read-only);
+for what `sandbox_home` hides of the person's home (tools/sandbox_home.py), lfg's history file and
+its served API's token file wherever they lie (folders.py's `kept_from_sandboxes`) and the agents'
+state copies (`out_of_view`); a coding agent's own state its ticket's copy (`state_mounts`); a
+private, empty `/tmp` that `TMPDIR` names (an agent's install lying under the person's `/tmp` bound
+back read-only);
 a private `/dev` and `/proc` and process ids (it cannot signal lfg or the person's programs);
 writable only the `writable` folders (a worktree, its own git folder, the ticket's
 `additional_directories`). The git folder the worktree shares with the repository stays read-only,
@@ -22,6 +24,7 @@ bubblewrap cannot run (not installed, no user namespaces), the ticket fails sayi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import shutil
 import subprocess
@@ -29,10 +32,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from lfgtui.folders import kept_from_sandboxes
+from lfgtui.folders import kept_from_sandboxes, private_folder
 from lfgtui.inert import inert
 from lfgtui.tickets.ticket import Ticket
-from lfgtui.tools.sandbox_home import home_view
+from lfgtui.tools.sandbox_home import existing, home_view, state_copies
 from lfgtui.tools.sandbox_scope import launcher, scoped
 from lfgtui.tools.sandbox_sockets import runtime_folders, unix_sockets
 
@@ -66,6 +69,9 @@ class Sandbox:
     """Inside the writable folders, what stays read-only: what tells lfg's own git (which runs
     outside) where the repository is (a worktree's `.git` file, its `commondir` and `gitdir`), or a
     checkout's `.git` folder. Rewritten, it could point lfg's git at a config of the agent's making."""
+    bound: tuple[tuple[Path, Path], ...] = ()
+    """The agent's own state: each of the ticket's copies (first) bound writable over the person's
+    path (second), so what the agent writes there stays the ticket's (run/agents/agent_state.py)."""
 
     def wrap(self, argv: Sequence[str], cwd: Path) -> list[str]:
         """`argv` as it runs inside the sandbox, in `cwd`."""
@@ -96,7 +102,7 @@ class Sandbox:
             mounts += [(len(path.parts), rank, [flag, str(path), str(path)]) for path in dict.fromkeys(paths)]
         sockets = [path for path in unix_sockets() if self._shows(path, hides)]
         mounts += [(len(path.parts), 4, ["--ro-bind", "/dev/null", str(path)]) for path in sockets]
-        return mounts
+        return mounts + state_mounts(self.bound)
 
     def _hides(self) -> tuple[Path, ...]:
         """What shows empty: `hidden`, `/tmp`, the system's secrets, and without the network the
@@ -138,8 +144,9 @@ def git_folders(tree: Path) -> tuple[Path | None, Path | None]:
 def sandbox_of(ticket: Ticket, top: Path, home: Path | None = None) -> Sandbox | None:
     """The ticket's sandbox, whose writable folders are `top` (its worktree, else its workdir), a
     worktree's own git folder and its `additional_directories`, hiding of `home` (the person's, by
-    default) what `sandbox_home` says, and the history lfg has open wherever it is (in every
-    `sandbox_home` mode: it holds every run's prompts and answers); None when it asked for none."""
+    default) what `sandbox_home` says, and in every `sandbox_home` mode the files lfg keeps from
+    sandboxes wherever they are (the history it has open, every run's prompts and answers; the
+    token files of its served API) and what `out_of_view` names; None when it asked for none."""
     if ticket.sandbox == "none":
         return None
     own, shared = git_folders(top)
@@ -155,10 +162,27 @@ def sandbox_of(ticket: Ticket, top: Path, home: Path | None = None) -> Sandbox |
         hidden=(
             *view.hidden,
             *(kept for kept in kept_from_sandboxes() if not kept.is_relative_to(PRIVATE_TMP)),
+            *out_of_view(),
         ),
         home=ticket.sandbox_home,
         protected=tuple(dict.fromkeys(protected)),
     )
+
+
+def state_mounts(bound: Sequence[tuple[Path, Path]]) -> list[tuple[int, int, list[str]]]:
+    """The mounts of an agent's own state: its ticket's copy over the person's path, ranked as a
+    writable folder (the login files bound through inside it are deeper, so they come after)."""
+    return [(len(real.parts), 2, ["--bind", str(copy), str(real)]) for copy, real in bound]
+
+
+def out_of_view() -> tuple[Path, ...]:
+    """What no box shows, whatever its `sandbox_home`: the copies of every ticket's agent state
+    (run/agents/agent_state.py); a ticket's own is bound back where its agent reads it. Their
+    folder is made where missing, so a box started before the first copy hides those made after."""
+    copies = state_copies()
+    with contextlib.suppress(OSError):
+        private_folder(copies)
+    return existing([copies])
 
 
 def _repository(shared: Path | None, home: Path) -> tuple[Path, ...]:
@@ -215,7 +239,7 @@ def described() -> str:
         return f'sandbox = "bwrap": not available here ({why}); {never}'
     return (
         'sandbox = "bwrap": available; a sandboxed ticket\'s commands and agent write only in its worktree, '
-        "its git folder, its additional_directories and the agent's own state in your home, and "
+        "its git folder, its additional_directories and the ticket's copy of the agent's own settings, and "
         f"{TMP_SAID}; the rest of the disk read-only; your home's keys, tokens, lfg's own files and "
         f'other projects hidden (sandbox_home = "hidden" hides all but its toolchains); {NO_ROOT}; '
         f"{reach(True)} "

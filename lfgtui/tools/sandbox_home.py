@@ -31,8 +31,9 @@ AGENT_STATE = {
     "gemini": (".gemini/",),
 }
 """What each known agent keeps of its own in the home (its settings, sessions, login; a folder ends
-in `/`): writable in its own sandbox, as it cannot run without writing them; hidden from any other
-ticket's sandbox (one agent's login is not another's to read)."""
+in `/`): in its own sandbox, the ticket's copy of them (run/agents/agent_state.py), as it cannot run
+without writing them; hidden from any other ticket's sandbox (one agent's login is not another's to
+read)."""
 
 SECRETS = (
     ".ssh",
@@ -106,6 +107,11 @@ def lfg_own() -> tuple[Path, ...]:
     )
 
 
+def state_copies() -> Path:
+    """Where lfg keeps each boxed ticket's copy of its agent's own state (run/agents/agent_state.py)."""
+    return Path(platformdirs.user_state_dir("lfgtui")) / "agent-state"
+
+
 @dataclass(frozen=True, slots=True)
 class HomeView:
     """What a sandbox shows of the home: `hidden` as empty folders or files, `readable` bound back
@@ -131,14 +137,14 @@ def home_view(
     needed = [*_install(home, program, path), *extra]
     if mode == "hidden":
         needed += [*_toolchains(home, path.split(os.pathsep)), *(home / name for name in GIT_CONFIG)]
-        return HomeView((home,), _existing(needed))
+        return HomeView((home,), existing(needed))
     state = set(_state_names(program))
     others = [name for names in AGENT_STATE.values() for name in names if name not in state]
     hidden = [home / name.rstrip("/") for name in (*SECRETS, *others)]
     hidden += [folder for folder in lfg_own() if folder.is_relative_to(home)]
     hidden += [entry for entry in _projects(home) if not any(entry.is_relative_to(mine) for mine in own)]
     needed += _toolchains(home, path.split(os.pathsep))
-    return HomeView(_existing(hidden), _existing(needed))
+    return HomeView(existing(hidden), existing(needed))
 
 
 def _projects(home: Path) -> list[Path]:
@@ -152,29 +158,13 @@ def _projects(home: Path) -> list[Path]:
         return []
 
 
-def _existing(paths: Iterable[Path]) -> tuple[Path, ...]:
+def existing(paths: Iterable[Path]) -> tuple[Path, ...]:
     """`paths` that exist, each where its links lead (the sandbox mounts on the real place), once."""
     return tuple(dict.fromkeys(path.resolve() for path in paths if path.exists()))
 
 
 def _state_names(program: str | None) -> tuple[str, ...]:
     return () if program is None else AGENT_STATE.get(os.path.basename(program), ())
-
-
-def own_state(home: Path, program: str) -> tuple[Path, ...]:
-    """The agent's own state in `home` (`AGENT_STATE`), made where missing so a sandbox can bind it."""
-    made: list[Path] = []
-    for name in _state_names(program):
-        path = home / name
-        try:
-            if name.endswith("/"):
-                path.mkdir(parents=True, exist_ok=True)
-            elif not path.exists():
-                path.write_text("{}\n", encoding="utf-8")  # a JSON file: an empty one is not
-        except OSError:
-            continue
-        made.append(path)
-    return tuple(made)
 
 
 def _toolchains(home: Path, entries: Iterable[str]) -> list[Path]:

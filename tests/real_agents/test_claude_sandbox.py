@@ -11,23 +11,15 @@ from pathlib import Path
 
 import pytest
 
+from lfgtui.events import AGENT_STATE_CHANGED
 from lfgtui.tools.sandbox import unavailable
-from tests.real_agents.conftest import AGENTS_BIN, AgentWorld, agent_program, project_repository
-
-
-def _bash_then_done(command: str) -> str:
-    arguments = json.dumps({"command": command, "description": "Write the notes"})
-    return f"""
-    ttft_ms = 50
-    tokens_per_s = 200
-    [[call]]
-    text = "I'll write the notes."
-    [[call.tool_call]]
-    name = "Bash"
-    arguments_raw = '{arguments}'
-    [[call]]
-    text = "Done."
-    """
+from tests.real_agents.conftest import (
+    AGENTS_BIN,
+    AgentWorld,
+    agent_program,
+    bash_then_done,
+    project_repository,
+)
 
 
 @pytest.mark.timeout(300)
@@ -37,7 +29,7 @@ async def test_a_sandboxed_claude_code_ticket_completes_and_cannot_write_outside
     escape = Path("/var/tmp") / f"lfg-escape-{secrets.token_hex(6)}"
     beside = world.project / "escape.txt"
     command = f"echo inside > inside.txt; echo out > {beside}; echo out > {escape}; echo finished"
-    world.map_models("claude-haiku-*=hello", f"claude-*={world.scenario('work', _bash_then_done(command))}")
+    world.map_models("claude-haiku-*=hello", f"claude-*={world.scenario('work', bash_then_done(command))}")
     project_repository(world)
     tickets = world.ticket("claude-code", "Write the notes.", isolation="worktree", sandbox="bwrap")
     try:
@@ -52,6 +44,8 @@ async def test_a_sandboxed_claude_code_ticket_completes_and_cannot_write_outside
     assert not beside.exists(), "nor in the person's checkout"
     answer = json.dumps([r.body for r in world.sim.log if r.scenario == "work"])
     assert "Read-only file system" in answer or "No such file or directory" in answer
+    said = [s for s in run.statuses() if s.startswith(AGENT_STATE_CHANGED)]
+    assert said == [], "Claude Code's own bookkeeping in its state is no change of its settings"
 
 
 @pytest.mark.timeout(300)
@@ -76,7 +70,7 @@ async def test_a_sandboxed_claude_code_installed_under_tmp_runs_with_tmpdir_else
     }
     world.map_models(
         "claude-haiku-*=hello",
-        f"claude-*={world.scenario('work', _bash_then_done('echo inside > inside.txt'))}",
+        f"claude-*={world.scenario('work', bash_then_done('echo inside > inside.txt'))}",
     )
     project_repository(world)
     tickets = world.ticket("claude-code", "Write the notes.", isolation="worktree", sandbox="bwrap")

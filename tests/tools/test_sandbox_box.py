@@ -136,7 +136,7 @@ def test_an_agent_installed_under_tmp_starts_in_the_box(
     env = {"PATH": f"{prefix / 'bin'}:{other.parent}:/usr/bin:/bin"}
     for program in ("agent", "other-agent"):
         config = replace(BUILTIN["sim-acp"], agent=replace(BUILTIN["sim-acp"].agent, command=(program,)))
-        launch = sandboxed(config, Sandbox((tree,)), tree, None, env)
+        launch = sandboxed(config, Sandbox((tree,)), tree, None, env, outside / "copy")
         argv = as_user(user, list(launch.agent.command))
         done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60, check=False)
         assert done.stdout.strip() == "from the venv", (program, done)

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from lfgtui.run.agents.agent_state import seeded
 from lfgtui.tools.sandbox import Sandbox, _probe, sandbox_of
-from lfgtui.tools.sandbox_home import SECRETS, home_view, own_state
+from lfgtui.tools.sandbox_home import SECRETS, home_view
 from tests.support.box import USERS, as_user
 from tests.support.git import git, repository
 from tests.support.recording import ticket
@@ -129,13 +130,18 @@ def test_a_writable_worktree_inside_a_hidden_home_and_a_key_inside_a_writable_ho
 
 
 def test_an_agents_own_state_stays_writable_where_other_agents_state_is_hidden(home: Path) -> None:
-    own = own_state(home, "codex-acp")
+    """Writable as its ticket's copy (run/agents/agent_state.py): the person's stays as it was."""
     view = home_view(home, "no-secrets", "codex-acp")
     assert home / ".claude" in view.hidden and home / ".codex" not in view.hidden
-    sandbox = Sandbox(own, view.readable, hidden=view.hidden)
-    assert _reads(sandbox, home, [".codex/auth.json"]) == {".codex/auth.json": SECRET}
+    copy = seeded(home / ".local" / "state" / "copy", home, "codex-acp", {})
+    sandbox = Sandbox(copy.logins(), view.readable, hidden=view.hidden, bound=copy.binds())
+    assert _reads(sandbox, home, [".codex/auth.json", ".claude/settings.json"]) == {
+        ".codex/auth.json": SECRET,
+        ".claude/settings.json": "",
+    }
     _inside(sandbox, f"echo session > {home / '.codex' / 'session'}", Path("/"))
-    assert (home / ".codex" / "session").read_text() == "session\n"
+    assert (copy.folder / "live" / ".codex" / "session").read_text() == "session\n"
+    assert not (home / ".codex" / "session").exists()
 
 
 def test_the_guide_names_every_place_no_secrets_hides() -> None:

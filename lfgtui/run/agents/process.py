@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import BinaryIO
 
 from lfgtui.providers.base import ProviderConfig
+from lfgtui.run.agents.agent_state import seeded
 from lfgtui.tools.sandbox import PRIVATE_TMP, Sandbox
-from lfgtui.tools.sandbox_home import home_view, installed_in, own_state
+from lfgtui.tools.sandbox_home import home_view, installed_in
 from lfgtui.tools.supervised import reap, start_supervised
 
 STOP_WAIT_S = 2.0
@@ -55,12 +56,17 @@ async def start_agent(
 
 
 def sandboxed(
-    config: ProviderConfig, sandbox: Sandbox, workdir: Path, home: Path | None, env: Mapping[str, str]
+    config: ProviderConfig,
+    sandbox: Sandbox,
+    workdir: Path,
+    home: Path | None,
+    env: Mapping[str, str],
+    copy: Path,
 ) -> ProviderConfig:
     """`config` whose agent starts inside `sandbox` (tools/sandbox.py), in `workdir`: its own state
-    in `home` writable too (tools/sandbox_home.py's `AGENT_STATE`), and that home hidden as the
-    ticket's `sandbox_home` says, its install and toolchains (on `env`'s PATH) still readable, also
-    where the sandbox's own `/tmp` would hide them."""
+    in `home` (tools/sandbox_home.py's `AGENT_STATE`) the ticket's copy kept in `copy`
+    (agent_state.py), and that home hidden as the ticket's `sandbox_home` says, its install and
+    toolchains (on `env`'s PATH) still readable, also where the sandbox's own `/tmp` would hide them."""
     command = config.agent.command
     path = env.get("PATH", os.defpath)
     inside = dataclasses.replace(
@@ -68,11 +74,13 @@ def sandboxed(
     )
     if home is not None:
         view = home_view(home, sandbox.home, command[0], (), env, own=sandbox.writable)
+        state = seeded(copy, home, command[0], env)
         inside = dataclasses.replace(
             inside,
-            writable=(*inside.writable, *own_state(home, command[0])),
+            writable=(*inside.writable, *state.logins()),
             readable=(*inside.readable, *view.readable),
             hidden=(*inside.hidden, *view.hidden),
+            bound=state.binds(),
         )
     agent = dataclasses.replace(config.agent, command=tuple(inside.wrap(command, workdir)))
     return dataclasses.replace(config, agent=agent)

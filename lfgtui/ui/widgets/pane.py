@@ -31,6 +31,7 @@ from lfgtui.alerts.states import Standing, State
 from lfgtui.conversation import turns_before
 from lfgtui.cost.metrics import Metrics
 from lfgtui.events import (
+    AGENT_STATE_CHANGED,
     COMPACTING,
     COMPACTION_ENDED,
     FOLDER_SETTINGS,
@@ -657,6 +658,11 @@ class TicketPane:
             self._compacted(event.message)
         elif event.message.startswith((*FOLDER_SETTINGS, FORKED_AT)):
             self._entry(event.message)
+        elif event.message.startswith(AGENT_STATE_CHANGED):
+            head, _, diff = event.message.partition("\n")
+            self.status_note = inert(head)
+            self._entry(head)
+            self._shown_as_code(diff)
 
     def _compacted(self, message: str) -> None:
         """A compaction of the agent's context ended: an entry of its own in the transcript, where it
@@ -665,6 +671,13 @@ class TicketPane:
         if self.progress == COMPACTING:
             self.progress = ""
         self._entry(message)
+
+    def _shown_as_code(self, text: str) -> None:
+        """Text from outside (a diff) as a block of code in the transcript, inert, its fence longer than
+        any run of backticks in it."""
+        shown = inert(text)
+        fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", shown)), default=0))
+        self.body.append(f"{fence}diff\n{shown}\n{fence}\n\n")
 
     def _entry(self, message: str) -> None:
         """A status as an entry of its own in the transcript, where it was said, inert."""
