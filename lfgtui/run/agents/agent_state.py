@@ -194,6 +194,7 @@ def seeded(folder: Path, home: Path, program: str, env: Mapping[str, str]) -> St
         return opened(folder)
     shutil.rmtree(folder, ignore_errors=True)  # a seeding cut short: `PLACES` is written last
     places = tuple(_places(home, program, env))
+    (folder / "seed").mkdir(parents=True)  # an agent lfg knows no state of has an empty copy
     for name, real in places:
         _copy(real, folder / "seed" / name)
         if not real.exists():  # where the copy is bound: it must be there
