@@ -278,6 +278,7 @@ class Outlet:
             if runner is not None:
                 if self.lease is not None:
                     self.lease.retaken = runner.dispatch.look_soon
+                    runner.dispatch.fence = self.lease.fence  # each of its writes carries it
                 await runner.dispatch.start(run.run_id, said, publisher.instance)
             yield watch
         finally:
