@@ -268,6 +268,8 @@ class Outlet:
             said(f"not publishing this run: {problem}")
             yield None
             return
+        if runner is not None and self.lease is not None:  # each of its writes carries its fence
+            runner.dispatch.fence = publisher.fence = self.lease.fence
         run.sinks.append(publisher if runner is None else runner.published(publisher))
         run.readers.append(publisher.looked)
         publisher.start()
@@ -278,7 +280,6 @@ class Outlet:
             if runner is not None:
                 if self.lease is not None:
                     self.lease.retaken = runner.dispatch.look_soon
-                    runner.dispatch.fence = self.lease.fence  # each of its writes carries it
                 await runner.dispatch.start(run.run_id, said, publisher.instance)
             yield watch
         finally:
