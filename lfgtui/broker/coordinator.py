@@ -57,7 +57,7 @@ import dataclasses
 import functools
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -70,6 +70,7 @@ from lfgtui.broker.layout import Layout, loads, ran_field
 from lfgtui.broker.presence import MAX_ERROR, WorkerPresence, live_workers, said_at
 from lfgtui.broker.restored import CHECK_EVERY_S, Ledger, Restoration
 from lfgtui.broker.running_on import ran_on
+from lfgtui.broker.steers import Sent, SteersSent
 from lfgtui.broker.watch import BrokerAttachment
 from lfgtui.broker.work import MAX_NOTE, AttemptEnd, ControlEntry, WorkItem, ended_field, relative_to
 from lfgtui.broker.work_index import WorkIndex
@@ -88,6 +89,7 @@ from lfgtui.events import (
     EventFactory,
     Outcome,
     Status,
+    SteerOffer,
     observed,
 )
 from lfgtui.formats import plural
@@ -197,7 +199,8 @@ class Dispatch:
     _feed: asyncio.Task[None] | None = field(default=None, init=False)
     _sending: set[asyncio.Task[Any]] = field(default_factory=set, init=False)
     _awaiting: set[asyncio.Task[None]] = field(default_factory=set, init=False)
-    """The waits for the late answers of pending requests (`asked_of_worker`)."""
+    """What runs beside the run (`background`): the waits for the late answers of pending requests
+    (`asked_of_worker`), the steers carried to a next attempt."""
     _workers: tuple[float, list[WorkerPresence]] | None = field(default=None, init=False)
     """The workers' presence as last read, and when (on `clock`)."""
     _reading_workers: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
@@ -458,9 +461,7 @@ class Dispatch:
         # paused worker acts on it when it runs again (issue #66: this said nothing was cancelled).
         unanswered = f"worker {name}, which runs {ticket_id}, has not answered in {within:g} s"
         if late is not None:  # issue #74: a steer queued here as well as steered there went twice
-            waiting = asyncio.create_task(self._answered_late(reply, ticket_id, work, late), name=reply)
-            self._awaiting.add(waiting)
-            waiting.add_done_callback(self._awaiting.discard)
+            self.background(self._answered_late(reply, ticket_id, work, late), reply)
             return Pending(
                 f"{unanswered} (paused, or cut off from the broker): the {request.kind} is pending, "
                 "neither taken nor refused; it waits for the worker on the broker and is delivered once, "
@@ -471,6 +472,12 @@ class Dispatch:
             "and the sub-agent is cancelled when the worker reads it; if the worker is gone, its lease "
             "lapses and another worker runs the ticket again"
         )
+
+    def background(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        """Run `work` beside the run, stopped when the dispatch closes."""
+        task = asyncio.create_task(work, name=name)
+        self._awaiting.add(task)
+        task.add_done_callback(self._awaiting.discard)
 
     async def _answer(self, reply: str, within: float) -> bytes | None:
         """A worker's answer on the `reply` key, waited for up to `within` s (None: none came)."""
@@ -643,6 +650,9 @@ class BrokerRunner:
         self.answer_lost: dict[str, str] = {}
         """Tickets whose latest attempt completed but lost events (maybe of its answer) on the broker,
         and how: what depends on them fails, saying so."""
+        self.steers = SteersSent()
+        """The steers sent to each ticket's attempt now, carried to the next should it end without
+        its worker (broker/steers.py)."""
 
     def published(self, publisher: Publisher) -> Sink:
         """The run's sink that publishes what the run says itself; the events of attempts a worker ran
@@ -742,6 +752,8 @@ class BrokerRunner:
                 if isinstance(event, AttemptEnded) and event.attempt in cut:
                     self._cut(attempt, event, cut[event.attempt])
                 attempt.emit(ev.adopt(observed(event)))
+                if isinstance(event, SteerOffer) and (carried := self.steers.turn_began(ticket.id)):
+                    self.dispatch.background(self._carry(attempt, carried), f"carry steers of {ticket.id}")
                 if isinstance(event, AttemptEnded) and event.outcome is not Outcome.INTERRUPTED:
                     return  # (interrupted: its end published by a coordinator before, a takeover follows)
         finally:
@@ -749,6 +761,8 @@ class BrokerRunner:
             if work is not None:
                 self._finished(attempt, work, state.outcome or Outcome.CANCELLED)
             self.dispatch.done_with(ticket.id)
+            for sent in self.steers.done(ticket.id):
+                self._hold(sent, "carried to a next attempt whose turn never began")
             if state.outcome is None and work is not None:  # cancelled here: the worker stops it
                 self.dispatch.send(ControlEntry(Cancel(ticket.id), watcher_name(), work))
 
@@ -770,8 +784,7 @@ class BrokerRunner:
         for the worker's answer (`Dispatch.asked_of_worker`), as a run here would answer."""
         by = watcher_name() if who == YOU else who
         if isinstance(request, Steer):
-            late = functools.partial(self._steered_late, run, request, by)
-            return self.dispatch.asked_of_worker(state, request, by, late)
+            return self._steer(Sent(request, by, run), state)
         if not isinstance(request, Approve):
             return self.dispatch.asked_of_worker(state, request, by)
         approvals = run.approvals
@@ -783,18 +796,45 @@ class BrokerRunner:
         self.dispatch.send(ControlEntry(request, by, work))
         return None
 
-    def _steered_late(self, run: RunFace, steer: Steer, by: str, told: Told) -> None:
+    async def _steer(self, sent: Sent, state: TicketState) -> Told:
+        """Carry a steer to the worker running the ticket's attempt; one it took, or has not answered
+        yet, is kept while that attempt runs (broker/steers.py)."""
+        late = functools.partial(self._steered_late, sent)
+        told = await self.dispatch.asked_of_worker(state, sent.steer, sent.by, late)
+        if told is None or isinstance(told, Pending):
+            self.steers.add(sent)
+        return told
+
+    def _steered_late(self, sent: Sent, told: Told) -> None:
         """A pending steer's answer (`Dispatch.asked_of_worker`): taken by the worker, its `Steered`
-        says so; refused there (no safe point), or never read while the attempt it was sent to ran (the
-        worker paused past its lease, or died), it is held here as the ticket's next turn; where the
-        ticket runs no more, said lost, with its words."""
-        if told is None:
+        says so; refused there (no safe point), or never read while the attempt it was sent to ran, it
+        is held here as the ticket's next turn; where the ticket runs no more, said lost, with its
+        words. Carried on to a next attempt meanwhile, its answer no longer counts."""
+        if told is None or sent.settled:
             return
-        problem = run.steer(steer.ticket, steer.text, by)
-        if problem is not None:
-            why = "refused by its worker" if isinstance(told, Refusal) else "never read by its worker"
-            lost = f"a steer of {steer.ticket} from {by} was {why} and is lost ({problem}): {steer.text}"
-            self.dispatch.said(lost)
+        self.steers.settle(sent)
+        why = "refused by its worker" if isinstance(told, Refusal) else "never read by its worker"
+        self._hold(sent, why)
+
+    def _hold(self, sent: Sent, why: str) -> None:
+        """Hold a steer here as the ticket's next turn, or say it lost with its words."""
+        steer = sent.steer
+        if (problem := sent.run.steer(steer.ticket, steer.text, sent.by)) is not None:
+            lost = f"a steer of {steer.ticket} from {sent.by} was {why} and is lost ({problem})"
+            self.dispatch.said(f"{lost}: {steer.text}")
+
+    async def _carry(self, attempt: Attempt, carried: list[Sent]) -> None:
+        """Send the steers an attempt that ended without its worker took (or was sent), in order, to
+        the attempt that took its place and runs the turn again (broker/steers.py)."""
+        for sent in carried:
+            self._tell(
+                attempt,
+                f"the steer from {sent.by} sent to an attempt that ended without its worker is carried "
+                f"to attempt {attempt.number}, which runs the turn again: {sent.steer.text}",
+            )
+            told = await self._steer(sent, attempt.state)
+            if isinstance(told, Refusal):
+                self._hold(sent, f"refused by attempt {attempt.number} ({told.said})")
 
     async def _enqueue(self, attempt: Attempt) -> str:
         """Put the ticket's attempt on the broker for a worker; returns its work entry."""
@@ -954,6 +994,7 @@ class BrokerRunner:
         # worker's last (each of the worker's events is adopted in order, after what this run said
         # first), so watchers take it as the attempt's end.
         self.dispatched.discard((ticket.id, before))
+        self.steers.taken_over(ticket.id)  # what it was sent goes to the next attempt
         if attempt.state.outcome is None:
             attempt.say(AttemptEnded, outcome=Outcome.INTERRUPTED, error=error)
         ev = attempt.renumber(number)
