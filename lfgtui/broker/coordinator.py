@@ -231,6 +231,8 @@ class Dispatch:
         coordinator lease held: commands/broker.py `Outlet`) until the `end` of this coordinator's
         `publisher` (its instance); `said` hears what goes wrong on the way."""
         self.run_id, self.said = run_id, said
+        if not self.fence.key:  # no coordinator lease (`Outlet.publishing` gives it one): unfenced
+            self.fence = Fence(self.layout.generation(run_id))
         block_ms = max(int(self.broker.settings.lease_s * FEED_WAIT * 1000), 1)
         attachment = BrokerAttachment(self.broker, self.run_id, self.clock, FEED_RECONNECTS, block_ms)
         attachment.ended_by = publisher
