@@ -2,8 +2,9 @@
 (issue #74). It wakes to a later generation of the run's coordinator lease, and stands down in one
 line, exit 4, having written nothing: before, it took the lapsed lease for a broker gone back in time,
 claimed it again, ignored the other coordinator's `end`, and enqueued the dependent a second time (or
-waited forever). Real `lfg run --broker`, `lfg resume --broker` and `lfg worker` processes on a real
-redis-server; their provider the sim of this test, which counts the calls."""
+waited forever); woken while the other still runs the run, it went on beside it. Real `lfg run
+--broker`, `lfg resume --broker` and `lfg worker` processes on a real redis-server; their provider the
+sim of this test, which counts the calls."""
 
 from __future__ import annotations
 
@@ -45,8 +46,9 @@ def calls(sim: SimServer, words: str) -> int:
 
 
 @pytest.mark.timeout(240)  # a warm-up, a lease to lapse, a resume to run the run to its end
+@pytest.mark.parametrize("wakes", ["after", "during"], ids=["woken after the run ended", "woken mid-run"])
 async def test_a_coordinator_paused_past_its_lease_while_another_resumed_the_run_stands_down(
-    fleet: Fleet, admin: redis.Redis, sim: SimServer
+    fleet: Fleet, admin: redis.Redis, sim: SimServer, wakes: str
 ) -> None:
     config = fleet.config(LEASE + f'[providers.far]\nkind = "sim"\nbase_url = "{sim.url}/v1"\n', "far.toml")
     fleet.start("w1", config=config)
@@ -64,10 +66,16 @@ async def test_a_coordinator_paused_past_its_lease_while_another_resumed_the_run
             history = fleet.lfg.home / "data" / "lfgtui" / "history.sqlite3"
             with sqlite3.connect(history) as original, sqlite3.connect(copy) as copied:
                 original.backup(copied)
-            code, events, err = await asyncio.to_thread(finish, resumed(fleet, run_id, copy, config))
+            second = resumed(fleet, run_id, copy, config)
+            if wakes == "during":  # once the other holds the run (this one cannot renew, stopped)
+                await until(lambda: admin.exists(f"lfg:run:{run_id}:coordinator"), 60)
+                first.send_signal(signal.SIGCONT)
+                _, woke = await asyncio.to_thread(first.communicate, timeout=60)  # no hang
+            code, events, err = await asyncio.to_thread(finish, second)
         finally:
             first.send_signal(signal.SIGCONT)
-        _, woke = await asyncio.to_thread(first.communicate, timeout=60)  # no hang
+        if wakes == "after":
+            _, woke = await asyncio.to_thread(first.communicate, timeout=60)  # no hang
     finally:
         if first.poll() is None:
             first.kill()
