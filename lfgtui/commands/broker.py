@@ -272,6 +272,8 @@ class Outlet:
             said(f"not publishing this run: {problem}")
             yield None
             return
+        if runner is not None and self.lease is not None:  # each of its writes carries its fence
+            runner.dispatch.fence = publisher.fence = self.lease.fence
         run.sinks.append(publisher if runner is None else runner.published(publisher))
         run.readers.append(publisher.looked)
         publisher.start()
