@@ -19,6 +19,7 @@ from functools import cache
 from typing import Any, Generic, TypeVar
 
 from lfgtui.outcome import Outcome
+from lfgtui.surrogates import mended, mended_fields, said
 from lfgtui.turns import ProviderTurn
 
 
@@ -245,6 +246,10 @@ FOLDER_SETTINGS = (
 session opens or when one changed during a turn (run/agents/folder_settings.py): the pane keeps it as
 an entry of its own where it was said, as it does a compaction's end, so a later status line does
 not take its place."""
+AGENT_STATE_CHANGED = "the agent changed its own settings in its sandbox"
+"""How the `Status` begins that says, after a boxed coding agent's attempt, what it changed in its
+ticket's copy of its own state (run/agents/agent_state.py): that line, then the diff. The pane keeps
+it as an entry of its own."""
 FORKED_AT = "forked at turn "
 """How the `Status` begins that says a fork was cut at an earlier turn of its parent's conversation
 (run/fork.py `cut_said`), and what it starts from: the pane keeps it as an entry of its own."""
@@ -686,8 +691,16 @@ class EventFactory:
     attempt: int
     clock: Callable[[], float] = time.monotonic
     _seq: itertools.count[int] = field(default_factory=itertools.count, repr=False)
+    mends: bool = True
+    """Whether text UTF-8 cannot hold is mended here (surrogates.py); False only in the provider
+    worker's child, whose events the parent mends as it adopts them, once their pieces are joined
+    (a pair's two halves then make their character) and under their ticket's name."""
 
     def __call__(self, cls: type[E], **fields: Any) -> E:
+        """An event of this attempt; text that UTF-8 cannot hold is mended here, where every event of
+        an attempt is made (surrogates.py)."""
+        if self.mends:
+            mended_fields(fields, lambda: f"{self.ticket} attempt {self.attempt}: {cls.__name__}")
         return cls(ticket=self.ticket, attempt=self.attempt, seq=next(self._seq), t=self.clock(), **fields)
 
     def adopt(self, observed: Observed) -> Event:
@@ -705,6 +718,9 @@ class EventFactory:
         seq(event, next(self._seq))
         at(event, t)
         for setter, value in zip(own, values, strict=True):
+            if (type(value) is not str or not value.isascii()) and (new := mended(value)) is not value:
+                said(f"{self.ticket} attempt {self.attempt}: {cls.__name__}", value)
+                value = new
             setter(event, value)
         return event
 

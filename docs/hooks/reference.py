@@ -253,9 +253,10 @@ FIELD_HELP = {
     "ticket.sandbox": '`"bwrap"`: `run_command` and a coding agent run where only the worktree is writable; '
     '`"docker"` or `"podman"`: the same, in a container '
     "(see [Running unattended](../guides/unattended.md))",
-    "ticket.sandbox_network": "`false`: the sandbox's commands have no network",
-    "ticket.sandbox_home": 'what the sandbox shows of your home: `"no-secrets"` hides its keys, tokens and '
-    'lfg\'s own files, `"hidden"` all but its toolchains, `"readable"` nothing '
+    "ticket.sandbox_network": "`false`: the sandbox's commands have no network, no loopback and no socket "
+    "outside (refused for a coding agent, which needs its provider)",
+    "ticket.sandbox_home": 'what the sandbox shows of your home: `"no-secrets"` hides its keys, tokens, '
+    'lfg\'s own files and other projects, `"hidden"` all but its toolchains, `"readable"` nothing '
     "(see [Running unattended](../guides/unattended.md#your-home-inside-the-sandbox))",
     "ticket.sandbox_readable": "folders the sandbox still reads where `sandbox_home` hides them",
     "ticket.setup": "a shell command run once in a new worktree before the work, as `run_command` runs "

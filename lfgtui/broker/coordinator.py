@@ -54,20 +54,23 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from lfgtui.broker.client import explain, until_answered
 from lfgtui.broker.failing import FailingWorkers
+from lfgtui.broker.fence import FENCE, Fence, Superseded, stand_down
 from lfgtui.broker.gaps import Lost
 from lfgtui.broker.layout import Layout, loads, ran_field
 from lfgtui.broker.presence import MAX_ERROR, WorkerPresence, live_workers, said_at
 from lfgtui.broker.restored import CHECK_EVERY_S, Ledger, Restoration
 from lfgtui.broker.running_on import ran_on
+from lfgtui.broker.steers import Sent, SteersSent
 from lfgtui.broker.watch import BrokerAttachment
 from lfgtui.broker.work import MAX_NOTE, AttemptEnd, ControlEntry, WorkItem, ended_field, relative_to
 from lfgtui.broker.work_index import WorkIndex
@@ -86,6 +89,7 @@ from lfgtui.events import (
     EventFactory,
     Outcome,
     Status,
+    SteerOffer,
     observed,
 )
 from lfgtui.formats import plural
@@ -95,7 +99,7 @@ from lfgtui.remote.attach import watcher_name
 from lfgtui.run.approvals import Approvals
 from lfgtui.run.attempts import TicketState
 from lfgtui.run.calls import RetryPolicy
-from lfgtui.run.requests import YOU, Approve, Cancel, Refusal, Request, Told
+from lfgtui.run.requests import YOU, Approve, Cancel, Pending, Refusal, Request, Steer, Told
 from lfgtui.run.scheduler import Run, Sink
 
 if TYPE_CHECKING:
@@ -128,6 +132,14 @@ _REWOUND = (
     "the broker went back in time (restored or failed over) and no longer held this attempt's work entry "
     "as its worker's: the attempt is given up, and its ticket enqueued again"
 )
+SEND = (
+    FENCE
+    + """
+return redis.call('XADD', KEYS[1], '*', 'data', ARGV[1])
+"""
+)
+"""KEYS: the run's control stream, its generation; ARGV: the entry's data, the coordinator's
+generation: a control entry, unless a later coordinator took the run (broker/fence.py)."""
 FEED_RECONNECTS = RetryPolicy(max_retries=1 << 62, base_delay_s=0.25, max_delay_s=2.0)
 """The run's feed never gives up on a broker that went away: its events are how the run learns how
 its attempts go, and it goes on where it left off when the broker is back."""
@@ -186,6 +198,9 @@ class Dispatch:
     declared lost only once gone for a lease with no worker saying it runs it still (`Layout.held`)."""
     _feed: asyncio.Task[None] | None = field(default=None, init=False)
     _sending: set[asyncio.Task[Any]] = field(default_factory=set, init=False)
+    _awaiting: set[asyncio.Task[None]] = field(default_factory=set, init=False)
+    """What runs beside the run (`background`): the waits for the late answers of pending requests
+    (`asked_of_worker`), the steers carried to a next attempt."""
     _workers: tuple[float, list[WorkerPresence]] | None = field(default=None, init=False)
     """The workers' presence as last read, and when (on `clock`)."""
     _reading_workers: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
@@ -201,16 +216,23 @@ class Dispatch:
     lost the run's mark and coordinator lease (flushed): events a worker published since went with
     it, not trimmed."""
     _watching: asyncio.Task[None] | None = field(default=None, init=False)
+    fence: Fence = field(default=Fence(""), init=False)
+    """What each of the run's writes carries: its coordinator lease's generation (broker/fence.py)."""
+    superseded: Callable[[str], NoReturn] = field(default=stand_down, init=False)
+    """What a write the fence refused calls, with why: a later coordinator holds the run."""
 
     def __post_init__(self) -> None:
         self.layout = Layout(self.broker.settings.prefix)
         self.work_index = WorkIndex(self.redis, self.broker.settings.max_age_s)
+        self._send = self.redis.register_script(SEND)
 
     async def start(self, run_id: str, said: Callable[[str], None], publisher: str) -> None:
         """Follow the run's event stream (the run is registered on the broker already, its
         coordinator lease held: commands/broker.py `Outlet`) until the `end` of this coordinator's
         `publisher` (its instance); `said` hears what goes wrong on the way."""
         self.run_id, self.said = run_id, said
+        if not self.fence.key:  # no coordinator lease (`Outlet.publishing` gives it one): unfenced
+            self.fence = Fence(self.layout.generation(run_id))
         block_ms = max(int(self.broker.settings.lease_s * FEED_WAIT * 1000), 1)
         attachment = BrokerAttachment(self.broker, self.run_id, self.clock, FEED_RECONNECTS, block_ms)
         attachment.ended_by = publisher
@@ -247,7 +269,10 @@ class Dispatch:
             return
         self.went_back = self.went_back or bool(before) or (forced and before == "")  # or flushed
         streams = {w: self._streams[w] for w in self._works.values() if w in self._streams}
-        done = await self._restoration.write_back(self.ledger, streams, _REWOUND)
+        try:
+            done = await self._restoration.write_back(self.ledger, streams, _REWOUND, self.fence)
+        except Superseded as exc:
+            self.superseded(str(exc))
         if done.went_back:
             said = done.said(before)
             self.said(said)
@@ -359,12 +384,15 @@ class Dispatch:
         item = dataclasses.replace(item, run_id=self.run_id, ticket=relative_to(item.ticket, self.folder))
         stream = self.layout.assigned(worker) if worker else self.layout.work(item.ticket.provider)
         index, data = self.layout.work_index(self.run_id), item.fields()["data"]
-        entry = await until_answered(
-            lambda: self.work_index.enqueue(stream, index, data, item.ticket.id),
-            self._explain,
-            self.said,
-            f"{item.ticket.id} waits for it to be put on the work stream",
-        )
+        try:
+            entry = await until_answered(
+                lambda: self.work_index.enqueue(stream, index, data, item.ticket.id, self.fence),
+                self._explain,
+                self.said,
+                f"{item.ticket.id} waits for it to be put on the work stream",
+            )
+        except Superseded as exc:
+            self.superseded(str(exc))
         self._streams[entry] = stream
         self.ledger.enqueued(item.ticket.id, stream, entry, data, item.attempt)
         return entry
@@ -378,7 +406,7 @@ class Dispatch:
 
         async def send() -> None:
             try:
-                await self.redis.xadd(self.layout.control(self.run_id), entry.fields())  # type: ignore[arg-type]
+                await self.command(entry)
             except Exception as exc:
                 if (problem := self._explain(exc)) is None:
                     raise
@@ -388,14 +416,26 @@ class Dispatch:
         self._sending.add(task)
         task.add_done_callback(self._sending.discard)
 
+    async def command(self, entry: ControlEntry) -> None:
+        """Put a request on the run's control stream now, fenced (broker/fence.py)."""
+        try:
+            await self.fence.call(self._send, [self.layout.control(self.run_id)], [entry.fields()["data"]])
+        except Superseded as exc:
+            self.superseded(str(exc))
+
     def work_of(self, ticket_id: str) -> str | None:
         """The work entry whose attempt the ticket waits for now (None: it waits for none)."""
         return self._works.get(ticket_id)
 
-    async def asked_of_worker(self, state: TicketState, request: Request, who: str) -> Told:
-        """Send `request` to the worker running the ticket's attempt (its work entry now) and wait for
-        its answer: None when it was carried out there, else the worker's words why not, or why no
-        worker answered (said of a sub-agent's cancel, the one request that waits for it so far)."""
+    async def asked_of_worker(
+        self, state: TicketState, request: Request, who: str, late: Callable[[Told], None] | None = None
+    ) -> Told:
+        """Send `request` to the worker running the ticket's attempt (its work entry now), its reply key
+        the request's id, and wait for its answer: None when it was carried out there, else the
+        worker's words why not, or why no worker answered. With `late` (a steer), a worker that has not
+        answered within the wait may still act on the request: it is `Pending`, and `late` gets the
+        answer once it comes (what the worker says stands), or `Pending` again when the attempt ended
+        with none (the worker never read it)."""
         ticket_id, provider = state.ticket.id, state.ticket.provider
         work = self.work_of(ticket_id)
         if work is None or not state.running:
@@ -411,27 +451,65 @@ class Dispatch:
                 )
             token = secrets.token_hex(12)
             reply = self.layout.reply(self.run_id, token)
-            entry = ControlEntry(request, who, work, reply=token)
-            await self.redis.xadd(self.layout.control(self.run_id), entry.fields())  # type: ignore[arg-type]
+            await self.command(ControlEntry(request, who, work, reply=token))
             within = min(REPLY_WAIT_S, self.broker.settings.lease_s)
-            deadline = self.clock() + within
-            while (left := deadline - self.clock()) > 0:
-                answered = await self.redis.blpop([reply], timeout=min(left, REPLY_POLL_S))
-                if answered is not None:
-                    said = answered[1][:MAX_NOTE].decode("utf-8", "replace")  # shown inert, bounded
-                    return Refusal(said) if said else None
+            if (answer := await self._answer(reply, within)) is not None:
+                return _told(answer)
         except Exception as exc:
             if (problem := self._explain(exc)) is None:
                 raise
-            return Refusal(f"{problem}: the sub-agent's cancel did not reach the worker running {ticket_id}")
+            return Refusal(f"{problem}: the {request.kind} did not reach the worker running {ticket_id}")
         # The request stays on the control stream, which the worker reads on from where it was: a
         # paused worker acts on it when it runs again (issue #66: this said nothing was cancelled).
+        unanswered = f"worker {name}, which runs {ticket_id}, has not answered in {within:g} s"
+        if late is not None:  # issue #74: a steer queued here as well as steered there went twice
+            self.background(self._answered_late(reply, ticket_id, work, late), reply)
+            return Pending(
+                f"{unanswered} (paused, or cut off from the broker): the {request.kind} is pending, "
+                "neither taken nor refused; it waits for the worker on the broker and is delivered once, "
+                "when the worker reads it (if the worker cannot take it, it is queued as the next turn then)"
+            )
         return Refusal(
-            f"worker {name}, which runs {ticket_id}, has not answered in {within:g} s (paused, or cut off "
-            "from the broker): the cancel waits for it on the broker, and the sub-agent is cancelled when "
-            "the worker reads it; if the worker is gone, its lease lapses and another worker runs the "
-            "ticket again"
+            f"{unanswered} (paused, or cut off from the broker): the cancel waits for it on the broker, "
+            "and the sub-agent is cancelled when the worker reads it; if the worker is gone, its lease "
+            "lapses and another worker runs the ticket again"
         )
+
+    def background(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        """Run `work` beside the run, stopped when the dispatch closes."""
+        task = asyncio.create_task(work, name=name)
+        self._awaiting.add(task)
+        task.add_done_callback(self._awaiting.discard)
+
+    async def _answer(self, reply: str, within: float) -> bytes | None:
+        """A worker's answer on the `reply` key, waited for up to `within` s (None: none came)."""
+        deadline = self.clock() + within
+        while (left := deadline - self.clock()) > 0:
+            answered = await self.redis.blpop([reply], timeout=min(left, REPLY_POLL_S))
+            if answered is not None:
+                return answered[1][:MAX_NOTE]  # shown inert, bounded
+        return None
+
+    async def _answered_late(
+        self, reply: str, ticket_id: str, work: str, late: Callable[[Told], None]
+    ) -> None:
+        """Wait for the answer to a pending request while the ticket's attempt of `work` waits, and one
+        wait more after it ended (its worker answers after it acted, its events may come first); hand
+        it to `late`, or `Pending` when none came. A broker away makes this wait for it."""
+        failures = 0
+        while True:
+            waits = self.work_of(ticket_id) == work
+            try:
+                answer = await self._answer(reply, REPLY_POLL_S)
+            except Exception as exc:
+                if self._explain(exc) is None:
+                    raise
+                failures += 1
+                await asyncio.sleep(FEED_RECONNECTS.delay(failures, None))
+                continue
+            if answer is not None or not waits:
+                late(Pending("") if answer is None else _told(answer))
+                return
 
     async def ran_on(self, ticket_id: str, attempt: int) -> str | None:
         """The worker that took an attempt of this run, as it said on the broker (None: not known)."""
@@ -498,6 +576,7 @@ class Dispatch:
         """Once the run is over and its `end` published: the commands still being sent, then the feed."""
         if self._sending:
             await asyncio.gather(*self._sending, return_exceptions=True)
+        await stop(list(self._awaiting))
         if self._watching is not None:
             await stop([self._watching])
         feed = self._feed
@@ -507,6 +586,12 @@ class Dispatch:
                 self.said(f"the run's feed did not stop in {STOP_S:g} s of being cancelled: leaving it")
             elif not feed.cancelled():
                 feed.result()  # a bug in the feed surfaces here
+
+
+def _told(answer: bytes) -> Told:
+    """A worker's answer read back: "" when it did what was asked, else its words why not."""
+    said = answer.decode("utf-8", "replace")
+    return Refusal(said) if said else None
 
 
 class ForwardedApprovals(Approvals):
@@ -567,6 +652,9 @@ class BrokerRunner:
         self.answer_lost: dict[str, str] = {}
         """Tickets whose latest attempt completed but lost events (maybe of its answer) on the broker,
         and how: what depends on them fails, saying so."""
+        self.steers = SteersSent()
+        """The steers sent to each ticket's attempt now, carried to the next should it end without
+        its worker (broker/steers.py)."""
 
     def published(self, publisher: Publisher) -> Sink:
         """The run's sink that publishes what the run says itself; the events of attempts a worker ran
@@ -666,6 +754,8 @@ class BrokerRunner:
                 if isinstance(event, AttemptEnded) and event.attempt in cut:
                     self._cut(attempt, event, cut[event.attempt])
                 attempt.emit(ev.adopt(observed(event)))
+                if isinstance(event, SteerOffer) and (carried := self.steers.turn_began(ticket.id)):
+                    self.dispatch.background(self._carry(attempt, carried), f"carry steers of {ticket.id}")
                 if isinstance(event, AttemptEnded) and event.outcome is not Outcome.INTERRUPTED:
                     return  # (interrupted: its end published by a coordinator before, a takeover follows)
         finally:
@@ -673,6 +763,8 @@ class BrokerRunner:
             if work is not None:
                 self._finished(attempt, work, state.outcome or Outcome.CANCELLED)
             self.dispatch.done_with(ticket.id)
+            for sent in self.steers.done(ticket.id):
+                self._hold(sent, "carried to a next attempt whose turn never began")
             if state.outcome is None and work is not None:  # cancelled here: the worker stops it
                 self.dispatch.send(ControlEntry(Cancel(ticket.id), watcher_name(), work))
 
@@ -693,6 +785,8 @@ class BrokerRunner:
         hands it to its own run (`Run.ask`): an approval without waiting; a sub-agent's cancel waits
         for the worker's answer (`Dispatch.asked_of_worker`), as a run here would answer."""
         by = watcher_name() if who == YOU else who
+        if isinstance(request, Steer):
+            return self._steer(Sent(request, by, run), state)
         if not isinstance(request, Approve):
             return self.dispatch.asked_of_worker(state, request, by)
         approvals = run.approvals
@@ -703,6 +797,46 @@ class BrokerRunner:
             return Refusal(f"{state.ticket.id} runs on no worker now: nothing answered")
         self.dispatch.send(ControlEntry(request, by, work))
         return None
+
+    async def _steer(self, sent: Sent, state: TicketState) -> Told:
+        """Carry a steer to the worker running the ticket's attempt; one it took, or has not answered
+        yet, is kept while that attempt runs (broker/steers.py)."""
+        late = functools.partial(self._steered_late, sent)
+        told = await self.dispatch.asked_of_worker(state, sent.steer, sent.by, late)
+        if told is None or isinstance(told, Pending):
+            self.steers.add(sent)
+        return told
+
+    def _steered_late(self, sent: Sent, told: Told) -> None:
+        """A pending steer's answer (`Dispatch.asked_of_worker`): taken by the worker, its `Steered`
+        says so; refused there (no safe point), or never read while the attempt it was sent to ran, it
+        is held here as the ticket's next turn; where the ticket runs no more, said lost, with its
+        words. Carried on to a next attempt meanwhile, its answer no longer counts."""
+        if told is None or sent.settled:
+            return
+        self.steers.settle(sent)
+        why = "refused by its worker" if isinstance(told, Refusal) else "never read by its worker"
+        self._hold(sent, why)
+
+    def _hold(self, sent: Sent, why: str) -> None:
+        """Hold a steer here as the ticket's next turn, or say it lost with its words."""
+        steer = sent.steer
+        if (problem := sent.run.steer(steer.ticket, steer.text, sent.by)) is not None:
+            lost = f"a steer of {steer.ticket} from {sent.by} was {why} and is lost ({problem})"
+            self.dispatch.said(f"{lost}: {steer.text}")
+
+    async def _carry(self, attempt: Attempt, carried: list[Sent]) -> None:
+        """Send the steers an attempt that ended without its worker took (or was sent), in order, to
+        the attempt that took its place and runs the turn again (broker/steers.py)."""
+        for sent in carried:
+            self._tell(
+                attempt,
+                f"the steer from {sent.by} sent to an attempt that ended without its worker is carried "
+                f"to attempt {attempt.number}, which runs the turn again: {sent.steer.text}",
+            )
+            told = await self._steer(sent, attempt.state)
+            if isinstance(told, Refusal):
+                self._hold(sent, f"refused by attempt {attempt.number} ({told.said})")
 
     async def _enqueue(self, attempt: Attempt) -> str:
         """Put the ticket's attempt on the broker for a worker; returns its work entry."""
@@ -862,6 +996,7 @@ class BrokerRunner:
         # worker's last (each of the worker's events is adopted in order, after what this run said
         # first), so watchers take it as the attempt's end.
         self.dispatched.discard((ticket.id, before))
+        self.steers.taken_over(ticket.id)  # what it was sent goes to the next attempt
         if attempt.state.outcome is None:
             attempt.say(AttemptEnded, outcome=Outcome.INTERRUPTED, error=error)
         ev = attempt.renumber(number)

@@ -8,6 +8,11 @@ same dependents (issue #55). Now a resume finds the lease held and refuses, nami
 process that holds it, unless that holder is gone: a process of this machine that no longer exists,
 or one elsewhere whose lease lapses unrenewed (the resume waits for that, at most a lease). So taking
 over deliberately is: stop that coordinator (or let its machine die), then resume.
+
+Each taking of the lease is the run's next generation, and the lease a fence (broker/fence.py): a
+coordinator that was paused past its lease while another resumed the run finds a later generation
+when it wakes and stands down, where before it took the lapsed lease for a broker gone back in time,
+claimed it again, and enqueued the run's dependents a second time (issue #74).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from lfgtui.broker.client import explain
+from lfgtui.broker.fence import Fence, stand_down, superseded
 from lfgtui.broker.layout import Layout, loads
 from lfgtui.broker.lease_clock import LeaseClock
 from lfgtui.cancels import raise_swallowed_cancel
@@ -34,22 +40,32 @@ if TYPE_CHECKING:
     from lfgtui.config.broker import Broker
 
 RENEW = """
-local held = redis.call('GET', KEYS[1])
-if held == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
-if not held then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 2 end
-return 0
+local held, mine = redis.call('GET', KEYS[1]), tonumber(ARGV[3])
+local now = tonumber(redis.call('GET', KEYS[2]) or '0') or 0
+if now > mine then return 0 end
+redis.call('SET', KEYS[2], mine, 'EX', ARGV[4])
+if held == ARGV[1] and now == mine then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 2
 """
-"""KEYS: the run's coordinator key; ARGV: this coordinator's value, the lease in ms. Renew it if it
-is this coordinator's: 1; take it again if the broker lost it: 2; another coordinator's: 0."""
+"""KEYS: the run's coordinator key, its generation (broker/fence.py); ARGV: this coordinator's
+value, the lease in ms, its generation, the generation's lifetime in s. Renew it if it is this
+coordinator's: 1. A later generation took the run (a coordinator resumed it while this one was paused
+or cut off, and may have ended it since): 0, touching nothing. Else the broker went back in time (the
+lease or the generation gone, the generation lower, the lease an earlier coordinator's): taken again
+at this coordinator's generation, 2."""
 
 TAKE = """
 local held = redis.call('GET', KEYS[1])
 if (held or '') ~= ARGV[3] then return 0 end
+local generation = redis.call('INCR', KEYS[2])
+redis.call('EXPIRE', KEYS[2], ARGV[4])
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return 1
+return generation
 """
-"""KEYS: the run's coordinator key; ARGV: the new holder's value, the lease in ms, the value the key
-must still hold ('' for none): 1 once taken, 0 when another resume or coordinator got there first."""
+"""KEYS: the run's coordinator key, its generation; ARGV: the new holder's value, the lease in ms, the
+value the key must still hold ('' for none), the generation's lifetime in s: the holder's generation
+(the one before, plus one) once taken, 0 when another resume or coordinator got there first."""
 
 RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -120,13 +136,20 @@ def _how_to_take_over(run_id: str, lease_s: float) -> str:
 
 
 async def take(
-    redis: Redis, layout: Layout, run_id: str, holder: Holder, lease_s: float, said: Callable[[str], None]
-) -> None:
+    redis: Redis,
+    layout: Layout,
+    run_id: str,
+    holder: Holder,
+    lease_s: float,
+    said: Callable[[str], None],
+    lifetime_s: float,
+) -> Fence:
     """Take the run's coordinator lease for `holder` once no live coordinator holds it; raise
     `CoordinatorHeld` naming the one that does. A holder of this machine whose process is gone is
     replaced at once; one elsewhere is given until its lease lapses unrenewed (at most a lease), for
     it may be alive. The lease is taken in one step on the broker (`TAKE`) only if it still holds
-    what was looked at, so of two resumes that looked at once exactly one takes it."""
+    what was looked at, so of two resumes that looked at once exactly one takes it; the next
+    generation with it, the holder's fence (broker/fence.py)."""
     key = layout.coordinator(run_id)
     value = await redis.get(key)
     holder_before = None if value is None else Holder.read(value)
@@ -134,11 +157,13 @@ async def take(
         if holder_before.host == socket.gethostname():
             raise _held(run_id, holder_before, lease_s)
         value = await _lapsed(redis, key, run_id, value, holder_before, lease_s, said)
+    generation = layout.generation(run_id)
     taken = await redis.register_script(TAKE)(
-        keys=[key], args=[holder.value(), int(lease_s * 1000), value or b""]
+        keys=[key, generation], args=[holder.value(), int(lease_s * 1000), value or b"", int(lifetime_s)]
     )
-    if taken != 1:
+    if taken == 0:
         raise _held(run_id, Holder.read(await redis.get(key)), lease_s)
+    return Fence(generation, int(taken))
 
 
 async def _lapsed(
@@ -182,35 +207,46 @@ def _held(run_id: str, holder: Holder, lease_s: float) -> CoordinatorHeld:
 class CoordinatorLease:
     """A run's coordinator lease, taken by `claim` before the run is registered or anything of it
     published (a resume that loses the lease changes nothing), renewed on a lease clock until
-    `aclose`. `said` hears, while it is held, that it cannot be renewed or was taken over."""
+    `aclose`. `said` hears, while it is held, that it cannot be renewed; `superseded`, that a later
+    coordinator took the run (by default this one stands down: broker/fence.py)."""
 
     def __init__(self, redis: Redis, broker: Broker, run_id: str, who: str, said: Callable[[str], None]):
         self.redis, self.broker, self.run_id, self.said = redis, broker, run_id, said
-        self.key = Layout(broker.settings.prefix).coordinator(run_id)
+        layout = Layout(broker.settings.prefix)
+        self.key = layout.coordinator(run_id)
         self.holder = Holder.here(who)
         self.lease_ms = int(broker.settings.lease_s * 1000)
+        self.fence = Fence(layout.generation(run_id))
+        """What every write of this coordinator carries once the lease is taken (broker/fence.py)."""
         self._clock = LeaseClock(broker, f"coordinator of {run_id}")
         self._renewing: asyncio.Task[None] | None = None
         self._closed = False
         self.retaken: Callable[[], None] = lambda: None
         """Called (on the lease clock's thread) when the broker had lost the lease and it was taken
         again: the broker may have gone back in time (broker/restored.py)."""
+        self.superseded: Callable[[str], None] = stand_down
+        """Called (on the lease clock's thread) with why, once a later generation holds the run."""
 
     async def claim(self, waiting: Callable[[str], None]) -> None:
         """Take the lease (`take`: `waiting` hears that it waits for a holder elsewhere to lapse) and
         renew it from then on, or raise `CoordinatorHeld` naming who holds it."""
-        layout, lease_s = Layout(self.broker.settings.prefix), self.broker.settings.lease_s
-        await take(self.redis, layout, self.run_id, self.holder, lease_s, waiting)
+        layout, settings = Layout(self.broker.settings.prefix), self.broker.settings
+        self.fence = await take(
+            self.redis, layout, self.run_id, self.holder, settings.lease_s, waiting, settings.max_age_s
+        )
         self._renewing = asyncio.create_task(self._clock.run(self._renew), name="coordinator lease")
 
     async def _renew(self, ownership: Ownership) -> None:
-        """Every quarter lease, on the clock's loop; says once when another coordinator took over."""
+        """Every quarter lease, on the clock's loop; stands down once a later coordinator took over."""
         renew = ownership.redis.register_script(RENEW)
-        taken_over, away = False, False
+        keys = [self.key, self.fence.key]
+        lifetime_s = int(self.broker.settings.max_age_s)
+        args = [self.holder.value(), self.lease_ms, self.fence.generation, lifetime_s]
+        away = False
         while True:
             await asyncio.sleep(self.broker.settings.lease_s * RENEW_EVERY)
             try:
-                renewed = await renew(keys=[self.key], args=[self.holder.value(), self.lease_ms])
+                renewed = await renew(keys=keys, args=args)
             except Exception as exc:
                 if (problem := explain(exc, self.broker)) is None:
                     raise
@@ -219,20 +255,18 @@ class CoordinatorLease:
                 away = True
                 continue
             raise_swallowed_cancel()
-            away, mine = False, renewed != 0
+            away = False
+            if renewed == 0:
+                value = await ownership.redis.get(self.key)
+                holder = "" if value is None else f"{Holder.read(value).named()} holds it; "
+                self.superseded(superseded(f"{holder}its lease is of a later generation"))
+                return
             if renewed == 2:
                 self.said(
                     f"this run's coordinator lease was gone from the broker (restored, failed over or "
                     f"flushed): claimed it again for this coordinator of run {self.run_id}"
                 )
                 self.retaken()
-            if not mine and not taken_over:
-                holder = Holder.read(await ownership.redis.get(self.key))
-                self.said(
-                    f"another coordinator took run {self.run_id} over ({holder.named()}) while this one "
-                    "did not renew its lease (paused, or cut off from the broker): stop this one"
-                )
-            taken_over = not mine
 
     async def aclose(self) -> None:
         """Stop renewing and give the lease up, so a resume need not wait for it to lapse (once)."""

@@ -18,6 +18,8 @@ PREFIX:run:RUN:held:FIELD   string: the worker still running the attempt `FIELD`
                             renewal: until then the coordinator does not enqueue it again
 PREFIX:run:RUN:coordinator  string: who coordinates the run (machine, pid), lapsing a lease after
                             its last renewal (`broker/coordinator_lease.py`)
+PREFIX:run:RUN:generation   string: how many times the run's coordinator lease was taken, the fence
+                            every coordinator write checks (`broker/fence.py`)
 PREFIX:run:RUN:checked      string: the broker's server (`INFO server` run_id) the run's coordinator
                             last wrote back what it knows to (`broker/restored.py`): workers
                             start nothing while it is another server's
@@ -96,6 +98,10 @@ class Layout:
     def coordinator(self, run_id: str) -> str:
         """The run's coordinator lease (broker/coordinator_lease.py)."""
         return f"{self.prefix}:run:{run_id}:coordinator"
+
+    def generation(self, run_id: str) -> str:
+        """The generation of the run's coordinator lease: the fence (broker/fence.py)."""
+        return f"{self.prefix}:run:{run_id}:generation"
 
     def checked(self, run_id: str) -> str:
         """The server the run's coordinator last checked the broker's state against (broker/restored.py)."""

@@ -58,15 +58,18 @@ run it twice. An entry whose message was trimmed away is acknowledged: nothing i
 HOLDER = """
 local ok, pending = pcall(redis.call, 'XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)
 if not ok or #pending == 0 then return '' end
-return pending[1][2]
+return pending[1][2] .. '#' .. pending[1][4]
 """
+"""Lua, the body of `holder()`: who holds the entry, as consumer#delivery ('' for nobody), so that a
+consumer of the same name that took it over since (a worker restarted under its name while the old
+process was paused) holds it, not the old one (issue #74)."""
 
 RENEW = (
     "local function holder()"
     + HOLDER
     + """end
 local held = holder()
-if held == ARGV[3] then
+if held == ARGV[3] .. '#' .. ARGV[6] then
     redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[3], 0, ARGV[2], 'JUSTID')
     return 1
 end
@@ -78,20 +81,21 @@ return 2
 """
 )
 """KEYS: the stream, the run's `ended` hash, the attempt's `held` key; ARGV: group, entry, this
-consumer, the attempt's field of the `ended` hash ('' while not known), the lease in ms. Reset the
-entry's idle clock if this consumer still holds it: 1. If the broker lost the entry's delivery (gone
-from its stream, or there but pending for nobody: a broker that went back in time, restored or failed
-over, and would hand it out again), with no end recorded of it, nobody else can be running it: this
-consumer goes on, deleting the entry and saying so in the `held` key, which lapses a lease after its
-last renewal (the coordinator declares the entry lost only once it has): 2. Else (another consumer
-holds it, or its end is recorded) 0, touching nothing."""
+consumer, the attempt's field of the `ended` hash ('' while not known), the lease in ms, the delivery
+it holds. Reset the entry's idle clock if this consumer still holds it, in that delivery: 1. If the
+broker lost the entry's delivery (gone from its stream, or there but pending for nobody: a broker
+that went back in time, restored or failed over, and would hand it out again), with no end recorded
+of it, nobody else can be running it: this consumer goes on, deleting the entry and saying so in the
+`held` key, which lapses a lease after its last renewal (the coordinator declares the entry lost
+only once it has): 2. Else (another consumer holds it, or this one's name in a later delivery, or
+its end is recorded) 0, touching nothing."""
 
 FINISH = (
     "local function holder()"
     + HOLDER
     + """end
 local held = holder()
-if held ~= '' and held ~= ARGV[3] then return 0 end
+if held ~= '' and held ~= ARGV[3] .. '#' .. ARGV[7] then return 0 end
 if ARGV[5] ~= '' then
     if held == '' then
         redis.call('HSETNX', KEYS[2], ARGV[4], ARGV[5])
@@ -107,10 +111,12 @@ return 1
 """
 )
 """KEYS: the stream, the run's `ended` hash; ARGV: group, entry, this consumer, the end's field, its
-value ('' for none), the hash's lifetime in s. Record the end and acknowledge the entry if this
-consumer holds it: 1. If nobody does (the broker lost it), the end is recorded unless one is there
-already: 2. If another worker holds it, nothing is written: 0. An entry whose end is recorded is
-deleted from its stream: the end, and the run's work index, say all that is left to know of it."""
+value ('' for none), the hash's lifetime in s, the delivery it holds. Record the end and acknowledge
+the entry if this consumer holds it, in that delivery: 1. If nobody does (the broker lost it), the
+end is recorded unless one is there already: 2. If another worker holds it (or this one's name in a
+later delivery: a worker restarted under its name took it over), nothing is written: 0. An entry
+whose end is recorded is deleted from its stream: the end, and the run's work index, say all that
+is left to know of it."""
 
 
 @dataclass(frozen=True)
@@ -161,17 +167,28 @@ class Ownership:
         ]
         return TakenOver(lapsed, int(soonest) / 1000)
 
-    async def renew(self, stream: str, entry: str, lease_ms: int, held: Held | None = None) -> bool:
-        """Whether this consumer still held the entry (its lease now renewed), or holds it alone
-        since the broker lost it (`held` says where that is kept: see `RENEW`)."""
+    async def renew(
+        self, stream: str, entry: str, deliveries: int, lease_ms: int, held: Held | None = None
+    ) -> bool:
+        """Whether this consumer still held the entry in its delivery `deliveries` (its lease now
+        renewed), or holds it alone since the broker lost it (`held` says where that is kept: see
+        `RENEW`)."""
         keys = [stream, *(("", "") if held is None else (held.ended, held.key))]
-        args = [self.group, entry, self.consumer, "" if held is None else held.field, lease_ms]
+        args = [self.group, entry, self.consumer, "" if held is None else held.field, lease_ms, deliveries]
         return await self._renew(keys=keys, args=args) != 0
 
     async def finish(
-        self, stream: str, entry: str, ended: str, field: str, value: bytes | None, lifetime_s: int
+        self,
+        stream: str,
+        entry: str,
+        deliveries: int,
+        ended: str,
+        field: str,
+        value: bytes | None,
+        lifetime_s: int,
     ) -> bool:
         """Record an attempt's end (`value`, None: nothing to record) in the `ended` hash and
-        acknowledge its entry, unless another consumer holds the entry now: False then."""
-        args = [self.group, entry, self.consumer, field, value or b"", lifetime_s]
+        acknowledge its entry, unless another consumer holds the entry now (or this one's name in a
+        delivery after `deliveries`): False then."""
+        args = [self.group, entry, self.consumer, field, value or b"", lifetime_s, deliveries]
         return await self._finish(keys=[stream, ended], args=args) != 0

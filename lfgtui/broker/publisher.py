@@ -36,9 +36,10 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from lfgtui.alerts.states import Attentions, Standing
+from lfgtui.broker.fence import FENCE, Fence, Superseded, stand_down
 from lfgtui.broker.layout import ENTRY_END, ENTRY_EVENTS, ENTRY_GAP, ENTRY_NOTICE, Layout, dumps
 from lfgtui.cancels import STOP_S, raise_swallowed_cancel
 from lfgtui.config.broker import BrokerError, BrokerSettings
@@ -62,6 +63,28 @@ if TYPE_CHECKING:
 
     from lfgtui.cost.metrics import MetricsBook
 
+PUBLISH = (
+    FENCE
+    + """
+local entries, fields = tonumber(ARGV[6]), tonumber(ARGV[7])
+for i = 8, 7 + 3 * entries, 3 do
+    local kind, n, data = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+    redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'kind', kind, 'n', n, 'data', data)
+end
+if ARGV[5] ~= '' then redis.call('ZADD', KEYS[3], ARGV[5], ARGV[4]) end
+local first = 8 + 3 * entries
+for i = first, first + 2 * fields - 1, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+if ARGV[3] ~= '' then redis.call('XTRIM', KEYS[1], 'MINID', '~', ARGV[3]) end
+"""
+)
+"""KEYS: the run's event stream, its entry in the index, the index of runs, its generation; ARGV: the
+stream's MAXLEN, the keys' lifetime in s, the oldest entry id to keep ('' for no trimming now), the
+run's id, its start ('' for no rewrite of it in the index), how many entries, how many fields of the
+index, each entry's kind, number and data, each field and value, the coordinator's generation: a
+coordinator's batch, as a pipeline sends another publisher's, written only while no later coordinator
+holds the run (broker/fence.py)."""
 PIPELINE_ENTRIES = 256
 """Entries sent in one round trip."""
 ENTRY_BYTES = 16 * 1024
@@ -190,6 +213,11 @@ class Publisher:
         self._states_changed = True
         self._ended = False
         self._writer: asyncio.Task[None] | None = None
+        self.fence: Fence | None = None
+        """A coordinator's fence (broker/fence.py): set, each batch is one fenced script."""
+        self.superseded: Callable[[str], NoReturn] = stand_down
+        """What a batch the fence refused calls, with why."""
+        self._publish = redis.register_script(PUBLISH)
 
     async def register(self, description: dict[str, Any], who: str, title: str, again: bool = False) -> None:
         """Claim the run's id in the index and describe it there; raises `BrokerError` when another
@@ -462,6 +490,23 @@ class Publisher:
             if taken:
                 self._advanced()
 
+    async def _send_fenced(
+        self, entries: list[_Entry], numbered: int, index: dict[str, Any], rewrite: bool, oldest: str
+    ) -> None:
+        """What `_send` pipelines, as one script that writes nothing once a later coordinator holds
+        the run (`PUBLISH`); stands down then."""
+        assert self.fence is not None
+        first = numbered - len(entries) + 1
+        flat = [v for n, e in enumerate(entries, first) for v in (e.kind, f"{self.instance}.{n}", e.data)]
+        pairs = [v for pair in index.items() for v in pair]
+        started = self._entry.get("started", "") if rewrite else ""
+        keys = [self.layout.events(self.run_id), self.layout.run(self.run_id), self.layout.runs]
+        args = [self._max_len, int(self.settings.max_age_s), oldest, self.run_id, started]
+        try:
+            await self.fence.call(self._publish, keys, [*args, len(entries), len(index), *flat, *pairs])
+        except Superseded as exc:
+            self.superseded(str(exc))
+
     def _sendable(self) -> list[_Entry | _Gap]:
         """The next items to send: a gap still growing at the end of the queue waits, so that one
         outage is one gap; a gap taken is sealed."""
@@ -474,7 +519,81 @@ class Publisher:
         return taken
 
     async def _send(self, entries: list[_Entry], trim: bool) -> None:
-        """One round trip: the entries, the run's entry in the index, the keys' expiry."""
+        """One round trip: the entries, the run's entry in the index, the keys' expiry; a
+        coordinator's as one fenced script (`PUBLISH`)."""
+        now = time.time()
+        index = self._index_fields(now) if self.owner else {}
+        if any(entry.kind == ENTRY_END for entry in entries):
+            index["ended"] = now
+        rewrite = self.owner and self._rewrite_entry and bool(self._entry)
+        if rewrite:
+            index = {**self._entry, "states": json.dumps(Counter(self.states.values())), **index}
+            index["waiting"] = json.dumps(self.waiting)
+            index["attention"] = self._attention_field()
+        numbered = [(entry, f"{self.instance}.{self._numbered + n}") for n, entry in enumerate(entries, 1)]
+        oldest = f"{int((now - self.settings.max_age_s) * 1000)}-0" if trim else ""
+        try:
+            if self.fence is None:
+                await self._pipelined(numbered, index, rewrite, oldest)
+            else:
+                await self._fenced(numbered, index, rewrite, oldest)
+            self._rewrite_entry = self._rewrite_entry and not rewrite
+        except BaseException:
+            self._states_changed = self._states_changed or "states" in index
+            if "tok_s" in index:
+                self._totals_at = -TOTALS_EVERY_S
+            raise
+        self._numbered += len(entries)
+
+    async def _pipelined(
+        self, numbered: list[tuple[_Entry, str]], index: dict[str, Any], rewrite: bool, oldest: str
+    ) -> None:
+        events, run_key = self.layout.events(self.run_id), self.layout.run(self.run_id)
+        pipe = self.redis.pipeline(transaction=False)
+        for entry, n in numbered:
+            fields = {"kind": entry.kind, "n": n, "data": entry.data}
+            pipe.xadd(events, fields, maxlen=self._max_len, approximate=True)  # type: ignore[arg-type]
+        if rewrite:
+            pipe.zadd(self.layout.runs, {self.run_id: self._entry["started"]})
+        if index:
+            pipe.hset(run_key, mapping=index)  # type: ignore[arg-type]
+        for key in (events, run_key) if self.owner else (events,):
+            pipe.expire(key, int(self.settings.max_age_s))
+        if oldest:
+            pipe.xtrim(events, minid=oldest, approximate=True)
+        await pipe.execute()
+
+    async def _fenced(
+        self, numbered: list[tuple[_Entry, str]], index: dict[str, Any], rewrite: bool, oldest: str
+    ) -> None:
+        """What `_pipelined` sends, as one script that writes nothing once a later coordinator holds
+        the run (`PUBLISH`); this one stands down then."""
+        assert self.fence is not None
+        keys = [self.layout.events(self.run_id), self.layout.run(self.run_id), self.layout.runs]
+        started = self._entry["started"] if rewrite else ""
+        args = [self._max_len, int(self.settings.max_age_s), oldest, self.run_id, started]
+        args += [len(numbered), len(index)]
+        args += [value for entry, n in numbered for value in (entry.kind, n, entry.data)]
+        args += [value for pair in index.items() for value in pair]
+        try:
+            await self.fence.call(self._publish, keys, args)
+        except Superseded as exc:
+            self.superseded(str(exc))
+
+    def _sendable(self) -> list[_Entry | _Gap]:
+        """The next items to send: a gap still growing at the end of the queue waits, so that one
+        outage is one gap; a gap taken is sealed."""
+        taken = [self._queue[i] for i in range(min(PIPELINE_ENTRIES, len(self._queue)))]
+        if taken and isinstance(taken[-1], _Gap) and len(taken) == len(self._queue) and not taken[-1].sealed:
+            taken.pop()
+        for item in taken:
+            if isinstance(item, _Gap):
+                item.sealed = True
+        return taken
+
+    async def _send(self, entries: list[_Entry], trim: bool) -> None:
+        """One round trip: the entries, the run's entry in the index, the keys' expiry (fenced, for
+        a coordinator: `_send_fenced`)."""
         now = time.time()
         events, run_key = self.layout.events(self.run_id), self.layout.run(self.run_id)
         pipe = self.redis.pipeline(transaction=False)
@@ -500,7 +619,11 @@ class Publisher:
             oldest = int((now - self.settings.max_age_s) * 1000)
             pipe.xtrim(events, minid=f"{oldest}-0", approximate=True)
         try:
-            await pipe.execute()
+            if self.fence is None:
+                await pipe.execute()
+            else:
+                oldest = f"{int((now - self.settings.max_age_s) * 1000)}-0" if trim else ""
+                await self._send_fenced(entries, numbered, index, rewrite, oldest)
             self._rewrite_entry = self._rewrite_entry and not rewrite
         except BaseException:
             self._states_changed = self._states_changed or "states" in index

@@ -28,6 +28,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from lfgtui.broker.fence import FENCE, Fence
 from lfgtui.broker.layout import GROUP, Layout
 from lfgtui.broker.work import AttemptEnd, ended_field
 from lfgtui.events import ErrorInfo, ErrorKind, Outcome
@@ -56,7 +57,8 @@ return {server, redis.call('GET', KEYS[1]) or false}
 """KEYS: the run's mark. The server now, and the mark (false: none)."""
 
 RECONCILE = (
-    SERVER
+    FENCE
+    + SERVER
     + """
 local todo = cjson.decode(ARGV[3])
 local marked, removed, rewound = {}, 0, {}
@@ -92,8 +94,9 @@ redis.call('SET', KEYS[1], server, 'EX', ARGV[2])
 return {server, marked, removed, rewound}
 """
 )
-"""KEYS: the run's mark, its `ended` hash, its work index; ARGV: the consumer group, the keys' lifetime
-in s, what the coordinator knows (`Ledger.payload`). Each entry the run is done with: its end
+"""KEYS: the run's mark, its `ended` hash, its work index, its generation; ARGV: the consumer group, the
+keys' lifetime in s, what the coordinator knows (`Ledger.payload`), its generation (nothing is
+written once a later coordinator took the run: broker/fence.py). Each entry the run is done with: its end
 written back unless one is there, the entry acknowledged and deleted. Each running attempt's entry
 still on its stream: pending for nobody, deleted (its worker, renewing, holds it on as one the broker
 lost: ownership.py `RENEW`); pending as its worker's, its idle time reset (without counting a
@@ -211,15 +214,16 @@ class Restoration:
         mark = "" if mark is False or mark is None else mark.decode()
         return None if mark == server.decode() else mark
 
-    async def write_back(self, ledger: Ledger, streams: dict[str, str], why: str) -> Restored:
-        """Write what `ledger` knows back, in one step, and mark the run with the server now."""
+    async def write_back(self, ledger: Ledger, streams: dict[str, str], why: str, fence: Fence) -> Restored:
+        """Write what `ledger` knows back, in one step, and mark the run with the server now; raise
+        `Superseded` when a later coordinator holds the run (`fence`)."""
         keys = [
             self.layout.checked(self.run_id),
             self.layout.ended(self.run_id),
             self.layout.work_index(self.run_id),
         ]
         args = [GROUP, self.lifetime_s, ledger.payload(streams, why)]
-        server, marked, removed, rewound = await self._reconcile(keys=keys, args=args)
+        server, marked, removed, rewound = await fence.call(self._reconcile, keys, args)
         tickets = tuple(dict.fromkeys(name.decode().rpartition("@")[0] for name in marked))
         return Restored(server.decode(), tickets, int(removed), tuple(entry.decode() for entry in rewound))
 

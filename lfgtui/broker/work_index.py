@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from lfgtui.broker.fence import FENCE, Fence
 from lfgtui.broker.layout import loads
 
 if TYPE_CHECKING:
@@ -24,15 +25,19 @@ if TYPE_CHECKING:
 TRIM_EVERY_S = 60.0
 """How often, at most, a coordinator trims a work stream by age."""
 
-ENQUEUE = """
+ENQUEUE = (
+    FENCE
+    + """
 local entry = redis.call('XADD', KEYS[1], '*', 'data', ARGV[1])
 redis.call('HSET', KEYS[2], ARGV[2], cjson.encode({stream = KEYS[1], entry = entry, data = ARGV[1]}))
 redis.call('EXPIRE', KEYS[2], ARGV[3])
 if ARGV[4] ~= '' then redis.call('XTRIM', KEYS[1], 'MINID', ARGV[4]) end
 return entry
 """
-"""KEYS: the work stream, the run's work index; ARGV: the entry's data, its ticket, the index's
-lifetime in s, the oldest entry id to keep ('' for no trimming now)."""
+)
+"""KEYS: the work stream, the run's work index, the run's generation; ARGV: the entry's data, its
+ticket, the index's lifetime in s, the oldest entry id to keep ('' for no trimming now), the
+coordinator's generation (broker/fence.py)."""
 
 
 @dataclass(frozen=True)
@@ -53,13 +58,14 @@ class WorkIndex:
         self._enqueue = redis.register_script(ENQUEUE)
         self._trimmed: dict[str, float] = {}
 
-    async def enqueue(self, stream: str, index: str, data: bytes, ticket_id: str) -> str:
-        """Add the entry to `stream` and index it for `ticket_id`; returns its id."""
+    async def enqueue(self, stream: str, index: str, data: bytes, ticket_id: str, fence: Fence) -> str:
+        """Add the entry to `stream` and index it for `ticket_id`; returns its id. Raises
+        `Superseded` when a later coordinator holds the run (`fence`)."""
         now, trim = self.clock(), ""
         if now - self._trimmed.get(stream, float("-inf")) >= TRIM_EVERY_S:
             trim = f"{int((now - self.lifetime_s) * 1000)}-0"
         args = [data, ticket_id, int(self.lifetime_s), trim]
-        entry = await self._enqueue(keys=[stream, index], args=args)
+        entry = await fence.call(self._enqueue, [stream, index], args)
         if trim:
             self._trimmed[stream] = now
         return entry.decode()

@@ -453,7 +453,9 @@ class BrokerWorker:
         value = end.value() if end is not None else None
         lifetime = int(self.broker.settings.max_age_s)
         if not await until_answered(
-            lambda: self.ownership.finish(taken.stream, taken.entry, ended, field, value, lifetime),
+            lambda: self.ownership.finish(
+                taken.stream, taken.entry, taken.deliveries, ended, field, value, lifetime
+            ),
             self.explain,
             self.said,
             "acknowledging waits for it",
@@ -742,7 +744,9 @@ class BrokerWorker:
             await asyncio.sleep(self.lease_s * RENEW_EVERY)
             asked = time.monotonic()
             try:
-                mine = await ownership.renew(taken.stream, taken.entry, self._lease_ms, holding.held)
+                mine = await ownership.renew(
+                    taken.stream, taken.entry, taken.deliveries, self._lease_ms, holding.held
+                )
             except Exception as exc:
                 failures += 1
                 consequence = "the lease waits for it; the attempt goes on until the lease would lapse"
@@ -828,7 +832,9 @@ class BrokerWorker:
         within = max(holding.renewed + lease * CONFIRM_BY - asked, min(lease / 4, LATE_CONFIRM_S))
         try:
             async with asyncio.timeout(within):
-                return await self.ownership.renew(taken.stream, taken.entry, self._lease_ms, holding.held)
+                return await self.ownership.renew(
+                    taken.stream, taken.entry, taken.deliveries, self._lease_ms, holding.held
+                )
         except TimeoutError:
             return None
         except Exception as exc:

@@ -115,6 +115,10 @@ async def _worker_metrics(args: argparse.Namespace) -> AsyncIterator[RunsMetered
     if (refused := address.refused(args.insecure_bind)) is not None:
         raise ServeError(refused)
     token = read_token(args.token_file)
+    if args.token_file is not None:  # never readable in the boxes of the tickets it runs
+        from lfgtui.folders import keep_from_sandboxes
+
+        keep_from_sandboxes(args.token_file)
     runs = RunsMetered()
     meters = PrometheusMeters(runs.tally, runs.quotas, runs.agents, time.monotonic)  # the runs' clock
     runs.instruments.append(meters)
@@ -268,6 +272,8 @@ class Outlet:
             said(f"not publishing this run: {problem}")
             yield None
             return
+        if runner is not None and self.lease is not None:  # each of its writes carries its fence
+            runner.dispatch.fence = publisher.fence = self.lease.fence
         run.sinks.append(publisher if runner is None else runner.published(publisher))
         run.readers.append(publisher.looked)
         publisher.start()

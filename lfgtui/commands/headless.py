@@ -16,6 +16,7 @@ from lfgtui.alerts.states import Attentions
 from lfgtui.contest import CheckRan, VerdictDecided
 from lfgtui.cost.metrics import Metrics, MetricsBook
 from lfgtui.events import (
+    AGENT_STATE_CHANGED,
     AgentDetails,
     AgentProgress,
     AgentStarted,
@@ -580,7 +581,14 @@ class Progress:
         self._line(event, f"← {name} {summary}")
 
     def _status(self, row: _Row, event: Status) -> None:
-        self._line(event, f"· {event.message}")
+        head, _, diff = event.message.partition("\n")
+        if not event.message.startswith(AGENT_STATE_CHANGED) or not diff:
+            self._line(event, f"· {event.message}")
+            return
+        self._line(event, f"· {head}")  # then its diff, as an answer is shown
+        pad = " " * 10
+        self.out.write("".join(f"{pad}│ {revealed(line)}\n" for line in diff.split("\n")))
+        self.out.flush()
 
     def _ended(self, row: _Row, event: AttemptEnded) -> None:
         row.ended, row.outcome = event.t, event.outcome

@@ -12,6 +12,7 @@ every command: git and the history are imported only when `land` runs.
 from __future__ import annotations
 
 import argparse
+import re
 from typing import TYPE_CHECKING
 
 from lfgtui.commands.common import EXIT_UNRECORDED, EXIT_USAGE, add_config, add_db
@@ -29,6 +30,9 @@ EXIT_NOT_LANDED = 1
 """Nothing was landed (a conflict, uncommitted work in the way, a hook refused, nothing to land, a
 failed push, or gh could not open the pull request after the push); everything was left as it was,
 but for the push."""
+
+
+_TREE_ID = re.compile(r"[0-9a-fA-F]{7,40}")
 
 
 def add_land_command(commands: Subcommands) -> None:
@@ -69,6 +73,11 @@ def _arguments(land: argparse.ArgumentParser) -> None:
         "--onto",
         metavar="BRANCH",
         help="the base branch (default: the branch the repository was on when the worktree was made)",
+    )
+    land.add_argument(
+        "--tree",
+        metavar="TREE",
+        help="land only if the worktree still holds this tree, the one lfg review showed (7+ hex digits)",
     )
     land.add_argument(
         "--include-unreviewed",
@@ -116,6 +125,9 @@ async def _land(args: argparse.Namespace) -> int:
     tree = _worktree_of(run_id, record)
     if isinstance(tree, str):
         return _error(tree, EXIT_USAGE)
+    if args.tree is not None and not _TREE_ID.fullmatch(args.tree):
+        said = f"--tree {args.tree!r} is not a tree id: give the 7 to 40 hex digits lfg review showed"
+        return _error(said, EXIT_USAGE)
     if tree.base_branch is None and args.onto is None:
         return _error(
             f"lfg does not know which branch the worktree {tree.path} was made from: "
@@ -136,6 +148,7 @@ async def _land(args: argparse.Namespace) -> int:
         keep_branch=args.keep_branch,
         onto=args.onto,
         include_unreviewed=args.include_unreviewed,
+        tree=args.tree and args.tree.lower(),
     )
     try:
         landed = await land(tree, options)
@@ -185,6 +198,8 @@ def _worktree_of(run_id: str, record: TicketRecord) -> Worktree | str:
 def _report(landed: Landed, tree: Worktree) -> None:
     if landed.committed:
         _say(f"committed what the agent left uncommitted in {tree.path}")
+    if landed.reviewed:
+        _say(landed.reviewed)
     commit = landed.landed_commit[:12]
     if landed.remote is None:
         _say(

@@ -29,6 +29,7 @@ from lfgtui.commands.remote import add_remote_commands
 from lfgtui.commands.resume import add_resume_commands
 from lfgtui.commands.review import add_review_command
 from lfgtui.commands.run import add_run_command
+from lfgtui.commands.settings import add_settings_command
 from lfgtui.commands.subcommands import Subcommands
 from lfgtui.commands.web import add_web_command
 from lfgtui.commands.worktrees import add_worktree_commands
@@ -60,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_land_command(commands)
     add_fork_command(commands)
     add_review_command(commands)
+    add_settings_command(commands)
     sim.add_sim_commands(commands)
     add_completion_command(commands, build_parser)
     add_paths_command(commands)

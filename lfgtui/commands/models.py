@@ -200,7 +200,8 @@ def _rows(
         pricer = book.pricer(name, model)
         rates = pricer.written() if pricer is not None else None
         known = facts(model) if vendor is not None else None
-        entry = catalogue.value.get((vendor, model)) if vendor is not None and model not in TABLE else None
+        whole = model in TABLE and TABLE[model].context_window and TABLE[model].max_output_tokens
+        entry = catalogue.value.get((vendor, model)) if vendor is not None and not whole else None
         life = known.lifecycle if known is not None else None
         status = lifecycle(model, today).status.value if vendor is not None else "ok"
         row = Row(
@@ -221,7 +222,7 @@ def _rows(
             replacement=life.replacement if life is not None else None,
             lifecycle_source=life.source if life is not None else None,
         )
-        row = row if entry is None else _catalogued(row, entry, catalogue)
+        row = row if entry is None else _catalogued(row, entry, catalogue, model in TABLE)
         rows.append(row if read is None else _offered(row, read, model in TABLE))
     return rows
 
@@ -241,16 +242,19 @@ def _offered(row: Row, listed: ModelList, tabled: bool) -> Row:
     )
 
 
-def _catalogued(row: Row, listed: Listed, catalogue: Catalogue) -> Row:
-    """`row` with the catalogue's figures for a model lfg's table lacks: they beat a family's
-    inference; a price lfg has (config, genai-prices, the vendor's page) beats the catalogue's."""
+def _catalogued(row: Row, listed: Listed, catalogue: Catalogue, tabled: bool) -> Row:
+    """`row` with the catalogue's figures: they beat a family's inference, and fill those lfg's
+    table lacks (`claude-opus-4-7`'s limits; a model the table gives both is not looked up); a
+    price lfg has (config, genai-prices, the vendor's page) beats the catalogue's. The run ranks
+    them so too (models.py `catalogued`)."""
     said = f"{catalogue.url} ({catalogue.source} {catalogue.date})"
     priced = row.input_per_mtok is not None
-    thinking = row.thinking if listed.reasons is not False else "none"
+    thinking = row.thinking if listed.reasons is not False or tabled else "none"
+    first, then = (row, listed) if tabled else (listed, row)
     return replace(
         row,
-        context_window=listed.context_window or row.context_window,
-        max_output_tokens=listed.max_output_tokens or row.max_output_tokens,
+        context_window=first.context_window or then.context_window,
+        max_output_tokens=first.max_output_tokens or then.max_output_tokens,
         thinking=thinking,
         inferred=row.inferred and not (listed.context_window or listed.max_output_tokens),
         catalogue=said,

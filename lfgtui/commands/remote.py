@@ -169,6 +169,10 @@ async def serving(
 
     Start it after the history has named the run, so watchers see the id it is recorded under.
     """
+    if args.token_file is not None:  # with it a boxed agent could drive the run as the person
+        from lfgtui.folders import keep_from_sandboxes
+
+        keep_from_sandboxes(args.token_file)
     async with contextlib.AsyncExitStack() as stack:
         if telemetry is not None:
             await stack.enter_async_context(telemetry.exporting_run(run))

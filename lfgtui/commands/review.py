@@ -103,6 +103,9 @@ class _Review:
     files: list[FileChanges]
     comments: list[Comment]
     sent: dict[str, Any] | None = None
+    tree: str | None = None
+    """The tree id of the worktree's files the diff shows (what `lfg land --tree` lands); None when
+    the diff is the one an attempt recorded."""
 
 
 async def _review(args: argparse.Namespace) -> int:
@@ -157,22 +160,23 @@ async def _diff_of(run_id: str, record: TicketRecord) -> _Review | str:
     """The ticket's diff as its worktree has it now, else as its latest attempt recorded it."""
     from lfgtui.worktrees.git import GitError
     from lfgtui.worktrees.review import parse_diff
-    from lfgtui.worktrees.tree import diff_text, find_worktree
+    from lfgtui.worktrees.tree import find_worktree, reviewed
 
     recorded = [Path(a.row.worktree) for a in record.attempts if a.row.worktree]
     tree = find_worktree(run_id, record.row.ticket, recorded)
     worktree = None if isinstance(tree, str) else tree
-    diff = None
+    diff = files = None
     if worktree is not None:
         try:
-            diff = await diff_text(worktree)
+            now = await reviewed(worktree)
+            diff, files = now.parts.text(), now.files
         except GitError:
             worktree = None
     if diff is None:
         diff = next((a.row.diff for a in reversed(record.attempts) if a.row.diff is not None), None)
     if diff is None:
         return tree if isinstance(tree, str) else f"ticket {record.row.ticket} of run {run_id} has no diff"
-    return _Review(run_id, record.row.ticket, worktree, diff, parse_diff(diff), [])
+    return _Review(run_id, record.row.ticket, worktree, diff, parse_diff(diff), [], tree=files)
 
 
 def _keep(db: Path, run_id: str, ticket: str, new: list[Comment]) -> list[Comment]:
@@ -273,6 +277,7 @@ def _print(args: argparse.Namespace, review: _Review, added: int) -> None:
             "run": review.run_id,
             "ticket": review.ticket,
             "worktree": str(review.worktree.path) if review.worktree is not None else None,
+            "tree": review.tree,
             "files": [
                 {
                     "path": f.path,
@@ -292,6 +297,9 @@ def _print(args: argparse.Namespace, review: _Review, added: int) -> None:
     say = [
         "  \u2014 ".join([f"{f.path}  +{f.added} \u2212{f.removed}", *file_notes(f)]) for f in review.files
     ] or ["no changes"]
+    if review.tree is not None:
+        land = f"lfg land {review.run_id} {review.ticket} --tree {review.tree[:12]}"
+        say.append(f"tree {review.tree[:12]}: {land} lands exactly this")
     drafts = [c for c in review.comments if c.sent_at is None]
     say.append(f"{added} comment(s) added; {len(drafts)} draft(s), {len(review.comments) - len(drafts)} sent")
     for comment in review.comments:

@@ -271,7 +271,11 @@ class PriceBook:
         where = database_provider(config)
         if where is None or not model:
             return None
-        return self._from_database(model, *where) or _from_vendor(config, model)
+        return (
+            self._from_database(model, *where)
+            or _from_vendor(config, model)
+            or _from_catalogue(config, model)
+        )
 
     def answered_by(self, model: str) -> Pricer | None:
         """The price of a model a coding agent says answered (Gemini CLI names each model of a turn),
@@ -307,6 +311,26 @@ def _from_vendor(config: ProviderConfig, model: str) -> OverridePricer | None:
     if found is None:
         return None
     return OverridePricer(found.rates, f"{vendor}'s page: {found.source}", found.tiers)
+
+
+def _from_catalogue(config: ProviderConfig, model: str) -> OverridePricer | None:
+    """The kept model catalogue's price (`lfg models --refresh`) of a model neither genai-prices nor
+    the vendors' pages lfg read price, when `config` is that vendor's own API; None otherwise."""
+    from lfgtui.providers.base import PriceOverride
+    from lfgtui.providers.model_catalogue import listing
+    from lfgtui.providers.models import serves
+
+    vendor = serves(config)
+    found = listing(model.strip()) if vendor is not None else None
+    if found is None or found[0].vendor != vendor:
+        return None
+    listed, catalogue = found
+    if listed.input_per_mtok is None or listed.output_per_mtok is None:
+        return None
+    rates = PriceOverride(
+        listed.input_per_mtok, listed.output_per_mtok, listed.cache_read_per_mtok, listed.cache_write_per_mtok
+    )
+    return OverridePricer(rates, f"the catalogue at {catalogue.url} of {catalogue.date}")
 
 
 class Priced(Protocol):

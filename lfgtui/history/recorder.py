@@ -67,6 +67,7 @@ from lfgtui.history.pending import ATTEMPT_END_SET, Pending, PendingAttempt, Pen
 from lfgtui.history.rows import CheckRow, PartRow, RunRow, TicketRow, VerdictRow, new_id
 from lfgtui.history.schema import PartKind
 from lfgtui.history.store import Store
+from lfgtui.surrogates import mended, said
 from lfgtui.tickets.ticket import Ticket, TicketFile
 
 if TYPE_CHECKING:
@@ -122,6 +123,16 @@ class Dropped:
 
 
 Item = Event | Started | Decided | Added | Dropped
+
+
+def storable(item: Item) -> Item:
+    """`item` with text UTF-8 cannot hold mended, and said (surrogates.py): events are mended where they
+    are made, so this is for one that came another way, which must not fail its whole batch."""
+    if (whole := mended(item)) is not item:
+        said(f"the history, {type(item).__name__}", item)
+    return whole
+
+
 INSERT_ATTEMPT = (
     "INSERT INTO attempts (id, ticket_id, number, provider, model, started_at) VALUES (?, ?, ?, ?, ?, ?)"
 )
@@ -295,6 +306,8 @@ class Recorder:
         with transaction(self.conn):
             for item in batch:
                 kind = type(item)
+                if (kind is not TextDelta and kind is not ReasoningDelta) or not item.text.isascii():
+                    item = storable(item)
                 if kind is TextDelta or kind is ReasoningDelta:  # a delta (its type is enough per token)
                     run = runs.get(item.ticket)
                     if run is not None and run.kind is kind and run.number == item.attempt:
@@ -398,8 +411,13 @@ class Recorder:
     def _attempt(
         self, event: Event, wall: float | None = None, provider: str | None = None
     ) -> PendingAttempt:
+        """The attempt `event` belongs to, its row begun with its first event. One that ended here
+        already takes what comes after its end (an agent that went on after its prompt was answered,
+        issue 78): a number's row is inserted once, never again."""
         key = (event.ticket, event.attempt)
         attempt = self._attempts.get(key)
+        if attempt is None and (ended := self._started.get(key)) is not None:
+            return ended[0]
         if attempt is None:
             attempt_id, wall = new_id(), wall or time.time()
             if (reopened := self._reopened.pop(key, None)) is not None:
@@ -648,6 +666,8 @@ class Recorder:
             self._pending.touch_request(attempt, request)
 
     def _ended(self, attempt: PendingAttempt, event: AttemptEnded) -> None:
+        if attempt.ended is not None:  # said to end again: its end stands as first recorded
+            return
         pending, error = self._pending, event.error
         pending.seal(attempt)
         for part in attempt.tools.values():

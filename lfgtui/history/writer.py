@@ -11,12 +11,15 @@ A thread is acceptable here: it is bounded local file I/O, one batch at a time, 
 slow disk from ever stalling the event loop, the UI or a stream. The sink never waits for it: a
 batch that takes long just makes the next batch larger.
 
-A batch that fails is rolled back and leaves the rows in memory out of step with the file, so from
-then on only how each attempt starts and ends is recorded (`Recorder.record_ends`): no ticket of the
-run is found `interrupted` for one bad value. When it was the file that failed (full, locked,
-damaged) the recording has stopped, and the starts and ends it could not take are tried
-again with each later batch, so that a disk given room before the run ends has every ticket's
-outcome; `shortfall` is what the run then says last instead of where it is recorded.
+Text UTF-8 cannot hold is mended before it is written (recorder.py `storable`). A batch that fails
+for another reason than the file is rolled back and leaves the rows in memory of the attempts it held
+out of step with the file: from then on only how those attempts start and end is recorded
+(`Recorder.record_ends`), said with their names, and every other attempt is recorded whole, so one
+bad value costs no other ticket its transcript, and no ticket is found `interrupted` for it. When it
+was the file that failed (full, locked, damaged) the recording has stopped, and the starts and
+ends it could not take are tried again with each later batch, so that a disk given room before the
+run ends has every ticket's outcome; `shortfall` is what the run then says last instead of where it
+is recorded.
 """
 
 from __future__ import annotations
@@ -85,6 +88,8 @@ class RunHistory:
         self._stopping = False
         self._failed = False
         self._ends_only = False
+        self._broken: set[tuple[str, int]] = set()
+        """Attempts (ticket, number) a batch that failed held: only their starts and ends are recorded."""
         self._stopped: str | None = None
         """Why the file stopped taking this run's streams (full, locked, damaged), or None."""
         self._unwritten: list[Item] = []
@@ -97,7 +102,7 @@ class RunHistory:
         """Queue an event for the writer: a streamed token costs one set lookup and an append (events
         that wake the writer at once or are not recorded, and any once recording failed, go through
         `_queue`)."""
-        if type(event) in SPECIAL or self._failed or self._ends_only:
+        if type(event) in SPECIAL or self._failed or self._ends_only or self._broken:
             self._queue(event)
             return
         pending = self._pending
@@ -115,7 +120,10 @@ class RunHistory:
         if (
             self._failed
             or type(event) in UNRECORDED
-            or (self._ends_only and not isinstance(event, AttemptStarted | AttemptEnded))
+            or (
+                (self._ends_only or (event.ticket, event.attempt) in self._broken)
+                and not isinstance(event, AttemptStarted | AttemptEnded)
+            )
         ):
             return
         pending = self._pending
@@ -178,9 +186,14 @@ class RunHistory:
         """One batch into the file; after a batch that failed, only the starts and ends, with those
         the file did not take before."""
         if not self._ends_only:
+            whole, ends = batch, []
+            if self._broken:
+                whole = [item for item in batch if _attempt_of(item) not in self._broken]
+                ends = [item for item in batch if _attempt_of(item) in self._broken]
             try:
-                await loop.run_in_executor(self._executor, self._recorder.write, batch)
-                return
+                if whole:
+                    await loop.run_in_executor(self._executor, self._recorder.write, whole)
+                batch = ends
             except (sqlite3.Error, OSError) as exc:
                 self._ends_only = True
                 self._stopped = inert(str(exc))
@@ -189,15 +202,23 @@ class RunHistory:
                     "(how each ticket ends is still recorded if the file takes it)"
                 )
             except Exception as exc:
-                self._ends_only = True
-                problem = inert(f"{type(exc).__name__}: {exc}")
-                self._on_error(
-                    f"history could not record part of this run ({problem}); "
-                    "from now on it records only how each attempt ends"
-                )
+                self._broke(whole, exc)
         self._unwritten += [item for item in batch if isinstance(item, Started | AttemptEnded | Added)]
+        if not self._unwritten:
+            return
         await loop.run_in_executor(self._executor, self._recorder.record_ends, self._unwritten)
         self._unwritten = []
+
+    def _broke(self, batch: list[Item], exc: Exception) -> None:
+        """A batch failed for one of its values: the attempts it held are recorded from now on by how
+        they start and end only, said by name; the rest of the run goes on being recorded whole."""
+        broken = sorted({key for item in batch if (key := _attempt_of(item)) is not None} - self._broken)
+        self._broken.update(broken)
+        named = ", ".join(f"{ticket} (attempt {number})" for ticket, number in broken) or "the run's facts"
+        self._on_error(
+            f"history could not record part of {inert(named)} ({inert(f'{type(exc).__name__}: {exc}')}); "
+            "from now on it records only how those attempts end, and every other attempt whole"
+        )
 
     async def aclose(self) -> None:
         """Flush what is buffered, mark the run ended and release the file."""
@@ -227,6 +248,15 @@ class RunHistory:
             return f"{said}: it could not mark the run ended"
         lost = ", ".join(f"{end.ticket} ({end.outcome.value})" for end in ends)
         return f"{said}: the file did not take how these ended, and will read them as interrupted: {lost}"
+
+
+def _attempt_of(item: Item) -> tuple[str, int] | None:
+    """The attempt (ticket, number) an item is of; None for what is the run's (a verdict, a ticket)."""
+    if isinstance(item, Started):
+        return item.event.ticket, item.event.attempt
+    if isinstance(item, Event | Dropped):
+        return item.ticket, item.attempt
+    return None
 
 
 def open_run_history(

@@ -70,7 +70,7 @@ class Document(Generic[T]):
                 return None
             value = self.check(kept["document"], str(self.cache))
             return Kept(value, "cache", str(kept["fetched"]), self.url, why, self.bundled_as)
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
             return None  # no cache, or one lfg cannot read: the bundled copy serves instead
 
     def fallback(self, why: str | None) -> Kept[T]:
@@ -95,7 +95,7 @@ class Document(Generic[T]):
             partial = self.cache.with_name(f".{self.cache.name}.{os.getpid()}")
             partial.write_text(json.dumps(kept), encoding="utf-8")
             os.replace(partial, self.cache)  # whole or not at all: a reader never sees half of it
-        except OSError:
+        except (OSError, RecursionError):  # RecursionError: written from deeper in the stack than read
             pass  # a cache that cannot be written only means no offline copy next time
         return Kept(value, "fetched", fetched, self.url, None, self.bundled_as)
 
@@ -106,7 +106,7 @@ class Document(Generic[T]):
             if kept.get("url") != self.url:
                 return None
             return now - datetime.strptime(kept["fetched"], DATE_FORMAT).replace(tzinfo=UTC)
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
             return None
 
     def _download(self, timeout: float) -> object:
@@ -128,3 +128,5 @@ class Document(Generic[T]):
             return json.loads(body.getvalue())
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ValueError(f"{self.url}: not JSON ({exc})") from None
+        except RecursionError:  # Python's parser gives up past about a thousand levels
+            raise ValueError(f"{self.url}: its JSON nests deeper than lfg reads") from None

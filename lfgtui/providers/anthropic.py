@@ -347,16 +347,16 @@ class AnthropicClient(ValidatingClient, anthropic.AsyncAnthropic):
     """The official async client, parsing events through pydantic-core first (see sdk_parsing)."""
 
 
-def anthropic_client(config: ProviderConfig) -> anthropic.AsyncAnthropic:
+def anthropic_client(config: ProviderConfig, max_body: int | None = None) -> anthropic.AsyncAnthropic:
     """The SDK's client for a provider; its adapter reaches `messages` when it is made (see
-    openai_chat.openai_client)."""
+    openai_chat.openai_client). `max_body` caps each answer's size (`http_client`)."""
     return AnthropicClient(
         api_key=config.api_key or "not-needed",
         base_url=config.base_url,
         timeout=timeouts(config),
         max_retries=0,
         default_headers=config.headers,
-        http_client=http_client(config),
+        http_client=http_client(config, max_body),
     )
 
 

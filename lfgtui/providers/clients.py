@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import platform
 import resource
+from collections.abc import AsyncIterator
 
 import httpx2
 
@@ -57,18 +58,60 @@ def transport() -> httpx2.AsyncHTTPTransport:
     return made
 
 
-def http_client(config: ProviderConfig) -> httpx2.AsyncClient:
+class BodyTooLarge(httpx2.ReadError):
+    """An answer longer than its reader takes: the rest is not read."""
+
+
+class _CappedBody(httpx2.AsyncByteStream):
+    def __init__(self, body: httpx2.AsyncByteStream, max_bytes: int) -> None:
+        self.body, self.max_bytes = body, max_bytes
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        seen = 0
+        async for chunk in self.body:
+            seen += len(chunk)
+            if seen > self.max_bytes:
+                raise BodyTooLarge(f"its answer is longer than {self.max_bytes:,} bytes, more than lfg reads")
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self.body.aclose()
+
+
+class CappedTransport(httpx2.AsyncBaseTransport):
+    """A transport whose answers' bodies end in `BodyTooLarge` past `max_bytes`: for a document read
+    whole (a model list), never a stream."""
+
+    def __init__(self, inner: httpx2.AsyncBaseTransport, max_bytes: int) -> None:
+        self.inner, self.max_bytes = inner, max_bytes
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        response = await self.inner.handle_async_request(request)
+        assert isinstance(response.stream, httpx2.AsyncByteStream)
+        return httpx2.Response(
+            response.status_code,
+            headers=response.headers,
+            stream=_CappedBody(response.stream, self.max_bytes),
+            extensions=response.extensions,
+        )
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def http_client(config: ProviderConfig, max_body: int | None = None) -> httpx2.AsyncClient:
     """The client an adapter sends through. Made once per provider, before its first request: the
     SDKs describe the platform in each request's headers, and finding it out the first time runs
     `uname -p` in a thread (`platform.platform()`, which keeps what it found); asked here, that wait
     is out of the first request, and so of its time to first token. `limits` is for the transports
-    httpx2 makes itself, through a proxy."""
+    httpx2 makes itself, through a proxy. With `max_body`, no answer is read past that many bytes."""
     platform.platform()
     allow_many_sockets()
+    sent: httpx2.AsyncBaseTransport = transport()
     return httpx2.AsyncClient(
         timeout=timeouts(config),
         headers=config.headers,
         follow_redirects=True,
-        transport=transport(),
+        transport=sent if max_body is None else CappedTransport(sent, max_body),
         limits=LIMITS,
     )

@@ -2,14 +2,16 @@
 (the catalogue opencode reads), which gives each vendor's models with their context window, output
 limit, whether they reason, and their price per million tokens, and is updated as models ship.
 
-Fetched with a timeout and a size cap, kept in lfg's cache folder with its date (`network/kept.py`);
-when it cannot be read, the cached copy, else lfg's own table (`providers/models.py`, the snapshot
-bundled with lfg, of `TABLE_DATE`), each said with its date. Its text is untrusted: an entry of the
-wrong shape or an absurd figure is left out, never an error.
+Fetched with a timeout, a size cap and a depth bound, kept in lfg's cache folder with its date
+(`network/kept.py`); when it cannot be read, the cached copy, else lfg's own table
+(`providers/models.py`, the snapshot bundled with lfg, of `TABLE_DATE`), each said with its date.
+Its text is untrusted: an entry of the wrong shape or an absurd figure is left out, never an error.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
 import math
 from collections.abc import Mapping
@@ -54,6 +56,8 @@ class Listed:
     reasons: bool | None
     input_per_mtok: float | None
     output_per_mtok: float | None
+    cache_read_per_mtok: float | None = None
+    cache_write_per_mtok: float | None = None
 
 
 Models = Mapping[tuple[str, str], Listed]
@@ -61,6 +65,39 @@ Models = Mapping[tuple[str, str], Listed]
 Catalogue = Kept[Models]
 """The catalogue's models and where they came from: `fetched` now, the `cache` of `date`, or none
 (`bundled`: lfg's own table of `date` alone)."""
+
+
+def kept() -> Catalogue | None:
+    """The catalogue lfg last kept (`lfg models --refresh`, a run's daily refresh), whatever its URL,
+    for a run to use; None when there is none it can read. Read again only when the file changes, so
+    asking per request costs a `stat`."""
+    path = cache_file()
+    try:
+        stamp = path.stat().st_mtime_ns
+    except OSError:
+        return None
+    return _kept_at(path, stamp)
+
+
+@functools.lru_cache(maxsize=2)
+def _kept_at(path: Path, stamp: int) -> Catalogue | None:
+    try:
+        url = json.loads(path.read_text(encoding="utf-8")).get("url")
+    except (OSError, ValueError, AttributeError, RecursionError):
+        return None
+    return catalogue(url).cached(None) if isinstance(url, str) else None
+
+
+def listing(model: str) -> tuple[Listed, Catalogue] | None:
+    """`model` as the kept catalogue lists it under one of lfg's vendors, with the catalogue; None
+    when it does not."""
+    found = kept()
+    if found is None:
+        return None
+    listed = next(
+        (found.value[key] for vendor in VENDOR_IDS if (key := (vendor, model)) in found.value), None
+    )
+    return None if listed is None else (listed, found)
 
 
 def describe(catalogue: Catalogue) -> str:
@@ -90,7 +127,10 @@ def _field(entry: Mapping[str, object], key: str) -> Mapping[str, object]:
 
 def parse(document: object) -> dict[tuple[str, str], Listed]:
     """The models of lfg's vendors in a models.dev `api.json` (provider id -> `models` -> model id
-    -> `limit`, `cost`, `reasoning`); what is not of that shape is left out."""
+    -> `limit`, `cost` (`input`, `output`, `cache_read`, `cache_write`), `reasoning`); what is not
+    of that shape is left out. A price of $0 in and $0 out is no price: these vendors sell every
+    model, and a run priced at nothing would never reach its budget (the model shows `$?`, and a
+    budget says its cost is not counted)."""
     found: dict[tuple[str, str], Listed] = {}
     if not isinstance(document, dict):
         return found
@@ -104,14 +144,16 @@ def parse(document: object) -> dict[tuple[str, str], Listed]:
                 continue
             limit, cost = _field(entry, "limit"), _field(entry, "cost")
             reasons = entry.get("reasoning")
+            rates = _rate(cost.get("input")), _rate(cost.get("output"))
             found[(vendor, model)] = Listed(
                 model,
                 vendor,
                 _count(limit.get("context")),
                 _count(limit.get("output")),
                 reasons if isinstance(reasons, bool) else None,
-                _rate(cost.get("input")),
-                _rate(cost.get("output")),
+                *((None, None) if rates == (0.0, 0.0) else rates),
+                _rate(cost.get("cache_read")),
+                _rate(cost.get("cache_write")),
             )
     return found
 

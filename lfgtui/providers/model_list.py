@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,12 @@ from lfgtui.providers.models import undated
 
 MAX_MODELS = 2000
 """Far more than any provider lists (Anthropic about 20, OpenAI about 100 in 2026)."""
+MAX_PAGES = 100
+"""More pages than `MAX_MODELS` needs at any page size a provider uses: a list that says it has more
+past this is not followed."""
+MAX_LIST_BYTES = 8 * 1024 * 1024
+"""Far above any provider's page (OpenAI's whole list is about 20 kB in 2026): a longer one is not
+read."""
 MAX_TOKENS = 100_000_000
 
 
@@ -42,7 +48,8 @@ class Offered:
 
 
 class NoModelList(Exception):
-    """The provider's wire has no model list lfg reads (a coding agent, lfg's agent protocol)."""
+    """The provider's wire has no model list lfg reads (a coding agent, lfg's agent protocol), or it
+    answered with something that is not one (said in one line)."""
 
 
 def _count(value: object) -> int | None:
@@ -66,21 +73,43 @@ async def offered_models(config: ProviderConfig) -> tuple[Offered, ...]:
     if sdk == "anthropic":
         from lfgtui.providers.anthropic import anthropic_client
 
-        client: Any = anthropic_client(config)
+        client: Any = anthropic_client(config, MAX_LIST_BYTES)
     elif sdk == "openai":
         from lfgtui.providers.openai_chat import openai_client
 
-        client = openai_client(config)
+        client = openai_client(config, MAX_LIST_BYTES)
     else:
         raise NoModelList(f"{config.kind} providers list no models")
-    found: list[Offered] = []
+    found: dict[str, Offered] = {}  # each id once, as first listed
+    entries = 0
     async with client:
-        async for entry in client.models.list():
-            if (offered := _offered(entry)) is not None:
-                found.append(offered)
-            if len(found) >= MAX_MODELS:
+        page = await _page(client.models.list())
+        for _ in range(MAX_PAGES):
+            entries += len(page.data)
+            for offered in filter(None, map(_offered, page.data)):
+                found.setdefault(offered.model, offered)
+            if len(found) >= MAX_MODELS or not page.has_next_page():
                 break
-    return tuple(found)
+            page = await _page(page.get_next_page())
+    if entries and not found:
+        said = "1 entry" if entries == 1 else f"{entries} entries"
+        raise NoModelList(f"its model list has {said} and none is a model with an id")
+    return tuple(found.values())[:MAX_MODELS]
+
+
+async def _page(asked: Awaitable[Any]) -> Any:
+    """One page of the SDK's list, refused in words when the answer is not a JSON object with a
+    `data` list: the SDKs take any JSON and fail later, on a body of another shape, with an
+    AttributeError (or a RecursionError, on one nested past what Python parses)."""
+    try:
+        page = await asked
+    except AttributeError:
+        raise NoModelList("its answer to GET /models is not a JSON object") from None
+    except RecursionError:
+        raise NoModelList("its answer to GET /models nests deeper than lfg reads") from None
+    if not isinstance(getattr(page, "data", None), list):
+        raise NoModelList("its answer to GET /models has no list of models (`data`)")
+    return page
 
 
 LIST_TIMEOUT_S = 15.0
@@ -105,6 +134,7 @@ async def _read(config: ProviderConfig) -> ModelList:
     import openai
 
     from lfgtui.providers.catalog import ProviderUnavailable, resolve
+    from lfgtui.providers.clients import BodyTooLarge
 
     try:
         models = await asyncio.wait_for(offered_models(resolve(config)), LIST_TIMEOUT_S)
@@ -113,7 +143,8 @@ async def _read(config: ProviderConfig) -> ModelList:
     except TimeoutError:
         return ModelList((), f"no answer within {LIST_TIMEOUT_S:g} s")
     except (openai.APIError, anthropic.APIError) as exc:  # the SDKs' one root, status and connection
-        return ModelList((), str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        said = exc.__cause__ if isinstance(exc.__cause__, BodyTooLarge) else exc
+        return ModelList((), str(said).splitlines()[0] if str(said) else type(exc).__name__)
     return ModelList(models, None)
 
 

@@ -228,7 +228,11 @@ TABLE: dict[str, ModelFacts] = {
     **_facts(
         "deepseek",
         DEEPSEEK_MODELS,
-        {"deepseek-v4-pro": (1 * M, 384 * K, "optional"), "deepseek-v4-flash": (1 * M, 384 * K, "optional")},
+        {
+            "deepseek-flash": (1 * M, 384 * K, "adaptive"),  # V4.1 Flash; deepseek-v4-flash is served by it
+            "deepseek-v4-pro": (1 * M, 384 * K, "adaptive"),
+            "deepseek-v4-flash": (1 * M, 384 * K, "adaptive"),
+        },
     ),
     **_retired(
         "deepseek",
@@ -272,9 +276,10 @@ _efforts(
     ("gpt-5", "gpt-5-mini", "gpt-5-nano"),
 )
 _efforts(
-    "https://api-docs.deepseek.com/guides/thinking_mode (low and medium run as high)",
-    ("low", "medium", "high", "max"),
-    ("deepseek-v4-pro", "deepseek-v4-flash"),
+    "https://api-docs.deepseek.com/guides/thinking_mode, read 2026-11-27 (minimal and low run as low, "
+    "medium to xhigh as high; thinking off is `thinking: disabled`, not an effort)",
+    ("minimal", "low", "medium", "high", "xhigh", "max"),
+    ("deepseek-flash", "deepseek-v4-pro", "deepseek-v4-flash"),
 )
 
 ANTHROPIC_REPLACEMENTS: Mapping[str, str | None] = {
@@ -358,12 +363,12 @@ FAMILIES: tuple[Family, ...] = (
         GOOGLE_MODELS + " (Gemini 3: 1M in, 64K out, thinking by default)",
     ),
     _family(
-        r"deepseek-v4-[a-z]+",
+        r"deepseek-(?:v4(?:\.\d+)?-[a-z]+|pro|flash)",
         "deepseek-v4-*",
         "deepseek",
-        (1 * M, 384 * K, "optional"),
-        DEEPSEEK_MODELS + " (V4 Pro and Flash: 1M, 384K)",
-        ("low", "medium", "high", "max"),
+        (1 * M, 384 * K, "adaptive"),
+        DEEPSEEK_MODELS + " (V4 Pro and Flash, V4.1 deepseek-flash: 1M, 384K, thinking by default)",
+        ("minimal", "low", "medium", "high", "xhigh", "max"),
     ),
 )
 """The families an unlisted id is matched to, first match wins (the whole id, snapshot date left
@@ -394,17 +399,59 @@ def inferred(model: str) -> ModelFacts | None:
     return None if family is None else replace(family.facts, model=base)
 
 
-def is_inferred(model: str) -> bool:
-    """Whether lfg's figures for `model` are its family's, the table not listing it: cheap (no SDK
-    import), for a pane's header."""
-    return _table_id(model) is None and inferred(model) is not None
+def figures_said(model: str) -> str | None:
+    """What a pane's header says of lfg's figures for `model`: `~inferred` (its family's, neither the
+    table nor the kept catalogue listing it), `catalogue` (the kept catalogue's, where the table has
+    none), or None (the table's own, or none at all): cheap (no SDK import)."""
+    found = _table_id(model)
+    own = TABLE[found] if found is not None else None
+    if own is not None and own.context_window and own.max_output_tokens:
+        return None
+    if catalogued(model, None) is not None:
+        return "catalogue"
+    return "~inferred" if own is None and inferred(model) is not None else None
+
+
+def catalogued(model: str, known: ModelFacts | None) -> ModelFacts | None:
+    """`known` (the table's or a family's facts of `model`) with the figures the kept model catalogue
+    gives (`lfg models --refresh`), ranked after the table's own and before a family's inference,
+    its source naming the catalogue and its date; `known` as it is when the catalogue does not list
+    the model, None when neither knows it."""
+    from lfgtui.providers.model_catalogue import listing
+
+    found = listing(undated(model))
+    if found is None:
+        return known
+    listed, catalogue = found
+    said = f"{catalogue.url} (the catalogue of {catalogue.date})"
+    tabled = known is not None and not known.inferred
+    if known is None:
+        known = ModelFacts(undated(model), listed.vendor, None, None, None, said)
+    thinking = "none" if listed.reasons is False else known.thinking
+    if tabled:  # the table's figures first; the catalogue's where it has none
+        context, output = known.context_window, known.max_output_tokens
+        context, output = context or listed.context_window, output or listed.max_output_tokens
+        if (context, output) == (known.context_window, known.max_output_tokens):
+            return known
+        return replace(
+            known, context_window=context, max_output_tokens=output, source=f"{known.source}; {said}"
+        )
+    return replace(
+        known,
+        context_window=listed.context_window or known.context_window,
+        max_output_tokens=listed.max_output_tokens or known.max_output_tokens,
+        thinking=thinking,
+        source=said,
+        inferred=known.inferred and not (listed.context_window or listed.max_output_tokens),
+    )
 
 
 def facts(model: str) -> ModelFacts | None:
     """What lfg knows of `model`, Anthropic's SDK end-of-life included: the table's, else its
-    family's (marked `inferred`); None for a model it cannot place."""
+    family's (marked `inferred`), each with the kept catalogue's figures where the table has none
+    (`catalogued`); None for a model it cannot place."""
     found = _table_id(model)
-    known = TABLE[found] if found is not None else inferred(model)
+    known = catalogued(model, TABLE[found] if found is not None else inferred(model))
     if known is None:
         return None
     found = found or known.model

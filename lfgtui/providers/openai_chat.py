@@ -42,7 +42,7 @@ from lfgtui.providers.base import (
 from lfgtui.providers.clients import http_client, timeouts
 from lfgtui.providers.errors import classify
 from lfgtui.providers.quota import quota_seen, refused_quota
-from lfgtui.providers.reasoning import chat_effort
+from lfgtui.providers.reasoning import chat_effort, chat_thinking
 from lfgtui.providers.sdk_parsing import ValidatingClient
 from lfgtui.providers.usage import UsageCheck
 from lfgtui.turns import CHAT, ProviderTurn, source_of
@@ -238,7 +238,10 @@ def chat_messages(call: ModelCall, provider: str) -> list[dict[str, Any]]:
 
 def chat_usage(check: UsageCheck, usage: Any) -> list[Event]:
     """The events of a chunk's usage, each count checked. xAI counts reasoning outside
-    `completion_tokens`: when the total says so, it is added to the output."""
+    `completion_tokens`: when the total says so, it is added to the output. Cache reads are
+    `prompt_tokens_details.cached_tokens` (OpenAI, xAI, OpenRouter, vLLM, Gemini's OpenAI layer),
+    else DeepSeek's top-level `prompt_cache_hit_tokens`, which wins where both come (read
+    2026-11-27: each vendor's usage or caching page); Ollama reports no cache."""
     prompt = check.count("usage.prompt_tokens", getattr(usage, "prompt_tokens", None))
     completion = check.count("usage.completion_tokens", getattr(usage, "completion_tokens", None))
     total = check.count("usage.total_tokens", getattr(usage, "total_tokens", None))
@@ -251,6 +254,12 @@ def chat_usage(check: UsageCheck, usage: Any) -> list[Event]:
     cache_read, cache_write = cache_tokens(
         check, "usage.prompt_tokens_details", getattr(usage, "prompt_tokens_details", None)
     )
+    hits = check.count(
+        "usage.prompt_cache_hit_tokens",
+        (getattr(usage, "model_extra", None) or {}).get("prompt_cache_hit_tokens"),
+    )
+    if hits is not None:  # DeepSeek's own count, over a proxy's `cached_tokens` (often a bare 0)
+        cache_read = hits
     return check.events(
         input_tokens=prompt,
         output_tokens=completion,
@@ -273,17 +282,18 @@ class OpenAIClient(ValidatingClient, openai.AsyncOpenAI):
     """The official async client, parsing chunks through pydantic-core first (see sdk_parsing)."""
 
 
-def openai_client(config: ProviderConfig) -> openai.AsyncOpenAI:
+def openai_client(config: ProviderConfig, max_body: int | None = None) -> openai.AsyncOpenAI:
     """The SDK's client for a provider. The SDK imports a resource's module (with its types) the first
     time its client reaches it (`client.chat.completions`: about 18 ms): each adapter reaches its own
-    when it is made, which the worker does before the first request, so that import is not timed."""
+    when it is made, which the worker does before the first request, so that import is not timed.
+    `max_body` caps each answer's size (`http_client`)."""
     return OpenAIClient(
         api_key=config.api_key or "not-needed",
         base_url=config.base_url,
         timeout=timeouts(config),
         max_retries=0,
         default_headers=config.headers,
-        http_client=http_client(config),
+        http_client=http_client(config, max_body),
     )
 
 
@@ -332,9 +342,12 @@ class OpenAIChatProvider:
             request["max_completion_tokens" if official else "max_tokens"] = call.max_tokens
         if call.temperature is not None:
             request["temperature"] = call.temperature
-        effort = chat_effort(call.model, call.reasoning.over(self.config.reasoning), bool(call.tools))
+        reasoning = call.reasoning.over(self.config.reasoning)
+        effort = chat_effort(call.model, reasoning, bool(call.tools))
         if effort is not None:
             request["reasoning_effort"] = effort
+        if (thinking := chat_thinking(call.model, reasoning)) is not None:
+            request["extra_body"] = {"thinking": thinking}  # a field the SDK does not declare
         return request
 
     async def stream(self, call: ModelCall, ev: EventFactory) -> AsyncIterator[Event]:

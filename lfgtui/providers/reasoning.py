@@ -15,8 +15,13 @@ What each API takes (read 2026-11-26):
 - Chat Completions: `reasoning_effort`. OpenAI's GPT-5.4 and later and GPT-6 refuse function tools
   there unless it is `none` ("Function tools with reasoning_effort are not supported for … in
   /v1/chat/completions"), so a model that takes no `none` cannot call tools there at all ("Tool
-  calls require the Responses API", GPT-6.1 Terra's page, read 2026-11-27); DeepSeek V4 takes
-  high and max (low and medium run as high). OpenAI's reasoning models refuse
+  calls require the Responses API", GPT-6.1 Terra's page, read 2026-11-27). These rules are
+  OpenAI's: they hold for a model whose vendor (lfg's model table, else OpenAI's names) is OpenAI,
+  never for another vendor's model whose effort list also lacks `none`. DeepSeek's V4 models think
+  by default, take tools while they think (each tool-calling answer's `reasoning_content` must come
+  back), take `reasoning_effort` minimal to max (mapped onto low, high and max), and turn thinking off
+  with `thinking: {"type": "disabled"}`, not an effort (DeepSeek's thinking-mode guide, read
+  2026-11-27). OpenAI's reasoning models refuse
   `temperature` unless their effort is `none` (OpenAI's reasoning guide and model pages). xAI's Grok
   reasoning models take it (xAI's best-practices guide recommends 0.7).
 """
@@ -59,6 +64,21 @@ NO_EFFORT_NONE = re.compile(r"(?:openai/)?gpt-6(?:-astra|\.1-sol|\.[2-9])")
 not list (a dated snapshot of one it does is listed)."""
 
 
+THINKING_SWITCH = frozenset({"deepseek"})
+"""Vendors whose Chat Completions API turns thinking off with `thinking: {"type": "disabled"}`, not
+with an effort of `none` (DeepSeek's thinking-mode guide, read 2026-11-27)."""
+
+
+def vendor_of(model: str) -> str | None:
+    """Whose model `model` is, so that one vendor's rules never hold for another's model: lfg's model
+    table's vendor (a gateway's `openai/` prefix left off), else OpenAI by its reasoning models' names;
+    None when nothing says."""
+    known = facts(model.removeprefix("openai/"))
+    if known is not None:
+        return known.vendor
+    return "openai" if OPENAI_REASONING.match(model) else None
+
+
 def effort_of(reasoning: Reasoning) -> str | None:
     """The effort the settings ask for: `thinking = "off"` is an effort of `none` on OpenAI's wires."""
     if reasoning.thinking == "off" and reasoning.effort is None:
@@ -85,19 +105,33 @@ def model_efforts(model: str) -> tuple[str, ...] | None:
 
 
 def takes_no_none(model: str) -> bool:
-    """Whether `model` refuses an effort of `none` (it always reasons): by its efforts in the model
-    table, else by its name."""
+    """Whether `model` is an OpenAI model that refuses an effort of `none` (it always reasons): by its
+    efforts in the model table, else by its name. Another vendor's list without `none` says nothing
+    of how it turns thinking off."""
+    if vendor_of(model) != "openai":
+        return False
     efforts = model_efforts(model)
     return bool(NO_EFFORT_NONE.match(model)) if efforts is None else "none" not in efforts
 
 
 def chat_effort(model: str, reasoning: Reasoning, tools: bool) -> str | None:
     """The `reasoning_effort` a Chat Completions call sends: the settings', else `none` for an OpenAI
-    model whose tools Chat Completions takes only so (a ticket with tools would be refused)."""
+    model whose tools Chat Completions takes only so (a ticket with tools would be refused). A vendor
+    that switches thinking off (`THINKING_SWITCH`) gets no effort for `none`: `chat_thinking` says it."""
     effort = effort_of(reasoning)
+    if effort == "none" and vendor_of(model) in THINKING_SWITCH:
+        return None
     if effort is None and tools and CHAT_TOOLS_WANT_NO_EFFORT.match(model) and not takes_no_none(model):
         return "none"
     return effort
+
+
+def chat_thinking(model: str, reasoning: Reasoning) -> dict[str, str] | None:
+    """The `thinking` field a Chat Completions call sends to a vendor that switches thinking off so
+    (`THINKING_SWITCH`): `disabled` for an effort of `none`, else nothing (its default is on)."""
+    if effort_of(reasoning) == "none" and vendor_of(model) in THINKING_SWITCH:
+        return {"type": "disabled"}
+    return None
 
 
 def problems(

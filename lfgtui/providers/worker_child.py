@@ -55,7 +55,7 @@ async def _stream_one(backend: InProcessBackend, message: Open, outbox: Outbox) 
         finally:
             collect_again()
         if message.call is not None:
-            async for event in adapter.stream(message.call, EventFactory("", 0)):
+            async for event in adapter.stream(message.call, EventFactory("", 0, mends=False)):
                 outbox.put(message.stream, observed(event))
         outbox.put(message.stream, Ended())
     except ProviderError as exc:

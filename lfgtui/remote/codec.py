@@ -29,6 +29,7 @@ from lfgtui import events
 from lfgtui.contest import FACTS, CheckResult, Contestant, Verdict
 from lfgtui.events import Event, Translation
 from lfgtui.providers.base import AssistantMessage, Message, ToolResultMessage, UserMessage
+from lfgtui.surrogates import mended_fields
 
 if typing.TYPE_CHECKING:
     from collections.abc import Mapping
@@ -204,7 +205,8 @@ def _decode_fields(cls: type, obj: object, but: tuple[str, ...] = ()) -> dict[st
                 raise error.inside(name) from None
         elif required:
             raise CodecError("missing", name)
-    return values
+    # text UTF-8 cannot hold, as another process's JSON may escape it: mended here, for every decoder
+    return mended_fields(values, lambda: f"{obj.get('ticket')} attempt {obj.get('attempt')}: {cls.__name__}")
 
 
 def _decode_tuple(decode: Decoder, value: object) -> tuple[Any, ...]:

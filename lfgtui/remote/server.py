@@ -50,6 +50,7 @@ from lfgtui.run.requests import (
     Cancel,
     EditHeld,
     FollowUp,
+    Pending,
     Queue,
     Request,
     RequestError,
@@ -646,6 +647,8 @@ class RunServer:
         told = self.controls.ask(asked, who)
         if inspect.isawaitable(told):  # a sub-agent's cancel: its agent (or worker) answers
             told = await told
+        if isinstance(told, Pending):  # asked of a worker that has not answered yet
+            return web.json_response({"ok": True, "pending": told.said}, status=202)
         if told is not None:
             return _problem(409, told.said)
         return web.json_response({"ok": True})

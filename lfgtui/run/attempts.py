@@ -182,6 +182,11 @@ class RunFace(Protocol):
         """The final answers of the ticket's dependencies, by ticket id."""
         ...
 
+    def steer(self, ticket_id: str, text: str, by: str = "you") -> str | None:
+        """Hold a steer for the ticket (queued as its next turn where its turn has no safe point):
+        None when held, else why not. A coordinator's runner holds so a steer its worker refused late."""
+        ...
+
 
 @dataclass
 class Attempt:

@@ -33,6 +33,7 @@ from lfgtui.run.requests import (
     FollowUp,
     Fork,
     Land,
+    Pending,
     Queue,
     Refusal,
     RemoveHeld,
@@ -170,13 +171,14 @@ def _steer(run: Decides, asked: Steer, who: str) -> Told | Awaitable[Told]:
 
 async def _steer_afar(run: Decides, asked: Steer, who: str) -> Told:
     """The worker steers it into its attempt's turn; where it cannot (no safe point there, no worker
-    runs it now, none answered), it is held here as the ticket's next turn, which the coordinator
-    sends, saying so."""
+    runs it now), it is held here as the ticket's next turn, which the coordinator sends, saying so.
+    A worker that has not answered yet (`Pending`) may still steer it: it is queued here only once
+    that worker refuses (broker/coordinator.py `BrokerRunner.reach`)."""
     told = run.runner.reach(run, run.states[asked.ticket], asked, who)
     if inspect.isawaitable(told):
         told = await told
-    if told is None:
-        return None
+    if told is None or isinstance(told, Pending):  # the worker may still steer it: never queued too
+        return told
     problem = run.steer(asked.ticket, asked.text or "", who)
     return None if problem is None else Refusal(problem)
 

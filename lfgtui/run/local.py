@@ -7,6 +7,7 @@ first attempt, its diff kept current while it runs).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import functools
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lfgtui.events import (
+    AGENT_STATE_CHANGED,
     AttemptEnded,
     AttemptStarted,
     DiffUpdated,
@@ -36,6 +38,7 @@ from lfgtui.run.calls import RetryPolicy
 from lfgtui.run.failover import has_next
 from lfgtui.run.requests import YOU, Approve, CancelChild, Refusal, Request, Told
 from lfgtui.run.tool_loop import AttemptTask, run_tool_loop
+from lfgtui.tickets.ticket import agent_cut_off
 from lfgtui.tools import BUILTIN_TOOLS, command_env, containers
 from lfgtui.tools.base import ToolContext
 from lfgtui.tools.sandbox import sandbox_of
@@ -83,6 +86,8 @@ class LocalRunner:
                     if isinstance(event, AttemptEnded) and watch is not None:
                         event = await self._last_diff(attempt, watch, event)
                         watch = None
+                    if isinstance(event, AttemptEnded):
+                        event = await self._state_changed(attempt, event)
                     attempt.emit(event)
                     if isinstance(event, AttemptStarted):
                         self._started(attempt)
@@ -113,6 +118,31 @@ class LocalRunner:
         return ended
 
     @staticmethod
+    async def _failed(attempt: Attempt, error: ErrorInfo) -> AsyncIterator[Event]:
+        """An attempt that fails before its agent starts, saying why."""
+        yield attempt.ev(AttemptStarted, provider=attempt.ticket.provider, model=attempt.ticket.model)
+        yield attempt.ev(AttemptEnded, outcome=Outcome.FAILED, error=error)
+
+    @staticmethod
+    async def _state_changed(attempt: Attempt, ended: AttemptEnded) -> AttemptEnded:
+        """Say what a boxed coding agent changed in its ticket's copy of its own state, before its
+        attempt's end (numbered as `_last_diff` numbers the diff)."""
+        from lfgtui.run.agents.agent_state import PLACES, copy_folder, opened
+
+        folder = copy_folder(attempt.run.run_id, attempt.ticket.id)
+        if attempt.ticket.sandbox == "none" or not (folder / PLACES).is_file():
+            return ended
+        try:
+            said = await asyncio.to_thread(lambda: opened(folder).said())
+        except (OSError, ValueError) as exc:
+            said = f"{AGENT_STATE_CHANGED}? lfg could not compare its copy in {folder}: {exc}"
+        if said is None:
+            return ended
+        status = attempt.ev(Status, message=said)
+        attempt.emit(dataclasses.replace(status, seq=ended.seq))
+        return dataclasses.replace(ended, seq=status.seq)
+
+    @staticmethod
     def _started(attempt: Attempt) -> None:
         """Right after `AttemptStarted`: what it asks; then say so when a budget cannot hold (no price
         is known for the attempt's model), and where the ticket works when it has a worktree."""
@@ -141,15 +171,20 @@ class LocalRunner:
 
     @staticmethod
     async def _sandboxed(attempt: Attempt) -> bool:
-        """Whether the sandbox the ticket asked for can be made; when not, it fails without running
-        (never unsandboxed)."""
+        """Whether the sandbox the ticket asked for can be made, with what its agent needs; when not,
+        it fails without running (never unsandboxed)."""
         ticket = attempt.ticket
         if ticket.sandbox == "none":
             return True
         from lfgtui.tools.sandbox import unavailable
 
-        engine = ticket.sandbox in containers.ENGINES
-        why = await (containers.unavailable(ticket.sandbox) if engine else unavailable())
+        agent = kind_of(attempt.run.providers.configs[ticket.provider]).coding_agent
+        if agent and not ticket.sandbox_network:
+            why = agent_cut_off(ticket.provider)
+        elif ticket.sandbox in containers.ENGINES:
+            why = await containers.unavailable(ticket.sandbox)
+        else:
+            why = await unavailable()
         if why is None:
             return True
         attempt.say(AttemptStarted, provider=ticket.provider, model=ticket.model)
@@ -212,6 +247,7 @@ class LocalRunner:
         ticket = state.ticket
         config = run.providers.configs[ticket.provider]
         if kind_of(config).coding_agent:
+            from lfgtui.run.agents.agent_state import copy_folder
             from lfgtui.run.agents.attempt import run_acp  # imports the ACP SDK only when needed
             from lfgtui.run.agents.launch import AgentLaunch
             from lfgtui.run.agents.process import sandboxed
@@ -222,7 +258,13 @@ class LocalRunner:
             )
             if context.sandbox is not None:  # the agent's whole process inside, not only its tools
                 home = Path(env["HOME"]) if env.get("HOME") else None
-                config = sandboxed(config, context.sandbox, context.workdir, home, env)
+                copy = copy_folder(run.run_id, ticket.id)
+                box = (config, context.sandbox, context.workdir, home, env, copy)
+                try:
+                    config = await asyncio.to_thread(sandboxed, *box)  # seeds the copy: files copied
+                except OSError as exc:
+                    why = f"cannot copy the agent's own settings for its sandbox into {copy}: {exc}"
+                    return self._failed(attempt, ErrorInfo(ErrorKind.SANDBOX, why))
             toolbox = Toolbox({"write_file": BUILTIN_TOOLS["write_file"]}, context, self._approve(attempt))
             kept = None if run.agents is None else run.agents.pop(ticket.id, None)
             if kept is not None and state.follow_up is None:  # not a follow-up: a fresh agent

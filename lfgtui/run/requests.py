@@ -32,8 +32,18 @@ class Refusal:
     said: str
 
 
-Told = Refusal | None
-"""What the run answers a request: None once done (or asked of where the attempt runs), else why not."""
+@dataclass(frozen=True)
+class Pending:
+    """Asked of where the attempt runs, which has not answered yet (a worker paused, or cut off from
+    the broker): neither done nor refused. What it answers when it does stands; `said` tells the person
+    so, in words."""
+
+    said: str
+
+
+Told = Refusal | Pending | None
+"""What the run answers a request: None once done (or asked of where the attempt runs), `Pending`
+while that has not answered, else why not."""
 
 
 class RequestError(ValueError):

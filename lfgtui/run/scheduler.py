@@ -67,6 +67,7 @@ from lfgtui.run.local import LocalRunner
 from lfgtui.run.ratelimit import Limiters
 from lfgtui.run.requests import Refusal, Request, Told
 from lfgtui.run.steering import MAX_HELD, still_unsent, summary, unfit
+from lfgtui.surrogates import mended, said
 from lfgtui.tickets.ticket import PromptTooLong, Ticket, render_prompt
 
 if TYPE_CHECKING:
@@ -218,6 +219,9 @@ class Run:
         coordinator's name), decided as run/decisions.py `DECISIONS` says: None once done, else the
         `Refusal` saying why not. What must reach where the attempt runs and be answered from there (a
         sub-agent's cancel on a coordinated run) answers once it has: an awaitable of the same."""
+        if (whole := mended(request)) is not request:  # a person's text that UTF-8 cannot hold
+            said(f"{type(request).__name__} from {who}", request)
+            request = whole
         ticket = getattr(request, "ticket", None)
         if ticket is not None and ticket not in self.states:
             return Refusal(f"the run has no ticket {ticket!r}")

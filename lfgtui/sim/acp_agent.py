@@ -644,7 +644,7 @@ class SimAcpAgent:
                 scenario = self.options.scenario
                 await run.say(f"I play the sim scenario **{scenario.name}**: {scenario.description}")
             else:
-                await run.play()
+                await self._play(run)
         except PromptCancelled:
             stop_reason = "cancelled"
         except TurnEnded as ended:
@@ -680,6 +680,28 @@ class SimAcpAgent:
             run.output_tokens,
         )
         return PromptResponse(stop_reason=stop_reason, usage=usage)
+
+    async def _play(self, run: AgentRun) -> None:
+        """The scenario's model calls; under `--answers-early` only until the turn's first permission
+        request: the prompt is answered while it waits, and the rest plays after the answer."""
+        if not self.options.quirks.answers_early:
+            await run.play()
+            return
+        playing = asyncio.ensure_future(run.play())
+        early = asyncio.ensure_future(run.answer_now.wait())
+        try:
+            await asyncio.wait({playing, early}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            early.cancel()
+        if playing.done():
+            playing.result()
+            return
+        log.info("prompt %d in %s answered early: the turn goes on", run.session.prompts, run.session.id)
+
+        async def goes_on() -> None:
+            await playing
+
+        self._after_response(goes_on())
 
     async def _report_limit(self, session: SimSession, used: float) -> None:
         """The account's limit in a usage update of its own, as Claude Code relays its SDK's rate-limit
@@ -1232,7 +1254,14 @@ def _usage_quirks(group: Options) -> None:
 
 
 def _stopping_quirks(group: Options) -> None:
-    """How it takes being stopped: a cancel ignored, a question withdrawn, an exit that lingers."""
+    """How it takes being stopped: a cancel ignored, a question withdrawn, an exit that lingers, a
+    prompt answered before its turn stops."""
+    group.add_argument(
+        "--answers-early",
+        action="store_true",
+        help="answer the prompt (end_turn) while the turn's first permission request waits, and go on"
+        " with the turn once it is answered (as Codex did when its Responses interrupt was refused)",
+    )
     group.add_argument(
         "--deaf-to-cancel",
         action="store_true",
@@ -1300,6 +1329,7 @@ def main(argv: list[str] | None = None) -> None:
             cost_usd=args.cost,
             rate_limit=args.rate_limit,
             after_denial=args.after_denial,
+            answers_early=args.answers_early,
             deaf_to_cancel=args.deaf_to_cancel,
             withdraw_when=args.withdraw_when,
             acp_notice=args.acp_notice,

@@ -169,6 +169,11 @@ class Quirks:
     whole, the parent saying nothing until it is done (else in the background, amid that text)."""
     unknown_update: str = ""
     """An update of this kind, which no schema has, as soon as a prompt arrives."""
+    answers_early: bool = False
+    """The prompt is answered (`end_turn`) while the turn's first permission request waits for the
+    person, and the turn goes on once it is answered: what follows no `session/prompt` owns any more,
+    as Codex went on after codex-acp answered its prompt when its model's Responses interrupt was
+    refused (issue 78)."""
     deaf_to_cancel: bool = False
     """`session/cancel` is heard and ignored: the turn runs on, as a hung agent's does, until the
     client ends the process."""
@@ -307,6 +312,8 @@ class AgentRun:
         """The thoughts' part of `output_tokens`."""
         self.said: list[str] = []  # the message pieces sent, for the saved conversation
         self.bare: set[str] = set()  # the calls announced bare as their arguments began (`paced_tool_input`)
+        self.answer_now = asyncio.Event()
+        """Set (`answers_early`) when the prompt is to be answered though the turn goes on."""
 
     async def play(self) -> None:
         """Every model call: its plan step, its thoughts and text (meeting any fault due), its tool calls.
@@ -555,10 +562,17 @@ class AgentRun:
         return self.session.cwd / value if isinstance(value, str) and value else None
 
     async def _ask_permission(self, tool: str, request: ToolCallUpdate) -> None:
+        asking = asyncio.ensure_future(
+            self.conn.request_permission(self.session.id, request, list(PERMISSION_OPTIONS))
+        )
+        if self.quirks.answers_early and not self.answer_now.is_set() and request.locations:
+            # the file read first, as agents read before they write: once the client has answered,
+            # it has the request too, which waits as the prompt is answered
+            with contextlib.suppress(acp.RequestError):
+                await self.conn.read_text_file(self.session.id, request.locations[0].path)
+            self.answer_now.set()
         try:
-            response = await self._asked(
-                self.conn.request_permission(self.session.id, request, list(PERMISSION_OPTIONS))
-            )
+            response = await self._asked(asking)
         except acp.RequestError as exc:
             if exc.code != REQUEST_CANCELLED:
                 raise

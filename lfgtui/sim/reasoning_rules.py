@@ -21,8 +21,9 @@ The rules, keyed on model names as the real APIs are (read 2026-11-26):
   GPT-6 Astra, GPT-6.1 Sol and GPT-6.2 have no `none`. On Responses the same sampling rule, and each
   assistant message carries a `phase` that should come back (`Replay.phased`).
 - Flavours of Chat server, by model name (`chat_flavour`): OpenRouter's `reasoning_details` (recorded,
-  not refused: its refusals are unknown), and Ollama, which streams `reasoning` and hangs on a
-  `reasoning_content` sent back (`Stalled`).
+  not refused: its refusals are unknown), Ollama, which streams `reasoning` and hangs on a
+  `reasoning_content` sent back (`Stalled`), and DeepSeek, which reports its prompt cache as
+  `prompt_cache_hit_tokens` and `prompt_cache_miss_tokens` (its context-caching guide).
 Each rule's sources and dates are in docs/guides/sim.md.
 """
 
@@ -103,13 +104,19 @@ def _opaque_of(value: object, call: int) -> bool:
     return _unsealed("EnsimData", value) == f"call {call}"
 
 
+DEEPSEEK = re.compile(r"deepseek-")
+"""A DeepSeek model on DeepSeek's own API, which reports its cache in fields of its own."""
+
+
 def chat_flavour(model: str) -> str:
-    """Which Chat Completions server a model name stands for: "openrouter", "ollama", or "" (the
-    API of the model's maker, or a server that speaks as it does)."""
+    """Which Chat Completions server a model name stands for: "openrouter", "ollama", "deepseek", or
+    "" (the API of the model's maker, or a server that speaks as it does)."""
     if OPENROUTER.match(model):
         return "openrouter"
     if OLLAMA.match(model):
         return "ollama"
+    if DEEPSEEK.match(model):
+        return "deepseek"
     return ""
 
 
@@ -359,7 +366,8 @@ def _chat(body: dict[str, Any], model: str, scenario: Scenario) -> Replay:
                 returned += 1
             elif wants_reasoning and calls:
                 raise BadRequest(
-                    "The `reasoning_content` in the thinking mode must be passed back to the API."
+                    "The `reasoning_content` in the thinking mode must be passed back to the API.",
+                    code="invalid_request_error",
                 )
     return Replay(expected, returned)
 

@@ -53,6 +53,9 @@ class FaultKind(StrEnum):
     STALL = "stall"  # stop sending anything, keep the connection open
     ERROR_EVENT = "error_event"  # an in-band error event inside the 200 stream
     MALFORMED = "malformed"  # a chunk whose JSON is broken
+    SURROGATE = "surrogate"
+    """A text chunk holding a lone surrogate (JSON's `"\\ud800"`), which JSON allows and UTF-8 cannot
+    encode: the stream goes on after it, as a model that split a character's UTF-16 halves would."""
 
 
 @dataclass(frozen=True, slots=True)

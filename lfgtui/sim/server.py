@@ -15,7 +15,7 @@ import json
 import math
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
@@ -26,8 +26,11 @@ from lfgtui.sim.prompt_cache import SimPromptCache
 from lfgtui.sim.quota import Quotas, Taken, relayed
 from lfgtui.sim.scenario import Echoes, Fault, FaultKind, Scenario, ScenarioError, ScenarioLibrary
 from lfgtui.sim.wire import (
+    LONE_SURROGATE,
     BadRequest,
     Encoder,
+    Piece,
+    PieceKind,
     Replay,
     SimRequest,
     SimUsage,
@@ -58,7 +61,13 @@ REASONS = {
     529: "Site Overloaded",
 }
 MAX_BODY = 64 * 1024 * 1024
-STREAM_FAULTS = (FaultKind.MALFORMED, FaultKind.ERROR_EVENT, FaultKind.STALL, FaultKind.DROP)
+STREAM_FAULTS = (
+    FaultKind.SURROGATE,
+    FaultKind.MALFORMED,
+    FaultKind.ERROR_EVENT,
+    FaultKind.STALL,
+    FaultKind.DROP,
+)
 """The faults that strike inside an answer, in the order they are looked for at a token position."""
 
 
@@ -87,6 +96,8 @@ class RequestRecord:
     ended_at: float | None = None
     disconnected_at: float | None = None
     disconnected: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+    interrupted_at: float | None = None
+    """When the client interrupted the streamed answer on its WebSocket (`response.interrupt`)."""
     fault: FaultKind | None = None
     usage: SimUsage | None = None
     """The counts a streamed answer reported as it finished."""
@@ -109,6 +120,10 @@ class _HttpRequest:
 
 class _Disconnected(Exception):
     """The client went away."""
+
+
+class _Interrupted(Exception):
+    """The client interrupted the answer streaming on its WebSocket (`SocketState.interrupts`)."""
 
 
 class _Clock:
@@ -166,6 +181,8 @@ class _Connection:
         self.transport = writer.transport
         self.clock = clock
         self.gone = asyncio.Event()
+        self.halted = False
+        """The client interrupted the answer under way (a WebSocket's `response.interrupt`)."""
         self._sleeper: asyncio.Future[None] | None = None
 
     async def write(self, data: bytes) -> None:
@@ -186,12 +203,21 @@ class _Connection:
 
     async def until(self, when: float) -> None:
         """Sleep until `when` (monotonic seconds), but wake up at once (raising) if the client
-        disconnects meanwhile. Called before every token: one future in the shared clock."""
-        while not self.gone.is_set() and time.monotonic() < when:
+        disconnects or interrupts the answer meanwhile. Called before every token: one future in the
+        shared clock."""
+        while not self.gone.is_set() and not self.halted and time.monotonic() < when:
             self._sleeper = self.clock.until(when)
             await self._sleeper
         if self.gone.is_set():
             raise _Disconnected
+        if self.halted:
+            raise _Interrupted
+
+    def halt(self) -> None:
+        """The client interrupted the answer under way: its next wait ends it (`_Interrupted`)."""
+        self.halted = True
+        if self._sleeper is not None:
+            _wake(self._sleeper)
 
     async def wait(self, seconds: float) -> None:
         await self.until(time.monotonic() + seconds)
@@ -429,11 +455,14 @@ class SimServer:
         usage = count_usage(protocol.plan(scenario, request), request)
         return self.quotas.take(scenario, usage.input_tokens + usage.output_tokens, protocol.ratelimit, now)
 
-    def _scenario(self, request: SimRequest, record: RequestRecord) -> Scenario:
-        """The scenario that answers `request`, noted in its record; ScenarioError if none does."""
+    def _scenario(
+        self, request: SimRequest, record: RequestRecord, conversation: dict[str, Any] | None = None
+    ) -> Scenario:
+        """The scenario that answers `request`, noted in its record; ScenarioError if none does. Its
+        echoes quote `conversation` (a socket message's whole, `SocketCall`), else the request's body."""
         record.model, record.call_index = request.model, request.call_index
         record.scenario = self.models.scenario_for(request.model, self.library.names())
-        said = echoes(record.body)
+        said = echoes(record.body if conversation is None else conversation)
         scenario = self.library.resolve(record.scenario)
         if scenario.variants:
             record.scenario = self._variant(scenario, said)
@@ -466,7 +495,11 @@ class SimServer:
         await conn.write(answer)
         state = protocol.socket_state()
         messages: asyncio.Queue[bytes | None] = asyncio.Queue()
-        reader = asyncio.create_task(_read_socket(conn, messages))
+
+        async def urgent(payload: bytes) -> bool:
+            return await self._interrupt(request, path, state, payload, conn)
+
+        reader = asyncio.create_task(_read_socket(conn, messages, urgent))
         try:
             while (payload := await messages.get()) is not None:
                 if not await self._socket_call(request, path, protocol, state, payload, conn):
@@ -477,6 +510,32 @@ class SimServer:
             reader.cancel()
             await asyncio.gather(reader, return_exceptions=True)
         return False
+
+    async def _interrupt(
+        self, request: _HttpRequest, path: str, state: SocketState, payload: bytes, conn: _Connection
+    ) -> bool:
+        """Act on a socket message the moment it comes, even mid-answer, if it interrupts the answer
+        (`SocketState.interrupts`): the stream under way ends at its next token, or the refusal is
+        sent; return whether it was such a message (any other is answered in turn)."""
+        try:
+            message = _json_object(payload)
+        except BadRequest:
+            return False  # answered in turn, refused as any broken message is
+        received, refusal = time.monotonic(), None
+        try:
+            if not state.interrupts(message):
+                return False
+        except BadRequest as exc:
+            refusal = exc
+        record = RequestRecord("WS", path, request.headers, message, received_at=received)
+        self.log.append(record)
+        if refusal is not None:
+            record.status = 400
+            await _SocketEvents(conn).send(state.error_event(400, str(refusal), refusal.code))
+            return True
+        record.status = 200
+        conn.halt()
+        return True
 
     async def _socket_call(
         self,
@@ -496,7 +555,7 @@ class SimServer:
             if call is None:
                 return True
             self.log.append(record)
-            scenario = self._scenario(call.request, record)
+            scenario = self._scenario(call.request, record, call.conversation)
         except (BadRequest, ScenarioError) as exc:
             self.log.append(record)
             record.status = status = _refusal_status(exc)
@@ -510,6 +569,7 @@ class SimServer:
             return True
         record.status = 200
         encoder = state.encoder(scenario, call.request)
+        conn.halted = False
         try:
             if call.generate:
                 if not await self._stream(protocol, scenario, call.request, outlet, record, encoder):
@@ -518,10 +578,18 @@ class SimServer:
                 usage = SimUsage(call.request.input_tokens, 0, 0)
                 for frame in [*encoder.open(), *encoder.finish(usage)]:
                     await outlet.event(frame)
+        except _Interrupted:
+            record.interrupted_at = time.monotonic()
+            assert record.usage is not None  # what went out, counted as it stopped
+            for frame in state.interrupted(record.usage):
+                await outlet.event(frame)
+            record.ended_at = time.monotonic()
         except _Disconnected:
             record.disconnected_at = time.monotonic()
             record.disconnected.set()
             raise
+        finally:
+            conn.halted = False
         state.answered()
         return True
 
@@ -561,7 +629,7 @@ class SimServer:
         faulty = any(f.kind in STREAM_FAULTS and f.call == request.call_index for f in scenario.faults)
         tokens = 0  # tokens written on this connection: they set the pace
         position = 0  # token pieces of the plan passed, written or not (a resumed stream skips some)
-        for piece in pieces:
+        for index, piece in enumerate(pieces):
             is_token = piece.is_token
             if is_token:
                 if faulty and await self._stream_fault(scenario, request, encoder, outlet, record, position):
@@ -570,14 +638,21 @@ class SimServer:
             frames = encoder.piece(piece)
             if not frames and not is_token:  # a token never shown (omitted thinking) still takes its time
                 continue
+            interrupted = False
             if is_token:  # when its last token is due
                 tokens += piece.tokens
-                await pacer.until_token(tokens - 1, () if frames else encoder.unseen())
+                try:
+                    await pacer.until_token(tokens - 1, () if frames else encoder.unseen())
+                except _Interrupted:  # the piece made goes out, then the answer ends
+                    interrupted = True
             sent_at = time.monotonic()  # before the write: the client may read it before we resume
             for frame in frames:
                 await outlet.event(frame)
             if is_token:
                 record.token_times += [sent_at] * piece.tokens
+            if interrupted:
+                record.usage = count_usage(pieces[: index + 1], request)
+                raise _Interrupted
         if faulty and await self._stream_fault(scenario, request, encoder, outlet, record, position):
             return False
         record.usage = count_usage(pieces, request)
@@ -633,7 +708,7 @@ class SimServer:
     def _answer_fault(self, scenario: Scenario, request: SimRequest, tokens: int) -> Fault | None:
         """The first mid-stream fault due anywhere in an answer of `tokens` tokens, counting its use."""
         for position in range(tokens + 1):
-            for kind in STREAM_FAULTS:
+            for kind in STREAM_FAULTS[1:]:  # a lone surrogate is a streamed chunk's
                 fault = self._take_fault(scenario, request, kind, position)
                 if fault is not None:
                     return fault
@@ -658,6 +733,10 @@ class SimServer:
             if fault is None:
                 continue
             record.fault = kind
+            if kind is FaultKind.SURROGATE:
+                for frame in encoder.piece(Piece(PieceKind.TEXT, LONE_SURROGATE)):
+                    await outlet.event(frame)
+                continue
             if kind is FaultKind.MALFORMED:
                 await outlet.event(encoder.malformed())
                 continue
@@ -790,10 +869,12 @@ def _fault_reply(fault: Fault, headers: dict[str, str]) -> tuple[str, dict[str, 
     return fault.message.replace("{api_key}", _presented_key(headers)), extra
 
 
-async def _read_socket(conn: _Connection, messages: asyncio.Queue[bytes | None]) -> None:
-    """Read a WebSocket's frames for as long as it lives: data messages into `messages`, pings
-    answered, a close answered; at its end (or a framing error) the connection is lost and `None`
-    queued."""
+async def _read_socket(
+    conn: _Connection, messages: asyncio.Queue[bytes | None], urgent: Callable[[bytes], Awaitable[bool]]
+) -> None:
+    """Read a WebSocket's frames for as long as it lives: data messages into `messages` (unless
+    `urgent` acted on one at once: an interrupt of the answer under way), pings answered, a close
+    answered; at its end (or a framing error) the connection is lost and `None` queued."""
     frames = websocket.MessageReader(conn.reader)
     try:
         while True:
@@ -803,7 +884,7 @@ async def _read_socket(conn: _Connection, messages: asyncio.Queue[bytes | None])
             elif message.opcode is websocket.Opcode.CLOSE:
                 await conn.write(websocket.close())
                 break
-            elif message.opcode is not websocket.Opcode.PONG:
+            elif message.opcode is not websocket.Opcode.PONG and not await urgent(message.payload):
                 messages.put_nowait(message.payload)
     except (asyncio.IncompleteReadError, ConnectionError, websocket.ProtocolError, _Disconnected):
         pass

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import secrets
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, replace
@@ -164,6 +165,9 @@ class SocketCall:
 
     request: SimRequest
     generate: bool = True
+    conversation: dict[str, Any] | None = None
+    """The message as the API reads it, its `input` the whole conversation the socket continues
+    (the earlier response's too), which a scenario's echoes quote; None: the message itself."""
 
 
 class SocketState(Protocol):
@@ -180,7 +184,18 @@ class SocketState(Protocol):
         ...
 
     def answered(self) -> None:
-        """That answer went out whole: later messages may continue from it."""
+        """That answer went out whole (or ended by `interrupted`): later messages may continue from it."""
+        ...
+
+    def interrupts(self, message: dict[str, Any]) -> bool:
+        """Whether `message` stops the answer streaming now (the Responses API's `response.interrupt`),
+        read the moment it comes, mid-answer: the server then ends that answer with `interrupted`.
+        False for any other message, answered in turn by `call`. Raises BadRequest for an interrupt
+        that names no answer of this socket or asks for what the API does not do."""
+        ...
+
+    def interrupted(self, usage: SimUsage) -> list[bytes]:
+        """The events that end the answer `interrupts` stopped (`usage`: what it had generated)."""
         ...
 
     def error_event(
@@ -265,12 +280,26 @@ def _fragments(arguments: str, size: int = 6) -> list[str]:
     return [arguments[i : i + size] for i in range(0, len(arguments), size)]
 
 
+LONE_SURROGATE = "\ud800"
+"""Half of a UTF-16 pair alone: JSON writes it as the escape `\\ud800` (as JavaScript's `JSON.stringify`
+does), which Python reads back as this one character, and no UTF-8 text can hold it."""
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _utf8(text: str) -> bytes:
+    """`text` (JSON) as UTF-8; a lone surrogate, which JSON only holds inside a string, as its escape."""
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        return _SURROGATE.sub(lambda found: f"\\u{ord(found[0]):04x}", text).encode()
+
+
 def sse(data: dict[str, Any] | str, event: str | None = None, event_id: str | None = None) -> bytes:
     """One Server-Sent Event frame; dicts are written as compact JSON like the real APIs do."""
     payload = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"), ensure_ascii=False)
     head = f"event: {event}\n" if event else ""
     head += f"id: {event_id}\n" if event_id is not None else ""
-    return f"{head}data: {payload}\n\n".encode()
+    return _utf8(f"{head}data: {payload}\n\n")
 
 
 HOLES = tuple(f"lfgsimhole{index}{secrets.token_hex(6)}" for index in range(2))
@@ -318,7 +347,7 @@ class FrameShapes:
 
 def _json_value(value: str | int) -> bytes:
     if isinstance(value, str):
-        return encode_basestring(value).encode()
+        return _utf8(encode_basestring(value))
     return b"%d" % value
 
 

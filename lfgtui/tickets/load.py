@@ -65,6 +65,7 @@ from lfgtui.tickets.ticket import (
     SANDBOXES,
     Ticket,
     TicketFile,
+    agent_cut_off,
 )
 
 OFFLINE_PROVIDER = "sim"
@@ -225,6 +226,7 @@ class _Loader:
         needs = self._check_dependencies(drafts, named, variants)
         self._check_keys(drafts, defaults, variants)
         self._check_agents_only(drafts, defaults, variants)
+        self._check_boxed_agents(drafts, defaults, variants)
         self._check_mcp_servers(drafts, defaults)
         self._check_additional_directories(drafts, defaults)
         self._check_tournaments(drafts, defaults, variants)
@@ -369,6 +371,26 @@ class _Loader:
                     self.line(draft, "resume_session"),
                     f"{draft.where}: resume_session continues one session, and the ticket fans out into "
                     f"{many} (models, agents or attempts) that would each continue it at once",
+                )
+
+    def _check_boxed_agents(
+        self, drafts: Sequence[_Draft], defaults: Mapping[str, Any], variants: Mapping[int, list[Variant]]
+    ) -> None:
+        """A coding agent runs inside its ticket's sandbox, and reaches its provider over the network:
+        `sandbox_network = false` would cut it (the ticket would fail only after minutes of retries)."""
+        for draft in drafts:
+            fields = {**defaults, **draft.fields}
+            if fields.get("sandbox", "none") == "none" or fields.get("sandbox_network", True):
+                continue
+            agents = [
+                v.provider
+                for v in variants[draft.index]
+                if kind_of(self.config.providers[v.provider]).coding_agent
+            ]
+            if agents:
+                self.check.add(
+                    self.line(draft if "sandbox_network" in draft.fields else None, "sandbox_network"),
+                    f"{draft.where}: {agent_cut_off(agents[0])}",
                 )
 
     def _links(self, fields: Mapping[str, Any], provider: str) -> list[tuple[str, str]]:

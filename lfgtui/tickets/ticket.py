@@ -157,3 +157,13 @@ def render_prompt(ticket: Ticket, outputs: Mapping[str, str]) -> str:
         return answer
 
     return PLACEHOLDER.sub(fill, ticket.prompt)
+
+
+def agent_cut_off(provider: str) -> str:
+    """Why a coding agent's ticket cannot run with `sandbox_network = false`: the agent runs inside
+    its sandbox and reaches its provider over the network (it would fail only after minutes of
+    retries). Said as the tickets file loads, and as a recorded ticket starts."""
+    return (
+        f"sandbox_network = false cuts coding agent {provider!r} off its own provider (it runs inside "
+        "the sandbox); keep the network on for it"
+    )

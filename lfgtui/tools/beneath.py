@@ -103,6 +103,30 @@ def open_beneath(root: Path, name: str, flags: int, mode: int = 0o666) -> int:
                 raise _explained(exc, folder.fd, parts, name) from None
 
 
+class LinksOut(OSError):
+    """A path that is, or goes through, a link leading out of the root (`open_inside`)."""
+
+
+def open_inside(root: Path, name: str, flags: int) -> int:
+    """`name` beneath `root` opened with `flags` through no link out of it, for what lfg reads of a
+    worktree on its own account (an agent's instruction files, a line review quotes): a link that
+    stays inside (`CLAUDE.md -> AGENTS.md`, as many repositories have) is followed to the real file it
+    names, which is then opened through real folders only (`open_beneath`), so the agent re-pointing
+    it meanwhile makes the open fail, never escape. Raises `LinksOut` for a link out (or one that
+    changed under the read), OSError otherwise."""
+    try:
+        return open_beneath(root, name, flags)
+    except ToolError:  # a link on the path: followed only to where it leads inside the root
+        top = root.resolve()
+        target = (top / name).resolve()
+        if target == top or not target.is_relative_to(top):
+            raise LinksOut(f"{name} is a link out of the worktree") from None
+        try:
+            return open_beneath(top, str(target.relative_to(top)), flags)
+        except ToolError:
+            raise LinksOut(f"{name} is a link that changed while lfg read it") from None
+
+
 def make_folders_beneath(root: Path, name: str) -> None:
     """Make the folders that `name` lies in beneath `root` (`mkdir -p` of its parent), one at a time,
     each made and entered relative to the one before: a link on the way is refused, never followed."""

@@ -4,7 +4,8 @@ only, `python -I -S container_client.py REQUEST`) in place of the boxed command.
 A container sees none of the client's environment unless named: this passes each variable of its
 own environment (the command's or the agent's, exactly as lfg built it) by name (`-e NAME`, so no
 value shows on a command line), but the engine's own settings (`DOCKER_HOST`, `CONTAINERS_CONF`,
-`XDG_RUNTIME_DIR`), which lfg adds for the client alone.
+`XDG_RUNTIME_DIR`), which lfg adds for the client alone, and what the box sets itself (`inside`:
+`TMPDIR`, its own `/tmp`).
 
 Killing the client does not stop its container: the engine's daemon or monitor runs it. A command's
 container is tethered to its client (`tether`): the client's stdin is a pipe only the client holds
@@ -24,7 +25,11 @@ def main() -> None:
     request = json.loads(sys.argv[1])
     settings: dict[str, str] = request["settings"]
     env = dict(os.environ)
-    passed = [part for name in sorted(env) if name not in settings for part in ("-e", name)]
+    inside: dict[str, str] = request["inside"]
+    passed = [
+        part for name in sorted(env) if name not in settings and name not in inside for part in ("-e", name)
+    ]
+    passed += [part for name, value in inside.items() for part in ("-e", f"{name}={value}")]
     env.update(settings)
     if request["tether"]:
         read, write = os.pipe()

@@ -41,6 +41,7 @@ from lfgtui.tickets.ticket import Ticket
 from lfgtui.tools import container_client
 from lfgtui.tools.base import stdlib_script
 from lfgtui.tools.sandbox import PRIVATE_TMP, Sandbox
+from lfgtui.tools.sandbox_sockets import unix_sockets
 
 ENGINES = ("docker", "podman")
 IMAGE = "lfgtui-box:2"
@@ -114,13 +115,15 @@ class ContainerBox(Sandbox):
             "options": options,
             "command": command,
             "settings": {key: os.environ[key] for key in SETTINGS if key in os.environ},
+            "inside": {"TMPDIR": str(PRIVATE_TMP)},  # the person's TMPDIR is not in the box
             "tether": self.tethered,
         }
         return [*stdlib_script(Path(container_client.__file__)), json.dumps(request)]
 
     def _mounts_args(self, argv: Sequence[str]) -> list[str]:
         """The binds, one per path (at one path the later kind wins, as in bwrap's box: hidden,
-        read-only, writable, protected); hidden paths only where a bind would show them."""
+        read-only, writable, protected, the agent's state copies); hidden paths only where a bind
+        would show them, and a Unix socket a bind shows covered, as bwrap's box covers it."""
         kinds: dict[Path, str] = {path: "ro" for path in _runs_from(argv)}
         if self.home_path not in (None, Path("/"), *self.hidden):
             kinds[self.home_path] = "ro"
@@ -134,6 +137,11 @@ class ContainerBox(Sandbox):
             for path in paths:
                 if kind != "hidden" or any(path.is_relative_to(root) for root in shown):
                     kinds[path] = kind
+        sources = {real: copy for copy, real in self.bound}  # the ticket's copy at the person's path
+        kinds |= dict.fromkeys(sources, "rw")
+        for socket_file in unix_sockets():
+            if socket_file not in kinds and any(socket_file.is_relative_to(root) for root in shown):
+                kinds[socket_file] = "hidden"
         ordered = sorted(kinds, key=lambda path: len(path.parts))
         around = {
             path: next((o for o in reversed(ordered[:i]) if path.is_relative_to(o)), None)
@@ -147,7 +155,7 @@ class ContainerBox(Sandbox):
         args = [] if PRIVATE_TMP in kinds else ["--tmpfs", f"{PRIVATE_TMP}:rw,exec,mode=1777"]
         for path in kept:
             if kinds[path] != "hidden":
-                args += ["-v", f"{path}:{path}:{kinds[path]}"]
+                args += ["-v", f"{sources.get(path, path)}:{path}:{kinds[path]}"]
                 continue
             # hidden: an empty folder or file bound over it (podman mounts every tmpfs before any
             # bind), holding only the mount points of what is bound inside it
@@ -164,7 +172,7 @@ class ContainerBox(Sandbox):
             else "no network (a coding agent cannot reach its provider): no socket but those in its folders"
         )
         home = {
-            "no-secrets": "your home read-only, its keys, tokens and lfg's own files hidden",
+            "no-secrets": "your home read-only, its keys, tokens, lfg's own files and other projects hidden",
             "hidden": "your home hidden but its toolchains",
         }.get(self.home, "your home readable")
         return (

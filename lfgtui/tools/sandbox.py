@@ -2,20 +2,29 @@
 under bubblewrap with the disk read-only but for the folders it works in.
 
 Inside: the whole disk readable and read-only (toolchains, an agent's own install and config) but
-for what `sandbox_home` hides of the person's home (tools/sandbox_home.py) and lfg's history file
-wherever it lies (folders.py's `kept_from_sandboxes`); a private, empty `/tmp`;
+for what `sandbox_home` hides of the person's home (tools/sandbox_home.py), lfg's history file and
+its served API's token file wherever they lie (folders.py's `kept_from_sandboxes`) and the agents'
+state copies (`out_of_view`); a coding agent's own state its ticket's copy (`state_mounts`); a
+private, empty `/tmp` that `TMPDIR` names (an agent's install lying under the person's `/tmp` bound
+back read-only);
 a private `/dev` and `/proc` and process ids (it cannot signal lfg or the person's programs);
 writable only the `writable` folders (a worktree, its own git folder, the ticket's
 `additional_directories`). The git folder the worktree shares with the repository stays read-only,
-so a commit inside fails rather than write into the person's repository. The network is on unless
-`network` is off (`sandbox_network = false`). A ticket that asked for a sandbox never runs without
-one: where bubblewrap cannot run (not installed, no user namespaces), the ticket fails saying so
+so a commit inside fails rather than write into the person's repository. No capability, even
+when lfg runs as root (`--cap-drop ALL`; bubblewrap sets no-new-privileges), and `/proc/sys`
+read-only: else root inside could unmount what hides a key, remount the disk writable or set a
+sysctl. The Unix sockets bound outside are covered (tools/sandbox_sockets.py), and where the
+kernel can, abstract sockets outside are cut too (tools/sandbox_scope.py). The network is on
+unless `network` is off (`sandbox_network = false`: a network namespace of its own, and the
+runtime folders hidden whole). A ticket that asked for a sandbox never runs without one: where
+bubblewrap cannot run (not installed, no user namespaces), the ticket fails saying so
 (`unavailable`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import shutil
 import subprocess
@@ -23,14 +32,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from lfgtui.folders import kept_from_sandboxes
+from lfgtui.folders import kept_from_sandboxes, private_folder
 from lfgtui.inert import inert
 from lfgtui.tickets.ticket import Ticket
-from lfgtui.tools.sandbox_home import home_view
+from lfgtui.tools.sandbox_home import existing, home_view, state_copies
+from lfgtui.tools.sandbox_scope import launcher, scoped
+from lfgtui.tools.sandbox_sockets import runtime_folders, unix_sockets
 
 PROBE_TIMEOUT_S = 10.0
 PRIVATE_TMP = Path("/tmp")
 """What the box replaces with its own empty folder (`wrap`): nothing under it needs hiding."""
+KERNEL_SETTINGS = ("--ro-bind", "/proc/sys", "/proc/sys")
+"""Read-only: bubblewrap leaves the new `/proc/sys` writable to root, whose uid alone may write a
+sysctl (`kernel.core_pattern = |program` runs a program as root outside on the next crash)."""
+SYSTEM_SECRETS = ("/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-", "/etc/ssh/ssh_host_*_key")
+"""What only root reads outside the home, and a box run as root keeps root's user id: the password
+hashes and the machine's SSH host keys (each shows empty)."""
+ISOLATION = ("--unshare-pid", "--unshare-ipc", "--die-with-parent", "--new-session", "--cap-drop", "ALL")
+"""Its own processes and IPC, gone with lfg, no terminal of lfg's, and no capability even as root."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,23 +69,28 @@ class Sandbox:
     """Inside the writable folders, what stays read-only: what tells lfg's own git (which runs
     outside) where the repository is (a worktree's `.git` file, its `commondir` and `gitdir`), or a
     checkout's `.git` folder. Rewritten, it could point lfg's git at a config of the agent's making."""
+    bound: tuple[tuple[Path, Path], ...] = ()
+    """The agent's own state: each of the ticket's copies (first) bound writable over the person's
+    path (second), so what the agent writes there stays the ticket's (run/agents/agent_state.py)."""
 
     def wrap(self, argv: Sequence[str], cwd: Path) -> list[str]:
         """`argv` as it runs inside the sandbox, in `cwd`."""
-        args = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+        args = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", *KERNEL_SETTINGS]
         for _, _, mount in sorted(self._mounts()):
             args += mount
-        args += ["--unshare-pid", "--die-with-parent", "--new-session"]
+        args += [*ISOLATION, "--setenv", "TMPDIR", str(PRIVATE_TMP)]
         if not self.network:
             args.append("--unshare-net")
-        return [*args, "--chdir", str(cwd), "--", *argv]
+        return [*launcher(), *args, "--chdir", str(cwd), "--", *argv]
 
     def _mounts(self) -> list[tuple[int, int, list[str]]]:
         """Each folder's mount, shallowest first (a mount covers what lies under it, so each rule
         holds inside the ones around it: a worktree writable inside a hidden home, a key hidden
-        inside a writable home); at one path the later kind wins: hidden, readable, writable, protected."""
+        inside a writable home); at one path the later kind wins: hidden, readable, writable,
+        protected, a socket covered."""
         mounts: list[tuple[int, int, list[str]]] = []
-        for path in dict.fromkeys(self.hidden):
+        hides = self._hides()
+        for path in dict.fromkeys(hides):
             hide = ["--tmpfs", str(path)] if path.is_dir() else ["--ro-bind", "/dev/null", str(path)]
             mounts.append((len(path.parts), 0, hide))
         kinds = (
@@ -76,18 +100,32 @@ class Sandbox:
         )
         for rank, flag, paths in kinds:
             mounts += [(len(path.parts), rank, [flag, str(path), str(path)]) for path in dict.fromkeys(paths)]
-        return mounts
+        sockets = [path for path in unix_sockets() if self._shows(path, hides)]
+        mounts += [(len(path.parts), 4, ["--ro-bind", "/dev/null", str(path)]) for path in sockets]
+        return mounts + state_mounts(self.bound)
+
+    def _hides(self) -> tuple[Path, ...]:
+        """What shows empty: `hidden`, `/tmp`, the system's secrets, and without the network the
+        runtime folders (no socket made there later is reachable either)."""
+        system = [path for pattern in SYSTEM_SECRETS for path in Path("/").glob(pattern.lstrip("/"))]
+        return (PRIVATE_TMP, *system, *self.hidden, *(() if self.network else runtime_folders()))
+
+    def _shows(self, path: Path, hides: Sequence[Path]) -> bool:
+        """Whether `path` is seen inside: the deepest mount around it is not one that hides."""
+        around = [(len(p.parts), 0) for p in hides if path.is_relative_to(p)]
+        around += [(len(p.parts), 1) for p in (*self.readable, *self.writable) if path.is_relative_to(p)]
+        return not around or max(around)[1] == 1
 
     def allows(self) -> str:
-        """What the sandbox allows, in one line for the pane and `lfg agents --check`."""
+        """What the sandbox allows, in one line for the pane: where it writes, what of the home it
+        reads, and which sockets outside answer."""
         folders = ", ".join(str(folder) for folder in self.writable)
-        network = "network on" if self.network else "no network"
         home = {
-            "no-secrets": "your home's keys, tokens and lfg's own files hidden",
+            "no-secrets": "your home's keys, tokens, lfg's own files and other projects hidden",
             "hidden": "your home hidden but its toolchains",
         }.get(self.home, "your home readable")
-        private = "(and a private /tmp); the rest read-only"
-        return f"sandbox bwrap: writes only in {folders} {private}; {home}; {network}"
+        writes = f"writes only in {folders} and {TMP_SAID}; the rest read-only"
+        return f"sandbox bwrap: {writes}; {home}; {NO_ROOT}; {reach(self.network)}"
 
 
 def git_folders(tree: Path) -> tuple[Path | None, Path | None]:
@@ -106,27 +144,73 @@ def git_folders(tree: Path) -> tuple[Path | None, Path | None]:
 def sandbox_of(ticket: Ticket, top: Path, home: Path | None = None) -> Sandbox | None:
     """The ticket's sandbox, whose writable folders are `top` (its worktree, else its workdir), a
     worktree's own git folder and its `additional_directories`, hiding of `home` (the person's, by
-    default) what `sandbox_home` says, and the history lfg has open wherever it is (in every
-    `sandbox_home` mode: it holds every run's prompts and answers); None when it asked for none."""
+    default) what `sandbox_home` says, and in every `sandbox_home` mode the files lfg keeps from
+    sandboxes wherever they are (the history it has open, every run's prompts and answers; the
+    token files of its served API) and what `out_of_view` names; None when it asked for none."""
     if ticket.sandbox == "none":
         return None
     own, shared = git_folders(top)
     writable = (top, *(() if own is None else (own,)), *ticket.additional_directories)
     pointers = () if own is None else (top / ".git", own / "commondir", own / "gitdir")
     protected = [path for path in (*pointers, top / ".git") if path.exists()]
-    view = home_view(
-        Path.home() if home is None else home, ticket.sandbox_home, None, ticket.sandbox_readable
-    )
+    home = Path.home() if home is None else home
+    view = home_view(home, ticket.sandbox_home, None, ticket.sandbox_readable, own=writable)
     return Sandbox(
         writable,
-        readable=(*(() if shared is None else (shared,)), *view.readable),
+        readable=(*_repository(shared, home), *view.readable),
         network=ticket.sandbox_network,
         hidden=(
             *view.hidden,
             *(kept for kept in kept_from_sandboxes() if not kept.is_relative_to(PRIVATE_TMP)),
+            *out_of_view(),
         ),
         home=ticket.sandbox_home,
         protected=tuple(dict.fromkeys(protected)),
+    )
+
+
+def state_mounts(bound: Sequence[tuple[Path, Path]]) -> list[tuple[int, int, list[str]]]:
+    """The mounts of an agent's own state: its ticket's copy over the person's path, ranked as a
+    writable folder (the login files bound through inside it are deeper, so they come after)."""
+    return [(len(real.parts), 2, ["--bind", str(copy), str(real)]) for copy, real in bound]
+
+
+def out_of_view() -> tuple[Path, ...]:
+    """What no box shows, whatever its `sandbox_home`: the copies of every ticket's agent state
+    (run/agents/agent_state.py); a ticket's own is bound back where its agent reads it. Their
+    folder is made where missing, so a box started before the first copy hides those made after."""
+    copies = state_copies()
+    with contextlib.suppress(OSError):
+        private_folder(copies)
+    return existing([copies])
+
+
+def _repository(shared: Path | None, home: Path) -> tuple[Path, ...]:
+    """What a worktree reads of its repository: its shared git folder, and the checkout around a
+    `.git` folder (its `.worktreeinclude` links lead there) even where the home is hidden, unless
+    that checkout is the home itself (or holds it), whose secrets stay hidden."""
+    if shared is None:
+        return ()
+    checkout = shared.parent
+    return (shared, checkout) if shared.name == ".git" and not home.is_relative_to(checkout) else (shared,)
+
+
+TMP_SAID = "a private /tmp (TMPDIR; empty at start, gone when the box ends)"
+NO_ROOT = "no capability even as root"
+
+
+def reach(network: bool) -> str:
+    """Which sockets outside the box answer, and whether a coding agent's provider does."""
+    if not network:
+        return "no network: no Unix, abstract or loopback socket outside reachable, nor any provider"
+    if scoped():
+        return (
+            "the Unix and abstract sockets outside cut; network on: the internet (and an agent's "
+            "provider) and this machine's loopback ports reachable"
+        )
+    return (
+        "the Unix sockets outside hidden; network on: the internet (and an agent's provider), "
+        "this machine's loopback ports and abstract sockets reachable"
     )
 
 
@@ -155,10 +239,11 @@ def described() -> str:
         return f'sandbox = "bwrap": not available here ({why}); {never}'
     return (
         'sandbox = "bwrap": available; a sandboxed ticket\'s commands and agent write only in its worktree, '
-        "its git folder, its additional_directories and the agent's own state in your home (the rest "
-        "of the disk read-only, a private /tmp); your home's keys, tokens and lfg's own files hidden "
-        '(sandbox_home = "hidden" hides all but its toolchains); network on (sandbox_network = false cuts '
-        "it for commands)"
+        "its git folder, its additional_directories and the ticket's copy of the agent's own settings, and "
+        f"{TMP_SAID}; the rest of the disk read-only; your home's keys, tokens, lfg's own files and "
+        f'other projects hidden (sandbox_home = "hidden" hides all but its toolchains); {NO_ROOT}; '
+        f"{reach(True)} "
+        "(sandbox_network = false cuts them for commands; a coding agent needs it for its provider)"
     )
 
 

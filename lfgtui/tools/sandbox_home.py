@@ -1,9 +1,12 @@
 """What a sandboxed ticket sees of the person's home (`sandbox_home`): the sandbox makes the disk
 read-only, but reading is how a command shows a key to the model, so the home's secrets are hidden.
 
-- `"no-secrets"` (the default): the home reads as it is but for where keys and tokens are kept
-  (`SECRETS`), lfg's own files (its history, its served tokens, its logs of every agent's words)
-  and other coding agents' state (their logins); each shows as an empty folder or file.
+- `"no-secrets"` (the default): the home's settings and toolchains (its dot-files and folders) read
+  as they are but for where keys and tokens are kept (`SECRETS`), lfg's own files (its history,
+  its served tokens, its logs of every agent's words) and other coding agents' state (their
+  logins); the rest of the home (the person's other projects and documents, an `.env` among them)
+  is hidden but for the ticket's own folders, its repository and the `PATH`'s toolchains; each
+  hidden thing shows as an empty folder or file.
 - `"hidden"`: the whole home is an empty folder but for what the ticket needs to run: the folders on
   the `PATH` inside it with their prefix's libraries (toolchains such as `~/.cargo/bin` or an nvm
   node), the agent's own install and state, git's configuration, and `sandbox_readable`.
@@ -28,8 +31,9 @@ AGENT_STATE = {
     "gemini": (".gemini/",),
 }
 """What each known agent keeps of its own in the home (its settings, sessions, login; a folder ends
-in `/`): writable in its own sandbox, as it cannot run without writing them; hidden from any other
-ticket's sandbox (one agent's login is not another's to read)."""
+in `/`): in its own sandbox, the ticket's copy of them (run/agents/agent_state.py), as it cannot run
+without writing them; hidden from any other ticket's sandbox (one agent's login is not another's to
+read)."""
 
 SECRETS = (
     ".ssh",
@@ -103,6 +107,11 @@ def lfg_own() -> tuple[Path, ...]:
     )
 
 
+def state_copies() -> Path:
+    """Where lfg keeps each boxed ticket's copy of its agent's own state (run/agents/agent_state.py)."""
+    return Path(platformdirs.user_state_dir("lfgtui")) / "agent-state"
+
+
 @dataclass(frozen=True, slots=True)
 class HomeView:
     """What a sandbox shows of the home: `hidden` as empty folders or files, `readable` bound back
@@ -118,46 +127,44 @@ def home_view(
     program: str | None = None,
     extra: Sequence[Path] = (),
     env: Mapping[str, str] | None = None,
+    own: Sequence[Path] = (),
 ) -> HomeView:
     """What `mode` hides of `home` for a ticket whose agent is `program` (None for an API ticket's
-    commands); `extra` is `sandbox_readable`."""
+    commands); `extra` is `sandbox_readable`, `own` the ticket's folders (never hidden)."""
     if home is None or mode == "readable" or home == Path("/"):
         return HomeView(readable=tuple(extra))
     path = (env if env is not None else os.environ).get("PATH", "")
     needed = [*_install(home, program, path), *extra]
     if mode == "hidden":
         needed += [*_toolchains(home, path.split(os.pathsep)), *(home / name for name in GIT_CONFIG)]
-        return HomeView((home,), _existing(needed))
-    own = set(_state_names(program))
-    others = [name for names in AGENT_STATE.values() for name in names if name not in own]
+        return HomeView((home,), existing(needed))
+    state = set(_state_names(program))
+    others = [name for names in AGENT_STATE.values() for name in names if name not in state]
     hidden = [home / name.rstrip("/") for name in (*SECRETS, *others)]
     hidden += [folder for folder in lfg_own() if folder.is_relative_to(home)]
-    return HomeView(_existing(hidden), _existing(needed))
+    hidden += [entry for entry in _projects(home) if not any(entry.is_relative_to(mine) for mine in own)]
+    needed += _toolchains(home, path.split(os.pathsep))
+    return HomeView(existing(hidden), existing(needed))
 
 
-def _existing(paths: Iterable[Path]) -> tuple[Path, ...]:
+def _projects(home: Path) -> list[Path]:
+    """The home's own entries but its settings (names not starting with a dot): the person's
+    projects and documents. A link is left alone: what it leads to lies elsewhere on the disk."""
+    try:
+        return [
+            entry for entry in home.iterdir() if not entry.name.startswith(".") and not entry.is_symlink()
+        ]
+    except OSError:
+        return []
+
+
+def existing(paths: Iterable[Path]) -> tuple[Path, ...]:
     """`paths` that exist, each where its links lead (the sandbox mounts on the real place), once."""
     return tuple(dict.fromkeys(path.resolve() for path in paths if path.exists()))
 
 
 def _state_names(program: str | None) -> tuple[str, ...]:
     return () if program is None else AGENT_STATE.get(os.path.basename(program), ())
-
-
-def own_state(home: Path, program: str) -> tuple[Path, ...]:
-    """The agent's own state in `home` (`AGENT_STATE`), made where missing so a sandbox can bind it."""
-    made: list[Path] = []
-    for name in _state_names(program):
-        path = home / name
-        try:
-            if name.endswith("/"):
-                path.mkdir(parents=True, exist_ok=True)
-            elif not path.exists():
-                path.write_text("{}\n", encoding="utf-8")  # a JSON file: an empty one is not
-        except OSError:
-            continue
-        made.append(path)
-    return tuple(made)
 
 
 def _toolchains(home: Path, entries: Iterable[str]) -> list[Path]:
@@ -185,7 +192,41 @@ def _install(home: Path, program: str | None, path: str) -> list[Path]:
     installed = Path(platformdirs.user_data_dir("lfgtui")) / "agents"
     if real.is_relative_to(installed) and len(inside := real.relative_to(installed).parts) > 2:
         return [installed / inside[0] / inside[1]]
-    parts = real.parts
-    if "node_modules" in parts:
-        return [Path(*parts[: len(parts) - parts[::-1].index("node_modules")])]
-    return [real.parent]
+    return [_node_modules(real) or real.parent]
+
+
+def _node_modules(path: Path) -> Path | None:
+    """The `node_modules` folder a node program lies in, if it does."""
+    parts = path.parts
+    return Path(*parts[: len(parts) - parts[::-1].index("node_modules")]) if "node_modules" in parts else None
+
+
+def installed_in(root: Path, program: str, path: str) -> tuple[Path, ...]:
+    """What of the agent's install lies under `root` (a clone's `node_modules` or virtualenv under
+    `/tmp`, which the sandbox replaces with an empty one): for the program and the interpreter its
+    script names, each as found and where its links lead, the `node_modules` holding it, else the
+    prefix of its `bin` folder, else its own folder; never `root` itself."""
+    if (found := shutil.which(program, path=path)) is None:
+        return ()
+    named = [Path(os.path.abspath(found))]
+    if (interpreter := _interpreter(named[0], path)) is not None:
+        named.append(interpreter)
+    folders = []
+    for each in (*named, *(Path(os.path.realpath(name)) for name in named)):
+        prefix = each.parent.parent if each.parent.name == "bin" else each.parent
+        folders.append(_node_modules(each) or (each.parent if prefix == root else prefix))
+    return tuple(dict.fromkeys(f for f in folders if f.is_relative_to(root) and f != root))
+
+
+def _interpreter(program: Path, path: str) -> Path | None:
+    """The interpreter a script's `#!` line names (through `env`, found on `path`)."""
+    try:
+        with program.open("rb") as script:
+            line = script.readline(512)
+    except OSError:
+        return None
+    words = line[2:].decode(errors="replace").split() if line.startswith(b"#!") else []
+    if words and os.path.basename(words[0]) == "env":
+        words = [word for word in words[1:] if not word.startswith("-")]
+        words[:1] = [shutil.which(words[0], path=path) or ""] if words else []
+    return Path(words[0]) if words and os.path.isabs(words[0]) else None

@@ -1,6 +1,7 @@
 """Git worktrees: a ticket with `isolation = "worktree"` works in a checkout and on a branch of its own.
 
 - `git`: runs `git`, bounded in time and output, in a clean environment, its errors inert (`GitError`);
+- `confined`: how lfg's git reads a ticket's worktree: the shared git folder, lfg's own index, no filter;
 - `tree`: a ticket's worktree made, recorded and measured (`create_worktree`, `diff_stat`, `diff_text`);
 - `patch`: a diff split file by file, every file listed, one too big (or a repository) marked not shown;
 - `cleanup`: the worktrees runs left, listed and removed without losing work;

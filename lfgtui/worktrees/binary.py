@@ -69,10 +69,10 @@ async def binaries(cwd: Path, span: tuple[str, ...], env: Mapping[str, str] | No
         if _GITLINK in (old_mode, new_mode):
             continue
         sides = [sha for sha in (old, new) if sha != _ABSENT]
-        if len(sizes) + len(texts) < MAX_SNIFFED and not any([await _binary(cwd, sha) for sha in sides]):
+        if len(sizes) + len(texts) < MAX_SNIFFED and not any([await _binary(cwd, sha, env) for sha in sides]):
             texts.append(path)
             continue
-        sizes[path] = (await _size(cwd, old), await _size(cwd, new))
+        sizes[path] = (await _size(cwd, old, env), await _size(cwd, new, env))
     return Binaries(sizes, tuple(texts))
 
 
@@ -80,15 +80,15 @@ def _records(out: bytes) -> list[str]:
     return [record for record in out.decode(errors="surrogateescape").split("\0") if record]
 
 
-async def _binary(cwd: Path, sha: str) -> bool:
-    found = await git(cwd, "cat-file", "blob", sha, limit=SNIFF_BYTES)
+async def _binary(cwd: Path, sha: str, env: Mapping[str, str] | None) -> bool:
+    found = await git(cwd, "cat-file", "blob", sha, env=env, limit=SNIFF_BYTES)
     return b"\0" in found.out[:SNIFF_BYTES]
 
 
-async def _size(cwd: Path, sha: str) -> int | None:
+async def _size(cwd: Path, sha: str, env: Mapping[str, str] | None) -> int | None:
     """The blob's bytes; None when the side has none (or git cannot say)."""
     if sha == _ABSENT:
         return None
-    found = await git(cwd, "cat-file", "-s", sha)
+    found = await git(cwd, "cat-file", "-s", sha, env=env)
     text = found.out.strip()
     return int(text) if found.code == 0 and text.isdigit() else None

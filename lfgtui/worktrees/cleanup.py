@@ -16,7 +16,7 @@ from pathlib import Path
 
 from lfgtui.formats import plural
 from lfgtui.inert import inert
-from lfgtui.worktrees.git import MESSAGE_CHARS, GitError, checked, git, line, quoted
+from lfgtui.worktrees.git import MESSAGE_CHARS, GitError, checked, git, line
 from lfgtui.worktrees.snapshot import checked_ref
 from lfgtui.worktrees.tree import (
     DiffStat,
@@ -28,6 +28,7 @@ from lfgtui.worktrees.tree import (
     metadata_file,
     read_metadata,
     ref_safe,
+    uncommitted,
 )
 
 LIST_CONCURRENCY = 8
@@ -61,14 +62,6 @@ class Removal:
     message: str
 
 
-async def _has_changes(path: Path) -> bool:
-    """Uncommitted changes or untracked (not ignored) files: what `git worktree remove` would lose."""
-    status = await git(path, "status", "--porcelain", "--untracked-files=normal", limit=1)
-    if status.code != 0 and not status.truncated:
-        raise GitError(f"git status failed in {path}: {quoted(status.err)}")
-    return bool(status.out)
-
-
 async def _ahead(tree: Worktree) -> int | None:
     """Commits on the branch beyond its base; None when the branch is gone."""
     if not await branch_exists(tree.repo, tree.branch):
@@ -98,7 +91,7 @@ async def _info(tree: Worktree, created: float) -> WorktreeInfo:
             raise GitError(f"its repository {tree.repo} no longer exists")
         ahead = await _ahead(tree)
         if exists:
-            dirty = await _has_changes(tree.path)
+            dirty = await uncommitted(tree)
             stat = await diff_stat(tree)
         else:
             problem = "its folder was deleted by hand (lfg worktrees clean forgets it)"
@@ -197,7 +190,7 @@ async def remove_worktree(
         )
     try:
         if tree.path.is_dir():
-            if not force and await _has_changes(tree.path):
+            if not force and await uncommitted(tree):
                 return Removal(
                     tree.path,
                     False,
@@ -214,7 +207,9 @@ async def remove_worktree(
                     f"no other branch has (land them with lfg land {tree.run_id} {tree.ticket_id}, or "
                     "clean with --force: the branch is kept)",
                 )
-            await checked(tree.repo, "worktree", "remove", *(["--force"] if force else []), str(tree.path))
+            # --force: checked above as review reads it; git's own check would run git status in the
+            # worktree, by the config in its git folder (the agent's to write). A lock still holds.
+            await checked(tree.repo, "worktree", "remove", "--force", str(tree.path))
             done = f"removed {tree.path}"
         else:
             await forget(tree.repo, tree.path)

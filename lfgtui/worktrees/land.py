@@ -3,8 +3,13 @@ the worktree archived (`lfg land`; a tournament lands its winner with `land`).
 
 The order, and why each step cannot harm the person's checkout:
 
-1. What the agent left uncommitted is committed on the worktree's branch (`git add --all`, `git
-   commit`, in the worktree).
+1. The worktree's files are read as review reads them (worktrees/tree.py `reviewed`: lfg's own
+   index, the worktree's own git folder, index and filters given no say, worktrees/confined.py), and
+   that tree, the one review shows, is what lands: when the branch lfg made (`refs/heads/<branch>`,
+   never the worktree's HEAD) does not hold it yet, lfg commits it there (`git commit-tree`, no
+   hook runs on it: they run on the commit that lands). Nothing the agent staged in the worktree's
+   own index lands; what it staged that review does not show (an ignored `.env`) is named as not
+   landed.
 2. The change is combined with the base branch's tip in a scratch worktree of lfg's own, detached,
    in a temporary folder: `--squash` makes one commit on the base, `--merge` a merge commit (always,
    even when a fast-forward was possible), `--rebase` the branch's commits replayed on the base. A
@@ -28,12 +33,13 @@ check ran on and its verdict showed. When its worktree no longer holds exactly t
 after the check), step 1 is skipped and that commit is what step 2 combines; the worktree and its
 branch are kept, with what changed after, and the landing says so.
 
-When a step before 4 fails, step 1 is undone (`git reset --soft` to the branch's old commit and the
-worktree's index put back), so everything is as it was. Hooks: the steps that are git commands a
-person would type (commit, merge, rebase, push, the base's fast-forward, its update-ref) run the
-person's hooks as those commands would, never ones the change wrote (worktrees/hooks.py: hooks kept
-in the working tree run from a copy taken from the person's checkout before the landing); lfg's own
-bookkeeping (the scratch worktree, status, diffs) runs none.
+When a step before 4 fails, step 1 is undone (the branch back to its old commit), so everything is
+as it was. Hooks: the steps that are git commands a person would type (the squash or merge commit,
+rebase, push, the base's fast-forward, its update-ref) run the person's hooks as those commands
+would, never ones the change wrote (worktrees/hooks.py: hooks kept in the working tree run from a
+copy taken from the person's checkout before the landing); lfg's own bookkeeping (the scratch
+worktree, status, diffs) runs none, and no filter runs in the scratch worktree. Another ticket's
+worktree whose HEAD names the base branch is not a checkout of it: its git folder is the agent's.
 """
 
 from __future__ import annotations
@@ -49,10 +55,12 @@ from enum import StrEnum
 from pathlib import Path
 
 from lfgtui.inert import inert
+from lfgtui.worktrees.confined import common_dir, no_filters, own_index
 from lfgtui.worktrees.git import GitError, checked, git, line, quoted
 from lfgtui.worktrees.hooks import persons_hooks
+from lfgtui.worktrees.patch import Unshown
 from lfgtui.worktrees.snapshot import kept
-from lfgtui.worktrees.tree import CHECKOUT_TIMEOUT_S, Worktree, unreviewed
+from lfgtui.worktrees.tree import CHECKOUT_TIMEOUT_S, Worktree, metadata_file, read_metadata, reviewed
 
 GH_TIMEOUT_S = 120.0
 """The most `gh pr create` may take: it talks to the forge."""
@@ -95,6 +103,9 @@ class LandOptions:
     include_unreviewed: bool = False
     """Land files review listed without showing them (too big to show): the person reviewed them
     some other way. An embedded git repository is never landed."""
+    tree: str | None = None
+    """The tree id (or a prefix of it) review showed: landing refuses when the worktree's files
+    are another tree now."""
 
 
 @dataclass(frozen=True)
@@ -114,6 +125,9 @@ class Landed:
     landed_at: float = 0.0
     committed: bool = False
     """What the agent left uncommitted was committed first."""
+    reviewed: str = ""
+    """Which tree was landed (the one review shows), and what the agent staged that was not, in a
+    sentence."""
     finish: str | None = None
     """The command that opens the pull request, when lfg could not; `why` says why it could not."""
     why: str | None = None
@@ -127,7 +141,7 @@ class Landed:
         was pushed and its pull request (or the command that opens it), the hooks when they were not
         the usual ones, then the archiving."""
         commit = f"{self.landed_commit[:12]} ({self.strategy})"
-        archived = f"{self.hooks}; {self.archived}" if self.hooks else self.archived
+        archived = "; ".join(part for part in (self.reviewed, self.hooks, self.archived) if part)
         if self.remote is None:
             return f"Landed {ticket_id} onto {self.base_branch}: {commit}; {archived}"
         pushed = f"Pushed {ticket_id} to {self.remote} as {self.branch}: {commit}"
@@ -163,22 +177,29 @@ async def land(tree: Worktree, options: LandOptions) -> Landed:
         )
     if not tree.path.is_dir():
         raise LandError(f"the worktree {tree.path} no longer exists")
-    await _reviewable(tree, options.include_unreviewed)
-    before = await _branch_commit(tree.repo, base_branch)
-    head_before = line(await checked(tree.path, "rev-parse", "--verify", "HEAD^{commit}"))
-    index = Path(tree.path, line(await checked(tree.path, "rev-parse", "--git-path", "index")))
-    saved_index = _read_index(index)
-    snapshot = await kept(tree)
-    async with persons_hooks(tree.repo) as hooks:
-        committed = snapshot is None and await _commit_leftovers(
-            tree.path, options.message, index, saved_index, hooks.config
+    review = await reviewed(tree)
+    if options.tree is not None and not review.files.startswith(options.tree):
+        raise LandError(
+            f"the worktree {tree.path} no longer holds what review showed (tree {options.tree}): it holds "
+            f"tree {review.files[:12]} now; review it again (lfg review {tree.run_id} {tree.ticket_id}); "
+            "nothing was changed"
         )
+    _reviewable(tree, review.parts.unshown(), options.include_unreviewed)
+    before = await _branch_commit(tree.repo, base_branch)
+    tip = await _own_branch(tree)
+    snapshot = await kept(tree, review.files)
+    not_landed = await _staged_unshown(tree, review.files)
+    quiet = await no_filters(await common_dir(tree.repo))
+    async with persons_hooks(tree.repo) as hooks:
+        committed = None
+        if snapshot is None:
+            committed = await _commit_leftovers(tree, tip, review.files, options)
         try:
-            head = snapshot or line(await checked(tree.path, "rev-parse", "--verify", "HEAD^{commit}"))
+            head = snapshot or committed or tip
             if int(line(await checked(tree.repo, "rev-list", "--count", f"{before}..{head}", "--"))) == 0:
                 raise LandError(f"nothing to land: {base_branch} already has every change of {tree.branch}")
             written = await hooks.changed_by(tree.repo, before, head)
-            result = await _combine(tree.repo, before, head, options, hooks.config)
+            result = await _combine(tree.repo, before, head, options, hooks.config, quiet)
             remote = pull_request = finish = why = None
             if options.pull_request:
                 remote = await _remote(tree.repo, base_branch)
@@ -186,8 +207,8 @@ async def land(tree: Worktree, options: LandOptions) -> Landed:
             else:
                 await _move_base(tree.repo, base_branch, before, result, hooks.config)
         except BaseException:
-            if committed:
-                await _undo_commit(tree.path, head_before, index, saved_index)
+            if committed is not None:
+                await _undo_commit(tree, tip, committed)
             raise
     said = hooks.said
     if written:
@@ -222,7 +243,8 @@ async def land(tree: Worktree, options: LandOptions) -> Landed:
         remote=remote,
         pull_request=pull_request,
         landed_at=time.time(),
-        committed=committed,
+        committed=committed is not None,
+        reviewed=_reviewed_said(tree, review.files, not_landed),
         finish=finish,
         why=why,
         archived=archived,
@@ -230,11 +252,10 @@ async def land(tree: Worktree, options: LandOptions) -> Landed:
     )
 
 
-async def _reviewable(tree: Worktree, include_unreviewed: bool) -> None:
+def _reviewable(tree: Worktree, unshown: list[Unshown], include_unreviewed: bool) -> None:
     """Refuse to land what review could not show (worktrees/patch.py): a file too big to show, unless
     `include_unreviewed`; an embedded git repository, always (git would land a gitlink to a commit
     that exists only in the worktree, and none of its files)."""
-    unshown = await unreviewed(tree)
     embedded = [u for u in unshown if u.embedded]
     if embedded:
         names = ", ".join(inert(u.path) for u in embedded[:10])
@@ -255,6 +276,51 @@ async def _reviewable(tree: Worktree, include_unreviewed: bool) -> None:
         )
 
 
+async def _own_branch(tree: Worktree) -> str:
+    """The tip of the branch lfg made for the ticket, which must still start from the commit review
+    compares with (an agent outside a sandbox may have reset it elsewhere)."""
+    found = await git(tree.repo, "rev-parse", "--verify", "--quiet", f"refs/heads/{tree.branch}^{{commit}}")
+    if found.code != 0:
+        raise LandError(f"the branch {tree.branch} lfg made for the ticket is gone from {tree.repo}")
+    tip = line(found.out)
+    if (await git(tree.repo, "merge-base", "--is-ancestor", tree.base, tip)).code != 0:
+        raise LandError(
+            f"the branch {tree.branch} no longer starts from {tree.base[:12]}, the commit review "
+            "compares the worktree with (it was reset elsewhere): lfg lands only what review shows; "
+            "nothing was changed"
+        )
+    return tip
+
+
+async def _staged_unshown(tree: Worktree, files: str) -> list[str]:
+    """The files the worktree's own index holds that the tree review shows has not (an ignored
+    `.env` the agent staged, a file staged then deleted): never landed, and named."""
+    shared = await common_dir(tree.repo)
+    index = own_index(tree.path, shared)
+    if index is None:
+        return []
+    env = {"GIT_DIR": str(shared), "GIT_WORK_TREE": str(tree.path), "GIT_INDEX_FILE": str(index)}
+    staged = await git(tree.path, "ls-files", "-z", env=env)
+    if staged.code != 0:
+        return []
+    shown = await checked(tree.repo, "ls-tree", "-r", "-z", "--name-only", files)
+    names = (out.decode(errors="surrogateescape").split("\0") for out in (staged.out, shown))
+    return sorted(set(next(names)) - set(next(names)) - {""})
+
+
+def _reviewed_said(tree: Worktree, files: str, not_landed: list[str]) -> str:
+    """Which tree landed, and what the agent staged that did not, in a sentence."""
+    said = f"landed the files review shows (tree {files[:12]} against {tree.base[:12]})"
+    if not not_landed:
+        return said
+    shown = ", ".join(inert(name) for name in not_landed[:10])
+    more = f" and {len(not_landed) - 10} more" if len(not_landed) > 10 else ""
+    return (
+        f"{said}; not landed: {shown}{more}, staged in the worktree's own index but not shown by "
+        "review (ignored, or no longer there)"
+    )
+
+
 async def _has(repo: Path, branch: str, commit: str) -> bool:
     """Whether `commit` is reachable from `branch`: only then are the worktree and branch archived."""
     found = await git(repo, "merge-base", "--is-ancestor", commit, f"refs/heads/{branch}")
@@ -268,74 +334,49 @@ async def _branch_commit(repo: Path, branch: str) -> str:
     return line(found.out)
 
 
-async def _commit_leftovers(
-    path: Path, message: str, index: Path, saved_index: _SavedIndex | None, hooks: tuple[str, ...]
-) -> bool:
-    """Commit everything uncommitted in the worktree (its commit hooks run); whether there was any.
-    A refused commit puts the worktree's index back."""
-    status = await checked(path, "status", "--porcelain", "--untracked-files=normal")
-    if not status:
-        return False
-    await checked(path, "add", "--all")
-    made = await git(path, "commit", "--quiet", "-m", message, config=hooks, hooks=True)
-    if made.code != 0:
-        _restore_index(index, saved_index)
-        raise LandError(f"git commit refused what the agent left in {path}: {quoted(made.err or made.out)}")
-    return True
-
-
-@dataclass(frozen=True)
-class _SavedIndex:
-    """The worktree's index, to put back if landing stops: its bytes and its times too, since git
-    trusts an entry's cached file times only when they are older than the index file (a file changed
-    in the same instant as the checkout would otherwise read as unchanged)."""
-
-    data: bytes
-    times_ns: tuple[int, int]
-
-
-def _read_index(index: Path) -> _SavedIndex | None:
-    """The worktree's index as it is (None: it has none)."""
-    if not index.is_file():
+async def _commit_leftovers(tree: Worktree, tip: str, files: str, options: LandOptions) -> str | None:
+    """Commit the tree review shows, `files`, on the ticket's branch when its tip `tip` does not hold
+    it yet; the new commit (None: nothing to commit)."""
+    if line(await checked(tree.repo, "rev-parse", f"{tip}^{{tree}}")) == files:
         return None
-    stat = index.stat()
-    return _SavedIndex(index.read_bytes(), (stat.st_atime_ns, stat.st_mtime_ns))
+    made = await git(tree.repo, "commit-tree", files, "-p", tip, "-m", options.message)
+    if made.code != 0:
+        raise LandError(f"git commit-tree refused what the agent left in {tree.path}: {quoted(made.err)}")
+    commit = line(made.out)
+    moved = await git(tree.repo, "update-ref", f"refs/heads/{tree.branch}", commit, tip)
+    if moved.code != 0:
+        raise LandError(f"{tree.branch} moved while landing: land again ({quoted(moved.err)})")
+    return commit
 
 
-def _restore_index(index: Path, saved: _SavedIndex | None) -> None:
-    if saved is None:
-        index.unlink(missing_ok=True)
-        return
-    index.write_bytes(saved.data)
-    os.utime(index, ns=saved.times_ns)
-
-
-async def _undo_commit(path: Path, head_before: str, index: Path, saved_index: _SavedIndex | None) -> None:
-    """Take back the commit of the agent's leftovers: the branch to its old commit, the index as it was."""
-    try:
-        await checked(path, "reset", "--soft", head_before)
-        _restore_index(index, saved_index)
-    except (GitError, OSError) as exc:
+async def _undo_commit(tree: Worktree, tip: str, commit: str) -> None:
+    """Take back the commit of the agent's leftovers: the branch to its old commit."""
+    moved = await git(tree.repo, "update-ref", f"refs/heads/{tree.branch}", tip, commit)
+    if moved.code != 0:
         raise LandError(
-            f"the commit of what the agent left in {path} could not be taken back "
-            f"(git reset --soft {head_before[:12]} there does it): {inert(str(exc))}"
-        ) from exc
+            f"the commit of what the agent left in {tree.path} could not be taken back "
+            f"(git update-ref refs/heads/{tree.branch} {tip[:12]} does it): {quoted(moved.err)}"
+        )
 
 
-async def _conflicts(place: Path) -> tuple[str, ...]:
-    out = await checked(place, "diff", "--name-only", "-z", "--diff-filter=U")
+async def _conflicts(place: Path, quiet: dict[str, str]) -> tuple[str, ...]:
+    out = await checked(place, "diff", "--name-only", "-z", "--diff-filter=U", env=quiet)
     return tuple(sorted({name.decode(errors="replace") for name in out.split(b"\0") if name}))
 
 
-async def _combine(repo: Path, before: str, head: str, options: LandOptions, hooks: tuple[str, ...]) -> str:
+async def _combine(
+    repo: Path, before: str, head: str, options: LandOptions, hooks: tuple[str, ...], quiet: dict[str, str]
+) -> str:
     """The commit the base branch would move to: `head` combined with `before` by the strategy, made
-    in a scratch worktree that is removed after, whatever happened in it."""
+    in a scratch worktree that is removed after, whatever happened in it; with `quiet`, no filter
+    runs there (the change's `.gitattributes` would choose them)."""
     with tempfile.TemporaryDirectory(prefix="lfg-land-") as scratch:
         place = Path(scratch) / "land"
         start = head if options.strategy is Strategy.REBASE else before
-        await checked(repo, "worktree", "add", "--detach", str(place), start, timeout_s=CHECKOUT_TIMEOUT_S)
+        add = ("worktree", "add", "--detach", str(place), start)
+        await checked(repo, *add, env=quiet, timeout_s=CHECKOUT_TIMEOUT_S)
         try:
-            return await _combined_in(place, before, head, options, hooks)
+            return await _combined_in(place, before, head, options, hooks, quiet)
         finally:
             removed = await git(repo, "worktree", "remove", "--force", str(place))
             if removed.code != 0:
@@ -344,7 +385,7 @@ async def _combine(repo: Path, before: str, head: str, options: LandOptions, hoo
 
 
 async def _combined_in(
-    place: Path, before: str, head: str, options: LandOptions, hooks: tuple[str, ...]
+    place: Path, before: str, head: str, options: LandOptions, hooks: tuple[str, ...], quiet: dict[str, str]
 ) -> str:
     strategy = options.strategy
     if strategy is Strategy.SQUASH:
@@ -353,9 +394,11 @@ async def _combined_in(
         args = ("merge", "--no-ff", "-m", options.message, head)
     else:
         args = ("rebase", before)
-    done = await git(place, *args, config=(*_MERGING, *hooks), hooks=True, timeout_s=CHECKOUT_TIMEOUT_S)
+    done = await git(
+        place, *args, env=quiet, config=(*_MERGING, *hooks), hooks=True, timeout_s=CHECKOUT_TIMEOUT_S
+    )
     if done.code != 0:
-        files = await _conflicts(place)
+        files = await _conflicts(place, quiet)
         if files:
             raise LandConflict(
                 f"the change conflicts with the base branch in {len(files)} file(s): "
@@ -364,9 +407,10 @@ async def _combined_in(
             )
         raise LandError(f"git {args[0]} refused to land the change: {quoted(done.err or done.out)}")
     if strategy is Strategy.SQUASH:
-        if (await git(place, "diff", "--cached", "--quiet")).code == 0:
+        if (await git(place, "diff", "--cached", "--quiet", env=quiet)).code == 0:
             raise LandError("nothing to land: the base branch already has every change of the branch")
-        made = await git(place, "commit", "--quiet", "-m", options.message, config=hooks, hooks=True)
+        commit = ("commit", "--quiet", "-m", options.message)
+        made = await git(place, *commit, env=quiet, config=hooks, hooks=True)
         if made.code != 0:
             raise LandError(f"git commit refused the squashed change: {quoted(made.err or made.out)}")
     return line(await checked(place, "rev-parse", "--verify", "HEAD^{commit}"))
@@ -427,7 +471,7 @@ class _Checkout:
 
 async def _checkouts(repo: Path) -> list[_Checkout]:
     """Every checkout of the repository, found where git itself keeps them: the main one, then each
-    worktree's git dir (`<common>/worktrees/<id>`) whatever its folder's state."""
+    worktree's git dir (`<common>/worktrees/<id>`) whatever its folder's state, but tickets'."""
     common = Path(line(await checked(repo, "rev-parse", "--path-format=absolute", "--git-common-dir")))
     listed = await checked(repo, "worktree", "list", "--porcelain", "-z")
     main, *fields = listed.decode(errors="surrogateescape").split("\0\0")[0].split("\0")
@@ -441,8 +485,19 @@ async def _checkouts(repo: Path) -> list[_Checkout]:
             gitfile = Path((git_dir / "gitdir").read_text(errors="surrogateescape").strip())
         except OSError:
             gitfile = git_dir / ".git"
-        found.append(_Checkout(gitfile.parent, git_dir))
+        if not _tickets(gitfile.parent):
+            found.append(_Checkout(gitfile.parent, git_dir))
     return found
+
+
+def _tickets(path: Path) -> bool:
+    """Whether `path` is a ticket's worktree lfg made (its record lies beside it): its git folder is
+    the agent's to write, so what its HEAD names is no checkout of the person's."""
+    try:
+        read_metadata(metadata_file(path))
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 async def _checkout_of(repo: Path, branch: str) -> Path | None:

@@ -256,30 +256,33 @@ FILE_READ_LIMIT = 16 * 1024 * 1024
 
 
 def _worktree_lines(root: Path, path: str) -> list[str]:
-    """The lines of the regular file `path` of the worktree at `root`. A symlink is followed only to a
-    file inside the worktree; a FIFO, socket or device is refused without opening it for reading (a
-    FIFO's read waits for a writer for ever): CommentError. [] when it is missing or unreadable."""
+    """The lines of the regular file `path` of the worktree at `root`, opened through no link out of
+    it (tools/beneath.py `open_inside`: the agent may swap a folder for a link to the home while lfg
+    reads, as the person, a line to quote to its model); a FIFO, socket or device is refused without
+    reading it (a FIFO's read waits for a writer for ever): CommentError. [] when it is missing or
+    unreadable."""
     import os
     import stat
 
+    from lfgtui.tools.base import ToolError
+    from lfgtui.tools.beneath import LinksOut, open_inside
+
     try:
-        top = root.resolve()
-        file = (root / path).resolve()
-        if not file.is_relative_to(top):
-            raise CommentError(f"{path} leads out of the worktree: lfg does not read it")
-        mode = os.stat(file).st_mode
+        handle = open_inside(root, path, os.O_RDONLY | os.O_NONBLOCK)
+    except LinksOut:
+        raise CommentError(f"{path} leads out of the worktree: lfg does not read it") from None
+    except (OSError, ToolError):
+        return []
+    try:
+        mode = os.fstat(handle).st_mode
         if not stat.S_ISREG(mode):
             kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file (a FIFO, socket or device)"
             raise CommentError(f"{path} is {kind}: lfg does not open it; comment on a file")
-        handle = os.open(file, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
-        try:
-            if not stat.S_ISREG(os.fstat(handle).st_mode):  # swapped for a FIFO since the check
-                raise CommentError(f"{path} is not a regular file: lfg does not read it")
-            data = os.read(handle, FILE_READ_LIMIT)
-        finally:
-            os.close(handle)
+        data = os.read(handle, FILE_READ_LIMIT)
     except OSError:
         return []
+    finally:
+        os.close(handle)
     return data.decode("utf-8", errors="replace").splitlines()
 
 

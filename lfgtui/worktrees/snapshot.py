@@ -12,7 +12,9 @@ commit (`applied`).
 The check then runs in a fresh detached worktree of that commit (`checkout`), removed after, in which
 the files a contestant may not change for its own check (tournament/guard.py: its tests, the test
 runner's configuration, what the check's command names) are put back as the base has them, and
-those of them it added are left out.
+those of them it added are left out. The worktree is read as review reads it (worktrees/confined.py:
+its own HEAD, index, `config.worktree` and filters have no say), and no filter runs in the check's
+checkout either.
 """
 
 from __future__ import annotations
@@ -26,8 +28,16 @@ from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
+from lfgtui.worktrees.confined import common_dir, no_filters
 from lfgtui.worktrees.git import GitError, checked, git, line, quoted
-from lfgtui.worktrees.tree import CHECKOUT_TIMEOUT_S, DIFF_TEXT_CHARS, Worktree, _snapshot, ref_safe
+from lfgtui.worktrees.tree import (
+    CHECKOUT_TIMEOUT_S,
+    DIFF_TEXT_CHARS,
+    Worktree,
+    _snapshot,
+    branch_head,
+    ref_safe,
+)
 
 CUT_NOTE = "[the diff is longer: cut at"
 """How `diff_text` ends a diff it cut: such a diff cannot be applied whole."""
@@ -70,10 +80,11 @@ class SnapshotDiff:
 
 
 async def take(tree: Worktree) -> Snapshot:
-    """The worktree's work as it is now, as a commit on its HEAD, kept at `checked_ref`."""
-    async with _snapshot(tree) as env:
-        files = line(await checked(tree.path, "write-tree", env=env, config=_CONFIG))
-    head = line(await checked(tree.path, "rev-parse", "--verify", "HEAD^{commit}"))
+    """The worktree's work as it is now, as a commit on its branch (`branch_head`: never the
+    worktree's HEAD), kept at `checked_ref`."""
+    async with _snapshot(tree, links=True) as env:
+        files = line(await checked(tree.path, "write-tree", env=env))
+    head = await branch_head(tree)
     commit = await _commit(tree.repo, files, head, f"lfg: {tree.ticket_id}")
     await checked(tree.repo, "update-ref", checked_ref(tree.run_id, tree.ticket_id), commit)
     return Snapshot(tree.repo, tree.base, commit, tree.workdir.relative_to(tree.path).as_posix())
@@ -109,15 +120,14 @@ async def applied(workdir: Path, base: str, text: str, run_id: str, ticket_id: s
     return Snapshot(repo, base, commit, subdir)
 
 
-async def kept(tree: Worktree) -> str | None:
-    """The commit kept at the worktree's `checked_ref` when the worktree no longer holds exactly it
-    (something changed after its check); None when it has none, or holds just that."""
+async def kept(tree: Worktree, files: str) -> str | None:
+    """The commit kept at the worktree's `checked_ref` when the worktree's `files` (the tree review
+    reads) are not exactly it (something changed after its check); None when it has none, or holds
+    just that."""
     found = await git(tree.repo, "rev-parse", "--verify", "--quiet", checked_ref(tree.run_id, tree.ticket_id))
     if found.code != 0:
         return None
     commit = line(found.out)
-    async with _snapshot(tree) as env:
-        files = line(await checked(tree.path, "write-tree", env=env, config=_CONFIG))
     snapped = line(await checked(tree.repo, "rev-parse", f"{commit}^{{tree}}"))
     return None if files == snapped else commit
 
@@ -184,13 +194,15 @@ async def checkout(
     each `left_out` file removed; yields the ticket's workdir in it. Removed after, whatever
     happened in it."""
     repo = snapshot.repo
+    quiet = await no_filters(await common_dir(repo))  # the contestant's .gitattributes choose no filter
     with tempfile.TemporaryDirectory(prefix="lfg-check-") as scratch:
         place = Path(scratch) / secrets.token_hex(4)
         add = ("worktree", "add", "--detach", str(place), snapshot.commit)
-        await checked(repo, *add, timeout_s=CHECKOUT_TIMEOUT_S)
+        await checked(repo, *add, env=quiet, timeout_s=CHECKOUT_TIMEOUT_S)
         try:
             for path in restored:
-                await checked(place, "--literal-pathspecs", "checkout", snapshot.base, "--", path)
+                restore = ("--literal-pathspecs", "checkout", snapshot.base, "--", path)
+                await checked(place, *restore, env=quiet)
             for path in left_out:
                 _remove(place, path)
             workdir = place / snapshot.subdir

@@ -41,6 +41,7 @@ import platformdirs
 from lfgtui.folders import private_folder
 from lfgtui.inert import inert
 from lfgtui.worktrees.binary import binaries, literal
+from lfgtui.worktrees.confined import common_dir, confined_env, no_filters
 from lfgtui.worktrees.git import GitError, checked, git, line, quoted
 from lfgtui.worktrees.patch import FILE_BYTES, PatchParts, Unshown, embedded_reason
 from lfgtui.worktrees.size import diff_size
@@ -351,8 +352,9 @@ async def fork_worktree(parent: Worktree, ticket_id: str, root: Path) -> Worktre
     """The worktree of fork `ticket_id` (run/fork.py) of the parent's run: on its own branch from
     the parent's branch head, holding the parent's worktree as it is now, its uncommitted changes
     and new files (not ignored ones) left uncommitted there too. The parent's worktree, index and
-    branch are not touched (the copy is read through our own index, as a diff is). Made once: a
-    retry of the fork goes on in it."""
+    branch are not touched (the copy is read through our own index, as a diff is: its HEAD and git
+    folder have no say, and no filter runs writing the copy). Made once: a retry of the fork goes on
+    in it."""
     path = _resolved_root(root) / ref_safe(parent.run_id) / ref_safe(ticket_id)
     branch = branch_name(parent.run_id, ticket_id)
     workdir = path / parent.workdir.relative_to(parent.path)
@@ -365,23 +367,25 @@ async def fork_worktree(parent: Worktree, ticket_id: str, root: Path) -> Worktre
         if path.exists():
             raise GitError(f"{path} exists but lfg has no record of it; move it away, then fork again")
         async with _snapshot(parent, links=True) as env:
-            files = line(await checked(parent.path, "write-tree", env=env, config=("core.splitIndex=false",)))
+            files = line(await checked(parent.path, "write-tree", env=env))
             nested = await _embedded_repositories(parent, env)
         _check_copyable(parent, nested)
-        head = line(await checked(parent.path, "rev-parse", "HEAD"))
+        head = await branch_head(parent)
         try:
             private_folder(path.parent)
             _write_metadata(wanted, time.time())
         except OSError as exc:
             raise GitError(f"cannot make the worktree {path}: {inert(str(exc))}") from None
+        quiet = await no_filters(await common_dir(parent.repo))  # the parent's files through no filter
         try:
             add = ("worktree", "add", "-b", branch, str(path), head)
-            await checked(parent.repo, *add, timeout_s=CHECKOUT_TIMEOUT_S)
+            await checked(parent.repo, *add, env=quiet, timeout_s=CHECKOUT_TIMEOUT_S)
         except GitError:
             metadata_file(path).unlink(missing_ok=True)
             raise
-        await checked(path, "read-tree", "-u", "--reset", files, timeout_s=CHECKOUT_TIMEOUT_S)
-        await checked(path, "reset", "--quiet")  # the index back to HEAD: the copied changes stay uncommitted
+        await checked(path, "read-tree", "-u", "--reset", files, env=quiet, timeout_s=CHECKOUT_TIMEOUT_S)
+        # The index back to HEAD: the copied changes stay uncommitted.
+        await checked(path, "reset", "--quiet", env=quiet)
         try:
             _copy_repositories(parent.path, path, nested)
         except (OSError, shutil.Error) as exc:
@@ -432,43 +436,52 @@ async def _unmake(tree: Worktree) -> None:
     metadata_file(tree.path).unlink(missing_ok=True)
 
 
-async def _drop_stale_links(tree: Worktree, env: Mapping[str, str], config: tuple[str, ...]) -> None:
+async def branch_head(tree: Worktree) -> str:
+    """The commit the ticket's work stands on: the tip of the branch lfg made for it, as the
+    repository has it (`refs/heads/<branch>`), else its base when the branch is gone. Never the
+    worktree's HEAD, which the agent may point at any branch."""
+    found = await git(tree.repo, "rev-parse", "--verify", "--quiet", f"refs/heads/{tree.branch}^{{commit}}")
+    return line(found.out) if found.code == 0 else tree.base
+
+
+async def _drop_stale_links(tree: Worktree, env: Mapping[str, str], start: str) -> None:
     """Forget gitlinks our index kept for a folder that is no longer a repository (its `.git` was
     removed, so its files are plain files now): git would keep the link and never add the files.
     A submodule the branch itself has stays."""
-    staged = await checked(tree.path, "ls-files", "--stage", "-z", env=env, config=config)
+    staged = await checked(tree.path, "ls-files", "--stage", "-z", env=env)
     links = [entry.partition("\t")[2] for entry in _nul_paths(staged) if entry.startswith("160000 ")]
     gone = [path for path in links if not _own_git(tree, path)]
     if not gone:
         return
-    kept = await checked(tree.path, "ls-tree", "-z", "--name-only", "HEAD", "--", *gone)
+    kept = await checked(tree.path, "ls-tree", "-z", "--name-only", start, "--", *gone, env=env)
     stale = [path for path in gone if path not in set(_nul_paths(kept))]
     if stale:
-        await checked(tree.path, "update-index", "--force-remove", "--", *stale, env=env, config=config)
+        await checked(tree.path, "update-index", "--force-remove", "--", *stale, env=env)
 
 
 @contextlib.asynccontextmanager
 async def _snapshot(tree: Worktree, links: bool = False) -> AsyncIterator[dict[str, str]]:
     """An environment whose GIT_INDEX_FILE holds every file of the worktree as it is now: tracked,
-    changed and untracked (not ignored). The worktree's own index is never touched. Each call works
-    on a copy of our kept index and puts it back after, so concurrent diffs (the pane, `lfg worktrees
-    list`) never wait for each other's lock. `links`: gitlinks of folders that are no longer
-    repositories are dropped first (what review, landing and forking read)."""
+    changed and untracked (not ignored), on top of the branch lfg made (`branch_head`), read as
+    worktrees/confined.py says (the worktree's own git folder, index and filters have no say). Each
+    call works on a copy of our kept index and puts it back after, so concurrent diffs (the pane,
+    `lfg worktrees list`) never wait for each other's lock. `links`: gitlinks of folders that are no
+    longer repositories are dropped first (what review, landing and forking read)."""
     if not tree.path.is_dir():
         raise GitError(f"the worktree {tree.path} no longer exists")
     kept = index_file(tree.path)
     scratch = kept.with_name(f"{kept.name}.{secrets.token_hex(4)}")
-    env = {"GIT_INDEX_FILE": str(scratch)}
-    config = ("core.splitIndex=false",)  # a split index would depend on files in the worktree's git dir
+    env = await confined_env(tree.repo, tree.path, scratch)
     try:
+        start = await branch_head(tree)
         try:
             shutil.copyfile(kept, scratch)
         except FileNotFoundError:
-            await checked(tree.path, "read-tree", "HEAD", env=env, config=config)
+            await checked(tree.path, "read-tree", start, env=env)
         if links:
-            await _drop_stale_links(tree, env, config)
+            await _drop_stale_links(tree, env, start)
         # --ignore-errors: a file we may not read is left out rather than failing every diff.
-        await git(tree.path, "add", "--all", "--ignore-errors", env=env, config=config)
+        await git(tree.path, "add", "--all", "--ignore-errors", env=env)
         yield env
         os.replace(scratch, kept)
     finally:
@@ -497,9 +510,18 @@ async def diff_stat(tree: Worktree) -> DiffStat:
     return DiffStat(counts.get("insertion", 0), counts.get("deletion", 0), counts.get("file", 0))
 
 
-async def _patch(tree: Worktree, max_chars: int, context: int) -> PatchParts:
+@dataclass(frozen=True)
+class Reviewed:
+    """The worktree's files as review reads them: their tree (what `lfg land` lands), its diff."""
+
+    files: str
+    """The tree id of every file review shows."""
+    parts: PatchParts
+
+
+async def _patch(tree: Worktree, max_chars: int, context: int) -> Reviewed:
     """The worktree's diff against `base`, every file listed, each shown whole or marked not shown
-    (worktrees/patch.py)."""
+    (worktrees/patch.py), and the tree of the files it was taken from."""
     async with _snapshot(tree, links=True) as env:
         found = await binaries(tree.path, ("--cached", tree.base), env)
         parts = PatchParts(min(FILE_BYTES, max_chars), max_chars, found.sizes)
@@ -513,12 +535,13 @@ async def _patch(tree: Worktree, max_chars: int, context: int) -> PatchParts:
                 tree.path, *args, *literal(found.texts), env=env, config=_UNQUOTED, sink=parts.feed
             )
         unborn = await _unborn_repositories(tree, env)
+        files = line(await checked(tree.path, "write-tree", env=env))
     if result.code != 0:
         raise GitError(f"git diff failed in {tree.path}: {quoted(result.err)}")
     parts.close()
     for path in unborn:
         parts.add_unshown(Unshown(path, embedded_reason(path), embedded=True))
-    return parts
+    return Reviewed(files, parts)
 
 
 def _nul_paths(out: bytes) -> list[str]:
@@ -550,10 +573,21 @@ async def diff_text(tree: Worktree, max_chars: int = DIFF_TEXT_CHARS, context: i
     """The unified diff of the worktree against `base` with `context` lines around each change, raw
     (untrusted: make it inert to show it). Every changed file is in it; one whose diff is too big
     (or past `max_chars` in all) has only its header and a line saying it is not shown and why."""
-    return (await _patch(tree, max_chars, context)).text()
+    return (await _patch(tree, max_chars, context)).parts.text()
 
 
-async def unreviewed(tree: Worktree, max_chars: int = DIFF_TEXT_CHARS) -> list[Unshown]:
-    """The files review lists without showing them (too big, or an embedded repository): what
-    `lfg land` refuses unless told to land them unseen."""
-    return (await _patch(tree, max_chars, 3)).unshown()
+async def reviewed(tree: Worktree, max_chars: int = DIFF_TEXT_CHARS, context: int = 3) -> Reviewed:
+    """The worktree's files as review reads them: their tree, their diff (`parts.text()`, as
+    `diff_text`), and (`parts.unshown()`) the files review lists without showing them (too big, or
+    an embedded repository), which `lfg land` refuses unless told to land them unseen."""
+    return await _patch(tree, max_chars, context)
+
+
+async def uncommitted(tree: Worktree) -> bool:
+    """Whether the worktree holds work its branch has not (changed, new, or a repository git cannot
+    record): what removing it would lose. Read as review reads it, never by git status in it."""
+    async with _snapshot(tree, links=True) as env:
+        files = line(await checked(tree.path, "write-tree", env=env))
+        unborn = await _unborn_repositories(tree, env)
+    committed = line(await checked(tree.repo, "rev-parse", f"{await branch_head(tree)}^{{tree}}"))
+    return files != committed or bool(unborn)

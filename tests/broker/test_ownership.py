@@ -98,3 +98,28 @@ def test_an_entry_trimmed_from_its_stream_is_acknowledged_not_taken(
     found = take_over(redis_server.url, "spare", 4)
     assert [one.entry for one in found.lapsed] == [kept]
     assert admin.xpending(STREAM, GROUP)["pending"] == 1
+
+
+def test_a_worker_restarted_under_its_name_holds_the_entry_it_took_over_and_the_old_process_nothing(
+    admin: redis.Redis, redis_server: RedisServer
+) -> None:
+    """The old `w1` (paused past its lease) held the entry in its first delivery; a new `w1`, started
+    under the same name, took it over (its second delivery). The old one, waking, neither renews it
+    nor records its attempt's end: a stale end would stand in for the live attempt's (issue #74)."""
+    [entry] = held(admin, "w1", LEASE_MS + 1)
+    [taken] = take_over(redis_server.url, "w1", 1).lapsed
+    assert (taken.entry, taken.deliveries) == (entry, 2)
+
+    async def go() -> tuple[bool, bool, bool]:
+        client = redis.asyncio.Redis.from_url(redis_server.url)
+        ownership = Ownership(client, GROUP, "w1")
+        try:
+            renewed = await ownership.renew(STREAM, entry, 1, LEASE_MS)
+            stale = await ownership.finish(STREAM, entry, 1, "ended", "t@e", b"old", 60)
+            live = await ownership.finish(STREAM, entry, 2, "ended", "t@e", b"new", 60)
+            return renewed, stale, live
+        finally:
+            await client.aclose()
+
+    assert asyncio.run(go()) == (False, False, True)
+    assert admin.hget("ended", "t@e") == b"new"

@@ -11,7 +11,6 @@ import asyncio
 import os
 import signal
 import time
-from pathlib import Path
 
 import pytest
 import redis
@@ -19,16 +18,11 @@ import redis
 from lfgtui.broker.layout import Layout, loads
 from lfgtui.sim.scenario import split_tokens
 from lfgtui.sim.server import SimServer
-from tests.support.fleet import LEASE, Fleet, coordinate, ends, finish, until
+from tests.support.fleet import LEASE, Fleet, coordinate, ends, finish, stopped, until
 from tests.support.lfg import text
 
 TICKET = '[[ticket]]\nid = "t"\nprompt = "go"\nprovider = "far"\n'
 TICKET += 'model = "long-answer:tokens_per_s=60,repeat=4"\n'
-
-
-def stopped(pid: int) -> bool:
-    """Whether the process is stopped (SIGSTOP took effect), as /proc says."""
-    return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] == "T"
 
 
 def published_text(admin: redis.Redis, run_id: str, attempt: int) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import redis
 import redis.asyncio
 
+from lfgtui.broker.fence import Fence
 from lfgtui.broker.layout import GROUP, Layout
 from lfgtui.broker.recent_ends import RecentEnds
 from lfgtui.broker.restored import Gate, Ledger, Restoration
@@ -54,7 +55,7 @@ async def test_the_write_back_re_marks_ends_removes_stale_entries_and_gives_up_a
         restoration = Restoration(client, LAYOUT, RUN, 3600)
         assert await restoration.stale() == "another server"
         streams = {entry: STREAM for entry in (stolen, nobodys, held)}
-        restored = await restoration.write_back(ledger, streams, "went back")
+        restored = await restoration.write_back(ledger, streams, "went back", Fence(LAYOUT.generation(RUN)))
         assert await restoration.stale() is None
         state, end = await gate.look(RUN, "a", done)
         assert state == 1 and end is not None and end.outcome is Outcome.COMPLETED, "found ended"

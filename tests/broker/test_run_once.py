@@ -132,10 +132,10 @@ async def test_a_resume_waits_out_a_lease_held_elsewhere_and_refuses_one_renewed
     try:
         if renewing:
             with pytest.raises(CoordinatorHeld, match="is coordinated already by someone on another-machine"):
-                await take(client, layout, run_id, here, lease_s, said.append)
+                await take(client, layout, run_id, here, lease_s, said.append, 3600)
             assert await client.get(key) == value
         else:
-            await take(client, layout, run_id, here, lease_s, said.append)
+            await take(client, layout, run_id, here, lease_s, said.append, 3600)
             assert await client.get(key) == here.value()
     finally:
         renewing = False

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from lfgtui.broker.client import connect
+from lfgtui.broker.fence import Fence
 from lfgtui.broker.layout import GROUP, Layout
 from lfgtui.broker.work import ControlEntry, WorkItem, relative_to
 from lfgtui.broker.work_index import WorkIndex
@@ -89,7 +90,8 @@ def work_item(fleet: Fleet, toml: str) -> WorkItem:
 async def enqueued(work: Any, item: WorkItem) -> str:
     """Put `item` on the sim's work stream as a coordinator does, indexed in its run."""
     index = WorkIndex(work, BrokerSettings().max_age_s)
-    return await index.enqueue("lfg:work:sim", LAYOUT.work_index(RUN), item.fields()["data"], item.ticket.id)
+    data, fence = item.fields()["data"], Fence(LAYOUT.generation(RUN))
+    return await index.enqueue("lfg:work:sim", LAYOUT.work_index(RUN), data, item.ticket.id, fence)
 
 
 async def test_an_attempt_that_ended_is_held_until_the_broker_has_its_events_while_others_publish(

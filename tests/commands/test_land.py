@@ -3,6 +3,7 @@ the person's checkout has uncommitted work of its own; the landing is recorded i
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,7 @@ async def test_land_squashes_a_sim_tickets_work_onto_main_and_records_it(
     out = capsys.readouterr().out
     assert f"landed lfg/{run_id}/one onto main by squash: {before[:12]}.." in out
     assert "committed what the agent left uncommitted" in out and "archived: removed" in out
+    assert "landed the files review shows (tree " in out
     assert git(repo, "rev-list", "--count", f"{before}..main") == "1"
     assert git(repo, "log", "-1", "--format=%B", "main").splitlines() == [
         *("one", "", "write", ""),  # the ticket's title (its id here), then its prompt
@@ -73,3 +75,30 @@ async def test_land_names_what_it_cannot_find(
         await lfg("land", run_id, "one", "--squash", "--rebase", "--db", str(db))
     assert usage.value.code == 2
     assert git(repo, "branch", "--list", f"lfg/{run_id}/one") != "", "nothing was landed"
+
+
+async def test_land_tree_lands_only_the_tree_review_showed(
+    ran: tuple[Path, Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`lfg review` ends with the tree id of what it shows; `lfg land --tree` refuses once the
+    worktree holds another tree, and lands that one once it is reviewed again."""
+    repo, db, run_id = ran
+    before = git(repo, "rev-parse", "main")
+    capsys.readouterr()
+    assert await lfg("review", run_id, "one", "--db", str(db)) == 0
+    shown = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("tree "))
+    tree = shown.split()[1].rstrip(":")
+    assert shown == f"tree {tree}: lfg land {run_id} one --tree {tree} lands exactly this"
+    (tmp_path / "trees" / run_id / "one" / "later.txt").write_text("written after the review\n")
+
+    assert await lfg("land", run_id, "one", "--tree", tree, "--db", str(db)) == 1
+    assert f"no longer holds what review showed (tree {tree})" in capsys.readouterr().err
+    assert git(repo, "rev-parse", "main") == before, "nothing landed"
+    assert await lfg("land", run_id, "one", "--tree", "not-hex", "--db", str(db)) == 2
+    assert "is not a tree id" in capsys.readouterr().err
+
+    assert await lfg("review", run_id, "one", "--json", "--db", str(db)) == 0
+    again = json.loads(capsys.readouterr().out)["tree"]
+    assert await lfg("land", run_id, "one", "--tree", again[:7], "--db", str(db)) == 0
+    assert f"landed the files review shows (tree {again[:12]}" in capsys.readouterr().out
+    assert git(repo, "rev-parse", "main^{tree}") == again, "the base was main's: exactly that tree"

@@ -167,7 +167,7 @@ def test_serve_survives_a_dropped_client(env: dict[str, str]) -> None:
 COMMAND_MODULES = ("main", "subcommands", "ask", "run", "agents", "history", "resume", "remote")
 COMMAND_MODULES += ("worktrees", "sim", "web", "common", "broker", "telemetry", "completion", "paths", "land")
 COMMAND_MODULES += ("fork",)
-COMMAND_MODULES += ("review", "models", "agents_install")
+COMMAND_MODULES += ("review", "models", "agents_install", "settings")
 
 
 def test_help_and_version_import_only_the_command_line(env: dict[str, str]) -> None:

@@ -27,7 +27,7 @@ from textual.widgets._toast import Toast
 
 from lfgtui.contest import FACTS, Verdict
 from lfgtui.events import AttemptEnded, AttemptStarted, ElicitationAsked, Event, RunFact
-from lfgtui.inert import EXPLICIT_BIDI
+from lfgtui.inert import EXPLICIT_BIDI, SURROGATES
 from lfgtui.sim.server import SimServer
 from lfgtui.ui.screens.diff import DiffScreen
 from lfgtui.ui.screens.elicitation import ElicitationScreen
@@ -39,7 +39,7 @@ from lfgtui.ui.widgets.pane import PANE, PaneState
 from lfgtui.ui.widgets.tool_log import approval_request
 from lfgtui.worktrees.review import Comment
 from tests.support.app import SIZE, make_app, tickets, until
-from tests.support.hostile import HOSTILE, hostile, hostile_event
+from tests.support.hostile import HOSTILE, LONE_SURROGATES, hostile, hostile_event
 
 TICKET = "t"
 
@@ -53,9 +53,10 @@ def pane_events(text: str) -> list[Event]:
     return [hostile_event(kind, text, seq, TICKET) for seq, kind in enumerate([*kinds, AttemptEnded])]
 
 
-UNSAFE = {chr(code) for code in [*range(0x20), 0x7F, *range(0x80, 0xA0), *EXPLICIT_BIDI]}
-"""What no drawn line may hold: a control character, or a bidi control that reorders what follows
-(the direction marks of right-to-left prose are not: `inert`)."""
+UNSAFE = {chr(code) for code in [*range(0x20), 0x7F, *range(0x80, 0xA0), *EXPLICIT_BIDI, *SURROGATES]}
+"""What no drawn line may hold: a control character, a bidi control that reorders what follows
+(the direction marks of right-to-left prose are not: `inert`), or a lone surrogate, which no terminal
+can be written."""
 
 
 def obeyed(segments: list[Segment]) -> list[str]:
@@ -92,8 +93,9 @@ def unfold(screen: Screen[Any]) -> None:
 async def test_every_event_field_the_pane_draws_is_text(sim: SimServer, tmp_path: Path) -> None:
     """Each event with every string in it hostile, handed to the pane as a recorded run hands it
     (`deliver`), the pane drawn and unfolded (its tool rows, sub-agent rows, thinking, agent
-    details), then every drawn line checked, after each event: a notice shows one thing at a time."""
-    text = f"{HOSTILE} END"
+    details), then every drawn line checked, after each event: a notice shows one thing at a time.
+    Made around the run's boundary (surrogates.py), each still holds its lone surrogates."""
+    text = f"{HOSTILE} {LONE_SURROGATES} END"
     path = tickets(tmp_path, f'[[ticket]]\nid = "{TICKET}"\nprompt = "x"\nmodel = "hello:ttft_ms=600000"\n')
     app = make_app(sim, path)
     async with app.run_test(size=SIZE) as pilot:

@@ -110,3 +110,17 @@ async def test_chat_sends_reasoning_effort_and_none_where_gpt_6_takes_tools_only
     assert "reasoning_effort" not in body, "without tools the model's own default stands"
     body = await sent(sim, CHAT, "llama3.2", Reasoning(), tools=True)
     assert "reasoning_effort" not in body
+
+
+@pytest.mark.parametrize("tools", [False, True])
+async def test_deepseek_thinks_by_default_with_tools_and_turns_thinking_off_with_its_own_switch(
+    sim: SimServer, tools: bool
+) -> None:
+    """DeepSeek's thinking-mode guide (read 2026-11-27): thinking is on by default, with tools too;
+    `thinking: {"type": "disabled"}` turns it off, which no effort does. No OpenAI rule applies."""
+    body = await sent(sim, CHAT, "deepseek-v4-pro", Reasoning(), tools=tools)
+    assert "reasoning_effort" not in body and "thinking" not in body
+    body = await sent(sim, CHAT, "deepseek-flash", Reasoning(thinking="off"), tools=tools)
+    assert body["thinking"] == {"type": "disabled"} and "reasoning_effort" not in body
+    body = await sent(sim, CHAT, "deepseek-v4-flash", Reasoning(effort="xhigh"), tools=tools)
+    assert body["reasoning_effort"] == "xhigh" and "thinking" not in body

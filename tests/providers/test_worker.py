@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import logging
 import os
 import signal
 import subprocess
@@ -31,7 +32,13 @@ from lfgtui.providers.base import ProviderConfig
 from lfgtui.providers.registry import InProcessBackend, Providers
 from lfgtui.providers.worker import Open, ProviderWorker, ProviderWorkerError
 from lfgtui.sim.server import SimServer
-from tests.support.streams import ask, collect, gauged_and_received_rates, imported_lfgtui_modules
+from tests.support.streams import (
+    ask,
+    collect,
+    gauged_and_received_rates,
+    imported_lfgtui_modules,
+    write_scenario,
+)
 
 PROVIDERS = ["sim", "sim-responses", "sim-anthropic", "sim-agent"]
 
@@ -422,3 +429,32 @@ def test_importing_one_side_does_not_load_the_other(imported: str, absent: str) 
         check=True,
     ).stdout
     assert f"'{imported}'" in loaded and f"'{absent}'" not in loaded
+
+
+SPLIT = """
+ttft_ms = 20
+tokens_per_s = 200
+
+[[call]]
+text = "Half of a character, and the rest."
+
+[[fault]]
+kind = "surrogate"
+after_tokens = 2
+"""
+
+
+async def test_a_lone_surrogate_is_mended_as_the_parent_adopts_it(
+    sim: SimServer, scenario_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The child passes its events on as they came; the parent mends each as it adopts it, once a
+    read's pieces are joined, and says so under the attempt's name (surrogates.py)."""
+    write_scenario(scenario_dir, "split", SPLIT)
+    caplog.set_level(logging.WARNING, "lfgtui.surrogates")
+    async with Providers(sim=sim, backend=ProviderWorker()) as providers:
+        out = await collect(await providers.get("sim"), ask("split"))
+    assert out.error is None
+    text = "".join(e.text for e in out.of(TextDelta))
+    assert text.count("\ufffd") == 1 and text.replace("\ufffd", "") == "Half of a character, and the rest."
+    (said,) = [record.getMessage() for record in caplog.records]
+    assert said.startswith("t1 attempt 1: TextDelta held \\ud800 ")

@@ -203,6 +203,22 @@ def tool_turn(tool_call: str, before: int = 8, after: int = 16) -> str:
         """
 
 
+def bash_then_done(command: str) -> str:
+    """A scenario: Claude Code's `Bash` runs `command`, then the turn ends saying so."""
+    arguments = json.dumps({"command": command, "description": "Write the notes"})
+    return f"""
+    ttft_ms = 50
+    tokens_per_s = 200
+    [[call]]
+    text = "I'll write the notes."
+    [[call.tool_call]]
+    name = "Bash"
+    arguments_raw = '{arguments}'
+    [[call]]
+    text = "Done."
+    """
+
+
 async def after_a_plain_turn(
     world: AgentWorld, tickets: Path, answer: Callable[[str], None], tool_call: str
 ) -> Run:

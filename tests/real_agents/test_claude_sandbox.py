@@ -7,27 +7,20 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 from pathlib import Path
 
 import pytest
 
+from lfgtui.events import AGENT_STATE_CHANGED
 from lfgtui.tools.sandbox import unavailable
-from tests.real_agents.conftest import AgentWorld, project_repository
-
-
-def _bash_then_done(command: str) -> str:
-    arguments = json.dumps({"command": command, "description": "Write the notes"})
-    return f"""
-    ttft_ms = 50
-    tokens_per_s = 200
-    [[call]]
-    text = "I'll write the notes."
-    [[call.tool_call]]
-    name = "Bash"
-    arguments_raw = '{arguments}'
-    [[call]]
-    text = "Done."
-    """
+from tests.real_agents.conftest import (
+    AGENTS_BIN,
+    AgentWorld,
+    agent_program,
+    bash_then_done,
+    project_repository,
+)
 
 
 @pytest.mark.timeout(300)
@@ -37,7 +30,7 @@ async def test_a_sandboxed_claude_code_ticket_completes_and_cannot_write_outside
     escape = Path("/var/tmp") / f"lfg-escape-{secrets.token_hex(6)}"
     beside = world.project / "escape.txt"
     command = f"echo inside > inside.txt; echo out > {beside}; echo out > {escape}; echo finished"
-    world.map_models("claude-haiku-*=hello", f"claude-*={world.scenario('work', _bash_then_done(command))}")
+    world.map_models("claude-haiku-*=hello", f"claude-*={world.scenario('work', bash_then_done(command))}")
     project_repository(world)
     tickets = world.ticket("claude-code", "Write the notes.", isolation="worktree", sandbox="bwrap")
     try:
@@ -52,6 +45,45 @@ async def test_a_sandboxed_claude_code_ticket_completes_and_cannot_write_outside
     assert not beside.exists(), "nor in the person's checkout"
     answer = json.dumps([r.body for r in world.sim.log if r.scenario == "work"])
     assert "Read-only file system" in answer or "No such file or directory" in answer
+    said = [s for s in run.statuses() if s.startswith(AGENT_STATE_CHANGED)]
+    assert said == [], "Claude Code's own bookkeeping in its state is no change of its settings"
+
+
+@pytest.mark.timeout(300)
+async def test_a_sandboxed_claude_code_installed_under_tmp_runs_with_tmpdir_elsewhere(
+    world: AgentWorld,
+) -> None:
+    """Issue 78: with TMPDIR outside /tmp every boxed Claude Code failed at once (`EROFS mkdir
+    $TMPDIR/claude-0`), and installed under /tmp (a CI clone's `node_modules`) it could not start
+    (`claude-agent-acp: No such file or directory`): the box's TMPDIR is its own /tmp, and the
+    agent's install is bound back into it."""
+    if (why := await unavailable()) is not None:
+        pytest.skip(why)
+    agent_program("claude-code")
+    clone = world.root / "clone" / "node_modules"  # pytest's folders lie under /tmp
+    clone.parent.mkdir()
+    clone.symlink_to(AGENTS_BIN.parent, target_is_directory=True)
+    tmpdir = Path("/var/tmp") / f"lfg-tmpdir-{secrets.token_hex(6)}"
+    tmpdir.mkdir()
+    world.env |= {
+        "TMPDIR": str(tmpdir),
+        "PATH": world.env["PATH"].replace(str(AGENTS_BIN), str(clone / ".bin")),
+    }
+    world.map_models(
+        "claude-haiku-*=hello",
+        f"claude-*={world.scenario('work', bash_then_done('echo inside > inside.txt'))}",
+    )
+    project_repository(world)
+    tickets = world.ticket("claude-code", "Write the notes.", isolation="worktree", sandbox="bwrap")
+    try:
+        run = await world.run(tickets, "--yes")
+        left = list(tmpdir.iterdir())
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+    assert run.code == 0 and run.ending()["outcome"] == "completed", run.stderr
+    tree = world.root / "trees" / run.run_id / "t"
+    assert (tree / "inside.txt").read_text() == "inside\n", "its Bash wrote in its worktree"
+    assert not left, "it wrote its own temporary files in the box's /tmp, not the person's TMPDIR"
 
 
 @pytest.mark.timeout(300)
@@ -62,7 +94,7 @@ async def test_a_boxed_claude_code_ticket_completes_in_a_container(engine: str, 
         world.env["DOCKER_HOST"] = os.environ["DOCKER_HOST"]
     beside = world.project / "escape.txt"
     command = f"echo inside > inside.txt; echo out > {beside}; echo finished"
-    world.map_models("claude-haiku-*=hello", f"claude-*={world.scenario('work', _bash_then_done(command))}")
+    world.map_models("claude-haiku-*=hello", f"claude-*={world.scenario('work', bash_then_done(command))}")
     project_repository(world)
     tickets = world.ticket("claude-code", "Write the notes.", isolation="worktree", sandbox=engine)
     run = await world.run(tickets, "--yes")

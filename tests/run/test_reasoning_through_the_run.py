@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from lfgtui.config.load import Config
+from lfgtui.config.load import Config, load_config
 from lfgtui.events import Event, Outcome, Status
 from lfgtui.history.writer import open_run_history, reopen_run_history
 from lfgtui.providers.registry import Providers
@@ -27,11 +27,12 @@ from tests.support.recording import load_recorded
 from tests.support.streams import write_scenario
 
 THINKERS = ("claude-sonnet-5-5", "claude-opus-5")
+DEEPSEEKS = ("deepseek-v4-pro", "deepseek-v4-flash", "deepseek-flash")
 
 
 @pytest.fixture
 async def sim(scenario_dir: Path) -> AsyncIterator[SimServer]:
-    rules = tuple(ModelRule(model, "think-tools") for model in THINKERS)
+    rules = tuple(ModelRule(model, "think-tools") for model in THINKERS + DEEPSEEKS)
     async with SimServer(ScenarioLibrary(extra_dirs=(scenario_dir,)), models=ModelMap(rules)) as server:
         yield server
 
@@ -119,6 +120,31 @@ async def test_a_follow_up_a_fork_and_a_resumed_follow_up_send_the_models_thinki
     assert resumed.states["notes"].outcome is Outcome.COMPLETED
     replayed_whole(sim, before)
     assert sim.log[before].replay is not None and sim.log[before].replay.expected == 3
+
+
+@pytest.mark.parametrize("model", DEEPSEEKS)
+async def test_a_deepseek_v4_ticket_with_tools_runs_on_chat_completions_and_sends_its_reasoning_back(
+    sim: SimServer, tmp_path: Path, model: str
+) -> None:
+    """Issue #75: DeepSeek's own API is Chat Completions (`kind = "openai"`), where its V4 models think
+    and call tools by default; the load refused such a ticket with OpenAI's GPT-6 rule. The sim, like
+    DeepSeek, refuses a tool round whose `reasoning_content` did not come back."""
+    (tmp_path / "config.toml").write_text('[providers.deepseek]\nkind = "openai"\nbase_url = "sim:/v1"\n')
+    config = load_config(tmp_path / "config.toml", env={})
+    path = notes_reader(tmp_path)
+    path.write_text(path.read_text().replace('"sim-anthropic"', '"deepseek"').replace(THINKERS[0], model))
+    loaded = load_tickets(path, config, BUILTIN_TOOLS, env={})
+    async with Providers(config.providers, sim=sim) as providers:
+        run = Run(loaded.tickets, providers, Approvals(), [])
+        run.start()
+        await run.wait()
+    assert run.states["notes"].outcome is Outcome.COMPLETED
+    replayed_whole(sim, 0)
+    first, second = sim.log
+    assert first.path == second.path == "/v1/chat/completions" and "tools" in second.body
+    (answer,) = [m for m in second.body["messages"] if m["role"] == "assistant"]
+    assert answer["reasoning_content"].startswith("The person asks what the notes say.")
+    assert answer["tool_calls"][0]["function"]["name"] == "read_file"
 
 
 def flaky(scenario_dir: Path, status: int) -> str:

@@ -42,16 +42,18 @@ def test_a_frame_sent_alone_on_a_socket_is_its_json_for_any_text() -> None:
 
 
 def test_a_lone_surrogate_fails_as_the_dumped_frame_does() -> None:
+    """A lone surrogate is escaped as the dumped frame escapes it: JSON's escape, as JavaScript's
+    `JSON.stringify` writes one (the sim's `surrogate` fault sends it), read back as the same lone
+    surrogate. (Named when both failed: durations.json keeps the name until it is recorded again.)"""
     shapes = FrameShapes()
 
     def build(text: str) -> bytes:
         return sse({"delta": text})
 
     shapes.frame("delta", build, "made")
-    with pytest.raises(UnicodeEncodeError):
-        build("\ud800")
-    with pytest.raises(UnicodeEncodeError):
-        shapes.frame("delta", build, "\ud800")
+    frame = shapes.frame("delta", build, "a \ud800 b")
+    assert frame == build("a \ud800 b") == b'data: {"delta":"a \\ud800 b"}\n\n'
+    assert json.loads(sse_data(frame)) == {"delta": "a \ud800 b"}
 
 
 def test_a_frame_holding_a_hole_by_chance_is_built_whole() -> None:

@@ -74,6 +74,7 @@ MODELS = {
     "gpt-6.2-sol": "hello",
     "gpt-6-astra": "hello",
     "gpt-5.2": "hello",
+    "deepseek-v4-pro": "think-tools",
 }
 
 
@@ -383,6 +384,46 @@ def workdir(tmp_path: Path) -> Path:
     (tmp_path / "notes.txt").write_text("Ship on Friday.\n")
     (tmp_path / "plan.txt").write_text("Friday, after the review.\n")
     return tmp_path
+
+
+async def test_deepseek_refuses_a_thinking_tool_round_whose_reasoning_content_did_not_come_back(
+    sim: SimServer,
+) -> None:
+    """As DeepSeek's API does (its thinking-mode guide, read 2026-11-27, and the 400 its users quote):
+    an answer that called a tool in thinking mode must come back with its `reasoning_content`."""
+    client = chat_client(sim)
+    first = await client.chat.completions.create(model="deepseek-v4-pro", messages=ASK, tools=[CHAT_TOOL])  # type: ignore[arg-type, list-item]
+    message = first.choices[0].message
+    reasoning = (message.model_extra or {})["reasoning_content"]
+    assert reasoning.startswith("The person asks") and message.tool_calls
+    call = message.tool_calls[0]
+    answer: dict[str, Any] = {
+        "role": "assistant",
+        "content": message.content,
+        "tool_calls": [{"id": call.id, "type": "function", "function": call.function.model_dump()}],
+    }
+    result = {"role": "tool", "tool_call_id": call.id, "content": "Ship on Friday."}
+    with pytest.raises(openai.BadRequestError) as caught:
+        await client.chat.completions.create(
+            model="deepseek-v4-pro",
+            messages=[*ASK, answer, result],
+            tools=[CHAT_TOOL],  # type: ignore[list-item]
+        )
+    assert caught.value.status_code == 400
+    assert error_of(caught.value) == {
+        "message": "The `reasoning_content` in the thinking mode must be passed back to the API.",
+        "type": "invalid_request_error",
+        "param": None,
+        "code": "invalid_request_error",
+    }
+    answer["reasoning_content"] = reasoning
+    second = await client.chat.completions.create(
+        model="deepseek-v4-pro",
+        messages=[*ASK, answer, result],
+        tools=[CHAT_TOOL],  # type: ignore[list-item]
+    )
+    assert second.choices[0].message.content == "The notes say: Ship on Friday."
+    assert sim.log[-1].replay is not None and sim.log[-1].replay.whole
 
 
 def with_tools(model: str) -> ModelCall:

@@ -177,3 +177,102 @@ async def test_fragments_are_joined_around_a_ping_and_an_unmasked_frame_ends_the
     assert closed == b"", "the server closes a socket that breaks the rules"
     writer.close()
     assert [r.status for r in sim.log] == [200]
+
+
+SLOW = """
+ttft_ms = 0
+tokens_per_s = 40
+[[call]]
+text = "Done: one two three four five six seven eight nine ten eleven twelve thirteen fourteen."
+[[call.tool_call]]
+name = "exec_command"
+arguments = { cmd = "ls" }
+[[call]]
+text = "Heard: {{ prompt }}"
+"""
+"""The first call's text streams for about half a second (a steer lands in it); the next quotes the
+last thing it was told, from the whole conversation the socket continues."""
+
+
+async def until_delta(socket: aiohttp.ClientWebSocketResponse) -> list[dict[str, Any]]:
+    """The events of the response under way, up to its first text delta."""
+    events: list[dict[str, Any]] = []
+    while not events or events[-1]["type"] != "response.output_text.delta":
+        message = await asyncio.wait_for(socket.receive(), 10)
+        events.append(json.loads(message.data))
+    return events
+
+
+async def test_an_interrupt_stops_the_response_at_once_and_the_next_call_goes_on_from_it(
+    sim: SimServer, scenario_dir: Path
+) -> None:
+    """Codex's steer mid-answer: `response.interrupt` (discard_partial_items) ends the response with
+    its acceptance, the open item dropped, and `response.incomplete` (reason `interrupted`); the call
+    is asked again with the steer, continuing from the interrupted response, which kept no item."""
+    model = write_scenario(scenario_dir, "slow", SLOW)
+    steer = [{"type": "message", "role": "user", "content": [{"type": "input_text", "text": "PELICAN"}]}]
+    async with aiohttp.ClientSession() as session, session.ws_connect(sim.url + "/v1/responses") as socket:
+        await socket.send_json(create(model, USER))
+        begun = await until_delta(socket)
+        response_id = begun[0]["response"]["id"]
+        await socket.send_json({"type": "response.interrupt", "response_id": response_id, **DISCARD})
+        stopped = await answer_or_incomplete(socket)
+        await socket.send_json(create(model, steer, previous_response_id=response_id))
+        again = await answer(socket)
+    kinds = [e["type"] for e in stopped]
+    assert kinds[-3:] == [
+        "response.interrupt.accepted",
+        "response.output_item.interrupted",
+        "response.incomplete",
+    ]
+    accepted, dropped, incomplete = stopped[-3:]
+    assert accepted["response_id"] == dropped["response_id"] == response_id
+    message = next(e for e in begun if e["type"] == "response.output_item.added")["item"]
+    assert (dropped["item_id"], dropped["output_index"]) == (message["id"], 0)
+    response = incomplete["response"]
+    assert (response["id"], response["status"]) == (response_id, "incomplete")
+    assert response["incomplete_details"] == {"reason": "interrupted"}
+    assert response["output"] == [], "the partial message is discarded"
+    assert 0 < response["usage"]["output_tokens"] < 15, "it stopped mid-answer"
+    numbers = [e["sequence_number"] for e in begun + stopped]
+    assert numbers == list(range(len(numbers)))
+    assert again[-1]["type"] == "response.completed"
+    assert again[-1]["response"]["output"][0]["content"][0]["text"].startswith("Done: one"), "asked again"
+    first, interrupt, second = sim.log
+    assert first.interrupted_at is not None and first.usage is not None
+    assert (interrupt.body["type"], interrupt.status) == ("response.interrupt", 200)
+    assert second.call_index == 0
+
+
+async def test_an_interrupt_after_the_response_ended_is_let_be_and_a_wrong_one_refused(
+    sim: SimServer, scenario_dir: Path
+) -> None:
+    model = write_scenario(scenario_dir, "two", TWO_CALLS)
+    async with aiohttp.ClientSession() as session, session.ws_connect(sim.url + "/v1/responses") as socket:
+        await socket.send_json(create(model, USER))
+        done = (await answer(socket))[-1]["response"]
+        await socket.send_json({"type": "response.interrupt", "response_id": done["id"], **DISCARD})
+        await socket.send_json({"type": "response.interrupt", "response_id": "resp_other", **DISCARD})
+        [unknown] = await answer(socket)
+        await socket.send_json({"type": "response.interrupt", "response_id": done["id"], "mode": "keep"})
+        [mode] = await answer(socket)
+        output = {"type": "function_call_output", "call_id": done["output"][-1]["call_id"], "output": "a"}
+        await socket.send_json(create(model, [output], previous_response_id=done["id"]))
+        second = await answer(socket)
+    assert (unknown["status"], unknown["error"]["code"]) == (400, "response_not_found")
+    assert unknown["error"]["message"] == "Response with id 'resp_other' not found."
+    assert (mode["status"], mode["error"]["code"]) == (400, "invalid_value")
+    assert mode["error"]["message"] == "Invalid value: 'keep'. Supported values are: 'discard_partial_items'."
+    assert second[-1]["response"]["output"][-1]["content"][0]["text"] == "Done.", "the ended one went on"
+
+
+DISCARD = {"mode": "discard_partial_items"}
+
+
+async def answer_or_incomplete(socket: aiohttp.ClientWebSocketResponse) -> list[dict[str, Any]]:
+    """The events of the response under way, up to its `response.incomplete`."""
+    events = []
+    while not events or events[-1]["type"] != "response.incomplete":
+        message = await asyncio.wait_for(socket.receive(), 10)
+        events.append(json.loads(message.data))
+    return events

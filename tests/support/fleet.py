@@ -129,6 +129,11 @@ def ran_on(events: list[dict[str, Any]], ticket: str) -> set[str]:
     return {m.split("running on worker ")[1].split()[0] for m in said if "running on worker " in m}
 
 
+def stopped(pid: int) -> bool:
+    """Whether the process is stopped (SIGSTOP took effect), as /proc says."""
+    return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] == "T"
+
+
 def eventually(check: Callable[[], object], timeout: float = 60) -> None:
     """Wait (polling) until `check()` holds, from a test that is not async; `timeout` fails the test."""
     deadline = time.monotonic() + timeout

@@ -9,12 +9,17 @@ import secrets
 import shutil
 import subprocess
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from lfgtui.tools.sandbox import Sandbox, _probe
-from lfgtui.tools.sandbox_home import SECRETS, home_view, own_state
+from lfgtui.run.agents.agent_state import seeded
+from lfgtui.tools.sandbox import Sandbox, _probe, sandbox_of
+from lfgtui.tools.sandbox_home import SECRETS, home_view
+from tests.support.box import USERS, as_user
+from tests.support.git import git, repository
+from tests.support.recording import ticket
 
 SECRET = "SECRET-KEY-MATERIAL"
 
@@ -52,25 +57,37 @@ def home(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _inside(sandbox: Sandbox, script: str, cwd: Path) -> str:
-    argv = sandbox.wrap(["sh", "-c", script], cwd)
+def _inside(sandbox: Sandbox, script: str, cwd: Path, user: tuple[str, ...] = ()) -> str:
+    argv = as_user(user, sandbox.wrap(["sh", "-c", script], cwd))
     return subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False).stdout
 
 
-def _reads(sandbox: Sandbox, home: Path, names: list[str]) -> dict[str, str]:
+def _reads(sandbox: Sandbox, home: Path, names: list[str], user: tuple[str, ...] = ()) -> dict[str, str]:
     script = "; ".join(f'printf "%s|" "$(cat {home / name} 2>/dev/null)"' for name in names)
-    return dict(zip(names, _inside(sandbox, script, Path("/")).split("|"), strict=False))
+    return dict(zip(names, _inside(sandbox, script, Path("/"), user).split("|"), strict=False))
 
 
-def test_no_secrets_hides_keys_tokens_lfgs_files_and_other_agents_logins(home: Path) -> None:
-    view = home_view(home, "no-secrets", "claude-agent-acp")
-    sandbox = Sandbox((), view.readable, hidden=view.hidden)
+@pytest.mark.parametrize("user", list(USERS.values()), ids=list(USERS))
+def test_no_secrets_hides_keys_tokens_lfgs_files_and_other_agents_logins(
+    home: Path, user: tuple[str, ...]
+) -> None:
+    """Issue 78: `~/other-proj/.env` was read from the box; the home's projects and documents are
+    hidden now but for the ticket's own, its settings and toolchains read as they are."""
+    project, other = home / "proj", home / "other-proj"
+    for folder in (project, other):
+        folder.mkdir()
+        (folder / ".env").write_text(SECRET)
+    view = home_view(home, "no-secrets", "claude-agent-acp", own=(project,))
+    sandbox = Sandbox((project,), view.readable, hidden=view.hidden)
     names = [".ssh/id_ed25519", ".aws/credentials", ".codex/auth.json", ".netrc", ".local/share/lfgtui/h"]
-    names += [".pgpass", ".m2/settings.xml", ".config/containers/auth.json"]
-    read = _reads(sandbox, home, [*names, "notes.txt", ".claude/settings.json"])
+    names += [".pgpass", ".m2/settings.xml", ".config/containers/auth.json", "other-proj/.env"]
+    read = _reads(sandbox, home, [*names, "notes.txt", ".claude/settings.json", "proj/.env"], user)
     assert [read[name] for name in names] == [""] * len(names), read
-    assert read["notes.txt"] == "notes" and read[".claude/settings.json"] == "{}", "the rest reads as it is"
-    unsandboxed = _reads(Sandbox(()), home, names)
+    assert read["notes.txt"] == "", "a document beside the projects is hidden too"
+    assert read[".claude/settings.json"] == "{}" and read["proj/.env"] == SECRET, (
+        "settings and its own project read"
+    )
+    unsandboxed = _reads(Sandbox(()), home, names, user)
     assert set(unsandboxed.values()) == {SECRET}, "without the rule every secret is read: the test can fail"
 
 
@@ -101,24 +118,54 @@ def test_a_writable_worktree_inside_a_hidden_home_and_a_key_inside_a_writable_ho
     _inside(inner, "echo made > made.txt", tree)
     assert (tree / "made.txt").read_text() == "made\n"
     assert _reads(inner, home, ["notes.txt"]) == {"notes.txt": ""}
-    view = home_view(home, "no-secrets", None)
+    view = home_view(home, "no-secrets", None, own=(home,))
     whole = Sandbox((home,), view.readable, hidden=view.hidden)
     _inside(whole, "echo mine > mine.txt; echo bad > .ssh/planted", home)
     assert (home / "mine.txt").read_text() == "mine\n", "the home is the workdir: writable"
-    assert _reads(whole, home, [".ssh/id_ed25519"]) == {".ssh/id_ed25519": ""}
+    assert _reads(whole, home, [".ssh/id_ed25519", "notes.txt"]) == {
+        ".ssh/id_ed25519": "",
+        "notes.txt": "notes",
+    }
     assert not (home / ".ssh" / "planted").exists(), "a hidden folder is a throwaway one, never the real"
 
 
 def test_an_agents_own_state_stays_writable_where_other_agents_state_is_hidden(home: Path) -> None:
-    own = own_state(home, "codex-acp")
+    """Writable as its ticket's copy (run/agents/agent_state.py): the person's stays as it was."""
     view = home_view(home, "no-secrets", "codex-acp")
     assert home / ".claude" in view.hidden and home / ".codex" not in view.hidden
-    sandbox = Sandbox(own, view.readable, hidden=view.hidden)
-    assert _reads(sandbox, home, [".codex/auth.json"]) == {".codex/auth.json": SECRET}
+    copy = seeded(home / ".local" / "state" / "copy", home, "codex-acp", {})
+    sandbox = Sandbox(copy.logins(), view.readable, hidden=view.hidden, bound=copy.binds())
+    assert _reads(sandbox, home, [".codex/auth.json", ".claude/settings.json"]) == {
+        ".codex/auth.json": SECRET,
+        ".claude/settings.json": "",
+    }
     _inside(sandbox, f"echo session > {home / '.codex' / 'session'}", Path("/"))
-    assert (home / ".codex" / "session").read_text() == "session\n"
+    assert (copy.folder / "live" / ".codex" / "session").read_text() == "session\n"
+    assert not (home / ".codex" / "session").exists()
 
 
 def test_the_guide_names_every_place_no_secrets_hides() -> None:
     guide = (Path(__file__).parents[2] / "docs" / "guides" / "unattended.md").read_text()
     assert [name for name in SECRETS if f"`~/{name}`" not in guide] == []
+
+
+def test_a_worktree_in_a_home_reads_its_repository_and_links_but_not_another_project(home: Path) -> None:
+    """Hiding the home's projects keeps the ticket's own: its repository's checkout, where its
+    `.worktreeinclude` links lead (a large `node_modules` is linked, not copied), stays readable."""
+    repo = repository(home / "proj")
+    (repo / "node_modules").mkdir()
+    (repo / "node_modules" / "dep.js").write_text("dependency")
+    (home / "other-proj").mkdir()
+    (home / "other-proj" / ".env").write_text(SECRET)
+    tree = home / ".local" / "share" / "lfgtui" / "worktrees" / "r1" / "t"
+    git(repo, "worktree", "add", "-q", str(tree))
+    (tree / "node_modules").symlink_to(repo / "node_modules")
+    sandbox = sandbox_of(replace(ticket("t"), sandbox="bwrap"), tree, home)
+    assert sandbox is not None
+    read = _reads(
+        sandbox, home, [".local/share/lfgtui/worktrees/r1/t/node_modules/dep.js", "other-proj/.env"]
+    )
+    assert list(read.values()) == ["dependency", ""], read
+    assert _inside(sandbox, "git status --short && echo ok", tree).endswith("ok\n"), (
+        "git works in its worktree"
+    )

@@ -36,8 +36,8 @@ async def test_capital_m_lands_a_finished_worktree_ticket_after_asking(
         await pilot.press("y")
         await until(pilot, lambda: any("Landed w onto main" in n.message for n in app._notifications))
         landed = git(repo, "rev-parse", "main")[:12]
-        await pilot.pause()
-        assert f"landed {landed} onto main (squash)" in pane(app, "w").header.text.plain
+        header = f"landed {landed} onto main (squash)"
+        await until(pilot, lambda: header in pane(app, "w").header.text.plain)  # the next frame says it
         tree = tmp_path / "trees" / app.controller.run_id / "w"
     assert git(repo, "rev-list", "--count", f"{before}..main") == "1"
     assert git(repo, "log", "-1", "--format=%s", "main") == "Write notes"

@@ -47,10 +47,10 @@ async def test_a_boxed_command_writes_in_its_worktree_and_nowhere_else(
     home = Path("/var/tmp") / f"lfg-home-{secrets.token_hex(6)}"
     (home / ".ssh").mkdir(parents=True)
     (home / ".ssh" / "id_ed25519").write_text("PRIVATE-KEY\n")
-    (home / "notes.txt").write_text("NOTES\n")
+    (home / ".notes").write_text("NOTES\n")
     monkeypatch.setenv("HOME", str(home))
     command = (
-        f"echo inside > inside.txt; echo marked > {home}/marker; cat {home}/notes.txt; "
+        f"echo inside > inside.txt; echo marked > {home}/marker; cat {home}/.notes; "
         f"cat {home}/.ssh/id_ed25519; grep CapEff /proc/self/status; echo gitdir: {home} > .git; "
         "ls /etc/ssl/private; echo read"
     )

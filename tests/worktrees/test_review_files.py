@@ -100,7 +100,8 @@ async def test_a_comment_on_a_fifo_is_refused_without_opening_it(tree: Worktree)
     os.mkfifo(tree.path / "pipe")
     os.symlink("pipe", tree.path / "to-pipe")
     os.symlink("/etc/hostname", tree.path / "outside")
-    for name in ("pipe", "to-pipe", "outside"):
+    os.symlink("/etc", tree.path / "folder-out")
+    for name in ("pipe", "to-pipe", "outside", "folder-out/hostname"):
         said: list[BaseException] = []
 
         def comment(name: str = name, said: list[BaseException] = said) -> None:

@@ -120,15 +120,18 @@ async def test_sandbox_network_false_cuts_the_commands_network(
 async def test_a_sandboxed_command_cannot_read_the_homes_keys(
     sim: SimServer, tmp_path: Path, scenario_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """`sandbox_home` at its default: the model's command reads the home, but not its SSH key."""
+    """`sandbox_home` at its default: the model's command reads the home's settings, but not its SSH
+    key nor another project's `.env`."""
     if (why := await unavailable()) is not None:
         pytest.skip(why)
     home = Path("/var/tmp") / f"lfg-home-{secrets.token_hex(6)}"  # under /tmp the sandbox hides it anyway
     (home / ".ssh").mkdir(parents=True)
     (home / ".ssh" / "id_ed25519").write_text("PRIVATE-KEY\n")
-    (home / "notes.txt").write_text("NOTES\n")
+    (home / ".notes").write_text("NOTES\n")
+    (home / "other-proj").mkdir()
+    (home / "other-proj" / ".env").write_text("OTHER-ENV\n")
     monkeypatch.setenv("HOME", str(home))
-    command = f"cat {home}/notes.txt; cat {home}/.ssh/id_ed25519; echo read"
+    command = f"cat {home}/.notes; cat {home}/.ssh/id_ed25519; cat {home}/other-proj/.env; echo read"
     scenario = (
         'ttft_ms = 1\ntokens_per_s = 1000\n[[call]]\ntext = "reading"\n'
         f'[[call.tool_call]]\nname = "run_command"\narguments = {{ command = "{command}" }}\n'
@@ -150,10 +153,31 @@ async def test_a_sandboxed_command_cannot_read_the_homes_keys(
             for result in (e for e in events if isinstance(e, ToolResult)):
                 assert "NOTES" in result.output and "read" in result.output
                 assert ("PRIVATE-KEY" in result.output) is key_read, result.output
+                assert ("OTHER-ENV" in result.output) is key_read, result.output
             said = [e.message for e in events if type(e) is Status]
-            assert any(("keys, tokens and lfg's own files hidden" in m) is not key_read for m in said)
+            assert any(
+                ("keys, tokens, lfg's own files and other projects hidden" in m) is not key_read for m in said
+            )
     finally:
         shutil.rmtree(home, ignore_errors=True)
+
+
+async def test_a_sandboxed_setup_run_as_root_cannot_plant_a_hook_in_the_repository(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    """Issue 72: bwrap started by root kept every capability, and a `setup` remounted the
+    repository's `.git` writable and planted a `post-checkout` hook that ran on the person's next
+    checkout. Now the remount is refused, so the hook never lands (as a normal user it never could)."""
+    if (why := await unavailable()) is not None:
+        pytest.skip(why)
+    repo = repository(tmp_path / "repo")
+    hook = repo / ".git" / "hooks" / "post-checkout"
+    setup = f"mount -o remount,rw,bind {repo / '.git'} 2>&1; echo planted > {hook}; true"
+    _, outcomes, _ = await run_in(
+        sim, tmp_path, repo, tmp_path / "h.sqlite3", f'sandbox = "bwrap"\nsetup = "{setup}"\n'
+    )
+    assert outcomes == {"one": Outcome.COMPLETED, "two": Outcome.COMPLETED}
+    assert not hook.exists(), "the person's repository has no hook of the box's making"
 
 
 async def test_a_sandboxed_command_cannot_read_a_history_at_a_custom_path(

@@ -30,6 +30,7 @@ from typing import Any
 
 from lfgtui.events import FOLDER_SETTINGS
 from lfgtui.inert import inert
+from lfgtui.tools.beneath import LinksOut, open_inside
 
 AUTO_MODES = frozenset({"auto", "bypassPermissions"})
 """Claude Code's modes where the person lets it decide on its own: the folder's settings load there."""
@@ -161,13 +162,14 @@ class NotAFile(OSError):
     block the loop or never end."""
 
 
-def read_bounded(path: Path, limit: int) -> bytes:
-    """Up to `limit` + 1 bytes of a regular file, opened without blocking; raises OSError
-    (`NotAFile` for anything else)."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+def read_bounded(workdir: Path, name: str, limit: int) -> bytes:
+    """Up to `limit` + 1 bytes of the regular file `name` beneath `workdir` (tools/beneath.py
+    `open_inside`: a link inside the worktree followed, one out of it refused), opened without blocking;
+    raises OSError (`NotAFile` for anything else, `LinksOut` for a link out)."""
+    fd = open_inside(workdir, name, os.O_RDONLY | os.O_NONBLOCK)
     try:
         if not stats.S_ISREG(os.fstat(fd).st_mode):
-            raise NotAFile(f"{path} is not a regular file")
+            raise NotAFile(f"{name} is not a regular file")
         with os.fdopen(fd, "rb", closefd=False) as handle:
             return handle.read(limit + 1)
     finally:
@@ -176,11 +178,13 @@ def read_bounded(path: Path, limit: int) -> bytes:
 
 def _read(workdir: Path, file: FolderFile) -> Finding | None:
     try:
-        raw = read_bounded(workdir / file.path, READ_LIMIT)
+        raw = read_bounded(workdir, file.path, READ_LIMIT)
     except FileNotFoundError:
         return None
     except NotAFile:
         return Finding(file.path, file.agent, ("not a regular file, not read by lfg",))
+    except LinksOut:
+        return Finding(file.path, file.agent, ("a link out of the worktree, not read by lfg",))
     except OSError as exc:
         return Finding(file.path, file.agent, (f"unreadable: {inert(exc.strerror or str(exc))}",))
     if len(raw) > READ_LIMIT:
@@ -223,7 +227,7 @@ def instructions(workdir: Path) -> str:
     parts = []
     for name in INSTRUCTIONS:
         try:
-            text = read_bounded(workdir / name, INSTRUCTIONS_LIMIT)[:INSTRUCTIONS_LIMIT].decode(
+            text = read_bounded(workdir, name, INSTRUCTIONS_LIMIT)[:INSTRUCTIONS_LIMIT].decode(
                 errors="replace"
             )
         except OSError:

@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import BinaryIO
 
 from lfgtui.providers.base import ProviderConfig
+from lfgtui.run.agents.agent_state import seeded
 from lfgtui.tools.containers import ContainerBox
-from lfgtui.tools.sandbox import Sandbox
-from lfgtui.tools.sandbox_home import home_view, own_state
+from lfgtui.tools.sandbox import PRIVATE_TMP, Sandbox
+from lfgtui.tools.sandbox_home import home_view, installed_in
 from lfgtui.tools.supervised import reap, start_supervised
 
 STOP_WAIT_S = 2.0
@@ -56,20 +57,31 @@ async def start_agent(
 
 
 def sandboxed(
-    config: ProviderConfig, sandbox: Sandbox, workdir: Path, home: Path | None, env: Mapping[str, str]
+    config: ProviderConfig,
+    sandbox: Sandbox,
+    workdir: Path,
+    home: Path | None,
+    env: Mapping[str, str],
+    copy: Path,
 ) -> ProviderConfig:
     """`config` whose agent starts inside `sandbox` (tools/sandbox.py), in `workdir`: its own state
-    in `home` writable too (tools/sandbox_home.py's `AGENT_STATE`), and that home hidden as the
-    ticket's `sandbox_home` says, its install and toolchains (on `env`'s PATH) still readable."""
+    in `home` (tools/sandbox_home.py's `AGENT_STATE`) the ticket's copy kept in `copy`
+    (agent_state.py), and that home hidden as the ticket's `sandbox_home` says, its install and
+    toolchains (on `env`'s PATH) still readable, also where the sandbox's own `/tmp` would hide them."""
     command = config.agent.command
-    inside = sandbox
+    path = env.get("PATH", os.defpath)
+    inside = dataclasses.replace(
+        sandbox, readable=(*sandbox.readable, *installed_in(PRIVATE_TMP, command[0], path))
+    )
     if home is not None:
-        view = home_view(home, sandbox.home, command[0], (), env)
+        view = home_view(home, sandbox.home, command[0], (), env, own=sandbox.writable)
+        state = seeded(copy, home, command[0], env)
         inside = dataclasses.replace(
-            sandbox,
-            writable=(*sandbox.writable, *own_state(home, command[0])),
-            readable=(*sandbox.readable, *view.readable),
-            hidden=(*sandbox.hidden, *view.hidden),
+            inside,
+            writable=(*inside.writable, *state.logins()),
+            readable=(*inside.readable, *view.readable),
+            hidden=(*inside.hidden, *view.hidden),
+            bound=state.binds(),
         )
     if isinstance(inside, ContainerBox):  # its protocol on stdin: its container ends with it
         inside = dataclasses.replace(inside, tethered=False)

@@ -1,8 +1,9 @@
-"""OpenAI Chat Completions streaming, as api.openai.com (and xAI, vLLM, Ollama) send it.
+"""OpenAI Chat Completions streaming, as api.openai.com (and xAI, vLLM, Ollama, DeepSeek) send it.
 
 Reasoning goes as the server the model name stands for sends it (`chat_flavour`): `reasoning_content`
 (DeepSeek, Kimi, vLLM), Ollama's `reasoning`, or OpenRouter's `reasoning` with its `reasoning_details`
-(the text, then its signature and an encrypted part once the reasoning ends).
+(the text, then its signature and an encrypted part once the reasoning ends). DeepSeek reports its
+prompt cache in its own usage fields, `prompt_cache_hit_tokens` and `prompt_cache_miss_tokens`.
 """
 
 from __future__ import annotations
@@ -199,7 +200,10 @@ class OpenAIChatEncoder:
             "completion_tokens": usage.output_tokens,
             "total_tokens": prompt + usage.output_tokens,
         }
-        if cache.read or cache.write:
+        if self.flavour == "deepseek":  # its own fields, always there (DeepSeek's context-caching guide)
+            tokens["prompt_cache_hit_tokens"] = cache.read
+            tokens["prompt_cache_miss_tokens"] = prompt - cache.read
+        elif cache.read or cache.write:
             details = {"cached_tokens": cache.read, "audio_tokens": 0}
             if cache.write:
                 details["cache_write_tokens"] = cache.write

@@ -99,12 +99,24 @@ class PreviousResponseNotFound(BadRequest):
     code = "previous_response_not_found"
 
 
+INTERRUPT_MODES = ("discard_partial_items",)
+"""The `mode`s a `response.interrupt` may ask for: the items still streaming are dropped, those done
+are kept (the only mode Codex sends, and the only one any client of it is seen to)."""
+
+
 class ResponsesSocket:
     """One WebSocket in the Responses API's socket mode, as Codex uses it: each `response.create`
     message is a model call whose events come back as text messages. A message with
     `previous_response_id` continues the socket's last response, which the socket keeps (input and
     output, as the API keeps it in the connection's memory for `store: false`), so its `input` holds
-    only the new items; `generate: false` warms up, answered by an empty response to continue from."""
+    only the new items; `generate: false` warms up, answered by an empty response to continue from.
+
+    `response.interrupt {response_id, mode: "discard_partial_items"}` stops the response streaming
+    now (Codex sends it when the person steers its running turn): it ends with
+    `response.interrupt.accepted`, `response.output_item.interrupted` for the item still open (dropped),
+    and `response.incomplete` (`incomplete_details.reason: "interrupted"`) holding the items done,
+    which a later message continues from. One naming the last response, which ended before the
+    interrupt came, is let be: its end already settled it."""
 
     def __init__(self, protocol: OpenAIResponsesProtocol) -> None:
         self.protocol = protocol
@@ -112,10 +124,33 @@ class ResponsesSocket:
         self.last_items: list[Any] = []  # the last response's whole conversation: its input, then output
         self._items: list[Any] = []  # the call being answered: its whole input
         self._encoder: OpenAIResponsesEncoder | None = None
+        self._streaming: str | None = None  # the id of the response streaming now, which an interrupt stops
+
+    def interrupts(self, message: dict[str, Any]) -> bool:
+        if message.get("type") != "response.interrupt":
+            return False
+        response_id, mode = message.get("response_id"), message.get("mode")
+        if not isinstance(response_id, str) or not response_id:
+            raise BadRequest("Missing required parameter: 'response_id'.", code="missing_required_parameter")
+        if mode not in INTERRUPT_MODES:
+            supported = ", ".join(f"'{m}'" for m in INTERRUPT_MODES)
+            said = f"Invalid value: {str(mode)[:64]!r}. Supported values are: {supported}."
+            raise BadRequest(said, code="invalid_value")
+        if response_id == self._streaming:
+            return True
+        if response_id == self.last_id:  # it ended as the interrupt came: nothing to stop
+            return False
+        raise BadRequest(f"Response with id '{response_id[:64]}' not found.", code="response_not_found")
+
+    def interrupted(self, usage: SimUsage) -> list[bytes]:
+        assert self._encoder is not None
+        return self._encoder.interrupted(usage)
 
     def call(self, message: dict[str, Any], headers: dict[str, str]) -> SocketCall | None:
         kind = message.get("type")
         if kind == "response.processed":  # Codex acknowledges a response it has handled
+            return None
+        if kind == "response.interrupt":  # one `interrupts` let be, its response ended already
             return None
         if kind != "response.create":
             raise BadRequest(f"unsupported message type: {kind!r}")
@@ -130,17 +165,20 @@ class ResponsesSocket:
             generate = message["generate"]
             if not isinstance(generate, bool):
                 raise BadRequest("generate: Input should be a valid boolean")
-        request = self.protocol.parse_request({**message, "input": items, "stream": True}, headers)
+        whole = {**message, "input": items}
+        request = self.protocol.parse_request({**whole, "stream": True}, headers)
         self._items = items
-        return SocketCall(request, generate)
+        return SocketCall(request, generate, whole)
 
     def encoder(self, scenario: Scenario, request: SimRequest) -> OpenAIResponsesEncoder:
         self._encoder = self.protocol.encoder(scenario, request)
+        self._streaming = self._encoder.id
         return self._encoder
 
     def answered(self) -> None:
         assert self._encoder is not None
         self.last_id, self.last_items = self._encoder.id, [*self._items, *self._encoder.output]
+        self._streaming = None
 
     def error_event(
         self, status: int, message: str, code: str | None = None, headers: dict[str, str] | None = None
@@ -400,6 +438,18 @@ class OpenAIResponsesEncoder:
         frames = self._close()
         status = "incomplete" if self.incomplete else "completed"
         frames.append(self._event(f"response.{status}", response=self._response(status, usage)))
+        return frames
+
+    def interrupted(self, usage: SimUsage) -> list[bytes]:
+        """The client interrupted the answer (`response.interrupt`, discard_partial_items): accepted,
+        the open item dropped, and `response.incomplete` with the items done."""
+        frames = [self._event("response.interrupt.accepted", response_id=self.id)]
+        if self.item is not None:
+            at = {"item_id": self.item["id"], "output_index": self._index}
+            frames.append(self._event("response.output_item.interrupted", response_id=self.id, **at))
+            self.item, self.text = None, []
+        self.incomplete = "interrupted"
+        frames.append(self._event("response.incomplete", response=self._response("incomplete", usage)))
         return frames
 
     def completed(self, usage: SimUsage) -> dict[str, Any]:

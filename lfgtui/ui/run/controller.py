@@ -20,7 +20,7 @@ import contextvars
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from lfgtui.cost.metrics import Metrics
@@ -565,13 +565,16 @@ class RunController:
         from lfgtui.history.database import StoreError
         from lfgtui.ui.screens.review import ReviewDesk, ReviewScreen
         from lfgtui.worktrees.git import GitError
-        from lfgtui.worktrees.tree import diff_text, find_worktree
+        from lfgtui.worktrees.tree import find_worktree, reviewed
 
         pane = self.panes[ticket_id]
         tree = self.control.worktree(ticket_id) or find_worktree(self.run_id, ticket_id)
         worktree = None if isinstance(tree, str) else tree
+        shown: list[str] = []  # the tree id of the diff the screen shows: what its landing lands
         try:
-            diff = await diff_text(worktree) if worktree is not None else None
+            now = await reviewed(worktree) if worktree is not None else None
+            diff = now.parts.text() if now is not None else None
+            shown += [now.files] if now is not None else []
         except GitError:  # the worktree is gone: the diff it recorded is still worth reviewing
             worktree, diff = None, None
         diff = diff if diff is not None else (pane.diff.text if pane.diff is not None else None)
@@ -594,9 +597,11 @@ class RunController:
             if worktree is None:
                 return None
             try:
-                return await diff_text(worktree, context=context)
+                now = await reviewed(worktree, context=context)
             except GitError:
                 return None
+            shown[:] = [now.files]
+            return now.parts.text()
 
         def send(prompt: str) -> int | str:
             sent = self.ask(ReviewSend(ticket_id, prompt))
@@ -605,12 +610,13 @@ class RunController:
 
         desk = ReviewDesk(self.run_id, ticket_id, history, comments, send, again if worktree else None)
         self.screen.looked(pane)
-        landing = self._landing(ticket_id, worktree)
+        landing = self._landing(ticket_id, worktree, shown)
         await self.screen.app.push_screen(ReviewScreen(ticket_id, pane.branch or "", diff, desk, landing))
 
-    def _landing(self, ticket_id: str, tree: Worktree | None) -> Landing | None:
+    def _landing(self, ticket_id: str, tree: Worktree | None, shown: list[str]) -> Landing | None:
         """What lands the reviewed ticket from its review screen: only a run of this lfg lands, and
-        only a worktree that knows its base branch (`lfg land --onto` names another)."""
+        only a worktree that knows its base branch (`lfg land --onto` names another); only the tree
+        `shown` holds, the one the screen shows (`lfg land --tree`)."""
         from lfgtui.ui.screens.review import Landing
         from lfgtui.worktrees.land import ticket_message
 
@@ -619,7 +625,7 @@ class RunController:
         ticket = self.panes[ticket_id].ticket
 
         async def land(options: LandOptions) -> str:
-            _, said = await self.land_as(ticket_id, tree, options)
+            _, said = await self.land_as(ticket_id, tree, replace(options, tree=shown[0] if shown else None))
             return said
 
         message = ticket_message(self.run_id, ticket_id, ticket.title, ticket.prompt)

@@ -31,6 +31,7 @@ from lfgtui.alerts.states import Standing, State
 from lfgtui.conversation import turns_before
 from lfgtui.cost.metrics import Metrics
 from lfgtui.events import (
+    AGENT_STATE_CHANGED,
     COMPACTING,
     COMPACTION_ENDED,
     FOLDER_SETTINGS,
@@ -83,7 +84,7 @@ from lfgtui.events import (
 )
 from lfgtui.formats import OUTCOME_GLYPHS, plural, waited
 from lfgtui.inert import inert, revealed
-from lfgtui.providers.models import is_inferred
+from lfgtui.providers.models import figures_said
 from lfgtui.tickets.ticket import Ticket
 from lfgtui.ui.drawing.palette import Palette, colours
 from lfgtui.ui.markdown.live import LiveMarkdown, Mark
@@ -283,8 +284,9 @@ class TicketPane:
         self.attempt = 0
         self.provider = ticket.provider
         self.model = ticket.model
-        self.model_inferred = is_inferred(ticket.model)
-        """lfg's figures for the model (its output limit, thinking, efforts) are its family's."""
+        self.model_figures = figures_said(ticket.model)
+        """Where lfg's figures for the model (its output limit, thinking, efforts) come from when not
+        its table: `~inferred` (its family's) or `catalogue` (the kept model catalogue's)."""
         self.metrics = Metrics()
         self.started_at: float | None = None
         self.ended_at: float | None = None
@@ -656,6 +658,11 @@ class TicketPane:
             self._compacted(event.message)
         elif event.message.startswith((*FOLDER_SETTINGS, FORKED_AT)):
             self._entry(event.message)
+        elif event.message.startswith(AGENT_STATE_CHANGED):
+            head, _, diff = event.message.partition("\n")
+            self.status_note = inert(head)
+            self._entry(head)
+            self._shown_as_code(diff)
 
     def _compacted(self, message: str) -> None:
         """A compaction of the agent's context ended: an entry of its own in the transcript, where it
@@ -664,6 +671,13 @@ class TicketPane:
         if self.progress == COMPACTING:
             self.progress = ""
         self._entry(message)
+
+    def _shown_as_code(self, text: str) -> None:
+        """Text from outside (a diff) as a block of code in the transcript, inert, its fence longer than
+        any run of backticks in it."""
+        shown = inert(text)
+        fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", shown)), default=0))
+        self.body.append(f"{fence}diff\n{shown}\n{fence}\n\n")
 
     def _entry(self, message: str) -> None:
         """A status as an entry of its own in the transcript, where it was said, inert."""
@@ -718,7 +732,7 @@ class TicketPane:
             inert(f"{self.provider}/{self.model}: {failed.describe()}") if failed and moved else ""
         )
         self.attempt, self.provider, self.model = attempt, provider, model
-        self.model_inferred = is_inferred(model)
+        self.model_figures = figures_said(model)
         self.state = PaneState.RUNNING
         self.awaiting_words = True
         self.started_at, self.ended_at = t, None
@@ -804,8 +818,8 @@ class TicketPane:
         if self.landed is not None:
             text.append(f"  {self.landed}", self.palette.good)
         text.append(f"  {inert(self.provider)}/{inert(self.model_shown)}", "dim")
-        if self.model_inferred and self.agent_details is None:  # a coding agent's limits are its own
-            text.append(" ~inferred", "dim italic")
+        if self.model_figures and self.agent_details is None:  # a coding agent's limits are its own
+            text.append(f" {self.model_figures}", "dim italic")
         mode = self.agent_details.mode if self.agent_details is not None else None
         if mode:  # the person's approval mode, as the agent reports it
             text.append(f"  mode {inert(mode)}", "dim")

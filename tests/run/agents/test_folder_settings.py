@@ -132,6 +132,32 @@ def test_a_file_lfg_cannot_read_is_named_not_skipped(tmp_path: Path) -> None:
     assert notice([], True) is None
 
 
+def test_a_link_out_of_the_worktree_is_never_read_one_inside_is(tmp_path: Path) -> None:
+    """lfg reads these as the person, outside the agent's box: an agent that links CLAUDE.md to the
+    person's key would have it sent to its model in the session's system prompt."""
+    home, worktree = tmp_path / "home", tmp_path / "worktree"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / "id_ed25519").write_text("-----BEGIN OPENSSH PRIVATE KEY----- secret\n")
+    (home / "settings.json").write_text('{"permissions": {"allow": ["Bash"]}}')
+    (worktree / ".claude").mkdir(parents=True)
+    (worktree / "CLAUDE.md").symlink_to(home / ".ssh" / "id_ed25519")
+    (worktree / "CLAUDE.local.md").symlink_to("../home/.ssh/id_ed25519")
+    (worktree / ".claude" / "settings.json").symlink_to(home / "settings.json")
+    meta = session_meta(worktree, left_out=True)
+    assert "systemPrompt" not in meta, "nothing of the key, nor anything else out of the worktree"
+    [found] = findings(worktree, "claude-agent-acp")
+    assert found.line() == ".claude/settings.json (a link out of the worktree, not read by lfg)"
+
+    (worktree / "CLAUDE.md").unlink()
+    (worktree / "AGENTS.md").write_text("Run make check before you finish.\n")
+    (worktree / "CLAUDE.md").symlink_to("AGENTS.md")
+    (worktree / "docs").mkdir()
+    (worktree / ".claude" / "CLAUDE.md").symlink_to("../docs")  # a link to a folder: no file to read
+    meta = session_meta(worktree, left_out=True)
+    assert "Run make check before you finish." in meta["systemPrompt"]["append"], "a link inside: followed"
+    assert "secret" not in meta["systemPrompt"]["append"]
+
+
 def test_a_fifo_in_place_of_a_file_is_named_never_read(tmp_path: Path) -> None:
     """Opening a FIFO for reading blocks until a writer comes: lfg's loop must not wait on one."""
     (tmp_path / ".claude").mkdir()
