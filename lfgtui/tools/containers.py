@@ -169,7 +169,7 @@ class ContainerBox(Sandbox):
         network = (
             "the host's network (its loopback and abstract sockets too)"
             if self.network
-            else "no network (a coding agent cannot reach its provider): no socket but those in its folders"
+            else "no network: no socket outside answers"
         )
         home = {
             "no-secrets": "your home read-only, its keys, tokens, lfg's own files and other projects hidden",
@@ -411,5 +411,5 @@ def described(engine: str) -> str:
         "state (a private /tmp); /usr, the toolchains it runs and your home read-only, the rest of the disk "
         "unseen; your home's keys, tokens and lfg's own files hidden; every capability dropped, no new "
         "privileges, as your uid; network the host's, its loopback and abstract sockets too "
-        "(sandbox_network = false: none, for commands and agent alike)"
+        "(sandbox_network = false: none; a coding agent needs it for its provider)"
     )
