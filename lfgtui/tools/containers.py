@@ -18,6 +18,7 @@ containers of an lfg that is gone are removed (`_sweep`).
 from __future__ import annotations
 
 import asyncio
+import atexit
 import functools
 import itertools
 import json
@@ -192,11 +193,25 @@ def contained(sandbox: Sandbox | None, ticket: Ticket) -> Sandbox | None:
 
 
 @functools.cache
+def _hollows() -> Path:
+    """This lfg's folder of `_hollow` folders, removed as it exits."""
+    folder = Path(tempfile.mkdtemp(prefix="lfg-hidden-"))
+    atexit.register(_unmake, folder)
+    return folder
+
+
+def _unmake(folder: Path) -> None:
+    for inside, _, _ in os.walk(folder):
+        os.chmod(inside, 0o755)  # each made unwritable, so that nothing could be made in it
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@functools.cache
 def _hollow(inside: tuple[tuple[str, bool], ...]) -> Path:
     """A folder no one may write, shown where a folder is hidden: empty but for the mount points of
     what is bound inside it (`inside`: each one's path in it, and whether a folder), which a
     read-only folder cannot have made in it. One per set of mount points, per lfg."""
-    root = Path(tempfile.mkdtemp(prefix="lfg-hidden-"))
+    root = Path(tempfile.mkdtemp(dir=_hollows()))
     for name, folder in inside:
         point = root / name
         point.parent.mkdir(parents=True, exist_ok=True)
