@@ -250,7 +250,8 @@ FIELD_HELP = {
     "ticket.allow_git_writes": "let `write_file` write inside `.git` (hooks there run code)",
     "ticket.isolation": "a [git worktree](../guides/many-agents.md#a-git-worktree-per-ticket) of its own: "
     '`"worktree"`',
-    "ticket.sandbox": '`"bwrap"`: `run_command` and a coding agent run where only the worktree is writable '
+    "ticket.sandbox": '`"bwrap"`: `run_command` and a coding agent run where only the worktree is writable; '
+    '`"docker"` or `"podman"`: the same, in a container '
     "(see [Running unattended](../guides/unattended.md))",
     "ticket.sandbox_network": "`false`: the sandbox's commands have no network, no loopback and no socket "
     "outside (refused for a coding agent, which needs its provider)",

@@ -112,22 +112,25 @@ def run_agents_command(args: argparse.Namespace) -> int:
 
         with library_logs():  # what the ACP SDK logs of an agent's words goes to lfg's log
             checks = _checks(chosen, [f.name for f in found if f.program is not None], args.timeout)
+    from lfgtui.tools import containers
     from lfgtui.tools.sandbox import described
 
     sandbox = described() if args.check else None
+    boxes = [containers.described(engine) for engine in containers.ENGINES] if args.check else []
     records = []
     for agent in found:
         checked = checks.get(agent.name)
         if checked is not None:
             agent = with_methods(agent, chosen[agent.name], checked, os.environ)
         if args.json:  # what a sandboxed ticket of this agent may do here, with each check
-            records.append(as_record(agent, checked, args.check) | ({"sandbox": sandbox} if sandbox else {}))
+            boxed = {"sandbox": sandbox, "container_boxes": boxes} if sandbox else {}
+            records.append(as_record(agent, checked, args.check) | boxed)
         else:
             print(as_text(agent, checked, args.check), flush=True)
     if args.json:  # one answer: one JSON document (NDJSON is for streams of events)
         print(json_text(records, indent=2))
     elif sandbox is not None:
-        print(sandbox, flush=True)
+        print("\n".join((sandbox, *boxes)), flush=True)
     failed = any(c.error is not None for c in checks.values())
     absent = args.check and bool(args.names) and any(f.program is None for f in found)
     return EXIT_FAILED if failed or absent else 0

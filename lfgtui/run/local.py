@@ -39,7 +39,7 @@ from lfgtui.run.failover import has_next
 from lfgtui.run.requests import YOU, Approve, CancelChild, Refusal, Request, Told
 from lfgtui.run.tool_loop import AttemptTask, run_tool_loop
 from lfgtui.tickets.ticket import agent_cut_off
-from lfgtui.tools import BUILTIN_TOOLS, command_env
+from lfgtui.tools import BUILTIN_TOOLS, command_env, containers
 from lfgtui.tools.base import ToolContext
 from lfgtui.tools.sandbox import sandbox_of
 from lfgtui.tools.toolbox import Approve as ApproveCall
@@ -96,6 +96,7 @@ class LocalRunner:
         finally:
             if watch is not None:  # cancelled: the diff as it was left, before the attempt's end
                 await watch.finish()
+            await containers.removed(attempt.ticket)
 
     @staticmethod
     async def _last_diff(attempt: Attempt, watch: DiffWatch, ended: AttemptEnded) -> AttemptEnded:
@@ -178,7 +179,12 @@ class LocalRunner:
         from lfgtui.tools.sandbox import unavailable
 
         agent = kind_of(attempt.run.providers.configs[ticket.provider]).coding_agent
-        why = agent_cut_off(ticket.provider) if agent and not ticket.sandbox_network else await unavailable()
+        if agent and not ticket.sandbox_network:
+            why = agent_cut_off(ticket.provider)
+        elif ticket.sandbox in containers.ENGINES:
+            why = await containers.unavailable(ticket.sandbox)
+        else:
+            why = await unavailable()
         if why is None:
             return True
         attempt.say(AttemptStarted, provider=ticket.provider, model=ticket.model)
@@ -352,5 +358,5 @@ class LocalRunner:
             workdir=workdir,
             env=command_env(attempt.run.tool_env, ticket.env_passthrough, workdir),
             allow_git_writes=ticket.allow_git_writes,
-            sandbox=sandbox_of(ticket, workdir if tree is None else tree.path),
+            sandbox=containers.contained(sandbox_of(ticket, workdir if tree is None else tree.path), ticket),
         )

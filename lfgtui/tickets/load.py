@@ -92,7 +92,7 @@ TICKET_FIELDS: dict[str, Kind] = {
     "env_passthrough": ENV_NAMES,
     "allow_git_writes": BOOLEAN,
     "isolation": Kind('"none" or "worktree"', lambda value: value in ISOLATIONS),
-    "sandbox": Kind('"none" or "bwrap"', lambda value: value in SANDBOXES),
+    "sandbox": Kind('"none", "bwrap", "docker" or "podman"', lambda value: value in SANDBOXES),
     "sandbox_network": BOOLEAN,
     "sandbox_home": Kind('"no-secrets", "hidden" or "readable"', lambda value: value in SANDBOX_HOMES),
     "sandbox_readable": Kind(

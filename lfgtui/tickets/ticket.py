@@ -29,7 +29,7 @@ with room for its answer): past it, the contestants' diffs and check outputs are
 JUDGE_SUFFIX = "@judge"
 """A tournament's judge is the ticket `ID@judge` (ID: the tournament, as written in the file)."""
 ISOLATIONS = ("none", "worktree")
-SANDBOXES = ("none", "bwrap")
+SANDBOXES = ("none", "bwrap", "docker", "podman")
 SANDBOX_HOMES = ("no-secrets", "hidden", "readable")
 """Where a ticket's tools work: its workdir itself, or a git worktree of its own on a new branch."""
 
@@ -62,7 +62,8 @@ class Ticket:
     setup: str | None = None
     """A shell command run once in a new worktree before the ticket's work (run/prepare.py)."""
     sandbox: str = "none"
-    """Where its commands and coding agent run: `"bwrap"`, a sandbox (tools/sandbox.py), or none."""
+    """Where its commands and coding agent run: `"bwrap"`, a sandbox (tools/sandbox.py), `"docker"` or
+    `"podman"`, the same box kept by a container engine (tools/containers.py), or none."""
     sandbox_network: bool = True
     sandbox_home: str = "no-secrets"
     """What its sandbox shows of the person's home (tools/sandbox_home.py's `HOMES`)."""

@@ -167,10 +167,15 @@ def test_check_of_an_agent_that_needs_no_login_reports_nothing_missing(lfg: Lfg)
     assert "  check: lfg-sim-acp 0.1.0 opened a session\n" in done.stdout
     assert "missing" not in done.stdout
     assert f"  note: {KEY_ENV} is read by one of its auth methods and lfg does not pass it; " in done.stdout
-    assert done.stdout.splitlines()[-1].startswith('sandbox = "bwrap": '), "what a sandbox does here"
+    *_, bwrap, docker, podman = done.stdout.splitlines()
+    assert bwrap.startswith('sandbox = "bwrap": '), "what a sandbox does here"
+    assert docker.startswith('sandbox = "docker": ') and podman.startswith('sandbox = "podman": '), (
+        "each engine's"
+    )
     (checked,) = records(agents(lfg, "sim-acp", "--check", "--json")).values()
     assert checked["check"]["missing"] == []
-    assert checked["sandbox"] == done.stdout.splitlines()[-1], "--json says it too, with the check"
+    assert checked["sandbox"] == bwrap, "--json says it too, with the check"
+    assert checked["container_boxes"] == [docker, podman]
 
 
 def test_the_versions_lfg_says_to_install_are_those_its_tests_drive() -> None:

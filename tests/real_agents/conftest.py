@@ -40,6 +40,7 @@ from lfgtui.ui.screens.modals import FollowUpScreen
 from lfgtui.ui.widgets.pane import PaneState, TicketPane
 from tests.support.app import keys, until
 from tests.support.compose import lfg_app
+from tests.support.engines import dockerd, engine  # noqa: F401 (fixtures: the container box's)
 
 AGENTS_BIN = agents_bin(Path(__file__).resolve().parents[2])
 """The pinned agents' programs (`npm ci --prefix tests/real_agents`)."""

@@ -5,6 +5,7 @@ and cannot write outside it, and the ticket completes."""
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import shutil
 from pathlib import Path
@@ -83,3 +84,21 @@ async def test_a_sandboxed_claude_code_installed_under_tmp_runs_with_tmpdir_else
     tree = world.root / "trees" / run.run_id / "t"
     assert (tree / "inside.txt").read_text() == "inside\n", "its Bash wrote in its worktree"
     assert not left, "it wrote its own temporary files in the box's /tmp, not the person's TMPDIR"
+
+
+@pytest.mark.timeout(300)
+async def test_a_boxed_claude_code_ticket_completes_in_a_container(engine: str, world: AgentWorld) -> None:
+    """`sandbox = "docker"` or `"podman"`: Claude Code's whole process runs in a container (its node and
+    install bound read-only, its own state writable); its Bash writes in its worktree only."""
+    if "DOCKER_HOST" in os.environ:  # the private dockerd's
+        world.env["DOCKER_HOST"] = os.environ["DOCKER_HOST"]
+    beside = world.project / "escape.txt"
+    command = f"echo inside > inside.txt; echo out > {beside}; echo finished"
+    world.map_models("claude-haiku-*=hello", f"claude-*={world.scenario('work', bash_then_done(command))}")
+    project_repository(world)
+    tickets = world.ticket("claude-code", "Write the notes.", isolation="worktree", sandbox=engine)
+    run = await world.run(tickets, "--yes")
+    assert run.code == 0 and run.ending()["outcome"] == "completed", run.stderr
+    tree = world.root / "trees" / run.run_id / "t"
+    assert (tree / "inside.txt").read_text() == "inside\n", "its Bash wrote in its worktree"
+    assert not beside.exists(), "nor in the person's checkout"

@@ -22,6 +22,7 @@ from typing import BinaryIO
 
 from lfgtui.providers.base import ProviderConfig
 from lfgtui.run.agents.agent_state import seeded
+from lfgtui.tools.containers import ContainerBox
 from lfgtui.tools.sandbox import PRIVATE_TMP, Sandbox
 from lfgtui.tools.sandbox_home import home_view, installed_in
 from lfgtui.tools.supervised import reap, start_supervised
@@ -82,6 +83,8 @@ def sandboxed(
             hidden=(*inside.hidden, *view.hidden),
             bound=state.binds(),
         )
+    if isinstance(inside, ContainerBox):  # its protocol on stdin: its container ends with it
+        inside = dataclasses.replace(inside, tethered=False)
     agent = dataclasses.replace(config.agent, command=tuple(inside.wrap(command, workdir)))
     return dataclasses.replace(config, agent=agent)
 

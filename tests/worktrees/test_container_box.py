@@ -1,0 +1,288 @@
+"""`sandbox = "docker"` and `"podman"`: a ticket's commands run in a container that writes in its
+worktree and nowhere else, reads no hidden secret and holds no capability, and that ends with them.
+
+Real engines: podman as it is installed, and a private dockerd of this module's own (its own data
+and exec folders, no bridge, no iptables), stopped by its pid. Skipped only where an engine is not
+installed and CI is unset; under CI a missing engine fails."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from lfgtui.config.load import Config
+from lfgtui.events import AgentStarted, AttemptEnded, ErrorKind, Event, Outcome, Status, TextDelta, ToolResult
+from lfgtui.providers.registry import Providers
+from lfgtui.run import Run
+from lfgtui.run.approvals import Approvals
+from lfgtui.sim.server import SimServer
+from lfgtui.tickets.load import load_tickets
+from lfgtui.tools import BUILTIN_TOOLS, containers
+from tests.support.git import repository
+from tests.support.streams import write_scenario
+from tests.support.worktree_runs import run_in, tickets
+
+START_WAIT_S = 60.0
+
+
+def _one_command(scenario_dir: Path, name: str, command: str) -> str:
+    scenario = (
+        'ttft_ms = 1\ntokens_per_s = 1000\n[[call]]\ntext = "trying"\n'
+        f'[[call.tool_call]]\nname = "run_command"\narguments = {{ command = "{command}" }}\n'
+        '[[call]]\ntext = "done"\n'
+    )
+    return write_scenario(scenario_dir, name, scenario)
+
+
+async def test_a_boxed_command_writes_in_its_worktree_and_nowhere_else(
+    engine: str, sim: SimServer, tmp_path: Path, scenario_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The model's command writes in its worktree; the home stays as it was (no marker), its SSH
+    key reads empty, and root inside holds no capability."""
+    home = Path("/var/tmp") / f"lfg-home-{secrets.token_hex(6)}"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / "id_ed25519").write_text("PRIVATE-KEY\n")
+    (home / ".notes").write_text("NOTES\n")
+    monkeypatch.setenv("HOME", str(home))
+    command = (
+        f"echo inside > inside.txt; echo marked > {home}/marker; cat {home}/.notes; "
+        f"cat {home}/.ssh/id_ed25519; grep CapEff /proc/self/status; echo gitdir: {home} > .git; "
+        "ls /etc/ssl/private; echo read"
+    )
+    model = _one_command(scenario_dir, "boxed", command)
+    try:
+        defaults = f'sandbox = "{engine}"\nsetup = "echo set > .setup-ran"\n'
+        events, outcomes, run_id = await run_in(
+            sim, tmp_path, repository(tmp_path / "repo"), tmp_path / "h.db", defaults, model
+        )
+        marked = (home / "marker").exists()
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    assert outcomes == {"one": Outcome.COMPLETED, "two": Outcome.COMPLETED}, events
+    assert not marked, "the home was written"
+    for ticket in ("one", "two"):
+        tree = tmp_path / "trees" / run_id / ticket
+        assert (tree / "inside.txt").read_text() == "inside\n"
+        assert (tree / ".git").read_text().startswith(f"gitdir: {tmp_path / 'repo'}"), (
+            "lfg's git is not led elsewhere"
+        )
+        assert (tree / ".setup-ran").read_text() == "set\n", "setup ran in the box, in the worktree"
+        (result,) = [e for e in events if isinstance(e, ToolResult) and e.ticket == ticket]
+        assert "Read-only file system" in result.output
+        assert "NOTES" in result.output and "PRIVATE-KEY" not in result.output, result.output
+        assert "CapEff:\t0000000000000000" in result.output, result.output
+        assert "ls: cannot access '/etc/ssl/private'" in result.output, "no root-only file in the image"
+        said = [e.message for e in events if type(e) is Status and e.ticket == ticket]
+        assert any(m.startswith(f"sandbox {engine}: writes only in {tree}") for m in said), said
+
+
+async def test_a_cancelled_boxed_ticket_leaves_no_container(
+    engine: str, sim: SimServer, tmp_path: Path, scenario_dir: Path
+) -> None:
+    """Cancelled mid-command (its client killed), the ticket's container is gone too."""
+    model = _one_command(scenario_dir, "sleeper", "sleep 300")
+    path = tickets(tmp_path, repository(tmp_path / "repo"), f'sandbox = "{engine}"\n', model)
+    loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS, env={})
+    owner = f"label={containers.OWNER_LABEL}={containers._owner()}"
+    listing = [engine, "ps", "-a", "-q", "--filter", owner]
+
+    async def listed() -> str:
+        done = await asyncio.to_thread(subprocess.run, listing, capture_output=True, text=True, check=True)
+        return done.stdout.strip()
+
+    events: list[Event] = []
+    async with Providers(sim=sim) as providers:
+        run = Run(
+            loaded.tickets, providers, Approvals(yes=True), [events.append], worktrees=tmp_path / "trees"
+        )
+        run.start()
+        async with asyncio.timeout(START_WAIT_S):
+            while len((await listed()).split()) < 2:
+                pass
+        assert run.cancel("one") and run.cancel("two")
+        outcomes = await run.wait()
+    assert outcomes == {"one": Outcome.CANCELLED, "two": Outcome.CANCELLED}
+    async with asyncio.timeout(START_WAIT_S):
+        while await listed():
+            pass
+
+
+async def test_a_coding_agent_completes_a_ticket_inside_the_box(engine: str, tmp_path: Path) -> None:
+    """The sim ACP agent's whole process runs in the container (lfg's interpreter and package bound
+    read-only): its ticket completes, and its container ends with it."""
+    repo = repository(tmp_path / "repo")
+    path = tmp_path / "tickets.toml"
+    path.write_text(
+        f'[defaults]\nprovider = "sim-acp"\nisolation = "worktree"\nworkdir = "{repo}"\n'
+        f'sandbox = "{engine}"\n'
+        '[[ticket]]\nid = "a"\nprompt = "hello"\nmodel = "hello:ttft_ms=0,tokens_per_s=0"\n'
+    )
+    loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS, env={})
+    events: list[Event] = []
+    async with Providers() as providers:
+        run = Run(
+            loaded.tickets, providers, Approvals(yes=True), [events.append], worktrees=tmp_path / "trees"
+        )
+        run.start()
+        outcomes = await run.wait()
+    assert outcomes == {"a": Outcome.COMPLETED}, events
+    said = [e.message for e in events if type(e) is Status]
+    assert any(m.startswith(f"sandbox {engine}: writes only in") for m in said), said
+    (started,) = [e.message for e in events if isinstance(e, AgentStarted)]
+    assert "container_client.py" in started and '"--network", "host"' in started, started
+    assert any(isinstance(e, TextDelta) for e in events)
+    owner = f"label={containers.OWNER_LABEL}={containers._owner()}"
+    listing = [engine, "ps", "-a", "-q", "--filter", owner]
+    async with asyncio.timeout(START_WAIT_S):
+        while (
+            await asyncio.to_thread(subprocess.run, listing, capture_output=True, text=True)
+        ).stdout.strip():
+            pass
+
+
+async def test_sandbox_network_false_gives_the_container_no_network(
+    engine: str, sim: SimServer, tmp_path: Path, scenario_dir: Path
+) -> None:
+    """The sim on 127.0.0.1 answers a boxed command on the host's network, and not with none (the
+    container's own loopback has no listener)."""
+    port = sim.url.rsplit(":", 1)[1].split("/")[0]
+    command = (
+        'python3 -c \'import socket; socket.create_connection((\\"127.0.0.1\\", '
+        + port
+        + '), timeout=5); print(\\"reached\\")\' 2>&1 | tail -1'
+    )
+    model = _one_command(scenario_dir, "network", command)
+    for network, expected in (("true", "reached"), ("false", "Connection refused")):
+        defaults = f'sandbox = "{engine}"\nsandbox_network = {network}\n'
+        db = tmp_path / f"h-{network}.db"
+        events, outcomes, _ = await run_in(
+            sim, tmp_path, repository(tmp_path / f"r-{network}"), db, defaults, model
+        )
+        assert outcomes == {"one": Outcome.COMPLETED, "two": Outcome.COMPLETED}, events
+        for result in (e for e in events if isinstance(e, ToolResult)):
+            assert expected in result.output, result.output
+
+
+@pytest.mark.parametrize("engine", containers.ENGINES)
+async def test_a_ticket_whose_engine_is_missing_or_silent_fails_saying_so(
+    engine: str, sim: SimServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No engine on PATH, or (docker) no daemon at DOCKER_HOST: the ticket fails in one line naming
+    it, and nothing is asked of the model."""
+    cases = [
+        ("PATH", str(tmp_path / "empty"), f'sandbox = "{engine}" needs {engine}, which is not installed')
+    ]
+    if engine == "docker" and shutil.which("docker"):
+        cases.append(
+            (
+                "DOCKER_HOST",
+                f"unix://{tmp_path}/none.sock",
+                'sandbox = "docker" needs a running docker daemon: ',
+            )
+        )
+    for variable, value, said in cases:
+        repo = repository(tmp_path / variable)
+        with monkeypatch.context() as patched:
+            patched.setenv(variable, value)
+            containers._probe.cache_clear()
+            try:
+                events, outcomes, _ = await run_in(
+                    sim,
+                    tmp_path,
+                    repo,
+                    tmp_path / f"{variable}.db",
+                    f'sandbox = "{engine}"\n',
+                )
+            finally:
+                containers._probe.cache_clear()
+        assert outcomes == {"one": Outcome.FAILED, "two": Outcome.FAILED}
+        ended = next(e for e in events if isinstance(e, AttemptEnded))
+        assert ended.error is not None and ended.error.kind is ErrorKind.SANDBOX
+        assert ended.error.message.startswith(said) and "\n" not in ended.error.message, ended.error.message
+    assert not sim.log
+
+
+def test_containers_of_an_lfg_that_died_are_removed_at_the_next_start(engine: str) -> None:
+    """A container labelled with an owner that is gone (a pid no process has) is removed when an lfg
+    first uses the engine; one of a live lfg is kept."""
+    assert containers._probe(engine) is None  # the image is there
+    here = containers._owner().rsplit("/", 2)[0]
+    name = f"lfg-test-stale-{secrets.token_hex(4)}"
+    stale = [
+        *(engine, "run", "-d", "--name", name, "--label", f"{containers.LABEL}=1"),
+        *("--label", f"{containers.OWNER_LABEL}={here}/{2**22 + 1}/1"),
+        *containers._limits(engine),
+        *("-v", "/usr:/usr:ro", containers.IMAGE, "sleep", "300"),
+    ]
+    if engine == "podman" and shutil.which("runc"):
+        stale[1:1] = ["--runtime", "runc"]
+    subprocess.run(stale, capture_output=True, check=True)
+    try:
+        containers._probe.cache_clear()
+        assert containers._probe(engine) is None
+        left = subprocess.run(
+            [engine, "ps", "-a", "-q", "--filter", f"name={name}"], capture_output=True, text=True
+        )
+        assert left.stdout.strip() == "", "the dead lfg's container was removed"
+    finally:
+        subprocess.run([engine, "rm", "-f", name], capture_output=True)
+
+
+async def test_a_worktree_in_lfgs_own_hidden_folder_is_writable_and_the_rest_of_it_hidden(
+    engine: str, sim: SimServer, tmp_path: Path, scenario_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Worktrees where lfg keeps them by default, inside its data folder in the home, which the box
+    hides: the ticket's own worktree is bound inside the hidden folder, and the history beside it
+    stays unseen."""
+    home = Path("/var/tmp") / f"lfg-home-{secrets.token_hex(6)}"
+    data = home / ".local" / "share" / "lfgtui"
+    (data / "worktrees").mkdir(parents=True)
+    (data / "history.sqlite3").write_text("HISTORY\n")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    model = _one_command(
+        scenario_dir, "data", f"echo inside > inside.txt; cat {data}/history.sqlite3; ls {data}"
+    )
+    path = tickets(tmp_path, repository(tmp_path / "repo"), f'sandbox = "{engine}"\n', model)
+    loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS, env={})
+    events: list[Event] = []
+    try:
+        async with Providers(sim=sim) as providers:
+            run = Run(
+                loaded.tickets, providers, Approvals(yes=True), [events.append], worktrees=data / "worktrees"
+            )
+            run.start()
+            outcomes = await run.wait()
+        assert outcomes == {"one": Outcome.COMPLETED, "two": Outcome.COMPLETED}, events
+        for ticket in ("one", "two"):
+            (tree,) = (data / "worktrees").glob(f"*/{ticket}")
+            assert (tree / "inside.txt").read_text() == "inside\n"
+            (result,) = [e for e in events if isinstance(e, ToolResult) and e.ticket == ticket]
+            assert "HISTORY" not in result.output and "No such file" in result.output, result.output
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def test_a_box_writing_in_tmp_itself_runs_and_gives_back_its_exit_code(engine: str) -> None:
+    """`/tmp` itself writable (an `additional_directories` entry): bound, not also a private tmpfs
+    (the engines refuse two mounts at one place); and the command's exit code is the client's."""
+    assert containers._probe(engine) is None
+    box = containers.ContainerBox((Path("/tmp"),), engine=engine, ticket="tmp")
+    marker = Path("/tmp") / f"lfg-box-{secrets.token_hex(4)}"
+    try:
+        done = subprocess.run(
+            box.wrap(["/bin/sh", "-c", f"echo boxed > {marker}; exit 3"], Path("/tmp")),
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            timeout=120,
+        )
+        assert done.returncode == 3, done.stderr
+        assert marker.read_text() == "boxed\n"
+    finally:
+        marker.unlink(missing_ok=True)
