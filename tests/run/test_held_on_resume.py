@@ -6,7 +6,7 @@ later resume offers them again. On a real SQLite history in tmp and the sim."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,20 @@ HELLO = '[[ticket]]\nid = "t"\nprompt = "Say hello."\nprovider = "sim"\nmodel = 
 async def stopped_while_holding(sim: SimServer, tmp_path: Path) -> tuple[Path, str]:
     """A run recorded into a history in tmp, stopped (its ticket cancelled, as quitting the TUI does)
     while the ticket held a queued message and a steer: the history file and the run's id."""
+
+    def hold(run: Run) -> list[str | None]:
+        return [run.queue("t", "Then say goodbye."), run.steer("t", "In French.", by="ada")]
+
+    db, run_id, _ = await cancelled_holding(sim, tmp_path, hold)
+    return db, run_id
+
+
+async def cancelled_holding(
+    sim: SimServer, tmp_path: Path, hold: Callable[[Run], list[str | None]], retried: bool = False
+) -> tuple[Path, str, Run]:
+    """A run recorded into a history in tmp whose ticket was cancelled at its first words, once
+    `hold` had sent it messages (each accepted), then, when `retried`, retried in the same run to
+    completion: the history file, the run's id and the run."""
     path = tmp_path / "tickets.toml"
     path.write_text(HELLO)
     loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS, env={})
@@ -52,15 +66,19 @@ async def stopped_while_holding(sim: SimServer, tmp_path: Path) -> tuple[Path, s
 
         def heard(event: Event) -> None:
             if isinstance(event, TextDelta) and not said:
-                said.extend([run.queue("t", "Then say goodbye."), run.steer("t", "In French.", by="ada")])
+                said.extend(hold(run))
                 run.cancel_all()
 
         run.sinks.append(heard)
         run.record(history)
         run.start()
         await run.wait()
-        assert said == [None, None] and run.states["t"].outcome is Outcome.CANCELLED
-        return db, history.run_id
+        assert said and not any(said) and run.states["t"].outcome is Outcome.CANCELLED
+        if retried:
+            assert run.retry("t")
+            await run.wait()
+            assert run.states["t"].outcome is Outcome.COMPLETED
+        return db, history.run_id, run
 
 
 @contextlib.asynccontextmanager
@@ -234,45 +252,16 @@ async def test_the_tui_lists_what_was_held_and_keeps_it_or_sends_it_as_the_perso
     assert [a.prompt for a in ticket.attempts[1:]] == ["Say hello.", "Then say goodbye.", "In French."]
 
 
-async def cancelled_then_retried(sim: SimServer, tmp_path: Path, keep: bool = True) -> tuple[Path, str, Run]:
-    """A run whose ticket was cancelled holding a steer and two queued messages, then retried in the
-    same run (as `r` with "keep", or a watcher's retry) to completion: the history and the run's id."""
-    path = tmp_path / "tickets.toml"
-    path.write_text(HELLO)
-    loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS, env={})
-    db = tmp_path / "history.sqlite3"
-    async with (
-        open_run_history(db, loaded, "lfg run", lambda message: None) as history,
-        Providers(sim=sim) as providers,
-    ):
-        assert history is not None
-        run = Run(loaded.tickets, providers, Approvals(), [])
-        said: list[str | None] = []
-
-        def heard(event: Event) -> None:
-            if isinstance(event, TextDelta) and not said:
-                said.append(run.queue("t", "Q1."))
-                said.append(run.queue("t", "Q2."))
-                said.append(run.steer("t", "S.", by="ada"))
-                run.cancel_all()
-
-        run.sinks.append(heard)
-        run.record(history)
-        run.start()
-        await run.wait()
-        assert said == [None, None, None] and run.states["t"].outcome is Outcome.CANCELLED
-        assert [m.text for m in run.states["t"].left_held] == ["Q1.", "Q2.", "S."], "the ticket's, kept"
-        assert run.retry("t")
-        await run.wait()
-        assert run.states["t"].outcome is Outcome.COMPLETED
-        return db, history.run_id, run
+def three(run: Run) -> list[str | None]:
+    """Two messages queued and a steer (which finds no safe point: the ticket has no tools)."""
+    return [run.queue("t", "Q1."), run.queue("t", "Q2."), run.steer("t", "S.", by="ada")]
 
 
 async def test_a_retry_in_the_same_run_keeps_what_the_cancelled_attempt_left_unsent(
     sim: SimServer, tmp_path: Path
 ) -> None:
-    db, run_id, run = await cancelled_then_retried(sim, tmp_path)
-    assert [m.text for m in left_held(run)["t"]] == ["Q1.", "Q2.", "S."], "still offered in the run"
+    db, run_id, run = await cancelled_holding(sim, tmp_path, three, retried=True)
+    assert [m.text for m in left_held(run)["t"]] == ["Q1.", "Q2.", "S."], "the ticket's, kept, still offered"
     (ticket,) = load_recorded(db, run_id).tickets
     second = [e for e in ticket.attempts[1].events if isinstance(e, Holding)]
     assert second and [m.text for m in second[-1].unsent] == ["Q1.", "Q2.", "S."], (
