@@ -76,9 +76,43 @@ def superseded(why: str) -> str:
     )
 
 
+LEAVE_FULL_SCREEN = (
+    "\x1b[<u\x1b[?1049l\x1b[?25h\x1b[?1004l\x1b[?1000l\x1b[?1003l\x1b[?1015l\x1b[?1006l\x1b[?2004l\x1b[?7h"
+)
+"""What a full-screen TUI is left with (Textual's driver writes the same as it stops): its keyboard
+protocol, the alternate screen, a hidden cursor, focus and mouse reports, bracketed paste, no wrap."""
+
+
 def stand_down(why: str) -> NoReturn:
     """End this coordinator at once, saying `why` in one line: what it would write next is stale,
-    and anything it did on the way out (its run's `end`, cancels to the workers) would be too."""
+    and anything it did on the way out (its run's `end`, cancels to the workers) would be too. A
+    TUI's terminal is given back first, as the TUI would leave it, so the line is read and the shell
+    takes keys again."""
     sys.stdout.flush()
+    _leave_full_screen()
     print(f"lfg: {why}", file=sys.stderr, flush=True)
     os._exit(STOOD_DOWN)
+
+
+def _leave_full_screen() -> None:
+    """A terminal in raw mode (the TUI's: no line editing) back to the person's shell: line mode,
+    echo and signals on, output processed, and the TUI's screen modes left. A terminal in line
+    mode (a headless run's) is left as it is."""
+    import termios
+
+    try:
+        fd = sys.__stdin__.fileno() if sys.__stdin__ is not None else -1
+        attrs = termios.tcgetattr(fd)
+    except (OSError, ValueError, termios.error):
+        return
+    if attrs[3] & termios.ICANON:
+        return
+    attrs[0] |= termios.ICRNL | termios.IXON
+    attrs[1] |= termios.OPOST
+    attrs[3] |= termios.ICANON | termios.ECHO | termios.ISIG | termios.IEXTEN
+    try:
+        termios.tcsetattr(fd, termios.TCSANOW, attrs)
+        if sys.__stderr__ is not None and os.isatty(sys.__stderr__.fileno()):
+            os.write(sys.__stderr__.fileno(), LEAVE_FULL_SCREEN.encode())
+    except (OSError, ValueError, termios.error):
+        pass
