@@ -24,6 +24,10 @@ from tests.support.private_names import FIELDS, REGISTER, Use, budget, matches, 
 ALLOWED = {
     ("lfgtui.events", "_missing_"): "Enum's documented hook for a value it has no member for",
     ("lfgtui.sim.acp_prompt", "_exit"): "os._exit is documented: the sim agent dying as a crash would",
+    (
+        "lfgtui.broker.fence",
+        "_exit",
+    ): "os._exit is documented: a coordinator standing down writes nothing more",
     ("lfgtui.sim.offline_agents", "_Environ"): "os.environ's type as typeshed names it, in an annotation"
     " never evaluated (`from __future__ import annotations`)",
 }

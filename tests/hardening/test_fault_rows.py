@@ -392,6 +392,13 @@ NEWCOMER = "tests/ui/test_newcomer.py"
 BROKER = "tests/broker"
 TELEMETRY = "tests/telemetry"
 ELSEWHERE = {
+    "a chunk's text holds a lone surrogate (JSON's `\"\\ud800\"`, half of a UTF-16 pair, which no UTF-8 can "
+    "hold)": [
+        "tests/hardening/test_lone_surrogates.py::"
+        "test_a_lone_surrogate_in_one_models_stream_leaves_every_tickets_transcript_and_gauges",
+        "tests/hardening/test_lone_surrogates.py::"
+        "test_a_lone_surrogate_in_the_other_wires_streams_is_kept_and_sent_back_whole",
+    ],
     "the worktrees folder is reached through a symlink (`LFG_WORKTREES`, a linked data folder, "
     "macOS's `/tmp`)": [
         "tests/worktrees/test_run.py::test_a_worktrees_root_reached_through_a_symlink_works",

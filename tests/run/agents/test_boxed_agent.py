@@ -4,6 +4,7 @@ says, and a box that would cut it off its provider is refused at once (issues 72
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 import shutil
 import sys
@@ -59,11 +60,20 @@ def lfg(tmp_path: Path) -> Iterator[Lfg]:
         shutil.rmtree(tmpdir, ignore_errors=True)
 
 
+def lfg_itself_under_tmp() -> str:
+    """The fixture's agent script runs the sim agent on this test's interpreter and lfg's source,
+    which lfg cannot know of (they are the script's, not the program's): where a clone lies under
+    /tmp (a CI clone), the ticket names them, read-only, as a person would with such a script."""
+    own = [Path(sys.prefix), Path(__file__).resolve().parents[3]]
+    under = [str(path) for path in own if path.is_relative_to("/tmp")]
+    return f"sandbox_readable = {json.dumps(under)}" if under else ""
+
+
 @pytest.mark.timeout(120)
 def test_a_boxed_agent_installed_under_tmp_starts_with_tmpdir_elsewhere(lfg: Lfg) -> None:
     if (why := asyncio.run(unavailable())) is not None:
         pytest.skip(why)
-    code, events, stderr = lfg.run(lfg.tickets(TICKET.format(more="")))
+    code, events, stderr = lfg.run(lfg.tickets(TICKET.format(more=lfg_itself_under_tmp())))
     assert code == 0 and ending(events, "agent")["outcome"] == "completed", stderr
     said = [e["message"] for e in of(events, "agent", "status")]
     box = next(m for m in said if m.startswith("sandbox bwrap: "))
