@@ -22,7 +22,7 @@ from lfgtui.history.store import Selection, Store
 from lfgtui.sim.server import SimServer
 from tests.support.lfg import Lfg, of, text
 from tests.support.serving import TOKEN
-from tests.support.streams import write_scenario
+from tests.support.streams import GATED_WRITE, write_scenario
 
 SPLIT = """
 ttft_ms = 20
@@ -121,19 +121,6 @@ async def test_a_lone_surrogate_in_the_other_wires_streams_is_kept_and_sent_back
     assert (row.outcome, answer) == ("completed", text(events, "odd"))
 
 
-GATED = """
-ttft_ms = 20
-tokens_per_s = 400
-
-[[call]]
-text = "Noting that down first."
-[[call.tool_call]]
-name = "write_file"
-arguments = { path = "note.md", content = "noted" }
-
-[[call]]
-text = "Noted: {{ prompt }}"
-"""
 QUEUED = '{"request": "queue", "ticket": "q", "text": "Then half \\ud800 of one."}'
 """Written as JSON text: a client's JSON encoder would refuse to encode the lone surrogate itself."""
 
@@ -141,7 +128,7 @@ QUEUED = '{"request": "queue", "ticket": "q", "text": "Then half \\ud800 of one.
 @pytest.mark.timeout(120)
 async def test_a_queued_message_with_a_lone_surrogate_runs_as_the_next_turn_and_ends(tmp_path: Path) -> None:
     lfg = Lfg(tmp_path)
-    lfg.scenario("gated", GATED)
+    lfg.scenario("gated", GATED_WRITE)
     db = tmp_path / "history.sqlite3"
     path = lfg.tickets(
         '[[ticket]]\nid = "q"\nprompt = "Note something."\nprovider = "sim"\nmodel = "gated"\n'

@@ -28,22 +28,9 @@ from lfgtui.sim.scenario import ScenarioLibrary
 from lfgtui.sim.server import SimServer
 from tests.support.lfg import Lfg
 from tests.support.serving import TOKEN, asked, finish, served
-from tests.support.streams import write_scenario
+from tests.support.streams import GATED_WRITE, write_scenario
 
 STEER = "Stop after the README, and answer in French."
-GATED = """
-ttft_ms = 20
-tokens_per_s = 400
-
-[[call]]
-text = "Noting that down first."
-[[call.tool_call]]
-name = "write_file"
-arguments = { path = "note.md", content = "noted" }
-
-[[call]]
-text = "Noted: {{ prompt }}"
-"""
 
 
 @pytest.fixture
@@ -83,7 +70,7 @@ def tickets(lfg: Lfg, sim: SimServer) -> Path:
 async def test_a_served_run_is_steered_between_rounds_and_sent_its_queued_turns(
     sim: SimServer, scenario_dir: Path, tmp_path: Path
 ) -> None:
-    write_scenario(scenario_dir, "gated", GATED)
+    write_scenario(scenario_dir, "gated", GATED_WRITE)
     lfg = Lfg(tmp_path)
     path = tickets(lfg, sim)
     (lfg.workdir / "token").write_text(TOKEN)

@@ -17,6 +17,23 @@ from lfgtui.sim.wire import estimate_input_tokens
 E = TypeVar("E", bound=Event)
 
 
+GATED_WRITE = """
+ttft_ms = 20
+tokens_per_s = 400
+
+[[call]]
+text = "Noting that down first."
+[[call.tool_call]]
+name = "write_file"
+arguments = { path = "note.md", content = "noted" }
+
+[[call]]
+text = "Noted: {{ prompt }}"
+"""
+"""A scenario whose first call writes a file (waiting for approval, so a turn stays running while
+a test sends it messages), then answers quoting the prompt."""
+
+
 LOOK_TWICE = """description = "Looks at the folder, then answers: two requests with one prefix."
 ttft_ms = 0
 tokens_per_s = 0
