@@ -10,25 +10,14 @@ import pytest
 
 from tests.support.fleet import Fleet, coordinate, ends, finish
 from tests.support.lfg import text
-
-SPLIT = """
-ttft_ms = 20
-tokens_per_s = 200
-
-[[call]]
-text = "Half of a character, and the rest."
-
-[[fault]]
-kind = "surrogate"
-after_tokens = 2
-"""
+from tests.support.streams import SURROGATE_MIDWAY
 
 
 @pytest.mark.timeout(120)
 def test_a_lone_surrogate_on_a_worker_leaves_every_tickets_transcript_at_the_coordinator(
     fleet: Fleet,
 ) -> None:
-    fleet.lfg.scenario("split", SPLIT)
+    fleet.lfg.scenario("split", SURROGATE_MIDWAY)
     fleet.start("w1")
     db = fleet.lfg.home / "history.sqlite3"
     tickets = "".join(

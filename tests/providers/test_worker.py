@@ -33,6 +33,7 @@ from lfgtui.providers.registry import InProcessBackend, Providers
 from lfgtui.providers.worker import Open, ProviderWorker, ProviderWorkerError
 from lfgtui.sim.server import SimServer
 from tests.support.streams import (
+    SURROGATE_MIDWAY,
     ask,
     collect,
     gauged_and_received_rates,
@@ -431,25 +432,12 @@ def test_importing_one_side_does_not_load_the_other(imported: str, absent: str) 
     assert f"'{imported}'" in loaded and f"'{absent}'" not in loaded
 
 
-SPLIT = """
-ttft_ms = 20
-tokens_per_s = 200
-
-[[call]]
-text = "Half of a character, and the rest."
-
-[[fault]]
-kind = "surrogate"
-after_tokens = 2
-"""
-
-
 async def test_a_lone_surrogate_is_mended_as_the_parent_adopts_it(
     sim: SimServer, scenario_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The child passes its events on as they came; the parent mends each as it adopts it, once a
     read's pieces are joined, and says so under the attempt's name (surrogates.py)."""
-    write_scenario(scenario_dir, "split", SPLIT)
+    write_scenario(scenario_dir, "split", SURROGATE_MIDWAY)
     caplog.set_level(logging.WARNING, "lfgtui.surrogates")
     async with Providers(sim=sim, backend=ProviderWorker()) as providers:
         out = await collect(await providers.get("sim"), ask("split"))

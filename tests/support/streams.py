@@ -34,6 +34,21 @@ text = "Noted: {{ prompt }}"
 a test sends it messages), then answers quoting the prompt."""
 
 
+SURROGATE_MIDWAY = """
+ttft_ms = 20
+tokens_per_s = 200
+
+[[call]]
+text = "Half of a character, and the rest."
+
+[[fault]]
+kind = "surrogate"
+after_tokens = 2
+"""
+"""A scenario whose answer holds JSON's lone-surrogate escape after its second token (the sim's
+`surrogate` fault), then goes on."""
+
+
 LOOK_TWICE = """description = "Looks at the folder, then answers: two requests with one prefix."
 ttft_ms = 0
 tokens_per_s = 0
