@@ -36,12 +36,16 @@ if TYPE_CHECKING:
 KEPT_LEASES = 4
 """How long (in leases) a worker keeps an end it recorded: a coordinator reads an end as it comes,
 and one paused or cut off for longer than a lease lost its coordinator lease and writes back anew."""
+AGAIN = "@again"
+"""The suffix of the `ended` field that says a worker wrote that end back (no end's field ends so: it
+ends with an entry id)."""
 MAX_KEPT = 1_000
 """At most this many ends are kept (the oldest go first)."""
 TRIES = 5
 """How many times one run's write-back looks again when the run's mark changed meanwhile."""
 
-REWRITE = """
+REWRITE = f"""
+local AGAIN = '{AGAIN}'
 if redis.call('HEXISTS', KEYS[2], ARGV[4]) == 1 then return 0 end
 local found = redis.call('XRANGE', KEYS[1], ARGV[2], ARGV[2], 'COUNT', 1)
 local ours = #found == 0
@@ -55,17 +59,18 @@ if ok and #pending > 0 then
     if again and ARGV[9] ~= '1' then return -1 end
     redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 end
-redis.call('HSET', KEYS[2], ARGV[4], ARGV[5])
+redis.call('HSET', KEYS[2], ARGV[4], ARGV[5], ARGV[4] .. AGAIN, ARGV[3])
 redis.call('EXPIRE', KEYS[2], ARGV[7])
 if #found > 0 then redis.call('XDEL', KEYS[1], ARGV[2]) end
 return 1
 """
-"""KEYS: the entry's stream, the run's `ended` hash; ARGV: group, entry, this consumer, the end's
-field, its value, the delivery count that numbered the attempt, the hash's lifetime in s, the SHA-1
-of the entry's data, '1' when the run's coordinator has not written back since the broker went back,
-'1' when this worker holds the entry again now. 0: the broker has the end. 1: written back, the
-entry acknowledged and deleted. -1: left alone (another entry under its id, or handed out again
-since the coordinator wrote back: that attempt counts)."""
+"""KEYS: the entry's stream, the run's `ended` hash; ARGV: group, entry, this consumer, the end's field,
+its value (and beside it, under the field plus `AGAIN`, this worker: the coordinator's write-back
+counts the end as one the broker forgot), the delivery count that numbered the attempt, the hash's
+lifetime in s, the SHA-1 of the entry's data, '1' when the run's coordinator has not written back since
+the broker went back, '1' when this worker holds the entry again now. 0: the broker has the end. 1:
+written back, the entry acknowledged and deleted. -1: left alone (another entry under its id, or handed
+out again since the coordinator wrote back: that attempt counts)."""
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 from lfgtui.broker.fence import FENCE, Fence
 from lfgtui.broker.layout import GROUP, Layout
+from lfgtui.broker.recent_ends import AGAIN
 from lfgtui.broker.work import AttemptEnd, ended_field
 from lfgtui.events import ErrorInfo, ErrorKind, Outcome
 from lfgtui.formats import plural
@@ -59,12 +60,16 @@ return {server, redis.call('GET', KEYS[1]) or false}
 RECONCILE = (
     FENCE
     + SERVER
+    + f"local AGAIN = '{AGAIN}'"
     + """
 local todo = cjson.decode(ARGV[3])
 local marked, removed, rewound = {}, 0, {}
 for _, done in ipairs(todo.done) do
     local stream, entry, fieldname, value = done[1], done[2], done[3], done[4]
-    if redis.call('HSETNX', KEYS[2], fieldname, value) == 1 then marked[#marked + 1] = fieldname end
+    local again = redis.call('HSETNX', KEYS[2], fieldname, value) == 0
+    if not again or redis.call('HDEL', KEYS[2], fieldname .. AGAIN) == 1 then
+        marked[#marked + 1] = fieldname
+    end
     pcall(redis.call, 'XACK', stream, ARGV[1], entry)
     removed = removed + redis.call('XDEL', stream, entry)
 end
@@ -95,18 +100,19 @@ return {server, marked, removed, rewound}
 """
 )
 """KEYS: the run's mark, its `ended` hash, its work index, its generation; ARGV: the consumer group, the
-keys' lifetime in s, what the coordinator knows (`Ledger.payload`), its generation (nothing is
-written once a later coordinator took the run: broker/fence.py). Each entry the run is done with: its end
-written back unless one is there, the entry acknowledged and deleted. Each running attempt's entry
-still on its stream: pending for nobody, deleted (its worker, renewing, holds it on as one the broker
-lost: ownership.py `RENEW`); pending as its worker's, its idle time reset (without counting a
-delivery): the broker's own count ran on from before it went back, and its worker, still running it
-or having ended it unread (broker/recent_ends.py), gets a lease to renew it or write its end back
-before a lapse hands it out again; pending otherwise than as its worker's (the consumer, when known,
-and the delivery that numbers the attempt), given up: its end written as interrupted (so its worker's
-next renewal stops it, and a worker that took it finds it ended), acknowledged and deleted. The
-index written back; the mark set to the server now. Returns the server, the `ended` fields written
-back, how many entries were deleted, and the running attempts' entries given up."""
+keys' lifetime in s, what the coordinator knows (`Ledger.payload`), its generation (nothing is written
+once a later coordinator took the run: broker/fence.py). Each entry the run is done with: its end
+written back unless one is there (one its worker wrote back first, `AGAIN`, counts as written back),
+the entry acknowledged and deleted. Each running attempt's entry still on its stream: pending for
+nobody, deleted (its worker, renewing, holds it on as one the broker lost: ownership.py `RENEW`);
+pending as its worker's, its idle time reset (without counting a delivery): the broker's own count ran
+on from before it went back, and its worker, still running it or having ended it unread
+(broker/recent_ends.py), gets a lease to renew it or write its end back before a lapse hands it out
+again; pending otherwise than as its worker's (the consumer, when known, and the delivery that numbers
+the attempt), given up: its end written as interrupted (so its worker's next renewal stops it, and a
+worker that took it finds it ended), acknowledged and deleted. The index written back; the mark set to
+the server now. Returns the server, the `ended` fields written back, how many entries were deleted, and
+the running attempts' entries given up."""
 
 
 @dataclass(frozen=True)

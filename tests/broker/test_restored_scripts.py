@@ -145,3 +145,45 @@ async def test_an_entry_handed_out_again_before_the_coordinator_wrote_back_is_ta
         await client.aclose()
     assert admin.xrange(STREAM) == [] and admin.xpending(STREAM, GROUP)["pending"] == 0
     admin.close()
+
+
+async def test_ends_its_worker_wrote_back_first_count_in_the_coordinators_word_that_the_broker_went_back(
+    redis_server: RedisServer,
+) -> None:
+    """The broker went back to before `a` and `b` ended; their worker, back first, wrote both ends
+    back before the run's coordinator looked (a CI run caught the coordinator saying nothing then).
+    The coordinator's write-back finds nothing left to write, and still says what the broker forgot:
+    both re-marked. `c`'s end the broker kept: not counted."""
+    admin = redis.Redis.from_url(redis_server.url)
+    client = redis.asyncio.Redis.from_url(redis_server.url)
+    try:
+        admin.xgroup_create(STREAM, GROUP, id="0", mkstream=True)
+        entries = {name: admin.xadd(STREAM, {"data": b"{}"}).decode() for name in "abc"}
+        for _ in entries:
+            admin.xreadgroup(GROUP, "w1", {STREAM: ">"}, count=1)
+        ends = {name: AttemptEnd(name, 1, Outcome.COMPLETED, None, 3) for name in entries}
+        admin.hset(LAYOUT.ended(RUN), ended_field("c", entries["c"]), ends["c"].value())
+        admin.xack(STREAM, GROUP, entries["c"])
+        admin.xdel(STREAM, entries["c"])
+        admin.set(LAYOUT.checked(RUN), "the server before")
+        admin.set(LAYOUT.coordinator(RUN), "me")
+        recent = RecentEnds(client, LAYOUT, "w1", 30, 3600)
+        ledger = Ledger()
+        for name, entry in entries.items():
+            field = ended_field(name, entry)
+            if name != "c":
+                recent.keep(RUN, STREAM, entry, field, ends[name].value(), 1, b"{}", name)
+            ledger.enqueued(name, STREAM, entry, b"{}", 1)
+            ledger.finished(STREAM, entry, ends[name])
+        assert {one.said for one in await recent.write_back(running=[])} == {"a", "b"}
+        restoration = Restoration(client, LAYOUT, RUN, 3600)
+        restored = await restoration.write_back(ledger, {}, "went back", Fence(LAYOUT.generation(RUN)))
+        again = await restoration.write_back(ledger, {}, "went back", Fence(LAYOUT.generation(RUN)))
+    finally:
+        await client.aclose()
+    assert sorted(restored.remarked) == ["a", "b"] and restored.went_back
+    assert "2 ended tickets re-marked" in restored.said("the server before")
+    assert not again.went_back, "counted once"
+    fields = {name.decode() for name in admin.hkeys(LAYOUT.ended(RUN))}
+    assert fields == {ended_field(name, entry) for name, entry in entries.items()}, "no marks left over"
+    admin.close()
