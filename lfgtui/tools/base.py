@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -172,15 +171,6 @@ def _check_value(name: str, value: object, prop: Mapping[str, Any]) -> None:
             raise ToolError(f"argument {name!r} must be at least {prop['minimum']}, got {value}")
         if "exclusiveMinimum" in prop and value <= prop["exclusiveMinimum"]:
             raise ToolError(f"argument {name!r} must be greater than {prop['exclusiveMinimum']}, got {value}")
-
-
-def stdlib_script(script: Path) -> list[str]:
-    """The command line that runs one of our stdlib-only helper scripts in a child Python.
-
-    Run by path in isolated mode without `site` (`-I -S`), it imports neither lfgtui nor anything
-    installed, so it starts in tens of milliseconds and no PYTHON* variable can change it.
-    """
-    return [sys.executable, "-I", "-S", str(script)]
 
 
 def _describe_os_error(exc: OSError, ctx: ToolContext) -> str:

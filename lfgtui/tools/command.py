@@ -21,7 +21,8 @@ from typing import Any
 
 from lfgtui.providers.base import ToolSpec
 from lfgtui.tools import supervisor
-from lfgtui.tools.base import NOTE_ROOM, ToolContext, ToolOutcome, stdlib_script
+from lfgtui.tools.base import NOTE_ROOM, ToolContext, ToolOutcome
+from lfgtui.tools.scripts import stdlib_script
 from lfgtui.tools.supervised import SUPERVISED, stop_supervised
 
 READ_CHUNK = 64 * 1024

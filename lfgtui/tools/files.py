@@ -22,8 +22,9 @@ from typing import Any
 
 from lfgtui.providers.base import ToolSpec
 from lfgtui.tools import reader
-from lfgtui.tools.base import NOTE_ROOM, ToolContext, ToolError, ToolOutcome, confine, stdlib_script
+from lfgtui.tools.base import NOTE_ROOM, ToolContext, ToolError, ToolOutcome, confine
 from lfgtui.tools.beneath import make_folders_beneath, open_beneath
+from lfgtui.tools.scripts import stdlib_script
 
 DEFAULT_READ_LINES = 2000
 MAX_LIST_ENTRIES = 500

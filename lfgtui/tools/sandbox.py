@@ -26,9 +26,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 import shutil
+import stat
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,10 +38,13 @@ from lfgtui.folders import kept_from_sandboxes, private_folder
 from lfgtui.inert import inert
 from lfgtui.tickets.ticket import Ticket
 from lfgtui.tools.sandbox_home import existing, home_view, state_copies
-from lfgtui.tools.sandbox_scope import launcher, scoped
+from lfgtui.tools.sandbox_scope import scoped
 from lfgtui.tools.sandbox_sockets import runtime_folders, unix_sockets
+from lfgtui.tools.scripts import stdlib_script
 
 PROBE_TIMEOUT_S = 10.0
+START = Path(__file__).with_name("sandbox_start.py")
+"""What starts bubblewrap (run as a script: stdlib only)."""
 PRIVATE_TMP = Path("/tmp")
 """What the box replaces with its own empty folder (`wrap`): nothing under it needs hiding."""
 KERNEL_SETTINGS = ("--ro-bind", "/proc/sys", "/proc/sys")
@@ -74,20 +79,24 @@ class Sandbox:
     path (second), so what the agent writes there stays the ticket's (run/agents/agent_state.py)."""
 
     def wrap(self, argv: Sequence[str], cwd: Path) -> list[str]:
-        """`argv` as it runs inside the sandbox, in `cwd`."""
+        """`argv` as it runs inside the sandbox, in `cwd`: bubblewrap started by
+        tools/sandbox_start.py (in Landlock's scopes where the kernel has them; again, where a
+        socket it covers went away as it started)."""
         args = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", *KERNEL_SETTINGS]
-        for _, _, mount in sorted(self._mounts()):
+        sockets = {str(path): found for path in self._sockets() if (found := _found(path)) is not None}
+        for _, _, mount in sorted([*self._mounts(), *_covers(sockets)]):
             args += mount
         args += [*ISOLATION, "--setenv", "TMPDIR", str(PRIVATE_TMP)]
         if not self.network:
             args.append("--unshare-net")
-        return [*launcher(), *args, "--chdir", str(cwd), "--", *argv]
+        start = [*stdlib_script(START), "scoped" if scoped() else "unscoped"]
+        return [*start, json.dumps(sockets), *args, "--chdir", str(cwd), "--", *argv]
 
     def _mounts(self) -> list[tuple[int, int, list[str]]]:
         """Each folder's mount, shallowest first (a mount covers what lies under it, so each rule
         holds inside the ones around it: a worktree writable inside a hidden home, a key hidden
         inside a writable home); at one path the later kind wins: hidden, readable, writable,
-        protected, a socket covered."""
+        protected, a socket covered (`_covers`)."""
         mounts: list[tuple[int, int, list[str]]] = []
         hides = self._hides()
         for path in dict.fromkeys(hides):
@@ -100,9 +109,12 @@ class Sandbox:
         )
         for rank, flag, paths in kinds:
             mounts += [(len(path.parts), rank, [flag, str(path), str(path)]) for path in dict.fromkeys(paths)]
-        sockets = [path for path in unix_sockets() if self._shows(path, hides)]
-        mounts += [(len(path.parts), 4, ["--ro-bind", "/dev/null", str(path)]) for path in sockets]
         return mounts + state_mounts(self.bound)
+
+    def _sockets(self) -> list[Path]:
+        """The Unix sockets bound outside that the box would show: each is covered."""
+        hides = self._hides()
+        return [path for path in unix_sockets() if self._shows(path, hides)]
 
     def _hides(self) -> tuple[Path, ...]:
         """What shows empty: `hidden`, `/tmp`, the system's secrets, and without the network the
@@ -167,6 +179,21 @@ def sandbox_of(ticket: Ticket, top: Path, home: Path | None = None) -> Sandbox |
         home=ticket.sandbox_home,
         protected=tuple(dict.fromkeys(protected)),
     )
+
+
+def _covers(sockets: Iterable[str]) -> list[tuple[int, int, list[str]]]:
+    """An empty file over each socket, ranked after every other kind at its path."""
+    return [(len(Path(path).parts), 4, ["--ro-bind", "/dev/null", path]) for path in sockets]
+
+
+def _found(path: Path) -> list[int] | None:
+    """The socket at `path` (its device, inode and change time, for tools/sandbox_start.py to tell whether it
+    went away), or None where none is there now."""
+    try:
+        found = path.lstat()
+    except OSError:
+        return None
+    return [found.st_dev, found.st_ino, found.st_ctime_ns] if stat.S_ISSOCK(found.st_mode) else None
 
 
 def state_mounts(bound: Sequence[tuple[Path, Path]]) -> list[tuple[int, int, list[str]]]:

@@ -5,7 +5,8 @@ With the network on, the box shares the machine's network namespace, so an abstr
 Landlock's scopes (ABI 6, Linux 6.12), bubblewrap is started in a Landlock domain that scopes
 abstract sockets and signals: nothing inside connects to an abstract socket made outside, or
 signals a process outside. A small launcher (lfg's own interpreter, outside the box) enters the
-domain and runs bubblewrap; where it cannot, it fails rather than start the box unscoped.
+domain and runs bubblewrap (tools/sandbox_start.py); where it cannot, it fails rather than start
+the box unscoped.
 """
 
 from __future__ import annotations
@@ -19,18 +20,6 @@ ABI_SCOPES = 6
 CREATE_RULESET = 444
 """`landlock_create_ruleset`, the same number on every architecture (as `landlock_restrict_self`, 446)."""
 
-LAUNCHER = """
-import ctypes, os, struct, sys
-libc = ctypes.CDLL(None, use_errno=True)
-attr = struct.pack("QQQ", 0, 0, 3)  # no file or network rights handled; scoped: abstract sockets, signals
-fd = libc.syscall(444, attr, len(attr), 0)
-if fd < 0 or libc.prctl(38, 1, 0, 0, 0) or libc.syscall(446, fd, 0):
-    sys.exit(f"lfg: Landlock would not scope the sandbox: {os.strerror(ctypes.get_errno())}")
-os.execvp(sys.argv[1], sys.argv[1:])
-"""
-"""Enters the domain (no-new-privileges first, as Landlock asks of an unprivileged process), then
-runs its arguments."""
-
 
 @functools.cache
 def scoped() -> bool:
@@ -39,8 +28,3 @@ def scoped() -> bool:
         return False
     libc = ctypes.CDLL(None, use_errno=True)
     return bool(libc.syscall(CREATE_RULESET, None, 0, 1) >= ABI_SCOPES)  # 1: the ABI version
-
-
-def launcher() -> list[str]:
-    """What goes before `bwrap` so the box starts scoped: nothing where the kernel cannot."""
-    return [sys.executable, "-I", "-S", "-c", LAUNCHER] if scoped() else []

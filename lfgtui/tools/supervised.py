@@ -25,7 +25,7 @@ from typing import Any
 
 from lfgtui.cancels import finish
 from lfgtui.tools import supervisor
-from lfgtui.tools.base import stdlib_script
+from lfgtui.tools.scripts import stdlib_script
 
 SUPERVISED = sys.platform == "linux"
 """The supervisor needs Linux: a child subreaper, PR_SET_PDEATHSIG and /proc."""

@@ -13,7 +13,7 @@ USERS = {"root": (), "nobody": NOBODY} if os.geteuid() == 0 else {"user": ()}
 
 
 def as_user(user: tuple[str, ...], argv: list[str]) -> list[str]:
-    """A box's command line with bubblewrap started as `user`: after lfg's Landlock launcher
-    (tools/sandbox_scope.py), which runs as lfg does, from lfg's interpreter."""
+    """A box's command line with bubblewrap started as `user`: after lfg's launcher
+    (tools/sandbox_start.py), which runs as lfg does, from lfg's interpreter."""
     at = argv.index("bwrap")
     return [*argv[:at], *user, *argv[at:]]

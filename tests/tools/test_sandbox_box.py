@@ -13,6 +13,7 @@ import secrets
 import shutil
 import socket
 import subprocess
+import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -24,6 +25,9 @@ from lfgtui.run.agents.process import sandboxed
 from lfgtui.tools.sandbox import Sandbox, unavailable
 from lfgtui.tools.sandbox_scope import scoped
 from tests.support.box import USERS, as_user
+
+STARTS = 30
+"""Boxes started while a socket comes and goes (on main about a quarter failed to start)."""
 
 
 @pytest.fixture(params=list(USERS))
@@ -241,3 +245,67 @@ def test_no_unix_socket_outside_the_box_answers(
         )
     else:
         assert "no Unix, abstract or loopback socket outside reachable, nor any provider" in said
+
+
+def test_a_socket_gone_before_the_box_starts_is_not_covered_and_the_rest_are(
+    user: tuple[str, ...], outside: Path
+) -> None:
+    """A socket found as the box was made and deleted before it starts (its daemon stopped): the box
+    starts all the same (bubblewrap failed making the cover's mount point on the read-only disk), and
+    the socket that stayed is still covered."""
+    tree = outside / "tree"
+    tree.mkdir(mode=0o777)
+    tree.chmod(0o777)
+    kept, gone = socket.socket(socket.AF_UNIX), socket.socket(socket.AF_UNIX)
+    kept.bind(str(outside / "kept.sock"))
+    kept.listen(1)
+    (outside / "kept.sock").chmod(0o777)
+    gone.bind(str(outside / "gone.sock"))
+    probe = f"import socket; socket.socket(socket.AF_UNIX).connect({str(outside / 'kept.sock')!r})"
+    argv = Sandbox((tree,)).wrap(["/usr/bin/python3", "-c", probe], tree)
+    assert str(outside / "gone.sock") in argv, "covered as found"
+    (outside / "gone.sock").unlink()
+    gone.close()
+    try:
+        done = subprocess.run(as_user(user, argv), capture_output=True, text=True, timeout=60, check=False)
+    finally:
+        kept.close()
+    assert "Can't create file" not in done.stderr, done.stderr
+    assert "ConnectionRefusedError" in done.stderr, done.stderr
+
+
+def test_a_socket_coming_and_going_as_boxes_start_never_keeps_one_from_starting(
+    user: tuple[str, ...], outside: Path
+) -> None:
+    """A process binding and deleting a socket in a folder the boxes see, over and over (a hostile
+    agent in its own worktree, a daemon restarting), while boxes start: each starts, whether the
+    socket was there as it was found, as bubblewrap mounted its cover, or neither."""
+    tree, path = outside / "tree", str(outside / "flapping.sock")
+    tree.mkdir(mode=0o777)
+    tree.chmod(0o777)
+    stop = threading.Event()
+
+    def flap() -> None:
+        while not stop.is_set():
+            with socket.socket(socket.AF_UNIX) as flapping:
+                flapping.bind(path)
+                os.unlink(path)
+
+    flapper = threading.Thread(target=flap)
+    flapper.start()
+    try:
+        runs = [
+            subprocess.run(
+                as_user(user, Sandbox((tree,)).wrap(["/bin/true"], tree)),
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+            for _ in range(STARTS)
+        ]
+    finally:
+        stop.set()
+        flapper.join()
+    failed = [done.stderr for done in runs if done.returncode != 0]
+    assert not failed, failed
