@@ -7,11 +7,15 @@ value shows on a command line), but the engine's own settings (`DOCKER_HOST`, `C
 `XDG_RUNTIME_DIR`), which lfg adds for the client alone, and what the box sets itself (`inside`:
 `TMPDIR`, its own `/tmp`).
 
-Killing the client does not stop its container: the engine's daemon or monitor runs it. A command's
-container is tethered to its client (`tether`): the client's stdin is a pipe only the client holds
-open, so the container's stdin ends when the client dies however it dies (SIGKILL included), and the
-tether script inside (tools/containers.py) then kills everything there. An agent keeps its stdin,
-its protocol, whose end it answers by exiting.
+Killing the client does not stop its container: the engine's daemon or monitor runs it. So each
+container is tethered to its client, and everything in it is killed when the client dies however it
+dies (SIGKILL included). A command's by its stdin (`tether`): a pipe only the client holds open,
+read to its end by the tether script inside (tools/containers.py). An agent's stdin is its protocol,
+whose end an agent may ignore (and SIGTERM with it), so its container gets a FIFO (`leash`) that
+this script holds open for writing while it waits on the engine (which does not inherit it: the
+engine's own helpers, podman's monitor, would outlive the client holding it); the container's
+`LEASHED` script reads it to its end. Each container is labelled with its client (`CLIENT_LABEL`),
+so lfg removes one whose client has ended.
 """
 
 from __future__ import annotations
@@ -19,6 +23,18 @@ from __future__ import annotations
 import json
 import os
 import sys
+
+CLIENT_LABEL = "lfgtui.client"
+
+
+def started(pid: int) -> str:
+    """When the process `pid` started (clock ticks after boot), or "gone": a pid and this name one
+    process, never a later one given the same pid."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as file:
+            return file.read().rsplit(b")", 1)[1].split()[19].decode()
+    except (OSError, IndexError):
+        return "gone"
 
 
 def main() -> None:
@@ -31,13 +47,24 @@ def main() -> None:
     ]
     passed += [part for name, value in inside.items() for part in ("-e", f"{name}={value}")]
     env.update(settings)
+    engine = request["engine"]
+    client = ["--label", f"{CLIENT_LABEL}={os.getpid()}/{started(os.getpid())}"]
+    argv = [engine, *request["options"], *client, *passed, *request["command"]]
     if request["tether"]:
         read, write = os.pipe()
         os.dup2(read, 0)
         os.close(read)
         os.set_inheritable(write, True)  # held by the client only: closed when it dies
-    engine = request["engine"]
-    os.execve(engine, [engine, *request["options"], *passed, *request["command"]], env)
+        os.execve(engine, argv, env)
+    held = os.open(request["leash"], os.O_RDWR)  # a FIFO: opened without waiting for its reader
+    os.chmod(request["leash"], 0o400)  # no one else opens it to write, the agent inside neither
+    engine_pid = os.posix_spawn(engine, argv, env)
+    _, status = os.waitpid(engine_pid, 0)
+    os.close(held)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # -I puts no folder on the path
+    from supervisor import exit_like  # a sibling script's, stdlib only
+
+    exit_like(status)
 
 
 if __name__ == "__main__":

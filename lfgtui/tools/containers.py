@@ -10,9 +10,11 @@ read-only; a private `/tmp`. Every capability dropped, no new privileges, the pe
 shows: neither the rest of the disk nor its processes.
 
 Killing the engine's client does not stop its container, so each is named and labelled with the lfg
-that started it (`OWNER_LABEL`): a command's container is tethered to its client
-(tools/container_client.py), an agent's ends with its stdin, and at lfg's first use of an engine the
-containers of an lfg that is gone are removed (`_sweep`).
+that started it (`OWNER_LABEL`) and tethered to its client (tools/container_client.py): a command's
+by its stdin, an agent's (whose stdin is its protocol, and which may ignore its end and SIGTERM) by a
+FIFO bound in (`LEASH`); when the client dies, however it dies, everything in the container is
+killed. At each attempt's end the ticket's containers whose client is gone are removed (`removed`),
+and at lfg's first use of an engine the containers of an lfg that is gone (`_sweep`).
 """
 
 from __future__ import annotations
@@ -40,18 +42,19 @@ import lfgtui
 from lfgtui.inert import inert
 from lfgtui.tickets.ticket import Ticket
 from lfgtui.tools import container_client
-from lfgtui.tools.base import stdlib_script
 from lfgtui.tools.sandbox import PRIVATE_TMP, Sandbox
 from lfgtui.tools.sandbox_sockets import unix_sockets
+from lfgtui.tools.scripts import stdlib_script
 
 ENGINES = ("docker", "podman")
-IMAGE = "lfgtui-box:2"
+IMAGE = "lfgtui-box:3"
 """The image every box runs: made by lfg (`_image`), its version bumped when the skeleton changes."""
 LABEL = "lfgtui"
 OWNER_LABEL = "lfgtui.owner"
 TICKET_LABEL = "lfgtui.ticket"
 COMMAND_LABEL = "lfgtui.command"
 """On a command's container (not an agent's, which may outlive its attempt for a follow-up)."""
+CLIENT_LABEL = container_client.CLIENT_LABEL
 SETTINGS = (
     "DOCKER_HOST",
     "DOCKER_CONTEXT",
@@ -63,14 +66,20 @@ SETTINGS = (
 """The engine's own settings, passed to its client (never into the container)."""
 PROBE_TIMEOUT_S = 60.0
 NPROC = 4096
-SKELETON_FOLDERS = ("etc", "proc", "sys", "dev", "tmp", "root", "usr", "work", "sbin", "run")
-"""A real `sbin` for `--init` to mount docker-init on."""
+SKELETON_FOLDERS = ("etc", "proc", "sys", "dev", "tmp", "root", "usr", "work", "sbin", "run", "lfg")
+"""A real `sbin` for `--init` to mount docker-init on; `lfg` for the agent's leash."""
 SKELETON_LINKS = {"bin": "usr/bin", "lib": "usr/lib", "lib64": "usr/lib64"}
 SKELETON_ETC = ("passwd", "group", "nsswitch.conf", "hosts", "alternatives", "ssl")
 TETHER = 'exec 2>&1 3<&0 0</dev/null; { cat <&3 >/dev/null; kill -KILL -1; } & exec 3<&-; "$@"'
 """A command's container: its stdin (the client's tether) read to the end, then every process of
 the container killed; the command itself runs with none, its stderr on its stdout (as lfg reads a
 command's output: the engine would carry them apart, and their order would be lost)."""
+LEASH = "/lfg/leash"
+"""Where an agent's container sees its client's FIFO, read-only: read to its end (the client gone),
+then every process of the container killed, the agent's too, whatever it ignores."""
+LEASHED = f'{{ cat <{LEASH}; kill -KILL -1; }} </dev/null >/dev/null 2>&1 & exec "$@"'
+"""An agent's container: its leash watched beside it, holding none of the agent's pipes."""
+REMOVE_TRIES = 5
 _NAMES = itertools.count(1)
 _PROBING = threading.Lock()
 
@@ -110,7 +119,10 @@ class ContainerBox(Sandbox):
             *self._mounts_args(argv),
             *("-w", str(cwd)),
         ]
-        command = [IMAGE, "/bin/sh", "-c", TETHER, "sh", *argv] if self.tethered else [IMAGE, *argv]
+        leash = None if self.tethered else _leash()
+        if leash is not None:
+            options += ["-v", f"{leash}:{LEASH}:ro"]
+        command = [IMAGE, "/bin/sh", "-c", TETHER if leash is None else LEASHED, "sh", *argv]
         request = {
             "engine": _program(self.engine),
             "options": options,
@@ -118,6 +130,7 @@ class ContainerBox(Sandbox):
             "settings": {key: os.environ[key] for key in SETTINGS if key in os.environ},
             "inside": {"TMPDIR": str(PRIVATE_TMP)},  # the person's TMPDIR is not in the box
             "tether": self.tethered,
+            "leash": None if leash is None else str(leash),
         }
         return [*stdlib_script(Path(container_client.__file__)), json.dumps(request)]
 
@@ -180,8 +193,11 @@ class ContainerBox(Sandbox):
             f"sandbox {self.engine}: writes only in {folders} (and a private /tmp and its own "
             "throwaway root); /usr and the "
             f"ticket's toolchains read-only, the rest of the disk unseen; {home}; every capability "
-            f"dropped, as uid {os.getuid()}; {network}"
+            f"dropped, as uid {os.getuid()}; {network}; {KILLED}"
         )
+
+
+KILLED = "the container killed with its agent or command, whatever they ignore"
 
 
 def contained(sandbox: Sandbox | None, ticket: Ticket) -> Sandbox | None:
@@ -204,6 +220,13 @@ def _unmake(folder: Path) -> None:
     for inside, _, _ in os.walk(folder):
         os.chmod(inside, 0o755)  # each made unwritable, so that nothing could be made in it
     shutil.rmtree(folder, ignore_errors=True)
+
+
+def _leash() -> Path:
+    """A FIFO for one agent's container, in this lfg's folder (tools/container_client.py holds it)."""
+    path = _hollows() / f"leash-{next(_NAMES)}"
+    os.mkfifo(path, 0o600)
+    return path
 
 
 @functools.cache
@@ -282,15 +305,7 @@ def _owner(pid: int | None = None) -> str:
     """Who started a container: this host, lfg's pid and that process's start time (a pid reused
     by another process is not the owner)."""
     pid = os.getpid() if pid is None else pid
-    return f"{socket.gethostname()}/{pid}/{_started(pid)}"
-
-
-def _started(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as file:
-            return file.read().rsplit(b")", 1)[1].split()[19].decode()
-    except (OSError, IndexError):
-        return "gone"
+    return f"{socket.gethostname()}/{pid}/{container_client.started(pid)}"
 
 
 def _run(engine: str, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
@@ -357,8 +372,13 @@ def _sweep(engine: str) -> None:
         owner = _run(engine, "inspect", "--format", label, name).stdout.decode(errors="replace").strip()
         host, _, rest = owner.partition("/")
         pid, _, started = rest.partition("/")
-        if host == here and pid.isdigit() and _started(int(pid)) != started:
+        if host == here and _gone(pid, started):
             _remove(engine, name)
+
+
+def _gone(pid: str, started: str) -> bool:
+    """Whether the process `pid` that started at `started` has ended (its pid free or reused)."""
+    return pid.isdigit() and container_client.started(int(pid)) != started
 
 
 def _probed(engine: str) -> str | None:
@@ -394,19 +414,48 @@ def _probe(engine: str) -> str | None:
 
 
 async def removed(ticket: Ticket) -> None:
-    """Remove what is left of the ticket's commands' containers at the end of its attempt: podman's
-    monitor, reparented to the command's supervisor, dies with the command's tree, so podman no longer
-    sees its container end (nor removes it)."""
+    """Remove what is left of the ticket's containers at the end of its attempt: its commands', and
+    its agent's once that agent's client has ended (an agent kept for a follow-up stays). podman's
+    monitor, reparented to the agent's or command's supervisor, dies with its tree, so podman no
+    longer sees its container end (nor removes it); and an agent that killed its leash's watcher
+    would live on. Removed again while any is left (`REMOVE_TRIES`): a removal podman's own cleanup
+    had begun, and that died with the tree, leaves its container "Removing"."""
     if ticket.sandbox not in ENGINES:
         return
-    labels = (f"{OWNER_LABEL}={_owner()}", f"{TICKET_LABEL}={ticket.id}", f"{COMMAND_LABEL}=1")
-    filters = [part for label in labels for part in ("--filter", f"label={label}")]
     try:
-        listed = await asyncio.to_thread(_run, ticket.sandbox, "ps", "-a", "-q", *filters)
-        if names := listed.stdout.decode(errors="replace").split():
-            await asyncio.to_thread(_remove, ticket.sandbox, *names)
+        for _ in range(REMOVE_TRIES):
+            if not (ended := await asyncio.to_thread(_left, ticket)):
+                return
+            await asyncio.to_thread(_remove, ticket.sandbox, *ended)
     except (OSError, subprocess.TimeoutExpired):
         return  # the engine is gone: lfg's next start removes them
+
+
+def _left(ticket: Ticket) -> list[str]:
+    """The ticket's containers that `removed` removes: all but an agent's whose client lives (one
+    the engine lists but cannot inspect, half removed, too)."""
+    labels = (f"{OWNER_LABEL}={_owner()}", f"{TICKET_LABEL}={ticket.id}")
+    filters = [part for label in labels for part in ("--filter", f"label={label}")]
+    listed = (
+        _run(ticket.sandbox, "ps", "-a", "-q", "--no-trunc", *filters).stdout.decode(errors="replace").split()
+    )
+    if not listed:
+        return []
+    labelled = " ".join(
+        "{{index .Config.Labels " + f'"{label}"' + "}}" for label in (COMMAND_LABEL, CLIENT_LABEL)
+    )
+    seen = _run(ticket.sandbox, "inspect", "--format", "{{.Id}} " + labelled, *listed)
+    lines = seen.stdout.decode(errors="replace").splitlines()
+    kept = {line.split(" ", 1)[0] for line in lines if _ended(line) is None}
+    return [found for found in listed if found not in kept]
+
+
+def _ended(line: str) -> str | None:
+    """The container's id in `inspect`'s line (id, command label, client label) where it is a
+    command's, or an agent's whose client has ended; else None."""
+    name, command, client = [*line.strip("\n").split(" ", 2), "", ""][:3]
+    pid, _, started = client.strip().partition("/")
+    return name if name and (command == "1" or _gone(pid, started)) else None
 
 
 async def unavailable(engine: str) -> str | None:

@@ -17,17 +17,21 @@ import pytest
 
 from lfgtui.config.load import Config
 from lfgtui.events import AgentStarted, AttemptEnded, ErrorKind, Event, Outcome, Status, TextDelta, ToolResult
+from lfgtui.providers.catalog import BUILTIN
 from lfgtui.providers.registry import Providers
 from lfgtui.run import Run
 from lfgtui.run.approvals import Approvals
 from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS, containers
+from tests.support.agents import sim_agent
 from tests.support.git import repository
 from tests.support.streams import write_scenario
 from tests.support.worktree_runs import run_in, tickets
 
 START_WAIT_S = 60.0
+ENDED_WAIT_S = 15.0
+"""How soon a container is gone once its ticket has ended (podman's own stop waits 10 s)."""
 
 
 def _one_command(scenario_dir: Path, name: str, command: str) -> str:
@@ -286,3 +290,55 @@ def test_a_box_writing_in_tmp_itself_runs_and_gives_back_its_exit_code(engine: s
         assert marker.read_text() == "boxed\n"
     finally:
         marker.unlink(missing_ok=True)
+
+
+async def test_an_agent_that_ignores_the_end_of_its_stdin_leaves_no_container(
+    engine: str, tmp_path: Path
+) -> None:
+    """A boxed agent that stays after its stdin closes and ignores SIGTERM (which reaches only its
+    engine's client, or docker's passed on): ended with its ticket or cancelled mid-turn, its
+    container is still gone within `ENDED_WAIT_S`, and the pane's box line says it is killed."""
+    repo = repository(tmp_path / "repo")
+    traces = tmp_path / "traces"
+    traces.mkdir()
+    trace = traces / "eof.txt"
+    trace.touch()
+    path = tmp_path / "tickets.toml"
+    path.write_text(
+        f'[defaults]\nprovider = "sim-acp"\nisolation = "worktree"\nworkdir = "{repo}"\n'
+        f'sandbox = "{engine}"\nadditional_directories = ["{traces}"]\n'
+        '[[ticket]]\nid = "done"\nprompt = "hello"\nmodel = "hello:ttft_ms=0,tokens_per_s=0"\n'
+        '[[ticket]]\nid = "cut"\nprompt = "hello"\nmodel = "hello:ttft_ms=600000"\n'
+    )
+    loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS, env={})
+    deaf = ("/bin/sh", "-c", 'trap "" TERM; exec "$@"', "sh")  # SIGTERM ignored, through its exec
+    lingering = BUILTIN["sim-acp"].with_agent(
+        command=(*deaf, *sim_agent("--linger", str(trace)).config.agent.command)
+    )
+    owner = f"label={containers.OWNER_LABEL}={containers._owner()}"
+    listing = [engine, "ps", "-a", "-q", "--filter", owner]
+
+    async def listed() -> list[str]:
+        done = await asyncio.to_thread(subprocess.run, listing, capture_output=True, text=True, check=True)
+        return done.stdout.split()
+
+    events: list[Event] = []
+    async with Providers({"sim-acp": lingering}) as providers:
+        run = Run(
+            loaded.tickets, providers, Approvals(yes=True), [events.append], worktrees=tmp_path / "trees"
+        )
+        run.start()
+        async with asyncio.timeout(START_WAIT_S):
+            while not any(isinstance(e, TextDelta) and e.ticket == "done" for e in events) or not any(
+                isinstance(e, AgentStarted) and e.ticket == "cut" for e in events
+            ):
+                await asyncio.sleep(0.05)
+        assert run.cancel("cut")
+        outcomes = await run.wait()
+    assert outcomes == {"done": Outcome.COMPLETED, "cut": Outcome.CANCELLED}, events
+    assert trace.read_text().count("eof") == 2, "each agent stayed after its stdin closed"
+    async with asyncio.timeout(ENDED_WAIT_S):
+        while await listed():
+            await asyncio.sleep(0.1)
+    said = [e.message for e in events if type(e) is Status]
+    assert any(m.endswith(containers.KILLED) for m in said), said
