@@ -1206,6 +1206,12 @@ def _tool_quirks(group: Options) -> None:
         "call's _meta, terminal_output_delta then terminal_exit (as Codex shows its commands to lfg)",
     )
     group.add_argument(
+        "--own-writes",
+        action="store_true",
+        help="write write_file's file in the agent itself, as Codex's apply_patch does; a write the disk "
+        "refuses ends the call with status failed alone, as Codex's ACP adapter ends a failed fileChange",
+    )
+    group.add_argument(
         "--after-denial",
         choices=(*STOP_REASONS, "cancelled"),
         default=None,
@@ -1344,6 +1350,7 @@ def main(argv: list[str] | None = None) -> None:
             progress=args.progress,
             fallback_model=args.fallback_model,
             own_terminal=args.own_terminal,
+            own_writes=args.own_writes,
             quota_meta=args.quota_meta,
             answered_by=tuple(filter(None, args.answered_by.split(","))),
         ),

@@ -124,6 +124,11 @@ class Quirks:
     at a time at the scenario's pace) in the call's `_meta` (`terminal_output_delta`, then
     `terminal_exit`), the call embedding a terminal of its own id: how Codex shows a client like lfg
     the commands it runs."""
+    own_writes: bool = False
+    """`write_file` writes the file in the agent itself, as Codex's `apply_patch` does (not through the
+    client's `fs/write_text_file`), the call's content its diff; a write the disk refuses (the box's
+    read-only disk) ends the call with `status: failed` alone, no content or output, as codex-acp 2.6
+    ends a fileChange that failed."""
     cost_usd: float = 0.0
     """What each prompt costs: usage updates then carry the session's cumulative cost in USD."""
     rate_limit: float | None = None
@@ -198,6 +203,10 @@ class TerminalFailed(ToolFailed):
     def __init__(self, content: list[ToolCallContentVariant], output: str) -> None:
         super().__init__(output)
         self.content = content
+
+
+class WriteFailed(Exception):
+    """The agent's own write failed (`Quirks.own_writes`): the call ends failed, saying nothing."""
 
 
 class Rejected(ToolFailed):
@@ -498,8 +507,12 @@ class AgentRun:
             elif self.quirks.own_terminal and call.name == "run_command":
                 output, content = await self._own_terminal(call_id, call.result)
                 ending = {"terminal_exit": {"terminal_id": call_id, "exit_code": 0, "signal": None}}
+            elif self.quirks.own_writes and call.name == "write_file" and path:
+                output, content = await self._own_write(call_id, call.result, arguments, path)
             else:
                 output, content = await self._run(call.name, call.result, arguments, path)
+        except WriteFailed:
+            await self._update(acp.update_tool_call(call_id, status="failed"))
         except ToolFailed as exc:
             failure = [acp.tool_content(acp.text_block(str(exc)))]
             if isinstance(exc, TerminalFailed):
@@ -665,6 +678,24 @@ class AgentRun:
             how = f"killed by {status.signal}" if status and status.signal else f"exit code {code}"
             raise TerminalFailed(content, f"{ended.output}[{how}]")
         return ended.output, content
+
+    async def _own_write(
+        self, call_id: str, result: str, arguments: dict[str, Any], path: Path
+    ) -> tuple[str, list[ToolCallContentVariant]]:
+        """Write the file in the agent itself (`Quirks.own_writes`), its diff shown first; raises
+        WriteFailed where the disk refuses it."""
+        new_text = str(arguments.get("content", ""))
+        try:
+            old_text: str | None = await asyncio.to_thread(path.read_text, encoding="utf-8") or None
+        except OSError:
+            old_text = None
+        content: list[ToolCallContentVariant] = [acp.tool_diff_content(str(path), new_text, old_text)]
+        await self._update(acp.update_tool_call(call_id, content=content))
+        try:
+            await asyncio.to_thread(path.write_text, new_text, encoding="utf-8")
+        except OSError:
+            raise WriteFailed from None
+        return result, content
 
     async def _own_terminal(self, call_id: str, result: str) -> tuple[str, list[ToolCallContentVariant]]:
         """Run the command in the agent itself: its output, the scenario's result, streamed a line at a

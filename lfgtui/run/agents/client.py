@@ -135,7 +135,11 @@ class AgentClient:
 
     def new_reader(self, ev: EventFactory) -> UpdateReader:
         """A reader for the attempt `ev` (a follow-up is a new one), showing this session's terminals."""
-        self.reader = UpdateReader(ev, self.view, terminals=self.terminals, wake=self._wake)
+        box = self.toolbox.ctx.sandbox
+        writable = None if box is None else box.writable
+        self.reader = UpdateReader(
+            ev, self.view, terminals=self.terminals, wake=self._wake, writable=writable
+        )
         return self.reader
 
     def _terminal_output(self, terminal_id: str) -> None:

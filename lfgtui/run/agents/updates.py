@@ -23,11 +23,13 @@ from __future__ import annotations
 import difflib
 import json
 import logging
+import os
 import re
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from acp import schema
@@ -449,6 +451,9 @@ class UpdateReader:
     """The updates of kinds lfg does not know this attempt, by kind: said once at its end."""
     malformed: set[str] = field(default_factory=set)
     """The kinds of which a malformed update was logged (once each)."""
+    writable: tuple[Path, ...] | None = None
+    """Where the agent's box lets it write (None: it runs in none): a failed edit of a file outside
+    is said to be the box's refusal (`_refused`), as codex-acp gives no reason for one."""
 
     def __post_init__(self) -> None:
         self.spent_before = self.view.cost or 0.0
@@ -825,7 +830,21 @@ class UpdateReader:
         output = "\n".join(part.rstrip("\n") for part in parts)
         if status == "failed" and call_id in self.denied:
             output = f"denied: {output}" if output else DENIED
+        elif status == "failed" and (refused := self._refused(call)):
+            output = f"{output}\n{refused}" if output else refused
         return [*held, self.ev(ToolResult, call_id=call_id, output=output, is_error=status == "failed")]
+
+    def _refused(self, call: _Call) -> str:
+        """Why the box refused the failed call's edits, where a file it edits lies outside the places
+        the box lets the agent write; "" where none does (or there is no box)."""
+        if self.writable is None:
+            return ""
+        edited = [item.path for item in call.content if isinstance(item, schema.FileEditToolCallContent)]
+        outside = [p for p in edited if not _inside(p, self.writable)]
+        if not outside:
+            return ""
+        places = ", ".join(str(place) for place in self.writable)
+        return f"refused by the sandbox: {', '.join(outside)} is outside the places it may write ({places})"
 
     def _content_text(self, call: _Call, item: Any) -> str:
         """An item of a call's content; a terminal as its output: one of lfg's, else the agent's own
@@ -847,3 +866,10 @@ class UpdateReader:
             self.ev(ToolResult, call_id=c, output=DENIED if c in self.denied else NO_ENDING, is_error=True)
             for c in open_calls
         ]
+
+
+def _inside(path: str, folders: Sequence[Path]) -> bool:
+    """Whether `path` (as the agent named it: `..` taken away first) lies in one of `folders` (a
+    relative one, in its working folder, is taken to)."""
+    normal = Path(os.path.normpath(path))
+    return not normal.is_absolute() or any(normal.is_relative_to(folder) for folder in folders)

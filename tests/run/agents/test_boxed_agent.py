@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from lfgtui.config.load import Config
-from lfgtui.events import AttemptEnded, ErrorKind, Event, Outcome, SessionOpened
+from lfgtui.events import AttemptEnded, ErrorKind, Event, Outcome, SessionOpened, ToolResult
+from lfgtui.providers.catalog import BUILTIN
 from lfgtui.providers.registry import Providers
 from lfgtui.run import Run
 from lfgtui.run.approvals import Approvals
@@ -23,6 +24,7 @@ from lfgtui.tickets.load import load_tickets
 from lfgtui.tickets.ticket import agent_cut_off
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.tools.sandbox import reach, unavailable
+from tests.support.agents import sim_agent
 from tests.support.lfg import Lfg, ending, of
 
 TICKET = """
@@ -108,3 +110,52 @@ async def test_a_recorded_boxed_agent_without_the_network_fails_at_once(tmp_path
     assert ended.error is not None and ended.error.kind is ErrorKind.SANDBOX
     assert ended.error.message == agent_cut_off("sim-acp")
     assert not [e for e in events if isinstance(e, SessionOpened)], "the agent was never started"
+
+
+WRITES = """
+ttft_ms = 0
+tokens_per_s = 0
+[[call]]
+text = "Writing."
+[[call.tool_call]]
+name = "write_file"
+arguments = {{ path = "{inside}", content = "inside\\n" }}
+[[call.tool_call]]
+name = "write_file"
+arguments = {{ path = "{outside}", content = "outside\\n" }}
+[[call]]
+text = "Done."
+"""
+
+
+async def test_an_edit_the_box_refused_says_why_though_the_agent_gives_no_reason(tmp_path: Path) -> None:
+    """The sim agent writing files itself as Codex's `apply_patch` does, boxed: its write in the
+    workdir lands; its write outside fails with `status: failed` alone (codex-acp 2.6's shape),
+    and lfg's result names the file and the places the box lets it write, as lfg's own tools do."""
+    if (why := await unavailable()) is not None:
+        pytest.skip(why)
+    work, scenarios = tmp_path / "work", tmp_path / "scenarios"
+    work.mkdir()
+    scenarios.mkdir()
+    outside = Path("/var/tmp") / f"lfg-refused-{secrets.token_hex(6)}.md"
+    (scenarios / "writes.toml").write_text(WRITES.format(inside=work / "notes.md", outside=outside))
+    path = tmp_path / "tickets.toml"
+    path.write_text(
+        f'[[ticket]]\nid = "w"\nprompt = "write"\nprovider = "sim-acp"\nmodel = "writes"\n'
+        f'workdir = "{work}"\nsandbox = "bwrap"\nsandbox_readable = ["{scenarios}"]\n'
+    )
+    loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS, env={})
+    command = sim_agent("--own-writes", "--scenario-dir", str(scenarios)).config.agent.command
+    events: list[Event] = []
+    async with Providers({"sim-acp": BUILTIN["sim-acp"].with_agent(command=command)}) as providers:
+        run = Run(loaded.tickets, providers, Approvals(yes=True), [events.append])
+        run.start()
+        outcomes = await run.wait()
+    assert outcomes == {"w": Outcome.COMPLETED}, events
+    assert (work / "notes.md").read_text() == "inside\n" and not outside.exists()
+    landed, refused = [e for e in events if isinstance(e, ToolResult)]
+    assert not landed.is_error, landed
+    assert refused.is_error and f"+++ {outside}" in refused.output, refused.output
+    assert refused.output.endswith(
+        f"refused by the sandbox: {outside} is outside the places it may write ({work})"
+    ), refused.output
