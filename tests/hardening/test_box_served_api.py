@@ -1,7 +1,7 @@
 """Issue 78: a boxed ticket cannot drive lfg's own served API. A real `lfg run --serve --control
 --token-file` whose token file lies outside lfg's folders and outside `/tmp` (which the box replaces
-anyway); a `sandbox = "bwrap"` ticket's `run_command` reads that file and POSTs a queued turn to
-`/v1/requests` over loopback (the network on, as by default): it never gets a 200."""
+anyway); a boxed ticket's `run_command` (bwrap, docker and podman) reads that file and POSTs a
+queued turn to `/v1/requests` over loopback (the network on, as by default): it never gets a 200."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from lfgtui.tools.sandbox import unavailable
 from tests.support.lfg import Lfg, free_port, of
 from tests.support.serving import TOKEN
 
@@ -37,9 +36,9 @@ except urllib.error.HTTPError as exc:
 
 
 @pytest.mark.timeout(120)
-async def test_a_boxed_command_gets_no_200_from_the_served_api_with_the_runs_token(tmp_path: Path) -> None:
-    if (why := await unavailable()) is not None:
-        pytest.skip(why)
+async def test_a_boxed_command_gets_no_200_from_the_served_api_with_the_runs_token(
+    box: str, tmp_path: Path
+) -> None:
     lfg = Lfg(tmp_path)
     lfg.env["XDG_STATE_HOME"] = str(lfg.home / "state")
     port = free_port()
@@ -61,7 +60,7 @@ async def test_a_boxed_command_gets_no_200_from_the_served_api_with_the_runs_tok
         model = "{scenario}"
         prompt = "Probe the served API."
         tools = ["run_command"]
-        sandbox = "bwrap"
+        sandbox = "{box}"
         workdir = "{lfg.workdir}"
         """
     )

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from lfgtui.tools import containers
+from lfgtui.tools.sandbox import unavailable
 
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 """Where dockerd finds its runtime and docker-init, whatever PATH a test has set."""
@@ -80,3 +81,20 @@ def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> I
     containers._probe.cache_clear()
     yield name
     containers._probe.cache_clear()
+
+
+@pytest.fixture(params=["bwrap", *containers.ENGINES])
+async def box(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each box: bubblewrap, and each container engine as `engine` gives it (docker its own daemon),
+    probed afresh; skipped only where one cannot run here (the skip says why, and
+    under CI a missing engine fails)."""
+    name: str = request.param
+    if name == "bwrap":
+        if (why := await unavailable()) is not None:
+            pytest.skip(why)
+        return name
+    needed(name)
+    if name == "docker":
+        monkeypatch.setenv("DOCKER_HOST", request.getfixturevalue("dockerd"))
+    containers._probe.cache_clear()
+    return name

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import shutil
+import socket
 import subprocess
 from pathlib import Path
 
@@ -342,3 +343,52 @@ async def test_an_agent_that_ignores_the_end_of_its_stdin_leaves_no_container(
             await asyncio.sleep(0.1)
     said = [e.message for e in events if type(e) is Status]
     assert any(m.endswith(containers.KILLED) for m in said), said
+
+
+@pytest.mark.parametrize("network", [True, False], ids=["network", "no-network"])
+def test_no_unix_socket_bound_outside_answers_in_the_container(engine: str, network: bool) -> None:
+    """The hostile agent's socket probe, in a container: a daemon's socket in a folder the box reads
+    and one in its own worktree, both bound by a process outside, refuse it (each shows as an empty
+    file); loopback answers with the network on only (as the pane says)."""
+    assert containers._probe(engine) is None
+    outside = Path("/var/tmp") / f"lfg-sockets-{secrets.token_hex(6)}"
+    tree = outside / "tree"
+    tree.mkdir(parents=True)
+    paths = [outside / "daemon.sock", tree / "planted.sock"]
+    listening = [socket.socket(socket.AF_UNIX) for _ in paths]
+    tcp = socket.create_server(("127.0.0.1", 0))
+    for each, path in zip(listening, paths, strict=True):
+        each.bind(str(path))
+        each.listen(1)
+    probe = (
+        "import socket\n"
+        f"for name in {[str(path) for path in paths]!r}:\n"
+        "    try:\n"
+        "        socket.socket(socket.AF_UNIX).connect(name); print('reached', name)\n"
+        "    except OSError as exc:\n"
+        "        print('refused', name, exc)\n"
+        "try:\n"
+        f"    socket.create_connection(('127.0.0.1', {tcp.getsockname()[1]}), timeout=5)\n"
+        "    print('reached loopback')\n"
+        "except OSError as exc:\n"
+        "    print('refused loopback', exc)\n"
+    )
+    box = containers.ContainerBox(
+        (tree,), readable=(outside,), network=network, engine=engine, ticket="sockets"
+    )
+    try:
+        done = subprocess.run(
+            box.wrap(["/usr/bin/python3", "-c", probe], tree),
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            timeout=120,
+        )
+    finally:
+        for each in (*listening, tcp):
+            each.close()
+        shutil.rmtree(outside, ignore_errors=True)
+    lines = done.stdout.splitlines()
+    assert len(lines) == 3, done
+    assert lines[0].startswith("refused") and lines[1].startswith("refused"), lines
+    assert lines[2].startswith("reached" if network else "refused"), lines
