@@ -14,10 +14,10 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Collection
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lfgtui.commands import ctrl_c_raises, interrupted
 from lfgtui.commands.broker import Outlet, add_coordinate_option, add_publish_option, publish_problem
@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from lfgtui.providers.registry import Providers
     from lfgtui.providers.worker import ProviderWorker
     from lfgtui.run import Run
+    from lfgtui.run.decisions import Admits
     from lfgtui.tickets.ticket import Ticket, TicketFile
 
 
@@ -145,6 +146,18 @@ def _load(args: argparse.Namespace) -> tuple[Config, TicketFile] | int:
         return EXIT_SIGINT
 
 
+def admits(config: Config, tickets: TicketFile) -> Admits:
+    """What checks a ticket added to the run of `tickets` (add-ticket) as `_load` checked them: under
+    the same config, tools and environment (tickets/load.py `load_added`)."""
+    from lfgtui.tickets.load import load_added
+    from lfgtui.tools import BUILTIN_TOOLS
+
+    def check(table: dict[str, Any], taken: Mapping[str, Ticket]) -> Ticket:
+        return load_added(table, tickets, taken, config, BUILTIN_TOOLS)
+
+    return check
+
+
 def _refresh_models(config: Config) -> None:
     """The model catalogue read again when its cached copy is a day old (`[run] model_catalogue`):
     in a thread, imports and the cache's date alike, so the run's start never waits for any of it.
@@ -232,8 +245,11 @@ async def _run_with(
                 run_id = history.run_id if history is not None else None
                 serve = ServeOptions.of(args)
                 make_run = outlet.make_run() if outlet is not None else None
+                controller = RunController.live(services, tickets.tickets, run_id, make_run=make_run)
+                assert controller.run is not None, "a live run runs here"
+                controller.run.admits = admits(config, tickets)
                 code = await open_tui(
-                    RunController.live(services, tickets.tickets, run_id, make_run=make_run),
+                    controller,
                     theme,
                     history=history,
                     notice=offline if tickets.offline_default else None,
@@ -253,6 +269,7 @@ async def _run_with(
                     options,
                     alerts,
                     (outlet, telemetry),
+                    admits=admits(config, tickets),
                 )
     return recorded_exit(history, code, "recorded as run {run} (lfg history show {run})")
 
@@ -285,9 +302,11 @@ async def run_headless(
     alerts: tuple[Collection[str], NotifyCommand | None],
     outlets: tuple[Outlet | None, TelemetryOut | None],
     make_run: Callable[..., Run] | None = None,
+    admits: Admits | None = None,
 ) -> int:
     """Progress lines and a closing table, or NDJSON; SIGINT / SIGTERM / SIGHUP cancel every ticket.
-    `make_run`: what makes the run (default: the outlet's, else a `Run`)."""
+    `make_run`: what makes the run (default: the outlet's, else a `Run`); `admits`: what checks a
+    ticket added to it (add-ticket), None: it takes none."""
     import asyncio
 
     from lfgtui.alerts.states import Attentions
@@ -305,6 +324,7 @@ async def run_headless(
         make_run = outlet.make_run()
     approvals = Approvals(yes=args.yes, askable=answerable, forms=answerable)
     run = options.run(tickets, providers, approvals, make_run)
+    run.admits = admits
     groups = {ticket.id: ticket.group for ticket in tickets if ticket.group is not None}
     progress = None if args.json else Progress(sys.stdout, run.book, t0, groups)
     attention = Attentions({ticket.id: ticket.depends_on for ticket in tickets}, t0)
