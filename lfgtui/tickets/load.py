@@ -220,11 +220,16 @@ def load_tickets(
     known_tools: Collection[str],
     env: Mapping[str, str] | None = None,
     today: date | None = None,
+    *,
+    empty: bool = False,
 ) -> TicketFile:
     """Load and validate a tickets file; raises `ValidationError` listing every problem in it.
-    `today`: the day a model's lifecycle is judged on (default: today)."""
+    `today`: the day a model's lifecycle is judged on (default: today); `empty`: a file with no
+    ticket is one (a run kept open for tickets added as it runs, `lfg run --open`)."""
     environ = os.environ if env is None else env
-    return _Loader(load_toml(path), config, known_tools, environ, today or date.today()).load()
+    loader = _Loader(load_toml(path), config, known_tools, environ, today or date.today())
+    loader.empty = empty
+    return loader.load()
 
 
 def load_added(
@@ -285,6 +290,8 @@ class _Loader:
         self.known_tools = frozenset(known_tools)
         self.env = env
         self.check = Checker(doc)
+        self.empty = False
+        """Whether a file with no ticket is one (`load_tickets`)."""
         self.taken: Mapping[str, Ticket] = {}
         """The tickets of the run a ticket is added to (`load_added`): its `depends_on` may name them,
         and it may not take one's id."""
@@ -299,8 +306,12 @@ class _Loader:
         top = self.check.fields(self.check.doc.data, TOP_LEVEL, "top level", elsewhere=CONFIG_ONLY)
         defaults = self._defaults(top.get("defaults", {}))
         drafts = [self._draft(index, table) for index, table in enumerate(top.get("ticket", []))]
-        if not drafts:
-            self.check.add(None, "no tickets: add a [[ticket]] table with an id and a prompt")
+        if not drafts and not self.empty:
+            self.check.add(
+                None,
+                "no tickets: add a [[ticket]] table with an id and a prompt (or run it with --open to "
+                "add tickets as it runs)",
+            )
         named = {draft.id: draft for draft in reversed(drafts) if draft.id is not None}
         self._check_duplicates(drafts)
         fallback = self._fallback_provider()
