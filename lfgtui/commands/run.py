@@ -365,7 +365,7 @@ async def run_headless(
     loop = asyncio.get_running_loop()
 
     def stop(code: int) -> None:
-        if args.open and started and not any(state.running for state in run.states.values()):
+        if args.open and started and not _at_work(run):
             stopped.set()  # the person ends the open run: none of its tickets is cut short
             return
         signalled.append(code)
@@ -404,6 +404,13 @@ async def run_headless(
     if signalled:
         return signalled[0]
     return 0 if all(o is Outcome.COMPLETED for o in outcomes.values()) else 1
+
+
+def _at_work(run: Run) -> bool:
+    """Whether a ticket of the run is at work: an attempt under way, or one still to start (waiting
+    for its dependencies or a slot). A ticket whose attempt has ended is not, though its task may
+    still be writing that end back (to a broker)."""
+    return any(state.running and (state.live or state.outcome is None) for state in run.states.values())
 
 
 async def _first_of(*events: asyncio.Event) -> None:
