@@ -100,6 +100,8 @@ def run(args: argparse.Namespace) -> int:
         warn(problem)
         return EXIT_USAGE
     use_tui = not (args.headless or args.json or args.start_on_attach) and terminal_attached()
+    if args.open and not use_tui and not (args.serve is not None and args.control):
+        warn("--open without the TUI takes tickets only served with --serve ADDRESS --control: none can come")
     with asyncio.Runner() as runner:
         # The TUI reads the streams in a child process, started before the tickets are checked: its
         # own imports (the SDKs, the sim) are the longest wait before a first token, and they overlap
@@ -399,6 +401,7 @@ async def run_headless(
         if referee is not None:
             await referee.settled()
             outcomes = await run.wait()  # with the judges the referee started meanwhile
+        run.admits = None  # it has ended: a ticket added now would run after it (refused, in words)
     if progress is not None:
         output.write(f"\n{progress.table()}\n")
     if signalled:
