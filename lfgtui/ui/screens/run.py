@@ -104,7 +104,7 @@ ACTING = frozenset(
 REPLAYING = frozenset({"replay_pause", "replay_skip"})
 HIDDEN = {
     Mode.LIVE: REPLAYING | {"rerun"},
-    Mode.RESUMED: REPLAYING | {"rerun"},
+    Mode.RESUMED: REPLAYING | {"rerun", "add_ticket"},  # takes no new tickets (lfg resume)
     Mode.READ_ONLY: REPLAYING | ACTING,
     Mode.REPLAY: ACTING | {"rerun", "history"},
     Mode.ATTACHED: REPLAYING
@@ -272,6 +272,7 @@ BINDINGS = [  # the footer shows them in this order, dropping the last that do n
         "add_ticket",
         "New ticket",
         id="run.add_ticket",
+        show=False,  # the footer keeps its room for the focused pane's keys; ? and the palette list it
         tooltip="add a ticket to the running run: its prompt, provider, model and tools (a small form)",
     ),
     Binding(
