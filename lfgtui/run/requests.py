@@ -311,7 +311,7 @@ def decode(body: object) -> Request:
 
 MAX_TABLE_DEPTH = 3
 """How deep a table a request carries may nest (a ticket's: its fields, a list, its items): what is
-deeper is no table of lfg's, and is refused before anything walks it (run/decisions.py mends it)."""
+deeper is no table of lfg's, and is refused before anything walks it (`Run.ask` mends it whole)."""
 
 
 def _deeper(value: object, depth: int) -> bool:

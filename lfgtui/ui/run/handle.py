@@ -537,7 +537,9 @@ class ServedHandle(RunHandle):
         attachment, screen = self.attachment, self._screen
         assert attachment.run is not None, "an attached view opens on a described run"
         if asked.ticket is not None or not attachment.run.control:
-            return self._send(asked, lambda problem: problem and f"The server did not add it: {problem}")
+            return self._send(
+                asked, lambda problem: problem if problem is None else f"The server did not add it: {problem}"
+            )
 
         async def send(fields: dict[str, Any]) -> str | None:
             problem = await attachment.ask(AddTicket(fields))
