@@ -136,6 +136,10 @@ class Attachment:
         a verdict's contestants are measured by, as the runner measured them from the same events."""
         self.added: Callable[[Ticket], None] | None = None
         """Who is told of a ticket the run took on while it runs (its pane); None: nobody."""
+        self.caught_up = asyncio.Event()
+        """Set once every message the server's log held when this watcher connected (its hello's
+        `log`) has been delivered: what was delivered is then the run as it was at that moment. A
+        server that does not say its log's size sets it at once."""
         self._headers = {"Authorization": f"Bearer {token}", WATCHER_HEADER: watcher_name()}
         timeout = httpx2.Timeout(10.0, read=3 * HEARTBEAT_S)
         self._client = httpx2.AsyncClient(timeout=timeout, headers=self._headers)
@@ -201,7 +205,7 @@ class Attachment:
         delivered = Delivered()
         told: set[str] = set()
         facts = itertools.count()
-        last_id, instance, failures = "", "", 0
+        last_id, instance, failures, behind = "", "", 0, 0
         while True:
             headers = {"Last-Event-ID": last_id} if last_id else {}
             opened, resumed_from = self.clock(), last_id
@@ -220,6 +224,8 @@ class Attachment:
                                         str(data.get("instance")),
                                         self.clock() - now_in(data),
                                     )
+                                log = data.get("log")
+                                behind = log if isinstance(log, int) and not isinstance(log, bool) else 0
                                 self._say(said, "live" if not last_id else "reconnected")
                             elif message.event == "events":
                                 for event in events_of(data, self.offset, said):
@@ -235,8 +241,11 @@ class Attachment:
                                 if fact is not None:
                                     deliver(fact)
                             elif message.event == "end":
+                                self.caught_up.set()
                                 self._say(said, "ended")
                                 return
+                            if _number(message.id or last_id) >= behind:
+                                self.caught_up.set()
                         lost = "the server closed the stream"
             except httpx2.HTTPError as exc:
                 lost = str(exc) or type(exc).__name__
@@ -307,6 +316,13 @@ def _unavailable(response: httpx2.Response) -> str | None:
     return None
 
 
+def _number(event_id: str) -> int:
+    """How many messages of its server's log came up to the one `event_id` names (`INSTANCE.N`), 0
+    for an id that is not one."""
+    number = event_id.rpartition(".")[2]
+    return int(number) if number.isascii() and number.isdigit() and len(number) <= 18 else 0
+
+
 def _resumable(event_id: str) -> bool:
     return len(event_id) <= MAX_EVENT_ID and event_id.isascii() and event_id.isprintable()
 
@@ -323,7 +339,9 @@ async def _run_body(url: str, response: httpx2.Response) -> bytes:
 
 def _check(response: httpx2.Response) -> None:
     if response.status_code == 401:
-        raise AttachError("the server refused the token (401): pass the one it printed, with --token")
+        raise AttachError(
+            "the server refused the token (401): use the one it printed at start, or its --token-file's"
+        )
     if response.status_code != 200:
         raise AttachError(f"the server answered {response.status_code} (is it an lfg server?)")
 
