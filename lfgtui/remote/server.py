@@ -5,8 +5,8 @@ the run's bearer token, compared in constant time; a request without it learns n
 `GET /v1/run` describes the run (its tickets and price card), `GET /v1/events` streams it (see
 hub.py and docs/watching.md), and with `--control` `POST /v1/requests` carries a person's request
 (lfgtui/run/requests.py: cancel, cancel one sub-agent, retry, approve or deny a call, answer a
-question, follow up, steer or queue, edit or take back a held message, start a tournament's synthesis
-once its verdict is decided), each
+question, follow up, steer or queue, edit or take back a held message, add a ticket (answered with its
+id), start a tournament's synthesis once its verdict is decided), each
 recorded with who asked; the older routes (`POST /v1/tickets/{id}/cancel|retry|follow-up`,
 `…/calls/{call}/approve|deny`, `…/elicitations/{id}/accept|decline|cancel`,
 `/v1/tournaments/{id}/synthesize`) are read into the same typed requests. `GET /v1/inbox` is what
@@ -45,6 +45,8 @@ from lfgtui.remote.hub import EventHub
 from lfgtui.remote.inbox import PAGE_PATH, Inbox, page
 from lfgtui.run.approvals import Reply
 from lfgtui.run.requests import (
+    Added,
+    AddTicket,
     Answer,
     Approve,
     Cancel,
@@ -582,7 +584,7 @@ class RunServer:
             asked = decode_request(await request.json())
         except RequestError as exc:
             return _problem(400, str(exc))
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or JSON nested past what Python reads
             return _problem(400, 'a request is a JSON object: {"request": KIND, ...}')
         return await self._carry(asked, _who(request))
 
@@ -628,8 +630,10 @@ class RunServer:
         if self.controls is None:
             return _problem(403, "this run is served read-only: start it with --control to allow this")
         ticket = getattr(asked, "ticket", None)
-        if ticket is not None and ticket not in self.tickets:
+        if isinstance(ticket, str) and ticket not in self.tickets:
             return _problem(404, f"the run has no ticket {ticket!r}")
+        if isinstance(asked, AddTicket) and asked.ticket is None:
+            return _problem(400, "add-ticket: ticket is missing (its fields, as a [[ticket]] table has them)")
         if isinstance(asked, FollowUp) and not (asked.text and asked.text.strip()):
             return _problem(400, "the follow-up is the request's body: UTF-8 text, not empty")
         if isinstance(asked, Steer | Queue | EditHeld) and not (asked.text and asked.text.strip()):
@@ -649,6 +653,8 @@ class RunServer:
             told = await told
         if isinstance(told, Pending):  # asked of a worker that has not answered yet
             return web.json_response({"ok": True, "pending": told.said}, status=202)
+        if isinstance(told, Added):  # the ticket it added, by the id lfg gave it when it had none
+            return web.json_response({"ok": True, "ticket": told.ticket})
         if told is not None:
             return _problem(409, told.said)
         return web.json_response({"ok": True})

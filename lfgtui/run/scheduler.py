@@ -73,6 +73,7 @@ from lfgtui.tickets.ticket import PromptTooLong, Ticket, render_prompt
 if TYPE_CHECKING:
     from lfgtui.cost.prices import PriceBook
     from lfgtui.run.agents.session.agent import AgentSession
+    from lfgtui.run.decisions import Admits
 
 Sink = Callable[[Event], None]
 F = TypeVar("F", bound=RunFact)
@@ -171,6 +172,9 @@ class Run:
         its answer to the end): the broker's run index counts the ended tickets not yet read."""
         self.pauses = False
         """Whether a person is here to resume a ticket on_quota = "pause" paused (the TUI says so)."""
+        self.admits: Admits | None = None
+        """What checks a ticket asked to be added while the run runs (run/decisions.py `Admits`): set
+        by `lfg run`, which loaded its tickets file; None: the run takes no new tickets."""
         self.steers_only = False
         """Whether a steer with no safe point is refused rather than queued: on a broker's worker,
         whose coordinator sends the ticket's next turns (run/decisions.py `_steer`)."""
@@ -223,7 +227,7 @@ class Run:
             said(f"{type(request).__name__} from {who}", request)
             request = whole
         ticket = getattr(request, "ticket", None)
-        if ticket is not None and ticket not in self.states:
+        if isinstance(ticket, str) and ticket not in self.states:
             return Refusal(f"the run has no ticket {ticket!r}")
         return decision(request).decide(self, request, who)
 
@@ -446,14 +450,17 @@ class Run:
             )
         return None
 
-    def add(self, ticket: Ticket, why: str | None = None) -> None:
-        """Start a ticket the run did not have (a tournament's synthesis): every sink hears its events
-        as any ticket's, so whoever shows or records the run is told of it first. `why` (who asked,
-        from elsewhere) is said in its first attempt's events, after its prompt."""
+    def add(self, ticket: Ticket, why: str | None = None, *, record: bool = False) -> None:
+        """Start a ticket the run did not have (a tournament's synthesis, an add-ticket): every sink
+        hears its events as any ticket's, so whoever shows or records the run is told of it first.
+        `why` (who asked, from elsewhere) is said in its first attempt's events, after its prompt;
+        `record`: the history records the ticket here (a synthesis is recorded as one by its starter)."""
         if ticket.id in self.states:
             raise ValueError(f"the run already has a ticket {ticket.id}")
         self.states[ticket.id] = state = TicketState(ticket)
         state.why = why
+        if record and self.recording is not None:
+            self.recording.add_ticket(ticket)
         for told in self.added:
             told(ticket)
         self._launch(state, "added")

@@ -37,6 +37,7 @@ from lfgtui.history.recorded import ReplayClock
 from lfgtui.inert import inert
 from lfgtui.run.approvals import Reply
 from lfgtui.run.requests import (
+    AddTicket,
     Answer,
     Approve,
     Cancel,
@@ -87,7 +88,18 @@ class Mode(StrEnum):
 
 
 ACTING = frozenset(
-    {"cancel", "retry", "retry_all", "cancel_all", "follow_up", "approve", "land", "fork", "resume"}
+    {
+        "cancel",
+        "retry",
+        "retry_all",
+        "cancel_all",
+        "follow_up",
+        "approve",
+        "land",
+        "fork",
+        "resume",
+        "add_ticket",
+    }
 )
 REPLAYING = frozenset({"replay_pause", "replay_skip"})
 HIDDEN = {
@@ -95,7 +107,9 @@ HIDDEN = {
     Mode.RESUMED: REPLAYING | {"rerun"},
     Mode.READ_ONLY: REPLAYING | ACTING,
     Mode.REPLAY: ACTING | {"rerun", "history"},
-    Mode.ATTACHED: REPLAYING | (ACTING - {"cancel", "retry", "approve", "follow_up"}) | {"rerun", "history"},
+    Mode.ATTACHED: REPLAYING
+    | (ACTING - {"cancel", "retry", "approve", "follow_up", "add_ticket"})
+    | {"rerun", "history"},
 }
 """Actions each mode leaves out (they are neither run nor shown in the footer)."""
 PANE_ACTIONS = frozenset({"cancel", "diff", "review", "land", "fork", "approve", "answer_question"})
@@ -253,6 +267,13 @@ BINDINGS = [  # the footer shows them in this order, dropping the last that do n
         ),
     ),
     Binding("C", "cancel_all", "Cancel all", id="run.cancel_all", tooltip="cancel every ticket (asks first)"),
+    Binding(
+        "N",
+        "add_ticket",
+        "New ticket",
+        id="run.add_ticket",
+        tooltip="add a ticket to the running run: its prompt, provider, model and tools (a small form)",
+    ),
     Binding(
         "z,enter",
         "zoom",
@@ -1023,6 +1044,9 @@ class RunScreen(Screen[None]):
 
     def action_cancel_all(self) -> None:
         self.keys.ask(CancelAll())
+
+    def action_add_ticket(self) -> None:
+        self.keys.ask(AddTicket())
 
     def add_pane(self, ticket: Ticket) -> TicketPane:
         """A pane for a ticket the run took on while it ran (a fork, a tournament's synthesis), after
