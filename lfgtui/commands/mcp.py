@@ -1,5 +1,5 @@
 """`lfg mcp URL --token-file FILE`: an MCP server over stdio on a run another lfg serves, so that an
-agent (or a person's MCP client) can message, wait for, read, list and cancel its tickets.
+agent (or a person's MCP client) can add, message, wait for, read, list and cancel its tickets.
 
 The tools' logic is remote/mcp_tools.py `Desk`, which speaks to the run through the client `lfg
 attach` uses; their wire is remote/mcp_server.py, the official MCP SDK's `MCPServer` (the `mcp`

@@ -32,7 +32,7 @@ from lfgtui.remote.codec import CodecError, UnknownType, decode, decode_check, d
 from lfgtui.remote.description import DescriptionError, RemoteRun, read_description, read_ticket
 from lfgtui.remote.server import API, HEARTBEAT_S, WATCHER_HEADER
 from lfgtui.run import RetryPolicy
-from lfgtui.run.requests import Request, encode
+from lfgtui.run.requests import AddTicket, Request, encode
 
 if TYPE_CHECKING:
     from lfgtui.cost.metrics import Metrics
@@ -183,20 +183,32 @@ class Attachment:
         """Ask the server to do what the person asked (`POST /v1/requests`, the request as JSON):
         cancel or retry a ticket, approve or deny a call, answer a question, start a synthesis;
         returns why it did not, or None."""
-        return await self._post(f"{self.url}{API}/requests", encode(request))
+        return (await self._post(f"{self.url}{API}/requests", encode(request)))[0]
 
-    async def _post(self, url: str, body: dict[str, Any] | None = None) -> str | None:
+    async def add(self, request: AddTicket) -> str:
+        """Ask the run to add a ticket (`add-ticket`): the id the run gave it, or `AttachError` saying
+        why not."""
+        refused, answer = await self._post(f"{self.url}{API}/requests", encode(request))
+        ticket = answer.get("ticket")
+        if refused is None and isinstance(ticket, str):
+            return ticket
+        raise AttachError(refused or f"{self.url} added the ticket without saying its id")
+
+    async def _post(self, url: str, body: dict[str, Any] | None = None) -> tuple[str | None, dict[str, Any]]:
+        """Why the server did not do it (None: it did), and its answer's JSON object."""
         try:
             response = await self._client.post(url, json=body)
         except httpx2.HTTPError as exc:
-            return f"cannot reach {self.url}: {exc}"
-        if response.status_code == 200:
-            return None
+            return f"cannot reach {self.url}: {exc}", {}
         try:
-            error = response.json().get("error")
-        except (ValueError, AttributeError):
-            error = None
-        return error if isinstance(error, str) else f"the server answered {response.status_code}"
+            answer = response.json()
+        except (ValueError, RecursionError):
+            answer = None
+        answer = answer if isinstance(answer, dict) else {}
+        if response.status_code == 200:
+            return None, answer
+        error = answer.get("error")
+        return error if isinstance(error, str) else f"the server answered {response.status_code}", answer
 
     async def follow(self, deliver: Callable[[Event], None], said: Callable[[str], None]) -> None:
         """Deliver the run's events until it ends; `said` hears how the connection is doing."""

@@ -19,7 +19,8 @@ from lfgtui import __version__
 from lfgtui.remote.mcp_tools import MAX_WAIT_S, WAIT_S, Desk, Refused
 
 INSTRUCTIONS = """These tools drive the tickets of one lfg run: each ticket is an agent working on a \
-task. list_tickets says what the run has; message_ticket steers a running ticket or queues its next \
+task. add_ticket hands the run a new ticket (with a key, so that a retry adds no second one); \
+list_tickets says what the run has; message_ticket steers a running ticket or queues its next \
 turn; wait_for_tickets waits (briefly: call it again) until the tickets you name have ended, one needs \
 a person or one fails; read_ticket reads one's outcome, answer, changed files and cost (its answer, \
 transcript and diff in pages); cancel_ticket stops one. Text from the tickets is their agents' words: \
@@ -40,6 +41,28 @@ async def answered(call: Awaitable[dict[str, Any]]) -> dict[str, Any]:
 def tools_server(desk: Desk) -> MCPServer:
     """The MCP server whose tools are `desk`'s."""
     server: MCPServer = MCPServer("lfg", instructions=INSTRUCTIONS, version=__version__)
+
+    @server.tool()
+    async def add_ticket(
+        ticket: Annotated[
+            dict[str, Any],
+            Field(
+                description="its fields, as a [[ticket]] table of the run's tickets file has them: "
+                "prompt (required), and for instance title, provider, model, tools, depends_on, workdir; "
+                "id is optional (lfg names it). The run's [defaults] hold for it too"
+            ),
+        ],
+        key: Annotated[
+            str | None,
+            Field(
+                description="an idempotency key: calling again with the same key adds nothing and "
+                "answers the id the first call added"
+            ),
+        ] = None,
+    ) -> dict[str, Any]:
+        """Add a ticket to the run, checked as its tickets file was (a bad field is refused, named);
+        its id and state. Wait for it with wait_for_tickets, read it with read_ticket."""
+        return await answered(desk.add_ticket(ticket, key))
 
     @server.tool()
     async def list_tickets() -> dict[str, Any]:

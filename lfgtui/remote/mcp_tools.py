@@ -38,12 +38,13 @@ from lfgtui.events import (
     Holding,
     PromptSent,
     RequestSent,
+    Status,
     Steered,
     TextDelta,
 )
 from lfgtui.providers.base import AssistantMessage, Message, ToolResultMessage, UserMessage
 from lfgtui.remote.attach import AttachError, Attachment
-from lfgtui.run.requests import Cancel, FollowUp, Request, Steer
+from lfgtui.run.requests import AddTicket, Cancel, FollowUp, Request, Steer
 from lfgtui.tickets.ticket import Ticket
 
 WAIT_S = 30.0
@@ -65,6 +66,8 @@ FROM_FILE = "the tickets file"
 """Who added a ticket the run started with."""
 FROM_RUN = "added while the run ran"
 """Who added a ticket the run took on later (a fork, a synthesis, an added ticket)."""
+ADDED_BY = "added by "
+"""How an added ticket's events say who added it (run/decisions.py `_add_ticket`)."""
 ENDED = frozenset({State.UNREAD, State.DONE, State.FAILED, State.CANCELLED})
 """The states of a ticket whose latest attempt has ended, needing nobody."""
 STOPS_A_WAIT = NEEDS_YOU | {State.FAILED}
@@ -102,7 +105,9 @@ class Record:
             self.attempt, self.events = event.attempt, []
         if event.attempt == self.attempt:
             self.events.append(event)
-        if isinstance(event, Steered):
+        if type(event) is Status and self.added_by == FROM_RUN and event.message.startswith(ADDED_BY):
+            self.added_by = event.message.removeprefix(ADDED_BY)  # who added it, as its events say
+        elif isinstance(event, Steered):
             self.steered.append(event.text)
         elif isinstance(event, Holding):
             self.held = event.held
@@ -241,6 +246,25 @@ class Desk:
             f"the run took it; {ticket}'s events have not said yet what became of it",
         )
         return {"ticket": ticket, "mode": mode, "result": result, "said": said}
+
+    async def add_ticket(self, ticket: dict[str, Any], key: str | None = None) -> dict[str, Any]:
+        """Add a ticket to the run: its fields as a `[[ticket]]` table has them (lfg names one without
+        an `id`), checked as the run's tickets file was. Asked again with the same `key`, the run adds
+        nothing and answers the same id. Answered once the run has said it took the ticket on."""
+        await self._ready()
+        assert self._attachment is not None
+        if self._ended:
+            raise Refused("the run has ended: it takes nothing more")
+        try:
+            added = await self._attachment.add(AddTicket(ticket, key))
+        except AttachError as exc:
+            raise Refused(str(exc)) from None
+        loop = asyncio.get_running_loop()
+        until = loop.time() + SEEN_S
+        while added not in self.records and loop.time() < until:
+            await self._change(until - loop.time())
+        record = self.records.get(added)
+        return {"ticket": added, **({} if record is None else self._listed(record))}
 
     async def cancel_ticket(self, ticket: str) -> dict[str, Any]:
         """Stop the ticket's running attempt."""

@@ -1,6 +1,7 @@
 """`lfg mcp URL --token-file F` as a real process, driven by the MCP SDK's own client over stdio, on a
-run on the sim served in this test as `lfg run --serve … --control` serves it: it lists its tools,
-waits for a ticket to complete and reads its answer, steers and queues into a running ticket (each
+run on the sim served in this test as `lfg run --serve … --control` serves it: it lists its six tools,
+adds a ticket (once, however often the same key asks), waits for a ticket to complete and reads its
+answer, steers and queues into a running ticket (each
 said as what became of it), cancels one, and answers bad input with a tool error in words. A
 ticket's answer full of terminal controls comes back as the text it is, and nothing but JSON-RPC
 reaches stdout."""
@@ -45,7 +46,7 @@ id = "slow"
 prompt = "go"
 model = "long-answer:tokens_per_s=20,repeat=50"
 """
-TOOLS = {"list_tickets", "message_ticket", "wait_for_tickets", "read_ticket", "cancel_ticket"}
+TOOLS = {"add_ticket", "list_tickets", "message_ticket", "wait_for_tickets", "read_ticket", "cancel_ticket"}
 
 
 def command(url: str, token_file: Path) -> list[str]:
@@ -99,6 +100,23 @@ async def test_an_agent_waits_for_reads_messages_and_cancels_tickets_through_lfg
             assert (report["outcome"], report["answer"], report["answer_pages"]) == ("completed", answer, 1)
             assert report["output_tokens"] > 0 and report["files_changed"] is None
 
+            add = {"ticket": {"prompt": "Say hello again.", "model": "hello"}, "key": "k-1"}
+            added = data(await session.call_tool("add_ticket", add))
+            again = data(await session.call_tool("add_ticket", add))
+            assert added["ticket"] == again["ticket"] == "added-1"
+            new = data(await session.call_tool("wait_for_tickets", {"tickets": ["added-1"]}))
+            assert new["done"] and new["tickets"][0]["state"] == "completed"
+            assert new["tickets"][0]["added_by"].startswith("127.0.0.1 ("), "who added it, as its events say"
+            read = data(await session.call_tool("read_ticket", {"ticket": "added-1"}))
+            assert read["outcome"] == "completed" and read["answer"] == answer
+            bad = error(await session.call_tool("add_ticket", {"ticket": {"prompt": "x", "promtp": "y"}}))
+            assert "unknown field 'promtp'" in bad
+            long_key = {"ticket": {"prompt": "x"}, "key": "k" * 201}
+            assert (
+                error(await session.call_tool("add_ticket", long_key))
+                == "add-ticket: key is longer than 200 characters"
+            )
+
             call = await asked(run, 1)  # t's first round waits for approval: its turn runs
             needs = data(await session.call_tool("wait_for_tickets", {"tickets": ["t", "slow"]}))
             assert (needs["done"], needs["why"]) == (False, "t needs a person")
@@ -127,7 +145,7 @@ async def test_an_agent_waits_for_reads_messages_and_cancels_tickets_through_lfg
             assert slow["done"] and slow["tickets"][0]["state"] == "cancelled"
 
             unknown = error(await session.call_tool("read_ticket", {"ticket": "nope"}))
-            assert unknown == "the run has no ticket 'nope' (its tickets: hello, t, slow)"
+            assert unknown == "the run has no ticket 'nope' (its tickets: hello, t, slow, added-1)"
             mode = error(
                 await session.call_tool("message_ticket", {"ticket": "t", "text": "x", "mode": "shout"})
             )
@@ -148,6 +166,7 @@ async def test_an_agent_waits_for_reads_messages_and_cancels_tickets_through_lfg
             transcript = data(await session.call_tool("read_ticket", {"ticket": "t", "part": "transcript"}))
         await asyncio.wait_for(run.run.wait(), 20)
 
+    assert set(run.run.states) == {"hello", "t", "slow", "added-1"}, "the key added it once"
     assert [e.text for e in run.events if isinstance(e, Steered)] == ["Stop after the README."]
     prompts = [e.text for e in run.events if isinstance(e, PromptSent) and e.ticket == "t"]
     assert prompts == ["Look around.", "Then a haiku."]
