@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -44,6 +45,7 @@ from lfgtui.events import (
 )
 from lfgtui.providers.base import AssistantMessage, Message, ToolResultMessage, UserMessage
 from lfgtui.remote.attach import AttachError, Attachment
+from lfgtui.remote.server import ServeError, token_in
 from lfgtui.run.requests import AddTicket, Cancel, FollowUp, Request, Steer
 from lfgtui.tickets.ticket import Ticket
 
@@ -66,6 +68,8 @@ FROM_FILE = "the tickets file"
 """Who added a ticket the run started with."""
 FROM_RUN = "added while the run ran"
 """Who added a ticket the run took on later (a fork, a synthesis, an added ticket)."""
+NAMED = 20
+"""The most tickets an error names when it says which tickets the run has."""
 ADDED_BY = "added by "
 """How an added ticket's events say who added it (run/decisions.py `_add_ticket`)."""
 ENDED = frozenset({State.UNREAD, State.DONE, State.FAILED, State.CANCELLED})
@@ -153,6 +157,7 @@ class Desk:
         self._lost: str | None = None
         self._ended = False
         self._changed: asyncio.Future[None] | None = None
+        self._connecting = asyncio.Lock()
 
     async def aclose(self) -> None:
         if self._following is not None:
@@ -165,11 +170,13 @@ class Desk:
     # The tools
 
     async def list_tickets(self) -> dict[str, Any]:
-        """Every ticket of the run: its id, title, state and who added it."""
+        """Every ticket of the run: its id, title, state and who added it; whether the run has ended,
+        and whether it takes requests (`control`: served with `--control`)."""
         await self._ready()
         return {
             "tickets": [self._listed(record) for record in self.records.values()],
             "run_ended": self._ended,
+            "control": self.control,
         }
 
     async def read_ticket(self, ticket: str, part: str = "report", page: int = 1) -> dict[str, Any]:
@@ -202,6 +209,8 @@ class Desk:
         if not tickets:
             raise Refused("tickets: name at least one ticket (list_tickets lists them)")
         records = [self._record(ticket) for ticket in dict.fromkeys(tickets)]
+        if math.isnan(timeout_s):
+            raise Refused(f"timeout_s must be a number of seconds (at most {MAX_WAIT_S:g}), not NaN")
         waits = min(max(timeout_s, 0.0), MAX_WAIT_S)
         loop = asyncio.get_running_loop()
         until = loop.time() + waits
@@ -278,8 +287,9 @@ class Desk:
     async def _ready(self) -> None:
         """Follow the run (connecting again after a lost connection) and wait until this watcher has
         caught up with it; raises `Refused` saying why it cannot."""
-        if self._following is None or (self._lost is not None and not self._ended):
-            await self._connect()
+        async with self._connecting:  # calls at once make one connection
+            if self._following is None or (self._lost is not None and not self._ended):
+                await self._connect()
         attachment = self._attachment
         assert attachment is not None and self._following is not None
         caught_up = asyncio.ensure_future(attachment.caught_up.wait())
@@ -295,8 +305,6 @@ class Desk:
             raise Refused(f"{self.url} has not sent the run's events within {CATCH_UP_S:g} s: try again")
 
     async def _connect(self) -> None:
-        from lfgtui.remote.server import ServeError, token_in
-
         await self.aclose()
         try:
             token = token_in(self.token_file)
@@ -361,8 +369,9 @@ class Desk:
     def _record(self, ticket: str) -> Record:
         record = self.records.get(ticket)
         if record is None:
-            known = ", ".join(self.records) or "none"
-            raise Refused(f"the run has no ticket {ticket!r} (its tickets: {known})")
+            known = ", ".join(list(self.records)[:NAMED]) or "none"
+            more = f", and {len(self.records) - NAMED} more" if len(self.records) > NAMED else ""
+            raise Refused(f"the run has no ticket {ticket!r} (its tickets: {known}{more})")
         return record
 
     def _standing(self, record: Record) -> Standing:

@@ -231,6 +231,12 @@ async def test_an_answer_of_terminal_controls_comes_back_as_it_is_and_stdout_is_
             "method": "tools/call",
             "params": {"name": "read_ticket", "arguments": {"ticket": "h", "part": "answer"}},
         },
+        {
+            "jsonrpc": "2.0",
+            "id": 4,
+            "method": "tools/call",
+            "params": {"name": "wait_for_tickets", "arguments": {"tickets": ["h"], "timeout_s": "FOREVER"}},
+        },
     ]
     async with served(sim, tmp_path, one, control=True) as run:
         run.run.start()
@@ -244,14 +250,19 @@ async def test_an_answer_of_terminal_controls_comes_back_as_it_is_and_stdout_is_
         assert process.stdin is not None and process.stdout is not None
         lines: list[bytes] = []
         for request in requests:
-            process.stdin.write(json.dumps(request).encode() + b"\n")
+            line = json.dumps(request).replace('"FOREVER"', "NaN")  # what Python's JSON writes for nan
+            process.stdin.write(line.encode() + b"\n")
             await process.stdin.drain()
             if "id" in request:  # its answer, before the next is sent
                 lines.append(await asyncio.wait_for(process.stdout.readline(), 30))
         process.stdin.close()
         rest, err = await asyncio.wait_for(process.communicate(), 30)
     messages = [json.loads(line) for line in [*lines, *rest.splitlines()]]
-    assert all(m["jsonrpc"] == "2.0" for m in messages) and [m.get("id") for m in messages] == [1, 2, 3]
+    assert all(m["jsonrpc"] == "2.0" for m in messages) and [m.get("id") for m in messages] == [1, 2, 3, 4]
     answer = json.loads(messages[2]["result"]["content"][0]["text"])
     assert answer["text"] == HOSTILE, "every control character, as it came"
+    forever = messages[3]["result"]
+    assert forever["isError"] and forever["content"][0]["text"].endswith(
+        "timeout_s must be a number of seconds (at most 120), not NaN"
+    ), "never a wait without end"
     assert process.returncode == 0 and b"Traceback" not in err
