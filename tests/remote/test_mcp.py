@@ -174,7 +174,7 @@ async def test_an_agent_waits_for_reads_messages_and_cancels_tickets_through_lfg
     assert "Traceback" not in errlog.read_text()
 
 
-async def test_a_bad_token_file_is_a_tool_error_in_words_until_it_is_put_right(
+async def test_a_bad_token_file_is_a_tool_error_in_words_until_it_is_put_right_and_an_ended_run_stays_read(
     sim: SimServer, tmp_path: Path
 ) -> None:
     token_file = tmp_path / "token"
@@ -188,6 +188,12 @@ async def test_a_bad_token_file_is_a_tool_error_in_words_until_it_is_put_right(
         wrong = error(await session.call_tool("list_tickets", {}))
         token_file.write_text(TOKEN)
         listed = data(await session.call_tool("list_tickets", {}))
+        run.hub.end()  # the run is over: what it said stays readable, and it takes nothing more
+        over = data(await session.call_tool("wait_for_tickets", {"tickets": ["hello"]}))
+        late = error(await session.call_tool("message_ticket", {"ticket": "t", "text": "x"}))
+        report = data(await session.call_tool("read_ticket", {"ticket": "t"}))
+    assert (over["done"], over["why"]) == (False, "the run has ended")
+    assert late == "the run has ended: it takes nothing more" and report["state"] == "waiting"
     assert missing.startswith(f"cannot read the token file {token_file}: [Errno 2]")
     assert wrong.startswith("the server refused the token (401)")
     assert [t["ticket"] for t in listed["tickets"]] == ["hello", "t", "slow"]
