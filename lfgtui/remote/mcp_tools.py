@@ -99,6 +99,8 @@ class Record:
     """What it holds now, unsent."""
     last_held: int = 0
     """The highest id of a message it has held: a message held after a mark has a higher one."""
+    end: AttemptEnded | None = None
+    """How its latest attempt ended; None while it runs (or before it starts)."""
 
     def take(self, event: Event) -> None:
         """One event of the ticket: a later attempt starts the record of its events over."""
@@ -106,20 +108,18 @@ class Record:
             self.events.append(event)
             return
         if event.attempt > self.attempt:
-            self.attempt, self.events = event.attempt, []
+            self.attempt, self.events, self.end = event.attempt, [], None
         if event.attempt == self.attempt:
             self.events.append(event)
-        if type(event) is Status and self.added_by == FROM_RUN and event.message.startswith(ADDED_BY):
+        if isinstance(event, AttemptEnded) and event.attempt == self.attempt:
+            self.end = event
+        elif type(event) is Status and self.added_by == FROM_RUN and event.message.startswith(ADDED_BY):
             self.added_by = event.message.removeprefix(ADDED_BY)  # who added it, as its events say
         elif isinstance(event, Steered):
             self.steered.append(event.text)
         elif isinstance(event, Holding):
             self.held = event.held
             self.last_held = max((m.id for m in event.held), default=self.last_held)
-
-    def ended(self) -> AttemptEnded | None:
-        last = self.events[-1] if self.events else None
-        return last if isinstance(last, AttemptEnded) else None
 
     def answer(self) -> str:
         """The latest attempt's final answer: its text since its last model call began, as the run
@@ -393,7 +393,7 @@ class Desk:
 
     def _summary(self, record: Record, standing: Standing) -> str:
         """A line on where the ticket stands: what it waits on, how it ended, how its answer begins."""
-        ended = record.ended()
+        ended = record.end
         if standing.state in (State.UNREAD, State.DONE) or (
             ended is not None and standing.state is State.ASKED
         ):
@@ -410,7 +410,7 @@ class Desk:
 
     def _report(self, record: Record) -> dict[str, Any]:
         standing = self._standing(record)
-        ended = record.ended()
+        ended = record.end
         diff = record.diff()
         answer = record.answer()
         costs = [self.book.attempts[key] for key in self.book.attempts if key[0] == record.ticket.id]
@@ -428,6 +428,7 @@ class Desk:
             "answer": answer[:PAGE_CHARS],
             "answer_pages": pages(answer),
             "files_changed": None if diff is None else list(diff.files),
+            "files_count": None if diff is None else diff.count,
             "lines_added": None if diff is None else diff.added,
             "lines_removed": None if diff is None else diff.removed,
             "input_tokens": sum(inputs) if inputs else None,
