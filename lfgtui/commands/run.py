@@ -100,6 +100,8 @@ def run(args: argparse.Namespace) -> int:
         warn(problem)
         return EXIT_USAGE
     use_tui = not (args.headless or args.json or args.start_on_attach) and terminal_attached()
+    if args.open and not use_tui and not (args.serve is not None and args.control):
+        warn("--open without the TUI takes tickets only served with --serve ADDRESS --control: none can come")
     with asyncio.Runner() as runner:
         # The TUI reads the streams in a child process, started before the tickets are checked: its
         # own imports (the SDKs, the sim) are the longest wait before a first token, and they overlap
@@ -365,7 +367,7 @@ async def run_headless(
     loop = asyncio.get_running_loop()
 
     def stop(code: int) -> None:
-        if args.open and started and not any(state.running for state in run.states.values()):
+        if args.open and started and not _at_work(run):
             stopped.set()  # the person ends the open run: none of its tickets is cut short
             return
         signalled.append(code)
@@ -399,11 +401,19 @@ async def run_headless(
         if referee is not None:
             await referee.settled()
             outcomes = await run.wait()  # with the judges the referee started meanwhile
+        run.admits = None  # it has ended: a ticket added now would run after it (refused, in words)
     if progress is not None:
         output.write(f"\n{progress.table()}\n")
     if signalled:
         return signalled[0]
     return 0 if all(o is Outcome.COMPLETED for o in outcomes.values()) else 1
+
+
+def _at_work(run: Run) -> bool:
+    """Whether a ticket of the run is at work: an attempt under way, or one still to start (waiting
+    for its dependencies or a slot). A ticket whose attempt has ended is not, though its task may
+    still be writing that end back (to a broker)."""
+    return any(state.running and (state.live or state.outcome is None) for state in run.states.values())
 
 
 async def _first_of(*events: asyncio.Event) -> None:
