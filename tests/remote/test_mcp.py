@@ -17,11 +17,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from mcp import ClientSession, StdioServerParameters, stdio_client
 from mcp.types import CallToolResult
 
 from lfgtui.events import PromptSent, Steered, TextDelta
 from lfgtui.sim.server import SimServer
+from tests.support.git import isolate_git, repository
 from tests.support.hostile import HOSTILE
 from tests.support.serving import TOKEN, asked, served
 from tests.support.streams import write_scenario
@@ -272,3 +274,33 @@ async def test_an_answer_of_terminal_controls_comes_back_as_it_is_and_stdout_is_
         "timeout_s must be a number of seconds (at most 120), not NaN"
     ), "never a wait without end"
     assert process.returncode == 0 and b"Traceback" not in err
+
+
+async def test_a_ticket_s_changed_files_and_its_diff_are_read_in_pages(
+    sim: SimServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    isolate_git(tmp_path, monkeypatch)
+    repo = repository(tmp_path / "repo")
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN)
+    toml = (
+        f'[[ticket]]\nid = "w"\nprompt = "write"\nprovider = "sim"\nmodel = "writer"\nworkdir = "{repo}"\n'
+        'isolation = "worktree"\ntools = ["write_file", "run_command"]\n'
+    )
+    async with (
+        served(sim, tmp_path, toml, control=True) as run,
+        mcp_session(run.url, token_file, tmp_path / "mcp.err") as session,
+    ):
+        run.run.start()
+        waited = data(await session.call_tool("wait_for_tickets", {"tickets": ["w"], "timeout_s": 60}))
+        report = data(await session.call_tool("read_ticket", {"ticket": "w"}))
+        diff = data(await session.call_tool("read_ticket", {"ticket": "w", "part": "diff"}))
+    assert waited["done"] and report["outcome"] == "completed"
+    assert (report["files_changed"], report["files_count"], report["diff_pages"]) == (
+        ["notes/summary.md"],
+        1,
+        1,
+    )
+    assert report["lines_added"] == 3 and report["lines_removed"] == 0
+    assert diff["text"].startswith("diff --git a/notes/summary.md b/notes/summary.md")
+    assert "+Written by the lfg writer scenario." in diff["text"]
