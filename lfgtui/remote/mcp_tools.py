@@ -214,6 +214,7 @@ class Desk:
         waits = min(max(timeout_s, 0.0), MAX_WAIT_S)
         loop = asyncio.get_running_loop()
         until = loop.time() + waits
+        told, told_at = -1, loop.time()
         while True:
             standings = [self._standing(record) for record in records]
             ended = sum(standing.state in ENDED for standing in standings)
@@ -227,9 +228,11 @@ class Desk:
             elif loop.time() >= until:
                 why = f"still waiting after {waits:g} s: call again to wait longer"
             else:
-                if progress is not None:
+                if progress is not None and (ended != told or loop.time() >= told_at + PROGRESS_S):
+                    told, told_at = ended, loop.time()  # a change, or a while: never per streamed token
                     await progress(ended, len(records), f"{ended} of {len(records)} ended")
-                await self._change(min(until - loop.time(), PROGRESS_S))
+                wake = until if progress is None else min(until, told_at + PROGRESS_S)
+                await self._change(wake - loop.time())
                 continue
             listed = [self._listed(record) for record in records]
             return {"done": ended == len(records), "why": why, "tickets": listed}

@@ -140,7 +140,7 @@ async def test_an_agent_waits_for_reads_messages_and_cancels_tickets_through_lfg
                 )
             )
             assert not waited["done"] and waited["why"].startswith("still waiting after 0.5 s")
-            assert progress and progress[0] == (0, 1, "0 of 1 ended")
+            assert progress == [(0, 1, "0 of 1 ended")], "said at once, then at a change: not per token"
             cancelled = data(await session.call_tool("cancel_ticket", {"ticket": "slow"}))
             assert cancelled["ticket"] == "slow"
             slow = data(await session.call_tool("wait_for_tickets", {"tickets": ["slow"]}))
