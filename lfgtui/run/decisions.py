@@ -56,6 +56,8 @@ if TYPE_CHECKING:
 
     from lfgtui.tickets.ticket import Ticket
 
+MAX_KEY_CHARS = 200
+"""The longest idempotency key an add-ticket may carry."""
 Admits = Callable[[dict[str, Any], "Mapping[str, Ticket]"], "Ticket"]
 """What checks a ticket asked to be added to the running run (add-ticket), given its fields and the
 run's tickets, as the run's tickets file was checked (tickets/load.py `load_added`): the ticket, or a
@@ -68,6 +70,7 @@ class Decides(RunFace, Protocol):
     states: Mapping[str, TicketState]
     runner: AttemptRunner
     admits: Admits | None
+    added_keys: dict[str, str]
 
     def add(self, ticket: Ticket, why: str | None = None, *, record: bool = False) -> None: ...
 
@@ -221,11 +224,17 @@ def _add_ticket(run: Decides, asked: AddTicket, who: str) -> Told:
         return Refusal("this run takes no new tickets: only `lfg run` adds them to the run it runs")
     if asked.ticket is None:
         return Refusal("add-ticket: ticket is missing (its fields, as a [[ticket]] table has them)")
+    if asked.key is not None and len(asked.key) > MAX_KEY_CHARS:
+        return Refusal(f"add-ticket: key is longer than {MAX_KEY_CHARS} characters")
+    if asked.key is not None and (known := run.added_keys.get(asked.key)) is not None:
+        return Added(known)  # asked again (a client that lost the answer): nothing more is added
     try:
         ticket = run.admits(asked.ticket, {name: state.written for name, state in run.states.items()})
     except ValueError as exc:
         return Refusal(str(exc))
     run.add(ticket, f"added by {who}", record=True)
+    if asked.key is not None:
+        run.added_keys[asked.key] = ticket.id
     return Added(ticket.id)
 
 

@@ -222,6 +222,9 @@ class AddTicket(Request):
     kind: ClassVar[str] = "add-ticket"
     served: ClassVar[bool] = True
     ticket: dict[str, Any] | None = dataclasses.field(default=None, hash=False)
+    key: str | None = None
+    """An idempotency key: an add-ticket whose key the run has seen adds nothing, and is answered with
+    the ticket that key added (`lfg mcp`'s `add_ticket`, which an agent's client may send again)."""
 
 
 @dataclass(frozen=True)
@@ -266,10 +269,13 @@ def request_types() -> tuple[type[Request], ...]:
 
 
 def encode(request: Request) -> dict[str, Any]:
-    """A request as the JSON body of `POST /v1/requests`: `{"request": kind, field: value, ...}`."""
+    """A request as the JSON body of `POST /v1/requests`: `{"request": kind, field: value, ...}`; a
+    field left at its default of None is left out, as `decode` reads it."""
     body: dict[str, Any] = {"request": request.kind}
     for field in fields(request):
         value = getattr(request, field.name)
+        if value is None and field.default is None:
+            continue
         body[field.name] = (
             {"action": value.action, "content": value.content} if isinstance(value, Reply) else value
         )

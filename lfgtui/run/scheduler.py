@@ -175,6 +175,9 @@ class Run:
         self.admits: Admits | None = None
         """What checks a ticket asked to be added while the run runs (run/decisions.py `Admits`): set
         by `lfg run`, which loaded its tickets file; None: the run takes no new tickets."""
+        self.added_keys: dict[str, str] = {}
+        """The ticket each add-ticket's idempotency key added, by key: asked again, it adds nothing.
+        Kept for the life of this process (a resumed run starts with none)."""
         self.steers_only = False
         """Whether a steer with no safe point is refused rather than queued: on a broker's worker,
         whose coordinator sends the ticket's next turns (run/decisions.py `_steer`)."""
