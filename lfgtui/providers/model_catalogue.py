@@ -39,6 +39,7 @@ VENDOR_IDS: Mapping[str, str] = {
     "openai": "openai",
     "xai": "xai",
     "deepseek": "deepseek",
+    "google": "google",
 }
 """lfg's vendor (`VENDOR_HOSTS`) to the catalogue's provider id."""
 MAX_TOKENS = 100_000_000
