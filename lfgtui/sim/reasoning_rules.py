@@ -23,7 +23,9 @@ The rules, keyed on model names as the real APIs are (read 2026-11-26):
 - Flavours of Chat server, by model name (`chat_flavour`): OpenRouter's `reasoning_details` (recorded,
   not refused: its refusals are unknown), Ollama, which streams `reasoning` and hangs on a
   `reasoning_content` sent back (`Stalled`), and DeepSeek, which reports its prompt cache as
-  `prompt_cache_hit_tokens` and `prompt_cache_miss_tokens` (its context-caching guide).
+  `prompt_cache_hit_tokens` and `prompt_cache_miss_tokens` (its context-caching guide), and Kimi, which
+  reports it as a top-level `cached_tokens` and streams its usage in `choices[0].usage` (Kimi's chat
+  reference as quoted by pi #8075, #2017 and promptfoo #10132, read 2026-11-27).
 Each rule's sources and dates are in docs/guides/sim.md.
 """
 
@@ -106,17 +108,22 @@ def _opaque_of(value: object, call: int) -> bool:
 
 DEEPSEEK = re.compile(r"deepseek-")
 """A DeepSeek model on DeepSeek's own API, which reports its cache in fields of its own."""
+KIMI = re.compile(r"kimi-")
+"""A Kimi model on Moonshot's own API, which reports its cache as a top-level `cached_tokens` and
+streams its usage in the last chunk's `choices[0].usage`."""
 
 
 def chat_flavour(model: str) -> str:
-    """Which Chat Completions server a model name stands for: "openrouter", "ollama", "deepseek", or
-    "" (the API of the model's maker, or a server that speaks as it does)."""
+    """Which Chat Completions server a model name stands for: "openrouter", "ollama", "deepseek",
+    "kimi", or "" (the API of the model's maker, or a server that speaks as it does)."""
     if OPENROUTER.match(model):
         return "openrouter"
     if OLLAMA.match(model):
         return "ollama"
     if DEEPSEEK.match(model):
         return "deepseek"
+    if KIMI.match(model):
+        return "kimi"
     return ""
 
 
