@@ -15,6 +15,7 @@ import pytest
 
 from lfgtui.config.load import load_config
 from lfgtui.providers.base import Reasoning
+from lfgtui.providers.models import facts
 from tests.support.tickets_file import KEYS, load, refused
 
 
@@ -138,3 +139,19 @@ def test_an_effort_the_vendors_page_does_not_list_is_refused_at_load_naming_thos
     text = f'[[ticket]]\nid = "t"\nprompt = "hi"\nprovider = "{provider}"\nmodel = "{model}"\n'
     (problem,) = refused(tmp_path, text + f'effort = "{effort}"\n', config)
     assert f"effort {effort!r} is not one {model} takes" in problem
+
+
+CURRENT = {"anthropic": "claude-sonnet-5-5", "openai": "gpt-6.2-sol", "xai": "grok-4.7"}
+"""Each vendor's current everyday model, by its pages read 2026-11-27 (Anthropic's models overview:
+the 5.5 line; OpenAI's GPT-6.2 launch of 2026-11-17; xAI's models page)."""
+
+
+@pytest.mark.parametrize("provider", sorted(CURRENT))
+def test_a_ticket_naming_no_model_gets_its_vendors_current_model_and_loads_with_tools(
+    tmp_path: Path, provider: str
+) -> None:
+    text = f'[[ticket]]\nid = "t"\nprompt = "hi"\nprovider = "{provider}"\ntools = ["read_file"]\n'
+    (ticket,) = load(tmp_path, text).tickets
+    assert ticket.model == CURRENT[provider]
+    known = facts(ticket.model)
+    assert known is not None and not known.inferred, "a default is a model lfg's table lists itself"
