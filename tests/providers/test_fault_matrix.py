@@ -142,6 +142,17 @@ async def test_http_errors_are_classified_with_the_providers_message(
     assert len(sim.log) == 1  # no retries of its own: retrying is the caller's decision
 
 
+@model_apis
+async def test_a_404_for_a_shut_down_model_names_its_shutdown_and_replacement(provider: Provider) -> None:
+    """The APIs answer a shut-down model as an unknown one (404 `model_not_found`): lfg adds what its
+    table knows, so the person reads why and what to use instead, not an opaque 404 (o1 shut down
+    on 2026-10-23, OpenAI naming gpt-5.6-sol)."""
+    out = await collect(provider, ask("o1"))
+    assert out.error is not None and out.error.status == 404
+    assert "unknown sim model 'o1'" in out.error.message, "the provider's own words first"
+    assert "model 'o1' was retired on 2026-10-23: use 'gpt-5.6-sol' instead" in out.error.message
+
+
 @every_adapter
 async def test_rate_limit_carries_retry_after(provider: Provider) -> None:
     first = await collect(provider, ask("fault-429"))
