@@ -51,7 +51,7 @@ OPENAI_REASONING = re.compile(r"(?:openai/)?gpt-(?:5\.[4-9]|6)")
 """OpenAI's models that reason by default (effort not `none`) and keep Chat Completions' function
 tools and sampling for effort `none`: GPT-5.4 to 5.9 and the GPT-6 family, `openai/` allowed."""
 OPENAI_NO_NONE = re.compile(r"(?:openai/)?gpt-6(?:-astra|\.1-sol|\.[2-9])")
-"""The GPT-6 models with no effort `none` (low to max): Astra, 6.1 Sol, the 6.2 line on."""
+"""The GPT-6 models with no effort `none` nor `minimal` (low to max): Astra, 6.1 Sol, the 6.2 line on."""
 OPENROUTER = re.compile(
     r"(?:anthropic|google|x-ai|deepseek|moonshotai|qwen|z-ai|mistralai|meta-llama|minimax)/"
 )
@@ -177,9 +177,9 @@ def _chat_parameters(body: dict[str, Any], model: str) -> None:
     if not OPENAI_REASONING.match(model):
         return
     effort = body.get("reasoning_effort")
-    if effort == "none" and OPENAI_NO_NONE.match(model):
+    if effort in ("none", "minimal") and OPENAI_NO_NONE.match(model):
         raise BadRequest(
-            "Unsupported value: 'reasoning_effort' does not support 'none' with this model. Supported "
+            f"Unsupported value: 'reasoning_effort' does not support '{effort}' with this model. Supported "
             "values are: 'low', 'medium', 'high', 'xhigh', and 'max'.",
             param="reasoning_effort",
             code="unsupported_value",
