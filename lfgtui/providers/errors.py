@@ -110,10 +110,11 @@ def classify(exc: BaseException, model: str | None = None) -> ErrorInfo:
 
 
 def shut_down(info: ErrorInfo, model: str, today: date) -> ErrorInfo:
-    """A 404 for a model lfg's table says its provider has shut down (or shuts down soon), with the
-    date and the replacement: the API words a shutdown as an unknown model (`model_not_found`)."""
+    """A 404 for a model lfg's table says its provider has shut down, with the date and the
+    replacement: the API words a shutdown as an unknown model (`model_not_found`). A model still
+    served (retiring later) is not why a request was not found, so nothing is added for it."""
     status, said = lifecycle(model, today)
-    if info.status != 404 or status is Status.OK:
+    if info.status != 404 or status is not Status.RETIRED:
         return info
     return replace(info, message=f"{info.message} ({said})")
 

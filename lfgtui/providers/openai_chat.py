@@ -240,10 +240,11 @@ def chat_usage(check: UsageCheck, usage: Any) -> list[Event]:
     """The events of a chunk's usage, each count checked. xAI counts reasoning outside
     `completion_tokens`: when the total says so, it is added to the output. Cache reads are
     `prompt_tokens_details.cached_tokens` (OpenAI, xAI, OpenRouter, vLLM, Gemini's OpenAI layer),
-    else a vendor's own top-level field, which wins where both come: DeepSeek's
-    `prompt_cache_hit_tokens`, Kimi's `cached_tokens` (read 2026-11-27: each vendor's usage or
-    caching page; Kimi's chat reference as quoted by pi #8075 and promptfoo #10132); Ollama reports
-    no cache. `usage` is the SDK's object, or the plain dict Kimi streams as `choices[0].usage`."""
+    and a vendor's own top-level field: DeepSeek's `prompt_cache_hit_tokens`, Kimi's `cached_tokens`
+    (read 2026-11-27: each vendor's usage or caching page; Kimi's chat reference as quoted by pi
+    #8075 and promptfoo #10132); where more than one comes, the largest, so that a proxy's bare 0
+    beside the vendor's count hides nothing. Ollama reports no cache. `usage` is the SDK's object,
+    or the plain dict Kimi streams as `choices[0].usage`."""
     prompt = check.count("usage.prompt_tokens", _field(usage, "prompt_tokens"))
     completion = check.count("usage.completion_tokens", _field(usage, "completion_tokens"))
     total = check.count("usage.total_tokens", _field(usage, "total_tokens"))
@@ -256,11 +257,10 @@ def chat_usage(check: UsageCheck, usage: Any) -> list[Event]:
     cache_read, cache_write = cache_tokens(
         check, "usage.prompt_tokens_details", _field(usage, "prompt_tokens_details")
     )
-    for own in VENDOR_CACHE_READS:  # a vendor's own count, over a proxy's nested `cached_tokens: 0`
+    for own in VENDOR_CACHE_READS:
         hits = check.count(f"usage.{own}", _field(usage, own))
         if hits is not None:
-            cache_read = hits
-            break
+            cache_read = hits if cache_read is None else max(cache_read, hits)
     return check.events(
         input_tokens=prompt,
         output_tokens=completion,

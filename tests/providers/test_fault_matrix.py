@@ -151,6 +151,9 @@ async def test_a_404_for_a_shut_down_model_names_its_shutdown_and_replacement(pr
     assert out.error is not None and out.error.status == 404
     assert "unknown sim model 'o1'" in out.error.message, "the provider's own words first"
     assert "model 'o1' was retired on 2026-10-23: use 'gpt-5.6-sol' instead" in out.error.message
+    not_yet = await collect(provider, ask("gpt-4.1-mini"))  # shuts down 2027-01-14: not why it 404s
+    assert not_yet.error is not None and not_yet.error.status == 404
+    assert "retire" not in not_yet.error.message
 
 
 @every_adapter
