@@ -142,8 +142,14 @@ class Restored:
         return bool(self.remarked or self.removed or self.rewound)
 
     def said(self, before: str | None) -> str:
-        """The run's one line about it."""
+        """The run's one line about it: what was written back, or, where nothing was (a failover to a
+        replica that had it all, a restart with its append-only file), that the server changed."""
         where = f" (server {before[:8] or '?'} → {self.server[:8] or '?'})" if before else ""
+        if not self.went_back:
+            return (
+                f"the broker's server changed (restarted or failed over){where}: it forgot no ended "
+                "ticket or work entry of this run, so nothing was written back and nothing runs again"
+            )
         parts = [
             f"{plural(len(self.remarked), 'ended ticket')} re-marked",
             f"{plural(self.removed, 'stale work entry', 'stale work entries')} removed",
