@@ -251,15 +251,17 @@ class Gate:
         self.redis, self.layout = redis, layout
 
     async def look(self, run_id: str, ticket_id: str, entry: str) -> tuple[int, AttemptEnd | None]:
-        """1 and the entry's recorded end (or None) once the run's coordinator checked the broker's
-        server (or the run has no mark: a coordinator from before it, or a broker that lost
-        everything); 0 while it has not and a coordinator holds the run; 2 when none does."""
+        """1 once the run's coordinator checked the broker's server (or the run has no mark: a
+        coordinator from before it, or a broker that lost everything); 0 while it has not and a
+        coordinator holds the run; 2 when none does. With it, the entry's recorded end (or None): one
+        its worker wrote back while the mark still differs is final too."""
         pipe = self.redis.pipeline(transaction=True)
         pipe.info("server")
         pipe.get(self.layout.checked(run_id))
         pipe.exists(self.layout.coordinator(run_id))
         pipe.hget(self.layout.ended(run_id), ended_field(ticket_id, entry))
         info, mark, coordinated, value = await pipe.execute()
+        end = None if value is None else AttemptEnd.read(value)
         if mark is not None and mark.decode() != str(info.get("run_id", "")):
-            return (0 if coordinated else 2), None
-        return 1, None if value is None else AttemptEnd.read(value)
+            return (0 if coordinated else 2), end  # an end recorded since (written back) stands
+        return 1, end

@@ -484,7 +484,7 @@ class BrokerWorker:
                 self.said,
                 "starting an attempt waits for it",
             )
-            if state == 1 or holding.forsaken:
+            if state == 1 or end is not None or holding.forsaken:
                 return end
             now = time.monotonic()
             alone_since = (alone_since or now) if state == 2 else None
@@ -553,6 +553,12 @@ class BrokerWorker:
                 self.said(
                     f"{item.ticket.id} of run {item.run_id} (attempt {ended.attempt}) ended already "
                     f"({ended.outcome}): not running it again"
+                )
+            else:  # its worker wrote its end back, or it lapsed, while this one waited at the gate
+                self.said(
+                    f"{item.ticket.id} of run {item.run_id}: its entry was no longer this worker's "
+                    "when it could start (taken over, or acknowledged by the worker that ran it): "
+                    "not running it"
                 )
             return True
         if (refused := await self._run_refused(item, taken.entry)) is not None:  # after: an ended one says so
