@@ -428,7 +428,14 @@ class BrokerWorker:
         """Once the attempt ended: its last events to the broker, then record its end and acknowledge
         its entry; or, when the events did not get there, leave the entry to be run again. The run's
         other attempts here go on publishing meanwhile (`RunPublishers`)."""
-        self.said(f"{item.ticket.id} of run {item.run_id} (attempt {attempt}): {end.outcome}")
+        said = f"{item.ticket.id} of run {item.run_id} (attempt {attempt})"
+        if holding.forsaken and end.outcome is not Outcome.INTERRUPTED:  # its end dropped, unrecorded
+            self.said(
+                f"{said}: interrupted (it {end.outcome} here once its entry was another worker's, or its "
+                "lease in doubt: that end was dropped, neither published nor recorded)"
+            )
+        else:
+            self.said(f"{said}: {end.outcome}")
         released = await self.publishers.release(publisher, item.ticket.id, attempt)
         if holding.fenced:
             return  # stopped by its own fence: its entry is left to be taken over
