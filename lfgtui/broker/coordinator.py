@@ -277,7 +277,7 @@ class Dispatch:
             done = await self._restoration.write_back(self.ledger, streams, _REWOUND, self.fence)
         except Superseded as exc:
             self.superseded(str(exc))
-        if done.went_back:
+        if done.went_back or before:  # a server that changed and forgot nothing is said too
             said = done.said(before)
             self.said(said)
             for queue in self._waiting.values():  # before a rewound attempt's end: it says it too
