@@ -172,3 +172,49 @@ async def test_an_agent_without_steering_gets_the_steer_queued_saying_so(tmp_pat
     prompts = [(e.attempt, e.text) for e in events if isinstance(e, PromptSent)]
     assert prompts == [(1, "Write the notes."), (2, STEER)]
     assert not any(isinstance(e, Steered) for e in events)
+
+
+async def test_a_steer_that_cuts_the_agents_answer_off_leaves_its_rate_at_what_streamed(
+    tmp_path: Path,
+) -> None:
+    """Issue 73: steered mid-answer, Claude Code cuts that model call off and counts none of it (the
+    sim agent under `--steer-cuts`); lfg read the cut count over the whole time, 3.01 tok/s for a
+    true 25. Ticket `a` streams unsteered first (the run learns a character's worth from its count);
+    `b`, the same answer, is steered mid-way: its rate, of what streamed at that worth, is `a`'s,
+    marked estimated, and teaches the calibration nothing."""
+    path = tmp_path / "tickets.toml"
+    model = 'model = "long-answer:tokens_per_s=200,ttft_ms=300,repeat=2"\n'
+    path.write_text(
+        f'[defaults]\nprovider = "sim-acp"\nworkdir = "{tmp_path}"\n{model}'
+        '[[ticket]]\nid = "a"\nprompt = "Answer."\n'
+        '[[ticket]]\nid = "b"\nprompt = "Answer."\ndepends_on = ["a"]\n'
+    )
+    sim = BUILTIN["sim-acp"]
+    config = sim.with_agent(command=(*sim.agent.command, "--steering", "injected", "--steer-cuts"))
+    loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS, env={})
+    events: list[Event] = []
+    async with Providers({"sim-acp": config}) as providers:
+        run = Run(loaded.tickets, providers, Approvals(), [], keep_agents=True)
+
+        def heard(event: Event) -> None:
+            events.append(event)
+            streamed = [e for e in events if isinstance(e, TextDelta) and e.ticket == "b"]
+            if isinstance(event, TextDelta) and event.ticket == "b" and len(streamed) == 40:
+                assert run.steer("b", STEER, by="ada") is None
+
+        run.sinks.append(heard)
+        try:
+            run.start()
+            await run.wait()
+        finally:
+            await run.close_agents()
+    assert [e.ticket for e in events if isinstance(e, Steered)] == ["b"]
+    assert MID_TURN in text([e for e in events if e.ticket == "b"]), "steered mid-answer"
+    whole, cut = run.book.attempts[("a", 1)], run.book.attempts[("b", 1)]
+    assert not whole.rate_estimated and whole.tokens_per_s is not None
+    assert cut.tokens_per_s == pytest.approx(whole.tokens_per_s, rel=0.15)
+    assert cut.rate_estimated
+    (request,) = cut.requests
+    assert request.reported_tokens is not None
+    assert request.reported_tokens < request.estimated_tokens, "the count left out the part cut off"
+    assert [len(counts) for counts in run.book.calibration.counted.values()] == [1], "a's count alone"
