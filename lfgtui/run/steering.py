@@ -184,11 +184,14 @@ STEER, NEXT_TURN = "steer", "next_turn"
 def taken_as(ticket: str, steer: bool, message: HeldMessage | None) -> tuple[str, str]:
     """How a steer (`steer`) or queued message just held was taken, for whoever sent it: `STEER` or
     `NEXT_TURN`, and in words. `message` is the one the ticket now holds for it; None where the
-    ticket's turn runs on a worker, which took it into that turn."""
+    ticket's turn runs on a worker, which holds it for that turn."""
     if message is None:
-        return STEER, f"steered: the worker running {ticket}'s turn took it into that turn"
+        return STEER, f"steered: carried to the worker running {ticket}'s turn, which holds it for that turn"
     if message.steer:
-        return STEER, f"steered: held for {ticket}'s running turn (message {message.id}), which takes it next"
+        return (
+            STEER,
+            f"steered: held for {ticket}'s running turn (message {message.id}), for its next safe point",
+        )
     if steer:
         return NEXT_TURN, (
             f"queued as {ticket}'s next turn (message {message.id}), not steered: its running turn "

@@ -283,7 +283,7 @@ async def test_a_steer_is_answered_steered_or_queued_as_the_next_turn_in_words_a
         "ok": True,
         "as": "steer",
         "held": french,
-        "said": f"steered: held for t's running turn (message {french}), which takes it next",
+        "said": f"steered: held for t's running turn (message {french}), for its next safe point",
     }
     assert (queued["as"], queued["held"]) == ("next_turn", held["Then a haiku."])
     assert queued["said"].startswith("queued as t's next turn")

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from lfgtui.config.load import Config
+from lfgtui.cost.metrics import Metrics
 from lfgtui.events import (
     ApprovalAsked,
     AttemptEnded,
@@ -23,6 +24,7 @@ from lfgtui.events import (
     Steered,
     TextDelta,
 )
+from lfgtui.history.writer import open_run_history
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.providers.registry import Providers
 from lfgtui.run import Run
@@ -30,6 +32,7 @@ from lfgtui.run.approvals import Approvals
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from tests.support.agents import text
+from tests.support.recording import load_recorded
 
 STEER = "Also say the word PELICAN."
 MID_TURN = f"(steered mid-turn, idleBehavior promptRequired: {STEER})"
@@ -193,8 +196,14 @@ async def test_a_steer_that_cuts_the_agents_answer_off_leaves_its_rate_at_what_s
     config = sim.with_agent(command=(*sim.agent.command, "--steering", "injected", "--steer-cuts"))
     loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS, env={})
     events: list[Event] = []
-    async with Providers({"sim-acp": config}) as providers:
+    db = tmp_path / "history.sqlite3"
+    async with (
+        open_run_history(db, loaded, "lfg run", lambda message: None) as history,
+        Providers({"sim-acp": config}) as providers,
+    ):
+        assert history is not None
         run = Run(loaded.tickets, providers, Approvals(), [], keep_agents=True)
+        run.record(history)
 
         def heard(event: Event) -> None:
             events.append(event)
@@ -218,3 +227,10 @@ async def test_a_steer_that_cuts_the_agents_answer_off_leaves_its_rate_at_what_s
     assert request.reported_tokens is not None
     assert request.reported_tokens < request.estimated_tokens, "the count left out the part cut off"
     assert [len(counts) for counts in run.book.calibration.counted.values()] == [1], "a's count alone"
+    _, recorded = load_recorded(db, run.run_id).tickets
+    replayed = Metrics()
+    for event in recorded.attempts[0].events:
+        replayed.apply(event)
+    assert (replayed.tokens_per_s, replayed.rate_estimated) == (cut.tokens_per_s, True), (
+        "the history keeps the steer at its place in the answer: a replay reads the same rate"
+    )
