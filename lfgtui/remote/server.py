@@ -63,12 +63,13 @@ from lfgtui.run.requests import (
 )
 from lfgtui.run.requests import decode as decode_request
 from lfgtui.run.steer_words import Composing, composing
-from lfgtui.run.steering import MAX_MESSAGE_CHARS
+from lfgtui.run.steering import MAX_MESSAGE_CHARS, taken_as
 from lfgtui.tickets.ticket import Ticket
 
 if TYPE_CHECKING:
     from lfgtui.contest import Verdict
     from lfgtui.cost.prices import PriceBook
+    from lfgtui.events import HeldMessage
     from lfgtui.run import Run
 
 API = "/v1"
@@ -149,6 +150,10 @@ class Controls(Protocol):
         """What a message sent to `ticket` now would be, in words (inbox.py `Composes`)."""
         ...
 
+    def held(self, ticket: str) -> tuple[HeldMessage, ...]:
+        """What `ticket` holds here now: how a steer or queued message just asked was taken."""
+        ...
+
 
 @dataclass(frozen=True)
 class EngineControls:
@@ -172,6 +177,10 @@ class EngineControls:
             return None
         steerable = None if self.run.runner.far else self.run.steerable(ticket)
         return composing(ticket, steerable, state.inbox.offer)
+
+    def held(self, ticket: str) -> tuple[HeldMessage, ...]:
+        state = self.run.states.get(ticket)
+        return () if state is None else tuple(state.inbox.held)
 
 
 @dataclass(frozen=True)
@@ -648,6 +657,7 @@ class RunServer:
             if verdict is None:
                 return _problem(409, f"{tournament} has no verdict yet: its contestants are not all checked")
             return web.json_response({"ok": True, "ticket": self.controls.synthesize(verdict, who)})
+        before = {m.id for m in self.controls.held(ticket)} if isinstance(asked, Steer | Queue) else set()
         told = self.controls.ask(asked, who)
         if inspect.isawaitable(told):  # a sub-agent's cancel: its agent (or worker) answers
             told = await told
@@ -657,7 +667,24 @@ class RunServer:
             return web.json_response({"ok": True, "ticket": told.ticket})
         if told is not None:
             return _problem(409, told.said)
+        if isinstance(asked, Steer | Queue):
+            return web.json_response(self._taken(asked, who, before))
         return web.json_response({"ok": True})
+
+    def _taken(self, asked: Steer | Queue, who: str, before: set[int]) -> dict[str, Any]:
+        """How a steer or queued message was taken (run/steering.py `taken_as`): `as` (`steer` or
+        `next_turn`), `held` (its id among the ticket's held messages, as every `held` line and
+        `edit-held` name it; none for a steer a worker took) and `said`. The message it holds now
+        that it did not before, from `who`, is this one: nothing else ran between the ask and this look (a
+        worker's answer aside, after which a steer held here is one the worker would not take)."""
+        assert self.controls is not None
+        new = [m for m in self.controls.held(asked.ticket) if m.id not in before and m.by == who]
+        message = new[-1] if new else None
+        taken, said = taken_as(asked.ticket, isinstance(asked, Steer), message)
+        answer: dict[str, Any] = {"ok": True, "as": taken, "said": said}
+        if message is not None:
+            answer["held"] = message.id
+        return answer
 
 
 def _content(content: Any) -> bool:

@@ -178,6 +178,10 @@ class Run:
         self.added_keys: dict[str, str] = {}
         """The ticket each add-ticket's idempotency key added, by key: asked again, it adds nothing.
         Kept for the life of this process (a resumed run starts with none)."""
+        self._refused: dict[tuple[str, str], int] = {}
+        """How many changes of a held message each (ticket, asker) had refused: said the 1st, 2nd, 4th,
+        8th... time, with the count, so a watcher retrying refused edits cannot flood the ticket's
+        events (the pane's hold line shows the latest said)."""
         self.steers_only = False
         """Whether a steer with no safe point is refused rather than queued: on a broker's worker,
         whose coordinator sends the ticket's next turns (run/decisions.py `_steer`)."""
@@ -298,7 +302,8 @@ class Run:
 
     def _not_held(self, state: TicketState, message_id: int, verb: str, by: str) -> str:
         """Why a held message cannot be changed (sent already, taken back, or its ticket ended), said
-        in the ticket's events too while its attempt runs: an asker's change never vanishes unsaid."""
+        in the ticket's events too while its attempt runs (`Holding`: the pane's hold line): an
+        asker's change never vanishes unsaid, and the same one refused again is counted (`_refused`)."""
         name = state.ticket.id
         if state.running:
             problem = f"{name} holds no message {message_id}: it was sent already, or taken back"
@@ -309,8 +314,10 @@ class Run:
                 f"{name} {ended}: it holds no message {message_id} any more (each was sent, or said "
                 "unsent, as its turn ended)"
             )
-        if state.ev is not None and state.live:
-            self._emit(state, state.ev(Status, message=f"{verb} by {by} refused: {problem}"))
+        times = self._refused[name, by] = self._refused.get((name, by), 0) + 1
+        if state.ev is not None and state.live and times & (times - 1) == 0:  # the 1st, 2nd, 4th, 8th...
+            so_far = "" if times == 1 else f" ({times} of {by}'s changes refused so far)"
+            self._holding(state, f"{verb} by {by} refused{so_far}: {problem}")
         return problem
 
     def steerable(self, ticket_id: str) -> bool:

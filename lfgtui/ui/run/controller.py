@@ -740,7 +740,7 @@ REQUESTS: dict[type[Request], Declared] = {
         Why("Only a completed ticket can be followed up."),
     ),
     Steer: Declared(
-        "pane.follow_up",
+        "pane.steer",
         _handle(LocalHandle.steer),
         _handle(ServedHandle.steer),
         Why("Only a running ticket can be steered: a completed one takes a follow-up."),

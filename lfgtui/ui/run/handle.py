@@ -299,7 +299,9 @@ class LocalHandle(RunHandle):
         return None
 
     def follow_up(self, asked: FollowUp) -> Outcome:
-        """Send the follow-up, asking the person for its words when the request has none."""
+        """Send the follow-up, asking the person for its words when the request has none. A ticket
+        that completed while it kept messages an attempt left unsent (kept at a retry or a resume)
+        asks once first: send them as its next turns, drop them, or keep them and write the follow-up."""
         run, ticket_id = self.engine, asked.ticket
         if not run.can_continue(ticket_id):
             return REFUSED
@@ -310,7 +312,23 @@ class LocalHandle(RunHandle):
             if prompt:
                 run.ask(FollowUp(ticket_id, prompt), YOU)
 
-        self._screen.app.push_screen(FollowUpScreen(ticket_id), send)
+        kept = run.states[ticket_id].left_held
+        if not kept:
+            self._screen.app.push_screen(FollowUpScreen(ticket_id), send)
+            return None
+
+        def chosen(choice: HeldChoice | None) -> None:
+            if choice is HeldChoice.SEND:
+                problem = send_held(run, ticket_id)
+                if problem is not None:
+                    self._screen.notify(inert(problem), severity="warning", timeout=5, markup=False)
+                return
+            if choice is HeldChoice.DROP:
+                drop_held(run, ticket_id)
+            self._screen.app.push_screen(FollowUpScreen(ticket_id), send)
+
+        question = f"{ticket_id} completed while it kept {len(kept)} message(s) sent to it"
+        self._screen.app.push_screen(HeldScreen({ticket_id: kept}, question), chosen)
         return None
 
     def steer(self, asked: Steer | Queue) -> Outcome:
