@@ -1,4 +1,4 @@
-"""How to install one of lfg's extras (`otel`, `broker`, `prometheus`), said so that it works.
+"""How to install one of lfg's extras (`otel`, `broker`, `prometheus`, `mcp`), said so that it works.
 
 lfg is installed from its clone (`pip install .`, or `pip install -e '.[test]'`), not from a package
 index, so `pip install 'lfgtui[otel]'` cannot work. An install from a folder knows it: the hint names

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,31 @@ def test_a_test_the_record_has_not_measured_runs_as_slow_until_one_does(
     at_the_rule = durations.Measured(durations.SLOW_S, durations.SLOW_S, 1)
     assert {"slow", "unit"} & markers.kinds(request.node, {name: at_the_rule}) == set()
     assert "slow" in markers.kinds(request.node, {name: durations.Measured(0.6, 0.6, 1)})
+
+
+class ScanUser:
+    """A collected test as `markers` reads it, using the shared setup `private_uses`."""
+
+    def __init__(self, item: pytest.Item) -> None:
+        self.nodeid, self.fixturenames = item.nodeid, ["private_uses"]
+        self.get_closest_marker = item.get_closest_marker
+
+
+def test_a_test_the_record_measured_near_the_default_timeout_gets_a_margin_over_what_it_took(
+    request: pytest.FixtureRequest,
+) -> None:
+    """This very test, read against records: 31 s measured (a loaded CI run failed one such as hung
+    at 60 s) gets four times that; 10 s keeps the default, which is pyproject.toml's; one using the
+    shared setup gets what that may take; a test naming its own timeout keeps it."""
+    name = durations.function_of(request.node.nodeid)
+    assert markers.timeout_s(request.node, {name: durations.Measured(31.0, 31.0, 1)}) == 124
+    assert markers.timeout_s(request.node, {name: durations.Measured(10.0, 10.0, 1)}) is None
+    assert markers.timeout_s(request.node, {}) is None
+    pyproject = tomllib.loads(Path("pyproject.toml").read_text())
+    assert pyproject["tool"]["pytest"]["ini_options"]["timeout"] == markers.DEFAULT_TIMEOUT_S
+    assert markers.timeout_s(ScanUser(request.node), {}) == markers.SHARED_SETUP_TIMEOUT_S
+    request.node.add_marker(pytest.mark.timeout(5))
+    assert markers.timeout_s(request.node, {name: durations.Measured(31.0, 31.0, 1)}) is None
 
 
 def test_no_collected_test_the_record_has_not_measured_is_in_the_fast_subset(

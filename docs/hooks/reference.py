@@ -437,6 +437,7 @@ def screens() -> Iterator[tuple[str, list[Any]]]:
     from lfgtui.ui.screens.history import HistoryScreen
     from lfgtui.ui.screens.land import LandScreen
     from lfgtui.ui.screens.modals import ApprovalScreen
+    from lfgtui.ui.screens.new_ticket import NewTicketScreen
     from lfgtui.ui.screens.review import DiffView, ReviewScreen
     from lfgtui.ui.screens.run import RunScreen
     from lfgtui.ui.screens.steer import SteerScreen
@@ -446,6 +447,7 @@ def screens() -> Iterator[tuple[str, list[Any]]]:
     yield "A run", RunScreen.BINDINGS
     yield "Steering a running ticket, or queueing its next turn", SteerScreen.BINDINGS
     yield "Forking a ticket, after the turn you pick", ForkScreen.BINDINGS
+    yield "A new ticket for the running run", NewTicketScreen.BINDINGS
     yield "Resuming a run that held your messages unsent", HeldScreen.BINDINGS
     yield "A long approval, opened whole", ApprovalScreen.BINDINGS
     yield "An agent's question, its form", ElicitationScreen.BINDINGS

@@ -151,6 +151,8 @@ def explain(exc: Exception, broker: Broker, first: bool = False) -> str | None:
                 f"the broker at {where} has a certificate this machine does not trust ({text}): "
                 "name its CA with [broker] ca_file"
             )
+        if (refused := _client_certificate(text, broker)) is not None:
+            return refused
         closed = first and not isinstance(exc, exceptions.TimeoutError) and "reading from" in text
         if closed and not broker.url.tls:
             return (
@@ -165,6 +167,25 @@ def explain(exc: Exception, broker: Broker, first: bool = False) -> str | None:
         return f"cannot reach the broker at {where}: {text}"
     if isinstance(exc, exceptions.RedisError):
         return f"the broker at {where} answered with an error: {text}"
+    return None
+
+
+def _client_certificate(text: str, broker: Broker) -> str | None:
+    """A TLS alert about the client's certificate (a broker with `tls-auth-clients yes`), said as the
+    files that name it, or None."""
+    where = broker.where
+    if "CERTIFICATE_REQUIRED" in text:
+        return (
+            f"the broker at {where} asks for a client certificate ({text}): "
+            "name it with [broker] cert_file and key_file"
+        )
+    if any(
+        alert in text for alert in ("ALERT_BAD_CERTIFICATE", "ALERT_UNKNOWN_CA", "ALERT_CERTIFICATE_UNKNOWN")
+    ):
+        return (
+            f"the broker at {where} refused this machine's client certificate ({text}): check [broker] "
+            "cert_file and key_file, and that the CA the broker trusts (its tls-ca-cert-file) signed it"
+        )
     return None
 
 

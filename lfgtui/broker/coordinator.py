@@ -197,6 +197,9 @@ class Dispatch:
     """When (on `clock`) each waiting attempt's work entry was first found gone from its stream: it is
     declared lost only once gone for a lease with no worker saying it runs it still (`Layout.held`)."""
     _feed: asyncio.Task[None] | None = field(default=None, init=False)
+    _following: set[str] = field(default_factory=set, init=False)
+    """The tickets whose events the feed delivers (its attachment's `known`): each one waited for is
+    added, so that a ticket the run took on as it ran (an add-ticket, a synthesis) is followed too."""
     _sending: set[asyncio.Task[Any]] = field(default_factory=set, init=False)
     _awaiting: set[asyncio.Task[None]] = field(default_factory=set, init=False)
     """What runs beside the run (`background`): the waits for the late answers of pending requests
@@ -237,6 +240,7 @@ class Dispatch:
         attachment = BrokerAttachment(self.broker, self.run_id, self.clock, FEED_RECONNECTS, block_ms)
         attachment.ended_by = publisher
         attachment.notices = False  # its own words: its attempts said them already
+        attachment.known = self._following
         await attachment.describe()
         self._restoration = Restoration(self.redis, self.layout, run_id, self.broker.settings.max_age_s)
         await until_answered(self._look, self._explain, self.said, "the run waits for it")
@@ -273,7 +277,7 @@ class Dispatch:
             done = await self._restoration.write_back(self.ledger, streams, _REWOUND, self.fence)
         except Superseded as exc:
             self.superseded(str(exc))
-        if done.went_back:
+        if done.went_back or before:  # a server that changed and forgot nothing is said too
             said = done.said(before)
             self.said(said)
             for queue in self._waiting.values():  # before a rewound attempt's end: it says it too
@@ -361,6 +365,7 @@ class Dispatch:
         """The events of a ticket's attempts from now on (or from when it was first asked for, by an
         adopted attempt before the feed starts), until `done_with`; and, once `expect` named its work
         entry, the end its worker recorded when the stream lost its own."""
+        self._following.add(ticket_id)
         return self._waiting.setdefault(ticket_id, asyncio.Queue())
 
     def expect(self, ticket_id: str, work: str) -> None:

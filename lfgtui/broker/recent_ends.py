@@ -12,12 +12,14 @@ the run's events) and no worker takes the entry over.
 
 Only while no other attempt of it can have started: the entry is not pending (or gone), or pending
 as this worker's with the delivery that numbered the attempt; or handed out again while the run's
-coordinator has not written back since the broker went back (its mark is not the server's, and a
-coordinator holds the run: every worker waits at the gate for that, broker/restored.py `Gate`). The
-mark is watched (`WATCH`) from that look to the step, so a write-back of the coordinator in between
-makes the worker look again. An entry handed out again after that runs on as the next attempt,
-whose end counts. An entry id the broker gave to another entry since (its clock went back) is not
-touched: the script compares the entry's data with the one the worker ran (its SHA-1).
+coordinator has not written back since the broker went back (its mark is not the server's: every
+worker waits at the gate for that, broker/restored.py `Gate`, and for a lease where no coordinator
+holds the run, one that exited before the restore; before, that case was left alone, and the other
+worker ran a completed ticket again, issue #74). The mark is watched (`WATCH`) from that look to the
+step, so a write-back of the coordinator in between makes the worker look again. An entry handed out
+again after that runs on as the next attempt, whose end counts. An entry id the broker gave to another
+entry since (its clock went back) is not touched: the script compares the entry's data with the one
+the worker ran (its SHA-1).
 """
 
 from __future__ import annotations
@@ -151,10 +153,7 @@ class RecentEnds:
                     await pipe.watch(checked)
                     info = await pipe.info("server")
                     mark = await pipe.get(checked)
-                    coordinated = await pipe.exists(self.layout.coordinator(run_id))
-                    unchecked = (
-                        mark is not None and mark.decode() != str(info.get("run_id", "")) and coordinated
-                    )
+                    unchecked = mark is not None and mark.decode() != str(info.get("run_id", ""))
                     pipe.multi()
                     for end in ends:
                         args = [

@@ -142,8 +142,14 @@ class Restored:
         return bool(self.remarked or self.removed or self.rewound)
 
     def said(self, before: str | None) -> str:
-        """The run's one line about it."""
+        """The run's one line about it: what was written back, or, where nothing was (a failover to a
+        replica that had it all, a restart with its append-only file), that the server changed."""
         where = f" (server {before[:8] or '?'} → {self.server[:8] or '?'})" if before else ""
+        if not self.went_back:
+            return (
+                f"the broker's server changed (restarted or failed over){where}: it forgot no ended "
+                "ticket or work entry of this run, so nothing was written back and nothing runs again"
+            )
         parts = [
             f"{plural(len(self.remarked), 'ended ticket')} re-marked",
             f"{plural(self.removed, 'stale work entry', 'stale work entries')} removed",
@@ -245,15 +251,17 @@ class Gate:
         self.redis, self.layout = redis, layout
 
     async def look(self, run_id: str, ticket_id: str, entry: str) -> tuple[int, AttemptEnd | None]:
-        """1 and the entry's recorded end (or None) once the run's coordinator checked the broker's
-        server (or the run has no mark: a coordinator from before it, or a broker that lost
-        everything); 0 while it has not and a coordinator holds the run; 2 when none does."""
+        """1 once the run's coordinator checked the broker's server (or the run has no mark: a
+        coordinator from before it, or a broker that lost everything); 0 while it has not and a
+        coordinator holds the run; 2 when none does. With it, the entry's recorded end (or None): one
+        its worker wrote back while the mark still differs is final too."""
         pipe = self.redis.pipeline(transaction=True)
         pipe.info("server")
         pipe.get(self.layout.checked(run_id))
         pipe.exists(self.layout.coordinator(run_id))
         pipe.hget(self.layout.ended(run_id), ended_field(ticket_id, entry))
         info, mark, coordinated, value = await pipe.execute()
+        end = None if value is None else AttemptEnd.read(value)
         if mark is not None and mark.decode() != str(info.get("run_id", "")):
-            return (0 if coordinated else 2), None
-        return 1, None if value is None else AttemptEnd.read(value)
+            return (0 if coordinated else 2), end  # an end recorded since (written back) stands
+        return 1, end

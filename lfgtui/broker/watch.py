@@ -89,6 +89,9 @@ class BrokerAttachment:
         """Only the `end` of this publisher (its `instance`) ends `follow`; None: any. A coordinator's
         feed ends on its own run's end, never on a stale one (a coordinator before it, anyone who
         may write the broker), which would leave its attempts waiting for events never read."""
+        self.known: set[str] = set()
+        """The tickets whose events `follow` delivers: those `describe` read, and those the run took
+        on as it ran that its coordinator's feed was told of (broker/coordinator.py `Dispatch.wait_for`)."""
         self.notices = True
         """Whether the run's notices (layout.ENTRY_NOTICE) are delivered: not to the coordinator that
         said them, whose record has them already."""
@@ -127,6 +130,7 @@ class BrokerAttachment:
         self.run = RemoteRun(
             self.run.run_id, self.run.tickets, False, self.run.prices, self.run.prices_problem
         )
+        self.known |= {ticket.id for ticket in self.run.tickets}
         return self.run
 
     async def ask(self, request: Request) -> str | None:
@@ -146,7 +150,7 @@ class BrokerAttachment:
         delivered or was trimmed. `lost` hears what was trimmed or dropped (broker/gaps.py), in
         order before the events that follow it."""
         assert self.run is not None and self._redis is not None, "describe() first"
-        known = {ticket.id for ticket in self.run.tickets}
+        known = self.known  # the same set: a ticket the coordinator's run adds is delivered from then on
         delivered, numbers, offsets = Delivered(), _Numbers(), dict[str, float]()
         gaps = Gaps(lost or (lambda _: None))
         key, last, failures = self.layout.events(self.run_id), "0-0", 0

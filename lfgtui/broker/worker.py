@@ -428,7 +428,14 @@ class BrokerWorker:
         """Once the attempt ended: its last events to the broker, then record its end and acknowledge
         its entry; or, when the events did not get there, leave the entry to be run again. The run's
         other attempts here go on publishing meanwhile (`RunPublishers`)."""
-        self.said(f"{item.ticket.id} of run {item.run_id} (attempt {attempt}): {end.outcome}")
+        said = f"{item.ticket.id} of run {item.run_id} (attempt {attempt})"
+        if holding.forsaken and end.outcome is not Outcome.INTERRUPTED:  # its end dropped, unrecorded
+            self.said(
+                f"{said}: interrupted (it {end.outcome} here once its entry was another worker's, or its "
+                "lease in doubt: that end was dropped, neither published nor recorded)"
+            )
+        else:
+            self.said(f"{said}: {end.outcome}")
         released = await self.publishers.release(publisher, item.ticket.id, attempt)
         if holding.fenced:
             return  # stopped by its own fence: its entry is left to be taken over
@@ -484,7 +491,7 @@ class BrokerWorker:
                 self.said,
                 "starting an attempt waits for it",
             )
-            if state == 1 or holding.forsaken:
+            if state == 1 or end is not None or holding.forsaken:
                 return end
             now = time.monotonic()
             alone_since = (alone_since or now) if state == 2 else None
@@ -553,6 +560,12 @@ class BrokerWorker:
                 self.said(
                     f"{item.ticket.id} of run {item.run_id} (attempt {ended.attempt}) ended already "
                     f"({ended.outcome}): not running it again"
+                )
+            else:  # its worker wrote its end back, or it lapsed, while this one waited at the gate
+                self.said(
+                    f"{item.ticket.id} of run {item.run_id}: its entry was no longer this worker's "
+                    "when it could start (taken over, or acknowledged by the worker that ran it): "
+                    "not running it"
                 )
             return True
         if (refused := await self._run_refused(item, taken.entry)) is not None:  # after: an ended one says so

@@ -524,9 +524,12 @@ def _cost(total: float | None, unpriced: int, estimated: bool) -> str:
 
 
 def _delete(store: Store, args: argparse.Namespace) -> int:
+    import shutil
+
     from lfgtui.formats import plural, when
     from lfgtui.history.database import StoreError
     from lfgtui.inert import inert
+    from lfgtui.tools.sandbox_home import state_copies
 
     selection = store.resolve(args.id)
     run_id = selection.run_id
@@ -542,6 +545,10 @@ def _delete(store: Store, args: argparse.Namespace) -> int:
     started = when(record.row.started_at)
     counted = f"{plural(len(record.tickets), 'ticket')}, {plural(attempts, 'attempt')}"
     what = f"run {run_id} ({counted}, started {started})"
+    copies = state_copies() / run_id
+    kept = run_id.isalnum() and copies.is_dir()  # an id a crafted row gave names no folder of lfg's
+    if kept:
+        what += f" and its sandboxed agents' copies of their own settings (lfg settings {run_id})"
     if not args.yes:
         if not sys.stdin.isatty():
             _error(f"not deleting {what} without --yes: stdin is not a terminal to ask on")
@@ -554,6 +561,8 @@ def _delete(store: Store, args: argparse.Namespace) -> int:
             _error("nothing deleted")
             return 1
     store.delete_run(run_id)
+    if kept:
+        shutil.rmtree(copies, ignore_errors=True)
     print(inert(f"deleted {what}"))
     return 0
 

@@ -23,6 +23,7 @@ from lfgtui.commands.completion import add_completion_command
 from lfgtui.commands.fork import add_fork_command
 from lfgtui.commands.history import add_history_commands
 from lfgtui.commands.land import add_land_command
+from lfgtui.commands.mcp import add_mcp_command
 from lfgtui.commands.models import add_models_command
 from lfgtui.commands.paths import add_paths_command
 from lfgtui.commands.remote import add_remote_commands
@@ -55,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_history_commands(commands)
     add_resume_commands(commands)
     add_remote_commands(commands)
+    add_mcp_command(commands)
     add_broker_commands(commands)
     add_web_command(commands)
     add_worktree_commands(commands)
@@ -113,7 +115,7 @@ def _main(argv: Sequence[str] | None) -> int:
         return _command(args)
 
 
-TALKING_COMMANDS = frozenset({"ask", "run", "resume", "replay", "serve", "attach", "web", "runs"})
+TALKING_COMMANDS = frozenset({"ask", "run", "resume", "replay", "serve", "attach", "mcp", "web", "runs"})
 """The commands that talk to providers, agents, servers or browsers, whose words libraries may log."""
 
 

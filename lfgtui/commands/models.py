@@ -331,6 +331,7 @@ def _text(rows: list[Row], source: str) -> str:
         names = ", ".join(unpriced)
         lines.append(
             f"$?: no price is known ({names}); give a provider its own in config.toml: "
-            "[providers.NAME] prices = { input_per_mtok = 2.0, output_per_mtok = 10.0 }"
+            "[providers.NAME] prices = { input_per_mtok = 2.0, output_per_mtok = 10.0, "
+            "cache_read_per_mtok = 0.2 } (cache reads not given a rate are priced as input)"
         )
     return inert("\n".join(lines).rstrip("\n"))

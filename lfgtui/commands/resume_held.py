@@ -42,7 +42,7 @@ async def settle_held(args: argparse.Namespace, config: Config, db: Path, record
     out = sys.stderr if args.json else sys.stdout
     for ticket, messages in held.items():
         out.write(f"{ticket} held, unsent, when the run stopped:\n")
-        out.writelines(f"  {n}. {held_line(m)}\n" for n, m in enumerate(messages, 1))
+        out.writelines(f"  #{m.id} {held_line(m)}\n" for m in messages)  # the id the TUI shows it by
     out.flush()
     options = RunOptions.of(config, args.max_concurrency, run_prices(config.providers, recorded.as_tickets))
     async with reopen_run_history(db, recorded.run_id, warn, options.prices) as history:

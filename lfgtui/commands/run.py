@@ -14,10 +14,10 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Collection
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lfgtui.commands import ctrl_c_raises, interrupted
 from lfgtui.commands.broker import Outlet, add_coordinate_option, add_publish_option, publish_problem
@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from lfgtui.providers.registry import Providers
     from lfgtui.providers.worker import ProviderWorker
     from lfgtui.run import Run
+    from lfgtui.run.decisions import Admits
     from lfgtui.tickets.ticket import Ticket, TicketFile
 
 
@@ -61,6 +62,12 @@ def _arguments(run: argparse.ArgumentParser) -> None:
     run.add_argument("--headless", action="store_true", help="progress lines and a closing table")
     run.add_argument("--json", action="store_true", help="NDJSON events on stdout (implies --headless)")
     run.add_argument("--yes", action="store_true", help="let write_file and run_command run without asking")
+    run.add_argument(
+        "--open",
+        action="store_true",
+        help="keep the run open for tickets added as it runs (add-ticket) until you end it: q in the TUI, "
+        "Ctrl-C or SIGTERM headless; the tickets file may then hold none",
+    )
     add_config(run)
     run.add_argument(
         "--max-concurrency", type=positive_int, help="tickets streaming at once (default: [run] in config, 8)"
@@ -93,6 +100,8 @@ def run(args: argparse.Namespace) -> int:
         warn(problem)
         return EXIT_USAGE
     use_tui = not (args.headless or args.json or args.start_on_attach) and terminal_attached()
+    if args.open and not use_tui and not (args.serve is not None and args.control):
+        warn("--open without the TUI takes tickets only served with --serve ADDRESS --control: none can come")
     with asyncio.Runner() as runner:
         # The TUI reads the streams in a child process, started before the tickets are checked: its
         # own imports (the SDKs, the sim) are the longest wait before a first token, and they overlap
@@ -133,7 +142,7 @@ def _load(args: argparse.Namespace) -> tuple[Config, TicketFile] | int:
 
     try:
         config = load_config(args.config)
-        tickets = load_tickets(args.file, config, BUILTIN_TOOLS)
+        tickets = load_tickets(args.file, config, BUILTIN_TOOLS, empty=args.open)
         for warning in tickets.warnings:  # a model retiring soon: said before the run, not in it
             print(warning, file=sys.stderr)
         return config, tickets
@@ -143,6 +152,18 @@ def _load(args: argparse.Namespace) -> tuple[Config, TicketFile] | int:
     except KeyboardInterrupt:
         warn(f"interrupted while checking {args.file}")
         return EXIT_SIGINT
+
+
+def admits(config: Config, tickets: TicketFile) -> Admits:
+    """What checks a ticket added to the run of `tickets` (add-ticket) as `_load` checked them: under
+    the same config, tools and environment (tickets/load.py `load_added`)."""
+    from lfgtui.tickets.load import load_added
+    from lfgtui.tools import BUILTIN_TOOLS
+
+    def check(table: dict[str, Any], taken: Mapping[str, Ticket]) -> Ticket:
+        return load_added(table, tickets, taken, config, BUILTIN_TOOLS)
+
+    return check
 
 
 def _refresh_models(config: Config) -> None:
@@ -189,7 +210,8 @@ async def _run(
     from lfgtui.run.failover import every_provider
 
     concurrency = args.max_concurrency or config.run.max_concurrency
-    worker.plan(min(concurrency, len(tickets.tickets)), config.run.provider_processes)
+    at_once = concurrency if args.open else min(concurrency, len(tickets.tickets))  # open: more may come
+    worker.plan(at_once, config.run.provider_processes)
     async with Providers(config.providers, backend=worker) as providers:
         await providers.warm(every_provider(tickets.tickets))
         return await _run_with(args, config, tickets, providers, use_tui=True)
@@ -232,8 +254,11 @@ async def _run_with(
                 run_id = history.run_id if history is not None else None
                 serve = ServeOptions.of(args)
                 make_run = outlet.make_run() if outlet is not None else None
+                controller = RunController.live(services, tickets.tickets, run_id, make_run=make_run)
+                assert controller.run is not None, "a live run runs here"
+                controller.run.admits = admits(config, tickets)
                 code = await open_tui(
-                    RunController.live(services, tickets.tickets, run_id, make_run=make_run),
+                    controller,
                     theme,
                     history=history,
                     notice=offline if tickets.offline_default else None,
@@ -253,6 +278,7 @@ async def _run_with(
                     options,
                     alerts,
                     (outlet, telemetry),
+                    admits=admits(config, tickets),
                 )
     return recorded_exit(history, code, "recorded as run {run} (lfg history show {run})")
 
@@ -269,11 +295,13 @@ class HeadlessOptions:
     """`--json`: NDJSON on stdout, else progress lines and a closing table."""
     start_on_attach: bool = False
     """`--start-on-attach`: the tickets start when the first watcher attaches."""
+    open: bool = False
+    """`--open`: the run goes on with no ticket running, for tickets added to it, until a signal ends it."""
 
     @classmethod
     def of(cls, args: argparse.Namespace) -> HeadlessOptions:
         """`lfg run`'s options."""
-        return cls(ServeOptions.of(args), args.yes, args.json, args.start_on_attach)
+        return cls(ServeOptions.of(args), args.yes, args.json, args.start_on_attach, args.open)
 
 
 async def run_headless(
@@ -285,9 +313,12 @@ async def run_headless(
     alerts: tuple[Collection[str], NotifyCommand | None],
     outlets: tuple[Outlet | None, TelemetryOut | None],
     make_run: Callable[..., Run] | None = None,
+    admits: Admits | None = None,
 ) -> int:
-    """Progress lines and a closing table, or NDJSON; SIGINT / SIGTERM / SIGHUP cancel every ticket.
-    `make_run`: what makes the run (default: the outlet's, else a `Run`)."""
+    """Progress lines and a closing table, or NDJSON; SIGINT / SIGTERM / SIGHUP cancel every ticket
+    (an open run's end, `--open`, when none is running: it ends as its tickets did).
+    `make_run`: what makes the run (default: the outlet's, else a `Run`); `admits`: what checks a
+    ticket added to it (add-ticket), None: it takes none."""
     import asyncio
 
     from lfgtui.alerts.states import Attentions
@@ -305,6 +336,7 @@ async def run_headless(
         make_run = outlet.make_run()
     approvals = Approvals(yes=args.yes, askable=answerable, forms=answerable)
     run = options.run(tickets, providers, approvals, make_run)
+    run.admits = admits
     groups = {ticket.id: ticket.group for ticket in tickets if ticket.group is not None}
     progress = None if args.json else Progress(sys.stdout, run.book, t0, groups)
     attention = Attentions({ticket.id: ticket.depends_on for ticket in tickets}, t0)
@@ -331,9 +363,13 @@ async def run_headless(
         run.record(history)
     signalled: list[int] = []
     stopped = asyncio.Event()  # a signal came: the run is not waiting for a watcher any more
+    started: list[bool] = []  # its tickets started (after the SDKs' imports and any wait for a watcher)
     loop = asyncio.get_running_loop()
 
     def stop(code: int) -> None:
+        if args.open and started and not _at_work(run):
+            stopped.set()  # the person ends the open run: none of its tickets is cut short
+            return
         signalled.append(code)
         run.cancel_all()
         if referee is not None:
@@ -358,15 +394,26 @@ async def run_headless(
         if signalled:  # stopped before the tickets started (while the SDKs imported, or before anyone
             return signalled[0]  # watched): `stop` had nothing to cancel, and nothing was started
         run.start()
+        started.append(True)
+        if args.open:  # until the person ends it: tickets may be added meanwhile
+            await stopped.wait()
         outcomes = await run.wait()
         if referee is not None:
             await referee.settled()
             outcomes = await run.wait()  # with the judges the referee started meanwhile
+        run.admits = None  # it has ended: a ticket added now would run after it (refused, in words)
     if progress is not None:
         output.write(f"\n{progress.table()}\n")
     if signalled:
         return signalled[0]
     return 0 if all(o is Outcome.COMPLETED for o in outcomes.values()) else 1
+
+
+def _at_work(run: Run) -> bool:
+    """Whether a ticket of the run is at work: an attempt under way, or one still to start (waiting
+    for its dependencies or a slot). A ticket whose attempt has ended is not, though its task may
+    still be writing that end back (to a broker)."""
+    return any(state.running and (state.live or state.outcome is None) for state in run.states.values())
 
 
 async def _first_of(*events: asyncio.Event) -> None:

@@ -49,6 +49,12 @@ What is measured, for a model API and a coding agent alike:
   shown on its own (`thinking_tokens`: the count's, else lfg's estimate) with the time before each
   request's first output that is not thinking (`thinking_s`); the cost is of the whole count,
   thinking included.
+- A count cut short is partial: a coding agent takes a steer mid-answer by cutting that model call
+  off (Claude Code), and its count leaves out the part it cut (a true 25 tok/s read 3.01 as that
+  count over the whole time). A request a steer went into while its output streamed (`Steered`,
+  `RequestMetrics.cut`) has its streamed characters rated at lfg's calibrated worth, its tokens the
+  larger of the count and lfg's estimate, all marked estimated; the calibration learns nothing
+  from it.
 
 Output times count in whole milliseconds from the attempt's start (its `AttemptStarted`, else its
 first event), as the history keeps them, never before the output before them nor their request;
@@ -269,6 +275,10 @@ class RequestMetrics:
     """The part of `streamed_estimate` that is thinking."""
     cache_prefix: tuple[str, ...] = ()
     """Digests of its model, system prompt and tools (`RequestSent.cache_prefix`)."""
+    cut: bool = False
+    """A steer went into it while its output streamed: a coding agent cuts that model call off to take
+    it (Claude Code), and its count leaves out the part it cut, so the count is partial
+    (`Metrics._steered`)."""
     unplaced: int = 0
     """Tool input an agent sent whole that came at no time of its own (a call with no output
     streaming before it), as `Stretch.whole` says it: its tokens are split off the count by
@@ -277,16 +287,22 @@ class RequestMetrics:
 
     @property
     def output_tokens(self) -> int:
-        return self.reported_tokens if self.reported_tokens is not None else self.estimated_tokens
+        """The reported count, else lfg's estimate; of a `cut` request, the larger: its count leaves
+        out output that streamed."""
+        reported = self.reported_tokens
+        if reported is None:
+            return self.estimated_tokens
+        return max(reported, self.estimated_tokens) if self.cut else reported
 
     @property
     def estimated(self) -> bool:
-        return self.reported_tokens is None
+        """Whether its count is lfg's estimate: none was reported, or the one reported is partial."""
+        return self.reported_tokens is None or self.cut
 
     @property
     def cost_known(self) -> bool:
         """Whether the provider reported both counts a price needs (else the cost is estimated)."""
-        return self.reported_tokens is not None and self.input_tokens is not None
+        return not self.estimated and self.input_tokens is not None
 
     @property
     def charged(self) -> bool:
@@ -409,28 +425,32 @@ class RequestMetrics:
             return streamed_tokens + (stretch.tokens - stretch.first_tokens if streaming and stretch else 0)
         streamed = self.streamed_chars - self.streamed_thought_chars
         streamed += stretch.chars - stretch.first_chars if streaming and stretch is not None else 0
-        if self.output_unseen or self.unplaced == DESCRIBED:
+        if self.output_unseen or self.unplaced == DESCRIBED or self.cut:
             return self._per_char * streamed
         unstreamed = self._counted - streamed  # each stretch's first chunk, bursts, input at no time
         return max(0.0, (self.counted_tokens or 0) - self._per_char * unstreamed)
 
     @property
     def _per_char(self) -> float:
-        """What a character of the reported count is worth (see `tokens_streamed`)."""
+        """What a character of the reported count is worth (see `tokens_streamed`): what lfg's
+        calibration says for a `cut` count, which leaves out part of what streamed."""
+        calibrated = self.tokens_per_char if self.counted_per_char is None else self.counted_per_char
+        calibrated = TOKENS_PER_CHAR if calibrated is None else calibrated
+        if self.cut:
+            return calibrated
         counted = self._counted
         if not counted:
             return 0.0
         per_char = (self.counted_tokens or 0) / counted
         if self.described or self.output_unseen:
-            calibrated = self.tokens_per_char if self.counted_per_char is None else self.counted_per_char
-            per_char = min(per_char, TOKENS_PER_CHAR if calibrated is None else calibrated)
+            per_char = min(per_char, calibrated)
         return per_char
 
     @property
     def counted_chars(self) -> int | None:
         """The characters the reported count holds, by lfg's account (see `tokens_streamed`); None
-        when it holds input lfg never saw, whose characters no one knows."""
-        return None if self.described or self.output_unseen else self._counted
+        when it holds input lfg never saw, whose characters no one knows, or leaves out what was cut."""
+        return None if self.described or self.output_unseen or self.cut else self._counted
 
     @property
     def _counted(self) -> int:
@@ -442,8 +462,8 @@ class RequestMetrics:
     def rate_split(self) -> bool:
         """Whether the reported count was split between what streamed and tool input that came at no
         time of its own: by characters (input sent whole) or by the calibration (input never seen,
-        or thinking never shown), so the rate is an estimate."""
-        return self.reported_tokens is not None and (bool(self.unplaced) or self.output_unseen)
+        thinking never shown, or a count that leaves out what was cut), so the rate is an estimate."""
+        return self.reported_tokens is not None and (bool(self.unplaced) or self.output_unseen or self.cut)
 
 
 @dataclass
@@ -757,6 +777,16 @@ class Metrics:
     def _subagent(self, event: SubagentChanged) -> None:
         self.subagents[event.child] = event
 
+    def _steered(self, _: Steered) -> None:
+        """The person's words went into the attempt. Between a tool loop's rounds no output streams;
+        a coding agent takes one mid-answer by cutting that model call off, and reports no tokens
+        for the part it cut: its count is then partial (`RequestMetrics.cut`), and what streamed is
+        rated at lfg's calibrated worth, never at the cut count over the whole time."""
+        request = self.requests[-1] if self.requests else None
+        if request is not None and request.stretch is not None and not request.ended:
+            request.cut = True
+            request.end_stretch()  # the next model call's wait for its first token is no streaming
+
     def _paused(self, _: Event) -> None:
         """Output stops streaming: a tool call runs, or the person is asked."""
         if self.requests:
@@ -1050,11 +1080,11 @@ METRICS: Translation[Callable[[Metrics, Any], None]] = Translation(
         ToolCallReady: Metrics._tool_ready,  # input that came whole is output; fragments ended
         ToolCallUpdated: Metrics._tool_updated,
         SubagentChanged: Metrics._subagent,  # a sub-agent's tokens and cost, rolled up
+        Steered: Metrics._steered,  # mid-answer, it cuts the model call off: its count is partial
     },
     {
         SubagentDelta: "a sub-agent's text is its own: its count comes whole with `SubagentChanged`",
         PromptSent: "what the attempt asks; its request (`RequestSent`) carries the estimate of its tokens",
-        Steered: "the person's words between rounds; the next request carries the estimate of its tokens",
         Holding: "what the person's messages wait for: neither output nor a pause in it",
         ToolOutputDelta: "a running command's output is the tool's, not the model's: it is no token",
         **dict.fromkeys(NOTES, "a note: neither output nor a pause in it"),

@@ -34,9 +34,17 @@ OPENAI_GPT_6_2_SOL = VendorPrice(
     ((272_000, PriceOverride(4.00, 15.00, cache_read_per_mtok=0.20, cache_write_per_mtok=5.00)),),
     "https://developers.openai.com/api/docs/models/gpt-6.2-sol (read 2026-11-27)",
 )
+OPENAI_GPT_6_2_ASTRA = VendorPrice(
+    PriceOverride(8.00, 40.00, cache_read_per_mtok=0.40, cache_write_per_mtok=10.00),
+    ((272_000, PriceOverride(16.00, 60.00, cache_read_per_mtok=0.80, cache_write_per_mtok=20.00)),),
+    "https://developers.openai.com/api/docs/models/gpt-6.2-astra as quoted by LiteLLM discussion #52347, "
+    "AgentCompass v0.6.8 and LaoZhang's GPT-6.2 notice ($8 / $40, $0.40 cached); cache writes at 1.25x and "
+    "past 272K input 2x input and cache, 1.5x output, OpenAI's GPT-6 rule (read 2026-11-27)",
+)
 
 VENDOR_PRICES: Mapping[tuple[str, str], VendorPrice] = {
     ("xai", "grok-4.20-reasoning"): XAI_GROK_4_20,
     ("openai", "gpt-6.2-sol"): OPENAI_GPT_6_2_SOL,
+    ("openai", "gpt-6.2-astra"): OPENAI_GPT_6_2_ASTRA,
 }
 """By (vendor, model id): the vendor as `providers/models.py` `VENDOR_HOSTS` names it."""

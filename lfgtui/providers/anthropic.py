@@ -409,7 +409,7 @@ class AnthropicProvider:
         except Exception as exc:
             if (quota := refused_quota(ev, self.config.name, exc)) is not None:
                 yield quota  # what a 429 says is left, and when it resets: the limiter waits for it
-            raise ProviderError(classify(exc)) from exc
+            raise ProviderError(classify(exc, call.model)) from exc
         if not message.finished:
             raise ProviderError(ErrorInfo(ErrorKind.CONNECTION, "the stream ended before the model finished"))
         turn = message.content.turn(self.config.name, call.model)

@@ -69,10 +69,10 @@ SIM_ASK_MODEL = "hello"
 
 BUILTIN: dict[str, ProviderConfig] = {
     "openai": ProviderConfig(
-        name="openai", kind="openai-responses", api_key_env="OPENAI_API_KEY", default_model="gpt-6-luna"
+        name="openai", kind="openai-responses", api_key_env="OPENAI_API_KEY", default_model="gpt-6.2-sol"
     ),
     "anthropic": ProviderConfig(
-        name="anthropic", kind="anthropic", api_key_env="ANTHROPIC_API_KEY", default_model="claude-sonnet-4-6"
+        name="anthropic", kind="anthropic", api_key_env="ANTHROPIC_API_KEY", default_model="claude-sonnet-5-5"
     ),
     "xai": ProviderConfig(
         name="xai",

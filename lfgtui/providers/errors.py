@@ -19,12 +19,14 @@ import socket
 import sys
 from collections.abc import Mapping
 from dataclasses import replace
+from datetime import date
 from types import ModuleType
 from typing import Any
 
 from lfgtui.events import ErrorInfo, ErrorKind
 from lfgtui.providers.base import ProviderConfig, stated_wait, status_error_kind
 from lfgtui.providers.kinds import KINDS, ErrorMapping
+from lfgtui.providers.models import Status, lifecycle
 
 SDKS = tuple(
     dict.fromkeys(kind.sdk for kind in KINDS.values() if kind.errors is ErrorMapping.SDK and kind.sdk)
@@ -83,12 +85,13 @@ def classify_status(status: int, body: Any, message: str, headers: Mapping[str, 
     return ErrorInfo(status_error_kind(status), text, status=status, retry_after=stated_wait(headers))
 
 
-def classify(exc: BaseException) -> ErrorInfo:
-    """Classify an exception raised while requesting or reading a stream."""
+def classify(exc: BaseException, model: str | None = None) -> ErrorInfo:
+    """Classify an exception raised while requesting or reading a stream of `model`."""
     import httpx2  # here, not at the top: the TUI's process imports this module but reads no stream
 
     if isinstance(exc, _sdk_errors("APIStatusError")):
-        return classify_status(exc.status_code, exc.body, exc.message, exc.response.headers)
+        info = classify_status(exc.status_code, exc.body, exc.message, exc.response.headers)
+        return info if model is None else shut_down(info, model, date.today())
     if isinstance(exc, httpx2.SSEError):  # a TransportError subclass, so it must come first
         return ErrorInfo(ErrorKind.MALFORMED, str(exc))
     if isinstance(exc, (*_sdk_errors("APITimeoutError"), httpx2.TimeoutException)):
@@ -104,6 +107,16 @@ def classify(exc: BaseException) -> ErrorInfo:
     if isinstance(exc, json.JSONDecodeError | UnicodeDecodeError):
         return ErrorInfo(ErrorKind.MALFORMED, f"the provider sent a chunk that is not valid JSON ({exc})")
     raise exc
+
+
+def shut_down(info: ErrorInfo, model: str, today: date) -> ErrorInfo:
+    """A 404 for a model lfg's table says its provider has shut down, with the date and the
+    replacement: the API words a shutdown as an unknown model (`model_not_found`). A model still
+    served (retiring later) is not why a request was not found, so nothing is added for it."""
+    status, said = lifecycle(model, today)
+    if info.status != 404 or status is not Status.RETIRED:
+        return info
+    return replace(info, message=f"{info.message} ({said})")
 
 
 def _connection_message(exc: BaseException) -> str:

@@ -39,10 +39,31 @@ VENDOR_IDS: Mapping[str, str] = {
     "openai": "openai",
     "xai": "xai",
     "deepseek": "deepseek",
+    "google": "google",
 }
 """lfg's vendor (`VENDOR_HOSTS`) to the catalogue's provider id."""
-MAX_TOKENS = 100_000_000
 MAX_PRICE = 100_000.0
+MAX_CONTEXT_WINDOW = 20_000_000
+"""Twice the largest context window any vendor sold in 2026 (10M): a larger figure from outside (the
+catalogue, a provider's model list) is not a model's, and lfg never asks for it."""
+MAX_OUTPUT_TOKENS = 2_000_000
+"""Over five times the largest output limit any vendor sold in 2026 (DeepSeek V4's 384K): a larger
+figure from outside would become a `max_tokens` no API takes."""
+
+
+def outside_limits(context: object, output: object) -> tuple[int | None, int | None]:
+    """A context window and an output limit read from outside JSON, each kept only when it is a
+    whole number from 1 to its ceiling, and the output limit only when it fits the window it came
+    with: what is left out is None (lfg's own figures serve)."""
+    window = _bounded(context, MAX_CONTEXT_WINDOW)
+    written = _bounded(output, MAX_OUTPUT_TOKENS)
+    return window, None if written is not None and window is not None and written > window else written
+
+
+def _bounded(value: object, ceiling: int) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= ceiling:
+        return value
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,12 +129,6 @@ def cache_file() -> Path:
     return Path(platformdirs.user_cache_dir("lfgtui")) / "models-catalogue.json"
 
 
-def _count(value: object) -> int | None:
-    return (
-        value if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_TOKENS else None
-    )
-
-
 def _rate(value: object) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
@@ -148,8 +163,7 @@ def parse(document: object) -> dict[tuple[str, str], Listed]:
             found[(vendor, model)] = Listed(
                 model,
                 vendor,
-                _count(limit.get("context")),
-                _count(limit.get("output")),
+                *outside_limits(limit.get("context"), limit.get("output")),
                 reasons if isinstance(reasons, bool) else None,
                 *((None, None) if rates == (0.0, 0.0) else rates),
                 _rate(cost.get("cache_read")),

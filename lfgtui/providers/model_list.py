@@ -25,6 +25,7 @@ import platformdirs
 from lfgtui.folders import private_folder
 from lfgtui.providers.base import ProviderConfig
 from lfgtui.providers.kinds import kind_of
+from lfgtui.providers.model_catalogue import outside_limits
 from lfgtui.providers.models import undated
 
 MAX_MODELS = 2000
@@ -35,7 +36,6 @@ past this is not followed."""
 MAX_LIST_BYTES = 8 * 1024 * 1024
 """Far above any provider's page (OpenAI's whole list is about 20 kB in 2026): a longer one is not
 read."""
-MAX_TOKENS = 100_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,18 +52,12 @@ class NoModelList(Exception):
     answered with something that is not one (said in one line)."""
 
 
-def _count(value: object) -> int | None:
-    if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_TOKENS:
-        return value
-    return None
-
-
 def _offered(entry: Any) -> Offered | None:
     model = getattr(entry, "id", None)
     if not isinstance(model, str) or not 0 < len(model) <= 200 or not model.isprintable():
         return None
-    window = _count(getattr(entry, "max_input_tokens", None))
-    return Offered(model, window, _count(getattr(entry, "max_tokens", None)))
+    limits = outside_limits(getattr(entry, "max_input_tokens", None), getattr(entry, "max_tokens", None))
+    return Offered(model, *limits)
 
 
 async def offered_models(config: ProviderConfig) -> tuple[Offered, ...]:

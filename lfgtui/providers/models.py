@@ -40,6 +40,7 @@ RETIRING_WITHIN = 30
 """Days before a shutdown from which a ticket on the model is warned."""
 
 READ = "read 2026-11-26"
+READ_NOW = "read 2026-11-27"
 ANTHROPIC_MODELS = "https://platform.claude.com/docs/en/models/overview"
 ANTHROPIC_DEPRECATIONS = "https://platform.claude.com/docs/en/about-claude/model-deprecations"
 ANTHROPIC_SDK = "the installed anthropic SDK's DEPRECATED_MODELS"
@@ -48,6 +49,8 @@ OPENAI_MODELS = "https://developers.openai.com/api/docs/models"
 XAI_MODELS = "https://docs.x.ai/developers/models"
 XAI_RETIREMENT = "https://docs.x.ai/developers/migration/may-15-retirement"
 DEEPSEEK_MODELS = "https://api-docs.deepseek.com/quick_start/pricing"
+GOOGLE_MODELS = "https://ai.google.dev/gemini-api/docs/models"
+GOOGLE_DEPRECATIONS = "https://ai.google.dev/gemini-api/docs/deprecations"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +70,7 @@ class ModelFacts:
     model: str
     """The table's id (a dated snapshot matches its model's)."""
     vendor: str
-    """Whose API serves it: `anthropic`, `openai`, `xai` or `deepseek` (see `VENDOR_HOSTS`)."""
+    """Whose API serves it: `anthropic`, `openai`, `xai`, `deepseek` or `google` (see `VENDOR_HOSTS`)."""
     context_window: int | None
     max_output_tokens: int | None
     """None also when the provider sets no limit of its own (xAI's Grok 4.6 and later)."""
@@ -86,6 +89,7 @@ VENDOR_HOSTS: Mapping[str, str] = {
     "openai": "api.openai.com",
     "xai": "api.x.ai",
     "deepseek": "api.deepseek.com",
+    "google": "generativelanguage.googleapis.com",  # the Gemini API's OpenAI layer
 }
 """The API host of each vendor: a provider whose base URL is on it serves that vendor's models."""
 
@@ -97,20 +101,21 @@ def _facts(
     vendor: str,
     source: str,
     rows: Mapping[str, tuple[int | None, int | None, Thinking | None]],
+    read: str = READ,
 ) -> dict[str, ModelFacts]:
     return {
-        model: ModelFacts(model, vendor, context, output, thinking, f"{source} ({READ})")
+        model: ModelFacts(model, vendor, context, output, thinking, f"{source} ({read})")
         for model, (context, output, thinking) in rows.items()
     }
 
 
 def _retired(
-    vendor: str, source: str, shutdown: date, replacements: Mapping[str, str | None]
+    vendor: str, source: str, shutdown: date, replacements: Mapping[str, str | None], read: str = READ
 ) -> dict[str, ModelFacts]:
     """Models gone (or going) on one date, each with the replacement the provider names."""
     return {
         model: ModelFacts(
-            model, vendor, None, None, None, source, Lifecycle(shutdown, replacement, f"{source} ({READ})")
+            model, vendor, None, None, None, source, Lifecycle(shutdown, replacement, f"{source} ({read})")
         )
         for model, replacement in replacements.items()
     }
@@ -165,6 +170,7 @@ TABLE: dict[str, ModelFacts] = {
         "openai",
         OPENAI_MODELS,
         {
+            "gpt-6.2-astra": (1_050 * K, 128 * K, "always"),  # released 2026-11-17
             "gpt-6.2-sol": (1_050 * K, 128 * K, "always"),
             "gpt-6.1-sol": (1_050 * K, 128 * K, "always"),
             "gpt-6-astra": (1_050 * K, 128 * K, "always"),
@@ -196,6 +202,20 @@ TABLE: dict[str, ModelFacts] = {
             "o3-mini": "gpt-5.6-sol",
             "o4-mini": "gpt-5.6-terra",
         },
+    ),
+    **_retired(
+        "openai",
+        OPENAI_DEPRECATIONS + " (the 2026-06-11 notice, its replacements as quoted by aideprecations.com)",
+        date(2026, 12, 11),
+        {"o3": "gpt-5.6-sol", "o3-pro": "gpt-5.6-sol", "gpt-5-pro": "gpt-5.6-sol"},
+        READ_NOW,
+    ),
+    **_retired(
+        "openai",
+        OPENAI_DEPRECATIONS + " (as listed by dev.to/aidriftline and dev.to/max_bob; no replacement quoted)",
+        date(2027, 4, 1),
+        {"gpt-5.1": None},
+        READ_NOW,
     ),
     **_facts(
         "xai",
@@ -234,6 +254,23 @@ TABLE: dict[str, ModelFacts] = {
             "deepseek-v4-flash": (1 * M, 384 * K, "adaptive"),
         },
     ),
+    **_facts(
+        "google",
+        "https://docs.cloud.google.com/gemini-enterprise-agent-platform/models/guides/gemini-3-8-flash",
+        {
+            "gemini-3.8-flash": (1_048_576, 65_536, "adaptive"),
+            "gemini-3.7-flash": (1_048_576, 65_536, "adaptive"),
+        },
+        READ_NOW,
+    ),
+    **_retired(
+        "google",
+        GOOGLE_DEPRECATIONS + " as quoted by aideprecations.com, read there 2026-11-10 (its requests "
+        "are then routed to the replacement, billed at its rates)",
+        date(2026, 12, 1),
+        {"gemini-2.5-pro": "gemini-3.8-flash", "gemini-2.5-flash": "gemini-3.5-flash-lite"},
+        READ_NOW,
+    ),
     **_retired(
         "deepseek",
         DEEPSEEK_MODELS + " (the names became aliases of deepseek-v4-flash until then)",
@@ -264,7 +301,12 @@ def _efforts(source: str, efforts: tuple[str, ...], models: tuple[str, ...]) -> 
 
 
 LOW_TO_MAX = ("low", "medium", "high", "xhigh", "max")
-_efforts(OPENAI_MODELS + " (each model's page)", LOW_TO_MAX, ("gpt-6.2-sol", "gpt-6.1-sol", "gpt-6-astra"))
+_efforts(
+    OPENAI_MODELS + " (each model's page; GPT-6.2's as quoted by LiteLLM's and Apidog's launch notes, read "
+    "2026-11-27: none and minimal refused)",
+    LOW_TO_MAX,
+    ("gpt-6.2-astra", "gpt-6.2-sol", "gpt-6.1-sol", "gpt-6-astra"),
+)
 _efforts(
     OPENAI_MODELS + " (each model's page)",
     ("none", *LOW_TO_MAX),
@@ -280,6 +322,25 @@ _efforts(
     "medium to xhigh as high; thinking off is `thinking: disabled`, not an effort)",
     ("minimal", "low", "medium", "high", "xhigh", "max"),
     ("deepseek-flash", "deepseek-v4-pro", "deepseek-v4-flash"),
+)
+
+_efforts(
+    "https://docs.x.ai/developers/model-capabilities/text/reasoning as quoted by opencode #39448 (Grok 4.5: "
+    "low to high, no none) and grok2api #901 (xhigh from Grok 4.6; max not taken), read 2026-11-27",
+    ("low", "medium", "high", "xhigh"),
+    ("grok-4.7", "grok-4.6"),
+)
+_efforts(
+    "https://docs.x.ai/developers/model-capabilities/text/reasoning as quoted by opencode #39448, "
+    "read 2026-11-27",
+    ("low", "medium", "high"),
+    ("grok-4.5",),
+)
+_efforts(
+    "Google's developer guide to Gemini 3.8 Flash (thinking levels LOW, MEDIUM, HIGH for 3.8 and 3.7 Flash; "
+    "no MINIMAL), read 2026-11-27",
+    ("low", "medium", "high"),
+    ("gemini-3.8-flash", "gemini-3.7-flash"),
 )
 
 ANTHROPIC_REPLACEMENTS: Mapping[str, str | None] = {
@@ -309,14 +370,11 @@ def _family(
     efforts: tuple[str, ...] | None = None,
 ) -> Family:
     context, output, thinking = figures
-    said = f"inferred from its family {name}: {source} ({READ_FAMILIES})"
+    said = f"inferred from its family {name}: {source} ({READ_NOW})"
     return Family(
         re.compile(pattern), ModelFacts(name, vendor, context, output, thinking, said, None, efforts, True)
     )
 
-
-READ_FAMILIES = "read 2026-11-27"
-GOOGLE_MODELS = "https://ai.google.dev/gemini-api/docs/models"
 
 FAMILIES: tuple[Family, ...] = (
     _family(

@@ -240,26 +240,27 @@ def chat_usage(check: UsageCheck, usage: Any) -> list[Event]:
     """The events of a chunk's usage, each count checked. xAI counts reasoning outside
     `completion_tokens`: when the total says so, it is added to the output. Cache reads are
     `prompt_tokens_details.cached_tokens` (OpenAI, xAI, OpenRouter, vLLM, Gemini's OpenAI layer),
-    else DeepSeek's top-level `prompt_cache_hit_tokens`, which wins where both come (read
-    2026-11-27: each vendor's usage or caching page); Ollama reports no cache."""
-    prompt = check.count("usage.prompt_tokens", getattr(usage, "prompt_tokens", None))
-    completion = check.count("usage.completion_tokens", getattr(usage, "completion_tokens", None))
-    total = check.count("usage.total_tokens", getattr(usage, "total_tokens", None))
-    details = getattr(usage, "completion_tokens_details", None)
+    and a vendor's own top-level field: DeepSeek's `prompt_cache_hit_tokens`, Kimi's `cached_tokens`
+    (read 2026-11-27: each vendor's usage or caching page; Kimi's chat reference as quoted by pi
+    #8075 and promptfoo #10132); where more than one comes, the largest, so that a proxy's bare 0
+    beside the vendor's count hides nothing. Ollama reports no cache. `usage` is the SDK's object,
+    or the plain dict Kimi streams as `choices[0].usage`."""
+    prompt = check.count("usage.prompt_tokens", _field(usage, "prompt_tokens"))
+    completion = check.count("usage.completion_tokens", _field(usage, "completion_tokens"))
+    total = check.count("usage.total_tokens", _field(usage, "total_tokens"))
+    details = _field(usage, "completion_tokens_details")
     reasoning = check.count(
-        "usage.completion_tokens_details.reasoning_tokens", getattr(details, "reasoning_tokens", None)
+        "usage.completion_tokens_details.reasoning_tokens", _field(details, "reasoning_tokens")
     )
     if reasoning and completion is not None and total == (prompt or 0) + completion + reasoning:
         completion += reasoning
     cache_read, cache_write = cache_tokens(
-        check, "usage.prompt_tokens_details", getattr(usage, "prompt_tokens_details", None)
+        check, "usage.prompt_tokens_details", _field(usage, "prompt_tokens_details")
     )
-    hits = check.count(
-        "usage.prompt_cache_hit_tokens",
-        (getattr(usage, "model_extra", None) or {}).get("prompt_cache_hit_tokens"),
-    )
-    if hits is not None:  # DeepSeek's own count, over a proxy's `cached_tokens` (often a bare 0)
-        cache_read = hits
+    for own in VENDOR_CACHE_READS:
+        hits = check.count(f"usage.{own}", _field(usage, own))
+        if hits is not None:
+            cache_read = hits if cache_read is None else max(cache_read, hits)
     return check.events(
         input_tokens=prompt,
         output_tokens=completion,
@@ -269,12 +270,24 @@ def chat_usage(check: UsageCheck, usage: Any) -> list[Event]:
     )
 
 
+VENDOR_CACHE_READS = ("prompt_cache_hit_tokens", "cached_tokens")
+"""The top-level usage fields in which a vendor reports its cache reads: DeepSeek's, Kimi's."""
+
+
+def _field(value: Any, name: str) -> Any:
+    """Field `name` of what the SDK parsed (an extra field a compatible server adds included), or of
+    a plain dict the SDK left unparsed; None when absent."""
+    if isinstance(value, dict):
+        return value.get(name)
+    return getattr(value, name, None)
+
+
 def cache_tokens(check: UsageCheck, where: str, details: Any) -> tuple[int | None, int | None]:
     """(cache reads, cache writes) from the prompt's token details (`where`) of Chat Completions or
     Responses; None where the server did not say. On the SDK's lenient path a field a compatible
     server left out is absent rather than None."""
-    read = check.count(f"{where}.cached_tokens", getattr(details, "cached_tokens", None))
-    write = check.count(f"{where}.cache_write_tokens", getattr(details, "cache_write_tokens", None))
+    read = check.count(f"{where}.cached_tokens", _field(details, "cached_tokens"))
+    write = check.count(f"{where}.cache_write_tokens", _field(details, "cache_write_tokens"))
     return read, write
 
 
@@ -386,6 +399,9 @@ class OpenAIChatProvider:
                                 yield event
                         if choice.finish_reason:
                             stop_reason = STOP_REASONS.get(choice.finish_reason, choice.finish_reason)
+                            if (kimis := (choice.model_extra or {}).get("usage")) is not None:
+                                for event in chat_usage(usage, kimis):  # Kimi streams it here
+                                    yield event
                             for event in tools.finish():
                                 yield event
         except ProviderError:
@@ -393,7 +409,7 @@ class OpenAIChatProvider:
         except Exception as exc:
             if (quota := refused_quota(ev, self.config.name, exc)) is not None:
                 yield quota  # what a 429 says is left, and when it resets: the limiter waits for it
-            raise ProviderError(classify(exc)) from exc
+            raise ProviderError(classify(exc, call.model)) from exc
         if stop_reason is None:
             raise ProviderError(ErrorInfo(ErrorKind.CONNECTION, "the stream ended before the model finished"))
         turn = extras.turn(tools.extras, self.config.name, call.model)

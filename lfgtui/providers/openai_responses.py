@@ -323,7 +323,7 @@ class OpenAIResponsesProvider:
         except Exception as exc:
             if (quota := refused_quota(ev, self.config.name, exc)) is not None:
                 yield quota  # what a 429 says is left, and when it resets: the limiter waits for it
-            raise ProviderError(classify(exc)) from exc
+            raise ProviderError(classify(exc, call.model)) from exc
         if stop_reason is None:
             raise ProviderError(ErrorInfo(ErrorKind.CONNECTION, "the stream ended before the model finished"))
         yield ev(CallEnded, stop_reason=stop_reason, turn=output.turn(self.config.name, call.model))

@@ -32,7 +32,7 @@ from lfgtui.remote.codec import CodecError, UnknownType, decode, decode_check, d
 from lfgtui.remote.description import DescriptionError, RemoteRun, read_description, read_ticket
 from lfgtui.remote.server import API, HEARTBEAT_S, WATCHER_HEADER
 from lfgtui.run import RetryPolicy
-from lfgtui.run.requests import Request, encode
+from lfgtui.run.requests import AddTicket, Request, encode
 
 if TYPE_CHECKING:
     from lfgtui.cost.metrics import Metrics
@@ -136,6 +136,10 @@ class Attachment:
         a verdict's contestants are measured by, as the runner measured them from the same events."""
         self.added: Callable[[Ticket], None] | None = None
         """Who is told of a ticket the run took on while it runs (its pane); None: nobody."""
+        self.caught_up = asyncio.Event()
+        """Set once every message the server's log held when this watcher connected (its hello's
+        `log`) has been delivered: what was delivered is then the run as it was at that moment. A
+        server that does not say its log's size sets it at once."""
         self._headers = {"Authorization": f"Bearer {token}", WATCHER_HEADER: watcher_name()}
         timeout = httpx2.Timeout(10.0, read=3 * HEARTBEAT_S)
         self._client = httpx2.AsyncClient(timeout=timeout, headers=self._headers)
@@ -179,20 +183,32 @@ class Attachment:
         """Ask the server to do what the person asked (`POST /v1/requests`, the request as JSON):
         cancel or retry a ticket, approve or deny a call, answer a question, start a synthesis;
         returns why it did not, or None."""
-        return await self._post(f"{self.url}{API}/requests", encode(request))
+        return (await self._post(f"{self.url}{API}/requests", encode(request)))[0]
 
-    async def _post(self, url: str, body: dict[str, Any] | None = None) -> str | None:
+    async def add(self, request: AddTicket) -> str:
+        """Ask the run to add a ticket (`add-ticket`): the id the run gave it, or `AttachError` saying
+        why not."""
+        refused, answer = await self._post(f"{self.url}{API}/requests", encode(request))
+        ticket = answer.get("ticket")
+        if refused is None and isinstance(ticket, str):
+            return ticket
+        raise AttachError(refused or f"{self.url} added the ticket without saying its id")
+
+    async def _post(self, url: str, body: dict[str, Any] | None = None) -> tuple[str | None, dict[str, Any]]:
+        """Why the server did not do it (None: it did), and its answer's JSON object."""
         try:
             response = await self._client.post(url, json=body)
         except httpx2.HTTPError as exc:
-            return f"cannot reach {self.url}: {exc}"
-        if response.status_code == 200:
-            return None
+            return f"cannot reach {self.url}: {exc}", {}
         try:
-            error = response.json().get("error")
-        except (ValueError, AttributeError):
-            error = None
-        return error if isinstance(error, str) else f"the server answered {response.status_code}"
+            answer = response.json()
+        except (ValueError, RecursionError):
+            answer = None
+        answer = answer if isinstance(answer, dict) else {}
+        if response.status_code == 200:
+            return None, answer
+        error = answer.get("error")
+        return error if isinstance(error, str) else f"the server answered {response.status_code}", answer
 
     async def follow(self, deliver: Callable[[Event], None], said: Callable[[str], None]) -> None:
         """Deliver the run's events until it ends; `said` hears how the connection is doing."""
@@ -201,7 +217,7 @@ class Attachment:
         delivered = Delivered()
         told: set[str] = set()
         facts = itertools.count()
-        last_id, instance, failures = "", "", 0
+        last_id, instance, failures, behind = "", "", 0, 0
         while True:
             headers = {"Last-Event-ID": last_id} if last_id else {}
             opened, resumed_from = self.clock(), last_id
@@ -220,6 +236,8 @@ class Attachment:
                                         str(data.get("instance")),
                                         self.clock() - now_in(data),
                                     )
+                                log = data.get("log")
+                                behind = log if isinstance(log, int) and not isinstance(log, bool) else 0
                                 self._say(said, "live" if not last_id else "reconnected")
                             elif message.event == "events":
                                 for event in events_of(data, self.offset, said):
@@ -235,8 +253,11 @@ class Attachment:
                                 if fact is not None:
                                     deliver(fact)
                             elif message.event == "end":
+                                self.caught_up.set()
                                 self._say(said, "ended")
                                 return
+                            if _number(message.id or last_id) >= behind:
+                                self.caught_up.set()
                         lost = "the server closed the stream"
             except httpx2.HTTPError as exc:
                 lost = str(exc) or type(exc).__name__
@@ -307,6 +328,13 @@ def _unavailable(response: httpx2.Response) -> str | None:
     return None
 
 
+def _number(event_id: str) -> int:
+    """How many messages of its server's log came up to the one `event_id` names (`INSTANCE.N`), 0
+    for an id that is not one."""
+    number = event_id.rpartition(".")[2]
+    return int(number) if number.isascii() and number.isdigit() and len(number) <= 18 else 0
+
+
 def _resumable(event_id: str) -> bool:
     return len(event_id) <= MAX_EVENT_ID and event_id.isascii() and event_id.isprintable()
 
@@ -323,7 +351,9 @@ async def _run_body(url: str, response: httpx2.Response) -> bytes:
 
 def _check(response: httpx2.Response) -> None:
     if response.status_code == 401:
-        raise AttachError("the server refused the token (401): pass the one it printed, with --token")
+        raise AttachError(
+            "the server refused the token (401): use the one it printed at start, or its --token-file's"
+        )
     if response.status_code != 200:
         raise AttachError(f"the server answered {response.status_code} (is it an lfg server?)")
 

@@ -166,10 +166,12 @@ class EventHub:
         await asyncio.shield(self._grew)
 
     def hello(self) -> bytes:
-        """The first message of every connection: how long to wait before reconnecting, and the
-        server's clock now (a watcher maps the events' times onto its own clock with it)."""
-        now = json.dumps({"now": self.clock() - self.t0, "instance": self.instance})
-        return f"retry: 2000\nevent: hello\ndata: {now}\n\n".encode()
+        """The first message of every connection: how long to wait before reconnecting, the server's
+        clock now (a watcher maps the events' times onto its own clock with it), and how many messages
+        the log holds now (`log`): a watcher that has taken the one numbered so (`id: INSTANCE.N`) has
+        caught up with the run as it was when it connected."""
+        said = {"now": self.clock() - self.t0, "instance": self.instance, "log": len(self.messages)}
+        return f"retry: 2000\nevent: hello\ndata: {json.dumps(said)}\n\n".encode()
 
 
 HUB: Translation[Callable[[EventHub, Any], None]] = Translation(

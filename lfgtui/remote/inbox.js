@@ -231,13 +231,13 @@ function parts(ticket) {
 }
 
 // What a running ticket holds, in the order it goes (lfgtui/remote/inbox.py `held`): a steer waiting
-// for its safe point, then each queued turn numbered, each editable and removable until it is sent.
+// for its safe point, then each queued turn, each numbered by its id (`#3`, as the pane, the API's
+// `held` and `edit-held` name it), editable and removable until it is sent.
 // Each message keeps its node across snapshots (by its id), so an edit being typed stays.
 function showHeld(entry, item) {
   const p = entry.parts;
   const nodes = entry.held || (entry.held = new Map());
   const seen = new Set();
-  let turn = 0;
   item.held.forEach((message, index) => {
     let held = nodes.get(message.id);
     if (held === undefined) {
@@ -246,8 +246,7 @@ function showHeld(entry, item) {
     }
     seen.add(message.id);
     held.message = message;
-    held.label.textContent = message.steer ? "⧗ steer from " + message.by + ": "
-      : (turn += 1) + ". queued from " + message.by + ": ";
+    held.label.textContent = "#" + message.id + (message.steer ? " ⧗ steer from " : " queued from ") + message.by + ": ";
     if (!held.editing) held.text.textContent = message.text;
     held.buttons.hidden = !item.compose; // a run served read-only shows what is held, and changes nothing
     if (p.held.children[index] !== held.node) p.held.insertBefore(held.node, p.held.children[index] || null);
@@ -587,7 +586,13 @@ async function act(path, body, controls, note, type = "text/plain; charset=utf-8
       return false;
     }
     if (answer.ok) {
-      note.textContent = "sent";
+      let said;
+      try {
+        said = (await answer.json()).said; // a steer's or queued message's: how the run took it
+      } catch (error) {
+        // no words: it was sent
+      }
+      note.textContent = said || "sent";
       return true;
     }
     why = "the run answered " + answer.status;

@@ -5,8 +5,8 @@ the run's bearer token, compared in constant time; a request without it learns n
 `GET /v1/run` describes the run (its tickets and price card), `GET /v1/events` streams it (see
 hub.py and docs/watching.md), and with `--control` `POST /v1/requests` carries a person's request
 (lfgtui/run/requests.py: cancel, cancel one sub-agent, retry, approve or deny a call, answer a
-question, follow up, steer or queue, edit or take back a held message, start a tournament's synthesis
-once its verdict is decided), each
+question, follow up, steer or queue, edit or take back a held message, add a ticket (answered with its
+id), start a tournament's synthesis once its verdict is decided), each
 recorded with who asked; the older routes (`POST /v1/tickets/{id}/cancel|retry|follow-up`,
 `…/calls/{call}/approve|deny`, `…/elicitations/{id}/accept|decline|cancel`,
 `/v1/tournaments/{id}/synthesize`) are read into the same typed requests. `GET /v1/inbox` is what
@@ -45,6 +45,8 @@ from lfgtui.remote.hub import EventHub
 from lfgtui.remote.inbox import PAGE_PATH, Inbox, page
 from lfgtui.run.approvals import Reply
 from lfgtui.run.requests import (
+    Added,
+    AddTicket,
     Answer,
     Approve,
     Cancel,
@@ -61,12 +63,13 @@ from lfgtui.run.requests import (
 )
 from lfgtui.run.requests import decode as decode_request
 from lfgtui.run.steer_words import Composing, composing
-from lfgtui.run.steering import MAX_MESSAGE_CHARS
+from lfgtui.run.steering import MAX_MESSAGE_CHARS, taken_as
 from lfgtui.tickets.ticket import Ticket
 
 if TYPE_CHECKING:
     from lfgtui.contest import Verdict
     from lfgtui.cost.prices import PriceBook
+    from lfgtui.events import HeldMessage
     from lfgtui.run import Run
 
 API = "/v1"
@@ -147,6 +150,10 @@ class Controls(Protocol):
         """What a message sent to `ticket` now would be, in words (inbox.py `Composes`)."""
         ...
 
+    def held(self, ticket: str) -> tuple[HeldMessage, ...]:
+        """What `ticket` holds here now: how a steer or queued message just asked was taken."""
+        ...
+
 
 @dataclass(frozen=True)
 class EngineControls:
@@ -170,6 +177,10 @@ class EngineControls:
             return None
         steerable = None if self.run.runner.far else self.run.steerable(ticket)
         return composing(ticket, steerable, state.inbox.offer)
+
+    def held(self, ticket: str) -> tuple[HeldMessage, ...]:
+        state = self.run.states.get(ticket)
+        return () if state is None else tuple(state.inbox.held)
 
 
 @dataclass(frozen=True)
@@ -582,7 +593,7 @@ class RunServer:
             asked = decode_request(await request.json())
         except RequestError as exc:
             return _problem(400, str(exc))
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or JSON nested past what Python reads
             return _problem(400, 'a request is a JSON object: {"request": KIND, ...}')
         return await self._carry(asked, _who(request))
 
@@ -628,8 +639,10 @@ class RunServer:
         if self.controls is None:
             return _problem(403, "this run is served read-only: start it with --control to allow this")
         ticket = getattr(asked, "ticket", None)
-        if ticket is not None and ticket not in self.tickets:
+        if isinstance(ticket, str) and ticket not in self.tickets:
             return _problem(404, f"the run has no ticket {ticket!r}")
+        if isinstance(asked, AddTicket) and asked.ticket is None:
+            return _problem(400, "add-ticket: ticket is missing (its fields, as a [[ticket]] table has them)")
         if isinstance(asked, FollowUp) and not (asked.text and asked.text.strip()):
             return _problem(400, "the follow-up is the request's body: UTF-8 text, not empty")
         if isinstance(asked, Steer | Queue | EditHeld) and not (asked.text and asked.text.strip()):
@@ -644,14 +657,34 @@ class RunServer:
             if verdict is None:
                 return _problem(409, f"{tournament} has no verdict yet: its contestants are not all checked")
             return web.json_response({"ok": True, "ticket": self.controls.synthesize(verdict, who)})
+        before = {m.id for m in self.controls.held(ticket)} if isinstance(asked, Steer | Queue) else set()
         told = self.controls.ask(asked, who)
         if inspect.isawaitable(told):  # a sub-agent's cancel: its agent (or worker) answers
             told = await told
         if isinstance(told, Pending):  # asked of a worker that has not answered yet
             return web.json_response({"ok": True, "pending": told.said}, status=202)
+        if isinstance(told, Added):  # the ticket it added, by the id lfg gave it when it had none
+            return web.json_response({"ok": True, "ticket": told.ticket})
         if told is not None:
             return _problem(409, told.said)
+        if isinstance(asked, Steer | Queue):
+            return web.json_response(self._taken(asked, who, before))
         return web.json_response({"ok": True})
+
+    def _taken(self, asked: Steer | Queue, who: str, before: set[int]) -> dict[str, Any]:
+        """How a steer or queued message was taken (run/steering.py `taken_as`): `as` (`steer` or
+        `next_turn`), `held` (its id among the ticket's held messages, as every `held` line and
+        `edit-held` name it; none for a steer a worker took) and `said`. The message it holds now
+        that it did not before, from `who`, is this one: nothing else ran between the ask and this look (a
+        worker's answer aside, after which a steer held here is one the worker would not take)."""
+        assert self.controls is not None
+        new = [m for m in self.controls.held(asked.ticket) if m.id not in before and m.by == who]
+        message = new[-1] if new else None
+        taken, said = taken_as(asked.ticket, isinstance(asked, Steer), message)
+        answer: dict[str, Any] = {"ok": True, "as": taken, "said": said}
+        if message is not None:
+            answer["held"] = message.id
+        return answer
 
 
 def _content(content: Any) -> bool:

@@ -142,6 +142,7 @@ class TicketState:
         self.conversation, self.base = earlier.conversation, earlier.base
         self.follow_up, self.continues = earlier.follow_up, earlier.continues
         self.agent_session = earlier.agent_session
+        self.inbox.after(earlier.held)  # before `took`: no new message takes a number shown for one of them
         self.inbox.took(earlier.steers)
         self.left_held = earlier.held
         answers = [m for m in earlier.conversation if isinstance(m, AssistantMessage)]

@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from lfgtui.run.attempts import AttemptRunner, RunFace, TicketState
 from lfgtui.run.requests import (
     YOU,
+    Added,
+    AddTicket,
     Answer,
     Approve,
     Cancel,
@@ -52,12 +54,25 @@ from lfgtui.run.requests import (
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from lfgtui.tickets.ticket import Ticket
+
+MAX_KEY_CHARS = 200
+"""The longest idempotency key an add-ticket may carry."""
+Admits = Callable[[dict[str, Any], "Mapping[str, Ticket]"], "Ticket"]
+"""What checks a ticket asked to be added to the running run (add-ticket), given its fields and the
+run's tickets, as the run's tickets file was checked (tickets/load.py `load_added`): the ticket, or a
+`ValueError` whose words name each field that is wrong. Set by the command that loaded the file."""
+
 
 class Decides(RunFace, Protocol):
     """What a decision uses of the run (the scheduler's `Run` is one)."""
 
     states: Mapping[str, TicketState]
     runner: AttemptRunner
+    admits: Admits | None
+    added_keys: dict[str, str]
+
+    def add(self, ticket: Ticket, why: str | None = None, *, record: bool = False) -> None: ...
 
     def cancel(self, ticket_id: str, why: str | None = None) -> bool: ...
 
@@ -202,6 +217,27 @@ def _remove_held(run: Decides, asked: RemoveHeld, who: str) -> Told:
     return None if problem is None else Refusal(problem)
 
 
+def _add_ticket(run: Decides, asked: AddTicket, who: str) -> Told:
+    """A ticket checked as the run's tickets file was (`Run.admits`), recorded, then started like the
+    run's own (its quotas, its `depends_on`), who added it said in its events."""
+    if run.admits is None:
+        return Refusal("this run takes no new tickets: only `lfg run` adds them to the run it runs")
+    if asked.ticket is None:
+        return Refusal("add-ticket: ticket is missing (its fields, as a [[ticket]] table has them)")
+    if asked.key is not None and len(asked.key) > MAX_KEY_CHARS:
+        return Refusal(f"add-ticket: key is longer than {MAX_KEY_CHARS} characters")
+    if asked.key is not None and (known := run.added_keys.get(asked.key)) is not None:
+        return Added(known)  # asked again (a client that lost the answer): nothing more is added
+    try:
+        ticket = run.admits(asked.ticket, {name: state.written for name, state in run.states.items()})
+    except ValueError as exc:
+        return Refusal(str(exc))
+    run.add(ticket, f"added by {who}", record=True)
+    if asked.key is not None:
+        run.added_keys[asked.key] = ticket.id
+    return Added(ticket.id)
+
+
 def _retry_all(run: Decides, asked: RetryAll, who: str) -> Told:
     return None if run.retry_all() else Refusal("every ticket has completed or is running")
 
@@ -226,6 +262,7 @@ DECISIONS: dict[type[Request], Decision] = {
     Queue: Decision(_queue),
     EditHeld: Decision(_edit_held),
     RemoveHeld: Decision(_remove_held),
+    AddTicket: Decision(_add_ticket),
     RetryAll: Decision(_retry_all),
     CancelAll: Decision(_cancel_all),
 }

@@ -13,6 +13,7 @@ latest attempt: seeds.py `left_held`), which `lfg resume` offers to send, drop o
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from lfgtui.events import HeldMessage
@@ -50,12 +51,12 @@ def send_held(run: Run, ticket_id: str) -> str | None:
     if run.can_continue(ticket_id):
         first, *rest = left
         for message in rest:
-            state.inbox.hold(message.text, False, message.by)
+            state.inbox.hold_again(replace(message, steer=False))
         state.inbox.tell(said)
         run.continue_with(ticket_id, first.text, f"held when the run stopped, queued by {first.by}")
     else:
         for message in left:
-            state.inbox.hold(message.text, message.steer, message.by)
+            state.inbox.hold_again(message)
         state.inbox.tell(said)
         if not run.retry(ticket_id):
             state.inbox.drop_all()

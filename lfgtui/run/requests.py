@@ -13,6 +13,7 @@ tests/run/test_decisions.py then ask to be declared and decided.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
@@ -41,9 +42,17 @@ class Pending:
     said: str
 
 
-Told = Refusal | Pending | None
+@dataclass(frozen=True)
+class Added:
+    """Done, and it made a ticket the asker needs the id of: the one an add-ticket added (lfg names
+    one that came without an id)."""
+
+    ticket: str
+
+
+Told = Refusal | Pending | Added | None
 """What the run answers a request: None once done (or asked of where the attempt runs), `Pending`
-while that has not answered, else why not."""
+while that has not answered, `Added` once an add-ticket is done, else why not."""
 
 
 class RequestError(ValueError):
@@ -205,6 +214,20 @@ class Rerun(Request):
 
 
 @dataclass(frozen=True)
+class AddTicket(Request):
+    """Add a ticket to the running run: `ticket` is its fields as a `[[ticket]]` table has them (a
+    JSON object on the wire), checked as the run's tickets file was (tickets/load.py `load_added`);
+    None: the new-ticket form asks for them. Answered `Added` with its id."""
+
+    kind: ClassVar[str] = "add-ticket"
+    served: ClassVar[bool] = True
+    ticket: dict[str, Any] | None = dataclasses.field(default=None, hash=False)
+    key: str | None = None
+    """An idempotency key: an add-ticket whose key the run has seen adds nothing, and is answered with
+    the ticket that key added (`lfg mcp`'s `add_ticket`, which an agent's client may send again)."""
+
+
+@dataclass(frozen=True)
 class RetryAll(Request):
     kind: ClassVar[str] = "retry-all"
 
@@ -246,10 +269,13 @@ def request_types() -> tuple[type[Request], ...]:
 
 
 def encode(request: Request) -> dict[str, Any]:
-    """A request as the JSON body of `POST /v1/requests`: `{"request": kind, field: value, ...}`."""
+    """A request as the JSON body of `POST /v1/requests`: `{"request": kind, field: value, ...}`; a
+    field left at its default of None is left out, as `decode` reads it."""
     body: dict[str, Any] = {"request": request.kind}
     for field in fields(request):
         value = getattr(request, field.name)
+        if value is None and field.default is None:
+            continue
         body[field.name] = (
             {"action": value.action, "content": value.content} if isinstance(value, Reply) else value
         )
@@ -277,12 +303,34 @@ def decode(body: object) -> Request:
             value = _reply(kind, value)
         elif field.type == "bool" and not isinstance(value, bool):
             raise RequestError(f"{kind}: {field.name} must be true or false")
+        elif field.type.startswith("dict") and not isinstance(value, dict):
+            raise RequestError(f"{kind}: {field.name} must be a JSON object")
+        elif field.type.startswith("dict") and _deeper(value, MAX_TABLE_DEPTH):
+            raise RequestError(f"{kind}: {field.name} nests deeper than a [[ticket]] table's fields do")
         elif field.type == "int" and (type(value) is not int or value < 1):
             raise RequestError(f"{kind}: {field.name} must be a held message's id (a whole number from 1)")
         elif field.type.startswith("str") and not isinstance(value, str):
             raise RequestError(f"{kind}: {field.name} must be text")
         values[field.name] = value
     return cls(**values)
+
+
+MAX_TABLE_DEPTH = 3
+"""How deep a table a request carries may nest (a ticket's: its fields, a list, its items): what is
+deeper is no table of lfg's, and is refused before anything walks it (`Run.ask` mends it whole)."""
+
+
+def _deeper(value: object, depth: int) -> bool:
+    """Whether `value`'s lists and objects nest more than `depth` deep, found without recursion."""
+    level = [value]
+    for _ in range(depth):
+        level = [
+            item
+            for each in level
+            if isinstance(each, dict | list)
+            for item in (each.values() if isinstance(each, dict) else each)
+        ]
+    return any(isinstance(each, dict | list) for each in level)
 
 
 def _reply(kind: str, value: object) -> Reply:

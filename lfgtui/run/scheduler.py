@@ -73,6 +73,7 @@ from lfgtui.tickets.ticket import PromptTooLong, Ticket, render_prompt
 if TYPE_CHECKING:
     from lfgtui.cost.prices import PriceBook
     from lfgtui.run.agents.session.agent import AgentSession
+    from lfgtui.run.decisions import Admits
 
 Sink = Callable[[Event], None]
 F = TypeVar("F", bound=RunFact)
@@ -171,6 +172,16 @@ class Run:
         its answer to the end): the broker's run index counts the ended tickets not yet read."""
         self.pauses = False
         """Whether a person is here to resume a ticket on_quota = "pause" paused (the TUI says so)."""
+        self.admits: Admits | None = None
+        """What checks a ticket asked to be added while the run runs (run/decisions.py `Admits`): set
+        by `lfg run`, which loaded its tickets file; None: the run takes no new tickets."""
+        self.added_keys: dict[str, str] = {}
+        """The ticket each add-ticket's idempotency key added, by key: asked again, it adds nothing.
+        Kept for the life of this process (a resumed run starts with none)."""
+        self._refused: dict[tuple[str, str], int] = {}
+        """How many changes of a held message each (ticket, asker) had refused: said the 1st, 2nd, 4th,
+        8th... time, with the count, so a watcher retrying refused edits cannot flood the ticket's
+        events (the pane's hold line shows the latest said)."""
         self.steers_only = False
         """Whether a steer with no safe point is refused rather than queued: on a broker's worker,
         whose coordinator sends the ticket's next turns (run/decisions.py `_steer`)."""
@@ -223,7 +234,7 @@ class Run:
             said(f"{type(request).__name__} from {who}", request)
             request = whole
         ticket = getattr(request, "ticket", None)
-        if ticket is not None and ticket not in self.states:
+        if isinstance(ticket, str) and ticket not in self.states:
             return Refusal(f"the run has no ticket {ticket!r}")
         return decision(request).decide(self, request, who)
 
@@ -291,7 +302,8 @@ class Run:
 
     def _not_held(self, state: TicketState, message_id: int, verb: str, by: str) -> str:
         """Why a held message cannot be changed (sent already, taken back, or its ticket ended), said
-        in the ticket's events too while its attempt runs: an asker's change never vanishes unsaid."""
+        in the ticket's events too while its attempt runs (`Holding`: the pane's hold line): an
+        asker's change never vanishes unsaid, and the same one refused again is counted (`_refused`)."""
         name = state.ticket.id
         if state.running:
             problem = f"{name} holds no message {message_id}: it was sent already, or taken back"
@@ -302,8 +314,10 @@ class Run:
                 f"{name} {ended}: it holds no message {message_id} any more (each was sent, or said "
                 "unsent, as its turn ended)"
             )
-        if state.ev is not None and state.live:
-            self._emit(state, state.ev(Status, message=f"{verb} by {by} refused: {problem}"))
+        times = self._refused[name, by] = self._refused.get((name, by), 0) + 1
+        if state.ev is not None and state.live and times & (times - 1) == 0:  # the 1st, 2nd, 4th, 8th...
+            so_far = "" if times == 1 else f" ({times} of {by}'s changes refused so far)"
+            self._holding(state, f"{verb} by {by} refused{so_far}: {problem}")
         return problem
 
     def steerable(self, ticket_id: str) -> bool:
@@ -446,14 +460,17 @@ class Run:
             )
         return None
 
-    def add(self, ticket: Ticket, why: str | None = None) -> None:
-        """Start a ticket the run did not have (a tournament's synthesis): every sink hears its events
-        as any ticket's, so whoever shows or records the run is told of it first. `why` (who asked,
-        from elsewhere) is said in its first attempt's events, after its prompt."""
+    def add(self, ticket: Ticket, why: str | None = None, *, record: bool = False) -> None:
+        """Start a ticket the run did not have (a tournament's synthesis, an add-ticket): every sink
+        hears its events as any ticket's, so whoever shows or records the run is told of it first.
+        `why` (who asked, from elsewhere) is said in its first attempt's events, after its prompt;
+        `record`: the history records the ticket here (a synthesis is recorded as one by its starter)."""
         if ticket.id in self.states:
             raise ValueError(f"the run already has a ticket {ticket.id}")
         self.states[ticket.id] = state = TicketState(ticket)
         state.why = why
+        if record and self.recording is not None:
+            self.recording.add_ticket(ticket)
         for told in self.added:
             told(ticket)
         self._launch(state, "added")

@@ -63,12 +63,22 @@ class Inbox:
 
     def hold(self, text: str, steer: bool, by: str) -> HeldMessage:
         """Hold a message: a steer goes after the steers already held (before the queued ones)."""
-        message = HeldMessage(next(self._ids), text, steer, by)
-        at = sum(1 for m in self.held if m.steer) if steer else len(self.held)
+        return self.hold_again(HeldMessage(next(self._ids), text, steer, by))
+
+    def hold_again(self, message: HeldMessage) -> HeldMessage:
+        """Hold a message the ticket held before (one an attempt left unsent, sent now), under its
+        own id: the number the person was shown for it stays its number."""
+        at = sum(1 for m in self.held if m.steer) if message.steer else len(self.held)
         self.held.insert(at, message)
-        if steer and self.wake is not None:
+        if message.steer and self.wake is not None:
             self.wake()
         return message
+
+    def after(self, messages: tuple[HeldMessage, ...]) -> None:
+        """Number the messages held from now on after `messages` (what the ticket held when its
+        recorded run stopped, numbered then): one number names one message for the ticket's life."""
+        if messages:
+            self._ids = itertools.count(max(m.id for m in messages) + 1)
 
     def requeue(self, message: HeldMessage) -> HeldMessage:
         """A steer the running turn could not take (its agent said so): queued first, the next turn,
@@ -165,3 +175,26 @@ def still_unsent(messages: tuple[HeldMessage, ...]) -> str:
     listed = "; ".join(f"{'steer' if m.steer else 'queued'} from {m.by}: {summary(m)}" for m in messages)
     offered = "the TUI's retry or lfg resume offers them"
     return f"still held, unsent, from an attempt that did not complete ({offered}): {listed}"
+
+
+STEER, NEXT_TURN = "steer", "next_turn"
+"""How a steer or queued message was taken (`taken_as`): into the running turn, or as its next."""
+
+
+def taken_as(ticket: str, steer: bool, message: HeldMessage | None) -> tuple[str, str]:
+    """How a steer (`steer`) or queued message just held was taken, for whoever sent it: `STEER` or
+    `NEXT_TURN`, and in words. `message` is the one the ticket now holds for it; None where the
+    ticket's turn runs on a worker, which holds it for that turn."""
+    if message is None:
+        return STEER, f"steered: carried to the worker running {ticket}'s turn, which holds it for that turn"
+    if message.steer:
+        return (
+            STEER,
+            f"steered: held for {ticket}'s running turn (message {message.id}), for its next safe point",
+        )
+    if steer:
+        return NEXT_TURN, (
+            f"queued as {ticket}'s next turn (message {message.id}), not steered: its running turn "
+            "cannot take a steer now"
+        )
+    return NEXT_TURN, f"queued as {ticket}'s next turn (message {message.id}), sent once this turn completes"

@@ -296,6 +296,8 @@ class SimAcpAgent:
         if method != STEER_METHOD or self.options.steering is None:
             raise acp.RequestError.method_not_found(f"_{method}")
         answer = await steer(self.conn, self.options.steering, params, self.running)
+        if answer["outcome"] == "injected" and self.options.quirks.steer_cuts:
+            self._session(params["sessionId"]).cut = True
         if answer["outcome"] == "startedNewTurn":
             session = self._session(params["sessionId"])
             session.own_turns.append(steered_text(params["prompt"]))
@@ -988,6 +990,12 @@ def _steering_options(group: Options) -> None:
         f" mid-turn with OUTCOME ({', '.join(OUTCOMES)}); a taken one is said in the turn",
     )
     group.add_argument(
+        "--steer-cuts",
+        action="store_true",
+        help="a steer taken mid-answer cuts the model call streaming off, as Claude Code does: the rest"
+        " of its text is never sent, its tokens are not counted, and another call answers anew",
+    )
+    group.add_argument(
         "--prompt-queueing",
         action="store_true",
         help="advertise prompt queueing as claude-agent-acp does (agentCapabilities._meta.claudeCode."
@@ -1337,6 +1345,7 @@ def main(argv: list[str] | None = None) -> None:
             after_denial=args.after_denial,
             answers_early=args.answers_early,
             deaf_to_cancel=args.deaf_to_cancel,
+            steer_cuts=args.steer_cuts,
             withdraw_when=args.withdraw_when,
             acp_notice=args.acp_notice,
             compaction=args.compaction,

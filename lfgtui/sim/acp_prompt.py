@@ -90,6 +90,7 @@ class SimSession:
     messages: list[Message] = field(default_factory=list)  # the conversation, saved for `session/load`
     cancelled: asyncio.Event = field(default_factory=asyncio.Event)
     own_turns: list[str] = field(default_factory=list)  # steers it starts turns of its own with, once idle
+    cut: bool = False  # a steer was taken: the model call streaming now is cut off (`Quirks.steer_cuts`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +180,10 @@ class Quirks:
     person, and the turn goes on once it is answered: what follows no `session/prompt` owns any more,
     as Codex went on after codex-acp answered its prompt when its model's Responses interrupt was
     refused (issue 78)."""
+    steer_cuts: bool = False
+    """A steer taken mid-answer (`--steering injected`) cuts the model call streaming now off, as
+    Claude Code does (issue 73): the rest of its text is never sent, none of its tokens is in the
+    turn's count, and another call answers anew, its first token after the TTFT."""
     deaf_to_cancel: bool = False
     """`session/cancel` is heard and ignored: the turn runs on, as a hung agent's does, until the
     client ends the process."""
@@ -362,11 +367,19 @@ class AgentRun:
             self.pacer.resume()  # a slow start (the plan's round trip) is not caught up in a burst
             mine = [piece for piece in pieces if piece.call == index]
             chunks = [piece for piece in mine if piece.kind in (PieceKind.REASONING, PieceKind.TEXT)]
-            for position, piece in enumerate(chunks):
+            counted = self.output_tokens, self.thought_tokens
+            position = 0
+            while position < len(chunks):
+                if self.session.cut:  # a steer came: this call is cut off, uncounted; another answers
+                    self.session.cut, position = False, 0
+                    self.output_tokens, self.thought_tokens = counted
+                    self.pacer = Pacer(self.scenario)
+                    continue
                 await self._faults(index, position)
-                await self._chunk(piece)
+                await self._chunk(chunks[position])
                 if delegate is not None and index == 0 and position == 0 and not quirks.subagent_foreground:
                     await self._delegate(delegate, quirks)  # in the background, amid the answer
+                position += 1
             await self._faults(index, len(chunks))
             if delegate is not None and index == 0 and quirks.subagent_foreground:
                 await self._delegate(delegate, quirks)  # in the foreground: the parent waits

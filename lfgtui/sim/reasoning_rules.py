@@ -23,7 +23,9 @@ The rules, keyed on model names as the real APIs are (read 2026-11-26):
 - Flavours of Chat server, by model name (`chat_flavour`): OpenRouter's `reasoning_details` (recorded,
   not refused: its refusals are unknown), Ollama, which streams `reasoning` and hangs on a
   `reasoning_content` sent back (`Stalled`), and DeepSeek, which reports its prompt cache as
-  `prompt_cache_hit_tokens` and `prompt_cache_miss_tokens` (its context-caching guide).
+  `prompt_cache_hit_tokens` and `prompt_cache_miss_tokens` (its context-caching guide), and Kimi, which
+  reports it as a top-level `cached_tokens` and streams its usage in `choices[0].usage` (Kimi's chat
+  reference as quoted by pi #8075, #2017 and promptfoo #10132, read 2026-11-27).
 Each rule's sources and dates are in docs/guides/sim.md.
 """
 
@@ -49,7 +51,7 @@ OPENAI_REASONING = re.compile(r"(?:openai/)?gpt-(?:5\.[4-9]|6)")
 """OpenAI's models that reason by default (effort not `none`) and keep Chat Completions' function
 tools and sampling for effort `none`: GPT-5.4 to 5.9 and the GPT-6 family, `openai/` allowed."""
 OPENAI_NO_NONE = re.compile(r"(?:openai/)?gpt-6(?:-astra|\.1-sol|\.[2-9])")
-"""The GPT-6 models with no effort `none` (low to max): Astra, 6.1 Sol, the 6.2 line on."""
+"""The GPT-6 models with no effort `none` nor `minimal` (low to max): Astra, 6.1 Sol, the 6.2 line on."""
 OPENROUTER = re.compile(
     r"(?:anthropic|google|x-ai|deepseek|moonshotai|qwen|z-ai|mistralai|meta-llama|minimax)/"
 )
@@ -106,17 +108,22 @@ def _opaque_of(value: object, call: int) -> bool:
 
 DEEPSEEK = re.compile(r"deepseek-")
 """A DeepSeek model on DeepSeek's own API, which reports its cache in fields of its own."""
+KIMI = re.compile(r"kimi-")
+"""A Kimi model on Moonshot's own API, which reports its cache as a top-level `cached_tokens` and
+streams its usage in the last chunk's `choices[0].usage`."""
 
 
 def chat_flavour(model: str) -> str:
-    """Which Chat Completions server a model name stands for: "openrouter", "ollama", "deepseek", or
-    "" (the API of the model's maker, or a server that speaks as it does)."""
+    """Which Chat Completions server a model name stands for: "openrouter", "ollama", "deepseek",
+    "kimi", or "" (the API of the model's maker, or a server that speaks as it does)."""
     if OPENROUTER.match(model):
         return "openrouter"
     if OLLAMA.match(model):
         return "ollama"
     if DEEPSEEK.match(model):
         return "deepseek"
+    if KIMI.match(model):
+        return "kimi"
     return ""
 
 
@@ -170,9 +177,9 @@ def _chat_parameters(body: dict[str, Any], model: str) -> None:
     if not OPENAI_REASONING.match(model):
         return
     effort = body.get("reasoning_effort")
-    if effort == "none" and OPENAI_NO_NONE.match(model):
+    if effort in ("none", "minimal") and OPENAI_NO_NONE.match(model):
         raise BadRequest(
-            "Unsupported value: 'reasoning_effort' does not support 'none' with this model. Supported "
+            f"Unsupported value: 'reasoning_effort' does not support '{effort}' with this model. Supported "
             "values are: 'low', 'medium', 'high', 'xhigh', and 'max'.",
             param="reasoning_effort",
             code="unsupported_value",

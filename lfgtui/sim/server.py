@@ -407,7 +407,8 @@ class SimServer:
             record.replay = reasoning_rules.check(path, body, sim_request, scenario)
         except (BadRequest, ScenarioError) as exc:
             record.status = status = _refusal_status(exc)
-            await _send_json(conn, status, _named(protocol.error_body(status, str(exc)), exc))
+            said = _refusal_words(path, status, record.model, exc)
+            await _send_json(conn, status, _named(protocol.error_body(status, said), exc))
             return True
         except Stalled as stall:
             record.replay, record.fault = stall.replay, FaultKind.STALL
@@ -858,6 +859,22 @@ def _named(body: dict[str, Any], exc: BadRequest | ScenarioError) -> dict[str, A
 def _refusal_status(exc: BadRequest | ScenarioError) -> int:
     """404 for a model no scenario answers (as the APIs answer an unknown model), else 400."""
     return 404 if isinstance(exc, ScenarioError) and "unknown sim model" in str(exc) else 400
+
+
+MODEL_NOT_FOUND = {
+    "/v1/chat/completions": "The model `{model}` does not exist or you do not have access to it.",
+    "/v1/responses": "The model `{model}` does not exist or you do not have access to it.",
+    "/v1/messages": "model: {model}",
+}
+"""How each API words a model it does not serve, unknown or shut down (OpenAI's `model_not_found`
+and Anthropic's `not_found_error`, as their users quote them; read 2026-11-27)."""
+
+
+def _refusal_words(path: str, status: int, model: str, exc: BadRequest | ScenarioError) -> str:
+    """The refusal's message: for a model no scenario answers, the API's own words first, then the
+    sim's (which scenarios there are)."""
+    words = MODEL_NOT_FOUND.get(path) if status == 404 and model else None
+    return str(exc) if words is None else f"{words.format(model=model)} ({exc})"
 
 
 def _fault_reply(fault: Fault, headers: dict[str, str]) -> tuple[str, dict[str, str]]:

@@ -7,6 +7,7 @@ the final answer of a ticket it depends on with `{{ outputs.ID }}`.
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -31,6 +32,8 @@ from lfgtui.config.validation import (
     Checker,
     Kind,
     Problem,
+    TomlDoc,
+    ValidationError,
     load_toml,
     unknown,
 )
@@ -151,6 +154,42 @@ AGENT_ONLY = {
     "additional_directories": "additional_directories are given to a coding agent's session",
 }
 """Ticket fields that only a coding agent (a provider of kind acp) takes, and what each is."""
+_THE_PERSONS = "is the person's to set in the tickets file: an added ticket takes the run's [defaults]"
+_ONE_TICKET = "fans out into several tickets; an added ticket is one ticket (fan out in a tickets file)"
+NOT_ADDED = {
+    **{
+        key: _THE_PERSONS
+        for key in (
+            "auto_approve",
+            "mode",
+            "sandbox",
+            "sandbox_network",
+            "sandbox_home",
+            "sandbox_readable",
+            "workdir",
+            "additional_directories",
+            "isolation",
+            "setup",
+            "env_passthrough",
+            "allow_git_writes",
+            "mcp_servers",
+            "resume_session",
+        )
+    },
+    **{key: _ONE_TICKET for key in ("models", "agents", "attempts")},
+    "check": "makes a tournament, a tickets file's: an added ticket is one ticket",
+    "judge": "judges a tournament, a tickets file's: an added ticket is one ticket",
+    "judge_may_be_contestant": "is a tournament's, a tickets file's: an added ticket is one ticket",
+}
+"""Fields a ticket added while its run runs (`load_added`) may not set to anything but what the
+run's [defaults] say, and why: its box and approvals (a coding agent's session mode among them)
+are the person's, never looser than the run's, and it is one ticket."""
+ADDED_ID = "added"
+"""An added ticket that names no id is `added-1`, `added-2`... (the first the run does not have)."""
+
+
+class NotAdded(ValueError):
+    """A ticket that cannot be added to the running run: its words name each field that is wrong."""
 
 
 @dataclass
@@ -181,11 +220,56 @@ def load_tickets(
     known_tools: Collection[str],
     env: Mapping[str, str] | None = None,
     today: date | None = None,
+    *,
+    empty: bool = False,
 ) -> TicketFile:
     """Load and validate a tickets file; raises `ValidationError` listing every problem in it.
-    `today`: the day a model's lifecycle is judged on (default: today)."""
+    `today`: the day a model's lifecycle is judged on (default: today); `empty`: a file with no
+    ticket is one (a run kept open for tickets added as it runs, `lfg run --open`)."""
     environ = os.environ if env is None else env
-    return _Loader(path, config, known_tools, environ, today or date.today()).load()
+    loader = _Loader(load_toml(path), config, known_tools, environ, today or date.today())
+    loader.empty = empty
+    return loader.load()
+
+
+def load_added(
+    table: object,
+    file: TicketFile,
+    taken: Mapping[str, Ticket],
+    config: Configured,
+    known_tools: Collection[str],
+    env: Mapping[str, str] | None = None,
+    today: date | None = None,
+) -> Ticket:
+    """One `[[ticket]]` table added to the running run of `file` (the add-ticket request), checked as
+    `load_tickets` checks the file's: under its [defaults], against the run's tickets (`taken`: its
+    `depends_on` may name them, its id may not be one). No id: the first free `added-N`. Raises
+    `NotAdded` saying every problem, each naming its field."""
+    if not isinstance(table, dict):
+        raise NotAdded('the ticket is a table of a [[ticket]]\'s fields, such as {"prompt": "..."}')
+    names = {*taken, *(ticket.group for ticket in taken.values() if ticket.group is not None)}
+    if "id" not in table:
+        number = next(n for n in itertools.count(1) if f"{ADDED_ID}-{n}" not in names)
+        table = {"id": f"{ADDED_ID}-{number}", **table}
+    named = table["id"]
+    where = f"ticket {named!r}" if isinstance(named, str) and ID_PATTERN.fullmatch(named) else "the ticket"
+    unset = object()
+    problems = [
+        f"{where}: {key} {why}"
+        for key, why in NOT_ADDED.items()
+        if key in table and table[key] != file.defaults.get(key, unset)
+    ]
+    doc = TomlDoc(path=file.path, data={"defaults": dict(file.defaults), "ticket": [table]}, sections=())
+    loader = _Loader(doc, config, known_tools, os.environ if env is None else env, today or date.today())
+    loader.taken = taken
+    try:
+        loaded = loader.load()
+    except ValidationError as exc:
+        problems += [problem.message for problem in exc.problems]
+    if problems:
+        raise NotAdded("; ".join(problems))
+    (ticket,) = loaded.tickets
+    return ticket
 
 
 class _Loader:
@@ -193,19 +277,24 @@ class _Loader:
 
     def __init__(
         self,
-        path: Path,
+        doc: TomlDoc,
         config: Configured,
         known_tools: Collection[str],
         env: Mapping[str, str],
         today: date,
     ) -> None:
-        self.path = path
+        self.path = doc.path
         self.today = today
-        self.folder = path.resolve().parent
+        self.folder = doc.path.resolve().parent
         self.config = config
         self.known_tools = frozenset(known_tools)
         self.env = env
-        self.check = Checker(load_toml(path))
+        self.check = Checker(doc)
+        self.empty = False
+        """Whether a file with no ticket is one (`load_tickets`)."""
+        self.taken: Mapping[str, Ticket] = {}
+        """The tickets of the run a ticket is added to (`load_added`): its `depends_on` may name them,
+        and it may not take one's id."""
 
     def line(self, draft: _Draft | None, key: str | None = None) -> int | None:
         """Where a ticket's (or, for None, [defaults]') key is; inline tables fall back to the array."""
@@ -217,8 +306,12 @@ class _Loader:
         top = self.check.fields(self.check.doc.data, TOP_LEVEL, "top level", elsewhere=CONFIG_ONLY)
         defaults = self._defaults(top.get("defaults", {}))
         drafts = [self._draft(index, table) for index, table in enumerate(top.get("ticket", []))]
-        if not drafts:
-            self.check.add(None, "no tickets: add a [[ticket]] table with an id and a prompt")
+        if not drafts and not self.empty:
+            self.check.add(
+                None,
+                "no tickets: add a [[ticket]] table with an id and a prompt (or run it with --open to "
+                "add tickets as it runs)",
+            )
         named = {draft.id: draft for draft in reversed(drafts) if draft.id is not None}
         self._check_duplicates(drafts)
         fallback = self._fallback_provider()
@@ -244,7 +337,13 @@ class _Loader:
         offline = fallback == OFFLINE_PROVIDER and any(
             not {"provider", "models", "agents"} & (draft.fields.keys() | defaults.keys()) for draft in drafts
         )
-        return TicketFile(path=self.path, tickets=tuple(tickets), offline_default=offline, warnings=warnings)
+        return TicketFile(
+            path=self.path,
+            tickets=tuple(tickets),
+            offline_default=offline,
+            warnings=warnings,
+            defaults=top.get("defaults", {}),
+        )
 
     def _defaults(self, table: Mapping[str, Any]) -> dict[str, Any]:
         for key in TICKET_ONLY.intersection(table):
@@ -634,10 +733,14 @@ class _Loader:
 
     def _check_duplicates(self, drafts: Sequence[_Draft]) -> None:
         first: dict[str, _Draft] = {}
+        groups = {ticket.group for ticket in self.taken.values() if ticket.group is not None}
         for draft in drafts:
             if draft.id is None:
                 continue
-            if draft.id in first:
+            if draft.id in self.taken or draft.id in groups:
+                already = f"{draft.where}: duplicate id (the run has it already)"
+                self.check.add(self.line(draft, "id"), already)
+            elif draft.id in first:
                 other = self.line(first[draft.id], "id")
                 self.check.add(
                     self.line(draft, "id"), f"{draft.where}: duplicate id (first used on line {other})"
@@ -655,6 +758,12 @@ class _Loader:
         """
         stands_for: dict[str, list[str]] = {}
         owner: dict[str, _Draft] = {}
+        graph: dict[str, list[str]] = {}
+        for ticket in self.taken.values():  # the running run's, for a ticket added to it
+            stands_for[ticket.id] = [ticket.id]
+            if ticket.group is not None:
+                stands_for.setdefault(ticket.group, []).append(ticket.id)
+            graph[ticket.id] = [d for d in ticket.depends_on if d in self.taken]
         for draft in drafts:
             if draft.id is not None and named[draft.id] is draft:
                 ids = [variant.id for variant in variants[draft.index]]
@@ -662,7 +771,6 @@ class _Loader:
                 for ticket_id in ids:
                     stands_for.setdefault(ticket_id, [ticket_id])
                     owner[ticket_id] = draft
-        graph: dict[str, list[str]] = {}
         needs: dict[int, tuple[str, ...]] = {}
         for draft in drafts:
             depends_on = list(dict.fromkeys(draft.fields.get("depends_on", [])))

@@ -8,6 +8,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from lfgtui.config.mcp import McpServer
 from lfgtui.config.validation import Problem
@@ -124,6 +125,9 @@ class TicketFile:
     offline_default: bool
     warnings: tuple[Problem, ...] = ()
     """What does not stop the run but should be read before it: a model retiring soon."""
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    """Its `[defaults]` table as written: what a ticket added while the run runs inherits too
+    (load.py `load_added`)."""
 
 
 MAX_PROMPT_CHARS = 4_000_000

@@ -121,7 +121,7 @@ class ContainerBox(Sandbox):
         ]
         leash = None if self.tethered else _leash()
         if leash is not None:
-            options += ["-v", f"{leash}:{LEASH}:ro"]
+            options += _bind(leash, Path(LEASH), "ro")
         command = [IMAGE, "/bin/sh", "-c", TETHER if leash is None else LEASHED, "sh", *argv]
         request = {
             "engine": _program(self.engine),
@@ -169,12 +169,12 @@ class ContainerBox(Sandbox):
         args = [] if PRIVATE_TMP in kinds else ["--tmpfs", f"{PRIVATE_TMP}:rw,exec,mode=1777"]
         for path in kept:
             if kinds[path] != "hidden":
-                args += ["-v", f"{sources.get(path, path)}:{path}:{kinds[path]}"]
+                args += _bind(sources.get(path, path), path, kinds[path])
                 continue
             # hidden: an empty folder or file bound over it (podman mounts every tmpfs before any
             # bind), holding only the mount points of what is bound inside it
             inside = tuple((str(o.relative_to(path)), o.is_dir()) for o in kept if around[o] == path)
-            args += ["-v", f"{_hollow(inside) if path.is_dir() else '/dev/null'}:{path}:ro"]
+            args += _bind(_hollow(inside) if path.is_dir() else Path("/dev/null"), path, "ro")
         return args
 
     def allows(self) -> str:
@@ -198,6 +198,18 @@ class ContainerBox(Sandbox):
 
 
 KILLED = "the container killed with its agent or command, whatever they ignore"
+
+
+def _bind(source: Path, target: Path, kind: str) -> list[str]:
+    """One bind as `--mount` options, each field quoted as the engines' CSV reads it: a path may hold
+    any character but NUL (a colon, which `-v`'s spec cannot carry: a socket an agent named `a:b` in
+    its worktree made every later box of that tree fail to start; a comma; a quote)."""
+    fields = ["type=bind", f"source={source}", f"target={target}", *(["readonly"] if kind == "ro" else [])]
+    quoted = [
+        f'"{field.replace(chr(34), chr(34) * 2)}"' if re.search(r'[",\s]', field) else field
+        for field in fields
+    ]
+    return ["--mount", ",".join(quoted)]
 
 
 def contained(sandbox: Sandbox | None, ticket: Ticket) -> Sandbox | None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 
 from tests.support.lfg import CLONE, Lfg, command
 from tests.support.redis_server import RedisServer, TlsFiles
@@ -197,3 +198,38 @@ def test_one_oversize_field_in_the_run_index_is_cut_and_every_line_stays_short(
     worker = lines[-1]
     assert worker.startswith("w1 ") and "who ␛[2Jwww" in worker and worker.endswith("w…"), worker
     assert "\x1b" not in listed.stdout
+
+
+def test_a_broker_that_asks_for_a_client_certificate_says_to_name_one(
+    lfg: Lfg, start_redis: Callable[..., RedisServer], tls_files: TlsFiles, tmp_path: Path
+) -> None:
+    """A broker with `tls-auth-clients yes` and no certificate given: said as the files to name, not
+    as the TLS alert it sent (issue #74)."""
+    server = start_redis(tls=tls_files)
+    client = redis.Redis(host="127.0.0.1", port=server.port, ssl=True, ssl_ca_certs=str(tls_files.ca))
+    try:
+        client.config_set("tls-auth-clients", "yes")  # from now on every client shows a certificate
+    finally:
+        client.close()
+    lfg.config.write_text(f'[broker]\nca_file = "{tls_files.ca}"\n')
+    missing = command(lfg, "runs", "--broker", server.url, "--config", str(lfg.config))
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr, missing.stderr
+    assert "asks for a client certificate" in missing.stderr, missing.stderr
+    assert "[broker] cert_file and key_file" in missing.stderr, missing.stderr
+    stranger = TlsFiles.make(tmp_path / "stranger")  # signed by a CA the broker does not trust
+    refused = command(
+        lfg, "runs", "--broker", server.url, "--config", str(certified(lfg, tls_files, stranger))
+    )
+    assert refused.returncode == 2 and "refused this machine's client certificate" in refused.stderr
+    given = command(
+        lfg, "runs", "--broker", server.url, "--config", str(certified(lfg, tls_files, tls_files))
+    )
+    assert given.returncode == 0 and "no runs on the broker at rediss://" in given.stdout, given.stderr
+
+
+def certified(lfg: Lfg, trusted: TlsFiles, mine: TlsFiles) -> Path:
+    """The config naming the CA `trusted` and the client certificate of `mine`."""
+    lfg.config.write_text(
+        f'[broker]\nca_file = "{trusted.ca}"\ncert_file = "{mine.cert}"\nkey_file = "{mine.key}"\n'
+    )
+    return lfg.config

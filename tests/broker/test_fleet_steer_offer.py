@@ -37,13 +37,10 @@ from lfgtui.events import (
 from lfgtui.providers.registry import Providers
 from lfgtui.remote.attach import Attachment
 from lfgtui.remote.codec import encode
-from lfgtui.remote.hub import EventHub
-from lfgtui.remote.server import Address, EngineControls, RunServer
+from lfgtui.remote.server import EngineControls
 from lfgtui.run.requests import Steer
-from lfgtui.run.scheduler import Run
 from lfgtui.run.steer_words import MAX_NAME_CHARS, Composing
 from lfgtui.tickets.load import load_tickets
-from lfgtui.tickets.ticket import Ticket
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.ui.app import LfgApp
 from lfgtui.ui.run.controller import RunController
@@ -52,7 +49,7 @@ from lfgtui.ui.services import Services
 from tests.support.app import SIZE, keys
 from tests.support.compose import attach_app
 from tests.support.fleet import COORDINATOR_AGENT, STEADY, Fleet, agent_provider, until
-from tests.support.fleet_steering import SIM_AGENT, WRITER, approve_all, asked, coordinating
+from tests.support.fleet_steering import SIM_AGENT, WRITER, approve_all, asked, coordinating, serving
 from tests.support.serving import TOKEN
 
 AGENT = "lfg simulator (ACP)"
@@ -65,22 +62,6 @@ NOT_KNOWN = (
 STEERS = f"Enter steers a: {AGENT} takes it into this turn at its next model call."
 CANNOT = f"{AGENT} cannot be steered: Enter queues this as a's next prompt, sent once this turn ends."
 STEER = "Also say the word PELICAN."
-
-
-@contextlib.asynccontextmanager
-async def serving(run: Run, tickets: list[Ticket]) -> AsyncIterator[str]:
-    """The coordinator's run served with `--control` on a free loopback port, as `lfg run --broker
-    --serve --control` serves it: its URL."""
-    hub = EventHub(run.clock)
-    run.sinks.append(hub)
-    server = RunServer(hub, run.run_id, tickets, TOKEN, EngineControls(run))
-    run.sinks.append(server.inbox)
-    url = await server.start(Address.parse("127.0.0.1:0"))
-    try:
-        yield url
-    finally:
-        hub.end()
-        await server.aclose(grace_s=1)
 
 
 async def inbox_item(url: str) -> dict[str, Any]:

@@ -11,12 +11,14 @@ from __future__ import annotations
 import os
 import signal
 
+import httpx2
 import pytest
 
 from lfgtui.events import ApprovalAsked, Holding, Outcome, PromptSent, Status, Steered, TextDelta
-from lfgtui.run.requests import YOU, Pending, Steer
+from lfgtui.run.requests import Steer
 from tests.support.fleet import LEASE, Fleet, agent_provider, stopped, until
-from tests.support.fleet_steering import SIM_AGENT, approve_all, asked, coordinating
+from tests.support.fleet_steering import SIM_AGENT, approve_all, asked, coordinating, serving
+from tests.support.serving import TOKEN
 
 STEER = "Also say the word PELICAN."
 LONG_LEASE = "[broker]\nlease_s = 60\n"
@@ -25,17 +27,22 @@ LONG_LEASE = "[broker]\nlease_s = 60\n"
 
 @pytest.mark.timeout(180)  # the agent starts, the coordinator waits its 10 s, the turn ends
 async def test_a_steer_to_a_worker_paused_past_the_coordinators_wait_lands_once(fleet: Fleet) -> None:
+    """Asked through the coordinator's served API (`lfg run --broker --serve --control`), as a watcher
+    or the inbox asks it: the answer is 202, pending, in words (nothing tested that answer before)."""
     command = [*SIM_AGENT, "--steering", "injected"]
     worker = fleet.start("w1", config=fleet.config(LONG_LEASE + agent_provider(command), "w1.toml"))
-    async with coordinating(fleet) as (run, events, _):
+    async with coordinating(fleet, start=False) as (run, events, tickets), serving(run, tickets) as url:
+        run.start()
         await until(lambda: any(isinstance(e, ApprovalAsked) for e in events), timeout=90)
         worker.send_signal(signal.SIGSTOP)
         while not stopped(worker.pid):
             os.sched_yield()
         try:
-            told = run.ask(Steer("a", STEER), YOU)
-            assert not isinstance(told, Pending | None)
-            told = await told
+            headers = {"Authorization": f"Bearer {TOKEN}"}
+            async with httpx2.AsyncClient(base_url=url, headers=headers, timeout=60) as client:
+                told = await client.post(
+                    "/v1/requests", json={"request": "steer", "ticket": "a", "text": STEER}
+                )
         finally:
             worker.send_signal(signal.SIGCONT)
         await until(lambda: any(isinstance(e, Steered) for e in events), timeout=60)
@@ -47,8 +54,10 @@ async def test_a_steer_to_a_worker_paused_past_the_coordinators_wait_lands_once(
     assert (landed, prompts) == (1, [(1, "go")]), "the agent got it once, mid-turn, and no next turn of it"
     assert [(e.attempt, e.text) for e in events if isinstance(e, Steered)] == [(1, STEER)]
     assert not any("has no safe point" in e.message for e in events if isinstance(e, Holding))
-    assert isinstance(told, Pending), told
-    assert "has not answered in 10 s" in told.said and "is pending" in told.said, told.said
+    assert told.status_code == 202, told.text
+    said = told.json()
+    assert said["ok"] is True and "has not answered in 10 s" in said["pending"], said
+    assert "the steer is pending" in said["pending"], said
 
 
 @pytest.mark.timeout(240)  # two agents start, a lease lapses, the turn runs again

@@ -12,9 +12,6 @@ import json
 import signal
 import subprocess
 import sys
-import threading
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,8 +19,9 @@ import redis
 
 from lfgtui.broker.layout import Layout
 from lfgtui.sim.server import SimServer
-from tests.support.fleet import Fleet, ends, until
+from tests.support.fleet import STEADY, Fleet, ends, until
 from tests.support.lfg import command
+from tests.support.paid import Coordinator, answered, calls_of, mid_answer_since
 from tests.support.redis_server import RedisServer
 
 LEASE = "[broker]\nlease_s = 5\n"
@@ -42,53 +40,6 @@ def tickets() -> str:
         f'model = "{SLOW if n == "slow" else MODEL}"\n'
         for n in ["slow", *NAMES]
     )
-
-
-def calls_of(sim: SimServer, ticket: str) -> list[Any]:
-    """The sim's calls of one ticket (its prompt names it)."""
-    return [record for record in sim.log if f"ticket {ticket} says go" in json.dumps(record.body)]
-
-
-def answered(sim: SimServer, ticket: str) -> int:
-    """How many times the ticket's answer was streamed to its end: what a provider is paid in full."""
-    return sum(r.ended_at is not None and r.disconnected_at is None for r in calls_of(sim, ticket))
-
-
-def mid_answer_since(sim: SimServer, since: int) -> bool:
-    """Whether a call the sim took after the first `since` is streaming now (started after the snapshot)."""
-    return any(r.token_times and r.ended_at is None for r in sim.log[since:])
-
-
-@dataclass
-class Coordinator:
-    """`lfg run --broker --json`, its NDJSON read as it comes (so the test sees what it recorded when),
-    its stderr in a file."""
-
-    process: subprocess.Popen[str]
-    err: Path
-    events: list[dict[str, Any]] = field(default_factory=list)
-
-    @classmethod
-    def start(cls, fleet: Fleet, tickets: Path, config: Path) -> Coordinator:
-        args = fleet.lfg.args(tickets, "--json", "--broker", fleet.url)
-        args[args.index("--config") + 1] = str(config)
-        err = fleet.lfg.home / "coordinator.err"
-        with err.open("w") as sink:
-            process = subprocess.Popen(
-                args, env=fleet.lfg.env, stdout=subprocess.PIPE, stderr=sink, text=True
-            )
-        found = cls(process, err)
-        threading.Thread(target=found._read, daemon=True).start()
-        return found
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.events.append(json.loads(line))
-
-    def completed(self) -> set[str]:
-        """The tickets it recorded as completed so far."""
-        return {ticket for (ticket, _), outcome in ends(list(self.events)).items() if outcome == "completed"}
 
 
 def watch(fleet: Fleet, run_id: str, config: Any) -> subprocess.Popen[str]:
@@ -239,3 +190,71 @@ async def test_an_end_the_coordinator_had_not_read_when_the_broker_went_back_is_
     told = [e["message"] for e in coordinator.events if e["type"] == "status"]
     assert any("were lost when the broker went back in time" in m for m in told), told
     await until(lambda: admin.xpending(STREAM, "workers")["pending"] == 0, 60)
+
+
+@pytest.mark.timeout(240)  # two warm-ups, a run, a restart, the write-back
+async def test_a_broker_restored_after_its_coordinator_exited_runs_no_completed_ticket_again(
+    fleet: Fleet, admin: redis.Redis, redis_server: RedisServer, sim: SimServer
+) -> None:
+    """The run ended and its coordinator exited; then the broker is restored from a snapshot taken mid-
+    run: it gives back the entries of tickets that completed since, and no coordinator holds the run to
+    write back their ends. Only the worker that ran them knows: here it is paused through the restore
+    while another worker takes one of those entries first (it waits at the gate, a lease, for a
+    coordinator that never comes). Before, the first worker's write-back left an entry another held
+    alone (only a coordinator's gate was waited for) and the other ran it again: paid twice."""
+    provider = f'[providers.far]\nkind = "sim"\nbase_url = "{sim.url}/v1"\n'
+    config = fleet.config(STEADY + provider, "far.toml")
+    ran = fleet.start("w1", "--max-concurrency", "2", config=config)
+    await until(lambda: fleet.ready("w1"), 90)
+    names = [f"t{n}" for n in range(4)]
+    toml = "".join(
+        f'[[ticket]]\nid = "{n}"\nprompt = "ticket {n} says go"\nprovider = "far"\nmodel = "{MODEL}"\n'
+        for n in names
+    )
+    coordinator = Coordinator.start(fleet, fleet.lfg.tickets(toml), config)
+    try:
+        await until(lambda: admin.zcard("lfg:runs") == 1, 60)
+        [run_id] = [name.decode() for name in admin.zrange("lfg:runs", 0, -1)]
+        await until(lambda: mid_answer_since(sim, 0), 90)
+        # The first two stream, none has ended yet; the coordinator's lease is left out, as it lapsed
+        # long before a restore once the coordinator exited.
+        before = snapshot(admin, run_id, Layout().coordinator(run_id))
+        code = await asyncio.to_thread(coordinator.process.wait, 120)
+    finally:
+        if coordinator.process.poll() is None:
+            coordinator.process.kill()
+            await asyncio.to_thread(coordinator.process.communicate, timeout=30)
+    err = coordinator.err.read_text()
+    assert code == 0 and coordinator.completed() == set(names), err
+    assert before == set(), "the snapshot has no end: every ticket completed after it"
+    ran.send_signal(signal.SIGSTOP)  # the worker that knows how they ended, away through the restore
+    try:
+        admin.shutdown(nosave=True)
+        redis_server.killed = True
+        assert redis_server.process is not None
+        redis_server.process.wait(10)
+        redis_server.start()  # the same port, from the snapshot: the entries back, no end of them
+        fleet.start("w2", "--max-concurrency", "4", config=config)
+        await until(lambda: holds(admin, "w2"), 90)  # it took an entry of a completed ticket first
+    finally:
+        ran.send_signal(signal.SIGCONT)
+    await until(lambda: admin.xlen(STREAM) == 0 and admin.xpending(STREAM, "workers")["pending"] == 0, 90)
+    await until(lambda: waited(fleet.said("w2")) == fleet.said("w2").count(": not running it"), 60)
+    said = fleet.said("w1") + fleet.said("w2")
+    assert {name: len(calls_of(sim, name)) for name in names} == dict.fromkeys(names, 1), said
+    assert "forgot how" in fleet.said("w1") and waited(fleet.said("w2")) >= 1, said
+
+
+def waited(said: str) -> int:
+    """How many entries a worker held at the gate, waiting for a coordinator to write back."""
+    return said.count("waiting for the run's coordinator to write back what ended")
+
+
+def holds(admin: redis.Redis, consumer: str) -> bool:
+    """Whether `consumer` holds an entry of the work stream now (its group exists: the broker is back)."""
+    try:
+        return any(
+            c["name"] == consumer.encode() and c["pending"] for c in admin.xinfo_consumers(STREAM, "workers")
+        )
+    except redis.ResponseError:
+        return False

@@ -166,7 +166,7 @@ def test_serve_survives_a_dropped_client(env: dict[str, str]) -> None:
 
 COMMAND_MODULES = ("main", "subcommands", "ask", "run", "agents", "history", "resume", "remote")
 COMMAND_MODULES += ("worktrees", "sim", "web", "common", "broker", "telemetry", "completion", "paths", "land")
-COMMAND_MODULES += ("fork",)
+COMMAND_MODULES += ("fork", "mcp")
 COMMAND_MODULES += ("review", "models", "agents_install", "settings")
 
 

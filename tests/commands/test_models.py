@@ -23,6 +23,7 @@ def test_models_lists_each_provider_with_price_limits_thinking_and_lifecycle(tmp
     assert "retired 2026-05-15 -> grok-4.3" in next(line for line in lines if " grok-4 " in line)
     assert "agents" not in {line.strip() for line in lines}, "coding agents pick their own models"
     assert "[providers.NAME] prices" in lines[-1] and "ollama" in lines[-1]
+    assert "cache_read_per_mtok" in lines[-1], "a rate for cache reads, else they are priced as input"
 
 
 def test_models_json_for_named_providers_and_a_users_own(tmp_path: Path) -> None:

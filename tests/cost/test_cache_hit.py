@@ -1,7 +1,8 @@
 """The prompt cache's hit rate, as each wire reports its reads (Anthropic's `cache_read_input_tokens`
 and `cache_creation_input_tokens` apart from `input_tokens`; Chat Completions'
 `prompt_tokens_details.cached_tokens` and Responses' `input_tokens_details.cached_tokens` within the
-prompt's count, DeepSeek's own `prompt_cache_hit_tokens` too): cache reads over the whole prompt, per
+prompt's count, DeepSeek's own `prompt_cache_hit_tokens` and Kimi's top-level `cached_tokens`, which
+Kimi streams in the last chunk's `choices[0].usage`, too): cache reads over the whole prompt, per
 request and per ticket, in the pane's gauges and NDJSON's `attempt_ended`."""
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ WIRES = [
     Flavour("responses", "gpt-6-luna", OpenAIResponsesProvider, "openai-responses", "/v1"),
     Flavour("chat", "grok-4.7", OpenAIChatProvider, "openai", "/v1"),
     Flavour("deepseek", "deepseek-v4-pro", OpenAIChatProvider, "openai", "/v1"),
+    Flavour("kimi", "kimi-k3", OpenAIChatProvider, "openai", "/v1"),
 ]
 DEEPSEEK = WIRES[3]
 

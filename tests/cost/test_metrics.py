@@ -20,6 +20,7 @@ from lfgtui.events import (
     Outcome,
     ReasoningDelta,
     RequestSent,
+    Steered,
     TextDelta,
     ToolCallArgsDelta,
     ToolCallReady,
@@ -445,3 +446,48 @@ def test_an_event_older_than_the_newest_step_lands_in_its_own_step() -> None:
     assert history.rates(until=10.5, n=1) == [8 / LIVE_WINDOW_S]
     history.add(10.0 - RATE_STEPS * RATE_STEP_S, 99)  # older than what is kept: dropped
     assert sum(history.counts) == 12
+
+
+def test_a_count_cut_short_by_a_steer_is_partial_and_what_streamed_is_rated_at_the_calibration(
+    clock: Clock,
+) -> None:
+    """Issue 73: steered mid-answer, Claude Code cuts that model call off, starts another with the
+    steer, and reports no tokens for the part it cut. The cut count over the whole time read 3.01
+    tok/s for a true 25. What streamed is rated at the calibrated worth, its gauge marked estimated;
+    the wait for the next call's first token is no streaming; the calibration learns nothing."""
+    ev = EventFactory("t", 1, clock=clock)
+    book = MetricsBook(prices=PriceBook({"p": ProviderConfig(name="p", kind="openai", prices=RATES)}))
+    book(ev(AttemptStarted, provider="p", model="m"))
+    book(ev(RequestSent, call=0, tokens_per_char=0.25))  # one prompt: the agent's own model calls
+    for _ in range(100):  # four characters a token, one every 40 ms: 25 tok/s
+        book(ev(TextDelta, text="tok "))
+        clock.now += 0.04
+    book(ev(Steered, text="Also say PELICAN.", by="you"))  # the call is cut off here
+    clock.now += 3.0  # the agent's next model call, with the steer, before its first token
+    for _ in range(20):
+        book(ev(TextDelta, text="tok "))
+        clock.now += 0.04
+    book(ev(Usage, input_tokens=1_000, output_tokens=20))  # none of the 100 cut off
+    book(ev(CallEnded, stop_reason="end_turn"))
+    book(ev(AttemptEnded, outcome=Outcome.COMPLETED))
+    metrics = book.attempts[("t", 1)]
+    assert metrics.tokens_per_s == pytest.approx(25.0, rel=0.05)
+    assert metrics.rate_estimated and metrics.tokens_estimated and metrics.cost_estimated
+    assert metrics.output_tokens == 120, "the count, or what streamed if more: it left out the cut part"
+    assert book.calibration.tokens_per_char("p", "m") is None, "nothing learnt from a partial count"
+
+
+def test_a_steer_between_rounds_cuts_nothing(clock: Clock) -> None:
+    """A tool loop takes a steer at its safe point, after a call ended and its tools ran: the count
+    of every request is whole, and exact."""
+    ev, m = EventFactory("t", 1, clock=clock), Metrics()
+    m.apply(ev(RequestSent, call=0))
+    for _ in range(11):
+        clock.now += 0.1
+        m.apply(ev(TextDelta, text=" toks"))
+    m.apply(ev(Usage, output_tokens=22))
+    m.apply(ev(CallEnded, stop_reason="tool_use"))
+    m.apply(ev(ToolResult, call_id="c", output="ok", is_error=False))
+    m.apply(ev(Steered, text="Also say PELICAN.", by="you"))
+    assert not m.rate_estimated and not m.tokens_estimated
+    assert m.tokens_per_s == pytest.approx(20.0)

@@ -309,6 +309,9 @@ def test_format_usd(cost: float | None, estimated: bool, shown: str) -> None:
         # OpenAI's page: $2 in, $0.10 cached, $2.50 cache writes, $10 out; past 272k: x2 in, x1.5 out
         ("openai", "gpt-6.2-sol", (100_000, 50_000, 0, 1_000), (50_000 * 2 + 50_000 * 0.1 + 1_000 * 10)),
         ("openai", "gpt-6.2-sol", (300_000, 0, 0, 1_000), (300_000 * 4 + 1_000 * 15)),
+        # GPT-6.2 Astra (2026-11-17): $8 in, $0.40 cached, $40 out; past 272k: x2 in and cached, x1.5 out
+        ("openai", "gpt-6.2-astra", (100_000, 50_000, 0, 1_000), (50_000 * 8 + 50_000 * 0.4 + 1_000 * 40)),
+        ("openai", "gpt-6.2-astra", (300_000, 100_000, 0, 1_000), (200_000 * 16 + 100_000 * 0.8 + 60_000)),
     ],
 )
 def test_a_model_genai_prices_lacks_is_priced_from_its_vendors_page_on_its_vendors_api(

@@ -21,6 +21,7 @@ from lfgtui.commands import main as cli
 from lfgtui.history.export import to_json
 from lfgtui.history.lock import RunLock
 from lfgtui.history.store import Selection, Store
+from lfgtui.tools.sandbox_home import state_copies
 from tests.support.lfg import Lfg as LfgRun
 from tests.support.recording import older_lfg_recording, record, sample_attempt, without_imported_at
 from tests.support.terminal import Terminal
@@ -555,3 +556,19 @@ def test_a_search_too_big_to_run_is_refused_at_once(tmp_path: Path, lfg: Lfg) ->
     code, _, err = lfg("search", *(f"w{i}" for i in range(100)))
     assert code == 2 and "the search has 100 terms" in err and "at most 64 terms" in err
     assert lfg("search", *(["widgets*"] * 100))[0] == 0, "repeats count once"
+
+
+def test_delete_takes_the_runs_agent_settings_copies_with_it(
+    tmp_path: Path, lfg: Lfg, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sandboxed agent's copy of its own settings (run/agents/agent_state.py) is kept per run; it
+    went nowhere when its run was deleted, and the copies of every run piled up. The other run's
+    copies stay."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    _, gone, kept = two_runs(tmp_path)
+    for run_id in (gone, kept):
+        (state_copies() / run_id / "ticket-one" / "live").mkdir(parents=True)
+    code, out, err = lfg("delete", gone, "--yes")
+    assert code == 0, err
+    assert f"its sandboxed agents' copies of their own settings (lfg settings {gone})" in out
+    assert not (state_copies() / gone).exists() and (state_copies() / kept).is_dir()

@@ -35,6 +35,8 @@ CATALOGUE = {
             "claude-opus-5-8": {"limit": {"context": 2_000_000, "output": 256 * K}},  # a family's, inferred
             "claude-opus-4-7": {"limit": {"context": 1_000_000, "output": 128 * K}},  # the table has none
             "claude-sonnet-5-5": {"limit": {"context": 1, "output": 1}},  # the table's own stand
+            "claude-opus-9-2": {"limit": {"context": 10**12, "output": 50_000_000}},  # past any model's
+            "claude-opus-9-3": {"limit": {"context": 100 * K, "output": 1_000_000}},  # more than it reads
         }
     }
 }
@@ -78,6 +80,15 @@ async def first_max_tokens(sim: SimServer, model: str, max_tokens: int | None = 
 
 async def test_a_refreshed_catalogues_limits_reach_the_first_request(refreshed: str, sim: SimServer) -> None:
     assert await first_max_tokens(sim, "claude-opus-9-1") == 256 * K
+
+
+async def test_a_catalogue_limit_past_any_models_is_never_asked_for(refreshed: str, sim: SimServer) -> None:
+    """Outside JSON is untrusted: an output limit of 50M (or one larger than the window it came with)
+    would be a `max_tokens` no API takes; lfg asks its own default instead."""
+    assert await first_max_tokens(sim, "claude-opus-9-2") == 8192
+    assert await first_max_tokens(sim, "claude-opus-9-3") == 8192
+    known = facts("claude-opus-9-2")
+    assert known is not None and known.context_window is None
     assert await first_max_tokens(sim, "claude-opus-4-7") == 128 * K, "a table row without limits"
     assert await first_max_tokens(sim, "claude-opus-5-8") == 256 * K, "the catalogue's before the family's"
     assert await first_max_tokens(sim, "claude-sonnet-5-5") == 128 * K, "the table's own first"

@@ -142,6 +142,26 @@ async def test_http_errors_are_classified_with_the_providers_message(
     assert len(sim.log) == 1  # no retries of its own: retrying is the caller's decision
 
 
+@model_apis
+async def test_a_404_for_a_shut_down_model_names_its_shutdown_and_replacement(
+    adapter: Adapter, provider: Provider
+) -> None:
+    """The APIs answer a shut-down model as an unknown one (404 `model_not_found`): lfg adds what its
+    table knows, so the person reads why and what to use instead, not an opaque 404 (o1 shut down
+    on 2026-10-23, OpenAI naming gpt-5.6-sol)."""
+    out = await collect(provider, ask("o1"))
+    assert out.error is not None and out.error.status == 404
+    own = {"anthropic": "model: o1 ("}.get(
+        adapter.name, "The model `o1` does not exist or you do not have access to it. ("
+    )
+    assert out.error.message.startswith(own), "the API's own words first, then the sim's"
+    assert "unknown sim model 'o1'" in out.error.message
+    assert "model 'o1' was retired on 2026-10-23: use 'gpt-5.6-sol' instead" in out.error.message
+    not_yet = await collect(provider, ask("gpt-4.1-mini"))  # shuts down 2027-01-14: not why it 404s
+    assert not_yet.error is not None and not_yet.error.status == 404
+    assert "retire" not in not_yet.error.message
+
+
 @every_adapter
 async def test_rate_limit_carries_retry_after(provider: Provider) -> None:
     first = await collect(provider, ask("fault-429"))

@@ -89,3 +89,39 @@ def test_every_replacement_is_a_model_the_table_knows_or_one_its_provider_names_
         if replacement is not None and facts(replacement) is not None:
             assert lifecycle(replacement, READ).status is Status.OK, (known.model, replacement)
         assert known.vendor in VENDOR_HOSTS
+
+
+TODAY = date(2026, 11, 27)
+"""The day the vendors' pages were read again (issue #75)."""
+
+
+@pytest.mark.parametrize(
+    ("model", "shutdown", "replacement"),
+    [
+        ("o3", "2026-12-11", "'gpt-5.6-sol'"),
+        ("o3-2025-04-16", "2026-12-11", "'gpt-5.6-sol'"),
+        ("o3-pro", "2026-12-11", "'gpt-5.6-sol'"),
+        ("gpt-5-pro-2025-10-06", "2026-12-11", "'gpt-5.6-sol'"),
+        ("gemini-2.5-pro", "2026-12-01", "'gemini-3.8-flash'"),
+        ("gemini-2.5-flash", "2026-12-01", "'gemini-3.5-flash-lite'"),
+    ],
+)
+def test_a_model_shut_down_within_weeks_is_warned_with_its_date_and_replacement(
+    model: str, shutdown: str, replacement: str
+) -> None:
+    status, message = lifecycle(model, TODAY)
+    assert status is Status.RETIRING and shutdown in message and replacement in message
+    assert lifecycle(model, date.fromisoformat(shutdown)).status is Status.RETIRED
+
+
+def test_gpt_5_1_retires_on_april_first_2027() -> None:
+    assert lifecycle("gpt-5.1", TODAY).status is Status.OK
+    gone = lifecycle("gpt-5.1-2025-11-13", date(2027, 4, 1))
+    assert gone.status is Status.RETIRED and "2027-04-01" in gone.message
+
+
+def test_gpt_6_2_astra_is_known_with_its_own_limits_and_efforts() -> None:
+    astra = facts("gpt-6.2-astra")
+    assert astra is not None and not astra.inferred
+    assert (astra.context_window, astra.max_output_tokens, astra.thinking) == (1_050_000, 128_000, "always")
+    assert astra.efforts == ("low", "medium", "high", "xhigh", "max")

@@ -120,6 +120,33 @@ def test_xai_reasoning_tokens_outside_completion_tokens_are_counted() -> None:
     assert counts(OpenAIUsage()) == (30, 196)
 
 
+@pytest.mark.parametrize(
+    ("usage", "read"),
+    [
+        ({"prompt_tokens": 100, "cached_tokens": 60}, 60),  # Kimi's own
+        (
+            {
+                "prompt_tokens": 100,
+                "prompt_tokens_details": {"cached_tokens": 0},
+                "prompt_cache_hit_tokens": 60,
+            },
+            60,
+        ),
+        ({"prompt_tokens": 100, "prompt_tokens_details": {"cached_tokens": 60}, "cached_tokens": 0}, 60),
+        ({"prompt_tokens": 100, "prompt_tokens_details": {"cached_tokens": 60}}, 60),
+        ({"prompt_tokens": 100}, None),
+    ],
+    ids=["kimi", "deepseek-beside-a-proxys-0", "a-proxys-top-level-0", "openai", "none-said"],
+)
+def test_a_bare_zero_beside_a_vendors_cache_count_hides_nothing(
+    usage: dict[str, object], read: int | None
+) -> None:
+    """The cache fields come from several vendors (and proxies add their own 0s): the largest count
+    said is the read, and none said is unknown, not 0."""
+    (event,) = chat_usage(UsageCheck(EventFactory("t", 1)), usage)
+    assert isinstance(event, Usage) and event.cache_read_tokens == read
+
+
 def test_sim_reply_matches_the_recorded_openai_shape() -> None:
     """Every key of a real recorded chunk appears in ours (see ../shared/sse-reference)."""
     recorded = json.loads(

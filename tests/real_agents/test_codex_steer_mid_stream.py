@@ -80,7 +80,7 @@ async def steered_run(world: AgentWorld, steers: tuple[str, ...]) -> tuple[int, 
                             heard, since = waiting.pop(0), ""
                             body = {"request": "steer", "ticket": "t", "text": heard}
                             answer = await client.post("/v1/requests", json=body)
-                            assert (answer.status_code, answer.json()) == (200, {"ok": True})
+                            assert (answer.status_code, answer.json()["as"]) == (200, "steer")
             code = await process.wait()
     finally:
         if process.returncode is None:

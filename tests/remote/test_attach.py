@@ -382,7 +382,10 @@ async def test_the_tui_attached_with_control_steers_queues_edits_and_takes_back_
             app.screen.query_one(Input).value = ""
             await pilot.press(*keys("then a tanka"), "enter")
             await until(pilot, lambda: [m.text for m in t.held] == ["then a tanka"])
-            assert str(t.shown.held.render()) == f"1. queued from {who}: then a tanka"
+            assert str(t.shown.held.render()).splitlines() == [
+                f"↳ edited by {who}: then a tanka",
+                f"#1 queued from {who}: then a tanka",
+            ]
             await pilot.press("y")  # the first round's write_file, shown whole: the turn goes on
             await finish(run)
             await until(pilot, lambda: attachment.state == "ended" and t.finished)
@@ -463,3 +466,28 @@ async def test_a_fork_the_server_starts_gets_a_pane_in_the_attached_view_and_in_
             await later.aclose()
     assert [t.id for t in described.tickets] == ["hi", fork.id]
     assert described.tickets[1].prompt == fork.prompt
+
+
+async def test_a_watcher_is_caught_up_once_it_has_what_the_run_had_said_when_it_connected(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    """The hello says how many messages the log holds (`log`): `caught_up` waits for the last of
+    them, so what a watcher knows then is the run as it was (what `lfg mcp` answers from)."""
+    async with served(sim, tmp_path) as run:
+        run.run.start()
+        await asyncio.wait_for(run.run.wait(), 20)
+        run.hub.publish()
+        attachment = Attachment(run.url, TOKEN)
+        await attachment.describe()
+        early: list[bool] = []  # for each event: was the watcher already said to be caught up?
+
+        def deliver(event: Event) -> None:
+            early.append(attachment.caught_up.is_set())
+
+        following = asyncio.create_task(attachment.follow(deliver, lambda _: None))
+        await asyncio.wait_for(attachment.caught_up.wait(), 10)
+        taken = len(early)
+        following.cancel()
+        await attachment.aclose()
+    assert not any(early), "not caught up before the last of them"
+    assert taken == len(run.events), "every event the run had made, before the stream ends"

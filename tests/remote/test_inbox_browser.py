@@ -282,8 +282,8 @@ async def test_on_a_phone_a_running_ticket_is_sent_words_whose_held_list_is_edit
         held = card.locator("li.held-message")
         await held.nth(1).wait_for()
         assert [label.strip() for label in await held.locator(".key").all_inner_texts()] == [
-            "1. queued from 127.0.0.1 (inbox):",
-            "2. queued from 127.0.0.1 (inbox):",
+            "#1 queued from 127.0.0.1 (inbox):",
+            "#2 queued from 127.0.0.1 (inbox):",
         ]
         assert await held.nth(1).locator(".held-text").inner_text() == MARKUP
         assert await page.locator("main img, main b, main script").count() == 0

@@ -119,7 +119,8 @@ async def test_a_served_run_is_steered_between_rounds_and_sent_its_queued_turns(
             process.kill()
             await process.wait()
 
-    assert answers["steer"] == answers["queue"] == answers["follow-up"] == (200, {"ok": True})
+    assert answers["steer"][0] == answers["queue"][0] == answers["follow-up"][0] == 200
+    assert (answers["steer"][1]["as"], answers["queue"][1]["as"]) == ("steer", "next_turn")
 
     steered = [r for r in sim.log if r.model == "claude-opus-5"]
     assert [r.status for r in steered] == [200] * 4, "three tool rounds and the answer"
@@ -178,6 +179,9 @@ HELD_TICKET = (
 )
 
 
+THREE = ("then a haiku", "then a sonnet", "then a limerick")
+
+
 def served_events(messages: list[bytes]) -> list[Event]:
     """The events a watcher of the served feed reads, decoded as `lfg attach` decodes them."""
     found: list[Event] = []
@@ -203,9 +207,11 @@ async def test_a_watcher_edits_and_takes_back_held_messages_by_id_until_each_is_
                 answer = await client.post("/v1/requests", json=body)
                 return answer.status_code, answer.json()
 
-            for text in ("then a haiku", "then a sonnet", "then a limerick"):
-                assert await ask({"request": "queue", "ticket": "t", "text": text}) == (200, {"ok": True})
+            queued = [await ask({"request": "queue", "ticket": "t", "text": text}) for text in THREE]
             first, second, third = run.run.states["t"].inbox.held
+            assert [(code, said["as"], said["held"]) for code, said in queued] == [
+                (200, "next_turn", m.id) for m in (first, second, third)
+            ]
             edit = {"request": "edit-held", "ticket": "t", "held": first.id, "text": "then a tanka"}
             remove = {"request": "remove-held", "ticket": "t", "held": second.id}
             assert await ask(edit) == await ask(remove) == (200, {"ok": True})
@@ -245,3 +251,41 @@ async def test_a_watcher_edits_and_takes_back_held_messages_by_id_until_each_is_
     assert held[-2:] == [["then a limerick"], []], "then each is sent in turn"
     prompts = [e.text for e in run.events if isinstance(e, PromptSent) and e.ticket == "t"]
     assert prompts == ["Look around.", "then a tanka", "then a limerick"], "the rest sent, in order"
+
+
+STILL = '[[ticket]]\nid = "still"\nprompt = "x"\nprovider = "sim"\nmodel = "hello:ttft_ms=60000"\n'
+"""A ticket with no tools, whose answer is a minute away: its turn has no safe point to steer at."""
+
+
+async def test_a_steer_is_answered_steered_or_queued_as_the_next_turn_in_words_and_a_field(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    """Issue 73: the API answered `{"ok": true}` whether a steer went into the running turn or became
+    its next turn. It now says which (`as`), in words (`said`), with the id every `held` line and
+    `edit-held` use (`held`)."""
+    async with served(sim, tmp_path, HELD_TICKET + STILL, control=True, yes=False) as run:
+        run.run.start()
+        await asked(run, 1)  # t's first round waits for its approval: a safe point is ahead
+        async with run.client() as client:
+            client.headers["LFG-Watcher"] = "ada"
+
+            async def ask(body: dict[str, Any]) -> Any:
+                answer = await client.post("/v1/requests", json=body)
+                assert answer.status_code == 200, answer.text
+                return answer.json()
+
+            steered = await ask({"request": "steer", "ticket": "t", "text": "Answer in French."})
+            queued = await ask({"request": "queue", "ticket": "t", "text": "Then a haiku."})
+            unsteerable = await ask({"request": "steer", "ticket": "still", "text": "Be brief."})
+            held = {m.text: m.id for s in run.run.states.values() for m in s.inbox.held}
+    french = held["Answer in French."]
+    assert steered == {
+        "ok": True,
+        "as": "steer",
+        "held": french,
+        "said": f"steered: held for t's running turn (message {french}), for its next safe point",
+    }
+    assert (queued["as"], queued["held"]) == ("next_turn", held["Then a haiku."])
+    assert queued["said"].startswith("queued as t's next turn")
+    assert (unsteerable["as"], unsteerable["held"]) == ("next_turn", held["Be brief."])
+    assert "not steered: its running turn cannot take a steer now" in unsteerable["said"]

@@ -175,8 +175,8 @@ async def test_lfg_resume_prints_what_was_held_and_drops_or_sends_it_as_its_flag
     assert both.returncode == 2 and "not allowed with argument" in both.stderr
     listed = (
         "t held, unsent, when the run stopped:\n"
-        "  1. queued from you: Then say goodbye.\n"
-        "  2. queued from ada: In French.\n"
+        "  #1 queued from you: Then say goodbye.\n"
+        "  #2 queued from ada: In French.\n"
     )
 
     sent = command(lfg, "resume", run_id, "--send-held", *config)
@@ -240,7 +240,7 @@ async def test_the_tui_lists_what_was_held_and_keeps_it_or_sends_it_as_the_perso
     async with resumed_tui(sim, db, run_id) as (app, run, pilot):
         listed = str(app.screen.query_one("#held-list Static", Static).render())
         assert (
-            "1. queued from you: Then say goodbye." in listed and "2. queued from ada: In French." in listed
+            "#1 queued from you: Then say goodbye." in listed and "#2 queued from ada: In French." in listed
         )
         await pilot.press("k")
         assert not isinstance(app.screen, HeldScreen) and left_held(run), "kept: still held"
@@ -273,9 +273,9 @@ async def test_a_retry_in_the_same_run_keeps_what_the_cancelled_attempt_left_uns
     assert sent.returncode == 0, sent.stderr
     assert sent.stdout.startswith(
         "t held, unsent, when the run stopped:\n"
-        "  1. queued from you: Q1.\n"
-        "  2. queued from you: Q2.\n"
-        "  3. queued from ada: S.\n"
+        "  #1 queued from you: Q1.\n"
+        "  #2 queued from you: Q2.\n"
+        "  #3 queued from ada: S.\n"
     )
     (ticket,) = load_recorded(db, run_id).tickets
     assert [(a.number, a.prompt, a.outcome) for a in ticket.attempts[2:]] == [
@@ -305,6 +305,36 @@ async def test_the_tuis_retry_asks_once_what_to_do_with_what_the_attempt_left_un
         await until(pilot, lambda: isinstance(app.screen, HeldScreen))
         await pilot.press("s")
         pane = app.controllers[0].panes["t"]
+        await until(pilot, lambda: pane.attempt == 4 and pane.state is PaneState.COMPLETED)
+        assert left_held(run) == {}
+    (ticket,) = load_recorded(db, run_id).tickets
+    assert [a.prompt for a in ticket.attempts[1:]] == ["Say hello.", "Then say goodbye.", "In French."]
+
+
+async def test_a_completed_ticket_that_kept_what_was_held_offers_it_at_its_follow_up(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    """Issue 73: kept at a retry that then completed, the messages were offered only at the next
+    `lfg resume` (`r` refuses a completed ticket). `i` on that pane now asks once first: sent as its
+    next turns, in order, each under the number it was shown with."""
+    db, run_id = await stopped_while_holding(sim, tmp_path)
+    async with resumed_tui(sim, db, run_id) as (app, run, pilot):
+        await pilot.press("k")  # kept at the resume
+        await until(pilot, lambda: not isinstance(app.screen, HeldScreen))
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(app.screen, HeldScreen))
+        await pilot.press("k")  # the retry goes, and completes, still keeping them
+        pane = app.controllers[0].panes["t"]
+        await until(pilot, lambda: pane.attempt == 2 and pane.state is PaneState.COMPLETED)
+        assert [m.id for m in left_held(run)["t"]] == [1, 2]
+        await pilot.press("i")
+        await until(pilot, lambda: isinstance(app.screen, HeldScreen))
+        question = str(app.screen.query_one(".question", Static).render())
+        assert question == "t completed while it kept 2 message(s) sent to it, not sent yet:"
+        listed = str(app.screen.query_one("#held-list Static", Static).render())
+        assert "#1 queued from you: Then say goodbye." in listed
+        assert "#2 queued from ada: In French." in listed
+        await pilot.press("s")
         await until(pilot, lambda: pane.attempt == 4 and pane.state is PaneState.COMPLETED)
         assert left_held(run) == {}
     (ticket,) = load_recorded(db, run_id).tickets

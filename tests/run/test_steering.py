@@ -296,3 +296,31 @@ async def test_a_coding_agent_is_sent_a_steer_as_its_next_prompt_saying_so(
     prompts = [(e.attempt, e.text, e.continues) for e in events if isinstance(e, PromptSent)]
     assert prompts == [(1, "Look around.", None), (2, STEER, 1)]
     assert not any(isinstance(e, Steered) for e in events)
+
+
+async def test_a_watchers_refused_edits_are_said_at_the_1st_2nd_4th_and_8th_not_each_time(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    """Issue 73: each refused edit or take-back of a held message wrote a line, without limit: a
+    watcher retrying one flooded the ticket's events, its pane and its history. Each asker's refused
+    changes are said the 1st, 2nd, 4th, 8th... time, with the count; another asker's have their own."""
+    answers: list[str | None] = []
+
+    def refused_again_and_again(run: Run) -> None:
+        answers.extend(run.edit_queued("t", 7, "x", by="127.0.0.1 (ada)") for _ in range(10))
+        answers.append(run.unqueue("t", 8, by="127.0.0.1 (bo)"))
+
+    path = ticket_file(tmp_path, "sim", "hello", tools=False)
+    async with running(sim, path, refused_again_and_again) as (_, events):
+        pass
+    assert answers == [*["t holds no message 7: it was sent already, or taken back"] * 10, answers[-1]]
+    said = [e.message for e in events if isinstance(e, Holding) and "refused" in e.message]
+    assert said == [
+        "edit by 127.0.0.1 (ada) refused: t holds no message 7: it was sent already, or taken back",
+        *(
+            f"edit by 127.0.0.1 (ada) refused ({n} of 127.0.0.1 (ada)'s changes refused so far): "
+            "t holds no message 7: it was sent already, or taken back"
+            for n in (2, 4, 8)
+        ),
+        "take-back by 127.0.0.1 (bo) refused: t holds no message 8: it was sent already, or taken back",
+    ]

@@ -41,10 +41,10 @@ def test_a_frame_sent_alone_on_a_socket_is_its_json_for_any_text() -> None:
         assert json.loads(sse_data(sse(data, event="delta"))) == data
 
 
-def test_a_lone_surrogate_fails_as_the_dumped_frame_does() -> None:
+def test_a_lone_surrogate_is_escaped_as_the_dumped_frame_escapes_it() -> None:
     """A lone surrogate is escaped as the dumped frame escapes it: JSON's escape, as JavaScript's
     `JSON.stringify` writes one (the sim's `surrogate` fault sends it), read back as the same lone
-    surrogate. (Named when both failed: durations.json keeps the name until it is recorded again.)"""
+    surrogate."""
     shapes = FrameShapes()
 
     def build(text: str) -> bytes:

@@ -17,6 +17,8 @@ from lfgtui.config.load import load_config
 from lfgtui.cost.prices import run_prices
 from lfgtui.events import ApprovalAsked, Event
 from lfgtui.providers.registry import Providers
+from lfgtui.remote.hub import EventHub
+from lfgtui.remote.server import Address, EngineControls, RunServer
 from lfgtui.run.approvals import Approvals
 from lfgtui.run.requests import YOU, Approve, Request
 from lfgtui.run.scheduler import Run
@@ -24,6 +26,7 @@ from lfgtui.tickets.load import load_tickets
 from lfgtui.tickets.ticket import Ticket
 from lfgtui.tools import BUILTIN_TOOLS
 from tests.support.fleet import COORDINATOR_AGENT, Fleet, until
+from tests.support.serving import TOKEN
 
 WRITER = (
     '[[ticket]]\nid = "a"\nprompt = "go"\nprovider = "agent"\nmodel = "writer:ttft_ms=0,tokens_per_s=0"\n'
@@ -82,3 +85,19 @@ async def approve_all(run: Run, events: list[Event]) -> None:
             ),
             timeout=90,
         )
+
+
+@contextlib.asynccontextmanager
+async def serving(run: Run, tickets: list[Ticket]) -> AsyncIterator[str]:
+    """The coordinator's run served with `--control` on a free loopback port, as `lfg run --broker
+    --serve --control` serves it: its URL."""
+    hub = EventHub(run.clock)
+    run.sinks.append(hub)
+    server = RunServer(hub, run.run_id, tickets, TOKEN, EngineControls(run))
+    run.sinks.append(server.inbox)
+    url = await server.start(Address.parse("127.0.0.1:0"))
+    try:
+        yield url
+    finally:
+        hub.end()
+        await server.aclose(grace_s=1)

@@ -13,10 +13,15 @@ test needs or costs.
   runs a test unmeasured), and each using a fixture of `SHARED_SLOW_FIXTURES`.
 - `unit`: a test the last recorded run measured at `UNIT_S` or less per item (durations.py): the tier
   to run while you edit.
+
+And `timeout` (pytest-timeout's), where a test names none: `TIMEOUT_MARGIN` times what the record
+measured of it, when that passes the suite's default (pyproject.toml): a test measured at 31 s on
+the loaded CI machine had less than twice that before a slower run there failed it as hung.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 import pytest
@@ -31,6 +36,13 @@ SHARED_SLOW_FIXTURES = frozenset({"private_uses"})
 """Session fixtures whose one setup takes over `SLOW_S` (`private_uses` imports and parses all of
 lfgtui/): the record charges it to whichever test ran first and reads the others as instant, so
 every test using one counts as slow, or the unit tier would pay it through a test measured at 4 ms."""
+
+TIMEOUT_MARGIN = 4
+DEFAULT_TIMEOUT_S = 60
+"""pyproject.toml's `timeout`: what a test that names none gets, unless its record asks more."""
+SHARED_SETUP_TIMEOUT_S = 240
+"""A test using a fixture of `SHARED_SLOW_FIXTURES` (`private_uses`: 13 s recorded on CI, 45 s on a
+machine at load 10, where the default failed it)."""
 
 RECORD = durations.recorded()
 SLOW = frozenset(name for name, m in RECORD.items() if m.longest_s > durations.SLOW_S)
@@ -66,7 +78,23 @@ def kinds(item: pytest.Item, record: Mapping[str, durations.Measured] = RECORD) 
     return found
 
 
+def timeout_s(item: pytest.Item, record: Mapping[str, durations.Measured] = RECORD) -> int | None:
+    """The timeout one collected test gets beyond the default: None where it names its own or its
+    record is within the default's margin."""
+    measured = record.get(durations.function_of(item.nodeid))
+    if item.get_closest_marker("timeout") is not None:
+        return None
+    if set(getattr(item, "fixturenames", ())) & SHARED_SLOW_FIXTURES:
+        return SHARED_SETUP_TIMEOUT_S  # whichever test runs first pays the setup: the record cannot say
+    if measured is None:
+        return None
+    wanted = math.ceil(measured.longest_s * TIMEOUT_MARGIN)
+    return wanted if wanted > DEFAULT_TIMEOUT_S else None
+
+
 def apply(items: list[pytest.Item]) -> None:
     for item in items:
         for name in sorted(kinds(item)):
             item.add_marker(name)
+        if (seconds := timeout_s(item)) is not None:
+            item.add_marker(pytest.mark.timeout(seconds))

@@ -28,7 +28,7 @@ from lfgtui.remote.tail import RunTail
 from lfgtui.run import Run
 from lfgtui.run.approvals import Approvals
 from lfgtui.sim.server import SimServer
-from lfgtui.tickets.load import load_tickets
+from lfgtui.tickets.load import load_added, load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 
 TOKEN = "test-token-0123456789abcdef"
@@ -87,6 +87,7 @@ async def served(
         prices = run_prices(providers.configs, loaded.tickets)
         approvals = Approvals(yes=yes, askable=control, forms=control)
         run = Run(loaded.tickets, providers, approvals, [events.append], prices=prices)
+        run.admits = lambda table, taken: load_added(table, loaded, taken, config, BUILTIN_TOOLS, env={})
         hub = EventHub(run.clock)
         run.sinks.append(hub)
         controls: Controls | None = EngineControls(run) if control else None

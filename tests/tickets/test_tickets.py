@@ -515,7 +515,10 @@ def test_workdir_that_is_a_file(tmp_path: Path) -> None:
 
 def test_no_tickets(tmp_path: Path) -> None:
     path = write(tmp_path, '[defaults]\nmodel = "hello"\n')
-    assert one_problem(path) == f"{path}: no tickets: add a [[ticket]] table with an id and a prompt"
+    assert one_problem(path) == (
+        f"{path}: no tickets: add a [[ticket]] table with an id and a prompt (or run it with --open to add "
+        "tickets as it runs)"
+    )
 
 
 def test_every_problem_is_reported_in_file_order(tmp_path: Path) -> None:

@@ -15,7 +15,8 @@ import pytest
 
 from lfgtui.config.load import load_config
 from lfgtui.providers.base import Reasoning
-from tests.support.tickets_file import KEYS, load
+from lfgtui.providers.models import facts
+from tests.support.tickets_file import KEYS, load, refused
 
 
 @dataclass(frozen=True)
@@ -111,3 +112,46 @@ def test_each_vendors_tickets_load_on_its_own_api_with_and_without_tools_at_each
     loaded = load(tmp_path, text, config)
     got = [(t.id, t.reasoning, bool(t.tools)) for t in loaded.tickets]
     assert got == expected
+
+
+@pytest.mark.parametrize(
+    ("family", "model", "effort"),
+    [
+        (FAMILIES[2], "gpt-6.2-astra", "minimal"),
+        (FAMILIES[2], "gpt-6.2-astra", "none"),
+        (FAMILIES[4], "grok-4.7", "max"),
+        (FAMILIES[4], "grok-4.7", "minimal"),
+        (FAMILIES[6], "gemini-3.8-flash", "minimal"),
+        (FAMILIES[6], "gemini-3.7-flash", "max"),
+    ],
+)
+def test_an_effort_the_vendors_page_does_not_list_is_refused_at_load_naming_those_it_does(
+    tmp_path: Path, family: VendorFamily, model: str, effort: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GPT-6.2 takes low to max, Grok 4.7 low to xhigh, Gemini 3.7 and 3.8 Flash low to high (their
+    pages, read 2026-11-27): what they refuse is said at load, not met as a 400 mid-run."""
+    monkeypatch.setitem(KEYS, "GEMINI_API_KEY", "sk-test")
+    provider = BUILT_IN.get(family.name, family.name)
+    config = None
+    if family.provider:
+        (tmp_path / "config.toml").write_text(f"[providers.{provider}]\n{family.provider}")
+        config = load_config(tmp_path / "config.toml", env=KEYS)
+    text = f'[[ticket]]\nid = "t"\nprompt = "hi"\nprovider = "{provider}"\nmodel = "{model}"\n'
+    (problem,) = refused(tmp_path, text + f'effort = "{effort}"\n', config)
+    assert f"effort {effort!r} is not one {model} takes" in problem
+
+
+CURRENT = {"anthropic": "claude-sonnet-5-5", "openai": "gpt-6.2-sol", "xai": "grok-4.7"}
+"""Each vendor's current everyday model, by its pages read 2026-11-27 (Anthropic's models overview:
+the 5.5 line; OpenAI's GPT-6.2 launch of 2026-11-17; xAI's models page)."""
+
+
+@pytest.mark.parametrize("provider", sorted(CURRENT))
+def test_a_ticket_naming_no_model_gets_its_vendors_current_model_and_loads_with_tools(
+    tmp_path: Path, provider: str
+) -> None:
+    text = f'[[ticket]]\nid = "t"\nprompt = "hi"\nprovider = "{provider}"\ntools = ["read_file"]\n'
+    (ticket,) = load(tmp_path, text).tickets
+    assert ticket.model == CURRENT[provider]
+    known = facts(ticket.model)
+    assert known is not None and not known.inferred, "a default is a model lfg's table lists itself"

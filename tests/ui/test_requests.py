@@ -17,6 +17,7 @@ from lfgtui.run import requests
 from lfgtui.run.approvals import Reply
 from lfgtui.run.decisions import ABOVE, DECISIONS
 from lfgtui.run.requests import (
+    AddTicket,
     Answer,
     Approve,
     Cancel,
@@ -97,6 +98,7 @@ def test_a_request_added_to_the_vocabulary_is_named_until_declared(monkeypatch: 
         EditHeld("a", 3, "then a haiku"),
         RemoveHeld("a", 3),
         Synthesize("t"),
+        AddTicket({"id": "b", "prompt": "x", "tools": ["read_file"], "depends_on": ["a"]}),
     ],
     ids=lambda asked: asked.kind,
 )
@@ -121,6 +123,8 @@ def test_a_served_request_is_read_back_as_sent(asked: Request) -> None:
         ({"request": "retry", "ticket": 3}, "ticket must be text"),
         ({"request": "remove-held", "ticket": "a", "held": True}, "held must be a held message's id"),
         ({"request": "remove-held", "ticket": "a", "held": 0}, "held must be a held message's id"),
+        ({"request": "add-ticket", "ticket": "x"}, "add-ticket: ticket must be a JSON object"),
+        ({"request": "add-ticket", "ticket": {"tools": [[[[]]]]}}, "ticket nests deeper than"),
     ],
 )
 def test_a_request_that_is_not_one_says_which_field(body: object, said: str) -> None:

@@ -67,17 +67,18 @@ async def test_the_composer_steers_queues_edits_and_takes_back_then_each_is_sent
         view = ticket.shown
         shown = str(view.held.render())
         assert shown.splitlines() == [
-            "⧗ steer from you: answer in French",
-            "1. queued from you: then a haiku",
-            "2. queued from you: dropped",
-        ]
+            "↳ queued by you as the next turn: dropped",
+            "#1 ⧗ steer from you: answer in French",
+            "#2 queued from you: then a haiku",
+            "#3 queued from you: dropped",
+        ], "what the last change said, then each numbered by id, as the composer and the API name it"
 
         await pilot.press("i")
         composer = app.screen
         assert isinstance(composer, SteerScreen)
         await pilot.press("up")  # the last held: "dropped"
         assert composer.query_one(Input).value == "dropped"
-        assert composer.says() == "Enter saves your edit of held message 3; ctrl+r takes it back."
+        assert composer.says() == "Enter saves your edit of held message #3; ctrl+r takes it back."
         await pilot.press("ctrl+r")
         await pilot.press("up")  # now "then a haiku"
         composer.query_one(Input).value = ""
@@ -156,7 +157,7 @@ async def test_an_edit_stays_with_the_message_picked_when_one_before_it_leaves_m
         await pilot.press("i", "up", "up")  # "then a sonnet", the second
         composer = app.screen
         assert isinstance(composer, SteerScreen)
-        assert composer.says() == "Enter saves your edit of held message 2; ctrl+r takes it back."
+        assert composer.says() == "Enter saves your edit of held message #2; ctrl+r takes it back."
         assert run.unqueue("t", first.id, "127.0.0.1 (ada)") is None
         composer.query_one(Input).value = ""
         await pilot.press(*keys("then an ode"), "enter")

@@ -293,6 +293,33 @@ def test_a_box_writing_in_tmp_itself_runs_and_gives_back_its_exit_code(engine: s
         marker.unlink(missing_ok=True)
 
 
+def test_a_box_starts_whatever_its_folders_and_the_sockets_in_them_are_named(
+    engine: str, tmp_path: Path
+) -> None:
+    """A worktree whose path holds a colon, a comma, a quote and a space, and a Unix socket in it that
+    an agent named `a:b` (before, `-v`'s spec could not carry a colon: the box of every later attempt
+    in that tree failed to start): the command runs, writes there, and finds the socket covered."""
+    assert containers._probe(engine) is None
+    tree = tmp_path / 'odd: "tree", one'
+    tree.mkdir()
+    listening = socket.socket(socket.AF_UNIX)
+    listening.bind(str(tree / "a:b"))
+    box = containers.ContainerBox((tree,), engine=engine, ticket="odd")
+    try:
+        done = subprocess.run(
+            box.wrap(["/bin/sh", "-c", "echo boxed > inside.txt; test -S a:b || echo covered"], tree),
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            timeout=120,
+        )
+    finally:
+        listening.close()
+    assert done.returncode == 0, done.stderr
+    assert (tree / "inside.txt").read_text() == "boxed\n"
+    assert "covered" in done.stdout, done.stdout
+
+
 async def test_an_agent_that_ignores_the_end_of_its_stdin_leaves_no_container(
     engine: str, tmp_path: Path
 ) -> None:

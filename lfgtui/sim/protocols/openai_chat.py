@@ -3,7 +3,8 @@
 Reasoning goes as the server the model name stands for sends it (`chat_flavour`): `reasoning_content`
 (DeepSeek, Kimi, vLLM), Ollama's `reasoning`, or OpenRouter's `reasoning` with its `reasoning_details`
 (the text, then its signature and an encrypted part once the reasoning ends). DeepSeek reports its
-prompt cache in its own usage fields, `prompt_cache_hit_tokens` and `prompt_cache_miss_tokens`.
+prompt cache in its own usage fields, `prompt_cache_hit_tokens` and `prompt_cache_miss_tokens`; Kimi
+as a top-level `cached_tokens`, its stream's usage in the last chunk's `choices[0].usage`.
 """
 
 from __future__ import annotations
@@ -184,7 +185,11 @@ class OpenAIChatEncoder:
         return self._chunk({"tool_calls": [{"index": index, "function": {"arguments": text}}]})
 
     def finish(self, usage: SimUsage) -> list[bytes]:
-        frames = [*self._sign_reasoning(), self._chunk({}, self._finish_reason(self.saw_tool_call))]
+        finish_reason = self._finish_reason(self.saw_tool_call)
+        if self.flavour == "kimi":  # its usage in the last choice, asked for or not
+            last = {"index": 0, "delta": {}, "finish_reason": finish_reason, "usage": self._usage(usage)}
+            return [*self._sign_reasoning(), self._frame([last]), sse("[DONE]")]
+        frames = [*self._sign_reasoning(), self._chunk({}, finish_reason)]
         if self.request.include_usage:
             frames.append(self._frame([], self._usage(usage)))
         frames.append(sse("[DONE]"))
@@ -203,6 +208,8 @@ class OpenAIChatEncoder:
         if self.flavour == "deepseek":  # its own fields, always there (DeepSeek's context-caching guide)
             tokens["prompt_cache_hit_tokens"] = cache.read
             tokens["prompt_cache_miss_tokens"] = prompt - cache.read
+        elif self.flavour == "kimi":
+            tokens["cached_tokens"] = cache.read
         elif cache.read or cache.write:
             details = {"cached_tokens": cache.read, "audio_tokens": 0}
             if cache.write:

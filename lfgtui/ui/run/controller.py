@@ -30,6 +30,7 @@ from lfgtui.history.recorded import ReplayClock
 from lfgtui.history.rows import LandingRow
 from lfgtui.inert import inert
 from lfgtui.run.requests import (
+    AddTicket,
     Answer,
     Approve,
     Cancel,
@@ -739,7 +740,7 @@ REQUESTS: dict[type[Request], Declared] = {
         Why("Only a completed ticket can be followed up."),
     ),
     Steer: Declared(
-        "pane.follow_up",
+        "pane.steer",
         _handle(LocalHandle.steer),
         _handle(ServedHandle.steer),
         Why("Only a running ticket can be steered: a completed one takes a follow-up."),
@@ -770,6 +771,16 @@ REQUESTS: dict[type[Request], Declared] = {
         Why("A running run's ticket is retried (r), not re-run."),
         Why("A served run's ticket is retried (r), not re-run."),
         RunController.rerun_ticket,
+    ),
+    AddTicket: Declared(
+        "run.add_ticket",
+        _handle(LocalHandle.add_ticket),
+        _handle(ServedHandle.add_ticket),
+        Why(
+            "This run takes no new tickets: a run of a tickets file (lfg run) takes them, here or "
+            "served with --control.",
+            timeout=5,
+        ),
     ),
     RetryAll: Declared(
         "run.retry_all",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lfgtui.alerts.moments import RunAlerts
 from lfgtui.conversation import turns_before, user_turns
@@ -24,6 +24,8 @@ from lfgtui.run.fork import CannotFork, check_forkable
 from lfgtui.run.held import drop_held, left_held, send_held
 from lfgtui.run.requests import (
     YOU,
+    Added,
+    AddTicket,
     Answer,
     Approve,
     Cancel,
@@ -46,6 +48,7 @@ from lfgtui.tickets.ticket import Ticket
 from lfgtui.ui.screens.fork import ForkScreen
 from lfgtui.ui.screens.held import HeldChoice, HeldScreen
 from lfgtui.ui.screens.modals import ConfirmScreen, FollowUpScreen
+from lfgtui.ui.screens.new_ticket import NewTicketScreen
 from lfgtui.ui.screens.run import RunScreen
 from lfgtui.ui.services import Services
 
@@ -296,7 +299,9 @@ class LocalHandle(RunHandle):
         return None
 
     def follow_up(self, asked: FollowUp) -> Outcome:
-        """Send the follow-up, asking the person for its words when the request has none."""
+        """Send the follow-up, asking the person for its words when the request has none. A ticket
+        that completed while it kept messages an attempt left unsent (kept at a retry or a resume)
+        asks once first: send them as its next turns, drop them, or keep them and write the follow-up."""
         run, ticket_id = self.engine, asked.ticket
         if not run.can_continue(ticket_id):
             return REFUSED
@@ -307,7 +312,23 @@ class LocalHandle(RunHandle):
             if prompt:
                 run.ask(FollowUp(ticket_id, prompt), YOU)
 
-        self._screen.app.push_screen(FollowUpScreen(ticket_id), send)
+        kept = run.states[ticket_id].left_held
+        if not kept:
+            self._screen.app.push_screen(FollowUpScreen(ticket_id), send)
+            return None
+
+        def chosen(choice: HeldChoice | None) -> None:
+            if choice is HeldChoice.SEND:
+                problem = send_held(run, ticket_id)
+                if problem is not None:
+                    self._screen.notify(inert(problem), severity="warning", timeout=5, markup=False)
+                return
+            if choice is HeldChoice.DROP:
+                drop_held(run, ticket_id)
+            self._screen.app.push_screen(FollowUpScreen(ticket_id), send)
+
+        question = f"{ticket_id} completed while it kept {len(kept)} message(s) sent to it"
+        self._screen.app.push_screen(HeldScreen({ticket_id: kept}, question), chosen)
         return None
 
     def steer(self, asked: Steer | Queue) -> Outcome:
@@ -378,6 +399,32 @@ class LocalHandle(RunHandle):
             self.forked(ticket)
 
         self._screen.app.push_screen(ForkScreen(ticket_id, turns, at=picked), send)
+        return None
+
+    def add_ticket(self, asked: AddTicket) -> Outcome:
+        """Add the ticket the request carries, or the one the new-ticket form asks for: what the run
+        refuses is said in words, in the form (or a notice), what it adds has a pane of its own."""
+        if self.engine.admits is None:
+            return REFUSED
+        screen = self._screen
+
+        def add(fields: dict[str, Any]) -> str | None:
+            told = self.engine.ask(AddTicket(fields), YOU)
+            assert not inspect.isawaitable(told), "a ticket is added here"
+            if isinstance(told, Added):
+                screen.notify(inert(f"{told.ticket} added to the run"), timeout=4, markup=False)
+                return None
+            return None if told is None else told.said
+
+        if asked.ticket is not None:
+            if (problem := add(asked.ticket)) is not None:
+                screen.notify(inert(f"Not added: {problem}"), severity="warning", timeout=8, markup=False)
+            return None
+
+        async def send(fields: dict[str, Any]) -> str | None:
+            return add(fields)
+
+        screen.app.push_screen(NewTicketScreen(send))
         return None
 
     def review_send(self, asked: ReviewSend) -> Outcome:
@@ -500,6 +547,25 @@ class ServedHandle(RunHandle):
             remove=lambda message: ask(RemoveHeld(ticket_id, message)),
         )
         self._screen.app.push_screen(SteerScreen(ticket_id, desk, self.composing))
+        return None
+
+    def add_ticket(self, asked: AddTicket) -> Outcome:
+        """Ask the server to add the ticket the request carries, or the one the new-ticket form asks
+        for; what it refuses is said in words (in the form)."""
+        attachment, screen = self.attachment, self._screen
+        assert attachment.run is not None, "an attached view opens on a described run"
+        if asked.ticket is not None or not attachment.run.control:
+            return self._send(
+                asked, lambda problem: problem if problem is None else f"The server did not add it: {problem}"
+            )
+
+        async def send(fields: dict[str, Any]) -> str | None:
+            problem = await attachment.ask(AddTicket(fields))
+            if problem is None:
+                screen.notify("The server added the ticket", timeout=4)
+            return problem
+
+        screen.app.push_screen(NewTicketScreen(send))
         return None
 
     def synthesize(self, asked: Synthesize) -> Outcome:

@@ -88,9 +88,9 @@ class HeldScreen(ModalScreen[HeldChoice]):
         lines = []
         for ticket, messages in self.held.items():
             lines.append(Text(inert(ticket), "bold"))
-            for n, message in enumerate(messages, 1):
+            for message in messages:  # numbered by id, as the pane and the served API name each
                 kind = "steer" if message.steer else "queued"
-                lines.append(Text(f"  {n}. {kind} from {inert(message.by)}: {inert(message.text)}"))
+                lines.append(Text(f"  #{message.id} {kind} from {inert(message.by)}: {inert(message.text)}"))
         return Text("\n").join(lines)
 
     def _choices(self) -> Text:

@@ -37,6 +37,7 @@ from lfgtui.history.recorded import ReplayClock
 from lfgtui.inert import inert
 from lfgtui.run.approvals import Reply
 from lfgtui.run.requests import (
+    AddTicket,
     Answer,
     Approve,
     Cancel,
@@ -87,18 +88,34 @@ class Mode(StrEnum):
 
 
 ACTING = frozenset(
-    {"cancel", "retry", "retry_all", "cancel_all", "follow_up", "approve", "land", "fork", "resume"}
+    {
+        "cancel",
+        "retry",
+        "retry_all",
+        "cancel_all",
+        "follow_up",
+        "steer",
+        "approve",
+        "land",
+        "fork",
+        "resume",
+        "add_ticket",
+    }
 )
 REPLAYING = frozenset({"replay_pause", "replay_skip"})
 HIDDEN = {
     Mode.LIVE: REPLAYING | {"rerun"},
-    Mode.RESUMED: REPLAYING | {"rerun"},
+    Mode.RESUMED: REPLAYING | {"rerun", "add_ticket"},  # takes no new tickets (lfg resume)
     Mode.READ_ONLY: REPLAYING | ACTING,
     Mode.REPLAY: ACTING | {"rerun", "history"},
-    Mode.ATTACHED: REPLAYING | (ACTING - {"cancel", "retry", "approve", "follow_up"}) | {"rerun", "history"},
+    Mode.ATTACHED: REPLAYING
+    | (ACTING - {"cancel", "retry", "approve", "follow_up", "steer", "add_ticket"})
+    | {"rerun", "history"},
 }
 """Actions each mode leaves out (they are neither run nor shown in the footer)."""
-PANE_ACTIONS = frozenset({"cancel", "diff", "review", "land", "fork", "approve", "answer_question"})
+PANE_ACTIONS = frozenset(
+    {"cancel", "diff", "review", "land", "fork", "approve", "answer_question", "steer", "follow_up"}
+)
 """Actions on the focused pane the footer shows only where they would act on it (`applies`); the
 keys still answer elsewhere, saying why they do nothing there."""
 
@@ -244,15 +261,30 @@ BINDINGS = [  # the footer shows them in this order, dropping the last that do n
     ),
     Binding(
         "i",
+        "steer",
+        "Steer",
+        id="pane.steer",
+        tooltip=(
+            "steer the running ticket: your words into its turn, or queued as its next turn (the "
+            "composer says which Enter does before you press it)"
+        ),
+    ),
+    Binding(
+        "i",
         "follow_up",
         "Follow up",
         id="pane.follow_up",
-        tooltip=(
-            "send a completed ticket a follow-up prompt, after its whole conversation; a running one, a "
-            "steer into its turn or a message queued as its next turn (the composer says which)"
-        ),
+        tooltip="send a completed ticket a follow-up prompt, after its whole conversation",
     ),
     Binding("C", "cancel_all", "Cancel all", id="run.cancel_all", tooltip="cancel every ticket (asks first)"),
+    Binding(
+        "N",
+        "add_ticket",
+        "New ticket",
+        id="run.add_ticket",
+        show=False,  # the footer keeps its room for the focused pane's keys; ? and the palette list it
+        tooltip="add a ticket to the running run: its prompt, provider, model and tools (a small form)",
+    ),
     Binding(
         "z,enter",
         "zoom",
@@ -645,6 +677,8 @@ class RunScreen(Screen[None]):
             "fork": pane.state is PaneState.COMPLETED,
             "approve": pane.approval is not None,
             "answer_question": pane.question is not None,
+            "steer": pane.running,
+            "follow_up": not pane.running,
         }[action]
 
     def pane_changed(self, pane: TicketPane) -> None:
@@ -672,6 +706,9 @@ class RunScreen(Screen[None]):
             return pane is not None and pane.picked is not None
         if action == "fleet":
             return self.services.broker is not None
+        if action == "steer":  # i on any other pane is its follow-up (the binding after it)
+            pane = self.focused_pane
+            return pane is not None and pane.running
         return not (action == "close" and self.first)
 
     async def on_resize(self, event: Resize) -> None:
@@ -992,6 +1029,10 @@ class RunScreen(Screen[None]):
     def action_rerun(self) -> None:
         self._ask_of_focused(Rerun)
 
+    def action_steer(self) -> None:
+        """The running ticket's composer: a steer, or its next turn queued."""
+        self._ask_of_focused(Steer)
+
     def action_follow_up(self) -> None:
         """A running ticket: its composer (steer or queue); any other: a follow-up."""
         pane = self.focused_pane
@@ -1023,6 +1064,9 @@ class RunScreen(Screen[None]):
 
     def action_cancel_all(self) -> None:
         self.keys.ask(CancelAll())
+
+    def action_add_ticket(self) -> None:
+        self.keys.ask(AddTicket())
 
     def add_pane(self, ticket: Ticket) -> TicketPane:
         """A pane for a ticket the run took on while it ran (a fork, a tournament's synthesis), after

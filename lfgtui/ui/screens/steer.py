@@ -117,9 +117,8 @@ class SteerScreen(ModalScreen[None]):
 
     def says(self) -> str:
         """What Enter does now, in words (the composer's first line)."""
-        at = self._at()
-        if self.picked is not None and at is not None:
-            return f"Enter saves your edit of held message {at + 1}; ctrl+r takes it back."
+        if self.picked is not None and self._at() is not None:
+            return f"Enter saves your edit of held message #{self.picked}; ctrl+r takes it back."
         if self.picked is not None:
             return (
                 "The message you picked is held no more (sent, or taken back): Enter says so; your words "

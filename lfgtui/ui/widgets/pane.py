@@ -346,6 +346,10 @@ class TicketPane:
         self.unsent: tuple[HeldMessage, ...] = ()
         """What an attempt of the ticket that did not complete left unsent, still the ticket's (a retry
         or `lfg resume` offers them): shown under those held, marked unsent."""
+        self.hold_note = ""
+        """What the last change to what it holds said (a steer held for the next safe point or queued
+        as the next turn, one sent, those not sent as an attempt ended, a watcher's edit refused):
+        shown above the held messages while the ticket runs, or while an attempt left some unsent."""
         self.offer: SteerOffer | None = None
         """What the running turn takes from the person, as its run (a worker) said it: what the
         composer of a run watched from afar says Enter does. None until said, and once it ends."""
@@ -581,7 +585,7 @@ class TicketPane:
 
     def _holding(self, event: Holding) -> None:
         self.held, self.unsent = event.held, event.unsent
-        self.status_note = inert(event.message)
+        self.status_note = self.hold_note = inert(event.message)
 
     def _offer(self, event: SteerOffer) -> None:
         self.offer = event
@@ -1129,11 +1133,12 @@ class PaneView(Vertical, can_focus=True):
             self.tools.collapsed = pane.tools.collapsed
         if pane.subagents.children:  # mounted with the first child; drawn at the lines' pace
             self.place(self.subagents)
-        if self.changed("held", (pane.held, pane.unsent)):
+        note = pane.hold_note if pane.running or pane.unsent else ""
+        if self.changed("held", (pane.held, pane.unsent, note)):
             if self.held.parent is None:
                 self.foot.mount(self.held, before=self.notice)
-            self.held.update(held_text(pane.held, pane.unsent))
-            self.held.display = bool(pane.held or pane.unsent)
+            self.held.update(held_text(pane.held, pane.unsent, note))
+            self.held.display = bool(pane.held or pane.unsent or note)
         if self.changed("plan", (pane.plan_steps, pane.plan_markdown)):
             self.plan.update(plan_view(pane.plan_steps, pane.plan_markdown))
             self.plan.display = bool(pane.plan_steps or pane.plan_markdown)
@@ -1157,30 +1162,38 @@ HELD_SHOWN = 3
 """The held messages a pane lists; more are counted on one line."""
 
 
-def held_text(held: tuple[HeldMessage, ...], unsent: tuple[HeldMessage, ...] = ()) -> Text:
+def held_text(held: tuple[HeldMessage, ...], unsent: tuple[HeldMessage, ...] = (), note: str = "") -> Text:
     """The messages a ticket holds, one line each in the order they go: a steer waiting for the next
-    safe point, then each queued turn numbered (inert: the person's words, or a watcher's); then
-    those an attempt that did not complete left unsent, which a retry or a resume offers."""
-    lines = []
-    turn = 0
+    safe point, then each queued turn (inert: the person's words, or a watcher's); then those an
+    attempt that did not complete left unsent, which a retry or a resume offers. Each is numbered by
+    its id (`#3`), as the composer, the held-message question, the inbox page and the served API's
+    `held` name it: one number for one message wherever it is shown. `note` (inert already), what
+    the last change said, comes first, dim."""
+    lines = [Text(f"↳ {' '.join(note.split())}", "dim")] if note else []
     for message in held[:HELD_SHOWN]:
         first = " ".join(inert(message.text).split())
         if message.steer:
             lines.append(
-                Text.assemble(("⧗ steer", "bold"), f" from {inert(message.by)}: ", (first, "italic"))
+                Text.assemble(
+                    (f"#{message.id} ⧗ steer", "bold"), f" from {inert(message.by)}: ", (first, "italic")
+                )
             )
         else:
-            turn += 1
-            lines.append(Text.assemble((f"{turn}. queued", "bold"), f" from {inert(message.by)}: ", first))
+            lines.append(
+                Text.assemble((f"#{message.id} queued", "bold"), f" from {inert(message.by)}: ", first)
+            )
     if len(held) > HELD_SHOWN:
         lines.append(Text(f"… {len(held) - HELD_SHOWN} more held", "dim"))
     for message in unsent[:HELD_SHOWN]:
         kind = "steer" if message.steer else "queued"
         first = " ".join(inert(message.text).split())
-        lines.append(Text.assemble(("✗ unsent", "bold"), f" {kind} from {inert(message.by)}: ", first))
+        lines.append(
+            Text.assemble((f"#{message.id} ✗ unsent", "bold"), f" {kind} from {inert(message.by)}: ", first)
+        )
     if unsent:
         more = f"{len(unsent) - HELD_SHOWN} more unsent; " if len(unsent) > HELD_SHOWN else ""
-        lines.append(Text(f"{more}kept for the ticket: a retry (r) or lfg resume offers them", "dim"))
+        offers = "a retry (r), a follow-up once it completed (i), or lfg resume offers them"
+        lines.append(Text(f"{more}kept for the ticket: {offers}", "dim"))
     for line in lines:
         line.no_wrap, line.overflow = True, "ellipsis"
     return Text("\n").join(lines)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from lfgtui.config.load import Config
+from lfgtui.cost.metrics import Metrics
 from lfgtui.events import (
     ApprovalAsked,
     AttemptEnded,
@@ -23,6 +24,7 @@ from lfgtui.events import (
     Steered,
     TextDelta,
 )
+from lfgtui.history.writer import open_run_history
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.providers.registry import Providers
 from lfgtui.run import Run
@@ -30,6 +32,7 @@ from lfgtui.run.approvals import Approvals
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from tests.support.agents import text
+from tests.support.recording import load_recorded
 
 STEER = "Also say the word PELICAN."
 MID_TURN = f"(steered mid-turn, idleBehavior promptRequired: {STEER})"
@@ -172,3 +175,62 @@ async def test_an_agent_without_steering_gets_the_steer_queued_saying_so(tmp_pat
     prompts = [(e.attempt, e.text) for e in events if isinstance(e, PromptSent)]
     assert prompts == [(1, "Write the notes."), (2, STEER)]
     assert not any(isinstance(e, Steered) for e in events)
+
+
+async def test_a_steer_that_cuts_the_agents_answer_off_leaves_its_rate_at_what_streamed(
+    tmp_path: Path,
+) -> None:
+    """Issue 73: steered mid-answer, Claude Code cuts that model call off and counts none of it (the
+    sim agent under `--steer-cuts`); lfg read the cut count over the whole time, 3.01 tok/s for a
+    true 25. Ticket `a` streams unsteered first (the run learns a character's worth from its count);
+    `b`, the same answer, is steered mid-way: its rate, of what streamed at that worth, is `a`'s,
+    marked estimated, and teaches the calibration nothing."""
+    path = tmp_path / "tickets.toml"
+    model = 'model = "long-answer:tokens_per_s=200,ttft_ms=300,repeat=2"\n'
+    path.write_text(
+        f'[defaults]\nprovider = "sim-acp"\nworkdir = "{tmp_path}"\n{model}'
+        '[[ticket]]\nid = "a"\nprompt = "Answer."\n'
+        '[[ticket]]\nid = "b"\nprompt = "Answer."\ndepends_on = ["a"]\n'
+    )
+    sim = BUILTIN["sim-acp"]
+    config = sim.with_agent(command=(*sim.agent.command, "--steering", "injected", "--steer-cuts"))
+    loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS, env={})
+    events: list[Event] = []
+    db = tmp_path / "history.sqlite3"
+    async with (
+        open_run_history(db, loaded, "lfg run", lambda message: None) as history,
+        Providers({"sim-acp": config}) as providers,
+    ):
+        assert history is not None
+        run = Run(loaded.tickets, providers, Approvals(), [], keep_agents=True)
+        run.record(history)
+
+        def heard(event: Event) -> None:
+            events.append(event)
+            streamed = [e for e in events if isinstance(e, TextDelta) and e.ticket == "b"]
+            if isinstance(event, TextDelta) and event.ticket == "b" and len(streamed) == 40:
+                assert run.steer("b", STEER, by="ada") is None
+
+        run.sinks.append(heard)
+        try:
+            run.start()
+            await run.wait()
+        finally:
+            await run.close_agents()
+    assert [e.ticket for e in events if isinstance(e, Steered)] == ["b"]
+    assert MID_TURN in text([e for e in events if e.ticket == "b"]), "steered mid-answer"
+    whole, cut = run.book.attempts[("a", 1)], run.book.attempts[("b", 1)]
+    assert not whole.rate_estimated and whole.tokens_per_s is not None
+    assert cut.tokens_per_s == pytest.approx(whole.tokens_per_s, rel=0.15)
+    assert cut.rate_estimated
+    (request,) = cut.requests
+    assert request.reported_tokens is not None
+    assert request.reported_tokens < request.estimated_tokens, "the count left out the part cut off"
+    assert [len(counts) for counts in run.book.calibration.counted.values()] == [1], "a's count alone"
+    _, recorded = load_recorded(db, run.run_id).tickets
+    replayed = Metrics()
+    for event in recorded.attempts[0].events:
+        replayed.apply(event)
+    assert (replayed.tokens_per_s, replayed.rate_estimated) == (cut.tokens_per_s, True), (
+        "the history keeps the steer at its place in the answer: a replay reads the same rate"
+    )

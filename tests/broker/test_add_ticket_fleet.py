@@ -1,0 +1,60 @@
+"""add-ticket on a coordinated run (`lfg run --broker … --open --serve … --control`) as real
+processes on a real redis-server: a ticket added once the first has ended runs on a worker like the
+file's own, and the open run ends when the person ends it."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+from typing import Any
+
+import httpx2
+import pytest
+
+from tests.support.fleet import Fleet, coordinate, ends, eventually, ran_on
+from tests.support.serving import TOKEN
+
+ONE = '[[ticket]]\nid = "first"\nprompt = "go"\nprovider = "sim"\nmodel = "hello"\n'
+
+
+@pytest.mark.timeout(180)
+def test_a_ticket_added_to_a_coordinated_run_runs_on_a_worker(fleet: Fleet) -> None:
+    fleet.start("w1")
+    token = fleet.lfg.workdir / "token"
+    token.write_text(TOKEN)
+    serve = ("--open", "--serve", "127.0.0.1:0", "--control", "--token-file", str(token))
+    coordinator = coordinate(fleet, fleet.lfg.tickets(ONE), *serve)
+    assert coordinator.stdout is not None and coordinator.stderr is not None
+    events: list[dict[str, Any]] = []
+    try:
+        while not (served := re.search(r"serving this run at (\S+)", coordinator.stderr.readline())):
+            assert coordinator.poll() is None, "the coordinator ended before it served the run"
+
+        def until_ended(ticket: str) -> None:
+            assert coordinator.stdout is not None
+            for line in coordinator.stdout:
+                events.append(json.loads(line))
+                if events[-1]["type"] == "attempt_ended" and events[-1]["ticket"] == ticket:
+                    return
+
+        until_ended("first")
+        headers = {"Authorization": f"Bearer {TOKEN}", "LFG-Watcher": "ada"}
+        with httpx2.Client(base_url=served.group(1), headers=headers, timeout=10) as client:
+            body = {"request": "add-ticket", "ticket": {"id": "later", "prompt": "go", "model": "hello"}}
+            added = client.post("/v1/requests", json=body)
+        assert added.json() == {"ok": True, "ticket": "later"}
+        until_ended("later")
+        assert coordinator.poll() is None, "open: it waits for the person"
+        coordinator.send_signal(signal.SIGTERM)
+        eventually(lambda: coordinator.poll() is not None)
+    finally:
+        if coordinator.poll() is None:
+            coordinator.kill()
+        stderr = coordinator.stderr.read()
+        fleet.stop()
+    assert coordinator.returncode == 0, stderr
+    assert ends(events) == {("first", 1): "completed", ("later", 1): "completed"}
+    assert ran_on(events, "later") == {"w1"}, "a worker ran it, as it ran the file's ticket"
+    said = [e["message"] for e in events if e["type"] == "status" and e["ticket"] == "later"]
+    assert any(m.startswith("added by 127.0.0.1 (ada)") for m in said), said

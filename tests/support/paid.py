@@ -1,0 +1,62 @@
+"""A coordinator as a real process whose NDJSON is read as it comes, and what the sim was paid: the
+tests of a broker that fails over or goes back in time mid-run (tests/broker) count each ticket's calls
+at the sim and whether each ran to its end."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lfgtui.sim.server import SimServer
+from tests.support.fleet import Fleet, ends
+
+
+def calls_of(sim: SimServer, ticket: str) -> list[Any]:
+    """The sim's calls of one ticket (its prompt names it: `ticket NAME says go`)."""
+    return [record for record in sim.log if f"ticket {ticket} says go" in json.dumps(record.body)]
+
+
+def answered(sim: SimServer, ticket: str) -> int:
+    """How many times the ticket's answer was streamed to its end: what a provider is paid in full."""
+    return sum(r.ended_at is not None and r.disconnected_at is None for r in calls_of(sim, ticket))
+
+
+def mid_answer_since(sim: SimServer, since: int) -> bool:
+    """Whether a call the sim took after the first `since` is streaming now."""
+    return any(r.token_times and r.ended_at is None for r in sim.log[since:])
+
+
+@dataclass
+class Coordinator:
+    """`lfg run --broker --json`, its NDJSON read as it comes (so the test sees what it recorded when),
+    its stderr in a file."""
+
+    process: subprocess.Popen[str]
+    err: Path
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def start(cls, fleet: Fleet, tickets: Path, config: Path) -> Coordinator:
+        args = fleet.lfg.args(tickets, "--json", "--broker", fleet.url)
+        args[args.index("--config") + 1] = str(config)
+        err = fleet.lfg.home / "coordinator.err"
+        with err.open("w") as sink:
+            process = subprocess.Popen(
+                args, env=fleet.lfg.env, stdout=subprocess.PIPE, stderr=sink, text=True
+            )
+        found = cls(process, err)
+        threading.Thread(target=found._read, daemon=True).start()
+        return found
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.events.append(json.loads(line))
+
+    def completed(self) -> set[str]:
+        """The tickets it recorded as completed so far."""
+        return {ticket for (ticket, _), outcome in ends(list(self.events)).items() if outcome == "completed"}
