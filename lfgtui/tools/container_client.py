@@ -5,7 +5,8 @@ A container sees none of the client's environment unless named: this passes each
 own environment (the command's or the agent's, exactly as lfg built it) by name (`-e NAME`, so no
 value shows on a command line), but the engine's own settings (`DOCKER_HOST`, `CONTAINERS_CONF`,
 `XDG_RUNTIME_DIR`), which lfg adds for the client alone, and what the box sets itself (`inside`:
-`TMPDIR`, its own `/tmp`).
+`TMPDIR`, its own `/tmp`). A Unix socket lfg covered (`covers`) that is gone by the time the client
+starts is not covered (the engine would fail making the cover's mount point on a read-only folder).
 
 Killing the client does not stop its container: the engine's daemon or monitor runs it. So each
 container is tethered to its client, and everything in it is killed when the client dies however it
@@ -37,6 +38,17 @@ def started(pid: int) -> str:
         return "gone"
 
 
+def _uncovered(options: list[str], gone: set[str]) -> list[str]:
+    """`options` without the covers (`--mount SPEC`) of the sockets `gone`."""
+    kept: list[str] = []
+    for part in options:
+        if part in gone and kept and kept[-1] == "--mount":
+            kept.pop()
+            continue
+        kept.append(part)
+    return kept
+
+
 def main() -> None:
     request = json.loads(sys.argv[1])
     settings: dict[str, str] = request["settings"]
@@ -49,7 +61,12 @@ def main() -> None:
     env.update(settings)
     engine = request["engine"]
     client = ["--label", f"{CLIENT_LABEL}={os.getpid()}/{started(os.getpid())}"]
-    argv = [engine, *request["options"], *client, *passed, *request["command"]]
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # -I puts no folder on the path
+    from sandbox_start import is_socket  # a sibling script's, stdlib only
+    from supervisor import exit_like
+
+    gone = {spec for path, spec in request["covers"].items() if not is_socket(path)}
+    argv = [engine, *_uncovered(request["options"], gone), *client, *passed, *request["command"]]
     if request["tether"]:
         read, write = os.pipe()
         os.dup2(read, 0)
@@ -61,9 +78,6 @@ def main() -> None:
     engine_pid = os.posix_spawn(engine, argv, env)
     _, status = os.waitpid(engine_pid, 0)
     os.close(held)
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # -I puts no folder on the path
-    from supervisor import exit_like  # a sibling script's, stdlib only
-
     exit_like(status)
 
 

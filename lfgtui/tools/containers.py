@@ -123,6 +123,7 @@ class ContainerBox(Sandbox):
         if leash is not None:
             options += _bind(leash, Path(LEASH), "ro")
         command = [IMAGE, "/bin/sh", "-c", TETHER if leash is None else LEASHED, "sh", *argv]
+        covers = {str(path): spec for path in unix_sockets() if (spec := _cover(path)) in options}
         request = {
             "engine": _program(self.engine),
             "options": options,
@@ -131,6 +132,7 @@ class ContainerBox(Sandbox):
             "inside": {"TMPDIR": str(PRIVATE_TMP)},  # the person's TMPDIR is not in the box
             "tether": self.tethered,
             "leash": None if leash is None else str(leash),
+            "covers": covers,
         }
         return [*stdlib_script(Path(container_client.__file__)), json.dumps(request)]
 
@@ -210,6 +212,11 @@ def _bind(source: Path, target: Path, kind: str) -> list[str]:
         for field in fields
     ]
     return ["--mount", ",".join(quoted)]
+
+
+def _cover(socket_file: Path) -> str:
+    """The `--mount` spec that covers a Unix socket (as `_mounts_args` hides a file)."""
+    return _bind(Path("/dev/null"), socket_file, "ro")[1]
 
 
 def contained(sandbox: Sandbox | None, ticket: Ticket) -> Sandbox | None:

@@ -419,3 +419,29 @@ def test_no_unix_socket_bound_outside_answers_in_the_container(engine: str, netw
     assert len(lines) == 3, done
     assert lines[0].startswith("refused") and lines[1].startswith("refused"), lines
     assert lines[2].startswith("reached" if network else "refused"), lines
+
+
+def test_a_socket_gone_before_the_container_starts_is_not_covered_and_the_rest_are(engine: str) -> None:
+    """A socket found as the box was made and deleted before its client starts the container: the
+    container starts all the same (the engine failed making the cover's mount point in a read-only
+    folder), and the socket that stayed is still covered."""
+    assert containers._probe(engine) is None
+    outside = Path("/var/tmp") / f"lfg-gone-{secrets.token_hex(6)}"
+    tree = outside / "tree"
+    tree.mkdir(parents=True)
+    kept, gone = socket.socket(socket.AF_UNIX), socket.socket(socket.AF_UNIX)
+    kept.bind(str(outside / "kept.sock"))
+    kept.listen(1)
+    gone.bind(str(outside / "gone.sock"))
+    probe = f"import socket; socket.socket(socket.AF_UNIX).connect({str(outside / 'kept.sock')!r})"
+    box = containers.ContainerBox((tree,), readable=(outside,), engine=engine, ticket="gone")
+    argv = box.wrap(["/usr/bin/python3", "-c", probe], tree)
+    assert str(outside / "gone.sock") in argv[-1], "covered as found"
+    (outside / "gone.sock").unlink()
+    gone.close()
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120)
+    finally:
+        kept.close()
+        shutil.rmtree(outside, ignore_errors=True)
+    assert "ConnectionRefusedError" in done.stdout, done  # a command's stderr is on its stdout
