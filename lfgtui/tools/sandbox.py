@@ -69,6 +69,9 @@ class Sandbox:
     """Inside the writable folders, what stays read-only: what tells lfg's own git (which runs
     outside) where the repository is (a worktree's `.git` file, its `commondir` and `gitdir`), or a
     checkout's `.git` folder. Rewritten, it could point lfg's git at a config of the agent's making."""
+    doors: tuple[Path, ...] = ()
+    """Unix sockets outside it may connect to, bound in: a lead's way to its run (remote/leads.py),
+    whose token file is in `readable`; no other socket outside answers."""
     bound: tuple[tuple[Path, Path], ...] = ()
     """The agent's own state: each of the ticket's copies (first) bound writable over the person's
     path (second), so what the agent writes there stays the ticket's (run/agents/agent_state.py)."""
@@ -100,8 +103,9 @@ class Sandbox:
         )
         for rank, flag, paths in kinds:
             mounts += [(len(path.parts), rank, [flag, str(path), str(path)]) for path in dict.fromkeys(paths)]
-        sockets = [path for path in unix_sockets() if self._shows(path, hides)]
+        sockets = [path for path in unix_sockets() if self._shows(path, hides) and path not in self.doors]
         mounts += [(len(path.parts), 4, ["--ro-bind", "/dev/null", str(path)]) for path in sockets]
+        mounts += [(len(path.parts), 5, ["--bind", str(path), str(path)]) for path in self.doors]
         return mounts + state_mounts(self.bound)
 
     def _hides(self) -> tuple[Path, ...]:

@@ -1,0 +1,112 @@
+"""A lead ticket's way to the run (`lead = true`): lfg serves the run to its leads on a Unix socket
+of its own, each lead with a token of its own, and gives each lead's coding agent `lfg mcp` as a
+stdio MCP server in its session (ACP `mcpServers`), started by lfg's own interpreter.
+
+The socket and the token files lie in a folder only this user reads, made for the run and removed
+with it; the folder is kept from every sandbox (folders.py), and a boxed lead is shown only its own
+token file and the socket (tools/sandbox.py `Sandbox.reaches`). What a lead's token may ask is the
+run's to decide (run/decisions.py `forbidden`), enforced by the server (remote/server.py), never by
+the tools' words: `LeadRole` only tells the agent who it is.
+
+Imported by `lfg mcp` for every command: the server is imported only when a run has leads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import shutil
+import sys
+import tempfile
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lfgtui.config.mcp import McpServer
+from lfgtui.run.agents.launch import LeadDoor
+
+if TYPE_CHECKING:
+    from lfgtui.run.scheduler import Run
+    from lfgtui.tickets.ticket import Ticket
+
+SERVER_NAME = "lfg"
+"""The name a lead's agent knows lfg's MCP server by (Claude Code's tools: `mcp__lfg__add_ticket`)."""
+SOCKET = "run.sock"
+
+
+@dataclass(frozen=True)
+class LeadRole:
+    """Who a lead is, for its instructions: its run, its id, and the caps the person set."""
+
+    run_id: str
+    ticket: str
+    max_live: int
+    max_added: int
+
+    def arg(self) -> str:
+        """As `lfg mcp --lead` takes it (`lead_of`)."""
+        return f"{self.run_id}/{self.ticket}/{self.max_live}/{self.max_added}"
+
+    def instructions(self) -> str:
+        return (
+            f"You are {self.ticket}, the lead ticket of lfg run {self.run_id}. Hand work to other agents "
+            f"with these tools, not with sub-agents or tasks of your own: add_ticket starts a ticket (an "
+            f"agent of its own), wait_for_tickets waits for yours, read_ticket reads their answers. You may "
+            f"reach only the tickets you added: at most {self.max_live} unfinished at once and "
+            f"{self.max_added} in all (lead_max_live, lead_max_added, set by the person). The tickets you "
+            "add take the run's defaults for their box and approvals; they cannot be leads."
+        )
+
+
+def lead_of(text: str) -> LeadRole:
+    """`--lead RUN/TICKET/LIVE/ADDED` (`LeadRole.arg`); an argparse error otherwise."""
+    run_id, _, rest = text.partition("/")
+    parts = rest.rsplit("/", 2)
+    if len(parts) != 3 or not (run_id and parts[0]) or not all(part.isdigit() for part in parts[1:]):
+        raise argparse.ArgumentTypeError(f"expected RUN/TICKET/LIVE/ADDED, not {text!r}")
+    return LeadRole(run_id, parts[0], int(parts[1]), int(parts[2]))
+
+
+def mcp_server(role: LeadRole, socket: Path, token_file: Path) -> McpServer:
+    """lfg's MCP server as a lead's session gets it: `lfg mcp` on lfg's own interpreter, on the socket."""
+    from lfgtui.remote.server import UNIX_URL
+
+    args = ("-m", "lfgtui", "mcp", UNIX_URL, "--token-file", str(token_file), "--unix-socket", str(socket))
+    return McpServer(SERVER_NAME, "stdio", sys.executable, (*args, "--lead", role.arg()))
+
+
+@contextlib.asynccontextmanager
+async def serving_leads(run: Run, tickets: Sequence[Ticket]) -> AsyncIterator[None]:
+    """While the block runs, serve `run` to its lead tickets (see the module docstring) and give each
+    its door (`Run.lead_doors`); nothing when it has none."""
+    leads = [ticket for ticket in tickets if ticket.lead]
+    if not leads:
+        yield
+        return
+    from lfgtui.folders import keep_from_sandboxes
+    from lfgtui.remote.hub import EventHub
+    from lfgtui.remote.server import EngineControls, RunServer, read_token
+
+    folder = Path(tempfile.mkdtemp(prefix="lfg-lead-"))  # 0700: this user's alone
+    keep_from_sandboxes(folder)
+    hub = EventHub(run.clock)
+    run.sinks.append(hub)
+    server = RunServer(
+        hub, run.run_id, tickets, read_token(None), EngineControls(run), prices=run.book.prices
+    )
+    run.added.append(server.add)
+    try:
+        socket = folder / SOCKET
+        await server.start_unix(socket)
+        for ticket in leads:
+            token_file = folder / f"{ticket.id.replace('/', '_')}.token"
+            token_file.touch(mode=0o600)
+            token_file.write_text(server.lead_token(ticket.id), encoding="utf-8")
+            role = LeadRole(run.run_id, ticket.id, ticket.lead_max_live, ticket.lead_max_added)
+            run.lead_doors[ticket.id] = LeadDoor(mcp_server(role, socket, token_file), socket, token_file)
+        yield
+    finally:
+        hub.end()
+        await server.aclose()
+        shutil.rmtree(folder, ignore_errors=True)

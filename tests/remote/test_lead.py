@@ -1,0 +1,154 @@
+"""A lead ticket (`lead = true`): its own token, on a run served as lfg serves it, may add tickets
+(within the caps the person set) and message or cancel those it added, and is refused 403 in words
+for everything else, over real HTTP; `lead` cannot be set through add-ticket; and a lead's coding
+agent gets lfg's MCP server in `session/new` through the real `lfg run` (the sim agent records what
+it was given)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+from lfgtui.events import AttemptEnded, Status
+from lfgtui.sim.server import SimServer
+from tests.support.agents import mcp_recording_agent as agent
+from tests.support.agents import mcp_requests as requests
+from tests.support.lfg import Lfg, of
+from tests.support.serving import served
+
+TICKETS = """
+[defaults]
+provider = "sim"
+
+[[ticket]]
+id = "boss"
+prompt = "Plan."
+provider = "sim-acp"
+lead = true
+lead_max_live = 1
+lead_max_added = 2
+
+[[ticket]]
+id = "other"
+prompt = "Say hello."
+model = "hello"
+"""
+SLOW = {"prompt": "go", "model": "long-answer:tokens_per_s=20,repeat=50"}
+
+
+def add(ticket: dict[str, object]) -> dict[str, object]:
+    return {"request": "add-ticket", "ticket": ticket}
+
+
+async def test_a_leads_token_adds_and_drives_its_own_tickets_within_its_caps_and_nothing_else(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    async with served(sim, tmp_path, TICKETS, control=True, yes=False) as run:
+        token = run.server.lead_token("boss")
+        async with run.client(token) as lead, run.client() as person:
+            refused = await lead.post("/v1/requests", json=add({**SLOW, "lead": True}))
+            assert refused.status_code == 409
+            assert "lead is a lead's, a tickets file's" in refused.json()["error"], "named, one level deep"
+
+            added = await lead.post("/v1/requests", json=add(SLOW))
+            assert added.status_code == 200, added.text
+            child = added.json()["ticket"]
+            assert run.run.parents == {child: "boss"}
+            over = await lead.post("/v1/requests", json=add(SLOW))
+            assert over.status_code == 409
+            assert over.json()["error"].startswith(
+                f"lead boss has 1 tickets unfinished ({child}), its lead_max_live"
+            )
+
+            forbidden = {
+                "another ticket": {"request": "cancel", "ticket": "other"},
+                "steer another": {"request": "steer", "ticket": "other", "text": "hi"},
+                "its own lead": {"request": "cancel", "ticket": "boss"},
+                "an approval": {"request": "approve", "ticket": child, "call": "c1", "allowed": True},
+                "an answer": {
+                    "request": "answer",
+                    "ticket": child,
+                    "elicitation": "e1",
+                    "reply": {"action": "decline"},
+                },
+                "a retry": {"request": "retry", "ticket": child},
+                "a sub-agent's cancel": {"request": "cancel-child", "ticket": child, "child": "c"},
+                "a held message": {"request": "remove-held", "ticket": child, "held": 1},
+                "a synthesis": {"request": "synthesize", "tournament": "t"},
+                "an unknown ticket": {"request": "cancel", "ticket": "nobody"},
+            }
+            for what, body in forbidden.items():
+                response = await lead.post("/v1/requests", json=body)
+                assert response.status_code == 403, (what, response.text)
+                words = response.json()["error"]
+                assert words.startswith("lead boss may "), (what, words)
+            for path in ("/v1/inbox", "/metrics"):
+                assert (await lead.get(path)).status_code == 403, path
+            old_route = await lead.post("/v1/tickets/other/cancel")
+            assert old_route.status_code == 403
+            assert "lead boss's token may describe and follow the run and ask requests" in old_route.text
+            assert (await lead.get("/v1/run")).status_code == 200
+
+            steered = await lead.post(
+                "/v1/requests", json={"request": "steer", "ticket": child, "text": "faster"}
+            )
+            assert steered.status_code in (200, 409), steered.text  # its own: decided, not forbidden
+            cancelled = await lead.post("/v1/requests", json={"request": "cancel", "ticket": child})
+            assert cancelled.status_code == 200, cancelled.text
+            async with asyncio.timeout(10):
+                while not any(isinstance(e, AttemptEnded) and e.ticket == child for e in run.events):
+                    await asyncio.sleep(0.01)
+            second = await lead.post("/v1/requests", json=add({"prompt": "Say hello.", "model": "hello"}))
+            assert second.status_code == 200, second.text
+            third = await lead.post("/v1/requests", json=add({"prompt": "Say hello.", "model": "hello"}))
+            assert third.status_code == 409
+            assert third.json()["error"].startswith("lead boss has added 2 tickets, its lead_max_added")
+
+            said = [e.message for e in run.events if isinstance(e, Status) and e.ticket == child]
+            assert "added by lead boss" in said and "cancel asked by lead boss" in said
+            assert (
+                await person.post("/v1/requests", json={"request": "cancel", "ticket": "other"})
+            ).status_code in (
+                200,
+                409,
+            ), "the person's token is not narrowed"
+            person_lead = await person.post("/v1/requests", json=add({**SLOW, "lead": True}))
+            assert person_lead.status_code == 409 and "lead is a lead's" in person_lead.json()["error"]
+
+
+LEAD_RUN = """
+[[ticket]]
+id = "boss"
+prompt = "Plan."
+provider = "agent"
+lead = true
+lead_max_added = 4
+
+[[ticket]]
+id = "helper"
+prompt = "Help."
+provider = "agent"
+"""
+
+
+def test_a_lead_tickets_session_new_carries_lfgs_mcp_server(tmp_path: Path) -> None:
+    lfg = Lfg(tmp_path)
+    record = tmp_path / "agent.jsonl"
+    lfg.config.write_text(agent("agent", record, tmp_path / "sessions"))
+    code, events, stderr = lfg.run(lfg.tickets(LEAD_RUN))
+    assert code == 0, stderr
+    given = {tuple(s["name"] for s in r["mcpServers"]) for r in requests(record)}
+    assert given == {("lfg",), ()}, "the lead alone gets it"
+    [server] = next(r["mcpServers"] for r in requests(record) if r["mcpServers"])
+    args = server["args"]
+    assert server["command"] == sys.executable and args[:4] == ["-m", "lfgtui", "mcp", "http://lfg"]
+    assert args[4] == "--token-file" and args[6] == "--unix-socket" and args[8] == "--lead"
+    run_id = of(events, "boss", "attempt_started")[0]["run"] if "run" in of(events, "boss")[0] else None
+    assert args[9].endswith("/boss/3/4") and (run_id is None or args[9] == f"{run_id}/boss/3/4")
+    token_file, socket = Path(args[5]), Path(args[7])
+    assert token_file.parent == socket.parent and not socket.parent.exists(), "removed with the run"
+    notes = [e["message"] for e in of(events, "boss", "status")]
+    assert "MCP servers given to the agent (session/new): lfg (stdio)" in notes
+    assert json.dumps(server).count("Bearer") == 0, "the token is in its file, never on the command line"
