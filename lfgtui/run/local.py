@@ -261,8 +261,7 @@ class LocalRunner:
                     return self._failed(attempt, ErrorInfo(ErrorKind.BAD_REQUEST, no_door(door)))
                 servers = (*servers, door.server)
                 if context.sandbox is not None:
-                    shown = (*context.sandbox.readable, door.token_file)
-                    sandbox = dataclasses.replace(context.sandbox, readable=shown, doors=(door.socket,))
+                    sandbox = context.sandbox.with_door(door.socket, door.token_file)
                     context = dataclasses.replace(context, sandbox=sandbox)
             env = command_env(
                 os.environ, (*AGENT_ENV, *config.agent.env, *ticket.env_passthrough), context.workdir

@@ -29,7 +29,7 @@ import functools
 import shutil
 import subprocess
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from lfgtui.folders import kept_from_sandboxes, private_folder
@@ -85,6 +85,11 @@ class Sandbox:
         if not self.network:
             args.append("--unshare-net")
         return [*launcher(), *args, "--chdir", str(cwd), "--", *argv]
+
+    def with_door(self, socket: Path, token_file: Path) -> Sandbox:
+        """This box, showing a lead its way to its run (remote/leads.py): the socket to connect
+        through, its token file read-only; nothing else of their folder, which every box hides."""
+        return replace(self, readable=(*self.readable, token_file), doors=(*self.doors, socket))
 
     def _mounts(self) -> list[tuple[int, int, list[str]]]:
         """Each folder's mount, shallowest first (a mount covers what lies under it, so each rule

@@ -8,11 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
+from asyncio.subprocess import PIPE
 from pathlib import Path
 
+import pytest
+from mcp import ClientSession, StdioServerParameters, stdio_client
+
 from lfgtui.events import AttemptEnded, Status
+from lfgtui.remote.leads import serving_leads
 from lfgtui.sim.server import SimServer
+from lfgtui.tools.sandbox import Sandbox, unavailable
 from tests.support.agents import mcp_recording_agent as agent
 from tests.support.agents import mcp_requests as requests
 from tests.support.lfg import Lfg, of
@@ -152,3 +159,116 @@ def test_a_lead_tickets_session_new_carries_lfgs_mcp_server(tmp_path: Path) -> N
     notes = [e["message"] for e in of(events, "boss", "status")]
     assert "MCP servers given to the agent (session/new): lfg (stdio)" in notes
     assert json.dumps(server).count("Bearer") == 0, "the token is in its file, never on the command line"
+
+
+BOSS = """
+[defaults]
+provider = "sim"
+
+[[ticket]]
+id = "boss"
+prompt = "Plan."
+provider = "sim-acp"
+model = "long-answer:tokens_per_s=20,repeat=200"
+lead = true
+
+[[ticket]]
+id = "other"
+prompt = "Say hello."
+model = "hello"
+"""
+
+
+async def test_a_lead_reaches_its_run_through_lfg_mcp_on_its_socket_and_its_tickets_stop_with_it(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    """The lead's own MCP server, as its session is given it (the door's command), on the socket:
+    its instructions say who it is; it adds a ticket, is refused another ticket in words; cancelling
+    the lead cancels the ticket it added, which says so."""
+    async with served(sim, tmp_path, BOSS, control=True) as run:
+        tickets = [state.written for state in run.run.states.values()]
+        async with serving_leads(run.run, tickets):
+            door = run.run.lead_doors["boss"]
+            run.run.start()
+            params = StdioServerParameters(
+                command=door.server.command, args=list(door.server.args), env=dict(os.environ)
+            )
+            with (tmp_path / "mcp.err").open("w") as err:
+                async with (
+                    stdio_client(params, errlog=err) as (read, write),
+                    ClientSession(read, write) as session,
+                ):
+                    hello = await session.initialize()
+                    assert hello.instructions is not None
+                    assert hello.instructions.startswith(
+                        f"You are boss, the lead ticket of lfg run {run.run.run_id}."
+                    )
+                    assert "at most 3 unfinished at once and 10 in all" in hello.instructions
+                    assert "not with sub-agents or tasks of your own" in hello.instructions
+                    listed = await session.call_tool("list_tickets", {})
+                    assert not listed.is_error, listed.content
+                    other = await session.call_tool("cancel_ticket", {"ticket": "other"})
+                    assert other.is_error
+                    assert "lead boss may reach only the tickets it added" in other.content[0].text  # type: ignore[union-attr]
+                    added = await session.call_tool("add_ticket", {"ticket": SLOW, "key": "one"})
+                    assert not added.is_error, added.content
+                    child = json.loads(added.content[0].text)["ticket"]  # type: ignore[union-attr]
+                    assert run.run.parents == {child: "boss"}
+            async with asyncio.timeout(10):
+                while not run.run.states[child].running:
+                    await asyncio.sleep(0.01)
+            assert run.run.cancel("boss")
+            async with asyncio.timeout(10):
+                while not any(isinstance(e, AttemptEnded) and e.ticket == child for e in run.events):
+                    await asyncio.sleep(0.01)
+            [ended] = [e for e in run.events if isinstance(e, AttemptEnded) and e.ticket == child]
+            assert ended.outcome.value == "cancelled"
+            said = [e.message for e in run.events if isinstance(e, Status) and e.ticket == child]
+            assert "cancelled with its lead boss" in said
+            socket = door.socket
+        assert not socket.parent.exists(), "the lead's folder goes with the run"
+
+
+TWO_LEADS = """
+[defaults]
+provider = "sim-acp"
+lead = true
+
+[[ticket]]
+id = "boss"
+prompt = "Plan."
+
+[[ticket]]
+id = "boss2"
+prompt = "Plan too."
+"""
+PROBE = """
+import socket, sys
+token = open(sys.argv[1]).read().strip()
+print("other token seen" if __import__("os").path.exists(sys.argv[3]) else "other token hidden")
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[2])
+head = ["GET /v1/run HTTP/1.1", "Host: lfg", f"Authorization: Bearer {token}", "Connection: close"]
+s.sendall(("\\r\\n".join(head) + "\\r\\n\\r\\n").encode())
+print(s.recv(100).decode().splitlines()[0])
+"""
+
+
+@pytest.mark.parametrize("network", [True, False], ids=["network", "no-network"])
+async def test_a_boxed_lead_reaches_its_run_on_the_socket_and_sees_only_its_own_token(
+    sim: SimServer, tmp_path: Path, network: bool
+) -> None:
+    if (why := await unavailable()) is not None:
+        pytest.skip(why)
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    async with served(sim, tmp_path, TWO_LEADS, control=True) as run:
+        tickets = [state.written for state in run.run.states.values()]
+        async with serving_leads(run.run, tickets):
+            door, other = run.run.lead_doors["boss"], run.run.lead_doors["boss2"]
+            box = Sandbox((tree,), network=network).with_door(door.socket, door.token_file)
+            args = [str(door.token_file), str(door.socket), str(other.token_file)]
+            argv = box.wrap(["/usr/bin/python3", "-c", PROBE, *args], tree)
+            probe = await asyncio.create_subprocess_exec(*argv, stdout=PIPE, stderr=PIPE)
+            out, err = await probe.communicate()
+    assert out.decode().splitlines() == ["other token hidden", "HTTP/1.1 200 OK"], err.decode()
