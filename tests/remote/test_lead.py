@@ -183,8 +183,8 @@ async def test_a_lead_reaches_its_run_through_lfg_mcp_on_its_socket_and_its_tick
     sim: SimServer, tmp_path: Path
 ) -> None:
     """The lead's own MCP server, as its session is given it (the door's command), on the socket:
-    its instructions say who it is; it adds a ticket, is refused another ticket in words; cancelling
-    the lead cancels the ticket it added, which says so."""
+    its instructions say who it is; it sees only itself and the tickets it adds, is refused another
+    ticket in words; cancelling the lead cancels the ticket it added, which says so."""
     async with served(sim, tmp_path, BOSS, control=True) as run:
         tickets = [state.written for state in run.run.states.values()]
         async with serving_leads(run.run, tickets):
@@ -206,14 +206,21 @@ async def test_a_lead_reaches_its_run_through_lfg_mcp_on_its_socket_and_its_tick
                     assert "at most 3 unfinished at once and 10 in all" in hello.instructions
                     assert "not with sub-agents or tasks of your own" in hello.instructions
                     listed = await session.call_tool("list_tickets", {})
-                    assert not listed.is_error, listed.content
+                    assert [t["ticket"] for t in json.loads(listed.content[0].text)["tickets"]] == ["boss"]  # type: ignore[union-attr]
+                    unseen = await session.call_tool("read_ticket", {"ticket": "other"})
+                    assert unseen.is_error and "the run has no ticket 'other'" in unseen.content[0].text  # type: ignore[union-attr]
                     other = await session.call_tool("cancel_ticket", {"ticket": "other"})
                     assert other.is_error
-                    assert "lead boss may reach only the tickets it added" in other.content[0].text  # type: ignore[union-attr]
+                    assert "the run has no ticket 'other' (its tickets: boss)" in other.content[0].text  # type: ignore[union-attr]
                     added = await session.call_tool("add_ticket", {"ticket": SLOW, "key": "one"})
                     assert not added.is_error, added.content
                     child = json.loads(added.content[0].text)["ticket"]  # type: ignore[union-attr]
                     assert run.run.parents == {child: "boss"}
+                    again = await session.call_tool("list_tickets", {})
+                    assert [t["ticket"] for t in json.loads(again.content[0].text)["tickets"]] == [
+                        "boss",
+                        child,
+                    ]  # type: ignore[union-attr]
             async with asyncio.timeout(10):
                 while not run.run.states[child].running:
                     await asyncio.sleep(0.01)
