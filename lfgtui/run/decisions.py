@@ -231,7 +231,7 @@ def _add_ticket(run: Decides, asked: AddTicket, who: str) -> Told:
         return Refusal(f"add-ticket: key is longer than {MAX_KEY_CHARS} characters")
     if asked.key is not None and (known := run.added_keys.get(asked.key)) is not None:
         return Added(known)  # asked again (a client that lost the answer): nothing more is added
-    if isinstance(who, Lead) and (over := _over_caps(run, who.ticket)) is not None:
+    if isinstance(who, Lead) and (over := _over_caps(run, who.ticket) or _not_its_own(run, asked, who)):
         return Refusal(over)
     try:
         ticket = run.admits(asked.ticket, {name: state.written for name, state in run.states.items()})
@@ -292,6 +292,18 @@ def _over_caps(run: Decides, lead: str) -> str | None:
             f"lead {lead} has {len(running)} tickets unfinished ({', '.join(running)}), its "
             "lead_max_live: wait for one to end (wait_for_tickets), or cancel one, then add"
         )
+    return None
+
+
+def _not_its_own(run: Decides, asked: AddTicket, lead: Lead) -> str | None:
+    """Why a lead's ticket may not wait on what it names: its `depends_on` (whose answers its prompt
+    may quote) must be tickets the lead added, or it would read another ticket's answer."""
+    wanted = (asked.ticket or {}).get("depends_on")
+    if not isinstance(wanted, list):
+        return None  # not a list: refused as at load, in words
+    others = [name for name in wanted if not isinstance(name, str) or run.parents.get(name) != lead.ticket]
+    if others:
+        return f"add-ticket: depends_on: {lead} may name only the tickets it added, not {others[0]!r}"
     return None
 
 

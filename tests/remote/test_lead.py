@@ -59,6 +59,12 @@ async def test_a_leads_token_adds_and_drives_its_own_tickets_within_its_caps_and
             assert refused.status_code == 409
             assert "lead is a lead's, a tickets file's" in refused.json()["error"], "named, one level deep"
 
+            peek = await lead.post("/v1/requests", json=add({**SLOW, "depends_on": ["other"]}))
+            assert peek.status_code == 409
+            assert peek.json()["error"] == (
+                "add-ticket: depends_on: lead boss may name only the tickets it added, not 'other'"
+            ), "its prompt could quote another ticket's answer"
+
             added = await lead.post("/v1/requests", json=add(SLOW))
             assert added.status_code == 200, added.text
             child = added.json()["ticket"]
