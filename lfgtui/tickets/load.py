@@ -481,6 +481,13 @@ class _Loader:
                     f"{draft.where}: resume_session continues one session, and the ticket fans out into "
                     f"{many} (models, agents or attempts) that would each continue it at once",
                 )
+            for key in ("lead_max_live", "lead_max_added"):
+                if key in draft.fields and not draft.fields.get("lead", defaults.get("lead", False)):
+                    self.check.add(
+                        self.line(draft, key),
+                        f"{draft.where}: {key} caps a lead's tickets, and this ticket is no lead "
+                        "(lead = true)",
+                    )
 
     def _check_boxed_agents(
         self, drafts: Sequence[_Draft], defaults: Mapping[str, Any], variants: Mapping[int, list[Variant]]

@@ -285,3 +285,12 @@ async def test_a_boxed_lead_reaches_its_run_on_the_socket_and_sees_only_its_own_
             probe = await asyncio.create_subprocess_exec(*argv, stdout=PIPE, stderr=PIPE)
             out, err = await probe.communicate()
     assert out.decode().splitlines() == ["other token hidden", "HTTP/1.1 200 OK"], err.decode()
+
+
+def test_a_leads_caps_on_a_ticket_that_is_no_lead_are_refused_in_words(tmp_path: Path) -> None:
+    lfg = Lfg(tmp_path)
+    code, _, stderr = lfg.run(lfg.tickets('[[ticket]]\nid = "t"\nprompt = "hi"\nlead_max_live = 2\n'))
+    assert code != 0
+    assert (
+        "ticket 't': lead_max_live caps a lead's tickets, and this ticket is no lead (lead = true)" in stderr
+    )
