@@ -17,7 +17,7 @@ import pytest
 from mcp import ClientSession, StdioServerParameters, stdio_client
 
 from lfgtui.events import AttemptEnded, Status
-from lfgtui.remote.leads import serving_leads
+from lfgtui.remote.leads import Seen, serving_leads
 from lfgtui.sim.server import SimServer
 from lfgtui.tools.sandbox import Sandbox, unavailable
 from tests.support.agents import mcp_recording_agent as agent
@@ -238,6 +238,14 @@ async def test_a_lead_reaches_its_run_through_lfg_mcp_on_its_socket_and_its_tick
             assert ended.outcome.value == "cancelled"
             said = [e.message for e in run.events if isinstance(e, Status) and e.ticket == child]
             assert "cancelled with its lead boss" in said
+            async with asyncio.timeout(10):
+                while not any(isinstance(e, AttemptEnded) and e.ticket == "other" for e in run.events):
+                    await asyncio.sleep(0.01)
+            [seen] = [sink for sink in run.run.sinks if isinstance(sink, Seen)]
+            seen.hub.publish()
+            streamed = b"".join(seen.hub.messages)
+            assert b'"boss"' in streamed and child.encode() in streamed
+            assert b'"other"' not in streamed, "the lead's stream carries nothing of another ticket"
             socket = door.socket
         assert not socket.parent.exists(), "the lead's folder goes with the run"
 
