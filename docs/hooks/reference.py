@@ -294,6 +294,11 @@ FIELD_HELP = {
     "`\"none\"` on OpenAI's APIs); default: its provider's, else the model's own",
     "ticket.show_thinking": "whether the model is asked for its thinking to show in the pane (Claude's "
     "`display`, a Responses summary); default `true`",
+    "ticket.lead": "a [lead](../guides/adding-tickets.md#lead-agent): a coding agent given lfg's MCP "
+    "server in its session, which may add tickets to the run and drive those it added, nothing else",
+    "ticket.lead_max_live": "for a lead: the most tickets it added that may be unfinished at once "
+    "(default 3)",
+    "ticket.lead_max_added": "for a lead: the most tickets it may add in all (default 10)",
     "ticket.mcp_servers": "[MCP servers](../guides/coding-agents.md#mcp-servers) of config.toml given to a "
     "coding agent's session",
     "ticket.resume_session": "a coding agent's own session the ticket continues, by the id "

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from lfgtui.commands.common import EXIT_USAGE, warn
 from lfgtui.commands.subcommands import Subcommands
+from lfgtui.remote.leads import lead_of
 
 
 def add_mcp_command(commands: Subcommands) -> None:
@@ -38,6 +39,19 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
         required=True,
         help="the file holding the run's token (read at each connection; never given on the command line)",
     )
+    parser.add_argument(
+        "--unix-socket",
+        type=Path,
+        help="reach the run on this Unix socket (URL then names only the paths): how a lead ticket reaches "
+        "the run lfg serves for it",
+    )
+    parser.add_argument(
+        "--lead",
+        metavar="RUN/TICKET/LIVE/ADDED",
+        type=lead_of,
+        help="what the tools' instructions tell a lead ticket's agent: its run, its id and its caps "
+        "(lfg passes it to a lead; the token, not this, decides what it may do)",
+    )
 
 
 async def serve_tools(args: argparse.Namespace) -> int:
@@ -53,9 +67,9 @@ async def serve_tools(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     from lfgtui.remote.mcp_tools import Desk
 
-    desk = Desk(args.url.rstrip("/"), args.token_file)
+    desk = Desk(args.url.rstrip("/"), args.token_file, args.unix_socket)
     try:
-        await tools_server(desk).run_stdio_async()
+        await tools_server(desk, args.lead).run_stdio_async()
     finally:
         await desk.aclose()
     return 0

@@ -162,10 +162,11 @@ async def serving(
     said: Callable[[str], None] = warn,
     watched: asyncio.Event | None = None,
 ) -> AsyncIterator[str | None]:
-    """Serve `run` while the block runs when `lfg run` was given `--serve`, publish it to `outlet`
-    (`--publish`, `--broker`) and export its telemetry (`--otel`): yields how to watch it (the `lfg
-    attach` commands), or None. `said` hears how the broker is doing (stderr, or the TUI's notices);
-    `watched` is set when the first watcher attaches to `--serve`.
+    """Serve `run` to its lead tickets (remote/leads.py) while the block runs; with `--serve`, to
+    its watchers too; publish it to `outlet` (`--publish`, `--broker`) and export its telemetry
+    (`--otel`): yields how to watch it (the `lfg attach` commands), or None. `said` hears how the
+    broker is doing (stderr, or the TUI's notices); `watched` is set when the first watcher attaches
+    to `--serve`.
 
     Start it after the history has named the run, so watchers see the id it is recorded under.
     """
@@ -176,6 +177,9 @@ async def serving(
     async with contextlib.AsyncExitStack() as stack:
         if telemetry is not None:
             await stack.enter_async_context(telemetry.exporting_run(run))
+        from lfgtui.remote.leads import serving_leads
+
+        await stack.enter_async_context(serving_leads(run, tickets))
         watches: list[str | None] = []
         if outlet is not None:
             watches.append(

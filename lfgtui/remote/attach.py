@@ -22,6 +22,7 @@ import socket
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx2
@@ -121,7 +122,10 @@ class Attachment:
         token: str,
         clock: Callable[[], float] = time.monotonic,
         reconnects: RetryPolicy = RECONNECTS,
+        unix_socket: Path | None = None,
     ) -> None:
+        """`unix_socket`: reach the server on this Unix socket (a lead's: remote/server.py
+        `start_unix`), `url` naming only the paths."""
         self.url = url.rstrip("/")
         self.clock = clock
         self.reconnects = reconnects
@@ -142,7 +146,8 @@ class Attachment:
         server that does not say its log's size sets it at once."""
         self._headers = {"Authorization": f"Bearer {token}", WATCHER_HEADER: watcher_name()}
         timeout = httpx2.Timeout(10.0, read=3 * HEARTBEAT_S)
-        self._client = httpx2.AsyncClient(timeout=timeout, headers=self._headers)
+        transport = None if unix_socket is None else httpx2.AsyncHTTPTransport(uds=str(unix_socket))
+        self._client = httpx2.AsyncClient(timeout=timeout, headers=self._headers, transport=transport)
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -16,6 +16,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
 from lfgtui import __version__
+from lfgtui.remote.leads import LeadRole
 from lfgtui.remote.mcp_tools import MAX_WAIT_S, WAIT_S, Desk, Refused
 
 INSTRUCTIONS = """These tools drive the tickets of one lfg run: each ticket is an agent working on a \
@@ -38,9 +39,10 @@ async def answered(call: Awaitable[dict[str, Any]]) -> dict[str, Any]:
         raise ToolError(str(exc)) from None
 
 
-def tools_server(desk: Desk) -> MCPServer:
-    """The MCP server whose tools are `desk`'s."""
-    server: MCPServer = MCPServer("lfg", instructions=INSTRUCTIONS, version=__version__)
+def tools_server(desk: Desk, lead: LeadRole | None = None) -> MCPServer:
+    """The MCP server whose tools are `desk`'s; a lead's instructions say first who it is."""
+    instructions = INSTRUCTIONS if lead is None else f"{lead.instructions()}\n\n{INSTRUCTIONS}"
+    server: MCPServer = MCPServer("lfg", instructions=instructions, version=__version__)
 
     @server.tool()
     async def add_ticket(

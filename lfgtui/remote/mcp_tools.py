@@ -145,9 +145,10 @@ class Desk:
     """The tools' side of one served run (see the module docstring). `token_file` holds the run's
     token, read at each connection, never from the command line or the environment."""
 
-    def __init__(self, url: str, token_file: Path) -> None:
+    def __init__(self, url: str, token_file: Path, unix_socket: Path | None = None) -> None:
         self.url = url
         self.token_file = token_file
+        self.unix_socket = unix_socket
         self.records: dict[str, Record] = {}
         self.attentions = Attentions()
         self.book = MetricsBook()
@@ -313,7 +314,7 @@ class Desk:
             token = token_in(self.token_file)
         except ServeError as exc:
             raise Refused(str(exc)) from None
-        attachment = Attachment(self.url, token)
+        attachment = Attachment(self.url, token, unix_socket=self.unix_socket)
         try:
             run = await attachment.describe()
         except AttachError as exc:

@@ -52,6 +52,7 @@ from lfgtui.run.requests import (
     Cancel,
     EditHeld,
     FollowUp,
+    Lead,
     Pending,
     Queue,
     Request,
@@ -106,6 +107,13 @@ MAX_BODY_BYTES = MAX_MESSAGE_CHARS * 12 + 4096
 room for the rest; a longer message gets the run's own words for why, a larger body a 413 in words."""
 PUBLIC = "public"
 """The name of the one route served without the token: the inbox page, which holds nothing of the run."""
+LEAD_ROUTES = ("run", "events", "requests")
+"""The routes a lead's token is served (`RunServer.lead_token`): it describes and follows the run and
+asks what a lead may ask; the inbox, the metrics and the older request routes are the person's."""
+LEAD = web.RequestKey("lfg.lead", str)
+"""Where a request asked with a lead's token keeps the lead's id."""
+UNIX_URL = "http://lfg"
+"""The URL of a run served on a Unix socket (`start_unix`): the host is a name, the socket the address."""
 _BUSY_WORDS = json.dumps(
     {
         "error": "lfg is serving as many connections as it takes at once (watchers and requests, or "
@@ -144,6 +152,11 @@ class Controls(Protocol):
 
     def ask(self, asked: Request, who: str) -> Told | Awaitable[Told]: ...
 
+    def forbidden(self, asked: Request, who: str) -> str | None:
+        """Why `who` may not ask this at all (a lead asking what is the person's, or of a ticket it
+        did not add: run/decisions.py `forbidden`), or None."""
+        ...
+
     def synthesize(self, verdict: Verdict, who: str) -> str: ...
 
     def composes(self, ticket: str) -> Composing | None:
@@ -163,6 +176,11 @@ class EngineControls:
 
     def ask(self, asked: Request, who: str) -> Told | Awaitable[Told]:
         return self.run.ask(asked, who)
+
+    def forbidden(self, asked: Request, who: str) -> str | None:
+        from lfgtui.run.decisions import forbidden
+
+        return forbidden(self.run, asked, who)
 
     def synthesize(self, verdict: Verdict, who: str) -> str:
         """Start the tournament's synthesis as `S` does (tournament/synthesis.py); its id."""
@@ -400,6 +418,8 @@ class RunServer:
         self.inbox = Inbox(tickets, hub.clock, hub.t0)
         """What the inbox shows: a sink of the run, which whoever serves it feeds with its events."""
         self._expected = f"Bearer {token}".encode()
+        self._leads: list[tuple[bytes, str]] = []
+        """Each lead ticket's own token (as its header), and the lead's id (`lead_token`)."""
         self._runner: web.AppRunner | None = None
         self._listener: asyncio.Server | None = None
         self.gate: Gate | None = None
@@ -417,11 +437,19 @@ class RunServer:
         self.inbox.tickets[ticket.id] = ticket
         self.hub.added(ticket)
 
+    def lead_token(self, ticket: str) -> str:
+        """A new token for lead ticket `ticket`: with it a request asks as that lead (`Lead`), which
+        may describe and follow the run and ask what run/decisions.py `forbidden` lets a lead ask,
+        nothing else (`LEAD_ROUTES`)."""
+        token = secrets.token_urlsafe(32)
+        self._leads.append((f"Bearer {token}".encode(), ticket))
+        return token
+
     def _routes(self, app: web.Application) -> None:
-        app.router.add_get(f"{API}/run", self._run)
-        app.router.add_get(f"{API}/events", self._events)
+        app.router.add_get(f"{API}/run", self._run, name=LEAD_ROUTES[0])
+        app.router.add_get(f"{API}/events", self._events, name=LEAD_ROUTES[1])
         app.router.add_get("/metrics", self._metrics)
-        app.router.add_post(f"{API}/requests", self._request)
+        app.router.add_post(f"{API}/requests", self._request, name=LEAD_ROUTES[2])
         app.router.add_post(f"{API}/tickets/{{ticket}}/{{action:cancel|retry}}", self._control)
         app.router.add_post(f"{API}/tickets/{{ticket}}/calls/{{call}}/{{action:approve|deny}}", self._control)
         app.router.add_post(
@@ -434,6 +462,33 @@ class RunServer:
         app.router.add_get(PAGE_PATH, self._page, name=PUBLIC)
 
     async def start(self, address: Address) -> str:
+        gate = await self._setup()
+        try:
+            loop = asyncio.get_running_loop()
+            self._listener = await loop.create_server(gate, address.host, address.port, backlog=BACKLOG)
+        except OSError as exc:
+            await self.aclose()
+            raise ServeError(f"cannot serve on {address.host}:{address.port}: {exc.strerror or exc}") from exc
+        host, port = self._listener.sockets[0].getsockname()[:2]
+        self.url = f"http://{f'[{host}]' if ':' in host else host}:{port}"
+        return self.url
+
+    async def start_unix(self, path: Path) -> str:
+        """Serve on a Unix socket at `path` (a lead's: run/leads.py), reached by its path alone, so a
+        box without the network reaches it when the socket is bound in; the URL its clients use
+        (`UNIX_URL`, any host: the socket is the address)."""
+        gate = await self._setup()
+        try:
+            self._listener = await asyncio.get_running_loop().create_unix_server(
+                gate, str(path), backlog=BACKLOG
+            )
+        except OSError as exc:
+            await self.aclose()
+            raise ServeError(f"cannot serve on the socket {path}: {exc.strerror or exc}") from exc
+        self.url = UNIX_URL
+        return self.url
+
+    async def _setup(self) -> Gate:
         app = web.Application(middlewares=[self._auth], client_max_size=MAX_BODY_BYTES)
         self._routes(app)
         self._runner = web.AppRunner(
@@ -442,15 +497,7 @@ class RunServer:
         await self._runner.setup()
         assert self._runner.server is not None
         self.gate = Gate(self._runner.server, self.auth_timeout_s, Caps.for_descriptors(descriptor_limit()))
-        try:
-            loop = asyncio.get_running_loop()
-            self._listener = await loop.create_server(self.gate, address.host, address.port, backlog=BACKLOG)
-        except OSError as exc:
-            await self._runner.cleanup()
-            raise ServeError(f"cannot serve on {address.host}:{address.port}: {exc.strerror or exc}") from exc
-        host, port = self._listener.sockets[0].getsockname()[:2]
-        self.url = f"http://{f'[{host}]' if ':' in host else host}:{port}"
-        return self.url
+        return self.gate
 
     @property
     def connections(self) -> int:
@@ -472,7 +519,16 @@ class RunServer:
         if request.match_info.route.name == PUBLIC:
             return await handler(request)
         given = request.headers.get("Authorization", "").encode("utf-8", "surrogateescape")
-        if not hmac.compare_digest(given, self._expected):
+        lead = next(
+            (ticket for expected, ticket in self._leads if hmac.compare_digest(given, expected)), None
+        )
+        if lead is not None:
+            if request.match_info.route.name not in LEAD_ROUTES:
+                return _problem(
+                    403, f"lead {lead}'s token may describe and follow the run and ask requests, no more"
+                )
+            request[LEAD] = lead
+        elif not hmac.compare_digest(given, self._expected):
             refused = web.Response(
                 status=401, text="a valid bearer token is needed\n", headers={"WWW-Authenticate": "Bearer"}
             )
@@ -638,6 +694,8 @@ class RunServer:
         409 for what the run would not do (its `Refusal`'s words)."""
         if self.controls is None:
             return _problem(403, "this run is served read-only: start it with --control to allow this")
+        if (why := self.controls.forbidden(asked, who)) is not None:
+            return _problem(403, why)
         ticket = getattr(asked, "ticket", None)
         if isinstance(ticket, str) and ticket not in self.tickets:
             return _problem(404, f"the run has no ticket {ticket!r}")
@@ -710,7 +768,10 @@ class MetricsServer(RunServer):
 
 
 def _who(request: web.Request) -> str:
-    """The watcher asking, as the run records it: its address, and the name it gives, made inert."""
+    """The watcher asking, as the run records it: its address, and the name it gives, made inert; a
+    lead's token asks as the lead (`Lead`), whatever name it gives."""
+    if (lead := request.get(LEAD)) is not None:
+        return Lead(lead)
     peer = request.remote or "an unknown address"
     name = request.headers.get(WATCHER_HEADER, "").strip()
     return f"{peer} ({inert(name[:MAX_WATCHER_NAME])})" if name else peer

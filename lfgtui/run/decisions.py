@@ -35,6 +35,7 @@ from lfgtui.run.requests import (
     FollowUp,
     Fork,
     Land,
+    Lead,
     Pending,
     Queue,
     Refusal,
@@ -71,6 +72,7 @@ class Decides(RunFace, Protocol):
     runner: AttemptRunner
     admits: Admits | None
     added_keys: dict[str, str]
+    parents: dict[str, str]
 
     def add(self, ticket: Ticket, why: str | None = None, *, record: bool = False) -> None: ...
 
@@ -219,7 +221,8 @@ def _remove_held(run: Decides, asked: RemoveHeld, who: str) -> Told:
 
 def _add_ticket(run: Decides, asked: AddTicket, who: str) -> Told:
     """A ticket checked as the run's tickets file was (`Run.admits`), recorded, then started like the
-    run's own (its quotas, its `depends_on`), who added it said in its events."""
+    run's own (its quotas, its `depends_on`), who added it said in its events. A lead's is its child
+    (`Run.parents`), within its caps."""
     if run.admits is None:
         return Refusal("this run takes no new tickets: only `lfg run` adds them to the run it runs")
     if asked.ticket is None:
@@ -228,14 +231,80 @@ def _add_ticket(run: Decides, asked: AddTicket, who: str) -> Told:
         return Refusal(f"add-ticket: key is longer than {MAX_KEY_CHARS} characters")
     if asked.key is not None and (known := run.added_keys.get(asked.key)) is not None:
         return Added(known)  # asked again (a client that lost the answer): nothing more is added
+    if isinstance(who, Lead) and (over := _over_caps(run, who.ticket) or _not_its_own(run, asked, who)):
+        return Refusal(over)
     try:
         ticket = run.admits(asked.ticket, {name: state.written for name, state in run.states.items()})
     except ValueError as exc:
         return Refusal(str(exc))
+    if isinstance(who, Lead):
+        run.parents[ticket.id] = who.ticket
     run.add(ticket, f"added by {who}", record=True)
     if asked.key is not None:
         run.added_keys[asked.key] = ticket.id
     return Added(ticket.id)
+
+
+LEAD_MAY = (AddTicket, Cancel, Steer, Queue, FollowUp)
+"""What a lead's token may ask: add tickets, and message or cancel those it added (it waits for,
+reads and lists them from the run's events)."""
+
+
+def forbidden(run: Decides, asked: Request, who: str) -> str | None:
+    """Why `who` may not ask this at all, in words (None: it may): a lead (`Lead`) asks only what
+    `LEAD_MAY` holds, and only of the tickets it added; anyone else may ask anything."""
+    if not isinstance(who, Lead):
+        return None
+    if not isinstance(asked, LEAD_MAY):
+        return (
+            f"{who} may add tickets, and message, wait for, read, list and cancel the tickets it added: "
+            f"{asked.kind} is the person's to ask"
+        )
+    ticket = getattr(asked, "ticket", None)
+    if isinstance(ticket, str) and run.parents.get(ticket) != who.ticket:
+        return f"{who} may reach only the tickets it added, and it did not add {ticket!r}"
+    return None
+
+
+def children(run: Decides, lead: str) -> list[str]:
+    """The tickets `lead` added, in the order it added them."""
+    return [child for child, parent in run.parents.items() if parent == lead]
+
+
+def live(run: Decides, ticket: str) -> bool:
+    """Whether the ticket has not ended yet: waiting to start, or running."""
+    state = run.states[ticket]
+    return state.running or state.outcome is None
+
+
+def _over_caps(run: Decides, lead: str) -> str | None:
+    """Why the lead may add no ticket now (its `lead_max_added`, its `lead_max_live`), or None."""
+    written = run.states[lead].written
+    added = children(run, lead)
+    if len(added) >= written.lead_max_added:
+        return (
+            f"lead {lead} has added {len(added)} tickets, its lead_max_added: it may add no more "
+            "(the person sets lead_max_added in the tickets file)"
+        )
+    running = [child for child in added if live(run, child)]
+    if len(running) >= written.lead_max_live:
+        return (
+            f"lead {lead} has {len(running)} tickets unfinished ({', '.join(running)}), its "
+            "lead_max_live: wait for one to end (wait_for_tickets), or cancel one, then add"
+        )
+    return None
+
+
+def _not_its_own(run: Decides, asked: AddTicket, lead: Lead) -> str | None:
+    """Why a lead's ticket may not wait on what it names: its `depends_on` (whose answers its prompt
+    may quote) must be tickets the lead added, or it would read another ticket's answer."""
+    wanted = (asked.ticket or {}).get("depends_on")
+    if not isinstance(wanted, list):
+        return None  # not a list: refused as at load, in words
+    others = [name for name in wanted if not isinstance(name, str) or run.parents.get(name) != lead.ticket]
+    if others:
+        return f"add-ticket: depends_on: {lead} may name only the tickets it added, not {others[0]!r}"
+    return None
 
 
 def _retry_all(run: Decides, asked: RetryAll, who: str) -> Told:

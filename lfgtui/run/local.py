@@ -41,11 +41,12 @@ from lfgtui.run.tool_loop import AttemptTask, run_tool_loop
 from lfgtui.tickets.ticket import agent_cut_off
 from lfgtui.tools import BUILTIN_TOOLS, command_env, containers
 from lfgtui.tools.base import ToolContext
-from lfgtui.tools.sandbox import sandbox_of
+from lfgtui.tools.sandbox import Sandbox, sandbox_of
 from lfgtui.tools.toolbox import Approve as ApproveCall
 from lfgtui.tools.toolbox import Toolbox
 
 if TYPE_CHECKING:
+    from lfgtui.run.agents.launch import LeadDoor
     from lfgtui.run.attempts import Attempt, RunFace, TicketState
     from lfgtui.worktrees.diff_watch import DiffWatch
     from lfgtui.worktrees.tree import DiffStat, Worktree
@@ -253,6 +254,15 @@ class LocalRunner:
             from lfgtui.run.agents.process import sandboxed
 
             context = self._context(attempt)
+            servers = ticket.mcp_servers
+            if ticket.lead:  # lfg's MCP server, on the socket its box is shown
+                door = run.lead_doors.get(ticket.id)
+                if door is None or not isinstance(context.sandbox, Sandbox | None):
+                    return self._failed(attempt, ErrorInfo(ErrorKind.BAD_REQUEST, no_door(door)))
+                servers = (*servers, door.server)
+                if context.sandbox is not None:
+                    sandbox = context.sandbox.with_door(door.socket, door.token_file)
+                    context = dataclasses.replace(context, sandbox=sandbox)
             env = command_env(
                 os.environ, (*AGENT_ENV, *config.agent.env, *ticket.env_passthrough), context.workdir
             )
@@ -278,7 +288,7 @@ class LocalRunner:
                 config,
                 env,
                 ticket.mode,
-                ticket.mcp_servers,
+                servers,
                 run.approvals.yes,
                 ticket.resume_session,
                 functools.partial(run.trace_context, ticket.id, ev.attempt),
@@ -360,3 +370,15 @@ class LocalRunner:
             allow_git_writes=ticket.allow_git_writes,
             sandbox=containers.contained(sandbox_of(ticket, workdir if tree is None else tree.path), ticket),
         )
+
+
+def no_door(door: LeadDoor | None) -> str:
+    """Why a lead ticket cannot be given lfg's MCP server."""
+    if door is None:
+        return (
+            "a lead ticket needs lfg to serve its run to it, which lfg run does for the run it runs "
+            "(not a broker's worker, nor lfg resume yet)"
+        )
+    return (
+        'a lead ticket is boxed by sandbox = "bwrap" or none: a container cannot reach its run\'s socket yet'
+    )

@@ -25,6 +25,19 @@ YOU = "you"
 who asked (a request from elsewhere names its asker: a watcher's address, a coordinator's name)."""
 
 
+class Lead(str):
+    """Who asks when a lead ticket's own token asks (remote/server.py): `lead ID` as any asker's
+    name, carrying the lead's id. Only the server makes one, from the token: no request's field and
+    no watcher's name can, so what a lead may do (run/decisions.py `forbidden`) cannot be claimed."""
+
+    ticket: str
+
+    def __new__(cls, ticket: str) -> Lead:
+        asker = super().__new__(cls, f"lead {ticket}")
+        asker.ticket = ticket
+        return asker
+
+
 @dataclass(frozen=True)
 class Refusal:
     """Why the run would not do what was asked, in words for whoever asked (the person, a watcher, the

@@ -60,7 +60,7 @@ from lfgtui.providers.kinds import kind_of
 from lfgtui.providers.registry import Providers
 from lfgtui.run.approvals import Approvals
 from lfgtui.run.attempts import Attempt, AttemptRunner, Earlier, TicketState, no_trace_context
-from lfgtui.run.decisions import decision
+from lfgtui.run.decisions import children, decision, forbidden
 from lfgtui.run.failover import has_next, moved, moves_on, on_link
 from lfgtui.run.fork import CannotFork, cut_said, fork_id, forked
 from lfgtui.run.local import LocalRunner
@@ -72,6 +72,7 @@ from lfgtui.tickets.ticket import PromptTooLong, Ticket, render_prompt
 
 if TYPE_CHECKING:
     from lfgtui.cost.prices import PriceBook
+    from lfgtui.run.agents.launch import LeadDoor
     from lfgtui.run.agents.session.agent import AgentSession
     from lfgtui.run.decisions import Admits
 
@@ -182,6 +183,12 @@ class Run:
         """How many changes of a held message each (ticket, asker) had refused: said the 1st, 2nd, 4th,
         8th... time, with the count, so a watcher retrying refused edits cannot flood the ticket's
         events (the pane's hold line shows the latest said)."""
+        self.parents: dict[str, str] = {}
+        """The lead (`lead = true`) that added each ticket a lead added, by the ticket's id: what the
+        lead may reach (run/decisions.py `forbidden`), and what stops with it (`cancel`)."""
+        self.lead_doors: dict[str, LeadDoor] = {}
+        """Each lead ticket's way to this run (remote/leads.py `serving_leads`): its session's MCP
+        server, its socket and token. A lead without one fails, saying so."""
         self.steers_only = False
         """Whether a steer with no safe point is refused rather than queued: on a broker's worker,
         whose coordinator sends the ticket's next turns (run/decisions.py `_steer`)."""
@@ -215,7 +222,8 @@ class Run:
         await asyncio.gather(*(session.close() for session in kept.values()))
 
     def cancel(self, ticket_id: str, why: str | None = None) -> bool:
-        """Cancel a running ticket; `why` (who asked, from elsewhere) is said in its events first."""
+        """Cancel a running ticket; `why` (who asked, from elsewhere) is said in its events first. A
+        lead's running tickets stop with it, each saying why."""
         state = self.states[ticket_id]
         if not state.running:
             return False
@@ -223,6 +231,8 @@ class Run:
             self._emit(state, state.ev(Status, message=why))
         assert state.task is not None
         state.task.cancel()
+        for child in children(self, ticket_id):
+            self.cancel(child, f"cancelled with its lead {ticket_id}")
         return True
 
     def ask(self, request: Request, who: str) -> Told | Awaitable[Told]:
@@ -236,6 +246,8 @@ class Run:
         ticket = getattr(request, "ticket", None)
         if isinstance(ticket, str) and ticket not in self.states:
             return Refusal(f"the run has no ticket {ticket!r}")
+        if (why := forbidden(self, request, who)) is not None:
+            return Refusal(why)
         return decision(request).decide(self, request, who)
 
     def cancel_all(self) -> None:

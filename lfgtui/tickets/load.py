@@ -58,6 +58,8 @@ from lfgtui.tickets.fanout import (
 from lfgtui.tickets.ticket import (
     DEFAULT_CHECK_TIMEOUT_S,
     DEFAULT_JUDGE_MAX_CHARS,
+    DEFAULT_LEAD_MAX_ADDED,
+    DEFAULT_LEAD_MAX_LIVE,
     DEFAULT_MAX_CALLS,
     DEFAULT_MAX_OUTPUT_CHARS,
     DEFAULT_MAX_WAIT_S,
@@ -132,6 +134,9 @@ TICKET_FIELDS: dict[str, Kind] = {
     "judge_may_be_contestant": BOOLEAN,
     "judge_max_chars": POSITIVE_INT,
     "on_quota": ON_QUOTA,
+    "lead": BOOLEAN,
+    "lead_max_live": POSITIVE_INT,
+    "lead_max_added": POSITIVE_INT,
     **REASONING_FIELDS,
 }
 RENAMED_FIELDS = {"max_turns": "max_calls"}
@@ -152,6 +157,7 @@ AGENT_ONLY = {
     "mcp_servers": "mcp_servers are given to a coding agent's session",
     "resume_session": "resume_session continues a coding agent's own session",
     "additional_directories": "additional_directories are given to a coding agent's session",
+    "lead": "a lead is a coding agent given lfg's MCP server in its session",
 }
 """Ticket fields that only a coding agent (a provider of kind acp) takes, and what each is."""
 _THE_PERSONS = "is the person's to set in the tickets file: an added ticket takes the run's [defaults]"
@@ -180,6 +186,10 @@ NOT_ADDED = {
     "check": "makes a tournament, a tickets file's: an added ticket is one ticket",
     "judge": "judges a tournament, a tickets file's: an added ticket is one ticket",
     "judge_may_be_contestant": "is a tournament's, a tickets file's: an added ticket is one ticket",
+    **{
+        key: "is a lead's, a tickets file's: an added ticket is never a lead (one level deep)"
+        for key in ("lead", "lead_max_live", "lead_max_added")
+    },
 }
 """Fields a ticket added while its run runs (`load_added`) may not set to anything but what the
 run's [defaults] say, and why: its box and approvals (a coding agent's session mode among them)
@@ -471,6 +481,13 @@ class _Loader:
                     f"{draft.where}: resume_session continues one session, and the ticket fans out into "
                     f"{many} (models, agents or attempts) that would each continue it at once",
                 )
+            for key in ("lead_max_live", "lead_max_added"):
+                if key in draft.fields and not draft.fields.get("lead", defaults.get("lead", False)):
+                    self.check.add(
+                        self.line(draft, key),
+                        f"{draft.where}: {key} caps a lead's tickets, and this ticket is no lead "
+                        "(lead = true)",
+                    )
 
     def _check_boxed_agents(
         self, drafts: Sequence[_Draft], defaults: Mapping[str, Any], variants: Mapping[int, list[Variant]]
@@ -961,6 +978,9 @@ class _Loader:
             max_wait_s=float(fields.get("max_wait_s", DEFAULT_MAX_WAIT_S)),
             on_quota=fields.get("on_quota") or self.config.providers[variant.provider].on_quota or "wait",
             reasoning=_reasoning(fields),
+            lead=fields.get("lead", False),
+            lead_max_live=fields.get("lead_max_live", DEFAULT_LEAD_MAX_LIVE),
+            lead_max_added=fields.get("lead_max_added", DEFAULT_LEAD_MAX_ADDED),
         )
 
 

@@ -27,6 +27,10 @@ DEFAULT_MAX_WAIT_S = 120.0
 DEFAULT_JUDGE_MAX_CHARS = 200_000
 """The most characters of a judge's prompt (about 50,000 tokens, within any current model's context
 with room for its answer): past it, the contestants' diffs and check outputs are cut, fairly."""
+DEFAULT_LEAD_MAX_LIVE = 3
+"""A lead's tickets unfinished at once, unless its `lead_max_live` says otherwise."""
+DEFAULT_LEAD_MAX_ADDED = 10
+"""The tickets a lead may add in all, unless its `lead_max_added` says otherwise."""
 JUDGE_SUFFIX = "@judge"
 """A tournament's judge is the ticket `ID@judge` (ID: the tournament, as written in the file)."""
 ISOLATIONS = ("none", "worktree")
@@ -110,6 +114,13 @@ class Ticket:
     (`providers.base.OnQuota`, run/calls.py)."""
     reasoning: Reasoning = field(default_factory=Reasoning)
     """Its own (or [defaults]') `effort`, `thinking` and `show_thinking`, over its provider's."""
+    lead: bool = False
+    """A lead: a coding agent given lfg's MCP server (`lfg mcp`) in its session, with a token that
+    may add tickets to the run and drive those it added, and nothing else (run/leads.py)."""
+    lead_max_live: int = DEFAULT_LEAD_MAX_LIVE
+    """For a lead: the most tickets it added that may be unfinished at once."""
+    lead_max_added: int = DEFAULT_LEAD_MAX_ADDED
+    """For a lead: the most tickets it may add in all."""
 
     def auto_approves(self, tool: str) -> bool:
         """Whether the ticket lets `tool` run without asking anyone."""

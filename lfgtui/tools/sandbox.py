@@ -31,7 +31,7 @@ import shutil
 import stat
 import subprocess
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from lfgtui.folders import kept_from_sandboxes, private_folder
@@ -74,6 +74,9 @@ class Sandbox:
     """Inside the writable folders, what stays read-only: what tells lfg's own git (which runs
     outside) where the repository is (a worktree's `.git` file, its `commondir` and `gitdir`), or a
     checkout's `.git` folder. Rewritten, it could point lfg's git at a config of the agent's making."""
+    doors: tuple[Path, ...] = ()
+    """Unix sockets outside it may connect to, bound in: a lead's way to its run (remote/leads.py),
+    whose token file is in `readable`; no other socket outside answers."""
     bound: tuple[tuple[Path, Path], ...] = ()
     """The agent's own state: each of the ticket's copies (first) bound writable over the person's
     path (second), so what the agent writes there stays the ticket's (run/agents/agent_state.py)."""
@@ -92,6 +95,11 @@ class Sandbox:
         start = [*stdlib_script(START), "scoped" if scoped() else "unscoped"]
         return [*start, json.dumps(sockets), *args, "--chdir", str(cwd), "--", *argv]
 
+    def with_door(self, socket: Path, token_file: Path) -> Sandbox:
+        """This box, showing a lead its way to its run (remote/leads.py): the socket to connect
+        through, its token file read-only; nothing else of their folder, which every box hides."""
+        return replace(self, readable=(*self.readable, token_file), doors=(*self.doors, socket))
+
     def _mounts(self) -> list[tuple[int, int, list[str]]]:
         """Each folder's mount, shallowest first (a mount covers what lies under it, so each rule
         holds inside the ones around it: a worktree writable inside a hidden home, a key hidden
@@ -109,12 +117,13 @@ class Sandbox:
         )
         for rank, flag, paths in kinds:
             mounts += [(len(path.parts), rank, [flag, str(path), str(path)]) for path in dict.fromkeys(paths)]
+        mounts += [(len(path.parts), 5, ["--bind", str(path), str(path)]) for path in self.doors]
         return mounts + state_mounts(self.bound)
 
     def _sockets(self) -> list[Path]:
         """The Unix sockets bound outside that the box would show: each is covered."""
         hides = self._hides()
-        return [path for path in unix_sockets() if self._shows(path, hides)]
+        return [path for path in unix_sockets() if self._shows(path, hides) and path not in self.doors]
 
     def _hides(self) -> tuple[Path, ...]:
         """What shows empty: `hidden`, `/tmp`, the system's secrets, and without the network the

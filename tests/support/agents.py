@@ -9,6 +9,7 @@ import os
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from textual.pilot import Pilot
 
@@ -159,3 +160,27 @@ def delegating_as(task: str, *flags: str) -> Providers:
     sim = BUILTIN["sim-acp"]
     assert sim.agent is not None
     return Providers({"sim-acp": sim.with_agent(command=(*sim.agent.command, "--subagent", task, *flags))})
+
+
+def mcp_recording_agent(name: str, record: Path, sessions: Path, *flags: str) -> str:
+    """A `[providers.NAME]` running the sim agent, recording the MCP servers it is given."""
+    command = [
+        sys.executable,
+        "-m",
+        "lfgtui.sim.acp_agent",
+        *flags,
+        "--mcp-record",
+        str(record),
+        "--sessions-dir",
+        str(sessions),
+        "--scenario",
+        "{model}",
+    ]
+    return (
+        f'[providers.{name}]\nkind = "acp"\ncommand = {json.dumps(command)}\ndefault_model = "hello:{FAST}"\n'
+    )
+
+
+def mcp_requests(record: Path) -> list[dict[str, Any]]:
+    """What each session request brought the agent `mcp_recording_agent` made (its record)."""
+    return [json.loads(line) for line in record.read_text().splitlines()] if record.exists() else []

@@ -13,6 +13,17 @@ from lfgtui.run.agents.choices import wanted
 
 
 @dataclass(frozen=True)
+class LeadDoor:
+    """A lead ticket's way to its run (remote/leads.py): the MCP server its session is given, and the
+    socket and its token file, which its box must show (the socket to connect through, the token
+    read-only)."""
+
+    server: McpServer
+    socket: Path
+    token_file: Path
+
+
+@dataclass(frozen=True)
 class AgentLaunch:
     """How to start one agent: its command line (with `{model}` filled in), environment and limits,
     and the ticket's mode and MCP servers."""

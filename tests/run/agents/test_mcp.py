@@ -7,9 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 from acp import schema
@@ -34,6 +32,8 @@ from lfgtui.tools import BUILTIN_TOOLS, ToolContext
 from lfgtui.tools.toolbox import Toolbox
 from tests.support.agents import FAST, ending, no_agent_left, of, sim_agent
 from tests.support.agents import Approvals as Answer
+from tests.support.agents import mcp_recording_agent as agent
+from tests.support.agents import mcp_requests as requests
 from tests.support.app import SIZE, until
 from tests.support.compose import lfg_app
 from tests.support.lfg import Lfg, text
@@ -50,25 +50,6 @@ SEARCH = McpServer(
     url="https://mcp.example.com/mcp",
     headers=(("Authorization", "Bearer ${SEARCH_TOKEN}"),),
 )
-
-
-def agent(name: str, record: Path, sessions: Path, *flags: str) -> str:
-    """A `[providers.NAME]` running the sim agent, recording the MCP servers it is given."""
-    command = [
-        sys.executable,
-        "-m",
-        "lfgtui.sim.acp_agent",
-        *flags,
-        "--mcp-record",
-        str(record),
-        "--sessions-dir",
-        str(sessions),
-        "--scenario",
-        "{model}",
-    ]
-    return (
-        f'[providers.{name}]\nkind = "acp"\ncommand = {json.dumps(command)}\ndefault_model = "hello:{FAST}"\n'
-    )
 
 
 SERVERS = (
@@ -95,10 +76,6 @@ prompt = "What is this?"
 provider = "narrow"
 mcp_servers = ["docs"]
 """
-
-
-def requests(record: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in record.read_text().splitlines()] if record.exists() else []
 
 
 @pytest.fixture

@@ -1,0 +1,141 @@
+"""A lead ticket's way to the run (`lead = true`): lfg serves the run to each lead on a Unix socket
+of its own, with a token of its own, showing it only itself and the tickets it added (`Seen`), and
+gives each lead's coding agent `lfg mcp` as a stdio MCP server in its session (ACP `mcpServers`),
+started by lfg's own interpreter.
+
+The socket and the token files lie in a folder only this user reads, made for the run and removed
+with it; the folder is kept from every sandbox (folders.py), and a boxed lead is shown only its own
+token file and its socket (tools/sandbox.py `Sandbox.with_door`). What a lead's token may ask is the
+run's to decide (run/decisions.py `forbidden`), enforced by the server (remote/server.py), never by
+the tools' words: `LeadRole` only tells the agent who it is.
+
+Imported by `lfg mcp` for every command: the server is imported only when a run has leads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import shutil
+import sys
+import tempfile
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lfgtui.config.mcp import McpServer
+from lfgtui.run.agents.launch import LeadDoor
+
+if TYPE_CHECKING:
+    from lfgtui.events import Event
+    from lfgtui.remote.hub import EventHub
+    from lfgtui.remote.server import RunServer
+    from lfgtui.run.scheduler import Run
+    from lfgtui.tickets.ticket import Ticket
+
+SERVER_NAME = "lfg"
+"""The name a lead's agent knows lfg's MCP server by (Claude Code's tools: `mcp__lfg__add_ticket`)."""
+
+
+@dataclass(frozen=True)
+class LeadRole:
+    """Who a lead is, for its instructions: its run, its id, and the caps the person set."""
+
+    run_id: str
+    ticket: str
+    max_live: int
+    max_added: int
+
+    def arg(self) -> str:
+        """As `lfg mcp --lead` takes it (`lead_of`)."""
+        return f"{self.run_id}/{self.ticket}/{self.max_live}/{self.max_added}"
+
+    def instructions(self) -> str:
+        return (
+            f"You are {self.ticket}, the lead ticket of lfg run {self.run_id}. Hand work to other agents "
+            f"with these tools, not with sub-agents or tasks of your own: add_ticket starts a ticket (an "
+            f"agent of its own), wait_for_tickets waits for yours, read_ticket reads their answers. You may "
+            f"reach only the tickets you added: at most {self.max_live} unfinished at once and "
+            f"{self.max_added} in all (lead_max_live, lead_max_added, set by the person). The tickets you "
+            "add take the run's defaults for their box and approvals; they cannot be leads."
+        )
+
+
+def lead_of(text: str) -> LeadRole:
+    """`--lead RUN/TICKET/LIVE/ADDED` (`LeadRole.arg`); an argparse error otherwise."""
+    run_id, _, rest = text.partition("/")
+    parts = rest.rsplit("/", 2)
+    if len(parts) != 3 or not (run_id and parts[0]) or not all(part.isdigit() for part in parts[1:]):
+        raise argparse.ArgumentTypeError(f"expected RUN/TICKET/LIVE/ADDED, not {text!r}")
+    return LeadRole(run_id, parts[0], int(parts[1]), int(parts[2]))
+
+
+def mcp_server(role: LeadRole, socket: Path, token_file: Path) -> McpServer:
+    """lfg's MCP server as a lead's session gets it: `lfg mcp` on lfg's own interpreter, on the socket."""
+    from lfgtui.remote.server import UNIX_URL
+
+    args = ("-m", "lfgtui", "mcp", UNIX_URL, "--token-file", str(token_file), "--unix-socket", str(socket))
+    return McpServer(SERVER_NAME, "stdio", sys.executable, (*args, "--lead", role.arg()))
+
+
+@dataclass
+class Seen:
+    """A lead's view of the run: the sink that passes its hub only the events of the lead itself and
+    of the tickets it added (`Run.parents`), so its token reads nothing of any other ticket."""
+
+    hub: EventHub
+    lead: str
+    parents: Mapping[str, str]
+
+    def __call__(self, event: Event) -> None:
+        ticket = getattr(event, "ticket", None)
+        if ticket == self.lead or self.parents.get(ticket) == self.lead:
+            self.hub(event)
+
+
+@contextlib.asynccontextmanager
+async def serving_leads(run: Run, tickets: Sequence[Ticket]) -> AsyncIterator[None]:
+    """While the block runs, serve `run` to each of its lead tickets on a socket of its own, which
+    describes and streams the lead and the tickets it added, nothing else (`Seen`), and give each
+    its door (`Run.lead_doors`); nothing when it has none (see the module docstring)."""
+    leads = [ticket for ticket in tickets if ticket.lead]
+    if not leads:
+        yield
+        return
+    from lfgtui.folders import keep_from_sandboxes
+    from lfgtui.remote.hub import EventHub
+    from lfgtui.remote.server import EngineControls, RunServer, read_token
+
+    folder = Path(tempfile.mkdtemp(prefix="lfg-lead-"))  # 0700: this user's alone
+    keep_from_sandboxes(folder)
+    served: list[tuple[EventHub, RunServer]] = []
+    try:
+        for number, ticket in enumerate(leads):
+            hub = EventHub(run.clock)
+            run.sinks.append(Seen(hub, ticket.id, run.parents))
+            server = RunServer(
+                hub, run.run_id, [ticket], read_token(None), EngineControls(run), prices=run.book.prices
+            )
+            served.append((hub, server))
+            run.added.append(functools.partial(_told, server, ticket.id, run.parents))
+            socket = folder / f"{number}.sock"
+            await server.start_unix(socket)
+            token_file = folder / f"{number}.token"
+            token_file.touch(mode=0o600)
+            token_file.write_text(server.lead_token(ticket.id), encoding="utf-8")
+            role = LeadRole(run.run_id, ticket.id, ticket.lead_max_live, ticket.lead_max_added)
+            run.lead_doors[ticket.id] = LeadDoor(mcp_server(role, socket, token_file), socket, token_file)
+        yield
+    finally:
+        for hub, server in served:
+            hub.end()
+            await server.aclose()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _told(server: RunServer, lead: str, parents: Mapping[str, str], ticket: Ticket) -> None:
+    """A ticket the run took on: described to the lead that added it, to no other."""
+    if parents.get(ticket.id) == lead:
+        server.add(ticket)
