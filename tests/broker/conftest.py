@@ -11,6 +11,7 @@ import redis
 from tests.support.fleet import Fleet
 from tests.support.lfg import Lfg
 from tests.support.redis_server import RedisServer, TlsFiles
+from tests.support.topologies import SentinelSet
 
 
 @pytest.fixture
@@ -55,3 +56,11 @@ def admin(fleet: Fleet) -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(fleet.url)
     yield client
     client.close()
+
+
+@pytest.fixture
+def sentinels(tmp_path: Path) -> Iterator[SentinelSet]:
+    """A primary, a replica and three sentinels (tests/support/topologies.py), stopped at the end."""
+    found = SentinelSet.start(tmp_path / "sentinel")
+    yield found
+    found.stop()

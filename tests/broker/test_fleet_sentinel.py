@@ -4,7 +4,6 @@ runs published to them in this process as `lfg run --publish` does."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,13 +20,6 @@ from tests.support.broker import published
 from tests.support.topologies import SentinelSet, role
 
 ONE = '[[ticket]]\nid = "hi"\nprovider = "sim"\nprompt = "x"\nmodel = "hello"\n'
-
-
-@pytest.fixture
-def sentinels(tmp_path: Path) -> Iterator[SentinelSet]:
-    found = SentinelSet.start(tmp_path / "sentinel")
-    yield found
-    found.stop()
 
 
 def fleet(app: LfgApp) -> FleetScreen:

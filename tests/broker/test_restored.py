@@ -21,7 +21,7 @@ from lfgtui.broker.layout import Layout
 from lfgtui.sim.server import SimServer
 from tests.support.fleet import STEADY, Fleet, ends, until
 from tests.support.lfg import command
-from tests.support.paid import Coordinator, answered, calls_of, mid_answer_since
+from tests.support.paid import Coordinator, answered, calls_of, mid_answer_since, paid_tickets
 from tests.support.redis_server import RedisServer
 
 LEASE = "[broker]\nlease_s = 5\n"
@@ -35,11 +35,7 @@ STREAM = "lfg:work:far"
 
 
 def tickets() -> str:
-    return "".join(
-        f'[[ticket]]\nid = "{n}"\nprompt = "ticket {n} says go"\nprovider = "far"\n'
-        f'model = "{SLOW if n == "slow" else MODEL}"\n'
-        for n in ["slow", *NAMES]
-    )
+    return paid_tickets(NAMES, MODEL, SLOW)
 
 
 def watch(fleet: Fleet, run_id: str, config: Any) -> subprocess.Popen[str]:

@@ -10,7 +10,6 @@ import json
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,13 +20,6 @@ from lfgtui.config.broker import BrokerError, BrokerSettings, parse_url, resolve
 from tests.support.fleet import Fleet, coordinate, ends, finish, same_tickets, streaming, until
 from tests.support.lfg import Lfg
 from tests.support.topologies import SentinelSet, admin, role
-
-
-@pytest.fixture
-def sentinels(tmp_path: Path) -> Iterator[SentinelSet]:
-    found = SentinelSet.start(tmp_path / "sentinel")
-    yield found
-    found.stop()
 
 
 def test_a_sentinel_url_names_its_sentinels_master_database_and_run() -> None:

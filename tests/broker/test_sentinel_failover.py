@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,7 @@ import pytest
 from lfgtui.sim.server import SimServer
 from tests.support.fleet import Fleet, ends, until
 from tests.support.lfg import Lfg
-from tests.support.paid import Coordinator, answered, calls_of, mid_answer_since
+from tests.support.paid import Coordinator, answered, calls_of, mid_answer_since, paid_tickets
 from tests.support.topologies import SentinelSet, admin
 
 LEASE = "[broker]\nlease_s = 5\n"
@@ -29,19 +28,8 @@ SLOW = "long-answer:tokens_per_s=5,repeat=1"
 """Ticket `slow` keeps the run going past the failover and the leases it leaves to lapse."""
 
 
-@pytest.fixture
-def sentinels(tmp_path: Path) -> Iterator[SentinelSet]:
-    found = SentinelSet.start(tmp_path / "sentinel")
-    yield found
-    found.stop()
-
-
 def tickets() -> str:
-    return "".join(
-        f'[[ticket]]\nid = "{n}"\nprompt = "ticket {n} says go"\nprovider = "far"\n'
-        f'model = "{SLOW if n == "slow" else MODEL}"\n'
-        for n in ["slow", *NAMES]
-    )
+    return paid_tickets(NAMES, MODEL, SLOW)
 
 
 @pytest.mark.timeout(300)  # three sentinels, two warm-ups, a failover and the old primary's demotion

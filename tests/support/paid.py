@@ -15,6 +15,16 @@ from lfgtui.sim.server import SimServer
 from tests.support.fleet import Fleet, ends
 
 
+def paid_tickets(names: list[str], model: str, slow: str) -> str:
+    """A tickets file of ticket `slow` (on model `slow`: it keeps the run going) and `names` on
+    `model`, each on provider `far` and saying `ticket NAME says go`."""
+    return "".join(
+        f'[[ticket]]\nid = "{n}"\nprompt = "ticket {n} says go"\nprovider = "far"\n'
+        f'model = "{slow if n == "slow" else model}"\n'
+        for n in ["slow", *names]
+    )
+
+
 def calls_of(sim: SimServer, ticket: str) -> list[Any]:
     """The sim's calls of one ticket (its prompt names it: `ticket NAME says go`)."""
     return [record for record in sim.log if f"ticket {ticket} says go" in json.dumps(record.body)]
