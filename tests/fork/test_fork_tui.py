@@ -70,5 +70,8 @@ async def test_a_view_without_the_forks_pane_says_so_once(sim: SimServer, tmp_pa
         app.controller.show(ev(Status, message="two"))
         await pilot.pause()
         said = [n.message for n in app._notifications if "hi-fork1" in n.message]
-        assert said == ["hi-fork1 (a fork) is not shown here: this view has the run's tickets as it began"]
+        assert said == [
+            "hi-fork1 (added as the run ran: a fork, a synthesis or a ticket added to it) is not shown here: "
+            "this view has the run's tickets as it began"
+        ]
         assert "hi-fork1" not in app.controller.panes

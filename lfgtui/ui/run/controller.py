@@ -345,7 +345,10 @@ class RunController:
         """Say once that a ticket this view has no pane for goes on unseen here."""
         if ticket_id not in self.unseen:
             self.unseen.add(ticket_id)
-            said = f"{ticket_id} (a fork) is not shown here: this view has the run's tickets as it began"
+            said = (
+                f"{ticket_id} (added as the run ran: a fork, a synthesis or a ticket added to it) is not "
+                "shown here: this view has the run's tickets as it began"
+            )
             self.screen.notify(inert(said), timeout=8, markup=False)
 
     def show_summary(self, now: float, frame: int) -> None:
