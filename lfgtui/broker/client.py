@@ -153,6 +153,8 @@ def explain(exc: Exception, broker: Broker, first: bool = False) -> str | None:
             )
         if (refused := _client_certificate(text, broker)) is not None:
             return refused
+        if first and broker.url.tls and "Connection reset by peer" in text:  # TLS 1.3's alert may race it
+            return _reset_as_it_opened(text, broker)
         closed = first and not isinstance(exc, exceptions.TimeoutError) and "reading from" in text
         if closed and not broker.url.tls:
             return (
@@ -187,6 +189,23 @@ def _client_certificate(text: str, broker: Broker) -> str | None:
             "cert_file and key_file, and that the CA the broker trusts (its tls-ca-cert-file) signed it"
         )
     return None
+
+
+def _reset_as_it_opened(text: str, broker: Broker) -> str:
+    """The broker reset a TLS connection at its first exchange: how one refusing the client's
+    certificate (or the lack of one) is seen when its alert, sent after the handshake in TLS 1.3,
+    loses the race with the reset (a loaded CI machine saw it so)."""
+    where = broker.where
+    if broker.settings.cert_file is None:
+        return (
+            f"the broker at {where} reset the TLS connection as it opened ({text}): a broker that asks "
+            "for a client certificate does that; name it with [broker] cert_file and key_file"
+        )
+    return (
+        f"the broker at {where} reset the TLS connection as it opened ({text}): a broker that refused "
+        "this machine's client certificate does that; check [broker] cert_file and key_file, and that "
+        "the CA the broker trusts (its tls-ca-cert-file) signed it"
+    )
 
 
 def _scheme(broker: Broker, tls: bool) -> str:

@@ -16,7 +16,6 @@ from pathlib import Path
 
 from lfgtui.commands.common import EXIT_USAGE, warn
 from lfgtui.commands.subcommands import Subcommands
-from lfgtui.remote.leads import lead_of
 
 
 def add_mcp_command(commands: Subcommands) -> None:
@@ -48,7 +47,6 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--lead",
         metavar="RUN/TICKET/LIVE/ADDED",
-        type=lead_of,
         help="what the tools' instructions tell a lead ticket's agent: its run, its id and its caps "
         "(lfg passes it to a lead; the token, not this, decides what it may do)",
     )
@@ -65,11 +63,17 @@ async def serve_tools(args: argparse.Namespace) -> int:
 
         warn(f"lfg mcp needs the MCP SDK: {install_hint('mcp')}")
         return EXIT_USAGE
+    from lfgtui.remote.leads import lead_of
     from lfgtui.remote.mcp_tools import Desk
 
+    try:
+        lead = None if args.lead is None else lead_of(args.lead)
+    except ValueError as exc:
+        warn(f"--lead: {exc}")
+        return EXIT_USAGE
     desk = Desk(args.url.rstrip("/"), args.token_file, args.unix_socket)
     try:
-        await tools_server(desk, args.lead).run_stdio_async()
+        await tools_server(desk, lead).run_stdio_async()
     finally:
         await desk.aclose()
     return 0

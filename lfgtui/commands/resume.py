@@ -145,6 +145,7 @@ async def resume(args: argparse.Namespace) -> int:
         from lfgtui.commands.compose import RunOptions, open_tui
         from lfgtui.cost.prices import run_prices
         from lfgtui.history.writer import reopen_run_history
+        from lfgtui.remote.leads import serving_leads
         from lfgtui.ui.app import EXIT_DECLINED
         from lfgtui.ui.run.controller import RunController
 
@@ -159,6 +160,7 @@ async def resume(args: argparse.Namespace) -> int:
                 history=history,
                 notice=recorded.notice(),
                 question=recorded.outside_question(Path.cwd(), outside) if outside else None,
+                served=lambda run: serving_leads(run, recorded.as_tickets),  # its leads lead again
             )
     if outside and code == EXIT_DECLINED:
         return fail(

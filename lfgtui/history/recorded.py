@@ -37,6 +37,8 @@ from lfgtui.providers.catalog import ProviderUnavailable, resolve
 from lfgtui.tickets.ticket import (
     DEFAULT_CHECK_TIMEOUT_S,
     DEFAULT_JUDGE_MAX_CHARS,
+    DEFAULT_LEAD_MAX_ADDED,
+    DEFAULT_LEAD_MAX_LIVE,
     DEFAULT_MAX_CALLS,
     DEFAULT_MAX_OUTPUT_CHARS,
     DEFAULT_MAX_WAIT_S,
@@ -202,6 +204,9 @@ def ticket_from_row(record: TicketRecord) -> Ticket:
         sandbox_readable=tuple(Path(folder) for folder in row.sandbox_readable),
         judge_max_chars=row.judge_max_chars or DEFAULT_JUDGE_MAX_CHARS,
         reasoning=Reasoning(row.effort, row.thinking, row.show_thinking),
+        lead=row.lead,
+        lead_max_live=DEFAULT_LEAD_MAX_LIVE if row.lead_max_live is None else row.lead_max_live,
+        lead_max_added=DEFAULT_LEAD_MAX_ADDED if row.lead_max_added is None else row.lead_max_added,
     )
 
 
@@ -209,8 +214,9 @@ def withheld(ticket: Ticket) -> Ticket:
     """A ticket from elsewhere (an imported run) without what it grants its tools: running without
     asking, the environment's variables, writing into `.git`, MCP servers (a program to start, a URL
     given the values of variables), folders beside the workdir its coding agent may work in, a
-    tournament's `check` and a worktree's `setup` (commands lfg runs without asking), and what a
-    sandbox let it read of the home (it hides the home's secrets again). Its limits and isolation stay."""
+    tournament's `check` and a worktree's `setup` (commands lfg runs without asking), what a sandbox
+    let it read of the home (it hides the home's secrets again), and leading (lfg's MCP server in its
+    session: tickets it would add). Its limits and isolation stay."""
     return dataclasses.replace(
         ticket,
         auto_approve=frozenset(),
@@ -223,6 +229,7 @@ def withheld(ticket: Ticket) -> Ticket:
         setup=None,
         sandbox_home="hidden" if ticket.sandbox_home == "hidden" else "no-secrets",
         sandbox_readable=(),
+        lead=False,
     )
 
 

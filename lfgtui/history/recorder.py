@@ -186,6 +186,9 @@ def ticket_row(ticket: Ticket) -> TicketRow:
         sandbox_network=ticket.sandbox_network,
         sandbox_home=ticket.sandbox_home,
         sandbox_readable=tuple(str(folder) for folder in ticket.sandbox_readable),
+        lead=ticket.lead,
+        lead_max_live=ticket.lead_max_live,
+        lead_max_added=ticket.lead_max_added,
     )
 
 

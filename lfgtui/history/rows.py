@@ -218,6 +218,10 @@ class TicketRow(Row):
     forked_turn: int | None = None
     """For a fork cut at an earlier turn: the user turn it went on after, from migration 29 (None:
     after the whole conversation)."""
+    lead: bool = False
+    lead_max_live: int | None = None
+    lead_max_added: int | None = None
+    """Whether it leads, and its caps on the tickets it adds, from migration 32 (None: the default)."""
 
 
 @dataclass(frozen=True)

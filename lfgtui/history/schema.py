@@ -576,8 +576,17 @@ row after; bm25 weighs it as reasoning (4). The rows recorded before (migration 
 folded into one row per child, its text theirs joined in order, and indexed whole; they come back
 after the child's last record note (`rebuild.py`)."""
 
+V32 = """
+ALTER TABLE tickets ADD COLUMN lead INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tickets ADD COLUMN lead_max_live INTEGER;
+ALTER TABLE tickets ADD COLUMN lead_max_added INTEGER;
+"""
+"""Whether a coding-agent ticket leads (`lead`: lfg's MCP server in its session, remote/leads.py) and
+its caps on the tickets it adds, so `lfg resume` runs a lead as a lead. A row recorded before says 0
+and NULL: no lead, as none was then."""
+
 MIGRATIONS: tuple[str, ...] = (
     V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14, V15, V16, V17, V18, V19, V20, V21, V22,
-    V23, V24, V25, V26, V27, V28, V29, V30, V31,
+    V23, V24, V25, V26, V27, V28, V29, V30, V31, V32,
 )  # fmt: skip
 """Migration N (1-based) brings a file from `user_version` N-1 to N."""

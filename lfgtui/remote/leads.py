@@ -9,12 +9,12 @@ token file and its socket (tools/sandbox.py `Sandbox.with_door`). What a lead's 
 run's to decide (run/decisions.py `forbidden`), enforced by the server (remote/server.py), never by
 the tools' words: `LeadRole` only tells the agent who it is.
 
-Imported by `lfg mcp` for every command: the server is imported only when a run has leads.
+Imported by `lfg mcp` for every command (`lfg --help` too): the run's parts and the server are
+imported only when a run has leads.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import functools
 import shutil
@@ -25,10 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lfgtui.config.mcp import McpServer
-from lfgtui.run.agents.launch import LeadDoor
-
 if TYPE_CHECKING:
+    from lfgtui.config.mcp import McpServer
     from lfgtui.events import Event
     from lfgtui.remote.hub import EventHub
     from lfgtui.remote.server import RunServer
@@ -64,16 +62,17 @@ class LeadRole:
 
 
 def lead_of(text: str) -> LeadRole:
-    """`--lead RUN/TICKET/LIVE/ADDED` (`LeadRole.arg`); an argparse error otherwise."""
+    """`--lead RUN/TICKET/LIVE/ADDED` (`LeadRole.arg`); ValueError otherwise."""
     run_id, _, rest = text.partition("/")
     parts = rest.rsplit("/", 2)
     if len(parts) != 3 or not (run_id and parts[0]) or not all(part.isdigit() for part in parts[1:]):
-        raise argparse.ArgumentTypeError(f"expected RUN/TICKET/LIVE/ADDED, not {text!r}")
+        raise ValueError(f"expected RUN/TICKET/LIVE/ADDED, not {text!r}")
     return LeadRole(run_id, parts[0], int(parts[1]), int(parts[2]))
 
 
 def mcp_server(role: LeadRole, socket: Path, token_file: Path) -> McpServer:
     """lfg's MCP server as a lead's session gets it: `lfg mcp` on lfg's own interpreter, on the socket."""
+    from lfgtui.config.mcp import McpServer
     from lfgtui.remote.server import UNIX_URL
 
     args = ("-m", "lfgtui", "mcp", UNIX_URL, "--token-file", str(token_file), "--unix-socket", str(socket))
@@ -107,6 +106,7 @@ async def serving_leads(run: Run, tickets: Sequence[Ticket]) -> AsyncIterator[No
     from lfgtui.folders import keep_from_sandboxes
     from lfgtui.remote.hub import EventHub
     from lfgtui.remote.server import EngineControls, RunServer, read_token
+    from lfgtui.run.agents.launch import LeadDoor
 
     folder = Path(tempfile.mkdtemp(prefix="lfg-lead-"))  # 0700: this user's alone
     keep_from_sandboxes(folder)

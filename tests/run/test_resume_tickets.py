@@ -86,6 +86,9 @@ EVERY_FIELD: dict[str, Any] = {
     "on_quota": "pause",
     "judge_max_chars": 50_000,
     "reasoning": Reasoning(effort="high", thinking="adaptive", show_thinking=False),
+    "lead": True,
+    "lead_max_live": 2,
+    "lead_max_added": 7,
 }
 """A ticket with every field set, each default field to something else than its default."""
 

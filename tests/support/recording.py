@@ -363,6 +363,16 @@ ADDED_IN_V30 = ["subagent_texts"]
 """The tables migration `V30` added (its index goes with its table)."""
 
 
+ADDED_IN_V32 = [("tickets", "lead"), ("tickets", "lead_max_live"), ("tickets", "lead_max_added")]
+
+
+def as_schema_31(conn: sqlite3.Connection) -> None:
+    """Make a file of this schema what an lfg of schema 31 wrote: no lead tickets (migration `V32`)."""
+    for table, column in ADDED_IN_V32:
+        conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    conn.execute("PRAGMA user_version = 31")
+
+
 ADDED_IN_V31 = [("subagent_texts", "seq"), ("subagent_texts", "t_ms"), ("subagent_texts", "chunks")]
 ADDED_IN_V31 += [("subagent_texts", "lead")]
 UNDO_V31 = """
@@ -377,6 +387,7 @@ DROP VIEW subagent_search;
 def as_schema_30(conn: sqlite3.Connection) -> None:
     """Make a file of this schema what an lfg of schema 30 wrote: a sub-agent's words a row a batch,
     with no times and not searched (migration `V31`)."""
+    as_schema_31(conn)
     conn.executescript(UNDO_V31)
     for table, column in ADDED_IN_V31:
         conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")

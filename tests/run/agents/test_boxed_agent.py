@@ -62,20 +62,21 @@ def lfg(tmp_path: Path) -> Iterator[Lfg]:
         shutil.rmtree(tmpdir, ignore_errors=True)
 
 
-def lfg_itself_under_tmp() -> str:
-    """The fixture's agent script runs the sim agent on this test's interpreter and lfg's source,
-    which lfg cannot know of (they are the script's, not the program's): where a clone lies under
-    /tmp (a CI clone), the ticket names them, read-only, as a person would with such a script."""
+def lfg_itself_under_tmp() -> list[str]:
+    """A sim agent script runs the sim agent on this test's interpreter and lfg's source, which lfg
+    cannot know of (they are the script's, not the program's): where a clone lies under /tmp (a CI
+    clone), the ticket names them in `sandbox_readable`, as a person would with such a script."""
     own = [Path(sys.prefix), Path(__file__).resolve().parents[3]]
-    under = [str(path) for path in own if path.is_relative_to("/tmp")]
-    return f"sandbox_readable = {json.dumps(under)}" if under else ""
+    return [str(path) for path in own if path.is_relative_to("/tmp")]
 
 
 @pytest.mark.timeout(120)
 def test_a_boxed_agent_installed_under_tmp_starts_with_tmpdir_elsewhere(lfg: Lfg) -> None:
     if (why := asyncio.run(unavailable())) is not None:
         pytest.skip(why)
-    code, events, stderr = lfg.run(lfg.tickets(TICKET.format(more=lfg_itself_under_tmp())))
+    under = lfg_itself_under_tmp()
+    more = f"sandbox_readable = {json.dumps(under)}" if under else ""
+    code, events, stderr = lfg.run(lfg.tickets(TICKET.format(more=more)))
     assert code == 0 and ending(events, "agent")["outcome"] == "completed", stderr
     said = [e["message"] for e in of(events, "agent", "status")]
     box = next(m for m in said if m.startswith("sandbox bwrap: "))
@@ -142,7 +143,8 @@ async def test_an_edit_the_box_refused_says_why_though_the_agent_gives_no_reason
     path = tmp_path / "tickets.toml"
     path.write_text(
         f'[[ticket]]\nid = "w"\nprompt = "write"\nprovider = "sim-acp"\nmodel = "writes"\n'
-        f'workdir = "{work}"\nsandbox = "bwrap"\nsandbox_readable = ["{scenarios}"]\n'
+        f'workdir = "{work}"\nsandbox = "bwrap"\n'
+        f"sandbox_readable = {json.dumps([str(scenarios), *lfg_itself_under_tmp()])}\n"
     )
     loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS, env={})
     command = sim_agent("--own-writes", "--scenario-dir", str(scenarios)).config.agent.command
