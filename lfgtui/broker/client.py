@@ -172,22 +172,24 @@ def explain(exc: Exception, broker: Broker, first: bool = False) -> str | None:
     return None
 
 
+NAME_ONE = "name it with [broker] cert_file and key_file"
+CHECK_IT = (
+    "check [broker] cert_file and key_file, and that the CA the broker trusts (its tls-ca-cert-file) "
+    "signed it"
+)
+"""What to do about a client certificate a broker asks for, or refused."""
+
+
 def _client_certificate(text: str, broker: Broker) -> str | None:
     """A TLS alert about the client's certificate (a broker with `tls-auth-clients yes`), said as the
     files that name it, or None."""
     where = broker.where
     if "CERTIFICATE_REQUIRED" in text:
-        return (
-            f"the broker at {where} asks for a client certificate ({text}): "
-            "name it with [broker] cert_file and key_file"
-        )
+        return f"the broker at {where} asks for a client certificate ({text}): {NAME_ONE}"
     if any(
         alert in text for alert in ("ALERT_BAD_CERTIFICATE", "ALERT_UNKNOWN_CA", "ALERT_CERTIFICATE_UNKNOWN")
     ):
-        return (
-            f"the broker at {where} refused this machine's client certificate ({text}): check [broker] "
-            "cert_file and key_file, and that the CA the broker trusts (its tls-ca-cert-file) signed it"
-        )
+        return f"the broker at {where} refused this machine's client certificate ({text}): {CHECK_IT}"
     return None
 
 
@@ -196,16 +198,10 @@ def _reset_as_it_opened(text: str, broker: Broker) -> str:
     certificate (or the lack of one) is seen when its alert, sent after the handshake in TLS 1.3,
     loses the race with the reset (a loaded CI machine saw it so)."""
     where = broker.where
+    reset = f"the broker at {where} reset the TLS connection as it opened ({text}): a broker that"
     if broker.settings.cert_file is None:
-        return (
-            f"the broker at {where} reset the TLS connection as it opened ({text}): a broker that asks "
-            "for a client certificate does that; name it with [broker] cert_file and key_file"
-        )
-    return (
-        f"the broker at {where} reset the TLS connection as it opened ({text}): a broker that refused "
-        "this machine's client certificate does that; check [broker] cert_file and key_file, and that "
-        "the CA the broker trusts (its tls-ca-cert-file) signed it"
-    )
+        return f"{reset} asks for a client certificate does that; {NAME_ONE}"
+    return f"{reset} refused this machine's client certificate does that; {CHECK_IT}"
 
 
 def _scheme(broker: Broker, tls: bool) -> str:
