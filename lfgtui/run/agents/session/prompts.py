@@ -74,10 +74,19 @@ class SessionPrompts(SessionOpening, SessionCancels, SessionSteering):
         estimated at what `per_char` says a character is worth when the prompt leaves, until the agent
         reports its count, which carries what it says then. `inbox` holds the person's steers, sent
         into the turn where the agent takes them (steering.py)."""
+        fresh = self.session_id is None
+        late = [] if fresh else self._late()
+        previous = self.client.ev.attempt
         self.client.new_reader(ev)
         self.client.cancelling = False
         self._answer = []
-        fresh = self.session_id is None
+        for event in late:
+            yield event
+        if late:
+            message = (
+                f"the agent went on after its turn of attempt {previous} ended: recorded with that attempt"
+            )
+            yield ev(Status, message=message)
         try:
             said = await self._open(load, task.call.model, fork) if fresh else []
             whole = fresh and not self.loaded  # a session that has none of the conversation yet
@@ -128,6 +137,19 @@ class SessionPrompts(SessionOpening, SessionCancels, SessionSteering):
             if transcript is not None:
                 transcript.extend([*task.call.messages, AssistantMessage("".join(self._answer))])
             yield ev(AttemptEnded, outcome=Outcome.COMPLETED)
+
+    def _late(self) -> list[Event]:
+        """What the agent sent after its last prompt was answered, before this one is sent (issue 78:
+        an agent that streams on once its `session/prompt` returned): the events of the attempt whose
+        turn it was, stamped with it by its reader; lfg's stale looks and steer answers are passed
+        over. Sent after this prompt, an update cannot be told from this turn's."""
+        events: list[Event] = []
+        while not self.client.inbox.empty():
+            item = self.client.inbox.get_nowait()
+            if not isinstance(item, Look | SteerWake | SteerAnswer) and item is not PROMPT_DONE:
+                events += self.client.events(item)
+        reader = self.client.reader
+        return [*events, *reader.unfinished(), *reader.ignored()] if events else []
 
     async def _turn(self, task: AttemptTask, whole: bool, inbox: Inbox) -> AsyncIterator[Event]:
         """Everything the agent streams until its prompt is answered. A new session is sent the
