@@ -15,7 +15,7 @@ read to its end by the tether script inside (tools/containers.py). An agent's st
 whose end an agent may ignore (and SIGTERM with it), so its container gets a FIFO (`leash`) that
 this script holds open for writing while it waits on the engine (which does not inherit it: the
 engine's own helpers, podman's monitor, would outlive the client holding it); the container's
-`LEASHED` script reads it to its end. Each container is labelled with its client (`CLIENT_LABEL`),
+first process (tools/box_init.py), which the agent can neither kill nor stop, reads it to its end. Each container is labelled with its client (`CLIENT_LABEL`),
 so lfg removes one whose client has ended.
 """
 
