@@ -79,3 +79,30 @@ async def test_an_update_after_the_prompt_was_answered_stays_with_its_attempt(tm
     recorded = lambda attempt: "".join(e.text for e in attempt.events if isinstance(e, TextDelta))  # noqa: E731
     assert LATE_WORD in recorded(first)
     assert LATE_WORD not in recorded(second)
+
+
+async def test_an_update_after_the_last_turn_is_said_in_the_agents_log_as_its_session_closes(
+    tmp_path: Path,
+) -> None:
+    """No follow-up comes: the word waits in the kept session until lfg closes it, and is said in
+    the agent's log then, not dropped unsaid."""
+    path = tmp_path / "tickets.toml"
+    path.write_text(TICKETS.format(workdir=tmp_path))
+    sim = BUILTIN["sim-acp"]
+    config = sim.with_agent(command=(*sim.agent.command, "--late-word"))
+    loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS, env={})
+    async with Providers({"sim-acp": config}) as providers:
+        run = Run(loaded.tickets, providers, Approvals(askable=True), [], keep_agents=True)
+        try:
+            run.start()
+            assert await run.wait() == {"t": Outcome.COMPLETED}
+            await until_the_agent_has_sent_it(run)
+            assert run.agents is not None
+            log = run.agents["t"].log_path
+        finally:
+            await run.close_agents()
+    said = [line for line in log.read_text().splitlines() if line.startswith("[lfg: ")]
+    assert said == [
+        "[lfg: the agent went on after its turn of attempt 1 ended, and its session closed before"
+        " another: 1 update not shown]"
+    ]
