@@ -319,7 +319,7 @@ class Recorder:
                     if run is not None:
                         self._continue(runs.pop(item.ticket))
                     self._apply(item)
-                    runs[item.ticket] = Deltas(kind, item.attempt, self._attempts[item.ticket, item.attempt])
+                    runs[item.ticket] = Deltas(kind, item.attempt, self._attempt(item))
                     continue
                 if runs:
                     for run in runs.values():

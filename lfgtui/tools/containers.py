@@ -12,8 +12,9 @@ shows: neither the rest of the disk nor its processes.
 Killing the engine's client does not stop its container, so each is named and labelled with the lfg
 that started it (`OWNER_LABEL`) and tethered to its client (tools/container_client.py): a command's
 by its stdin, an agent's (whose stdin is its protocol, and which may ignore its end and SIGTERM) by a
-FIFO bound in (`LEASH`); when the client dies, however it dies, everything in the container is
-killed. At each attempt's end the ticket's containers whose client is gone are removed (`removed`),
+FIFO bound in (`LEASH`), which the container's first process watches (tools/box_init.py: one the
+agent can neither kill nor stop); when the client dies, however it dies, everything in the container
+is killed. At each attempt's end the ticket's containers whose client is gone are removed (`removed`),
 and at lfg's first use of an engine the containers of an lfg that is gone (`_sweep`).
 """
 
@@ -41,7 +42,7 @@ from pathlib import Path
 import lfgtui
 from lfgtui.inert import inert
 from lfgtui.tickets.ticket import Ticket
-from lfgtui.tools import container_client
+from lfgtui.tools import box_init, container_client
 from lfgtui.tools.sandbox import PRIVATE_TMP, Sandbox
 from lfgtui.tools.sandbox_sockets import unix_sockets
 from lfgtui.tools.scripts import stdlib_script
@@ -75,10 +76,9 @@ TETHER = 'exec 2>&1 3<&0 0</dev/null; { cat <&3 >/dev/null; kill -KILL -1; } & e
 the container killed; the command itself runs with none, its stderr on its stdout (as lfg reads a
 command's output: the engine would carry them apart, and their order would be lost)."""
 LEASH = "/lfg/leash"
-"""Where an agent's container sees its client's FIFO, read-only: read to its end (the client gone),
-then every process of the container killed, the agent's too, whatever it ignores."""
-LEASHED = f'{{ cat <{LEASH}; kill -KILL -1; }} </dev/null >/dev/null 2>&1 & exec "$@"'
-"""An agent's container: its leash watched beside it, holding none of the agent's pipes."""
+"""Where an agent's container sees its client's FIFO, read-only: read to its end (the client gone)
+by the container's first process (tools/box_init.py, which the agent can neither kill nor stop),
+which exits, and every process of the container dies with it, the agent's too, whatever it ignores."""
 REMOVE_TRIES = 5
 _NAMES = itertools.count(1)
 _PROBING = threading.Lock()
@@ -103,7 +103,8 @@ class ContainerBox(Sandbox):
             *(["--runtime", "runc"] if self.engine == "podman" and shutil.which("runc") else []),
             "run",
             *_limits(self.engine),
-            *("--rm", "-i", "--init", "--pull", "never", "--name", name),  # never an image from a registry
+            *("--rm", "-i", "--pull", "never", "--name", name),  # never an image from a registry
+            *(("--init",) if self.tethered else ()),  # an agent's first process is lfg's (box_init.py)
             *(
                 "--label",
                 f"{LABEL}=1",
@@ -122,7 +123,10 @@ class ContainerBox(Sandbox):
         leash = None if self.tethered else _leash()
         if leash is not None:
             options += _bind(leash, Path(LEASH), "ro")
-        command = [IMAGE, "/bin/sh", "-c", TETHER if leash is None else LEASHED, "sh", *argv]
+        if leash is None:
+            command = [IMAGE, "/bin/sh", "-c", TETHER, "sh", *argv]
+        else:  # its own first process watches the leash, which the agent cannot kill (box_init.py)
+            command = [IMAGE, *stdlib_script(Path(box_init.__file__)), LEASH, *argv]
         covers = {str(path): spec for path in unix_sockets() if (spec := _cover(path)) in options}
         request = {
             "engine": _program(self.engine),
