@@ -61,6 +61,22 @@ class LeadRole:
         )
 
 
+def not_on_a_broker(tickets: Sequence[Ticket]) -> str | None:
+    """Why a run coordinated on a broker's workers (`--broker`) cannot run these tickets, or None: a
+    lead's agent would run on a worker, which cannot serve the run to it yet (its door is a socket on
+    the coordinator's machine), so it is refused before anything starts rather than run without its
+    tools."""
+    leads = [ticket.id for ticket in tickets if ticket.lead]
+    if not leads:
+        return None
+    named = ", ".join(repr(lead) for lead in leads)
+    return (
+        f"ticket {named}: lead = true needs its run served to its agent on this machine, and on a "
+        "broker's run (--broker) its agent would run on a worker, which cannot reach the run yet: run "
+        "it without --broker (its tickets may still publish with --publish)"
+    )
+
+
 def lead_of(text: str) -> LeadRole:
     """`--lead RUN/TICKET/LIVE/ADDED` (`LeadRole.arg`); ValueError otherwise."""
     run_id, _, rest = text.partition("/")
