@@ -204,14 +204,12 @@ class RunController:
     ) -> RunController:
         """A run another lfg serves (`lfg attach`, a run opened from the fleet view), described as
         `tickets` and `run_id`; priced by `prices` (the runner's), else the services'."""
-        from lfgtui.remote.attach import Attachment
 
         control = ServedHandle(attachment, prices or services.prices)
         controller = cls(
             services, tickets, Mode.ATTACHED, AttachedFeed(attachment), control, run_id, first=first
         )
-        if isinstance(attachment, Attachment):  # a run watched through the broker says none
-            attachment.added = controller.forked  # a fork or synthesis the server started: its pane
+        attachment.added = controller.forked  # a ticket the run took on as it ran: its pane
         return controller
 
     @property
