@@ -123,6 +123,7 @@ async def serving_leads(run: Run, tickets: Sequence[Ticket]) -> AsyncIterator[No
     from lfgtui.remote.hub import EventHub
     from lfgtui.remote.server import EngineControls, RunServer, read_token
     from lfgtui.run.agents.launch import LeadDoor
+    from lfgtui.run.decisions import children
 
     folder = Path(tempfile.mkdtemp(prefix="lfg-lead-"))  # 0700: this user's alone
     keep_from_sandboxes(folder)
@@ -131,8 +132,9 @@ async def serving_leads(run: Run, tickets: Sequence[Ticket]) -> AsyncIterator[No
         for number, ticket in enumerate(leads):
             hub = EventHub(run.clock)
             run.sinks.append(Seen(hub, ticket.id, run.parents))
+            own = [ticket, *(run.states[child].written for child in children(run, ticket.id))]  # resumed
             server = RunServer(
-                hub, run.run_id, [ticket], read_token(None), EngineControls(run), prices=run.book.prices
+                hub, run.run_id, own, read_token(None), EngineControls(run), prices=run.book.prices
             )
             served.append((hub, server))
             run.added.append(functools.partial(_told, server, ticket.id, run.parents))

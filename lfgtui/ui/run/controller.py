@@ -173,6 +173,7 @@ class RunController:
         seeds = earlier_of_each(recorded.tickets) if earlier is None else earlier
         control = LocalHandle(services, tickets, sinks, earlier=seeds, make_run=make_run)
         control.run.run_id = recorded.run_id
+        control.run.parents.update(recorded.parents)  # a lead's tickets from before are its own
         feed = RecordFeed(recorded, Mode.RESUMED)
         return cls(services, tickets, Mode.RESUMED, feed, control, recorded=recorded)
 
