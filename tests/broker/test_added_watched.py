@@ -10,15 +10,21 @@ import asyncio
 import dataclasses
 from pathlib import Path
 
+from redis.asyncio import Redis
+
+from lfgtui.broker.layout import ENTRY_END, ENTRY_TICKET, Layout, dumps
 from lfgtui.broker.watch import BrokerAttachment
 from lfgtui.events import AttemptEnded, Event, Status, TextDelta
 from lfgtui.outcome import Outcome
 from lfgtui.providers.registry import Providers
+from lfgtui.remote.description import ticket_json
 from lfgtui.sim.server import SimServer
+from lfgtui.tickets.ticket import Ticket
 from lfgtui.ui.widgets.pane import PaneState
 from tests.support.app import SIZE, until
 from tests.support.broker import published
 from tests.support.compose import attach_app
+from tests.support.git import ESCAPE
 from tests.support.redis_server import RedisServer
 
 SLOW = """
@@ -83,3 +89,44 @@ async def test_a_watcher_through_the_broker_follows_a_ticket_added_as_the_run_ru
 def timeless(events: list[Event], ticket: str) -> list[Event]:
     """The ticket's events, their times left out (each watcher places them on its own clock)."""
     return [dataclasses.replace(e, t=0.0) for e in events if e.ticket == ticket]
+
+
+async def test_a_forged_ticket_entry_is_skipped_and_said_or_taken_once_as_any_writer_of_the_stream_may(
+    sim: SimServer, tmp_path: Path, redis_server: RedisServer
+) -> None:
+    async with published(sim, tmp_path, redis_server.url, SLOW) as run:
+        run.run.start()
+        await run.finish()
+    layout, run_id = Layout(), run.run.run_id
+    written = run.run.states["slow"].written
+    forged = ticket_json(dataclasses.replace(written, id="forged", prompt=ESCAPE))
+    redis = Redis(port=redis_server.port)
+    try:
+        await redis.delete(layout.events(run_id))  # the stream as a forger writes it
+        for number, data in enumerate(
+            (
+                b"{not json",
+                dumps({"now": 0.0, "ticket": {"ticket": 5}}),
+                dumps({"now": 0.0, "ticket": ticket_json(dataclasses.replace(written, prompt="again"))}),
+                dumps({"now": 0.0, "ticket": forged}),
+                dumps({"now": 0.0, "ticket": forged}),
+            ),
+            1,
+        ):
+            await redis.xadd(layout.events(run_id), {"kind": ENTRY_TICKET, "n": f"x.{number}", "data": data})
+        await redis.xadd(layout.events(run_id), {"kind": ENTRY_END, "n": "x.6", "data": dumps({"now": 0.0})})
+    finally:
+        await redis.aclose()
+    attachment = BrokerAttachment(run.broker, run_id)
+    told: list[Ticket] = []
+    attachment.added = told.append
+    said: list[str] = []
+    await attachment.describe()
+    try:
+        await asyncio.wait_for(attachment.follow(lambda _: None, said.append), 40)
+    finally:
+        await attachment.aclose()
+    assert [ticket.id for ticket in told] == ["forged"], "a described one is not taken again, nor one twice"
+    assert told[0].prompt == ESCAPE, "kept whole: shown inert where it is shown"
+    skipped = [line for line in said if line.startswith("skipped a ticket that is not valid")]
+    assert len(skipped) == 2, said  # not JSON, not a ticket: said each, nothing ended
