@@ -261,9 +261,17 @@ class BrokerWorker:
                 if failures:
                     self.said("the broker is back: taking work again")
                     failures = 0
-                for n, one in enumerate(taken):
+                fresh = [one for one in taken if one.entry not in self.running]
+                for one in taken:
+                    if one.entry in self.running:  # its own running entry handed out again: runs once
+                        self.said(
+                            f"entry {one.entry} of {one.stream}: the broker went back in time (restored or "
+                            "failed over) and handed it out again to this worker, which runs it already: "
+                            "not starting it twice"
+                        )
+                for n, one in enumerate(fresh):
                     self._start(Holding(one, slot=n < slots))
-                self._release(slots - len(taken))
+                self._release(slots - len(fresh))
         finally:
             within_s = FINISH_S + STOP_S  # an attempt that ended is recorded and acknowledged first
             if not await stop([presence, rewriting, *self.running.values()], within_s):

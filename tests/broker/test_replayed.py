@@ -83,3 +83,53 @@ async def test_a_delivery_the_broker_handed_out_again_runs_once_on_the_worker_th
     assert len(calls_of(sim, "t")) == 1 and answered(sim, "t") == 1, said + err  # called once, paid once
     assert "handed out again" in fleet.said("w2"), said  # the second stands down, saying why
     await until(lambda: admin.xpending(STREAM, "workers")["pending"] == 0, 60)
+
+
+@pytest.mark.timeout(240)  # a warm-up, a restart, an answer
+async def test_a_running_entry_handed_out_again_to_its_own_worker_is_not_started_twice(
+    fleet: Fleet, admin: redis.Redis, redis_server: RedisServer, sim: SimServer
+) -> None:
+    """The broker goes back to a state where the entry `w1` runs waits undelivered, and `w1`, with a
+    slot free, reads it again before its next renewal would delete it (the restart comes right after a
+    renewal, a quarter lease before the next). Before, `w1` started a second holding of the entry,
+    which waited at the gate and, once the coordinator wrote back (the entry pending as `w1`'s, in the
+    delivery it runs), ran attempt 1 again beside the first: called twice."""
+    provider = f'[providers.far]\nkind = "sim"\nbase_url = "{sim.url}/v1"\n'
+    config = fleet.config(LEASE + provider, "far.toml")
+    ticket = f'[[ticket]]\nid = "t"\nprompt = "ticket t says go"\nprovider = "far"\nmodel = "{MODEL}"\n'
+    coordinator = Coordinator.start(fleet, fleet.lfg.tickets(ticket), config)
+    try:
+        await until(lambda: admin.xlen(STREAM) == 1, 60)
+        admin.save()  # the entry, delivered to nobody
+        fleet.start("w1", "--max-concurrency", "2", config=config)
+        await until(lambda: mid_answer_since(sim, 0), 90)
+        await until(lambda: any(e["type"] == "text" for e in coordinator.events), 60)
+        coordinator.process.send_signal(signal.SIGSTOP)  # its write-back would delete the entry first
+        try:
+            await until(lambda: renewed_just_now(admin), 60)
+            admin.shutdown(nosave=True)
+            redis_server.killed = True
+            assert redis_server.process is not None
+            redis_server.process.wait(10)
+            redis_server.start()  # the same port, from the saved state: the entry undelivered
+            await until(lambda: holds(admin, "w1"), 60)  # w1 read it again
+        finally:
+            coordinator.process.send_signal(signal.SIGCONT)
+        code = await asyncio.to_thread(coordinator.process.wait, 120)
+    finally:
+        if coordinator.process.poll() is None:
+            coordinator.process.kill()
+            await asyncio.to_thread(coordinator.process.communicate, timeout=30)
+    err, said = coordinator.err.read_text(), fleet.said("w1")
+    assert code == 0, err
+    assert ends(coordinator.events) == {("t", 1): "completed"}, said + err
+    assert len(calls_of(sim, "t")) == 1 and answered(sim, "t") == 1, said + err
+    assert "which runs it already: not starting it twice" in said, said
+    await until(lambda: admin.xpending(STREAM, "workers")["pending"] == 0, 60)
+
+
+def renewed_just_now(admin: redis.Redis) -> bool:
+    """Whether the one pending entry's lease was renewed under a second ago: the next renewal is a
+    quarter lease (5 s) away."""
+    pending = admin.xpending_range(STREAM, "workers", "-", "+", 1)
+    return bool(pending) and pending[0]["time_since_delivered"] < 1_000
