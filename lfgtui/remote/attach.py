@@ -31,7 +31,7 @@ from lfgtui.contest import CheckRan, VerdictDecided
 from lfgtui.events import AttemptEnded, Event, Outcome
 from lfgtui.remote.codec import CodecError, UnknownType, decode, decode_check, decode_verdict, finite
 from lfgtui.remote.description import DescriptionError, RemoteRun, read_description, read_ticket
-from lfgtui.remote.server import API, HEARTBEAT_S, WATCHER_HEADER
+from lfgtui.remote.wire import API, HEARTBEAT_S, WATCHER_HEADER
 from lfgtui.run import RetryPolicy
 from lfgtui.run.requests import AddTicket, Request, encode
 
