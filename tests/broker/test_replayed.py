@@ -16,8 +16,7 @@ import pytest
 import redis
 
 from lfgtui.sim.server import SimServer
-from tests.broker.test_restored import holds
-from tests.support.fleet import Fleet, ends, until
+from tests.support.fleet import Fleet, ends, holds, until
 from tests.support.paid import Coordinator, answered, calls_of, mid_answer_since
 from tests.support.redis_server import RedisServer
 
