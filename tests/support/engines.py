@@ -42,6 +42,7 @@ def dockerd() -> Iterator[str]:
     """A dockerd of this module's own: its DOCKER_HOST."""
     needed("docker", "dockerd")
     root = Path(tempfile.mkdtemp(prefix="lfgd-", dir="/tmp"))  # short: its sockets' paths have a limit
+    root.chmod(0o711)  # its socket reached by the `docker` group it gives it, as a team's is
     host = f"unix://{root}/d.sock"
     with (root / "log").open("wb") as log:
         daemon = subprocess.Popen(
