@@ -19,9 +19,16 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from lfgtui.events import Status, ToolResult
+from lfgtui.config.load import Config
+from lfgtui.events import AttemptEnded, Event, Outcome, Status, ToolResult
+from lfgtui.providers.catalog import BUILTIN
+from lfgtui.providers.registry import Providers
+from lfgtui.run import Run
+from lfgtui.run.approvals import Approvals
 from lfgtui.sim.scenario import ScenarioLibrary
 from lfgtui.sim.server import SimServer
+from lfgtui.tickets.load import load_tickets
+from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.worktrees.land import LandError, LandOptions, land
 from lfgtui.worktrees.patch import header_path
 from lfgtui.worktrees.tree import Worktree, diff_text, find_worktree
@@ -51,7 +58,13 @@ class Findings:
     home_written: bool
     hook_planted: bool
     owners: list[int]
-    """The uids owning what the command wrote in the worktree (the person's own, as lfg runs)."""
+    """The uids owning what the command wrote in the worktree, and what lfg's file server wrote for
+    the boxed agent in its own (the person's own, as lfg runs)."""
+    agent_outcome: str
+    agent_outputs: list[str]
+    agent_wrote: int
+    """How many files lfg's file server wrote in the agent's worktree for it (one is asked for)."""
+    agent_home_written: bool
 
 
 def hostile_command(home: Path, repo: Path, marker: Path) -> str:
@@ -102,6 +115,52 @@ def _shown(diff: str) -> list[str]:
     return [path for line in diff.splitlines() if (path := header_path(line)) is not None]
 
 
+async def agent_attack(box: str, folder: Path, repo: Path) -> tuple[str, list[str], list[Path]]:
+    """A boxed coding agent (the sim's, its whole process in the box) that asks lfg's file server,
+    outside the box, to write in its worktree, to write `~/.bashrc` and to read the hidden key: its
+    outcome, its tool results and what it wrote in its worktree."""
+    home = Path.home()
+    scenarios = folder / "agent-scenarios"
+    scenarios.mkdir()
+    calls = [
+        ("write_file", {"path": "inside.md", "content": "mine\n"}),
+        ("write_file", {"path": f"{home}/.bashrc", "content": "planted\n"}),
+        ("read_file", {"path": f"{home}/.ssh/id_ed25519"}),
+    ]
+    scenario = 'ttft_ms = 0\ntokens_per_s = 0\n[[call]]\ntext = "working"\n' + "".join(
+        f"[[call.tool_call]]\nname = {json.dumps(name)}\narguments = {_inline(arguments)}\n"
+        for name, arguments in calls
+    )
+    write_scenario(scenarios, "fs-hostile", scenario + '[[call]]\ntext = "done"\n')
+    path = folder / "agent.toml"
+    path.write_text(
+        f'[defaults]\nprovider = "sim-acp"\nisolation = "worktree"\nworkdir = "{repo}"\n'
+        f'sandbox = "{box}"\nsandbox_readable = ["{scenarios}"]\n'
+        '[[ticket]]\nid = "agent"\nprompt = "go"\nmodel = "fs-hostile"\n'
+    )
+    loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS, env={})
+    # its sessions in the box's own /tmp: a container box shows lfg's state folder read-only and empty
+    command = (sys.executable, "-m", "lfgtui.sim.acp_agent", "--sessions-dir", "/tmp/sessions")
+    command += ("--scenario-dir", str(scenarios))
+    agent = BUILTIN["sim-acp"].with_agent(command=(*command, "--scenario", "{model}"), env=("PYTHONPATH",))
+    events: list[Event] = []
+    async with Providers({"sim-acp": agent}) as providers:
+        run = Run(
+            loaded.tickets, providers, Approvals(yes=True), [events.append], worktrees=folder / "agent-trees"
+        )
+        run.start()
+        outcomes = await run.wait()
+    outputs = [e.output for e in events if isinstance(e, ToolResult)]
+    if outcomes["agent"] is not Outcome.COMPLETED:
+        outputs.append(repr(next((e for e in events if isinstance(e, AttemptEnded)), None)))
+    return outcomes["agent"].value, outputs, list((folder / "agent-trees").glob("*/agent/inside.md"))
+
+
+def _inline(arguments: dict[str, str]) -> str:
+    """A TOML inline table of strings (a JSON string is a TOML one)."""
+    return "{ " + ", ".join(f"{key} = {json.dumps(value)}" for key, value in arguments.items()) + " }"
+
+
 async def attack(box: str, folder: Path) -> Findings:
     """Run the hostile ticket (twice: tickets `one` and `two`) in `box` with lfg's own sim, review
     ticket `one` and land it, and say what came of it."""
@@ -123,9 +182,12 @@ async def attack(box: str, folder: Path) -> Findings:
         events, outcomes, run_id = await run_in(
             sim, folder, repo, folder / "h.sqlite3", f'sandbox = "{box}"\n', model
         )
+    home_written = (home / ".bashrc").read_text() != BASHRC
     tree = find_worktree(run_id, "one", [folder / "trees" / run_id / "one"])
     assert isinstance(tree, Worktree), tree
+    agent_outcome, agent_outputs, agent_wrote = await agent_attack(box, folder, repo)
     written = [tree.path / "calc.py", tree.path / ".gitattributes", tree.path / "dist" / "payload.sh"]
+    written += agent_wrote
     owners = sorted({path.stat().st_uid for path in written if path.exists()})
     review = _shown(await diff_text(tree))
     try:
@@ -143,9 +205,13 @@ async def attack(box: str, folder: Path) -> Findings:
         release_moved=git(repo, "rev-parse", "release") != release,
         ran_outside=marker.exists(),
         secret_in_history="hunter2" in git(repo, "log", "-p", "--all"),
-        home_written=(home / ".bashrc").read_text() != BASHRC,
+        home_written=home_written,
         hook_planted=(repo / ".git" / "hooks" / "post-checkout").exists(),
         owners=owners,
+        agent_outcome=agent_outcome,
+        agent_outputs=agent_outputs,
+        agent_wrote=len(agent_wrote),
+        agent_home_written=(home / ".bashrc").read_text() != BASHRC,
     )
 
 

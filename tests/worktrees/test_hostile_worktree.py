@@ -267,4 +267,7 @@ async def test_a_sandboxed_agent_that_stages_redirects_and_filters_lands_only_wh
     assert "not landed: .env, dist/payload.sh" in found.reviewed
     assert not found.secret_in_history
     assert not found.home_written and not found.hook_planted, output
-    assert found.owners == [uid], "what the agent wrote is the person's"
+    assert found.agent_outcome == "completed" and found.agent_wrote == 1, found.agent_outputs
+    agent_said = "".join(found.agent_outputs)
+    assert KEY not in agent_said and not found.agent_home_written, found.agent_outputs
+    assert found.owners == [uid], "what the agents wrote, and lfg for them, is the person's"
