@@ -16,6 +16,8 @@ import pytest
 from lfgtui.tools import containers
 from lfgtui.tools.sandbox import unavailable
 
+ENDED_WAIT_S = 15.0
+"""How soon a container is gone once its ticket has ended (podman's own stop waits 10 s)."""
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 """Where dockerd finds its runtime and docker-init, whatever PATH a test has set."""
 

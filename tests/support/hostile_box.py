@@ -12,6 +12,7 @@ a test runs lfg itself (its run, its git, its land) as a normal user (tests/supp
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shlex
@@ -28,10 +29,11 @@ from lfgtui.run.approvals import Approvals
 from lfgtui.sim.scenario import ScenarioLibrary
 from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_tickets
-from lfgtui.tools import BUILTIN_TOOLS
+from lfgtui.tools import BUILTIN_TOOLS, containers
 from lfgtui.worktrees.land import LandError, LandOptions, land
 from lfgtui.worktrees.patch import header_path
 from lfgtui.worktrees.tree import Worktree, diff_text, find_worktree
+from tests.support.engines import ENDED_WAIT_S
 from tests.support.git import commit_all, git, repository
 from tests.support.streams import write_scenario
 from tests.support.worktree_runs import run_in
@@ -65,6 +67,8 @@ class Findings:
     agent_wrote: int
     """How many files lfg's file server wrote in the agent's worktree for it (one is asked for)."""
     agent_home_written: bool
+    containers_left: list[str]
+    """The engine's containers of this lfg still there `ENDED_WAIT_S` after its tickets ended."""
 
 
 def hostile_command(home: Path, repo: Path, marker: Path) -> str:
@@ -156,6 +160,19 @@ async def agent_attack(box: str, folder: Path, repo: Path) -> tuple[str, list[st
     return outcomes["agent"].value, outputs, list((folder / "agent-trees").glob("*/agent/inside.md"))
 
 
+async def left(box: str) -> list[str]:
+    """This lfg's containers the engine still lists, once they are gone or `ENDED_WAIT_S` passed:
+    lfg removes each as its ticket's attempt ends (as the person too)."""
+    if box not in containers.ENGINES:
+        return []
+    listing = ("ps", "-a", "-q", "--filter", f"label={containers.OWNER_LABEL}={containers._owner()}")
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(ENDED_WAIT_S):
+            while (await asyncio.to_thread(containers._run, box, *listing)).stdout.split():
+                await asyncio.sleep(0.1)
+    return (await asyncio.to_thread(containers._run, box, *listing)).stdout.decode().split()
+
+
 def _inline(arguments: dict[str, str]) -> str:
     """A TOML inline table of strings (a JSON string is a TOML one)."""
     return "{ " + ", ".join(f"{key} = {json.dumps(value)}" for key, value in arguments.items()) + " }"
@@ -212,6 +229,7 @@ async def attack(box: str, folder: Path) -> Findings:
         agent_outputs=agent_outputs,
         agent_wrote=len(agent_wrote),
         agent_home_written=(home / ".bashrc").read_text() != BASHRC,
+        containers_left=await left(box),
     )
 
 

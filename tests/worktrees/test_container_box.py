@@ -26,13 +26,12 @@ from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS, containers
 from tests.support.agents import sim_agent
+from tests.support.engines import ENDED_WAIT_S
 from tests.support.git import repository
 from tests.support.streams import write_scenario
 from tests.support.worktree_runs import run_in, tickets
 
 START_WAIT_S = 60.0
-ENDED_WAIT_S = 15.0
-"""How soon a container is gone once its ticket has ended (podman's own stop waits 10 s)."""
 
 
 def _one_command(scenario_dir: Path, name: str, command: str) -> str:

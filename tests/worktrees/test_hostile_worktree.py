@@ -271,3 +271,4 @@ async def test_a_sandboxed_agent_that_stages_redirects_and_filters_lands_only_wh
     agent_said = "".join(found.agent_outputs)
     assert KEY not in agent_said and not found.agent_home_written, found.agent_outputs
     assert found.owners == [uid], "what the agents wrote, and lfg for them, is the person's"
+    assert found.containers_left == [], "lfg removed its containers"
