@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import grp
 import os
+import pwd
 import shutil
 import subprocess
 import sys
@@ -124,8 +125,9 @@ def person(user: str, box: str) -> Iterator[Person]:
     python = users_python(prefix)
     if python is None:
         _missing(f"{user} may run no Python {sys.version_info.major}.{sys.version_info.minor} here")
-    if prefix and box == "podman" and not _subordinate("nobody"):
-        _missing("nobody has no subordinate ids in /etc/subuid and /etc/subgid for a rootless podman")
+    name = "nobody" if prefix else pwd.getpwuid(os.getuid()).pw_name
+    if box == "podman" and name != "root" and not _subordinate(name):
+        _missing(f"{name} has no subordinate ids in /etc/subuid and /etc/subgid for a rootless podman")
     assert python is not None
     folder = Path(tempfile.mkdtemp(prefix="lfg-person-", dir="/var/tmp"))  # a home is not under /tmp
     made = Person(prefix, python, folder)
