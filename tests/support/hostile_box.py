@@ -2,8 +2,10 @@
 whose command, inside its box, stages an ignored `.env` and an executable `dist/payload.sh`, points
 its worktree's HEAD at the person's release branch, writes a `config.worktree` clean filter that
 `.gitattributes` names for every file, and tries the home: appends to `~/.bashrc`, reads the hidden
-`~/.ssh/id_ed25519`, plants a hook in the repository's `.git`. Then lfg reviews and lands it, and
-`attack` reports what came of it (`Findings`) for a test to judge.
+`~/.ssh/id_ed25519`, plants a hook in the repository's `.git`; and a boxed coding agent (the sim's)
+that asks lfg's file server, outside its box, to write `~/.bashrc` and read that key. Then lfg
+reviews and lands the first, and `attack` reports what came of it all (`Findings`) for a test to
+judge.
 
 Run as a module (`python -m tests.support.hostile_box BOX FOLDER`) it attacks in FOLDER, a folder
 of the user it runs as (a `Person`'s: its home is FOLDER/home), and prints the findings as JSON: how
