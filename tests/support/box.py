@@ -91,7 +91,7 @@ class Person:
             env["XDG_RUNTIME_DIR"] = str(self.runtime)
         return env | {key: os.environ[key] for key in ("DOCKER_HOST", "CI") if key in os.environ}
 
-    def run(self, *argv: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    def run(self, *argv: str, timeout: float = 170) -> subprocess.CompletedProcess[str]:
         """`python ARGV` as this person, in their folder."""
         command = [*self.prefix, self.python, *argv]
         return subprocess.run(

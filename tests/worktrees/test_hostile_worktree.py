@@ -236,6 +236,7 @@ async def test_a_checked_snapshot_stands_on_the_branch_lfg_made_and_its_checkout
     assert "RELEASE.md" not in checked_out and "calc.py" in checked_out
 
 
+@pytest.mark.timeout(180)  # two runs and a landing, as a rootless podman too: 30 s here at load 16
 @pytest.mark.parametrize("user", list(USERS))
 async def test_a_sandboxed_agent_that_stages_redirects_and_filters_lands_only_what_review_shows(
     box: str, user: str
