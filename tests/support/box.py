@@ -20,8 +20,8 @@ import pytest
 
 NOBODY_ID = 65534
 NOBODY = ("setpriv", "--reuid", str(NOBODY_ID), "--regid", str(NOBODY_ID), "--clear-groups")
-"""A prefix that starts the command as `nobody`: only bubblewrap and what needs only `/usr` (lfg's
-interpreter lies in root's home, which `nobody` cannot enter)."""
+"""A prefix that starts the command as `nobody`: bubblewrap alone (`as_user`), or lfg itself on a
+Python `nobody` may run (`person`: this one may lie in root's home, which `nobody` cannot enter)."""
 USERS = {"root": (), "nobody": NOBODY} if os.geteuid() == 0 else {"user": ()}
 """Who starts the box: as root, root and nobody; as anyone else, that user."""
 REPO = Path(__file__).resolve().parents[2]
@@ -36,11 +36,15 @@ def as_user(user: tuple[str, ...], argv: list[str]) -> list[str]:
 
 def users_python(user: tuple[str, ...]) -> str | None:
     """A Python of this one's version that `user` may run, and run again from itself (this one may
-    live under /root, which nobody cannot enter): lfg runs from this checkout, its packages from
-    this Python's (`PYTHONPATH`)."""
+    live under /root, which nobody cannot enter), and import lfg with: lfg runs from this checkout,
+    its packages from this Python's (`PYTHONPATH`), where `user` may read them."""
+    again = "import lfgtui, acp, subprocess, sys; subprocess.run([sys.executable, '-c', ''], check=True)"
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": python_path()}
     for python in (f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}", sys.executable):
-        again = "import subprocess, sys; subprocess.run([sys.executable, '-c', ''], check=True)"
-        if subprocess.run([*user, python, "-c", again], capture_output=True, check=False).returncode == 0:
+        tried = subprocess.run(
+            [*user, python, "-c", again], cwd="/", env=env, capture_output=True, check=False
+        )
+        if tried.returncode == 0:
             return python
     return None
 
@@ -124,7 +128,8 @@ def person(user: str, box: str) -> Iterator[Person]:
         prefix = (*prefix[: prefix.index("--clear-groups")], "--groups", gid)
     python = users_python(prefix)
     if python is None:
-        _missing(f"{user} may run no Python {sys.version_info.major}.{sys.version_info.minor} here")
+        version = f"{sys.version_info.major}.{sys.version_info.minor}"
+        _missing(f"{user} may run no Python {version} here, or not read lfg's checkout {REPO}")
     name = "nobody" if prefix else pwd.getpwuid(os.getuid()).pw_name
     if box == "podman" and name != "root" and not _subordinate(name):
         _missing(f"{name} has no subordinate ids in /etc/subuid and /etc/subgid for a rootless podman")
