@@ -3,13 +3,15 @@ only, `python -I -S container_client.py REQUEST`) in place of the boxed command.
 
 A container sees none of the client's environment unless named: this passes each variable of its
 own environment (the command's or the agent's, exactly as lfg built it) by name (`-e NAME`, so no
-value shows on a command line), but the engine's own settings (`DOCKER_HOST`, `CONTAINERS_CONF`,
-`XDG_RUNTIME_DIR`), which lfg adds for the client alone, and what the box sets itself (`inside`:
-`TMPDIR`, its own `/tmp`). A Unix socket lfg covered (`covers`) that is gone by the time the client
-starts is not covered (the engine would fail making the cover's mount point on a read-only folder).
-One deleted while the engine sets the container up still fails its start; the engines say no more
-than an exit code, which a command inside could give too, so nothing is started again (a command
-could run twice): the box's failure is said in one line, naming the socket.
+value shows on a command line), but what the box sets itself (`inside`: `TMPDIR`, its own `/tmp`).
+The engine's own settings (`DOCKER_HOST`, `CONTAINERS_CONF`, `XDG_RUNTIME_DIR`, and the `HOME` and
+XDG folders rootless podman keeps its store in), lfg's, are added for the client alone: none goes in
+that the command's own environment does not hold, and where it holds another value (its own `HOME`)
+that value goes in. A Unix socket lfg covered (`covers`) that is gone by the time the client starts
+is not covered (the engine would fail making the cover's mount point on a read-only folder). One
+deleted while the engine sets the container up still fails its start; the engines say no more than
+an exit code, which a command inside could give too, so nothing is started again (a command could
+run twice): the box's failure is said in one line, naming the socket.
 
 Killing the client does not stop its container: the engine's daemon or monitor runs it. So each
 container is tethered to its client, and everything in it is killed when the client dies however it
@@ -71,9 +73,10 @@ def main() -> None:
     settings: dict[str, str] = request["settings"]
     env = dict(os.environ)
     inside: dict[str, str] = request["inside"]
-    passed = [
-        part for name in sorted(env) if name not in settings and name not in inside for part in ("-e", name)
-    ]
+    differs = {name for name, value in settings.items() if env.get(name, value) != value}
+    kept = {*inside, *differs}
+    passed = [part for name in sorted(env) if name not in kept for part in ("-e", name)]
+    passed += [part for name in sorted(differs) for part in ("-e", f"{name}={env[name]}")]
     passed += [part for name, value in inside.items() for part in ("-e", f"{name}={value}")]
     env.update(settings)
     engine = request["engine"]

@@ -63,8 +63,14 @@ SETTINGS = (
     "CONTAINERS_CONF",
     "CONTAINERS_STORAGE_CONF",
     "XDG_RUNTIME_DIR",
+    "HOME",
+    "XDG_DATA_HOME",
+    "XDG_CONFIG_HOME",
 )
-"""The engine's own settings, passed to its client (never into the container)."""
+"""The engine's own settings, lfg's own, passed to its client (into the container only what the
+command's own environment holds): rootless podman (lfg run as a normal user) keeps its images and
+reads its configuration under the person's `HOME` or `XDG_DATA_HOME` and `XDG_CONFIG_HOME`, which a
+command's environment may lack; without them its client found another store, without lfg's image."""
 PROBE_TIMEOUT_S = 60.0
 NPROC = 4096
 SKELETON_FOLDERS = ("etc", "proc", "sys", "dev", "tmp", "root", "usr", "work", "sbin", "run", "lfg")
@@ -117,6 +123,7 @@ class ContainerBox(Sandbox):
             *("--network", "host" if self.network else "none"),
             *("--cap-drop", "ALL", "--security-opt", "no-new-privileges"),
             *("--user", f"{os.getuid()}:{os.getgid()}"),
+            *_own_ids(self.engine),
             *self._mounts_args(argv),
             *("-w", str(cwd)),
         ]
@@ -291,6 +298,14 @@ def _limits(engine: str) -> list[str]:
     ]
 
 
+def _own_ids(engine: str) -> list[str]:
+    """Rootless podman (lfg run as a normal user) maps the person's own uid and gid into the
+    container (`--userns keep-id`): by default its uid there is a subordinate id of theirs on the
+    host, which may not write their worktree and whose files would not be theirs. Root's podman and
+    docker's daemon map none: the uid given is the host's."""
+    return ["--userns", "keep-id"] if engine == "podman" and os.geteuid() != 0 else []
+
+
 def _limit(value: int) -> str:
     return "-1" if value == resource.RLIM_INFINITY else str(value)
 
@@ -313,7 +328,8 @@ def _runs_from(argv: Sequence[str]) -> list[Path]:
             found.append(Path(*parts[: len(parts) - parts[::-1].index("node_modules")]))
         found.append(real.parent.parent)
     usr = Path("/usr")
-    named = [Path(os.path.normpath(path)) for path in found if path.is_absolute() and path.is_dir()]
+    # a folder the person may not enter (a PATH kept from root's by `su`) is not theirs to run from
+    named = [Path(os.path.normpath(path)) for path in found if path.is_absolute() and os.path.isdir(path)]
     # what is /usr's already (/bin, /sbin: links into it) is not bound again over the image's links
     kept = {
         where
