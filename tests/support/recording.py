@@ -363,9 +363,17 @@ ADDED_IN_V30 = ["subagent_texts"]
 """The tables migration `V30` added (its index goes with its table)."""
 
 
+def as_schema_33(conn: sqlite3.Connection) -> None:
+    """Make a file of this schema what an lfg of schema 33 wrote: no run keeps its `[defaults]`
+    (migration `V34`)."""
+    conn.execute("ALTER TABLE runs DROP COLUMN ticket_defaults")
+    conn.execute("PRAGMA user_version = 33")
+
+
 def as_schema_32(conn: sqlite3.Connection) -> None:
     """Make a file of this schema what an lfg of schema 32 wrote: no ticket says which lead added it
     (migration `V33`)."""
+    as_schema_33(conn)
     conn.execute("ALTER TABLE tickets DROP COLUMN added_by_lead")
     conn.execute("PRAGMA user_version = 32")
 
