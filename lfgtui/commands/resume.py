@@ -143,7 +143,7 @@ async def resume(args: argparse.Namespace) -> int:
         # provider the run may use (fallbacks too) before those start
         await providers.warm(every_provider(recorded.as_tickets))
         from lfgtui.commands.compose import RunOptions, open_tui
-        from lfgtui.commands.run import admits
+        from lfgtui.commands.run import resumed_admits
         from lfgtui.cost.prices import run_prices
         from lfgtui.history.writer import reopen_run_history
         from lfgtui.remote.leads import serving_leads
@@ -157,8 +157,7 @@ async def resume(args: argparse.Namespace) -> int:
             services = options.services(providers, db, args.yes, config.ui.keymap)
             controller = RunController.resumed(services, recorded)
             assert controller.run is not None, "a resumed run runs here"
-            if (file := recorded.added_to()) is not None:  # under its recorded [defaults], as it ran
-                controller.run.admits = admits(config, file)
+            controller.run.admits = resumed_admits(config, recorded)
             code = await open_tui(
                 controller,
                 theme,
