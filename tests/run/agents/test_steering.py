@@ -16,6 +16,7 @@ from lfgtui.cost.metrics import Metrics
 from lfgtui.events import (
     ApprovalAsked,
     AttemptEnded,
+    CallEnded,
     Event,
     Holding,
     Outcome,
@@ -68,7 +69,9 @@ async def steered_run(
                     said.append(run.steer("t", STEER, by="ada"))
                     if then is not None:
                         then(run)
-            if isinstance(event, Holding) and ("the agent" in event.message or "queued as" in event.message):
+            if isinstance(event, Holding) and (
+                event.sent or "the agent" in event.message or "queued as" in event.message
+            ):
                 settled = True
             if settled:
                 while waiting:
@@ -93,12 +96,17 @@ async def test_a_steer_the_agent_injects_is_a_user_turn_in_the_same_attempt(tmp_
     assert [e.outcome for e in events if isinstance(e, AttemptEnded)] == [Outcome.COMPLETED], "one attempt"
     (steered,) = [e for e in events if isinstance(e, Steered)]
     assert (steered.attempt, steered.text, steered.by) == (1, STEER, "ada")
-    first, landed = holding(events)
+    first, sent, read = holding(events)
     assert "for the next safe point" in first
-    assert "went into the agent's running turn" in landed
+    assert sent.startswith("steer from ada sent to lfg simulator (ACP) (message 1), into its running turn")
+    assert "read the steer(s) (message 1) into this turn before it ended" in read
+    assert "order" not in read, "one steer: no order to speak of"
     answer = text(events)
     assert MID_TURN in answer, "the agent had it mid-turn, asked for idleBehavior promptRequired"
     assert answer.index(MID_TURN) < answer.index("Done: the notes"), "before the turn's last words"
+    at = events.index(steered)
+    assert isinstance(events[at - 1], CallEnded), "recorded once its prompt was answered, not when sent"
+    assert "Done: the notes" in text(events[:at]), "after everything the agent streamed"
     assert [e.text for e in events if isinstance(e, PromptSent)] == ["Write the notes."], "no second prompt"
     assert not run.states["t"].inbox.held
 
