@@ -23,7 +23,6 @@ from lfgtui.tools import BUILTIN_TOOLS
 STEER = "Also say the word PELICAN."
 
 
-
 async def test_a_retry_of_a_steered_agent_turn_sends_the_same_steer_into_its_turn_again(
     tmp_path: Path,
 ) -> None:
