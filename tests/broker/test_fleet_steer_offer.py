@@ -100,7 +100,7 @@ async def test_lfg_attach_on_the_coordinator_says_not_known_until_the_worker_say
             item = await inbox_item(url)
             assert (item["compose"], item["compose_says"]["steer"]) == ("steer", STEERS)
             await pilot.press(*keys(STEER), "enter")
-            await until(lambda: any(isinstance(e, Steered) for e in events), 60)
+            await until(lambda: any(isinstance(e, Holding) and e.sent for e in events), 60)
             await approve_all(run, events)
             assert await run.wait() == {"a": Outcome.COMPLETED}
         await attachment.aclose()
