@@ -222,6 +222,8 @@ class TicketRow(Row):
     lead_max_live: int | None = None
     lead_max_added: int | None = None
     """Whether it leads, and its caps on the tickets it adds, from migration 32 (None: the default)."""
+    added_by_lead: str | None = None
+    """The lead that added it as the run ran, from migration 33 (None: no lead did)."""
 
 
 @dataclass(frozen=True)
