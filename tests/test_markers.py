@@ -43,54 +43,55 @@ def test_a_test_the_record_has_not_measured_runs_as_slow_until_one_does(
     assert "slow" in markers.kinds(request.node, {name: durations.Measured(0.6, 0.6, 1)})
 
 
-class ScanUser:
-    """A collected test as `markers` reads it, using the shared setup `private_uses`."""
+class Collected:
+    """A collected test as `markers` reads it: where it is, the fixtures it uses, its own markers (none
+    of those `markers.apply` gave it, which in a busy run include a stretched timeout)."""
 
-    def __init__(self, item: pytest.Item) -> None:
-        self.nodeid, self.fixturenames = item.nodeid, ["private_uses"]
-        self.get_closest_marker = item.get_closest_marker
+    def __init__(self, nodeid: str, *fixturenames: str, marks: tuple[pytest.MarkDecorator, ...] = ()) -> None:
+        self.nodeid, self.fixturenames, self.marks = nodeid, list(fixturenames), [m.mark for m in marks]
+
+    def get_closest_marker(self, name: str) -> pytest.Mark | None:
+        return next((mark for mark in self.marks if mark.name == name), None)
 
 
-def test_a_test_the_record_measured_near_the_default_timeout_gets_a_margin_over_what_it_took(
-    request: pytest.FixtureRequest,
-) -> None:
-    """This very test, read against records: 31 s measured (a loaded CI run failed one such as hung
-    at 60 s) gets four times that; 10 s keeps the default, which is pyproject.toml's; one using the
-    shared setup gets what that may take; a test naming its own timeout keeps it."""
-    name = durations.function_of(request.node.nodeid)
-    assert markers.timeout_s(request.node, {name: durations.Measured(31.0, 31.0, 1)}, 1) == 124
-    assert markers.timeout_s(request.node, {name: durations.Measured(10.0, 10.0, 1)}, 1) is None
-    assert markers.timeout_s(request.node, {}, 1) is None
+TIMED = "tests/test_markers.py::test_timed"
+
+
+def test_a_test_the_record_measured_near_the_default_timeout_gets_a_margin_over_what_it_took() -> None:
+    """A test read against records: 31 s measured (a loaded CI run failed one such as hung at 60 s)
+    gets four times that; 10 s keeps the default, which is pyproject.toml's; one using the shared
+    setup gets what that may take; a test naming its own timeout keeps it."""
+    timed = Collected(TIMED)
+    assert markers.timeout_s(timed, {TIMED: durations.Measured(31.0, 31.0, 1)}, 1) == 124
+    assert markers.timeout_s(timed, {TIMED: durations.Measured(10.0, 10.0, 1)}, 1) is None
+    assert markers.timeout_s(timed, {}, 1) is None
     pyproject = tomllib.loads(Path("pyproject.toml").read_text())
     assert pyproject["tool"]["pytest"]["ini_options"]["timeout"] == markers.DEFAULT_TIMEOUT_S
-    assert markers.timeout_s(ScanUser(request.node), {}, 1) == markers.SHARED_SETUP_TIMEOUT_S
-    request.node.add_marker(pytest.mark.timeout(5))
-    assert markers.timeout_s(request.node, {name: durations.Measured(31.0, 31.0, 1)}, 1) is None
+    scan_user = Collected(TIMED, "private_uses")
+    assert markers.timeout_s(scan_user, {}, 1) == markers.SHARED_SETUP_TIMEOUT_S
+    own = Collected(TIMED, marks=(pytest.mark.timeout(5),))
+    assert markers.timeout_s(own, {TIMED: durations.Measured(31.0, 31.0, 1)}, 1) is None
 
 
-def test_a_wide_run_stretches_every_timeout_by_its_workers_per_core(request: pytest.FixtureRequest) -> None:
+def test_a_wide_run_stretches_every_timeout_by_its_workers_per_core() -> None:
     """The record is of a worker a core (`-n 2` on two cores); at `-n 8` on two cores a test has a
     quarter of the CPU it had there, and fails as hung at four times what it would have: the default,
     a record's margin, and a test's own timeout alike (a run at -n 8 failed 25 of 101 slow tests at the
-    default's 60 s, all passing at -n 2)."""
-    assert patience.patience({}, cores=2) == 1
-    assert patience.patience({"PYTEST_XDIST_WORKER_COUNT": "2"}, cores=2) == 1
-    assert patience.patience({"PYTEST_XDIST_WORKER_COUNT": "2"}, cores=16) == 1
-    assert patience.patience({"PYTEST_XDIST_WORKER_COUNT": "8"}, cores=2) == 4
-    name = durations.function_of(request.node.nodeid)
-    assert markers.timeout_s(request.node, {name: durations.Measured(31.0, 31.0, 1)}, 4) == 496
-    assert markers.timeout_s(request.node, {name: durations.Measured(10.0, 10.0, 1)}, 4) == 240
-    assert markers.timeout_s(request.node, {}, 4) == 240
-    assert markers.timeout_s(ScanUser(request.node), {}, 4) == 4 * markers.SHARED_SETUP_TIMEOUT_S
-    request.node.add_marker(pytest.mark.timeout(5))
-    assert markers.timeout_s(request.node, {}, 4) == 20
-
-
-class Collected:
-    """A collected test as `markers` reads it: where it is and the fixtures it uses."""
-
-    def __init__(self, nodeid: str, *fixturenames: str) -> None:
-        self.nodeid, self.fixturenames = nodeid, list(fixturenames)
+    default's 60 s, all passing at -n 2); a machine others keep busier than that stretches them as
+    much."""
+    assert patience.patience({}, cores=2, load=0.5) == 1
+    assert patience.patience({"PYTEST_XDIST_WORKER_COUNT": "2"}, cores=2, load=1.5) == 1
+    assert patience.patience({"PYTEST_XDIST_WORKER_COUNT": "2"}, cores=16, load=1.5) == 1
+    assert patience.patience({"PYTEST_XDIST_WORKER_COUNT": "8"}, cores=2, load=1.5) == 4
+    assert patience.patience({"PYTEST_XDIST_WORKER_COUNT": "2"}, cores=2, load=12.0) == 6  # others' load
+    timed = Collected(TIMED)
+    assert markers.timeout_s(timed, {TIMED: durations.Measured(31.0, 31.0, 1)}, 4) == 496
+    assert markers.timeout_s(timed, {TIMED: durations.Measured(10.0, 10.0, 1)}, 4) == 240
+    assert markers.timeout_s(timed, {}, 4) == 240
+    scan_user = Collected(TIMED, "private_uses")
+    assert markers.timeout_s(scan_user, {}, 4) == 4 * markers.SHARED_SETUP_TIMEOUT_S
+    own = Collected(TIMED, marks=(pytest.mark.timeout(5),))
+    assert markers.timeout_s(own, {}, 4) == 20
 
 
 def test_the_tests_sharing_a_setup_wider_than_one_test_are_one_xdist_group() -> None:
@@ -161,7 +162,7 @@ def test_a_wide_run_hands_out_the_longest_tests_first() -> None:
         Collected("tests/b.py::test_mid[x]"),
         Collected("tests/b.py::test_also_quick"),
     ]
-    ordered = markers.longest_first(items, record)  # type: ignore[arg-type]
+    ordered = markers.longest_first(items, record)
     assert [item.nodeid for item in ordered] == [
         "tests/a.py::test_long",
         "tests/b.py::test_mid[x]",
