@@ -18,8 +18,11 @@ from tests.support import durations, markers
 from tests.support.streams import CannedServer
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+@pytest.hookimpl(tryfirst=True)  # before xdist names each test of a group by it
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     markers.apply(items)
+    if config.getoption("loadgroup", False):  # an xdist worker of `--dist loadgroup`: a wide run
+        items[:] = markers.longest_first(items)
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -32,6 +32,7 @@ from lfgtui.run.approvals import Approvals
 from lfgtui.run.scheduler import Run
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
+from tests.support.patience import PATIENCE
 from tests.support.redis_server import RedisServer
 
 if TYPE_CHECKING:
@@ -43,13 +44,14 @@ LOOP_TURNS = 60
 
 async def cancel_at_each_turn(start: Callable[[], Coroutine[Any, Any, None]], what: str) -> None:
     """Start the loop and cancel it `turn` turns of the event loop later, for each turn: it must end
-    (waited for with a bound, so that a loop that goes on fails here rather than hangs)."""
+    (waited for with a bound, stretched in a wide or busy run, so that a loop that goes on fails here
+    rather than hangs)."""
     for turn in range(LOOP_TURNS):
         task = asyncio.create_task(start())
         for _ in range(turn):
             await asyncio.sleep(0)
         task.cancel()
-        done, _ = await asyncio.wait([task], timeout=STOP_S * 2)
+        done, _ = await asyncio.wait([task], timeout=STOP_S * 2 * PATIENCE)
         assert done, f"{what} cancelled {turn} turns in never ended"
         assert task.cancelled() or task.exception() is None, f"{what} cancelled {turn} turns in"
 

@@ -23,6 +23,7 @@ from lfgtui.ui.app import LfgApp
 from lfgtui.ui.markdown.live import LiveMarkdown
 from lfgtui.ui.widgets.pane import TicketPane
 from tests.support.compose import lfg_app
+from tests.support.patience import PATIENCE
 
 SIZE = (120, 40)
 
@@ -43,8 +44,9 @@ def make_app(sim: SimServer, path: Path, **options: object) -> LfgApp:
 
 
 async def until(pilot: object, condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Let the app run until `condition` holds (bounded, so a broken feature fails instead of hanging)."""
-    async with asyncio.timeout(timeout):
+    """Let the app run until `condition` holds (bounded, so a broken feature fails instead of hanging;
+    the bound stretched in a wide run: tests/support/patience.py)."""
+    async with asyncio.timeout(timeout * PATIENCE):
         while not condition():
             await asyncio.sleep(0.02)
 

@@ -1,9 +1,9 @@
 """What each test took in the last recorded full run, and the tiers chosen from it.
 
-`LFG_RECORD_DURATIONS=1 python -m pytest -n 2` (the README's test command with the variable set)
-records, for every test function that ran, the longest of its items and the sum of them (setup, call
-and teardown each), into durations.json beside this file. tests/support/markers.py marks from the
-record:
+`LFG_RECORD_DURATIONS=1 python -m pytest -n 2` (a worker a core of the two-core CI machine, not the
+README's wider command: tests/support/patience.py) records, for every test function that ran, the
+longest of its items and the sum of them (setup, call and teardown each), into durations.json beside
+this file. tests/support/markers.py marks from the record:
 
 - `slow`: a function whose longest item took over `SLOW_S`, and one the record has not measured
   (added since): `-m "not slow"` is the fast subset, and it never runs a test unmeasured;
@@ -32,6 +32,11 @@ SLOW_S = 0.5
 """An item over this (setup, call and teardown, in a full run with -n 2) makes its function slow."""
 UNIT_S = 0.05
 """A function whose every item took at most this is in the unit tier (if it needs no service)."""
+BUDGET_S_PER_TEST = 0.911
+"""The suite's budget: the record's seconds per test (setup to teardown, summed over every test, over
+how many), as of the last release. tests/test_markers.py fails when a new record passes it: raise it
+only in a commit that says why the suite grew slower per test (a new kind of test, a server that
+cannot be shared), and lower it when a record comes in under it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +49,9 @@ class Measured:
 
 
 def function_of(nodeid: str) -> str:
-    """`file::function` (or `file::Class::method`), every parametrization of it one."""
-    return nodeid.split("[", 1)[0]
+    """`file::function` (or `file::Class::method`), every parametrization of it one (and without the
+    `@group` that `--dist loadgroup` adds to a test of an xdist group)."""
+    return nodeid.split("[", 1)[0].split("@", 1)[0]
 
 
 def recorded(path: Path = RECORD) -> dict[str, Measured]:

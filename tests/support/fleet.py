@@ -18,6 +18,7 @@ from typing import Any
 import redis
 
 from tests.support.lfg import Lfg, of
+from tests.support.patience import PATIENCE
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 LEASE = "[broker]\nlease_s = 3\n"
@@ -137,16 +138,18 @@ def stopped(pid: int) -> bool:
 
 
 def eventually(check: Callable[[], object], timeout: float = 60) -> None:
-    """Wait (polling) until `check()` holds, from a test that is not async; `timeout` fails the test."""
-    deadline = time.monotonic() + timeout
+    """Wait (polling) until `check()` holds, from a test that is not async; `timeout` (stretched in a
+    wide run: tests/support/patience.py) fails the test."""
+    deadline = time.monotonic() + timeout * PATIENCE
     while not check():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.05)
 
 
 async def until(check: Any, timeout: float = 40) -> None:
-    """Wait (polling) until `check()` holds: a log line, a state; `timeout` fails the test."""
-    async with asyncio.timeout(timeout):
+    """Wait (polling) until `check()` holds: a log line, a state; `timeout` (stretched in a wide run:
+    tests/support/patience.py) fails the test."""
+    async with asyncio.timeout(timeout * PATIENCE):
         while not check():
             await asyncio.sleep(0.02)
 

@@ -20,6 +20,8 @@ import termios
 import threading
 import time
 
+from tests.support.patience import PATIENCE
+
 DRAIN_POLL_MS = 50
 """How long the drain waits for output before it looks again whether the terminal is hanging up."""
 
@@ -81,8 +83,8 @@ class Terminal:
 
     def wait_for(self, needle: bytes, timeout: float = 30.0, after: int = 0) -> None:
         """Until the app has written `needle`, past byte `after` of its output (bounded: a broken
-        feature fails instead of hanging)."""
-        deadline = time.monotonic() + timeout
+        feature fails instead of hanging; stretched in a wide run: tests/support/patience.py)."""
+        deadline = time.monotonic() + timeout * PATIENCE
         while needle not in self.output[after:]:
             assert time.monotonic() < deadline, f"{needle!r} never showed"
             time.sleep(0.02)

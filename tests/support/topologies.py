@@ -12,6 +12,7 @@ from pathlib import Path
 
 import redis
 
+from tests.support.patience import PATIENCE
 from tests.support.redis_server import RedisServer, TlsFiles, free_port, redis_program
 
 MASTER = "mymaster"
@@ -20,8 +21,9 @@ SETTLE_S = 60.0
 
 
 def wait_for(check: object, what: str, timeout: float = SETTLE_S) -> None:
-    """Poll `check()` until it holds (a redis error counts as not yet); fail saying `what` otherwise."""
-    deadline = time.monotonic() + timeout
+    """Poll `check()` until it holds (a redis error counts as not yet); fail saying `what` otherwise
+    (`timeout` stretched in a wide run: tests/support/patience.py)."""
+    deadline = time.monotonic() + timeout * PATIENCE
     while True:
         try:
             if check():  # type: ignore[operator]
