@@ -71,7 +71,7 @@ class Decides(RunFace, Protocol):
     states: Mapping[str, TicketState]
     runner: AttemptRunner
     admits: Admits | None
-    added_keys: dict[str, str]
+    added_keys: dict[tuple[str, str], Added]
     parents: dict[str, str]
 
     def add(self, ticket: Ticket, why: str | None = None, *, record: bool = False) -> None: ...
@@ -229,8 +229,9 @@ def _add_ticket(run: Decides, asked: AddTicket, who: str) -> Told:
         return Refusal("add-ticket: ticket is missing (its fields, as a [[ticket]] table has them)")
     if asked.key is not None and len(asked.key) > MAX_KEY_CHARS:
         return Refusal(f"add-ticket: key is longer than {MAX_KEY_CHARS} characters")
-    if asked.key is not None and (known := run.added_keys.get(asked.key)) is not None:
-        return Added(known)  # asked again (a client that lost the answer): nothing more is added
+    key = None if asked.key is None else (_key_scope(who), asked.key)
+    if key is not None and (known := run.added_keys.get(key)) is not None:
+        return known  # asked again (a client that lost the answer): nothing more is added
     if isinstance(who, Lead) and (over := _over_caps(run, who.ticket) or _not_its_own(run, asked, who)):
         return Refusal(over)
     try:
@@ -240,9 +241,17 @@ def _add_ticket(run: Decides, asked: AddTicket, who: str) -> Told:
     if isinstance(who, Lead):
         run.parents[ticket.id] = who.ticket
     run.add(ticket, f"added by {who}", record=True)
-    if asked.key is not None:
-        run.added_keys[asked.key] = ticket.id
-    return Added(ticket.id)
+    added = Added(ticket.id, who)
+    if key is not None:
+        run.added_keys[key] = added
+    return added
+
+
+def _key_scope(who: str) -> str:
+    """Whose idempotency keys an asker's key is among: a lead's own (another lead's same key adds a
+    ticket of its own, and never answers with one it may not reach), else the person's (the terminal
+    and every watcher with the run's token, from wherever a client that lost its answer asks again)."""
+    return f"lead {who.ticket}" if isinstance(who, Lead) else ""
 
 
 LEAD_MAY = (AddTicket, Cancel, Steer, Queue, FollowUp)

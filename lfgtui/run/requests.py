@@ -58,9 +58,12 @@ class Pending:
 @dataclass(frozen=True)
 class Added:
     """Done, and it made a ticket the asker needs the id of: the one an add-ticket added (lfg names
-    one that came without an id)."""
+    one that came without an id), and who added it, as its events say (`added by ...`)."""
 
     ticket: str
+    by: str | None = None
+    """Who added it (an add-ticket asked again with its key: who asked first); None where the
+    answer does not say (a server that does not)."""
 
 
 Told = Refusal | Pending | Added | None

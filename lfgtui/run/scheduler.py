@@ -65,7 +65,7 @@ from lfgtui.run.failover import has_next, moved, moves_on, on_link
 from lfgtui.run.fork import CannotFork, cut_said, fork_id, forked
 from lfgtui.run.local import LocalRunner
 from lfgtui.run.ratelimit import Limiters
-from lfgtui.run.requests import Refusal, Request, Told
+from lfgtui.run.requests import Added, Refusal, Request, Told
 from lfgtui.run.steering import MAX_HELD, still_unsent, summary, unfit
 from lfgtui.surrogates import mended, said
 from lfgtui.tickets.ticket import PromptTooLong, Ticket, render_prompt
@@ -176,9 +176,10 @@ class Run:
         self.admits: Admits | None = None
         """What checks a ticket asked to be added while the run runs (run/decisions.py `Admits`): set
         by `lfg run`, which loaded its tickets file; None: the run takes no new tickets."""
-        self.added_keys: dict[str, str] = {}
-        """The ticket each add-ticket's idempotency key added, by key: asked again, it adds nothing.
-        Kept for the life of this process (a resumed run starts with none)."""
+        self.added_keys: dict[tuple[str, str], Added] = {}
+        """What each add-ticket's idempotency key added, by whose keys it is among (a lead's, or the
+        person's) and the key: asked again, it adds nothing. Kept for the life of this process (a
+        resumed run starts with none)."""
         self._refused: dict[tuple[str, str], int] = {}
         """How many changes of a held message each (ticket, asker) had refused: said the 1st, 2nd, 4th,
         8th... time, with the count, so a watcher retrying refused edits cannot flood the ticket's

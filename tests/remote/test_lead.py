@@ -131,6 +131,25 @@ async def test_a_leads_token_adds_and_drives_its_own_tickets_within_its_caps_and
             assert person_lead.status_code == 409 and "lead is a lead's" in person_lead.json()["error"]
 
 
+async def test_an_idempotency_key_is_its_askers_own_a_lead_never_gets_anothers_ticket_by_it(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    """The same key from the person and from a lead adds a ticket for each (one key for all answered
+    the person with the lead's ticket, or a lead with a ticket it may not reach); asked again, each
+    gets its own, with who added it."""
+    async with served(sim, tmp_path, TICKETS, control=True) as run, run.client() as person:
+        lead = run.client(run.server.lead_token("boss"))
+        mine = (await person.post("/v1/requests", json={**add(SLOW), "key": "k"})).json()
+        theirs = (await lead.post("/v1/requests", json={**add(SLOW), "key": "k"})).json()
+        again = (await lead.post("/v1/requests", json={**add(SLOW), "key": "k"})).json()
+        mine_again = (await person.post("/v1/requests", json={**add(SLOW), "key": "k"})).json()
+        await lead.aclose()
+    assert theirs["ticket"] != mine["ticket"], (mine, theirs)
+    assert run.run.parents == {theirs["ticket"]: "boss"}
+    assert again == theirs and theirs["added_by"] == "lead boss"
+    assert mine_again == mine and mine["added_by"].startswith("127.0.0.1")
+
+
 LEAD_RUN = """
 [[ticket]]
 id = "boss"

@@ -81,7 +81,7 @@ async def test_an_open_run_takes_a_ticket_after_its_own_ended_and_ends_when_aske
             async with httpx2.AsyncClient(base_url=served.group(1), headers=headers) as client:
                 table = {"id": "later", "prompt": "y", "model": "hello"}
                 added = await client.post("/v1/requests", json={"request": "add-ticket", "ticket": table})
-            assert added.json() == {"ok": True, "ticket": "later"}
+            assert added.json() == {"ok": True, "ticket": "later", "added_by": "127.0.0.1 (ada)"}
             assert await ends(process, "later", events) == "completed"
             assert process.returncode is None, "still open, nothing running"
             process.send_signal(signal.SIGTERM)
