@@ -222,6 +222,9 @@ class TicketRow(Row):
     lead_max_live: int | None = None
     lead_max_added: int | None = None
     """Whether it leads, and its caps on the tickets it adds, from migration 32 (None: the default)."""
+    lead_max_per_minute: int | None = None
+    lead_budget_usd: float | None = None
+    """A lead's rate and budget, from migration 33 (None: the default rate, no budget)."""
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,13 @@ A new request that acts on the run: its class in run/requests.py, one row here, 
 from __future__ import annotations
 
 import inspect
+import math
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
+from lfgtui.cost.prices import format_usd
 from lfgtui.run.attempts import AttemptRunner, RunFace, TicketState
 from lfgtui.run.requests import (
     YOU,
@@ -73,6 +76,7 @@ class Decides(RunFace, Protocol):
     admits: Admits | None
     added_keys: dict[tuple[str, str], Added]
     parents: dict[str, str]
+    lead_paces: dict[str, deque[float]]
 
     def add(self, ticket: Ticket, why: str | None = None, *, record: bool = False) -> None: ...
 
@@ -232,6 +236,8 @@ def _add_ticket(run: Decides, asked: AddTicket, who: str) -> Told:
     key = None if asked.key is None else (_key_scope(who), asked.key)
     if key is not None and (known := run.added_keys.get(key)) is not None:
         return known  # asked again (a client that lost the answer): nothing more is added
+    if isinstance(who, Lead) and (spent := over_budget(run, who.ticket)) is not None:
+        return Refusal(f"{spent}: it may add no more")
     if isinstance(who, Lead) and (over := _over_caps(run, who.ticket) or _not_its_own(run, asked, who)):
         return Refusal(over)
     try:
@@ -273,6 +279,58 @@ def forbidden(run: Decides, asked: Request, who: str) -> str | None:
     if isinstance(ticket, str) and run.parents.get(ticket) != who.ticket:
         return f"{who} may reach only the tickets it added, and it did not add {ticket!r}"
     return None
+
+
+PACED = (AddTicket, Steer, Queue, FollowUp)
+"""What a lead's `lead_max_per_minute` counts: the tickets it adds and the messages it sends (its
+cancels are never held back)."""
+MINUTE_S = 60.0
+
+
+def paced(run: Decides, asked: Request, who: str) -> deque[float] | None:
+    """When the lead asking made the adds and messages of the last minute that `asked` counts among
+    (`PACED`), or None: it counts for no pace (no lead asks it, or an add asked again by its key)."""
+    if not isinstance(who, Lead) or not isinstance(asked, PACED):
+        return None
+    if isinstance(asked, AddTicket) and (_key_scope(who), asked.key) in run.added_keys:
+        return None  # asked again by its key, answered with what it added: nothing new
+    times = run.lead_paces.setdefault(who.ticket, deque())
+    while times and times[0] <= run.clock() - MINUTE_S:
+        times.popleft()
+    return times
+
+
+def too_soon(run: Decides, who: str, times: deque[float]) -> str | None:
+    """Why the lead may not add or message now (its `lead_max_per_minute`), saying when it may again."""
+    assert isinstance(who, Lead)
+    cap = run.states[who.ticket].written.lead_max_per_minute
+    if len(times) < cap:
+        return None
+    again = max(1, math.ceil(times[0] + MINUTE_S - run.clock()))
+    return (
+        f"{who} has added tickets or sent messages {len(times)} times in the last minute, its "
+        f"lead_max_per_minute: it may again in {again} s"
+    )
+
+
+def lead_of(run: Decides, ticket: str) -> str | None:
+    """The lead whose budget `ticket` counts against: itself when it leads, else the lead that added it."""
+    return ticket if run.states[ticket].written.lead else run.parents.get(ticket)
+
+
+def over_budget(run: Decides, lead: str) -> str | None:
+    """That the lead and its tickets have cost, together, its `lead_budget_usd`, in words; None: it
+    has no budget, it is not reached, or no price is known."""
+    budget = run.states[lead].written.lead_budget_usd
+    if budget is None:
+        return None
+    spent, estimated = run.book.cost_usd({lead, *children(run, lead)})
+    if spent is None or spent < budget:
+        return None
+    return (
+        f"lead {lead} and its tickets cost {format_usd(spent, estimated)}, reaching its "
+        f"lead_budget_usd ${budget:g}"
+    )
 
 
 def children(run: Decides, lead: str) -> list[str]:

@@ -363,11 +363,22 @@ ADDED_IN_V30 = ["subagent_texts"]
 """The tables migration `V30` added (its index goes with its table)."""
 
 
+ADDED_IN_V33 = [("tickets", "lead_max_per_minute"), ("tickets", "lead_budget_usd")]
+
+
+def as_schema_32(conn: sqlite3.Connection) -> None:
+    """Make a file of this schema what an lfg of schema 32 wrote: no lead's rate or budget (`V33`)."""
+    for table, column in ADDED_IN_V33:
+        conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    conn.execute("PRAGMA user_version = 32")
+
+
 ADDED_IN_V32 = [("tickets", "lead"), ("tickets", "lead_max_live"), ("tickets", "lead_max_added")]
 
 
 def as_schema_31(conn: sqlite3.Connection) -> None:
     """Make a file of this schema what an lfg of schema 31 wrote: no lead tickets (migration `V32`)."""
+    as_schema_32(conn)
     for table, column in ADDED_IN_V32:
         conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
     conn.execute("PRAGMA user_version = 31")
