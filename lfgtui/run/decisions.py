@@ -35,6 +35,7 @@ from lfgtui.run.requests import (
     CancelAll,
     CancelChild,
     EditHeld,
+    End,
     FollowUp,
     Fork,
     Land,
@@ -56,6 +57,7 @@ from lfgtui.run.requests import (
 )
 
 if TYPE_CHECKING:
+    import asyncio
     from collections.abc import Mapping
 
     from lfgtui.tickets.ticket import Ticket
@@ -77,6 +79,7 @@ class Decides(RunFace, Protocol):
     added_keys: dict[tuple[str, str], Added]
     parents: dict[str, str]
     lead_paces: dict[str, deque[float]]
+    open_until: asyncio.Event | None
 
     def add(self, ticket: Ticket, why: str | None = None, *, record: bool = False) -> None: ...
 
@@ -231,6 +234,8 @@ def _add_ticket(run: Decides, asked: AddTicket, who: str) -> Told:
         return Refusal("this run takes no new tickets: only `lfg run` adds them to the run it runs")
     if asked.ticket is None:
         return Refusal("add-ticket: ticket is missing (its fields, as a [[ticket]] table has them)")
+    if run.open_until is not None and run.open_until.is_set():
+        return Refusal("the run is ending (end was asked): it takes no new tickets")
     if asked.key is not None and len(asked.key) > MAX_KEY_CHARS:
         return Refusal(f"add-ticket: key is longer than {MAX_KEY_CHARS} characters")
     key = None if asked.key is None else (_key_scope(who), asked.key)
@@ -374,6 +379,20 @@ def _not_its_own(run: Decides, asked: AddTicket, lead: Lead) -> str | None:
     return None
 
 
+def _end(run: Decides, asked: End, who: str) -> Told:
+    """A run kept open (`lfg run --open`) told to end: it adds nothing more, and ends once its tickets
+    at work have ended (`open_until`)."""
+    if run.open_until is None:
+        return Refusal(
+            "this run is not kept open for new tickets (lfg run --open): it ends when its tickets have "
+            "ended, or at its own terminal (q)"
+        )
+    if run.open_until.is_set():
+        return Refusal("the run is ending already: it ends once its tickets at work have ended")
+    run.open_until.set()
+    return None
+
+
 def _retry_all(run: Decides, asked: RetryAll, who: str) -> Told:
     return None if run.retry_all() else Refusal("every ticket has completed or is running")
 
@@ -399,6 +418,7 @@ DECISIONS: dict[type[Request], Decision] = {
     EditHeld: Decision(_edit_held),
     RemoveHeld: Decision(_remove_held),
     AddTicket: Decision(_add_ticket),
+    End: Decision(_end),
     RetryAll: Decision(_retry_all),
     CancelAll: Decision(_cancel_all),
 }

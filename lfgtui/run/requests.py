@@ -244,6 +244,15 @@ class AddTicket(Request):
 
 
 @dataclass(frozen=True)
+class End(Request):
+    """End a run kept open for new tickets (`lfg run --open`): it takes no more, and ends once the
+    tickets at work have ended (a cancel-all first stops them)."""
+
+    kind: ClassVar[str] = "end"
+    served: ClassVar[bool] = True
+
+
+@dataclass(frozen=True)
 class RetryAll(Request):
     kind: ClassVar[str] = "retry-all"
 

@@ -191,6 +191,10 @@ class Run:
         self.lead_paces: dict[str, collections.deque[float]] = {}
         """When each lead added a ticket or sent a message in the last minute, on the run's clock: its
         `lead_max_per_minute` (run/decisions.py `paced`)."""
+        self.open_until: asyncio.Event | None = None
+        """For a run kept open for new tickets (`lfg run --open`): set when the person ends it (a
+        signal, or the `end` request), after which it takes no ticket and ends once those at work
+        have; None: it ends when its tickets have ended (run/decisions.py `_end`)."""
         self.lead_doors: dict[str, LeadDoor] = {}
         """Each lead ticket's way to this run (remote/leads.py `serving_leads`): its session's MCP
         server, its socket and token. A lead without one fails, saying so."""
