@@ -466,3 +466,31 @@ async def test_a_lead_lfg_stops_takes_its_unfinished_tickets_with_it_started_or_
         assert "cancelled with its lead boss" in said
     lead_said = [e.message for e in run.events if isinstance(e, Status) and e.ticket == "boss"]
     assert f"its tickets stop with it: {first}, {second['ticket']}" in lead_said
+
+
+async def test_the_runs_budget_fails_a_leads_tickets_on_the_budget_not_with_their_lead(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    """The run's max_cost_usd stops every ticket: a lead's tickets fail on it as the others do, not
+    cancelled with their lead (which it stops after them)."""
+    sim_priced = replace(BUILTIN["sim"], prices=PriceOverride(input_per_mtok=0.0, output_per_mtok=1000.0))
+    async with served(sim, tmp_path, BOSS, control=True, configs={"sim": sim_priced}) as run:
+        run.run.max_cost_usd = 0.25
+        tickets = [state.written for state in run.run.states.values()]
+        async with serving_leads(run.run, tickets):
+            run.run.start()
+            async with asyncio.timeout(10):
+                while not run.run.states["boss"].live:
+                    await asyncio.sleep(0.01)
+            lead = run.client(run.server.lead_token("boss"))
+            costly = (await lead.post("/v1/requests", json=add(COSTLY))).json()["ticket"]
+            await lead.aclose()
+            async with asyncio.timeout(20):
+                while not all(ended_of(run.events, t) for t in ("boss", costly)):
+                    await asyncio.sleep(0.01)
+    for ticket in ("boss", costly):
+        end = ended_of(run.events, ticket)
+        assert end is not None and end.error is not None and end.error.kind is ErrorKind.BUDGET, (ticket, end)
+        assert "reaching [run] max_cost_usd $0.25" in end.error.message
+    said = [e.message for e in run.events if isinstance(e, Status) and e.ticket == costly]
+    assert "cancelled with its lead boss" not in said
