@@ -660,10 +660,14 @@ class BrokerRunner:
         self.steers = SteersSent()
         """The steers sent to each ticket's attempt now, carried to the next should it end without
         its worker (broker/steers.py)."""
+        self.publisher: Publisher | None = None
+        """What publishes the run (`published`)."""
 
     def published(self, publisher: Publisher) -> Sink:
         """The run's sink that publishes what the run says itself; the events of attempts a worker ran
         are the worker's to publish, and only counted in the run's states here."""
+
+        self.publisher = publisher
 
         def sink(event: Event) -> None:
             if (event.ticket, event.attempt) not in self.dispatched:
@@ -858,6 +862,10 @@ class BrokerRunner:
         )
         state.why = None
         item, worker, moved = await self._destination(attempt, item)
+        publisher = self.publisher
+        if publisher is not None and publisher.sent < publisher.described_mark:  # a ticket added
+            # as the run ran: on the broker before its worker's events, which watchers follow from it
+            await publisher.drained(publisher.described_mark, self.dispatch.broker.settings.lease_s)
         work = await self.dispatch.enqueue(item, worker)
         waits = await self.dispatch.unserved(ticket.provider) or (
             f"queued on the broker: waits for {f'worker {worker}' if worker else 'a worker'} "

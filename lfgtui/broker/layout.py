@@ -55,6 +55,10 @@ GROUP = "workers"
 """The consumer group every work stream is read by: each entry goes to one worker."""
 ENTRY_END = "end"
 """The run is over: `{"now": …}`; nothing follows."""
+ENTRY_TICKET = "ticket"
+"""A ticket the run took on as it ran (an add-ticket, a fork, a synthesis), before its first event:
+`{"now": …, "ticket": {…}}`, the ticket as the run's description has it (remote/description.py
+`ticket_json`). Watchers follow its events from then on (watch.py)."""
 ENTRY_NOTICE = "notice"
 """A `Status` the run's coordinator said of an attempt its worker publishes (the broker went back in
 time, a second work entry refused): `{"now": …, "event": {…}}`, the event as an `events` entry has

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from enum import IntEnum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -73,6 +74,14 @@ if held == ARGV[3] .. '#' .. ARGV[6] then
     redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[3], 0, ARGV[2], 'JUSTID')
     return 1
 end
+local consumer, count = string.match(held, '^(.*)#(%d+)$')
+if consumer and consumer ~= ARGV[3] and tonumber(count) <= tonumber(ARGV[6]) then
+    if ARGV[8] == '1' and redis.call('HGET', KEYS[4], ARGV[7]) ~= consumer then
+        redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[3], 0, ARGV[2], 'RETRYCOUNT', ARGV[6], 'JUSTID')
+        return 3
+    end
+    return 4
+end
 if held ~= '' or ARGV[4] == '' then return 0 end
 if redis.call('HEXISTS', KEYS[2], ARGV[4]) == 1 then return 0 end
 redis.call('XDEL', KEYS[1], ARGV[2])
@@ -80,9 +89,16 @@ redis.call('SET', KEYS[3], ARGV[3], 'PX', ARGV[5])
 return 2
 """
 )
-"""KEYS: the stream, the run's `ended` hash, the attempt's `held` key; ARGV: group, entry, this
-consumer, the attempt's field of the `ended` hash ('' while not known), the lease in ms, the delivery
-it holds. Reset the entry's idle clock if this consumer still holds it, in that delivery: 1. If the
+"""KEYS: the stream, the run's `ended` hash, the attempt's `held` key, the run's `ran` hash; ARGV:
+group, entry, this consumer, the attempt's field of the `ended` hash ('' while not known), the lease in
+ms, the delivery it holds, the attempt's field of the `ran` hash, '1' once this consumer started the
+attempt. Reset the entry's idle clock if this consumer still holds it, in that delivery: 1. If another
+consumer holds it in the same delivery or an earlier one, the broker went back in time (a failover to
+a replica that lagged, a restore) and handed this delivery out again (issue #74): a consumer that
+started the attempt takes it back (`RETRYCOUNT`: the count that numbers the attempt stays) unless the
+`ran` hash says the other started it since, 3; else this one stands down, 4. The other, which waits
+at its gate until the run's coordinator wrote back (broker/restored.py), finds it no longer its own
+and stands down; of two that both started, the one the `ran` hash names (the later) keeps it. If the
 broker lost the entry's delivery (gone from its stream, or there but pending for nobody: a broker
 that went back in time, restored or failed over, and would hand it out again), with no end recorded
 of it, nobody else can be running it: this consumer goes on, deleting the entry and saying so in the
@@ -122,11 +138,34 @@ is left to know of it."""
 @dataclass(frozen=True)
 class Held:
     """Where a renewal of an entry the broker lost says its worker still runs it: the run's `ended`
-    hash and the attempt's field there (an end recorded means it ran), and its `held` key."""
+    hash and the attempt's field there (an end recorded means it ran), and its `held` key; and the
+    run's `ran` hash and the attempt's field there (who started it: see `RENEW`)."""
 
     ended: str
     field: str
     key: str
+    ran: str
+    ran_field: str
+
+
+class Renewal(IntEnum):
+    """What a renewal found (`RENEW`)."""
+
+    LOST = 0
+    """Another consumer holds the entry in a later delivery (or this one's name does), or its end is
+    recorded: this worker stands down."""
+    RENEWED = 1
+    ALONE = 2
+    """The broker lost the entry's delivery: this worker runs it on alone (`held`)."""
+    TAKEN_BACK = 3
+    """The broker handed this delivery out again to another consumer: taken back, renewed."""
+    REPLAYED = 4
+    """The broker handed this delivery out again to another consumer, which keeps it: this worker
+    stands down."""
+
+    @property
+    def mine(self) -> bool:
+        return self in (Renewal.RENEWED, Renewal.ALONE, Renewal.TAKEN_BACK)
 
 
 @dataclass(frozen=True)
@@ -168,14 +207,30 @@ class Ownership:
         return TakenOver(lapsed, int(soonest) / 1000)
 
     async def renew(
-        self, stream: str, entry: str, deliveries: int, lease_ms: int, held: Held | None = None
-    ) -> bool:
+        self,
+        stream: str,
+        entry: str,
+        deliveries: int,
+        lease_ms: int,
+        held: Held | None = None,
+        started: bool = False,
+    ) -> Renewal:
         """Whether this consumer still held the entry in its delivery `deliveries` (its lease now
-        renewed), or holds it alone since the broker lost it (`held` says where that is kept: see
-        `RENEW`)."""
-        keys = [stream, *(("", "") if held is None else (held.ended, held.key))]
-        args = [self.group, entry, self.consumer, "" if held is None else held.field, lease_ms, deliveries]
-        return await self._renew(keys=keys, args=args) != 0
+        renewed), holds it alone since the broker lost it (`held` says where that is kept), or took
+        it back from a replay (`started`: this consumer started the attempt); see `RENEW`."""
+        keys = [stream, *(("", "", "") if held is None else (held.ended, held.key, held.ran))]
+        field, ran_field = ("", "") if held is None else (held.field, held.ran_field)
+        args = [
+            self.group,
+            entry,
+            self.consumer,
+            field,
+            lease_ms,
+            deliveries,
+            ran_field,
+            "1" if started else "0",
+        ]
+        return Renewal(int(await self._renew(keys=keys, args=args)))
 
     async def finish(
         self,

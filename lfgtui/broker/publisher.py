@@ -40,7 +40,15 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from lfgtui.alerts.states import Attentions, Standing
 from lfgtui.broker.fence import FENCE, Fence, Superseded, stand_down
-from lfgtui.broker.layout import ENTRY_END, ENTRY_EVENTS, ENTRY_GAP, ENTRY_NOTICE, Layout, dumps
+from lfgtui.broker.layout import (
+    ENTRY_END,
+    ENTRY_EVENTS,
+    ENTRY_GAP,
+    ENTRY_NOTICE,
+    ENTRY_TICKET,
+    Layout,
+    dumps,
+)
 from lfgtui.cancels import STOP_S, raise_swallowed_cancel
 from lfgtui.config.broker import BrokerError, BrokerSettings
 from lfgtui.contest import FACTS
@@ -55,6 +63,7 @@ from lfgtui.events import (
     SubagentChanged,
 )
 from lfgtui.remote.codec import encode
+from lfgtui.remote.description import ticket_json
 from lfgtui.remote.hub import BATCH_S
 from lfgtui.run.calls import RetryPolicy
 
@@ -62,6 +71,7 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
 
     from lfgtui.cost.metrics import MetricsBook
+    from lfgtui.tickets.ticket import Ticket
 
 PUBLISH = (
     FENCE
@@ -194,6 +204,11 @@ class Publisher:
         """The run's description in the index, written again once a broker that failed is back (one
         restarted without its append-only file has lost it)."""
         self._rewrite_entry = False
+        self._described: bytes | None = None
+        """The run's description anew (a ticket added), for the index's next write."""
+        self.described_mark = 0
+        """The mark (`mark`) of the last ticket entry queued (`added`): a coordinator enqueues an
+        added ticket's work once the broker has it, so watchers know the ticket before its events."""
         self.sent = 0
         """Entries the broker took."""
         self.dropped = 0
@@ -298,6 +313,18 @@ class Publisher:
         data = dumps({"now": self.clock() - self.t0, "event": encode(event, self.t0)})
         if self._queued_bytes + len(data) <= self.settings.queue_bytes:
             self._queue_entry(_Entry(ENTRY_NOTICE, data))
+
+    def added(self, ticket: Ticket, description: dict[str, Any]) -> None:
+        """A ticket the run took on as it ran (layout.ENTRY_TICKET), before its first event, and the
+        run's `description` with it, written to the index for the watchers that attach later."""
+        self.publish()
+        data = dumps({"now": self.clock() - self.t0, "ticket": ticket_json(ticket)})
+        self.states.setdefault(ticket.id, PENDING)
+        self._states_changed = True
+        if self.owner and self._entry:
+            self._entry["run"] = self._described = dumps(description)
+        self._queue_entry(_Entry(ENTRY_TICKET, data))
+        self.described_mark = self._added
 
     def looked(self, ticket: str) -> None:
         """The person looked at the ticket in the runner's TUI: an ended one is read (`Run.readers`)."""
@@ -419,8 +446,10 @@ class Publisher:
         elif not writer.cancelled():
             writer.result()  # a bug in the writer surfaces here
 
-    def _index_fields(self, now: float) -> dict[str, str | float]:
-        fields: dict[str, str | float] = {"updated": now}
+    def _index_fields(self, now: float) -> dict[str, str | float | bytes]:
+        fields: dict[str, str | float | bytes] = {"updated": now}
+        if self._described is not None:
+            fields["run"], self._described = self._described, None
         changed, self._states_changed = self._states_changed, False
         if changed:
             fields["states"] = json.dumps(Counter(self.states.values()))
@@ -554,6 +583,8 @@ class Publisher:
             self._rewrite_entry = self._rewrite_entry and not rewrite
         except BaseException:
             self._states_changed = self._states_changed or "states" in index
+            if self._described is None and isinstance(run := index.get("run"), bytes):
+                self._described = run  # written with the next batch
             if "tok_s" in index:
                 self._totals_at = -TOTALS_EVERY_S
             raise

@@ -8,9 +8,10 @@ failover changes) it last checked its knowledge against (`Layout.checked`). It l
 `CHECK_EVERY_S` (and at once when its coordinator lease had to be claimed again): a mark that is not
 the server's now means the broker may have gone back, and one step on the broker (`RECONCILE`)
 writes back the end of every work entry the run is done with, acknowledges and deletes those
-entries, writes the run's work index back, gives up the entries of attempts that were running whose
-delivery the broker went back on (their tickets are enqueued again, honestly, as next attempts), and
-marks the run with the server now.
+entries, writes the run's work index back, gives back to its worker a running attempt's delivery the
+broker handed out again to another (a replica that lagged: issue #74), gives up the entries of other
+attempts that were running whose delivery the broker went back on (their tickets are enqueued again,
+honestly, as next attempts), and marks the run with the server now.
 
 An end the coordinator had not read when the broker went back is its worker's to write back
 (broker/recent_ends.py): the write-back gives each entry still pending as its worker's a fresh lease
@@ -29,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from lfgtui.broker.fence import FENCE, Fence
-from lfgtui.broker.layout import GROUP, Layout
+from lfgtui.broker.layout import GROUP, Layout, ran_field
 from lfgtui.broker.recent_ends import AGAIN
 from lfgtui.broker.work import AttemptEnd, ended_field
 from lfgtui.events import ErrorInfo, ErrorKind, Outcome
@@ -63,7 +64,7 @@ RECONCILE = (
     + f"local AGAIN = '{AGAIN}'"
     + """
 local todo = cjson.decode(ARGV[3])
-local marked, removed, rewound = {}, 0, {}
+local marked, removed, rewound, handed = {}, 0, {}, {}
 for _, done in ipairs(todo.done) do
     local stream, entry, fieldname, value = done[1], done[2], done[3], done[4]
     local again = redis.call('HSETNX', KEYS[2], fieldname, value) == 0
@@ -79,6 +80,10 @@ for _, running in ipairs(todo.running) do
         local ok, pending = pcall(redis.call, 'XPENDING', stream, ARGV[1], entry, entry, 1)
         if not ok or #pending == 0 then
             removed = removed + redis.call('XDEL', stream, entry)
+        elseif running[5] ~= '' and pending[1][2] ~= running[5] and pending[1][4] <= running[6]
+                and redis.call('HGET', KEYS[4], running[7]) ~= pending[1][2] then
+            redis.call('XCLAIM', stream, ARGV[1], running[5], 0, entry, 'RETRYCOUNT', running[6], 'JUSTID')
+            handed[#handed + 1] = entry
         elseif pending[1][4] ~= running[6] or (running[5] ~= '' and pending[1][2] ~= running[5]) then
             redis.call('HSET', KEYS[2], fieldname, value)
             redis.call('XACK', stream, ARGV[1], entry)
@@ -96,23 +101,26 @@ for _, latest in ipairs(todo.index) do
 end
 if #todo.index > 0 then redis.call('EXPIRE', KEYS[3], ARGV[2]) end
 redis.call('SET', KEYS[1], server, 'EX', ARGV[2])
-return {server, marked, removed, rewound}
+return {server, marked, removed, rewound, handed}
 """
 )
-"""KEYS: the run's mark, its `ended` hash, its work index, its generation; ARGV: the consumer group, the
-keys' lifetime in s, what the coordinator knows (`Ledger.payload`), its generation (nothing is written
-once a later coordinator took the run: broker/fence.py). Each entry the run is done with: its end
-written back unless one is there (one its worker wrote back first, `AGAIN`, counts as written back),
-the entry acknowledged and deleted. Each running attempt's entry still on its stream: pending for
-nobody, deleted (its worker, renewing, holds it on as one the broker lost: ownership.py `RENEW`);
-pending as its worker's, its idle time reset (without counting a delivery): the broker's own count ran
-on from before it went back, and its worker, still running it or having ended it unread
-(broker/recent_ends.py), gets a lease to renew it or write its end back before a lapse hands it out
-again; pending otherwise than as its worker's (the consumer, when known, and the delivery that numbers
-the attempt), given up: its end written as interrupted (so its worker's next renewal stops it, and a
-worker that took it finds it ended), acknowledged and deleted. The index written back; the mark set to
-the server now. Returns the server, the `ended` fields written back, how many entries were deleted, and
-the running attempts' entries given up."""
+"""KEYS: the run's mark, its `ended` hash, its work index, its `ran` hash, its generation; ARGV: the consumer
+group, the keys' lifetime in s, what the coordinator knows (`Ledger.payload`), its generation (nothing is
+written once a later coordinator took the run: broker/fence.py). Each entry the run is done with: its end
+written back unless one is there (one its worker wrote back first, `AGAIN`, counts as written back), the
+entry acknowledged and deleted. Each running attempt's entry still on its stream: pending for nobody,
+deleted (its worker, renewing, holds it on as one the broker lost: ownership.py `RENEW`); pending as its
+worker's, its idle time reset (without counting a delivery): the broker's own count ran on from before it
+went back, and its worker, still running it or having ended it unread (broker/recent_ends.py), gets a lease
+to renew it or write its end back before a lapse hands it out again; pending as another consumer's in the
+same delivery or an earlier one (the broker handed the delivery its worker runs out again: a replica that
+lagged, issue #74), handed back to its worker (`RETRYCOUNT`: the count that numbers the attempt stays),
+unless the `ran` hash says the other started it (the other waits at its gate for this write-back, finds the
+entry no longer its own and stands down); pending otherwise than as its worker's (the consumer, when known,
+and the delivery that numbers the attempt), given up: its end written as interrupted (so its worker's next
+renewal stops it, and a worker that took it finds it ended), acknowledged and deleted. The index written
+back; the mark set to the server now. Returns the server, the `ended` fields written back, how many entries
+were deleted, the running attempts' entries given up, and those handed back."""
 
 
 @dataclass(frozen=True)
@@ -136,10 +144,12 @@ class Restored:
     remarked: tuple[str, ...]
     removed: int
     rewound: tuple[str, ...]
+    handed_back: tuple[str, ...] = ()
+    """The running attempts' entries the broker had handed out again, handed back to their workers."""
 
     @property
     def went_back(self) -> bool:
-        return bool(self.remarked or self.removed or self.rewound)
+        return bool(self.remarked or self.removed or self.rewound or self.handed_back)
 
     def said(self, before: str | None) -> str:
         """The run's one line about it: what was written back, or, where nothing was (a failover to a
@@ -154,6 +164,9 @@ class Restored:
             f"{plural(len(self.remarked), 'ended ticket')} re-marked",
             f"{plural(self.removed, 'stale work entry', 'stale work entries')} removed",
         ]
+        if self.handed_back:
+            handed = plural(len(self.handed_back), "running attempt")
+            parts.append(f"{handed} given back to its worker (the broker had handed it out again)")
         if self.rewound:
             parts.append(f"{plural(len(self.rewound), 'running attempt')} enqueued again")
         return (
@@ -203,6 +216,7 @@ class Ledger:
                 AttemptEnd(r.ticket, r.attempt, Outcome.INTERRUPTED, error, 0).value().decode(),
                 r.worker,
                 r.deliveries,
+                ran_field(r.ticket, r.attempt),
             ]
             for entry, r in self.running.items()
             if entry in streams
@@ -233,11 +247,13 @@ class Restoration:
             self.layout.checked(self.run_id),
             self.layout.ended(self.run_id),
             self.layout.work_index(self.run_id),
+            self.layout.ran(self.run_id),
         ]
         args = [GROUP, self.lifetime_s, ledger.payload(streams, why)]
-        server, marked, removed, rewound = await fence.call(self._reconcile, keys, args)
+        server, marked, removed, rewound, handed = await fence.call(self._reconcile, keys, args)
         tickets = tuple(dict.fromkeys(name.decode().rpartition("@")[0] for name in marked))
-        return Restored(server.decode(), tickets, int(removed), tuple(entry.decode() for entry in rewound))
+        rewound, handed = (tuple(entry.decode() for entry in entries) for entries in (rewound, handed))
+        return Restored(server.decode(), tickets, int(removed), rewound, handed)
 
 
 class Gate:
@@ -250,18 +266,29 @@ class Gate:
     def __init__(self, redis: Redis, layout: Layout) -> None:
         self.redis, self.layout = redis, layout
 
-    async def look(self, run_id: str, ticket_id: str, entry: str) -> tuple[int, AttemptEnd | None]:
+    async def look(
+        self, run_id: str, ticket_id: str, stream: str, entry: str
+    ) -> tuple[int, AttemptEnd | None, tuple[str, int] | None]:
         """1 once the run's coordinator checked the broker's server (or the run has no mark: a
         coordinator from before it, or a broker that lost everything); 0 while it has not and a
         coordinator holds the run; 2 when none does. With it, the entry's recorded end (or None): one
-        its worker wrote back while the mark still differs is final too."""
+        its worker wrote back while the mark still differs is final too; and who holds the entry
+        (consumer and delivery count; None: nobody), as the write-back left it: a delivery the broker
+        handed out again is handed back to the worker that runs it (`RECONCILE`)."""
         pipe = self.redis.pipeline(transaction=True)
         pipe.info("server")
         pipe.get(self.layout.checked(run_id))
         pipe.exists(self.layout.coordinator(run_id))
         pipe.hget(self.layout.ended(run_id), ended_field(ticket_id, entry))
-        info, mark, coordinated, value = await pipe.execute()
+        pipe.xpending_range(stream, GROUP, entry, entry, 1)
+        info, mark, coordinated, value, pending = await pipe.execute(raise_on_error=False)
+        for answer in (info, mark, coordinated, value):
+            if isinstance(answer, Exception):
+                raise answer
         end = None if value is None else AttemptEnd.read(value)
+        holder = None
+        if isinstance(pending, list) and pending:  # not an error: a group the broker lost
+            holder = pending[0]["consumer"].decode(), int(pending[0]["times_delivered"])
         if mark is not None and mark.decode() != str(info.get("run_id", "")):
-            return (0 if coordinated else 2), end  # an end recorded since (written back) stands
-        return 1, end
+            return (0 if coordinated else 2), end, holder  # an end recorded since (written back) stands
+        return 1, end, holder

@@ -6,6 +6,8 @@ NDJSON printer take either: it reads the run's description from its entry in the
 event stream from the start with `XREAD BLOCK`, decoding every event strictly (remote/codec.py) and
 delivering each once (`Delivered`: an entry sent twice, or read again after a reconnect, shows
 nothing twice). A gap entry, or publisher numbers that jump (the stream was trimmed), is said. A
+ticket the run took on as it ran (a ticket entry: an add-ticket, a fork) is followed from then on,
+and told to `added`. A
 notice (what the coordinator said of an attempt its worker publishes) is delivered as the `Status`
 of that attempt, apart from its numbered events.
 Watching is read-only: only the lfg that runs the run acts on it (a coordinator sends cancels and
@@ -24,7 +26,15 @@ from typing import TYPE_CHECKING, Any
 
 from lfgtui.broker.client import CONNECT_TIMEOUT_S, client, connect, explain
 from lfgtui.broker.gaps import Gaps, Lost
-from lfgtui.broker.layout import ENTRY_END, ENTRY_EVENTS, ENTRY_GAP, ENTRY_NOTICE, Layout, loads
+from lfgtui.broker.layout import (
+    ENTRY_END,
+    ENTRY_EVENTS,
+    ENTRY_GAP,
+    ENTRY_NOTICE,
+    ENTRY_TICKET,
+    Layout,
+    loads,
+)
 from lfgtui.broker.presence import MAX_ERROR, ask_live, live
 from lfgtui.cancels import raise_swallowed_cancel
 from lfgtui.config.broker import Broker, BrokerError
@@ -32,7 +42,7 @@ from lfgtui.events import Status
 from lfgtui.formats import plural
 from lfgtui.remote.attach import RECONNECTS, AttachError, Delivered, events_of, now_in
 from lfgtui.remote.codec import CodecError, UnknownType, decode, finite
-from lfgtui.remote.description import DescriptionError, RemoteRun, read_description
+from lfgtui.remote.description import DescriptionError, RemoteRun, read_description, read_ticket
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -40,6 +50,7 @@ if TYPE_CHECKING:
     from lfgtui.events import Event
     from lfgtui.run.calls import RetryPolicy
     from lfgtui.run.requests import Request
+    from lfgtui.tickets.ticket import Ticket
 
 BLOCK_MS = 15_000
 """How long one read waits for the next entry."""
@@ -92,6 +103,9 @@ class BrokerAttachment:
         self.known: set[str] = set()
         """The tickets whose events `follow` delivers: those `describe` read, and those the run took
         on as it ran that its coordinator's feed was told of (broker/coordinator.py `Dispatch.wait_for`)."""
+        self.added: Callable[[Ticket], None] | None = None
+        """Who is told of a ticket the run took on as it ran (layout.ENTRY_TICKET: an add-ticket, a
+        fork), once, before its events: the attached TUI's pane of it; None: nobody."""
         self.notices = True
         """Whether the run's notices (layout.ENTRY_NOTICE) are delivered: not to the coordinator that
         said them, whose record has them already."""
@@ -202,6 +216,8 @@ class BrokerAttachment:
                 elif kind == ENTRY_GAP:
                     self._gap(said, _lost(data))
                     gaps.dropped(data, offsets[instance] + now_in(data), known)
+                elif kind == ENTRY_TICKET:
+                    self._add(data, said)
                 elif kind == ENTRY_NOTICE and self.notices:
                     notice = _notice(data, offsets[instance], known, said)
                     if notice is not None:
@@ -211,6 +227,20 @@ class BrokerAttachment:
                     return
             if caught_up is not None and len(reply[0][1] if reply else ()) < ENTRIES_PER_READ:
                 await caught_up()
+
+    def _add(self, data: dict[str, object], said: Callable[[str], None]) -> None:
+        """A ticket entry: the ticket is followed from now on and told to `added`, once (a watcher
+        that attached later had it in the description); one that is not valid is skipped, and said."""
+        try:
+            ticket = read_ticket(data.get("ticket"), "ticket", "the broker")
+        except DescriptionError as exc:
+            said(f"skipped a ticket that is not valid: {exc}")
+            return
+        if ticket.id in self.known:
+            return
+        self.known.add(ticket.id)
+        if self.added is not None:
+            self.added(ticket)
 
     def _place(self, entry_id: str, data: dict[str, object]) -> float:
         """The offset from a publisher's clock to this one, from its first entry read: its `now`

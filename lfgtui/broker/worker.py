@@ -46,7 +46,7 @@ from lfgtui.broker.client import AWAY, until_answered
 from lfgtui.broker.gate import Gate
 from lfgtui.broker.layout import GROUP, Layout, loads, ran_field
 from lfgtui.broker.lease_clock import LeaseClock
-from lfgtui.broker.ownership import Held, Ownership
+from lfgtui.broker.ownership import Held, Ownership, Renewal
 from lfgtui.broker.presence import Presence
 from lfgtui.broker.publisher import Publisher
 from lfgtui.broker.publishers import RunPublishers
@@ -157,6 +157,11 @@ class Holding:
     ticket_id: str = ""
     lost: bool = False
     """Another worker holds the entry now."""
+    replayed_by: str | None = None
+    """Set when the broker, gone back in time, handed this worker's delivery out again and the other
+    keeps it (`RENEW`, `Renewal.REPLAYED`): who ('' when not known). This worker stands down."""
+    started: bool = False
+    """Whether this worker started the attempt (said so in the run's `ran` hash)."""
     fenced: bool = False
     """The lease was not renewed in time: the attempt stopped, its entry is left to be taken over."""
     ended: bool = False
@@ -256,9 +261,17 @@ class BrokerWorker:
                 if failures:
                     self.said("the broker is back: taking work again")
                     failures = 0
-                for n, one in enumerate(taken):
+                fresh = [one for one in taken if one.entry not in self.running]
+                for one in taken:
+                    if one.entry in self.running:  # its own running entry handed out again: runs once
+                        self.said(
+                            f"entry {one.entry} of {one.stream}: the broker went back in time (restored or "
+                            "failed over) and handed it out again to this worker, which runs it already: "
+                            "not starting it twice"
+                        )
+                for n, one in enumerate(fresh):
                     self._start(Holding(one, slot=n < slots))
-                self._release(slots - len(taken))
+                self._release(slots - len(fresh))
         finally:
             within_s = FINISH_S + STOP_S  # an attempt that ended is recorded and acknowledged first
             if not await stop([presence, rewriting, *self.running.values()], within_s):
@@ -483,14 +496,17 @@ class BrokerWorker:
         (its coordinator writes the end back: broker/restored.py). Waits, the lease renewed, while
         the run's coordinator has not checked the broker's server since it restarted or failed over;
         a run no coordinator holds for a lease is not waited for."""
-        entry, waited, alone_since = holding.taken.entry, False, None
+        taken, waited, alone_since = holding.taken, False, None
+        mine = (self.options.name, taken.deliveries)
         while True:
-            state, end = await until_answered(
-                lambda: self.gate.look(item.run_id, item.ticket.id, entry),
+            state, end, holder = await until_answered(
+                lambda: self.gate.look(item.run_id, item.ticket.id, taken.stream, taken.entry),
                 self.explain,
                 self.said,
                 "starting an attempt waits for it",
             )
+            if state != 0 and end is None and holder is not None and holder != mine:
+                self._given_back(holding, holder)  # the write-back gave it back to the worker running it
             if state == 1 or end is not None or holding.forsaken:
                 return end
             now = time.monotonic()
@@ -508,6 +524,14 @@ class BrokerWorker:
                     "for the run's coordinator to write back what ended before starting it"
                 )
             await asyncio.sleep(min(self.lease_s * RENEW_EVERY, GATE_EVERY_S))
+
+    def _given_back(self, holding: Holding, holder: tuple[str, int]) -> None:
+        """The entry is another's now, found at the gate (before this worker started it): in a later
+        delivery, taken over; in this delivery or an earlier one, a delivery the broker handed out
+        again (it went back in time) and gave back to the worker that runs it."""
+        holding.lost = True
+        if holder[0] != self.options.name and holder[1] <= holding.taken.deliveries:
+            holding.replayed_by = holder[0]
 
     async def _run_refused(self, item: WorkItem, entry: str) -> str | None:
         """Why an entry's run is not one to run work for: no coordinator enqueued the ticket in it
@@ -554,12 +578,20 @@ class BrokerWorker:
             return True
         attempt = item.attempt + taken.deliveries - 1
         field = ended_field(item.ticket.id, taken.entry)
-        holding.held = Held(self.layout.ended(item.run_id), field, self.layout.held(item.run_id, field))
+        ran = self.layout.ran(item.run_id), ran_field(item.ticket.id, attempt)
+        holding.held = Held(self.layout.ended(item.run_id), field, self.layout.held(item.run_id, field), *ran)
         if (ended := await self._ended_before(item, holding)) is not None or holding.forsaken:
             if ended is not None:
                 self.said(
                     f"{item.ticket.id} of run {item.run_id} (attempt {ended.attempt}) ended already "
                     f"({ended.outcome}): not running it again"
+                )
+            elif holding.replayed_by is not None:
+                who = f"worker {holding.replayed_by}" if holding.replayed_by else "another worker"
+                self.said(
+                    f"{item.ticket.id} of run {item.run_id} (attempt {attempt}): the broker went back in "
+                    f"time (restored or failed over) and handed out again the delivery {who} runs: "
+                    "not running it here"
                 )
             else:  # its worker wrote its end back, or it lapsed, while this one waited at the gate
                 self.said(
@@ -585,6 +617,7 @@ class BrokerWorker:
         await until_answered(
             lambda: self._took(item, attempt), self.explain, self.said, "starting an attempt waits for it"
         )
+        holding.started = True
         last = earlier[-1][0].decode() if earlier else since
         publisher = self.publishers.open(item.run_id)
         how = "took over" if taken.deliveries > 1 else "took"
@@ -757,8 +790,8 @@ class BrokerWorker:
             await asyncio.sleep(self.lease_s * RENEW_EVERY)
             asked = time.monotonic()
             try:
-                mine = await ownership.renew(
-                    taken.stream, taken.entry, taken.deliveries, self._lease_ms, holding.held
+                renewal = await ownership.renew(
+                    taken.stream, taken.entry, taken.deliveries, self._lease_ms, holding.held, holding.started
                 )
             except Exception as exc:
                 failures += 1
@@ -767,21 +800,36 @@ class BrokerWorker:
                 continue
             raise_swallowed_cancel()
             failures = 0
-            if not mine:
-                loop.call_soon_threadsafe(self._lose, holding)
+            if not renewal.mine:
+                loop.call_soon_threadsafe(self._lose, holding, renewal)
                 return
+            if renewal is Renewal.TAKEN_BACK:
+                loop.call_soon_threadsafe(self.said, self._taken_back(holding))
             holding.renewed = max(holding.renewed, asked)  # read by `_fence` on the worker's loop
             if holding.gate is not None and holding.gate.held:  # what waited on the doubt goes out
                 loop.call_soon_threadsafe(holding.gate.release)
 
-    def _lose(self, holding: Holding) -> None:
+    def _taken_back(self, holding: Holding) -> str:
+        return (
+            f"entry {holding.taken.entry}: the broker went back in time (restored or failed over) and "
+            "handed out again the delivery this worker runs: taken back, its attempt runs on here"
+        )
+
+    def _lose(self, holding: Holding, renewal: Renewal = Renewal.LOST) -> None:
         """Another worker holds the entry (or the broker lost it): stop the attempt here, publishing
         nothing more of it."""
         holding.lost = True
+        why = self._lost_lease
+        if renewal is Renewal.REPLAYED:
+            holding.replayed_by = holding.replayed_by or ""
+            why = (
+                f"worker {self.options.name} stood down: the broker went back in time (restored or failed "
+                "over) and handed out again the delivery of this attempt, which another worker runs"
+            )
         if holding.gate is not None:
             holding.gate.release()  # dropped: forsaken
         if holding.run is not None:
-            holding.run.interrupt(holding.ticket_id, ErrorInfo(ErrorKind.CONNECTION, self._lost_lease))
+            holding.run.interrupt(holding.ticket_id, ErrorInfo(ErrorKind.CONNECTION, why))
 
     async def _fence(self, holding: Holding) -> None:
         """Stop the attempt once its lease went unrenewed for `FENCE_AFTER` of it by this worker's
@@ -803,8 +851,8 @@ class BrokerWorker:
                 return
             if confirmed is None:
                 break
-            if not confirmed:
-                self._lose(holding)
+            if not confirmed.mine:
+                self._lose(holding, confirmed)
                 return
             holding.renewed = max(holding.renewed, asked)
             if holding.gate is not None:
@@ -829,24 +877,24 @@ class BrokerWorker:
         events go out; else they are dropped and the entry left (taken over, or to be)."""
         asked = time.monotonic()
         confirmed = await self._confirm(holding, asked)
-        if confirmed:
-            holding.renewed = max(holding.renewed, asked)
-        elif confirmed is None:
+        if confirmed is None:
             holding.fenced = True
+        elif confirmed.mine:
+            holding.renewed = max(holding.renewed, asked)
         else:
             holding.lost = True
         assert holding.gate is not None
         holding.gate.release()
 
-    async def _confirm(self, holding: Holding, asked: float) -> bool | None:
-        """Renew the lease now, within `CONFIRM_BY` of it: whether this worker still held the entry;
-        None when the broker did not answer in time (or failed)."""
+    async def _confirm(self, holding: Holding, asked: float) -> Renewal | None:
+        """Renew the lease now, within `CONFIRM_BY` of it: what the broker said of this worker's hold
+        on the entry; None when the broker did not answer in time (or failed)."""
         lease, taken = self.lease_s, holding.taken
         within = max(holding.renewed + lease * CONFIRM_BY - asked, min(lease / 4, LATE_CONFIRM_S))
         try:
             async with asyncio.timeout(within):
                 return await self.ownership.renew(
-                    taken.stream, taken.entry, taken.deliveries, self._lease_ms, holding.held
+                    taken.stream, taken.entry, taken.deliveries, self._lease_ms, holding.held, holding.started
                 )
         except TimeoutError:
             return None

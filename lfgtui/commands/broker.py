@@ -276,6 +276,12 @@ class Outlet:
             runner.dispatch.fence = publisher.fence = self.lease.fence
         run.sinks.append(publisher if runner is None else runner.published(publisher))
         run.readers.append(publisher.looked)
+
+        def added(ticket: Ticket) -> None:  # watchers follow it; those who attach later are told of it
+            written = [state.written for state in run.states.values()]
+            publisher.added(ticket, run_description(run.run_id, written, run.book.prices, False))
+
+        run.added.append(added)
         publisher.start()
         watch = f"lfg attach {broker.where} {run.run_id}"
         doing = "publishing this run to" if runner is None else "running this run on the workers of"
@@ -287,6 +293,7 @@ class Outlet:
                 await runner.dispatch.start(run.run_id, said, publisher.instance)
             yield watch
         finally:
+            run.added.remove(added)
             await publisher.aclose(DRAIN_S)
             if runner is not None:
                 await runner.dispatch.aclose()

@@ -22,7 +22,7 @@ import contextlib
 import dataclasses
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from lfgtui.config.mcp import servers_from_json
@@ -116,6 +116,9 @@ class RecordedRun:
     """Tickets recorded by an lfg that did not keep `NOT_KEPT_BEFORE`: they run with the defaults."""
     command: str = ""
     """The command line that ran it, as recorded."""
+    parents: dict[str, str] = field(default_factory=dict)
+    """The lead that added each ticket a lead added, by the ticket's id (`Run.parents`): a resumed
+    lead's tickets from before are its own still. Empty in an imported run, which has no leads."""
 
     @property
     def coordinated(self) -> bool:
@@ -271,8 +274,10 @@ def recorded_run(record: RunRecord) -> RecordedRun:
     tickets = tuple(shaped.values())
     file = record.row.tickets_file
     older = tuple(t.row.ticket for t in record.tickets if not t.row.every_field)
+    leads = {t.ticket.id for t in tickets if t.ticket.lead}
+    parents = {t.row.ticket: lead for t in record.tickets if (lead := t.row.added_by_lead) in leads}
     return RecordedRun(
-        record.row.id, Path(file) if file else None, tickets, imported, older, record.row.command
+        record.row.id, Path(file) if file else None, tickets, imported, older, record.row.command, parents
     )
 
 

@@ -105,10 +105,12 @@ class Decided:
 @dataclass(frozen=True, slots=True)
 class Added:
     """A ticket the run took on while it ran, its row before its events: a fork (run/fork.py, its
-    `fork_of`) or the synthesis of tournament `synthesis_of`."""
+    `fork_of`), the synthesis of tournament `synthesis_of`, or a ticket added (by a `lead`)."""
 
     ticket: Ticket
     synthesis_of: str | None = None
+    lead: str | None = None
+    """The lead that added it (`Run.parents`), if a lead did."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,7 +323,7 @@ class Recorder:
                     if run is not None:
                         self._continue(runs.pop(item.ticket))
                     self._apply(item)
-                    runs[item.ticket] = Deltas(kind, item.attempt, self._attempts[item.ticket, item.attempt])
+                    runs[item.ticket] = Deltas(kind, item.attempt, self._attempt(item))
                     continue
                 if runs:
                     for run in runs.values():
@@ -391,7 +393,7 @@ class Recorder:
             "SELECT id FROM tickets WHERE run_id = ? AND ticket = ?", (self.run_id, ticket.id)
         ).fetchone()
         if found is None:
-            row = replace(ticket_row(ticket), synthesis_of=item.synthesis_of)
+            row = replace(ticket_row(ticket), synthesis_of=item.synthesis_of, added_by_lead=item.lead)
             values = (self.run_id, *row.to_db())
             found = (self.conn.execute(TicketRow.insert_sql("run_id"), values).lastrowid or 0,)
         self._tickets[ticket.id] = found[0]

@@ -586,6 +586,13 @@ its caps on the tickets it adds, so `lfg resume` runs a lead as a lead. A row re
 and NULL: no lead, as none was then."""
 
 V33 = """
+ALTER TABLE tickets ADD COLUMN added_by_lead TEXT;
+"""
+"""For a ticket a lead added as the run ran (an add-ticket through its token): that lead's id, so `lfg
+resume` gives the lead its tickets from before as its own (`Run.parents`: it may reach them, its caps
+count them, they stop with it). A row recorded before says NULL: no lead added it, as none could."""
+
+V34 = """
 ALTER TABLE tickets ADD COLUMN lead_max_per_minute INTEGER;
 ALTER TABLE tickets ADD COLUMN lead_budget_usd REAL;
 """
@@ -595,6 +602,6 @@ then."""
 
 MIGRATIONS: tuple[str, ...] = (
     V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14, V15, V16, V17, V18, V19, V20, V21, V22,
-    V23, V24, V25, V26, V27, V28, V29, V30, V31, V32, V33,
+    V23, V24, V25, V26, V27, V28, V29, V30, V31, V32, V33, V34,
 )  # fmt: skip
 """Migration N (1-based) brings a file from `user_version` N-1 to N."""

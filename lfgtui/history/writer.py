@@ -151,9 +151,10 @@ class RunHistory:
         self._has_events.set()
         self._urgent.set()
 
-    def add_ticket(self, ticket: Ticket) -> None:
-        """Record a ticket the run took on while it ran (a fork), before any of its events."""
-        self._tell(Added(ticket))
+    def add_ticket(self, ticket: Ticket, lead: str | None = None) -> None:
+        """Record a ticket the run took on while it ran (a fork, an add-ticket: by `lead`, when a lead
+        added it), before any of its events."""
+        self._tell(Added(ticket, lead=lead))
 
     def held_dropped(self, ticket_id: str, attempt: int, said: str) -> None:
         """Record that the person dropped what `attempt` of the ticket held, unsent, when its run

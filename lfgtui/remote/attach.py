@@ -31,7 +31,7 @@ from lfgtui.contest import CheckRan, VerdictDecided
 from lfgtui.events import AttemptEnded, Event, Outcome
 from lfgtui.remote.codec import CodecError, UnknownType, decode, decode_check, decode_verdict, finite
 from lfgtui.remote.description import DescriptionError, RemoteRun, read_description, read_ticket
-from lfgtui.remote.server import API, HEARTBEAT_S, WATCHER_HEADER
+from lfgtui.remote.wire import API, HEARTBEAT_S, WATCHER_HEADER
 from lfgtui.run import RetryPolicy
 from lfgtui.run.requests import Added, AddTicket, Request, encode
 
@@ -101,6 +101,9 @@ class Followed(Protocol):
     read_only: str
     """What the person who asks it to cancel, retry or approve is told when the run does not let its
     watchers (its description's `control` is false): how this kind of run is controlled."""
+    added: Callable[[Ticket], None] | None
+    """Who is told of a ticket the run took on while it runs (an add-ticket, a fork), before its
+    events: the attached TUI's pane of it."""
 
     async def describe(self, said: Callable[[str], None] | None = None) -> RemoteRun: ...
 

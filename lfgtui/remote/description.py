@@ -60,6 +60,8 @@ def ticket_json(ticket: Ticket) -> dict[str, Any]:
 
 def read_ticket(item: object, where: str, source: str = "the server") -> Ticket:
     """The ticket `item` describes (`where` in what `source` sent); raises `DescriptionError`."""
+    if not isinstance(item, dict):
+        raise DescriptionError(f"{source}'s description of the run is not valid: {where} is not an object")
     try:
         row = row_from_json(TicketRow, item, where, _names(item))
     except InvalidExport as exc:

@@ -83,6 +83,22 @@ class LeadRole:
         )
 
 
+def not_on_a_broker(tickets: Sequence[Ticket]) -> str | None:
+    """Why a run coordinated on a broker's workers (`--broker`) cannot run these tickets, or None: a
+    lead's agent would run on a worker, which cannot serve the run to it yet (its door is a socket on
+    the coordinator's machine), so it is refused before anything starts rather than run without its
+    tools."""
+    leads = [ticket.id for ticket in tickets if ticket.lead]
+    if not leads:
+        return None
+    named = ", ".join(repr(lead) for lead in leads)
+    return (
+        f"ticket {named}: lead = true needs its run served to its agent on this machine, and on a "
+        "broker's run (--broker) its agent would run on a worker, which cannot reach the run yet: run "
+        "it without --broker (its tickets may still publish with --publish)"
+    )
+
+
 def lead_of(text: str) -> LeadRole:
     """`--lead RUN/TICKET/LIVE/ADDED/PER_MINUTE/BUDGET` (`LeadRole.arg`); ValueError otherwise."""
     run_id, _, rest = text.partition("/")
@@ -142,6 +158,7 @@ async def serving_leads(run: Run, tickets: Sequence[Ticket]) -> AsyncIterator[No
     from lfgtui.remote.hub import EventHub
     from lfgtui.remote.server import EngineControls, RunServer, read_token
     from lfgtui.run.agents.launch import LeadDoor
+    from lfgtui.run.decisions import children
 
     folder = Path(tempfile.mkdtemp(prefix="lfg-lead-"))  # 0700: this user's alone
     keep_from_sandboxes(folder)
@@ -150,8 +167,9 @@ async def serving_leads(run: Run, tickets: Sequence[Ticket]) -> AsyncIterator[No
         for number, ticket in enumerate(leads):
             hub = EventHub(run.clock)
             run.sinks.append(Seen(hub, ticket.id, run.parents))
+            own = [ticket, *(run.states[child].written for child in children(run, ticket.id))]  # resumed
             server = RunServer(
-                hub, run.run_id, [ticket], read_token(None), EngineControls(run), prices=run.book.prices
+                hub, run.run_id, own, read_token(None), EngineControls(run), prices=run.book.prices
             )
             served.append((hub, server))
             run.added.append(functools.partial(_told, server, ticket.id, run.parents))

@@ -43,6 +43,7 @@ from lfgtui.inert import inert
 from lfgtui.remote.description import run_description
 from lfgtui.remote.hub import EventHub
 from lfgtui.remote.inbox import PAGE_PATH, Inbox, page
+from lfgtui.remote.wire import API, HEARTBEAT_S, WATCHER_HEADER
 from lfgtui.run.approvals import Reply
 from lfgtui.run.requests import (
     Added,
@@ -73,9 +74,6 @@ if TYPE_CHECKING:
     from lfgtui.events import HeldMessage
     from lfgtui.run import Run
 
-API = "/v1"
-HEARTBEAT_S = 15.0
-"""A comment this often keeps proxies from closing a quiet stream, and shows a dead watcher."""
 WRITE_TIMEOUT_S = 10.0
 """A watcher that cannot take a message for this long is dropped (it reconnects and catches up)."""
 MAX_BEHIND_BYTES = 8 * 1024 * 1024
@@ -97,8 +95,6 @@ BACKLOG = 16
 each holding a descriptor until it is answered, so it bounds a flood's burst too."""
 AUTH_TIMEOUT_S = 10.0
 """A connection that has made no request with the token this long after it opened is closed."""
-WATCHER_HEADER = "LFG-Watcher"
-"""Who a watcher says it is (`lfg attach` sends `user@host`); a control action is recorded with it."""
 MAX_WATCHER_NAME = 100
 """Characters of a watcher's name kept in what the run records."""
 MAX_BODY_BYTES = MAX_MESSAGE_CHARS * 12 + 4096

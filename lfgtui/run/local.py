@@ -377,7 +377,7 @@ def no_door(door: LeadDoor | None) -> str:
     if door is None:
         return (
             "a lead ticket needs lfg to serve its run to it, which lfg run does for the run it runs "
-            "(not a broker's worker, nor lfg resume yet)"
+            "here (not a broker's worker yet: lfg run --broker refuses a lead)"
         )
     return (
         'a lead ticket is boxed by sandbox = "bwrap" or none: a container cannot reach its run\'s socket yet'

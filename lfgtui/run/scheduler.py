@@ -90,8 +90,8 @@ class Recording(Protocol):
 
     def __call__(self, event: Event) -> None: ...
 
-    def add_ticket(self, ticket: Ticket) -> None:
-        """Record a ticket the run took on while it ran (a fork), before its events."""
+    def add_ticket(self, ticket: Ticket, lead: str | None = None) -> None:
+        """Record a ticket the run took on while it ran (a fork; one `lead` added), before its events."""
         ...
 
     def held_dropped(self, ticket_id: str, attempt: int, said: str) -> None:
@@ -512,7 +512,7 @@ class Run:
         self.states[ticket.id] = state = TicketState(ticket)
         state.why = why
         if record and self.recording is not None:
-            self.recording.add_ticket(ticket)
+            self.recording.add_ticket(ticket, self.parents.get(ticket.id))
         for told in self.added:
             told(ticket)
         self._launch(state, "added")

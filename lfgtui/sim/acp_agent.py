@@ -103,6 +103,7 @@ from lfgtui.sim.acp_mcp import MCP_TRANSPORTS, capabilities, received
 from lfgtui.sim.acp_prompt import (
     ALLOWING,
     AUTO_MODE,
+    LATE_WORD,
     PERMISSION_OPTIONS,
     AgentRun,
     PromptCancelled,
@@ -681,7 +682,17 @@ class SimAcpAgent:
             stop_reason,
             run.output_tokens,
         )
+        if self.options.quirks.late_word:
+            self._after_response(self._late_word(session))
         return PromptResponse(stop_reason=stop_reason, usage=usage)
+
+    async def _late_word(self, session: SimSession) -> None:
+        """`--late-word`: a file read first, which lfg answers only after it has taken the prompt's
+        answer, so the word comes after the turn ended on lfg's side too."""
+        with contextlib.suppress(acp.RequestError):
+            await self.conn.read_text_file(session.id, str(session.cwd / "late.txt"))
+        await self.conn.session_update(session.id, update_agent_message_text(LATE_WORD))
+        log.info("a late word in %s after prompt %d was answered", session.id, session.prompts)
 
     async def _play(self, run: AgentRun) -> None:
         """The scenario's model calls; under `--answers-early` only until the turn's first permission
@@ -1277,6 +1288,12 @@ def _stopping_quirks(group: Options) -> None:
         " with the turn once it is answered (as Codex did when its Responses interrupt was refused)",
     )
     group.add_argument(
+        "--late-word",
+        action="store_true",
+        help="after answering a prompt, read a file, then send one more message chunk of that turn"
+        " (an update after its session/prompt returned)",
+    )
+    group.add_argument(
         "--deaf-to-cancel",
         action="store_true",
         help="ignore session/cancel: the turn runs on until the client ends the process (a hung agent)",
@@ -1344,6 +1361,7 @@ def main(argv: list[str] | None = None) -> None:
             rate_limit=args.rate_limit,
             after_denial=args.after_denial,
             answers_early=args.answers_early,
+            late_word=args.late_word,
             deaf_to_cancel=args.deaf_to_cancel,
             steer_cuts=args.steer_cuts,
             withdraw_when=args.withdraw_when,

@@ -67,6 +67,8 @@ ALLOWING = frozenset({"allow_once", "allow_always"})
 AUTO_MODE = "auto"
 """The mode (`--start-mode auto`) where the agent decides its permissions itself and asks nobody, as
 Claude Code's `auto` does: a client that wants the person asked must set another."""
+LATE_WORD = "(a late word, after this turn's prompt was answered)"
+"""What `--late-word` sends once its prompt was answered."""
 INTERNAL_ERROR = -32603  # JSON-RPC's code for a failure inside the agent: how a model call failure surfaces
 AUTH_REQUIRED = -32000  # ACP's code for a missing or bad credential: how an HTTP 401 fault surfaces
 # A JSON-RPC message cut off mid-string, as a broken agent might print it.
@@ -180,6 +182,10 @@ class Quirks:
     person, and the turn goes on once it is answered: what follows no `session/prompt` owns any more,
     as Codex went on after codex-acp answered its prompt when its model's Responses interrupt was
     refused (issue 78)."""
+    late_word: bool = False
+    """Once a prompt is answered, and lfg has answered a file read asked after it, one more message
+    chunk of that turn (`LATE_WORD`): an update that comes after its `session/prompt` returned, as a
+    Codex still streaming when codex-acp answered (issue 78)."""
     steer_cuts: bool = False
     """A steer taken mid-answer (`--steering injected`) cuts the model call streaming now off, as
     Claude Code does (issue 73): the rest of its text is never sent, none of its tokens is in the

@@ -3,10 +3,15 @@ only, `python -I -S container_client.py REQUEST`) in place of the boxed command.
 
 A container sees none of the client's environment unless named: this passes each variable of its
 own environment (the command's or the agent's, exactly as lfg built it) by name (`-e NAME`, so no
-value shows on a command line), but the engine's own settings (`DOCKER_HOST`, `CONTAINERS_CONF`,
-`XDG_RUNTIME_DIR`), which lfg adds for the client alone, and what the box sets itself (`inside`:
-`TMPDIR`, its own `/tmp`). A Unix socket lfg covered (`covers`) that is gone by the time the client
-starts is not covered (the engine would fail making the cover's mount point on a read-only folder).
+value shows on a command line), but what the box sets itself (`inside`: `TMPDIR`, its own `/tmp`).
+The engine's own settings (`DOCKER_HOST`, `CONTAINERS_CONF`, `XDG_RUNTIME_DIR`, and the `HOME` and
+XDG folders rootless podman keeps its store in), lfg's, are added for the client alone: none goes in
+that the command's own environment does not hold, and where it holds another value (its own `HOME`)
+that value goes in. A Unix socket lfg covered (`covers`) that is gone by the time the client starts
+is not covered (the engine would fail making the cover's mount point on a read-only folder). One
+deleted while the engine sets the container up still fails its start; the engines say no more than
+an exit code, which a command inside could give too, so nothing is started again (a command could
+run twice): the box's failure is said in one line, naming the socket.
 
 Killing the client does not stop its container: the engine's daemon or monitor runs it. So each
 container is tethered to its client, and everything in it is killed when the client dies however it
@@ -14,18 +19,22 @@ dies (SIGKILL included). A command's by its stdin (`tether`): a pipe only the cl
 read to its end by the tether script inside (tools/containers.py). An agent's stdin is its protocol,
 whose end an agent may ignore (and SIGTERM with it), so its container gets a FIFO (`leash`) that
 this script holds open for writing while it waits on the engine (which does not inherit it: the
-engine's own helpers, podman's monitor, would outlive the client holding it); the container's
-`LEASHED` script reads it to its end. Each container is labelled with its client (`CLIENT_LABEL`),
-so lfg removes one whose client has ended.
+engine's own helpers, podman's monitor, would outlive the client holding it); the container's first
+process (tools/box_init.py), which the agent can neither kill nor stop, reads it to its end. Each
+container is labelled with its client (`CLIENT_LABEL`), so lfg removes one whose client has ended.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import stat
 import sys
 
 CLIENT_LABEL = "lfgtui.client"
+NOT_STARTED = (125, 126)
+"""How docker and podman exit when they could not make or start the container (126 also a command
+inside that could not be run: a covered socket gone meanwhile is said only with one of these)."""
 
 
 def started(pid: int) -> str:
@@ -36,6 +45,16 @@ def started(pid: int) -> str:
             return file.read().rsplit(b")", 1)[1].split()[19].decode()
     except (OSError, IndexError):
         return "gone"
+
+
+def socket_now(path: str) -> list[int] | None:
+    """The socket at `path` as it is now (device, inode, change time: `sandbox_start.same`), or None
+    where none is."""
+    try:
+        now = os.lstat(path)
+    except OSError:
+        return None
+    return [now.st_dev, now.st_ino, now.st_ctime_ns] if stat.S_ISSOCK(now.st_mode) else None
 
 
 def _uncovered(options: list[str], gone: set[str]) -> list[str]:
@@ -54,30 +73,36 @@ def main() -> None:
     settings: dict[str, str] = request["settings"]
     env = dict(os.environ)
     inside: dict[str, str] = request["inside"]
-    passed = [
-        part for name in sorted(env) if name not in settings and name not in inside for part in ("-e", name)
-    ]
+    differs = {name for name, value in settings.items() if env.get(name, value) != value}
+    kept = {*inside, *differs}
+    passed = [part for name in sorted(env) if name not in kept for part in ("-e", name)]
+    passed += [part for name in sorted(differs) for part in ("-e", f"{name}={env[name]}")]
     passed += [part for name, value in inside.items() for part in ("-e", f"{name}={value}")]
     env.update(settings)
     engine = request["engine"]
     client = ["--label", f"{CLIENT_LABEL}={os.getpid()}/{started(os.getpid())}"]
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # -I puts no folder on the path
-    from sandbox_start import is_socket  # a sibling script's, stdlib only
+    from sandbox_start import same  # a sibling script's, stdlib only
     from supervisor import exit_like
 
-    gone = {spec for path, spec in request["covers"].items() if not is_socket(path)}
+    covers: dict[str, str] = request["covers"]
+    found = {path: identity for path in covers if (identity := socket_now(path)) is not None}
+    gone = {spec for path, spec in covers.items() if path not in found}
     argv = [engine, *_uncovered(request["options"], gone), *client, *passed, *request["command"]]
     if request["tether"]:
-        read, write = os.pipe()
-        os.dup2(read, 0)
+        read, _ = os.pipe()  # its write end held by the client alone: closed when it dies
+        engine_pid = os.posix_spawn(engine, argv, env, file_actions=[(os.POSIX_SPAWN_DUP2, read, 0)])
         os.close(read)
-        os.set_inheritable(write, True)  # held by the client only: closed when it dies
-        os.execve(engine, argv, env)
-    held = os.open(request["leash"], os.O_RDWR)  # a FIFO: opened without waiting for its reader
-    os.chmod(request["leash"], 0o400)  # no one else opens it to write, the agent inside neither
-    engine_pid = os.posix_spawn(engine, argv, env)
+    else:
+        os.open(request["leash"], os.O_RDWR)  # a FIFO, held: opened without waiting for its reader
+        os.chmod(request["leash"], 0o400)  # no one else opens it to write, the agent inside neither
+        engine_pid = os.posix_spawn(engine, argv, env)
     _, status = os.waitpid(engine_pid, 0)
-    os.close(held)
+    went = [path for path, identity in found.items() if not same(path, identity)]
+    if went and os.WIFEXITED(status) and os.WEXITSTATUS(status) in NOT_STARTED:
+        where, name = ", ".join(went), os.path.basename(engine)
+        said = f"the Unix socket {where} it covers went away while {name} set the container up"
+        print(f"lfg: the box did not start: {said}", file=sys.stderr)
     exit_like(status)
 
 

@@ -12,8 +12,9 @@ shows: neither the rest of the disk nor its processes.
 Killing the engine's client does not stop its container, so each is named and labelled with the lfg
 that started it (`OWNER_LABEL`) and tethered to its client (tools/container_client.py): a command's
 by its stdin, an agent's (whose stdin is its protocol, and which may ignore its end and SIGTERM) by a
-FIFO bound in (`LEASH`); when the client dies, however it dies, everything in the container is
-killed. At each attempt's end the ticket's containers whose client is gone are removed (`removed`),
+FIFO bound in (`LEASH`), which the container's first process watches (tools/box_init.py: one the
+agent can neither kill nor stop); when the client dies, however it dies, everything in the container
+is killed. At each attempt's end the ticket's containers whose client is gone are removed (`removed`),
 and at lfg's first use of an engine the containers of an lfg that is gone (`_sweep`).
 """
 
@@ -41,7 +42,7 @@ from pathlib import Path
 import lfgtui
 from lfgtui.inert import inert
 from lfgtui.tickets.ticket import Ticket
-from lfgtui.tools import container_client
+from lfgtui.tools import box_init, container_client
 from lfgtui.tools.sandbox import PRIVATE_TMP, Sandbox
 from lfgtui.tools.sandbox_sockets import unix_sockets
 from lfgtui.tools.scripts import stdlib_script
@@ -62,8 +63,14 @@ SETTINGS = (
     "CONTAINERS_CONF",
     "CONTAINERS_STORAGE_CONF",
     "XDG_RUNTIME_DIR",
+    "HOME",
+    "XDG_DATA_HOME",
+    "XDG_CONFIG_HOME",
 )
-"""The engine's own settings, passed to its client (never into the container)."""
+"""The engine's own settings, lfg's own, passed to its client (into the container only what the
+command's own environment holds): rootless podman (lfg run as a normal user) keeps its images and
+reads its configuration under the person's `HOME` or `XDG_DATA_HOME` and `XDG_CONFIG_HOME`, which a
+command's environment may lack; without them its client found another store, without lfg's image."""
 PROBE_TIMEOUT_S = 60.0
 NPROC = 4096
 SKELETON_FOLDERS = ("etc", "proc", "sys", "dev", "tmp", "root", "usr", "work", "sbin", "run", "lfg")
@@ -75,10 +82,9 @@ TETHER = 'exec 2>&1 3<&0 0</dev/null; { cat <&3 >/dev/null; kill -KILL -1; } & e
 the container killed; the command itself runs with none, its stderr on its stdout (as lfg reads a
 command's output: the engine would carry them apart, and their order would be lost)."""
 LEASH = "/lfg/leash"
-"""Where an agent's container sees its client's FIFO, read-only: read to its end (the client gone),
-then every process of the container killed, the agent's too, whatever it ignores."""
-LEASHED = f'{{ cat <{LEASH}; kill -KILL -1; }} </dev/null >/dev/null 2>&1 & exec "$@"'
-"""An agent's container: its leash watched beside it, holding none of the agent's pipes."""
+"""Where an agent's container sees its client's FIFO, read-only: read to its end (the client gone)
+by the container's first process (tools/box_init.py, which the agent can neither kill nor stop),
+which exits, and every process of the container dies with it, the agent's too, whatever it ignores."""
 REMOVE_TRIES = 5
 _NAMES = itertools.count(1)
 _PROBING = threading.Lock()
@@ -103,7 +109,8 @@ class ContainerBox(Sandbox):
             *(["--runtime", "runc"] if self.engine == "podman" and shutil.which("runc") else []),
             "run",
             *_limits(self.engine),
-            *("--rm", "-i", "--init", "--pull", "never", "--name", name),  # never an image from a registry
+            *("--rm", "-i", "--pull", "never", "--name", name),  # never an image from a registry
+            *(("--init",) if self.tethered else ()),  # an agent's first process is lfg's (box_init.py)
             *(
                 "--label",
                 f"{LABEL}=1",
@@ -116,13 +123,17 @@ class ContainerBox(Sandbox):
             *("--network", "host" if self.network else "none"),
             *("--cap-drop", "ALL", "--security-opt", "no-new-privileges"),
             *("--user", f"{os.getuid()}:{os.getgid()}"),
+            *_own_ids(self.engine),
             *self._mounts_args(argv),
             *("-w", str(cwd)),
         ]
         leash = None if self.tethered else _leash()
         if leash is not None:
             options += _bind(leash, Path(LEASH), "ro")
-        command = [IMAGE, "/bin/sh", "-c", TETHER if leash is None else LEASHED, "sh", *argv]
+        if leash is None:
+            command = [IMAGE, "/bin/sh", "-c", TETHER, "sh", *argv]
+        else:  # its own first process watches the leash, which the agent cannot kill (box_init.py)
+            command = [IMAGE, *stdlib_script(Path(box_init.__file__)), LEASH, *argv]
         covers = {str(path): spec for path in unix_sockets() if (spec := _cover(path)) in options}
         request = {
             "engine": _program(self.engine),
@@ -287,6 +298,14 @@ def _limits(engine: str) -> list[str]:
     ]
 
 
+def _own_ids(engine: str) -> list[str]:
+    """Rootless podman (lfg run as a normal user) maps the person's own uid and gid into the
+    container (`--userns keep-id`): by default its uid there is a subordinate id of theirs on the
+    host, which may not write their worktree and whose files would not be theirs. Root's podman and
+    docker's daemon map none: the uid given is the host's."""
+    return ["--userns", "keep-id"] if engine == "podman" and os.geteuid() != 0 else []
+
+
 def _limit(value: int) -> str:
     return "-1" if value == resource.RLIM_INFINITY else str(value)
 
@@ -309,7 +328,8 @@ def _runs_from(argv: Sequence[str]) -> list[Path]:
             found.append(Path(*parts[: len(parts) - parts[::-1].index("node_modules")]))
         found.append(real.parent.parent)
     usr = Path("/usr")
-    named = [Path(os.path.normpath(path)) for path in found if path.is_absolute() and path.is_dir()]
+    # a folder the person may not enter (a PATH kept from root's by `su`) is not theirs to run from
+    named = [Path(os.path.normpath(path)) for path in found if path.is_absolute() and os.path.isdir(path)]
     # what is /usr's already (/bin, /sbin: links into it) is not bound again over the image's links
     kept = {
         where

@@ -1,6 +1,7 @@
 """add-ticket on a coordinated run (`lfg run --broker … --open --serve … --control`) as real
 processes on a real redis-server: a ticket added once the first has ended runs on a worker like the
-file's own, and the open run ends when the person ends it."""
+file's own, and the open run ends when the person ends it; a watcher through the broker (`lfg attach
+redis://… RUN --json`) prints it as the coordinator does."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import httpx2
 import pytest
 
 from tests.support.fleet import Fleet, coordinate, ends, eventually, ran_on
+from tests.support.lfg import command
 from tests.support.serving import TOKEN
 
 ONE = '[[ticket]]\nid = "first"\nprompt = "go"\nprovider = "sim"\nmodel = "hello"\n'
@@ -28,8 +30,10 @@ def test_a_ticket_added_to_a_coordinated_run_runs_on_a_worker(fleet: Fleet) -> N
     assert coordinator.stdout is not None and coordinator.stderr is not None
     events: list[dict[str, Any]] = []
     try:
-        while not (served := re.search(r"serving this run at (\S+)", coordinator.stderr.readline())):
+        lines: list[str] = []
+        while not (served := re.search(r"serving this run at (\S+)", line := coordinator.stderr.readline())):
             assert coordinator.poll() is None, "the coordinator ended before it served the run"
+            lines.append(line)
 
         def until_ended(ticket: str) -> None:
             assert coordinator.stdout is not None
@@ -56,5 +60,11 @@ def test_a_ticket_added_to_a_coordinated_run_runs_on_a_worker(fleet: Fleet) -> N
     assert coordinator.returncode == 0, stderr
     assert ends(events) == {("first", 1): "completed", ("later", 1): "completed"}
     assert ran_on(events, "later") == {"w1"}, "a worker ran it, as it ran the file's ticket"
+    [run_id] = set(re.findall(rf"lfg attach {re.escape(fleet.url)} (\w+)", "".join(lines)))
     said = [e["message"] for e in events if e["type"] == "status" and e["ticket"] == "later"]
     assert any(m.startswith("added by 127.0.0.1 (ada)") for m in said), said
+    watched = command(fleet.lfg, "attach", fleet.url, run_id, "--json")
+    assert watched.returncode == 0, watched.stderr
+    seen = [json.loads(line) for line in watched.stdout.splitlines()]
+    assert ends(seen) == ends(events), "the watcher follows the added ticket too"
+    assert [e["message"] for e in seen if e["type"] == "status" and e["ticket"] == "later"] == said

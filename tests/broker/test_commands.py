@@ -145,6 +145,28 @@ def test_lfg_help_and_a_local_run_never_import_redis(lfg: Lfg) -> None:
     assert done.returncode == 0, done.stderr
 
 
+def test_lfg_runs_asks_the_broker_without_importing_the_web_server(
+    lfg: Lfg, redis_server: RedisServer
+) -> None:
+    # Issue #74: `lfg runs` imported aiohttp (the run's server, through the watcher's imports) before
+    # it asked the broker anything, 2.6 s on a loaded machine; a watcher through the broker needs none.
+    script = (
+        "import sys; from lfgtui.commands.main import main\n"
+        "code = main(sys.argv[1:])\n"
+        "loaded = [m for m in ('aiohttp', 'lfgtui.remote.server') if m in sys.modules]\n"
+        "assert not loaded, f'imported {loaded}'\n"
+        "sys.exit(code)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, "runs", "--broker", redis_server.url],
+        env=lfg.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0 and "no runs on the broker" in done.stdout, done.stderr
+
+
 @pytest.mark.parametrize(
     ("metrics", "said"),
     [

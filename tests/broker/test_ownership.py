@@ -11,7 +11,7 @@ import redis
 import redis.asyncio
 
 from lfgtui.broker.layout import GROUP
-from lfgtui.broker.ownership import Ownership, TakenOver
+from lfgtui.broker.ownership import Held, Ownership, Renewal, TakenOver
 from tests.support.redis_server import RedisServer
 
 STREAM = "lfg:work:sim"
@@ -123,3 +123,38 @@ def test_a_worker_restarted_under_its_name_holds_the_entry_it_took_over_and_the_
 
     assert asyncio.run(go()) == (False, False, True)
     assert admin.hget("ended", "t@e") == b"new"
+
+
+def test_a_delivery_the_broker_handed_out_again_stays_with_the_worker_that_started_it(
+    admin: redis.Redis, redis_server: RedisServer
+) -> None:
+    """`w1` started its attempt in delivery 1; the broker went back in time and gave the same delivery
+    to `w2`, which waits at its gate (issue #74). `w1`'s renewal takes it back, keeping its count, and
+    `w2`'s says it was replayed; once the `ran` hash says `w2` started it, `w2` keeps it instead."""
+    [entry] = held(admin, "w2", 0)
+    held_by = [Held("ended", f"t@{entry}", "held", "ran", "t#1")]
+
+    async def renew(consumer: str, started: bool) -> Renewal:
+        client = redis.asyncio.Redis.from_url(redis_server.url)
+        try:
+            return await Ownership(client, GROUP, consumer).renew(
+                STREAM, entry, 1, LEASE_MS, held_by[0], started
+            )
+        finally:
+            await client.aclose()
+
+    def holder() -> tuple[bytes, int]:
+        [pending] = admin.xpending_range(STREAM, GROUP, entry, entry, 1)
+        return pending["consumer"], pending["times_delivered"]
+
+    assert asyncio.run(renew("w1", False)) is Renewal.REPLAYED, "not started: it stands down"
+    assert asyncio.run(renew("w1", True)) is Renewal.TAKEN_BACK
+    assert holder() == (b"w1", 1), "its count still numbers the attempt"
+    assert asyncio.run(renew("w1", True)) is Renewal.RENEWED
+    assert asyncio.run(renew("w2", False)) is Renewal.REPLAYED
+    admin.hset("ran", "t#1", "w2")  # w2 started it since (it passed its gate)
+    assert asyncio.run(renew("w2", True)) is Renewal.TAKEN_BACK
+    assert asyncio.run(renew("w1", True)) is Renewal.REPLAYED, "the later start keeps it"
+    assert holder() == (b"w2", 1)
+    admin.xclaim(STREAM, GROUP, "w3", 0, [entry])  # a takeover: delivery 2
+    assert asyncio.run(renew("w2", True)) is Renewal.LOST

@@ -19,7 +19,7 @@ import redis
 
 from lfgtui.broker.layout import Layout
 from lfgtui.sim.server import SimServer
-from tests.support.fleet import STEADY, Fleet, ends, until
+from tests.support.fleet import STEADY, Fleet, ends, holds, until
 from tests.support.lfg import command
 from tests.support.paid import Coordinator, answered, calls_of, mid_answer_since, paid_tickets
 from tests.support.redis_server import RedisServer
@@ -244,13 +244,3 @@ async def test_a_broker_restored_after_its_coordinator_exited_runs_no_completed_
 def waited(said: str) -> int:
     """How many entries a worker held at the gate, waiting for a coordinator to write back."""
     return said.count("waiting for the run's coordinator to write back what ended")
-
-
-def holds(admin: redis.Redis, consumer: str) -> bool:
-    """Whether `consumer` holds an entry of the work stream now (its group exists: the broker is back)."""
-    try:
-        return any(
-            c["name"] == consumer.encode() and c["pending"] for c in admin.xinfo_consumers(STREAM, "workers")
-        )
-    except redis.ResponseError:
-        return False

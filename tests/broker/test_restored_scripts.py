@@ -31,50 +31,66 @@ async def test_the_write_back_re_marks_ends_removes_stale_entries_and_gives_up_a
     client = redis.asyncio.Redis.from_url(redis_server.url)
     try:
         admin.xgroup_create(STREAM, GROUP, id="0", mkstream=True)
-        done, stolen, nobodys, held = (admin.xadd(STREAM, {"data": b"{}"}).decode() for _ in range(4))
+        entries = [admin.xadd(STREAM, {"data": b"{}"}).decode() for _ in range(6)]
+        done, replayed, stolen, started, nobodys, held = entries
         admin.xreadgroup(GROUP, "w1", {STREAM: ">"}, count=1)  # `done`: ended on w1, given back pending
-        admin.xreadgroup(GROUP, "w3", {STREAM: ">"}, count=1)  # `stolen`: w2 ran it; w3 read it again
+        # `replayed`: w2 runs it; the broker went back and handed the same delivery (1) to w3.
+        admin.xreadgroup(GROUP, "w3", {STREAM: ">"}, count=1)
+        admin.xreadgroup(GROUP, "w3", {STREAM: ">"}, count=1)  # `stolen`: w3 took it over, delivery 2
+        admin.xclaim(STREAM, GROUP, "w3", 0, [stolen])
+        admin.xreadgroup(GROUP, "w3", {STREAM: ">"}, count=1)  # `started`: w3 started delivery 1 too
+        admin.hset(LAYOUT.ran(RUN), "t4#1", "w3")
         # `nobodys`: w2 runs it; the broker went back to before it was delivered (pending for nobody).
         admin.xreadgroup(GROUP, "w2", {STREAM: ">"}, count=1)
         admin.xreadgroup(GROUP, "w2", {STREAM: ">"}, count=1)  # `held`: still w2's, as it was
-        admin.xreadgroup(GROUP, "w2", {STREAM: ">"}, count=1)
         admin.xack(STREAM, GROUP, nobodys)
         admin.xclaim(STREAM, GROUP, "w2", 0, [held], idle=600_000, justid=True)  # its count ran on
         admin.set(LAYOUT.checked(RUN), "another server")
         ledger = Ledger()
-        for ticket, entry in (("a", done), ("b", stolen), ("c", nobodys), ("d", held)):
+        tickets = {entry: f"t{n}" for n, entry in enumerate(entries, start=1)}
+        for entry, ticket in tickets.items():
             ledger.enqueued(ticket, STREAM, entry, b"{}", 1)
-        ledger.finished(STREAM, done, AttemptEnd("a", 1, Outcome.COMPLETED, None, 3))
-        for ticket, entry in (("b", stolen), ("c", nobodys), ("d", held)):
-            ledger.started(entry, ticket, 1, "w2")
+        ledger.finished(STREAM, done, AttemptEnd("t1", 1, Outcome.COMPLETED, None, 3))
+        for entry in entries[1:]:
+            ledger.started(entry, tickets[entry], 1, "w2")
         gate = Gate(client, LAYOUT)
-        assert await gate.look(RUN, "a", done) == (2, None), "no coordinator holds the run: said so"
+        look = gate.look(RUN, "t1", STREAM, done)
+        assert await look == (2, None, ("w1", 1)), "no coordinator holds the run: said so"
         admin.set(LAYOUT.coordinator(RUN), "me")
-        assert await gate.look(RUN, "a", done) == (0, None), "waits for the coordinator's write-back"
+        look = gate.look(RUN, "t1", STREAM, done)
+        assert await look == (0, None, ("w1", 1)), "waits for the coordinator's write-back"
+        assert await gate.look(RUN, "t2", STREAM, replayed) == (0, None, ("w3", 1))
 
         restoration = Restoration(client, LAYOUT, RUN, 3600)
         assert await restoration.stale() == "another server"
-        streams = {entry: STREAM for entry in (stolen, nobodys, held)}
+        streams = dict.fromkeys(entries[1:], STREAM)
         restored = await restoration.write_back(ledger, streams, "went back", Fence(LAYOUT.generation(RUN)))
         assert await restoration.stale() is None
-        state, end = await gate.look(RUN, "a", done)
-        assert state == 1 and end is not None and end.outcome is Outcome.COMPLETED, "found ended"
+        state, end, holder = await gate.look(RUN, "t1", STREAM, done)
+        assert state == 1 and end is not None and end.outcome is Outcome.COMPLETED and holder is None
+        look = gate.look(RUN, "t2", STREAM, replayed)
+        assert await look == (1, None, ("w2", 1)), "w3 finds it w2's again: it stands down"
     finally:
         await client.aclose()
     assert restored.server == server_id(admin)
-    assert restored.remarked == ("a",)
-    assert restored.rewound == (stolen,)
+    assert restored.remarked == ("t1",)
+    assert restored.rewound == (stolen, started), "a later delivery, or one its other worker started"
+    assert restored.handed_back == (replayed,)
     assert restored.removed == 2, "the ended entry, and the one pending for nobody"
     left = [entry.decode() for entry, _ in admin.xrange(STREAM)]
-    assert left == [held], "only the attempt still held as its worker's stays"
+    assert left == [replayed, held], "only the attempts held as their worker's stay"
     [kept] = admin.xpending_range(STREAM, GROUP, held, held, 1)
     assert kept["consumer"] == b"w2" and kept["times_delivered"] == 1
     assert kept["time_since_delivered"] < 600_000, "its worker gets a fresh lease to renew it or write back"
     ended = admin.hgetall(LAYOUT.ended(RUN))
-    assert set(ended) == {ended_field("a", done).encode(), ended_field("b", stolen).encode()}
-    given_up = AttemptEnd.read(ended[ended_field("b", stolen).encode()])
+    assert set(ended) == {ended_field(tickets[e], e).encode() for e in (done, stolen, started)}
+    given_up = AttemptEnd.read(ended[ended_field("t3", stolen).encode()])
     assert given_up is not None and given_up.outcome is Outcome.INTERRUPTED
-    assert "went back in time" in restored.said("another server")
+    said = restored.said("another server")
+    assert (
+        "went back in time" in said
+        and "1 running attempt given back to its worker (the broker had handed it out again)" in said
+    ), said
     admin.close()
 
 
@@ -134,13 +150,13 @@ async def test_an_entry_handed_out_again_before_the_coordinator_wrote_back_is_ta
         admin.set(LAYOUT.checked(RUN), "the server before")
         admin.set(LAYOUT.coordinator(RUN), "me")
         gate = Gate(client, LAYOUT)
-        assert await gate.look(RUN, "t", entry) == (0, None), "w2 waits for the coordinator"
+        assert (await gate.look(RUN, "t", STREAM, entry))[:2] == (0, None), "w2 waits for the coordinator"
         recent = RecentEnds(client, LAYOUT, "w1", 30, 3600)
         end = AttemptEnd("t", 1, Outcome.COMPLETED, None, 9)
         recent.keep(RUN, STREAM, entry, ended_field("t", entry), end.value(), 1, b"{}", "t")
         assert [one.said for one in await recent.write_back(running=[])] == ["t"]
         admin.set(LAYOUT.checked(RUN), server_id(admin))  # the coordinator's write-back, after
-        assert await gate.look(RUN, "t", entry) == (1, end), "w2 finds it ended: runs nothing"
+        assert (await gate.look(RUN, "t", STREAM, entry))[:2] == (1, end), "w2 finds it ended: runs nothing"
     finally:
         await client.aclose()
     assert admin.xrange(STREAM) == [] and admin.xpending(STREAM, GROUP)["pending"] == 0

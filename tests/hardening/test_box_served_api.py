@@ -15,24 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.lfg import Lfg, free_port, of
-from tests.support.serving import TOKEN
-
-PROBE = """
-import json, sys, urllib.error, urllib.request
-try:
-    token = open(sys.argv[1]).read().strip()
-except OSError as exc:
-    token = ""
-    print("token unreadable", exc.strerror)
-print("token chars", len(token))
-body = json.dumps({"request": "queue", "ticket": "boxed", "text": "planted"}).encode()
-headers = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
-request = urllib.request.Request(sys.argv[2] + "/v1/requests", body, headers)
-try:
-    print("answered", urllib.request.urlopen(request, timeout=20).status)
-except urllib.error.HTTPError as exc:
-    print("answered", exc.code)
-"""
+from tests.support.serving import API_PROBE, TOKEN
 
 
 @pytest.mark.timeout(120)
@@ -45,8 +28,8 @@ async def test_a_boxed_command_gets_no_200_from_the_served_api_with_the_runs_tok
     url = f"http://127.0.0.1:{port}"
     token_file = Path("/var/tmp") / f"lfg-token-{secrets.token_hex(6)}"
     token_file.write_text(TOKEN)
-    (lfg.workdir / "probe.py").write_text(PROBE)
-    command = json.dumps(f"python3 probe.py {token_file} {url}")
+    (lfg.workdir / "probe.py").write_text(API_PROBE)
+    command = json.dumps(f"python3 probe.py {token_file} {url} boxed")
     scenario = lfg.scenario(
         "prober",
         'ttft_ms = 1\ntokens_per_s = 1000\n[[call]]\ntext = "probing"\n[[call.tool_call]]\n'

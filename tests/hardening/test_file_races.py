@@ -13,7 +13,6 @@ import os
 import shutil
 import subprocess
 import sys
-import sysconfig
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,12 +20,10 @@ from pathlib import Path
 import pytest
 
 from lfgtui.tools import beneath
+from tests.support.box import NOBODY, NOBODY_ID, REPO, python_path, users_python
 from tests.support.file_race import Escapes, race
 
 TRIES = 100
-NOBODY = 65534
-REPO = Path(__file__).resolve().parents[2]
-DROP = ["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups"]
 
 
 @pytest.fixture(params=["openat2", "walk"])
@@ -50,23 +47,13 @@ async def test_a_racing_agent_gets_nothing_out(tmp_path: Path, opening: str) -> 
     assert escapes == no_escapes(TRIES), escapes
 
 
-def nobodys_python() -> str | None:
-    """A Python of this one's version that nobody may run, and run again from itself (this one may
-    live under /root, which nobody cannot enter)."""
-    for python in (f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}", sys.executable):
-        again = "import subprocess, sys; subprocess.run([sys.executable, '-c', ''], check=True)"
-        if subprocess.run([*DROP, python, "-c", again], capture_output=True, check=False).returncode == 0:
-            return python
-    return None
-
-
 @pytest.fixture
 def nobodys_folder() -> Iterator[Path]:
     """A folder of nobody's in /tmp (nobody cannot enter root's pytest tmp)."""
     if os.getuid() != 0 or shutil.which("setpriv") is None:
         pytest.skip("running as nobody needs root and setpriv")
     folder = Path(tempfile.mkdtemp(prefix="lfg-race-"))
-    os.chown(folder, NOBODY, NOBODY)
+    os.chown(folder, NOBODY_ID, NOBODY_ID)
     try:
         yield folder
     finally:
@@ -79,16 +66,16 @@ def test_a_racing_agent_gets_nothing_out_as_nobody(nobodys_folder: Path, how: st
     """As a user without root's power to read and write anything, lfg's walk enters folders it may
     only search (O_PATH), and the race comes out the same. lfg comes from this checkout (its
     folder), what it needs from this Python's packages."""
-    python = nobodys_python()
+    python = users_python(NOBODY)
     if python is None:
         pytest.skip(f"nobody may run no Python {sys.version_info.major}.{sys.version_info.minor} here")
-    command = [*DROP, python, "-m", "tests.support.file_race", str(nobodys_folder), str(TRIES)]
+    command = [*NOBODY, python, "-m", "tests.support.file_race", str(nobodys_folder), str(TRIES)]
     done = subprocess.run(
         [*command, *(["walk"] if how == "walk" else [])],
         cwd=REPO,
         capture_output=True,
         text=True,
-        env={"PATH": os.environ["PATH"], "PYTHONPATH": sysconfig.get_paths()["purelib"]},
+        env={"PATH": os.environ["PATH"], "PYTHONPATH": python_path()},
         check=False,
     )
     assert done.returncode == 0, done.stderr

@@ -62,6 +62,7 @@ from tests.support.recording import (
     as_schema_30,
     as_schema_31,
     as_schema_32,
+    as_schema_33,
     older_lfg_recording,
     record,
     sample_attempt,
@@ -196,12 +197,13 @@ def columns(conn: sqlite3.Connection) -> dict[str, list[tuple[object, ...]]]:
         (as_schema_30, 30),
         (as_schema_31, 31),
         (as_schema_32, 32),
+        (as_schema_33, 33),
     ],
 )
 def test_undoing_migrations_gives_the_tables_of_the_older_schema(
     undo: Callable[[sqlite3.Connection], None], version: int
 ) -> None:
-    """What the migration tests start from is the shape schemas 2 to 32 really had."""
+    """What the migration tests start from is the shape schemas 2 to 33 really had."""
     undone, older = sqlite3.connect(":memory:"), sqlite3.connect(":memory:")
     for migration in MIGRATIONS:
         undone.executescript(migration)

@@ -39,8 +39,14 @@ from lfgtui.ui.app import LfgApp
 from lfgtui.ui.screens.modals import FollowUpScreen
 from lfgtui.ui.widgets.pane import PaneState, TicketPane
 from tests.support.app import keys, until
+from tests.support.box import USERS
 from tests.support.compose import lfg_app
 from tests.support.engines import dockerd, engine  # noqa: F401 (fixtures: the container box's)
+from tests.support.normal_user import UID, as_nobody, owned_by_nobody
+
+AS_EACH_USER = pytest.mark.parametrize("world", list(USERS), indirect=True)
+"""A test run in a world of each of `USERS`: as root, by root and by `nobody` (the whole run, its
+agents and git as nobody, in a world of nobody's: tests/support/normal_user.py)."""
 
 AGENTS_BIN = agents_bin(Path(__file__).resolve().parents[2])
 """The pinned agents' programs (`npm ci --prefix tests/real_agents`)."""
@@ -84,6 +90,8 @@ class AgentWorld:
     root: Path
     sim: SimServer
     scenarios: Path  # the sim's folder of this test's own scenarios
+    nobody: bool = False
+    """Whether lfg, its git and its agents run as `nobody`, owning the world (`as_user`)."""
     home: Path = field(init=False)
     project: Path = field(init=False)
     env: dict[str, str] = field(init=False)
@@ -135,8 +143,20 @@ class AgentWorld:
         lines += [f"{key} = {json.dumps(value)}" for key, value in fields.items()]
         return self.tickets("\n".join(lines) + "\n")
 
+    @property
+    def uid(self) -> int:
+        """The user lfg runs as."""
+        return UID if self.nobody else os.getuid()
+
+    def as_user(self, argv: list[str]) -> list[str]:
+        """`argv` as it runs in this world: as root, or as nobody (the world made nobody's first)."""
+        if not self.nobody:
+            return argv
+        owned_by_nobody(self.root)
+        return as_nobody(argv, reach=(self.root, AGENTS_BIN))
+
     def lfg_args(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "lfgtui", *args]
+        return self.as_user([sys.executable, "-m", "lfgtui", *args])
 
     async def lfg(self, *args: str, timeout: float = RUN_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
         """`lfg ARGS` to its end, on this loop (the sim answers on it meanwhile)."""
@@ -338,12 +358,13 @@ def timed_out_keeping_what_arrived(run: Run) -> None:
 
 
 @pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[AgentWorld]:
-    """A world whose sim listens on a free port with examples/agents-offline.toml's model map."""
+async def world(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AgentWorld]:
+    """A world whose sim listens on a free port with examples/agents-offline.toml's model map; lfg
+    runs in it as root, or as nobody where a test is marked `AS_EACH_USER`."""
     scenarios = tmp_path / "scenarios"
     scenarios.mkdir()
     async with SimServer(ScenarioLibrary(extra_dirs=(scenarios,))) as sim:
-        world = AgentWorld(tmp_path / "world", sim, scenarios)
+        world = AgentWorld(tmp_path / "world", sim, scenarios, getattr(request, "param", "") == "nobody")
         world.map_models(*MODEL_MAP)
         yield world
 
@@ -402,7 +423,11 @@ async def follow_up(
 
 def git(world: AgentWorld, *args: str) -> str:
     done = subprocess.run(
-        ["git", "-C", str(world.project), *args], env=world.env, check=True, capture_output=True, text=True
+        world.as_user(["git", "-C", str(world.project), *args]),
+        env=world.env,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return done.stdout.strip()
 

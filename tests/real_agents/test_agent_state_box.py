@@ -14,7 +14,14 @@ import pytest
 
 from lfgtui.events import AGENT_STATE_CHANGED
 from lfgtui.tools.sandbox import unavailable
-from tests.real_agents.conftest import AgentWorld, agent_program, bash_then_done, git, project_repository
+from tests.real_agents.conftest import (
+    AS_EACH_USER,
+    AgentWorld,
+    agent_program,
+    bash_then_done,
+    git,
+    project_repository,
+)
 
 PLANT = """
 import json, os, sys
@@ -28,6 +35,7 @@ print("planted in", path)
 
 
 @pytest.mark.timeout(400)
+@AS_EACH_USER
 async def test_a_hook_a_boxed_claude_code_plants_never_runs_outside_its_box(world: AgentWorld) -> None:
     if (why := await unavailable()) is not None:
         pytest.skip(why)
@@ -112,6 +120,7 @@ EXEC_THEN_DONE = r"""
 
 
 @pytest.mark.timeout(400)
+@AS_EACH_USER
 async def test_an_mcp_server_and_instructions_a_boxed_codex_plants_never_reach_a_later_codex(
     world: AgentWorld,
 ) -> None:

@@ -1,6 +1,7 @@
 """Issue 68 with the real Claude Code agent (the pinned npm one) against the sim, headless: with
 `sandbox = "bwrap"` its whole process runs in bubblewrap, so its own `Bash` writes in its worktree
-and cannot write outside it, and the ticket completes."""
+and cannot write outside it, nor drive lfg's own served API (issue 78), and the ticket completes,
+with lfg run as root and as a normal user."""
 
 from __future__ import annotations
 
@@ -16,35 +17,53 @@ from lfgtui.events import AGENT_STATE_CHANGED
 from lfgtui.tools.sandbox import unavailable
 from tests.real_agents.conftest import (
     AGENTS_BIN,
+    AS_EACH_USER,
     AgentWorld,
     agent_program,
     bash_then_done,
+    git,
     project_repository,
 )
+from tests.support.lfg import free_port
+from tests.support.serving import API_PROBE, TOKEN
 
 
 @pytest.mark.timeout(300)
+@AS_EACH_USER
 async def test_a_sandboxed_claude_code_ticket_completes_and_cannot_write_outside(world: AgentWorld) -> None:
     if (why := await unavailable()) is not None:
         pytest.skip(why)
     escape = Path("/var/tmp") / f"lfg-escape-{secrets.token_hex(6)}"
+    token = Path("/var/tmp") / f"lfg-token-{secrets.token_hex(6)}"  # outside lfg's folders and /tmp
+    token.write_text(TOKEN)
+    os.chown(token, world.uid, -1)
+    url = f"http://127.0.0.1:{(port := free_port())}"
     beside = world.project / "escape.txt"
-    command = f"echo inside > inside.txt; echo out > {beside}; echo out > {escape}; echo finished"
+    command = f"echo inside > inside.txt; echo out > {beside}; echo out > {escape}; "
+    command += f"python3 probe.py {token} {url} t; echo finished"
     world.map_models("claude-haiku-*=hello", f"claude-*={world.scenario('work', bash_then_done(command))}")
+    (world.project / "probe.py").write_text(API_PROBE)
     project_repository(world)
+    git(world, "add", "probe.py")
+    git(world, "commit", "-q", "-m", "probe")
     tickets = world.ticket("claude-code", "Write the notes.", isolation="worktree", sandbox="bwrap")
+    served = ("--serve", str(port), "--control", "--token-file", str(token))
     try:
-        run = await world.run(tickets, "--yes")
+        run = await world.run(tickets, "--yes", *served)
     finally:
         escaped = escape.exists()
         escape.unlink(missing_ok=True)
+        token.unlink()
     assert run.code == 0 and run.ending()["outcome"] == "completed", run.stderr
     tree = world.root / "trees" / run.run_id / "t"
     assert (tree / "inside.txt").read_text() == "inside\n", "its Bash wrote in its worktree"
+    assert (tree / "inside.txt").stat().st_uid == world.uid, "as the user lfg runs as"
     assert not escaped, "nothing was written on the disk outside"
     assert not beside.exists(), "nor in the person's checkout"
     answer = json.dumps([r.body for r in world.sim.log if r.scenario == "work"])
     assert "Read-only file system" in answer or "No such file or directory" in answer
+    assert "token chars 0" in answer and "answered" in answer, "the run's token unreadable in the box"
+    assert "answered 200" not in answer and "planted" not in json.dumps(run.events), "no turn queued"
     said = [s for s in run.statuses() if s.startswith(AGENT_STATE_CHANGED)]
     assert said == [], "Claude Code's own bookkeeping in its state is no change of its settings"
 

@@ -279,3 +279,18 @@ async def test_attach_takes_no_description_of_a_run_past_its_size_limit() -> Non
         with pytest.raises(AttachError, match="more than"):
             await attachment.describe()
         await attachment.aclose()
+
+
+async def test_attach_skips_a_ticket_message_that_holds_no_ticket_and_goes_on() -> None:
+    odd = b'event: ticket\ndata: {"now": 1}\n\nevent: ticket\ndata: {"now": 1, "ticket": [1]}\n\n'
+    stream = HELLO + odd + message("x.1", stamp(0, "text_delta", text="on")) + END
+    async with hostile_server({"run_id": "r", "tickets": [TICKET]}, [lambda _: stream]) as (url, _):
+        attachment = Attachment(url, TOKEN, reconnects=FAST)
+        await attachment.describe()
+        got: list[Event] = []
+        said: list[str] = []
+        await attachment.follow(got.append, said.append)
+        await attachment.aclose()
+    assert [type(e) for e in got] == [TextDelta], "it went on"
+    skipped = [s for s in said if s.startswith("skipped a ticket that is not valid")]
+    assert len(skipped) == 2 and all("ticket is not an object" in s for s in skipped), said

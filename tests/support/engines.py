@@ -16,6 +16,8 @@ import pytest
 from lfgtui.tools import containers
 from lfgtui.tools.sandbox import unavailable
 
+ENDED_WAIT_S = 15.0
+"""How soon a container is gone once its ticket has ended (podman's own stop waits 10 s)."""
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 """Where dockerd finds its runtime and docker-init, whatever PATH a test has set."""
 
@@ -42,6 +44,7 @@ def dockerd() -> Iterator[str]:
     """A dockerd of this module's own: its DOCKER_HOST."""
     needed("docker", "dockerd")
     root = Path(tempfile.mkdtemp(prefix="lfgd-", dir="/tmp"))  # short: its sockets' paths have a limit
+    root.chmod(0o711)  # its socket reached by the `docker` group it gives it, as a team's is
     host = f"unix://{root}/d.sock"
     with (root / "log").open("wb") as log:
         daemon = subprocess.Popen(

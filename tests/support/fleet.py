@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import redis
+
 from tests.support.lfg import Lfg, of
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
@@ -178,3 +180,13 @@ def agent_provider(command: list[str]) -> str:
 AGENT_TICKET = '[[ticket]]\nid = "a"\nprompt = "go"\nprovider = "agent"\nmodel = "hello:ttft_ms=0"\n'
 COORDINATOR_AGENT = STEADY + agent_provider([sys.executable])
 """The coordinator knows the provider is a coding agent; its workers run it."""
+
+
+def holds(admin: redis.Redis, consumer: str, stream: str = "lfg:work:far") -> bool:
+    """Whether `consumer` holds an entry of the work stream now (its group exists: the broker is back)."""
+    try:
+        return any(
+            c["name"] == consumer.encode() and c["pending"] for c in admin.xinfo_consumers(stream, "workers")
+        )
+    except redis.ResponseError:
+        return False

@@ -124,6 +124,26 @@ tools = ["write_file", "run_command"]
 """
 """One ticket whose model asks to write a file, then to run a command: two approvals."""
 
+API_PROBE = """
+import json, sys, urllib.error, urllib.request
+try:
+    token = open(sys.argv[1]).read().strip()
+except OSError as exc:
+    token = ""
+    print("token unreadable", exc.strerror)
+print("token chars", len(token))
+body = json.dumps({"request": "queue", "ticket": sys.argv[3], "text": "planted"}).encode()
+headers = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
+request = urllib.request.Request(sys.argv[2] + "/v1/requests", body, headers)
+try:
+    print("answered", urllib.request.urlopen(request, timeout=20).status)
+except urllib.error.HTTPError as exc:
+    print("answered", exc.code)
+"""
+"""What a boxed agent tries on lfg's served API (`python3 probe.py TOKEN_FILE URL TICKET`): read the
+run's token file and queue a turn ("planted") into TICKET; it prints the token's length and the
+answer's status."""
+
 
 async def asked(served: Served, count: int, within: float = 10) -> ApprovalAsked:
     """The `count`th question the run asked, once it has (within `within` seconds)."""

@@ -8,6 +8,7 @@ installed and CI is unset; under CI a missing engine fails."""
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
 import shutil
 import socket
@@ -26,13 +27,12 @@ from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS, containers
 from tests.support.agents import sim_agent
+from tests.support.engines import ENDED_WAIT_S
 from tests.support.git import repository
 from tests.support.streams import write_scenario
 from tests.support.worktree_runs import run_in, tickets
 
 START_WAIT_S = 60.0
-ENDED_WAIT_S = 15.0
-"""How soon a container is gone once its ticket has ended (podman's own stop waits 10 s)."""
 
 
 def _one_command(scenario_dir: Path, name: str, command: str) -> str:
@@ -445,3 +445,24 @@ def test_a_socket_gone_before_the_container_starts_is_not_covered_and_the_rest_a
         kept.close()
         shutil.rmtree(outside, ignore_errors=True)
     assert "ConnectionRefusedError" in done.stdout, done  # a command's stderr is on its stdout
+
+
+def test_the_container_gets_the_commands_own_environment_and_the_client_lfgs_settings(
+    engine: str, tmp_path: Path
+) -> None:
+    """The engine's client is given lfg's own HOME (where a rootless podman keeps its images); the
+    container the command's own, and none of the settings the command's environment lacks."""
+    assert containers._probe(engine) is None
+    box = containers.ContainerBox((tmp_path,), engine=engine, ticket="env")
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path)}
+    done = subprocess.run(
+        box.wrap(["/bin/sh", "-c", 'echo "$HOME ${XDG_RUNTIME_DIR-none} ${DOCKER_HOST-none}"'], tmp_path),
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 0, done
+    said = done.stdout.split()
+    assert said == [str(tmp_path), "none", "none"], said

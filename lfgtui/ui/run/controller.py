@@ -174,6 +174,7 @@ class RunController:
         seeds = earlier_of_each(recorded.tickets) if earlier is None else earlier
         control = LocalHandle(services, tickets, sinks, earlier=seeds, make_run=make_run)
         control.run.run_id = recorded.run_id
+        control.run.parents.update(recorded.parents)  # a lead's tickets from before are its own
         feed = RecordFeed(recorded, Mode.RESUMED)
         return cls(services, tickets, Mode.RESUMED, feed, control, recorded=recorded)
 
@@ -205,14 +206,12 @@ class RunController:
     ) -> RunController:
         """A run another lfg serves (`lfg attach`, a run opened from the fleet view), described as
         `tickets` and `run_id`; priced by `prices` (the runner's), else the services'."""
-        from lfgtui.remote.attach import Attachment
 
         control = ServedHandle(attachment, prices or services.prices)
         controller = cls(
             services, tickets, Mode.ATTACHED, AttachedFeed(attachment), control, run_id, first=first
         )
-        if isinstance(attachment, Attachment):  # a run watched through the broker says none
-            attachment.added = controller.forked  # a fork or synthesis the server started: its pane
+        attachment.added = controller.forked  # a ticket the run took on as it ran: its pane
         return controller
 
     @property

@@ -34,6 +34,7 @@ from lfgtui.run.agents.session.cancels import SessionCancels
 from lfgtui.run.agents.session.opening import SessionOpening
 from lfgtui.run.agents.session.state import _stderr_tail
 from lfgtui.run.agents.session.steering import SessionSteering, SteerAnswer, SteerWake
+from lfgtui.run.agents.tool_output import OutputDue
 from lfgtui.run.steering import Inbox
 from lfgtui.run.tool_loop import AttemptTask, output_limit, streamed_chars
 
@@ -74,10 +75,19 @@ class SessionPrompts(SessionOpening, SessionCancels, SessionSteering):
         estimated at what `per_char` says a character is worth when the prompt leaves, until the agent
         reports its count, which carries what it says then. `inbox` holds the person's steers, sent
         into the turn where the agent takes them (steering.py)."""
+        fresh = self.session_id is None
+        count, late = (0, []) if fresh else self._late()
+        previous = self.client.ev.attempt
         self.client.new_reader(ev)
         self.client.cancelling = False
         self._answer = []
-        fresh = self.session_id is None
+        for event in late:
+            yield event
+        if count:
+            message = (
+                f"the agent went on after its turn of attempt {previous} ended: recorded with that attempt"
+            )
+            yield ev(Status, message=message)
         try:
             said = await self._open(load, task.call.model, fork) if fresh else []
             whole = fresh and not self.loaded  # a session that has none of the conversation yet
@@ -128,6 +138,32 @@ class SessionPrompts(SessionOpening, SessionCancels, SessionSteering):
             if transcript is not None:
                 transcript.extend([*task.call.messages, AssistantMessage("".join(self._answer))])
             yield ev(AttemptEnded, outcome=Outcome.COMPLETED)
+
+    def _late(self) -> tuple[int, list[Event]]:
+        """What the agent sent after its last prompt was answered, before this one is sent (issue 78:
+        an agent that streams on once its `session/prompt` returned): how many items, and the events
+        of the attempt whose turn it was, stamped with it by its reader; lfg's stale looks and steer
+        answers are passed over. Sent after this prompt, an update cannot be told from this turn's."""
+        count, events = 0, list[Event]()
+        while not self.client.inbox.empty():
+            item = self.client.inbox.get_nowait()
+            if not isinstance(item, Look | SteerWake | SteerAnswer) and item is not PROMPT_DONE:
+                count += not isinstance(item, asyncio.Future | OutputDue)  # lfg's own, not the agent's
+                events += self.client.events(item)
+        reader = self.client.reader
+        return count, [*events, *reader.unfinished(), *reader.ignored()] if events else []
+
+    async def _close_session(self) -> None:
+        """As the session closes (lifecycle.py), what the agent sent after its last turn, which no
+        turn will stream now, is said in its log rather than dropped unsaid (issue 78)."""
+        await super()._close_session()
+        count, _ = self._late()
+        if self.session_id is not None and count:
+            noun = "update" if count == 1 else "updates"
+            self.log.write(
+                f"\n[lfg: the agent went on after its turn of attempt {self.client.ev.attempt} ended, and its"
+                f" session closed before another: {count} {noun} not shown]\n".encode()
+            )
 
     async def _turn(self, task: AttemptTask, whole: bool, inbox: Inbox) -> AsyncIterator[Event]:
         """Everything the agent streams until its prompt is answered. A new session is sent the
