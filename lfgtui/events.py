@@ -436,10 +436,14 @@ class Holding(Status):
     """The messages a running ticket holds for the person, in the order they go (run/steering.py),
     said whole each time they change; `message` says what changed (and who changed it). `unsent`:
     the messages this change took out unsent because the turn did not complete (cancelled, failed,
-    lfg stopped), kept in the history so that `lfg resume` offers them again."""
+    lfg stopped), kept in the history so that `lfg resume` offers them again. `sent`: the steers this
+    change handed to a coding agent's running turn, which the agent took without saying when its
+    model reads them: each is recorded as `Steered` once the turn's prompt is answered (by then the
+    model has read it), never where it was sent."""
 
     held: tuple[HeldMessage, ...] = ()
     unsent: tuple[HeldMessage, ...] = ()
+    sent: tuple[HeldMessage, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -218,6 +218,7 @@ class JsonLines:
             "type": "held",
             "held": listed(event.held),
             "unsent": listed(event.unsent),
+            "sent": listed(event.sent),
             "message": event.message,
         }
 

@@ -79,15 +79,20 @@ class PickedUp:
         """What makes the run: coordinated on the broker's workers, adopting the attempts they hold."""
         return functools.partial(self.outlet.make_run(), reopened=self.pickup.reopened)
 
-    def controller(self, services: Services) -> RunController:
+    def controller(self, services: Services, config: Config) -> RunController:
         """The TUI's controller: the record restored but for the attempts adopted (they come again
-        from the broker), its tickets taken up where the pickup says, the fleet view (F) on its broker."""
+        from the broker), its tickets taken up where the pickup says, the fleet view (F) on its broker,
+        taking new tickets under the run's recorded `[defaults]`."""
+        from lfgtui.commands.run import resumed_admits
         from lfgtui.ui.run.controller import RunController
 
         services = dataclasses.replace(services, broker=self.outlet.broker)
         restored = self.pickup.restored(self.recorded)
         earlier, make_run = self.pickup.earlier, self.make_run()
-        return RunController.resumed(services, restored, earlier=earlier, make_run=make_run)
+        controller = RunController.resumed(services, restored, earlier=earlier, make_run=make_run)
+        assert controller.run is not None, "a resumed run runs here"
+        controller.run.admits = resumed_admits(config, self.recorded)
+        return controller
 
     def served(self, said: Callable[[str], None]) -> Callable[[Run], AbstractAsyncContextManager[str | None]]:
         """What registers the run on the broker again and coordinates it while the TUI runs it;
@@ -137,7 +142,7 @@ async def picked_up(
 
 
 async def _headless(picked: PickedUp, config: Config) -> int:
-    from lfgtui.commands.run import run_headless
+    from lfgtui.commands.run import resumed_admits, run_headless
 
     if (adopting := picked.adopting) is not None:
         warn(adopting)
@@ -151,6 +156,7 @@ async def _headless(picked: PickedUp, config: Config) -> int:
         (config.ui.notify, None),
         (picked.outlet, None),
         make,
+        resumed_admits(config, picked.recorded),
     )
 
 
@@ -161,7 +167,7 @@ async def _in_tui(picked: PickedUp, config: Config, db: Path, theme: str) -> int
     services = picked.options.services(picked.providers, db, args.yes, config.ui.keymap, config.ui.notify)
     notice = "\n".join(line for line in (picked.adopting, picked.recorded.notice()) if line)
     code = await open_tui(
-        picked.controller(services),
+        picked.controller(services, config),
         theme,
         history=picked.history,
         notice=notice or None,

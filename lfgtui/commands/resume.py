@@ -143,6 +143,7 @@ async def resume(args: argparse.Namespace) -> int:
         # provider the run may use (fallbacks too) before those start
         await providers.warm(every_provider(recorded.as_tickets))
         from lfgtui.commands.compose import RunOptions, open_tui
+        from lfgtui.commands.run import resumed_admits
         from lfgtui.cost.prices import run_prices
         from lfgtui.history.writer import reopen_run_history
         from lfgtui.remote.leads import serving_leads
@@ -154,8 +155,11 @@ async def resume(args: argparse.Namespace) -> int:
         async with reopen_run_history(db, recorded.run_id, warn, options.prices) as history:
             outside = recorded.outside(Path.cwd())
             services = options.services(providers, db, args.yes, config.ui.keymap)
+            controller = RunController.resumed(services, recorded)
+            assert controller.run is not None, "a resumed run runs here"
+            controller.run.admits = resumed_admits(config, recorded)
             code = await open_tui(
-                RunController.resumed(services, recorded),
+                controller,
                 theme,
                 history=history,
                 notice=recorded.notice(),

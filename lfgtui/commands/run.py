@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from lfgtui.alerts.notify import NotifyCommand
     from lfgtui.commands.compose import RunOptions
     from lfgtui.config.load import Config
+    from lfgtui.history.recorded import RecordedRun
     from lfgtui.history.writer import RunHistory
     from lfgtui.providers.registry import Providers
     from lfgtui.providers.worker import ProviderWorker
@@ -171,6 +172,13 @@ def admits(config: Config, tickets: TicketFile) -> Admits:
         return load_added(table, tickets, taken, config, BUILTIN_TOOLS)
 
     return check
+
+
+def resumed_admits(config: Config, recorded: RecordedRun) -> Admits | None:
+    """What checks a ticket added to a resumed run: under its recorded `[defaults]`, as it ran;
+    None (it takes none) where those are not known (`RecordedRun.added_to`)."""
+    file = recorded.added_to()
+    return None if file is None else admits(config, file)
 
 
 def _refresh_models(config: Config) -> None:

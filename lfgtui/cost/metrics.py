@@ -781,7 +781,17 @@ class Metrics:
         """The person's words went into the attempt. Between a tool loop's rounds no output streams;
         a coding agent takes one mid-answer by cutting that model call off, and reports no tokens
         for the part it cut: its count is then partial (`RequestMetrics.cut`), and what streamed is
-        rated at lfg's calibrated worth, never at the cut count over the whole time."""
+        rated at lfg's calibrated worth, never at the cut count over the whole time. (A coding agent's
+        steer is `Steered` once its turn has ended, after its `CallEnded`; the moment it was handed
+        over, mid-answer, is its `Holding.sent`: `_holding`. Histories from before kept it here.)"""
+        self._cut()
+
+    def _holding(self, event: Holding) -> None:
+        """A steer handed to a coding agent while its answer streams (`Holding.sent`) cuts that call."""
+        if event.sent:
+            self._cut()
+
+    def _cut(self) -> None:
         request = self.requests[-1] if self.requests else None
         if request is not None and request.stretch is not None and not request.ended:
             request.cut = True
@@ -1081,11 +1091,11 @@ METRICS: Translation[Callable[[Metrics, Any], None]] = Translation(
         ToolCallUpdated: Metrics._tool_updated,
         SubagentChanged: Metrics._subagent,  # a sub-agent's tokens and cost, rolled up
         Steered: Metrics._steered,  # mid-answer, it cuts the model call off: its count is partial
+        Holding: Metrics._holding,  # a steer handed to a coding agent mid-answer: the same
     },
     {
         SubagentDelta: "a sub-agent's text is its own: its count comes whole with `SubagentChanged`",
         PromptSent: "what the attempt asks; its request (`RequestSent`) carries the estimate of its tokens",
-        Holding: "what the person's messages wait for: neither output nor a pause in it",
         ToolOutputDelta: "a running command's output is the tool's, not the model's: it is no token",
         **dict.fromkeys(NOTES, "a note: neither output nor a pause in it"),
         WorktreeReady: "where the ticket works: neither output nor a pause in it",

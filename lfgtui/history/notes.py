@@ -353,6 +353,8 @@ def _held_meta(event: Holding) -> Facts:
     meta: Facts = {"held": [[m.id, m.text, m.steer, m.by] for m in event.held]}
     if event.unsent:
         meta["unsent"] = [[m.id, m.text, m.steer, m.by] for m in event.unsent]
+    if event.sent:
+        meta["sent"] = [[m.id, m.text, m.steer, m.by] for m in event.sent]
     return meta
 
 
@@ -376,9 +378,10 @@ def _read_held(info: Facts) -> Facts | None:
     recorded before lfg kept it), or None when the meta is not that (or is damaged)."""
     held = _read_messages(info.get("held"))
     unsent = _read_messages(info.get("unsent", []))
-    if held is None or unsent is None:
+    sent = _read_messages(info.get("sent", []))
+    if held is None or unsent is None or sent is None:
         return None
-    return {"held": held, "unsent": unsent}
+    return {"held": held, "unsent": unsent, "sent": sent}
 
 
 NOTES: dict[type[Event], NoteKind] = {

@@ -20,10 +20,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from lfgtui.config.mcp import servers_from_json
 from lfgtui.conversation import conversation_of, cut_after
@@ -44,6 +46,7 @@ from lfgtui.tickets.ticket import (
     DEFAULT_MAX_OUTPUT_CHARS,
     DEFAULT_MAX_WAIT_S,
     Ticket,
+    TicketFile,
 )
 
 IDLE_GAP_S = 1.0
@@ -119,6 +122,9 @@ class RecordedRun:
     parents: dict[str, str] = field(default_factory=dict)
     """The lead that added each ticket a lead added, by the ticket's id (`Run.parents`): a resumed
     lead's tickets from before are its own still. Empty in an imported run, which has no leads."""
+    defaults: Mapping[str, Any] | None = None
+    """Its tickets file's `[defaults]` table as recorded (migration 34), which a ticket added to it
+    once resumed takes too (`added_to`); None for a run recorded before, or imported."""
 
     @property
     def coordinated(self) -> bool:
@@ -128,6 +134,14 @@ class RecordedRun:
     @property
     def as_tickets(self) -> tuple[Ticket, ...]:
         return tuple(t.ticket for t in self.tickets)
+
+    def added_to(self) -> TicketFile | None:
+        """The tickets file a ticket added to the resumed run is checked against (commands/run.py
+        `admits`): its tickets and its recorded `[defaults]`, where it was; None when its defaults are
+        not known (then it takes no new tickets: an added ticket must not run looser than its own)."""
+        if self.defaults is None or self.tickets_file is None:
+            return None
+        return TicketFile(self.tickets_file, self.as_tickets, offline_default=False, defaults=self.defaults)
 
     def notice(self) -> str | None:
         """What resuming this run must tell the person, since its tickets do not run quite as written:
@@ -276,9 +290,28 @@ def recorded_run(record: RunRecord) -> RecordedRun:
     older = tuple(t.row.ticket for t in record.tickets if not t.row.every_field)
     leads = {t.ticket.id for t in tickets if t.ticket.lead}
     parents = {t.row.ticket: lead for t in record.tickets if (lead := t.row.added_by_lead) in leads}
+    defaults = None if imported else _defaults(record.row.ticket_defaults)
     return RecordedRun(
-        record.row.id, Path(file) if file else None, tickets, imported, older, record.row.command, parents
+        record.row.id,
+        Path(file) if file else None,
+        tickets,
+        imported,
+        older,
+        record.row.command,
+        parents,
+        defaults,
     )
+
+
+def _defaults(text: str | None) -> dict[str, Any] | None:
+    """The recorded `[defaults]` table (`RunRow.ticket_defaults`), or None: none recorded, or not a
+    JSON object (a file edited by hand)."""
+    if text is None:
+        return None
+    with contextlib.suppress(ValueError):
+        if isinstance(table := json.loads(text), dict):
+            return table
+    return None
 
 
 @dataclass

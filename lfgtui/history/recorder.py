@@ -246,6 +246,7 @@ class Recorder:
             command=command,
             cwd=os.getcwd(),
             lfg_version=__version__,
+            ticket_defaults=json.dumps(dict(tickets.defaults)),  # checked as loaded: TOML's plain values
         )
         ids: dict[str, int] = {}
         try:

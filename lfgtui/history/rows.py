@@ -148,6 +148,9 @@ class RunRow(Row):
     lfg_version: str | None
     imported_at: float | None = None
     """When `lfg history import` brought the run in from elsewhere; None for a run recorded here."""
+    ticket_defaults: str | None = None
+    """Its tickets file's `[defaults]` table as written, in JSON (migration 34): what a ticket added
+    to it after `lfg resume` takes too; None for a run recorded before."""
 
 
 @dataclass(frozen=True)

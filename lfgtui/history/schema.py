@@ -593,6 +593,14 @@ resume` gives the lead its tickets from before as its own (`Run.parents`: it may
 count them, they stop with it). A row recorded before says NULL: no lead added it, as none could."""
 
 V34 = """
+ALTER TABLE runs ADD COLUMN ticket_defaults TEXT;
+"""
+"""The run's `[defaults]` table as its tickets file wrote it (JSON), so a ticket added to the run after
+`lfg resume` (add-ticket: the person's, or a resumed lead's) is checked under the defaults the run's own
+tickets took, not under no defaults or under a file edited since. A run recorded before says NULL: a
+resumed run of it takes no new tickets, as before."""
+
+V35 = """
 ALTER TABLE tickets ADD COLUMN lead_max_per_minute INTEGER;
 ALTER TABLE tickets ADD COLUMN lead_budget_usd REAL;
 """
@@ -602,6 +610,6 @@ then."""
 
 MIGRATIONS: tuple[str, ...] = (
     V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14, V15, V16, V17, V18, V19, V20, V21, V22,
-    V23, V24, V25, V26, V27, V28, V29, V30, V31, V32, V33, V34,
+    V23, V24, V25, V26, V27, V28, V29, V30, V31, V32, V33, V34, V35,
 )  # fmt: skip
 """Migration N (1-based) brings a file from `user_version` N-1 to N."""

@@ -231,7 +231,10 @@ def _add_ticket(run: Decides, asked: AddTicket, who: str) -> Told:
     run's own (its quotas, its `depends_on`), who added it said in its events. A lead's is its child
     (`Run.parents`), within its caps."""
     if run.admits is None:
-        return Refusal("this run takes no new tickets: only `lfg run` adds them to the run it runs")
+        return Refusal(
+            "this run takes no new tickets: only `lfg run` adds them to the run it runs, and `lfg resume` "
+            "to a run that recorded its [defaults]"
+        )
     if asked.ticket is None:
         return Refusal("add-ticket: ticket is missing (its fields, as a [[ticket]] table has them)")
     if run.open_until is not None and run.open_until.is_set():

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lfgtui.events import SteerOffer
+from lfgtui.events import HeldMessage, SteerOffer
 from lfgtui.inert import inert
+from lfgtui.run.steering import summary
 
 MAX_NAME_CHARS = 60
 """The most of an agent's name (or a model's) the composer shows: a name, not a paragraph."""
@@ -72,7 +73,7 @@ def enter_does(ticket: str, steer: bool, steerable: bool | None, offer: SteerOff
 def _to_agent(name: str, agent: str, steer: bool, can: bool, agent_steers: bool) -> str:
     """What Enter does for a coding agent's ticket: the agent steers itself, or cannot."""
     if steer and can:
-        return f"Enter steers {name}: {agent} takes it into this turn at its next model call."
+        return f"Enter steers {name}: sent to {agent} now, which reads it in this turn at a call it picks."
     if not agent_steers:
         return (
             f"{agent} cannot be steered: Enter queues this as {name}'s next prompt, sent once this turn ends."
@@ -90,4 +91,36 @@ def composing(ticket: str, steerable: bool | None, offer: SteerOffer | None) -> 
             "steer": enter_does(ticket, True, steerable, offer),
             "queue": enter_does(ticket, False, steerable, offer),
         },
+    )
+
+
+def sent_to_agent(message: HeldMessage, agent: str) -> str:
+    """A steer a coding agent took into its running turn (`injected`): handed over, not yet known
+    read. claude-agent-acp pushes it into Claude Code's input, whose model reads it at a call of its
+    own choosing (mid-answer: the next; at a permission: after the turn's last answer) and says
+    nothing when; the turn's end is the first moment lfg knows it was read."""
+    return (
+        f"steer from {message.by} sent to {shown_name(agent)} (message {message.id}), into its running "
+        f"turn; its model reads it at a call the agent picks: recorded once the turn ends: {summary(message)}"
+    )
+
+
+def read_by_turn_end(messages: list[HeldMessage], agent: str) -> str:
+    """The steers a coding agent took, recorded at its turn's end: read by then, at calls it did not
+    say, and (more than one) in an order it did not say either."""
+    ids = ", ".join(f"message {m.id}" for m in messages)
+    order = "" if len(messages) == 1 else "; nor in which order (recorded in the order sent)"
+    return (
+        f"{shown_name(agent)} read the steer(s) ({ids}) into this turn before it ended; "
+        f"it does not say at which of its model calls{order}"
+    )
+
+
+def not_known_read(messages: list[HeldMessage], agent: str) -> str:
+    """Steers handed to a coding agent whose turn then did not complete: whether its model read them
+    is unknown, so they stay the ticket's, unsent as far as lfg can tell."""
+    listed = "; ".join(f"message {m.id} from {m.by}: {summary(m)}" for m in messages)
+    return (
+        f"{shown_name(agent)}'s turn ended before it said its model read the steer(s) sent to it; "
+        f"held again, unsent as far as lfg knows: {listed}"
     )

@@ -89,6 +89,13 @@ class Inbox:
         self.held.insert(at, queued)
         return queued
 
+    def unread(self, steers: list[HeldMessage]) -> None:
+        """Steers handed to a coding agent whose turn ended before it was known to have read them:
+        held again first, as steers (what the attempt leaves unsent), no longer ones a retry replays."""
+        ids = {m.id for m in steers}
+        self.landed = [m for m in self.landed if m.id not in ids]
+        self.held = [*steers, *self.held]
+
     def take_steers(self) -> list[HeldMessage]:
         """At a safe point: the steers held, in order, now sent (kept in `landed` for a retry)."""
         steers = [m for m in self.held if m.steer]

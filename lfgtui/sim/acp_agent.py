@@ -296,7 +296,12 @@ class SimAcpAgent:
         """`_session/steering` under `--steering` (acp_steering.py); no other extension request."""
         if method != STEER_METHOD or self.options.steering is None:
             raise acp.RequestError.method_not_found(f"_{method}")
-        answer = await steer(self.conn, self.options.steering, params, self.running)
+        asked = params.get("sessionId")
+        session = self.sessions.get(asked) if isinstance(asked, str) else None
+        late = self.options.quirks.steer_reads_late and session is not None and session.asking > 0
+        answer = await steer(self.conn, self.options.steering, params, self.running, now=not late)
+        if answer["outcome"] == "injected" and late and session is not None:
+            session.late.append(steered_text(params["prompt"]))
         if answer["outcome"] == "injected" and self.options.quirks.steer_cuts:
             self._session(params["sessionId"]).cut = True
         if answer["outcome"] == "startedNewTurn":
@@ -1007,6 +1012,12 @@ def _steering_options(group: Options) -> None:
         " of its text is never sent, its tokens are not counted, and another call answers anew",
     )
     group.add_argument(
+        "--steer-reads-late",
+        action="store_true",
+        help="a steer taken while a permission request waits is read only after the turn's last answer,"
+        " as one more model call, as Claude Code does: two steers can be read in reverse order",
+    )
+    group.add_argument(
         "--prompt-queueing",
         action="store_true",
         help="advertise prompt queueing as claude-agent-acp does (agentCapabilities._meta.claudeCode."
@@ -1364,6 +1375,7 @@ def main(argv: list[str] | None = None) -> None:
             late_word=args.late_word,
             deaf_to_cancel=args.deaf_to_cancel,
             steer_cuts=args.steer_cuts,
+            steer_reads_late=args.steer_reads_late,
             withdraw_when=args.withdraw_when,
             acp_notice=args.acp_notice,
             compaction=args.compaction,

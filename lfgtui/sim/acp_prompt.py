@@ -36,6 +36,7 @@ from acp.schema import (
 
 from lfgtui.sim.acp_sessions import Message
 from lfgtui.sim.acp_stable import StableUpdates
+from lfgtui.sim.acp_steering import LATE_READ
 from lfgtui.sim.protocols.agent import AgentProtocol, tool_call_id, wire_arguments
 from lfgtui.sim.scenario import Fault, FaultKind, Scenario, SimCall, split_tokens
 from lfgtui.sim.wire import Piece, PieceKind, SimRequest, plan_call
@@ -93,6 +94,8 @@ class SimSession:
     cancelled: asyncio.Event = field(default_factory=asyncio.Event)
     own_turns: list[str] = field(default_factory=list)  # steers it starts turns of its own with, once idle
     cut: bool = False  # a steer was taken: the model call streaming now is cut off (`Quirks.steer_cuts`)
+    asking: int = 0  # permission requests waiting for the client's answer now
+    late: list[str] = field(default_factory=list)  # steers read after the last answer (`steer_reads_late`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +193,10 @@ class Quirks:
     """A steer taken mid-answer (`--steering injected`) cuts the model call streaming now off, as
     Claude Code does (issue 73): the rest of its text is never sent, none of its tokens is in the
     turn's count, and another call answers anew, its first token after the TTFT."""
+    steer_reads_late: bool = False
+    """A steer taken (`--steering injected`) while a permission request waits is read only after the
+    turn's last answer, as one more model call, as Claude Code (claude-agent-acp 0.101.0) does (issue
+    73): a steer taken mid-answer is read at once, so two can be read in the reverse of the order sent."""
     deaf_to_cancel: bool = False
     """`session/cancel` is heard and ignored: the turn runs on, as a hung agent's does, until the
     client ends the process."""
@@ -400,6 +407,9 @@ class AgentRun:
                     await self._tool_call(index, piece.tool_index)
             if index == 0 and quirks.informational:
                 await self._informational(quirks.informational)
+        for steer in self.session.late:  # one more model call, answering what it read last
+            await self.say(LATE_READ.format(text=steer))
+        self.session.late.clear()
         await self._plan(calls)
         if stable is not None and quirks.compaction:
             await stable.compaction()
@@ -594,6 +604,13 @@ class AgentRun:
         return self.session.cwd / value if isinstance(value, str) and value else None
 
     async def _ask_permission(self, tool: str, request: ToolCallUpdate) -> None:
+        self.session.asking += 1
+        try:
+            await self._permission(tool, request)
+        finally:
+            self.session.asking -= 1
+
+    async def _permission(self, tool: str, request: ToolCallUpdate) -> None:
         asking = asyncio.ensure_future(
             self.conn.request_permission(self.session.id, request, list(PERMISSION_OPTIONS))
         )

@@ -4,7 +4,9 @@ as claude-agent-acp 0.101 and codex-acp 2.6 do, answering `{outcome}`.
 
 While a prompt of the session runs it answers the chosen OUTCOME (`injected`, `startedNewTurn`,
 `promptRequired` or `failed`); a taken one (`injected`, `startedNewTurn`) is said in the running
-turn at once, with the idleBehavior the client asked for, so a test sees it arrived mid-turn. With no
+turn at once, with the idleBehavior the client asked for, so a test sees it arrived mid-turn; under
+`--steer-reads-late` one taken while a permission waits is said only after the turn's last answer
+(`LATE_READ`), as Claude Code reads it. With no
 prompt running it answers as the real agents do: `promptRequired` to a client that asked for it,
 else `startedNewTurn`. After a `startedNewTurn` the agent plays a turn of its own with the steer once
 no prompt of the session runs, as claude-agent-acp's detached `prompt()` does: updates that no
@@ -35,6 +37,8 @@ QUEUEING = {"claudeCode": {"promptQueueing": True}}
 """The `_meta` of its `agentCapabilities` under `--prompt-queueing`, as claude-agent-acp's."""
 OWN_TURN = "(a turn of its own, which no prompt owns: {text})\n\n"
 """What the agent says in the turn it starts with a steer it answered `startedNewTurn`."""
+LATE_READ = "\n\n(steered, read after the last answer: {text})\n\n"
+"""What the agent's last model call says of a steer it read late (`--steer-reads-late`)."""
 QUEUED_SAID = "(this prompt waited, queued behind the session's running turn)\n\n"
 """What a prompt that came mid-turn says first, under `--prompt-queueing`, once its turn starts."""
 
@@ -42,9 +46,10 @@ log = logging.getLogger(__name__)
 
 
 async def steer(
-    conn: AgentSideConnection, outcome: str, params: dict[str, Any], running: set[str]
+    conn: AgentSideConnection, outcome: str, params: dict[str, Any], running: set[str], now: bool = True
 ) -> dict[str, Any]:
-    """Answer one `_session/steering`: `outcome` while a prompt of its session (one of `running`) runs."""
+    """Answer one `_session/steering`: `outcome` while a prompt of its session (one of `running`) runs;
+    a taken one said in the turn at once (`now`), else by the caller when it is read."""
     session_id, prompt, meta = params.get("sessionId"), params.get("prompt"), params.get("_meta")
     if not isinstance(session_id, str) or not session_id:
         raise acp.RequestError.invalid_params({"why": "steer params require a non-empty sessionId"})
@@ -64,7 +69,7 @@ async def steer(
             else {"outcome": answer}
         )
     log.info("steer in %s mid-turn (idleBehavior %s): %s", session_id, idle, outcome)
-    if outcome in ("injected", "startedNewTurn"):
+    if outcome in ("injected", "startedNewTurn") and now:
         said = f"\n\n(steered mid-turn, idleBehavior {idle}: {text})\n\n"
         await conn.session_update(session_id, update_agent_message_text(said))
     return {"outcome": outcome}

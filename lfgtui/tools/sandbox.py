@@ -13,12 +13,13 @@ writable only the `writable` folders (a worktree, its own git folder, the ticket
 so a commit inside fails rather than write into the person's repository. No capability, even
 when lfg runs as root (`--cap-drop ALL`; bubblewrap sets no-new-privileges), and `/proc/sys`
 read-only: else root inside could unmount what hides a key, remount the disk writable or set a
-sysctl. The Unix sockets bound outside are covered (tools/sandbox_sockets.py), and where the
-kernel can, abstract sockets outside are cut too (tools/sandbox_scope.py). The network is on
-unless `network` is off (`sandbox_network = false`: a network namespace of its own, and the
-runtime folders hidden whole). A ticket that asked for a sandbox never runs without one: where
-bubblewrap cannot run (not installed, no user namespaces), the ticket fails saying so
-(`unavailable`).
+sysctl. Run as root, the box has its own user namespace (`ROOT_MAPPED`), so a sandbox an agent
+starts inside (Codex's) can start. The Unix sockets bound outside are covered
+(tools/sandbox_sockets.py), and where the kernel can, abstract sockets outside are cut too
+(tools/sandbox_scope.py). The network is on unless `network` is off (`sandbox_network = false`:
+a network namespace of its own, and the runtime folders hidden whole). A ticket that asked for a
+sandbox never runs without one: where bubblewrap cannot run (not installed, no user namespaces),
+the ticket fails saying so (`unavailable`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import asyncio
 import contextlib
 import functools
 import json
+import os
 import shutil
 import stat
 import subprocess
@@ -51,10 +53,18 @@ KERNEL_SETTINGS = ("--ro-bind", "/proc/sys", "/proc/sys")
 """Read-only: bubblewrap leaves the new `/proc/sys` writable to root, whose uid alone may write a
 sysctl (`kernel.core_pattern = |program` runs a program as root outside on the next crash)."""
 SYSTEM_SECRETS = ("/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-", "/etc/ssh/ssh_host_*_key")
-"""What only root reads outside the home, and a box run as root keeps root's user id: the password
-hashes and the machine's SSH host keys (each shows empty)."""
+"""What only root reads outside the home, and a box run as root keeps root's user id on the disk
+(`ROOT_MAPPED`): the password hashes and the machine's SSH host keys (each shows empty)."""
 ISOLATION = ("--unshare-pid", "--unshare-ipc", "--die-with-parent", "--new-session", "--cap-drop", "ALL")
 """Its own processes and IPC, gone with lfg, no terminal of lfg's, and no capability even as root."""
+ROOT_MAPPED = ("--unshare-user", "--uid", "65534", "--gid", "65534")
+"""Started by root, the box's own user namespace, in which root's user and group (still root's on
+the disk outside, so it writes its worktree as root) are `nobody`'s ids. Without it, root without
+a capability cannot start a sandbox of its own inside (Codex runs each command in a bubblewrap of its
+own: `bwrap: setting up uid map: Operation not permitted`): a nested bubblewrap run by uid 0 takes
+itself for privileged and writes its uid map as root would. As a normal user, bubblewrap makes this
+namespace anyway (the uid mapped to itself). A sandbox nested inside holds the outer one's mounts
+locked: it cannot unmount what hides a key nor remount the disk writable."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +99,13 @@ class Sandbox:
         sockets = {str(path): found for path in self._sockets() if (found := _found(path)) is not None}
         for _, _, mount in sorted([*self._mounts(), *_covers(sockets)]):
             args += mount
-        args += [*ISOLATION, "--setenv", "TMPDIR", str(PRIVATE_TMP)]
+        args += [
+            *ISOLATION,
+            *(ROOT_MAPPED if os.geteuid() == 0 else ()),
+            "--setenv",
+            "TMPDIR",
+            str(PRIVATE_TMP),
+        ]
         if not self.network:
             args.append("--unshare-net")
         start = [*stdlib_script(START), "scoped" if scoped() else "unscoped"]

@@ -24,7 +24,7 @@ async def test_a_steer_on_the_coordinator_reaches_the_workers_agent_mid_turn(fle
     async with coordinating(fleet) as (run, events, _):
         await until(lambda: any(isinstance(e, ApprovalAsked) for e in events), timeout=90)
         assert await asked(run, Steer("a", STEER)) is None
-        await until(lambda: any(isinstance(e, Steered) for e in events), timeout=60)
+        await until(lambda: any(isinstance(e, Holding) and e.sent for e in events), timeout=60)
         await approve_all(run, events)
         assert await run.wait() == {"a": Outcome.COMPLETED}
     assert f"asks {Steer('a', STEER)!r}" in fleet.said("w1"), "the request itself reached the worker's run"

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from redis import Redis
 from textual.pilot import Pilot
+from textual.widgets import Input
 
 from lfgtui.broker.work import WorkItem
 from lfgtui.commands.common import find_recorded
@@ -30,6 +31,7 @@ from lfgtui.providers.base import UserMessage
 from lfgtui.ui.app import LfgApp
 from lfgtui.ui.screens.fleet import FleetScreen
 from lfgtui.ui.screens.modals import ApprovalScreen, FollowUpScreen
+from lfgtui.ui.screens.new_ticket import NewTicketScreen
 from lfgtui.ui.widgets.pane import PaneState
 from tests.support import app as pilot_support
 from tests.support.app import keys
@@ -249,7 +251,7 @@ async def resumed_in_tui(fleet: Fleet, run_id: str) -> AsyncIterator[tuple[LfgAp
     config, db, recorded = found
     async with picked_up(args, config, db, recorded) as picked:
         services = picked.options.services(picked.providers, db, False, config.ui.keymap)
-        controller = picked.controller(services)
+        controller = picked.controller(services, config)
         assert controller.run is not None and picked.history is not None
         controller.run.record(picked.history)
         async with picked.served(lambda _: None)(controller.run):
@@ -302,12 +304,22 @@ async def test_a_killed_coordinator_is_picked_up_in_the_tui_its_panes_restored_a
         await pilot.press(*keys("once more"), "enter")
         await until_shown(pilot, lambda: quick.attempt == 2 and quick.finished, "the follow-up on a worker")
         assert quick.state is PaneState.COMPLETED and "> once more" in quick.body.source
+        await pilot.press("N")  # the picked-up run takes new work, under its recorded [defaults]
+        assert isinstance(app.screen, NewTicketScreen), "a picked-up run takes new tickets"
+        for name, value in (("prompt", "hi"), ("model", "hello")):
+            app.screen.query_one(f"#new-ticket-{name}", Input).value = value
+        app.screen.query_one("#new-ticket-prompt", Input).focus()
+        await pilot.press("enter")
+        await until_shown(pilot, lambda: "added-1" in panes, "the added ticket's pane")
+        await until_shown(pilot, lambda: panes["added-1"].state is PaneState.COMPLETED, "it ran on a worker")
     after = exported(fleet, run_id)
     assert {t: [(a["number"], a["outcome"]) for a in after[t]] for t in after} == {
         "long": [(1, "completed")],
         "quick": [(1, "completed"), (2, "completed")],
         "after": [(1, "completed")],
+        "added-1": [(1, "completed")],
     }, "each attempt once, none left interrupted"
+    assert fleet.said("w1").count("took added-1") == 1, "the added ticket ran on the worker"
     assert after["long"][0]["id"] == before["long"][0]["id"] and after["quick"][0] == before["quick"][0]
     assert fleet.said("w1").count("took quick") == 2, "the follow-up ran on the worker"
     whole = text_of(after["long"][0])

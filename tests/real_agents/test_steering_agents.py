@@ -138,11 +138,13 @@ async def test_codex_takes_a_steer_into_its_running_turn(in_world: AgentWorld) -
 
 
 def took_it(world: AgentWorld, events: list[Event], models: str) -> None:
-    """The agent took the steer into its running turn: a user turn at its place, one prompt, and a
-    later model call of its (named `models`...) carrying the words."""
+    """The agent took the steer into its running turn: said sent when handed over, a user turn of the
+    same attempt once the turn ended, one prompt, and a model call of its (named `models`...) after
+    the first carrying the words, before lfg recorded it read."""
     holding = [e.message for e in events if isinstance(e, Holding)]
-    assert "for the next safe point" in holding[0], "claude-agent-acp advertises _meta.steering.supported"
-    assert any("went into the agent's running turn" in m for m in holding), holding
+    assert "for the next safe point" in holding[0], "the agent advertises _meta.steering.supported"
+    assert any(m.startswith("steer from ada sent to ") for m in holding), holding
+    assert any("read the steer(s) (message 1) into this turn before it ended" in m for m in holding)
     assert [(e.text, e.by) for e in events if isinstance(e, Steered)] == [(STEER, "ada")]
     assert [e.outcome for e in events if isinstance(e, AttemptEnded)] == [Outcome.COMPLETED], "one turn"
     assert [e.text for e in events if isinstance(e, PromptSent)] == ["Write the notes."], "no second prompt"

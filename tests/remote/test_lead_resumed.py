@@ -11,8 +11,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx2
+from textual.widgets import Input
 
+from lfgtui.commands.run import admits
 from lfgtui.config.load import Config
+from lfgtui.history.recorder import Recorder
 from lfgtui.history.writer import open_run_history
 from lfgtui.outcome import Outcome
 from lfgtui.providers.registry import Providers
@@ -23,7 +26,8 @@ from lfgtui.run.approvals import Approvals
 from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_added, load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
-from tests.support.app import SIZE
+from lfgtui.ui.screens.new_ticket import NewTicketScreen
+from tests.support.app import SIZE, until
 from tests.support.compose import first_run, resumed_app
 from tests.support.recording import load_recorded
 
@@ -107,3 +111,74 @@ async def test_a_resumed_lead_is_served_again_and_its_tickets_from_before_are_it
                 assert resumed.states[child].outcome is Outcome.COMPLETED
             assert resumed.parents == {child: "boss"}
             await pilot.press("q")
+
+
+async def test_a_resumed_lead_adds_tickets_under_the_run_s_recorded_defaults(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    """`lfg resume` checks a ticket added to it (by its lead, or the person's `N`) against the
+    `[defaults]` the run recorded (migration 34), not the tickets file as it is now: a file edited
+    since changes nothing."""
+    path = tmp_path / "tickets.toml"
+    path.write_text(BOSS.replace('provider = "sim"\n', 'provider = "sim"\nmax_calls = 7\n', 1))
+    config = Config(path=None)
+    loaded = load_tickets(path, config, BUILTIN_TOOLS, env={})
+    db = tmp_path / "history.sqlite3"
+    async with (
+        open_run_history(db, loaded, "lfg run", lambda message: None) as history,
+        Providers(sim=sim) as providers,
+    ):
+        assert history is not None
+        run = Run(loaded.tickets, providers, Approvals(yes=True), [])
+        run.record(history)
+        run.start()
+        run.cancel("boss")  # the person stops the run before its lead adds anything
+        await run.wait()
+        run_id = run.run_id
+    path.write_text(BOSS.replace('provider = "sim"\n', 'provider = "sim"\nmax_calls = 3\n', 1))
+
+    recorded = load_recorded(db, run_id)
+    added_to = recorded.added_to()
+    assert added_to is not None and added_to.defaults == {"provider": "sim", "max_calls": 7}
+    async with Providers(sim=sim) as providers:
+        app = resumed_app(recorded, providers)
+        async with app.run_test(size=SIZE) as pilot:
+            resumed = first_run(app)
+            resumed.admits = admits(config, added_to)  # as lfg resume does
+            assert resumed.retry("boss")
+            async with (
+                serving_leads(resumed, recorded.as_tickets),
+                lead_client(resumed.lead_doors["boss"]) as lead,
+            ):
+                body = {"request": "add-ticket", "ticket": {"prompt": "Say hello.", "model": "hello"}}
+                added = await lead.post("/v1/requests", json=body)
+                assert added.status_code == 200, added.text
+                child = added.json()["ticket"]
+                await until_ended(resumed, child)
+            assert resumed.states[child].outcome is Outcome.COMPLETED
+            assert resumed.states[child].written.max_calls == 7
+            assert resumed.parents == {child: "boss"}
+            resumed.cancel("boss")
+            await pilot.press("N")  # the person adds one too, in the resumed run's form
+            assert isinstance(app.screen, NewTicketScreen)
+            app.screen.query_one("#new-ticket-prompt", Input).value = "Say hello."
+            app.screen.query_one("#new-ticket-model", Input).value = "hello"
+            app.screen.query_one("#new-ticket-prompt", Input).focus()
+            await pilot.press("enter")
+            await until(pilot, lambda: "added-2" in app.controller.panes)
+            await until_ended(resumed, "added-2")
+            assert resumed.states["added-2"].written.max_calls == 7
+            assert "added-2" not in resumed.parents
+            await pilot.press("q")
+
+
+def test_a_run_recorded_before_its_defaults_were_kept_takes_no_new_tickets_when_resumed(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "tickets.toml"
+    path.write_text(BOSS)
+    db = tmp_path / "history.sqlite3"
+    recorder = Recorder.begin(db, load_tickets(path, Config(path=None), BUILTIN_TOOLS, env={}), "lfg run")
+    recorder.store.conn.execute("UPDATE runs SET ticket_defaults = NULL")  # as an lfg of schema 33 left it
+    recorder.finish()
+    assert load_recorded(db, recorder.run_id).added_to() is None

@@ -80,7 +80,8 @@ async def test_whoever_asks_is_told_the_same_refusal_in_words() -> None:
         assert run.ask(CancelChild("t", "s1"), who) == Refusal("t runs no coding agent's turn now")
         assert run.ask(Retry("nobody"), who) == Refusal("the run has no ticket 'nobody'")
         assert run.ask(AddTicket({"prompt": "x"}), who) == Refusal(
-            "this run takes no new tickets: only `lfg run` adds them to the run it runs"
+            "this run takes no new tickets: only `lfg run` adds them to the run it runs, and `lfg resume` "
+            "to a run that recorded its [defaults]"
         )
     with pytest.raises(TypeError, match="not the run's to decide"):
         run.ask(Synthesize("t"), YOU)

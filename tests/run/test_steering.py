@@ -11,6 +11,7 @@ hears it before that call can end, so where it lands does not depend on the mach
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from lfgtui.events import (
     Holding,
     Outcome,
     PromptSent,
+    RequestSent,
     Steered,
     TextDelta,
 )
@@ -324,3 +326,39 @@ async def test_a_watchers_refused_edits_are_said_at_the_1st_2nd_4th_and_8th_not_
         ),
         "take-back by 127.0.0.1 (bo) refused: t holds no message 8: it was sent already, or taken back",
     ]
+
+
+async def test_each_steer_is_recorded_just_before_the_first_request_the_sim_saw_carry_it(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    """Issue 73: what lfg records of a steer is where the model got it. lfg makes an API ticket's
+    calls itself, so each `Steered` is followed by the `RequestSent` of the call that first carries
+    it, read off the requests the sim received: two steers, sent in two rounds, in the order sent."""
+    second = "Then list only Markdown files."
+
+    def steer_twice(run: Run) -> None:
+        assert run.steer("t", STEER) is None
+
+        def in_the_next_round(event: Event) -> None:
+            if isinstance(event, RequestSent):
+                calls.append(event.call)
+            if isinstance(event, TextDelta) and calls[-1:] == [1] and not steered_again:
+                steered_again.append(run.steer("t", second, by="ada"))
+
+        run.sinks.append(in_the_next_round)
+
+    calls: list[int] = []
+    steered_again: list[str | None] = []
+    path = ticket_file(tmp_path, "sim-anthropic", THINKER)
+    async with running(sim, path, steer_twice) as (run, events):
+        pass
+    assert steered_again == [None] and run.states["t"].outcome is Outcome.COMPLETED
+    carried = {
+        text: next(n for n, r in enumerate(sim.log) if text in json.dumps(r.body)) for text in (STEER, second)
+    }
+    landed = []
+    for at, event in enumerate(events):
+        if isinstance(event, Steered):
+            request = next(e for e in events[at:] if isinstance(e, RequestSent))
+            landed.append((event.text, request.call))
+    assert landed == [(STEER, carried[STEER]), (second, carried[second])] == [(STEER, 1), (second, 2)]

@@ -102,7 +102,8 @@ async def test_the_composer_steers_queues_edits_and_takes_back_then_each_is_sent
     [
         (
             ("--steering", "injected"),
-            "Enter steers w: lfg simulator (ACP) takes it into this turn at its next model call.",
+            "Enter steers w: sent to lfg simulator (ACP) now, which reads it in this turn at a call "
+            "it picks.",
             "Enter queues this as w's next prompt, sent to lfg simulator (ACP) once this turn ends.",
         ),
         (

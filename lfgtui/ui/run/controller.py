@@ -780,8 +780,8 @@ REQUESTS: dict[type[Request], Declared] = {
         _handle(LocalHandle.add_ticket),
         _handle(ServedHandle.add_ticket),
         Why(
-            "This run takes no new tickets: a run of a tickets file (lfg run) takes them, here or "
-            "served with --control.",
+            "This run takes no new tickets: a run of a tickets file (lfg run, or lfg resume of a run "
+            "that recorded its [defaults]) takes them, here or served with --control.",
             timeout=5,
         ),
     ),

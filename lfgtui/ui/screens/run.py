@@ -106,7 +106,7 @@ ACTING = frozenset(
 REPLAYING = frozenset({"replay_pause", "replay_skip"})
 HIDDEN = {
     Mode.LIVE: REPLAYING | {"rerun"},
-    Mode.RESUMED: REPLAYING | {"rerun", "add_ticket"},  # takes no new tickets (lfg resume)
+    Mode.RESUMED: REPLAYING | {"rerun"},
     Mode.READ_ONLY: REPLAYING | ACTING,
     Mode.REPLAY: ACTING | {"rerun", "history"},
     Mode.ATTACHED: REPLAYING

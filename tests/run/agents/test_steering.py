@@ -14,8 +14,10 @@ import pytest
 from lfgtui.config.load import Config
 from lfgtui.cost.metrics import Metrics
 from lfgtui.events import (
+    ApprovalAnswered,
     ApprovalAsked,
     AttemptEnded,
+    CallEnded,
     Event,
     Holding,
     Outcome,
@@ -68,7 +70,9 @@ async def steered_run(
                     said.append(run.steer("t", STEER, by="ada"))
                     if then is not None:
                         then(run)
-            if isinstance(event, Holding) and ("the agent" in event.message or "queued as" in event.message):
+            if isinstance(event, Holding) and (
+                event.sent or "the agent" in event.message or "queued as" in event.message
+            ):
                 settled = True
             if settled:
                 while waiting:
@@ -93,12 +97,17 @@ async def test_a_steer_the_agent_injects_is_a_user_turn_in_the_same_attempt(tmp_
     assert [e.outcome for e in events if isinstance(e, AttemptEnded)] == [Outcome.COMPLETED], "one attempt"
     (steered,) = [e for e in events if isinstance(e, Steered)]
     assert (steered.attempt, steered.text, steered.by) == (1, STEER, "ada")
-    first, landed = holding(events)
+    first, sent, read = holding(events)
     assert "for the next safe point" in first
-    assert "went into the agent's running turn" in landed
+    assert sent.startswith("steer from ada sent to lfg simulator (ACP) (message 1), into its running turn")
+    assert "read the steer(s) (message 1) into this turn before it ended" in read
+    assert "order" not in read, "one steer: no order to speak of"
     answer = text(events)
     assert MID_TURN in answer, "the agent had it mid-turn, asked for idleBehavior promptRequired"
     assert answer.index(MID_TURN) < answer.index("Done: the notes"), "before the turn's last words"
+    at = events.index(steered)
+    assert isinstance(events[at - 1], CallEnded), "recorded once its prompt was answered, not when sent"
+    assert "Done: the notes" in text(events[:at]), "after everything the agent streamed"
     assert [e.text for e in events if isinstance(e, PromptSent)] == ["Write the notes."], "no second prompt"
     assert not run.states["t"].inbox.held
 
@@ -237,3 +246,70 @@ async def test_a_steer_that_cuts_the_agents_answer_off_leaves_its_rate_at_what_s
     assert (replayed.tokens_per_s, replayed.rate_estimated) == (cut.tokens_per_s, True), (
         "the history keeps the steer at its place in the answer: a replay reads the same rate"
     )
+
+
+LATE = "Also say the word GANNET."
+
+
+async def test_two_steers_the_agent_reads_in_reverse_are_recorded_once_read_saying_so(
+    tmp_path: Path,
+) -> None:
+    """Issue 73: the sim agent reads steers where Claude Code does (`--steer-reads-late`): A, sent
+    while its permission waits, only after the turn's last answer; B, sent mid-answer, at once. Its
+    answer says where it read each. lfg records neither before it was read: both once the turn's
+    prompt is answered, in the order sent, saying it cannot tell the order or the call."""
+    path = tmp_path / "tickets.toml"
+    path.write_text(
+        '[[ticket]]\nid = "t"\nprompt = "Write the notes."\nprovider = "sim-acp"\n'
+        f'model = "writer:ttft_ms=0,tokens_per_s=20"\nworkdir = "{tmp_path}"\n'
+    )
+    sim = BUILTIN["sim-acp"]
+    config = sim.with_agent(command=(*sim.agent.command, "--steering", "injected", "--steer-reads-late"))
+    loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS, env={})
+    events: list[Event] = []
+    waiting: list[str] = []
+    async with Providers({"sim-acp": config}) as providers:
+        run = Run(loaded.tickets, providers, Approvals(askable=True), [], keep_agents=True)
+
+        def heard(event: Event) -> None:
+            events.append(event)
+            if isinstance(event, ApprovalAsked):
+                waiting.append(event.call_id)
+                if len(waiting) == 1 and not any(isinstance(e, ApprovalAnswered) for e in events):
+                    assert run.steer("t", STEER, by="ada") is None
+            answered = any(  # the agent's answer to A is said (whatever the words)
+                isinstance(e, Holding) and STEER in e.message and "next safe point" not in e.message
+                for e in events
+            )
+            while answered and waiting:
+                run.approvals.answer("t", waiting.pop(), True, "you")
+            if (
+                isinstance(event, TextDelta)
+                and "Done" in event.text
+                and not any(isinstance(e, Holding) and LATE in e.message for e in events)
+            ):
+                assert run.steer("t", LATE, by="bo") is None  # mid-answer
+
+        run.sinks.append(heard)
+        try:
+            run.start()
+            await run.wait()
+        finally:
+            await run.close_agents()
+    assert [e.outcome for e in events if isinstance(e, AttemptEnded)] == [Outcome.COMPLETED], "one turn"
+    read = {
+        STEER: f"(steered, read after the last answer: {STEER})",
+        LATE: f"(steered mid-turn, idleBehavior promptRequired: {LATE})",
+    }
+    answer = text(events)
+    assert answer.index(read[LATE]) < answer.index(read[STEER]), "the agent read them in reverse"
+    steered = [n for n, e in enumerate(events) if isinstance(e, Steered)]
+    assert [(events[n].text, events[n].by) for n in steered] == [(STEER, "ada"), (LATE, "bo")], "as sent"
+    for n in steered:
+        assert read[events[n].text] in text(events[:n]), "never recorded before the agent read it"
+    assert isinstance(events[steered[0] - 1], CallEnded)
+    said = holding(events)
+    assert [m for m in said if "read the steer(s)" in m] == [
+        "lfg simulator (ACP) read the steer(s) (message 1, message 2) into this turn before it ended; "
+        "it does not say at which of its model calls; nor in which order (recorded in the order sent)"
+    ]

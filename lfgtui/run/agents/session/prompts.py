@@ -75,6 +75,7 @@ class SessionPrompts(SessionOpening, SessionCancels, SessionSteering):
         estimated at what `per_char` says a character is worth when the prompt leaves, until the agent
         reports its count, which carries what it says then. `inbox` holds the person's steers, sent
         into the turn where the agent takes them (steering.py)."""
+        inbox = Inbox() if inbox is None else inbox
         fresh = self.session_id is None
         count, late = (0, []) if fresh else self._late()
         previous = self.client.ev.attempt
@@ -106,16 +107,19 @@ class SessionPrompts(SessionOpening, SessionCancels, SessionSteering):
                 yield ev(Status, message=line)
             if whole and len(task.call.messages) > 1:
                 yield ev(Status, message="a new agent session: the earlier conversation is in the prompt")
-            async for event in self._turn(task, whole, Inbox() if inbox is None else inbox):
+            async for event in self._turn(task, whole, inbox):
                 yield event
             response = await self._response()
         except ProviderError as failed:
             reader = self.client.reader
             for event in [*reader.unfinished(), *reader.ignored(), *reader.unsaid()]:
                 yield event
+            for event in self._steers_read(False, inbox):
+                yield event
             yield ev(AttemptEnded, outcome=Outcome.FAILED, error=failed.info)
             return
         except asyncio.CancelledError:
+            self._steers_read(False, inbox)  # held again: what the cancelled attempt leaves unsent
             await self._cancel()
             raise
         reader = self.client.reader
@@ -125,6 +129,8 @@ class SessionPrompts(SessionOpening, SessionCancels, SessionSteering):
             yield event
         stop = response.stop_reason
         yield ev(CallEnded, stop_reason=stop)
+        for event in self._steers_read(stop != "cancelled" and stop not in STOPPED, inbox):
+            yield event  # after `CallEnded`: read by the turn's end, cutting no call's count
         refused = stop == "cancelled" and not self.client.cancelling and bool(self.client.reader.denied)
         if refused:  # the person's no ended the agent's turn (Codex's "tell it what to do differently")
             message = "the agent ended its turn when told no: follow up to tell it what to do instead"

@@ -12,7 +12,7 @@ from pathlib import Path
 import acp
 from acp import schema
 
-from lfgtui.events import ErrorInfo, ErrorKind, EventFactory
+from lfgtui.events import ErrorInfo, ErrorKind, EventFactory, HeldMessage
 from lfgtui.inert import inert
 from lfgtui.run.agents.agent_log import AgentLog
 from lfgtui.run.agents.choices import Offered
@@ -80,6 +80,9 @@ class SessionState:
         """The agent offers `session/close` (its `initialize` said so)."""
         self.steering = False
         """The agent takes `_session/steering` into a running turn (its `initialize` said so)."""
+        self._steers_sent: list[HeldMessage] = []
+        """The steers the agent took into the running turn, in the order sent: not yet known read
+        (steering.py)."""
         self.resumed: str | None = None
         """How the ticket's `resume_session` was continued: `session/resume` or `session/load`."""
         self.forked = False

@@ -11,8 +11,15 @@ would never learn when it ends. lfg steers only while its own `session/prompt` r
 a second prompt to queue behind it (lfg holds queued messages itself), which keeps clear of the
 release where steering after an agent-queued turn hung that turn's prompt (claude-agent-acp #1039).
 
-A steer the agent takes becomes a user turn at its place (`Steered`); one it does not take, or that
-fails, is queued as the next turn, saying why (`Holding`).
+A steer the agent takes (`injected`) is only handed over: claude-agent-acp 0.101 pushes it into
+Claude Code's input and says nothing when its model reads it (no echo reaches the client). Tried
+against the sim, Claude Code read a steer sent mid-answer at its next call (cutting that answer off),
+but one sent while a permission waited only after the turn's last answer, as a call of its own: two
+such steers reached the model in the reverse of the order sent. So lfg says it was sent
+(`Holding.sent`), and records it (`Steered`) once the turn's prompt is answered, when the agent has
+read every steer it took (its turn settles only after a result that answers the last one), without
+claiming a call or an order it did not see. A turn that does not complete holds them again, unsent as
+far as lfg knows. One it does not take, or that fails, is queued as the next turn, saying why.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from lfgtui.inert import inert
 from lfgtui.run.agents.choices import said as agent_said
 from lfgtui.run.agents.process import STOP_WAIT_S
 from lfgtui.run.agents.session.state import SessionState
+from lfgtui.run.steer_words import not_known_read, read_by_turn_end, sent_to_agent
 from lfgtui.run.steering import Inbox, summary
 
 STEER_METHOD = "session/steering"
@@ -64,6 +72,7 @@ class SessionSteering(SessionState):
         if not self.steering:
             return
         self._steer_tasks: dict[asyncio.Task[SteerAnswer], HeldMessage] = {}
+        self._steers_sent = []
         inbox.steerable = True
         inbox.wake = lambda: self.client.inbox.put_nowait(SteerWake())
         if any(m.steer for m in inbox.held):  # held again for a retry, or before the prompt left
@@ -116,16 +125,17 @@ class SessionSteering(SessionState):
             return []
         del self._steer_tasks[answer.task]
         message = answer.message
-        if answer.outcome in ("injected", "startedNewTurn"):
-            events: list[Event] = [self.ev(Steered, text=message.text, by=message.by)]
-            if answer.outcome == "startedNewTurn":
-                note = (
-                    "the agent began a turn of its own with the steer (startedNewTurn): "
-                    "lfg cannot see that turn end"
-                )
-                events.append(self.ev(Status, message=note))
-            sent = f"steer from {message.by} went into the agent's running turn: {summary(message)}"
-            return [*events, self.ev(Holding, message=sent, held=tuple(inbox.held))]
+        if answer.outcome == "injected":
+            self._steers_sent.append(message)
+            said = sent_to_agent(message, self._agent_name())
+            return [self.ev(Holding, message=said, held=tuple(inbox.held), sent=(message,))]
+        if answer.outcome == "startedNewTurn":
+            note = (
+                "the agent began a turn of its own with the steer (startedNewTurn): "
+                "lfg cannot see that turn end"
+            )
+            held = self.ev(Holding, message=f"{note}: {summary(message)}", held=tuple(inbox.held))
+            return [self.ev(Steered, text=message.text, by=message.by), self.ev(Status, message=note), held]
         why = answer.error or {
             "promptRequired": "its turn had ended (promptRequired)",
             "failed": "it could not take it (failed)",
@@ -151,6 +161,19 @@ class SessionSteering(SessionState):
             events += self._steer_landed(answer, inbox)
         self._steers_stop(inbox)
         return events
+
+    def _steers_read(self, completed: bool, inbox: Inbox) -> list[Event]:
+        """The turn's prompt is answered and its `CallEnded` said: the steers the agent took are read
+        by now (`Steered`, in the order sent, said as such), if the turn completed; else held again."""
+        if not self.steering or not self._steers_sent:
+            return []
+        sent, self._steers_sent = self._steers_sent, []
+        agent = self._agent_name()
+        if not completed:
+            inbox.unread(sent)
+            return [self.ev(Holding, message=not_known_read(sent, agent), held=tuple(inbox.held))]
+        steered: list[Event] = [self.ev(Steered, text=m.text, by=m.by) for m in sent]
+        return [*steered, self.ev(Holding, message=read_by_turn_end(sent, agent), held=tuple(inbox.held))]
 
     def _steers_stop(self, inbox: Inbox) -> None:
         """The turn is over, however it ended: no steer goes into it any more; one not answered is

@@ -1,0 +1,110 @@
+"""Issue 73: where today's Claude Code (claude-agent-acp 0.101.0) really puts a steer, read off the
+model requests the sim received, against what lfg records.
+
+Steer A is sent while Claude Code's `Write` waits for permission, steer B while the answer after it
+streams. claude-agent-acp answers both `injected` at once, but its model reads B at its next call
+(cutting the streaming answer off) and A only after the turn's last answer, as a call of its own: B,
+then A. No update tells the client when (the steered message's echo is not forwarded), so lfg says
+each was sent to the agent and records both as user turns once the turn's prompt is answered, in the
+order sent, saying it does not know at which call nor in which order. Before, lfg said each "went
+into the agent's running turn" the moment it was answered, A before any request carried it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from lfgtui.config.load import Config
+from lfgtui.events import ApprovalAsked, AttemptEnded, CallEnded, Event, Holding, Outcome, Steered, TextDelta
+from lfgtui.providers.registry import Providers
+from lfgtui.run import Run
+from lfgtui.run.approvals import Approvals
+from lfgtui.tickets.load import load_tickets
+from lfgtui.tools import BUILTIN_TOOLS
+from tests.real_agents.conftest import AgentWorld, prose
+
+pytestmark = pytest.mark.timeout(400)
+
+A, B = "Also mention ALPHA.", "Also mention BRAVO."
+WRITE = json.dumps({"file_path": "notes.md", "content": "# Notes\n"})
+SCENARIO = f"""
+    ttft_ms = 50
+    tokens_per_s = 20
+    [[call]]
+    text = "I'll write the notes."
+    [[call.tool_call]]
+    name = "Write"
+    arguments_raw = '{WRITE}'
+    [[call]]
+    text = "Heard: {{{{ prompt }}}} {prose(120, line=120)}"
+    [[call]]
+    text = "Heard: {{{{ prompt }}}} {prose(120, line=120, start=500)}"
+    [[call]]
+    text = "Heard: {{{{ prompt }}}} and done."
+    [[call]]
+    text = "Heard: {{{{ prompt }}}} and done again."
+    """
+"""The Write, then answers that quote the last thing the model was told, the first two long (6 s at
+20 tok/s) for B to land in."""
+
+
+def handed(event: Event, word: str) -> bool:
+    """Whether `event` says the steer holding `word` was answered by the agent."""
+    return isinstance(event, Holding) and word in event.message and "next safe point" not in event.message
+
+
+async def test_claude_code_reads_steers_where_lfg_records_them(in_world: AgentWorld) -> None:
+    world = in_world
+    world.map_models("claude-haiku-*=hello", f"claude-*={world.scenario('landing', SCENARIO)}")
+    loaded = load_tickets(world.ticket("claude-code", "Write the notes."), Config(path=None), BUILTIN_TOOLS)
+    events: list[tuple[float, Event]] = []
+    waiting: list[str] = []
+    async with Providers() as providers:
+        run = Run(loaded.tickets, providers, Approvals(askable=True), [], keep_agents=True)
+
+        def heard(event: Event) -> None:
+            events.append((time.monotonic(), event))
+            said = [e for _, e in events]
+            if isinstance(event, ApprovalAsked):
+                waiting.append(event.call_id)
+                if not any(isinstance(e, ApprovalAsked) for e in said[:-1]):
+                    assert run.steer("t", A, by="ada") is None
+            if handed(event, "ALPHA"):
+                while waiting:  # A is handed over while the permission waits: now answer it
+                    run.approvals.answer("t", waiting.pop(), True, "you")
+            answered = next((n for n, e in enumerate(said) if handed(e, "ALPHA")), None)
+            after = "".join(e.text for e in said[answered or len(said) :] if isinstance(e, TextDelta))
+            if "Heard:" in after and not any(isinstance(e, Holding) and "BRAVO" in e.message for e in said):
+                assert run.steer("t", B, by="ada") is None  # mid-answer, after the permission
+
+        run.sinks.append(heard)
+        try:
+            run.start()
+            await run.wait()
+        finally:
+            await run.close_agents()
+
+    said = [e for _, e in events]
+    assert [e.outcome for e in said if isinstance(e, AttemptEnded)] == [Outcome.COMPLETED], "one turn"
+    asked = [
+        (r.received_at, json.dumps(r.body))
+        for r in world.sim.log
+        if str(r.body.get("model", "")).startswith("claude-") and "haiku" not in r.body.get("model", "")
+    ]
+    first = {steer: next(n for n, (_, body) in enumerate(asked) if steer in body) for steer in (A, B)}
+    # What the pinned Claude Code does: B is read at the call after it, A only after the last answer.
+    assert first[B] < first[A], f"the model read B first: {first}"
+    assert "ALPHA" not in asked[first[B]][1], "A, sent at the permission, was not in the next calls"
+    for at, event in events:  # never recorded before a model request carried it
+        if isinstance(event, Steered):
+            assert asked[first[event.text]][0] < at, f"{event.text} recorded before the model read it"
+    steered = [n for n, e in enumerate(said) if isinstance(e, Steered)]
+    assert [said[n].text for n in steered] == [A, B], "recorded in the order sent"
+    assert isinstance(said[steered[0] - 1], CallEnded), "once the turn's prompt was answered"
+    holding = [e.message for e in said if isinstance(e, Holding)]
+    assert sum(m.startswith("steer from ada sent to Claude Agent") for m in holding) == 2, holding
+    (read,) = [m for m in holding if "read the steer(s)" in m]
+    assert "(message 1, message 2)" in read and "nor in which order" in read
