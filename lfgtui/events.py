@@ -43,7 +43,7 @@ class ErrorKind(StrEnum):
     CONTENT_FILTER = "content_filter"  # the provider's content filter stopped the answer
     CONTEXT_WINDOW = "context_window"  # the conversation filled the model's context window
     MAX_TOKENS = "max_tokens"  # the answer was cut at its output token limit; what arrived is kept
-    BUDGET = "budget"  # the ticket's or the run's max_cost_usd was reached
+    BUDGET = "budget"  # the ticket's or the run's max_cost_usd, or its lead's lead_budget_usd, was reached
     WORKTREE = "worktree"  # isolation = "worktree" could not give the ticket a worktree
     SANDBOX = "sandbox"  # the ticket asked for a sandbox that cannot be made here: it did not run
     INTERNAL = "internal"  # a bug in lfg itself; the ticket ends, the rest of the run goes on

@@ -299,6 +299,10 @@ FIELD_HELP = {
     "ticket.lead_max_live": "for a lead: the most tickets it added that may be unfinished at once "
     "(default 3)",
     "ticket.lead_max_added": "for a lead: the most tickets it may add in all (default 10)",
+    "ticket.lead_max_per_minute": "for a lead: the most tickets it may add and messages it may send "
+    "in any 60 seconds, past which each is refused saying when it may again (default 20)",
+    "ticket.lead_budget_usd": "for a lead: what it and every ticket it added may cost together, every "
+    "attempt counted; reached, it may add no more and they all fail (`budget`) (default: none)",
     "ticket.mcp_servers": "[MCP servers](../guides/coding-agents.md#mcp-servers) of config.toml given to a "
     "coding agent's session",
     "ticket.resume_session": "a coding agent's own session the ticket continues, by the id "

@@ -46,7 +46,7 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--lead",
-        metavar="RUN/TICKET/LIVE/ADDED",
+        metavar="RUN/TICKET/LIVE/ADDED/PER_MINUTE/BUDGET",
         help="what the tools' instructions tell a lead ticket's agent: its run, its id and its caps "
         "(lfg passes it to a lead; the token, not this, decides what it may do)",
     )

@@ -67,7 +67,8 @@ def _arguments(run: argparse.ArgumentParser) -> None:
         "--open",
         action="store_true",
         help="keep the run open for tickets added as it runs (add-ticket) until you end it: q in the TUI, "
-        "Ctrl-C or SIGTERM headless; the tickets file may then hold none",
+        "Ctrl-C, SIGTERM or the end request (served with --control) headless; the tickets file may then "
+        "hold none",
     )
     add_config(run)
     run.add_argument(
@@ -351,6 +352,9 @@ async def run_headless(
     approvals = Approvals(yes=args.yes, askable=answerable, forms=answerable)
     run = options.run(tickets, providers, approvals, make_run)
     run.admits = admits
+    stopped = asyncio.Event()  # a signal came, or `end` was asked: the run is not waiting any more
+    if args.open:
+        run.open_until = stopped  # the end request sets it too (run/decisions.py `_end`)
     groups = {ticket.id: ticket.group for ticket in tickets if ticket.group is not None}
     progress = None if args.json else Progress(sys.stdout, run.book, t0, groups)
     attention = Attentions({ticket.id: ticket.depends_on for ticket in tickets}, t0)
@@ -376,7 +380,6 @@ async def run_headless(
     if history is not None:
         run.record(history)
     signalled: list[int] = []
-    stopped = asyncio.Event()  # a signal came: the run is not waiting for a watcher any more
     started: list[bool] = []  # its tickets started (after the SDKs' imports and any wait for a watcher)
     loop = asyncio.get_running_loop()
 

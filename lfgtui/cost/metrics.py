@@ -75,7 +75,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -1275,12 +1275,15 @@ class MetricsBook:
         never per token."""
         return hit_rate(r for metrics in self.attempts.values() for r in metrics.requests)
 
-    def cost_usd(self) -> tuple[float | None, bool]:
+    def cost_usd(self, tickets: Collection[str] | None = None) -> tuple[float | None, bool]:
         """What every priced attempt so far cost (None: no attempt has a price), and whether some of it
-        is estimated or an attempt that made requests has no price."""
+        is estimated or an attempt that made requests has no price; of `tickets`' attempts only, when
+        given (a lead's and its tickets')."""
         total: float | None = None
         inexact = False
-        for metrics in self.attempts.values():
+        for (ticket, _), metrics in self.attempts.items():
+            if tickets is not None and ticket not in tickets:
+                continue
             cost = metrics.cost_usd
             if cost is None:
                 inexact = inexact or bool(metrics.requests)

@@ -41,6 +41,7 @@ from lfgtui.tickets.ticket import (
     DEFAULT_JUDGE_MAX_CHARS,
     DEFAULT_LEAD_MAX_ADDED,
     DEFAULT_LEAD_MAX_LIVE,
+    DEFAULT_LEAD_MAX_PER_MINUTE,
     DEFAULT_MAX_CALLS,
     DEFAULT_MAX_OUTPUT_CHARS,
     DEFAULT_MAX_WAIT_S,
@@ -224,6 +225,8 @@ def ticket_from_row(record: TicketRecord) -> Ticket:
         lead=row.lead,
         lead_max_live=DEFAULT_LEAD_MAX_LIVE if row.lead_max_live is None else row.lead_max_live,
         lead_max_added=DEFAULT_LEAD_MAX_ADDED if row.lead_max_added is None else row.lead_max_added,
+        lead_max_per_minute=row.lead_max_per_minute or DEFAULT_LEAD_MAX_PER_MINUTE,
+        lead_budget_usd=row.lead_budget_usd,
     )
 
 

@@ -191,6 +191,8 @@ def ticket_row(ticket: Ticket) -> TicketRow:
         lead=ticket.lead,
         lead_max_live=ticket.lead_max_live,
         lead_max_added=ticket.lead_max_added,
+        lead_max_per_minute=ticket.lead_max_per_minute,
+        lead_budget_usd=ticket.lead_budget_usd,
     )
 
 

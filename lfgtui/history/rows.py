@@ -227,6 +227,9 @@ class TicketRow(Row):
     """Whether it leads, and its caps on the tickets it adds, from migration 32 (None: the default)."""
     added_by_lead: str | None = None
     """The lead that added it as the run ran, from migration 33 (None: no lead did)."""
+    lead_max_per_minute: int | None = None
+    lead_budget_usd: float | None = None
+    """A lead's rate and budget, from migration 34 (None: the default rate, no budget)."""
 
 
 @dataclass(frozen=True)

@@ -600,8 +600,16 @@ ALTER TABLE runs ADD COLUMN ticket_defaults TEXT;
 tickets took, not under no defaults or under a file edited since. A run recorded before says NULL: a
 resumed run of it takes no new tickets, as before."""
 
+V35 = """
+ALTER TABLE tickets ADD COLUMN lead_max_per_minute INTEGER;
+ALTER TABLE tickets ADD COLUMN lead_budget_usd REAL;
+"""
+"""A lead's rate of adds and messages and its budget for itself and the tickets it adds, so `lfg
+resume` holds a lead to them again. A row recorded before says NULL: the default rate, no budget, as
+then."""
+
 MIGRATIONS: tuple[str, ...] = (
     V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14, V15, V16, V17, V18, V19, V20, V21, V22,
-    V23, V24, V25, V26, V27, V28, V29, V30, V31, V32, V33, V34,
+    V23, V24, V25, V26, V27, V28, V29, V30, V31, V32, V33, V34, V35,
 )  # fmt: skip
 """Migration N (1-based) brings a file from `user_version` N-1 to N."""

@@ -33,7 +33,7 @@ from lfgtui.remote.codec import CodecError, UnknownType, decode, decode_check, d
 from lfgtui.remote.description import DescriptionError, RemoteRun, read_description, read_ticket
 from lfgtui.remote.wire import API, HEARTBEAT_S, WATCHER_HEADER
 from lfgtui.run import RetryPolicy
-from lfgtui.run.requests import AddTicket, Request, encode
+from lfgtui.run.requests import Added, AddTicket, Request, encode
 
 if TYPE_CHECKING:
     from lfgtui.cost.metrics import Metrics
@@ -193,13 +193,13 @@ class Attachment:
         returns why it did not, or None."""
         return (await self._post(f"{self.url}{API}/requests", encode(request)))[0]
 
-    async def add(self, request: AddTicket) -> str:
-        """Ask the run to add a ticket (`add-ticket`): the id the run gave it, or `AttachError` saying
-        why not."""
+    async def add(self, request: AddTicket) -> Added:
+        """Ask the run to add a ticket (`add-ticket`): the id the run gave it and who it says added
+        it, or `AttachError` saying why not."""
         refused, answer = await self._post(f"{self.url}{API}/requests", encode(request))
-        ticket = answer.get("ticket")
+        ticket, by = answer.get("ticket"), answer.get("added_by")
         if refused is None and isinstance(ticket, str):
-            return ticket
+            return Added(ticket, by if isinstance(by, str) else None)
         raise AttachError(refused or f"{self.url} added the ticket without saying its id")
 
     async def _post(self, url: str, body: dict[str, Any] | None = None) -> tuple[str | None, dict[str, Any]]:

@@ -141,6 +141,7 @@ function show(snapshot) {
       cards.delete(ticket);
     }
   }
+  $("new-ticket").hidden = !snapshot.control || snapshot.ended;
   const waiting = snapshot.needs_you.length;
   document.title = (waiting ? waiting + " need you · " : "") + "lfg inbox";
 }
@@ -586,13 +587,15 @@ async function act(path, body, controls, note, type = "text/plain; charset=utf-8
       return false;
     }
     if (answer.ok) {
-      let said;
+      let answered = {};
       try {
-        said = (await answer.json()).said; // a steer's or queued message's: how the run took it
+        answered = (await answer.json()) || {};
       } catch (error) {
         // no words: it was sent
       }
-      note.textContent = said || "sent";
+      // a steer's or queued message's words (how the run took it), or the id of the ticket it added
+      const added = typeof answered.ticket === "string" ? answered.ticket + " added to the run" : "";
+      note.textContent = (typeof answered.said === "string" && answered.said) || added || "sent";
       return true;
     }
     why = "the run answered " + answer.status;
@@ -609,6 +612,25 @@ async function act(path, body, controls, note, type = "text/plain; charset=utf-8
   for (const control of controls) control.disabled = false;
   return false;
 }
+
+// A new ticket for the run (`add-ticket`): its prompt, and its provider and model where the run's
+// defaults are not wanted; what the run refuses is said under the form in its words, what is typed kept.
+$("add-ticket").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const prompt = $("new-prompt").value;
+  if (!prompt.trim()) return;
+  const ticket = { prompt };
+  for (const field of ["provider", "model"]) {
+    const value = $("new-" + field).value.trim();
+    if (value) ticket[field] = value;
+  }
+  const controls = [$("new-prompt"), $("new-provider"), $("new-model"), $("new-add")];
+  const body = JSON.stringify({ request: "add-ticket", ticket });
+  if (await act("/v1/requests", body, controls, $("new-ticket-note"), "application/json")) {
+    $("new-prompt").value = "";
+    for (const control of controls) control.disabled = false;
+  }
+});
 
 $("login").addEventListener("submit", (event) => {
   event.preventDefault();

@@ -9,7 +9,9 @@ to a bounded tail (`LastMessage`), nothing more.
 
 Everything from an agent or the tickets file goes out `revealed` (inert.py): controls, carriage
 returns and bidirectional controls become visible symbols, so a command cannot hide or reorder part
-of itself; the page puts every string in the document as text, never as markup.
+of itself; the page puts every string in the document as text, never as markup. On a run served
+with `--control` the page also has a small new-ticket form (prompt, provider, model), which sends
+`add-ticket` as any watcher does.
 
 The page (inbox.html, inbox.css, inbox.js beside this module) is the one response served without
 the token: a browser cannot put a header on a navigation, and the page holds nothing of the run.

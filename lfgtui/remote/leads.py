@@ -45,19 +45,41 @@ class LeadRole:
     ticket: str
     max_live: int
     max_added: int
+    per_minute: int
+    budget_usd: float | None
+
+    @classmethod
+    def of(cls, run_id: str, ticket: Ticket) -> LeadRole:
+        return cls(
+            run_id,
+            ticket.id,
+            ticket.lead_max_live,
+            ticket.lead_max_added,
+            ticket.lead_max_per_minute,
+            ticket.lead_budget_usd,
+        )
 
     def arg(self) -> str:
-        """As `lfg mcp --lead` takes it (`lead_of`)."""
-        return f"{self.run_id}/{self.ticket}/{self.max_live}/{self.max_added}"
+        """As `lfg mcp --lead` takes it (`lead_of`): no budget is `-`."""
+        budget = "-" if self.budget_usd is None else f"{self.budget_usd:g}"
+        return f"{self.run_id}/{self.ticket}/{self.max_live}/{self.max_added}/{self.per_minute}/{budget}"
 
     def instructions(self) -> str:
+        budget = (
+            ""
+            if self.budget_usd is None
+            else f" You and your tickets together may cost ${self.budget_usd:g} (lead_budget_usd): once "
+            "you have, you add no more and all of you stop."
+        )
         return (
             f"You are {self.ticket}, the lead ticket of lfg run {self.run_id}. Hand work to other agents "
             f"with these tools, not with sub-agents or tasks of your own: add_ticket starts a ticket (an "
             f"agent of its own), wait_for_tickets waits for yours, read_ticket reads their answers. You may "
             f"reach only the tickets you added: at most {self.max_live} unfinished at once and "
-            f"{self.max_added} in all (lead_max_live, lead_max_added, set by the person). The tickets you "
-            "add take the run's defaults for their box and approvals; they cannot be leads."
+            f"{self.max_added} in all, adding tickets and sending messages at most {self.per_minute} "
+            "times a minute (lead_max_live, lead_max_added, lead_max_per_minute, set by the person)."
+            f"{budget} The tickets you add take the run's defaults for their box and approvals; they "
+            "cannot be leads."
         )
 
 
@@ -78,12 +100,25 @@ def not_on_a_broker(tickets: Sequence[Ticket]) -> str | None:
 
 
 def lead_of(text: str) -> LeadRole:
-    """`--lead RUN/TICKET/LIVE/ADDED` (`LeadRole.arg`); ValueError otherwise."""
+    """`--lead RUN/TICKET/LIVE/ADDED/PER_MINUTE/BUDGET` (`LeadRole.arg`); ValueError otherwise."""
     run_id, _, rest = text.partition("/")
-    parts = rest.rsplit("/", 2)
-    if len(parts) != 3 or not (run_id and parts[0]) or not all(part.isdigit() for part in parts[1:]):
-        raise ValueError(f"expected RUN/TICKET/LIVE/ADDED, not {text!r}")
-    return LeadRole(run_id, parts[0], int(parts[1]), int(parts[2]))
+    parts = rest.rsplit("/", 4)
+    if (
+        len(parts) != 5
+        or not (run_id and parts[0])
+        or not all(part.isdigit() for part in parts[1:4])
+        or not (parts[4] == "-" or _number(parts[4]))
+    ):
+        raise ValueError(f"expected RUN/TICKET/LIVE/ADDED/PER_MINUTE/BUDGET, not {text!r}")
+    budget = None if parts[4] == "-" else float(parts[4])
+    return LeadRole(run_id, parts[0], int(parts[1]), int(parts[2]), int(parts[3]), budget)
+
+
+def _number(text: str) -> bool:
+    try:
+        return float(text) > 0
+    except ValueError:
+        return False
 
 
 def mcp_server(role: LeadRole, socket: Path, token_file: Path) -> McpServer:
@@ -143,7 +178,7 @@ async def serving_leads(run: Run, tickets: Sequence[Ticket]) -> AsyncIterator[No
             token_file = folder / f"{number}.token"
             token_file.touch(mode=0o600)
             token_file.write_text(server.lead_token(ticket.id), encoding="utf-8")
-            role = LeadRole(run.run_id, ticket.id, ticket.lead_max_live, ticket.lead_max_added)
+            role = LeadRole.of(run.run_id, ticket)
             run.lead_doors[ticket.id] = LeadDoor(mcp_server(role, socket, token_file), socket, token_file)
         yield
     finally:

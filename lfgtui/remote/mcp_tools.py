@@ -274,10 +274,12 @@ class Desk:
             raise Refused(str(exc)) from None
         loop = asyncio.get_running_loop()
         until = loop.time() + SEEN_S
-        while added not in self.records and loop.time() < until:
+        while added.ticket not in self.records and loop.time() < until:
             await self._change(until - loop.time())
-        record = self.records.get(added)
-        return {"ticket": added, **({} if record is None else self._listed(record))}
+        record = self.records.get(added.ticket)
+        if record is not None and record.added_by == FROM_RUN and added.by is not None:
+            record.added_by = added.by  # its events say so only as its first attempt starts
+        return {"ticket": added.ticket, **({} if record is None else self._listed(record))}
 
     async def cancel_ticket(self, ticket: str) -> dict[str, Any]:
         """Stop the ticket's running attempt."""

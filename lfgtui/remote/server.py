@@ -718,7 +718,7 @@ class RunServer:
         if isinstance(told, Pending):  # asked of a worker that has not answered yet
             return web.json_response({"ok": True, "pending": told.said}, status=202)
         if isinstance(told, Added):  # the ticket it added, by the id lfg gave it when it had none
-            return web.json_response({"ok": True, "ticket": told.ticket})
+            return web.json_response({"ok": True, "ticket": told.ticket, "added_by": told.by})
         if told is not None:
             return _problem(409, told.said)
         if isinstance(asked, Steer | Queue):

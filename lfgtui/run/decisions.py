@@ -17,10 +17,13 @@ A new request that acts on the run: its class in run/requests.py, one row here, 
 from __future__ import annotations
 
 import inspect
+import math
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
+from lfgtui.cost.prices import format_usd
 from lfgtui.run.attempts import AttemptRunner, RunFace, TicketState
 from lfgtui.run.requests import (
     YOU,
@@ -32,6 +35,7 @@ from lfgtui.run.requests import (
     CancelAll,
     CancelChild,
     EditHeld,
+    End,
     FollowUp,
     Fork,
     Land,
@@ -53,6 +57,7 @@ from lfgtui.run.requests import (
 )
 
 if TYPE_CHECKING:
+    import asyncio
     from collections.abc import Mapping
 
     from lfgtui.tickets.ticket import Ticket
@@ -71,8 +76,10 @@ class Decides(RunFace, Protocol):
     states: Mapping[str, TicketState]
     runner: AttemptRunner
     admits: Admits | None
-    added_keys: dict[str, str]
+    added_keys: dict[tuple[str, str], Added]
     parents: dict[str, str]
+    lead_paces: dict[str, deque[float]]
+    open_until: asyncio.Event | None
 
     def add(self, ticket: Ticket, why: str | None = None, *, record: bool = False) -> None: ...
 
@@ -230,10 +237,15 @@ def _add_ticket(run: Decides, asked: AddTicket, who: str) -> Told:
         )
     if asked.ticket is None:
         return Refusal("add-ticket: ticket is missing (its fields, as a [[ticket]] table has them)")
+    if run.open_until is not None and run.open_until.is_set():
+        return Refusal("the run is ending (end was asked): it takes no new tickets")
     if asked.key is not None and len(asked.key) > MAX_KEY_CHARS:
         return Refusal(f"add-ticket: key is longer than {MAX_KEY_CHARS} characters")
-    if asked.key is not None and (known := run.added_keys.get(asked.key)) is not None:
-        return Added(known)  # asked again (a client that lost the answer): nothing more is added
+    key = None if asked.key is None else (_key_scope(who), asked.key)
+    if key is not None and (known := run.added_keys.get(key)) is not None:
+        return known  # asked again (a client that lost the answer): nothing more is added
+    if isinstance(who, Lead) and (spent := over_budget(run, who.ticket)) is not None:
+        return Refusal(f"{spent}: it may add no more")
     if isinstance(who, Lead) and (over := _over_caps(run, who.ticket) or _not_its_own(run, asked, who)):
         return Refusal(over)
     try:
@@ -243,9 +255,17 @@ def _add_ticket(run: Decides, asked: AddTicket, who: str) -> Told:
     if isinstance(who, Lead):
         run.parents[ticket.id] = who.ticket
     run.add(ticket, f"added by {who}", record=True)
-    if asked.key is not None:
-        run.added_keys[asked.key] = ticket.id
-    return Added(ticket.id)
+    added = Added(ticket.id, who)
+    if key is not None:
+        run.added_keys[key] = added
+    return added
+
+
+def _key_scope(who: str) -> str:
+    """Whose idempotency keys an asker's key is among: a lead's own (another lead's same key adds a
+    ticket of its own, and never answers with one it may not reach), else the person's (the terminal
+    and every watcher with the run's token, from wherever a client that lost its answer asks again)."""
+    return f"lead {who.ticket}" if isinstance(who, Lead) else ""
 
 
 LEAD_MAY = (AddTicket, Cancel, Steer, Queue, FollowUp)
@@ -267,6 +287,58 @@ def forbidden(run: Decides, asked: Request, who: str) -> str | None:
     if isinstance(ticket, str) and run.parents.get(ticket) != who.ticket:
         return f"{who} may reach only the tickets it added, and it did not add {ticket!r}"
     return None
+
+
+PACED = (AddTicket, Steer, Queue, FollowUp)
+"""What a lead's `lead_max_per_minute` counts: the tickets it adds and the messages it sends (its
+cancels are never held back)."""
+MINUTE_S = 60.0
+
+
+def paced(run: Decides, asked: Request, who: str) -> deque[float] | None:
+    """When the lead asking made the adds and messages of the last minute that `asked` counts among
+    (`PACED`), or None: it counts for no pace (no lead asks it, or an add asked again by its key)."""
+    if not isinstance(who, Lead) or not isinstance(asked, PACED):
+        return None
+    if isinstance(asked, AddTicket) and (_key_scope(who), asked.key) in run.added_keys:
+        return None  # asked again by its key, answered with what it added: nothing new
+    times = run.lead_paces.setdefault(who.ticket, deque())
+    while times and times[0] <= run.clock() - MINUTE_S:
+        times.popleft()
+    return times
+
+
+def too_soon(run: Decides, who: str, times: deque[float]) -> str | None:
+    """Why the lead may not add or message now (its `lead_max_per_minute`), saying when it may again."""
+    assert isinstance(who, Lead)
+    cap = run.states[who.ticket].written.lead_max_per_minute
+    if len(times) < cap:
+        return None
+    again = max(1, math.ceil(times[0] + MINUTE_S - run.clock()))
+    return (
+        f"{who} has added tickets or sent messages {len(times)} times in the last minute, its "
+        f"lead_max_per_minute: it may again in {again} s"
+    )
+
+
+def lead_of(run: Decides, ticket: str) -> str | None:
+    """The lead whose budget `ticket` counts against: itself when it leads, else the lead that added it."""
+    return ticket if run.states[ticket].written.lead else run.parents.get(ticket)
+
+
+def over_budget(run: Decides, lead: str) -> str | None:
+    """That the lead and its tickets have cost, together, its `lead_budget_usd`, in words; None: it
+    has no budget, it is not reached, or no price is known."""
+    budget = run.states[lead].written.lead_budget_usd
+    if budget is None:
+        return None
+    spent, estimated = run.book.cost_usd({lead, *children(run, lead)})
+    if spent is None or spent < budget:
+        return None
+    return (
+        f"lead {lead} and its tickets cost {format_usd(spent, estimated)}, reaching its "
+        f"lead_budget_usd ${budget:g}"
+    )
 
 
 def children(run: Decides, lead: str) -> list[str]:
@@ -310,6 +382,20 @@ def _not_its_own(run: Decides, asked: AddTicket, lead: Lead) -> str | None:
     return None
 
 
+def _end(run: Decides, asked: End, who: str) -> Told:
+    """A run kept open (`lfg run --open`) told to end: it adds nothing more, and ends once its tickets
+    at work have ended (`open_until`)."""
+    if run.open_until is None:
+        return Refusal(
+            "this run is not kept open for new tickets (lfg run --open): it ends when its tickets have "
+            "ended, or at its own terminal (q)"
+        )
+    if run.open_until.is_set():
+        return Refusal("the run is ending already: it ends once its tickets at work have ended")
+    run.open_until.set()
+    return None
+
+
 def _retry_all(run: Decides, asked: RetryAll, who: str) -> Told:
     return None if run.retry_all() else Refusal("every ticket has completed or is running")
 
@@ -335,6 +421,7 @@ DECISIONS: dict[type[Request], Decision] = {
     EditHeld: Decision(_edit_held),
     RemoveHeld: Decision(_remove_held),
     AddTicket: Decision(_add_ticket),
+    End: Decision(_end),
     RetryAll: Decision(_retry_all),
     CancelAll: Decision(_cancel_all),
 }

@@ -58,9 +58,12 @@ class Pending:
 @dataclass(frozen=True)
 class Added:
     """Done, and it made a ticket the asker needs the id of: the one an add-ticket added (lfg names
-    one that came without an id)."""
+    one that came without an id), and who added it, as its events say (`added by ...`)."""
 
     ticket: str
+    by: str | None = None
+    """Who added it (an add-ticket asked again with its key: who asked first); None where the
+    answer does not say (a server that does not)."""
 
 
 Told = Refusal | Pending | Added | None
@@ -238,6 +241,15 @@ class AddTicket(Request):
     key: str | None = None
     """An idempotency key: an add-ticket whose key the run has seen adds nothing, and is answered with
     the ticket that key added (`lfg mcp`'s `add_ticket`, which an agent's client may send again)."""
+
+
+@dataclass(frozen=True)
+class End(Request):
+    """End a run kept open for new tickets (`lfg run --open`): it takes no more, and ends once the
+    tickets at work have ended (a cancel-all first stops them)."""
+
+    kind: ClassVar[str] = "end"
+    served: ClassVar[bool] = True
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ ticket is retried or continued.
 from __future__ import annotations
 
 import asyncio
+import collections
 import functools
 import itertools
 import logging
@@ -60,12 +61,12 @@ from lfgtui.providers.kinds import kind_of
 from lfgtui.providers.registry import Providers
 from lfgtui.run.approvals import Approvals
 from lfgtui.run.attempts import Attempt, AttemptRunner, Earlier, TicketState, no_trace_context
-from lfgtui.run.decisions import children, decision, forbidden
+from lfgtui.run.decisions import children, decision, forbidden, over_budget, paced, too_soon
 from lfgtui.run.failover import has_next, moved, moves_on, on_link
 from lfgtui.run.fork import CannotFork, cut_said, fork_id, forked
 from lfgtui.run.local import LocalRunner
 from lfgtui.run.ratelimit import Limiters
-from lfgtui.run.requests import Refusal, Request, Told
+from lfgtui.run.requests import Added, Refusal, Request, Told
 from lfgtui.run.steering import MAX_HELD, still_unsent, summary, unfit
 from lfgtui.surrogates import mended, said
 from lfgtui.tickets.ticket import PromptTooLong, Ticket, render_prompt
@@ -176,9 +177,10 @@ class Run:
         self.admits: Admits | None = None
         """What checks a ticket asked to be added while the run runs (run/decisions.py `Admits`): set
         by `lfg run`, which loaded its tickets file; None: the run takes no new tickets."""
-        self.added_keys: dict[str, str] = {}
-        """The ticket each add-ticket's idempotency key added, by key: asked again, it adds nothing.
-        Kept for the life of this process (a resumed run starts with none)."""
+        self.added_keys: dict[tuple[str, str], Added] = {}
+        """What each add-ticket's idempotency key added, by whose keys it is among (a lead's, or the
+        person's) and the key: asked again, it adds nothing. Kept for the life of this process (a
+        resumed run starts with none)."""
         self._refused: dict[tuple[str, str], int] = {}
         """How many changes of a held message each (ticket, asker) had refused: said the 1st, 2nd, 4th,
         8th... time, with the count, so a watcher retrying refused edits cannot flood the ticket's
@@ -186,6 +188,13 @@ class Run:
         self.parents: dict[str, str] = {}
         """The lead (`lead = true`) that added each ticket a lead added, by the ticket's id: what the
         lead may reach (run/decisions.py `forbidden`), and what stops with it (`cancel`)."""
+        self.lead_paces: dict[str, collections.deque[float]] = {}
+        """When each lead added a ticket or sent a message in the last minute, on the run's clock: its
+        `lead_max_per_minute` (run/decisions.py `paced`)."""
+        self.open_until: asyncio.Event | None = None
+        """For a run kept open for new tickets (`lfg run --open`): set when the person ends it (a
+        signal, or the `end` request), after which it takes no ticket and ends once those at work
+        have; None: it ends when its tickets have ended (run/decisions.py `_end`)."""
         self.lead_doors: dict[str, LeadDoor] = {}
         """Each lead ticket's way to this run (remote/leads.py `serving_leads`): its session's MCP
         server, its socket and token. A lead without one fails, saying so."""
@@ -223,7 +232,7 @@ class Run:
 
     def cancel(self, ticket_id: str, why: str | None = None) -> bool:
         """Cancel a running ticket; `why` (who asked, from elsewhere) is said in its events first. A
-        lead's running tickets stop with it, each saying why."""
+        lead's unfinished tickets stop with it (`_with_lead`)."""
         state = self.states[ticket_id]
         if not state.running:
             return False
@@ -231,9 +240,24 @@ class Run:
             self._emit(state, state.ev(Status, message=why))
         assert state.task is not None
         state.task.cancel()
-        for child in children(self, ticket_id):
-            self.cancel(child, f"cancelled with its lead {ticket_id}")
+        self._with_lead(state)
         return True
+
+    def _with_lead(self, lead: TicketState) -> None:
+        """A lead stopped, by a person or by lfg (a budget): every ticket it added that has not ended,
+        at work or still waiting to start (its `depends_on`, a slot), is cancelled with it, saying so,
+        and the lead says which. Those lfg stops otherwise already (a budget) are left to that."""
+        stopping = [
+            child
+            for child in children(self, lead.ticket.id)
+            if self.states[child].running and self.states[child].stop is None
+        ]
+        if not stopping:
+            return
+        if lead.ev is not None:
+            self._emit(lead, lead.ev(Status, message=f"its tickets stop with it: {', '.join(stopping)}"))
+        for child in stopping:
+            self.cancel(child, f"cancelled with its lead {lead.ticket.id}")
 
     def ask(self, request: Request, who: str) -> Told | Awaitable[Told]:
         """A person's request of the run, from `who` (`YOU` at this terminal, a watcher's address, a
@@ -248,7 +272,13 @@ class Run:
             return Refusal(f"the run has no ticket {ticket!r}")
         if (why := forbidden(self, request, who)) is not None:
             return Refusal(why)
-        return decision(request).decide(self, request, who)
+        times = paced(self, request, who)
+        if times is not None and (why := too_soon(self, who, times)) is not None:
+            return Refusal(why)
+        told = decision(request).decide(self, request, who)
+        if times is not None and not isinstance(told, Refusal):
+            times.append(self.clock())
+        return told
 
     def cancel_all(self) -> None:
         for ticket_id in self.states:
@@ -574,7 +604,8 @@ class Run:
             self._holding(state, note)
         elif started and state.left_held and not self.steers_only:  # its record must say them too
             self._holding(state, still_unsent(state.left_held))
-        if state.ticket.max_cost_usd is None and self.max_cost_usd is None:
+        budgeted = state.ticket.max_cost_usd is not None or self.max_cost_usd is not None
+        if not budgeted and self._lead_budget(state) is None:
             return
         if isinstance(event, COSTLY):
             self._check_budgets(state)
@@ -626,8 +657,20 @@ class Run:
                 why = ErrorInfo(
                     ErrorKind.BUDGET, f"the run cost {spent}, reaching [run] max_cost_usd {limit}"
                 )
-                for other in self.states.values():
-                    self._stop(other, Outcome.FAILED, why)
+                for other in sorted(self.states.values(), key=lambda s: s.written.lead):  # leads last
+                    self._stop(other, Outcome.FAILED, why)  # so each fails on the budget, not with its lead
+        lead = self._lead_budget(state)
+        if lead is not None and (over := over_budget(self, lead)) is not None:
+            why = ErrorInfo(ErrorKind.BUDGET, over)
+            for child in children(self, lead):  # first: each fails on the budget, not with its lead
+                self._stop(self.states[child], Outcome.FAILED, why)
+            self._stop(self.states[lead], Outcome.FAILED, why)
+
+    def _lead_budget(self, state: TicketState) -> str | None:
+        """The lead whose `lead_budget_usd` the ticket's cost counts against (itself, or the lead that
+        added it), when that lead has one."""
+        lead = state.ticket.id if state.written.lead else self.parents.get(state.ticket.id)
+        return lead if lead is not None and self.states[lead].written.lead_budget_usd is not None else None
 
     def interrupt(self, ticket_id: str, why: ErrorInfo) -> None:
         """Cancel a running ticket so that it ends `interrupted` (its output kept): the process running
@@ -635,11 +678,13 @@ class Run:
         self._stop(self.states[ticket_id], Outcome.INTERRUPTED, why)
 
     def _stop(self, state: TicketState, outcome: Outcome, why: ErrorInfo) -> None:
-        """Cancel a running ticket so that it ends `outcome` with `why` (its output is kept)."""
+        """Cancel a running ticket so that it ends `outcome` with `why` (its output is kept); a lead's
+        unfinished tickets stop with it (`_with_lead`)."""
         if state.running and state.stop is None:
             state.stop = outcome, why
             assert state.task is not None
             state.task.cancel()
+            self._with_lead(state)
 
     async def _ticket(self, state: TicketState) -> None:
         """Run the ticket's turn and then, while the person queued more (run/steering.py) and each

@@ -60,6 +60,7 @@ from lfgtui.tickets.ticket import (
     DEFAULT_JUDGE_MAX_CHARS,
     DEFAULT_LEAD_MAX_ADDED,
     DEFAULT_LEAD_MAX_LIVE,
+    DEFAULT_LEAD_MAX_PER_MINUTE,
     DEFAULT_MAX_CALLS,
     DEFAULT_MAX_OUTPUT_CHARS,
     DEFAULT_MAX_WAIT_S,
@@ -137,6 +138,8 @@ TICKET_FIELDS: dict[str, Kind] = {
     "lead": BOOLEAN,
     "lead_max_live": POSITIVE_INT,
     "lead_max_added": POSITIVE_INT,
+    "lead_max_per_minute": POSITIVE_INT,
+    "lead_budget_usd": POSITIVE_NUMBER,
     **REASONING_FIELDS,
 }
 RENAMED_FIELDS = {"max_turns": "max_calls"}
@@ -160,6 +163,8 @@ AGENT_ONLY = {
     "lead": "a lead is a coding agent given lfg's MCP server in its session",
 }
 """Ticket fields that only a coding agent (a provider of kind acp) takes, and what each is."""
+LEAD_CAPS = ("lead_max_live", "lead_max_added", "lead_max_per_minute", "lead_budget_usd")
+"""What the person sets a lead to, which only a lead takes."""
 _THE_PERSONS = "is the person's to set in the tickets file: an added ticket takes the run's [defaults]"
 _ONE_TICKET = "fans out into several tickets; an added ticket is one ticket (fan out in a tickets file)"
 NOT_ADDED = {
@@ -188,7 +193,7 @@ NOT_ADDED = {
     "judge_may_be_contestant": "is a tournament's, a tickets file's: an added ticket is one ticket",
     **{
         key: "is a lead's, a tickets file's: an added ticket is never a lead (one level deep)"
-        for key in ("lead", "lead_max_live", "lead_max_added")
+        for key in ("lead", *LEAD_CAPS)
     },
 }
 """Fields a ticket added while its run runs (`load_added`) may not set to anything but what the
@@ -481,7 +486,7 @@ class _Loader:
                     f"{draft.where}: resume_session continues one session, and the ticket fans out into "
                     f"{many} (models, agents or attempts) that would each continue it at once",
                 )
-            for key in ("lead_max_live", "lead_max_added"):
+            for key in LEAD_CAPS:
                 if key in draft.fields and not draft.fields.get("lead", defaults.get("lead", False)):
                     self.check.add(
                         self.line(draft, key),
@@ -981,6 +986,8 @@ class _Loader:
             lead=fields.get("lead", False),
             lead_max_live=fields.get("lead_max_live", DEFAULT_LEAD_MAX_LIVE),
             lead_max_added=fields.get("lead_max_added", DEFAULT_LEAD_MAX_ADDED),
+            lead_max_per_minute=fields.get("lead_max_per_minute", DEFAULT_LEAD_MAX_PER_MINUTE),
+            lead_budget_usd=fields.get("lead_budget_usd"),
         )
 
 

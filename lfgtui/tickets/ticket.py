@@ -31,6 +31,10 @@ DEFAULT_LEAD_MAX_LIVE = 3
 """A lead's tickets unfinished at once, unless its `lead_max_live` says otherwise."""
 DEFAULT_LEAD_MAX_ADDED = 10
 """The tickets a lead may add in all, unless its `lead_max_added` says otherwise."""
+DEFAULT_LEAD_MAX_PER_MINUTE = 20
+"""How many tickets a lead may add and messages it may send in any minute, unless its
+`lead_max_per_minute` says otherwise: a fan-out of `lead_max_added` and a word to each are not held
+up, a lead adding or messaging in a loop is."""
 JUDGE_SUFFIX = "@judge"
 """A tournament's judge is the ticket `ID@judge` (ID: the tournament, as written in the file)."""
 ISOLATIONS = ("none", "worktree")
@@ -121,6 +125,11 @@ class Ticket:
     """For a lead: the most tickets it added that may be unfinished at once."""
     lead_max_added: int = DEFAULT_LEAD_MAX_ADDED
     """For a lead: the most tickets it may add in all."""
+    lead_max_per_minute: int = DEFAULT_LEAD_MAX_PER_MINUTE
+    """For a lead: the most tickets it may add and messages it may send in any 60 seconds."""
+    lead_budget_usd: float | None = None
+    """For a lead: what it and every ticket it added may cost together, every attempt counted;
+    reached, it adds no more and they all stop (failed, `budget`). None: no budget of its own."""
 
     def auto_approves(self, tool: str) -> bool:
         """Whether the ticket lets `tool` run without asking anyone."""

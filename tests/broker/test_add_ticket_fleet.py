@@ -47,7 +47,7 @@ def test_a_ticket_added_to_a_coordinated_run_runs_on_a_worker(fleet: Fleet) -> N
         with httpx2.Client(base_url=served.group(1), headers=headers, timeout=10) as client:
             body = {"request": "add-ticket", "ticket": {"id": "later", "prompt": "go", "model": "hello"}}
             added = client.post("/v1/requests", json=body)
-        assert added.json() == {"ok": True, "ticket": "later"}
+        assert added.json() == {"ok": True, "ticket": "later", "added_by": "127.0.0.1 (ada)"}
         until_ended("later")
         assert coordinator.poll() is None, "open: it waits for the person"
         coordinator.send_signal(signal.SIGTERM)

@@ -41,8 +41,9 @@ async def test_an_added_ticket_runs_in_the_same_run_named_by_who_added_it(
         named = await client.post(
             "/v1/requests", json={"request": "add-ticket", "ticket": {"prompt": "y", "model": "hello"}}
         )
-        assert added.json() == {"ok": True, "ticket": "second"}
-        assert named.status_code == 200 and named.json() == {"ok": True, "ticket": "added-1"}
+        assert added.json() == {"ok": True, "ticket": "second", "added_by": "127.0.0.1 (ada@lab)"}
+        assert named.status_code == 200
+        assert named.json() == {"ok": True, "ticket": "added-1", "added_by": "127.0.0.1"}
         assert (await ended(run, "second")).outcome is Outcome.COMPLETED
         assert (await ended(run, "added-1")).outcome is Outcome.COMPLETED
         described = (await client.get("/v1/run")).json()
@@ -146,7 +147,7 @@ async def test_a_hostile_payload_is_refused_or_inert_and_the_server_goes_on(
         ansi_id.status_code == 409
         and "id 'a\\x1b[2J\\x1b]0;owned\\x07' may use only" in ansi_id.json()["error"]
     )
-    assert surrogate.json() == {"ok": True, "ticket": "odd"}
+    assert surrogate.json() == {"ok": True, "ticket": "odd", "added_by": "127.0.0.1"}
     assert run.run.states["odd"].ticket.prompt == f"say \ufffd {escape}", "mended, and kept whole"
     assert odd_keys.status_code == 409 and "unknown field 'k\\x1b[2J" in odd_keys.json()["error"]
     assert alive.status_code == 200

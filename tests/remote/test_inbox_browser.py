@@ -306,3 +306,29 @@ async def test_on_a_phone_a_running_ticket_is_sent_words_whose_held_list_is_edit
     assert prompts == ["Look around.", "then a tanka\nabout rain"], "the one left, sent as the next turn"
     said = [e.message for e in run.events if isinstance(e, Status)]
     assert "edited by 127.0.0.1 (inbox): then a tanka about rain" in said
+
+
+async def test_on_a_phone_the_new_ticket_form_adds_a_ticket_and_says_what_the_run_refuses(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    """The inbox's new-ticket form sends add-ticket: a refusal is said under it in the run's words,
+    what was typed kept; an added ticket is said by its id and listed as the run's others are."""
+    async with on_a_phone(sim, tmp_path, TICKETS) as (run, page):
+        await page.goto(f"{run.url}/inbox#token={TOKEN}")
+        await page.locator('#unread li[data-ticket="hi"]').wait_for()
+        await page.locator("#new-ticket summary").tap()
+        await page.locator("#new-prompt").fill("Say hello again.")
+        await page.locator("#new-provider").fill("nobody")
+        await page.get_by_role("button", name="Add the ticket").tap()
+        refused = page.locator("#new-ticket-note.problem", has_text="unknown provider 'nobody'")
+        await refused.wait_for()
+        assert await page.locator("#new-prompt").input_value() == "Say hello again."
+        await page.locator("#new-provider").fill("")
+        await page.locator("#new-model").fill("hello")
+        await page.get_by_role("button", name="Add the ticket").tap()
+        await page.locator("#new-ticket-note", has_text="added-1 added to the run").wait_for()
+        await page.locator('#unread li[data-ticket="added-1"]').wait_for()
+        assert await page.locator("#new-prompt").input_value() == ""
+        assert not await overflows(page)
+    said = [e.message for e in run.events if isinstance(e, Status) and e.ticket == "added-1"]
+    assert "added by 127.0.0.1 (inbox)" in said

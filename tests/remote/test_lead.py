@@ -9,15 +9,19 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import sys
 from asyncio.subprocess import PIPE
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from mcp import ClientSession, StdioServerParameters, stdio_client
 
-from lfgtui.events import AttemptEnded, Status
-from lfgtui.remote.leads import Seen, serving_leads
+from lfgtui.events import AttemptEnded, ErrorInfo, ErrorKind, Event, Outcome, Status
+from lfgtui.providers.base import PriceOverride
+from lfgtui.providers.catalog import BUILTIN
+from lfgtui.remote.leads import LeadRole, Seen, lead_of, serving_leads
 from lfgtui.sim.server import SimServer
 from lfgtui.tools.sandbox import Sandbox, unavailable
 from tests.support.agents import mcp_recording_agent as agent
@@ -131,6 +135,25 @@ async def test_a_leads_token_adds_and_drives_its_own_tickets_within_its_caps_and
             assert person_lead.status_code == 409 and "lead is a lead's" in person_lead.json()["error"]
 
 
+async def test_an_idempotency_key_is_its_askers_own_a_lead_never_gets_anothers_ticket_by_it(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    """The same key from the person and from a lead adds a ticket for each (one key for all answered
+    the person with the lead's ticket, or a lead with a ticket it may not reach); asked again, each
+    gets its own, with who added it."""
+    async with served(sim, tmp_path, TICKETS, control=True) as run, run.client() as person:
+        lead = run.client(run.server.lead_token("boss"))
+        mine = (await person.post("/v1/requests", json={**add(SLOW), "key": "k"})).json()
+        theirs = (await lead.post("/v1/requests", json={**add(SLOW), "key": "k"})).json()
+        again = (await lead.post("/v1/requests", json={**add(SLOW), "key": "k"})).json()
+        mine_again = (await person.post("/v1/requests", json={**add(SLOW), "key": "k"})).json()
+        await lead.aclose()
+    assert theirs["ticket"] != mine["ticket"], (mine, theirs)
+    assert run.run.parents == {theirs["ticket"]: "boss"}
+    assert again == theirs and theirs["added_by"] == "lead boss"
+    assert mine_again == mine and mine["added_by"].startswith("127.0.0.1")
+
+
 LEAD_RUN = """
 [[ticket]]
 id = "boss"
@@ -159,7 +182,7 @@ def test_a_lead_tickets_session_new_carries_lfgs_mcp_server(tmp_path: Path) -> N
     assert server["command"] == sys.executable and args[:4] == ["-m", "lfgtui", "mcp", "http://lfg"]
     assert args[4] == "--token-file" and args[6] == "--unix-socket" and args[8] == "--lead"
     run_id = of(events, "boss", "attempt_started")[0]["run"] if "run" in of(events, "boss")[0] else None
-    assert args[9].endswith("/boss/3/4") and (run_id is None or args[9] == f"{run_id}/boss/3/4")
+    assert args[9].endswith("/boss/3/4/20/-") and (run_id is None or args[9] == f"{run_id}/boss/3/4/20/-")
     token_file, socket = Path(args[5]), Path(args[7])
     assert token_file.parent == socket.parent and not socket.parent.exists(), "removed with the run"
     notes = [e["message"] for e in of(events, "boss", "status")]
@@ -210,6 +233,7 @@ async def test_a_lead_reaches_its_run_through_lfg_mcp_on_its_socket_and_its_tick
                         f"You are boss, the lead ticket of lfg run {run.run.run_id}."
                     )
                     assert "at most 3 unfinished at once and 10 in all" in hello.instructions
+                    assert "at most 20 times a minute" in hello.instructions
                     assert "not with sub-agents or tasks of your own" in hello.instructions
                     listed = await session.call_tool("list_tickets", {})
                     assert [t["ticket"] for t in json.loads(listed.content[0].text)["tickets"]] == ["boss"]  # type: ignore[union-attr]
@@ -295,10 +319,178 @@ async def test_a_boxed_lead_reaches_its_run_on_the_socket_and_sees_only_its_own_
     assert out.decode().splitlines() == ["other token hidden", "HTTP/1.1 200 OK"], err.decode()
 
 
-def test_a_leads_caps_on_a_ticket_that_is_no_lead_are_refused_in_words(tmp_path: Path) -> None:
+@pytest.mark.parametrize("cap", ["lead_max_live = 2", "lead_max_per_minute = 5", "lead_budget_usd = 1.5"])
+def test_a_leads_caps_on_a_ticket_that_is_no_lead_are_refused_in_words(tmp_path: Path, cap: str) -> None:
     lfg = Lfg(tmp_path)
-    code, _, stderr = lfg.run(lfg.tickets('[[ticket]]\nid = "t"\nprompt = "hi"\nlead_max_live = 2\n'))
+    code, _, stderr = lfg.run(lfg.tickets(f'[[ticket]]\nid = "t"\nprompt = "hi"\n{cap}\n'))
     assert code != 0
-    assert (
-        "ticket 't': lead_max_live caps a lead's tickets, and this ticket is no lead (lead = true)" in stderr
-    )
+    name = cap.split(" ")[0]
+    assert f"ticket 't': {name} caps a lead's tickets, and this ticket is no lead (lead = true)" in stderr
+
+
+def test_a_leads_role_carries_its_rate_and_budget_to_lfg_mcp_and_its_instructions() -> None:
+    role = LeadRole("r1", "boss", 3, 10, 7, 2.5)
+    assert lead_of(role.arg()) == role and role.arg() == "r1/boss/3/10/7/2.5"
+    assert lead_of("r1/boss/3/10/20/-").budget_usd is None
+    assert "at most 7 times a minute" in role.instructions()
+    assert "You and your tickets together may cost $2.5 (lead_budget_usd)" in role.instructions()
+    with pytest.raises(ValueError, match="expected RUN/TICKET/LIVE/ADDED/PER_MINUTE/BUDGET"):
+        lead_of("r1/boss/3/10/20/nan")
+
+
+PACED = """
+[defaults]
+provider = "sim"
+
+[[ticket]]
+id = "boss"
+prompt = "Plan."
+provider = "sim-acp"
+lead = true
+lead_max_live = 5
+lead_max_per_minute = 2
+"""
+
+
+async def test_a_lead_adds_and_messages_at_most_lead_max_per_minute_and_is_told_when_it_may_again(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    """Its adds and messages count, in any 60 seconds on the run's clock; past the cap each is refused
+    in words saying when it may again. An add asked again by its key, and a cancel, are never held
+    back. (The minute passing is the window's times moved back a minute: no test waits for time.)"""
+    async with served(sim, tmp_path, PACED, control=True) as run, run.client() as person:
+        lead = run.client(run.server.lead_token("boss"))
+        first = await lead.post("/v1/requests", json={**add(SLOW), "key": "one"})
+        child = first.json()["ticket"]
+        steered = await lead.post("/v1/requests", json={"request": "steer", "ticket": child, "text": "go on"})
+        held = await lead.post("/v1/requests", json=add(SLOW))
+        again = await lead.post("/v1/requests", json={**add(SLOW), "key": "one"})
+        cancelled = await lead.post("/v1/requests", json={"request": "cancel", "ticket": child})
+        mine = await person.post("/v1/requests", json=add({"prompt": "Say hello.", "model": "hello"}))
+        run.run.lead_paces["boss"] = type(run.run.lead_paces["boss"])(
+            t - 60 for t in run.run.lead_paces["boss"]
+        )
+        later = await lead.post("/v1/requests", json=add({"prompt": "Say hello.", "model": "hello"}))
+        await lead.aclose()
+    assert first.status_code == 200 and steered.status_code == 200, (first.text, steered.text)
+    assert held.status_code == 409
+    words = held.json()["error"]
+    assert words.startswith(
+        "lead boss has added tickets or sent messages 2 times in the last minute, its "
+        "lead_max_per_minute: it may again in "
+    ), words
+    assert 1 <= int(words.rsplit(" ", 2)[1]) <= 60 and words.endswith(" s")
+    assert again.json()["ticket"] == child, "asked again by its key: answered, nothing new"
+    assert cancelled.status_code == 200, "a cancel is never held back"
+    assert mine.status_code == 200, "the person is not paced"
+    assert later.status_code == 200, later.text
+
+
+BUDGETED = """
+[defaults]
+provider = "sim"
+
+[[ticket]]
+id = "boss"
+prompt = "Plan."
+provider = "sim-acp"
+model = "long-answer:tokens_per_s=20,repeat=200"
+lead = true
+lead_budget_usd = 0.25
+"""
+COSTLY = {"prompt": "x", "model": "long-answer:repeat=20,tokens_per_s=400"}
+"""About 3,700 output tokens: about $3.70 on the sim priced at $1,000 per million output tokens."""
+
+
+async def test_a_leads_budget_covers_it_and_its_tickets_and_stops_them_all_once_reached(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    """lead_budget_usd counts the lead's cost and every ticket it added: reached, the tickets it added
+    (at work, or waiting for their depends_on) and the lead fail on the budget, saying so, and it may
+    add no more."""
+    sim_priced = replace(BUILTIN["sim"], prices=PriceOverride(input_per_mtok=0.0, output_per_mtok=1000.0))
+    async with served(sim, tmp_path, BUDGETED, control=True, configs={"sim": sim_priced}) as run:
+        tickets = [state.written for state in run.run.states.values()]
+        async with serving_leads(run.run, tickets):
+            run.run.start()
+            async with asyncio.timeout(10):
+                while not run.run.states["boss"].live:
+                    await asyncio.sleep(0.01)
+            lead = run.client(run.server.lead_token("boss"))
+            costly = (await lead.post("/v1/requests", json=add(COSTLY))).json()["ticket"]
+            after = (await lead.post("/v1/requests", json=add({**SLOW, "depends_on": [costly]}))).json()
+            async with asyncio.timeout(20):
+                while not all(ended_of(run.events, t) for t in ("boss", costly, after["ticket"])):
+                    await asyncio.sleep(0.01)
+            refused = await lead.post("/v1/requests", json=add(SLOW))
+            await lead.aclose()
+    for ticket in ("boss", costly, after["ticket"]):
+        end = ended_of(run.events, ticket)
+        assert end is not None and end.outcome is Outcome.FAILED, (ticket, end)
+        assert end.error is not None and end.error.kind is ErrorKind.BUDGET
+        spent = r"lead boss and its tickets cost ~?\$0\.2\d*, reaching its lead_budget_usd \$0\.25"
+        assert re.fullmatch(spent, end.error.message), end.error.message
+    assert refused.status_code == 409
+    assert refused.json()["error"].endswith("reaching its lead_budget_usd $0.25: it may add no more")
+
+
+def ended_of(events: list[Event], ticket: str) -> AttemptEnded | None:
+    return next((e for e in events if isinstance(e, AttemptEnded) and e.ticket == ticket), None)
+
+
+async def test_a_lead_lfg_stops_takes_its_unfinished_tickets_with_it_started_or_waiting(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    """Not only a person's cancel: a lead lfg ends (here interrupted, as a stopping process ends its
+    attempts; a budget alike) cancels every ticket it added that has not ended, the one at work and
+    the one waiting for it, each saying so, and the lead says which (its tickets ran on before)."""
+    async with served(sim, tmp_path, BOSS, control=True) as run:
+        tickets = [state.written for state in run.run.states.values()]
+        async with serving_leads(run.run, tickets):
+            run.run.start()
+            async with asyncio.timeout(10):
+                while not run.run.states["boss"].live:
+                    await asyncio.sleep(0.01)
+            lead = run.client(run.server.lead_token("boss"))
+            first = (await lead.post("/v1/requests", json=add(SLOW))).json()["ticket"]
+            second = (await lead.post("/v1/requests", json=add({**SLOW, "depends_on": [first]}))).json()
+            await lead.aclose()
+            run.run.interrupt("boss", ErrorInfo(ErrorKind.CONNECTION, "lfg is stopping"))
+            async with asyncio.timeout(10):
+                while not all(ended_of(run.events, t) for t in (first, second["ticket"])):
+                    await asyncio.sleep(0.01)
+    for child in (first, second["ticket"]):
+        end = ended_of(run.events, child)
+        assert end is not None and end.outcome is Outcome.CANCELLED, (child, end)
+        said = [e.message for e in run.events if isinstance(e, Status) and e.ticket == child]
+        assert "cancelled with its lead boss" in said
+    lead_said = [e.message for e in run.events if isinstance(e, Status) and e.ticket == "boss"]
+    assert f"its tickets stop with it: {first}, {second['ticket']}" in lead_said
+
+
+async def test_the_runs_budget_fails_a_leads_tickets_on_the_budget_not_with_their_lead(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    """The run's max_cost_usd stops every ticket: a lead's tickets fail on it as the others do, not
+    cancelled with their lead (which it stops after them)."""
+    sim_priced = replace(BUILTIN["sim"], prices=PriceOverride(input_per_mtok=0.0, output_per_mtok=1000.0))
+    async with served(sim, tmp_path, BOSS, control=True, configs={"sim": sim_priced}) as run:
+        run.run.max_cost_usd = 0.25
+        tickets = [state.written for state in run.run.states.values()]
+        async with serving_leads(run.run, tickets):
+            run.run.start()
+            async with asyncio.timeout(10):
+                while not run.run.states["boss"].live:
+                    await asyncio.sleep(0.01)
+            lead = run.client(run.server.lead_token("boss"))
+            costly = (await lead.post("/v1/requests", json=add(COSTLY))).json()["ticket"]
+            await lead.aclose()
+            async with asyncio.timeout(20):
+                while not all(ended_of(run.events, t) for t in ("boss", costly)):
+                    await asyncio.sleep(0.01)
+    for ticket in ("boss", costly):
+        end = ended_of(run.events, ticket)
+        assert end is not None and end.error is not None and end.error.kind is ErrorKind.BUDGET, (ticket, end)
+        assert "reaching [run] max_cost_usd $0.25" in end.error.message
+    said = [e.message for e in run.events if isinstance(e, Status) and e.ticket == costly]
+    assert "cancelled with its lead boss" not in said

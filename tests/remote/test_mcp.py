@@ -203,6 +203,26 @@ async def test_a_bad_token_file_is_a_tool_error_in_words_until_it_is_put_right_a
     assert "Traceback" not in said and TOKEN not in said
 
 
+async def test_add_tickets_first_answer_names_who_added_a_ticket_that_has_not_started(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    """Its events say who added it only as its first attempt starts: a ticket that waits for another
+    is named as added by its asker in add_ticket's first answer all the same (it said `added while
+    the run ran`)."""
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN)
+    async with (
+        served(sim, tmp_path, TICKETS, control=True) as run,
+        mcp_session(run.url, token_file, tmp_path / "mcp.err") as session,
+    ):
+        waiting = {"prompt": "After slow.", "model": "hello", "depends_on": ["slow"]}
+        added = data(await session.call_tool("add_ticket", {"ticket": waiting, "key": "w"}))
+        listed = data(await session.call_tool("list_tickets", {}))
+    assert added["ticket"] == "added-1" and added["state"] == "waiting"
+    assert added["added_by"].startswith("127.0.0.1 ("), added
+    assert listed["tickets"][-1]["added_by"] == added["added_by"], "and so on, until its events say it"
+
+
 HOSTILE_SCENARIO = f"[[call]]\ntext = {json.dumps(HOSTILE)}\n"
 
 

@@ -81,7 +81,7 @@ async def test_an_open_run_takes_a_ticket_after_its_own_ended_and_ends_when_aske
             async with httpx2.AsyncClient(base_url=served.group(1), headers=headers) as client:
                 table = {"id": "later", "prompt": "y", "model": "hello"}
                 added = await client.post("/v1/requests", json={"request": "add-ticket", "ticket": table})
-            assert added.json() == {"ok": True, "ticket": "later"}
+            assert added.json() == {"ok": True, "ticket": "later", "added_by": "127.0.0.1 (ada)"}
             assert await ends(process, "later", events) == "completed"
             assert process.returncode is None, "still open, nothing running"
             process.send_signal(signal.SIGTERM)
@@ -106,3 +106,42 @@ def test_a_file_with_no_ticket_is_refused_without_open(tmp_path: Path) -> None:
     code, events, stderr = lfg.run(lfg.tickets('[defaults]\nprovider = "sim"\n'))
     assert code == 2 and events == []
     assert "no tickets: add a [[ticket]] table with an id and a prompt (or run it with --open" in stderr
+
+
+@pytest.mark.timeout(120)
+async def test_an_open_run_ends_when_a_watcher_asks_end_once_its_ticket_at_work_has_ended(
+    tmp_path: Path,
+) -> None:
+    """`end` over POST /v1/requests (the control token): the run takes no new ticket, lets the one
+    at work finish, and ends with its tickets' exit code; asked again, it is refused in words."""
+    lfg = Lfg(tmp_path)
+    process = await served_open(lfg, lfg.tickets(ONE), tmp_path / "history.db")
+    assert process.stderr is not None
+    events: list[dict[str, Any]] = []
+    try:
+        async with asyncio.timeout(90):
+            served = re.search(r"serving this run at (\S+)", (await process.stderr.readline()).decode())
+            assert served is not None
+            assert await ends(process, "first", events) == "completed"
+            headers = {"Authorization": f"Bearer {TOKEN}"}
+            async with httpx2.AsyncClient(base_url=served.group(1), headers=headers) as client:
+                slow = {"id": "slow", "prompt": "go", "model": "long-answer:tokens_per_s=100,repeat=2"}
+                added = await client.post("/v1/requests", json={"request": "add-ticket", "ticket": slow})
+                end = await client.post("/v1/requests", json={"request": "end"})
+                late = await client.post(
+                    "/v1/requests",
+                    json={"request": "add-ticket", "ticket": {"prompt": "y", "model": "hello"}},
+                )
+                again = await client.post("/v1/requests", json={"request": "end"})
+            assert await ends(process, "slow", events) == "completed", "not cut short"
+            code = await process.wait()
+            stderr = (await process.stderr.read()).decode()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert added.status_code == 200 and end.json() == {"ok": True}, (added.text, end.text)
+    assert late.status_code == 409
+    assert late.json()["error"] == "the run is ending (end was asked): it takes no new tickets"
+    assert again.status_code == 409 and again.json()["error"].startswith("the run is ending already")
+    assert code == 0, stderr

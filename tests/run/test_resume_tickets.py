@@ -89,6 +89,8 @@ EVERY_FIELD: dict[str, Any] = {
     "lead": True,
     "lead_max_live": 2,
     "lead_max_added": 7,
+    "lead_max_per_minute": 5,
+    "lead_budget_usd": 2.5,
 }
 """A ticket with every field set, each default field to something else than its default."""
 

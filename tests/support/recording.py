@@ -363,9 +363,20 @@ ADDED_IN_V30 = ["subagent_texts"]
 """The tables migration `V30` added (its index goes with its table)."""
 
 
+ADDED_IN_V35 = [("tickets", "lead_max_per_minute"), ("tickets", "lead_budget_usd")]
+
+
+def as_schema_34(conn: sqlite3.Connection) -> None:
+    """Make a file of this schema what an lfg of schema 34 wrote: no lead's rate or budget (`V35`)."""
+    for table, column in ADDED_IN_V35:
+        conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    conn.execute("PRAGMA user_version = 34")
+
+
 def as_schema_33(conn: sqlite3.Connection) -> None:
     """Make a file of this schema what an lfg of schema 33 wrote: no run keeps its `[defaults]`
     (migration `V34`)."""
+    as_schema_34(conn)
     conn.execute("ALTER TABLE runs DROP COLUMN ticket_defaults")
     conn.execute("PRAGMA user_version = 33")
 

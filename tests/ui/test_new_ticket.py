@@ -5,6 +5,7 @@ what it adds gets a pane of its own and runs to its end."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from textual.widgets import Input, Static
@@ -102,3 +103,24 @@ async def test_n_on_an_attached_run_adds_through_its_server(sim: SimServer, tmp_
             await until(pilot, lambda: pane.state is PaneState.COMPLETED, timeout=20)
         await attachment.aclose()
     assert run.run.states["added-1"].outcome is not None
+
+
+async def test_e_on_an_attached_open_run_ends_it_through_its_server(sim: SimServer, tmp_path: Path) -> None:
+    """`E` in `lfg attach` sends `end`: a run kept open is told to end (said in a notice); one that is
+    not kept open says why not, in the run's words."""
+    toml = '[defaults]\nprovider = "sim"\n\n[[ticket]]\nid = "first"\nprompt = "x"\nmodel = "hello"\n'
+    async with served(sim, tmp_path, toml, control=True) as run:
+        attachment = Attachment(run.url, TOKEN)
+        app = attach_app(await attachment.describe(), attachment, Providers())
+        async with app.run_test(size=SIZE) as pilot:
+
+            def said(words: str) -> bool:
+                return any(words in n.message for n in app._notifications)
+
+            await pilot.press("E")
+            await until(pilot, lambda: said("this run is not kept open for new tickets (lfg run --open)"))
+            run.run.open_until = asyncio.Event()
+            await pilot.press("E")
+            await until(pilot, lambda: said("The run ends once its tickets at work have ended"))
+        await attachment.aclose()
+    assert run.run.open_until.is_set()

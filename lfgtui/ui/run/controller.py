@@ -37,6 +37,7 @@ from lfgtui.run.requests import (
     CancelAll,
     CancelChild,
     EditHeld,
+    End,
     FollowUp,
     Fork,
     Land,
@@ -783,6 +784,12 @@ REQUESTS: dict[type[Request], Declared] = {
             "that recorded its [defaults]) takes them, here or served with --control.",
             timeout=5,
         ),
+    ),
+    End: Declared(
+        "run.end",
+        Why("At this terminal q ends the run: E ends a run kept open (lfg run --open) from lfg attach."),
+        _handle(ServedHandle.send),
+        Why("A record or a replay has nothing to end.", timeout=2),
     ),
     RetryAll: Declared(
         "run.retry_all",

@@ -32,6 +32,7 @@ from lfgtui.run.requests import (
     CancelAll,
     CancelChild,
     EditHeld,
+    End,
     FollowUp,
     Fork,
     Queue,
@@ -494,13 +495,16 @@ class ServedHandle(RunHandle):
             Queue: "queue it",
             EditHeld: "take the edit",
             RemoveHeld: "take it back",
+            End: "end the run",
         }
         verb = verbs.get(type(asked))
         if isinstance(asked, Approve):
             verb = "approve" if asked.allowed else "deny"
 
         def told(problem: str | None) -> str | None:
-            return None if problem is None else f"The server did not {verb}: {problem}"
+            if problem is None:
+                return "The run ends once its tickets at work have ended" if isinstance(asked, End) else None
+            return f"The server did not {verb}: {problem}"
 
         return self._send(asked, told)
 

@@ -43,6 +43,7 @@ from lfgtui.run.requests import (
     Cancel,
     CancelAll,
     CancelChild,
+    End,
     FollowUp,
     Fork,
     Land,
@@ -284,6 +285,14 @@ BINDINGS = [  # the footer shows them in this order, dropping the last that do n
         id="run.add_ticket",
         show=False,  # the footer keeps its room for the focused pane's keys; ? and the palette list it
         tooltip="add a ticket to the running run: its prompt, provider, model and tools (a small form)",
+    ),
+    Binding(
+        "E",
+        "end_run",
+        "End run",
+        id="run.end",
+        show=False,
+        tooltip="end a run kept open for new tickets (lfg run --open), once its tickets at work have ended",
     ),
     Binding(
         "z,enter",
@@ -1067,6 +1076,9 @@ class RunScreen(Screen[None]):
 
     def action_add_ticket(self) -> None:
         self.keys.ask(AddTicket())
+
+    def action_end_run(self) -> None:
+        self.keys.ask(End())
 
     def add_pane(self, ticket: Ticket) -> TicketPane:
         """A pane for a ticket the run took on while it ran (a fork, a tournament's synthesis), after
