@@ -170,3 +170,11 @@ def _group(name: str) -> bool:
     except KeyError:
         return False
     return True
+
+
+def lfg_itself_under_tmp() -> list[str]:
+    """A sim agent script runs the sim agent on this test's interpreter and lfg's source, which lfg
+    cannot know of (they are the script's, not the program's): where a clone lies under /tmp (a CI
+    clone), the ticket names them in `sandbox_readable`, as a person would with such a script."""
+    own = [Path(sys.prefix), Path(__file__).resolve().parents[2]]
+    return [str(path) for path in own if path.is_relative_to("/tmp")]

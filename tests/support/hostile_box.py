@@ -35,6 +35,7 @@ from lfgtui.tools import BUILTIN_TOOLS, containers
 from lfgtui.worktrees.land import LandError, LandOptions, land
 from lfgtui.worktrees.patch import header_path
 from lfgtui.worktrees.tree import Worktree, diff_text, find_worktree
+from tests.support.box import lfg_itself_under_tmp
 from tests.support.engines import ENDED_WAIT_S
 from tests.support.git import commit_all, git, repository
 from tests.support.streams import write_scenario
@@ -141,7 +142,7 @@ async def agent_attack(box: str, folder: Path, repo: Path) -> tuple[str, list[st
     path = folder / "agent.toml"
     path.write_text(
         f'[defaults]\nprovider = "sim-acp"\nisolation = "worktree"\nworkdir = "{repo}"\n'
-        f'sandbox = "{box}"\nsandbox_readable = ["{scenarios}"]\n'
+        f'sandbox = "{box}"\nsandbox_readable = {json.dumps([str(scenarios), *lfg_itself_under_tmp()])}\n'
         '[[ticket]]\nid = "agent"\nprompt = "go"\nmodel = "fs-hostile"\n'
     )
     loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS, env={})

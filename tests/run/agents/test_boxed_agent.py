@@ -25,6 +25,7 @@ from lfgtui.tickets.ticket import agent_cut_off
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.tools.sandbox import reach, unavailable
 from tests.support.agents import sim_agent
+from tests.support.box import lfg_itself_under_tmp
 from tests.support.lfg import Lfg, ending, of
 
 TICKET = """
@@ -60,14 +61,6 @@ def lfg(tmp_path: Path) -> Iterator[Lfg]:
         yield isolated
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
-
-
-def lfg_itself_under_tmp() -> list[str]:
-    """A sim agent script runs the sim agent on this test's interpreter and lfg's source, which lfg
-    cannot know of (they are the script's, not the program's): where a clone lies under /tmp (a CI
-    clone), the ticket names them in `sandbox_readable`, as a person would with such a script."""
-    own = [Path(sys.prefix), Path(__file__).resolve().parents[3]]
-    return [str(path) for path in own if path.is_relative_to("/tmp")]
 
 
 @pytest.mark.timeout(120)
