@@ -64,14 +64,14 @@ from lfgtui.run.requests import (
     Told,
 )
 from lfgtui.run.requests import decode as decode_request
-from lfgtui.run.steer_words import Composing, composing
-from lfgtui.run.steering import MAX_MESSAGE_CHARS, taken_as
+from lfgtui.run.steer_words import Composing, composing, taken_as
+from lfgtui.run.steering import MAX_MESSAGE_CHARS
 from lfgtui.tickets.ticket import Ticket
 
 if TYPE_CHECKING:
     from lfgtui.contest import Verdict
     from lfgtui.cost.prices import PriceBook
-    from lfgtui.events import HeldMessage
+    from lfgtui.events import HeldMessage, SteerOffer
     from lfgtui.run import Run
 
 WRITE_TIMEOUT_S = 10.0
@@ -163,6 +163,10 @@ class Controls(Protocol):
         """What `ticket` holds here now: how a steer or queued message just asked was taken."""
         ...
 
+    def offer(self, ticket: str) -> SteerOffer | None:
+        """What `ticket`'s running turn said it takes (who runs it): what a steer held now becomes."""
+        ...
+
 
 @dataclass(frozen=True)
 class EngineControls:
@@ -195,6 +199,10 @@ class EngineControls:
     def held(self, ticket: str) -> tuple[HeldMessage, ...]:
         state = self.run.states.get(ticket)
         return () if state is None else tuple(state.inbox.held)
+
+    def offer(self, ticket: str) -> SteerOffer | None:
+        state = self.run.states.get(ticket)
+        return None if state is None else state.inbox.offer
 
 
 @dataclass(frozen=True)
@@ -734,7 +742,8 @@ class RunServer:
         assert self.controls is not None
         new = [m for m in self.controls.held(asked.ticket) if m.id not in before and m.by == who]
         message = new[-1] if new else None
-        taken, said = taken_as(asked.ticket, isinstance(asked, Steer), message)
+        offer = self.controls.offer(asked.ticket)
+        taken, said = taken_as(asked.ticket, isinstance(asked, Steer), message, offer)
         answer: dict[str, Any] = {"ok": True, "as": taken, "said": said}
         if message is not None:
             answer["held"] = message.id

@@ -21,6 +21,10 @@ from lfgtui.run.steering import summary
 
 MAX_NAME_CHARS = 60
 """The most of an agent's name (or a model's) the composer shows: a name, not a paragraph."""
+AGENT_READS = "its model reads it at a call the agent picks: recorded once the turn ends"
+"""When a coding agent's model reads a steer it took, as lfg knows it (`sent_to_agent`)."""
+STEER, NEXT_TURN = "steer", "next_turn"
+"""How a steer or queued message was taken (`taken_as`): into the running turn, or as its next."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,34 @@ def _to_agent(name: str, agent: str, steer: bool, can: bool, agent_steers: bool)
     return f"{agent} has no turn running to steer: Enter queues this as {name}'s next prompt."
 
 
+def for_turn(offer: SteerOffer | None) -> str:
+    """What becomes of a steer held for a running turn, as lfg knows it: lfg's tool loop sends it
+    at its next safe point; a coding agent (`offer.coding_agent`) is sent it at once, and its model
+    reads it when the agent chooses, which lfg learns only as the turn ends (`sent_to_agent`)."""
+    if offer is not None and offer.coding_agent:
+        return f"sent to {shown_name(offer.agent)} now; {AGENT_READS}"
+    return "for its next safe point"
+
+
+def taken_as(
+    ticket: str, steer: bool, message: HeldMessage | None, offer: SteerOffer | None
+) -> tuple[str, str]:
+    """How a steer (`steer`) or queued message just held was taken, for whoever sent it: `STEER` or
+    `NEXT_TURN`, and in words. `message` is the one the ticket now holds for it, None where the
+    ticket's turn runs on a worker, which holds it for that turn; `offer`, what the turn said it
+    takes (who runs it)."""
+    if message is None:
+        return STEER, f"steered: carried to the worker running {ticket}'s turn, which holds it for that turn"
+    if message.steer:
+        return STEER, f"steered: held for {ticket}'s running turn (message {message.id}), {for_turn(offer)}"
+    if steer:
+        return NEXT_TURN, (
+            f"queued as {ticket}'s next turn (message {message.id}), not steered: its running turn "
+            "cannot take a steer now"
+        )
+    return NEXT_TURN, f"queued as {ticket}'s next turn (message {message.id}), sent once this turn completes"
+
+
 def composing(ticket: str, steerable: bool | None, offer: SteerOffer | None) -> Composing:
     """The composer of a running ticket, as a page shows it (`/v1/inbox`)."""
     return Composing(
@@ -101,7 +133,7 @@ def sent_to_agent(message: HeldMessage, agent: str) -> str:
     nothing when; the turn's end is the first moment lfg knows it was read."""
     return (
         f"steer from {message.by} sent to {shown_name(agent)} (message {message.id}), into its running "
-        f"turn; its model reads it at a call the agent picks: recorded once the turn ends: {summary(message)}"
+        f"turn; {AGENT_READS}: {summary(message)}"
     )
 
 

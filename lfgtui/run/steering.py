@@ -182,26 +182,3 @@ def still_unsent(messages: tuple[HeldMessage, ...]) -> str:
     listed = "; ".join(f"{'steer' if m.steer else 'queued'} from {m.by}: {summary(m)}" for m in messages)
     offered = "the TUI's retry or lfg resume offers them"
     return f"still held, unsent, from an attempt that did not complete ({offered}): {listed}"
-
-
-STEER, NEXT_TURN = "steer", "next_turn"
-"""How a steer or queued message was taken (`taken_as`): into the running turn, or as its next."""
-
-
-def taken_as(ticket: str, steer: bool, message: HeldMessage | None) -> tuple[str, str]:
-    """How a steer (`steer`) or queued message just held was taken, for whoever sent it: `STEER` or
-    `NEXT_TURN`, and in words. `message` is the one the ticket now holds for it; None where the
-    ticket's turn runs on a worker, which holds it for that turn."""
-    if message is None:
-        return STEER, f"steered: carried to the worker running {ticket}'s turn, which holds it for that turn"
-    if message.steer:
-        return (
-            STEER,
-            f"steered: held for {ticket}'s running turn (message {message.id}), for its next safe point",
-        )
-    if steer:
-        return NEXT_TURN, (
-            f"queued as {ticket}'s next turn (message {message.id}), not steered: its running turn "
-            "cannot take a steer now"
-        )
-    return NEXT_TURN, f"queued as {ticket}'s next turn (message {message.id}), sent once this turn completes"
