@@ -41,12 +41,14 @@ from lfgtui.events import (
     RequestSent,
     Status,
     Steered,
+    SteerOffer,
     TextDelta,
 )
 from lfgtui.providers.base import AssistantMessage, Message, ToolResultMessage, UserMessage
 from lfgtui.remote.attach import AttachError, Attachment
 from lfgtui.remote.server import ServeError, token_in
 from lfgtui.run.requests import AddTicket, Cancel, FollowUp, Request, Steer
+from lfgtui.run.steer_words import for_turn
 from lfgtui.tickets.ticket import Ticket
 
 WAIT_S = 30.0
@@ -97,6 +99,9 @@ class Record:
     """The words of every steer put into its turns, in order (what became of a message)."""
     held: tuple[HeldMessage, ...] = ()
     """What it holds now, unsent."""
+    handed: list[HeldMessage] = field(default_factory=list)
+    """The steers handed to its coding agent's running turns (`Holding.sent`), in order: held no
+    more, and not yet known read."""
     last_held: int = 0
     """The highest id of a message it has held: a message held after a mark has a higher one."""
     end: AttemptEnded | None = None
@@ -119,7 +124,8 @@ class Record:
             self.steered.append(event.text)
         elif isinstance(event, Holding):
             self.held = event.held
-            self.last_held = max((m.id for m in event.held), default=self.last_held)
+            self.handed += event.sent
+            self.last_held = max((m.id for m in (*event.held, *event.sent)), default=self.last_held)
 
     def answer(self) -> str:
         """The latest attempt's final answer: its text since its last model call began, as the run
@@ -139,6 +145,10 @@ class Record:
 
     def prompt(self) -> PromptSent | None:
         return next((e for e in self.events if isinstance(e, PromptSent)), None)
+
+    def offer(self) -> SteerOffer | None:
+        """What its latest attempt's turn said it takes (who runs it), as its events say."""
+        return next((e for e in reversed(self.events) if isinstance(e, SteerOffer)), None)
 
 
 class Desk:
@@ -454,9 +464,9 @@ def _became(record: Record, text: str, mark: tuple[int, int, int]) -> tuple[str,
     ticket = record.ticket.id
     if text in record.steered[steered:]:
         return "steered", f"put into {ticket}'s running turn"
-    held = next((m for m in record.held if m.id > last_held and m.text == text), None)
+    held = next((m for m in (*record.held, *record.handed) if m.id > last_held and m.text == text), None)
     if held is not None and held.steer:
-        return "held", f"{ticket} takes it into its running turn at its next safe point"
+        return "held", f"held for {ticket}'s running turn, {for_turn(record.offer())}"
     if held is not None:
         return "queued", f"{ticket} is sent it as its next turn once this one ends"
     prompt = record.prompt()

@@ -25,7 +25,7 @@ from lfgtui.events import PromptSent, Steered, TextDelta
 from lfgtui.sim.server import SimServer
 from tests.support.git import isolate_git, repository
 from tests.support.hostile import HOSTILE
-from tests.support.serving import TOKEN, asked, served
+from tests.support.serving import STEERED_AGENT_TICKET, TOKEN, asked, served, steered_agent
 from tests.support.streams import write_scenario
 
 TICKETS = """
@@ -324,3 +324,25 @@ async def test_a_ticket_s_changed_files_and_its_diff_are_read_in_pages(
     assert report["lines_added"] == 3 and report["lines_removed"] == 0
     assert diff["text"].startswith("diff --git a/notes/summary.md b/notes/summary.md")
     assert "+Written by the lfg writer scenario." in diff["text"]
+
+
+async def test_a_steer_to_a_coding_agent_is_said_sent_to_it_not_taken_at_a_safe_point(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    """Issue 73: `message_ticket` said a coding agent "takes it into its running turn at its next
+    safe point", which is lfg's tool loop; the agent is sent it at once, and its model reads it when
+    the agent chooses: lfg knows only once the turn ends, and says that."""
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN)
+    toml = STEERED_AGENT_TICKET + f'workdir = "{tmp_path}"\n'
+    async with served(sim, tmp_path, toml, control=True, yes=False, configs=steered_agent()) as run:
+        run.run.start()
+        await asked(run, 1)  # the agent's write waits: its turn runs, and it said it takes steers
+        async with mcp_session(run.url, token_file, tmp_path / "mcp.err") as session:
+            steer = {"ticket": "a", "text": "Also say PELICAN.", "mode": "steer"}
+            steered = data(await session.call_tool("message_ticket", steer))
+    assert (steered["result"], steered["said"]) == (
+        "held",
+        "held for a's running turn, sent to lfg simulator (ACP) now; "
+        "its model reads it at a call the agent picks: recorded once the turn ends",
+    )

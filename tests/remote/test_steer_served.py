@@ -22,14 +22,12 @@ import httpx2
 import pytest
 
 from lfgtui.events import Event, Holding, PromptSent, Status
-from lfgtui.providers.base import ProviderConfig
-from lfgtui.providers.catalog import BUILTIN
 from lfgtui.remote.codec import decode
 from lfgtui.sim.model_map import ModelMap, ModelRule
 from lfgtui.sim.scenario import ScenarioLibrary
 from lfgtui.sim.server import SimServer
 from tests.support.lfg import Lfg
-from tests.support.serving import TOKEN, asked, finish, served
+from tests.support.serving import STEERED_AGENT_TICKET, TOKEN, asked, finish, served, steered_agent
 from tests.support.streams import GATED_WRITE, write_scenario
 
 STEER = "Stop after the README, and answer in French."
@@ -293,27 +291,13 @@ async def test_a_steer_is_answered_steered_or_queued_as_the_next_turn_in_words_a
     assert "not steered: its running turn cannot take a steer now" in unsteerable["said"]
 
 
-AGENT_TICKET = (
-    '[[ticket]]\nid = "a"\nprompt = "Write the notes."\nprovider = "sim-acp"\n'
-    'model = "writer:ttft_ms=0,tokens_per_s=0"\n'
-)
-"""A coding agent's ticket (the sim agent, taking ACP steering) whose first write waits for approval."""
-
-
-def steered_agent() -> dict[str, ProviderConfig]:
-    """The sim ACP agent under `--steering injected`: it takes a steer into its running turn."""
-    agent = BUILTIN["sim-acp"]
-    assert agent.agent is not None
-    return {"sim-acp": agent.with_agent(command=(*agent.agent.command, "--steering", "injected"))}
-
-
 async def test_a_steer_to_a_coding_agent_is_answered_sent_to_it_not_held_for_a_safe_point(
     sim: SimServer, tmp_path: Path
 ) -> None:
     """Issue 73: a steer to a coding agent's ticket was answered "held … for its next safe point",
     which is lfg's tool loop; the agent is sent it at once and its model reads it when the agent
     chooses, which lfg learns only as the turn ends. The answer says so, as the pane does."""
-    toml = AGENT_TICKET + f'workdir = "{tmp_path}"\n'
+    toml = STEERED_AGENT_TICKET + f'workdir = "{tmp_path}"\n'
     async with served(sim, tmp_path, toml, control=True, yes=False, configs=steered_agent()) as run:
         run.run.start()
         await asked(run, 1)  # the agent's write waits: its turn runs, and it said it takes steers

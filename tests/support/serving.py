@@ -65,6 +65,21 @@ class Served:
         return httpx2.AsyncClient(base_url=self.url, headers=headers, timeout=10)
 
 
+STEERED_AGENT_TICKET = (
+    '[[ticket]]\nid = "a"\nprompt = "Write the notes."\nprovider = "sim-acp"\n'
+    'model = "writer:ttft_ms=0,tokens_per_s=0"\n'
+)
+"""A coding agent's ticket (the sim agent: `steered_agent` takes ACP steering) whose first write
+waits for approval; its `workdir` follows."""
+
+
+def steered_agent() -> dict[str, ProviderConfig]:
+    """The sim ACP agent under `--steering injected`: it takes a steer into its running turn."""
+    agent = BUILTIN["sim-acp"]
+    assert agent.agent is not None
+    return {"sim-acp": agent.with_agent(command=(*agent.agent.command, "--steering", "injected"))}
+
+
 @contextlib.asynccontextmanager
 async def served(
     sim: SimServer,
