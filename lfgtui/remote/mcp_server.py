@@ -78,13 +78,15 @@ def tools_server(desk: Desk, lead: LeadRole | None = None) -> MCPServer:
         mode: Annotated[
             str,
             Field(
-                description="steer: into its running turn at its next safe point; queue: as its next "
-                "turn once this one ends (to a ticket whose turn has ended: a follow-up)"
+                description="steer: into its running turn (at its next safe point; a coding agent "
+                "reads it when it chooses); queue: as its next turn once this one ends (to a ticket "
+                "whose turn has ended: a follow-up)"
             ),
         ] = "steer",
     ) -> dict[str, Any]:
-        """Send a ticket words; says what became of them: steered, held (for its next safe point),
-        queued (its next turn) or followed up (a new attempt goes on from its conversation)."""
+        """Send a ticket words; says what became of them: steered, held (for its next safe point, or
+        sent to its coding agent, read at a call it picks), queued (its next turn) or followed up
+        (a new attempt goes on from its conversation)."""
         return await answered(desk.message_ticket(ticket, text, mode))
 
     @server.tool()

@@ -249,8 +249,8 @@ class Desk:
             return {"done": ended == len(records), "why": why, "tickets": listed}
 
     async def message_ticket(self, ticket: str, text: str, mode: str = "steer") -> dict[str, Any]:
-        """Send the ticket words: `steer` into its running turn at its next safe point, `queue` as its
-        next turn (a follow-up, to one whose turn has ended); what became of them."""
+        """Send the ticket words: `steer` into its running turn (run/steer_words.py `for_turn`),
+        `queue` as its next turn (a follow-up, to one whose turn has ended); what became of them."""
         if mode not in MODES:
             raise Refused(f"mode must be steer or queue, not {mode!r}")
         if not text.strip():
