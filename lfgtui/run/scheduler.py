@@ -67,6 +67,7 @@ from lfgtui.run.fork import CannotFork, cut_said, fork_id, forked
 from lfgtui.run.local import LocalRunner
 from lfgtui.run.ratelimit import Limiters
 from lfgtui.run.requests import Added, Refusal, Request, Told
+from lfgtui.run.steer_words import held_to_steer
 from lfgtui.run.steering import MAX_HELD, still_unsent, summary, unfit
 from lfgtui.surrogates import mended, said
 from lfgtui.tickets.ticket import PromptTooLong, Ticket, render_prompt
@@ -387,7 +388,7 @@ class Run:
             return f"{ticket_id} has no safe point to steer at on this worker: its coordinator queues it"
         message = state.inbox.hold(text, steered, by)
         if steered:
-            said = f"steer from {by}, for the next safe point: {summary(message)}"
+            said = held_to_steer(message, state.inbox.offer)
         elif steer:
             said = (
                 f"steer from {by} queued as the next turn: {ticket_id} has no safe point to steer at "

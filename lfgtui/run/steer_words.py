@@ -126,6 +126,15 @@ def composing(ticket: str, steerable: bool | None, offer: SteerOffer | None) -> 
     )
 
 
+def held_to_steer(message: HeldMessage, offer: SteerOffer | None) -> str:
+    """What the ticket's events say as a steer is held for its running turn: lfg's tool loop sends
+    it at its next safe point; a coding agent (`offer.coding_agent`) is sent it at once, and says
+    only whether it took it (`sent_to_agent`), not when its model reads it."""
+    if offer is not None and offer.coding_agent:
+        return f"steer from {message.by}, sending it to {shown_name(offer.agent)} now: {summary(message)}"
+    return f"steer from {message.by}, for the next safe point: {summary(message)}"
+
+
 def sent_to_agent(message: HeldMessage, agent: str) -> str:
     """A steer a coding agent took into its running turn (`injected`): handed over, not yet known
     read. claude-agent-acp pushes it into Claude Code's input, whose model reads it at a call of its

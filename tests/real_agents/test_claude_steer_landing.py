@@ -53,7 +53,7 @@ SCENARIO = f"""
 
 def handed(event: Event, word: str) -> bool:
     """Whether `event` says the steer holding `word` was answered by the agent."""
-    return isinstance(event, Holding) and word in event.message and "next safe point" not in event.message
+    return isinstance(event, Holding) and word in event.message and "sending it to" not in event.message
 
 
 async def test_claude_code_reads_steers_where_lfg_records_them(in_world: AgentWorld) -> None:

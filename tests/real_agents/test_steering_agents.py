@@ -106,7 +106,7 @@ async def steered_at_its_question(
             settled = settled or (
                 isinstance(event, Holding)
                 and ("steer from ada" in event.message or not steer)
-                and "next safe point" not in event.message
+                and "sending it to" not in event.message
             )
             while settled and waiting:
                 run.approvals.answer("t", waiting.pop(), True, "you")
@@ -142,7 +142,7 @@ def took_it(world: AgentWorld, events: list[Event], models: str) -> None:
     same attempt once the turn ended, one prompt, and a model call of its (named `models`...) after
     the first carrying the words, before lfg recorded it read."""
     holding = [e.message for e in events if isinstance(e, Holding)]
-    assert "for the next safe point" in holding[0], "the agent advertises _meta.steering.supported"
+    assert "sending it to" in holding[0], "the agent advertises _meta.steering.supported"
     assert any(m.startswith("steer from ada sent to ") for m in holding), holding
     assert any("read the steer(s) (message 1) into this turn before it ended" in m for m in holding)
     assert [(e.text, e.by) for e in events if isinstance(e, Steered)] == [(STEER, "ada")]

@@ -98,7 +98,7 @@ async def test_a_steer_the_agent_injects_is_a_user_turn_in_the_same_attempt(tmp_
     (steered,) = [e for e in events if isinstance(e, Steered)]
     assert (steered.attempt, steered.text, steered.by) == (1, STEER, "ada")
     first, sent, read = holding(events)
-    assert "for the next safe point" in first
+    assert first == f"steer from ada, sending it to lfg simulator (ACP) now: {STEER}", "no safe point"
     assert sent.startswith("steer from ada sent to lfg simulator (ACP) (message 1), into its running turn")
     assert "read the steer(s) (message 1) into this turn before it ended" in read
     assert "order" not in read, "one steer: no order to speak of"
@@ -278,7 +278,7 @@ async def test_two_steers_the_agent_reads_in_reverse_are_recorded_once_read_sayi
                 if len(waiting) == 1 and not any(isinstance(e, ApprovalAnswered) for e in events):
                     assert run.steer("t", STEER, by="ada") is None
             answered = any(  # the agent's answer to A is said (whatever the words)
-                isinstance(e, Holding) and STEER in e.message and "next safe point" not in e.message
+                isinstance(e, Holding) and STEER in e.message and "sending it to" not in e.message
                 for e in events
             )
             while answered and waiting:
