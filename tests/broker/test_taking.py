@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import time
 
 import redis
 
-from tests.support.fleet import LEASE, STEADY, Fleet, coordinate, ends, eventually, finish
+from tests.support.fleet import LEASE, STEADY, Fleet, coordinate, ends, eventually, finish, streaming
 
 LAB = '[providers.lab]\nkind = "sim"\nbase_url = "sim:/v1"\n'
 HELLO = '[[ticket]]\nid = "t"\nprompt = "go"\nprovider = "sim"\nmodel = "hello"\n'
@@ -64,7 +63,7 @@ def test_a_worker_stopped_right_after_an_attempt_ended_acknowledges_its_entry_be
     fleet: Fleet, admin: redis.Redis
 ) -> None:
     first = stopped_after_an_unacknowledged_end(fleet, admin)
-    time.sleep(1)
+    eventually(lambda: "stopping: recording how entry" in fleet.said("w1") or first.poll() is not None)
     acknowledging(admin)
     first.wait(30)
     assert admin.xpending("lfg:work:sim", "workers")["pending"] == 0, fleet.said("w1")
@@ -79,12 +78,12 @@ def test_a_worker_stopped_mid_attempt_ends_it_interrupted_and_another_worker_run
     first = fleet.start("w1", config=fleet.config(LEASE, "lease.toml"))
     slow = '[[ticket]]\nid = "t"\nprompt = "go"\nprovider = "sim"\nmodel = "long-answer:tokens_per_s=20"\n'
     coordinator = coordinate(fleet, fleet.lfg.tickets(slow))
-    eventually(lambda: "took t of run" in fleet.said("w1"))
-    time.sleep(0.5)
+    seen = streaming(coordinator, ["t"], 1)  # mid-stream
     first.send_signal(signal.SIGTERM)
     first.wait(30)
     fleet.start("w2", config=fleet.config(LEASE, "lease.toml"))
     code, events, err = finish(coordinator)
+    events = seen + events
     assert code == 0, err
     assert ends(events) == {("t", 1): "interrupted", ("t", 2): "completed"}, err
     (stopped,) = [e for e in events if e["type"] == "attempt_ended" and e["attempt"] == 1]

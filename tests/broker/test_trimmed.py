@@ -9,19 +9,34 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from typing import Any
+
+import redis
 
 from lfgtui.broker.work import AttemptEnd
 from lfgtui.events import ErrorInfo, ErrorKind, Outcome
-from tests.support.fleet import STEADY, Fleet, coordinate, ends, finish
+from tests.support.fleet import STEADY, Fleet, coordinate, ends, eventually, finish, stopped
 from tests.support.lfg import of
 
 TRIMMED = STEADY + "max_len = 10\n"
 
 
+def end_recorded(admin: redis.Redis, ticket: str) -> bool:
+    """Whether a worker recorded in the run's `ended` hash how an attempt of `ticket` ended: its
+    last events are on the broker by then."""
+    return any(
+        f.startswith(f"{ticket}@".encode()) for key in admin.keys("lfg:run:*:ended") for f in admin.hkeys(key)
+    )
+
+
+def trimmed_past(admin: redis.Redis, events: str, added: int) -> bool:
+    """Whether the broker trimmed from `events` every entry of its first `added`."""
+    info = admin.xinfo_stream(events)
+    return info["entries-added"] - info["length"] >= added
+
+
 def test_a_coordinator_that_fell_behind_a_trimmed_stream_still_learns_how_each_attempt_ended(
-    fleet: Fleet,
+    fleet: Fleet, admin: redis.Redis
 ) -> None:
     names = [f"t{n:02}" for n in range(16)]
     model = "long-answer:tokens_per_s=100"
@@ -42,7 +57,11 @@ def test_a_coordinator_that_fell_behind_a_trimmed_stream_still_learns_how_each_a
         if of(seen, "t00", "text"):
             break
     coordinator.send_signal(signal.SIGSTOP)  # it reads nothing while t00 ends, and more, on the worker
-    time.sleep(6)
+    eventually(lambda: stopped(coordinator.pid))
+    eventually(lambda: end_recorded(admin, "t00"))
+    (events_key,) = admin.keys("lfg:run:*:events")
+    through_t00 = admin.xinfo_stream(events_key)["entries-added"]
+    eventually(lambda: trimmed_past(admin, events_key, through_t00))  # all of t00's events, read or not
     coordinator.send_signal(signal.SIGCONT)
     code, events, err = finish(coordinator)  # before the fix: never ended
     events = seen + events

@@ -304,7 +304,7 @@ async def test_the_tui_attached_after_the_run_ended_shows_how_long_it_took(
         await finish(run)
         ended = max(e.t for e in run.events if isinstance(e, AttemptEnded))
         took = ended - run.hub.t0
-        await asyncio.sleep(1.5)  # watched a while after it ended
+        await asyncio.sleep(1.5)  # on purpose: a run watched a while after it ended (now - start >> took)
         app, attachment = await attached_app(run.url, sim)
         async with app.run_test(size=(120, 30)) as pilot:
             summary = app.controller.screen.summary

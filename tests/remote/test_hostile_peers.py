@@ -20,6 +20,7 @@ from lfgtui.remote.attach import MAX_RUN_BYTES, AttachError, Attachment
 from lfgtui.remote.server import BACKLOG, MAX_UNAUTHENTICATED, Address, ServeError, token_in
 from lfgtui.run.calls import RetryPolicy
 from lfgtui.sim.server import SimServer
+from tests.support.patience import PATIENCE
 from tests.support.remote import TICKET, flood
 from tests.support.serving import TICKETS, TOKEN, lookalike, on_loopback, served
 
@@ -28,7 +29,8 @@ FAST = RetryPolicy(max_retries=4, base_delay_s=0.01, max_delay_s=0.05)
 
 
 async def until(condition: Callable[[], bool], within_s: float = 10.0) -> None:
-    async with asyncio.timeout(within_s):
+    """Wait until `condition()` holds; `within_s` (stretched in a wide run: tests/support/patience.py)."""
+    async with asyncio.timeout(within_s * PATIENCE):
         while not condition():
             await asyncio.sleep(0.02)
 
@@ -54,7 +56,7 @@ async def test_connections_are_capped_and_timed_out_before_they_show_the_token(
         head, body = busy.split(b"\r\n\r\n", 1)
         assert b"Content-Type: application/json" in head, "said in words, not an empty body"
         assert json.loads(body)["error"].startswith("lfg is serving as many connections as it takes")
-        await asyncio.sleep(1.5)  # past the time to show the token: every idle one was closed
+        await until(lambda: run.server.connections == 0)  # past the time to show the token: all closed
         assert [await read_all(reader) for reader, _ in idle] == [b""] * MAX_UNAUTHENTICATED
         async with run.client() as client:
             assert (await client.get("/v1/run")).status_code == 200

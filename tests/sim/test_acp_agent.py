@@ -384,7 +384,7 @@ async def test_a_stall_fault_goes_silent_until_cancelled(project: Path) -> None:
         session_id = await agent.start()
         prompt = asyncio.create_task(agent.ask(session_id))
         await wait_until(lambda: len(client.of(AgentMessageChunk)) == 5)
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(0.3)  # on purpose: a window in which the stalled agent must send nothing
         assert not prompt.done() and len(client.of(AgentMessageChunk)) == 5
         await agent.conn.cancel(session_id=session_id)
         response = await asyncio.wait_for(prompt, 5)
