@@ -321,11 +321,6 @@ def too_soon(run: Decides, who: str, times: deque[float]) -> str | None:
     )
 
 
-def lead_of(run: Decides, ticket: str) -> str | None:
-    """The lead whose budget `ticket` counts against: itself when it leads, else the lead that added it."""
-    return ticket if run.states[ticket].written.lead else run.parents.get(ticket)
-
-
 def over_budget(run: Decides, lead: str) -> str | None:
     """That the lead and its tickets have cost, together, its `lead_budget_usd`, in words; None: it
     has no budget, it is not reached, or no price is known."""
