@@ -77,6 +77,7 @@ from tests.support.fleet import (
     until,
 )
 from tests.support.lfg import Lfg, of, quick_demo
+from tests.support.patience import PATIENCE
 from tests.support.redis_server import RedisServer
 
 LAB = '[providers.lab]\nkind = "sim"\nbase_url = "sim:/v1"\n'
@@ -541,8 +542,8 @@ async def test_a_follow_up_whose_agents_worker_is_gone_starts_a_new_session_else
         first.send_signal(signal.SIGTERM)  # it leaves the broker, and its agent's sessions with it
         first.wait(15)
         fleet.start("w2", config=agent_config(fleet, "w2"))
-        assert run.continue_with("a", "And then?")
-        assert await asyncio.wait_for(run.wait(), 40) == {"a": Outcome.COMPLETED}
+        assert run.continue_with("a", "And then?")  # a new worker and agent session: stretched in a wide run
+        assert await asyncio.wait_for(run.wait(), 40 * PATIENCE) == {"a": Outcome.COMPLETED}
     said = [e.message for e in events if isinstance(e, Status) and e.attempt == 2]
     assert (
         "worker w1, which ran attempt 1 and has its agent's session, is gone: this follow-up starts a new "
