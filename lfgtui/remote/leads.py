@@ -69,7 +69,8 @@ class LeadRole:
             ""
             if self.budget_usd is None
             else f" You and your tickets together may cost ${self.budget_usd:g} (lead_budget_usd): once "
-            "you have, you add no more and all of you stop."
+            "you have, you add no more and all of you stop. A ticket on a model with no known price is "
+            "refused (its cost could not be counted); a coding agent's counts as its agent reports it."
         )
         return (
             f"You are {self.ticket}, the lead ticket of lfg run {self.run_id}. Hand work to other agents "

@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from lfgtui.cost.prices import format_usd
+from lfgtui.providers.kinds import kind_of
 from lfgtui.run.attempts import AttemptRunner, RunFace, TicketState
 from lfgtui.run.requests import (
     YOU,
@@ -252,6 +253,8 @@ def _add_ticket(run: Decides, asked: AddTicket, who: str) -> Told:
         ticket = run.admits(asked.ticket, {name: state.written for name, state in run.states.items()})
     except ValueError as exc:
         return Refusal(str(exc))
+    if isinstance(who, Lead) and (unpriced := _unpriced(run, ticket, who.ticket)) is not None:
+        return Refusal(unpriced)
     if isinstance(who, Lead):
         run.parents[ticket.id] = who.ticket
     run.add(ticket, f"added by {who}", record=True)
@@ -290,13 +293,13 @@ def forbidden(run: Decides, asked: Request, who: str) -> str | None:
 
 
 PACED = (AddTicket, Steer, Queue, FollowUp)
-"""What a lead's `lead_max_per_minute` counts: the tickets it adds and the messages it sends (its
-cancels are never held back)."""
+"""What a lead's `lead_max_per_minute` counts: every add and message it asks, done or refused (a
+lead looping on a refused add is paced as one that adds; its cancels are never held back)."""
 MINUTE_S = 60.0
 
 
 def paced(run: Decides, asked: Request, who: str) -> deque[float] | None:
-    """When the lead asking made the adds and messages of the last minute that `asked` counts among
+    """When the lead asking asked the adds and messages of the last minute that `asked` counts among
     (`PACED`), or None: it counts for no pace (no lead asks it, or an add asked again by its key)."""
     if not isinstance(who, Lead) or not isinstance(asked, PACED):
         return None
@@ -316,9 +319,21 @@ def too_soon(run: Decides, who: str, times: deque[float]) -> str | None:
         return None
     again = max(1, math.ceil(times[0] + MINUTE_S - run.clock()))
     return (
-        f"{who} has added tickets or sent messages {len(times)} times in the last minute, its "
-        f"lead_max_per_minute: it may again in {again} s"
+        f"{who} has asked to add tickets or send messages {len(times)} times in the last minute (a "
+        f"refused ask counts too), its lead_max_per_minute: it may again in {again} s"
     )
+
+
+def counted(run: Decides, who: str, times: deque[float], told: Told) -> Told:
+    """A lead's add or message, counted against its `lead_max_per_minute` whatever the answer (see
+    `PACED`); a refusal says so, with how many it has left this minute."""
+    assert isinstance(who, Lead)
+    times.append(run.clock())
+    if not isinstance(told, Refusal):
+        return told
+    left = max(0, run.states[who.ticket].written.lead_max_per_minute - len(times))
+    pace = f"refused asks count against lead_max_per_minute too: {left} left this minute"
+    return Refusal(f"{told.said} ({pace})")
 
 
 def over_budget(run: Decides, lead: str) -> str | None:
@@ -334,6 +349,28 @@ def over_budget(run: Decides, lead: str) -> str | None:
         f"lead {lead} and its tickets cost {format_usd(spent, estimated)}, reaching its "
         f"lead_budget_usd ${budget:g}"
     )
+
+
+def _unpriced(run: Decides, ticket: Ticket, lead: str) -> str | None:
+    """Why a lead with a `lead_budget_usd` may not add this ticket: a model of it (its own, or a
+    fallback's) has no price the run knows, so its cost (`$?`) would count nothing against the budget
+    and it could run unbounded. A coding agent's is counted as it reports it (`ContextUsed`), so its
+    provider needs no price of its own."""
+    budget = run.states[lead].written.lead_budget_usd
+    prices = run.book.prices
+    if budget is None:
+        return None
+    for provider, model in ((ticket.provider, ticket.model), *ticket.fallback):
+        config = None if prices is None else prices.configs.get(provider)
+        if config is not None and (kind_of(config).coding_agent or prices.pricer(provider, model)):
+            continue
+        return (
+            f"add-ticket: lead {lead} has a lead_budget_usd (${budget:g}), and {provider!r} has no "
+            f"known price for model {model!r} (its cost would show $?, counting nothing against the "
+            f"budget): add it on a priced provider or model, or the person gives [providers.{provider}] "
+            "prices in the config"
+        )
+    return None
 
 
 def children(run: Decides, lead: str) -> list[str]:

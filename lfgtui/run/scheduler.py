@@ -61,7 +61,7 @@ from lfgtui.providers.kinds import kind_of
 from lfgtui.providers.registry import Providers
 from lfgtui.run.approvals import Approvals
 from lfgtui.run.attempts import Attempt, AttemptRunner, Earlier, TicketState, no_trace_context
-from lfgtui.run.decisions import children, decision, forbidden, over_budget, paced, too_soon
+from lfgtui.run.decisions import children, counted, decision, forbidden, over_budget, paced, too_soon
 from lfgtui.run.failover import has_next, moved, moves_on, on_link
 from lfgtui.run.fork import CannotFork, cut_said, fork_id, forked
 from lfgtui.run.local import LocalRunner
@@ -277,9 +277,7 @@ class Run:
         if times is not None and (why := too_soon(self, who, times)) is not None:
             return Refusal(why)
         told = decision(request).decide(self, request, who)
-        if times is not None and not isinstance(told, Refusal):
-            times.append(self.clock())
-        return told
+        return told if times is None else counted(self, who, times, told)
 
     def cancel_all(self) -> None:
         for ticket_id in self.states:

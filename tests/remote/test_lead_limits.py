@@ -1,0 +1,134 @@
+"""A lead's limits held against a hostile lead (issue #76): every add and message it asks counts
+against its `lead_max_per_minute`, refused or not, so a lead looping on a refused `add_ticket`
+through the MCP SDK's client is paced; under a `lead_budget_usd` a ticket whose cost the run could
+not count is refused naming its model; and what a lead sends is refused in words or kept inert."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+
+from mcp import ClientSession, StdioServerParameters, stdio_client
+
+from lfgtui.providers.catalog import BUILTIN
+from lfgtui.remote.leads import serving_leads
+from lfgtui.sim.server import SimServer
+from tests.support.serving import served
+
+SLOW = {"prompt": "go", "model": "long-answer:tokens_per_s=20,repeat=50"}
+
+
+def add(ticket: dict[str, object]) -> dict[str, object]:
+    return {"request": "add-ticket", "ticket": ticket}
+
+
+PACED = """
+[defaults]
+provider = "sim"
+
+[[ticket]]
+id = "boss"
+prompt = "Plan."
+provider = "sim-acp"
+model = "long-answer:tokens_per_s=20,repeat=200"
+lead = true
+lead_max_per_minute = 3
+"""
+
+
+async def test_a_lead_looping_on_a_refused_add_through_lfg_mcp_is_paced_by_lead_max_per_minute(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    """An MCP client (the SDK's, on the lead's own door) calls add_ticket with a bad field twenty
+    times: the first three are refused naming the field and saying they count, every one after is
+    refused by the pace; a good add is refused too until the minute has passed (the window's times
+    moved back a minute: no test waits for time). Before, a refused ask counted for nothing."""
+    async with served(sim, tmp_path, PACED, control=True) as run:
+        tickets = [state.written for state in run.run.states.values()]
+        async with serving_leads(run.run, tickets):
+            door = run.run.lead_doors["boss"]
+            run.run.start()
+            params = StdioServerParameters(
+                command=door.server.command, args=list(door.server.args), env=dict(os.environ)
+            )
+            with (tmp_path / "mcp.err").open("w") as err:
+                async with (
+                    stdio_client(params, errlog=err) as (read, write),
+                    ClientSession(read, write) as session,
+                ):
+                    await session.initialize()
+                    said = []
+                    for _ in range(20):
+                        result = await session.call_tool("add_ticket", {"ticket": {**SLOW, "colour": "red"}})
+                        assert result.is_error
+                        said.append(result.content[0].text)  # type: ignore[union-attr]
+                    good = await session.call_tool("add_ticket", {"ticket": SLOW})
+                    paces = run.run.lead_paces["boss"]
+                    run.run.lead_paces["boss"] = type(paces)(t - 60 for t in paces)
+                    later = await session.call_tool("add_ticket", {"ticket": SLOW})
+    for number, words in enumerate(said[:3]):
+        assert "colour" in words, words
+        left = 2 - number
+        assert words.endswith(
+            f"(refused asks count against lead_max_per_minute too: {left} left this minute)"
+        ), words
+    for words in said[3:]:
+        assert (
+            "lead boss has asked to add tickets or send messages 3 times in the last minute (a refused "
+            "ask counts too), its lead_max_per_minute: it may again in "
+        ) in words, words
+    assert good.is_error and "lead_max_per_minute: it may again in" in good.content[0].text  # type: ignore[union-attr]
+    assert not later.is_error, later.content
+    assert len(run.run.parents) == 1, "one ticket added, all told"
+
+
+BUDGETED = """
+[defaults]
+provider = "sim"
+
+[[ticket]]
+id = "boss"
+prompt = "Plan."
+provider = "sim-acp"
+lead = true
+lead_max_per_minute = 100
+lead_budget_usd = 1
+
+[[ticket]]
+id = "free"
+prompt = "Plan."
+provider = "sim-acp"
+lead = true
+"""
+LOCAL = replace(BUILTIN["sim"], name="local", base_url="http://127.0.0.1:9/v1")
+"""A server on this machine: no price list knows what it costs (`$?`)."""
+
+
+async def test_under_a_lead_budget_a_ticket_whose_cost_lfg_cannot_count_is_refused_naming_its_model(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    """Before, a ticket on a model with no known price cost nothing against `lead_budget_usd` and
+    ran unbounded. Now its add is refused in words naming the provider, the model and the setting, a
+    fallback's alike; a priced model and a coding agent (counted as it reports its cost) are added,
+    and a lead with no budget may add the unpriced one."""
+    async with (
+        served(sim, tmp_path, BUDGETED, control=True, configs={"local": LOCAL}) as run,
+        run.client(run.server.lead_token("boss")) as boss,
+        run.client(run.server.lead_token("free")) as free,
+    ):
+        unpriced = await boss.post("/v1/requests", json=add({"prompt": "go", "provider": "local"}))
+        fallback = await boss.post("/v1/requests", json=add({**SLOW, "fallback": ["local/m2"]}))
+        priced = await boss.post("/v1/requests", json=add(SLOW))
+        agent = await boss.post("/v1/requests", json=add({"prompt": "go", "provider": "sim-acp"}))
+        unbudgeted = await free.post("/v1/requests", json=add({"prompt": "go", "provider": "local"}))
+    assert unpriced.status_code == 409
+    assert unpriced.json()["error"].startswith(
+        "add-ticket: lead boss has a lead_budget_usd ($1), and 'local' has no known price for model "
+        "'offline' (its cost would show $?, counting nothing against the budget): add it on a priced "
+        "provider or model, or the person gives [providers.local] prices in the config"
+    ), unpriced.text
+    assert fallback.status_code == 409 and "'local' has no known price for model 'm2'" in fallback.text
+    for added in (priced, agent, unbudgeted):
+        assert added.status_code == 200, added.text
+    assert sorted(run.run.parents.values()) == ["boss", "boss", "free"]
