@@ -378,6 +378,11 @@ def children(run: Decides, lead: str) -> list[str]:
     return [child for child, parent in run.parents.items() if parent == lead]
 
 
+def live_children(run: Decides, lead: str) -> list[str]:
+    """The tickets `lead` added that are at work or waiting to start (what stops with it)."""
+    return [child for child in children(run, lead) if run.states[child].running]
+
+
 def live(run: Decides, ticket: str) -> bool:
     """Whether the ticket has not ended yet: waiting to start, or running."""
     state = run.states[ticket]

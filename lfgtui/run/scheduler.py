@@ -61,7 +61,16 @@ from lfgtui.providers.kinds import kind_of
 from lfgtui.providers.registry import Providers
 from lfgtui.run.approvals import Approvals
 from lfgtui.run.attempts import Attempt, AttemptRunner, Earlier, TicketState, no_trace_context
-from lfgtui.run.decisions import children, counted, decision, forbidden, over_budget, paced, too_soon
+from lfgtui.run.decisions import (
+    children,
+    counted,
+    decision,
+    forbidden,
+    live_children,
+    over_budget,
+    paced,
+    too_soon,
+)
 from lfgtui.run.failover import has_next, moved, moves_on, on_link
 from lfgtui.run.fork import CannotFork, cut_said, fork_id, forked
 from lfgtui.run.local import LocalRunner
@@ -231,9 +240,10 @@ class Run:
         kept, self.agents = self.agents or {}, None
         await asyncio.gather(*(session.close() for session in kept.values()))
 
-    def cancel(self, ticket_id: str, why: str | None = None) -> bool:
+    def cancel(self, ticket_id: str, why: str | None = None, *, keep_tickets: bool = False) -> bool:
         """Cancel a running ticket; `why` (who asked, from elsewhere) is said in its events first. A
-        lead's unfinished tickets stop with it (`_with_lead`)."""
+        lead's unfinished tickets stop with it (`_with_lead`), unless the person at this terminal
+        chose to keep them running (`keep_tickets`: ui/run/handle.py `LocalHandle.cancel` asks)."""
         state = self.states[ticket_id]
         if not state.running:
             return False
@@ -241,18 +251,17 @@ class Run:
             self._emit(state, state.ev(Status, message=why))
         assert state.task is not None
         state.task.cancel()
-        self._with_lead(state)
+        if not keep_tickets:
+            self._with_lead(state)
+        elif (kept := live_children(self, ticket_id)) and state.ev is not None:
+            self._emit(state, state.ev(Status, message=f"its tickets keep running: {', '.join(kept)}"))
         return True
 
     def _with_lead(self, lead: TicketState) -> None:
         """A lead stopped, by a person or by lfg (a budget): every ticket it added that has not ended,
         at work or still waiting to start (its `depends_on`, a slot), is cancelled with it, saying so,
         and the lead says which. Those lfg stops otherwise already (a budget) are left to that."""
-        stopping = [
-            child
-            for child in children(self, lead.ticket.id)
-            if self.states[child].running and self.states[child].stop is None
-        ]
+        stopping = [child for child in live_children(self, lead.ticket.id) if self.states[child].stop is None]
         if not stopping:
             return
         if lead.ev is not None:
