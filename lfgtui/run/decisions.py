@@ -271,14 +271,20 @@ def _key_scope(who: str) -> str:
     return f"lead {who.ticket}" if isinstance(who, Lead) else ""
 
 
+PACED = (AddTicket, Steer, Queue, FollowUp)
+"""What a lead's `lead_max_per_minute` counts: every add and message it asks, done or refused (a
+lead looping on a refused add is paced as one that adds; its cancels are never held back)."""
+
+
 LEAD_MAY = (AddTicket, Cancel, Steer, Queue, FollowUp)
 """What a lead's token may ask: add tickets, and message or cancel those it added (it waits for,
 reads and lists them from the run's events)."""
 
 
 def forbidden(run: Decides, asked: Request, who: str) -> str | None:
-    """Why `who` may not ask this at all, in words (None: it may): a lead (`Lead`) asks only what
-    `LEAD_MAY` holds, and only of the tickets it added; anyone else may ask anything."""
+    """Why `who` may not ask this, in words (None: it may): a lead (`Lead`) asks only what
+    `LEAD_MAY` holds, only of the tickets it added, and adds and messages (`PACED`) only until it has
+    ended (stopped by the person, or its turn over); anyone else may ask anything."""
     if not isinstance(who, Lead):
         return None
     if not isinstance(asked, LEAD_MAY):
@@ -289,12 +295,15 @@ def forbidden(run: Decides, asked: Request, who: str) -> str | None:
     ticket = getattr(asked, "ticket", None)
     if isinstance(ticket, str) and run.parents.get(ticket) != who.ticket:
         return f"{who} may reach only the tickets it added, and it did not add {ticket!r}"
+    lead = run.states[who.ticket]
+    if isinstance(asked, PACED) and lead.outcome is not None and not lead.running:
+        return (
+            f"{who} has ended ({lead.outcome.value}): a lead adds tickets and sends messages only while "
+            "it runs (a process it left behind holds its token); it may still cancel the tickets it added"
+        )
     return None
 
 
-PACED = (AddTicket, Steer, Queue, FollowUp)
-"""What a lead's `lead_max_per_minute` counts: every add and message it asks, done or refused (a
-lead looping on a refused add is paced as one that adds; its cancels are never held back)."""
 MINUTE_S = 60.0
 
 

@@ -430,8 +430,8 @@ async def test_a_leads_budget_covers_it_and_its_tickets_and_stops_them_all_once_
         assert end.error is not None and end.error.kind is ErrorKind.BUDGET
         spent = r"lead boss and its tickets cost ~?\$0\.2\d*, reaching its lead_budget_usd \$0\.25"
         assert re.fullmatch(spent, end.error.message), end.error.message
-    assert refused.status_code == 409
-    assert "reaching its lead_budget_usd $0.25: it may add no more (refused asks" in refused.json()["error"]
+    assert refused.status_code == 403, "ended on its budget, it adds nothing more"
+    assert refused.json()["error"].startswith("lead boss has ended (failed): a lead adds tickets")
 
 
 def ended_of(events: list[Event], ticket: str) -> AttemptEnded | None:

@@ -5,6 +5,8 @@ not count is refused naming its model; and what a lead sends is refused in words
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -132,3 +134,115 @@ async def test_under_a_lead_budget_a_ticket_whose_cost_lfg_cannot_count_is_refus
     for added in (priced, agent, unbudgeted):
         assert added.status_code == 200, added.text
     assert sorted(run.run.parents.values()) == ["boss", "boss", "free"]
+
+
+HOSTILE = """
+[defaults]
+provider = "sim"
+sandbox = "bwrap"
+
+[[ticket]]
+id = "boss"
+prompt = "Plan."
+provider = "sim-acp"
+model = "long-answer:tokens_per_s=20,repeat=200"
+lead = true
+lead_max_live = 20
+lead_max_added = 20
+
+[[ticket]]
+id = "boss2"
+prompt = "Plan too."
+provider = "sim-acp"
+model = "long-answer:tokens_per_s=20,repeat=200"
+lead = true
+
+[[ticket]]
+id = "mine"
+prompt = "Say hello."
+model = "hello"
+"""
+OUTSIDE = "\x1b]0;pwned\x07\x1b[31mred\u202eevil"
+"""An OSC title, an SGR colour and a bidi override: stored as sent, shown inert."""
+
+
+async def test_a_hostile_lead_is_refused_in_words_or_kept_inert_and_adds_nothing_once_it_has_ended(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    """Each attack of a lead's token on its run: what it may not do is refused in words, what it may
+    is stored as sent (a lone surrogate mended) and cannot take another ticket's id. Once it has
+    ended (the person stopped it), its token adds and messages nothing more, where before a process
+    it left behind could go on adding tickets; it may still cancel its own."""
+    async with served(sim, tmp_path, HOSTILE, control=True) as run:
+        tickets = [state.written for state in run.run.states.values()]
+        async with (
+            serving_leads(run.run, tickets),
+            run.client(run.server.lead_token("boss")) as lead,
+            run.client(run.server.lead_token("boss2")) as other,
+            run.client() as person,
+        ):
+            run.run.start()
+
+            async def ask(client: object, body: dict[str, object]) -> tuple[int, str]:
+                response = await client.post("/v1/requests", json=body)  # type: ignore[attr-defined]
+                return response.status_code, response.text
+
+            outside = await ask(lead, add({"prompt": OUTSIDE, "title": OUTSIDE, "model": "hello"}))
+            lone = await lead.post(
+                "/v1/requests",
+                content=b'{"request": "add-ticket", "ticket": {"prompt": "a\\ud800b", "model": "hello"}}',
+                headers={"content-type": "application/json"},
+            )
+            huge = await ask(lead, add({"prompt": "x" * 1_000_000}))
+            theirs = (await other.post("/v1/requests", json=add(SLOW))).json()["ticket"]
+            refused = {
+                "another lead's": await ask(lead, add({**SLOW, "depends_on": [theirs]})),
+                "the person's": await ask(lead, add({**SLOW, "depends_on": ["mine"]})),
+                "its own id": await ask(lead, add({**SLOW, "depends_on": ["boss"]})),
+                "a taken id": await ask(lead, add({**SLOW, "id": "mine"})),
+                "lead": await ask(lead, add({**SLOW, "lead": True})),
+                "sandbox": await ask(lead, add({**SLOW, "sandbox": "none"})),
+                "sandbox_network": await ask(lead, add({**SLOW, "sandbox_network": True})),
+                "auto_approve": await ask(lead, add({**SLOW, "auto_approve": True})),
+                "mcp_servers": await ask(lead, add({**SLOW, "mcp_servers": ["x"]})),
+            }
+            reached = {
+                "cancel": await ask(lead, {"request": "cancel", "ticket": theirs}),
+                "steer": await ask(lead, {"request": "steer", "ticket": "mine", "text": "x"}),
+                "follow-up": await ask(lead, {"request": "follow-up", "ticket": theirs, "text": "x"}),
+            }
+            future = await ask(lead, add({**SLOW, "id": "added-9"}))
+            mine = (
+                await person.post("/v1/requests", json=add({"prompt": "Say hello.", "model": "hello"}))
+            ).json()
+            own = (await lead.post("/v1/requests", json=add(SLOW))).json()["ticket"]
+
+            assert run.run.cancel("boss", keep_tickets=True)
+            async with asyncio.timeout(10):
+                while run.run.states["boss"].running:
+                    await asyncio.sleep(0.01)
+            after = await ask(lead, add(SLOW))
+            steer_after = await ask(lead, {"request": "steer", "ticket": own, "text": "more"})
+            cancel_after = await ask(lead, {"request": "cancel", "ticket": own})
+    assert outside[0] == 200, outside
+    stored = run.run.states[json.loads(outside[1])["ticket"]].written
+    assert stored.prompt == OUTSIDE and stored.title == OUTSIDE, "stored as sent: shown inert (pane.py)"
+    assert lone.status_code == 200, lone.text
+    assert run.run.states[lone.json()["ticket"]].written.prompt == "a\ufffdb"
+    assert huge[0] == 413 and "a request holds at most 244,096 bytes" in huge[1], huge
+    for what, (status, words) in refused.items():
+        assert status == 409, (what, words)
+    assert "may name only the tickets it added, not '" + theirs + "'" in refused["another lead's"][1]
+    assert "duplicate id" in refused["a taken id"][1]
+    for field in ("lead", "sandbox", "sandbox_network", "auto_approve", "mcp_servers"):
+        assert f"{field} is" in refused[field][1], refused[field]
+    for what, (status, words) in reached.items():
+        assert status == 403 and "may reach only the tickets it added" in words, (what, words)
+    assert future[0] == 200 and mine["ticket"] != "added-9", "lfg's next id skips the one a lead took"
+    assert after[0] == 403 and json.loads(after[1])["error"] == (
+        "lead boss has ended (cancelled): a lead adds tickets and sends messages only while it runs (a "
+        "process it left behind holds its token); it may still cancel the tickets it added"
+    ), after
+    assert steer_after[0] == 403, steer_after
+    assert cancel_after[0] == 200, cancel_after
+    assert sorted(run.run.parents.values()).count("boss") == 4, run.run.parents

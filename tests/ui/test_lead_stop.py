@@ -49,11 +49,14 @@ async def test_stopping_a_lead_asks_whether_its_tickets_at_work_stop_too_or_keep
     leads = [state.written for state in run.states.values()]
     async with serving_leads(run, leads), app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: run.states["boss"].live and run.states["boss2"].live)
-        kept = run.ask(AddTicket(SLOW), Lead("boss"))
+        kept = run.ask(AddTicket({**SLOW, "title": "\x1b]0;pwned\x07\u202eT"}), Lead("boss"))
         stopped = run.ask(AddTicket(SLOW), Lead("boss2"))
         assert isinstance(kept, Added) and isinstance(stopped, Added), (kept, stopped)
         await until(pilot, lambda: run.states[kept.ticket].live and run.states[stopped.ticket].live)
 
+        shown = pane(app, kept.ticket).header
+        await until(pilot, lambda: kept.ticket in str(shown.text))
+        assert "␛]0;pwned␇<U+202E>T" in str(shown.text), "a lead's title is outside text: shown inert"
         await app.controller.screen.show_pane(pane(app, "boss"))
         await pilot.press("c")
         await until(pilot, lambda: isinstance(app.screen, LeadStopScreen))
