@@ -198,6 +198,8 @@ class Run:
         self.parents: dict[str, str] = {}
         """The lead (`lead = true`) that added each ticket a lead added, by the ticket's id: what the
         lead may reach (run/decisions.py `forbidden`), and what stops with it (`cancel`)."""
+        self._uncounted_said: set[str] = set()
+        """The tickets a lead's pane said its budget counted nothing of (`_uncounted`): said once."""
         self.lead_paces: dict[str, collections.deque[float]] = {}
         """When each lead added a ticket or sent a message in the last minute, on the run's clock: its
         `lead_max_per_minute` (run/decisions.py `paced`)."""
@@ -608,6 +610,8 @@ class Run:
                 if outcome is Outcome.COMPLETED:
                     state.conversation = tuple(state.transcript)
         self._fan_out(event)
+        if isinstance(event, AttemptEnded) and not state.written.lead:
+            self._uncounted(state)
         if started and (note := state.inbox.take_note()) is not None:  # what changed since the last
             self._holding(state, note)
         elif started and state.left_held and not self.steers_only:  # its record must say them too
@@ -673,6 +677,22 @@ class Run:
             for child in children(self, lead):  # first: each fails on the budget, not with its lead
                 self._stop(self.states[child], Outcome.FAILED, why)
             self._stop(self.states[lead], Outcome.FAILED, why)
+
+    def _uncounted(self, state: TicketState) -> None:
+        """Say once in a lead's pane that its `lead_budget_usd` counted nothing of an attempt of a
+        ticket it added: a coding agent that reported no cost (`$?`; run/decisions.py `_unpriced`
+        refuses any other ticket with no price under a budget)."""
+        lead = self._lead_budget(state)
+        metrics = self.book.attempts.get((state.ticket.id, state.attempt))
+        if lead is None or metrics is None or not metrics.requests or metrics.cost_usd is not None:
+            return
+        boss = self.states[lead]
+        if boss.ev is None or not boss.live or state.ticket.id in self._uncounted_said:
+            return
+        self._uncounted_said.add(state.ticket.id)
+        budget = f"lead_budget_usd ${boss.written.lead_budget_usd:g}"
+        said = f"{budget} counted nothing of {state.ticket.id}: its agent reported no cost ($?)"
+        self._emit(boss, boss.ev(Status, message=said))
 
     def _lead_budget(self, state: TicketState) -> str | None:
         """The lead whose `lead_budget_usd` the ticket's cost counts against (itself, or the lead that

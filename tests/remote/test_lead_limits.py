@@ -13,6 +13,8 @@ from pathlib import Path
 
 from mcp import ClientSession, StdioServerParameters, stdio_client
 
+from lfgtui.events import Status
+from lfgtui.outcome import Outcome
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.remote.leads import serving_leads
 from lfgtui.sim.server import SimServer
@@ -246,3 +248,55 @@ async def test_a_hostile_lead_is_refused_in_words_or_kept_inert_and_adds_nothing
     assert steer_after[0] == 403, steer_after
     assert cancel_after[0] == 200, cancel_after
     assert sorted(run.run.parents.values()).count("boss") == 4, run.run.parents
+
+
+AGENT_UNDER_BUDGET = """
+[defaults]
+provider = "sim"
+
+[[ticket]]
+id = "boss"
+prompt = "Plan."
+provider = "sim-acp"
+model = "long-answer:tokens_per_s=20,repeat=200"
+lead = true
+lead_budget_usd = 1
+"""
+
+
+async def test_a_coding_agent_that_reports_no_cost_is_said_once_in_the_leads_pane_and_its_report(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    """A coding agent's ticket is added under a lead budget, counted as its agent reports its cost;
+    the sim agent reports none, so once it has worked the lead's pane says its budget counted nothing
+    of it, once, and `read_ticket` says so in its report. Before, nothing said it."""
+    async with served(sim, tmp_path, AGENT_UNDER_BUDGET, control=True) as run:
+        tickets = [state.written for state in run.run.states.values()]
+        async with serving_leads(run.run, tickets):
+            door = run.run.lead_doors["boss"]
+            run.run.start()
+            params = StdioServerParameters(
+                command=door.server.command, args=list(door.server.args), env=dict(os.environ)
+            )
+            with (tmp_path / "mcp.err").open("w") as err:
+                async with (
+                    stdio_client(params, errlog=err) as (read, write),
+                    ClientSession(read, write) as session,
+                ):
+                    await session.initialize()
+                    added = await session.call_tool(
+                        "add_ticket", {"ticket": {"prompt": "hi", "provider": "sim-acp"}}
+                    )
+                    assert not added.is_error, added.content
+                    child = json.loads(added.content[0].text)["ticket"]  # type: ignore[union-attr]
+                    waited = await session.call_tool(
+                        "wait_for_tickets", {"tickets": [child], "timeout_s": 20}
+                    )
+                    assert not waited.is_error, waited.content
+                    assert run.run.states[child].outcome is Outcome.COMPLETED
+                    report = await session.call_tool("read_ticket", {"ticket": child})
+    said = [e.message for e in run.events if isinstance(e, Status) and e.ticket == "boss"]
+    warning = f"lead_budget_usd $1 counted nothing of {child}: its agent reported no cost ($?)"
+    assert said.count(warning) == 1, said
+    body = json.loads(report.content[0].text)  # type: ignore[union-attr]
+    assert body["cost_usd"] is None and body["cost_note"].startswith("its cost is not known ($?"), body
