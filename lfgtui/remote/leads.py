@@ -78,9 +78,10 @@ class LeadRole:
             f"agent of its own), wait_for_tickets waits for yours, read_ticket reads their answers. You may "
             f"reach only the tickets you added: at most {self.max_live} unfinished at once and "
             f"{self.max_added} in all, adding tickets and sending messages at most {self.per_minute} "
-            "times a minute (lead_max_live, lead_max_added, lead_max_per_minute, set by the person)."
+            "times a minute, a refused call counting too (lead_max_live, lead_max_added, "
+            "lead_max_per_minute, set by the person): read a refusal before calling again."
             f"{budget} The tickets you add take the run's defaults for their box and approvals; they "
-            "cannot be leads."
+            "cannot be leads. Once you have ended, you add and message nothing more."
         )
 
 

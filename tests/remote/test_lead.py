@@ -332,7 +332,9 @@ def test_a_leads_role_carries_its_rate_and_budget_to_lfg_mcp_and_its_instruction
     role = LeadRole("r1", "boss", 3, 10, 7, 2.5)
     assert lead_of(role.arg()) == role and role.arg() == "r1/boss/3/10/7/2.5"
     assert lead_of("r1/boss/3/10/20/-").budget_usd is None
-    assert "at most 7 times a minute" in role.instructions()
+    assert "at most 7 times a minute, a refused call counting too" in role.instructions()
+    assert "Once you have ended, you add and message nothing more." in role.instructions()
+    assert "A ticket on a model with no known price is refused" in role.instructions()
     assert "You and your tickets together may cost $2.5 (lead_budget_usd)" in role.instructions()
     with pytest.raises(ValueError, match="expected RUN/TICKET/LIVE/ADDED/PER_MINUTE/BUDGET"):
         lead_of("r1/boss/3/10/20/nan")
