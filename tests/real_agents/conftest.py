@@ -99,10 +99,10 @@ class AgentWorld:
     """Whether lfg, its git and its agents run as `nobody`, owning the world (`as_user`)."""
     groups: tuple[int, ...] = ()
     """The supplementary groups nobody runs with (the docker group, for its daemon's socket)."""
-    privileged_helpers: bool = False
-    """Whether nobody's programs may gain privileges on exec (rootless podman maps its ids with the
-    setuid `newuidmap`, which `as_nobody`'s bubblewrap, setting no-new-privileges, disarms): then lfg
-    runs as nobody on a Python nobody may run (`users_python`), with no bubblewrap around it."""
+    bare_python: str | None = None
+    """A Python nobody may run, where lfg must run as nobody with no bubblewrap around it
+    (`use_engine`: rootless podman maps its ids with the setuid `newuidmap`, which `as_nobody`'s
+    bubblewrap, setting no-new-privileges, disarms)."""
     home: Path = field(init=False)
     project: Path = field(init=False)
     env: dict[str, str] = field(init=False)
@@ -129,7 +129,14 @@ class AgentWorld:
         if name == "docker" and "DOCKER_HOST" in os.environ:
             self.env["DOCKER_HOST"] = os.environ["DOCKER_HOST"]
             self.groups = (grp.getgrnam("docker").gr_gid,)
-        self.privileged_helpers = name == "podman"
+        if name == "podman" and self.nobody:
+            self.bare_python = users_python(NOBODY)
+            if self.bare_python is None:
+                why = f"nobody may run no Python {sys.version_info.major}.{sys.version_info.minor} here"
+                if os.environ.get("CI"):
+                    pytest.fail(f"{why}, and CI is set")
+                pytest.skip(why)
+            self.env["PYTHONPATH"] = python_path()  # lfg and its packages, from this checkout
 
     @property
     def db(self) -> Path:
@@ -179,13 +186,8 @@ class AgentWorld:
         if not self.nobody:
             return argv
         owned_by_nobody(self.root)
-        if self.privileged_helpers:
-            python = users_python(NOBODY)
-            if python is None:
-                pytest.skip(f"nobody may run no Python {sys.version_info[:2]} here")
-            self.env["PYTHONPATH"] = python_path()
-            argv = [python if part == sys.executable else part for part in argv]
-            wrapped = [*NOBODY, *argv]
+        if self.bare_python is not None:
+            wrapped = [*NOBODY, *(self.bare_python if part == sys.executable else part for part in argv)]
         else:
             wrapped = as_nobody(argv, reach=(self.root, AGENTS_BIN))
         if self.groups:
