@@ -15,6 +15,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -87,6 +88,34 @@ def asked(admin: redis.Redis, run_id: str, ask: AskEntry, fields: dict[Any, Any]
             last = entry_id
 
 
+def picking_up(fleet: Fleet, run_id: str, config: Path) -> subprocess.Popen[str]:
+    """`lfg resume RUN --broker URL --json`, its NDJSON on a pipe."""
+    resume = [sys.executable, "-m", "lfgtui", "resume", run_id, "--broker", fleet.url, "--json"]
+    return subprocess.Popen(
+        [*resume, "--config", str(config)],
+        env=fleet.lfg.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+async def completed(mcp: ClientSession, tickets: list[str]) -> None:
+    """Wait for the tickets as a lead does (`wait_for_tickets`, again while they run), and read each
+    one's answer: the sim's hello."""
+    waited: dict[str, Any] = {"done": False}
+    while not waited["done"]:
+        result = await mcp.call_tool("wait_for_tickets", {"tickets": tickets, "timeout_s": 20})
+        assert not result.is_error, text(result)
+        waited = json.loads(text(result))
+        assert all(t["state"] != "failed" for t in waited["tickets"]), waited
+    assert {t["state"] for t in waited["tickets"]} == {"completed"}, waited
+    for ticket in tickets:
+        report = json.loads(text(await mcp.call_tool("read_ticket", {"ticket": ticket})))
+        assert report["outcome"] == "completed", report
+        assert "Hello" in report["answer"], report
+
+
 @pytest.mark.timeout(180)
 async def test_a_lead_on_a_worker_adds_waits_for_and_reads_its_tickets_and_forged_asks_are_refused(
     fleet: Fleet, admin: redis.Redis, tmp_path: Path
@@ -134,18 +163,7 @@ async def test_a_lead_on_a_worker_adds_waits_for_and_reads_its_tickets_and_forge
                 children = [json.loads(text(result))["ticket"] for result in (first, second, again)]
                 assert children[0] != children[1] and children[2] == children[0], "a key adds once"
 
-                waited: dict[str, Any] = {"done": False}
-                while not waited["done"]:
-                    wait = {"tickets": children[:2], "timeout_s": 20}
-                    result = await mcp.call_tool("wait_for_tickets", wait)
-                    assert not result.is_error, text(result)
-                    waited = json.loads(text(result))
-                    assert all(t["state"] != "failed" for t in waited["tickets"]), waited
-                assert {t["state"] for t in waited["tickets"]} == {"completed"}, waited
-                for child in children[:2]:
-                    report = json.loads(text(await mcp.call_tool("read_ticket", {"ticket": child})))
-                    assert report["outcome"] == "completed", report
-                    assert "Hello" in report["answer"], report
+                await completed(mcp, children[:2])
                 listed = json.loads(text(await mcp.call_tool("list_tickets", {})))
                 assert [t["ticket"] for t in listed["tickets"]] == ["boss", *children[:2]]
 
@@ -186,3 +204,57 @@ async def test_a_lead_on_a_worker_adds_waits_for_and_reads_its_tickets_and_forge
     assert "refused ask" in err and "worker 'w2' does not run boss's attempt 1" in err
     assert "Traceback" not in err + fleet.said("w1"), err + fleet.said("w1")
     assert not socket.parent.exists(), "the door's folder goes with the attempt"
+
+
+@pytest.mark.timeout(240)
+async def test_a_lead_on_a_worker_goes_on_once_its_killed_coordinator_is_picked_up_with_lfg_resume(
+    fleet: Fleet, tmp_path: Path
+) -> None:
+    """The coordinator killed with SIGKILL while its lead runs on a worker: the worker runs the lead on,
+    its door open; `lfg resume RUN --broker` adopts the lead's attempt and answers what it asks from
+    then on, so a ticket it adds then runs and completes, beside the one it added before."""
+    record = tmp_path / "mcp.jsonl"
+    config = fleet.config(STEADY + mcp_recording_agent("sim-acp", record, tmp_path / "sessions"))
+    fleet.start("w1", config=config)
+    coordinator = coordinate(fleet, fleet.lfg.tickets(LEAD), config=config)
+    drained, resumed = Drained(coordinator), None
+    try:
+        await until(lambda: any(r["mcpServers"] for r in mcp_requests(record)), 90)
+        [server] = next(r["mcpServers"] for r in mcp_requests(record) if r["mcpServers"])
+        [run_id] = {m.group(1) for line in drained.err if (m := re.search(r"lfg attach \S+ (\w+)", line))}
+        params = StdioServerParameters(command=server["command"], args=server["args"], env=dict(os.environ))
+        with (tmp_path / "mcp.err").open("w") as errlog:
+            async with (
+                stdio_client(params, errlog=errlog) as (read, write),
+                ClientSession(read, write) as mcp,
+            ):
+                await mcp.initialize()
+                first = json.loads(text(await mcp.call_tool("add_ticket", {"ticket": HELLO, "key": "one"})))
+                await completed(mcp, [first["ticket"]])
+                coordinator.send_signal(signal.SIGKILL)
+                coordinator.wait(30)
+                drained.joined()
+                resumed = picking_up(fleet, run_id, config)
+                picked_up = Drained(resumed)
+                await until(lambda: picked_up.events, 90)  # its run started: it reads the asks from here
+                second = await mcp.call_tool("add_ticket", {"ticket": HELLO, "key": "two"})
+                assert not second.is_error, text(second)
+                child = json.loads(text(second))["ticket"]
+                await completed(mcp, [child])
+                listed = json.loads(text(await mcp.call_tool("list_tickets", {})))
+                assert [t["ticket"] for t in listed["tickets"]] == ["boss", first["ticket"], child]
+    finally:
+        for process in (coordinator, resumed):
+            if process is not None and process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(60)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(10)
+        fleet.stop()
+    assert resumed is not None
+    picked_up.joined()
+    err = "".join(picked_up.err)
+    assert ends(picked_up.events)[(child, 1)] == "completed", err
+    assert "Traceback" not in err + fleet.said("w1"), err + fleet.said("w1")
