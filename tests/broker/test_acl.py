@@ -6,9 +6,7 @@ itself, so the table cannot drift from what lfg needs."""
 from __future__ import annotations
 
 import json
-import re
 import subprocess
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,31 +17,14 @@ from lfgtui.broker.layout import GROUP, Layout
 from lfgtui.broker.recent_ends import RecentEnds
 from lfgtui.broker.work import AttemptEnd, ended_field
 from lfgtui.events import Outcome
-from tests.support.fleet import Fleet, coordinate, ends, eventually, finish
+from tests.support.fleet import Fleet, acl_user, coordinate, documented_rules, ends, eventually, finish
 from tests.support.lfg import command, of
 
-FLEET_DOC = Path(__file__).parents[2] / "docs" / "fleet.md"
 TICKETS = (
     '[[ticket]]\nid = "first"\nprompt = "go"\nprovider = "sim"\nmodel = "hello"\n'
     '[[ticket]]\nid = "after"\nprompt = "Sum up: {{first}}"\nprovider = "sim"\nmodel = "hello"\n'
     'depends_on = ["first"]\n'
 )
-
-
-def documented_rules(role: str, worker: str) -> list[str]:
-    """The ACL key rules of `role` as the docs table lists them: `%R~` for each read pattern, `%W~`
-    for each write pattern (a worker's NAME is `worker`)."""
-    text = FLEET_DOC.read_text()
-    table = text.split("### Who may write what", 1)[1]
-    [row] = [line for line in table.splitlines() if line.startswith(f"| {role} ")]
-    _, reads, writes = [cell.strip() for cell in row.strip("|").split("|")]
-    rules = [f"%R{pattern}" for pattern in re.findall(r"`(~[^`]+)`", reads)]
-    rules += [f"%W{pattern}" for pattern in re.findall(r"`(~[^`]+)`", writes)]
-    return [rule.replace("NAME", worker) for rule in rules]
-
-
-def acl_user(admin: redis.Redis, name: str, rules: list[str]) -> None:
-    admin.execute_command("ACL", "SETUSER", name, "reset", "on", f">{name}-secret", "+@all", *rules)
 
 
 @pytest.mark.timeout(120)  # the worker warms up: bounded waits that add up

@@ -27,9 +27,8 @@ from mcp import ClientSession, StdioServerParameters, stdio_client
 from lfgtui.broker.layout import Layout, loads
 from lfgtui.broker.lead_asks import AskEntry, new_reply
 from lfgtui.run.requests import AddTicket, Cancel
-from tests.broker.test_acl import acl_user, documented_rules
 from tests.support.agents import mcp_recording_agent, mcp_requests
-from tests.support.fleet import STEADY, Fleet, coordinate, ends, ran_on, until
+from tests.support.fleet import STEADY, Fleet, acl_user, coordinate, documented_rules, ends, ran_on, until
 
 LEAD = """
 [defaults]
