@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from lfgtui.broker.client import explain
+from lfgtui.broker.client import explain, until_answered
 from lfgtui.broker.layout import Layout, dumps, loads, ran_field
 from lfgtui.broker.work import MAX_NOTE, REPLY_TOKEN, WorkError
 from lfgtui.run.requests import Added, Lead, Pending, Refusal, Request, RequestError, Told, decode, encode
@@ -105,7 +106,12 @@ def answer_of(told: Told) -> bytes:
 def told_of(answer: bytes) -> Told:
     """An answer read back (strictly: whoever may write the run's keys may write one); an answer that
     is not one of `answer_of`'s is said as such, refused."""
-    data = loads(answer)
+    try:
+        data = json.loads(answer)
+    except (ValueError, RecursionError):
+        data = None
+    if not isinstance(data, dict):  # never taken for done
+        return Refusal(f"the run's coordinator answered something that is not an answer: {answer!r:.200}")
     texts = {key: value for key, value in data.items() if isinstance(value, str) and len(value) <= MAX_NOTE}
     if data == {}:
         return None
@@ -186,21 +192,41 @@ class LeadAsks:
             failures = 0
             for entry_id, fields in reply[0][1] if reply else ():
                 self.last = entry_id.decode()
-                self.dispatch.background(self._answer(self.last, fields), f"lead ask {self.last}")
+                await self._answer(self.last, fields)
 
     async def _answer(self, entry_id: str, fields: dict[bytes, bytes]) -> None:
+        """Check one ask and ask the run, in the order the asks came (a lead's two adds are added in
+        the order it asked); an answer the run gives later (a steer its worker has not answered yet)
+        is waited for beside the next asks."""
         try:
             ask = AskEntry.read(fields)
         except WorkError as exc:
             self.said(f"refused ask {entry_id} of a lead of this run, not valid: {exc}")
             return
-        refused = await self._asker_problem(ask)
+        refused = await until_answered(
+            lambda: self._asker_problem(ask),
+            lambda exc: explain(exc, self.dispatch.broker),
+            self.said,
+            "a lead's asks wait for it",
+        )
+        self.seen[ask.reply] = None
+        if len(self.seen) > SEEN_KEPT:
+            del self.seen[next(iter(self.seen))]
         if refused is not None:
             self.said(f"refused ask {entry_id} ({ask.request.kind} as lead {ask.lead!r:.60}): {refused}")
-            told: Told = Refusal(refused)
+            await self._write(entry_id, ask, Refusal(refused))
+            return
+        told = self.run.ask(ask.request, Lead(ask.lead))
+        if inspect.isawaitable(told):
+            self.dispatch.background(self._later(entry_id, ask, told), f"lead ask {entry_id}")
         else:
-            asked: Told | Awaitable[Told] = self.run.ask(ask.request, Lead(ask.lead))
-            told = await asked if inspect.isawaitable(asked) else asked
+            await self._write(entry_id, ask, told)
+
+    async def _later(self, entry_id: str, ask: AskEntry, told: Awaitable[Told]) -> None:
+        await self._write(entry_id, ask, await told)
+
+    async def _write(self, entry_id: str, ask: AskEntry, told: Told) -> None:
+        """The answer, on the answers stream by the ask's reply token."""
         pipe = self.redis.pipeline(transaction=False)
         key = self.dispatch.layout.answers(self.run.run_id)
         answer = {"reply": ask.reply, "data": answer_of(told)}
@@ -217,9 +243,6 @@ class LeadAsks:
         """Why this entry is not its lead's running attempt asking from the worker that holds it."""
         if ask.reply in self.seen:
             return "its reply token was answered before: a replayed entry"
-        self.seen[ask.reply] = None
-        if len(self.seen) > SEEN_KEPT:
-            del self.seen[next(iter(self.seen))]
         state = self.run.states.get(ask.lead)
         if state is None or not state.written.lead:
             return f"the run has no lead ticket {ask.lead!r:.60}"
