@@ -14,6 +14,7 @@ import redis
 import redis.asyncio
 
 from lfgtui.broker.layout import GROUP, Layout
+from lfgtui.broker.ownership import Held, Ownership, Renewal
 from lfgtui.broker.recent_ends import RecentEnds
 from lfgtui.broker.work import AttemptEnd, ended_field
 from lfgtui.events import Outcome
@@ -141,3 +142,28 @@ async def test_a_worker_writes_back_its_recent_ends_under_exactly_the_documented
     finally:
         await worker.aclose()
     assert admin.hget(layout.ended(run_id), ended_field("t", entry)) == end.value()
+
+
+async def test_a_worker_renews_its_leases_under_exactly_the_documented_acls(
+    fleet: Fleet, admin: redis.Redis
+) -> None:
+    """A worker's lease renewals as the documented worker user, before its entry is read (an entry
+    waiting for a slot) and after (the attempt's `held` key and the run's `ran` hash among the
+    script's keys): the coordinated run above ends before its first renewal. Before, the table gave
+    `held` and `ran` to the worker as writes alone and a script's keys need both (every renewal
+    refused: a lead that ran for a lease was stopped and taken over again and again), and a renewal
+    before the entry was read named the key "", which no ACL user may access."""
+    acl_user(admin, "worker", documented_rules("worker", "w1"))
+    layout, run_id, stream = Layout(), "0123456789ab", "lfg:work:sim"
+    admin.xgroup_create(stream, GROUP, id="0", mkstream=True)
+    entry = admin.xadd(stream, {"data": b"{}"}).decode()
+    admin.xreadgroup(GROUP, "w1", {stream: ">"}, count=1)
+    worker = redis.asyncio.Redis.from_url(fleet.url.replace("redis://", "redis://worker:worker-secret@"))
+    field = ended_field("t", entry)
+    held = Held(layout.ended(run_id), field, layout.held(run_id, field), layout.ran(run_id), "t#1")
+    try:
+        ownership = Ownership(worker, GROUP, "w1")
+        assert await ownership.renew(stream, entry, 1, 10_000) is Renewal.RENEWED
+        assert await ownership.renew(stream, entry, 1, 10_000, held, started=True) is Renewal.RENEWED
+    finally:
+        await worker.aclose()
