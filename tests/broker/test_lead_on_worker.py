@@ -165,6 +165,9 @@ async def test_a_lead_on_a_worker_adds_waits_for_and_reads_its_tickets_and_forge
                 assert children[0] != children[1] and children[2] == children[0], "a key adds once"
 
                 await completed(mcp, children[:2])
+                message = {"ticket": children[0], "text": "Say it once more.", "mode": "queue"}
+                queued = await mcp.call_tool("message_ticket", message)
+                assert not queued.is_error, text(queued)
                 listed = json.loads(text(await mcp.call_tool("list_tickets", {})))
                 assert [t["ticket"] for t in listed["tickets"]] == ["boss", *children[:2]]
 
@@ -206,6 +209,8 @@ async def test_a_lead_on_a_worker_adds_waits_for_and_reads_its_tickets_and_forge
     assert all(ran_on(events, child) == {"w1"} for child in children[:2])
     said = [e["message"] for e in events if e["type"] == "status" and e["ticket"] == children[0]]
     assert any(m.startswith("added by lead boss") for m in said), said
+    follow_up = [e for e in events if e["ticket"] == children[0] and e["type"] == "prompt"]
+    assert follow_up[-1]["text"] == "Say it once more.", "its follow-up went through the coordinator"
     assert "refused ask" in err and "worker 'w2' does not run boss's attempt 1" in err
     assert "Traceback" not in err + fleet.said("w1"), err + fleet.said("w1")
     assert not socket.parent.exists(), "the door's folder goes with the attempt"
