@@ -10,6 +10,7 @@ worker, are refused by the coordinator, which says so."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -24,7 +25,7 @@ import pytest
 import redis
 from mcp import ClientSession, StdioServerParameters, stdio_client
 
-from lfgtui.broker.layout import Layout, loads
+from lfgtui.broker.layout import Layout, dumps, loads
 from lfgtui.broker.lead_asks import AskEntry, new_reply
 from lfgtui.run.requests import AddTicket, Cancel
 from tests.support.agents import mcp_recording_agent, mcp_requests
@@ -170,6 +171,16 @@ async def test_a_lead_on_a_worker_adds_waits_for_and_reads_its_tickets_and_forge
                 assert not queued.is_error, text(queued)
                 listed = json.loads(text(await mcp.call_tool("list_tickets", {})))
                 assert [t["ticket"] for t in listed["tickets"]] == ["boss", *children[:2]]
+
+                # A ticket entry forged on the run's stream, naming the lead: shown, never reached.
+                described = loads(admin.hget(Layout().run(run_id), "run"))["tickets"]
+                [other] = [ticket for ticket in described if ticket["ticket"] == "other"]
+                entry = dumps({"now": 0, "ticket": {**other, "ticket": "forged"}, "lead": "boss"})
+                admin.xadd(Layout().events(run_id), {"kind": "ticket", "n": "f0f0f0f0.1", "data": entry})
+                while "forged" not in text(await mcp.call_tool("list_tickets", {})):
+                    await asyncio.sleep(0.05)
+                reached = await mcp.call_tool("cancel_ticket", {"ticket": "forged"})
+                assert reached.is_error and "the run has no ticket 'forged'" in text(reached), text(reached)
 
         # Asks the coordinator refuses, whoever wrote them: its run's word is the last.
         work = loads(admin.hget(Layout().work_index(run_id), "boss")).get("entry")
