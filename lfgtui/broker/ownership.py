@@ -218,7 +218,9 @@ class Ownership:
         """Whether this consumer still held the entry in its delivery `deliveries` (its lease now
         renewed), holds it alone since the broker lost it (`held` says where that is kept), or took
         it back from a replay (`started`: this consumer started the attempt); see `RENEW`."""
-        keys = [stream, *(("", "", "") if held is None else (held.ended, held.key, held.ran))]
+        # Not known yet: the stream stands in for the keys the script then never touches, since a
+        # broker's ACLs check every key a script is given ("" is a key this user may not access).
+        keys = [stream, *((stream, stream, stream) if held is None else (held.ended, held.key, held.ran))]
         field, ran_field = ("", "") if held is None else (held.field, held.ran_field)
         args = [
             self.group,

@@ -64,13 +64,14 @@ from lfgtui.providers.kinds import kind_of
 from lfgtui.providers.registry import sim_path
 from lfgtui.run.approvals import Approvals
 from lfgtui.run.attempts import Earlier
-from lfgtui.run.requests import Cancel, Told
+from lfgtui.run.requests import Cancel, Refusal, Request, Told
 from lfgtui.run.scheduler import Run
 from lfgtui.tickets.ticket import Ticket
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
+    from lfgtui.broker.lead_door import LeadDoorServed
     from lfgtui.config.broker import Broker
     from lfgtui.providers.registry import Providers
     from lfgtui.telemetry.runs import RunsMetered
@@ -680,6 +681,7 @@ class BrokerWorker:
 
         run.sinks.append(end_of)
         holding.run, holding.ticket_id = run, ticket.id
+        door = await self._door(item, holding.taken.entry, run, ticket) if ticket.lead else None
         where = running_on(self.options.name, socket.gethostname())
         run.retry(ticket.id, "; ".join(filter(None, (item.why, where))))
         if holding.forsaken:
@@ -697,6 +699,8 @@ class BrokerWorker:
             if self.options.metrics is not None:
                 self.options.metrics.done(run)
             await stop([commands])
+            if door is not None:
+                await door.aclose()
         if gate.held and not holding.forsaken:  # it ended while the lease was in doubt: ask now
             await self._settle(holding)
         if gate.dropped:
@@ -718,6 +722,30 @@ class BrokerWorker:
             None if metrics is None else metrics.cost_usd,
             metrics is not None and metrics.cost_estimated,
         )
+
+    async def _door(self, item: WorkItem, entry: str, run: Run, ticket: Ticket) -> LeadDoorServed | None:
+        """Serve a lead ticket's attempt its run here (broker/lead_door.py), its asks forwarded to the
+        run's coordinator as this worker's, for this work entry (broker/lead_asks.py); None (the
+        attempt fails saying it has no door) when the run cannot be read from the broker."""
+        from lfgtui.broker.lead_asks import AskEntry, forward, new_reply
+        from lfgtui.broker.lead_door import LeadDoorServed
+        from lfgtui.remote.attach import AttachError
+
+        async def forwarding(asked: Request) -> Told:
+            ask = AskEntry(asked, ticket.id, entry, self.options.name, new_reply())
+            try:
+                lifetime = self.broker.settings.max_age_s
+                return await forward(self.redis, self.layout, item.run_id, ask, lifetime)
+            except Exception as exc:
+                if (problem := self.explain(exc)) is None:
+                    raise
+                return Refusal(f"{problem}: the {asked.kind} did not reach the run's coordinator")
+
+        try:
+            return await LeadDoorServed.open(self.broker, run, ticket, forwarding, self.said)
+        except AttachError as exc:
+            self.said(f"{ticket.id} of run {item.run_id}: cannot serve the lead its run here: {exc}")
+            return None
 
     def _make_run(
         self, item: WorkItem, ticket: Ticket, attempt: int, publisher: Callable[[Event], None]

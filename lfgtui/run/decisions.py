@@ -285,6 +285,21 @@ def forbidden(run: Decides, asked: Request, who: str) -> str | None:
     """Why `who` may not ask this, in words (None: it may): a lead (`Lead`) asks only what
     `LEAD_MAY` holds, only of the tickets it added, and adds and messages (`PACED`) only until it has
     ended (stopped by the person, or its turn over); anyone else may ask anything."""
+    if (why := never_a_leads(run.parents, asked, who)) is not None or not isinstance(who, Lead):
+        return why
+    lead = run.states[who.ticket]
+    if isinstance(asked, PACED) and lead.outcome is not None and not lead.running:
+        return (
+            f"{who} has ended ({lead.outcome.value}): a lead adds tickets and sends messages only while "
+            "it runs (a process it left behind holds its token); it may still cancel the tickets it added"
+        )
+    return None
+
+
+def never_a_leads(parents: Mapping[str, str], asked: Request, who: str) -> str | None:
+    """Why a lead may never ask this (None: it may, or `who` is no lead): what `LEAD_MAY` does not
+    hold, or of a ticket it did not add (`parents`: the run's, or what the worker serving a lead's
+    door learned of them, broker/lead_door.py, where the run's coordinator decides the rest)."""
     if not isinstance(who, Lead):
         return None
     if not isinstance(asked, LEAD_MAY):
@@ -293,14 +308,8 @@ def forbidden(run: Decides, asked: Request, who: str) -> str | None:
             f"{asked.kind} is the person's to ask"
         )
     ticket = getattr(asked, "ticket", None)
-    if isinstance(ticket, str) and run.parents.get(ticket) != who.ticket:
+    if isinstance(ticket, str) and parents.get(ticket) != who.ticket:
         return f"{who} may reach only the tickets it added, and it did not add {ticket!r}"
-    lead = run.states[who.ticket]
-    if isinstance(asked, PACED) and lead.outcome is not None and not lead.running:
-        return (
-            f"{who} has ended ({lead.outcome.value}): a lead adds tickets and sends messages only while "
-            "it runs (a process it left behind holds its token); it may still cancel the tickets it added"
-        )
     return None
 
 

@@ -398,8 +398,8 @@ def no_door(door: LeadDoor | None) -> str:
     """Why a lead ticket cannot be given lfg's MCP server."""
     if door is None:
         return (
-            "a lead ticket needs lfg to serve its run to it, which lfg run does for the run it runs "
-            "here (not a broker's worker yet: lfg run --broker refuses a lead)"
+            "a lead ticket needs lfg to serve its run to it, which lfg run does for the run it runs here, "
+            "and a broker's worker for the lead attempts it runs (it could not read the run from the broker)"
         )
     return (
         'a lead ticket is boxed by sandbox = "bwrap" or none: a container cannot reach its run\'s socket yet'
