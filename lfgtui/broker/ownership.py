@@ -75,8 +75,9 @@ if held == ARGV[3] .. '#' .. ARGV[6] then
     return 1
 end
 local consumer, count = string.match(held, '^(.*)#(%d+)$')
-if consumer and consumer ~= ARGV[3] and tonumber(count) <= tonumber(ARGV[6]) then
-    if ARGV[8] == '1' and redis.call('HGET', KEYS[4], ARGV[7]) ~= consumer then
+local mine = consumer == ARGV[3]
+if consumer and tonumber(count) <= tonumber(ARGV[6]) and (not mine or ARGV[8] == '1') then
+    if ARGV[8] == '1' and (mine or redis.call('HGET', KEYS[4], ARGV[7]) ~= consumer) then
         redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[3], 0, ARGV[2], 'RETRYCOUNT', ARGV[6], 'JUSTID')
         return 3
     end
@@ -98,7 +99,9 @@ a replica that lagged, a restore) and handed this delivery out again (issue #74)
 started the attempt takes it back (`RETRYCOUNT`: the count that numbers the attempt stays) unless the
 `ran` hash says the other started it since, 3; else this one stands down, 4. The other, which waits
 at its gate until the run's coordinator wrote back (broker/restored.py), finds it no longer its own
-and stands down; of two that both started, the one the `ran` hash names (the later) keeps it. If the
+and stands down; of two that both started, the one the `ran` hash names (the later) keeps it. This
+consumer's own name in an earlier delivery is such a replay too (the process before this one under the
+name ran that delivery, and this one took the entry over since): taken back once started, 3. If the
 broker lost the entry's delivery (gone from its stream, or there but pending for nobody: a broker
 that went back in time, restored or failed over, and would hand it out again), with no end recorded
 of it, nobody else can be running it: this consumer goes on, deleting the entry and saying so in the
