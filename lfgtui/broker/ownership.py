@@ -117,7 +117,10 @@ local held = holder()
 if held ~= '' and held ~= ARGV[3] .. '#' .. ARGV[7] then return 0 end
 if ARGV[5] ~= '' then
     if held == '' then
-        redis.call('HSETNX', KEYS[2], ARGV[4], ARGV[5])
+        if redis.call('HSETNX', KEYS[2], ARGV[4], ARGV[5]) == 0
+                and redis.call('HGET', KEYS[2], ARGV[4]) ~= ARGV[5] then
+            return 3
+        end
     else
         redis.call('HSET', KEYS[2], ARGV[4], ARGV[5])
     end
@@ -133,7 +136,9 @@ return 1
 value ('' for none), the hash's lifetime in s, the delivery it holds. Record the end and acknowledge
 the entry if this consumer holds it, in that delivery: 1. If nobody does (the broker lost it), the
 end is recorded unless one is there already: 2. If another worker holds it (or this one's name in a
-later delivery: a worker restarted under its name took it over), nothing is written: 0. An entry
+later delivery: a worker restarted under its name took it over), nothing is written: 0. If nobody
+does and another end of the attempt is recorded (its coordinator gave the attempt up when the broker
+went back in time, and runs the ticket again: broker/restored.py), this one is dropped: 3. An entry
 whose end is recorded is deleted from its stream: the end, and the run's work index, say all that
 is left to know of it."""
 
@@ -149,6 +154,18 @@ class Held:
     key: str
     ran: str
     ran_field: str
+
+
+class Finished(IntEnum):
+    """What recording an attempt's end found (`FINISH`)."""
+
+    TAKEN = 0
+    """Another consumer holds the entry (or this one's name in a later delivery): nothing written."""
+    RECORDED = 1
+    ALONE = 2
+    """Nobody held the entry (the broker lost its delivery): the end recorded unless one was."""
+    ENDED_ELSEWHERE = 3
+    """Nobody held the entry and another end of the attempt is recorded: this one was dropped."""
 
 
 class Renewal(IntEnum):
@@ -244,9 +261,9 @@ class Ownership:
         field: str,
         value: bytes | None,
         lifetime_s: int,
-    ) -> bool:
+    ) -> Finished:
         """Record an attempt's end (`value`, None: nothing to record) in the `ended` hash and
         acknowledge its entry, unless another consumer holds the entry now (or this one's name in a
-        delivery after `deliveries`): False then."""
+        delivery after `deliveries`), or another end of it is recorded; see `FINISH`."""
         args = [self.group, entry, self.consumer, field, value or b"", lifetime_s, deliveries]
-        return await self._finish(keys=[stream, ended], args=args) != 0
+        return Finished(int(await self._finish(keys=[stream, ended], args=args)))
