@@ -447,30 +447,28 @@ class BrokerWorker:
                 f"{said}: interrupted (it {end.outcome} here once its entry was another worker's, or its "
                 "lease in doubt: that end was dropped, neither published nor recorded)"
             )
-        elif holding.forsaken:
+        else:
             self.said(f"{said}: {end.outcome}")
         released = await self.publishers.release(publisher, item.ticket.id, attempt)
-        if holding.forsaken:
-            return  # stopped by its own fence (its entry left to be taken over), or another's now
+        if holding.fenced:
+            return  # stopped by its own fence: its entry is left to be taken over
         if not released:
             self.said(
-                f"{said}: {end.outcome} here, but its last events did not reach the broker: its entry is "
-                "left for another worker to run again"
+                f"the last events of {item.ticket.id} (attempt {attempt}) did not reach the broker: "
+                "its entry is left for another worker to run again"
             )
             return
         finished = await self._finish(holding, end, item.run_id)
         if finished is Finished.TAKEN:
             self.said(
-                f"{said}: interrupted (it {end.outcome} here, but its entry was taken over by another "
-                "worker before this one recorded that: that end was dropped; the other's attempt counts)"
+                f"{said}: its {end.outcome} end was dropped, not recorded: its entry was taken over by "
+                "another worker first, whose attempt is the one that counts"
             )
         elif finished is Finished.ENDED_ELSEWHERE:
             self.said(
-                f"{said}: interrupted (it {end.outcome} here, but the broker went back in time and its "
-                "coordinator had ended the attempt, to run the ticket again: that end was dropped)"
+                f"{said}: its {end.outcome} end was dropped, not recorded: the broker went back in time "
+                "and its coordinator had ended the attempt interrupted, to run the ticket again"
             )
-        else:
-            self.said(f"{said}: {end.outcome}")
 
     async def _finish(self, holding: Holding, end: AttemptEnd | None, run_id: str = "") -> Finished | None:
         """Record how the attempt ended (None: nothing to record) in the run's `ended` hash, where its
