@@ -152,11 +152,13 @@ async def _caught_up(pool: SentinelConnectionPool, sentinel: Redis) -> None:
     dropped) is not missed: the primary `sentinel` names now, once subscribed, is compared with the
     one the pool's connections reach."""
     named = await sentinel.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", pool.service_name)
-    if not named or pool.master_address is None:
+    if not isinstance(named, list | tuple) or len(named) != 2 or pool.master_address is None:
+        return  # none named (or not a host and a port): nothing to compare
+    host, port = (part.decode(errors="replace") if isinstance(part, bytes) else str(part) for part in named)
+    if not port.isdigit():
         return
-    host, port = (part.decode() if isinstance(part, bytes) else str(part) for part in named)
-    if (host, int(port)) != tuple(pool.master_address):
-        await _switch(pool, sentinel)
+    if (host, int(port)) != tuple(pool.master_address):  # asked again on reconnecting, as after a switch
+        await pool.disconnect(inuse_connections=True)
 
 
 def _switched(message: Mapping[str, Any], master: str) -> bool:
