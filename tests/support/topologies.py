@@ -244,7 +244,22 @@ class SentinelSet:
         wait_for(linked, "the old primary's link to the new one")
         for sentinel in self.sentinels:
             wait_for(lambda s=sentinel: s.knows_replica(old.port), "a sentinel to see the old primary")
+        wait_for(self.settled, "the sentinels to end the failover on one epoch")
         self.primary, self.replica = new, old
+
+    def settled(self) -> bool:
+        """Whether every sentinel has the same config epoch for the primary and none is failing it over."""
+        seen = set()
+        for sentinel in self.sentinels:
+            client = sentinel.admin()
+            try:
+                state = client.execute_command("SENTINEL", "MASTER", MASTER)
+            finally:
+                client.close()
+            if "failover_in_progress" in state["flags"]:
+                return False
+            seen.add(state["config-epoch"])
+        return len(seen) == 1
 
     def promote(self) -> None:
         """`SENTINEL FAILOVER`, then wait until the replica is the primary every sentinel names."""
