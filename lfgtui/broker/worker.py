@@ -46,7 +46,7 @@ from lfgtui.broker.client import AWAY, until_answered
 from lfgtui.broker.gate import Gate
 from lfgtui.broker.layout import GROUP, Layout, loads, ran_field
 from lfgtui.broker.lease_clock import LeaseClock
-from lfgtui.broker.ownership import Held, Ownership, Renewal
+from lfgtui.broker.ownership import Finished, Held, Ownership, Renewal
 from lfgtui.broker.presence import Presence
 from lfgtui.broker.publisher import Publisher
 from lfgtui.broker.publishers import RunPublishers
@@ -459,37 +459,51 @@ class BrokerWorker:
                 "its entry is left for another worker to run again"
             )
             return
-        await self._finish(holding, end, item.run_id)
+        finished = await self._finish(holding, end, item.run_id)
+        if finished is Finished.TAKEN:
+            self.said(
+                f"{said}: its {end.outcome} end was dropped, not recorded: its entry was taken over by "
+                "another worker first, whose attempt is the one that counts"
+            )
+        elif finished is Finished.ENDED_ELSEWHERE:
+            self.said(
+                f"{said}: its {end.outcome} end was dropped, not recorded: the broker went back in time "
+                "and its coordinator had ended the attempt interrupted, to run the ticket again"
+            )
 
-    async def _finish(self, holding: Holding, end: AttemptEnd | None, run_id: str = "") -> None:
+    async def _finish(self, holding: Holding, end: AttemptEnd | None, run_id: str = "") -> Finished | None:
         """Record how the attempt ended (None: nothing to record) in the run's `ended` hash, where its
         coordinator finds it when the event stream was trimmed and a worker that takes the entry over
         finds that it ran already, and acknowledge its entry: in one step, and only while this worker
-        holds the entry, so a stale attempt's end never stands in for the live one's."""
+        holds the entry, so a stale attempt's end never stands in for the live one's. What it found
+        (None: nothing asked, the entry forsaken)."""
         if holding.forsaken:
-            return
+            return None
         taken = holding.taken
         ended = self.layout.ended(run_id) if end is not None else taken.stream
         field = ended_field(end.ticket, taken.entry) if end is not None else ""
         value = end.value() if end is not None else None
         lifetime = int(self.broker.settings.max_age_s)
-        if not await until_answered(
+        finished = await until_answered(
             lambda: self.ownership.finish(
                 taken.stream, taken.entry, taken.deliveries, ended, field, value, lifetime
             ),
             self.explain,
             self.said,
             "acknowledging waits for it",
-        ):
+        )
+        if finished in (Finished.TAKEN, Finished.ENDED_ELSEWHERE):
             holding.lost = True
-            self.said(
-                f"entry {taken.entry} of {taken.stream} was taken over by another worker before "
-                "this one recorded how it ended: that worker's attempt is the one that counts"
-            )
+            if end is None:
+                self.said(
+                    f"entry {taken.entry} of {taken.stream} was taken over by another worker before this "
+                    "one acknowledged it: that worker's attempt is the one that counts"
+                )
         elif end is not None and value is not None:  # kept to write back should the broker forget it
             said = f"{end.ticket} of run {run_id} (attempt {end.attempt}, {end.outcome})"
             data = taken.fields.get(b"data", b"")
             self.recent.keep(run_id, taken.stream, taken.entry, field, value, taken.deliveries, data, said)
+        return finished
 
     async def _ended_before(self, item: WorkItem, holding: Holding) -> AttemptEnd | None:
         """How an attempt of this entry ended, when a worker ran one to its end but was stopped

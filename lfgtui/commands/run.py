@@ -279,16 +279,19 @@ async def _run_with(
                 code = 1 if code is None else code
             else:
                 alerts = (config.ui.notify, command)
-                code = await run_headless(
-                    HeadlessOptions.of(args),
-                    tickets.tickets,
-                    providers,
-                    history,
-                    options,
-                    alerts,
-                    (outlet, telemetry),
-                    admits=admits(config, tickets),
-                )
+                try:
+                    code = await run_headless(
+                        HeadlessOptions.of(args),
+                        tickets.tickets,
+                        providers,
+                        history,
+                        options,
+                        alerts,
+                        (outlet, telemetry),
+                        admits=admits(config, tickets),
+                    )
+                except BrokerError as exc:  # it went away as the run started: nothing ran
+                    code = fail(str(exc))
     return recorded_exit(history, code, "recorded as run {run} (lfg history show {run})")
 
 

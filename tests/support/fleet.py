@@ -156,13 +156,17 @@ async def until(check: Any, timeout: float = 40) -> None:
             await asyncio.sleep(0.02)
 
 
-def gated_import(module: str, gate: Path) -> str:
+def gated_import(module: str, gate: Path, arrived: Path | None = None) -> str:
     """Python for `Fleet.start(before=...)`: importing `module` in that process waits until `gate`
-    exists, as an SDK's import takes seconds on a busy machine, for as long as the test says."""
+    exists, as an SDK's import takes seconds on a busy machine, for as long as the test says;
+    `arrived`: a file made once the import waits there."""
+    arrive = f"open({str(arrived)!r}, 'w').close()" if arrived is not None else "pass"
     return (
         "import os, sys, time\n"
         "class Gate:\n"
         "    def find_spec(self, name, path=None, target=None):\n"
+        f"        if name == {module!r}:\n"
+        f"            {arrive}\n"
         f"        while name == {module!r} and not os.path.exists({str(gate)!r}):\n"
         "            time.sleep(0.02)\n"
         "sys.meta_path.insert(0, Gate())\n"
