@@ -5,6 +5,9 @@ machine): real `lfg worker` and `lfg run --broker` processes on a real redis-ser
 
 from __future__ import annotations
 
+import contextlib
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,13 +32,11 @@ def test_a_worker_reads_no_work_until_its_providers_are_warm_and_its_loop_runs_m
         "w1", config=fleet.config(LEASE + CLAUDE, "lease.toml"), before=gated_import("anthropic", gate)
     )
     coordinator = coordinate(fleet, fleet.lfg.tickets(ticket("sim")))
-    try:
+    with let_through(gate, coordinator):
         held(fleet, admin, gate)
         groups = {g["name"].decode(): g for g in admin.xinfo_groups("lfg:work:sim")}
         assert groups["workers"]["pending"] == 0 and groups["workers"]["consumers"] == 0, "read no work yet"
         assert not fleet.ready("w1")
-    finally:
-        gate.touch()  # else the worker, and so the coordinator, would never end
     code, events, err = finish(coordinator)
     assert code == 0, err
     assert ends(events) == {("t", 1): "completed"} and ran_on(events, "t") == {"w1"}
@@ -52,15 +53,13 @@ def test_a_built_in_provider_served_unasked_is_made_ready_by_its_first_ticket_it
     presence renewed meanwhile, and the attempt starts once it is ready."""
     gate = fleet.lfg.home / "anthropic may be imported"
     fleet.start("w1", config=fleet.config(LEASE, "lease.toml"), before=gated_import("anthropic", gate))
-    try:
-        eventually(lambda: fleet.ready("w1"))  # ready without the anthropic SDK
-        coordinator = coordinate(fleet, fleet.lfg.tickets(ticket("sim-anthropic")))
+    eventually(lambda: fleet.ready("w1"))  # ready without the anthropic SDK
+    coordinator = coordinate(fleet, fleet.lfg.tickets(ticket("sim-anthropic")))
+    with let_through(gate, coordinator):
         held(fleet, admin, gate, "lfg:work:sim-anthropic")
         pending = admin.xpending("lfg:work:sim-anthropic", "workers")
         assert pending["pending"] == 1 and pending["consumers"][0]["name"] == b"w1", pending
         assert "took t" not in fleet.said("w1")
-    finally:
-        gate.touch()
     code, events, err = finish(coordinator)
     assert code == 0, err
     assert ends(events) == {("t", 1): "completed"} and ran_on(events, "t") == {"w1"}
@@ -75,17 +74,29 @@ def test_a_worker_joining_a_fleet_at_work_on_a_built_in_provider_makes_it_ready_
     ready as one it was set up with, before it reads any work (it may take them over at once)."""
     gate = fleet.lfg.home / "anthropic may be imported"
     coordinator = coordinate(fleet, fleet.lfg.tickets(ticket("sim-anthropic")))
-    try:
+    with let_through(gate, coordinator):
         eventually(lambda: admin.xlen("lfg:work:sim-anthropic") == 1)
         fleet.start("w1", config=fleet.config(LEASE, "lease.toml"), before=gated_import("anthropic", gate))
         held(fleet, admin, gate, "lfg:work:sim-anthropic")
         assert admin.xpending("lfg:work:sim-anthropic", "workers")["pending"] == 0, "read no work yet"
         assert not fleet.ready("w1")
-    finally:
-        gate.touch()
     code, events, err = finish(coordinator)
     assert code == 0, err
     assert ends(events) == {("t", 1): "completed"} and ran_on(events, "t") == {"w1"}
+
+
+@contextlib.contextmanager
+def let_through(gate: Path, coordinator: subprocess.Popen[str]) -> Iterator[None]:
+    """The held import let through at the end, else the worker, and so the coordinator, would never
+    end; a coordinator a failure leaves is killed."""
+    try:
+        yield
+    except BaseException:
+        coordinator.kill()
+        coordinator.communicate(timeout=30)
+        raise
+    finally:
+        gate.touch()
 
 
 def held(fleet: Fleet, admin: redis.Redis, gate: Path, stream: str = "lfg:work:sim") -> None:
