@@ -16,9 +16,12 @@ over, as many at once as it has free slots (broker/ownership.py), and run as the
 The ends it recorded are kept for a few leases and written back should the broker go back in time
 and forget them before the coordinator read them (broker/recent_ends.py).
 
-A worker reads no work until its providers are warm (`_warm`): their imports, done in a thread,
-take seconds on a busy machine, which its first attempts would otherwise wait with their leases
-running.
+A worker reads no work until the providers it was set up with are warm (`_warm`): their imports,
+done in a thread, take seconds on a busy machine, which its first attempts would otherwise wait.
+The built-in ones it serves unasked (the sims, `ollama`: `catalog.py` `unasked`) are made ready
+with them only when their work streams have entries, else when their first entry comes, before that
+attempt starts (`_ready`), so that a worker that never runs one never imports its SDK (the
+`anthropic` SDK alone is over a second of CPU).
 
 A provider this worker lacks (not in its config, no key, its agent not installed) is not read at
 all, and the worker's presence (`PREFIX:worker:NAME`) says why, which the coordinator repeats in
@@ -60,6 +63,7 @@ from lfgtui.cost.prices import run_prices
 from lfgtui.events import AttemptEnded, AttemptStarted, ErrorInfo, ErrorKind, Event, EventFactory, Outcome
 from lfgtui.formats import plural
 from lfgtui.providers.base import AssistantMessage, ProviderConfig
+from lfgtui.providers.catalog import unasked
 from lfgtui.providers.kinds import kind_of
 from lfgtui.providers.registry import sim_path
 from lfgtui.run.approvals import Approvals
@@ -223,6 +227,8 @@ class BrokerWorker:
         """The ends it recorded lately, written back when the broker forgot them (broker/recent_ends.py)."""
         self.clock = LeaseClock(broker, options.name)
         """Where leases are renewed: not on this loop, which the attempts may hold."""
+        self._readying: dict[str, asyncio.Task[None]] = {}
+        """Each provider's making ready, by name: started once, whoever asks first (`_ready`)."""
         self._announced = asyncio.Event()
         """Set once its presence is on the broker."""
         self.last_error = ""
@@ -275,7 +281,8 @@ class BrokerWorker:
                 self._release(slots - len(fresh))
         finally:
             within_s = FINISH_S + STOP_S  # an attempt that ended is recorded and acknowledged first
-            if not await stop([presence, rewriting, *self.running.values()], within_s):
+            tasks = [presence, rewriting, *self.running.values(), *self._readying.values()]
+            if not await stop(tasks, within_s):
                 self.said(f"its tasks did not stop in {within_s:g} s of being cancelled: leaving them")
             await self.clock.aclose()
             with contextlib.suppress(Exception):
@@ -618,6 +625,7 @@ class BrokerWorker:
         if (refused := await self._run_refused(item, taken.entry)) is not None:  # after: an ended one says so
             self._dropped(taken, refused)
             return True
+        await self._ready(item.ticket.provider)  # before the cancels it reads: one sent meanwhile counts
         control = self.layout.control(item.run_id)
         since = taken.entry.partition("-")[0] + "-0"  # commands sent since it was enqueued
         earlier = await until_answered(
@@ -989,31 +997,61 @@ class BrokerWorker:
             self.said(f"could not answer a sub-agent's cancel: {problem}")
 
     async def _warm(self) -> None:
-        """Make its providers ready (their SDKs and the sim imported in a thread, the price table read,
-        the adapters made, the sim started) before it reads any work, once it is on the broker (else a
-        coordinator that looks would find no worker): on a busy machine that takes seconds, which
-        the first attempts it takes would otherwise wait, their leases running."""
+        """Make ready the providers it was set up with (their SDKs and the sim imported in a thread, the
+        adapters made, the sim started) and read the price table, before it reads any work, once it is
+        on the broker (else a coordinator that looks would find no worker): on a busy machine that
+        takes seconds, which the first attempts it takes would otherwise wait. A built-in one it serves
+        unasked is made ready then too when its work stream has entries (the fleet is at work on it:
+        this worker may take them over at once), else when its first entry comes (`_run_held`)."""
         await self._announced.wait()
         started = time.monotonic()
-        configs = [self.providers.configs[name] for name in self.serves]
-        modules = {kind.adapter.partition(":")[0] for c in configs if (kind := kind_of(c)).adapter}
-        if any(sim_path(c) is not None for c in configs):
-            modules.add("lfgtui.sim.server")
-        if any(kind_of(c).coding_agent for c in configs):
-            modules |= {"lfgtui.run.agents.attempt", "lfgtui.worktrees.tree", "lfgtui.worktrees.diff_watch"}
-        for module in sorted(modules):
+        await asyncio.to_thread(prices.load)
+        unasked_here = [name for name in self.serves if unasked(self.providers.configs[name])]
+        at_work = await until_answered(
+            lambda: self._at_work(unasked_here), self.explain, self.said, "warming up waits for it"
+        )
+        for name in self.serves:
+            if name not in unasked_here or name in at_work:
+                await self._ready(name)
+        self.said(f"worker {self.options.name} is ready ({time.monotonic() - started:.1f} s): taking work")
+
+    async def _at_work(self, names: list[str]) -> set[str]:
+        """Those of the providers `names` whose work stream has entries now, waiting or running (an
+        entry is deleted once acknowledged)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for name in names:
+            pipe.xlen(self.layout.work(name))
+        return {name for name, length in zip(names, await pipe.execute(), strict=True) if length}
+
+    async def _ready(self, name: str) -> None:
+        """Provider `name` made ready, once however many attempts ask at once (an attempt stopped
+        meanwhile leaves it to the others)."""
+        making = self._readying.get(name)
+        if making is None:
+            making = self._readying[name] = asyncio.create_task(self._make_ready(name), name=f"ready {name}")
+        await asyncio.shield(making)
+
+    async def _make_ready(self, name: str) -> None:
+        """Import the modules of provider `name` in a thread (an SDK's import holds the loop for
+        seconds on a busy machine: the attempts running meanwhile would stall), then make its adapter
+        and start the sim it reaches; what fails is left for its tickets to say."""
+        config = self.providers.configs[name]
+        kind = kind_of(config)
+        modules = [kind.adapter.partition(":")[0]] if kind.adapter else []
+        if sim_path(config) is not None:
+            modules.append("lfgtui.sim.server")
+        if kind.coding_agent:
+            modules += ["lfgtui.run.agents.attempt", "lfgtui.worktrees.tree", "lfgtui.worktrees.diff_watch"]
+        for module in modules:
             with contextlib.suppress(ImportError):  # said by the attempt that needs it
                 await asyncio.to_thread(importlib.import_module, module)
-        await asyncio.to_thread(prices.load)
-        for name, config in zip(self.serves, configs, strict=True):
-            if kind_of(config).coding_agent:
-                continue
-            try:
-                await self.providers.get(name)
-            except Exception as exc:  # left for its tickets to say
-                self.last_error = f"provider {name} could not be made ready ({exc}): its tickets will say so"
-                self.said(self.last_error)
-        self.said(f"worker {self.options.name} is ready ({time.monotonic() - started:.1f} s): taking work")
+        if kind.coding_agent:
+            return
+        try:
+            await self.providers.get(name)
+        except Exception as exc:  # left for its tickets to say
+            self.last_error = f"provider {name} could not be made ready ({exc}): its tickets will say so"
+            self.said(self.last_error)
 
     async def _present(self) -> None:
         """Say on the broker that this worker is here and what it serves, every third of a lease, on

@@ -396,10 +396,13 @@ async def run_headless(
         return EXIT_SIGINT
     # Every provider's SDK imported before the first request: an import in the middle of the run would
     # hold up the loop, and so the other tickets' tokens and their TTFT (the TUI's worker does this too).
-    names = dict.fromkeys(
-        t.provider for t in tickets if not kind_of(providers.configs[t.provider]).coding_agent
-    )
-    await asyncio.gather(*(providers.get(name) for name in names), return_exceptions=True)
+    # Not where the attempts run elsewhere (a broker's workers, which make their own ready): nothing
+    # streams here, and the SDKs' imports cost a coordinator a second of CPU for nothing.
+    if not run.runner.far:
+        names = dict.fromkeys(
+            t.provider for t in tickets if not kind_of(providers.configs[t.provider]).coding_agent
+        )
+        await asyncio.gather(*(providers.get(name) for name in names), return_exceptions=True)
     watched = asyncio.Event() if args.start_on_attach else None
     async with serving(args.serving, run, tickets, *outlets, watched=watched):
         if watched is not None:

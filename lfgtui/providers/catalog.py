@@ -214,6 +214,13 @@ class MissingAgent(ProviderUnavailable):
         self.config = config
 
 
+def unasked(config: ProviderConfig) -> bool:
+    """Whether `config` is a built-in provider as it comes that needs nothing of a machine (no key,
+    no agent to install): the sims and `ollama`, which every `lfg worker` serves though nobody set
+    them up there."""
+    return BUILTIN.get(config.name) == config and not config.api_key_env and config.agent.install is None
+
+
 def resolve(config: ProviderConfig, env: Mapping[str, str] | None = None) -> ProviderConfig:
     """Fill in the key (and, for the built-in names, a base URL override) from the environment; a
     coding agent's program must be found on the PATH."""

@@ -31,6 +31,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -430,14 +431,17 @@ class ScenarioLibrary:
 
     extra_dirs: tuple[Path, ...] = field(default_factory=lambda: (user_scenario_dir(),))
 
-    def _files(self) -> Iterator[tuple[str, str, str]]:
+    def _files(self) -> Iterator[tuple[str, Traversable, str]]:
+        """Each scenario file's name, the file and where it is said to be from, unread: the sim asks
+        for every request, and only the one it plays is read (each request sees the folders as they
+        are now, so a scenario written meanwhile is played)."""
         for entry in resources.files("lfgtui.sim").joinpath("scenarios").iterdir():
             if entry.name.endswith(".toml"):
-                yield entry.name.removesuffix(".toml"), entry.read_text("utf-8"), f"built-in {entry.name}"
+                yield entry.name.removesuffix(".toml"), entry, f"built-in {entry.name}"
         for folder in self.extra_dirs:
             if folder.is_dir():
                 for path in sorted(folder.glob("*.toml")):
-                    yield path.stem, path.read_text("utf-8"), str(path)
+                    yield path.stem, path, str(path)
 
     def names(self) -> list[str]:
         return sorted({name for name, _, _ in self._files()})
@@ -446,12 +450,17 @@ class ScenarioLibrary:
         """The scenario a model name asks for, with any `:key=value,...` options applied."""
         name, _, option_text = model.partition(":")
         found = None
-        for stem, text, source in self._files():
+        for stem, file, source in self._files():
             if stem == name:
-                found = (text, source)
+                found = (file, source)
         if found is None:
             raise ScenarioError(f"unknown sim model {name!r}; available: {', '.join(self.names())}")
-        scenario = parse_scenario(name, *found)
+        file, source = found
+        try:
+            text = file.read_text("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ScenarioError(f"{source}: cannot be read as UTF-8 text ({exc})") from None
+        scenario = parse_scenario(name, text, source)
         return replace(scenario, **_parse_options(model, option_text)) if option_text else scenario
 
 

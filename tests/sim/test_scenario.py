@@ -122,6 +122,15 @@ def test_user_scenarios_override_built_in_ones(tmp_path: Path) -> None:
     assert scenario.faults[0].kind is FaultKind.DROP and scenario.faults[0].times == 1
 
 
+def test_a_scenario_file_that_cannot_be_read_breaks_only_its_own_model(tmp_path: Path) -> None:
+    """Only the file a model plays is read: one not UTF-8 beside it fails that model alone, saying which."""
+    (tmp_path / "broken.toml").write_bytes(b"\xff\xfe[[call]]\n")
+    library = ScenarioLibrary(extra_dirs=(tmp_path,))
+    assert library.resolve("hello").calls and "broken" in library.names()
+    with pytest.raises(ScenarioError, match=r"broken\.toml: cannot be read as UTF-8 text"):
+        library.resolve("broken")
+
+
 def test_calls_past_the_script_repeat_the_last_without_tool_calls() -> None:
     scenario = ScenarioLibrary(extra_dirs=()).resolve("parallel-tools")
     assert scenario.call(5) == scenario.calls[-1]
