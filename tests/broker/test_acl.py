@@ -21,6 +21,7 @@ from lfgtui.broker.work import AttemptEnd, ended_field
 from lfgtui.events import Outcome
 from tests.support.fleet import Fleet, coordinate, ends, eventually, finish
 from tests.support.lfg import command, of
+from tests.support.patience import PATIENCE
 
 FLEET_DOC = Path(__file__).parents[2] / "docs" / "fleet.md"
 TICKETS = (
@@ -66,7 +67,7 @@ def test_a_coordinated_run_with_a_dependent_completes_under_exactly_the_document
         finally:
             if coordinator.poll() is None:
                 coordinator.kill()
-                coordinator.communicate(timeout=30)
+                coordinator.communicate(timeout=30 * PATIENCE)
     finally:
         workers.stop()
     said = workers.said("w1")
@@ -88,7 +89,7 @@ def test_a_worker_the_broker_does_not_let_make_its_group_says_so_in_one_line(
     workers = Fleet(fleet.lfg, f"redis://worker:worker-secret@{host}")
     try:
         worker = workers.start("w1")
-        code = worker.wait(50)
+        code = worker.wait(50 * PATIENCE)
     finally:
         workers.stop()
     said = workers.said("w1")
@@ -123,7 +124,7 @@ def test_a_ticket_queued_while_its_providers_live_worker_keeps_failing_says_whic
                     break
         finally:
             coordinator.kill()
-            coordinator.communicate(timeout=30)
+            coordinator.communicate(timeout=30 * PATIENCE)
         listed = command(fleet.lfg, "runs", "--broker", fleet.url)
     finally:
         workers.stop()

@@ -16,6 +16,7 @@ import redis
 from lfgtui.broker.client import explain
 from lfgtui.config.broker import BrokerSettings, resolve
 from tests.support.lfg import CLONE, Lfg, command
+from tests.support.patience import PATIENCE
 from tests.support.redis_server import RedisServer, TlsFiles
 
 TICKETS = """
@@ -120,7 +121,7 @@ def test_without_the_extra_the_broker_commands_say_what_to_install(lfg: Lfg) -> 
         "sys.exit(main(['runs', '--broker', 'redis://127.0.0.1:1']))"
     )
     done = subprocess.run(
-        [sys.executable, "-c", script], env=lfg.env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", script], env=lfg.env, capture_output=True, text=True, timeout=60 * PATIENCE
     )
     assert done.returncode == 2 and f"pip install -e '{CLONE}[broker]'" in done.stderr
 
@@ -140,7 +141,7 @@ def test_lfg_help_and_a_local_run_never_import_redis(lfg: Lfg) -> None:
         env=lfg.env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=60 * PATIENCE,
     )
     assert done.returncode == 0, done.stderr
 
@@ -162,7 +163,7 @@ def test_lfg_runs_asks_the_broker_without_importing_the_web_server(
         env=lfg.env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=60 * PATIENCE,
     )
     assert done.returncode == 0 and "no runs on the broker" in done.stdout, done.stderr
 
@@ -187,7 +188,7 @@ def test_a_worker_without_prometheus_client_says_what_to_install(lfg: Lfg) -> No
         "sys.exit(main(['worker', '--broker', 'redis://127.0.0.1:1', '--metrics', '0']))"
     )
     done = subprocess.run(
-        [sys.executable, "-c", script], env=lfg.env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", script], env=lfg.env, capture_output=True, text=True, timeout=60 * PATIENCE
     )
     assert done.returncode == 2
     assert done.stderr == f"lfg: --metrics needs prometheus-client: pip install -e '{CLONE}[prometheus]'\n"
