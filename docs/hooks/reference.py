@@ -445,7 +445,7 @@ def screens() -> Iterator[tuple[str, list[Any]]]:
     from lfgtui.ui.screens.held import HeldScreen
     from lfgtui.ui.screens.history import HistoryScreen
     from lfgtui.ui.screens.land import LandScreen
-    from lfgtui.ui.screens.modals import ApprovalScreen
+    from lfgtui.ui.screens.modals import ApprovalScreen, LeadStopScreen
     from lfgtui.ui.screens.new_ticket import NewTicketScreen
     from lfgtui.ui.screens.review import DiffView, ReviewScreen
     from lfgtui.ui.screens.run import RunScreen
@@ -458,6 +458,7 @@ def screens() -> Iterator[tuple[str, list[Any]]]:
     yield "Forking a ticket, after the turn you pick", ForkScreen.BINDINGS
     yield "A new ticket for the running run", NewTicketScreen.BINDINGS
     yield "Resuming a run that held your messages unsent", HeldScreen.BINDINGS
+    yield "Stopping a lead whose tickets are at work", LeadStopScreen.BINDINGS
     yield "A long approval, opened whole", ApprovalScreen.BINDINGS
     yield "An agent's question, its form", ElicitationScreen.BINDINGS
     yield "The diff", DiffScreen.BINDINGS

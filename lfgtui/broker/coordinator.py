@@ -75,6 +75,7 @@ from lfgtui.broker.watch import BrokerAttachment
 from lfgtui.broker.work import MAX_NOTE, AttemptEnd, ControlEntry, WorkItem, ended_field, relative_to
 from lfgtui.broker.work_index import WorkIndex
 from lfgtui.cancels import STOP_S, stop
+from lfgtui.config.broker import BrokerError
 from lfgtui.conversation import Conversation
 from lfgtui.cost.prices import format_usd
 from lfgtui.events import (
@@ -95,7 +96,7 @@ from lfgtui.events import (
 from lfgtui.formats import plural
 from lfgtui.providers.base import Message
 from lfgtui.providers.kinds import kind_of
-from lfgtui.remote.attach import watcher_name
+from lfgtui.remote.attach import AttachError, watcher_name
 from lfgtui.run.approvals import Approvals
 from lfgtui.run.attempts import TicketState
 from lfgtui.run.calls import RetryPolicy
@@ -232,7 +233,8 @@ class Dispatch:
     async def start(self, run_id: str, said: Callable[[str], None], publisher: str) -> None:
         """Follow the run's event stream (the run is registered on the broker already, its
         coordinator lease held: commands/broker.py `Outlet`) until the `end` of this coordinator's
-        `publisher` (its instance); `said` hears what goes wrong on the way."""
+        `publisher` (its instance); `said` hears what goes wrong on the way. Raises `BrokerError`
+        when the broker went away before the feed could read the run (said in one line)."""
         self.run_id, self.said = run_id, said
         if not self.fence.key:  # no coordinator lease (`Outlet.publishing` gives it one): unfenced
             self.fence = Fence(self.layout.generation(run_id))
@@ -241,7 +243,10 @@ class Dispatch:
         attachment.ended_by = publisher
         attachment.notices = False  # its own words: its attempts said them already
         attachment.known = self._following
-        await attachment.describe()
+        try:
+            await attachment.describe()
+        except AttachError as exc:
+            raise BrokerError(str(exc)) from None
         self._restoration = Restoration(self.redis, self.layout, run_id, self.broker.settings.max_age_s)
         await until_answered(self._look, self._explain, self.said, "the run waits for it")
         self._feed = asyncio.create_task(self._follow(attachment), name="dispatch feed")

@@ -8,6 +8,11 @@ PREFIX:run:RUN:events       stream: one entry per batch of events (`EventEntry`)
 PREFIX:run:RUN:control      stream: commands to the workers running its tickets (cancel, answers)
 PREFIX:run:RUN:reply:TOKEN  list: a worker's answer to the command that named TOKEN (a sub-agent's
                             cancel): empty when done, else why not; lapsing soon after
+PREFIX:run:RUN:asks         stream: what a lead ticket's agent asks of the run from the worker that
+                            runs it (add a ticket, message or cancel one it added: `AskEntry`,
+                            broker/lead_asks.py)
+PREFIX:run:RUN:answers      stream: the coordinator's answer to each ask, by its reply token: only
+                            the coordinator writes it, the workers read it
 PREFIX:run:RUN:ran          hash: the worker that took each attempt (`ran_field`), so a coding
                             agent's follow-up goes back to the one that has the agent's session
 PREFIX:run:RUN:ended        hash: how each attempt a worker ran to its end ended (`AttemptEnd`,
@@ -88,6 +93,14 @@ class Layout:
     def reply(self, run_id: str, token: str) -> str:
         """Where a worker answers the command that named `token` (`Command.reply`)."""
         return f"{self.prefix}:run:{run_id}:reply:{token}"
+
+    def asks(self, run_id: str) -> str:
+        """Where the workers running a run's lead tickets put what the leads ask (broker/lead_asks.py)."""
+        return f"{self.prefix}:run:{run_id}:asks"
+
+    def answers(self, run_id: str) -> str:
+        """Where the run's coordinator answers those asks, each by the ask's reply token."""
+        return f"{self.prefix}:run:{run_id}:answers"
 
     def ran(self, run_id: str) -> str:
         return f"{self.prefix}:run:{run_id}:ran"

@@ -75,8 +75,9 @@ if held == ARGV[3] .. '#' .. ARGV[6] then
     return 1
 end
 local consumer, count = string.match(held, '^(.*)#(%d+)$')
-if consumer and consumer ~= ARGV[3] and tonumber(count) <= tonumber(ARGV[6]) then
-    if ARGV[8] == '1' and redis.call('HGET', KEYS[4], ARGV[7]) ~= consumer then
+local mine = consumer == ARGV[3]
+if consumer and tonumber(count) <= tonumber(ARGV[6]) and (not mine or ARGV[8] == '1') then
+    if ARGV[8] == '1' and (mine or redis.call('HGET', KEYS[4], ARGV[7]) ~= consumer) then
         redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[3], 0, ARGV[2], 'RETRYCOUNT', ARGV[6], 'JUSTID')
         return 3
     end
@@ -98,7 +99,9 @@ a replica that lagged, a restore) and handed this delivery out again (issue #74)
 started the attempt takes it back (`RETRYCOUNT`: the count that numbers the attempt stays) unless the
 `ran` hash says the other started it since, 3; else this one stands down, 4. The other, which waits
 at its gate until the run's coordinator wrote back (broker/restored.py), finds it no longer its own
-and stands down; of two that both started, the one the `ran` hash names (the later) keeps it. If the
+and stands down; of two that both started, the one the `ran` hash names (the later) keeps it. This
+consumer's own name in an earlier delivery is such a replay too (the process before this one under the
+name ran that delivery, and this one took the entry over since): taken back once started, 3. If the
 broker lost the entry's delivery (gone from its stream, or there but pending for nobody: a broker
 that went back in time, restored or failed over, and would hand it out again), with no end recorded
 of it, nobody else can be running it: this consumer goes on, deleting the entry and saying so in the
@@ -114,7 +117,10 @@ local held = holder()
 if held ~= '' and held ~= ARGV[3] .. '#' .. ARGV[7] then return 0 end
 if ARGV[5] ~= '' then
     if held == '' then
-        redis.call('HSETNX', KEYS[2], ARGV[4], ARGV[5])
+        if redis.call('HSETNX', KEYS[2], ARGV[4], ARGV[5]) == 0
+                and redis.call('HGET', KEYS[2], ARGV[4]) ~= ARGV[5] then
+            return 3
+        end
     else
         redis.call('HSET', KEYS[2], ARGV[4], ARGV[5])
     end
@@ -130,7 +136,9 @@ return 1
 value ('' for none), the hash's lifetime in s, the delivery it holds. Record the end and acknowledge
 the entry if this consumer holds it, in that delivery: 1. If nobody does (the broker lost it), the
 end is recorded unless one is there already: 2. If another worker holds it (or this one's name in a
-later delivery: a worker restarted under its name took it over), nothing is written: 0. An entry
+later delivery: a worker restarted under its name took it over), nothing is written: 0. If nobody
+does and another end of the attempt is recorded (its coordinator gave the attempt up when the broker
+went back in time, and runs the ticket again: broker/restored.py), this one is dropped: 3. An entry
 whose end is recorded is deleted from its stream: the end, and the run's work index, say all that
 is left to know of it."""
 
@@ -146,6 +154,18 @@ class Held:
     key: str
     ran: str
     ran_field: str
+
+
+class Finished(IntEnum):
+    """What recording an attempt's end found (`FINISH`)."""
+
+    TAKEN = 0
+    """Another consumer holds the entry (or this one's name in a later delivery): nothing written."""
+    RECORDED = 1
+    ALONE = 2
+    """Nobody held the entry (the broker lost its delivery): the end recorded unless one was."""
+    ENDED_ELSEWHERE = 3
+    """Nobody held the entry and another end of the attempt is recorded: this one was dropped."""
 
 
 class Renewal(IntEnum):
@@ -218,7 +238,9 @@ class Ownership:
         """Whether this consumer still held the entry in its delivery `deliveries` (its lease now
         renewed), holds it alone since the broker lost it (`held` says where that is kept), or took
         it back from a replay (`started`: this consumer started the attempt); see `RENEW`."""
-        keys = [stream, *(("", "", "") if held is None else (held.ended, held.key, held.ran))]
+        # Not known yet: the stream stands in for the keys the script then never touches, since a
+        # broker's ACLs check every key a script is given ("" is a key this user may not access).
+        keys = [stream, *((stream, stream, stream) if held is None else (held.ended, held.key, held.ran))]
         field, ran_field = ("", "") if held is None else (held.field, held.ran_field)
         args = [
             self.group,
@@ -241,9 +263,9 @@ class Ownership:
         field: str,
         value: bytes | None,
         lifetime_s: int,
-    ) -> bool:
+    ) -> Finished:
         """Record an attempt's end (`value`, None: nothing to record) in the `ended` hash and
         acknowledge its entry, unless another consumer holds the entry now (or this one's name in a
-        delivery after `deliveries`): False then."""
+        delivery after `deliveries`), or another end of it is recorded; see `FINISH`."""
         args = [self.group, entry, self.consumer, field, value or b"", lifetime_s, deliveries]
-        return await self._finish(keys=[stream, ended], args=args) != 0
+        return Finished(int(await self._finish(keys=[stream, ended], args=args)))

@@ -314,11 +314,13 @@ class Publisher:
         if self._queued_bytes + len(data) <= self.settings.queue_bytes:
             self._queue_entry(_Entry(ENTRY_NOTICE, data))
 
-    def added(self, ticket: Ticket, description: dict[str, Any]) -> None:
+    def added(self, ticket: Ticket, description: dict[str, Any], lead: str | None = None) -> None:
         """A ticket the run took on as it ran (layout.ENTRY_TICKET), before its first event, and the
-        run's `description` with it, written to the index for the watchers that attach later."""
+        run's `description` with it, written to the index for the watchers that attach later. `lead`:
+        the lead ticket that added it, which the worker serving that lead's door shows it (lead_door.py)."""
         self.publish()
-        data = dumps({"now": self.clock() - self.t0, "ticket": ticket_json(ticket)})
+        entry = {"now": self.clock() - self.t0, "ticket": ticket_json(ticket)}
+        data = dumps(entry if lead is None else entry | {"lead": lead})
         self.states.setdefault(ticket.id, PENDING)
         self._states_changed = True
         if self.owner and self._entry:

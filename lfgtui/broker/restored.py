@@ -84,6 +84,9 @@ for _, running in ipairs(todo.running) do
                 and redis.call('HGET', KEYS[4], running[7]) ~= pending[1][2] then
             redis.call('XCLAIM', stream, ARGV[1], running[5], 0, entry, 'RETRYCOUNT', running[6], 'JUSTID')
             handed[#handed + 1] = entry
+        elseif running[5] ~= '' and pending[1][2] == running[5] and pending[1][4] < running[6] then
+            redis.call('XCLAIM', stream, ARGV[1], running[5], 0, entry, 'RETRYCOUNT', running[6], 'JUSTID')
+            handed[#handed + 1] = entry
         elseif pending[1][4] ~= running[6] or (running[5] ~= '' and pending[1][2] ~= running[5]) then
             redis.call('HSET', KEYS[2], fieldname, value)
             redis.call('XACK', stream, ARGV[1], entry)
@@ -116,8 +119,10 @@ to renew it or write its end back before a lapse hands it out again; pending as 
 same delivery or an earlier one (the broker handed the delivery its worker runs out again: a replica that
 lagged, issue #74), handed back to its worker (`RETRYCOUNT`: the count that numbers the attempt stays),
 unless the `ran` hash says the other started it (the other waits at its gate for this write-back, finds the
-entry no longer its own and stands down); pending otherwise than as its worker's (the consumer, when known,
-and the delivery that numbers the attempt), given up: its end written as interrupted (so its worker's next
+entry no longer its own and stands down); pending as its worker's name in an earlier delivery (the process
+before it under that name ran that one; this one took the entry over since), handed back to it alike;
+pending otherwise than as its worker's (the consumer, when known, and the delivery that numbers the
+attempt), given up: its end written as interrupted (so its worker's next
 renewal stops it, and a worker that took it finds it ended), acknowledged and deleted. The index written
 back; the mark set to the server now. Returns the server, the `ended` fields written back, how many entries
 were deleted, the running attempts' entries given up, and those handed back."""

@@ -30,6 +30,10 @@ LISTEN_S = 1.0
 """How long one wait for a sentinel's message lasts (under the sentinels' socket timeout)."""
 AWAY_S = (0.5, 5.0)
 """Waits before subscribing again once every sentinel failed: from the first, doubling to the last."""
+SILENT_S = 3.0
+"""How long a sentinel listened to may say nothing before it is asked whether it still answers: one
+that hangs (its machine paused, a network that drops without a reset) says no switch, and the
+others' would be missed."""
 
 
 class SentinelRefused(MasterNotFoundError):
@@ -117,18 +121,44 @@ async def follow_switches(pool: SentinelConnectionPool) -> None:
             try:
                 await pubsub.subscribe(SWITCH)
                 failures = 0
+                await _caught_up(pool, sentinel)
+                silent = 0.0
                 while True:
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=LISTEN_S)
-                    if message is not None and _switched(message, pool.service_name):
-                        manager.sentinels.remove(sentinel)
-                        manager.sentinels.insert(0, sentinel)
-                        await pool.disconnect(inuse_connections=True)
+                    if message is None:
+                        if (silent := silent + LISTEN_S) >= SILENT_S:
+                            await sentinel.ping()  # one that hangs times out: the next is listened to
+                            silent = 0.0
+                    elif _switched(message, pool.service_name):
+                        await _switch(pool, sentinel)
             except (RedisError, OSError):
                 continue
             finally:
                 await pubsub.aclose()
         failures += 1
         await asyncio.sleep(min(AWAY_S[0] * 2 ** (failures - 1), AWAY_S[1]))
+
+
+async def _switch(pool: SentinelConnectionPool, sentinel: Redis) -> None:
+    """The primary switched, as `sentinel` says: close every connection, and ask it first from now on."""
+    sentinels = pool.sentinel_manager.sentinels
+    sentinels.remove(sentinel)
+    sentinels.insert(0, sentinel)
+    await pool.disconnect(inuse_connections=True)
+
+
+async def _caught_up(pool: SentinelConnectionPool, sentinel: Redis) -> None:
+    """A switch said while no sentinel was listened to (the one before hung, or its connection
+    dropped) is not missed: the primary `sentinel` names now, once subscribed, is compared with the
+    one the pool's connections reach."""
+    named = await sentinel.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", pool.service_name)
+    if not isinstance(named, list | tuple) or len(named) != 2 or pool.master_address is None:
+        return  # none named (or not a host and a port): nothing to compare
+    host, port = (part.decode(errors="replace") if isinstance(part, bytes) else str(part) for part in named)
+    if not port.isdigit():
+        return
+    if (host, int(port)) != tuple(pool.master_address):  # asked again on reconnecting, as after a switch
+        await pool.disconnect(inuse_connections=True)
 
 
 def _switched(message: Mapping[str, Any], master: str) -> bool:

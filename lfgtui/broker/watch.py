@@ -106,6 +106,9 @@ class BrokerAttachment:
         self.added: Callable[[Ticket], None] | None = None
         """Who is told of a ticket the run took on as it ran (layout.ENTRY_TICKET: an add-ticket, a
         fork), once, before its events: the attached TUI's pane of it; None: nobody."""
+        self.leads: dict[str, str] = {}
+        """The lead ticket that added each ticket the run took on as it ran, as its ticket entry says
+        (`lead`): what the worker serving that lead's door shows it (broker/lead_door.py)."""
         self.notices = True
         """Whether the run's notices (layout.ENTRY_NOTICE) are delivered: not to the coordinator that
         said them, whose record has them already."""
@@ -239,6 +242,8 @@ class BrokerAttachment:
         if ticket.id in self.known:
             return
         self.known.add(ticket.id)
+        if isinstance(lead := data.get("lead"), str):
+            self.leads[ticket.id] = lead
         if self.added is not None:
             self.added(ticket)
 

@@ -46,7 +46,7 @@ from lfgtui.broker.client import AWAY, until_answered
 from lfgtui.broker.gate import Gate
 from lfgtui.broker.layout import GROUP, Layout, loads, ran_field
 from lfgtui.broker.lease_clock import LeaseClock
-from lfgtui.broker.ownership import Held, Ownership, Renewal
+from lfgtui.broker.ownership import Finished, Held, Ownership, Renewal
 from lfgtui.broker.presence import Presence
 from lfgtui.broker.publisher import Publisher
 from lfgtui.broker.publishers import RunPublishers
@@ -64,13 +64,14 @@ from lfgtui.providers.kinds import kind_of
 from lfgtui.providers.registry import sim_path
 from lfgtui.run.approvals import Approvals
 from lfgtui.run.attempts import Earlier
-from lfgtui.run.requests import Cancel, Told
+from lfgtui.run.requests import Cancel, Refusal, Request, Told
 from lfgtui.run.scheduler import Run
 from lfgtui.tickets.ticket import Ticket
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
+    from lfgtui.broker.lead_door import LeadDoorServed
     from lfgtui.config.broker import Broker
     from lfgtui.providers.registry import Providers
     from lfgtui.telemetry.runs import RunsMetered
@@ -458,37 +459,51 @@ class BrokerWorker:
                 "its entry is left for another worker to run again"
             )
             return
-        await self._finish(holding, end, item.run_id)
+        finished = await self._finish(holding, end, item.run_id)
+        if finished is Finished.TAKEN:
+            self.said(
+                f"{said}: its {end.outcome} end was dropped, not recorded: its entry was taken over by "
+                "another worker first, whose attempt is the one that counts"
+            )
+        elif finished is Finished.ENDED_ELSEWHERE:
+            self.said(
+                f"{said}: its {end.outcome} end was dropped, not recorded: the broker went back in time "
+                "and its coordinator had ended the attempt interrupted, to run the ticket again"
+            )
 
-    async def _finish(self, holding: Holding, end: AttemptEnd | None, run_id: str = "") -> None:
+    async def _finish(self, holding: Holding, end: AttemptEnd | None, run_id: str = "") -> Finished | None:
         """Record how the attempt ended (None: nothing to record) in the run's `ended` hash, where its
         coordinator finds it when the event stream was trimmed and a worker that takes the entry over
         finds that it ran already, and acknowledge its entry: in one step, and only while this worker
-        holds the entry, so a stale attempt's end never stands in for the live one's."""
+        holds the entry, so a stale attempt's end never stands in for the live one's. What it found
+        (None: nothing asked, the entry forsaken)."""
         if holding.forsaken:
-            return
+            return None
         taken = holding.taken
         ended = self.layout.ended(run_id) if end is not None else taken.stream
         field = ended_field(end.ticket, taken.entry) if end is not None else ""
         value = end.value() if end is not None else None
         lifetime = int(self.broker.settings.max_age_s)
-        if not await until_answered(
+        finished = await until_answered(
             lambda: self.ownership.finish(
                 taken.stream, taken.entry, taken.deliveries, ended, field, value, lifetime
             ),
             self.explain,
             self.said,
             "acknowledging waits for it",
-        ):
+        )
+        if finished in (Finished.TAKEN, Finished.ENDED_ELSEWHERE):
             holding.lost = True
-            self.said(
-                f"entry {taken.entry} of {taken.stream} was taken over by another worker before "
-                "this one recorded how it ended: that worker's attempt is the one that counts"
-            )
+            if end is None:
+                self.said(
+                    f"entry {taken.entry} of {taken.stream} was taken over by another worker before this "
+                    "one acknowledged it: that worker's attempt is the one that counts"
+                )
         elif end is not None and value is not None:  # kept to write back should the broker forget it
             said = f"{end.ticket} of run {run_id} (attempt {end.attempt}, {end.outcome})"
             data = taken.fields.get(b"data", b"")
             self.recent.keep(run_id, taken.stream, taken.entry, field, value, taken.deliveries, data, said)
+        return finished
 
     async def _ended_before(self, item: WorkItem, holding: Holding) -> AttemptEnd | None:
         """How an attempt of this entry ended, when a worker ran one to its end but was stopped
@@ -680,6 +695,7 @@ class BrokerWorker:
 
         run.sinks.append(end_of)
         holding.run, holding.ticket_id = run, ticket.id
+        door = await self._door(item, holding.taken.entry, run, ticket) if ticket.lead else None
         where = running_on(self.options.name, socket.gethostname())
         run.retry(ticket.id, "; ".join(filter(None, (item.why, where))))
         if holding.forsaken:
@@ -697,6 +713,8 @@ class BrokerWorker:
             if self.options.metrics is not None:
                 self.options.metrics.done(run)
             await stop([commands])
+            if door is not None:
+                await door.aclose()
         if gate.held and not holding.forsaken:  # it ended while the lease was in doubt: ask now
             await self._settle(holding)
         if gate.dropped:
@@ -718,6 +736,30 @@ class BrokerWorker:
             None if metrics is None else metrics.cost_usd,
             metrics is not None and metrics.cost_estimated,
         )
+
+    async def _door(self, item: WorkItem, entry: str, run: Run, ticket: Ticket) -> LeadDoorServed | None:
+        """Serve a lead ticket's attempt its run here (broker/lead_door.py), its asks forwarded to the
+        run's coordinator as this worker's, for this work entry (broker/lead_asks.py); None (the
+        attempt fails saying it has no door) when the run cannot be read from the broker."""
+        from lfgtui.broker.lead_asks import AskEntry, forward, new_reply
+        from lfgtui.broker.lead_door import LeadDoorServed
+        from lfgtui.remote.attach import AttachError
+
+        async def forwarding(asked: Request) -> Told:
+            ask = AskEntry(asked, ticket.id, entry, self.options.name, new_reply())
+            try:
+                lifetime = self.broker.settings.max_age_s
+                return await forward(self.redis, self.layout, item.run_id, ask, lifetime)
+            except Exception as exc:
+                if (problem := self.explain(exc)) is None:
+                    raise
+                return Refusal(f"{problem}: the {asked.kind} did not reach the run's coordinator")
+
+        try:
+            return await LeadDoorServed.open(self.broker, run, ticket, forwarding, self.said)
+        except AttachError as exc:
+            self.said(f"{ticket.id} of run {item.run_id}: cannot serve the lead its run here: {exc}")
+            return None
 
     def _make_run(
         self, item: WorkItem, ticket: Ticket, attempt: int, publisher: Callable[[Event], None]

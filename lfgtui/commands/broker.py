@@ -31,6 +31,7 @@ from lfgtui.commands.common import (
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
+    from lfgtui.broker.coordinator import BrokerRunner
     from lfgtui.broker.coordinator_lease import CoordinatorLease
     from lfgtui.broker.watch import BrokerAttachment, IndexedRun, OnlineWorker
     from lfgtui.commands.subcommands import Subcommands
@@ -279,7 +280,8 @@ class Outlet:
 
         def added(ticket: Ticket) -> None:  # watchers follow it; those who attach later are told of it
             written = [state.written for state in run.states.values()]
-            publisher.added(ticket, run_description(run.run_id, written, run.book.prices, False))
+            description = run_description(run.run_id, written, run.book.prices, False)
+            publisher.added(ticket, description, run.parents.get(ticket.id))
 
         run.added.append(added)
         publisher.start()
@@ -291,6 +293,8 @@ class Outlet:
                 if self.lease is not None:
                     self.lease.retaken = runner.dispatch.look_soon
                 await runner.dispatch.start(run.run_id, said, publisher.instance)
+                if any(state.written.lead for state in run.states.values()):
+                    await self._answer_leads(run, runner, said)
             yield watch
         finally:
             run.added.remove(added)
@@ -305,6 +309,16 @@ class Outlet:
                 dropped = plural(publisher.dropped, "event")
                 were = "was" if publisher.dropped == 1 else "were"
                 said(f"{dropped} {were} not published while the broker was away")
+
+    async def _answer_leads(self, run: Run, runner: BrokerRunner, said: Callable[[str], None]) -> None:
+        """Answer what the run's lead tickets ask from the workers running them (broker/lead_asks.py),
+        beside the run until its dispatch closes."""
+        from lfgtui.broker.client import explain, until_answered
+        from lfgtui.broker.lead_asks import LeadAsks
+
+        asks = LeadAsks(self.redis, run, runner.dispatch, said)
+        await until_answered(asks.begin, lambda exc: explain(exc, self.broker), said, "the run waits for it")
+        runner.dispatch.background(asks.serve(), "lead asks")
 
     async def _coordinate(self, run_id: str, said: Callable[[str], None]) -> None:
         """Hold the run's coordinator lease before anything of the run is on the broker (a resume took

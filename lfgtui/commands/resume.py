@@ -194,10 +194,6 @@ def _broker_problem(args: argparse.Namespace, recorded: RecordedRun) -> str | No
         )
     if args.broker is not None and not recorded.coordinated:
         return f"run {run_id} was not coordinated on a broker (lfg run --broker): resume it without --broker"
-    if args.broker is not None:  # recorded by an lfg that let a lead onto a broker's run
-        from lfgtui.remote.leads import not_on_a_broker
-
-        return not_on_a_broker(recorded.as_tickets)
     return None
 
 

@@ -115,12 +115,6 @@ def run(args: argparse.Namespace) -> int:
             if not isinstance(loaded, int) and interrupted():  # a Ctrl-C Python swallowed while it checked
                 warn(f"interrupted while checking {args.file}")
                 return EXIT_SIGINT
-            if not isinstance(loaded, int) and args.broker is not None:
-                from lfgtui.remote.leads import not_on_a_broker
-
-                if (problem := not_on_a_broker(loaded[1].tickets)) is not None:
-                    warn(problem)
-                    return EXIT_USAGE
             return loaded if isinstance(loaded, int) else runner.run(_run(args, *loaded, worker))
         finally:
             if worker is not None:  # closed by the run already, unless it never ran
@@ -285,16 +279,19 @@ async def _run_with(
                 code = 1 if code is None else code
             else:
                 alerts = (config.ui.notify, command)
-                code = await run_headless(
-                    HeadlessOptions.of(args),
-                    tickets.tickets,
-                    providers,
-                    history,
-                    options,
-                    alerts,
-                    (outlet, telemetry),
-                    admits=admits(config, tickets),
-                )
+                try:
+                    code = await run_headless(
+                        HeadlessOptions.of(args),
+                        tickets.tickets,
+                        providers,
+                        history,
+                        options,
+                        alerts,
+                        (outlet, telemetry),
+                        admits=admits(config, tickets),
+                    )
+                except BrokerError as exc:  # it went away as the run started: nothing ran
+                    code = fail(str(exc))
     return recorded_exit(history, code, "recorded as run {run} (lfg history show {run})")
 
 

@@ -148,6 +148,10 @@ class AgentSettings:
     nice: int = 10
     """How much lower than lfg's its CPU priority is (0 to 19; 0: as lfg's), so that busy agents
     leave the UI its share."""
+    unsandboxed_modes: tuple[str, ...] | None = None
+    """Built-in agents only: for an agent that runs each command in a sandbox of its own (Codex's
+    bubblewrap), the modes in which it does not; None for one that never does. A boxed ticket in any
+    other mode needs a box that sandbox can start in (tools/nesting.py), else it fails at start."""
 
 
 class OnQuota(StrEnum):

@@ -156,6 +156,7 @@ BUILTIN: dict[str, ProviderConfig] = {
         auth_vars={"api-key": ("CODEX_API_KEY", "OPENAI_API_KEY")},  # codex-acp 2.x's method, either key
         login="codex-acp cli login (Codex's own login), or set OPENAI_API_KEY",
         mode="read-only",  # asks before it edits or leaves the sandbox (its "agent" has a model review)
+        unsandboxed_modes=("agent-full-access",),  # its other modes run commands in its bubblewrap
     ),
     "gemini": _agent(
         "gemini",

@@ -63,8 +63,11 @@ class Delivered:
     An attempt that a later one of its ticket superseded takes nothing more but its `interrupted`
     end: a worker paused past its lease may publish its late events (its answer to the end) after
     another worker took the ticket over, and the coordinator, which drops them, records the attempt
-    `interrupted` with what arrived before the takeover (issue #55). A coordinator's feed, `lfg
-    attach` and the TUI's watchers all deliver through this, so all of them agree with the history."""
+    `interrupted` with what arrived before the takeover (issue #55). That end is delivered whatever
+    its number: the coordinator numbers it after the events it had, and a watcher may have had more,
+    read from a broker that then went back in time and lost them (issue #74: the watcher dropped it as
+    one it had, and kept an attempt that never ends). A coordinator's feed, `lfg attach` and the TUI's
+    watchers all deliver through this, so all of them agree with the history."""
 
     seqs: dict[tuple[str, int], int] = field(default_factory=dict)
     ended: set[tuple[str, int]] = field(default_factory=set)
@@ -74,7 +77,7 @@ class Delivered:
 
     def first_time(self, event: Event) -> bool:
         key = (event.ticket, event.attempt)
-        if event.seq <= self.seqs.get(key, -1) or key in self.ended:
+        if key in self.ended or (event.seq <= self.seqs.get(key, -1) and not interrupted_end(event)):
             return False
         if event.attempt < self.latest.get(event.ticket, event.attempt) and not interrupted_end(event):
             return False

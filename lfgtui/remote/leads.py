@@ -9,6 +9,10 @@ token file and its socket (tools/sandbox.py `Sandbox.with_door`). What a lead's 
 run's to decide (run/decisions.py `forbidden`), enforced by the server (remote/server.py), never by
 the tools' words: `LeadRole` only tells the agent who it is.
 
+On a run coordinated on a broker's workers (`lfg run --broker`) the worker running a lead attempt
+serves it its door instead (broker/lead_door.py), and what the lead asks reaches the run over the
+broker (broker/lead_asks.py).
+
 Imported by `lfg mcp` for every command (`lfg --help` too): the run's parts and the server are
 imported only when a run has leads.
 """
@@ -69,7 +73,8 @@ class LeadRole:
             ""
             if self.budget_usd is None
             else f" You and your tickets together may cost ${self.budget_usd:g} (lead_budget_usd): once "
-            "you have, you add no more and all of you stop."
+            "you have, you add no more and all of you stop. A ticket on a model with no known price is "
+            "refused (its cost could not be counted); a coding agent's counts as its agent reports it."
         )
         return (
             f"You are {self.ticket}, the lead ticket of lfg run {self.run_id}. Hand work to other agents "
@@ -77,26 +82,11 @@ class LeadRole:
             f"agent of its own), wait_for_tickets waits for yours, read_ticket reads their answers. You may "
             f"reach only the tickets you added: at most {self.max_live} unfinished at once and "
             f"{self.max_added} in all, adding tickets and sending messages at most {self.per_minute} "
-            "times a minute (lead_max_live, lead_max_added, lead_max_per_minute, set by the person)."
+            "times a minute, a refused call counting too (lead_max_live, lead_max_added, "
+            "lead_max_per_minute, set by the person): read a refusal before calling again."
             f"{budget} The tickets you add take the run's defaults for their box and approvals; they "
-            "cannot be leads."
+            "cannot be leads. Once you have ended, you add and message nothing more."
         )
-
-
-def not_on_a_broker(tickets: Sequence[Ticket]) -> str | None:
-    """Why a run coordinated on a broker's workers (`--broker`) cannot run these tickets, or None: a
-    lead's agent would run on a worker, which cannot serve the run to it yet (its door is a socket on
-    the coordinator's machine), so it is refused before anything starts rather than run without its
-    tools."""
-    leads = [ticket.id for ticket in tickets if ticket.lead]
-    if not leads:
-        return None
-    named = ", ".join(repr(lead) for lead in leads)
-    return (
-        f"ticket {named}: lead = true needs its run served to its agent on this machine, and on a "
-        "broker's run (--broker) its agent would run on a worker, which cannot reach the run yet: run "
-        "it without --broker (its tickets may still publish with --publish)"
-    )
 
 
 def lead_of(text: str) -> LeadRole:
@@ -151,7 +141,7 @@ async def serving_leads(run: Run, tickets: Sequence[Ticket]) -> AsyncIterator[No
     describes and streams the lead and the tickets it added, nothing else (`Seen`), and give each
     its door (`Run.lead_doors`); nothing when it has none (see the module docstring)."""
     leads = [ticket for ticket in tickets if ticket.lead]
-    if not leads:
+    if not leads or run.runner.far:  # a broker's worker serves each lead its door (broker/lead_door.py)
         yield
         return
     from lfgtui.folders import keep_from_sandboxes

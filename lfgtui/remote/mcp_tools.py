@@ -81,6 +81,11 @@ STOPS_A_WAIT = NEEDS_YOU | {State.FAILED}
 PARTS = ("report", "answer", "transcript", "diff")
 """What `read_ticket` reads: the short report, or one of the long texts in pages."""
 MODES = ("steer", "queue")
+UNCOUNTED = (
+    "its cost is not known ($?: no price, and its agent reported none): no budget counts it "
+    "(lead_budget_usd, max_cost_usd)"
+)
+"""What a report says of a ticket that worked at a cost no budget could count."""
 
 
 class Refused(Exception):
@@ -432,6 +437,7 @@ class Desk:
         costs = [self.book.attempts[key] for key in self.book.attempts if key[0] == record.ticket.id]
         priced = [m.cost_usd for m in costs if m.cost_usd is not None]
         inputs = [m.input_tokens for m in costs if m.input_tokens is not None]
+        cost = sum(priced) if priced and len(priced) == len(costs) else None
         return {
             "ticket": record.ticket.id,
             "title": record.ticket.title,
@@ -449,7 +455,8 @@ class Desk:
             "lines_removed": None if diff is None else diff.removed,
             "input_tokens": sum(inputs) if inputs else None,
             "output_tokens": sum(m.output_tokens for m in costs),
-            "cost_usd": sum(priced) if priced and len(priced) == len(costs) else None,
+            "cost_usd": cost,
+            "cost_note": UNCOUNTED if cost is None and any(m.requests for m in costs) else None,
             "held": [{"id": m.id, "text": m.text, "steer": m.steer, "by": m.by} for m in record.held],
             "transcript_pages": pages(transcript(conversation_of(record.events))),
             "diff_pages": 0 if diff is None else pages(diff.text),

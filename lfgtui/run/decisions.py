@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from lfgtui.cost.prices import format_usd
+from lfgtui.providers.kinds import kind_of
 from lfgtui.run.attempts import AttemptRunner, RunFace, TicketState
 from lfgtui.run.requests import (
     YOU,
@@ -252,6 +253,8 @@ def _add_ticket(run: Decides, asked: AddTicket, who: str) -> Told:
         ticket = run.admits(asked.ticket, {name: state.written for name, state in run.states.items()})
     except ValueError as exc:
         return Refusal(str(exc))
+    if isinstance(who, Lead) and (unpriced := _unpriced(run, ticket, who.ticket)) is not None:
+        return Refusal(unpriced)
     if isinstance(who, Lead):
         run.parents[ticket.id] = who.ticket
     run.add(ticket, f"added by {who}", record=True)
@@ -268,14 +271,35 @@ def _key_scope(who: str) -> str:
     return f"lead {who.ticket}" if isinstance(who, Lead) else ""
 
 
+PACED = (AddTicket, Steer, Queue, FollowUp)
+"""What a lead's `lead_max_per_minute` counts: every add and message it asks, done or refused (a
+lead looping on a refused add is paced as one that adds; its cancels are never held back)."""
+
+
 LEAD_MAY = (AddTicket, Cancel, Steer, Queue, FollowUp)
 """What a lead's token may ask: add tickets, and message or cancel those it added (it waits for,
 reads and lists them from the run's events)."""
 
 
 def forbidden(run: Decides, asked: Request, who: str) -> str | None:
-    """Why `who` may not ask this at all, in words (None: it may): a lead (`Lead`) asks only what
-    `LEAD_MAY` holds, and only of the tickets it added; anyone else may ask anything."""
+    """Why `who` may not ask this, in words (None: it may): a lead (`Lead`) asks only what
+    `LEAD_MAY` holds, only of the tickets it added, and adds and messages (`PACED`) only until it has
+    ended (stopped by the person, or its turn over); anyone else may ask anything."""
+    if (why := never_a_leads(run.parents, asked, who)) is not None or not isinstance(who, Lead):
+        return why
+    lead = run.states[who.ticket]
+    if isinstance(asked, PACED) and lead.outcome is not None and not lead.running:
+        return (
+            f"{who} has ended ({lead.outcome.value}): a lead adds tickets and sends messages only while "
+            "it runs (a process it left behind holds its token); it may still cancel the tickets it added"
+        )
+    return None
+
+
+def never_a_leads(parents: Mapping[str, str], asked: Request, who: str) -> str | None:
+    """Why a lead may never ask this (None: it may, or `who` is no lead): what `LEAD_MAY` does not
+    hold, or of a ticket it did not add (`parents`: the run's, or what the worker serving a lead's
+    door learned of them, broker/lead_door.py, where the run's coordinator decides the rest)."""
     if not isinstance(who, Lead):
         return None
     if not isinstance(asked, LEAD_MAY):
@@ -284,19 +308,16 @@ def forbidden(run: Decides, asked: Request, who: str) -> str | None:
             f"{asked.kind} is the person's to ask"
         )
     ticket = getattr(asked, "ticket", None)
-    if isinstance(ticket, str) and run.parents.get(ticket) != who.ticket:
+    if isinstance(ticket, str) and parents.get(ticket) != who.ticket:
         return f"{who} may reach only the tickets it added, and it did not add {ticket!r}"
     return None
 
 
-PACED = (AddTicket, Steer, Queue, FollowUp)
-"""What a lead's `lead_max_per_minute` counts: the tickets it adds and the messages it sends (its
-cancels are never held back)."""
 MINUTE_S = 60.0
 
 
 def paced(run: Decides, asked: Request, who: str) -> deque[float] | None:
-    """When the lead asking made the adds and messages of the last minute that `asked` counts among
+    """When the lead asking asked the adds and messages of the last minute that `asked` counts among
     (`PACED`), or None: it counts for no pace (no lead asks it, or an add asked again by its key)."""
     if not isinstance(who, Lead) or not isinstance(asked, PACED):
         return None
@@ -316,9 +337,21 @@ def too_soon(run: Decides, who: str, times: deque[float]) -> str | None:
         return None
     again = max(1, math.ceil(times[0] + MINUTE_S - run.clock()))
     return (
-        f"{who} has added tickets or sent messages {len(times)} times in the last minute, its "
-        f"lead_max_per_minute: it may again in {again} s"
+        f"{who} has asked to add tickets or send messages {len(times)} times in the last minute (a "
+        f"refused ask counts too), its lead_max_per_minute: it may again in {again} s"
     )
+
+
+def counted(run: Decides, who: str, times: deque[float], told: Told) -> Told:
+    """A lead's add or message, counted against its `lead_max_per_minute` whatever the answer (see
+    `PACED`); a refusal says so, with how many it has left this minute."""
+    assert isinstance(who, Lead)
+    times.append(run.clock())
+    if not isinstance(told, Refusal):
+        return told
+    left = max(0, run.states[who.ticket].written.lead_max_per_minute - len(times))
+    pace = f"refused asks count against lead_max_per_minute too: {left} left this minute"
+    return Refusal(f"{told.said} ({pace})")
 
 
 def over_budget(run: Decides, lead: str) -> str | None:
@@ -336,9 +369,36 @@ def over_budget(run: Decides, lead: str) -> str | None:
     )
 
 
+def _unpriced(run: Decides, ticket: Ticket, lead: str) -> str | None:
+    """Why a lead with a `lead_budget_usd` may not add this ticket: a model of it (its own, or a
+    fallback's) has no price the run knows, so its cost (`$?`) would count nothing against the budget
+    and it could run unbounded. A coding agent's is counted as it reports it (`ContextUsed`), so its
+    provider needs no price of its own."""
+    budget = run.states[lead].written.lead_budget_usd
+    prices = run.book.prices
+    if budget is None:
+        return None
+    for provider, model in ((ticket.provider, ticket.model), *ticket.fallback):
+        config = None if prices is None else prices.configs.get(provider)
+        if config is not None and (kind_of(config).coding_agent or prices.pricer(provider, model)):
+            continue
+        return (
+            f"add-ticket: lead {lead} has a lead_budget_usd (${budget:g}), and {provider!r} has no "
+            f"known price for model {model!r} (its cost would show $?, counting nothing against the "
+            f"budget): add it on a priced provider or model, or the person gives [providers.{provider}] "
+            "prices in the config"
+        )
+    return None
+
+
 def children(run: Decides, lead: str) -> list[str]:
     """The tickets `lead` added, in the order it added them."""
     return [child for child, parent in run.parents.items() if parent == lead]
+
+
+def live_children(run: Decides, lead: str) -> list[str]:
+    """The tickets `lead` added that are at work or waiting to start (what stops with it)."""
+    return [child for child in children(run, lead) if run.states[child].running]
 
 
 def live(run: Decides, ticket: str) -> bool:

@@ -186,11 +186,33 @@ class LocalRunner:
             why = await containers.unavailable(ticket.sandbox)
         else:
             why = await unavailable()
+        if why is None and agent:
+            why = await LocalRunner._nests(attempt)
         if why is None:
             return True
         attempt.say(AttemptStarted, provider=ticket.provider, model=ticket.model)
         attempt.say(AttemptEnded, outcome=Outcome.FAILED, error=ErrorInfo(ErrorKind.SANDBOX, why))
         return False
+
+    @staticmethod
+    async def _nests(attempt: Attempt) -> str | None:
+        """Why the ticket's agent, in the mode it will run in, cannot sandbox its commands inside the
+        ticket's box (tools/nesting.py); None when it sandboxes none or can."""
+        from lfgtui.run.agents.choices import wanted
+        from lfgtui.tools import nesting
+
+        ticket, run = attempt.ticket, attempt.run
+        config = run.providers.configs[ticket.provider]
+        mode = wanted(config, ticket.model, ticket.mode, run.approvals.yes).mode
+        others = config.agent.unsandboxed_modes
+        home_shown = ticket.sandbox_home != "hidden"
+        if (
+            others is None
+            or mode in others
+            or (why := await nesting.refused(ticket.sandbox, home_shown)) is None
+        ):
+            return None
+        return nesting.own_sandbox_refused(ticket.provider, mode, ticket.sandbox, why, others)
 
     @staticmethod
     async def _isolate(attempt: Attempt) -> bool:
@@ -376,8 +398,8 @@ def no_door(door: LeadDoor | None) -> str:
     """Why a lead ticket cannot be given lfg's MCP server."""
     if door is None:
         return (
-            "a lead ticket needs lfg to serve its run to it, which lfg run does for the run it runs "
-            "here (not a broker's worker yet: lfg run --broker refuses a lead)"
+            "a lead ticket needs lfg to serve its run to it, which lfg run does for the run it runs here, "
+            "and a broker's worker for the lead attempts it runs (it could not read the run from the broker)"
         )
     return (
         'a lead ticket is boxed by sandbox = "bwrap" or none: a container cannot reach its run\'s socket yet'

@@ -61,7 +61,16 @@ from lfgtui.providers.kinds import kind_of
 from lfgtui.providers.registry import Providers
 from lfgtui.run.approvals import Approvals
 from lfgtui.run.attempts import Attempt, AttemptRunner, Earlier, TicketState, no_trace_context
-from lfgtui.run.decisions import children, decision, forbidden, over_budget, paced, too_soon
+from lfgtui.run.decisions import (
+    children,
+    counted,
+    decision,
+    forbidden,
+    live_children,
+    over_budget,
+    paced,
+    too_soon,
+)
 from lfgtui.run.failover import has_next, moved, moves_on, on_link
 from lfgtui.run.fork import CannotFork, cut_said, fork_id, forked
 from lfgtui.run.local import LocalRunner
@@ -189,6 +198,8 @@ class Run:
         self.parents: dict[str, str] = {}
         """The lead (`lead = true`) that added each ticket a lead added, by the ticket's id: what the
         lead may reach (run/decisions.py `forbidden`), and what stops with it (`cancel`)."""
+        self._uncounted_said: set[str] = set()
+        """The tickets a lead's pane said its budget counted nothing of (`_uncounted`): said once."""
         self.lead_paces: dict[str, collections.deque[float]] = {}
         """When each lead added a ticket or sent a message in the last minute, on the run's clock: its
         `lead_max_per_minute` (run/decisions.py `paced`)."""
@@ -231,9 +242,10 @@ class Run:
         kept, self.agents = self.agents or {}, None
         await asyncio.gather(*(session.close() for session in kept.values()))
 
-    def cancel(self, ticket_id: str, why: str | None = None) -> bool:
+    def cancel(self, ticket_id: str, why: str | None = None, *, keep_tickets: bool = False) -> bool:
         """Cancel a running ticket; `why` (who asked, from elsewhere) is said in its events first. A
-        lead's unfinished tickets stop with it (`_with_lead`)."""
+        lead's unfinished tickets stop with it (`_with_lead`), unless the person at this terminal
+        chose to keep them running (`keep_tickets`: ui/run/handle.py `LocalHandle.cancel` asks)."""
         state = self.states[ticket_id]
         if not state.running:
             return False
@@ -241,18 +253,17 @@ class Run:
             self._emit(state, state.ev(Status, message=why))
         assert state.task is not None
         state.task.cancel()
-        self._with_lead(state)
+        if not keep_tickets:
+            self._with_lead(state)
+        elif (kept := live_children(self, ticket_id)) and state.ev is not None:
+            self._emit(state, state.ev(Status, message=f"its tickets keep running: {', '.join(kept)}"))
         return True
 
     def _with_lead(self, lead: TicketState) -> None:
         """A lead stopped, by a person or by lfg (a budget): every ticket it added that has not ended,
         at work or still waiting to start (its `depends_on`, a slot), is cancelled with it, saying so,
         and the lead says which. Those lfg stops otherwise already (a budget) are left to that."""
-        stopping = [
-            child
-            for child in children(self, lead.ticket.id)
-            if self.states[child].running and self.states[child].stop is None
-        ]
+        stopping = [child for child in live_children(self, lead.ticket.id) if self.states[child].stop is None]
         if not stopping:
             return
         if lead.ev is not None:
@@ -277,9 +288,7 @@ class Run:
         if times is not None and (why := too_soon(self, who, times)) is not None:
             return Refusal(why)
         told = decision(request).decide(self, request, who)
-        if times is not None and not isinstance(told, Refusal):
-            times.append(self.clock())
-        return told
+        return told if times is None else counted(self, who, times, told)
 
     def cancel_all(self) -> None:
         for ticket_id in self.states:
@@ -601,6 +610,8 @@ class Run:
                 if outcome is Outcome.COMPLETED:
                     state.conversation = tuple(state.transcript)
         self._fan_out(event)
+        if isinstance(event, AttemptEnded) and not state.written.lead:
+            self._uncounted(state)
         if started and (note := state.inbox.take_note()) is not None:  # what changed since the last
             self._holding(state, note)
         elif started and state.left_held and not self.steers_only:  # its record must say them too
@@ -666,6 +677,22 @@ class Run:
             for child in children(self, lead):  # first: each fails on the budget, not with its lead
                 self._stop(self.states[child], Outcome.FAILED, why)
             self._stop(self.states[lead], Outcome.FAILED, why)
+
+    def _uncounted(self, state: TicketState) -> None:
+        """Say once in a lead's pane that its `lead_budget_usd` counted nothing of an attempt of a
+        ticket it added: a coding agent that reported no cost (`$?`; run/decisions.py `_unpriced`
+        refuses any other ticket with no price under a budget)."""
+        lead = self._lead_budget(state)
+        metrics = self.book.attempts.get((state.ticket.id, state.attempt))
+        if lead is None or metrics is None or not metrics.requests or metrics.cost_usd is not None:
+            return
+        boss = self.states[lead]
+        if boss.ev is None or not boss.live or state.ticket.id in self._uncounted_said:
+            return
+        self._uncounted_said.add(state.ticket.id)
+        budget = f"lead_budget_usd ${boss.written.lead_budget_usd:g}"
+        said = f"{budget} counted nothing of {state.ticket.id}: its agent reported no cost ($?)"
+        self._emit(boss, boss.ev(Status, message=said))
 
     def _lead_budget(self, state: TicketState) -> str | None:
         """The lead whose `lead_budget_usd` the ticket's cost counts against (itself, or the lead that

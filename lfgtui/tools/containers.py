@@ -179,10 +179,11 @@ class ContainerBox(Sandbox):
             for path in ordered
             if kinds[path] != "hidden" or (outer := around[path]) is None or kinds[outer] != "hidden"
         ]
+        stores = tuple(store.resolve() for store in _storage(self.engine))
         args = [] if PRIVATE_TMP in kinds else ["--tmpfs", f"{PRIVATE_TMP}:rw,exec,mode=1777"]
         for path in kept:
             if kinds[path] != "hidden":
-                args += _bind(sources.get(path, path), path, kinds[path])
+                args += _bind(sources.get(path, path), path, kinds[path], stores)
                 continue
             # hidden: an empty folder or file bound over it (podman mounts every tmpfs before any
             # bind), holding only the mount points of what is bound inside it
@@ -213,11 +214,17 @@ class ContainerBox(Sandbox):
 KILLED = "the container killed with its agent or command, whatever they ignore"
 
 
-def _bind(source: Path, target: Path, kind: str) -> list[str]:
+def _bind(source: Path, target: Path, kind: str, stores: tuple[Path, ...] = ()) -> list[str]:
     """One bind as `--mount` options, each field quoted as the engines' CSV reads it: a path may hold
     any character but NUL (a colon, which `-v`'s spec cannot carry: a socket an agent named `a:b` in
-    its worktree made every later box of that tree fail to start; a comma; a quote)."""
-    fields = ["type=bind", f"source={source}", f"target={target}", *(["readonly"] if kind == "ro" else [])]
+    its worktree made every later box of that tree fail to start; a comma; a quote). A read-only
+    bind carries none of the mounts beneath its folder (the engines make only its top mount
+    read-only: a mount beneath, a drive or a network folder in the home, stayed writable), but over
+    a folder holding one of the engine's `stores` (rootless podman's, in the home), whose mounts
+    there the kernel keeps in any bind made in the engine's user namespace."""
+    held = any(store.is_relative_to(source) for store in stores)
+    read_only = ["readonly", *(() if held else ("bind-nonrecursive",))] if kind == "ro" else []
+    fields = ["type=bind", f"source={source}", f"target={target}", *read_only]
     quoted = [
         f'"{field.replace(chr(34), chr(34) * 2)}"' if re.search(r'[",\s]', field) else field
         for field in fields
@@ -236,6 +243,32 @@ def contained(sandbox: Sandbox | None, ticket: Ticket) -> Sandbox | None:
         return sandbox
     fields = {name: getattr(sandbox, name) for name in Sandbox.__dataclass_fields__}
     return ContainerBox(**fields, engine=ticket.sandbox, ticket=ticket.id, home_path=Path.home().resolve())
+
+
+def store_in_home(engine: str) -> Path | None:
+    """The engine's store where it lies in the person's home (rootless podman keeps it there), which
+    a box shows read-only unless `sandbox_home = "hidden"`: the home's bind then carries the mounts
+    of every box's root (the kernel keeps them in a bind made in the engine's user namespace)."""
+    home = Path.home().resolve()
+    return next((path for path in _storage(engine) if path.resolve().is_relative_to(home)), None)
+
+
+def _storage(engine: str) -> tuple[Path, ...]:
+    """Where the engine keeps its images and its containers' roots (`podman info`'s GraphRoot and
+    RunRoot, `docker info`'s DockerRootDir): asked once per engine and engine settings (a test's
+    private dockerd is another), first off the loop by `_probe`."""
+    return _stored(engine, tuple(os.environ.get(key) for key in SETTINGS))
+
+
+@functools.cache
+def _stored(engine: str, settings: tuple[str | None, ...]) -> tuple[Path, ...]:
+    """`_storage`, cached by `settings` (the engine's settings, unread here: the cache's key)."""
+    listed = "{{.Store.GraphRoot}}\n{{.Store.RunRoot}}" if engine == "podman" else "{{.DockerRootDir}}"
+    try:
+        said = _run(engine, "info", "--format", listed).stdout.decode(errors="replace")
+    except (OSError, subprocess.TimeoutExpired):
+        return ()
+    return tuple(Path(line) for line in said.splitlines() if os.path.isabs(line))
 
 
 @functools.cache
@@ -441,6 +474,7 @@ def _probe(engine: str) -> str | None:
         if (why := _image(engine)) is not None:
             return f'sandbox = "{engine}": {why}'
         _sweep(engine)
+        _storage(engine)
         box = ContainerBox((), engine=engine, ticket="probe")
         tried = subprocess.run(
             box.wrap(["true"], Path("/")), capture_output=True, timeout=PROBE_TIMEOUT_S, check=False

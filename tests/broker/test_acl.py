@@ -6,9 +6,7 @@ itself, so the table cannot drift from what lfg needs."""
 from __future__ import annotations
 
 import json
-import re
 import subprocess
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,35 +14,19 @@ import redis
 import redis.asyncio
 
 from lfgtui.broker.layout import GROUP, Layout
+from lfgtui.broker.ownership import Held, Ownership, Renewal
 from lfgtui.broker.recent_ends import RecentEnds
 from lfgtui.broker.work import AttemptEnd, ended_field
 from lfgtui.events import Outcome
-from tests.support.fleet import Fleet, coordinate, ends, eventually, finish
+from tests.support.fleet import Fleet, acl_user, coordinate, documented_rules, ends, eventually, finish
 from tests.support.lfg import command, of
 from tests.support.patience import PATIENCE
 
-FLEET_DOC = Path(__file__).parents[2] / "docs" / "fleet.md"
 TICKETS = (
     '[[ticket]]\nid = "first"\nprompt = "go"\nprovider = "sim"\nmodel = "hello"\n'
     '[[ticket]]\nid = "after"\nprompt = "Sum up: {{first}}"\nprovider = "sim"\nmodel = "hello"\n'
     'depends_on = ["first"]\n'
 )
-
-
-def documented_rules(role: str, worker: str) -> list[str]:
-    """The ACL key rules of `role` as the docs table lists them: `%R~` for each read pattern, `%W~`
-    for each write pattern (a worker's NAME is `worker`)."""
-    text = FLEET_DOC.read_text()
-    table = text.split("### Who may write what", 1)[1]
-    [row] = [line for line in table.splitlines() if line.startswith(f"| {role} ")]
-    _, reads, writes = [cell.strip() for cell in row.strip("|").split("|")]
-    rules = [f"%R{pattern}" for pattern in re.findall(r"`(~[^`]+)`", reads)]
-    rules += [f"%W{pattern}" for pattern in re.findall(r"`(~[^`]+)`", writes)]
-    return [rule.replace("NAME", worker) for rule in rules]
-
-
-def acl_user(admin: redis.Redis, name: str, rules: list[str]) -> None:
-    admin.execute_command("ACL", "SETUSER", name, "reset", "on", f">{name}-secret", "+@all", *rules)
 
 
 @pytest.mark.timeout(120)  # the worker warms up: bounded waits that add up
@@ -161,3 +143,28 @@ async def test_a_worker_writes_back_its_recent_ends_under_exactly_the_documented
     finally:
         await worker.aclose()
     assert admin.hget(layout.ended(run_id), ended_field("t", entry)) == end.value()
+
+
+async def test_a_worker_renews_its_leases_under_exactly_the_documented_acls(
+    fleet: Fleet, admin: redis.Redis
+) -> None:
+    """A worker's lease renewals as the documented worker user, before its entry is read (an entry
+    waiting for a slot) and after (the attempt's `held` key and the run's `ran` hash among the
+    script's keys): the coordinated run above ends before its first renewal. Before, the table gave
+    `held` and `ran` to the worker as writes alone and a script's keys need both (every renewal
+    refused: a lead that ran for a lease was stopped and taken over again and again), and a renewal
+    before the entry was read named the key "", which no ACL user may access."""
+    acl_user(admin, "worker", documented_rules("worker", "w1"))
+    layout, run_id, stream = Layout(), "0123456789ab", "lfg:work:sim"
+    admin.xgroup_create(stream, GROUP, id="0", mkstream=True)
+    entry = admin.xadd(stream, {"data": b"{}"}).decode()
+    admin.xreadgroup(GROUP, "w1", {stream: ">"}, count=1)
+    worker = redis.asyncio.Redis.from_url(fleet.url.replace("redis://", "redis://worker:worker-secret@"))
+    field = ended_field("t", entry)
+    held = Held(layout.ended(run_id), field, layout.held(run_id, field), layout.ran(run_id), "t#1")
+    try:
+        ownership = Ownership(worker, GROUP, "w1")
+        assert await ownership.renew(stream, entry, 1, 10_000) is Renewal.RENEWED
+        assert await ownership.renew(stream, entry, 1, 10_000, held, started=True) is Renewal.RENEWED
+    finally:
+        await worker.aclose()

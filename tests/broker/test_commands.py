@@ -15,6 +15,7 @@ import redis
 
 from lfgtui.broker.client import explain
 from lfgtui.config.broker import BrokerSettings, resolve
+from tests.support.fleet import eventually, gated_import
 from tests.support.lfg import CLONE, Lfg, command
 from tests.support.patience import PATIENCE
 from tests.support.redis_server import RedisServer, TlsFiles
@@ -105,6 +106,32 @@ def test_a_broker_that_is_not_there_stops_the_run_before_it_starts(
     assert code == 2 and events == [] and f"cannot reach the broker at {redis_server.url}" in err
     attached = command(lfg, "attach", f"{redis_server.url}/0123456789ab", "--json")
     assert attached.returncode == 1 and "cannot reach the broker" in attached.stderr
+
+
+def test_a_broker_gone_as_a_coordinator_starts_is_said_in_one_line(
+    lfg: Lfg, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """The broker answered the coordinator's connection, then went away before it took the run's
+    lease (held there by the lease's import, which waits for the test): before, a traceback."""
+    gate, arrived = tmp_path / "gate", tmp_path / "arrived"
+    launch = gated_import("lfgtui.broker.coordinator_lease", gate, arrived)
+    launch += "from lfgtui.commands import lfg\nsys.exit(lfg())\n"
+    args = lfg.args(lfg.tickets(TICKETS), "--json", "--broker", redis_server.url)
+    process = subprocess.Popen(
+        [sys.executable, "-c", launch, *args[3:]], env=lfg.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        eventually(arrived.exists)
+        redis_server.stop()
+        gate.touch()
+        out, err = process.communicate(timeout=60 * PATIENCE)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    said = err.decode()
+    assert process.returncode == 2 and out == b"", said
+    assert "Traceback" not in said and f"cannot reach the broker at {redis_server.url}" in said, said
 
 
 def test_attach_names_a_run_the_broker_does_not_have(lfg: Lfg, redis_server: RedisServer) -> None:

@@ -11,7 +11,7 @@ import redis
 import redis.asyncio
 
 from lfgtui.broker.layout import GROUP
-from lfgtui.broker.ownership import Held, Ownership, Renewal, TakenOver
+from lfgtui.broker.ownership import Finished, Held, Ownership, Renewal, TakenOver
 from tests.support.redis_server import RedisServer
 
 STREAM = "lfg:work:sim"
@@ -158,3 +158,33 @@ def test_a_delivery_the_broker_handed_out_again_stays_with_the_worker_that_start
     assert holder() == (b"w2", 1)
     admin.xclaim(STREAM, GROUP, "w3", 0, [entry])  # a takeover: delivery 2
     assert asyncio.run(renew("w2", True)) is Renewal.LOST
+
+
+def test_an_end_recorded_after_its_coordinator_gave_the_attempt_up_is_dropped_and_said_so(
+    admin: redis.Redis, redis_server: RedisServer
+) -> None:
+    """The broker went back in time and the coordinator's write-back gave `w1`'s attempt up
+    (broker/restored.py): its end recorded `interrupted`, its entry acknowledged and deleted, the
+    ticket to run again. `w1`'s attempt then completed before its next renewal: its end is dropped,
+    and it says so. Before, FINISH answered as for an entry the broker lost (recorded, unless one
+    was), and the worker logged `completed` for an end that was not recorded. The same end sent
+    twice (a retry after a lost answer) still counts as recorded."""
+    [entry] = held(admin, "w1", 100)
+    admin.hset("ended", "t@e", b"interrupted")
+    admin.xack(STREAM, GROUP, entry)
+    admin.xdel(STREAM, entry)
+
+    async def go() -> tuple[Finished, Finished, Finished]:
+        client = redis.asyncio.Redis.from_url(redis_server.url)
+        ownership = Ownership(client, GROUP, "w1")
+        try:
+            dropped = await ownership.finish(STREAM, entry, 1, "ended", "t@e", b"completed", 60)
+            await client.hset("ended", "t@f", b"completed")  # its own end, written a moment before
+            again = await ownership.finish(STREAM, entry, 1, "ended", "t@f", b"completed", 60)
+            alone = await ownership.finish(STREAM, entry, 1, "ended", "t@g", b"completed", 60)
+            return dropped, again, alone
+        finally:
+            await client.aclose()
+
+    assert asyncio.run(go()) == (Finished.ENDED_ELSEWHERE, Finished.ALONE, Finished.ALONE)
+    assert admin.hget("ended", "t@e") == b"interrupted"

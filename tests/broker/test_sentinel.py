@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -20,7 +21,7 @@ from lfgtui.config.broker import BrokerError, BrokerSettings, parse_url, resolve
 from tests.support.fleet import Fleet, coordinate, ends, finish, same_tickets, streaming, until
 from tests.support.lfg import Lfg
 from tests.support.patience import PATIENCE
-from tests.support.topologies import SentinelSet, admin, role
+from tests.support.topologies import MASTER, SentinelSet, admin, role
 
 
 def test_a_sentinel_url_names_its_sentinels_master_database_and_run() -> None:
@@ -99,6 +100,43 @@ async def test_a_failover_of_a_live_primary_moves_every_connection_at_the_sentin
     finally:
         await client.aclose()
         await blocked.aclose()
+    new = admin(sentinels.replica.port)
+    try:
+        assert (new.get("lfg:before"), new.get("lfg:after"), old.get("lfg:after")) == ("1", "2", None)
+    finally:
+        new.close()
+        old.close()
+
+
+async def test_a_switch_said_while_the_sentinel_listened_to_hangs_moves_every_connection(
+    sentinels: SentinelSet,
+) -> None:
+    """The sentinel the client listens to hangs (SIGSTOP: a paused machine, a network that drops
+    without a reset) and the other two fail over a live primary that is never demoted (its REPLICAOF
+    denied): their `+switch-master` reaches no lfg listener. Before, the client's connections stayed
+    on the old primary for as long as that sentinel hung, its writes lost there; now the listener
+    finds the silent sentinel not answering, listens to the next, sees that it names another primary
+    and moves every connection."""
+    old = admin(sentinels.primary.port)
+    old.execute_command("ACL", "SETUSER", "default", "-replicaof", "-slaveof")
+    hung, other = sentinels.sentinels[0], sentinels.sentinels[1]
+    client = await connect(resolve(sentinels.url, {}, BrokerSettings()))
+    assert hung.process is not None
+    try:
+        await client.set("lfg:before", "1")
+        await until(lambda: any(int(c.get("psub", 0)) + int(c.get("sub", 0)) for c in hung.clients()))
+        hung.process.send_signal(signal.SIGSTOP)
+        asking = other.admin()
+        try:
+            asking.execute_command("SENTINEL", "FAILOVER", MASTER)
+        finally:
+            asking.close()
+        await until(lambda: role(sentinels.replica.port) == "master")
+        await until(lambda: lfg_clients(old) == 0, 30)
+        await client.set("lfg:after", "2")
+    finally:
+        hung.process.send_signal(signal.SIGCONT)
+        await client.aclose()
     new = admin(sentinels.replica.port)
     try:
         assert (new.get("lfg:before"), new.get("lfg:after"), old.get("lfg:after")) == ("1", "2", None)

@@ -12,13 +12,18 @@ under CI (the variable `CI` set), where a missing agent fails: CI must not pass 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import grp
 import json
 import os
+import secrets
+import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
 import textwrap
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,7 +44,7 @@ from lfgtui.ui.app import LfgApp
 from lfgtui.ui.screens.modals import FollowUpScreen
 from lfgtui.ui.widgets.pane import PaneState, TicketPane
 from tests.support.app import keys, until
-from tests.support.box import USERS
+from tests.support.box import NOBODY, USERS, python_path, users_python
 from tests.support.compose import lfg_app
 from tests.support.engines import dockerd, engine  # noqa: F401 (fixtures: the container box's)
 from tests.support.normal_user import UID, as_nobody, owned_by_nobody
@@ -93,6 +98,12 @@ class AgentWorld:
     scenarios: Path  # the sim's folder of this test's own scenarios
     nobody: bool = False
     """Whether lfg, its git and its agents run as `nobody`, owning the world (`as_user`)."""
+    groups: tuple[int, ...] = ()
+    """The supplementary groups nobody runs with (the docker group, for its daemon's socket)."""
+    bare_python: str | None = None
+    """A Python nobody may run, where lfg must run as nobody with no bubblewrap around it
+    (`use_engine`: rootless podman maps its ids with the setuid `newuidmap`, which `as_nobody`'s
+    bubblewrap, setting no-new-privileges, disarms)."""
     home: Path = field(init=False)
     project: Path = field(init=False)
     env: dict[str, str] = field(init=False)
@@ -104,7 +115,29 @@ class AgentWorld:
             folder.mkdir(parents=True)
         (self.project / "README.md").write_text("# Widget\nRenders widgets.\n")
         self.env = offline_env(os.environ, self.root, self.sim.url, AGENTS_BIN)
+        if self.nobody:  # where its rootless podman keeps its state, of its own
+            self.runtime.mkdir(mode=0o700)
+            self.env["XDG_RUNTIME_DIR"] = str(self.runtime)
         settle_agents_home(self.home, self.sim.url)
+
+    @property
+    def runtime(self) -> Path:
+        return self.root / "run"
+
+    def use_engine(self, name: str) -> None:
+        """A container box's engine, reached as a person reaches it: the private dockerd's socket
+        (`DOCKER_HOST`) through its group; rootless podman's setuid id mappers left to work."""
+        if name == "docker" and "DOCKER_HOST" in os.environ:
+            self.env["DOCKER_HOST"] = os.environ["DOCKER_HOST"]
+            self.groups = (grp.getgrnam("docker").gr_gid,)
+        if name == "podman" and self.nobody:
+            self.bare_python = users_python(NOBODY)
+            if self.bare_python is None:
+                why = f"nobody may run no Python {sys.version_info.major}.{sys.version_info.minor} here"
+                if os.environ.get("CI"):
+                    pytest.fail(f"{why}, and CI is set")
+                pytest.skip(why)
+            self.env["PYTHONPATH"] = python_path()  # lfg and its packages, from this checkout
 
     @property
     def db(self) -> Path:
@@ -154,7 +187,19 @@ class AgentWorld:
         if not self.nobody:
             return argv
         owned_by_nobody(self.root)
-        return as_nobody(argv, reach=(self.root, AGENTS_BIN))
+        if self.bare_python is not None:
+            wrapped = [*NOBODY, *(self.bare_python if part == sys.executable else part for part in argv)]
+        else:
+            wrapped = as_nobody(argv, reach=(self.root, AGENTS_BIN))
+        if self.groups:
+            at = wrapped.index("--clear-groups")
+            wrapped[at : at + 1] = ["--groups", ",".join(str(group) for group in self.groups)]
+        return wrapped
+
+    def close(self) -> None:
+        """The pause process nobody's rootless podman left, if it ran one."""
+        with contextlib.suppress(OSError, ValueError):
+            os.kill(int((self.runtime / "libpod" / "tmp" / "pause.pid").read_text()), signal.SIGKILL)
 
     def lfg_args(self, *args: str) -> list[str]:
         return self.as_user([sys.executable, "-m", "lfgtui", *args])
@@ -367,7 +412,23 @@ async def world(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     async with SimServer(ScenarioLibrary(extra_dirs=(scenarios,))) as sim:
         world = AgentWorld(tmp_path / "world", sim, scenarios, getattr(request, "param", "") == "nobody")
         world.map_models(*MODEL_MAP)
-        yield world
+        try:
+            yield world
+        finally:
+            world.close()
+
+
+@pytest.fixture
+def var_tmp_path() -> Iterator[Path]:
+    """A test's folder under `/var/tmp`, for a module's `tmp_path`: nobody may reach it without
+    `as_nobody`'s bubblewrap (pytest's is root's only), which a rootless podman needs; and it is not
+    under the box's `/tmp` (Codex refuses a home there)."""
+    folder = Path("/var/tmp") / f"lfg-agents-{secrets.token_hex(6)}"
+    folder.mkdir(mode=0o755)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture

@@ -1,14 +1,21 @@
 """Claude Code, the real agent, as a lead ticket against the sim: its session is given lfg's MCP
 server, and the sim's model calls `add_ticket` twice and `wait_for_tickets`, so two tickets are added
-to the run, complete, and their answers reach the lead's model, which quotes them."""
+to the run, complete, and their answers reach the lead's model, which quotes them; on this machine,
+and through a broker (a real redis-server, `lfg worker` and `lfg run --broker`), where the worker
+serves the lead its door and its asks reach the coordinator's run over the broker."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import subprocess
+from pathlib import Path
 
 import pytest
 
-from tests.real_agents.conftest import AgentWorld, agent_program
+from tests.real_agents.conftest import AgentWorld, Run, agent_program
+from tests.support.patience import PATIENCE
+from tests.support.redis_server import RedisServer
 
 ANSWER = "Hello! I am the **lfg simulator**, answering offline over a real HTTP stream."
 """What the sim's `hello` answers: each added ticket's answer."""
@@ -43,9 +50,48 @@ LEAD = f"""
 
 @pytest.mark.timeout(400)
 async def test_a_claude_code_lead_adds_two_tickets_and_quotes_their_answers(world: AgentWorld) -> None:
+    run = await world.run(lead_tickets(world), "--yes")
+    quoted(world, run)
+
+
+@pytest.mark.timeout(400)
+async def test_a_claude_code_lead_on_a_brokers_worker_adds_two_tickets_and_quotes_their_answers(
+    world: AgentWorld, tmp_path: Path
+) -> None:
+    broker = RedisServer(tmp_path / "redis")
+    broker.start()
+    world.config("[broker]\nlease_s = 10\n")
+    log = (world.root / "w1.log").open("wb")
+    worker = await asyncio.create_subprocess_exec(
+        *world.lfg_args("worker", "--broker", broker.url, "--name", "w1", "--root", str(world.root)),
+        cwd=world.project,
+        env=world.env,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
+    )
+    try:
+        async with asyncio.timeout(120 * PATIENCE):
+            while "worker w1 is ready" not in (world.root / "w1.log").read_text():
+                assert worker.returncode is None, (world.root / "w1.log").read_text()
+                await asyncio.sleep(0.1)
+        run = await world.run(lead_tickets(world), "--yes", "--broker", broker.url)
+    finally:
+        worker.terminate()
+        await worker.wait()
+        log.close()
+        broker.stop()
+    said = (world.root / "w1.log").read_text()
+    quoted(world, run, said)
+    boss = [e["message"] for e in run.events if e["type"] == "status" and e["ticket"] == "boss"]
+    assert any(m.startswith("running on worker w1") for m in boss), boss
+    assert "Traceback" not in said, said
+
+
+def lead_tickets(world: AgentWorld) -> Path:
     agent_program("claude-code")
     world.map_models("claude-haiku-*=hello", f"claude-*={world.scenario('lead', LEAD)}")
-    tickets = world.tickets(
+    return world.tickets(
         f"""
         [[ticket]]
         id = "boss"
@@ -57,13 +103,16 @@ async def test_a_claude_code_lead_adds_two_tickets_and_quotes_their_answers(worl
         lead_max_added = 2
         """
     )
-    run = await world.run(tickets, "--yes")
+
+
+def quoted(world: AgentWorld, run: Run, said: str = "") -> None:
+    """The lead's two tickets completed, and their answers reached its model."""
     statuses = [e.get("message") for e in run.events if e["type"] == "status"]
-    assert run.code == 0, (run.stderr[-3000:], statuses)
+    assert run.code == 0, (run.stderr[-3000:], statuses, said[-3000:])
     ended = {e["ticket"]: e["outcome"] for e in run.events if e["type"] == "attempt_ended"}
     assert ended == {"boss": "completed", "added-1": "completed", "added-2": "completed"}
-    said = [e["message"] for e in run.events if e["type"] == "status" and e["ticket"] == "added-1"]
-    assert "added by lead boss" in said
+    notes = [e["message"] for e in run.events if e["type"] == "status" and e["ticket"] == "added-1"]
+    assert any(note.startswith("added by lead boss") for note in notes), notes  # then where it runs
     given = [e["message"] for e in run.events if e["type"] == "status" and e["ticket"] == "boss"]
     assert "MCP servers given to the agent (session/new): lfg (stdio)" in given
     lead_calls = [r for r in world.sim.log if r.scenario == "lead"]

@@ -28,6 +28,12 @@ from tests.support.lfg import free_port
 from tests.support.serving import API_PROBE, TOKEN
 
 
+@pytest.fixture
+def tmp_path(var_tmp_path: Path) -> Path:
+    """This module's worlds under `/var/tmp`: a rootless podman's nobody reaches them."""
+    return var_tmp_path
+
+
 @pytest.mark.timeout(300)
 @AS_EACH_USER
 async def test_a_sandboxed_claude_code_ticket_completes_and_cannot_write_outside(world: AgentWorld) -> None:
@@ -106,11 +112,12 @@ async def test_a_sandboxed_claude_code_installed_under_tmp_runs_with_tmpdir_else
 
 
 @pytest.mark.timeout(300)
+@AS_EACH_USER
 async def test_a_boxed_claude_code_ticket_completes_in_a_container(engine: str, world: AgentWorld) -> None:
     """`sandbox = "docker"` or `"podman"`: Claude Code's whole process runs in a container (its node and
-    install bound read-only, its own state writable); its Bash writes in its worktree only."""
-    if "DOCKER_HOST" in os.environ:  # the private dockerd's
-        world.env["DOCKER_HOST"] = os.environ["DOCKER_HOST"]
+    install bound read-only, its own state writable); its Bash writes in its worktree only, and
+    what it writes is the user's lfg runs as: root, or nobody (in docker's group; a rootless podman)."""
+    world.use_engine(engine)
     beside = world.project / "escape.txt"
     command = f"echo inside > inside.txt; echo out > {beside}; echo finished"
     world.map_models("claude-haiku-*=hello", f"claude-*={world.scenario('work', bash_then_done(command))}")
@@ -120,4 +127,5 @@ async def test_a_boxed_claude_code_ticket_completes_in_a_container(engine: str, 
     assert run.code == 0 and run.ending()["outcome"] == "completed", run.stderr
     tree = world.root / "trees" / run.run_id / "t"
     assert (tree / "inside.txt").read_text() == "inside\n", "its Bash wrote in its worktree"
+    assert (tree / "inside.txt").stat().st_uid == world.uid, "as the user lfg runs as"
     assert not beside.exists(), "nor in the person's checkout"

@@ -66,8 +66,8 @@ async def test_a_leads_token_adds_and_drives_its_own_tickets_within_its_caps_and
 
             peek = await lead.post("/v1/requests", json=add({**SLOW, "depends_on": ["other"]}))
             assert peek.status_code == 409
-            assert peek.json()["error"] == (
-                "add-ticket: depends_on: lead boss may name only the tickets it added, not 'other'"
+            assert peek.json()["error"].startswith(
+                "add-ticket: depends_on: lead boss may name only the tickets it added, not 'other' "
             ), "its prompt could quote another ticket's answer"
 
             added = await lead.post("/v1/requests", json=add(SLOW))
@@ -333,7 +333,9 @@ def test_a_leads_role_carries_its_rate_and_budget_to_lfg_mcp_and_its_instruction
     role = LeadRole("r1", "boss", 3, 10, 7, 2.5)
     assert lead_of(role.arg()) == role and role.arg() == "r1/boss/3/10/7/2.5"
     assert lead_of("r1/boss/3/10/20/-").budget_usd is None
-    assert "at most 7 times a minute" in role.instructions()
+    assert "at most 7 times a minute, a refused call counting too" in role.instructions()
+    assert "Once you have ended, you add and message nothing more." in role.instructions()
+    assert "A ticket on a model with no known price is refused" in role.instructions()
     assert "You and your tickets together may cost $2.5 (lead_budget_usd)" in role.instructions()
     with pytest.raises(ValueError, match="expected RUN/TICKET/LIVE/ADDED/PER_MINUTE/BUDGET"):
         lead_of("r1/boss/3/10/20/nan")
@@ -377,8 +379,8 @@ async def test_a_lead_adds_and_messages_at_most_lead_max_per_minute_and_is_told_
     assert held.status_code == 409
     words = held.json()["error"]
     assert words.startswith(
-        "lead boss has added tickets or sent messages 2 times in the last minute, its "
-        "lead_max_per_minute: it may again in "
+        "lead boss has asked to add tickets or send messages 2 times in the last minute (a refused ask "
+        "counts too), its lead_max_per_minute: it may again in "
     ), words
     assert 1 <= int(words.rsplit(" ", 2)[1]) <= 60 and words.endswith(" s")
     assert again.json()["ticket"] == child, "asked again by its key: answered, nothing new"
@@ -431,8 +433,8 @@ async def test_a_leads_budget_covers_it_and_its_tickets_and_stops_them_all_once_
         assert end.error is not None and end.error.kind is ErrorKind.BUDGET
         spent = r"lead boss and its tickets cost ~?\$0\.2\d*, reaching its lead_budget_usd \$0\.25"
         assert re.fullmatch(spent, end.error.message), end.error.message
-    assert refused.status_code == 409
-    assert refused.json()["error"].endswith("reaching its lead_budget_usd $0.25: it may add no more")
+    assert refused.status_code == 403, "ended on its budget, it adds nothing more"
+    assert refused.json()["error"].startswith("lead boss has ended (failed): a lead adds tickets")
 
 
 def ended_of(events: list[Event], ticket: str) -> AttemptEnded | None:

@@ -103,6 +103,7 @@ async def test_a_resumed_lead_is_served_again_and_its_tickets_from_before_are_it
                 serving_leads(resumed, recorded.as_tickets),
                 lead_client(resumed.lead_doors["boss"]) as lead,
             ):
+                assert resumed.retry("boss")  # a lead messages only while it runs
                 again = {"request": "follow-up", "ticket": child, "text": "Say hello again."}
                 followed = await lead.post("/v1/requests", json=again)
                 assert followed.status_code == 200, followed.text
@@ -146,11 +147,11 @@ async def test_a_resumed_lead_adds_tickets_under_the_run_s_recorded_defaults(
         async with app.run_test(size=SIZE) as pilot:
             resumed = first_run(app)
             resumed.admits = admits(config, added_to)  # as lfg resume does
-            assert resumed.retry("boss")
             async with (
                 serving_leads(resumed, recorded.as_tickets),
                 lead_client(resumed.lead_doors["boss"]) as lead,
             ):
+                assert resumed.retry("boss")  # a lead adds only while it runs
                 body = {"request": "add-ticket", "ticket": {"prompt": "Say hello.", "model": "hello"}}
                 added = await lead.post("/v1/requests", json=body)
                 assert added.status_code == 200, added.text

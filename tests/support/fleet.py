@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from tests.support.lfg import Lfg, of
 from tests.support.patience import PATIENCE
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
+FLEET_DOC = Path(__file__).parents[2] / "docs" / "fleet.md"
 LEASE = "[broker]\nlease_s = 3\n"
 """A lease that lapses soon: for the tests of a worker that stops renewing it (long enough that a
 worker stalled a moment on a loaded machine does not stop its own attempt, see `FENCE_AFTER`)."""
@@ -154,13 +156,17 @@ async def until(check: Any, timeout: float = 40) -> None:
             await asyncio.sleep(0.02)
 
 
-def gated_import(module: str, gate: Path) -> str:
+def gated_import(module: str, gate: Path, arrived: Path | None = None) -> str:
     """Python for `Fleet.start(before=...)`: importing `module` in that process waits until `gate`
-    exists, as an SDK's import takes seconds on a busy machine, for as long as the test says."""
+    exists, as an SDK's import takes seconds on a busy machine, for as long as the test says;
+    `arrived`: a file made once the import waits there."""
+    arrive = f"open({str(arrived)!r}, 'w').close()" if arrived is not None else "pass"
     return (
         "import os, sys, time\n"
         "class Gate:\n"
         "    def find_spec(self, name, path=None, target=None):\n"
+        f"        if name == {module!r}:\n"
+        f"            {arrive}\n"
         f"        while name == {module!r} and not os.path.exists({str(gate)!r}):\n"
         "            time.sleep(0.02)\n"
         "sys.meta_path.insert(0, Gate())\n"
@@ -193,3 +199,19 @@ def holds(admin: redis.Redis, consumer: str, stream: str = "lfg:work:far") -> bo
         )
     except redis.ResponseError:
         return False
+
+
+def documented_rules(role: str, worker: str) -> list[str]:
+    """The ACL key rules of `role` as the docs table lists them: `%R~` for each read pattern, `%W~`
+    for each write pattern (a worker's NAME is `worker`)."""
+    text = FLEET_DOC.read_text()
+    table = text.split("### Who may write what", 1)[1]
+    [row] = [line for line in table.splitlines() if line.startswith(f"| {role} ")]
+    _, reads, writes = [cell.strip() for cell in row.strip("|").split("|")]
+    rules = [f"%R{pattern}" for pattern in re.findall(r"`(~[^`]+)`", reads)]
+    rules += [f"%W{pattern}" for pattern in re.findall(r"`(~[^`]+)`", writes)]
+    return [rule.replace("NAME", worker) for rule in rules]
+
+
+def acl_user(admin: redis.Redis, name: str, rules: list[str]) -> None:
+    admin.execute_command("ACL", "SETUSER", name, "reset", "on", f">{name}-secret", "+@all", *rules)

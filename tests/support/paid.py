@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,3 +71,46 @@ class Coordinator:
     def completed(self) -> set[str]:
         """The tickets it recorded as completed so far."""
         return {ticket for (ticket, _), outcome in ends(list(self.events)).items() if outcome == "completed"}
+
+
+@dataclass
+class Watcher:
+    """`lfg attach URL RUN --json` through the broker, from the run's start, its NDJSON read as it comes
+    (so the test sees how far it has read), its stderr in a file."""
+
+    process: subprocess.Popen[str]
+    err: Path
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def start(cls, fleet: Fleet, run_id: str, config: Path) -> Watcher:
+        args = [
+            sys.executable,
+            "-m",
+            "lfgtui",
+            "attach",
+            fleet.url,
+            run_id,
+            "--json",
+            "--config",
+            str(config),
+        ]
+        err = fleet.lfg.home / "watcher.err"
+        with err.open("w") as sink:
+            process = subprocess.Popen(
+                args, env=fleet.lfg.env, stdout=subprocess.PIPE, stderr=sink, text=True
+            )
+        found = cls(process, err)
+        threading.Thread(target=found._read, daemon=True).start()
+        return found
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.events.append(json.loads(line))
+
+    def unended(self) -> set[tuple[str, int]]:
+        """The attempts it saw start and not end."""
+        seen = list(self.events)
+        started = {(e["ticket"], e["attempt"]) for e in seen if e["type"] == "attempt_started"}
+        return started - ends(seen).keys()

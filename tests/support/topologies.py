@@ -192,7 +192,7 @@ class SentinelSet:
     """A primary, its replica and three sentinels watching them, all started and settled."""
 
     primary: RedisServer
-    replica: Replica
+    replica: RedisServer
     sentinels: list[SentinelProcess]
     locks: Locks = OPEN
 
@@ -234,6 +234,32 @@ class SentinelSet:
         self.promote()
         following = lambda: role(self.primary.port, self.locks) == "slave"  # noqa: E731
         wait_for(following, "the old primary to follow the new one")
+
+    def swapped(self) -> None:
+        """After `fail_over`: wait until the old primary is a replica the sentinels would promote (its
+        link up, every sentinel seeing it), then call it the replica and the new one the primary, so
+        that a next `fail_over` goes back."""
+        old, new = self.primary, self.replica
+        linked = lambda: replication(old.port, self.locks).get("master_link_status") == "up"  # noqa: E731
+        wait_for(linked, "the old primary's link to the new one")
+        for sentinel in self.sentinels:
+            wait_for(lambda s=sentinel: s.knows_replica(old.port), "a sentinel to see the old primary")
+        wait_for(self.settled, "the sentinels to end the failover on one epoch")
+        self.primary, self.replica = new, old
+
+    def settled(self) -> bool:
+        """Whether every sentinel has the same config epoch for the primary and none is failing it over."""
+        seen = set()
+        for sentinel in self.sentinels:
+            client = sentinel.admin()
+            try:
+                state = client.execute_command("SENTINEL", "MASTER", MASTER)
+            finally:
+                client.close()
+            if "failover_in_progress" in state["flags"]:
+                return False
+            seen.add(state["config-epoch"])
+        return len(seen) == 1
 
     def promote(self) -> None:
         """`SENTINEL FAILOVER`, then wait until the replica is the primary every sentinel names."""

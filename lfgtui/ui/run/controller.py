@@ -702,7 +702,7 @@ NO_WORKTREE = 'This ticket has no worktree: isolation = "worktree" gives it one.
 REQUESTS: dict[type[Request], Declared] = {
     Cancel: Declared(
         "pane.cancel",
-        _handle(LocalHandle.ask),
+        _handle(LocalHandle.cancel),
         _handle(ServedHandle.send),
         Why("Nothing to cancel: this ticket is not running (only a running ticket can be cancelled)."),
     ),

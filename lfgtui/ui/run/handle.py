@@ -20,6 +20,7 @@ from lfgtui.cost.metrics import MetricsBook
 from lfgtui.formats import plural
 from lfgtui.inert import inert
 from lfgtui.run import Approvals, Run, Sink
+from lfgtui.run.decisions import live_children
 from lfgtui.run.fork import CannotFork, check_forkable
 from lfgtui.run.held import drop_held, left_held, send_held
 from lfgtui.run.requests import (
@@ -48,7 +49,7 @@ from lfgtui.run.requests import (
 from lfgtui.tickets.ticket import Ticket
 from lfgtui.ui.screens.fork import ForkScreen
 from lfgtui.ui.screens.held import HeldChoice, HeldScreen
-from lfgtui.ui.screens.modals import ConfirmScreen, FollowUpScreen
+from lfgtui.ui.screens.modals import ConfirmScreen, FollowUpScreen, LeadStopScreen
 from lfgtui.ui.screens.new_ticket import NewTicketScreen
 from lfgtui.ui.screens.run import RunScreen
 from lfgtui.ui.services import Services
@@ -217,6 +218,24 @@ class LocalHandle(RunHandle):
         question = f"{asked.ticket} ended {ended} while {count} message(s) sent to it were held"
         screen = HeldScreen(held, question, retrying=True)
         self._screen.app.push_screen(screen, chosen)
+        return None
+
+    def cancel(self, asked: Cancel) -> Outcome:
+        """Cancel the ticket; a lead whose tickets it added are at work or waiting asks once first
+        whether they stop with it (as a watcher's or lfg's cancel stops them) or keep running (escape:
+        nothing is cancelled)."""
+        state = self.engine.states.get(asked.ticket)
+        live = [] if state is None or not state.running else live_children(self.engine, asked.ticket)
+        if not live:
+            return self.ask(asked)
+
+        def chosen(stop: bool | None) -> None:
+            if stop:
+                self.engine.ask(asked, YOU)
+            elif stop is not None:
+                self.engine.cancel(asked.ticket, keep_tickets=True)
+
+        self._screen.app.push_screen(LeadStopScreen(asked.ticket, live), chosen)
         return None
 
     def _retry_with(self, ticket_id: str, choice: HeldChoice) -> None:

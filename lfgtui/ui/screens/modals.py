@@ -15,7 +15,7 @@ from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Input, Static
 
-from lfgtui.formats import COMPARED
+from lfgtui.formats import COMPARED, plural
 from lfgtui.inert import inert
 
 if TYPE_CHECKING:
@@ -51,6 +51,37 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)
+
+
+class LeadStopScreen(ModalScreen[bool | None]):
+    """Asks, as the person stops a lead ticket that added tickets still at work, whether they stop
+    with it (s: True) or keep running (k: False); escape stops nothing (None)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("s", "answer(True)", "Stop them too", id="lead_stop.stop", tooltip="stop its tickets too"),
+        Binding("k", "answer(False)", "Keep them", id="lead_stop.keep", tooltip="keep its tickets running"),
+        Binding("escape", "answer(None)", "Close", id="lead_stop.close", tooltip="stop nothing"),
+    ]
+
+    def __init__(self, lead: str, live: list[str]) -> None:
+        """`lead` and the ids of `live`, drawn inert: a lead named them (an added ticket's `id`)."""
+        super().__init__()
+        self.lead, self.live = lead, live
+
+    def compose(self) -> ComposeResult:
+        question = (
+            f"Stop {self.lead}? It is a lead: {plural(len(self.live), 'ticket')} it added "
+            f"{'is' if len(self.live) == 1 else 'are'} at work or waiting: {', '.join(self.live)}"
+        )
+        with Vertical(classes="dialog"):
+            yield Static(Text(inert(question)), classes="question")
+            yield Static(
+                "[b]s[/b] stop them too    [b]k[/b] keep them running    [b]esc[/b] stop nothing",
+                classes="choices",
+            )
+
+    def action_answer(self, stop: bool | None) -> None:
+        self.dismiss(stop)
 
 
 class ApprovalScreen(ModalScreen[bool | None]):

@@ -1,0 +1,71 @@
+"""A lead's ask as the broker carries it (broker/lead_asks.py), read as strictly as every entry any
+writer of the broker may have written: what is not an ask a lead's door makes is refused in words,
+and an answer that is not one the coordinator writes is no answer."""
+
+from __future__ import annotations
+
+import pytest
+
+from lfgtui.broker.layout import dumps
+from lfgtui.broker.lead_asks import AskEntry, answer_of, new_reply, told_of
+from lfgtui.broker.work import WorkError
+from lfgtui.run.requests import Added, AddTicket, Pending, Refusal, Steer
+
+ASK = AskEntry(AddTicket({"prompt": "go"}, "k1"), "boss", "1700000000000-0", "w1", new_reply())
+
+
+def data(**changed: object) -> dict[bytes, bytes]:
+    body = {"request": {"request": "cancel", "ticket": "t"}, "lead": "boss", "work": "1-0", "worker": "w1"}
+    return {b"data": dumps(body | {"reply": ASK.reply} | changed)}
+
+
+def test_an_ask_is_read_back_as_it_was_written() -> None:
+    fields = {key.encode(): value for key, value in ASK.fields().items()}
+    assert AskEntry.read(fields) == ASK
+    steer = AskEntry(Steer("t", "faster"), "boss", "1-0", "w1", new_reply())
+    assert AskEntry.read({k.encode(): v for k, v in steer.fields().items()}) == steer
+
+
+@pytest.mark.parametrize(
+    ("fields", "said"),
+    [
+        ({}, "its data is missing"),
+        ({b"data": b"[1, 2]"}, "it does not name a lead"),
+        ({b"data": b"\xff not json"}, "it does not name a lead"),
+        ({b"data": b"x" * 300_000}, "its data is missing or over 248,192 bytes"),
+        (data(lead=""), "it does not name a lead"),
+        (data(lead="b" * 2001), "it does not name a lead"),
+        (data(worker=7), "it does not name a lead"),
+        (data(reply="../../x"), "its reply token is not one lfg makes"),
+        (data(reply=None), "its reply token is not one lfg makes"),
+        (data(request={"request": "land", "ticket": "t"}), "not a request (request: expected one of"),
+        (data(request={"request": "cancel"}), "not a request"),
+    ],
+    ids=[
+        "no data",
+        "a list",
+        "not json",
+        "too large",
+        "no lead",
+        "a long lead",
+        "a worker that is no name",
+        "a token with a path",
+        "no token",
+        "an unknown request",
+        "a cancel of nothing",
+    ],
+)
+def test_what_is_not_an_ask_is_refused_in_words(fields: dict[bytes, bytes], said: str) -> None:
+    with pytest.raises(WorkError, match="^" + said.replace("(", r"\(")):
+        AskEntry.read(fields)
+
+
+def test_an_answer_reads_back_and_anything_else_is_no_answer() -> None:
+    for told in (None, Refusal("no"), Pending("later"), Added("added-1", "lead boss"), Added("a", None)):
+        assert told_of(answer_of(told)) == told
+    assert told_of(dumps({"added": "a", "by": "b", "more": 1})) == Refusal(
+        "the run's coordinator answered something that is not an answer: "
+        + repr(dumps({"added": "a", "by": "b", "more": 1}))
+    )
+    assert isinstance(told_of(b"\x1b[2J"), Refusal), "not JSON: refused, never taken for done"
+    assert isinstance(told_of(dumps({"refused": 3})), Refusal)

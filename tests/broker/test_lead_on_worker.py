@@ -1,0 +1,282 @@
+"""A lead ticket (`lead = true`) on a run coordinated on a broker's workers (`lfg run --broker`), as
+real processes on a real redis-server, each under an ACL user of exactly the rules docs/fleet.md
+lists for its role: the worker running the lead serves it its door (lfg's MCP
+server in its session, on a socket of its own: broker/lead_door.py), and what the lead asks there
+reaches the coordinator's run over the broker (broker/lead_asks.py). Driven through that MCP server
+with the MCP SDK's client, as the lead's agent drives it: it adds two tickets, which run on the worker
+and complete, waits for them and reads their answers; it cannot reach a ticket it did not add. An ask
+forged by another worker, one replayed, and one for a ticket the lead did not add even from its own
+worker, are refused by the coordinator, which says so."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from mcp import ClientSession, StdioServerParameters, stdio_client
+
+from lfgtui.broker.layout import Layout, dumps, loads
+from lfgtui.broker.lead_asks import AskEntry, new_reply
+from lfgtui.run.requests import AddTicket, Cancel
+from tests.support.agents import mcp_recording_agent, mcp_requests
+from tests.support.fleet import STEADY, Fleet, acl_user, coordinate, documented_rules, ends, ran_on, until
+from tests.support.patience import PATIENCE
+
+LEAD = """
+[defaults]
+provider = "sim"
+
+[[ticket]]
+id = "boss"
+prompt = "Plan."
+provider = "sim-acp"
+model = "long-answer:tokens_per_s=20,repeat=400"
+lead = true
+
+[[ticket]]
+id = "other"
+prompt = "Say hello."
+model = "hello"
+"""
+HELLO = {"prompt": "Say hello.", "model": "hello"}
+
+
+def text(result: Any) -> str:
+    return result.content[0].text
+
+
+class Drained:
+    """A process's NDJSON stdout and its stderr read as they come (a full pipe would stall it)."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        assert process.stdout is not None and process.stderr is not None
+        self.events: list[dict[str, Any]] = []
+        self.err: list[str] = []
+        out, err = process.stdout, process.stderr
+        self.threads = [
+            threading.Thread(target=lambda: self.events.extend(map(json.loads, out)), daemon=True),
+            threading.Thread(target=lambda: self.err.extend(err), daemon=True),
+        ]
+        for thread in self.threads:
+            thread.start()
+
+    def joined(self) -> None:
+        for thread in self.threads:
+            thread.join(30 * PATIENCE)
+
+
+def asked(admin: redis.Redis, run_id: str, ask: AskEntry, fields: dict[Any, Any] | None = None) -> str:
+    """Put an ask on the run's asks stream as any writer of it could (its `fields`, or `ask`'s), and
+    wait for the coordinator's answer to its reply token."""
+    layout = Layout()
+    entry = admin.xadd(layout.asks(run_id), fields or ask.fields()).decode()  # type: ignore[arg-type, union-attr]
+    last = f"{int(entry.partition('-')[0]) - 1}-0"
+    while True:
+        [[_, answers]] = admin.xread({layout.answers(run_id): last}, block=30_000)  # type: ignore[misc]
+        for entry_id, answer in answers:
+            if answer[b"reply"] == ask.reply.encode():
+                return answer[b"data"].decode()
+            last = entry_id
+
+
+def picking_up(fleet: Fleet, run_id: str, config: Path) -> subprocess.Popen[str]:
+    """`lfg resume RUN --broker URL --json`, its NDJSON on a pipe."""
+    resume = [sys.executable, "-m", "lfgtui", "resume", run_id, "--broker", fleet.url, "--json"]
+    return subprocess.Popen(
+        [*resume, "--config", str(config)],
+        env=fleet.lfg.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+async def completed(mcp: ClientSession, tickets: list[str]) -> None:
+    """Wait for the tickets as a lead does (`wait_for_tickets`, again while they run), and read each
+    one's answer: the sim's hello."""
+    waited: dict[str, Any] = {"done": False}
+    while not waited["done"]:
+        result = await mcp.call_tool("wait_for_tickets", {"tickets": tickets, "timeout_s": 20})
+        assert not result.is_error, text(result)
+        waited = json.loads(text(result))
+        assert all(t["state"] != "failed" for t in waited["tickets"]), waited
+    assert {t["state"] for t in waited["tickets"]} == {"completed"}, waited
+    for ticket in tickets:
+        report = json.loads(text(await mcp.call_tool("read_ticket", {"ticket": ticket})))
+        assert report["outcome"] == "completed", report
+        assert "Hello" in report["answer"], report
+
+
+@pytest.mark.timeout(180)
+async def test_a_lead_on_a_worker_adds_waits_for_and_reads_its_tickets_and_forged_asks_are_refused(
+    fleet: Fleet, admin: redis.Redis, tmp_path: Path
+) -> None:
+    record = tmp_path / "mcp.jsonl"
+    config = fleet.config(STEADY + mcp_recording_agent("sim-acp", record, tmp_path / "sessions"))
+    acl_user(admin, "coordinator", documented_rules("coordinator", "w1"))  # what docs/fleet.md says
+    acl_user(admin, "worker", documented_rules("worker", "w1"))
+    host = fleet.url.removeprefix("redis://")
+    Fleet(fleet.lfg, f"redis://worker:worker-secret@{host}", fleet.workers).start("w1", config=config)
+    coordinating = Fleet(fleet.lfg, f"redis://coordinator:coordinator-secret@{host}")
+    coordinator = coordinate(coordinating, fleet.lfg.tickets(LEAD), config=config)
+    drained = Drained(coordinator)
+    try:
+        await until(lambda: any(r["mcpServers"] for r in mcp_requests(record)), 90)
+        [server] = next(r["mcpServers"] for r in mcp_requests(record) if r["mcpServers"])
+        assert server["name"] == "lfg" and server["args"][:4] == ["-m", "lfgtui", "mcp", "http://lfg"]
+        socket = Path(server["args"][7])
+        assert oct(socket.parent.stat().st_mode & 0o777) == "0o700", "this user's alone"
+        [run_id] = {m.group(1) for line in drained.err if (m := re.search(r"lfg attach \S+ (\w+)", line))}
+
+        params = StdioServerParameters(command=server["command"], args=server["args"], env=dict(os.environ))
+        with (tmp_path / "mcp.err").open("w") as errlog:
+            async with (
+                stdio_client(params, errlog=errlog) as (read, write),
+                ClientSession(read, write) as mcp,
+            ):
+                hello = await mcp.initialize()
+                assert hello.instructions is not None
+                assert hello.instructions.startswith(f"You are boss, the lead ticket of lfg run {run_id}.")
+                first_list = await mcp.call_tool("list_tickets", {})
+                assert not first_list.is_error, text(first_list)
+                listed = json.loads(text(first_list))
+                assert [t["ticket"] for t in listed["tickets"]] == ["boss"], "only itself, so far"
+
+                unseen = await mcp.call_tool("read_ticket", {"ticket": "other"})
+                assert unseen.is_error and "the run has no ticket 'other'" in text(unseen)
+                not_its = await mcp.call_tool("cancel_ticket", {"ticket": "other"})
+                assert not_its.is_error
+                assert "the run has no ticket 'other' (its tickets: boss)" in text(not_its)
+
+                first = await mcp.call_tool("add_ticket", {"ticket": HELLO, "key": "one"})
+                assert not first.is_error, text(first)
+                second = await mcp.call_tool("add_ticket", {"ticket": HELLO, "key": "two"})
+                assert not second.is_error, text(second)
+                again = await mcp.call_tool("add_ticket", {"ticket": HELLO, "key": "one"})
+                children = [json.loads(text(result))["ticket"] for result in (first, second, again)]
+                assert children[0] != children[1] and children[2] == children[0], "a key adds once"
+
+                await completed(mcp, children[:2])
+                message = {"ticket": children[0], "text": "Say it once more.", "mode": "queue"}
+                queued = await mcp.call_tool("message_ticket", message)
+                assert not queued.is_error, text(queued)
+                listed = json.loads(text(await mcp.call_tool("list_tickets", {})))
+                assert [t["ticket"] for t in listed["tickets"]] == ["boss", *children[:2]]
+
+                # A ticket entry forged on the run's stream, naming the lead: shown, never reached.
+                described = loads(admin.hget(Layout().run(run_id), "run"))["tickets"]
+                [other] = [ticket for ticket in described if ticket["ticket"] == "other"]
+                entry = dumps({"now": 0, "ticket": {**other, "ticket": "forged"}, "lead": "boss"})
+                admin.xadd(Layout().events(run_id), {"kind": "ticket", "n": "f0f0f0f0.1", "data": entry})
+                while "forged" not in text(await mcp.call_tool("list_tickets", {})):
+                    await asyncio.sleep(0.05)
+                reached = await mcp.call_tool("cancel_ticket", {"ticket": "forged"})
+                assert reached.is_error and "the run has no ticket 'forged'" in text(reached), text(reached)
+
+        # Asks the coordinator refuses, whoever wrote them: its run's word is the last.
+        work = loads(admin.hget(Layout().work_index(run_id), "boss")).get("entry")
+        assert isinstance(work, str)
+        forged = AskEntry(AddTicket(HELLO), "boss", work, "w2", new_reply())
+        refused = json.loads(asked(admin, run_id, forged))["refused"]
+        boss = "\n".join(
+            f"{e['attempt']} {e.get('message') or e.get('outcome')} {e.get('error')}"
+            for e in drained.events
+            if e["ticket"] == "boss" and e["type"] in ("attempt_ended", "status")
+        )
+        assert refused.startswith("worker 'w2' does not run boss's attempt 1 (worker 'w1' does)"), boss
+        stale = AskEntry(AddTicket(HELLO), "boss", "1-1", "w1", new_reply())
+        assert "is not the one boss's running attempt waits for" in asked(admin, run_id, stale)
+        other = AskEntry(Cancel("other"), "boss", work, "w1", new_reply())
+        assert json.loads(asked(admin, run_id, other)) == {
+            "refused": "lead boss may reach only the tickets it added, and it did not add 'other'"
+        }, "the door is not the only check"
+        [(_, fields)] = admin.xrange(Layout().asks(run_id), count=1)  # the lead's first, from w1
+        assert (first_ask := AskEntry.read(fields)).worker == "w1"
+        assert "a replayed entry" in asked(admin, run_id, first_ask, fields)
+        not_a_lead = AskEntry(AddTicket(HELLO), "other", work, "w1", new_reply())
+        assert "the run has no lead ticket 'other'" in asked(admin, run_id, not_a_lead)
+    finally:
+        if coordinator.poll() is None:
+            coordinator.send_signal(signal.SIGTERM)
+        try:
+            coordinator.wait(60 * PATIENCE)
+        except subprocess.TimeoutExpired:
+            coordinator.kill()
+            coordinator.wait(10 * PATIENCE)
+        drained.joined()
+        fleet.stop()
+    err = "".join(drained.err)
+    events = drained.events
+    assert {ends(events)[(child, 1)] for child in children[:2]} == {"completed"}, err
+    assert all(ran_on(events, child) == {"w1"} for child in children[:2])
+    said = [e["message"] for e in events if e["type"] == "status" and e["ticket"] == children[0]]
+    assert any(m.startswith("added by lead boss") for m in said), said
+    follow_up = [e for e in events if e["ticket"] == children[0] and e["type"] == "prompt"]
+    assert follow_up[-1]["text"] == "Say it once more.", "its follow-up went through the coordinator"
+    assert "refused ask" in err and "worker 'w2' does not run boss's attempt 1" in err
+    assert "Traceback" not in err + fleet.said("w1"), err + fleet.said("w1")
+    assert not socket.parent.exists(), "the door's folder goes with the attempt"
+
+
+@pytest.mark.timeout(240)
+async def test_a_lead_on_a_worker_goes_on_once_its_killed_coordinator_is_picked_up_with_lfg_resume(
+    fleet: Fleet, tmp_path: Path
+) -> None:
+    """The coordinator killed with SIGKILL while its lead runs on a worker: the worker runs the lead on,
+    its door open; `lfg resume RUN --broker` adopts the lead's attempt and answers what it asks from
+    then on, so a ticket it adds then runs and completes, beside the one it added before."""
+    record = tmp_path / "mcp.jsonl"
+    config = fleet.config(STEADY + mcp_recording_agent("sim-acp", record, tmp_path / "sessions"))
+    fleet.start("w1", config=config)
+    coordinator = coordinate(fleet, fleet.lfg.tickets(LEAD), config=config)
+    drained, resumed = Drained(coordinator), None
+    try:
+        await until(lambda: any(r["mcpServers"] for r in mcp_requests(record)), 90)
+        [server] = next(r["mcpServers"] for r in mcp_requests(record) if r["mcpServers"])
+        [run_id] = {m.group(1) for line in drained.err if (m := re.search(r"lfg attach \S+ (\w+)", line))}
+        params = StdioServerParameters(command=server["command"], args=server["args"], env=dict(os.environ))
+        with (tmp_path / "mcp.err").open("w") as errlog:
+            async with (
+                stdio_client(params, errlog=errlog) as (read, write),
+                ClientSession(read, write) as mcp,
+            ):
+                await mcp.initialize()
+                first = json.loads(text(await mcp.call_tool("add_ticket", {"ticket": HELLO, "key": "one"})))
+                await completed(mcp, [first["ticket"]])
+                coordinator.send_signal(signal.SIGKILL)
+                coordinator.wait(30 * PATIENCE)
+                drained.joined()
+                resumed = picking_up(fleet, run_id, config)
+                picked_up = Drained(resumed)
+                await until(lambda: picked_up.events, 90)  # its run started: it reads the asks from here
+                second = await mcp.call_tool("add_ticket", {"ticket": HELLO, "key": "two"})
+                assert not second.is_error, text(second)
+                child = json.loads(text(second))["ticket"]
+                await completed(mcp, [child])
+                listed = json.loads(text(await mcp.call_tool("list_tickets", {})))
+                assert [t["ticket"] for t in listed["tickets"]] == ["boss", first["ticket"], child]
+    finally:
+        for process in (coordinator, resumed):
+            if process is not None and process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(60 * PATIENCE)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(10 * PATIENCE)
+        fleet.stop()
+    assert resumed is not None
+    picked_up.joined()
+    err = "".join(picked_up.err)
+    assert ends(picked_up.events)[(child, 1)] == "completed", err
+    assert "Traceback" not in err + fleet.said("w1"), err + fleet.said("w1")
