@@ -22,6 +22,7 @@ from lfgtui.agents_registry import unpack as unpacking
 from lfgtui.agents_registry.index import this_platform
 from lfgtui.network.download import DownloadFailed, Limits, _Redirects, download
 from tests.support.acp_registry import Machine, binary_agent, served
+from tests.support.patience import PATIENCE
 
 MIB = 1024 * 1024
 
@@ -121,7 +122,7 @@ def test_a_download_that_never_ends_is_given_up_at_the_deadline(
 
 def test_a_download_slower_than_the_minimum_pace_is_given_up_before_its_deadline(tmp_path: Path) -> None:
     """A byte every 50 ms cannot bring 1 KiB in any 0.2 s window, on any machine."""
-    limits = Limits(deadline_s=600, pace_window_s=0.2, pace_min_bytes=1024)
+    limits = Limits(deadline_s=600 * PATIENCE, pace_window_s=0.2, pace_min_bytes=1024)
     with served(tmp_path / "registry") as registry, pytest.raises(DownloadFailed) as failed:
         download(f"{registry.url}/trickle/slow.tar.gz", io.BytesIO(), limits)
     assert failed.value.why.endswith(", under 1024 bytes per 0.2 s: given up")

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 from pathlib import Path
 
 from tests.support.lfg import Lfg
+from tests.support.patience import PATIENCE
 from tests.support.terminal import Terminal
 
 TERMINAL_NAMES = (
@@ -41,11 +41,10 @@ def tui(lfg: Lfg, env: dict[str, str], *flags: str) -> bytes:
     try:
         terminal.wait_for(b"approve")
         terminal.wait_for(b"HTTP 401")
-        time.sleep(0.3)
         terminal.type(b"q")
-        time.sleep(0.5)
+        terminal.wait_for(b"Cancel them and quit?")  # `build` waits for its approval
         terminal.type(b"y")
-        assert process.wait(timeout=30) in (0, 1)
+        assert process.wait(timeout=30 * PATIENCE) in (0, 1)
     finally:
         process.kill()
         terminal.hang_up()
@@ -87,7 +86,7 @@ def test_a_headless_run_hands_each_event_to_the_notify_command(tmp_path: Path) -
         env=lfg.env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=60 * PATIENCE,
     )
     assert done.returncode == 1
     events = [json.loads(line) for line in received.read_text().splitlines()]

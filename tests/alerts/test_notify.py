@@ -16,6 +16,7 @@ import pytest
 from lfgtui.alerts.attention import Attention, printable
 from lfgtui.alerts.notify import NotifyCommand
 from lfgtui.alerts.terminal import in_tmux, notification_protocols, terminal_alert
+from tests.support.patience import PATIENCE
 
 AT = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 APPROVAL = Attention.approval("r1", "build-api", "run_command", "pytest -q", at=AT)
@@ -181,7 +182,7 @@ def pid_alive(pid: int) -> bool:
 
 async def eventually(condition: object, what: str, timeout: float = 15.0) -> None:
     """Poll `condition()` until true, bounded so a broken feature fails rather than hangs."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + timeout * PATIENCE
     while not condition():  # type: ignore[operator]
         assert time.monotonic() < deadline, what
         await asyncio.sleep(0.02)
@@ -214,7 +215,7 @@ async def test_aclose_kills_what_still_runs_and_drops_what_waits(tmp_path: Path)
     pid_file = tmp_path / "grandchild.pid"
     command = f"sh -c 'echo $$ > {shlex.quote(str(pid_file))}; exec sleep 1000' & wait"
     warnings: list[str] = []
-    notify = NotifyCommand(command, warn=warnings.append, timeout=600, parallel=1)
+    notify = NotifyCommand(command, warn=warnings.append, timeout=600 * PATIENCE, parallel=1)
     notify(APPROVAL)
     notify(APPROVAL)
     await eventually(pid_file.exists, "the command never started")
@@ -236,7 +237,7 @@ async def test_what_a_hook_started_in_a_session_of_its_own_ends_with_it(tmp_path
     daemon = f"setsid sleep 1000 < /dev/null > /dev/null 2>&1 & echo $! > {shlex.quote(str(pid_file))}"
     command = f"{daemon}; sleep 1000" if hangs else daemon
     warnings: list[str] = []
-    notify = NotifyCommand(command, warn=warnings.append, timeout=1 if hangs else 30)
+    notify = NotifyCommand(command, warn=warnings.append, timeout=1 if hangs else 30 * PATIENCE)
     notify(APPROVAL)
     await notify.aclose(grace=30)
     await eventually(lambda: not pid_alive(int(pid_file.read_text())), "the setsid child outlived its hook")
@@ -290,7 +291,7 @@ async def test_overflow_drops_the_oldest_waiting_and_counts_them(tmp_path: Path)
     out, gate = tmp_path / "events", tmp_path / "gate"
     command = f"cat >> {shlex.quote(str(out))}; while [ ! -e {shlex.quote(str(gate))} ]; do sleep 0.02; done"
     warnings: list[str] = []
-    notify = NotifyCommand(command, warn=warnings.append, timeout=60, parallel=1, backlog=2)
+    notify = NotifyCommand(command, warn=warnings.append, timeout=60 * PATIENCE, parallel=1, backlog=2)
     for ticket in "abcde":
         notify(Attention.failed("r1", ticket, "x", at=AT))
     assert notify.dropped == 2
@@ -336,7 +337,7 @@ async def test_the_call_returns_before_the_command_has_read_its_event(tmp_path: 
     out, gate = tmp_path / "event.json", tmp_path / "gate"
     os.mkfifo(gate)
     command = f"read go < {shlex.quote(str(gate))}; cat > {shlex.quote(str(out))}"
-    notify = NotifyCommand(command, warn=pytest.fail, timeout=10)
+    notify = NotifyCommand(command, warn=pytest.fail, timeout=10 * PATIENCE)
     notify(APPROVAL)
     assert not out.exists()
 

@@ -20,6 +20,7 @@ from lfgtui.broker.work import AttemptEnd, ended_field
 from lfgtui.events import Outcome
 from tests.support.fleet import Fleet, acl_user, coordinate, documented_rules, ends, eventually, finish
 from tests.support.lfg import command, of
+from tests.support.patience import PATIENCE
 
 TICKETS = (
     '[[ticket]]\nid = "first"\nprompt = "go"\nprovider = "sim"\nmodel = "hello"\n'
@@ -48,7 +49,7 @@ def test_a_coordinated_run_with_a_dependent_completes_under_exactly_the_document
         finally:
             if coordinator.poll() is None:
                 coordinator.kill()
-                coordinator.communicate(timeout=30)
+                coordinator.communicate(timeout=30 * PATIENCE)
     finally:
         workers.stop()
     said = workers.said("w1")
@@ -70,7 +71,7 @@ def test_a_worker_the_broker_does_not_let_make_its_group_says_so_in_one_line(
     workers = Fleet(fleet.lfg, f"redis://worker:worker-secret@{host}")
     try:
         worker = workers.start("w1")
-        code = worker.wait(50)
+        code = worker.wait(50 * PATIENCE)
     finally:
         workers.stop()
     said = workers.said("w1")
@@ -105,7 +106,7 @@ def test_a_ticket_queued_while_its_providers_live_worker_keeps_failing_says_whic
                     break
         finally:
             coordinator.kill()
-            coordinator.communicate(timeout=30)
+            coordinator.communicate(timeout=30 * PATIENCE)
         listed = command(fleet.lfg, "runs", "--broker", fleet.url)
     finally:
         workers.stop()

@@ -15,6 +15,7 @@ import pytest
 
 from tests.support.fleet import Fleet, coordinate, ends, eventually, ran_on
 from tests.support.lfg import command
+from tests.support.patience import PATIENCE
 from tests.support.serving import TOKEN
 
 ONE = '[[ticket]]\nid = "first"\nprompt = "go"\nprovider = "sim"\nmodel = "hello"\n'
@@ -44,7 +45,7 @@ def test_a_ticket_added_to_a_coordinated_run_runs_on_a_worker(fleet: Fleet) -> N
 
         until_ended("first")
         headers = {"Authorization": f"Bearer {TOKEN}", "LFG-Watcher": "ada"}
-        with httpx2.Client(base_url=served.group(1), headers=headers, timeout=10) as client:
+        with httpx2.Client(base_url=served.group(1), headers=headers, timeout=10 * PATIENCE) as client:
             body = {"request": "add-ticket", "ticket": {"id": "later", "prompt": "go", "model": "hello"}}
             added = client.post("/v1/requests", json=body)
         assert added.json() == {"ok": True, "ticket": "later", "added_by": "127.0.0.1 (ada)"}

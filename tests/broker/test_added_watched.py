@@ -25,6 +25,7 @@ from tests.support.app import SIZE, until
 from tests.support.broker import published
 from tests.support.compose import attach_app
 from tests.support.git import ESCAPE
+from tests.support.patience import PATIENCE
 from tests.support.redis_server import RedisServer
 
 SLOW = """
@@ -42,7 +43,7 @@ ADDED_BY = "added by 127.0.0.1 (ada)"
 async def followed(attachment: BrokerAttachment) -> list[Event]:
     """Every event `attachment` delivers until the run's end."""
     got: list[Event] = []
-    await asyncio.wait_for(attachment.follow(got.append, lambda _: None), 40)
+    await asyncio.wait_for(attachment.follow(got.append, lambda _: None), 40 * PATIENCE)
     return got
 
 
@@ -123,7 +124,7 @@ async def test_a_forged_ticket_entry_is_skipped_and_said_or_taken_once_as_any_wr
     said: list[str] = []
     await attachment.describe()
     try:
-        await asyncio.wait_for(attachment.follow(lambda _: None, said.append), 40)
+        await asyncio.wait_for(attachment.follow(lambda _: None, said.append), 40 * PATIENCE)
     finally:
         await attachment.aclose()
     assert [ticket.id for ticket in told] == ["forged"], "a described one is not taken again, nor one twice"

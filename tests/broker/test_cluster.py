@@ -17,6 +17,7 @@ from lfgtui.broker.client import explain
 from lfgtui.config.broker import CLUSTER_REFUSED, BrokerError, BrokerSettings, parse_url, resolve
 from tests.support.fleet import STEADY
 from tests.support.lfg import Lfg
+from tests.support.patience import PATIENCE
 from tests.support.topologies import ClusterNode, start_cluster
 
 HELLO = '[[ticket]]\nid = "hi"\nprompt = "Say hello."\nprovider = "sim"\nmodel = "hello"\n'
@@ -38,7 +39,7 @@ def lfg_says(lfg: Lfg, *args: str) -> subprocess.CompletedProcess[str]:
         env=lfg.env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=60 * PATIENCE,
     )
 
 

@@ -17,6 +17,7 @@ from lfgtui.broker.client import explain
 from lfgtui.config.broker import BrokerSettings, resolve
 from tests.support.fleet import eventually, gated_import
 from tests.support.lfg import CLONE, Lfg, command
+from tests.support.patience import PATIENCE
 from tests.support.redis_server import RedisServer, TlsFiles
 
 TICKETS = """
@@ -123,7 +124,7 @@ def test_a_broker_gone_as_a_coordinator_starts_is_said_in_one_line(
         eventually(arrived.exists)
         redis_server.stop()
         gate.touch()
-        out, err = process.communicate(timeout=60)
+        out, err = process.communicate(timeout=60 * PATIENCE)
     finally:
         if process.poll() is None:
             process.kill()
@@ -147,7 +148,7 @@ def test_without_the_extra_the_broker_commands_say_what_to_install(lfg: Lfg) -> 
         "sys.exit(main(['runs', '--broker', 'redis://127.0.0.1:1']))"
     )
     done = subprocess.run(
-        [sys.executable, "-c", script], env=lfg.env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", script], env=lfg.env, capture_output=True, text=True, timeout=60 * PATIENCE
     )
     assert done.returncode == 2 and f"pip install -e '{CLONE}[broker]'" in done.stderr
 
@@ -167,7 +168,7 @@ def test_lfg_help_and_a_local_run_never_import_redis(lfg: Lfg) -> None:
         env=lfg.env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=60 * PATIENCE,
     )
     assert done.returncode == 0, done.stderr
 
@@ -189,7 +190,7 @@ def test_lfg_runs_asks_the_broker_without_importing_the_web_server(
         env=lfg.env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=60 * PATIENCE,
     )
     assert done.returncode == 0 and "no runs on the broker" in done.stdout, done.stderr
 
@@ -214,7 +215,7 @@ def test_a_worker_without_prometheus_client_says_what_to_install(lfg: Lfg) -> No
         "sys.exit(main(['worker', '--broker', 'redis://127.0.0.1:1', '--metrics', '0']))"
     )
     done = subprocess.run(
-        [sys.executable, "-c", script], env=lfg.env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", script], env=lfg.env, capture_output=True, text=True, timeout=60 * PATIENCE
     )
     assert done.returncode == 2
     assert done.stderr == f"lfg: --metrics needs prometheus-client: pip install -e '{CLONE}[prometheus]'\n"

@@ -25,6 +25,7 @@ from tests.support.fleet import (
     same_tickets,
     streaming,
 )
+from tests.support.patience import PATIENCE
 from tests.support.proxy import partition
 from tests.support.redis_server import RedisServer
 
@@ -183,7 +184,7 @@ def test_a_stale_attempts_end_is_not_recorded_once_another_worker_holds_its_entr
     stopped = ("that worker's attempt is the one that counts", "(attempt 1): interrupted")
     eventually(lambda: any(said in fleet.said("w1") for said in stopped))
     coordinator.kill()
-    coordinator.wait(30)
+    coordinator.wait(30 * PATIENCE)
     assert not [key for key in admin.scan_iter("lfg:run:*:ended") if admin.hlen(key)], "no end recorded"
     (still,) = admin.xpending_range(STREAM, "workers", "-", "+", 10)
     assert still["consumer"] == b"thief", "not acknowledged by the worker that lost it"
@@ -204,5 +205,5 @@ def test_the_coordinators_feed_waits_at_most_a_quarter_lease_per_read(fleet: Fle
                     break
         finally:
             coordinator.kill()
-            coordinator.communicate(timeout=30)
+            coordinator.communicate(timeout=30 * PATIENCE)
     assert words[words.index("BLOCK") + 1] == "10000", words

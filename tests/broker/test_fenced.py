@@ -22,6 +22,7 @@ import redis
 
 from lfgtui.sim.server import SimServer
 from tests.support.fleet import LEASE, Fleet, coordinate, ends, finish, stopped, until
+from tests.support.patience import PATIENCE
 
 SLOW = '[[ticket]]\nid = "t"\nprompt = "go"\nprovider = "far"\nmodel = "long-answer:tokens_per_s=60"\n'
 DEPENDENT = SLOW + '[[ticket]]\nid = "after"\nprompt = "Sum up: {{t}}"\nprovider = "far"\nmodel = "hello"\n'
@@ -70,16 +71,16 @@ async def test_a_coordinator_paused_past_its_lease_while_another_resumed_the_run
             if wakes == "during":  # once the other holds the run (this one cannot renew, stopped)
                 await until(lambda: admin.exists(f"lfg:run:{run_id}:coordinator"), 60)
                 first.send_signal(signal.SIGCONT)
-                _, woke = await asyncio.to_thread(first.communicate, timeout=60)  # no hang
+                _, woke = await asyncio.to_thread(first.communicate, timeout=60 * PATIENCE)  # no hang
             code, events, err = await asyncio.to_thread(finish, second)
         finally:
             first.send_signal(signal.SIGCONT)
         if wakes == "after":
-            _, woke = await asyncio.to_thread(first.communicate, timeout=60)  # no hang
+            _, woke = await asyncio.to_thread(first.communicate, timeout=60 * PATIENCE)  # no hang
     finally:
         if first.poll() is None:
             first.kill()
-            await asyncio.to_thread(first.communicate, timeout=30)
+            await asyncio.to_thread(first.communicate, timeout=30 * PATIENCE)
     assert code == 0, err
     assert ends(events) == {("t", 1): "completed", ("after", 1): "completed"}, err
     assert first.returncode == 4, woke

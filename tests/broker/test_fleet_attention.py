@@ -24,6 +24,7 @@ from lfgtui.ui.screens.fleet import FleetScreen
 from lfgtui.ui.services import Services
 from tests.support.app import SIZE, make_app, pane, tickets, until
 from tests.support.broker import published
+from tests.support.patience import PATIENCE
 from tests.support.redis_server import RedisServer
 
 ASKS_AND_ENDS = (
@@ -36,7 +37,7 @@ async def indexed(url: str, run_id: str, holds: object) -> IndexedRun:
     """The run's index entry once `holds(entry)` is true (bounded)."""
     redis = Redis.from_url(url)
     try:
-        async with asyncio.timeout(20):
+        async with asyncio.timeout(20 * PATIENCE):
             while True:
                 found = {run.run_id: run for run in await indexed_runs(redis, Layout("lfg"))}
                 run = found.get(run_id)

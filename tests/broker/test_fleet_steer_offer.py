@@ -50,6 +50,7 @@ from tests.support.app import SIZE, keys
 from tests.support.compose import attach_app
 from tests.support.fleet import COORDINATOR_AGENT, STEADY, Fleet, agent_provider, until
 from tests.support.fleet_steering import SIM_AGENT, WRITER, approve_all, asked, coordinating, serving
+from tests.support.patience import PATIENCE
 from tests.support.serving import TOKEN
 
 AGENT = "lfg simulator (ACP)"
@@ -67,7 +68,7 @@ STEER = "Also say the word PELICAN."
 async def inbox_item(url: str) -> dict[str, Any]:
     """Ticket `a` as the served `/v1/inbox` lists it."""
     headers = {"Authorization": f"Bearer {TOKEN}"}
-    async with httpx2.AsyncClient(base_url=url, headers=headers, timeout=10) as client:
+    async with httpx2.AsyncClient(base_url=url, headers=headers, timeout=10 * PATIENCE) as client:
         snapshot = (await client.get("/v1/inbox")).json()
     return next(i for group in ("needs_you", "unread", "rest") for i in snapshot[group] if i["ticket"] == "a")
 

@@ -18,6 +18,7 @@ from lfgtui.events import ApprovalAsked, Holding, Outcome, PromptSent, Status, S
 from lfgtui.run.requests import Steer
 from tests.support.fleet import LEASE, Fleet, agent_provider, stopped, until
 from tests.support.fleet_steering import SIM_AGENT, approve_all, asked, coordinating, serving
+from tests.support.patience import PATIENCE
 from tests.support.serving import TOKEN
 
 STEER = "Also say the word PELICAN."
@@ -39,7 +40,7 @@ async def test_a_steer_to_a_worker_paused_past_the_coordinators_wait_lands_once(
             os.sched_yield()
         try:
             headers = {"Authorization": f"Bearer {TOKEN}"}
-            async with httpx2.AsyncClient(base_url=url, headers=headers, timeout=60) as client:
+            async with httpx2.AsyncClient(base_url=url, headers=headers, timeout=60 * PATIENCE) as client:
                 told = await client.post(
                     "/v1/requests", json={"request": "steer", "ticket": "a", "text": STEER}
                 )

@@ -35,6 +35,7 @@ from lfgtui.ui.services import Services
 from lfgtui.ui.widgets.pane import PaneState
 from tests.support.app import SIZE
 from tests.support.fleet import AGENT_TICKET, COORDINATOR_AGENT, STEADY, Fleet, agent_provider, until
+from tests.support.patience import PATIENCE
 
 WAITING_CHILD = [sys.executable, "-m", "lfgtui.sim.acp_agent", "--scenario", "{model}"]
 WAITING_CHILD += ["--subagent", "Scan", "--subagent-waits"]
@@ -107,7 +108,7 @@ async def test_x_on_the_coordinator_says_when_the_worker_running_the_ticket_does
         await until(lambda: one.children("running"), timeout=90)
         [child] = {e.child for e in one.children("running")}
         worker.send_signal(signal.SIGKILL)
-        worker.wait(10)
+        worker.wait(10 * PATIENCE)
         why = await x_on(one.run, child)
         assert why is not None
         assert why.startswith("worker w1, which runs a, has not answered in 3 s"), why

@@ -17,6 +17,7 @@ import redis
 from lfgtui.broker.layout import Layout, loads
 from tests.support.fleet import Fleet, coordinate, ends, finish, same_tickets, streaming, until
 from tests.support.lfg import command
+from tests.support.patience import PATIENCE
 
 
 def read_until(coordinator: subprocess.Popen[str], seen: list[dict[str, Any]], text: str) -> None:
@@ -47,7 +48,7 @@ async def test_a_forged_second_entry_for_a_running_ticket_is_refused_and_said(
     finally:
         if coordinator.poll() is None:
             coordinator.kill()
-            await asyncio.to_thread(coordinator.communicate, timeout=30)
+            await asyncio.to_thread(coordinator.communicate, timeout=30 * PATIENCE)
     assert code == 0, err
     assert ends(seen + events) == {("t", 1): "completed"}, err
     said = fleet.said("w1") + fleet.said("w2")  # either may have read it: both have free slots

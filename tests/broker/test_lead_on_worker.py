@@ -30,6 +30,7 @@ from lfgtui.broker.lead_asks import AskEntry, new_reply
 from lfgtui.run.requests import AddTicket, Cancel
 from tests.support.agents import mcp_recording_agent, mcp_requests
 from tests.support.fleet import STEADY, Fleet, acl_user, coordinate, documented_rules, ends, ran_on, until
+from tests.support.patience import PATIENCE
 
 LEAD = """
 [defaults]
@@ -71,7 +72,7 @@ class Drained:
 
     def joined(self) -> None:
         for thread in self.threads:
-            thread.join(30)
+            thread.join(30 * PATIENCE)
 
 
 def asked(admin: redis.Redis, run_id: str, ask: AskEntry, fields: dict[Any, Any] | None = None) -> str:
@@ -208,10 +209,10 @@ async def test_a_lead_on_a_worker_adds_waits_for_and_reads_its_tickets_and_forge
         if coordinator.poll() is None:
             coordinator.send_signal(signal.SIGTERM)
         try:
-            coordinator.wait(60)
+            coordinator.wait(60 * PATIENCE)
         except subprocess.TimeoutExpired:
             coordinator.kill()
-            coordinator.wait(10)
+            coordinator.wait(10 * PATIENCE)
         drained.joined()
         fleet.stop()
     err = "".join(drained.err)
@@ -253,7 +254,7 @@ async def test_a_lead_on_a_worker_goes_on_once_its_killed_coordinator_is_picked_
                 first = json.loads(text(await mcp.call_tool("add_ticket", {"ticket": HELLO, "key": "one"})))
                 await completed(mcp, [first["ticket"]])
                 coordinator.send_signal(signal.SIGKILL)
-                coordinator.wait(30)
+                coordinator.wait(30 * PATIENCE)
                 drained.joined()
                 resumed = picking_up(fleet, run_id, config)
                 picked_up = Drained(resumed)
@@ -269,10 +270,10 @@ async def test_a_lead_on_a_worker_goes_on_once_its_killed_coordinator_is_picked_
             if process is not None and process.poll() is None:
                 process.send_signal(signal.SIGTERM)
                 try:
-                    process.wait(60)
+                    process.wait(60 * PATIENCE)
                 except subprocess.TimeoutExpired:
                     process.kill()
-                    process.wait(10)
+                    process.wait(10 * PATIENCE)
         fleet.stop()
     assert resumed is not None
     picked_up.joined()

@@ -18,6 +18,7 @@ import redis
 from lfgtui.broker.layout import Layout
 from tests.support.fleet import Fleet, coordinate, ends, eventually, finish, streaming
 from tests.support.lfg import of, recorded_run, text
+from tests.support.patience import PATIENCE
 
 TICKETS = (
     '[[ticket]]\nid = "t"\nprompt = "go"\nprovider = "sim"\nmodel = "long-answer:tokens_per_s=100"\n'
@@ -43,7 +44,7 @@ def test_events_lost_before_the_coordinator_read_them_make_the_answer_partial_an
     finally:
         if coordinator.poll() is None:  # failed on the way: a coordinator waiting for a broker gone
             coordinator.kill()
-            coordinator.communicate(timeout=30)
+            coordinator.communicate(timeout=30 * PATIENCE)
     events = seen + events
     assert code == 1, err
     assert ends(events) == {("t", 1): "completed", ("after", 1): "failed"}
@@ -69,7 +70,7 @@ def test_events_lost_before_the_coordinator_read_them_make_the_answer_partial_an
         env=fleet.lfg.env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=60 * PATIENCE,
     )
     assert exported.returncode == 0, exported.stderr
     assert "its answer here is not whole" in exported.stdout, "recorded partial in the history"

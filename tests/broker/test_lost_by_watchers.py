@@ -26,6 +26,7 @@ from tests.support.app import SIZE, pane, until
 from tests.support.broker import published
 from tests.support.compose import attach_app
 from tests.support.lfg import Lfg, command, ending, of, recorded_run, text
+from tests.support.patience import PATIENCE
 from tests.support.redis_server import RedisServer
 
 TICKETS = """
@@ -130,7 +131,7 @@ async def test_a_gap_entry_tells_each_attempt_it_names_and_nothing_a_stranger_wr
     got: list[object] = []
     await attachment.describe()
     try:
-        await asyncio.wait_for(attachment.follow(got.append, lambda _: None, lost=told.append), 40)
+        await asyncio.wait_for(attachment.follow(got.append, lambda _: None, lost=told.append), 40 * PATIENCE)
     finally:
         await attachment.aclose()
     assert [replace(lost, t=0.0) for lost in told] == [Lost(DROPPED, 0.0, "slow", 1, 3, 7, 5)]

@@ -25,6 +25,7 @@ from tests.support.app import until
 from tests.support.broker import ONE_TICKET, events_entry, published
 from tests.support.git import ESCAPE
 from tests.support.lfg import Lfg, command
+from tests.support.patience import PATIENCE
 from tests.support.redis_server import RedisServer
 
 SAID = "the broker went back in time (restored, failed over or flushed): 1 ended ticket re-marked"
@@ -74,7 +75,7 @@ async def test_a_coordinators_notice_is_shown_in_its_attempt_and_forged_ones_ine
     said: list[str] = []
     await attachment.describe()
     try:
-        await asyncio.wait_for(attachment.follow(got.append, said.append), 40)
+        await asyncio.wait_for(attachment.follow(got.append, said.append), 40 * PATIENCE)
     finally:
         await attachment.aclose()
     told = [e.message for e in got if isinstance(e, Status) and e.seq == 10**9]

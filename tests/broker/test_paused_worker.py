@@ -20,6 +20,7 @@ from lfgtui.sim.scenario import split_tokens
 from lfgtui.sim.server import SimServer
 from tests.support.fleet import LEASE, Fleet, coordinate, ends, finish, stopped, until
 from tests.support.lfg import text
+from tests.support.patience import PATIENCE
 
 TICKET = '[[ticket]]\nid = "t"\nprompt = "go"\nprovider = "far"\n'
 TICKET += 'model = "long-answer:tokens_per_s=60,repeat=4"\n'
@@ -64,7 +65,7 @@ async def test_a_worker_woken_past_its_lease_publishes_nothing_of_what_came_duri
     finally:
         if coordinator.poll() is None:
             coordinator.kill()
-            await asyncio.to_thread(coordinator.communicate, timeout=30)
+            await asyncio.to_thread(coordinator.communicate, timeout=30 * PATIENCE)
     assert code == 0, err
     assert ends(events) == {("t", 1): "interrupted", ("t", 2): "completed"}, err
     [run_id] = [name.decode() for name in admin.zrange("lfg:runs", 0, -1)]

@@ -34,6 +34,7 @@ from lfgtui.ui.widgets.pane import PaneState
 from tests.support.app import SIZE, until
 from tests.support.broker import published
 from tests.support.compose import attach_app, first_run, lfg_app
+from tests.support.patience import PATIENCE
 from tests.support.redis_server import RedisServer
 from tests.support.serving import WRITER
 
@@ -63,7 +64,7 @@ async def follow(attachment: BrokerAttachment, states: list[str] | None = None) 
     await attachment.describe()
     try:
         await asyncio.wait_for(
-            attachment.follow(got.append, (states if states is not None else []).append), 40
+            attachment.follow(got.append, (states if states is not None else []).append), 40 * PATIENCE
         )
     finally:
         await attachment.aclose()
@@ -171,11 +172,11 @@ async def test_the_broker_killed_mid_run_stalls_only_the_watchers_who_see_the_ga
             await watcher.describe()
             watching = asyncio.create_task(watcher.follow(got.append, states.append))
             run.run.start()
-            async with asyncio.timeout(20):
+            async with asyncio.timeout(20 * PATIENCE):
                 while not any(isinstance(e, TextDelta) and e.ticket == "slow" for e in got):
                     await asyncio.sleep(0.01)
             broker.kill()
-            async with asyncio.timeout(20):
+            async with asyncio.timeout(20 * PATIENCE):
                 while (
                     sum(isinstance(e, TextDelta) for e in run.events)
                     < sum(isinstance(e, TextDelta) for e in got) + 200
@@ -184,7 +185,7 @@ async def test_the_broker_killed_mid_run_stalls_only_the_watchers_who_see_the_ga
             assert any(s.startswith("reconnecting") for s in states)
             broker.start()  # the same port and append-only file
             await run.finish()
-        await asyncio.wait_for(watching, 30)
+        await asyncio.wait_for(watching, 30 * PATIENCE)
     finally:
         if watching is not None:  # its own failure, if it failed, is the test's already or after this
             watching.cancel()

@@ -15,6 +15,7 @@ from lfgtui.broker.client import connect, explain
 from lfgtui.broker.layout import Layout
 from lfgtui.broker.publisher import STOP_S, Publisher
 from lfgtui.config.broker import BrokerSettings, resolve
+from tests.support.patience import PATIENCE
 from tests.support.redis_server import RedisServer
 
 LOOP_TURNS = 60
@@ -44,7 +45,7 @@ async def test_closing_ends_the_writer_whichever_turn_of_the_loop_it_lands_on(
             for _ in range(turn):
                 await asyncio.sleep(0)
             closing = asyncio.create_task(publisher.aclose(0))
-            done, _ = await asyncio.wait([closing], timeout=STOP_S * 2)
+            done, _ = await asyncio.wait([closing], timeout=STOP_S * 2 * PATIENCE)
             assert done, f"closing {turn} turns into the send never returned"
             await closing
             assert not [s for s in said if "did not stop" in s], f"the writer cancelled {turn} turns in"

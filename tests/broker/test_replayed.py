@@ -18,6 +18,7 @@ import redis
 from lfgtui.sim.server import SimServer
 from tests.support.fleet import Fleet, ends, holds, until
 from tests.support.paid import Coordinator, answered, calls_of, mid_answer_since
+from tests.support.patience import PATIENCE
 from tests.support.redis_server import RedisServer
 
 LEASE = "[broker]\nlease_s = 20\n"
@@ -50,7 +51,7 @@ async def test_a_delivery_the_broker_handed_out_again_runs_once_on_the_worker_th
             admin.shutdown(nosave=True)
             redis_server.killed = True
             assert redis_server.process is not None
-            redis_server.process.wait(10)
+            redis_server.process.wait(10 * PATIENCE)
             redis_server.start()  # the same port, from the saved state: the entry undelivered
             fleet.start("w2", "--max-concurrency", "1", config=config)
             await until(lambda: holds(admin, "w2"), 90)  # the same delivery (1), to another worker
@@ -74,7 +75,7 @@ async def test_a_delivery_the_broker_handed_out_again_runs_once_on_the_worker_th
     finally:
         if coordinator.process.poll() is None:
             coordinator.process.kill()
-            await asyncio.to_thread(coordinator.process.communicate, timeout=30)
+            await asyncio.to_thread(coordinator.process.communicate, timeout=30 * PATIENCE)
     err = coordinator.err.read_text()
     said = fleet.said("w1") + fleet.said("w2")
     assert code == 0, err
@@ -109,7 +110,7 @@ async def test_a_running_entry_handed_out_again_to_its_own_worker_is_not_started
             admin.shutdown(nosave=True)
             redis_server.killed = True
             assert redis_server.process is not None
-            redis_server.process.wait(10)
+            redis_server.process.wait(10 * PATIENCE)
             redis_server.start()  # the same port, from the saved state: the entry undelivered
             await until(lambda: holds(admin, "w1"), 60)  # w1 read it again
         finally:
@@ -118,7 +119,7 @@ async def test_a_running_entry_handed_out_again_to_its_own_worker_is_not_started
     finally:
         if coordinator.process.poll() is None:
             coordinator.process.kill()
-            await asyncio.to_thread(coordinator.process.communicate, timeout=30)
+            await asyncio.to_thread(coordinator.process.communicate, timeout=30 * PATIENCE)
     err, said = coordinator.err.read_text(), fleet.said("w1")
     assert code == 0, err
     assert ends(coordinator.events) == {("t", 1): "completed"}, said + err

@@ -20,6 +20,7 @@ import redis
 from lfgtui.sim.server import SimServer
 from tests.support.fleet import Fleet, ends, holds, until
 from tests.support.paid import Coordinator, answered, calls_of, mid_answer_since
+from tests.support.patience import PATIENCE
 from tests.support.redis_server import RedisServer
 
 LEASE = "[broker]\nlease_s = 8\n"
@@ -51,7 +52,7 @@ async def test_a_worker_restarted_under_its_name_keeps_its_delivery_when_the_bro
         await until(lambda: mid_answer_since(sim, 0) and delivered(admin) == ("w1", 1), 90)
         admin.save()  # what a replica that lagged has: the entry as the old process's delivery
         old.kill()
-        old.wait(10)
+        old.wait(10 * PATIENCE)
         fleet.log("w1").rename(fleet.log("w1-old"))
         fleet.start("w1", "--max-concurrency", "1", config=config)  # the same name, a new process
         await until(lambda: delivered(admin) == ("w1", 2) and mid_answer_since(sim, 1), 90)
@@ -61,7 +62,7 @@ async def test_a_worker_restarted_under_its_name_keeps_its_delivery_when_the_bro
             admin.shutdown(nosave=True)
             redis_server.killed = True
             assert redis_server.process is not None
-            redis_server.process.wait(10)
+            redis_server.process.wait(10 * PATIENCE)
             redis_server.start()  # the same port, from the saved state: delivery 1, the old process's
             assert delivered(admin) == ("w1", 1)
             if first == "worker":
@@ -72,7 +73,7 @@ async def test_a_worker_restarted_under_its_name_keeps_its_delivery_when_the_bro
     finally:
         if coordinator.process.poll() is None:
             coordinator.process.kill()
-            await asyncio.to_thread(coordinator.process.communicate, timeout=30)
+            await asyncio.to_thread(coordinator.process.communicate, timeout=30 * PATIENCE)
     err = coordinator.err.read_text()
     said = fleet.said("w1")
     assert code == 0, err

@@ -22,6 +22,7 @@ from lfgtui.sim.server import SimServer
 from tests.support.fleet import STEADY, Fleet, ends, holds, until
 from tests.support.lfg import command
 from tests.support.paid import Coordinator, answered, calls_of, mid_answer_since, paid_tickets
+from tests.support.patience import PATIENCE
 from tests.support.redis_server import RedisServer
 
 LEASE = "[broker]\nlease_s = 5\n"
@@ -87,15 +88,15 @@ async def test_a_broker_restored_from_a_snapshot_mid_run_runs_no_completed_ticke
         admin.shutdown(nosave=True)
         redis_server.killed = True
         assert redis_server.process is not None
-        redis_server.process.wait(10)
+        redis_server.process.wait(10 * PATIENCE)
         redis_server.start()  # the same port, from the snapshot
         code = await asyncio.to_thread(coordinator.process.wait, 120)
-        watched, watcher_err = await asyncio.to_thread(watcher.communicate, timeout=60)
+        watched, watcher_err = await asyncio.to_thread(watcher.communicate, timeout=60 * PATIENCE)
     finally:
         for process in (coordinator.process, watcher):
             if process is not None and process.poll() is None:
                 process.kill()
-                await asyncio.to_thread(process.communicate, timeout=30)
+                await asyncio.to_thread(process.communicate, timeout=30 * PATIENCE)
     err = coordinator.err.read_text()
     assert code == 0, err
     outcomes = ends(coordinator.events)
@@ -168,7 +169,7 @@ async def test_an_end_the_coordinator_had_not_read_when_the_broker_went_back_is_
             admin.shutdown(nosave=True)
             redis_server.killed = True
             assert redis_server.process is not None
-            redis_server.process.wait(10)
+            redis_server.process.wait(10 * PATIENCE)
             redis_server.start()  # the same port, from the snapshot: no end of `t`, its entry back
         finally:
             coordinator.process.send_signal(signal.SIGCONT)
@@ -176,7 +177,7 @@ async def test_an_end_the_coordinator_had_not_read_when_the_broker_went_back_is_
     finally:
         if coordinator.process.poll() is None:
             coordinator.process.kill()
-            await asyncio.to_thread(coordinator.process.communicate, timeout=30)
+            await asyncio.to_thread(coordinator.process.communicate, timeout=30 * PATIENCE)
     err = coordinator.err.read_text()
     said = fleet.said("w1") + fleet.said("w2")
     assert code == 0, err
@@ -219,7 +220,7 @@ async def test_a_broker_restored_after_its_coordinator_exited_runs_no_completed_
     finally:
         if coordinator.process.poll() is None:
             coordinator.process.kill()
-            await asyncio.to_thread(coordinator.process.communicate, timeout=30)
+            await asyncio.to_thread(coordinator.process.communicate, timeout=30 * PATIENCE)
     err = coordinator.err.read_text()
     assert code == 0 and coordinator.completed() == set(names), err
     assert before == set(), "the snapshot has no end: every ticket completed after it"
@@ -228,7 +229,7 @@ async def test_a_broker_restored_after_its_coordinator_exited_runs_no_completed_
         admin.shutdown(nosave=True)
         redis_server.killed = True
         assert redis_server.process is not None
-        redis_server.process.wait(10)
+        redis_server.process.wait(10 * PATIENCE)
         redis_server.start()  # the same port, from the snapshot: the entries back, no end of them
         fleet.start("w2", "--max-concurrency", "4", config=config)
         await until(lambda: holds(admin, "w2"), 90)  # it took an entry of a completed ticket first

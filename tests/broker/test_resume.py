@@ -46,6 +46,7 @@ from tests.support.fleet import (
     ran_on,
 )
 from tests.support.lfg import of, quick_demo
+from tests.support.patience import PATIENCE
 from tests.support.terminal import Terminal
 
 DEMO = ("explore", "gcd", "tour", "summary")
@@ -57,7 +58,7 @@ def lfg(fleet: Fleet, *args: str, config: Path | None = None) -> subprocess.Comp
         env=fleet.lfg.env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=120 * PATIENCE,
     )
 
 
@@ -74,7 +75,7 @@ def killed_mid_stream(
         if enough(seen):
             break
     coordinator.send_signal(signal.SIGKILL)
-    coordinator.wait(30)
+    coordinator.wait(30 * PATIENCE)
     said = coordinator.stderr.read()
     return said.split(f"lfg attach {fleet.url} ")[1].split()[0], seen
 
@@ -91,7 +92,7 @@ def text_of(attempt: dict[str, Any]) -> str:
 
 
 def until(check: Any, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + timeout * PATIENCE
     while not check():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.05)
@@ -182,11 +183,11 @@ def refused_in_terminal(fleet: Fleet, why: str, *args: str, config: Path | None 
     process = terminal.start(command, fleet.lfg.env)
     try:
         terminal.wait_for(why.encode(), timeout=60)
-        assert process.wait(timeout=30) == 2, terminal.output.decode(errors="replace")
+        assert process.wait(timeout=30 * PATIENCE) == 2, terminal.output.decode(errors="replace")
     finally:
         if process.poll() is None:
             process.kill()
-            process.wait(10)
+            process.wait(10 * PATIENCE)
         terminal.hang_up()
     assert b"\x1b[?1049h" not in terminal.output, "the TUI never opened"
 
@@ -404,7 +405,7 @@ def streaming_follow_up(process: subprocess.Popen[str]) -> None:
 
 def killed(process: subprocess.Popen[str]) -> None:
     process.send_signal(signal.SIGKILL)
-    process.wait(30)
+    process.wait(30 * PATIENCE)
 
 
 def work_items(fleet: Fleet) -> list[WorkItem]:
@@ -470,7 +471,7 @@ def test_a_follow_up_its_coordinator_died_before_any_worker_had_is_not_sent_as_t
         until(lambda: not broker.xpending("lfg:work:sim", "workers")["pending"])
         before = broker.hget(f"lfg:run:{run_id}:work", "t")
         first.send_signal(signal.SIGTERM)  # no worker takes the follow-up
-        first.wait(15)
+        first.wait(15 * PATIENCE)
         send_follow_up(coordinator)
         until(
             lambda: [i.attempt for i in work_items(fleet)] == [2] and len(exported(fleet, run_id)["t"]) == 2

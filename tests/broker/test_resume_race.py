@@ -20,6 +20,7 @@ import pytest
 import redis
 
 from tests.support.fleet import LEASE, Fleet, coordinate, ends, finish, streaming
+from tests.support.patience import PATIENCE
 
 SLOW = '[[ticket]]\nid = "t"\nprompt = "go"\nprovider = "sim"\nmodel = "long-answer:tokens_per_s=60"\n'
 DEPENDENT = SLOW + '[[ticket]]\nid = "after"\nprompt = "Sum up: {{t}}"\nprovider = "sim"\nmodel = "hello"\n'
@@ -50,7 +51,7 @@ def test_two_resumes_started_together_on_two_machines_one_coordinates_the_other_
     coordinator = coordinate(fleet, fleet.lfg.tickets(DEPENDENT), config=config)
     streaming(coordinator, ["t"], 1)
     coordinator.send_signal(signal.SIGKILL)
-    coordinator.wait(30)
+    coordinator.wait(30 * PATIENCE)
     assert coordinator.stderr is not None
     run_id = coordinator.stderr.read().split(f"lfg attach {fleet.url} ")[1].split()[0]
     history = fleet.lfg.home / "data" / "lfgtui" / "history.sqlite3"
@@ -59,7 +60,7 @@ def test_two_resumes_started_together_on_two_machines_one_coordinates_the_other_
         with sqlite3.connect(history) as original, sqlite3.connect(copy) as copied:
             original.backup(copied)
     resumes = [on_machine(fleet, copy.stem, copy, run_id, config) for copy in copies]
-    done = [(process, *process.communicate(timeout=120)) for process in resumes]
+    done = [(process, *process.communicate(timeout=120 * PATIENCE)) for process in resumes]
     codes = sorted(process.returncode for process, _, _ in done)
     assert codes == [0, 2], "\n".join(f"exit {p.returncode}: {err}" for p, _, err in done)
     [(out, err)] = [(out, err) for process, out, err in done if process.returncode == 0]
@@ -91,6 +92,6 @@ def test_a_coordinators_feed_does_not_end_on_an_end_another_publisher_wrote(
     finally:
         if coordinator.poll() is None:
             coordinator.kill()
-            coordinator.communicate(timeout=30)
+            coordinator.communicate(timeout=30 * PATIENCE)
     assert ends(seen + events) == {("t", 1): "completed", ("after", 1): "completed"}, err
     assert code == 0, err

@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 from lfgtui.broker.coordinator_lease import CoordinatorHeld, Holder, take
 from lfgtui.broker.layout import Layout
 from tests.support.fleet import LEASE, STEADY, Fleet, coordinate, ends, eventually, finish, streaming
+from tests.support.patience import PATIENCE
 from tests.support.redis_server import RedisServer
 
 SLOW = '[[ticket]]\nid = "t"\nprompt = "go"\nprovider = "sim"\nmodel = "long-answer:tokens_per_s=60"\n'
@@ -50,7 +51,7 @@ def test_an_entry_the_broker_lost_while_its_worker_runs_it_is_not_enqueued_again
     finally:
         if coordinator.poll() is None:
             coordinator.kill()
-            coordinator.communicate(timeout=30)
+            coordinator.communicate(timeout=30 * PATIENCE)
     events = seen + events
     assert ends(events) == {("t", 1): "completed"}, err
     eventually(lambda: "(attempt 1): completed" in fleet.said("w1") + fleet.said("w2"))
@@ -85,13 +86,13 @@ def test_a_second_coordinator_with_a_copy_of_the_history_is_refused_naming_the_f
             env=fleet.lfg.env,
             capture_output=True,
             text=True,
-            timeout=90,
+            timeout=90 * PATIENCE,
         )
         code, events, err = finish(coordinator)
     finally:
         if coordinator.poll() is None:
             coordinator.kill()
-            coordinator.communicate(timeout=30)
+            coordinator.communicate(timeout=30 * PATIENCE)
     assert second.returncode == 2, second.stderr
     assert "is coordinated already by " in second.stderr, second.stderr
     assert f"on {socket.gethostname()} (pid {coordinator.pid})" in second.stderr, second.stderr

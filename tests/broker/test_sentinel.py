@@ -20,6 +20,7 @@ from lfgtui.broker.client import connect, explain
 from lfgtui.config.broker import BrokerError, BrokerSettings, parse_url, resolve
 from tests.support.fleet import Fleet, coordinate, ends, finish, same_tickets, streaming, until
 from tests.support.lfg import Lfg
+from tests.support.patience import PATIENCE
 from tests.support.topologies import MASTER, SentinelSet, admin, role
 
 
@@ -193,7 +194,7 @@ def test_a_coordinated_run_rides_through_its_primary_killed_and_a_replica_promot
         env=fleet.lfg.env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=60 * PATIENCE,
     )
     assert watched.returncode == 0, watched.stderr
     watched_ends = ends([json.loads(line) for line in watched.stdout.splitlines()])

@@ -18,6 +18,7 @@ from lfgtui.sim.server import SimServer
 from tests.support.fleet import Fleet, ends, until
 from tests.support.lfg import Lfg
 from tests.support.paid import Coordinator, Watcher, answered, calls_of, mid_answer_since, paid_tickets
+from tests.support.patience import PATIENCE
 from tests.support.topologies import SentinelSet, admin
 
 LEASE = "[broker]\nlease_s = 5\n"
@@ -51,7 +52,7 @@ async def test_a_planned_sentinel_failover_mid_run_runs_every_ticket_once_and_sa
     finally:
         if coordinator is not None and coordinator.process.poll() is None:
             coordinator.process.kill()
-            await asyncio.to_thread(coordinator.process.communicate, timeout=30)
+            await asyncio.to_thread(coordinator.process.communicate, timeout=30 * PATIENCE)
         await asyncio.to_thread(fleet.stop)
     err = coordinator.err.read_text()
     said = fleet.said("w1") + fleet.said("w2")
@@ -124,7 +125,7 @@ async def test_failovers_back_and_forth_as_tickets_end_run_each_ticket_once_and_
         for process in (coordinator and coordinator.process, watcher and watcher.process):
             if process is not None and process.poll() is None:
                 process.kill()
-                await asyncio.to_thread(process.communicate, timeout=30)
+                await asyncio.to_thread(process.communicate, timeout=30 * PATIENCE)
         await asyncio.to_thread(fleet.stop)
     err = coordinator.err.read_text()
     said = fleet.said("w1") + fleet.said("w2")

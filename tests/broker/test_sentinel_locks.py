@@ -17,6 +17,7 @@ from lfgtui.broker.client import connect
 from lfgtui.config.broker import BrokerError, BrokerSettings, resolve
 from tests.support.fleet import until
 from tests.support.lfg import Lfg
+from tests.support.patience import PATIENCE
 from tests.support.topologies import Locks, SentinelSet
 
 ADMIN_PASSWORD = "adm1n-Secret-4e7"
@@ -99,7 +100,7 @@ def lfg_runs(lfg: Lfg, url: str, env: dict[str, str], *extra: str) -> subprocess
         capture_output=True,
         stdin=subprocess.DEVNULL,
         text=True,
-        timeout=60,
+        timeout=60 * PATIENCE,
     )
 
 
@@ -141,7 +142,7 @@ def test_a_refused_password_is_one_line_naming_the_side_that_refused_and_never_t
         capture_output=True,
         stdin=subprocess.DEVNULL,
         text=True,
-        timeout=60,
+        timeout=60 * PATIENCE,
     )
     assert stopped.returncode != 0 and re.match(f"lfg: {said}", stopped.stderr), stopped.stderr
     assert "Traceback" not in stopped.stderr, stopped.stderr
@@ -161,7 +162,7 @@ def test_a_run_published_through_locked_sentinels_is_listed_and_watched_and_no_p
         capture_output=True,
         stdin=subprocess.DEVNULL,
         text=True,
-        timeout=60,
+        timeout=60 * PATIENCE,
     )
     assert published.returncode == 0, published.stderr
     told = re.search(r"watch it with: lfg attach \S+ ([0-9a-f]{12})", published.stderr)
@@ -178,7 +179,7 @@ def test_a_run_published_through_locked_sentinels_is_listed_and_watched_and_no_p
         capture_output=True,
         stdin=subprocess.DEVNULL,
         text=True,
-        timeout=60,
+        timeout=60 * PATIENCE,
     )
     assert watched.returncode == 0, watched.stderr
     assert any(json.loads(line)["type"] == "attempt_ended" for line in watched.stdout.splitlines())

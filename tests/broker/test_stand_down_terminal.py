@@ -13,6 +13,7 @@ import termios
 import pytest
 
 from lfgtui.broker.fence import STOOD_DOWN
+from tests.support.patience import PATIENCE
 
 CHILD = """
 import sys, tty
@@ -31,7 +32,7 @@ def _stood_down(mode: str) -> tuple[bytes, list]:
         child = subprocess.Popen(
             [sys.executable, "-c", CHILD, mode], stdin=terminal, stdout=terminal, stderr=terminal
         )
-        assert child.wait(timeout=60) == STOOD_DOWN
+        assert child.wait(timeout=60 * PATIENCE) == STOOD_DOWN
         attrs = termios.tcgetattr(terminal)
         os.close(terminal)
         out = b""

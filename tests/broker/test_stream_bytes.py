@@ -12,6 +12,7 @@ import redis
 from lfgtui.broker.publisher import ENTRY_BYTES
 from tests.support.fleet import Fleet
 from tests.support.lfg import recorded_run
+from tests.support.patience import PATIENCE
 
 
 def published(fleet: Fleet, model: str, config: str) -> str:
@@ -19,7 +20,7 @@ def published(fleet: Fleet, model: str, config: str) -> str:
     tickets = fleet.lfg.tickets(f'[[ticket]]\nid = "t"\nprompt = "go"\nprovider = "sim"\nmodel = "{model}"\n')
     args = fleet.lfg.args(tickets, "--json", "--publish", fleet.url)
     args[args.index("--config") + 1] = str(fleet.config(config))
-    done = subprocess.run(args, env=fleet.lfg.env, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(args, env=fleet.lfg.env, capture_output=True, text=True, timeout=60 * PATIENCE)
     assert done.returncode == 0, done.stderr
     return recorded_run(done.stderr)
 

@@ -16,6 +16,7 @@ from lfgtui.broker.watch import BrokerAttachment
 from lfgtui.events import AttemptEnded, ErrorInfo, ErrorKind, Event, Outcome, TextDelta
 from lfgtui.sim.server import SimServer
 from tests.support.broker import ONE_TICKET, events_entry, published
+from tests.support.patience import PATIENCE
 from tests.support.redis_server import RedisServer
 
 
@@ -56,7 +57,7 @@ async def test_a_paused_workers_late_events_after_the_takeover_are_dropped_but_i
     got: list[Event] = []
     await attachment.describe()
     try:
-        await asyncio.wait_for(attachment.follow(got.append, lambda _: None), 40)
+        await asyncio.wait_for(attachment.follow(got.append, lambda _: None), 40 * PATIENCE)
     finally:
         await attachment.aclose()
     ended = {(e.attempt, e.outcome) for e in got if isinstance(e, AttemptEnded)}

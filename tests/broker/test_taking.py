@@ -10,6 +10,7 @@ import subprocess
 import redis
 
 from tests.support.fleet import LEASE, STEADY, Fleet, coordinate, ends, eventually, finish, streaming
+from tests.support.patience import PATIENCE
 
 LAB = '[providers.lab]\nkind = "sim"\nbase_url = "sim:/v1"\n'
 HELLO = '[[ticket]]\nid = "t"\nprompt = "go"\nprovider = "sim"\nmodel = "hello"\n'
@@ -50,7 +51,7 @@ def acknowledging(admin: redis.Redis) -> None:
 def test_an_attempt_that_ended_on_a_worker_stopped_before_it_acknowledged_is_not_run_again(
     fleet: Fleet, admin: redis.Redis
 ) -> None:
-    stopped_after_an_unacknowledged_end(fleet, admin).wait(30)
+    stopped_after_an_unacknowledged_end(fleet, admin).wait(30 * PATIENCE)
     acknowledging(admin)
     fleet.start("w2", config=fleet.config(LEASE, "lease.toml"))  # takes the entry over: w1's lease lapsed
     eventually(lambda: admin.xpending("lfg:work:sim", "workers")["pending"] == 0)
@@ -65,7 +66,7 @@ def test_a_worker_stopped_right_after_an_attempt_ended_acknowledges_its_entry_be
     first = stopped_after_an_unacknowledged_end(fleet, admin)
     eventually(lambda: "stopping: recording how entry" in fleet.said("w1") or first.poll() is not None)
     acknowledging(admin)
-    first.wait(30)
+    first.wait(30 * PATIENCE)
     assert admin.xpending("lfg:work:sim", "workers")["pending"] == 0, fleet.said("w1")
     assert "stopping: recording how entry" in fleet.said("w1")
 
@@ -80,7 +81,7 @@ def test_a_worker_stopped_mid_attempt_ends_it_interrupted_and_another_worker_run
     coordinator = coordinate(fleet, fleet.lfg.tickets(slow))
     seen = streaming(coordinator, ["t"], 1)  # mid-stream
     first.send_signal(signal.SIGTERM)
-    first.wait(30)
+    first.wait(30 * PATIENCE)
     fleet.start("w2", config=fleet.config(LEASE, "lease.toml"))
     code, events, err = finish(coordinator)
     events = seen + events

@@ -17,6 +17,7 @@ from lfgtui.broker.work import AttemptEnd
 from lfgtui.events import ErrorInfo, ErrorKind, Outcome
 from tests.support.fleet import STEADY, Fleet, coordinate, ends, eventually, finish, stopped
 from tests.support.lfg import of
+from tests.support.patience import PATIENCE
 
 TRIMMED = STEADY + "max_len = 10\n"
 
@@ -86,7 +87,7 @@ def test_a_coordinator_that_fell_behind_a_trimmed_stream_still_learns_how_each_a
         env=fleet.lfg.env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=60 * PATIENCE,
     )
     assert exported.returncode == 0, exported.stderr
     recorded = {t["ticket"]: t for t in json.loads(exported.stdout)["run"]["tickets"]}

@@ -22,6 +22,7 @@ from lfgtui.broker.client import connect, explain
 from lfgtui.config.broker import BrokerError, BrokerSettings, resolve
 from tests.support.fleet import Fleet, coordinate, ends, finish, ran_on
 from tests.support.lfg import Lfg, recorded_run
+from tests.support.patience import PATIENCE
 from tests.support.redis_server import RedisServer
 
 PASSWORD = "s3cret-pw"
@@ -34,7 +35,7 @@ def lfg_command(lfg: Lfg, *args: str) -> subprocess.CompletedProcess[str]:
         env=lfg.env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=60 * PATIENCE,
     )
 
 

@@ -20,6 +20,7 @@ import redis
 from lfgtui.sim.server import SimServer
 from tests.support.fleet import Fleet, ends, holds, until
 from tests.support.paid import Coordinator, Watcher, mid_answer_since
+from tests.support.patience import PATIENCE
 from tests.support.redis_server import RedisServer
 
 LEASE = "[broker]\nlease_s = 4\n"
@@ -60,7 +61,7 @@ async def test_a_watcher_ahead_of_the_coordinator_sees_the_end_of_an_attempt_the
             admin.shutdown(nosave=True)
             redis_server.killed = True
             assert redis_server.process is not None
-            redis_server.process.wait(10)
+            redis_server.process.wait(10 * PATIENCE)
             redis_server.start()  # the same port, from the saved state: the events since are gone
         finally:
             coordinator.process.send_signal(signal.SIGCONT)
@@ -72,7 +73,7 @@ async def test_a_watcher_ahead_of_the_coordinator_sees_the_end_of_an_attempt_the
         for process in (coordinator.process, watcher and watcher.process):
             if process is not None and process.poll() is None:
                 process.kill()
-                await asyncio.to_thread(process.communicate, timeout=30)
+                await asyncio.to_thread(process.communicate, timeout=30 * PATIENCE)
     err = coordinator.err.read_text()
     said = fleet.said("w1") + fleet.said("w2")
     assert code == 0, err

@@ -22,6 +22,7 @@ from lfgtui.run.requests import Approve
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from tests.support.fleet import STEADY, Fleet, coordinate, ends, finish, same_tickets, until
+from tests.support.patience import PATIENCE
 
 LAYOUT = Layout()
 RUN = "0123456789ab"
@@ -121,17 +122,17 @@ async def test_an_attempt_that_ended_is_held_until_the_broker_has_its_events_whi
     assert "answered with an error" in fleet.said("w1")
     assert await pending() == {waiting, quickly}, "quick ended, but the broker has none of its events"
     await work.delete(events)
-    async with asyncio.timeout(40):
+    async with asyncio.timeout(40 * PATIENCE):
         while await pending() != {waiting}:
             await asyncio.sleep(0.05)
     ended = await published("attempt_ended")
     assert [(e["ticket"], e["outcome"]) for e in ended] == [("quick", "completed")], "all quick's events"
-    async with asyncio.timeout(40):
+    async with asyncio.timeout(40 * PATIENCE):
         while not (asked := await published("approval_asked")):
             await asyncio.sleep(0.05)
     answer = ControlEntry(Approve("waits", asked[0]["call_id"], False), "you", waiting)
     await work.xadd(LAYOUT.control(RUN), answer.fields())
-    async with asyncio.timeout(40):
+    async with asyncio.timeout(40 * PATIENCE):
         while await pending():
             await asyncio.sleep(0.05)
     assert f"waits of run {RUN} (attempt 1): completed" in fleet.said("w1")

@@ -101,7 +101,7 @@ def test_the_demo_runs_across_two_workers_and_is_recorded_here(fleet: Fleet) -> 
         env=fleet.lfg.env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=60 * PATIENCE,
     )
     assert shown.returncode == 0 and all(t in shown.stdout for t in ("explore", "gcd", "tour", "summary"))
 
@@ -149,7 +149,7 @@ def test_a_worker_killed_mid_stream_leaves_its_ticket_to_another_and_both_attemp
         env=fleet.lfg.env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=60 * PATIENCE,
     )
     assert export.returncode == 0, export.stderr
     (ticket,) = json.loads(export.stdout)["run"]["tickets"]
@@ -159,7 +159,7 @@ def test_a_worker_killed_mid_stream_leaves_its_ticket_to_another_and_both_attemp
         env=fleet.lfg.env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=60 * PATIENCE,
     )
     assert watched.returncode == 0, watched.stderr
     seen_by_watcher = [json.loads(line) for line in watched.stdout.splitlines()]
@@ -274,7 +274,7 @@ async def coordinated(
                 yield run, events
             finally:
                 run.cancel_all()
-                await asyncio.wait_for(run.wait(), 30)
+                await asyncio.wait_for(run.wait(), 30 * PATIENCE)
 
 
 async def test_approvals_answered_at_the_coordinator_reach_the_worker_holding_each_ticket(
@@ -291,7 +291,7 @@ async def test_approvals_answered_at_the_coordinator_reach_the_worker_holding_ea
         approvals = [e for e in events if isinstance(e, ApprovalAsked)]
         for asked in approvals:
             assert run.ask(Approve(asked.ticket, asked.call_id, asked.ticket == "a"), YOU) is None
-        outcomes = await asyncio.wait_for(run.wait(), 40)
+        outcomes = await asyncio.wait_for(run.wait(), 40 * PATIENCE)
     said = fleet.said("w1") + fleet.said("w2")
     for asked in approvals:  # the person's request itself, at the worker's run
         approve = Approve(asked.ticket, asked.call_id, asked.ticket == "a")
@@ -314,7 +314,7 @@ async def test_a_ticket_cancelled_at_the_coordinator_stops_on_its_worker(fleet: 
     async with coordinated(fleet, toml) as (run, events):
         await until(lambda: any(isinstance(e, TextDelta) for e in events))
         assert run.cancel("long", why="cancel asked by you")
-        outcomes = await asyncio.wait_for(run.wait(), 30)
+        outcomes = await asyncio.wait_for(run.wait(), 30 * PATIENCE)
     assert outcomes == {"long": Outcome.CANCELLED}
     assert [e.outcome for e in events if isinstance(e, AttemptEnded)] == [Outcome.CANCELLED]
     await until(lambda: "long of run" in fleet.said("w1") and ": cancelled" in fleet.said("w1"), 30)
@@ -387,7 +387,7 @@ provider's SDK takes seconds on a loaded machine), and httpx2's default of 5 s i
 
 def scraped(url: str, token: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
     """Every sample of a scrape of `url`, parsed by prometheus-client's own parser."""
-    reply = httpx2.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=WORKER_BUSY_S)
+    reply = httpx2.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=WORKER_BUSY_S * PATIENCE)
     assert reply.status_code == 200, reply.text
     return {
         (sample.name, frozenset(sample.labels.items())): sample.value
@@ -400,20 +400,18 @@ def test_a_workers_metrics_count_its_attempts_behind_its_token(fleet: Fleet) -> 
     token = "a-worker-token-of-sixteen-or-more"
     (fleet.lfg.home / "token").write_text(token)
     fleet.start("w1", "--metrics", "127.0.0.1:0", "--token-file", str(fleet.lfg.home / "token"))
-    for _ in range(300):
-        if served := re.search(r"serving this worker's metrics at (\S+)", fleet.said("w1")):
-            break
-        time.sleep(0.1)
+    eventually(lambda: re.search(r"serving this worker's metrics at (\S+)", fleet.said("w1")), 30)
+    served = re.search(r"serving this worker's metrics at (\S+)", fleet.said("w1"))
     assert served, fleet.said("w1")
     url = served.group(1)
     assert f"scrape them with the bearer token in {fleet.lfg.home / 'token'}" in fleet.said("w1")
-    refused = httpx2.get(url, timeout=WORKER_BUSY_S)
+    refused = httpx2.get(url, timeout=WORKER_BUSY_S * PATIENCE)
     assert refused.status_code == 401 and "lfg_" not in refused.text
     assert (
         httpx2.get(
             url.removesuffix("/metrics") + "/v1/run",
             headers={"Authorization": f"Bearer {token}"},
-            timeout=WORKER_BUSY_S,
+            timeout=WORKER_BUSY_S * PATIENCE,
         ).status_code
         == 404
     )
@@ -423,13 +421,8 @@ def test_a_workers_metrics_count_its_attempts_behind_its_token(fleet: Fleet) -> 
         '[[ticket]]\nid = "quick"\nprompt = "go"\nmodel = "hello:ttft_ms=1"\n'
     )
     process = coordinate(fleet, tickets)
-    running: dict[tuple[str, frozenset[tuple[str, str]]], float] = {}
-    for _ in range(600):
-        running = scraped(url, token)
-        if running.get(("lfg_tickets_running", frozenset())) == 1:
-            break
-        time.sleep(0.05)
-    assert running.get(("lfg_tickets_running", frozenset())) == 1, "the slow ticket, while it streams"
+    running = ("lfg_tickets_running", frozenset())
+    eventually(lambda: scraped(url, token).get(running) == 1, 30)  # the slow ticket, while it streams
     code, events, err = finish(process)
     assert code == 0, err
     found = scraped(url, token)
@@ -469,9 +462,9 @@ async def test_a_follow_up_of_a_ticket_a_worker_ran_sends_its_whole_conversation
     toml += 'model = "writer:ttft_ms=0,tokens_per_s=0"\n'
     db = tmp_path / "history.db"
     async with coordinated(fleet, toml, db=db) as (run, events):
-        assert await asyncio.wait_for(run.wait(), 40) == {"t": Outcome.COMPLETED}
+        assert await asyncio.wait_for(run.wait(), 40 * PATIENCE) == {"t": Outcome.COMPLETED}
         assert run.continue_with("t", "And then?")
-        assert await asyncio.wait_for(run.wait(), 40) == {"t": Outcome.COMPLETED}
+        assert await asyncio.wait_for(run.wait(), 40 * PATIENCE) == {"t": Outcome.COMPLETED}
         conversation = run.states["t"].conversation
     asked = [(e.attempt, e.text, e.continues) for e in events if isinstance(e, PromptSent)]
     assert asked == [(1, "go", None), (2, "And then?", 1)]
@@ -501,7 +494,7 @@ async def acknowledged(fleet: Fleet, stream: str) -> None:
     broker = resolve(fleet.url, {}, BrokerSettings())
     redis = await connect(broker)
     try:
-        async with asyncio.timeout(30):
+        async with asyncio.timeout(30 * PATIENCE):
             while (await redis.xpending(stream, "workers"))["pending"]:
                 await asyncio.sleep(0.05)
     finally:
@@ -521,10 +514,10 @@ async def test_a_follow_up_of_a_coding_agents_ticket_goes_to_the_worker_that_has
         fleet.start(name, config=agent_config(fleet, name))
     await until(lambda: fleet.ready("w1") and fleet.ready("w2"), 90)  # the bounds below are the run's
     async with coordinated(fleet, AGENT_TICKET, COORDINATOR_AGENT) as (run, events):
-        assert await asyncio.wait_for(run.wait(), 40) == {"a": Outcome.COMPLETED}
+        assert await asyncio.wait_for(run.wait(), 40 * PATIENCE) == {"a": Outcome.COMPLETED}
         for follow_up in ("And then?", "And after that?"):
             assert run.continue_with("a", follow_up)
-            assert await asyncio.wait_for(run.wait(), 40) == {"a": Outcome.COMPLETED}
+            assert await asyncio.wait_for(run.wait(), 40 * PATIENCE) == {"a": Outcome.COMPLETED}
     where = [e.message for e in events if isinstance(e, Status) and "running on worker" in e.message]
     assert len(where) == 3 and len({m.split()[3] for m in where}) == 1, f"all on one worker: {where}"
     assert [loaded(events, n) for n in (1, 2, 3)] == [False, True, True], "each loaded the session before"
@@ -537,10 +530,10 @@ async def test_a_follow_up_whose_agents_worker_is_gone_starts_a_new_session_else
 ) -> None:
     first = fleet.start("w1", config=agent_config(fleet, "w1"))
     async with coordinated(fleet, AGENT_TICKET, COORDINATOR_AGENT) as (run, events):
-        assert await asyncio.wait_for(run.wait(), 40) == {"a": Outcome.COMPLETED}
+        assert await asyncio.wait_for(run.wait(), 40 * PATIENCE) == {"a": Outcome.COMPLETED}
         await acknowledged(fleet, "lfg:work:agent")  # else another worker would run attempt 1 again
         first.send_signal(signal.SIGTERM)  # it leaves the broker, and its agent's sessions with it
-        first.wait(15)
+        first.wait(15 * PATIENCE)
         fleet.start("w2", config=agent_config(fleet, "w2"))
         assert run.continue_with("a", "And then?")  # a new worker and agent session: stretched in a wide run
         assert await asyncio.wait_for(run.wait(), 40 * PATIENCE) == {"a": Outcome.COMPLETED}

@@ -15,6 +15,7 @@ import pytest
 
 from lfgtui.sim.acp_agent import KEY_ENV
 from tests.support.lfg import Lfg
+from tests.support.patience import PATIENCE
 
 SIM_AGENT = [sys.executable, "-m", "lfgtui.sim.acp_agent", "--scenario", "hello"]
 
@@ -46,7 +47,7 @@ def agents(lfg: Lfg, *args: str) -> subprocess.CompletedProcess[str]:
         env=lfg.env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=60 * PATIENCE,
     )
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.lfg import Lfg
+from tests.support.patience import PATIENCE
 
 
 @pytest.fixture
@@ -64,7 +65,11 @@ def test_a_bad_value_is_refused_in_one_line_before_anything_starts(
     if args[0] in ("run", "web", "serve", "resume", "replay", "history"):
         given += ["--db", str(db)]
     done = subprocess.run(
-        [sys.executable, "-m", "lfgtui", *given], env=lfg.env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "lfgtui", *given],
+        env=lfg.env,
+        capture_output=True,
+        text=True,
+        timeout=60 * PATIENCE,
     )
     assert done.returncode == 2, done.stderr
     (line,) = done.stderr.splitlines()

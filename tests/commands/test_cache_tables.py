@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 from tests.support.lfg import Lfg, data, history
+from tests.support.patience import PATIENCE
 from tests.support.streams import LOOK_TWICE
 
 COLUMNS = ["outcome", "TTFT", "tok/s", "tokens", "cost", "cache", "duration"]
@@ -52,7 +53,11 @@ def test_the_headless_and_history_tables_show_each_tickets_cache_figure(tmp_path
     lfg = Lfg(tmp_path)
     lfg.scenario("look", LOOK_TWICE)
     done = subprocess.run(
-        lfg.args(lfg.tickets(TICKETS), "--headless"), env=lfg.env, capture_output=True, text=True, timeout=60
+        lfg.args(lfg.tickets(TICKETS), "--headless"),
+        env=lfg.env,
+        capture_output=True,
+        text=True,
+        timeout=60 * PATIENCE,
     )
     assert done.returncode == 0, done.stderr
     run_id = done.stderr.split("recorded as run ")[1].split()[0]

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from lfgtui.commands.main import main
+from tests.support.patience import PATIENCE
 
 BASH_ASKS = """
 source {script}
@@ -37,7 +38,7 @@ def test_bash_completes_commands_subcommands_options_and_choices(
 ) -> None:
     bash = tmp_path / "asks.sh"
     bash.write_text(BASH_ASKS.format(script=script("bash", tmp_path, capsys)))
-    done = subprocess.run(["bash", str(bash)], capture_output=True, text=True, timeout=30)
+    done = subprocess.run(["bash", str(bash)], capture_output=True, text=True, timeout=30 * PATIENCE)
     assert done.stderr == ""
     assert done.stdout.splitlines() == [
         "history",
@@ -56,7 +57,7 @@ def test_fish_completes_from_the_same_tree(tmp_path: Path, capsys: pytest.Captur
         ["fish", "--no-config", "-c", f"source {script('fish', tmp_path, capsys)}; {lines}"],
         capture_output=True,
         text=True,
-        timeout=30,
+        timeout=30 * PATIENCE,
     )
     assert done.stderr == ""
     assert done.stdout.splitlines() == [
@@ -77,7 +78,7 @@ def test_zsh_loads_the_script_through_bashcompinit(
         ["zsh", "-f", "-c", f"autoload -U compinit && compinit -u -D && source {path} && complete -p lfg"],
         capture_output=True,
         text=True,
-        timeout=30,
+        timeout=30 * PATIENCE,
     )
     assert done.returncode == 0, done.stderr
     assert "-F _lfg lfg" in done.stdout

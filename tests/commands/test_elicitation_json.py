@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 from tests.support.lfg import Lfg, of, text
+from tests.support.patience import PATIENCE
 
 
 def test_a_headless_run_says_the_question_and_declines_it(tmp_path: Path) -> None:
@@ -58,7 +59,7 @@ def test_a_headless_line_shows_the_agents_question_with_its_bidi_controls_visibl
     )
     tickets = lfg.tickets(f'[[ticket]]\nid = "rel"\nprompt = "x"\nprovider = "sim-acp"\nmodel = "{model}"\n')
     done = subprocess.run(
-        lfg.args(tickets, "--headless"), env=lfg.env, capture_output=True, text=True, timeout=60
+        lfg.args(tickets, "--headless"), env=lfg.env, capture_output=True, text=True, timeout=60 * PATIENCE
     )
     assert done.returncode == 0, done.stderr
     [line] = [line for line in done.stdout.splitlines() if "the agent asks you" in line]

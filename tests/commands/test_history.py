@@ -15,6 +15,7 @@ from lfgtui.formats import context_percent
 from lfgtui.run.approvals import Approvals
 from lfgtui.sim.server import SimServer
 from tests.support.lfg import Lfg, data, history, imported_by
+from tests.support.patience import PATIENCE
 from tests.support.recording import without_imported_at
 from tests.support.run import Answerer, run_writer
 
@@ -144,7 +145,7 @@ def test_a_reader_that_stops_reading_ends_the_command_quietly(
     )
     assert process.stdout is not None and process.stderr is not None
     process.stdout.close()  # before it writes a byte: its first write finds no reader
-    assert process.wait(timeout=60) == 141
+    assert process.wait(timeout=60 * PATIENCE) == 141
     assert process.stderr.read() == b""
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.lfg import free_port, imported_by
+from tests.support.patience import PATIENCE
 
 
 @pytest.fixture
@@ -24,7 +25,11 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 def lfg(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "lfgtui", *args], env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "lfgtui", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60 * PATIENCE,
     )
 
 
@@ -39,12 +44,12 @@ def test_sim_serve_runs_standalone_on_the_given_port(env: dict[str, str]) -> Non
     try:
         assert server.stdout is not None
         assert f"listening on http://127.0.0.1:{port}" in server.stdout.readline()
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=10) as response:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=10 * PATIENCE) as response:
             models = [m["id"] for m in json.load(response)["data"]]
         assert "agent-demo" in models
     finally:
         server.terminate()
-        server.wait(timeout=10)
+        server.wait(timeout=10 * PATIENCE)
 
 
 def test_sim_serve_maps_agents_model_names_and_answers_unknown_ones(env: dict[str, str]) -> None:
@@ -61,7 +66,7 @@ def test_sim_serve_maps_agents_model_names_and_answers_unknown_ones(env: dict[st
     def answer(model: str) -> dict[str, object]:
         body = json.dumps({"model": model, "messages": [{"role": "user", "content": "x"}]}).encode()
         request = urllib.request.Request(f"http://127.0.0.1:{port}/v1/chat/completions", data=body)
-        with urllib.request.urlopen(request, timeout=30) as response:
+        with urllib.request.urlopen(request, timeout=30 * PATIENCE) as response:
             return json.load(response)["choices"][0]["message"]
 
     try:
@@ -71,7 +76,7 @@ def test_sim_serve_maps_agents_model_names_and_answers_unknown_ones(env: dict[st
         assert answer("some-model-nobody-knows")["content"].startswith("Hello! I am the **lfg simulator**")
     finally:
         server.terminate()
-        server.wait(timeout=10)
+        server.wait(timeout=10 * PATIENCE)
 
 
 def test_sim_serve_refuses_a_malformed_model_rule(env: dict[str, str]) -> None:
@@ -156,12 +161,12 @@ def test_serve_survives_a_dropped_client(env: dict[str, str]) -> None:
             head = f"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-length: {len(body)}\r\n\r\n"
             sock.sendall((head + body).encode())
             assert sock.recv(100).startswith(b"HTTP/1.1 200")
-        time.sleep(0.2)
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=10) as response:
+        time.sleep(0.2)  # on purpose: a while in which a server the drop broke would end
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=10 * PATIENCE) as response:
             assert response.status == 200
     finally:
         server.terminate()
-        server.wait(timeout=10)
+        server.wait(timeout=10 * PATIENCE)
 
 
 COMMAND_MODULES = ("main", "subcommands", "ask", "run", "agents", "history", "resume", "remote")

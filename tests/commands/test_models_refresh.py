@@ -9,7 +9,6 @@ import json
 import logging
 import signal
 import subprocess
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,7 +17,9 @@ import pytest
 from lfgtui.network.kept import DATE_FORMAT
 from lfgtui.providers.model_catalogue import CATALOGUE_URL, cache_file, refresh_if_stale, refreshed_url
 from tests.support.catalogue import CatalogueServer
+from tests.support.fleet import eventually
 from tests.support.lfg import Lfg, command
+from tests.support.patience import PATIENCE
 
 NEW = {"anthropic": {"models": {"claude-opus-9-1": {"limit": {"context": 3_000_000, "output": 300_000}}}}}
 OLD = {"anthropic": {"models": {"claude-opus-0-1": {"limit": {"context": 1000, "output": 100}}}}}
@@ -55,17 +56,14 @@ def test_a_run_refreshes_a_day_old_catalogue_and_its_ticket_starts_while_the_cat
             assert run.stdout is not None
             started = next(line for line in run.stdout if json.loads(line)["type"] == "attempt_started")
             assert json.loads(started)["ticket"] == "t"
-            assert served.asked.wait(60), "the run asked for the catalogue"
+            assert served.asked.wait(60 * PATIENCE), "the run asked for the catalogue"
             assert _kept_date(cache) == old, "the ticket started while the catalogue had not answered"
             served.release()
-            for _ in range(600):  # the cache rewritten: a state, waited for while the ticket streams
-                if _kept_date(cache) != old:
-                    break
-                time.sleep(0.1)
+            eventually(lambda: _kept_date(cache) != old)  # the cache rewritten, while the ticket streams
             assert run.poll() is None, "the ticket was still streaming"
         finally:
             run.send_signal(signal.SIGINT)
-            _, stderr = run.communicate(timeout=60)
+            _, stderr = run.communicate(timeout=60 * PATIENCE)
     assert _kept_date(cache) != old
     assert "catalogue" not in stderr
     listed = command(lfg, "models", "anthropic", "--json", "--config", str(lfg.config), env=env)

@@ -9,7 +9,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,9 @@ from lfgtui.commands.main import main
 from lfgtui.history.lock import RunLock
 from lfgtui.sim.scenario import ScenarioLibrary
 from lfgtui.sim.server import SimServer
+from tests.support.fleet import eventually
 from tests.support.lfg import Lfg
+from tests.support.patience import PATIENCE
 from tests.support.recording import FAST_AGENT, record, record_tickets, sample_attempt, ticket, tickets_file
 from tests.support.streams import write_scenario
 from tests.support.terminal import Terminal
@@ -32,7 +33,7 @@ def fast_agent(scenario_dir: Path) -> None:
 
 def lfg(env: Lfg, *args: str) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "lfgtui", *args, "--config", str(env.config)]
-    return subprocess.run(command, env=env.env, capture_output=True, text=True, timeout=60)
+    return subprocess.run(command, env=env.env, capture_output=True, text=True, timeout=60 * PATIENCE)
 
 
 def counts(db: Path) -> tuple[int, ...]:
@@ -118,7 +119,7 @@ def test_replay_in_a_terminal_plays_the_run_and_quits(recorded: tuple[Lfg, Path,
         terminal.wait_for(b"2 completed")
         assert b"$?" not in terminal.output, "the replay knows the sim's prices: it costs $0"
         terminal.type(b"q")
-        assert process.wait(timeout=30) == 0
+        assert process.wait(timeout=30 * PATIENCE) == 0
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)
@@ -142,15 +143,10 @@ def test_a_resumed_run_prices_its_new_attempts(recorded: tuple[Lfg, Path, str]) 
         terminal.type(b"And then?")
         terminal.wait_for(b"And then?")
         terminal.type(b"\r")
-        for _ in range(300):
-            with sqlite3.connect(db) as conn:
-                ended = conn.execute("SELECT cost_usd FROM attempts WHERE number = 2 AND outcome IS NOT NULL")
-                cost = ended.fetchone()
-            if cost is not None:
-                break
-            time.sleep(0.1)
+        eventually(lambda: second_ended(db) is not None, 30)
+        cost = second_ended(db)
         terminal.type(b"q")
-        assert process.wait(timeout=30) == 0
+        assert process.wait(timeout=30 * PATIENCE) == 0
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)
@@ -163,6 +159,14 @@ def resume_in_terminal(env: Lfg, db: Path, run_id: str) -> tuple[Terminal, subpr
     command = [sys.executable, "-m", "lfgtui", "resume", run_id, "--db", str(db), "--config", str(env.config)]
     terminal = Terminal(columns=140)
     return terminal, terminal.start(command, env.env)
+
+
+def second_ended(db: Path) -> tuple[float | None] | None:
+    """The cost of the run's second attempt, once it has ended."""
+    with sqlite3.connect(db) as conn:
+        return conn.execute(
+            "SELECT cost_usd FROM attempts WHERE number = 2 AND outcome IS NOT NULL"
+        ).fetchone()
 
 
 def attempts_of(db: Path) -> int:
@@ -190,18 +194,15 @@ def test_an_imported_run_asks_before_its_tools_work_outside_this_folder(
         terminal.wait_for(b"not applied here")
         terminal.type(answer)
         if answer == b"n":
-            assert process.wait(timeout=30) == 2
+            assert process.wait(timeout=30 * PATIENCE) == 2
             terminal.wait_for(b"was not resumed: nothing ran")
         else:
             terminal.type(b"i")
             terminal.wait_for(b"your next prompt")
             terminal.type(b"And then?\r")
-            for _ in range(300):
-                if attempts_of(other) == 3:
-                    break
-                time.sleep(0.1)
+            eventually(lambda: attempts_of(other) == 3, 30)
             terminal.type(b"q")
-            assert process.wait(timeout=30) == 0
+            assert process.wait(timeout=30 * PATIENCE) == 0
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)

@@ -20,6 +20,7 @@ from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from tests.support.lfg import DEMO, Lfg, ending, many_tickets, of, quick_demo, text
+from tests.support.patience import PATIENCE
 from tests.support.terminal import Terminal
 
 
@@ -105,7 +106,7 @@ async def test_a_dependency_chain_passes_the_answer_on(lfg: Lfg, sim: SimServer)
     process = await asyncio.create_subprocess_exec(
         *lfg.args(tickets, "--json"), env=lfg.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
-    stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
+    stdout, stderr = await asyncio.wait_for(process.communicate(), 60 * PATIENCE)
     events = [json.loads(line) for line in stdout.decode().splitlines()]
     assert process.returncode == 0, stderr.decode()
     order = [(e["ticket"], e["type"]) for e in events if e["type"] in ("attempt_started", "attempt_ended")]
@@ -260,7 +261,7 @@ def test_non_finite_numbers_in_tool_arguments_are_invalid_and_never_printed(lfg:
         '[[ticket]]\nid = "n"\nprompt = "go"\nmodel = "nan"\ntools = ["run_command"]\nauto_approve = true\n'
     )
     done = subprocess.run(
-        lfg.args(tickets, "--json"), env=lfg.env, capture_output=True, text=True, timeout=60
+        lfg.args(tickets, "--json"), env=lfg.env, capture_output=True, text=True, timeout=60 * PATIENCE
     )
     assert done.returncode == 0, done.stderr
     events = [json.loads(line, parse_constant=_no_constants) for line in done.stdout.splitlines()]
@@ -303,7 +304,7 @@ def test_sigint_cancels_every_ticket_and_exits_130(lfg: Lfg) -> None:
         if '"type": "text"' in line:
             break
     process.send_signal(signal.SIGINT)
-    rest, _ = process.communicate(timeout=30)
+    rest, _ = process.communicate(timeout=30 * PATIENCE)
     events = [json.loads(line) for line in lines + rest.splitlines(keepends=True)]
     assert process.returncode == 130
     assert {t: ending(events, t)["outcome"] for t in "abc"} == {
@@ -315,7 +316,7 @@ def test_sigint_cancels_every_ticket_and_exits_130(lfg: Lfg) -> None:
 
 def open_once_read(fifo: Path, process: subprocess.Popen[Any]) -> int:
     """The write end of `fifo`, opened once lfg has opened it to read: lfg is then loading the file."""
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 30 * PATIENCE
     while True:
         try:
             fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
@@ -338,7 +339,7 @@ def wait_until_reading_the_pipe(process: subprocess.Popen[Any]) -> None:
     wchan = Path(f"/proc/{process.pid}/wchan")
     if not wchan.exists():
         pytest.skip("needs /proc to see where lfg waits")
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 30 * PATIENCE
     while not wchan.read_text().endswith("pipe_read"):
         assert process.poll() is None and time.monotonic() < deadline, "lfg never waited in the pipe's read"
         time.sleep(0.01)
@@ -361,7 +362,7 @@ def test_sigint_while_loading_the_tickets_exits_130_in_one_line(lfg: Lfg, writte
             else:
                 wait_until_reading_the_pipe(process)
             process.send_signal(signal.SIGINT)
-            out, err = process.communicate(timeout=30)
+            out, err = process.communicate(timeout=30 * PATIENCE)
     finally:
         process.kill()
     assert process.returncode == 130
@@ -377,7 +378,7 @@ def test_sigterm_exits_143(lfg: Lfg) -> None:
         if '"type": "text"' in line:
             break
     process.send_signal(signal.SIGTERM)
-    rest, _ = process.communicate(timeout=30)
+    rest, _ = process.communicate(timeout=30 * PATIENCE)
     assert process.returncode == 143
     lines = [json.loads(line) for line in rest.splitlines()]
     (end,) = [line for line in lines if line["type"] == "attempt_ended"]
@@ -390,7 +391,7 @@ def test_readable_progress_and_closing_table(lfg: Lfg) -> None:
         '[[ticket]]\nid = "bad"\nprompt = "x"\nmodel = "fault-404"\n'
     )
     done = subprocess.run(
-        lfg.args(tickets, "--headless"), env=lfg.env, capture_output=True, text=True, timeout=60
+        lfg.args(tickets, "--headless"), env=lfg.env, capture_output=True, text=True, timeout=60 * PATIENCE
     )
     assert done.returncode == 1
     out = done.stdout
@@ -435,8 +436,8 @@ def test_in_a_terminal_a_run_that_never_starts_leaves_nothing_running(lfg: Lfg, 
             with os.fdopen(open_once_read(tickets, process), "w"):
                 wait_until_reading_the_pipe(process)
                 process.send_signal(signal.SIGINT)
-                process.wait(timeout=30)
-        code = process.wait(timeout=30)
+                process.wait(timeout=30 * PATIENCE)
+        code = process.wait(timeout=30 * PATIENCE)
         left = still_running_in_session(process.pid)
     finally:
         process.kill()
@@ -453,7 +454,7 @@ def test_a_terminal_without_a_keyboard_gets_progress_lines_not_the_tui(lfg: Lfg)
     tickets = lfg.tickets('[[ticket]]\nid = "good"\nprompt = "x"\nmodel = "hello"\n')
     process = terminal.start(lfg.args(tickets, "--no-history"), lfg.env, stdin=subprocess.DEVNULL)
     try:
-        assert process.wait(timeout=60) == 0
+        assert process.wait(timeout=60 * PATIENCE) == 0
     finally:
         process.kill()
         terminal.hang_up()
@@ -463,7 +464,11 @@ def test_a_terminal_without_a_keyboard_gets_progress_lines_not_the_tui(lfg: Lfg)
 
 def test_the_demo_runs_offline_and_its_tickets_build_on_what_they_saw(lfg: Lfg) -> None:
     done = subprocess.run(
-        lfg.args(quick_demo(lfg.workdir), "--json"), env=lfg.env, capture_output=True, text=True, timeout=60
+        lfg.args(quick_demo(lfg.workdir), "--json"),
+        env=lfg.env,
+        capture_output=True,
+        text=True,
+        timeout=60 * PATIENCE,
     )
     assert done.returncode == 0, done.stderr
     events = [json.loads(line) for line in done.stdout.splitlines()]

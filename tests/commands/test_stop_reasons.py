@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from tests.support.lfg import Lfg, ending, of, text
+from tests.support.patience import PATIENCE
 
 TICKETS = """
 [[ticket]]
@@ -87,7 +88,7 @@ def test_refusals_filters_and_cut_answers_are_no_completion_and_the_history_coun
         env=lfg.env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=60 * PATIENCE,
     )
     assert stats.returncode == 0, stats.stderr
     by_model = {(s["provider"], s["model"]): s for s in json.loads(stats.stdout)}
@@ -102,7 +103,7 @@ def test_refusals_filters_and_cut_answers_are_no_completion_and_the_history_coun
         env=lfg.env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=60 * PATIENCE,
     ).stdout
     assert "ended early" in table.splitlines()[0]
     assert any("refusal" in line and "1 refused" in line for line in table.splitlines())

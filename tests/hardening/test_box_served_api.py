@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.lfg import Lfg, free_port, of
+from tests.support.patience import PATIENCE
 from tests.support.serving import API_PROBE, TOKEN
 
 
@@ -52,7 +53,7 @@ async def test_a_boxed_command_gets_no_200_from_the_served_api_with_the_runs_tok
         *lfg.args(tickets, *args), env=lfg.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     try:
-        out, err = await asyncio.wait_for(process.communicate(), 90)
+        out, err = await asyncio.wait_for(process.communicate(), 90 * PATIENCE)
     except TimeoutError:
         process.kill()
         raise

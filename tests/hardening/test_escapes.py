@@ -8,13 +8,14 @@ import json
 import sqlite3
 import subprocess
 import sys
-import time
 import tomllib
 from pathlib import Path
 
 import pytest
 
+from tests.support.fleet import eventually
 from tests.support.lfg import Lfg
+from tests.support.patience import PATIENCE
 from tests.support.terminal import Terminal
 
 HOSTILE = (
@@ -79,10 +80,12 @@ def test_the_tui_shows_escape_sequences_without_obeying_them(tmp_path: Path) -> 
     try:
         terminal.wait_for(b"END-OF-ANSWER")
         terminal.wait_for("␛]0;pwned␇".encode())
+        asked, after = b"Cancel them and quit?", len(terminal.output)
         terminal.type(b"q")
-        time.sleep(0.5)
-        terminal.type(b"y")  # the failing ticket may still be retrying: quitting asks first
-        assert process.wait(timeout=30) in (0, 1, 130)
+        eventually(lambda: process.poll() is not None or asked in terminal.output[after:])
+        if asked in terminal.output[after:]:  # the failing ticket may still be retrying: quitting asks first
+            terminal.type(b"y")
+        assert process.wait(timeout=30 * PATIENCE) in (0, 1, 130)
     finally:
         process.kill()
         terminal.hang_up()
@@ -93,14 +96,17 @@ def test_headless_lines_and_ask_are_inert_and_ndjson_is_lossless(tmp_path: Path)
     lfg, tickets = hostile_lfg(tmp_path)
     db = tmp_path / "h.sqlite3"
     progress = subprocess.run(
-        lfg.args(tickets, "--headless", "--db", str(db)), env=lfg.env, capture_output=True, timeout=60
+        lfg.args(tickets, "--headless", "--db", str(db)),
+        env=lfg.env,
+        capture_output=True,
+        timeout=60 * PATIENCE,
     )
     assert progress.returncode == 1
     assert_inert(progress.stdout + progress.stderr)
     assert "␛]0;pwned␇".encode() in progress.stdout
 
     ndjson = subprocess.run(
-        lfg.args(tickets, "--json", "--no-history"), env=lfg.env, capture_output=True, timeout=60
+        lfg.args(tickets, "--json", "--no-history"), env=lfg.env, capture_output=True, timeout=60 * PATIENCE
     )
     assert b"\x1b" not in ndjson.stdout and b"\xc2\x9b" not in ndjson.stdout
     events = [json.loads(line) for line in ndjson.stdout.splitlines()]
@@ -119,7 +125,7 @@ def test_headless_lines_and_ask_are_inert_and_ndjson_is_lossless(tmp_path: Path)
         [sys.executable, "-m", "lfgtui", "ask", "x", "--model", "hostile"],
         env=lfg.env,
         capture_output=True,
-        timeout=60,
+        timeout=60 * PATIENCE,
     )
     assert_inert(ask.stdout + ask.stderr)
     assert "think ␛]0;pwned␇ hard".encode() in ask.stderr
@@ -135,7 +141,7 @@ def test_a_provider_error_message_is_inert(tmp_path: Path, mode: str) -> None:
     )
     tickets = lfg.tickets('[[ticket]]\nid = "a"\nprompt = "x"\nmodel = "angry"\n')
     done = subprocess.run(
-        lfg.args(tickets, mode, "--no-history"), env=lfg.env, capture_output=True, timeout=60
+        lfg.args(tickets, mode, "--no-history"), env=lfg.env, capture_output=True, timeout=60 * PATIENCE
     )
     assert done.returncode == 1
     assert_inert(done.stdout + done.stderr)

@@ -28,6 +28,7 @@ from lfgtui.sim.protocols import default_protocols
 from lfgtui.sim.scenario import parse_scenario
 from lfgtui.sim.wire import SimRequest, count_usage
 from tests.support.adapters import ADAPTERS, Adapter
+from tests.support.patience import PATIENCE
 from tests.support.streams import ask
 
 T = TypeVar("T")
@@ -104,7 +105,7 @@ class Replayer:
         self.provider: Provider = self.run(self._make(adapter, url))
 
     def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=30)
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=30 * PATIENCE)
 
     @staticmethod
     async def _make(adapter: Adapter, url: str) -> Provider:
@@ -141,7 +142,7 @@ class Replayer:
         self.server.close()
         self.run(self.server.wait_closed())
         self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
+        self.thread.join(5 * PATIENCE)
         self.loop.close()
 
 

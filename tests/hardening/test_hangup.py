@@ -21,6 +21,7 @@ import pytest
 
 from lfgtui.history.lock import RunLock
 from tests.support.lfg import Lfg
+from tests.support.patience import PATIENCE
 from tests.support.signals import TICKETS, saved, wait_for_text
 from tests.support.stuck import exit_code
 from tests.support.terminal import Terminal
@@ -99,7 +100,10 @@ def recorded(tmp_path: Path) -> Iterator[tuple[Lfg, Path, str]]:
     lfg = Lfg(tmp_path)
     db = tmp_path / "h.sqlite3"
     done = subprocess.run(
-        lfg.args(lfg.tickets(QUICK), "--json", "--db", str(db)), env=lfg.env, capture_output=True, timeout=60
+        lfg.args(lfg.tickets(QUICK), "--json", "--db", str(db)),
+        env=lfg.env,
+        capture_output=True,
+        timeout=60 * PATIENCE,
     )
     assert done.returncode == 0, done.stderr
     yield lfg, db, run_id(db)
@@ -161,7 +165,7 @@ def serving(recorded: tuple[Lfg, Path, str], tmp_path: Path) -> Iterator[tuple[L
         yield lfg, url, token
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        server.wait(timeout=30 * PATIENCE)
 
 
 @pytest.mark.parametrize("controlling", [True, False], ids=["sighup", "eof-only"])

@@ -21,6 +21,7 @@ from lfgtui.history.recorded import recorded_run
 from lfgtui.history.store import Selection, Store
 from lfgtui.sim.server import SimServer
 from tests.support.lfg import Lfg, of, text
+from tests.support.patience import PATIENCE
 from tests.support.serving import TOKEN
 from tests.support.streams import GATED_WRITE, write_scenario
 
@@ -153,7 +154,7 @@ async def test_a_queued_message_with_a_lone_surrogate_runs_as_the_next_turn_and_
     events: list[dict[str, Any]] = []
     answer: tuple[int, Any] | None = None
     try:
-        async with asyncio.timeout(90):
+        async with asyncio.timeout(90 * PATIENCE):
             served = re.search(r"serving this run at (\S+)", (await process.stderr.readline()).decode())
             assert served is not None
             headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}

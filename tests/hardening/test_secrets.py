@@ -15,6 +15,7 @@ from lfgtui.commands import main as cli
 from lfgtui.providers.errors import REDACTED, redact
 from tests.support.hardening import FAKE_KEY, KEY_VAR
 from tests.support.lfg import Lfg
+from tests.support.patience import PATIENCE
 
 ECHO_401 = """
     ttft_ms = 10
@@ -87,7 +88,7 @@ def test_the_key_is_in_nothing_lfg_writes(
     }
     written: list[str] = []
     for process in runs.values():
-        written += process.communicate(timeout=60)
+        written += process.communicate(timeout=60 * PATIENCE)
         assert process.returncode == 1, written[-1]
     events = [json.loads(line) for line in written[0].splitlines()]
     endings = {e["ticket"]: e for e in events if e["type"] == "attempt_ended"}

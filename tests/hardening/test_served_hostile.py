@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 from tests.support.hardening import recorded
 from tests.support.lfg import Lfg, text
+from tests.support.patience import PATIENCE
 from tests.support.remote import flood
 from tests.support.serving import TOKEN
 
@@ -125,7 +126,7 @@ class Started:
 async def until(condition: Callable[[], T | None], *alive: Started) -> T:
     """What `condition` gives once it gives something; fails the test when one of `alive` ends
     first, or after `RUN_S`."""
-    async with asyncio.timeout(RUN_S):
+    async with asyncio.timeout(RUN_S * PATIENCE):
         while not (found := condition()):
             for started in alive:
                 assert started.process.returncode is None, f"ended early: {started.stderr.read_text()}"
@@ -139,7 +140,7 @@ async def answer(port: int, request: bytes, enough: Callable[[bytes], bool] = la
     got = b""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
-        async with asyncio.timeout(RUN_S):
+        async with asyncio.timeout(RUN_S * PATIENCE):
             writer.write(request)
             while not enough(got) and (chunk := await reader.read(65536)):
                 got += chunk
@@ -196,7 +197,7 @@ async def stall(port: int, into: list[socket.socket]) -> None:
         watcher.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         watcher.setblocking(False)
         into.append(watcher)
-        async with asyncio.timeout(RUN_S):
+        async with asyncio.timeout(RUN_S * PATIENCE):
             await loop.sock_connect(watcher, ("127.0.0.1", port))
             await loop.sock_sendall(watcher, watching())
         assert await until(functools.partial(status_line, watcher)) == STREAMED
@@ -277,11 +278,11 @@ async def test_a_served_run_beside_hostile_peers_completes_and_its_watcher_gets_
             flood(port, FLOOD, floods_and_stalled)
             release.write_text("")  # the run goes on, and ends, with all of these still open
             peak = before
-            async with asyncio.timeout(RUN_S):
+            async with asyncio.timeout(RUN_S * PATIENCE):
                 while runner.returncode is None:
                     peak = max(peak, peak_memory(runner.pid) or peak)
                     await asyncio.sleep(0.1)
-        async with asyncio.timeout(RUN_S):
+        async with asyncio.timeout(RUN_S * PATIENCE):
             await attach.wait()
     finally:
         for process in (runner, attach):

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.lfg import Lfg
+from tests.support.patience import PATIENCE
 from tests.support.signals import TICKETS, saved, wait_for_text
 from tests.support.terminal import Terminal
 
@@ -51,7 +52,7 @@ def check_cancelled_and_flushed(db: Path) -> None:
 def test_tui_signal_cancels_and_flushes(tmp_path: Path, sig: signal.Signals, code: int) -> None:
     _, db, terminal, process = run_on_a_terminal(tmp_path)
     process.send_signal(sig)
-    assert process.wait(timeout=30) == code
+    assert process.wait(timeout=30 * PATIENCE) == code
     terminal.hang_up()
     assert b"recorded as run" in terminal.output
     assert b"Traceback" not in terminal.output
@@ -65,7 +66,7 @@ def test_headless_streams_on_after_the_terminal_is_gone_until_the_hangup(tmp_pat
     terminal.hang_up()
     wait_for_text(db, more_than=streamed(db) + 200)  # it streams on, writing to a terminal that is gone
     process.send_signal(signal.SIGHUP)
-    assert process.wait(timeout=30) == 129
+    assert process.wait(timeout=30 * PATIENCE) == 129
     check_cancelled_and_flushed(db)
 
 
@@ -75,7 +76,7 @@ def wait_until_loaded(process: subprocess.Popen[str], library: str) -> None:
     maps = Path(f"/proc/{process.pid}/maps")
     if not maps.exists():
         pytest.skip("needs /proc to see what lfg has loaded")
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 30 * PATIENCE
     while library not in maps.read_text():
         assert process.poll() is None and time.monotonic() < deadline, f"lfg never loaded {library}"
         time.sleep(0.001)
@@ -96,7 +97,7 @@ def test_ctrl_c_while_lfg_starts_exits_130_without_a_traceback(tmp_path: Path, l
     try:
         wait_until_loaded(process, library)
         process.send_signal(signal.SIGINT)
-        _, err = process.communicate(timeout=30)
+        _, err = process.communicate(timeout=30 * PATIENCE)
     finally:
         process.kill()
     assert process.returncode == 130, err
@@ -122,6 +123,8 @@ def test_a_ctrl_c_python_swallows_in_a_finalizer_is_still_seen() -> None:
     """Python ignores a KeyboardInterrupt raised in a finalizer (as in an import's module lock
     callback, where Ctrl-C while lfg started once went unseen and the run went on): lfg remembers
     every Ctrl-C, and asks before it starts a run."""
-    done = subprocess.run([sys.executable, "-c", SWALLOWED], capture_output=True, text=True, timeout=30)
+    done = subprocess.run(
+        [sys.executable, "-c", SWALLOWED], capture_output=True, text=True, timeout=30 * PATIENCE
+    )
     assert "Exception ignored" in done.stderr and "KeyboardInterrupt" in done.stderr, done.stderr
     assert done.stdout == "seen\n", done.stderr

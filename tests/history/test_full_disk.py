@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.support.lfg import Lfg
+from tests.support.patience import PATIENCE
 
 STORY = '[[ticket]]\nid = "story"\nprompt = "x"\nmodel = "long-answer:repeat=12,tokens_per_s=400"\n'
 
@@ -89,7 +90,7 @@ def test_a_disk_given_room_before_the_run_ends_gets_every_ticket_s_outcome(tmp_p
         assert ended["outcome"] == "completed"
         disk(process, full=False)
         (lfg.workdir / "room").touch()
-        _, err = process.communicate(timeout=60)
+        _, err = process.communicate(timeout=60 * PATIENCE)
     finally:
         process.kill()
     assert "lfg: history stopped recording this run: " in err
@@ -106,7 +107,7 @@ def test_a_disk_full_to_the_end_says_what_the_history_lacks_and_exits_3(tmp_path
     db = tmp_path / "h.sqlite3"
     process = start(lfg, lfg.tickets(STORY), db)
     try:
-        _, err = process.communicate(timeout=60)
+        _, err = process.communicate(timeout=60 * PATIENCE)
     finally:
         process.kill()
     *_, last = err.splitlines()

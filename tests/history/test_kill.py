@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from tests.support.lfg import Lfg
+from tests.support.patience import PATIENCE
 
 PROGRESS = """
     SELECT t.ticket, p.kind, p.text FROM parts p JOIN attempts a ON a.id = p.attempt_id
@@ -22,12 +23,12 @@ PROGRESS = """
 
 def history(lfg: Lfg, db: Path, *args: str) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "lfgtui", "history", *args, "--db", str(db), "--config", str(lfg.config)]
-    return subprocess.run(command, env=lfg.env, capture_output=True, text=True, timeout=60)
+    return subprocess.run(command, env=lfg.env, capture_output=True, text=True, timeout=60 * PATIENCE)
 
 
 def wait_until_recorded(db: Path, deadline_s: float = 30) -> dict[str, str]:
     """Poll the file as another process would, until both tickets have something on disk."""
-    deadline = time.monotonic() + deadline_s
+    deadline = time.monotonic() + deadline_s * PATIENCE
     while time.monotonic() < deadline:
         if db.exists():
             with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
@@ -73,7 +74,7 @@ def test_sigkill_mid_stream_leaves_a_readable_file_and_interrupted_attempts(tmp_
     try:
         wait_until_recorded(db)
         process.send_signal(signal.SIGKILL)
-        stdout, _ = process.communicate(timeout=30)
+        stdout, _ = process.communicate(timeout=30 * PATIENCE)
     finally:
         process.kill()
         pid_file = lfg.workdir / "hang.pid"
@@ -126,7 +127,7 @@ def test_sigterm_and_sigint_flush_the_cancelled_attempts_before_exiting(tmp_path
             if '"type": "text"' in line:
                 break
         process.send_signal(sig)
-        rest, _ = process.communicate(timeout=30)
+        rest, _ = process.communicate(timeout=30 * PATIENCE)
         assert process.returncode == code
         events = [json.loads(line) for line in [*lines, *rest.splitlines()]]
         streamed = "".join(e["text"] for e in events if e["type"] == "text")

@@ -19,6 +19,7 @@ from lfgtui.run.requests import Approve, Queue, RemoveHeld, Steer
 from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
+from tests.support.patience import PATIENCE
 
 TICKET = (
     '[[ticket]]\nid = "t"\nprompt = "Look around."\nprovider = "sim"\nmodel = "steer-rounds"\n'
@@ -41,7 +42,7 @@ async def test_an_export_has_each_steered_and_queued_turn_at_its_place(
         run = Run(loaded.tickets, providers, Approvals(yes=False, askable=True), [events.append])
         run.record(history)
         run.start()
-        async with asyncio.timeout(20):
+        async with asyncio.timeout(20 * PATIENCE):
             while not (asked := [e for e in events if isinstance(e, ApprovalAsked)]):
                 await asyncio.sleep(0.01)
         assert run.ask(Steer("t", "Answer in French."), "127.0.0.1 (ada)") is None
@@ -50,7 +51,7 @@ async def test_an_export_has_each_steered_and_queued_turn_at_its_place(
         dropped = run.states["t"].inbox.held[-1].id
         assert run.ask(RemoveHeld("t", dropped), "you") is None
         assert run.ask(Approve("t", asked[0].call_id, True), "you") is None
-        outcomes = await asyncio.wait_for(run.wait(), 30)
+        outcomes = await asyncio.wait_for(run.wait(), 30 * PATIENCE)
     assert outcomes == {"t": Outcome.COMPLETED}
     with Store.open(db) as store:
         markdown = to_markdown(store.load(Selection(history.run_id)))

@@ -23,6 +23,7 @@ from lfgtui.history.lock import RunLock
 from lfgtui.history.store import Selection, Store
 from lfgtui.tools.sandbox_home import state_copies
 from tests.support.lfg import Lfg as LfgRun
+from tests.support.patience import PATIENCE
 from tests.support.recording import older_lfg_recording, record, sample_attempt, without_imported_at
 from tests.support.terminal import Terminal
 
@@ -391,7 +392,7 @@ def test_delete_asks_on_a_terminal(tmp_path: Path) -> None:
         terminal.wait_for(b"[y/N]")
         assert b"1 ticket, 1 attempt" in terminal.output
         terminal.type(answer)
-        assert process.wait(timeout=60) == code, terminal.output.decode()
+        assert process.wait(timeout=60 * PATIENCE) == code, terminal.output.decode()
         with Store.open(db) as store:
             assert len(store.list_runs()) == left
     with Store.open(db) as store:
@@ -478,7 +479,7 @@ def test_replay_and_resume_of_a_damaged_file_say_so_without_a_traceback(tmp_path
         [sys.executable, "-m", "lfgtui", command, run_id, "--db", str(db)],
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=60 * PATIENCE,
         env=os.environ | {"XDG_CONFIG_HOME": str(tmp_path / "config")},
     )
     assert done.returncode != 0 and "Traceback" not in done.stderr

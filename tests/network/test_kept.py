@@ -18,6 +18,7 @@ from lfgtui.agents_registry.npm import npm_environment
 from lfgtui.network.environment import PROXY_AND_CERTIFICATES
 from lfgtui.network.kept import DATE_FORMAT, Document
 from lfgtui.providers.catalog import AGENT_ENV
+from tests.support.patience import PATIENCE
 
 
 @contextmanager
@@ -56,15 +57,15 @@ def _document(url: str, cache: Path) -> Document[list[str]]:
 def test_fetched_then_cached_then_bundled_each_with_its_date(tmp_path: Path) -> None:
     cache = tmp_path / "cache" / "doc.json"
     with serving(json.dumps({"names": ["a", "b"]}).encode()) as url:
-        fetched = _document(url, cache).read(timeout=10)
+        fetched = _document(url, cache).read(timeout=10 * PATIENCE)
     assert (fetched.value, fetched.source, fetched.why) == (["a", "b"], "fetched", None)
     assert fetched.describe("the list") == f"the list at {url}, fetched {fetched.date}"
 
-    cached = _document(url, cache).read(timeout=10)  # the server is gone
+    cached = _document(url, cache).read(timeout=10 * PATIENCE)  # the server is gone
     assert (cached.value, cached.source, cached.date) == (["a", "b"], "cache", fetched.date)
     assert cached.describe("the list").startswith(f"a cached copy of {fetched.date} (the list at {url} could")
 
-    bundled = _document(url, tmp_path / "none.json").read(timeout=10)
+    bundled = _document(url, tmp_path / "none.json").read(timeout=10 * PATIENCE)
     assert (bundled.value, bundled.source, bundled.date) == (["bundled"], "bundled", "2026-01-02")
     assert bundled.describe("the list").startswith("lfg's own copy of 2026-01-02 (the list at ")
 
@@ -72,7 +73,7 @@ def test_fetched_then_cached_then_bundled_each_with_its_date(tmp_path: Path) -> 
 def test_a_document_check_refuses_falls_back_and_is_not_cached(tmp_path: Path) -> None:
     cache = tmp_path / "doc.json"
     with serving(b'{"not": "it"}') as url:
-        read = _document(url, cache).read(timeout=10)
+        read = _document(url, cache).read(timeout=10 * PATIENCE)
     assert (read.source, read.why) == ("bundled", f"{url}: no names")
     assert not cache.exists()
 

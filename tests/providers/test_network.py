@@ -26,6 +26,8 @@ from lfgtui.providers.errors import ErrorKind, classify
 from lfgtui.providers.network import HIGH_WATER, AsyncioBackend, AsyncioStream
 from lfgtui.providers.registry import Providers
 from lfgtui.sim.server import SimServer
+from tests.support.patience import PATIENCE
+from tests.support.run import settle
 from tests.support.streams import ask, collect, gauged_and_received_rates
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -75,6 +77,7 @@ async def test_a_body_past_the_flow_control_mark_arrives_whole() -> None:
 
 async def test_a_connection_the_server_closed_while_idle_is_not_reused() -> None:
     connections = 0
+    closed = asyncio.Event()
 
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         nonlocal connections
@@ -83,12 +86,13 @@ async def test_a_connection_the_server_closed_while_idle_is_not_reused() -> None
         writer.write(response(b"one"))  # keep-alive by default, then closed anyway
         await writer.drain()
         writer.close()
+        await writer.wait_closed()
+        closed.set()
 
     async with serving(handler) as port, http_client(config("")) as client:
         first = await client.get(f"http://127.0.0.1:{port}/")
-        while connections < 1:
-            await asyncio.sleep(0.01)
-        await asyncio.sleep(0.05)  # let the FIN arrive: the pool must see the idle connection is gone
+        await asyncio.wait_for(closed.wait(), 10 * PATIENCE)  # the FIN sent: the pool must see it is gone
+        await settle()  # the client's side of the loop reads it
         second = await client.get(f"http://127.0.0.1:{port}/")
     assert (first.content, second.content) == (b"one", b"one") and connections == 2
 
@@ -211,7 +215,7 @@ async def test_a_flowing_stream_is_held_for_more_bytes_but_never_the_first_reads
     monkeypatch.setattr(network, "FLOWING_S", 3600.0)  # one flow however slow this machine is
     listener = socket.create_server(("127.0.0.1", 0))
     listener.setblocking(False)
-    stream = await AsyncioBackend().connect_tcp("127.0.0.1", listener.getsockname()[1], timeout=30)
+    stream = await AsyncioBackend().connect_tcp("127.0.0.1", listener.getsockname()[1], timeout=30 * PATIENCE)
     server, _ = await asyncio.get_running_loop().sock_accept(listener)
     server.setblocking(True)  # each send whole (loopback buffers hold them all)
     protocol = stream._protocol  # type: ignore[attr-defined]
@@ -284,7 +288,9 @@ async def test_flowing_streams_held_together_are_released_by_one_tick(
     loop = asyncio.get_running_loop()
     streams, servers = [], []
     for _ in range(3):
-        streams.append(await AsyncioBackend().connect_tcp("127.0.0.1", listener.getsockname()[1], timeout=30))
+        streams.append(
+            await AsyncioBackend().connect_tcp("127.0.0.1", listener.getsockname()[1], timeout=30 * PATIENCE)
+        )
         server, _ = await loop.sock_accept(listener)
         server.setblocking(True)
         servers.append(server)

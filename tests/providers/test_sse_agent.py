@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -34,6 +33,7 @@ from lfgtui.sim.protocols.agent import AgentEncoder, AgentProtocol
 from lfgtui.sim.scenario import FaultKind, ScenarioLibrary
 from lfgtui.sim.server import SimServer
 from lfgtui.sim.wire import BadRequest, Piece, PieceKind, SimRequest, SimUsage, estimate_input_tokens
+from tests.support.fleet import until
 from tests.support.streams import CannedServer, ask, collect
 
 FAST = (0.01, 0.01, 0.01)
@@ -203,10 +203,7 @@ async def test_cancelling_closes_the_connection(provider: AgentSSEProvider, sim:
             break
     await stream.aclose()
     record = sim.log[0]
-    for _ in range(100):
-        if record.disconnected_at is not None:
-            break
-        await asyncio.sleep(0.01)
+    await until(lambda: record.disconnected_at is not None, 10)
     assert record.disconnected_at is not None and record.ended_at is None
 
 

@@ -32,6 +32,7 @@ from lfgtui.providers.base import ProviderConfig
 from lfgtui.providers.registry import InProcessBackend, Providers
 from lfgtui.providers.worker import Open, ProviderWorker, ProviderWorkerError
 from lfgtui.sim.server import SimServer
+from tests.support.patience import PATIENCE
 from tests.support.streams import (
     SURROGATE_MIDWAY,
     ask,
@@ -104,7 +105,7 @@ async def test_closing_a_stream_closes_its_connection_in_the_worker(sim: SimServ
             if isinstance(event, TextDelta):
                 break
         await stream.aclose()
-        await asyncio.wait_for(sim.log[-1].disconnected.wait(), 10)
+        await asyncio.wait_for(sim.log[-1].disconnected.wait(), 10 * PATIENCE)
         again = await collect(await providers.get("sim"), ask("hello"))
     assert again.error is None and again.text
 
@@ -119,7 +120,7 @@ async def test_a_dead_worker_fails_its_streams_and_the_next_call_starts_a_new_on
         (first,) = providers.worker_pids
         os.kill(first, signal.SIGKILL)
         with pytest.raises(ProviderWorkerError, match="worker process exited"):
-            async with asyncio.timeout(20):
+            async with asyncio.timeout(20 * PATIENCE):
                 async for _event in stream:
                     pass
         again = await collect(provider, ask("hello"))
@@ -169,7 +170,7 @@ def listening_ports(pid: int) -> set[int]:
 
 def hold_the_loop_until_it_listens(pid: int) -> None:
     """Block the caller's event loop, as the UI's imports block it, until process `pid` listens."""
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 60 * PATIENCE
     while not listening_ports(pid):
         assert time.monotonic() < deadline, "the child never started the sim: it was not asked"
         time.sleep(0.01)
@@ -226,10 +227,10 @@ async def test_a_dead_child_fails_only_its_own_streams(sim: SimServer) -> None:
                     break
         os.kill(anthropic_pid, signal.SIGKILL)
         with pytest.raises(ProviderWorkerError, match="worker process exited"):
-            async with asyncio.timeout(20):
+            async with asyncio.timeout(20 * PATIENCE):
                 async for _event in streams[1]:
                     pass
-        async with asyncio.timeout(60):
+        async with asyncio.timeout(60 * PATIENCE):
             rest = [event async for event in streams[0]]
         assert isinstance(rest[-1], CallEnded), "the other SDK's stream went on to its end"
         assert openai_pid in providers.worker_pids
@@ -255,13 +256,13 @@ async def test_streams_spread_over_children_of_one_sdk_and_a_dead_one_fails_only
                 if isinstance(event, TextDelta):
                     break
         await streams.pop().aclose()
-        await asyncio.wait_for(sim.log[-1].disconnected.wait(), 10)
+        await asyncio.wait_for(sim.log[-1].disconnected.wait(), 10 * PATIENCE)
         victim = providers.worker_pids[1]
         os.kill(victim, signal.SIGKILL)
 
         async def to_the_end(stream: AsyncIterator[Event]) -> str:
             try:
-                async with asyncio.timeout(60):
+                async with asyncio.timeout(60 * PATIENCE):
                     events = [event async for event in stream]
             except ProviderWorkerError:
                 return "failed"

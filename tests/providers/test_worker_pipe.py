@@ -12,6 +12,7 @@ import pytest
 
 from lfgtui.events import EventFactory, TextDelta, observed
 from lfgtui.providers.worker import HEADER, ChildPipes, Ended, Frames, Inbox, ProviderWorker, frame
+from tests.support.patience import PATIENCE
 
 MESSAGES: list[Any] = [
     [(1, observed(EventFactory("t", 1)(TextDelta, text="hello ")))],
@@ -51,7 +52,7 @@ async def pipes_of(script: str) -> tuple[list[list[Any]], BaseException | None]:
     )
     process = asyncio.subprocess.Process(transport, pipes, loop)
     try:
-        await asyncio.wait_for(asyncio.shield(pipes.ended), 30)
+        await asyncio.wait_for(asyncio.shield(pipes.ended), 30 * PATIENCE)
         error = None
     except Exception as exc:
         error = exc
@@ -116,4 +117,4 @@ async def test_a_consumer_waiting_on_its_inbox_wakes_when_items_come() -> None:
     await asyncio.sleep(0)
     assert not taking.done()
     inbox.put([Ended()])
-    assert await asyncio.wait_for(taking, 10) == [Ended()]
+    assert await asyncio.wait_for(taking, 10 * PATIENCE) == [Ended()]

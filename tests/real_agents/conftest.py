@@ -48,6 +48,7 @@ from tests.support.box import NOBODY, USERS, python_path, users_python
 from tests.support.compose import lfg_app
 from tests.support.engines import dockerd, engine  # noqa: F401 (fixtures: the container box's)
 from tests.support.normal_user import UID, as_nobody, owned_by_nobody
+from tests.support.patience import PATIENCE
 
 AS_EACH_USER = pytest.mark.parametrize("world", list(USERS), indirect=True)
 """A test run in a world of each of `USERS`: as root, by root and by `nobody` (the whole run, its
@@ -214,7 +215,7 @@ class AgentWorld:
             stderr=subprocess.PIPE,
         )
         try:
-            stdout, stderr = await asyncio.wait_for(process.communicate(), timeout)
+            stdout, stderr = await asyncio.wait_for(process.communicate(), timeout * PATIENCE)
         except TimeoutError:
             process.kill()
             stdout, stderr = await process.communicate()
@@ -464,7 +465,7 @@ def agent_processes(world: AgentWorld, program: str) -> list[int]:
 async def no_agent_left(world: AgentWorld, program: str) -> bool:
     """Whether the agent (every process `agent_processes` finds) is gone, allowing it the moment its
     death takes (bounded)."""
-    for _ in range(400):
+    for _ in range(round(400 * PATIENCE)):
         if not agent_processes(world, program):
             return True
         await asyncio.sleep(0.025)

@@ -41,6 +41,7 @@ from tests.real_agents.conftest import (
 from tests.support.agents import approve
 from tests.support.app import SIZE, until
 from tests.support.lfg import rebuilt_metrics
+from tests.support.patience import PATIENCE
 from tests.support.recording import load_recorded
 from tests.support.terminal import Terminal
 
@@ -408,7 +409,7 @@ async def test_in_the_tui_a_yes_writes_a_no_refuses_and_a_follow_up_goes_on(
 
 async def shown(terminal: Terminal, needle: bytes, timeout: float = STEP_S) -> None:
     """Until the app in the terminal has written `needle`, letting the sim answer meanwhile."""
-    async with asyncio.timeout(timeout):
+    async with asyncio.timeout(timeout * PATIENCE):
         while needle not in terminal.output:
             await asyncio.sleep(0.05)
 
@@ -431,11 +432,11 @@ async def test_lfg_resume_loads_the_agents_session_for_a_follow_up(world: AgentW
         terminal.type(b"And the tests?")
         await shown(terminal, b"And the tests?")
         terminal.type(b"\r")
-        async with asyncio.timeout(STEP_S):
+        async with asyncio.timeout(STEP_S * PATIENCE):
             while len(load_recorded(world.db, run_id).tickets[0].attempts) < 2 or not ended(world, run_id):
                 await asyncio.sleep(0.2)
         terminal.type(b"q")
-        async with asyncio.timeout(60):
+        async with asyncio.timeout(60 * PATIENCE):
             while process.poll() is None:
                 await asyncio.sleep(0.1)
         assert process.returncode == 0

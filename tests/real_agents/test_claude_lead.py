@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.real_agents.conftest import AgentWorld, Run, agent_program
+from tests.support.patience import PATIENCE
 from tests.support.redis_server import RedisServer
 
 ANSWER = "Hello! I am the **lfg simulator**, answering offline over a real HTTP stream."
@@ -70,7 +71,7 @@ async def test_a_claude_code_lead_on_a_brokers_worker_adds_two_tickets_and_quote
         stderr=log,
     )
     try:
-        async with asyncio.timeout(120):
+        async with asyncio.timeout(120 * PATIENCE):
             while "worker w1 is ready" not in (world.root / "w1.log").read_text():
                 assert worker.returncode is None, (world.root / "w1.log").read_text()
                 await asyncio.sleep(0.1)

@@ -23,6 +23,7 @@ import pytest
 
 from lfgtui.events import Outcome, Steered, TextDelta
 from tests.real_agents.conftest import RUN_TIMEOUT_S, AgentWorld, prose
+from tests.support.patience import PATIENCE
 from tests.support.recording import load_recorded
 
 pytestmark = pytest.mark.timeout(2 * RUN_TIMEOUT_S)
@@ -64,7 +65,7 @@ async def steered_run(world: AgentWorld, steers: tuple[str, ...]) -> tuple[int, 
     assert process.stdout is not None and process.stderr is not None
     events: list[dict[str, Any]] = []
     try:
-        async with asyncio.timeout(RUN_TIMEOUT_S):
+        async with asyncio.timeout(RUN_TIMEOUT_S * PATIENCE):
             served = re.search(r"serving this run at (\S+)", (await process.stderr.readline()).decode())
             assert served is not None
             headers = {"Authorization": f"Bearer {TOKEN}", "LFG-Watcher": "ada"}

@@ -12,6 +12,7 @@ from pathlib import Path
 from lfgtui.events import AttemptEnded, Outcome, PromptSent, Status
 from lfgtui.run.steering import MAX_MESSAGE_CHARS
 from lfgtui.sim.server import SimServer
+from tests.support.patience import PATIENCE
 from tests.support.serving import Served, finish, served
 
 ONE = '[defaults]\nprovider = "sim"\n\n[[ticket]]\nid = "first"\nprompt = "x"\nmodel = "hello"\n'
@@ -20,7 +21,7 @@ WATCHER = {"LFG-Watcher": "ada@lab"}
 
 async def ended(run: Served, ticket: str, within_s: float = 20) -> AttemptEnded:
     """The end of `ticket`'s first attempt, once the run said it."""
-    async with asyncio.timeout(within_s):
+    async with asyncio.timeout(within_s * PATIENCE):
         while not (ends := [e for e in run.events if isinstance(e, AttemptEnded) and e.ticket == ticket]):
             await asyncio.sleep(0.01)
     return ends[0]

@@ -35,6 +35,7 @@ from lfgtui.ui.widgets.pane import PaneState
 from lfgtui.ui.widgets.tool_log import ToolState
 from tests.support.app import keys, until
 from tests.support.lfg import Lfg
+from tests.support.patience import PATIENCE
 from tests.support.recording import load_recorded, record_tickets, tickets_file
 from tests.support.remote import TICKET, attached_app, lying_server
 from tests.support.serving import TOKEN, WRITER, attach_json, finish, served
@@ -93,7 +94,7 @@ async def test_attach_follows_a_live_run_through_dropped_connections_and_gets_ea
             states: list[str] = []
             run.run.start()
             ending = asyncio.create_task(finish(run))
-            await asyncio.wait_for(attachment.follow(got.append, states.append), 30)
+            await asyncio.wait_for(attachment.follow(got.append, states.append), 30 * PATIENCE)
             await ending
         finally:
             await attachment.aclose()
@@ -251,7 +252,7 @@ async def test_attach_json_prints_a_finished_run_that_lfg_serve_reads_from_the_h
         lines, _ = await attach_json(url, env)
     finally:
         server.terminate()
-        server.wait(10)
+        server.wait(10 * PATIENCE)
     recorded = load_recorded(db, run_id)
     for ticket in recorded.tickets:
         events = [e for a in ticket.attempts for e in a.events]
@@ -428,8 +429,8 @@ def test_lfg_run_in_a_terminal_serves_and_says_how_to_watch(tmp_path: Path) -> N
         terminal.type(b"q")
         terminal.wait_for(b"Cancel them and quit?")
         terminal.type(b"y")
-        assert process.wait(timeout=30) == 1
-        rest, err = watcher.communicate(timeout=30)
+        assert process.wait(timeout=30 * PATIENCE) == 1
+        rest, err = watcher.communicate(timeout=30 * PATIENCE)
         out = first + rest
     finally:
         if process.poll() is None:
@@ -475,7 +476,7 @@ async def test_a_watcher_is_caught_up_once_it_has_what_the_run_had_said_when_it_
     them, so what a watcher knows then is the run as it was (what `lfg mcp` answers from)."""
     async with served(sim, tmp_path) as run:
         run.run.start()
-        await asyncio.wait_for(run.run.wait(), 20)
+        await asyncio.wait_for(run.run.wait(), 20 * PATIENCE)
         run.hub.publish()
         attachment = Attachment(run.url, TOKEN)
         await attachment.describe()
@@ -485,7 +486,7 @@ async def test_a_watcher_is_caught_up_once_it_has_what_the_run_had_said_when_it_
             early.append(attachment.caught_up.is_set())
 
         following = asyncio.create_task(attachment.follow(deliver, lambda _: None))
-        await asyncio.wait_for(attachment.caught_up.wait(), 10)
+        await asyncio.wait_for(attachment.caught_up.wait(), 10 * PATIENCE)
         taken = len(early)
         following.cancel()
         await attachment.aclose()

@@ -36,6 +36,7 @@ from lfgtui.ui.widgets.pane import PaneState
 from tests.support.app import SIZE, make_app, until
 from tests.support.compose import first_run
 from tests.support.git import isolate_git
+from tests.support.patience import PATIENCE
 from tests.support.remote import attached_app
 from tests.support.serving import TOKEN, attach_json
 from tests.support.tournament import CONTESTANTS, Told, calc_repo, tournament_tickets
@@ -118,7 +119,7 @@ async def test_a_watcher_hears_each_check_and_the_verdict_and_attach_json_prints
             await attachment.describe()
             served.run.start()
             ending = asyncio.create_task(served.finish())
-            await asyncio.wait_for(attachment.follow(deliver, states.append), 50)
+            await asyncio.wait_for(attachment.follow(deliver, states.append), 50 * PATIENCE)
             await ending
         finally:
             await attachment.aclose()

@@ -11,6 +11,7 @@ from pathlib import Path
 from lfgtui.events import Outcome, Status, SubagentChanged
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.sim.server import SimServer
+from tests.support.patience import PATIENCE
 from tests.support.serving import finish, served
 
 TICKET = '[[ticket]]\nid = "p"\nprompt = "x"\nprovider = "sim-acp"\nmodel = "hello:ttft_ms=0"\n'
@@ -28,7 +29,7 @@ async def test_a_watchers_cancel_of_one_sub_agent_reaches_the_served_runs_agent(
         def children(state: str) -> list[str]:
             return [e.child for e in run.events if isinstance(e, SubagentChanged) and e.state == state]
 
-        async with asyncio.timeout(30):
+        async with asyncio.timeout(30 * PATIENCE):
             while not children("running"):
                 await asyncio.sleep(0.01)
         [child] = children("running")
@@ -40,7 +41,7 @@ async def test_a_watchers_cancel_of_one_sub_agent_reaches_the_served_runs_agent(
             not_text = await post("/v1/requests", json={"request": "cancel-child", "ticket": "p", "child": 3})
             asked = {"request": "cancel-child", "ticket": "p", "child": child}
             sent = await post("/v1/requests", json=asked, headers=watcher)
-            outcomes = await asyncio.wait_for(run.run.wait(), 30)
+            outcomes = await asyncio.wait_for(run.run.wait(), 30 * PATIENCE)
             ended = await post("/v1/requests", json=asked)
         await finish(run)
     assert (

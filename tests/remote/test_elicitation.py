@@ -14,6 +14,7 @@ from lfgtui.remote.attach import Attachment
 from lfgtui.run.approvals import Reply
 from lfgtui.run.requests import Answer
 from lfgtui.sim.server import SimServer
+from tests.support.patience import PATIENCE
 from tests.support.serving import TOKEN, finish, served
 
 ELICIT = '[[ticket]]\nid = "rel"\nprompt = "x"\nprovider = "sim-acp"\nmodel = "elicit:ttft_ms=0"\n'
@@ -26,7 +27,7 @@ async def test_a_watcher_answers_the_agents_question(
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))  # the agent's log
     async with served(sim, tmp_path, ELICIT, control=True, yes=False) as run:
         run.run.start()
-        async with asyncio.timeout(60):
+        async with asyncio.timeout(60 * PATIENCE):
             while not (questions := [e for e in run.events if isinstance(e, ElicitationAsked)]):
                 await asyncio.sleep(0.05)
         [question] = questions

@@ -37,7 +37,7 @@ async def until(condition: Callable[[], bool], within_s: float = 10.0) -> None:
 
 async def read_all(reader: asyncio.StreamReader) -> bytes:
     """What the server sends until it closes the connection (bounded, not to hang a failing test)."""
-    async with asyncio.timeout(10):
+    async with asyncio.timeout(10 * PATIENCE):
         with contextlib.suppress(ConnectionError):
             return await reader.read()
     return b""
@@ -100,7 +100,7 @@ async def test_attach_started_while_others_hold_every_slot_before_the_token_wait
         await until(lambda: bool(said) or describing.done())
         for _, writer in idle:  # the slots come free (as they do when the server times them out)
             writer.close()
-        async with asyncio.timeout(10):
+        async with asyncio.timeout(10 * PATIENCE):
             described = await describing
         await attachment.aclose()
     assert described.run_id == run.run.run_id
@@ -267,7 +267,7 @@ async def test_attach_backs_off_from_a_502_and_gives_up_on_a_server_that_greets_
     async with hostile_server({"run_id": "r", "tickets": [TICKET]}, [lambda _: HELLO]) as (url, resumed):
         attachment = Attachment(url, TOKEN, reconnects=FAST)
         await attachment.describe()
-        async with asyncio.timeout(20):
+        async with asyncio.timeout(20 * PATIENCE):
             with pytest.raises(AttachError, match="gave up after 4 reconnects"):
                 await attachment.follow(lambda _: None, lambda _: None)
         await attachment.aclose()

@@ -37,6 +37,7 @@ from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from tests.support.app import tickets as tickets_file
+from tests.support.patience import PATIENCE
 from tests.support.serving import TOKEN, Served, asked, served
 
 TICKETS = """
@@ -80,7 +81,9 @@ async def inbox_run(sim: SimServer, tmp_path: Path, control: bool = True) -> Asy
 
 
 async def inbox(client: httpx2.AsyncClient, after: int | None = None) -> dict[str, Any]:
-    answer = await client.get("/v1/inbox", params={} if after is None else {"after": after}, timeout=30)
+    answer = await client.get(
+        "/v1/inbox", params={} if after is None else {"after": after}, timeout=30 * PATIENCE
+    )
     assert answer.status_code == 200, answer.text
     assert answer.headers["cache-control"] == "no-store"
     return answer.json()  # type: ignore[no-any-return]
@@ -89,7 +92,7 @@ async def inbox(client: httpx2.AsyncClient, after: int | None = None) -> dict[st
 async def inbox_until(client: httpx2.AsyncClient, done: Any) -> dict[str, Any]:
     """The inbox, asked again as the page asks (after the version it has) until `done(inbox)`."""
     shown = await inbox(client)
-    async with asyncio.timeout(30):
+    async with asyncio.timeout(30 * PATIENCE):
         while not done(shown):
             shown = await inbox(client, shown["version"])
     return shown
@@ -111,7 +114,7 @@ async def test_without_the_token_the_inbox_answers_401_and_its_page_holds_nothin
             f"Basic {TOKEN}",
         ):
             headers = {"Authorization": authorization} if authorization else {}
-            async with httpx2.AsyncClient(base_url=run.url, headers=headers, timeout=10) as client:
+            async with httpx2.AsyncClient(base_url=run.url, headers=headers, timeout=10 * PATIENCE) as client:
                 answers = [
                     await client.get("/v1/inbox"),
                     await client.get("/v1/inbox?after=0"),
@@ -209,7 +212,7 @@ async def test_the_inbox_lists_who_needs_you_first_and_its_answers_reach_the_run
         garbled = await client.post("/v1/tickets/hi/follow-up", content=b"\xff\xfe")
         huge = await client.post("/v1/tickets/hi/follow-up", content="x" * (MAX_BODY_BYTES + 1))
         nobody = await client.post("/v1/tickets/nobody/follow-up", content="hello?")
-        await asyncio.wait_for(run.run.wait(), 20)
+        await asyncio.wait_for(run.run.wait(), 20 * PATIENCE)
     assert busy.json() == {"ok": True}, "to a ticket still working: queued as its next turn"
     assert blank.status_code == 400 and garbled.status_code == 400
     assert huge.status_code == 413 and nobody.status_code == 404
@@ -292,7 +295,9 @@ async def test_a_coding_agents_request_is_listed_whole_and_answered_as_in_the_tu
             await client.post(f"/v1/tickets/agent/calls/{quote(command.call_id, safe='')}/approve")
         ).status_code == 200
         shown = await inbox_until(client, lambda s: not s["needs_you"] and not s["rest"])
-        await asyncio.wait_for(run.run.wait(), 30)  # its agent stopped, before the run is torn down
+        await asyncio.wait_for(
+            run.run.wait(), 30 * PATIENCE
+        )  # its agent stopped, before the run is torn down
     assert (tmp_path / "notes" / "summary.md").exists()
     answers = [e.message for e in run.events if isinstance(e, ApprovalAnswered)]
     assert answers == [
@@ -332,7 +337,7 @@ async def test_an_agents_question_is_listed_as_its_form_and_the_pages_answer_rea
         content = {"name": "v4", "builds": 2, "channel": "beta", "notify": True}  # as the page sends it
         assert (await client.post(path, json={"content": content})).json() == {"ok": True}
         await inbox_until(client, lambda s: not any(item["requests"] for item in s["needs_you"]))
-        await asyncio.wait_for(run.run.wait(), 60)
+        await asyncio.wait_for(run.run.wait(), 60 * PATIENCE)
     said = "".join(e.text for e in run.events if isinstance(e, TextDelta))
     assert 'accepted: {"builds": 2, "channel": "beta", "name": "v4", "notify": true}' in said, said
 
@@ -387,7 +392,7 @@ async def test_the_inbox_refuses_an_answer_that_does_not_fit_the_form_as_the_tui
             assert answer.json()["error"] == f"the answer does not fit the form: {problem}"
         fits = {"name": "v4", "builds": 2.0}  # a whole number as JSON may write it
         assert (await client.post(path, json={"content": fits})).json() == {"ok": True}
-        await asyncio.wait_for(run.run.wait(), 60)
+        await asyncio.wait_for(run.run.wait(), 60 * PATIENCE)
     said = "".join(e.text for e in run.events if isinstance(e, TextDelta))
     assert 'accepted: {"builds": 2, "name": "v4"}' in said, said
 

@@ -22,6 +22,7 @@ from lfgtui.events import (
 )
 from lfgtui.sim.server import SimServer
 from tests.support.browsing import CHROMIUM, CHROMIUM_FLAGS
+from tests.support.patience import PATIENCE
 from tests.support.serving import TOKEN, Served, served
 from tests.support.streams import write_scenario
 
@@ -124,10 +125,10 @@ async def test_on_a_phone_the_inbox_shows_what_waits_as_text_and_approve_moves_i
         await hi.get_by_label("follow-up to hi").fill("And in French?")
         await hi.get_by_role("button", name="Send follow-up").tap()
         await hi.locator(".note", has_text="sent").wait_for()
-        async with asyncio.timeout(20):
+        async with asyncio.timeout(20 * PATIENCE):
             while not [e for e in run.events if isinstance(e, PromptSent) and e.attempt == 2]:
                 await asyncio.sleep(0.05)
-        await asyncio.wait_for(run.run.wait(), 20)
+        await asyncio.wait_for(run.run.wait(), 20 * PATIENCE)
     answered = [e.message for e in run.events if isinstance(e, ApprovalAnswered)]
     assert answered == ["run_command approved by 127.0.0.1 (inbox)"]
     asked = [(e.attempt, e.text) for e in run.events if isinstance(e, PromptSent) and e.ticket == "hi"]
@@ -158,7 +159,7 @@ async def test_on_a_phone_an_agents_question_is_answered_with_its_form(
         await page.screenshot(path=tmp_path / "question.png", full_page=True)
         await form.get_by_role("button", name="Send").tap()
         await page.locator('#unread li[data-ticket="rel"]').wait_for()
-        await asyncio.wait_for(run.run.wait(), 30)
+        await asyncio.wait_for(run.run.wait(), 30 * PATIENCE)
     said = "".join(e.text for e in run.events if isinstance(e, TextDelta))
     assert '{"builds": 2, "channel": "beta", "name": "v4", "notify": false}' in said, said
 
@@ -252,7 +253,7 @@ async def test_an_item_the_page_cannot_draw_is_a_row_saying_so_and_the_rest_are_
         assert await page.locator("#status").inner_text() == "live"
         await waiting.get_by_role("button", name="Approve").tap()
         await page.locator('#unread li[data-ticket="risky"]').wait_for()
-        await asyncio.wait_for(run.run.wait(), 20)
+        await asyncio.wait_for(run.run.wait(), 20 * PATIENCE)
 
 
 async def test_on_a_phone_a_running_ticket_is_sent_words_whose_held_list_is_edited_and_taken_back(
@@ -301,7 +302,7 @@ async def test_on_a_phone_a_running_ticket_is_sent_words_whose_held_list_is_edit
         await page.screenshot(path=tmp_path / "held.png", full_page=True)
 
         await card.get_by_role("button", name="Approve").tap()
-        await asyncio.wait_for(run.run.wait(), 30)
+        await asyncio.wait_for(run.run.wait(), 30 * PATIENCE)
     prompts = [e.text for e in run.events if isinstance(e, PromptSent) and e.ticket == "t"]
     assert prompts == ["Look around.", "then a tanka\nabout rain"], "the one left, sent as the next turn"
     said = [e.message for e in run.events if isinstance(e, Status)]

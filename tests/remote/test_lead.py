@@ -27,6 +27,7 @@ from lfgtui.tools.sandbox import Sandbox, unavailable
 from tests.support.agents import mcp_recording_agent as agent
 from tests.support.agents import mcp_requests as requests
 from tests.support.lfg import Lfg, of
+from tests.support.patience import PATIENCE
 from tests.support.serving import served
 
 TICKETS = """
@@ -114,7 +115,7 @@ async def test_a_leads_token_adds_and_drives_its_own_tickets_within_its_caps_and
             assert steered.status_code in (200, 409), steered.text  # its own: decided, not forbidden
             cancelled = await lead.post("/v1/requests", json={"request": "cancel", "ticket": child})
             assert cancelled.status_code == 200, cancelled.text
-            async with asyncio.timeout(10):
+            async with asyncio.timeout(10 * PATIENCE):
                 while not any(isinstance(e, AttemptEnded) and e.ticket == child for e in run.events):
                     await asyncio.sleep(0.01)
             second = await lead.post("/v1/requests", json=add({"prompt": "Say hello.", "model": "hello"}))
@@ -251,18 +252,18 @@ async def test_a_lead_reaches_its_run_through_lfg_mcp_on_its_socket_and_its_tick
                         "boss",
                         child,
                     ]  # type: ignore[union-attr]
-            async with asyncio.timeout(10):
+            async with asyncio.timeout(10 * PATIENCE):
                 while not run.run.states[child].running:
                     await asyncio.sleep(0.01)
             assert run.run.cancel("boss")
-            async with asyncio.timeout(10):
+            async with asyncio.timeout(10 * PATIENCE):
                 while not any(isinstance(e, AttemptEnded) and e.ticket == child for e in run.events):
                     await asyncio.sleep(0.01)
             [ended] = [e for e in run.events if isinstance(e, AttemptEnded) and e.ticket == child]
             assert ended.outcome.value == "cancelled"
             said = [e.message for e in run.events if isinstance(e, Status) and e.ticket == child]
             assert "cancelled with its lead boss" in said
-            async with asyncio.timeout(10):
+            async with asyncio.timeout(10 * PATIENCE):
                 while not any(isinstance(e, AttemptEnded) and e.ticket == "other" for e in run.events):
                     await asyncio.sleep(0.01)
             [seen] = [sink for sink in run.run.sinks if isinstance(sink, Seen)]
@@ -415,13 +416,13 @@ async def test_a_leads_budget_covers_it_and_its_tickets_and_stops_them_all_once_
         tickets = [state.written for state in run.run.states.values()]
         async with serving_leads(run.run, tickets):
             run.run.start()
-            async with asyncio.timeout(10):
+            async with asyncio.timeout(10 * PATIENCE):
                 while not run.run.states["boss"].live:
                     await asyncio.sleep(0.01)
             lead = run.client(run.server.lead_token("boss"))
             costly = (await lead.post("/v1/requests", json=add(COSTLY))).json()["ticket"]
             after = (await lead.post("/v1/requests", json=add({**SLOW, "depends_on": [costly]}))).json()
-            async with asyncio.timeout(20):
+            async with asyncio.timeout(20 * PATIENCE):
                 while not all(ended_of(run.events, t) for t in ("boss", costly, after["ticket"])):
                     await asyncio.sleep(0.01)
             refused = await lead.post("/v1/requests", json=add(SLOW))
@@ -450,7 +451,7 @@ async def test_a_lead_lfg_stops_takes_its_unfinished_tickets_with_it_started_or_
         tickets = [state.written for state in run.run.states.values()]
         async with serving_leads(run.run, tickets):
             run.run.start()
-            async with asyncio.timeout(10):
+            async with asyncio.timeout(10 * PATIENCE):
                 while not run.run.states["boss"].live:
                     await asyncio.sleep(0.01)
             lead = run.client(run.server.lead_token("boss"))
@@ -458,7 +459,7 @@ async def test_a_lead_lfg_stops_takes_its_unfinished_tickets_with_it_started_or_
             second = (await lead.post("/v1/requests", json=add({**SLOW, "depends_on": [first]}))).json()
             await lead.aclose()
             run.run.interrupt("boss", ErrorInfo(ErrorKind.CONNECTION, "lfg is stopping"))
-            async with asyncio.timeout(10):
+            async with asyncio.timeout(10 * PATIENCE):
                 while not all(ended_of(run.events, t) for t in (first, second["ticket"])):
                     await asyncio.sleep(0.01)
     for child in (first, second["ticket"]):
@@ -481,13 +482,13 @@ async def test_the_runs_budget_fails_a_leads_tickets_on_the_budget_not_with_thei
         tickets = [state.written for state in run.run.states.values()]
         async with serving_leads(run.run, tickets):
             run.run.start()
-            async with asyncio.timeout(10):
+            async with asyncio.timeout(10 * PATIENCE):
                 while not run.run.states["boss"].live:
                     await asyncio.sleep(0.01)
             lead = run.client(run.server.lead_token("boss"))
             costly = (await lead.post("/v1/requests", json=add(COSTLY))).json()["ticket"]
             await lead.aclose()
-            async with asyncio.timeout(20):
+            async with asyncio.timeout(20 * PATIENCE):
                 while not all(ended_of(run.events, t) for t in ("boss", costly)):
                     await asyncio.sleep(0.01)
     for ticket in ("boss", costly):

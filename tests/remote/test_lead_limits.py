@@ -18,6 +18,7 @@ from lfgtui.outcome import Outcome
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.remote.leads import serving_leads
 from lfgtui.sim.server import SimServer
+from tests.support.patience import PATIENCE
 from tests.support.serving import served
 
 SLOW = {"prompt": "go", "model": "long-answer:tokens_per_s=20,repeat=50"}
@@ -220,7 +221,7 @@ async def test_a_hostile_lead_is_refused_in_words_or_kept_inert_and_adds_nothing
             own = (await lead.post("/v1/requests", json=add(SLOW))).json()["ticket"]
 
             assert run.run.cancel("boss", keep_tickets=True)
-            async with asyncio.timeout(10):
+            async with asyncio.timeout(10 * PATIENCE):
                 while run.run.states["boss"].running:
                     await asyncio.sleep(0.01)
             after = await ask(lead, add(SLOW))

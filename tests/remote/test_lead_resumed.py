@@ -29,6 +29,7 @@ from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.ui.screens.new_ticket import NewTicketScreen
 from tests.support.app import SIZE, until
 from tests.support.compose import first_run, resumed_app
+from tests.support.patience import PATIENCE
 from tests.support.recording import load_recorded
 
 BOSS = """
@@ -52,14 +53,14 @@ async def lead_client(door: LeadDoor) -> AsyncIterator[httpx2.AsyncClient]:
     transport = httpx2.AsyncHTTPTransport(uds=str(door.socket))
     headers = {"Authorization": f"Bearer {token}"}
     async with httpx2.AsyncClient(
-        transport=transport, base_url="http://lfg", headers=headers, timeout=10
+        transport=transport, base_url="http://lfg", headers=headers, timeout=10 * PATIENCE
     ) as client:
         yield client
 
 
 async def until_ended(run: Run, ticket: str, attempt: int = 1) -> None:
     state = run.states[ticket]
-    async with asyncio.timeout(20):
+    async with asyncio.timeout(20 * PATIENCE):
         while state.attempt < attempt or state.outcome is None or state.running:
             await asyncio.sleep(0.01)
 

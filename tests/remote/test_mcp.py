@@ -25,6 +25,7 @@ from lfgtui.events import PromptSent, Steered, TextDelta
 from lfgtui.sim.server import SimServer
 from tests.support.git import isolate_git, repository
 from tests.support.hostile import HOSTILE
+from tests.support.patience import PATIENCE
 from tests.support.serving import STEERED_AGENT_TICKET, TOKEN, asked, served, steered_agent
 from tests.support.streams import write_scenario
 
@@ -166,7 +167,7 @@ async def test_an_agent_waits_for_reads_messages_and_cancels_tickets_through_lfg
             while t["tickets"][0]["attempt"] < 2 or not t["done"]:  # its queued turn is a second attempt
                 t = data(await session.call_tool("wait_for_tickets", {"tickets": ["t"], "timeout_s": 60}))
             transcript = data(await session.call_tool("read_ticket", {"ticket": "t", "part": "transcript"}))
-        await asyncio.wait_for(run.run.wait(), 20)
+        await asyncio.wait_for(run.run.wait(), 20 * PATIENCE)
 
     assert set(run.run.states) == {"hello", "t", "slow", "added-1"}, "the key added it once"
     assert [e.text for e in run.events if isinstance(e, Steered)] == ["Stop after the README."]
@@ -282,9 +283,9 @@ async def test_an_answer_of_terminal_controls_comes_back_as_it_is_and_stdout_is_
             process.stdin.write(line.encode() + b"\n")
             await process.stdin.drain()
             if "id" in request:  # its answer, before the next is sent
-                lines.append(await asyncio.wait_for(process.stdout.readline(), 30))
+                lines.append(await asyncio.wait_for(process.stdout.readline(), 30 * PATIENCE))
         process.stdin.close()
-        rest, err = await asyncio.wait_for(process.communicate(), 30)
+        rest, err = await asyncio.wait_for(process.communicate(), 30 * PATIENCE)
     messages = [json.loads(line) for line in [*lines, *rest.splitlines()]]
     assert all(m["jsonrpc"] == "2.0" for m in messages) and [m.get("id") for m in messages] == [1, 2, 3, 4]
     answer = json.loads(messages[2]["result"]["content"][0]["text"])

@@ -18,6 +18,7 @@ import pytest
 from lfgtui.history import recorded
 from lfgtui.history.store import Selection, Store
 from tests.support.lfg import Lfg, recorded_run
+from tests.support.patience import PATIENCE
 from tests.support.serving import TOKEN
 
 ONE = """
@@ -72,7 +73,7 @@ async def test_an_open_run_takes_a_ticket_after_its_own_ended_and_ends_when_aske
     assert process.stderr is not None
     events: list[dict[str, Any]] = []
     try:
-        async with asyncio.timeout(90):
+        async with asyncio.timeout(90 * PATIENCE):
             served = re.search(r"serving this run at (\S+)", (await process.stderr.readline()).decode())
             assert served is not None
             if toml == ONE:
@@ -119,7 +120,7 @@ async def test_an_open_run_ends_when_a_watcher_asks_end_once_its_ticket_at_work_
     assert process.stderr is not None
     events: list[dict[str, Any]] = []
     try:
-        async with asyncio.timeout(90):
+        async with asyncio.timeout(90 * PATIENCE):
             served = re.search(r"serving this run at (\S+)", (await process.stderr.readline()).decode())
             assert served is not None
             assert await ends(process, "first", events) == "completed"

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from lfgtui.events import AttemptEnded, Outcome, Status
 from lfgtui.sim.server import SimServer
+from tests.support.patience import PATIENCE
 from tests.support.serving import finish, served
 
 ONE = '[[ticket]]\nid = "hi"\nprompt = "x"\nprovider = "sim"\nmodel = "hello"\n'
@@ -18,7 +19,7 @@ ONE = '[[ticket]]\nid = "hi"\nprompt = "x"\nprovider = "sim"\nmodel = "hello"\n'
 async def test_one_route_carries_every_request_a_watcher_may_make(sim: SimServer, tmp_path: Path) -> None:
     async with served(sim, tmp_path, ONE, control=True) as run:
         run.run.start()
-        await asyncio.wait_for(run.run.wait(), 20)
+        await asyncio.wait_for(run.run.wait(), 20 * PATIENCE)
         async with run.client() as client:
             post = client.post
             not_json = await post("/v1/requests", content=b"cancel hi")
@@ -34,7 +35,7 @@ async def test_one_route_carries_every_request_a_watcher_may_make(sim: SimServer
                 json={"request": "follow-up", "ticket": "hi", "text": "again"},
                 headers=watcher,
             )
-        async with asyncio.timeout(20):  # the follow-up's attempt, to its end
+        async with asyncio.timeout(20 * PATIENCE):  # the follow-up's attempt, to its end
             while len([e for e in run.events if isinstance(e, AttemptEnded)]) < 2:
                 await asyncio.sleep(0.01)
         await finish(run)

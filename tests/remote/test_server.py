@@ -18,6 +18,7 @@ from lfgtui.events import ApprovalAnswered, ApprovalAsked, AttemptEnded, Event, 
 from lfgtui.remote.codec import EVENT_TYPES
 from lfgtui.sim.server import SimServer
 from tests.support.lfg import Lfg
+from tests.support.patience import PATIENCE
 from tests.support.remote import identities, read_stream
 from tests.support.serving import TOKEN, WRITER, Served, asked, finish, served
 
@@ -32,7 +33,7 @@ async def test_a_missing_or_wrong_token_gets_401_and_learns_nothing(
     async with served(sim, tmp_path, control=True) as run:
         run.run.start()
         headers = {"Authorization": authorization} if authorization else {}
-        async with httpx2.AsyncClient(base_url=run.url, headers=headers, timeout=10) as client:
+        async with httpx2.AsyncClient(base_url=run.url, headers=headers, timeout=10 * PATIENCE) as client:
             answers = [
                 await client.get("/v1/run"),
                 await client.get("/v1/events"),
@@ -192,7 +193,7 @@ async def test_a_watcher_that_stops_reading_is_dropped_while_the_others_get_ever
         assert run.server.dropped >= 1
         received = b""
         with contextlib.suppress(ConnectionResetError):  # cut off: what it had been sent, then a reset
-            received = await asyncio.wait_for(reader.read(), 10)
+            received = await asyncio.wait_for(reader.read(), 10 * PATIENCE)
         assert b"event: end" not in received and len(received) < run.hub.total, (
             "the stuck watcher was dropped"
         )
@@ -229,7 +230,7 @@ def test_a_headless_run_served_with_control_waits_for_a_watchers_answer(tmp_path
             lines.append(line)
             path = f"{url}/v1/tickets/w/calls/{quote(line['id'], safe='')}/{answer}"
             assert httpx2.post(path, headers=headers).json() == {"ok": True}
-        rest, _ = process.communicate(timeout=30)
+        rest, _ = process.communicate(timeout=30 * PATIENCE)
     finally:
         process.kill()
     lines += [json.loads(line) for line in rest.splitlines()]

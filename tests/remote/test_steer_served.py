@@ -27,6 +27,7 @@ from lfgtui.sim.model_map import ModelMap, ModelRule
 from lfgtui.sim.scenario import ScenarioLibrary
 from lfgtui.sim.server import SimServer
 from tests.support.lfg import Lfg
+from tests.support.patience import PATIENCE
 from tests.support.serving import STEERED_AGENT_TICKET, TOKEN, asked, finish, served, steered_agent
 from tests.support.streams import GATED_WRITE, write_scenario
 
@@ -84,7 +85,7 @@ async def test_a_served_run_is_steered_between_rounds_and_sent_its_queued_turns(
     answers: dict[str, Any] = {}
     events: list[dict[str, Any]] = []
     try:
-        async with asyncio.timeout(90):
+        async with asyncio.timeout(90 * PATIENCE):
             served = re.search(r"serving this run at (\S+)", (await process.stderr.readline()).decode())
             assert served is not None
             headers = {"Authorization": f"Bearer {TOKEN}", "LFG-Watcher": "ada"}
@@ -162,7 +163,7 @@ async def test_a_steer_or_queue_a_run_would_not_take_is_refused_with_its_words(
     one = '[[ticket]]\nid = "hi"\nprompt = "x"\nprovider = "sim"\nmodel = "hello"\n'
     async with served(sim, tmp_path, one, control=True) as run:
         run.run.start()
-        await asyncio.wait_for(run.run.wait(), 20)
+        await asyncio.wait_for(run.run.wait(), 20 * PATIENCE)
         async with run.client() as client:
             ended = await client.post("/v1/requests", json={"request": "steer", "ticket": "hi", "text": "go"})
             blank = await client.post("/v1/requests", json={"request": "queue", "ticket": "hi", "text": " "})

@@ -47,6 +47,7 @@ from lfgtui.history.recovery import INTERRUPTED_STATUS
 from lfgtui.remote.attach import Attachment
 from lfgtui.remote.tail import RunTail
 from tests.support.lfg import Lfg
+from tests.support.patience import PATIENCE
 from tests.support.recording import WALL, Clock, load_recorded, record, sample_attempt, ticket
 from tests.support.remote import identities, read_stream
 from tests.support.serving import TOKEN, Tailed, tailing
@@ -233,7 +234,7 @@ def running(lfg: Lfg, tickets: Path, db: Path) -> Iterator[subprocess.Popen[str]
         yield process
     finally:
         process.kill()
-        process.wait(10)
+        process.wait(10 * PATIENCE)
         if process.stderr is not None:
             process.stderr.close()
 
@@ -251,7 +252,7 @@ def recorded_run_id(db: Path) -> str | None:
 
 
 async def run_id_of(db: Path) -> str:
-    async with asyncio.timeout(60):
+    async with asyncio.timeout(60 * PATIENCE):
         while (run_id := await asyncio.to_thread(recorded_run_id, db)) is None:
             await asyncio.sleep(0.02)
     return run_id
@@ -271,14 +272,14 @@ async def test_a_running_run_is_served_as_it_is_recorded_and_ends_as_recorded(tm
             states: list[str] = []
             follow = attachment.follow(lambda e: watched.append((e, process.poll() is None)), states.append)
             watching = asyncio.create_task(follow)
-            async with asyncio.timeout(60):  # the runner may take long to start on a busy machine
+            async with asyncio.timeout(60 * PATIENCE):  # the runner may take long to start on a busy machine
                 while len(tailed.batches) < 3:
                     await asyncio.sleep(0.02)
             before, last_id, _ = await read_stream(tailed, messages=3)  # type: ignore[arg-type]
-            await asyncio.wait_for(watching, 60)
+            await asyncio.wait_for(watching, 60 * PATIENCE)
             after, _, kinds = await read_stream(tailed, last_id)  # type: ignore[arg-type]
             await attachment.aclose()
-            assert process.wait(30) == 0, process.stderr.read() if process.stderr else ""
+            assert process.wait(30 * PATIENCE) == 0, process.stderr.read() if process.stderr else ""
     final = replay_events(load_recorded(db, run_id))
     published = tailed.published
     assert by_attempt(published) == by_attempt(final), "each attempt's events, in order, each once"
@@ -335,18 +336,18 @@ async def test_lfg_serve_follows_a_run_that_another_lfg_runs_until_it_ends(tmp_p
             pricer = remote.prices.pricer("sim", "long-answer:tokens_per_s=150,repeat=5")
             assert pricer is not None and pricer.cost(input_tokens=10**6, output_tokens=10**6) == 12.5
             watched: list[Event] = []
-            await asyncio.wait_for(attachment.follow(watched.append, lambda _: None), 60)
+            await asyncio.wait_for(attachment.follow(watched.append, lambda _: None), 60 * PATIENCE)
             await attachment.aclose()
             started = watched[0]
             assert isinstance(started, AttemptStarted)
             assert abs(started.t - attachment.offset) < 0.5, "the run started with its first attempt"
             said.append(await asyncio.to_thread(serve.stderr.readline))
             async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"}) as client:
-                inbox = (await client.get(f"{url}/v1/inbox", timeout=10)).json()
-            assert process.wait(30) == 0
+                inbox = (await client.get(f"{url}/v1/inbox", timeout=10 * PATIENCE)).json()
+            assert process.wait(30 * PATIENCE) == 0
         finally:
             serve.terminate()
-            serve.wait(10)
+            serve.wait(10 * PATIENCE)
     assert said[1].startswith("lfg: watch it with: lfg attach")
     assert (
         said[2]
@@ -408,13 +409,13 @@ async def test_a_killed_runner_ends_the_stream_with_its_attempts_interrupted(tmp
                 await attachment.describe()
                 watched: list[Event] = []
                 watching = asyncio.create_task(attachment.follow(watched.append, lambda _: None))
-                async with asyncio.timeout(60):
+                async with asyncio.timeout(60 * PATIENCE):
                     while not any(isinstance(e, ToolCallReady) for e in watched) or not any(
                         isinstance(e, TextDelta) and e.ticket == "story" for e in watched
                     ):
                         await asyncio.sleep(0.02)
                 process.send_signal(signal.SIGKILL)
-                await asyncio.wait_for(watching, 30)
+                await asyncio.wait_for(watching, 30 * PATIENCE)
                 await attachment.aclose()
     finally:
         pid_file = lfg.workdir / "hang.pid"

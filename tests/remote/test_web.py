@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pytest
 from lfgtui.history.store import Selection, Store
 from lfgtui.remote.attach import watcher_name
 from tests.support.browsing import CHROMIUM, CHROMIUM_FLAGS, Frames, lfg_web
+from tests.support.fleet import until
 
 playwright = pytest.importorskip("playwright.async_api", reason="the browser test needs playwright (.[test])")
 pytestmark = pytest.mark.skipif(
@@ -55,11 +55,8 @@ async def test_lfg_web_shows_the_demo_in_chromium_and_c_cancels_a_running_ticket
         await frames.until_shown("Here is the gist")  # the summary ticket, after its dependency
         await page.mouse.click(300, 650)  # the tour pane: bottom left of the 2 x 2 grid
         await page.keyboard.press("c")
-        for _ in range(300):
-            attempts = tour_attempts(db)
-            if attempts and attempts[-1][0] is not None:
-                break
-            await asyncio.sleep(0.1)
+        await until(lambda: (attempts := tour_attempts(db)) and attempts[-1][0] is not None, 30)
+        attempts = tour_attempts(db)
         await page.screenshot(path=tmp_path / "web.png")
         await browser.close()
     assert attempts == [("cancelled", [f"cancel asked by 127.0.0.1 ({watcher_name()})"])]

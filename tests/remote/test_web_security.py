@@ -16,6 +16,7 @@ from aiohttp import web
 
 from tests.support.browsing import CHROMIUM, CHROMIUM_FLAGS, LfgWeb, lfg_web
 from tests.support.lfg import free_port
+from tests.support.patience import PATIENCE
 from tests.support.serving import on_loopback
 
 NOBODY = "http://127.0.0.1:9"
@@ -91,7 +92,7 @@ async def test_tabs_past_max_tabs_are_told_why_and_start_nothing(env: dict[str, 
         headers = served.cookie() | {"Origin": served.origin}
         first = await client.ws_connect(served.origin + "/ws", headers=headers)
         second = await client.ws_connect(served.origin + "/ws", headers=headers)
-        message = await second.receive(timeout=30)
+        message = await second.receive(timeout=30 * PATIENCE)
         assert message.type == aiohttp.WSMsgType.BINARY
         assert "as many tabs as --max-tabs allows (1) are open already" in message.data.decode()
         await second.close()
@@ -105,7 +106,7 @@ def test_a_host_others_reach_is_refused_with_the_reason(host: str, env: dict[str
         env=env,
         capture_output=True,
         text=True,
-        timeout=30,
+        timeout=30 * PATIENCE,
     )
     assert done.returncode == 2
     if host == "0.0.0.0":

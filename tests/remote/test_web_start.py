@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.lfg import Lfg, free_port
+from tests.support.patience import PATIENCE
 
 
 @pytest.fixture
@@ -49,7 +50,7 @@ def its_run(process: subprocess.Popen[str], fifo: Path) -> tuple[int, int]:
     children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
     if not children.exists():
         pytest.skip("needs /proc to find lfg web's run")
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 60 * PATIENCE
     writer = None
     while True:
         assert process.poll() is None and time.monotonic() < deadline, "lfg web never started its run"
@@ -67,7 +68,7 @@ def its_run(process: subprocess.Popen[str], fifo: Path) -> tuple[int, int]:
 
 def test_a_missing_tickets_file_leaves_no_folder_holding_the_token(lfg: Lfg) -> None:
     process = web(lfg, lfg.workdir / "missing.toml")
-    _, stderr = process.communicate(timeout=60)
+    _, stderr = process.communicate(timeout=60 * PATIENCE)
     assert process.returncode == 2, stderr
     assert "missing.toml" in stderr
     assert folders(lfg) == []
@@ -82,7 +83,7 @@ def test_lfg_web_stopped_while_its_run_starts_stops_the_run(lfg: Lfg, sent: int,
     run, writer = its_run(process, fifo)
     try:
         process.send_signal(sent)
-        process.communicate(timeout=60)
+        process.communicate(timeout=60 * PATIENCE)
         assert process.returncode == code
         assert not running(run), "the run lfg web started is left running"
         assert folders(lfg) == [], "its token's folder is left"

@@ -16,6 +16,7 @@ import pytest
 
 from lfgtui.history.store import Selection, Store
 from tests.support.browsing import CHROMIUM, CHROMIUM_FLAGS, ESCAPES, Frames, LfgWeb, lfg_web
+from tests.support.patience import PATIENCE
 
 QUICK = """
 [defaults]
@@ -37,7 +38,7 @@ def env(tmp_path: Path) -> dict[str, str]:
 async def shown_in_tab(websocket: aiohttp.ClientWebSocketResponse, text: str) -> str:
     """What the tab's terminal received until it shows `text` (bounded: a tab that stays blank fails)."""
     received = ""
-    async with asyncio.timeout(45):
+    async with asyncio.timeout(45 * PATIENCE):
         while text not in ESCAPES.sub("", received):
             message = await websocket.receive()
             assert message.type == aiohttp.WSMsgType.BINARY, f"the tab closed showing {received!r}"
@@ -82,7 +83,7 @@ async def test_a_tab_opened_after_the_run_ended_shows_the_recorded_run(
     tickets = tmp_path / "quick.toml"
     tickets.write_text(QUICK)
     async with lfg_web([str(tickets), "--start-now"], env) as web:
-        async with asyncio.timeout(45):
+        async with asyncio.timeout(45 * PATIENCE):
             while not run_gone(web):
                 await asyncio.sleep(0.1)
         frames = Frames()
@@ -125,7 +126,7 @@ def test_start_on_attach_needs_serve(tmp_path: Path, env: dict[str, str]) -> Non
         env=env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=60 * PATIENCE,
     )
     assert done.returncode == 2 and "--start-on-attach needs --serve" in done.stderr
 
@@ -154,7 +155,7 @@ def waiting_for_a_watcher(tmp_path: Path, env: dict[str, str]) -> tuple[subproce
 def test_ctrl_c_before_anyone_attached_starts_nothing(tmp_path: Path, env: dict[str, str]) -> None:
     process, _ = waiting_for_a_watcher(tmp_path, env)
     process.send_signal(signal.SIGINT)
-    _, rest = process.communicate(timeout=30)
+    _, rest = process.communicate(timeout=30 * PATIENCE)
     assert process.returncode == 130, rest
     assert "recorded as run" in rest
     assert not run_started(env), "the run is recorded with no attempt"
@@ -168,9 +169,11 @@ def test_an_open_inbox_counts_as_attached(tmp_path: Path, env: dict[str, str]) -
     address, token = inbox.split("#token=")
     base = address.removesuffix("/inbox")
     try:
-        with httpx2.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30) as client:
+        with httpx2.Client(
+            base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30 * PATIENCE
+        ) as client:
             assert client.get("/v1/inbox").status_code == 200
-        _, rest = process.communicate(timeout=60)
+        _, rest = process.communicate(timeout=60 * PATIENCE)
     finally:
         process.kill()
     assert process.returncode == 0, rest

@@ -23,6 +23,7 @@ from lfgtui.history.schema import PartKind
 from lfgtui.history.store import Selection, Store
 from tests.support.git import git, isolate_git, repository
 from tests.support.lfg import Lfg, command, recorded_run
+from tests.support.patience import PATIENCE
 from tests.support.serving import TOKEN
 
 PLANS_THEN_ASKS = """
@@ -64,7 +65,7 @@ def run_answering_approvals(lfg: Lfg, tickets: Path, db: Path) -> tuple[list[dic
                 at += f"{quote(events[-1]['id'], safe='')}/approve"
                 assert httpx2.post(at, headers={"Authorization": f"Bearer {TOKEN}"}).json() == {"ok": True}
         stderr = process.stderr.read()
-        assert process.wait(timeout=60) == 0, stderr
+        assert process.wait(timeout=60 * PATIENCE) == 0, stderr
     finally:
         process.kill()
     return events, stderr

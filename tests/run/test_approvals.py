@@ -13,6 +13,7 @@ from lfgtui.run.approvals import Approvals
 from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
+from tests.support.patience import PATIENCE
 from tests.support.run import Answerer, run_writer, writer_tickets
 
 
@@ -90,10 +91,10 @@ async def test_a_ticket_cancelled_while_it_waits_ends_and_its_question_cannot_be
     async with Providers(sim=sim) as providers:
         run = Run(loaded.tickets, providers, Approvals(askable=True), [sink])
         run.start()
-        await asyncio.wait_for(waiting.wait(), 10)
+        await asyncio.wait_for(waiting.wait(), 10 * PATIENCE)
         asked = next(e for e in events if isinstance(e, ApprovalAsked))
         assert run.cancel("w")
-        await asyncio.wait_for(run.wait(), 10)
+        await asyncio.wait_for(run.wait(), 10 * PATIENCE)
         assert not run.approvals.answer("w", asked.call_id, True, "you")
     assert [e.outcome for e in events if isinstance(e, AttemptEnded)] == [Outcome.CANCELLED]
     assert not [e for e in events if isinstance(e, ApprovalAnswered)]

@@ -26,6 +26,7 @@ from lfgtui.run.calls import RetryPolicy, run_call
 from lfgtui.run.ratelimit import Limiters, ProviderLimiter
 from lfgtui.run.tool_loop import AttemptTask, run_tool_loop
 from lfgtui.sim.server import SimServer
+from tests.support.patience import PATIENCE
 from tests.support.run import FakeTime, Sleeps, settle
 from tests.support.streams import ask, write_scenario
 
@@ -116,7 +117,7 @@ async def test_cancelling_a_call_gives_back_its_place_or_its_slot(sim: SimServer
     streaming_events: list[Event] = []
     waiting_events: list[Event] = []
     streaming = asyncio.create_task(call("long-answer:tokens_per_s=20", streaming_events))
-    await asyncio.wait_for(first_token.wait(), 10)
+    await asyncio.wait_for(first_token.wait(), 10 * PATIENCE)
     waiting = asyncio.create_task(call("hello", waiting_events))
     await settle()
     assert [type(e) for e in waiting_events] == [Queued]
@@ -128,7 +129,7 @@ async def test_cancelling_a_call_gives_back_its_place_or_its_slot(sim: SimServer
     await asyncio.gather(streaming, return_exceptions=True)
     assert (limiter.queued, limiter.streaming) == (0, 0)
     assert limiter.enter(0).granted
-    await asyncio.wait_for(sim.log[0].disconnected.wait(), 10)
+    await asyncio.wait_for(sim.log[0].disconnected.wait(), 10 * PATIENCE)
     await provider.aclose()
 
 
@@ -198,7 +199,7 @@ async def test_a_429_received_by_one_agent_pauses_the_other_s_next_request_of_it
 
     a_events: list[Event] = []
     a_task = asyncio.create_task(gather_events(agent("a", model), a_events))
-    async with asyncio.timeout(10):
+    async with asyncio.timeout(10 * PATIENCE):
         while not any(isinstance(e, Queued) for e in a_events):
             await asyncio.sleep(0.01)
     (a_retrying,) = [e for e in a_events if isinstance(e, Retrying)]

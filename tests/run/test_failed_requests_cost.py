@@ -110,7 +110,6 @@ async def test_the_pane_shows_a_failed_request_costing_nothing(sim: SimServer, t
     app = make_app(sim, tickets(tmp_path, toml), prices=PriceBook({**configs, "sim": priced}))
     async with app.run_test(size=SIZE) as pilot:
         shown = pane(app, "t")
-        await until(pilot, lambda: shown.state is PaneState.FAILED)
-        await pilot.pause(0.1)
+        await until(pilot, lambda: shown.state is PaneState.FAILED and " tok · $" in str(shown.gauges.text))
         gauges = str(shown.gauges.text)
     assert " · 0 tok · $0 · " in gauges, "refused: no tokens, nothing charged, and nothing estimated"

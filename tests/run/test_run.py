@@ -23,6 +23,7 @@ from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tickets.ticket import MAX_PROMPT_CHARS
 from lfgtui.tools import BUILTIN_TOOLS
+from tests.support.patience import PATIENCE
 
 
 def tickets_file(tmp_path: Path) -> Path:
@@ -48,7 +49,7 @@ async def test_cancel_one_ticket_then_retry_it_as_a_new_attempt(sim: SimServer, 
     async with Providers(sim=sim) as providers:
         run = Run(loaded.tickets, providers, Approvals(), [sink])
         run.start()
-        await asyncio.wait_for(first_slow_token.wait(), 10)
+        await asyncio.wait_for(first_slow_token.wait(), 10 * PATIENCE)
         assert run.cancel("slow")
         outcomes = await run.wait()
         assert outcomes == {"slow": Outcome.CANCELLED, "quick": Outcome.COMPLETED}
@@ -96,7 +97,7 @@ async def test_each_attempt_says_what_it_asked(sim: SimServer, tmp_path: Path) -
         run.start()
         await run.wait()
         assert run.continue_with("b", "And then?")
-        await asyncio.wait_for(follow_up_streams.wait(), 10)
+        await asyncio.wait_for(follow_up_streams.wait(), 10 * PATIENCE)
         assert run.cancel("b")
         await run.wait()
         assert run.retry("b")

@@ -34,6 +34,7 @@ from lfgtui.sim.server import SimServer
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.tools.base import ToolContext
 from lfgtui.tools.toolbox import Toolbox
+from tests.support.patience import PATIENCE
 from tests.support.run import Sleeps
 from tests.support.streams import CannedServer, ask, write_scenario
 
@@ -238,7 +239,7 @@ async def test_an_attempt_that_streams_past_its_output_limit_fails_keeping_what_
     text = "".join(e.text for e in events if isinstance(e, TextDelta))
     assert 500 < len(text) < 600, "everything up to the limit is kept, and no more is read"
     [record] = sim.log
-    await asyncio.wait_for(record.disconnected.wait(), 5)  # the stream was closed, not left to run
+    await asyncio.wait_for(record.disconnected.wait(), 5 * PATIENCE)  # the stream was closed, not left to run
 
 
 async def test_the_output_limit_counts_every_call_of_the_attempt(sim: SimServer) -> None:

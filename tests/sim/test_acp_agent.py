@@ -39,6 +39,7 @@ from acp.schema import (
     WriteTextFileResponse,
 )
 
+from tests.support.patience import PATIENCE
 from tests.support.streams import write_scenario
 
 FAST = "ttft_ms=0,tokens_per_s=0"
@@ -164,7 +165,7 @@ async def spawn(client: Client, project: Path, *args: str) -> AsyncIterator[Agen
 
 
 async def wait_until(condition: Any, seconds: float = 10.0) -> None:
-    for _ in range(int(seconds / 0.01)):
+    for _ in range(round(seconds * PATIENCE / 0.01)):
         if condition():
             return
         await asyncio.sleep(0.01)
@@ -329,7 +330,7 @@ async def test_cancel_stops_the_stream_and_answers_cancelled(project: Path) -> N
         prompt = asyncio.create_task(agent.ask(session_id))
         await wait_until(lambda: len(client.of(AgentMessageChunk)) >= 5)
         await agent.conn.cancel(session_id=session_id)
-        response = await asyncio.wait_for(prompt, 5)
+        response = await asyncio.wait_for(prompt, 5 * PATIENCE)
         streamed = len(client.of(AgentMessageChunk))
         await asyncio.sleep(0.1)
 
@@ -352,9 +353,9 @@ async def test_cancel_abandons_a_pending_permission_request(project: Path) -> No
     async with spawn(client, project, "--scenario", f"writer:{FAST}") as agent:
         session_id = await agent.start()
         prompt = asyncio.create_task(agent.ask(session_id))
-        await asyncio.wait_for(asked.wait(), 5)
+        await asyncio.wait_for(asked.wait(), 5 * PATIENCE)
         await agent.conn.cancel(session_id=session_id)
-        response = await asyncio.wait_for(prompt, 5)
+        response = await asyncio.wait_for(prompt, 5 * PATIENCE)
     assert response.stop_reason == "cancelled"
     assert client.writes == [] and not (project / "notes").exists()
 
@@ -365,7 +366,7 @@ async def test_a_drop_fault_crashes_the_agent_mid_turn(project: Path) -> None:
         session_id = await agent.start()
         with pytest.raises(ConnectionError):
             await agent.ask(session_id)
-        assert await asyncio.wait_for(agent.process.wait(), 5) == 1
+        assert await asyncio.wait_for(agent.process.wait(), 5 * PATIENCE) == 1
     assert client.text() == "This answer will be cut off part of"
     assert len(client.of(AgentMessageChunk)) == 8
 
@@ -387,7 +388,7 @@ async def test_a_stall_fault_goes_silent_until_cancelled(project: Path) -> None:
         await asyncio.sleep(0.3)  # on purpose: a window in which the stalled agent must send nothing
         assert not prompt.done() and len(client.of(AgentMessageChunk)) == 5
         await agent.conn.cancel(session_id=session_id)
-        response = await asyncio.wait_for(prompt, 5)
+        response = await asyncio.wait_for(prompt, 5 * PATIENCE)
     assert response.stop_reason == "cancelled"
 
 

@@ -23,6 +23,7 @@ from lfgtui.sim.model_map import ModelMap, ModelRule
 from lfgtui.sim.scenario import FaultKind, ScenarioLibrary
 from lfgtui.sim.server import SimServer
 from lfgtui.tools import BUILTIN_TOOLS
+from tests.support.patience import PATIENCE
 from tests.support.reasoning import Flavour, attempt, ended, provider
 from tests.support.streams import write_scenario
 
@@ -89,7 +90,9 @@ async def sim(scenario_dir: Path) -> AsyncIterator[SimServer]:
 
 
 def chat_client(sim: SimServer, timeout: float = 30) -> openai.AsyncOpenAI:
-    return openai.AsyncOpenAI(base_url=sim.url + "/v1", api_key="sk-sim", max_retries=0, timeout=timeout)
+    return openai.AsyncOpenAI(
+        base_url=sim.url + "/v1", api_key="sk-sim", max_retries=0, timeout=timeout * PATIENCE
+    )
 
 
 def claude(sim: SimServer) -> anthropic.AsyncAnthropic:

@@ -15,6 +15,7 @@ import openai
 
 from lfgtui.sim.scenario import FaultKind
 from lfgtui.sim.server import SimServer
+from tests.support.patience import PATIENCE
 from tests.support.streams import write_scenario
 
 TWO_CALLS = """
@@ -44,7 +45,7 @@ async def answer(socket: aiohttp.ClientWebSocketResponse) -> list[dict[str, Any]
     """The events of one response, up to its last (`response.completed`, or an error)."""
     events = []
     while True:
-        message = await asyncio.wait_for(socket.receive(), 10)
+        message = await asyncio.wait_for(socket.receive(), 10 * PATIENCE)
         assert message.type is aiohttp.WSMsgType.TEXT, message
         events.append(json.loads(message.data))
         if events[-1]["type"] in ("response.completed", "response.failed", "error"):
@@ -112,7 +113,9 @@ async def test_a_dropped_stream_closes_the_socket_and_pings_are_answered(sim: Si
         await socket.ping(b"hi")
         await socket.send_json(create("fault-drop", USER))
         kinds = []
-        while (message := await asyncio.wait_for(socket.receive(), 10)).type is aiohttp.WSMsgType.TEXT:
+        while (
+            message := await asyncio.wait_for(socket.receive(), 10 * PATIENCE)
+        ).type is aiohttp.WSMsgType.TEXT:
             kinds.append(json.loads(message.data)["type"])
     assert message.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSE)
     assert "response.output_text.delta" in kinds and "response.completed" not in kinds
@@ -171,9 +174,9 @@ async def test_fragments_are_joined_around_a_ping_and_an_unmasked_frame_ends_the
     assert pong == b"\x8a\x04ping"
     events = b""
     while b"response.completed" not in events:
-        events += await asyncio.wait_for(reader.read(65536), 10)
+        events += await asyncio.wait_for(reader.read(65536), 10 * PATIENCE)
     writer.write(client_frame(0x1, b"{}", mask=b""))
-    closed = await asyncio.wait_for(reader.read(), 10)
+    closed = await asyncio.wait_for(reader.read(), 10 * PATIENCE)
     assert closed == b"", "the server closes a socket that breaks the rules"
     writer.close()
     assert [r.status for r in sim.log] == [200]
@@ -198,7 +201,7 @@ async def until_delta(socket: aiohttp.ClientWebSocketResponse) -> list[dict[str,
     """The events of the response under way, up to its first text delta."""
     events: list[dict[str, Any]] = []
     while not events or events[-1]["type"] != "response.output_text.delta":
-        message = await asyncio.wait_for(socket.receive(), 10)
+        message = await asyncio.wait_for(socket.receive(), 10 * PATIENCE)
         events.append(json.loads(message.data))
     return events
 
@@ -273,6 +276,6 @@ async def answer_or_incomplete(socket: aiohttp.ClientWebSocketResponse) -> list[
     """The events of the response under way, up to its `response.incomplete`."""
     events = []
     while not events or events[-1]["type"] != "response.incomplete":
-        message = await asyncio.wait_for(socket.receive(), 10)
+        message = await asyncio.wait_for(socket.receive(), 10 * PATIENCE)
         events.append(json.loads(message.data))
     return events

@@ -14,6 +14,7 @@ from lfgtui.events import EventFactory, TextDelta
 from lfgtui.providers.base import ProviderConfig
 from lfgtui.providers.openai_chat import OpenAIChatProvider
 from lfgtui.sim.server import SimServer
+from tests.support.patience import PATIENCE
 from tests.support.streams import ask
 
 CHAT = {"model": "keepalive", "messages": [{"role": "user", "content": "hi"}], "stream": True}
@@ -71,13 +72,13 @@ async def test_cancelling_a_stream_closes_its_connection(sim: SimServer) -> None
                 first_token.set()
 
     task = asyncio.create_task(consume())
-    await asyncio.wait_for(first_token.wait(), 5)
+    await asyncio.wait_for(first_token.wait(), 5 * PATIENCE)
     task.cancel()
     record = sim.log[0]
     try:
-        await asyncio.wait_for(record.disconnected.wait(), 1.0)
+        await asyncio.wait_for(record.disconnected.wait(), 1.0 * PATIENCE)
     except TimeoutError:
-        pytest.fail("the sim server did not see the disconnect within a second")
+        pytest.fail("the sim server did not see the disconnect")
     finally:
         await provider.aclose()
     assert record.ended_at is None
@@ -104,7 +105,9 @@ async def test_a_thousand_tickets_first_connects_all_reach_the_sim_before_it_acc
             sock.setblocking(False)
             sock.connect_ex((sim.host, sim.port))
         connected: set[int] = set()
-        deadline = time.monotonic() + 30  # a bound for a broken sim, not a measure: held ones connect at once
+        deadline = (
+            time.monotonic() + 30 * PATIENCE
+        )  # a bound for a broken sim, not a measure: held ones connect at once
         while len(connected) < wanted and time.monotonic() < deadline:
             _, writable, _ = select.select([], [s for s in sockets if s.fileno() not in connected], [], 1)
             connected |= {

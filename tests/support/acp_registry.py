@@ -24,6 +24,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.patience import PATIENCE
+
 NODE_VERSION = "v20.20.2"
 """What the stand-in `node` says: the Node of the issue's machine, older than claude-agent-acp 0.101's."""
 
@@ -282,5 +284,5 @@ class Machine:
             input=answer,
             capture_output=True,
             text=True,
-            timeout=60,
+            timeout=60 * PATIENCE,
         )

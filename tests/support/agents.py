@@ -28,6 +28,7 @@ from lfgtui.tools.toolbox import Toolbox
 from lfgtui.ui.app import LfgApp
 from lfgtui.ui.screens.modals import ApprovalScreen
 from tests.support.compose import lfg_app
+from tests.support.patience import PATIENCE
 from tests.support.recording import ticket
 from tests.support.streams import ask
 
@@ -103,7 +104,7 @@ def the_log(folder: Path) -> tuple[Path, str, int, int]:
 async def no_agent_left(under: Path) -> bool:
     """Whether every sim agent working under `under` is gone, allowing a killed one the moment its death
     takes (bounded)."""
-    for _ in range(400):
+    for _ in range(round(400 * PATIENCE)):
         if not agent_processes(under):
             return True
         await asyncio.sleep(0.025)

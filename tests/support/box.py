@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.patience import PATIENCE
+
 NOBODY_ID = 65534
 NOBODY = ("setpriv", "--reuid", str(NOBODY_ID), "--regid", str(NOBODY_ID), "--clear-groups")
 """A prefix that starts the command as `nobody`: bubblewrap alone (`as_user`), or lfg itself on a
@@ -99,7 +101,12 @@ class Person:
         """`python ARGV` as this person, in their folder."""
         command = [*self.prefix, self.python, *argv]
         return subprocess.run(
-            command, cwd=self.folder, env=self.env(), capture_output=True, text=True, timeout=timeout
+            command,
+            cwd=self.folder,
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout * PATIENCE,
         )
 
     def close(self) -> None:

@@ -25,6 +25,7 @@ from lfgtui.run.approvals import Approvals
 from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
+from tests.support.patience import PATIENCE
 
 SHUTDOWN_S = 20.0
 """How long the run and its publisher may take to shut down: a hang fails the test saying so, not at
@@ -44,7 +45,7 @@ class Published:
     events: list[Event] = field(default_factory=list)
 
     async def finish(self) -> None:
-        await asyncio.wait_for(self.run.wait(), 30)
+        await asyncio.wait_for(self.run.wait(), 30 * PATIENCE)
 
 
 @contextlib.asynccontextmanager
@@ -82,8 +83,8 @@ async def published(
                 yield Published(run, broker, events)
             finally:
                 shutting = asyncio.create_task(shut_down(run, publishing))
-                done, _ = await asyncio.wait([shutting], timeout=SHUTDOWN_S)
-                assert done, f"the run and its publisher did not shut down in {SHUTDOWN_S:g} s"
+                done, _ = await asyncio.wait([shutting], timeout=SHUTDOWN_S * PATIENCE)
+                assert done, f"the run and its publisher did not shut down in {SHUTDOWN_S * PATIENCE:g} s"
                 await shutting
 
 

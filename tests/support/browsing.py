@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 
 from tests.support.lfg import free_port
+from tests.support.patience import PATIENCE
 from tests.support.terminal import Terminal
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -83,7 +84,7 @@ async def lfg_web(args: list[str], env: Mapping[str, str]) -> AsyncIterator[LfgW
 
 
 async def _listening(port: int, process: subprocess.Popen[bytes]) -> None:
-    for _ in range(600):
+    for _ in range(round(600 * PATIENCE)):
         assert process.poll() is None, "lfg web ended before it served"
         with socket.socket() as probe:
             if probe.connect_ex(("127.0.0.1", port)) == 0:
@@ -105,7 +106,7 @@ class Frames:
         return ESCAPES.sub("", "".join(self.received))
 
     async def until_shown(self, *texts: str) -> None:
-        for _ in range(300):
+        for _ in range(round(300 * PATIENCE)):
             if all(text in self.shown() for text in texts):
                 return
             await asyncio.sleep(0.1)

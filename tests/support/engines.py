@@ -15,6 +15,7 @@ import pytest
 
 from lfgtui.tools import containers
 from lfgtui.tools.sandbox import unavailable
+from tests.support.patience import PATIENCE
 
 ENDED_WAIT_S = 15.0
 """How soon a container is gone once its ticket has ended (podman's own stop waits 10 s)."""
@@ -35,7 +36,9 @@ def needed(*programs: str) -> None:
 
 def _answers(host: str) -> bool:
     env = {**os.environ, "DOCKER_HOST": host}
-    done = subprocess.run(["docker", "version"], capture_output=True, env=env, timeout=30, check=False)
+    done = subprocess.run(
+        ["docker", "version"], capture_output=True, env=env, timeout=30 * PATIENCE, check=False
+    )
     return done.returncode == 0
 
 
@@ -65,7 +68,7 @@ def dockerd() -> Iterator[str]:
     finally:
         daemon.terminate()
         try:
-            daemon.wait(30)
+            daemon.wait(30 * PATIENCE)
         except subprocess.TimeoutExpired:
             daemon.kill()
             daemon.wait()

@@ -87,10 +87,10 @@ class Fleet:
                 process.send_signal(signal.SIGTERM)
         for process in self.workers.values():
             try:
-                process.wait(15)
+                process.wait(15 * PATIENCE)
             except subprocess.TimeoutExpired:
                 process.kill()
-                process.wait(5)
+                process.wait(5 * PATIENCE)
 
 
 def coordinate(fleet: Fleet, tickets: Path, *extra: str, config: Path | None = None) -> subprocess.Popen[str]:
@@ -103,7 +103,7 @@ def coordinate(fleet: Fleet, tickets: Path, *extra: str, config: Path | None = N
 
 
 def finish(process: subprocess.Popen[str]) -> tuple[int, list[dict[str, Any]], str]:
-    out, err = process.communicate(timeout=90)
+    out, err = process.communicate(timeout=90 * PATIENCE)
     return process.returncode, [json.loads(line) for line in out.splitlines()], err
 
 

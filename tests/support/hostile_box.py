@@ -38,6 +38,7 @@ from lfgtui.worktrees.tree import Worktree, diff_text, find_worktree
 from tests.support.box import lfg_itself_under_tmp
 from tests.support.engines import ENDED_WAIT_S
 from tests.support.git import commit_all, git, repository
+from tests.support.patience import PATIENCE
 from tests.support.streams import write_scenario
 from tests.support.worktree_runs import run_in
 
@@ -170,7 +171,7 @@ async def left(box: str) -> list[str]:
         return []
     listing = ("ps", "-a", "-q", "--filter", f"label={containers.OWNER_LABEL}={containers._owner()}")
     with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(ENDED_WAIT_S):
+        async with asyncio.timeout(ENDED_WAIT_S * PATIENCE):
             while (await asyncio.to_thread(containers._run, box, *listing)).stdout.split():
                 await asyncio.sleep(0.1)
     return (await asyncio.to_thread(containers._run, box, *listing)).stdout.decode().split()

@@ -18,6 +18,7 @@ from lfgtui.cost.prices import PriceBook
 from lfgtui.history import recorded
 from lfgtui.history.store import Selection, Store
 from lfgtui.sim.scenario import split_tokens
+from tests.support.patience import PATIENCE
 
 
 class Lfg:
@@ -52,7 +53,11 @@ class Lfg:
 
     def run(self, tickets: Path, *extra: str) -> tuple[int, list[dict[str, Any]], str]:
         done = subprocess.run(
-            self.args(tickets, "--json", *extra), env=self.env, capture_output=True, text=True, timeout=60
+            self.args(tickets, "--json", *extra),
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60 * PATIENCE,
         )
         events = [json.loads(line) for line in done.stdout.splitlines()]
         return done.returncode, events, done.stderr
@@ -63,7 +68,7 @@ def history(lfg: Lfg, command: str, *args: str, db: Path | None = None) -> subpr
     where = ["--db", str(db)] if db else []
     command_line = [sys.executable, "-m", "lfgtui", "history", command, "--config", str(lfg.config), *where]
     command_line += args
-    return subprocess.run(command_line, env=lfg.env, capture_output=True, text=True, timeout=60)
+    return subprocess.run(command_line, env=lfg.env, capture_output=True, text=True, timeout=60 * PATIENCE)
 
 
 def data(done: subprocess.CompletedProcess[str]) -> Any:
@@ -104,7 +109,7 @@ def command(lfg: Lfg, *args: str, env: dict[str, str] | None = None) -> subproce
         env=lfg.env | (env or {}),
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=60 * PATIENCE,
     )
 
 
@@ -121,7 +126,7 @@ def imported_by(*args: str, env: dict[str, str]) -> tuple[subprocess.CompletedPr
         "    print('imported:', *sorted(m for m in sys.modules if m.startswith('lfgtui')), file=sys.stderr)"
     )
     done = subprocess.run(
-        [sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, timeout=60 * PATIENCE
     )
     last = done.stderr.splitlines()[-1]
     assert last.startswith("imported: "), done.stderr

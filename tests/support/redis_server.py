@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.patience import PATIENCE
+
 READY = "Ready to accept connections"
 START_TIMEOUT_S = 20.0
 PORT_TRIES = 5
@@ -65,7 +67,9 @@ class TlsFiles:
             ("req", *new_key, key, "-out", request, "-subj", "/CN=localhost"),
             ("x509", "-req", "-in", request, *signed, "-out", cert, "-days", "2"),
         ):
-            subprocess.run(["openssl", *map(str, command)], check=True, capture_output=True, timeout=60)
+            subprocess.run(
+                ["openssl", *map(str, command)], check=True, capture_output=True, timeout=60 * PATIENCE
+            )
         return cls(ca, cert, key)
 
 
@@ -128,7 +132,7 @@ class RedisServer:
         self.process = process = subprocess.Popen(
             [redis_program(), *self.arguments()], stdin=subprocess.DEVNULL
         )
-        deadline = time.monotonic() + START_TIMEOUT_S
+        deadline = time.monotonic() + START_TIMEOUT_S * PATIENCE
         while not (self.log.exists() and self.log.read_text().count(READY) > said):
             if process.poll() is not None or time.monotonic() > deadline:
                 self.kill()
@@ -144,7 +148,7 @@ class RedisServer:
         if self.process is not None and self.process.poll() is None:
             self.killed = True
             self.process.send_signal(signal.SIGKILL)
-            self.process.wait(10)
+            self.process.wait(10 * PATIENCE)
 
     def answering_pid(self) -> int | None:
         """The process id of the redis-server that answers on its port (`INFO server`), or None."""
@@ -173,6 +177,6 @@ class RedisServer:
             self.killed = True
             self.process.terminate()
             try:
-                self.process.wait(10)
+                self.process.wait(10 * PATIENCE)
             except subprocess.TimeoutExpired:
                 self.kill()

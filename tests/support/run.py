@@ -14,6 +14,7 @@ from lfgtui.run import Approvals, Run
 from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
+from tests.support.patience import PATIENCE
 
 
 class Sleeps:
@@ -110,5 +111,5 @@ async def run_writer(
         if history is not None:
             run.record(history)
         run.start()
-        await asyncio.wait_for(run.wait(), 30)
+        await asyncio.wait_for(run.wait(), 30 * PATIENCE)
     return run

@@ -30,6 +30,7 @@ from lfgtui.run.approvals import Approvals
 from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_added, load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
+from tests.support.patience import PATIENCE
 
 TOKEN = "test-token-0123456789abcdef"
 TICKETS = """
@@ -62,7 +63,7 @@ class Served:
 
     def client(self, token: str | None = TOKEN) -> httpx2.AsyncClient:
         headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
-        return httpx2.AsyncClient(base_url=self.url, headers=headers, timeout=10)
+        return httpx2.AsyncClient(base_url=self.url, headers=headers, timeout=10 * PATIENCE)
 
 
 STEERED_AGENT_TICKET = (
@@ -162,7 +163,7 @@ answer's status."""
 
 async def asked(served: Served, count: int, within: float = 10) -> ApprovalAsked:
     """The `count`th question the run asked, once it has (within `within` seconds)."""
-    async with asyncio.timeout(within):
+    async with asyncio.timeout(within * PATIENCE):
         while len(questions := [e for e in served.events if isinstance(e, ApprovalAsked)]) < count:
             await asyncio.sleep(0.01)
     return questions[count - 1]
@@ -170,7 +171,7 @@ async def asked(served: Served, count: int, within: float = 10) -> ApprovalAsked
 
 async def finish(served: Served) -> None:
     """Wait for the run to end and the hub to say so."""
-    await asyncio.wait_for(served.run.wait(), 20)
+    await asyncio.wait_for(served.run.wait(), 20 * PATIENCE)
     served.hub.end()
 
 
@@ -189,7 +190,7 @@ class Tailed:
 
     def client(self, token: str | None = TOKEN) -> httpx2.AsyncClient:
         headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
-        return httpx2.AsyncClient(base_url=self.url, headers=headers, timeout=10)
+        return httpx2.AsyncClient(base_url=self.url, headers=headers, timeout=10 * PATIENCE)
 
     @property
     def published(self) -> list[Event]:
@@ -239,7 +240,7 @@ async def attach_json(url: str, env: Mapping[str, str] = os.environ) -> tuple[li
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await asyncio.wait_for(attach.communicate(), 30)
+    out, err = await asyncio.wait_for(attach.communicate(), 30 * PATIENCE)
     assert attach.returncode == 0, err.decode()
     return [json.loads(line) for line in out.decode().splitlines()], err.decode()
 

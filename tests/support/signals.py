@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from lfgtui.history.rows import read_parts
+from tests.support.patience import PATIENCE
 
 TICKETS = (
     '[[ticket]]\nid = "a"\nprompt = "x"\nmodel = "long-answer:repeat=50"\n\n'
@@ -38,7 +39,7 @@ def saved(db: Path) -> tuple[dict[str, tuple[str | None, str]], float | None]:
 def wait_for_text(db: Path, more_than: int = 0, deadline_s: float = 30) -> None:
     """Poll the history file as another process would, until tickets a and b together have streamed
     more than `more_than` characters, each of them some."""
-    deadline = time.monotonic() + deadline_s
+    deadline = time.monotonic() + deadline_s * PATIENCE
     while time.monotonic() < deadline:
         if db.exists():
             try:

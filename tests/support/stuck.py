@@ -8,17 +8,22 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.support.patience import PATIENCE
+
 
 def exit_code(process: subprocess.Popen[bytes], within_s: float) -> int:
-    """`process`'s exit code once it exits; past `within_s` (a bound against a hang, not a timing), an
-    AssertionError with every thread's stack, and the process killed."""
+    """`process`'s exit code once it exits; past `within_s` (a bound against a hang, not a timing,
+    stretched in a wide run: tests/support/patience.py), an AssertionError with every thread's stack,
+    and the process killed."""
     try:
-        return process.wait(timeout=within_s)
+        return process.wait(timeout=within_s * PATIENCE)
     except subprocess.TimeoutExpired:
         report = where_it_waits(process.pid)
         process.kill()
         process.wait()
-        raise AssertionError(f"pid {process.pid} did not exit within {within_s} s:\n{report}") from None
+        raise AssertionError(
+            f"pid {process.pid} did not exit within {within_s * PATIENCE:g} s:\n{report}"
+        ) from None
 
 
 def where_it_waits(pid: int) -> str:
@@ -26,7 +31,9 @@ def where_it_waits(pid: int) -> str:
     lines = []
     spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
     if spy is not None:
-        dump = subprocess.run([spy, "dump", "--pid", str(pid)], capture_output=True, text=True, timeout=60)
+        dump = subprocess.run(
+            [spy, "dump", "--pid", str(pid)], capture_output=True, text=True, timeout=60 * PATIENCE
+        )
         lines.append(dump.stdout + dump.stderr)
     for task in sorted(Path(f"/proc/{pid}/task").glob("*")):
         try:

@@ -181,10 +181,10 @@ class SentinelProcess:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
-                self.process.wait(10)
+                self.process.wait(10 * PATIENCE)
             except subprocess.TimeoutExpired:
                 self.process.kill()
-                self.process.wait(5)
+                self.process.wait(5 * PATIENCE)
 
 
 @dataclass
@@ -310,7 +310,7 @@ def start_cluster(folder: Path, nodes: int) -> list[ClusterNode]:
                 ["redis-cli", "--cluster", "create", *addresses, "--cluster-yes"],
                 check=True,
                 capture_output=True,
-                timeout=60,
+                timeout=60 * PATIENCE,
             )
         for node in started:
             wait_for(lambda n=node: cluster_ok(n.port), "the cluster's state to be ok")

@@ -20,6 +20,7 @@ import pytest
 from tests.support.instruments import TABLE
 from tests.support.lfg import CLONE, Lfg, of, recorded_run
 from tests.support.otlp_receiver import OtlpReceiver, ReceivedSpan
+from tests.support.patience import PATIENCE
 
 INTERNAL, CLIENT = 1, 3
 UNSET, ERROR = 0, 2
@@ -54,7 +55,7 @@ def exported(
         env=lfg.env | endpoint | (env or {}),
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=60 * PATIENCE,
     )
     return done.returncode, [json.loads(line) for line in done.stdout.splitlines()], done.stderr
 
@@ -312,7 +313,7 @@ def test_without_the_extra_the_run_stops_before_it_starts_saying_what_to_install
         env=lfg.env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=60 * PATIENCE,
     )
     assert done.returncode == 2 and done.stdout == ""
     assert (
@@ -333,7 +334,11 @@ def test_lfg_help_and_a_run_without_otel_never_import_opentelemetry(lfg: Lfg) ->
     tickets = lfg.tickets(EXPLORE)
     for args in (["--help"], lfg.args(tickets, "--json")[3:]):
         done = subprocess.run(
-            [sys.executable, "-c", IMPORTED, *args], env=lfg.env, capture_output=True, text=True, timeout=60
+            [sys.executable, "-c", IMPORTED, *args],
+            env=lfg.env,
+            capture_output=True,
+            text=True,
+            timeout=60 * PATIENCE,
         )
         assert done.stderr.splitlines()[-1] == "otel:", done.stderr
 

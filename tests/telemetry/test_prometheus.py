@@ -9,7 +9,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -30,8 +29,10 @@ from lfgtui.run.approvals import Approvals
 from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
+from tests.support.fleet import eventually
 from tests.support.instruments import TABLE
 from tests.support.lfg import Lfg, recorded_run
+from tests.support.patience import PATIENCE
 from tests.support.streams import write_scenario
 
 TOKEN = "a-token-of-sixteen-or-more"
@@ -168,11 +169,13 @@ def test_lfg_serve_scrapes_a_recorded_runs_quotas_and_contexts_read_from_the_his
         assert served is not None
         url = served.group(1) + "/metrics"
         assert httpx2.get(url).status_code == 401
-        for _ in range(100):  # the run is followed from its history file a moment after the server starts
-            found = samples(httpx2.get(url, headers={"Authorization": f"Bearer {TOKEN}"}).text)
-            if any(name == "lfg_attempts_total" for name, _ in found):
-                break
-            time.sleep(0.1)
+
+        def scraped() -> Samples:
+            return samples(httpx2.get(url, headers={"Authorization": f"Bearer {TOKEN}"}).text)
+
+        # the run is followed from its history file a moment after the server starts
+        eventually(lambda: any(name == "lfg_attempts_total" for name, _ in scraped()), 10)
+        found = scraped()
         assert value(found, "lfg_attempts_total", provider="sim", model=model, outcome="completed") == 1
         assert value(found, "lfg_quota_remaining", provider="sim", quota="requests") == 6
         assert value(found, "lfg_quota_limit", provider="sim", quota="requests") == 7
@@ -181,4 +184,4 @@ def test_lfg_serve_scrapes_a_recorded_runs_quotas_and_contexts_read_from_the_his
         assert value(found, "lfg_context_size_tokens", provider="sim-acp") == 200_000
     finally:
         server.send_signal(signal.SIGINT)
-        server.wait(timeout=10)
+        server.wait(timeout=10 * PATIENCE)

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from lfgtui.tools import BUILTIN_TOOLS, ToolContext, ToolOutcome, command_env, run_tool, without_keys
+from tests.support.patience import PATIENCE
 
 
 @pytest.fixture
@@ -38,7 +39,7 @@ def is_gone(pid: int) -> bool:
 
 async def wait_until_gone(pid: int) -> bool:
     """SIGKILL is delivered asynchronously; give the kernel a moment rather than assert on timing."""
-    for _ in range(200):
+    for _ in range(round(200 * PATIENCE)):
         if is_gone(pid):
             return True
         await asyncio.sleep(0.025)
@@ -62,7 +63,7 @@ async def test_a_command_killed_by_a_signal_says_so(ctx: ToolContext) -> None:
 
 async def test_it_runs_in_the_workdir_with_stdin_closed(ctx: ToolContext) -> None:
     assert await run(ctx, "pwd") == ToolOutcome(f"{ctx.workdir}\n[exit code 0]")
-    assert await run(ctx, "cat", timeout_s=10) == ToolOutcome("(no output)\n[exit code 0]")
+    assert await run(ctx, "cat", timeout_s=10 * PATIENCE) == ToolOutcome("(no output)\n[exit code 0]")
 
 
 async def test_a_timeout_kills_the_command_and_its_children(ctx: ToolContext) -> None:
@@ -83,7 +84,7 @@ async def test_the_default_timeout_comes_from_the_context(workdir: Path) -> None
 async def test_cancelling_the_call_kills_the_command(ctx: ToolContext) -> None:
     call = asyncio.create_task(run(ctx, "sleep 30 & echo $! > child.pid; wait"))
     pid_file = ctx.workdir / "child.pid"
-    for _ in range(400):
+    for _ in range(round(400 * PATIENCE)):
         if pid_file.exists() and pid_file.read_text().strip():
             break
         await asyncio.sleep(0.025)
@@ -117,7 +118,7 @@ def with_marker(marker: str) -> list[int]:
 
 
 async def wait_for_marker(marker: str) -> None:
-    for _ in range(400):
+    for _ in range(round(400 * PATIENCE)):
         if with_marker(marker):
             return
         await asyncio.sleep(0.025)
@@ -133,7 +134,7 @@ async def test_no_process_of_the_tree_outlives_the_command(
     marker = f"1001.{os.getpid()}{list(ESCAPES).index(escape)}{ENDINGS.index(ending)}"
     started = ESCAPES[escape].format(marker=marker)
     if ending == "normal exit":
-        outcome = await run(ctx, f"{started} sleep 0.5; echo done", timeout_s=30)
+        outcome = await run(ctx, f"{started} sleep 0.5; echo done", timeout_s=30 * PATIENCE)
         assert outcome == ToolOutcome("done\n[exit code 0]")
     elif ending == "timeout":
         outcome = await run(ctx, f"{started} sleep 30", timeout_s=1)
@@ -144,7 +145,7 @@ async def test_no_process_of_the_tree_outlives_the_command(
         call.cancel()
         with pytest.raises(asyncio.CancelledError):
             await call
-    for _ in range(200):
+    for _ in range(round(200 * PATIENCE)):
         if not with_marker(marker):
             break
         await asyncio.sleep(0.025)
@@ -169,7 +170,7 @@ async def test_no_process_of_the_tree_outlives_lfg(ctx: ToolContext) -> None:
     await wait_for_marker(marker)
     lfg.kill()
     await lfg.wait()
-    for _ in range(200):
+    for _ in range(round(200 * PATIENCE)):
         if not with_marker(marker):
             break
         await asyncio.sleep(0.025)

@@ -17,6 +17,7 @@ import pytest
 
 from lfgtui.tools import containers
 from lfgtui.tools.containers import ContainerBox
+from tests.support.patience import PATIENCE
 
 
 @pytest.fixture
@@ -43,7 +44,9 @@ async def test_a_mount_beneath_a_read_only_folder_stays_read_only_in_the_box(
     box = ContainerBox((work,), readable=(mounted,), engine=engine, ticket="beneath")
     script = f"echo in > {mounted}/drive/planted; echo in > {work}/own; echo ran"
     argv = box.wrap(["/bin/sh", "-c", script], work)
-    done = await asyncio.to_thread(subprocess.run, argv, capture_output=True, text=True, timeout=120)
+    done = await asyncio.to_thread(
+        subprocess.run, argv, capture_output=True, text=True, timeout=120 * PATIENCE
+    )
     assert "ran" in done.stdout, done.stdout + done.stderr
     assert (work / "own").read_text() == "in\n", "its writable folder is written"
     assert not (mounted / "drive" / "planted").exists(), "the mount beneath a read-only folder was written"

@@ -16,6 +16,8 @@ import pytest
 
 from lfgtui.tools import BUILTIN_TOOLS, ToolContext, ToolOutcome, run_tool
 from lfgtui.tools.reader import SEARCH_WINDOW, Refusal, open_regular
+from tests.support.fleet import eventually
+from tests.support.patience import PATIENCE
 
 CATASTROPHIC = "(a+)+$"
 
@@ -31,8 +33,9 @@ async def call(ctx: ToolContext, name: str, **arguments: Any) -> ToolOutcome:
     return await run_tool(BUILTIN_TOOLS[name], arguments, ctx)
 
 
-def reader_children() -> list[int]:
-    """Our child processes that run the reader script."""
+def reader_children(parent: int | None = None) -> list[int]:
+    """The child processes of `parent` (this one's unless given) that run the reader script."""
+    parent = os.getpid() if parent is None else parent
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -43,7 +46,7 @@ def reader_children() -> list[int]:
         except OSError:
             continue
         fields = stat.rsplit(")", 1)[1].split()
-        if int(fields[1]) == os.getpid() and fields[0] != "Z" and b"reader.py" in cmdline:
+        if int(fields[1]) == parent and fields[0] != "Z" and b"reader.py" in cmdline:
             found.append(int(entry.name))
     return found
 
@@ -77,7 +80,7 @@ async def test_a_cancelled_search_kills_its_child(workdir: Path) -> None:
     (workdir / "worst.txt").write_text("a" * 40 + "!\n")
     ctx = ToolContext(workdir=workdir, env={})
     search = asyncio.create_task(call(ctx, "search_files", pattern=CATASTROPHIC))
-    for _ in range(200):
+    for _ in range(round(200 * PATIENCE)):
         if reader_children():
             break
         await asyncio.sleep(0.025)
@@ -114,9 +117,9 @@ def test_sigterm_is_answered_during_a_catastrophic_search(workdir: Path) -> None
     try:
         assert lfg.stdout is not None
         assert lfg.stdout.readline() == b"searching\n"
-        time.sleep(0.5)
+        eventually(lambda: reader_children(lfg.pid))  # the search runs
         lfg.terminate()
-        assert lfg.wait(timeout=10) == 3
+        assert lfg.wait(timeout=10 * PATIENCE) == 3
     finally:
         lfg.kill()
         lfg.wait()
@@ -151,7 +154,10 @@ def test_a_huge_file_without_newlines_is_read_and_searched_in_bounded_memory(wor
         file.write(b"x" * 20_000)  # text at the start, so it does not look binary
         file.truncate(200 * 1024 * 1024)  # a sparse 200 MB single line
     done = subprocess.run(
-        [sys.executable, "-c", PEAK_MEMORY, str(workdir)], capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", PEAK_MEMORY, str(workdir)],
+        capture_output=True,
+        text=True,
+        timeout=120 * PATIENCE,
     )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)

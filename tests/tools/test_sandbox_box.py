@@ -25,6 +25,7 @@ from lfgtui.run.agents.process import sandboxed
 from lfgtui.tools.sandbox import Sandbox, unavailable
 from lfgtui.tools.sandbox_scope import scoped
 from tests.support.box import USERS, as_user
+from tests.support.patience import PATIENCE
 
 STARTS = 30
 """Boxes started while a socket comes and goes (on main about a quarter failed to start)."""
@@ -64,7 +65,7 @@ def boxed(
     user: tuple[str, ...], box: Sandbox, script: str, cwd: Path, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     argv = as_user(user, box.wrap(["/bin/sh", "-c", script], cwd))
-    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60 * PATIENCE, check=False)
 
 
 def test_the_box_keeps_no_capability_and_cannot_unhide_or_remount(
@@ -110,9 +111,10 @@ def test_the_box_has_a_writable_tmpdir_of_its_own(user: tuple[str, ...], outside
     tree.chmod(0o777)
     theirs.chmod(0o777)
     env = {"PATH": "/usr/bin:/bin", "TMPDIR": str(theirs)}
-    done = boxed(user, Sandbox((tree,)), 'mkdir "$TMPDIR/claude-0" && echo "made in $TMPDIR"', tree, env)
+    made = f"claude-0-{secrets.token_hex(6)}"  # this test's own: a real Claude Code beside it makes claude-0
+    done = boxed(user, Sandbox((tree,)), f'mkdir "$TMPDIR/{made}" && echo "made in $TMPDIR"', tree, env)
     assert done.stdout.strip() == "made in /tmp", done
-    assert not list(theirs.iterdir()) and not Path("/tmp/claude-0").exists()
+    assert not list(theirs.iterdir()) and not (Path("/tmp") / made).exists()
 
 
 def test_an_agent_installed_under_tmp_starts_in_the_box(
@@ -142,7 +144,9 @@ def test_an_agent_installed_under_tmp_starts_in_the_box(
         config = replace(BUILTIN["sim-acp"], agent=replace(BUILTIN["sim-acp"].agent, command=(program,)))
         launch = sandboxed(config, Sandbox((tree,)), tree, None, env, outside / "copy")
         argv = as_user(user, list(launch.agent.command))
-        done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60, check=False)
+        done = subprocess.run(
+            argv, env=env, capture_output=True, text=True, timeout=60 * PATIENCE, check=False
+        )
         assert done.stdout.strip() == "from the venv", (program, done)
         written = subprocess.run(
             [
@@ -227,7 +231,7 @@ def test_no_unix_socket_outside_the_box_answers(
         as_user(user, box.wrap(["/usr/bin/python3", "-c", listeners.probe()], tree)),
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=60 * PATIENCE,
         check=False,
     )
     lines = done.stdout.splitlines()
@@ -267,7 +271,9 @@ def test_a_socket_gone_before_the_box_starts_is_not_covered_and_the_rest_are(
     (outside / "gone.sock").unlink()
     gone.close()
     try:
-        done = subprocess.run(as_user(user, argv), capture_output=True, text=True, timeout=60, check=False)
+        done = subprocess.run(
+            as_user(user, argv), capture_output=True, text=True, timeout=60 * PATIENCE, check=False
+        )
     finally:
         kept.close()
     # Another test's socket coming and going as this box starts costs a start, said, not this one.
@@ -300,7 +306,7 @@ def test_a_socket_coming_and_going_as_boxes_start_never_keeps_one_from_starting(
                 as_user(user, Sandbox((tree,)).wrap(["/bin/true"], tree)),
                 capture_output=True,
                 text=True,
-                timeout=60,
+                timeout=60 * PATIENCE,
                 check=False,
             )
             for _ in range(STARTS)

@@ -19,6 +19,7 @@ from lfgtui.tools.sandbox import Sandbox, _probe, sandbox_of
 from lfgtui.tools.sandbox_home import SECRETS, home_view
 from tests.support.box import USERS, as_user
 from tests.support.git import git, repository
+from tests.support.patience import PATIENCE
 from tests.support.recording import ticket
 
 SECRET = "SECRET-KEY-MATERIAL"
@@ -59,7 +60,7 @@ def home(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 def _inside(sandbox: Sandbox, script: str, cwd: Path, user: tuple[str, ...] = ()) -> str:
     argv = as_user(user, sandbox.wrap(["sh", "-c", script], cwd))
-    return subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False).stdout
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60 * PATIENCE, check=False).stdout
 
 
 def _reads(sandbox: Sandbox, home: Path, names: list[str], user: tuple[str, ...] = ()) -> dict[str, str]:

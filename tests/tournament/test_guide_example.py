@@ -15,6 +15,7 @@ import pytest
 
 from tests.support.git import git, isolate_git
 from tests.support.lfg import Lfg
+from tests.support.patience import PATIENCE
 
 GUIDE = Path(__file__).parents[2] / "docs" / "guides" / "tournaments.md"
 _BLOCK = re.compile(r"^```(\w+)\n(.*?)^```$", re.MULTILINE | re.DOTALL)
@@ -37,7 +38,7 @@ def test_the_guides_offline_example_runs_as_written_and_crowns_the_attempt_that_
     lfg = Lfg(tmp_path)
     (make, setup), (toml, tickets), (sh, run) = example()
     assert (make, toml, sh) == ("sh", "toml", "sh")
-    subprocess.run(["sh", "-e", "-c", setup], cwd=tmp_path, env=lfg.env, check=True, timeout=30)
+    subprocess.run(["sh", "-e", "-c", setup], cwd=tmp_path, env=lfg.env, check=True, timeout=30 * PATIENCE)
     repo = tmp_path / "calc"
     (repo / "tickets.toml").write_text(tickets)
     head = git(repo, "rev-parse", "HEAD")
@@ -49,7 +50,7 @@ def test_the_guides_offline_example_runs_as_written_and_crowns_the_attempt_that_
         env=lfg.env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=120 * PATIENCE,
     )
     out = done.stdout + done.stderr
     assert done.returncode == 0, out

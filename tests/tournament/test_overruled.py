@@ -12,12 +12,13 @@ import pytest
 
 from tests.support.git import git, isolate_git
 from tests.support.lfg import Lfg
+from tests.support.patience import PATIENCE
 from tests.support.tournament import calc_repo, tournament_tickets
 
 
 def headless(lfg: Lfg, tickets: Path) -> tuple[int, str]:
     done = subprocess.run(
-        lfg.args(tickets, "--headless"), env=lfg.env, capture_output=True, text=True, timeout=120
+        lfg.args(tickets, "--headless"), env=lfg.env, capture_output=True, text=True, timeout=120 * PATIENCE
     )
     return done.returncode, done.stdout + done.stderr
 

@@ -283,7 +283,7 @@ async def test_attention_jumps_to_failed_and_waiting_panes(sim: SimServer, tmp_p
         assert app.controller.screen.focused_pane is pane(app, "ok")
         await pilot.press("a")
         assert app.controller.screen.focused_pane is pane(app, "bad")
-        await pilot.pause(0.1)
+        await until(pilot, lambda: "HTTP 401" in str(pane(app, "bad").notice.render()))
         notice = str(pane(app, "bad").notice.render())
         assert "HTTP 401" in notice and "Incorrect API key" in notice
 
@@ -342,8 +342,7 @@ async def test_page_keys_scroll_the_focused_answer_and_end_follows_again(
         assert body.scroll_offset.y == body.max_scroll_y
         grown = len(body.source)
         await until(pilot, lambda: len(body.source) > grown + 500)
-        await pilot.pause(0.1)
-        assert body.scroll_offset.y == body.max_scroll_y, "at the end, it follows new output again"
+        await until(pilot, lambda: body.scroll_offset.y == body.max_scroll_y)  # at the end, it follows again
 
 
 async def test_keymap_rebinds_by_id(sim: SimServer, tmp_path: Path) -> None:

@@ -18,7 +18,9 @@ async def test_the_pane_names_the_link_that_answered_and_the_one_it_fell_back_fr
     async with app.run_test(size=SIZE) as pilot:
         shown = pane(app, "t")
         await until(pilot, lambda: shown.state is PaneState.COMPLETED)
-        await pilot.pause(0.1)
+        await until(
+            pilot, lambda: "attempt 2" in str(shown.header.text) and "fell back" in str(shown.notice.render())
+        )
         header, notice = str(shown.header.text), str(shown.notice.render())
     assert "sim/hello  attempt 2" in header
     assert notice.startswith("↪ fell back after sim/fault-401: HTTP 401 auth: Incorrect API key")

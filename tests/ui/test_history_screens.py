@@ -141,7 +141,9 @@ async def test_a_resumed_runs_sparklines_show_the_recorded_rates_not_a_flat_line
     db = tmp_path / "h.sqlite3"
     run_id = await record_tickets(sim, tickets_file(tmp_path), db)
     async with resumed(sim, db, run_id) as app, app.run_test(size=SIZE) as pilot:
-        await pilot.pause(0.3)
+        await until(
+            pilot, lambda: all("█" in pane.gauges.text.plain for pane in app.controller.panes.values())
+        )
         lines = {ticket: pane.gauges.text.plain for ticket, pane in app.controller.panes.items()}
     assert all("█" in line for line in lines.values()), lines
 

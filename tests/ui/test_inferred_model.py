@@ -25,7 +25,7 @@ async def test_a_model_lfg_knows_only_by_its_family_says_its_figures_are_inferre
     async with app.run_test(size=SIZE) as pilot:
         unseen, known = pane(app, "unseen"), pane(app, "known")
         await until(pilot, lambda: known.state is PaneState.COMPLETED and unseen.state is PaneState.FAILED)
-        await pilot.pause(0.1)
+        await until(pilot, lambda: "~inferred" in str(unseen.header.text))
         headers = str(unseen.header.text), str(known.header.text)
     assert "sim/claude-opus-5-7 ~inferred" in headers[0]
     assert "inferred" not in headers[1]
@@ -47,7 +47,6 @@ async def test_a_model_the_kept_catalogue_lists_says_its_figures_are_the_catalog
     app = make_app(sim, tickets(tmp_path, toml))
     async with app.run_test(size=SIZE) as pilot:
         new = pane(app, "new")
-        await until(pilot, lambda: new.state is PaneState.FAILED)
-        await pilot.pause(0.1)
+        await until(pilot, lambda: new.state is PaneState.FAILED and "catalogue" in str(new.header.text))
         header = str(new.header.text)
     assert "sim/claude-opus-9-1 catalogue" in header and "inferred" not in header

@@ -24,6 +24,7 @@ from lfgtui.ui.app import LfgApp
 from lfgtui.ui.widgets.pane import PaneState
 from tests.support.app import keys
 from tests.support.compose import lfg_app
+from tests.support.patience import PATIENCE
 
 SIZE = (120, 36)
 
@@ -95,7 +96,7 @@ def settled(condition: Callable[[LfgApp], bool]) -> Callable[[Pilot[Any]], Any]:
     async def run_before(pilot: Pilot[Any]) -> None:
         app = pilot.app
         assert isinstance(app, LfgApp)
-        async with asyncio.timeout(45):
+        async with asyncio.timeout(45 * PATIENCE):
             while not condition(app):
                 await asyncio.sleep(0.02)
         await pilot.pause(0.3)

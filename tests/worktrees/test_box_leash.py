@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from lfgtui.tools import containers
+from tests.support.patience import PATIENCE
 
 ENDED_WAIT_S = 15.0
 HOSTILE = (
@@ -46,7 +47,7 @@ def test_an_agent_that_kills_its_leash_watcher_still_ends_with_its_client(
         assert _listed(engine, "hostile"), "its container runs"
         client.kill()
         client.wait()
-        deadline = time.monotonic() + ENDED_WAIT_S
+        deadline = time.monotonic() + ENDED_WAIT_S * PATIENCE
         while (left := _listed(engine, "hostile")) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert not left, "the container outlived its client: the agent had disarmed its leash"

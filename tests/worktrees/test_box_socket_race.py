@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from lfgtui.tools import containers
+from tests.support.patience import PATIENCE
 
 
 @pytest.mark.parametrize("tethered", [True, False], ids=["command", "agent"])
@@ -42,7 +43,9 @@ def test_a_socket_deleted_as_the_engine_sets_the_box_up_fails_it_saying_so(
     deleting.chmod(0o755)
     argv[-1] = json.dumps(request | {"engine": str(deleting)})
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120)
+        done = subprocess.run(
+            argv, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120 * PATIENCE
+        )
     finally:
         gone.close()
         shutil.rmtree(outside, ignore_errors=True)

@@ -29,6 +29,7 @@ from lfgtui.tools import BUILTIN_TOOLS, containers
 from tests.support.agents import sim_agent
 from tests.support.engines import ENDED_WAIT_S
 from tests.support.git import repository
+from tests.support.patience import PATIENCE
 from tests.support.streams import write_scenario
 from tests.support.worktree_runs import run_in, tickets
 
@@ -106,13 +107,13 @@ async def test_a_cancelled_boxed_ticket_leaves_no_container(
             loaded.tickets, providers, Approvals(yes=True), [events.append], worktrees=tmp_path / "trees"
         )
         run.start()
-        async with asyncio.timeout(START_WAIT_S):
+        async with asyncio.timeout(START_WAIT_S * PATIENCE):
             while len((await listed()).split()) < 2:
                 pass
         assert run.cancel("one") and run.cancel("two")
         outcomes = await run.wait()
     assert outcomes == {"one": Outcome.CANCELLED, "two": Outcome.CANCELLED}
-    async with asyncio.timeout(START_WAIT_S):
+    async with asyncio.timeout(START_WAIT_S * PATIENCE):
         while await listed():
             pass
 
@@ -143,7 +144,7 @@ async def test_a_coding_agent_completes_a_ticket_inside_the_box(engine: str, tmp
     assert any(isinstance(e, TextDelta) for e in events)
     owner = f"label={containers.OWNER_LABEL}={containers._owner()}"
     listing = [engine, "ps", "-a", "-q", "--filter", owner]
-    async with asyncio.timeout(START_WAIT_S):
+    async with asyncio.timeout(START_WAIT_S * PATIENCE):
         while (
             await asyncio.to_thread(subprocess.run, listing, capture_output=True, text=True)
         ).stdout.strip():
@@ -285,7 +286,7 @@ def test_a_box_writing_in_tmp_itself_runs_and_gives_back_its_exit_code(engine: s
             capture_output=True,
             text=True,
             stdin=subprocess.DEVNULL,
-            timeout=120,
+            timeout=120 * PATIENCE,
         )
         assert done.returncode == 3, done.stderr
         assert marker.read_text() == "boxed\n"
@@ -311,7 +312,7 @@ def test_a_box_starts_whatever_its_folders_and_the_sockets_in_them_are_named(
             capture_output=True,
             text=True,
             stdin=subprocess.DEVNULL,
-            timeout=120,
+            timeout=120 * PATIENCE,
         )
     finally:
         listening.close()
@@ -356,7 +357,7 @@ async def test_an_agent_that_ignores_the_end_of_its_stdin_leaves_no_container(
             loaded.tickets, providers, Approvals(yes=True), [events.append], worktrees=tmp_path / "trees"
         )
         run.start()
-        async with asyncio.timeout(START_WAIT_S):
+        async with asyncio.timeout(START_WAIT_S * PATIENCE):
             while not any(isinstance(e, TextDelta) and e.ticket == "done" for e in events) or not any(
                 isinstance(e, AgentStarted) and e.ticket == "cut" for e in events
             ):
@@ -365,7 +366,7 @@ async def test_an_agent_that_ignores_the_end_of_its_stdin_leaves_no_container(
         outcomes = await run.wait()
     assert outcomes == {"done": Outcome.COMPLETED, "cut": Outcome.CANCELLED}, events
     assert trace.read_text().count("eof") == 2, "each agent stayed after its stdin closed"
-    async with asyncio.timeout(ENDED_WAIT_S):
+    async with asyncio.timeout(ENDED_WAIT_S * PATIENCE):
         while await listed():
             await asyncio.sleep(0.1)
     said = [e.message for e in events if type(e) is Status]
@@ -409,7 +410,7 @@ def test_no_unix_socket_bound_outside_answers_in_the_container(engine: str, netw
             capture_output=True,
             text=True,
             stdin=subprocess.DEVNULL,
-            timeout=120,
+            timeout=120 * PATIENCE,
         )
     finally:
         for each in (*listening, tcp):
@@ -440,7 +441,9 @@ def test_a_socket_gone_before_the_container_starts_is_not_covered_and_the_rest_a
     (outside / "gone.sock").unlink()
     gone.close()
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120)
+        done = subprocess.run(
+            argv, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120 * PATIENCE
+        )
     finally:
         kept.close()
         shutil.rmtree(outside, ignore_errors=True)
@@ -461,7 +464,7 @@ def test_the_container_gets_the_commands_own_environment_and_the_client_lfgs_set
         text=True,
         stdin=subprocess.DEVNULL,
         env=env,
-        timeout=120,
+        timeout=120 * PATIENCE,
     )
     assert done.returncode == 0, done
     said = done.stdout.split()

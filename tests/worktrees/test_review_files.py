@@ -16,6 +16,7 @@ from lfgtui.worktrees.patch import PatchParts, header_path
 from lfgtui.worktrees.review import CommentError, file_notes, parse_diff, quoted_from
 from lfgtui.worktrees.tree import Worktree, create_worktree, diff_text, fork_worktree
 from tests.support.git import commit_all, git, isolate_git, worktree_repo
+from tests.support.patience import PATIENCE
 
 HUGE_LINE = "x" * 600_000 + "\n"
 """One line longer than the whole review used to show (a minified bundle)."""
@@ -112,7 +113,7 @@ async def test_a_comment_on_a_fifo_is_refused_without_opening_it(tree: Worktree)
 
         reader = threading.Thread(target=comment, daemon=True)  # a FIFO's read would never return
         reader.start()
-        reader.join(timeout=60)
+        reader.join(timeout=60 * PATIENCE)
         assert not reader.is_alive(), f"a comment on {name} hangs"
         assert len(said) == 1, name
     assert "lfg does not open it" in str(said[0]) or "out of the worktree" in str(said[0])

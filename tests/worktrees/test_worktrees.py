@@ -28,6 +28,7 @@ from lfgtui.worktrees.tree import (
     worktrees_root,
 )
 from tests.support.git import ESCAPE, commit_all, git, isolate_git, worktree_repo
+from tests.support.patience import PATIENCE
 
 
 @pytest.fixture(autouse=True)
@@ -150,7 +151,7 @@ async def test_a_hung_git_is_killed_with_everything_it_started(
     with pytest.raises(GitError, match=r"did not finish within 0\.5 s"):
         await create_worktree(repo, "run1", "t", root)
     sleeper = int(pid_file.read_text())
-    for _ in range(500):
+    for _ in range(round(500 * PATIENCE)):
         if not running(sleeper):
             break
         await asyncio.sleep(0.01)
@@ -415,7 +416,10 @@ async def test_clean_keeps_an_entry_it_cannot_read(root: Path) -> None:
 
 def worktrees_command(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "lfgtui", "worktrees", *args], capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "lfgtui", "worktrees", *args],
+        capture_output=True,
+        text=True,
+        timeout=60 * PATIENCE,
     )
 
 

@@ -33,6 +33,7 @@ from lfgtui.tools.sandbox import Sandbox, _probe, out_of_view
 from lfgtui.tools.sandbox_home import state_copies
 from lfgtui.ui.widgets.pane import Tally, TicketPane
 from tests.support.lfg import Lfg, ending
+from tests.support.patience import PATIENCE
 
 LOGIN = "LOGIN-TOKEN-MATERIAL"
 PLANT = """
@@ -70,7 +71,7 @@ def _boxed_codex(home: Path, script: str) -> str:
     boxed = sandboxed(config, box, work, home, {"PATH": "/usr/bin:/bin"}, copy)
     wrapper = list(boxed.agent.command)
     argv = [*wrapper[: wrapper.index("--") + 1], "sh", "-c", script]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False).stdout
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60 * PATIENCE, check=False).stdout
 
 
 def test_what_a_boxed_codex_writes_to_its_own_state_stays_in_its_tickets_copy(home: Path) -> None:

@@ -53,6 +53,7 @@ from tests.support.agents import (
     text,
     the_log,
 )
+from tests.support.patience import PATIENCE
 from tests.support.streams import ask, write_scenario
 
 
@@ -264,7 +265,9 @@ async def test_cancelling_sends_session_cancel_and_leaves_no_process(
             events.append(event)
 
     running = asyncio.create_task(consume())
-    async with asyncio.timeout(30):  # the agent starts slowly on a loaded machine: wait till it streams
+    async with asyncio.timeout(
+        30 * PATIENCE
+    ):  # the agent starts slowly on a loaded machine: wait till it streams
         while len(of(events, TextDelta)) < 5:
             await asyncio.sleep(0.025)
     running.cancel()
@@ -328,8 +331,8 @@ def test_no_agent_outlives_lfg_killed_with_sigkill(project: Path) -> None:
         assert lfg.stdout is not None and lfg.stdout.readline() == b"streaming\n"
         assert agent_processes(project) and agent_processes(project, b"sleep\x004321")
         lfg.kill()
-        lfg.wait(timeout=10)
-        deadline = time.monotonic() + 30  # a loaded machine may take seconds to end them
+        lfg.wait(timeout=10 * PATIENCE)
+        deadline = time.monotonic() + 30 * PATIENCE  # a loaded machine may take seconds to end them
         while agent_processes(project) or agent_processes(project, b"sleep\x004321"):
             if time.monotonic() > deadline:
                 break

@@ -28,6 +28,7 @@ from lfgtui.tools import BUILTIN_TOOLS, ToolContext
 from lfgtui.tools.toolbox import Toolbox
 from tests.support.agents import FAST, no_agent_left, sim_agent
 from tests.support.agents import Approvals as Yes
+from tests.support.patience import PATIENCE
 from tests.support.streams import ask
 
 
@@ -58,7 +59,7 @@ async def torn_down_mid_close(folder: Path) -> int:
     async with Providers({"sim-acp": lingering}) as providers:
         run = Run(loaded.tickets, providers, Approvals(yes=True), [events.append])
         run.start()
-        async with asyncio.timeout(45):  # a loaded machine starts the agent slowly
+        async with asyncio.timeout(45 * PATIENCE):  # a loaded machine starts the agent slowly
             while "eof" not in trace.read_text():  # its session is closing: its stdin closed
                 await asyncio.sleep(0.01)
         run.cancel_all()

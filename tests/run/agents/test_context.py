@@ -41,6 +41,7 @@ from tests.support.agents import no_agent_left
 from tests.support.app import SIZE, keys, until
 from tests.support.compose import lfg_app
 from tests.support.lfg import Lfg, ending, of
+from tests.support.patience import PATIENCE
 
 SIM_AGENT = [sys.executable, "-m", "lfgtui.sim.acp_agent", "--scenario", "{model}"]
 COSTLY = f'[providers.costly]\nkind = "acp"\ncommand = {json.dumps([*SIM_AGENT, "--cost", "0.03"])}\n'
@@ -90,7 +91,7 @@ def test_usage_and_commands_are_a_context_and_a_detail_not_statuses(lfg: Lfg, tm
         env=lfg.env | {"COLUMNS": "200"},
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=60 * PATIENCE,
     )
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.count("context 180 of 200,000 tokens (0.1%), $0.03 by the agent's count") == 1

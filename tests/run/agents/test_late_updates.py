@@ -20,6 +20,7 @@ from lfgtui.run.approvals import Approvals
 from lfgtui.sim.acp_prompt import LATE_WORD
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
+from tests.support.patience import PATIENCE
 from tests.support.recording import load_recorded
 
 TICKETS = """
@@ -38,7 +39,7 @@ async def until_the_agent_has_sent_it(run: Run) -> None:
     """The late word is in lfg's hands (the kept session's inbox), so the follow-up comes after it."""
     assert run.agents is not None
     inbox = run.agents["t"].client.inbox
-    async with asyncio.timeout(30):
+    async with asyncio.timeout(30 * PATIENCE):
         while inbox.empty():
             await asyncio.sleep(0.01)
 

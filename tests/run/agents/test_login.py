@@ -25,6 +25,7 @@ from lfgtui.run.agents.login import (
 )
 from lfgtui.sim.acp_agent import AGENT_NAME, KEY_ENV
 from tests.support.lfg import Lfg, ending, of, text
+from tests.support.patience import PATIENCE
 from tests.support.recording import load_recorded
 
 TICKET = '[[ticket]]\nid = "a"\nprompt = "hi"\nprovider = "agent"\n'
@@ -162,7 +163,7 @@ def test_the_model_the_agent_reports_is_kept_beside_the_one_asked(lfg: Lfg, tmp_
         env=lfg.env | {"COLUMNS": "200"},
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=60 * PATIENCE,
     )
     assert shown.returncode == 0, shown.stderr
     assert "agent/default (the agent reports fast)" in shown.stdout

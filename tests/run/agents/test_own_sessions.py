@@ -24,6 +24,7 @@ from lfgtui.tools.toolbox import Toolbox
 from tests.support import agents as acp_events
 from tests.support.agents import FAST, Approvals, sim_agent
 from tests.support.lfg import Lfg, ending, of, text
+from tests.support.patience import PATIENCE
 from tests.support.streams import ask
 
 
@@ -107,7 +108,9 @@ def lfg(tmp_path: Path) -> Lfg:
 
 def agents(lfg: Lfg, *args: str) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "lfgtui", "agents", *args, "--config", str(lfg.config)]
-    return subprocess.run(command, env=lfg.env, cwd=lfg.workdir, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        command, env=lfg.env, cwd=lfg.workdir, capture_output=True, text=True, timeout=120 * PATIENCE
+    )
 
 
 AGENT_TICKET = """

@@ -18,6 +18,7 @@ from lfgtui.history.store import Selection, Store
 from lfgtui.run.seeds import earlier_of_each
 from tests.support.agents import LATE
 from tests.support.lfg import Lfg, ending, of, text
+from tests.support.patience import PATIENCE
 
 AGENT_AND_API = """
 [[ticket]]
@@ -65,7 +66,7 @@ def test_an_agent_ticket_runs_beside_an_api_ticket_and_is_recorded(lfg: Lfg, tmp
         env=lfg.env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=60 * PATIENCE,
     )
     hits = json.loads(searched.stdout)
     assert any(hit["ticket"] == "agent" for hit in hits), searched.stdout
@@ -88,7 +89,7 @@ def test_an_agent_that_is_not_installed_is_refused_naming_what_to_install(tmp_pa
     lfg.env["PATH"] = str(tmp_path / "empty")
     tickets = lfg.tickets('[[ticket]]\nid = "c"\nprompt = "fix it"\nprovider = "claude-code"\n')
     done = subprocess.run(
-        lfg.args(tickets, "--json"), env=lfg.env, capture_output=True, text=True, timeout=60
+        lfg.args(tickets, "--json"), env=lfg.env, capture_output=True, text=True, timeout=60 * PATIENCE
     )
     assert done.returncode == 2 and done.stdout == ""
     assert (
@@ -123,7 +124,7 @@ def test_an_acp_provider_without_a_command_is_a_config_error(tmp_path: Path) -> 
     lfg.config.write_text('[providers.broken]\nkind = "acp"\n')
     tickets = lfg.tickets('[[ticket]]\nid = "b"\nprompt = "hi"\nprovider = "sim"\n')
     done = subprocess.run(
-        lfg.args(tickets, "--json"), env=lfg.env, capture_output=True, text=True, timeout=60
+        lfg.args(tickets, "--json"), env=lfg.env, capture_output=True, text=True, timeout=60 * PATIENCE
     )
     assert done.returncode == 2
     assert "[providers.broken]: an acp provider needs command, the agent's command line" in done.stderr
@@ -136,7 +137,7 @@ def test_lfg_ask_points_an_agent_to_lfg_run(tmp_path: Path) -> None:
         env=lfg.env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=60 * PATIENCE,
     )
     assert done.returncode == 2
     assert "'sim-acp' is a coding agent: run it as a ticket with lfg run" in done.stderr
@@ -234,7 +235,7 @@ def test_ndjson_and_the_history_keep_the_call_as_the_agent_finally_described_it(
         env=lfg.env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=60 * PATIENCE,
     )
     assert shown.returncode == 0, shown.stderr
     [attempt] = json.loads(shown.stdout)["run"]["tickets"][0]["attempts"]

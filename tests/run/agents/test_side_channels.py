@@ -19,6 +19,7 @@ from lfgtui.run.agents.launch import AgentLaunch
 from lfgtui.run.agents.transport import MAX_CONTAINERS, MAX_LINE_BYTES
 from tests.support.agents import attempt, ending, no_agent_left, text, the_log
 from tests.support.lfg import Lfg
+from tests.support.patience import PATIENCE
 from tests.support.terminal import Terminal
 
 RAW_AGENT = '''
@@ -172,7 +173,7 @@ def test_a_library_logging_what_an_agent_sent_never_writes_it_to_the_terminal(tm
     terminal = Terminal()
     process = terminal.start(lfg.args(tickets, "--headless", "--no-history"), lfg.env)
     try:
-        assert process.wait(timeout=60) == 0
+        assert process.wait(timeout=60 * PATIENCE) == 0
     finally:
         process.kill()
         terminal.hang_up()

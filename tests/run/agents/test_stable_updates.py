@@ -29,6 +29,7 @@ from lfgtui.ui.widgets.pane import PaneState, Tally, TicketPane
 from tests.support.app import SIZE, keys, until
 from tests.support.compose import lfg_app
 from tests.support.lfg import Lfg, ending, of, recorded_run, text
+from tests.support.patience import PATIENCE
 
 SIM_AGENT = [sys.executable, "-m", "lfgtui.sim.acp_agent", "--scenario", "{model}"]
 QUIRKS = {
@@ -131,7 +132,7 @@ def test_a_sub_agent_is_a_child_record_with_its_own_text_tool_calls_and_cost(lfg
         env=lfg.env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=60 * PATIENCE,
     )
     assert exported.returncode == 0, exported.stderr
     assert "sub-agent finished: Read the notes (end_turn)" in exported.stdout, "the history kept its record"

@@ -39,6 +39,7 @@ from tests.support.agents import of as of_type
 from tests.support.app import SIZE, keys, until
 from tests.support.compose import first_run, lfg_app, replay_app, resumed_app
 from tests.support.lfg import Lfg, ending, of, text
+from tests.support.patience import PATIENCE
 from tests.support.recording import load_recorded
 
 
@@ -257,7 +258,7 @@ async def test_quitting_stops_the_kept_agents_all_at_once(tmp_path: Path) -> Non
 
     async def alive_once_both_are_told_to_stop() -> list[int]:
         """The agents alive when the second has seen its stdin close (each lingers until SIGTERM)."""
-        for _ in range(1500):
+        for _ in range(round(1500 * PATIENCE)):
             if trace.read_text().count("eof") == 2:
                 return agent_processes(tmp_path)
             await asyncio.sleep(0.02)
@@ -269,7 +270,7 @@ async def test_quitting_stops_the_kept_agents_all_at_once(tmp_path: Path) -> Non
         assert len(agents) == 2, "both agents are kept for a follow-up"
         watching = asyncio.create_task(alive_once_both_are_told_to_stop())
         await pilot.press("q")
-    alive = await asyncio.wait_for(watching, 40)
+    alive = await asyncio.wait_for(watching, 40 * PATIENCE)
     assert sorted(alive) == sorted(agents), "the second was told to stop while the first still lingered"
     assert await no_agent_left(tmp_path)
 
