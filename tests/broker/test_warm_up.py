@@ -14,6 +14,7 @@ import pytest
 import redis
 
 from tests.support.fleet import LEASE, Fleet, coordinate, ends, eventually, finish, gated_import, ran_on
+from tests.support.patience import PATIENCE
 
 CLAUDE = '[providers.claude]\nkind = "anthropic"\nbase_url = "sim:"\n'
 """A provider set up in the worker's config, on the `anthropic` SDK (the sim's Messages API)."""
@@ -93,7 +94,7 @@ def let_through(gate: Path, coordinator: subprocess.Popen[str]) -> Iterator[None
         yield
     except BaseException:
         coordinator.kill()
-        coordinator.communicate(timeout=30)
+        coordinator.communicate(timeout=30 * PATIENCE)
         raise
     finally:
         gate.touch()

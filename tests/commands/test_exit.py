@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from tests.support.lfg import Lfg
+from tests.support.patience import PATIENCE
 
 FROZEN_AT_EXIT = (
     "import atexit, gc, sys\n"
@@ -23,7 +24,11 @@ def test_lfg_leaves_what_it_holds_to_its_exit_unwalked_by_the_collector(tmp_path
     tickets = lfg.tickets('[[ticket]]\nid = "t"\nprompt = "go"\nprovider = "sim"\nmodel = "hello"\n')
     args = ["run", str(tickets), "--config", str(lfg.config), "--json"]
     done = subprocess.run(
-        [sys.executable, "-c", FROZEN_AT_EXIT, *args], env=lfg.env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", FROZEN_AT_EXIT, *args],
+        env=lfg.env,
+        capture_output=True,
+        text=True,
+        timeout=60 * PATIENCE,
     )
     assert done.returncode == 0, done.stderr
     assert '"outcome": "completed"' in done.stdout
