@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import signal
 import subprocess
@@ -23,13 +22,14 @@ from typing import Any
 
 import pytest
 import redis
-from mcp import ClientSession, StdioServerParameters, stdio_client
+from mcp import ClientSession
 
 from lfgtui.broker.layout import Layout, dumps, loads
 from lfgtui.broker.lead_asks import AskEntry, new_reply
 from lfgtui.run.requests import AddTicket, Cancel
 from tests.support.agents import mcp_recording_agent, mcp_requests
 from tests.support.fleet import STEADY, Fleet, acl_user, coordinate, documented_rules, ends, ran_on, until
+from tests.support.mcp_client import mcp_client
 from tests.support.patience import PATIENCE
 
 LEAD = """
@@ -138,50 +138,46 @@ async def test_a_lead_on_a_worker_adds_waits_for_and_reads_its_tickets_and_forge
         assert oct(socket.parent.stat().st_mode & 0o777) == "0o700", "this user's alone"
         [run_id] = {m.group(1) for line in drained.err if (m := re.search(r"lfg attach \S+ (\w+)", line))}
 
-        params = StdioServerParameters(command=server["command"], args=server["args"], env=dict(os.environ))
-        with (tmp_path / "mcp.err").open("w") as errlog:
-            async with (
-                stdio_client(params, errlog=errlog) as (read, write),
-                ClientSession(read, write) as mcp,
-            ):
-                hello = await mcp.initialize()
-                assert hello.instructions is not None
-                assert hello.instructions.startswith(f"You are boss, the lead ticket of lfg run {run_id}.")
-                first_list = await mcp.call_tool("list_tickets", {})
-                assert not first_list.is_error, text(first_list)
-                listed = json.loads(text(first_list))
-                assert [t["ticket"] for t in listed["tickets"]] == ["boss"], "only itself, so far"
+        async with mcp_client(server["command"], server["args"], tmp_path / "mcp.err") as client:
+            mcp = client.session
+            hello = client.hello
+            assert hello.instructions is not None
+            assert hello.instructions.startswith(f"You are boss, the lead ticket of lfg run {run_id}.")
+            first_list = await mcp.call_tool("list_tickets", {})
+            assert not first_list.is_error, text(first_list)
+            listed = json.loads(text(first_list))
+            assert [t["ticket"] for t in listed["tickets"]] == ["boss"], "only itself, so far"
 
-                unseen = await mcp.call_tool("read_ticket", {"ticket": "other"})
-                assert unseen.is_error and "the run has no ticket 'other'" in text(unseen)
-                not_its = await mcp.call_tool("cancel_ticket", {"ticket": "other"})
-                assert not_its.is_error
-                assert "the run has no ticket 'other' (its tickets: boss)" in text(not_its)
+            unseen = await mcp.call_tool("read_ticket", {"ticket": "other"})
+            assert unseen.is_error and "the run has no ticket 'other'" in text(unseen)
+            not_its = await mcp.call_tool("cancel_ticket", {"ticket": "other"})
+            assert not_its.is_error
+            assert "the run has no ticket 'other' (its tickets: boss)" in text(not_its)
 
-                first = await mcp.call_tool("add_ticket", {"ticket": HELLO, "key": "one"})
-                assert not first.is_error, text(first)
-                second = await mcp.call_tool("add_ticket", {"ticket": HELLO, "key": "two"})
-                assert not second.is_error, text(second)
-                again = await mcp.call_tool("add_ticket", {"ticket": HELLO, "key": "one"})
-                children = [json.loads(text(result))["ticket"] for result in (first, second, again)]
-                assert children[0] != children[1] and children[2] == children[0], "a key adds once"
+            first = await mcp.call_tool("add_ticket", {"ticket": HELLO, "key": "one"})
+            assert not first.is_error, text(first)
+            second = await mcp.call_tool("add_ticket", {"ticket": HELLO, "key": "two"})
+            assert not second.is_error, text(second)
+            again = await mcp.call_tool("add_ticket", {"ticket": HELLO, "key": "one"})
+            children = [json.loads(text(result))["ticket"] for result in (first, second, again)]
+            assert children[0] != children[1] and children[2] == children[0], "a key adds once"
 
-                await completed(mcp, children[:2])
-                message = {"ticket": children[0], "text": "Say it once more.", "mode": "queue"}
-                queued = await mcp.call_tool("message_ticket", message)
-                assert not queued.is_error, text(queued)
-                listed = json.loads(text(await mcp.call_tool("list_tickets", {})))
-                assert [t["ticket"] for t in listed["tickets"]] == ["boss", *children[:2]]
+            await completed(mcp, children[:2])
+            message = {"ticket": children[0], "text": "Say it once more.", "mode": "queue"}
+            queued = await mcp.call_tool("message_ticket", message)
+            assert not queued.is_error, text(queued)
+            listed = json.loads(text(await mcp.call_tool("list_tickets", {})))
+            assert [t["ticket"] for t in listed["tickets"]] == ["boss", *children[:2]]
 
-                # A ticket entry forged on the run's stream, naming the lead: shown, never reached.
-                described = loads(admin.hget(Layout().run(run_id), "run"))["tickets"]
-                [other] = [ticket for ticket in described if ticket["ticket"] == "other"]
-                entry = dumps({"now": 0, "ticket": {**other, "ticket": "forged"}, "lead": "boss"})
-                admin.xadd(Layout().events(run_id), {"kind": "ticket", "n": "f0f0f0f0.1", "data": entry})
-                while "forged" not in text(await mcp.call_tool("list_tickets", {})):
-                    await asyncio.sleep(0.05)
-                reached = await mcp.call_tool("cancel_ticket", {"ticket": "forged"})
-                assert reached.is_error and "the run has no ticket 'forged'" in text(reached), text(reached)
+            # A ticket entry forged on the run's stream, naming the lead: shown, never reached.
+            described = loads(admin.hget(Layout().run(run_id), "run"))["tickets"]
+            [other] = [ticket for ticket in described if ticket["ticket"] == "other"]
+            entry = dumps({"now": 0, "ticket": {**other, "ticket": "forged"}, "lead": "boss"})
+            admin.xadd(Layout().events(run_id), {"kind": "ticket", "n": "f0f0f0f0.1", "data": entry})
+            while "forged" not in text(await mcp.call_tool("list_tickets", {})):
+                await asyncio.sleep(0.05)
+            reached = await mcp.call_tool("cancel_ticket", {"ticket": "forged"})
+            assert reached.is_error and "the run has no ticket 'forged'" in text(reached), text(reached)
 
         # Asks the coordinator refuses, whoever wrote them: its run's word is the last.
         work = loads(admin.hget(Layout().work_index(run_id), "boss")).get("entry")
@@ -244,27 +240,22 @@ async def test_a_lead_on_a_worker_goes_on_once_its_killed_coordinator_is_picked_
         await until(lambda: any(r["mcpServers"] for r in mcp_requests(record)), 90)
         [server] = next(r["mcpServers"] for r in mcp_requests(record) if r["mcpServers"])
         [run_id] = {m.group(1) for line in drained.err if (m := re.search(r"lfg attach \S+ (\w+)", line))}
-        params = StdioServerParameters(command=server["command"], args=server["args"], env=dict(os.environ))
-        with (tmp_path / "mcp.err").open("w") as errlog:
-            async with (
-                stdio_client(params, errlog=errlog) as (read, write),
-                ClientSession(read, write) as mcp,
-            ):
-                await mcp.initialize()
-                first = json.loads(text(await mcp.call_tool("add_ticket", {"ticket": HELLO, "key": "one"})))
-                await completed(mcp, [first["ticket"]])
-                coordinator.send_signal(signal.SIGKILL)
-                coordinator.wait(30 * PATIENCE)
-                drained.joined()
-                resumed = picking_up(fleet, run_id, config)
-                picked_up = Drained(resumed)
-                await until(lambda: picked_up.events, 90)  # its run started: it reads the asks from here
-                second = await mcp.call_tool("add_ticket", {"ticket": HELLO, "key": "two"})
-                assert not second.is_error, text(second)
-                child = json.loads(text(second))["ticket"]
-                await completed(mcp, [child])
-                listed = json.loads(text(await mcp.call_tool("list_tickets", {})))
-                assert [t["ticket"] for t in listed["tickets"]] == ["boss", first["ticket"], child]
+        async with mcp_client(server["command"], server["args"], tmp_path / "mcp.err") as client:
+            mcp = client.session
+            first = json.loads(text(await mcp.call_tool("add_ticket", {"ticket": HELLO, "key": "one"})))
+            await completed(mcp, [first["ticket"]])
+            coordinator.send_signal(signal.SIGKILL)
+            coordinator.wait(30 * PATIENCE)
+            drained.joined()
+            resumed = picking_up(fleet, run_id, config)
+            picked_up = Drained(resumed)
+            await until(lambda: picked_up.events, 90)  # its run started: it reads the asks from here
+            second = await mcp.call_tool("add_ticket", {"ticket": HELLO, "key": "two"})
+            assert not second.is_error, text(second)
+            child = json.loads(text(second))["ticket"]
+            await completed(mcp, [child])
+            listed = json.loads(text(await mcp.call_tool("list_tickets", {})))
+            assert [t["ticket"] for t in listed["tickets"]] == ["boss", first["ticket"], child]
     finally:
         for process in (coordinator, resumed):
             if process is not None and process.poll() is None:

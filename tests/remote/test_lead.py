@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import sys
 from asyncio.subprocess import PIPE
@@ -16,7 +15,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from mcp import ClientSession, StdioServerParameters, stdio_client
 
 from lfgtui.events import AttemptEnded, ErrorInfo, ErrorKind, Event, Outcome, Status
 from lfgtui.providers.base import PriceOverride
@@ -27,6 +25,7 @@ from lfgtui.tools.sandbox import Sandbox, unavailable
 from tests.support.agents import mcp_recording_agent as agent
 from tests.support.agents import mcp_requests as requests
 from tests.support.lfg import Lfg, of
+from tests.support.mcp_client import mcp_client
 from tests.support.patience import PATIENCE
 from tests.support.serving import served
 
@@ -220,38 +219,32 @@ async def test_a_lead_reaches_its_run_through_lfg_mcp_on_its_socket_and_its_tick
         async with serving_leads(run.run, tickets):
             door = run.run.lead_doors["boss"]
             run.run.start()
-            params = StdioServerParameters(
-                command=door.server.command, args=list(door.server.args), env=dict(os.environ)
-            )
-            with (tmp_path / "mcp.err").open("w") as err:
-                async with (
-                    stdio_client(params, errlog=err) as (read, write),
-                    ClientSession(read, write) as session,
-                ):
-                    hello = await session.initialize()
-                    assert hello.instructions is not None
-                    assert hello.instructions.startswith(
-                        f"You are boss, the lead ticket of lfg run {run.run.run_id}."
-                    )
-                    assert "at most 3 unfinished at once and 10 in all" in hello.instructions
-                    assert "at most 20 times a minute" in hello.instructions
-                    assert "not with sub-agents or tasks of your own" in hello.instructions
-                    listed = await session.call_tool("list_tickets", {})
-                    assert [t["ticket"] for t in json.loads(listed.content[0].text)["tickets"]] == ["boss"]  # type: ignore[union-attr]
-                    unseen = await session.call_tool("read_ticket", {"ticket": "other"})
-                    assert unseen.is_error and "the run has no ticket 'other'" in unseen.content[0].text  # type: ignore[union-attr]
-                    other = await session.call_tool("cancel_ticket", {"ticket": "other"})
-                    assert other.is_error
-                    assert "the run has no ticket 'other' (its tickets: boss)" in other.content[0].text  # type: ignore[union-attr]
-                    added = await session.call_tool("add_ticket", {"ticket": SLOW, "key": "one"})
-                    assert not added.is_error, added.content
-                    child = json.loads(added.content[0].text)["ticket"]  # type: ignore[union-attr]
-                    assert run.run.parents == {child: "boss"}
-                    again = await session.call_tool("list_tickets", {})
-                    assert [t["ticket"] for t in json.loads(again.content[0].text)["tickets"]] == [
-                        "boss",
-                        child,
-                    ]  # type: ignore[union-attr]
+            async with mcp_client(door.server.command, door.server.args, tmp_path / "mcp.err") as client:
+                session = client.session
+                hello = client.hello
+                assert hello.instructions is not None
+                assert hello.instructions.startswith(
+                    f"You are boss, the lead ticket of lfg run {run.run.run_id}."
+                )
+                assert "at most 3 unfinished at once and 10 in all" in hello.instructions
+                assert "at most 20 times a minute" in hello.instructions
+                assert "not with sub-agents or tasks of your own" in hello.instructions
+                listed = await session.call_tool("list_tickets", {})
+                assert [t["ticket"] for t in json.loads(listed.content[0].text)["tickets"]] == ["boss"]  # type: ignore[union-attr]
+                unseen = await session.call_tool("read_ticket", {"ticket": "other"})
+                assert unseen.is_error and "the run has no ticket 'other'" in unseen.content[0].text  # type: ignore[union-attr]
+                other = await session.call_tool("cancel_ticket", {"ticket": "other"})
+                assert other.is_error
+                assert "the run has no ticket 'other' (its tickets: boss)" in other.content[0].text  # type: ignore[union-attr]
+                added = await session.call_tool("add_ticket", {"ticket": SLOW, "key": "one"})
+                assert not added.is_error, added.content
+                child = json.loads(added.content[0].text)["ticket"]  # type: ignore[union-attr]
+                assert run.run.parents == {child: "boss"}
+                again = await session.call_tool("list_tickets", {})
+                assert [t["ticket"] for t in json.loads(again.content[0].text)["tickets"]] == [
+                    "boss",
+                    child,
+                ]  # type: ignore[union-attr]
             async with asyncio.timeout(10 * PATIENCE):
                 while not run.run.states[child].running:
                     await asyncio.sleep(0.01)

@@ -7,17 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from dataclasses import replace
 from pathlib import Path
-
-from mcp import ClientSession, StdioServerParameters, stdio_client
 
 from lfgtui.events import Status
 from lfgtui.outcome import Outcome
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.remote.leads import serving_leads
 from lfgtui.sim.server import SimServer
+from tests.support.mcp_client import mcp_client
 from tests.support.patience import PATIENCE
 from tests.support.serving import served
 
@@ -54,24 +52,17 @@ async def test_a_lead_looping_on_a_refused_add_through_lfg_mcp_is_paced_by_lead_
         async with serving_leads(run.run, tickets):
             door = run.run.lead_doors["boss"]
             run.run.start()
-            params = StdioServerParameters(
-                command=door.server.command, args=list(door.server.args), env=dict(os.environ)
-            )
-            with (tmp_path / "mcp.err").open("w") as err:
-                async with (
-                    stdio_client(params, errlog=err) as (read, write),
-                    ClientSession(read, write) as session,
-                ):
-                    await session.initialize()
-                    said = []
-                    for _ in range(20):
-                        result = await session.call_tool("add_ticket", {"ticket": {**SLOW, "colour": "red"}})
-                        assert result.is_error
-                        said.append(result.content[0].text)  # type: ignore[union-attr]
-                    good = await session.call_tool("add_ticket", {"ticket": SLOW})
-                    paces = run.run.lead_paces["boss"]
-                    run.run.lead_paces["boss"] = type(paces)(t - 60 for t in paces)
-                    later = await session.call_tool("add_ticket", {"ticket": SLOW})
+            async with mcp_client(door.server.command, door.server.args, tmp_path / "mcp.err") as client:
+                session = client.session
+                said = []
+                for _ in range(20):
+                    result = await session.call_tool("add_ticket", {"ticket": {**SLOW, "colour": "red"}})
+                    assert result.is_error
+                    said.append(result.content[0].text)  # type: ignore[union-attr]
+                good = await session.call_tool("add_ticket", {"ticket": SLOW})
+                paces = run.run.lead_paces["boss"]
+                run.run.lead_paces["boss"] = type(paces)(t - 60 for t in paces)
+                later = await session.call_tool("add_ticket", {"ticket": SLOW})
     for number, words in enumerate(said[:3]):
         assert "colour" in words, words
         left = 2 - number
@@ -276,26 +267,17 @@ async def test_a_coding_agent_that_reports_no_cost_is_said_once_in_the_leads_pan
         async with serving_leads(run.run, tickets):
             door = run.run.lead_doors["boss"]
             run.run.start()
-            params = StdioServerParameters(
-                command=door.server.command, args=list(door.server.args), env=dict(os.environ)
-            )
-            with (tmp_path / "mcp.err").open("w") as err:
-                async with (
-                    stdio_client(params, errlog=err) as (read, write),
-                    ClientSession(read, write) as session,
-                ):
-                    await session.initialize()
-                    added = await session.call_tool(
-                        "add_ticket", {"ticket": {"prompt": "hi", "provider": "sim-acp"}}
-                    )
-                    assert not added.is_error, added.content
-                    child = json.loads(added.content[0].text)["ticket"]  # type: ignore[union-attr]
-                    waited = await session.call_tool(
-                        "wait_for_tickets", {"tickets": [child], "timeout_s": 20}
-                    )
-                    assert not waited.is_error, waited.content
-                    assert run.run.states[child].outcome is Outcome.COMPLETED
-                    report = await session.call_tool("read_ticket", {"ticket": child})
+            async with mcp_client(door.server.command, door.server.args, tmp_path / "mcp.err") as client:
+                session = client.session
+                added = await session.call_tool(
+                    "add_ticket", {"ticket": {"prompt": "hi", "provider": "sim-acp"}}
+                )
+                assert not added.is_error, added.content
+                child = json.loads(added.content[0].text)["ticket"]  # type: ignore[union-attr]
+                waited = await session.call_tool("wait_for_tickets", {"tickets": [child], "timeout_s": 20})
+                assert not waited.is_error, waited.content
+                assert run.run.states[child].outcome is Outcome.COMPLETED
+                report = await session.call_tool("read_ticket", {"ticket": child})
     said = [e.message for e in run.events if isinstance(e, Status) and e.ticket == "boss"]
     warning = f"lead_budget_usd $1 counted nothing of {child}: its agent reported no cost ($?)"
     assert said.count(warning) == 1, said

@@ -11,20 +11,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from mcp import ClientSession, StdioServerParameters, stdio_client
+from mcp import ClientSession
 from mcp.types import CallToolResult
 
 from lfgtui.events import PromptSent, Steered, TextDelta
 from lfgtui.sim.server import SimServer
 from tests.support.git import isolate_git, repository
 from tests.support.hostile import HOSTILE
+from tests.support.mcp_client import mcp_client
 from tests.support.patience import PATIENCE
 from tests.support.serving import STEERED_AGENT_TICKET, TOKEN, asked, served, steered_agent
 from tests.support.streams import write_scenario
@@ -59,13 +59,8 @@ def command(url: str, token_file: Path) -> list[str]:
 @contextlib.asynccontextmanager
 async def mcp_session(url: str, token_file: Path, errlog: Path) -> AsyncIterator[ClientSession]:
     """The SDK's client on `lfg mcp URL --token-file F`, its stderr in `errlog`."""
-    params = StdioServerParameters(
-        command=sys.executable, args=command(url, token_file), env=dict(os.environ)
-    )
-    with errlog.open("w") as err:
-        async with stdio_client(params, errlog=err) as (read, write), ClientSession(read, write) as session:
-            await session.initialize()
-            yield session
+    async with mcp_client(sys.executable, command(url, token_file), errlog) as client:
+        yield client.session
 
 
 def data(result: CallToolResult) -> dict[str, Any]:
