@@ -721,7 +721,6 @@ class Run:
         state.ev = ev = EventFactory(state.ticket.id, state.attempt, clock=self.clock)
         if state.inbox.landed:  # the turn's attempt before was steered: this one is, at its own safe points
             state.inbox.replay()
-            state.inbox.tell(f"the steers of attempt {state.attempt - 1} held again, sent as it sent them")
             self._holding(
                 state, f"the steers of attempt {state.attempt - 1} held again, sent as it sent them"
             )

@@ -232,6 +232,8 @@ async def test_a_retry_of_a_steered_attempt_sends_the_same_steer_at_the_same_pla
     first, again = sim.log[1].body["messages"], sim.log[before + 1].body["messages"]
     assert first[-1] == again[-1] == {"role": "user", "content": STEER}
     assert [(e.attempt, e.text) for e in events if isinstance(e, Steered)] == [(1, STEER), (2, STEER)]
+    said = [e.message for e in events if isinstance(e, Holding) and e.attempt == 2]
+    assert said[0] == "the steers of attempt 1 held again, sent as it sent them", "said once"
 
 
 async def test_the_history_keeps_a_steer_at_its_place_and_its_export_shows_it(
