@@ -697,6 +697,7 @@ class TicketPane:
         self.retrying = self.queued = self.offer = None
         self.approval = None
         self.question = None
+        self.tools.turn_ended()
         self.drafts.clear()
         self.body.finish()
         self.reasoning.finish()
