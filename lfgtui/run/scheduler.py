@@ -390,6 +390,7 @@ class Run:
         if steered:
             said = held_to_steer(message, state.inbox.offer)
         elif steer:
+            state.inbox.were_steers.add(message.id)
             said = (
                 f"steer from {by} queued as the next turn: {ticket_id} has no safe point to steer at "
                 "(an API ticket's tool loop has one between rounds; a coding agent, only if it takes "
@@ -469,7 +470,7 @@ class Run:
             return None
         message = state.inbox.next_queued()
         if message is not None:
-            state.inbox.tell(f"sending the next turn, queued by {message.by}: {summary(message)}")
+            state.inbox.tell(f"sending the next turn, {state.inbox.sent_by(message)}: {summary(message)}")
         return message
 
     def can_continue(self, ticket_id: str) -> bool:
@@ -694,7 +695,7 @@ class Run:
             await self._turn(state)
             while (queued := self._next_turn(state)) is not None:
                 state.base, state.follow_up, state.continues = state.conversation, queued.text, state.attempt
-                state.why = f"queued by {queued.by}"
+                state.why = state.inbox.sent_by(queued)
                 await self._turn(state)
         finally:
             state.finished.set()

@@ -26,6 +26,7 @@ from lfgtui.events import (
     Outcome,
     PromptSent,
     RequestSent,
+    Status,
     Steered,
     TextDelta,
 )
@@ -155,9 +156,13 @@ async def test_a_steer_with_no_safe_point_left_is_sent_as_the_next_turn_and_said
     assert state.outcome is Outcome.COMPLETED and state.attempt == 2
     (queued, sent) = [e for e in events if isinstance(e, Holding)]
     assert "has no safe point to steer at" in queued.message and not queued.held[0].steer
-    assert sent.held == () and sent.message.startswith("sending the next turn, queued by you")
+    assert sent.held == () and sent.message.startswith(
+        "sending the next turn, a steer from you its turn did not take"
+    ), "issue 73: it said 'queued by you' of the person's steer"
     prompts = [(e.attempt, e.text, e.continues) for e in events if isinstance(e, PromptSent)]
     assert prompts == [(1, "Look around.", None), (2, STEER, 1)], "a follow-up of the turn before"
+    said = [e.message for e in events if isinstance(e, Status) and e.attempt == 2]
+    assert "a steer from you its turn did not take" in said and "queued by you" not in said
     assert sim.log[1].body["messages"][-1] == {"role": "user", "content": STEER}
 
 
