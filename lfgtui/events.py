@@ -246,6 +246,12 @@ FOLDER_SETTINGS = (
 session opens or when one changed during a turn (run/agents/folder_settings.py): the pane keeps it as
 an entry of its own where it was said, as it does a compaction's end, so a later status line does
 not take its place."""
+WHERE_IT_RUNS = (".worktreeinclude: ", "setup: ", "sandbox bwrap: ", "sandbox docker: ", "sandbox podman: ")
+"""How the `Status` lines begin that say, as an attempt starts (run/local.py `_started`), what its
+new worktree was given (worktrees/include.py `lines`, run/prepare.py `run_setup`) and what its sandbox
+allows (tools/sandbox.py and tools/containers.py `allows`): the pane keeps each, with its worktree's
+line (`WorktreeReady`), as an entry at the top of the turn, as the headless lines and the history
+say them, so a person sees whether the box is on."""
 AGENT_STATE_CHANGED = "the agent changed its own settings in its sandbox"
 """How the `Status` begins that says, after a boxed coding agent's attempt, what it changed in its
 ticket's copy of its own state (run/agents/agent_state.py): that line, then the diff. The pane keeps

@@ -53,7 +53,7 @@ async def run_recorded(
         max_concurrency=options.max_concurrency,
         tool_env=options.tool_env,
         earlier=earlier_of_each(recorded.tickets),
-        keep_agents=False,
+        keep_agents=True,  # a completed turn's agent takes the next queued or held turn, as the TUI's does
         prices=options.prices,
         max_cost_usd=options.max_cost_usd,
     )
@@ -75,11 +75,13 @@ async def run_recorded(
     if interrupted():  # a Ctrl-C Python swallowed before the handlers: nothing has started
         return EXIT_SIGINT
     run.start()  # a resumed run starts nothing by itself
-    started = begin(run)
-    if isinstance(started, str):
-        return fail(started)
-    outcomes = await run.wait()
-    await run.close_agents()
+    try:
+        started = begin(run)
+        if isinstance(started, str):
+            return fail(started)
+        outcomes = await run.wait()
+    finally:
+        await run.close_agents()
     if progress is not None:
         sys.stdout.write(f"\n{progress.table()}\n")
     if signalled:

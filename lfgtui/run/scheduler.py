@@ -399,6 +399,7 @@ class Run:
         if steered:
             said = held_to_steer(message, state.inbox.offer)
         elif steer:
+            state.inbox.were_steers.add(message.id)
             said = (
                 f"steer from {by} queued as the next turn: {ticket_id} has no safe point to steer at "
                 "(an API ticket's tool loop has one between rounds; a coding agent, only if it takes "
@@ -478,7 +479,7 @@ class Run:
             return None
         message = state.inbox.next_queued()
         if message is not None:
-            state.inbox.tell(f"sending the next turn, queued by {message.by}: {summary(message)}")
+            state.inbox.tell(f"sending the next turn, {state.inbox.sent_by(message)}: {summary(message)}")
         return message
 
     def can_continue(self, ticket_id: str) -> bool:
@@ -721,7 +722,7 @@ class Run:
             await self._turn(state)
             while (queued := self._next_turn(state)) is not None:
                 state.base, state.follow_up, state.continues = state.conversation, queued.text, state.attempt
-                state.why = f"queued by {queued.by}"
+                state.why = state.inbox.sent_by(queued)
                 await self._turn(state)
         finally:
             state.finished.set()
@@ -748,7 +749,6 @@ class Run:
         state.ev = ev = EventFactory(state.ticket.id, state.attempt, clock=self.clock)
         if state.inbox.landed:  # the turn's attempt before was steered: this one is, at its own safe points
             state.inbox.replay()
-            state.inbox.tell(f"the steers of attempt {state.attempt - 1} held again, sent as it sent them")
             self._holding(
                 state, f"the steers of attempt {state.attempt - 1} held again, sent as it sent them"
             )

@@ -77,7 +77,10 @@ def enter_does(ticket: str, steer: bool, steerable: bool | None, offer: SteerOff
 def _to_agent(name: str, agent: str, steer: bool, can: bool, agent_steers: bool) -> str:
     """What Enter does for a coding agent's ticket: the agent steers itself, or cannot."""
     if steer and can:
-        return f"Enter steers {name}: sent to {agent} now, which reads it in this turn at a call it picks."
+        return (
+            f"Enter steers {name}: sent to {agent} now, which reads it in this turn at a call it picks; "
+            "what it is still writing may be cut off there, a tool call in it then not run."
+        )
     if not agent_steers:
         return (
             f"{agent} cannot be steered: Enter queues this as {name}'s next prompt, sent once this turn ends."

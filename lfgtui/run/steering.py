@@ -59,6 +59,9 @@ class Inbox:
     """What the running turn said it takes from the person (who runs it, whether it steers), as its
     `SteerOffer` came (from a worker, on a coordinated run); None before its turn began and once it
     ended: what the composer says Enter does (steer_words.py)."""
+    were_steers: set[int] = field(default_factory=set)
+    """The ids of steers their turn did not take, queued instead: the next turn each is says it was a
+    steer, not a message queued."""
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def hold(self, text: str, steer: bool, by: str) -> HeldMessage:
@@ -84,6 +87,7 @@ class Inbox:
         """A steer the running turn could not take (its agent said so): queued first, the next turn,
         and no longer one a retry replays."""
         queued = replace(message, steer=False)
+        self.were_steers.add(message.id)
         self.landed = [m for m in self.landed if m.id != message.id]
         at = sum(1 for m in self.held if m.steer)
         self.held.insert(at, queued)
@@ -107,6 +111,7 @@ class Inbox:
     def steers_to_queue(self) -> list[HeldMessage]:
         """At the end of a turn: the steers no safe point took, now queued first (the next turns)."""
         missed = [m for m in self.held if m.steer]
+        self.were_steers.update(m.id for m in missed)
         if missed:
             self.held = [replace(m, steer=False) for m in missed] + [m for m in self.held if not m.steer]
         return missed
@@ -119,6 +124,13 @@ class Inbox:
                 self.landed = []  # a new turn: a retry of it replays only its own steers
                 return message
         return None
+
+    def sent_by(self, message: HeldMessage) -> str:
+        """Who a message sent as the next turn came from, and as what: queued, or a steer its turn did
+        not take."""
+        if message.steer or message.id in self.were_steers:
+            return f"a steer from {message.by} its turn did not take"
+        return f"queued by {message.by}"
 
     def took(self, steers: tuple[tuple[str, str], ...]) -> None:
         """The steers (text, who sent it) a recorded attempt took: what a retry of it replays."""

@@ -60,7 +60,10 @@ NOT_KNOWN = (
     "agent to start). Enter steers a if its turn takes a steer when this arrives; if not, this is held "
     "and sent as its next turn once this turn ends."
 )
-STEERS = f"Enter steers a: sent to {AGENT} now, which reads it in this turn at a call it picks."
+STEERS = (
+    f"Enter steers a: sent to {AGENT} now, which reads it in this turn at a call it picks; what it is "
+    "still writing may be cut off there, a tool call in it then not run."
+)
 CANNOT = f"{AGENT} cannot be steered: Enter queues this as a's next prompt, sent once this turn ends."
 STEER = "Also say the word PELICAN."
 
@@ -227,7 +230,7 @@ async def test_a_hostile_workers_offer_is_shown_inert_on_one_line_and_a_forged_s
         assert isinstance(composer, SteerScreen)
         says = composer.says()
         name = ("[b]evil[/b]␛[2J␛[H␛]0;pwned␇ <U+202E>" + "x" * MAX_NAME_CHARS)[: MAX_NAME_CHARS - 1] + "…"
-        assert says == f"Enter steers a: sent to {name} now, which reads it in this turn at a call it picks."
+        assert says == STEERS.replace(AGENT, name)
         said = composer.said
         shown = "".join(strip.text for strip in said.render_lines(Region(0, 0, *said.size)))
         assert "[b]evil[/b]␛[2J" in shown and "\x1b" not in shown, "no markup read in it, no escape let out"

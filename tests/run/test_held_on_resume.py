@@ -6,6 +6,7 @@ later resume offers them again. On a real SQLite history in tmp and the sim."""
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -47,13 +48,17 @@ async def stopped_while_holding(sim: SimServer, tmp_path: Path) -> tuple[Path, s
 
 
 async def cancelled_holding(
-    sim: SimServer, tmp_path: Path, hold: Callable[[Run], list[str | None]], retried: bool = False
+    sim: SimServer,
+    tmp_path: Path,
+    hold: Callable[[Run], list[str | None]],
+    retried: bool = False,
+    tickets: str = HELLO,
 ) -> tuple[Path, str, Run]:
-    """A run recorded into a history in tmp whose ticket was cancelled at its first words, once
-    `hold` had sent it messages (each accepted), then, when `retried`, retried in the same run to
-    completion: the history file, the run's id and the run."""
+    """A run of `tickets` (one ticket `t`) recorded into a history in tmp whose ticket was cancelled
+    at its first words, once `hold` had sent it messages (each accepted), then, when `retried`,
+    retried in the same run to completion: the history file, the run's id and the run."""
     path = tmp_path / "tickets.toml"
-    path.write_text(HELLO)
+    path.write_text(tickets)
     loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS, env={})
     db = tmp_path / "history.sqlite3"
     async with (
@@ -191,6 +196,27 @@ async def test_lfg_resume_prints_what_was_held_and_drops_or_sends_it_as_its_flag
     ]
     nothing = command(lfg, "resume", run_id, "--drop-held", *config)
     assert nothing.returncode == 0 and "held no unsent message when it stopped" in nothing.stderr
+
+
+async def test_lfg_resume_send_held_sends_a_coding_agents_queued_turns_to_one_agent(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    """Issue 73: each queued turn `--send-held` sent started a fresh agent process, which loaded the
+    agent's session again (`lfg resume` took the run up without keeping a completed turn's agent
+    for the next): the agent of the retried turn now takes them, as the TUI's does."""
+    agent = HELLO.replace('"sim"', '"sim-acp"')
+    queued = lambda run: [run.queue("t", "Q1."), run.queue("t", "Q2.")]  # noqa: E731
+    db, run_id, _ = await cancelled_holding(sim, tmp_path, queued, tickets=agent)
+    lfg = Lfg(tmp_path)
+    sent = command(
+        lfg, "resume", run_id, "--send-held", "--json", "--db", str(db), "--config", str(lfg.config)
+    )
+    assert sent.returncode == 0, sent.stderr
+    events = [json.loads(line) for line in sent.stdout.splitlines()]
+    prompts = [(e["attempt"], e["text"]) for e in events if e["type"] == "prompt"]
+    assert prompts == [(2, "Say hello."), (3, "Q1."), (4, "Q2.")]
+    opened = [e["message"] for e in events if e["type"] == "status" and "earlier session" in e["message"]]
+    assert opened == [], "the retried turn's agent, kept, took each queued turn: none opened again"
 
 
 async def test_lfg_resume_drop_held_records_the_drop_and_sends_nothing(

@@ -6,6 +6,11 @@ from __future__ import annotations
 from lfgtui.events import SteerOffer
 from lfgtui.run.steer_words import MAX_NAME_CHARS, composing, enter_does, shown_name, steers_first
 
+STEERS_AGENT = (
+    "Enter steers t: sent to {agent} now, which reads it in this turn at a call it picks; what it is "
+    "still writing may be cut off there, a tool call in it then not run."
+)
+
 
 def offer(agent: str, coding_agent: bool, steers: bool) -> SteerOffer:
     return SteerOffer(
@@ -38,6 +43,9 @@ def test_here_the_run_says_whether_a_steer_reaches_the_turn_now_and_an_api_ticke
         "Enter steers t: sent after this round's tool results, before its next call."
     )
     agent = offer("Claude Agent", coding_agent=True, steers=True)
+    assert enter_does("t", True, True, agent) == STEERS_AGENT.format(agent="Claude Agent"), (
+        "issue 73: it did not warn that the agent may cut off what it is writing, a tool call too"
+    )
     assert enter_does("t", True, False, agent) == (
         "Claude Agent has no turn running to steer: Enter queues this as t's next prompt."
     )

@@ -26,6 +26,7 @@ from lfgtui.events import (
     Outcome,
     PromptSent,
     RequestSent,
+    Status,
     Steered,
     TextDelta,
 )
@@ -155,9 +156,13 @@ async def test_a_steer_with_no_safe_point_left_is_sent_as_the_next_turn_and_said
     assert state.outcome is Outcome.COMPLETED and state.attempt == 2
     (queued, sent) = [e for e in events if isinstance(e, Holding)]
     assert "has no safe point to steer at" in queued.message and not queued.held[0].steer
-    assert sent.held == () and sent.message.startswith("sending the next turn, queued by you")
+    assert sent.held == () and sent.message.startswith(
+        "sending the next turn, a steer from you its turn did not take"
+    ), "issue 73: it said 'queued by you' of the person's steer"
     prompts = [(e.attempt, e.text, e.continues) for e in events if isinstance(e, PromptSent)]
     assert prompts == [(1, "Look around.", None), (2, STEER, 1)], "a follow-up of the turn before"
+    said = [e.message for e in events if isinstance(e, Status) and e.attempt == 2]
+    assert "a steer from you its turn did not take" in said and "queued by you" not in said
     assert sim.log[1].body["messages"][-1] == {"role": "user", "content": STEER}
 
 
@@ -232,6 +237,8 @@ async def test_a_retry_of_a_steered_attempt_sends_the_same_steer_at_the_same_pla
     first, again = sim.log[1].body["messages"], sim.log[before + 1].body["messages"]
     assert first[-1] == again[-1] == {"role": "user", "content": STEER}
     assert [(e.attempt, e.text) for e in events if isinstance(e, Steered)] == [(1, STEER), (2, STEER)]
+    said = [e.message for e in events if isinstance(e, Holding) and e.attempt == 2]
+    assert said[0] == "the steers of attempt 1 held again, sent as it sent them", "said once"
 
 
 async def test_the_history_keeps_a_steer_at_its_place_and_its_export_shows_it(

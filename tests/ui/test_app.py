@@ -222,6 +222,23 @@ async def test_tool_log_toggles_and_approvals_are_asked(sim: SimServer, tmp_path
         assert w.tools.collapsed
 
 
+async def test_a_cancelled_pane_no_longer_says_approval_needed(sim: SimServer, tmp_path: Path) -> None:
+    """Issue 73: cancelled while its write waited for approval, the pane's tool log still said
+    `approval needed`, the write `waiting for approval` and the command after it `running`, though
+    nothing could answer or run them any more."""
+    toml = '[[ticket]]\nid = "w"\nprompt = "x"\nmodel = "writer"\ntools = ["write_file", "run_command"]\n'
+    app = make_app(sim, tickets(tmp_path, toml))
+    async with app.run_test(size=SIZE) as pilot:
+        w = pane(app, "w")
+        await until(pilot, lambda: w.state is PaneState.APPROVAL)
+        await pilot.press("c")
+        await until(pilot, lambda: w.state is PaneState.CANCELLED)
+        write, command = w.tools.rows.values()
+        assert write.state is ToolState.UNANSWERED and "not approved: the turn ended" in str(write.heading())
+        assert command.state is ToolState.STOPPED, "it was never run"
+        assert str(w.tools.title) == "tools (2, 1 unanswered, 1 stopped)"
+
+
 def hidden_parts(scenario_dir: Path, command: str, content: str) -> str:
     """A scenario whose model asks for `run_command` and then `write_file`, with the given values."""
     return write_scenario(

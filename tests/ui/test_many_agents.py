@@ -20,7 +20,7 @@ from lfgtui.ui.screens.modals import CompareScreen
 from lfgtui.ui.widgets.pane import PaneState
 from tests.support.app import SIZE, make_app, pane, tickets, until
 from tests.support.compose import lfg_app
-from tests.support.git import repository
+from tests.support.git import git, repository
 
 
 async def test_a_worktree_ticket_shows_its_diff_size_and_d_opens_the_diff(
@@ -46,6 +46,34 @@ async def test_a_worktree_ticket_shows_its_diff_size_and_d_opens_the_diff(
         await pilot.pause(0.1)
         assert not isinstance(app.screen, DiffScreen), "a ticket without a worktree has no diff"
     assert not (repo / "notes").exists()
+
+
+async def test_a_boxed_worktree_tickets_pane_says_where_and_how_it_runs(
+    sim: SimServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 73: the headless lines and the history said the worktree, what `.worktreeinclude`
+    copied, the `setup` output and what the sandbox allows; the pane said none of them, so a person
+    could not tell whether the box was on. Each is an entry at the top of the turn, said once."""
+    monkeypatch.setenv("LFG_WORKTREES", str(tmp_path / "trees"))
+    repo = repository(tmp_path / "repo")
+    (repo / ".worktreeinclude").write_text("local.env\n")
+    (repo / ".gitignore").write_text("local.env\n")
+    git(repo, "add", ".gitignore")
+    git(repo, "commit", "-q", "-m", "ignore local.env")
+    (repo / "local.env").write_text("K=1\n")
+    toml = f'[[ticket]]\nid = "w"\nprompt = "x"\nmodel = "writer"\nworkdir = "{repo}"\n'
+    toml += 'isolation = "worktree"\nsetup = "echo ready"\nsandbox = "bwrap"\n'
+    toml += 'tools = ["write_file", "run_command"]\n'
+    app = make_app(sim, tickets(tmp_path, toml), yes=True)
+    async with app.run_test(size=SIZE) as pilot:
+        w = pane(app, "w")
+        await until(pilot, lambda: w.state is PaneState.COMPLETED)
+        shown = w.body.source
+    assert shown.count("*working in ") == 1 and " on branch lfg/" in shown
+    assert "*.worktreeinclude: copied local.env*" in shown
+    assert "*setup: echo ready*" in shown and "\nready\n" in shown, "the setup's output, as code"
+    assert shown.count("*sandbox bwrap: writes only in ") == 1
+    assert shown.index("*working in ") < shown.index("*sandbox bwrap") < shown.index("I'll write the notes")
 
 
 def test_a_diff_is_split_per_file_and_shown_inert() -> None:

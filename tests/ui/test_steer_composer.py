@@ -103,7 +103,7 @@ async def test_the_composer_steers_queues_edits_and_takes_back_then_each_is_sent
         (
             ("--steering", "injected"),
             "Enter steers w: sent to lfg simulator (ACP) now, which reads it in this turn at a call "
-            "it picks.",
+            "it picks; what it is still writing may be cut off there, a tool call in it then not run.",
             "Enter queues this as w's next prompt, sent to lfg simulator (ACP) once this turn ends.",
         ),
         (

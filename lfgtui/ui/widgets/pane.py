@@ -37,6 +37,7 @@ from lfgtui.events import (
     FOLDER_SETTINGS,
     FORKED_AT,
     PAUSED,
+    WHERE_IT_RUNS,
     AgentDetails,
     AgentProgress,
     AgentStarted,
@@ -296,6 +297,8 @@ class TicketPane:
         self.queued: Queued | None = None
         """Why the next request waits (its provider's shared limits), while it does."""
         self.status_note = ""
+        self.where_said: set[str] = set()
+        """The lines of where and how the turn runs the transcript shows since its prompt (`_where`)."""
         self.moved_from = ""
         """When this attempt runs on another provider or model than the failed one before it (a
         fallback, run/failover.py): that one and why it failed, inert."""
@@ -617,6 +620,19 @@ class TicketPane:
     def _worktree(self, event: WorktreeReady) -> None:
         self.branch = event.branch
         self.status_note = inert(event.message)
+        self._where(event.message)
+
+    def _where(self, message: str) -> None:
+        """Where and how the turn runs (its worktree, what it was given, its sandbox): an entry at
+        the top of the turn, once (each attempt of a follow-up says them again); a command's output,
+        as code."""
+        if message in self.where_said:
+            return
+        self.where_said.add(message)
+        head, _, rest = message.partition("\n")
+        self._entry(head)
+        if rest:
+            self._shown_as_code(rest, "text")
 
     def _agent_details(self, event: AgentDetails) -> None:
         self.agent_details = event
@@ -662,6 +678,8 @@ class TicketPane:
             self._compacted(event.message)
         elif event.message.startswith((*FOLDER_SETTINGS, FORKED_AT)):
             self._entry(event.message)
+        elif event.message.startswith(WHERE_IT_RUNS):
+            self._where(event.message)
         elif event.message.startswith(AGENT_STATE_CHANGED):
             head, _, diff = event.message.partition("\n")
             self.status_note = inert(head)
@@ -676,12 +694,12 @@ class TicketPane:
             self.progress = ""
         self._entry(message)
 
-    def _shown_as_code(self, text: str) -> None:
-        """Text from outside (a diff) as a block of code in the transcript, inert, its fence longer than
-        any run of backticks in it."""
+    def _shown_as_code(self, text: str, language: str = "diff") -> None:
+        """Text from outside (a diff, a command's output) as a block of code in the transcript, inert,
+        its fence longer than any run of backticks in it."""
         shown = inert(text)
         fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", shown)), default=0))
-        self.body.append(f"{fence}diff\n{shown}\n{fence}\n\n")
+        self.body.append(f"{fence}{language}\n{shown}\n{fence}\n\n")
 
     def _entry(self, message: str) -> None:
         """A status as an entry of its own in the transcript, where it was said, inert."""
@@ -697,6 +715,7 @@ class TicketPane:
         self.retrying = self.queued = self.offer = None
         self.approval = None
         self.question = None
+        self.tools.turn_ended()
         self.drafts.clear()
         self.body.finish()
         self.reasoning.finish()
@@ -706,6 +725,7 @@ class TicketPane:
         attempt's output."""
         if continues is None:
             self._clear_earlier()
+            self.where_said = set()
             self.turns = [ShownTurn(prompt, self.body.length, self.body.length)]
             self.picked, self.turns_before = None, 0
             return

@@ -32,6 +32,8 @@ class ToolState(StrEnum):
     OK = "ok"
     ERROR = "error"
     DENIED = "denied"
+    UNANSWERED = "not approved: the turn ended"
+    STOPPED = "no result: the turn ended"
 
 
 def short_arguments(arguments: dict[str, Any]) -> str:
@@ -175,8 +177,14 @@ class ToolCall:
         self.tool_name, self.arguments = name, arguments
 
 
-TROUBLE = ((ToolState.ERROR, "failed"), (ToolState.DENIED, "denied"))
-"""What a tool log's title counts apart: a call the user denied did not fail."""
+TROUBLE = (
+    (ToolState.ERROR, "failed"),
+    (ToolState.DENIED, "denied"),
+    (ToolState.UNANSWERED, "unanswered"),
+    (ToolState.STOPPED, "stopped"),
+)
+"""What a tool log's title counts apart: a call the user denied did not fail, nor did one whose turn
+ended first."""
 
 
 class ToolCalls:
@@ -247,6 +255,14 @@ class ToolCalls:
         call.state = ToolState.DENIED if denied else ToolState.ERROR if is_error else ToolState.OK
         call.output = output
         self.changes += 1
+
+    def turn_ended(self) -> None:
+        """The attempt ended: a call still waiting for approval, or for its result, never gets it."""
+        ended = {ToolState.WAITING: ToolState.UNANSWERED, ToolState.RUNNING: ToolState.STOPPED}
+        for call in self.rows.values():
+            if call.duration is None and call.state in ended:
+                call.state = ended[call.state]
+                self.changes += 1
 
     def clear(self) -> None:
         self.rows.clear()
