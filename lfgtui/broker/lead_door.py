@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
-import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,7 +98,7 @@ class LeadDoorServed:
         (`Run.lead_doors`); raises `AttachError` when the run cannot be read from the broker."""
         from lfgtui.folders import keep_from_sandboxes
         from lfgtui.remote.hub import EventHub
-        from lfgtui.remote.leads import LeadRole, Seen, mcp_server
+        from lfgtui.remote.leads import LeadRole, Seen, door_folder, mcp_server
         from lfgtui.remote.server import RunServer, read_token
         from lfgtui.run.agents.launch import LeadDoor
 
@@ -114,7 +113,7 @@ class LeadDoorServed:
         run.sinks.append(Seen(hub, ticket.id, {}))  # the lead's own events: its run here has no other
         token = read_token(None)
         server = RunServer(hub, run.run_id, [ticket], token, controls, prices=described.prices)
-        folder = Path(tempfile.mkdtemp(prefix="lfg-lead-"))  # 0700: this user's alone
+        folder = door_folder()
         keep_from_sandboxes(folder)
         door = cls(folder, hub, server, attachment)
         caught_up = asyncio.Event()

@@ -752,6 +752,7 @@ class BrokerWorker:
         from lfgtui.broker.lead_asks import AskEntry, forward, new_reply
         from lfgtui.broker.lead_door import LeadDoorServed
         from lfgtui.remote.attach import AttachError
+        from lfgtui.remote.server import ServeError
 
         async def forwarding(asked: Request) -> Told:
             ask = AskEntry(asked, ticket.id, entry, self.options.name, new_reply())
@@ -765,7 +766,7 @@ class BrokerWorker:
 
         try:
             return await LeadDoorServed.open(self.broker, run, ticket, forwarding, self.said)
-        except AttachError as exc:
+        except (AttachError, ServeError) as exc:  # a ServeError went unanswered: the attempt hung
             self.said(f"{ticket.id} of run {item.run_id}: cannot serve the lead its run here: {exc}")
             return None
 

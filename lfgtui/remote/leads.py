@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import shutil
 import sys
 import tempfile
@@ -36,6 +37,9 @@ if TYPE_CHECKING:
     from lfgtui.remote.server import RunServer
     from lfgtui.run.scheduler import Run
     from lfgtui.tickets.ticket import Ticket
+
+SOCKET_PATH_MAX = 100
+"""The longest path lfg binds a lead's socket at: the kernel takes 107 bytes on Linux, 103 on macOS."""
 
 SERVER_NAME = "lfg"
 """The name a lead's agent knows lfg's MCP server by (Claude Code's tools: `mcp__lfg__add_ticket`)."""
@@ -150,7 +154,7 @@ async def serving_leads(run: Run, tickets: Sequence[Ticket]) -> AsyncIterator[No
     from lfgtui.run.agents.launch import LeadDoor
     from lfgtui.run.decisions import children
 
-    folder = Path(tempfile.mkdtemp(prefix="lfg-lead-"))  # 0700: this user's alone
+    folder = door_folder()
     keep_from_sandboxes(folder)
     served: list[tuple[EventHub, RunServer]] = []
     try:
@@ -182,3 +186,14 @@ def _told(server: RunServer, lead: str, parents: Mapping[str, str], ticket: Tick
     """A ticket the run took on: described to the lead that added it, to no other."""
     if parents.get(ticket.id) == lead:
         server.add(ticket)
+
+
+def door_folder() -> Path:
+    """A new folder for lead doors, this user's alone (0700): in the temp folder, or in /tmp where
+    the temp folder's path leaves a socket in it no room (a long TMPDIR: a socket there could not be
+    bound, and the lead's attempt failed)."""
+    folder = Path(tempfile.mkdtemp(prefix="lfg-lead-"))
+    if len(os.fsencode(folder / "lead-99999.sock")) <= SOCKET_PATH_MAX:
+        return folder
+    folder.rmdir()
+    return Path(tempfile.mkdtemp(prefix="lfg-lead-", dir="/tmp"))

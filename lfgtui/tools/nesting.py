@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 from lfgtui.inert import inert
@@ -27,7 +29,7 @@ def _refused(kind: str) -> str | None:
     """Why a sandbox of an agent's own cannot start in a box of `kind` here (one line); None when it
     can. The box itself must be available (its own probe passed)."""
     box = (
-        Sandbox(())
+        Sandbox((), readable=_probe_runs_from())
         if kind not in containers.ENGINES
         else containers.ContainerBox((), engine=kind, ticket="probe")
     )
@@ -44,6 +46,14 @@ def _refused(kind: str) -> str | None:
         return None
     said = (tried.stdout + tried.stderr).decode(errors="replace")
     return inert(" ".join(said.split())[:300]) or f"the probe exited {tried.returncode}"
+
+
+def _probe_runs_from() -> tuple[Path, ...]:
+    """The probe's script and the interpreter that runs it, shown in the bubblewrap box wherever
+    they lie: under /tmp (an lfg run from a checkout there) the box's own /tmp hid them, the probe
+    could not start, and every Codex ticket was refused as if its sandbox could not."""
+    interpreter = Path(os.path.realpath(sys.executable)).parent.parent
+    return tuple(dict.fromkeys((PROBE.parent, Path(sys.prefix), Path(sys.base_prefix), interpreter)))
 
 
 async def refused(kind: str, home_shown: bool) -> str | None:

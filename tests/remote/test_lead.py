@@ -10,6 +10,7 @@ import asyncio
 import json
 import re
 import sys
+import tempfile
 from asyncio.subprocess import PIPE
 from dataclasses import replace
 from pathlib import Path
@@ -19,7 +20,7 @@ import pytest
 from lfgtui.events import AttemptEnded, ErrorInfo, ErrorKind, Event, Outcome, Status
 from lfgtui.providers.base import PriceOverride
 from lfgtui.providers.catalog import BUILTIN
-from lfgtui.remote.leads import LeadRole, Seen, lead_of, serving_leads
+from lfgtui.remote.leads import SOCKET_PATH_MAX, LeadRole, Seen, lead_of, serving_leads
 from lfgtui.sim.server import SimServer
 from lfgtui.tools.sandbox import Sandbox, unavailable
 from tests.support.agents import mcp_recording_agent as agent
@@ -490,3 +491,21 @@ async def test_the_runs_budget_fails_a_leads_tickets_on_the_budget_not_with_thei
         assert "reaching [run] max_cost_usd $0.25" in end.error.message
     said = [e.message for e in run.events if isinstance(e, Status) and e.ticket == costly]
     assert "cancelled with its lead boss" not in said
+
+
+async def test_a_lead_is_served_its_door_under_a_temp_folder_too_long_for_a_socket(
+    sim: SimServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A long TMPDIR (a CI's nested test folders, a person's own) left no room for the door's socket
+    path (107 bytes on Linux): the worker's lead attempt failed to bind and hung; the door's folder
+    is then made in /tmp, this user's alone as before."""
+    long = tmp_path / ("t" * 100)
+    long.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(long))
+    async with served(sim, tmp_path, BOSS, control=True) as run:
+        tickets = [state.written for state in run.run.states.values()]
+        async with serving_leads(run.run, tickets):
+            door = run.run.lead_doors["boss"]
+            assert door.socket.is_socket() and not door.socket.is_relative_to(long)
+            assert oct(door.socket.parent.stat().st_mode & 0o777) == "0o700"
+            assert len(str(door.socket)) <= SOCKET_PATH_MAX
