@@ -54,7 +54,7 @@ def test_the_guides_offline_example_runs_as_written_and_crowns_the_attempt_that_
     )
     out = done.stdout + done.stderr
     assert done.returncode == 0, out
-    assert not re.search(r"(?<![0-9a-f.$])404(?![0-9a-f])", out), (
+    assert not re.search(r"(?<![0-9a-f.$])404(?![0-9a-f.])", out), (
         out
     )  # no model missing: not in an id or price
     checks = re.findall(r"(fix@\d)  check (passed|failed)", out)
