@@ -360,6 +360,10 @@ class Run:
     def of(self, kind: str, ticket: str = "t") -> list[dict[str, Any]]:
         return [e for e in self.events if e["ticket"] == ticket and e["type"] == kind]
 
+    def of_all(self, ticket: str = "t") -> list[dict[str, Any]]:
+        """The ticket's events, for a failure message that must show when each came."""
+        return [e for e in self.events if e["ticket"] == ticket]
+
     def text(self, ticket: str = "t", kind: str = "text") -> str:
         return "".join(e["text"] for e in self.of(kind, ticket))
 

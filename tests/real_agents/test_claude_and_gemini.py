@@ -329,7 +329,10 @@ async def test_a_short_turn_around_a_command_is_rated_at_its_texts_pace(
     pace = received_pace(
         run.events, [r.usage.output_tokens for r in agent_turns(world, "short", agent.shell)]
     )
-    assert end["tokens_per_s"] == pytest.approx(pace, rel=0.05), f"the pace lfg received: {end} {pace}"
+    timeline = [(e["type"], e["t"], e.get("arguments") or len(e.get("text") or "")) for e in run.of_all()]
+    assert end["tokens_per_s"] == pytest.approx(pace, rel=0.05), (
+        f"the pace lfg received: {pace} {end} {timeline}"
+    )
     resumed = rebuilt_metrics(world.db, "t").tokens_per_s
     assert resumed == pytest.approx(end["tokens_per_s"], abs=0.05), "a resumed pane shows the live rate"
 
