@@ -10,7 +10,7 @@ import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from lfgtui.sim.server import SimServer
 from tests.support.fleet import Fleet, ends
@@ -42,19 +42,16 @@ def mid_answer_since(sim: SimServer, since: int) -> bool:
 
 
 @dataclass
-class Coordinator:
-    """`lfg run --broker --json`, its NDJSON read as it comes (so the test sees what it recorded when),
-    its stderr in a file."""
+class NdjsonProcess:
+    """An lfg command's process, its NDJSON read as it comes (so the test sees what it said when), its
+    stderr in a file."""
 
     process: subprocess.Popen[str]
     err: Path
     events: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
-    def start(cls, fleet: Fleet, tickets: Path, config: Path) -> Coordinator:
-        args = fleet.lfg.args(tickets, "--json", "--broker", fleet.url)
-        args[args.index("--config") + 1] = str(config)
-        err = fleet.lfg.home / "coordinator.err"
+    def launched(cls, fleet: Fleet, args: list[str], err: Path) -> Self:
         with err.open("w") as sink:
             process = subprocess.Popen(
                 args, env=fleet.lfg.env, stdout=subprocess.PIPE, stderr=sink, text=True
@@ -67,47 +64,30 @@ class Coordinator:
         assert self.process.stdout is not None
         for line in self.process.stdout:
             self.events.append(json.loads(line))
+
+
+class Coordinator(NdjsonProcess):
+    """`lfg run --broker --json`."""
+
+    @classmethod
+    def start(cls, fleet: Fleet, tickets: Path, config: Path) -> Coordinator:
+        args = fleet.lfg.args(tickets, "--json", "--broker", fleet.url)
+        args[args.index("--config") + 1] = str(config)
+        return cls.launched(fleet, args, fleet.lfg.home / "coordinator.err")
 
     def completed(self) -> set[str]:
         """The tickets it recorded as completed so far."""
         return {ticket for (ticket, _), outcome in ends(list(self.events)).items() if outcome == "completed"}
 
 
-@dataclass
-class Watcher:
-    """`lfg attach URL RUN --json` through the broker, from the run's start, its NDJSON read as it comes
-    (so the test sees how far it has read), its stderr in a file."""
-
-    process: subprocess.Popen[str]
-    err: Path
-    events: list[dict[str, Any]] = field(default_factory=list)
+class Watcher(NdjsonProcess):
+    """`lfg attach URL RUN --json` through the broker, from the run's start."""
 
     @classmethod
     def start(cls, fleet: Fleet, run_id: str, config: Path) -> Watcher:
-        args = [
-            sys.executable,
-            "-m",
-            "lfgtui",
-            "attach",
-            fleet.url,
-            run_id,
-            "--json",
-            "--config",
-            str(config),
-        ]
-        err = fleet.lfg.home / "watcher.err"
-        with err.open("w") as sink:
-            process = subprocess.Popen(
-                args, env=fleet.lfg.env, stdout=subprocess.PIPE, stderr=sink, text=True
-            )
-        found = cls(process, err)
-        threading.Thread(target=found._read, daemon=True).start()
-        return found
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.events.append(json.loads(line))
+        args = [sys.executable, "-m", "lfgtui", "attach", fleet.url, run_id, "--json"]
+        args += ["--config", str(config)]
+        return cls.launched(fleet, args, fleet.lfg.home / "watcher.err")
 
     def unended(self) -> set[tuple[str, int]]:
         """The attempts it saw start and not end."""
