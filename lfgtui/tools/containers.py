@@ -343,13 +343,18 @@ def _limit(value: int) -> str:
     return "-1" if value == resource.RLIM_INFINITY else str(value)
 
 
+def interpreter() -> list[Path]:
+    """Where lfg's own interpreter lies: its virtualenv, its base install, the install its program
+    links to."""
+    return [Path(sys.prefix), Path(sys.base_prefix), Path(os.path.realpath(sys.executable)).parent.parent]
+
+
 def _runs_from(argv: Sequence[str]) -> list[Path]:
     """What the boxed program runs from, outside `/usr`: lfg's own interpreter and its packages
     (the supervisor's and lfg's own programs), the PATH's folders and their prefixes (toolchains,
     a virtualenv, an npm `.bin`'s `node_modules`), and the program's install: each where it is
     named and where its links lead (a program found on the PATH through a link runs by that name)."""
-    found = [Path(sys.prefix), Path(sys.base_prefix), Path(os.path.realpath(sys.executable)).parent.parent]
-    found.append(Path(lfgtui.__file__).parent)  # its own package, where an editable install keeps it
+    found = [*interpreter(), Path(lfgtui.__file__).parent]  # its package, where an editable install keeps it
     found += [Path(entry) for entry in sys.path if entry]
     for entry in os.environ.get("PATH", "").split(os.pathsep):
         if entry and os.path.isabs(entry):

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 from lfgtui.inert import inert
@@ -52,8 +50,7 @@ def _probe_runs_from() -> tuple[Path, ...]:
     """The probe's script and the interpreter that runs it, shown in the bubblewrap box wherever
     they lie: under /tmp (an lfg run from a checkout there) the box's own /tmp hid them, the probe
     could not start, and every Codex ticket was refused as if its sandbox could not."""
-    interpreter = Path(os.path.realpath(sys.executable)).parent.parent
-    return tuple(dict.fromkeys((PROBE.parent, Path(sys.prefix), Path(sys.base_prefix), interpreter)))
+    return tuple(dict.fromkeys((PROBE.parent, *containers.interpreter())))
 
 
 async def refused(kind: str, home_shown: bool) -> str | None:
