@@ -14,7 +14,6 @@ Imported only by `broker/client.py`, once redis-py is known installed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,6 +21,8 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.asyncio.sentinel import MasterNotFoundError, Sentinel, SentinelConnectionPool
 from redis.exceptions import AuthenticationError, ConnectionError, RedisError, TimeoutError
+
+from lfgtui.cancels import raise_swallowed_cancel, stop
 
 SWITCH = "+switch-master"
 """What a sentinel publishes once a failover named a new primary: `MASTER OLD_IP OLD_PORT NEW_IP
@@ -97,9 +98,7 @@ class SentinelPrimary(Redis):
 
     async def aclose(self, close_connection_pool: bool | None = None) -> None:
         if self._following is not None:
-            self._following.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._following
+            await stop([self._following])
         try:
             await super().aclose(close_connection_pool)
         finally:
@@ -112,7 +111,7 @@ async def follow_switches(pool: SentinelConnectionPool) -> None:
     """Close every connection of `pool` (those in use too: their commands fail as a broker that went
     away, and lfg asks again) whenever a sentinel says its primary switched, and ask that sentinel
     first from then on: the others may not know yet. Runs until cancelled, on any sentinel that
-    answers."""
+    answers; a cancel redis-py swallowed (`lfgtui/cancels.py`) is raised after each command."""
     manager = pool.sentinel_manager
     failures = 0
     while True:
@@ -124,6 +123,7 @@ async def follow_switches(pool: SentinelConnectionPool) -> None:
                 await _caught_up(pool, sentinel)
                 silent = 0.0
                 while True:
+                    raise_swallowed_cancel()
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=LISTEN_S)
                     if message is None:
                         if (silent := silent + LISTEN_S) >= SILENT_S:
@@ -132,6 +132,7 @@ async def follow_switches(pool: SentinelConnectionPool) -> None:
                     elif _switched(message, pool.service_name):
                         await _switch(pool, sentinel)
             except (RedisError, OSError):
+                raise_swallowed_cancel()
                 continue
             finally:
                 await pubsub.aclose()

@@ -16,10 +16,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from redis.asyncio.sentinel import SentinelConnectionPool
 
-from lfgtui.broker.client import connect, explain
+from lfgtui.broker.client import CONNECT_TIMEOUT_S, client, connect, explain
 from lfgtui.broker.layout import GROUP, Layout
 from lfgtui.broker.publisher import Publisher
+from lfgtui.broker.sentinel import follow_switches
 from lfgtui.broker.watch import BrokerAttachment
 from lfgtui.broker.worker import BLOCK_MS, BrokerWorker, Holding, Taken, WorkerOptions
 from lfgtui.cancels import STOP_S
@@ -34,6 +36,7 @@ from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from tests.support.patience import PATIENCE
 from tests.support.redis_server import RedisServer
+from tests.support.topologies import SentinelSet
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -119,6 +122,19 @@ async def test_following_a_run_cancelled_at_any_turn_stops(redis_server: RedisSe
             await attachment.aclose()
     finally:
         await redis.aclose()
+
+
+async def test_following_the_sentinels_cancelled_at_any_turn_stops(sentinels: SentinelSet) -> None:
+    """The primary's client listens for the sentinels' `+switch-master` in a task of its own; closing
+    the client cancels it. A swallowed cancel left it listening, and `lfg runs` refused by the primary
+    hung as it closed (found under load in a clean-clone `.ci/run`: 1 run in ~20)."""
+    primary = client(resolve(sentinels.url, {}, BrokerSettings()), read_timeout_s=CONNECT_TIMEOUT_S)
+    assert isinstance(primary.connection_pool, SentinelConnectionPool)
+    pool = primary.connection_pool
+    try:
+        await cancel_at_each_turn(lambda: follow_switches(pool), "following the sentinels")
+    finally:
+        await primary.aclose()
 
 
 async def registered(redis: Redis, broker: Broker, run_id: str, folder: Path) -> None:
