@@ -20,11 +20,11 @@ Claude Code waits on the person (a permission, a question: `Withdrawals.open`) u
 answered and the agent has said anything since, then sends it (`_must_keep`): claude-agent-acp
 delivers it at once (priority `now`), its model reads it at its next call, and steers reach the
 model in the order sent. Codex reads a steer taken at a permission at its next call already: sent at
-once. lfg says it
-was sent (`Holding.sent`), and records it (`Steered`) once the turn's prompt is answered, when the
-agent has read every steer it took (its turn settles only after a result that answers the last one),
-without claiming a call it did not see. A turn that does not complete holds them again, unsent as
-far as lfg knows. One it does not take, or that fails, is queued as the next turn, saying why.
+once. lfg says it was sent (`Holding.sent`), and records it (`Steered`) once the turn's prompt is
+answered, when the agent has read every steer it took (its turn settles only after a result that
+answers the last one), without claiming a call it did not see. A turn that does not complete holds
+them again, unsent as far as lfg knows. One it does not take, or that fails, is queued as the next
+turn, saying why.
 """
 
 from __future__ import annotations
