@@ -33,6 +33,25 @@ def dropped_said(messages: tuple[HeldMessage, ...], by: str) -> str:
     return f"dropped by {by}, unsent: " + "; ".join(held_line(m) for m in messages)
 
 
+def sending_said(ticket_id: str, left: tuple[HeldMessage, ...], retried: bool) -> str:
+    """What `send_held` does with each message, as it does it: after a completed turn each is a turn
+    of its own, in order (a steer too: the turn it was for has ended); with a retry, a steer is held
+    for the retried turn (at its safe points, or sent into a coding agent's turn; the turn after it
+    if that turn cannot take it) and each queued message is a turn after it."""
+
+    def what(message: HeldMessage) -> str:
+        if not message.steer:
+            return f"queued from {message.by}, a turn after {'it' if retried else 'the one before'}"
+        if retried:
+            return f"steer from {message.by}, for the retried turn"
+        return f"steer from {message.by}, a turn of its own (the turn it was for has ended)"
+
+    listed = "; ".join(f"#{m.id} {what(m)}: {summary(m)}" for m in left)
+    if retried:
+        return f"retrying {ticket_id} with what it held when the run stopped: {listed}"
+    return f"sending what {ticket_id} held when the run stopped as its next turns, in order: {listed}"
+
+
 def left_held(run: Run) -> dict[str, tuple[HeldMessage, ...]]:
     """Each ticket that holds messages from before the run stopped, and them, in order."""
     return {ticket_id: state.left_held for ticket_id, state in run.states.items() if state.left_held}
@@ -47,17 +66,19 @@ def send_held(run: Run, ticket_id: str) -> str | None:
         return f"{ticket_id} holds no message from before the run stopped"
     if state.running:
         return f"{ticket_id} is working: send them once its turn has ended"
-    said = f"sending what {ticket_id} held when the run stopped: " + "; ".join(held_line(m) for m in left)
     if run.can_continue(ticket_id):
         first, *rest = left
         for message in rest:
+            if message.steer:  # its turn has ended: a turn of its own, said so when it is sent
+                state.inbox.were_steers.add(message.id)
             state.inbox.hold_again(replace(message, steer=False))
-        state.inbox.tell(said)
-        run.continue_with(ticket_id, first.text, f"held when the run stopped, queued by {first.by}")
+        state.inbox.tell(sending_said(ticket_id, left, retried=False))
+        why = f"held when the run stopped, {'a steer' if first.steer else 'queued'} by {first.by}"
+        run.continue_with(ticket_id, first.text, why)
     else:
         for message in left:
             state.inbox.hold_again(message)
-        state.inbox.tell(said)
+        state.inbox.tell(sending_said(ticket_id, left, retried=True))
         if not run.retry(ticket_id):
             state.inbox.drop_all()
             state.inbox.take_note()

@@ -131,10 +131,11 @@ def composing(ticket: str, steerable: bool | None, offer: SteerOffer | None) -> 
 
 def held_to_steer(message: HeldMessage, offer: SteerOffer | None) -> str:
     """What the ticket's events say as a steer is held for its running turn: lfg's tool loop sends
-    it at its next safe point; a coding agent (`offer.coding_agent`) is sent it at once, and says
-    only whether it took it (`sent_to_agent`), not when its model reads it."""
+    it at its next safe point; a coding agent's turn (`offer.coding_agent`) sends it to the agent
+    and says so (`sent_to_agent`), or keeps it while the agent waits on the person
+    (`kept_for_answer`), and then says whether the agent took it, not when its model reads it."""
     if offer is not None and offer.coding_agent:
-        return f"steer from {message.by}, sending it to {shown_name(offer.agent)} now: {summary(message)}"
+        return f"steer from {message.by}, for {shown_name(offer.agent)}'s running turn: {summary(message)}"
     return f"steer from {message.by}, for the next safe point: {summary(message)}"
 
 
@@ -146,6 +147,17 @@ def sent_to_agent(message: HeldMessage, agent: str) -> str:
     return (
         f"steer from {message.by} sent to {shown_name(agent)} (message {message.id}), into its running "
         f"turn; {AGENT_READS}: {summary(message)}"
+    )
+
+
+def kept_for_answer(messages: list[HeldMessage], agent: str) -> str:
+    """Steers held while Claude Code waits on the person: it would take one now but read it only
+    after its turn's last answer, out of the order sent, so lfg sends them once it has gone on after
+    the person's answer (agents/session/steering.py `_must_keep`)."""
+    listed = "; ".join(f"message {m.id} from {m.by}: {summary(m)}" for m in messages)
+    return (
+        f"steer(s) kept until {shown_name(agent)} goes on after your answer to its request, then sent: "
+        f"one it takes while it waits on you it reads only after its turn's last answer: {listed}"
     )
 
 

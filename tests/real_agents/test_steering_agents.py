@@ -1,7 +1,8 @@
 """Today's claude-agent-acp and codex-acp steered mid-turn through lfg (`_session/steering`,
 session/steering.py), against the sim: the turn is held open by the agent's permission request
-(Claude Code's `Write`, Codex's `apply_patch` in read-only mode); the steer is sent while it waits,
-the request answered once lfg has said what became of the steer; the agent takes it into the same
+(Claude Code's `Write`, Codex's `apply_patch` in read-only mode); the steer is sent while it waits
+(to Claude Code: kept until the request is answered, then sent), the request answered once lfg has
+said what became of the steer; the agent takes it into the same
 turn, and a later model call of its carries the person's words. A message queued while the turn waits
 is sent as the agent's next prompt once that turn has ended, and the agent answers it."""
 
@@ -103,10 +104,10 @@ async def steered_at_its_question(
                     assert not steer or run.steer("t", STEER, by="ada") is None
                     assert not queue or run.queue("t", NEXT, by="ada") is None
                 waiting.append(event.call_id)
-            settled = settled or (
+            settled = settled or (  # sent, or kept until the request is answered (Claude Code)
                 isinstance(event, Holding)
-                and ("steer from ada" in event.message or not steer)
-                and "sending it to" not in event.message
+                and ("steer from ada" in event.message or "steer(s) kept" in event.message or not steer)
+                and not event.message.startswith("steer from ada, for ")
             )
             while settled and waiting:
                 run.approvals.answer("t", waiting.pop(), True, "you")
@@ -142,7 +143,7 @@ def took_it(world: AgentWorld, events: list[Event], models: str) -> None:
     same attempt once the turn ended, one prompt, and a model call of its (named `models`...) after
     the first carrying the words, before lfg recorded it read."""
     holding = [e.message for e in events if isinstance(e, Holding)]
-    assert "sending it to" in holding[0], "the agent advertises _meta.steering.supported"
+    assert holding[0].startswith("steer from ada, for "), "the agent advertises _meta.steering.supported"
     assert any(m.startswith("steer from ada sent to ") for m in holding), holding
     assert any("read the steer(s) (message 1) into this turn before it ended" in m for m in holding)
     assert [(e.text, e.by) for e in events if isinstance(e, Steered)] == [(STEER, "ada")]

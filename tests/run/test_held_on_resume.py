@@ -15,7 +15,7 @@ from textual.pilot import Pilot
 from textual.widgets import Static
 
 from lfgtui.config.load import Config
-from lfgtui.events import Event, HeldMessage, Holding, Outcome, PromptSent, TextDelta
+from lfgtui.events import Event, HeldMessage, Holding, Outcome, PromptSent, Steered, TextDelta
 from lfgtui.history.writer import open_run_history, reopen_run_history
 from lfgtui.providers.registry import Providers
 from lfgtui.run import Run
@@ -187,7 +187,10 @@ async def test_lfg_resume_prints_what_was_held_and_drops_or_sends_it_as_its_flag
     sent = command(lfg, "resume", run_id, "--send-held", *config)
     assert sent.returncode == 0, sent.stderr
     assert sent.stdout.startswith(listed)
-    assert "sending what t held when the run stopped" in sent.stdout
+    assert (
+        "retrying t with what it held when the run stopped: #1 queued from you, a turn after it: "
+        "Then say goodbye.; #2 queued from ada, a turn after it: In French."
+    ) in sent.stdout
     (ticket,) = load_recorded(db, run_id).tickets
     assert [(a.number, a.prompt, a.outcome) for a in ticket.attempts[1:]] == [
         (2, "Say hello.", Outcome.COMPLETED),
@@ -303,6 +306,11 @@ async def test_a_retry_in_the_same_run_keeps_what_the_cancelled_attempt_left_uns
         "  #2 queued from you: Q2.\n"
         "  #3 queued from ada: S.\n"
     )
+    assert (
+        "sending what t held when the run stopped as its next turns, in order: #1 queued from you, a turn "
+        "after the one before: Q1.; #2 queued from you, a turn after the one before: Q2.; #3 queued from "
+        "ada, a turn after the one before: S."
+    ) in sent.stdout, "the retry completed: each a turn of its own, as said"
     (ticket,) = load_recorded(db, run_id).tickets
     assert [(a.number, a.prompt, a.outcome) for a in ticket.attempts[2:]] == [
         (3, "Q1.", Outcome.COMPLETED),
@@ -365,3 +373,27 @@ async def test_a_completed_ticket_that_kept_what_was_held_offers_it_at_its_follo
         assert left_held(run) == {}
     (ticket,) = load_recorded(db, run_id).tickets
     assert [a.prompt for a in ticket.attempts[1:]] == ["Say hello.", "Then say goodbye.", "In French."]
+
+
+async def test_send_held_says_what_it_does_with_a_steer_left_held_for_a_retried_turn(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    """Issue 73: `send_held` said "sending what t held" of a steer a cancelled tool loop left unsent
+    and a queued message alike, though the turn is retried and the steer goes into it at its safe
+    point, the queued message a turn after it. It now says what becomes of each, as it happens."""
+    tooled = (
+        f'[[ticket]]\nid = "t"\nprompt = "x"\nprovider = "sim"\nmodel = "writer"\nworkdir = "{tmp_path}"\n'
+        'tools = ["write_file"]\nauto_approve = ["write_file"]\n'
+    )
+    steered = lambda run: [run.steer("t", "In French.", by="ada"), run.queue("t", "Then go.")]  # noqa: E731
+    db, run_id, _ = await cancelled_holding(sim, tmp_path, steered, tickets=tooled)
+    async with resumed(sim, db, run_id) as (run, events):
+        assert [(m.text, m.steer) for m in left_held(run)["t"]] == [("In French.", True), ("Then go.", False)]
+        assert send_held(run, "t") is None
+    said = [e.message for e in events if isinstance(e, Holding)]
+    assert said[0] == (
+        "retrying t with what it held when the run stopped: #1 steer from ada, for the retried turn: "
+        "In French.; #2 queued from you, a turn after it: Then go."
+    ), said
+    assert [(e.attempt, e.text) for e in events if isinstance(e, Steered)] == [(2, "In French.")], "as said"
+    assert [(e.attempt, e.text) for e in events if isinstance(e, PromptSent)] == [(2, "x"), (3, "Then go.")]

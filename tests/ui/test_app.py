@@ -14,6 +14,7 @@ from textual.widgets import Collapsible, Static
 from lfgtui.events import Event, Outcome, TextDelta
 from lfgtui.sim.server import SimServer
 from lfgtui.ui.screens.modals import ApprovalScreen, ConfirmScreen, HelpScreen
+from lfgtui.ui.screens.run import RunScreen
 from lfgtui.ui.widgets.pane import PaneState
 from lfgtui.ui.widgets.tool_log import ToolState
 from tests.support.app import SIZE, make_app, pane, tickets, until
@@ -138,6 +139,11 @@ async def test_cancel_mid_stream_then_retry_in_the_same_pane(sim: SimServer, tmp
         await pilot.press("c")
         await until(pilot, lambda: long.state is PaneState.CANCELLED)
         assert long.body.source, "the partial answer stays in the pane"
+        screen = app.screen
+        assert isinstance(screen, RunScreen)
+        assert screen.focused_pane is long and not screen.applies("follow_up"), (
+            "issue 73: the footer offered `i Follow up` on a cancelled pane; only a completed ticket has one"
+        )
         await until(pilot, lambda: sim.log[0].disconnected_at is not None)  # the sim hears it after the pane
         await pilot.press("r")
         await until(pilot, lambda: long.attempt == 2 and len(long.body.source) > 0)
@@ -155,6 +161,8 @@ async def test_c_on_a_ticket_that_has_ended_says_why_nothing_happened(sim: SimSe
     app = make_app(sim, tickets(tmp_path, '[[ticket]]\nid = "hi"\nprompt = "x"\nmodel = "hello"\n'))
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: pane(app, "hi").state is PaneState.COMPLETED)
+        screen = app.screen
+        assert isinstance(screen, RunScreen) and screen.applies("follow_up"), "a completed ticket's follow-up"
         await pilot.press("c")
         await until(pilot, lambda: any("Nothing to cancel" in n.message for n in app._notifications))
         (said,) = [n.message for n in app._notifications if "Nothing to cancel" in n.message]

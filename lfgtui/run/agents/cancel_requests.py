@@ -119,6 +119,11 @@ class Withdrawals:
             if request_id is not None and self._asking.get(request_id) is asking:
                 del self._asking[request_id]
 
+    @property
+    def open(self) -> bool:
+        """Whether one of the agent's requests waits for the person now (a permission, a question)."""
+        return bool(self._asking)
+
     def take(self, params: Any) -> None:
         """A `$/cancel_request`'s params: withdraw that request if lfg is asking the person it; a
         malformed one, or one for a request lfg is not asking, is logged and ignored."""

@@ -24,10 +24,12 @@ an agent handles; subclassing `acp.Client` would answer null instead.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import os
 import shlex
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -132,6 +134,11 @@ class AgentClient:
         self._mode_reported: str | None = None
         self.withdrawals = Withdrawals()
         """The agent's requests waiting for the person, which its `$/cancel_request` withdraws."""
+        self.heard = 0
+        """How many `session/update`s the agent's pipe has read."""
+        self.heard_at_answer: int | None = None
+        """`heard` as the person's last answer to the agent left (None: none yet): an update read
+        after it was sent once the agent had gone on (session/steering.py keeps steers till then)."""
 
     def new_reader(self, ev: EventFactory) -> UpdateReader:
         """A reader for the attempt `ev` (a follow-up is a new one), showing this session's terminals."""
@@ -163,6 +170,7 @@ class AgentClient:
         child's record in the tree (subagents.py), never the parent's answer or tool log."""
         if self.replaying:  # a loaded session's replay: the pane shows that conversation already
             return
+        self.heard += 1
         session_id = params.get("sessionId") if isinstance(params, dict) else None
         children = self.view.children
         if isinstance(session_id, str) and children.known(session_id):  # a sub-agent's own session
@@ -208,8 +216,18 @@ class AgentClient:
         """The person's answer, through the same approval as lfg's own tools: yes picks the agent's
         allow-once option (else allow-always), no its reject option. The agent may withdraw it
         (`$/cancel_request`) until it is answered: then it leaves the pane, answered -32800."""
-        with self.withdrawals.asking() as asking:
+        with self._asking() as asking:
             return await self._request_permission(session_id, tool_call, options, asking)
+
+    @contextlib.contextmanager
+    def _asking(self) -> Iterator[Asking]:
+        """One of the agent's requests waits for the person: withdrawable until answered, and
+        `heard_at_answer` noted as the answer leaves."""
+        try:
+            with self.withdrawals.asking() as asking:
+                yield asking
+        finally:
+            self.heard_at_answer = self.heard
 
     async def _request_permission(
         self,
@@ -288,7 +306,7 @@ class AgentClient:
     async def create_elicitation(self, message: str, mode: Any, **_: Any) -> Any:
         """The person's answer to the agent's form, as the SDK's response of its action; withdrawn
         as a permission request is."""
-        with self.withdrawals.asking() as asking:
+        with self._asking() as asking:
             return await self._create_elicitation(message, mode, asking)
 
     async def _create_elicitation(self, message: str, mode: Any, asking: Asking) -> Any:

@@ -687,7 +687,7 @@ class RunScreen(Screen[None]):
             "approve": pane.approval is not None,
             "answer_question": pane.question is not None,
             "steer": pane.running,
-            "follow_up": not pane.running,
+            "follow_up": pane.state is PaneState.COMPLETED,
         }[action]
 
     def pane_changed(self, pane: TicketPane) -> None:

@@ -98,7 +98,7 @@ async def test_a_steer_the_agent_injects_is_a_user_turn_in_the_same_attempt(tmp_
     (steered,) = [e for e in events if isinstance(e, Steered)]
     assert (steered.attempt, steered.text, steered.by) == (1, STEER, "ada")
     first, sent, read = holding(events)
-    assert first == f"steer from ada, sending it to lfg simulator (ACP) now: {STEER}", "no safe point"
+    assert first == f"steer from ada, for lfg simulator (ACP)'s running turn: {STEER}", "no safe point"
     assert sent.startswith("steer from ada sent to lfg simulator (ACP) (message 1), into its running turn")
     assert "read the steer(s) (message 1) into this turn before it ended" in read
     assert "order" not in read, "one steer: no order to speak of"
@@ -110,6 +110,9 @@ async def test_a_steer_the_agent_injects_is_a_user_turn_in_the_same_attempt(tmp_
     assert "Done: the notes" in text(events[:at]), "after everything the agent streamed"
     assert [e.text for e in events if isinstance(e, PromptSent)] == ["Write the notes."], "no second prompt"
     assert not run.states["t"].inbox.held
+    sent_at = next(n for n, e in enumerate(events) if isinstance(e, Holding) and e.sent)
+    answered_at = next(n for n, e in enumerate(events) if isinstance(e, ApprovalAnswered))
+    assert sent_at < answered_at, "an agent other than Claude Code is sent a steer while its permission waits"
 
 
 @pytest.mark.parametrize(
@@ -251,20 +254,26 @@ async def test_a_steer_that_cuts_the_agents_answer_off_leaves_its_rate_at_what_s
 LATE = "Also say the word GANNET."
 
 
-async def test_two_steers_the_agent_reads_in_reverse_are_recorded_once_read_saying_so(
+CLAUDE = "@agentclientprotocol/claude-agent-acp"
+"""The name Claude Code's adapter gives itself: the sim agent taken for it (`--agent-name`)."""
+
+
+async def test_steers_to_claude_code_at_a_permission_and_mid_answer_reach_it_in_the_order_sent(
     tmp_path: Path,
 ) -> None:
-    """Issue 73: the sim agent reads steers where Claude Code does (`--steer-reads-late`): A, sent
-    while its permission waits, only after the turn's last answer; B, sent mid-answer, at once. Its
-    answer says where it read each. lfg records neither before it was read: both once the turn's
-    prompt is answered, in the order sent, saying it cannot tell the order or the call."""
+    """Issue 73: the sim agent reads steers where Claude Code does (`--steer-reads-late`, named as
+    claude-agent-acp): one it takes while its permission waits only after the turn's last answer, so
+    A (sent at the permission) and B (sent mid-answer after it) reached it as B, then A, while lfg
+    said each went into the running turn. lfg keeps A until the permission is answered and the agent
+    has gone on, then sends it: the agent reads A, then B, each once, and lfg says where each went."""
     path = tmp_path / "tickets.toml"
     path.write_text(
         '[[ticket]]\nid = "t"\nprompt = "Write the notes."\nprovider = "sim-acp"\n'
         f'model = "writer:ttft_ms=0,tokens_per_s=20"\nworkdir = "{tmp_path}"\n'
     )
     sim = BUILTIN["sim-acp"]
-    config = sim.with_agent(command=(*sim.agent.command, "--steering", "injected", "--steer-reads-late"))
+    late = ("--steering", "injected", "--steer-reads-late", "--agent-name", CLAUDE)
+    config = sim.with_agent(command=(*sim.agent.command, *late))
     loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS, env={})
     events: list[Event] = []
     waiting: list[str] = []
@@ -277,11 +286,11 @@ async def test_two_steers_the_agent_reads_in_reverse_are_recorded_once_read_sayi
                 waiting.append(event.call_id)
                 if len(waiting) == 1 and not any(isinstance(e, ApprovalAnswered) for e in events):
                     assert run.steer("t", STEER, by="ada") is None
-            answered = any(  # the agent's answer to A is said (whatever the words)
-                isinstance(e, Holding) and STEER in e.message and "sending it to" not in e.message
+            settled = any(  # what lfg did with A is said (on main: sent at once; now: kept)
+                isinstance(e, Holding) and STEER in e.message and "for lfg simulator" not in e.message
                 for e in events
             )
-            while answered and waiting:
+            while settled and waiting:
                 run.approvals.answer("t", waiting.pop(), True, "you")
             if (
                 isinstance(event, TextDelta)
@@ -297,19 +306,30 @@ async def test_two_steers_the_agent_reads_in_reverse_are_recorded_once_read_sayi
         finally:
             await run.close_agents()
     assert [e.outcome for e in events if isinstance(e, AttemptEnded)] == [Outcome.COMPLETED], "one turn"
-    read = {
-        STEER: f"(steered, read after the last answer: {STEER})",
-        LATE: f"(steered mid-turn, idleBehavior promptRequired: {LATE})",
-    }
     answer = text(events)
-    assert answer.index(read[LATE]) < answer.index(read[STEER]), "the agent read them in reverse"
+    assert "read after the last answer" not in answer, "no steer was taken while the permission waited"
+    read = {words: f"(steered mid-turn, idleBehavior promptRequired: {words})" for words in (STEER, LATE)}
+    assert [answer.count(read[words]) for words in (STEER, LATE)] == [1, 1], "each read once"
+    assert answer.index(read[STEER]) < answer.index(read[LATE]), "the agent read them in the order sent"
+    said = holding(events)
+    (kept,) = [m for m in said if m.startswith("steer(s) kept")]
+    assert kept == (
+        "steer(s) kept until lfg simulator (ACP) goes on after your answer to its request, then sent: "
+        "one it takes while it waits on you it reads only after its turn's last answer: "
+        f"message 1 from ada: {STEER}"
+    )
+    kept_at, answered_at, sent_at = (
+        next(
+            n
+            for n, e in enumerate(events)
+            if isinstance(e, Holding) and e.message.startswith("steer(s) kept")
+        ),
+        next(n for n, e in enumerate(events) if isinstance(e, ApprovalAnswered)),
+        next(n for n, e in enumerate(events) if isinstance(e, Holding) and e.sent),
+    )
+    assert kept_at < answered_at < sent_at, "kept while the permission waited, sent once it was answered"
     steered = [n for n, e in enumerate(events) if isinstance(e, Steered)]
     assert [(events[n].text, events[n].by) for n in steered] == [(STEER, "ada"), (LATE, "bo")], "as sent"
     for n in steered:
         assert read[events[n].text] in text(events[:n]), "never recorded before the agent read it"
     assert isinstance(events[steered[0] - 1], CallEnded)
-    said = holding(events)
-    assert [m for m in said if "read the steer(s)" in m] == [
-        "lfg simulator (ACP) read the steer(s) (message 1, message 2) into this turn before it ended; "
-        "it does not say at which of its model calls; nor in which order (recorded in the order sent)"
-    ]

@@ -205,7 +205,8 @@ class SessionPrompts(SessionOpening, SessionCancels, SessionSteering):
                         yield event
                     break
                 if isinstance(item, SteerWake):
-                    self._steers_send(inbox)
+                    for event in self._steers_send(inbox):
+                        yield event
                     continue
                 if isinstance(item, SteerAnswer):
                     for event in self._steer_landed(item, inbox):
@@ -218,6 +219,8 @@ class SessionPrompts(SessionOpening, SessionCancels, SessionSteering):
                     yield event
                     if isinstance(event, ToolResult) and self.folder and (changed := self.folder.changed()):
                         yield self.ev(Status, message=changed)
+                for event in self._steers_after_answer(inbox):
+                    yield event
                 if streamed > limit:
                     await self._cancel()
                     raise ProviderError(output_limit(limit))

@@ -15,11 +15,16 @@ A steer the agent takes (`injected`) is only handed over: claude-agent-acp 0.101
 Claude Code's input and says nothing when its model reads it (no echo reaches the client). Tried
 against the sim, Claude Code read a steer sent mid-answer at its next call (cutting that answer off),
 but one sent while a permission waited only after the turn's last answer, as a call of its own: two
-such steers reached the model in the reverse of the order sent. So lfg says it was sent
-(`Holding.sent`), and records it (`Steered`) once the turn's prompt is answered, when the agent has
-read every steer it took (its turn settles only after a result that answers the last one), without
-claiming a call or an order it did not see. A turn that does not complete holds them again, unsent as
-far as lfg knows. One it does not take, or that fails, is queued as the next turn, saying why.
+such steers reached the model in the reverse of the order sent. So lfg keeps a steer sent while
+Claude Code waits on the person (a permission, a question: `Withdrawals.open`) until they have
+answered and the agent has said anything since, then sends it (`_must_keep`): claude-agent-acp
+delivers it at once (priority `now`), its model reads it at its next call, and steers reach the
+model in the order sent. Codex reads a steer taken at a permission at its next call already: sent at
+once. lfg says it was sent (`Holding.sent`), and records it (`Steered`) once the turn's prompt is
+answered, when the agent has read every steer it took (its turn settles only after a result that
+answers the last one), without claiming a call it did not see. A turn that does not complete holds
+them again, unsent as far as lfg knows. One it does not take, or that fails, is queued as the next
+turn, saying why.
 """
 
 from __future__ import annotations
@@ -33,9 +38,10 @@ import acp
 from lfgtui.events import Event, HeldMessage, Holding, Status, Steered, SteerOffer
 from lfgtui.inert import inert
 from lfgtui.run.agents.choices import said as agent_said
+from lfgtui.run.agents.login import CLAUDE_AGENTS
 from lfgtui.run.agents.process import STOP_WAIT_S
 from lfgtui.run.agents.session.state import SessionState
-from lfgtui.run.steer_words import not_known_read, read_by_turn_end, sent_to_agent
+from lfgtui.run.steer_words import kept_for_answer, not_known_read, read_by_turn_end, sent_to_agent
 from lfgtui.run.steering import Inbox, summary
 
 STEER_METHOD = "session/steering"
@@ -73,6 +79,9 @@ class SessionSteering(SessionState):
             return
         self._steer_tasks: dict[asyncio.Task[SteerAnswer], HeldMessage] = {}
         self._steers_sent = []
+        self._keeping = False
+        """Steers are kept until the person answers the agent (`_steers_after_answer`)."""
+        self._kept_said: set[int] = set()
         inbox.steerable = True
         inbox.wake = lambda: self.client.inbox.put_nowait(SteerWake())
         if any(m.steer for m in inbox.held):  # held again for a retry, or before the prompt left
@@ -89,12 +98,42 @@ class SessionSteering(SessionState):
         info = self.agent_info
         return (info.title or info.name) if info is not None else self.launch.config.name
 
-    def _steers_send(self, inbox: Inbox) -> None:
-        """Send every steer held, each its own request, its answer coming back through the inbox."""
+    def _steers_send(self, inbox: Inbox) -> list[Event]:
+        """Send every steer held, each its own request, its answer coming back through the inbox;
+        to an agent that would read them late, keep them while it waits on the person, saying so
+        once for each (`_steers_after_answer` sends them)."""
+        if self._must_keep():
+            self._keeping = True
+            kept = [m for m in inbox.held if m.steer and m.id not in self._kept_said]
+            if not kept:
+                return []
+            self._kept_said.update(m.id for m in kept)
+            said = kept_for_answer(kept, self._agent_name())
+            return [self.ev(Holding, message=said, held=tuple(inbox.held))]
+        self._keeping = False
         for message in inbox.take_steers():
             task = asyncio.create_task(self._steer(message))
             self._steer_tasks[task] = message
             task.add_done_callback(self._steer_answered)
+        return []
+
+    def _must_keep(self) -> bool:
+        """Whether a steer sent now may be read only after the turn's last answer: the agent is
+        Claude Code's adapter (claude-agent-acp 0.101.0 `steer()` delivers at priority `later` while
+        its `openUserInputs` holds a permission or question) and it waits on the person, or has not
+        said anything since their last answer (it may not have read the answer yet). Codex reads a
+        steer at its next model call, in order, so its steers go at once."""
+        if self.agent_info is None or self.agent_info.name not in CLAUDE_AGENTS:
+            return False
+        return self.client.withdrawals.open or self.client.heard == self.client.heard_at_answer
+
+    def _steers_after_answer(self, inbox: Inbox) -> list[Event]:
+        """Steers kept while the agent waited on the person go once nothing waits and the pipe has
+        read an update since the last answer: the agent went on, its wait closed, so it takes them
+        at once (priority `now`) and its next model call reads them, in the order sent."""
+        if not self.steering or not self._keeping or self._must_keep():
+            return []
+        return self._steers_send(inbox)
 
     def _steer_answered(self, task: asyncio.Task[SteerAnswer]) -> None:
         if not task.cancelled():
@@ -181,6 +220,7 @@ class SessionSteering(SessionState):
         if not self.steering:
             return
         inbox.steerable, inbox.wake = False, None
+        self._keeping = False  # still held: queued as the next turn as the attempt ends
         for task, message in self._steer_tasks.items():
             task.cancel()
             inbox.requeue(message)
