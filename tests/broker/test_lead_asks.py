@@ -4,25 +4,27 @@ and an answer that is not one the coordinator writes is no answer."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from lfgtui.broker.layout import dumps
 from lfgtui.broker.lead_asks import AskEntry, answer_of, new_reply, told_of
 from lfgtui.broker.work import WorkError
-from lfgtui.run.requests import Added, AddTicket, Pending, Refusal, Steer
+from lfgtui.run.requests import Added, AddTicket, Pending, Refusal, Steer, encode
 
-ASK = AskEntry(AddTicket({"prompt": "go"}, "k1"), "boss", "1700000000000-0", "w1", new_reply())
+ASK = AskEntry(AddTicket({"prompt": "go"}, "k1"), "boss", "1700000000000-0", new_reply())
 
 
 def data(**changed: object) -> dict[bytes, bytes]:
-    body = {"request": {"request": "cancel", "ticket": "t"}, "lead": "boss", "work": "1-0", "worker": "w1"}
+    body = {"request": {"request": "cancel", "ticket": "t"}, "lead": "boss", "work": "1-0"}
     return {b"data": dumps(body | {"reply": ASK.reply} | changed)}
 
 
 def test_an_ask_is_read_back_as_it_was_written() -> None:
     fields = {key.encode(): value for key, value in ASK.fields().items()}
     assert AskEntry.read(fields) == ASK
-    steer = AskEntry(Steer("t", "faster"), "boss", "1-0", "w1", new_reply())
+    steer = AskEntry(Steer("t", "faster"), "boss", "1-0", new_reply())
     assert AskEntry.read({k.encode(): v for k, v in steer.fields().items()}) == steer
 
 
@@ -35,7 +37,7 @@ def test_an_ask_is_read_back_as_it_was_written() -> None:
         ({b"data": b"x" * 300_000}, "its data is missing or over 248,192 bytes"),
         (data(lead=""), "it does not name a lead"),
         (data(lead="b" * 2001), "it does not name a lead"),
-        (data(worker=7), "it does not name a lead"),
+        (data(work=7), "it does not name a lead"),
         (data(reply="../../x"), "its reply token is not one lfg makes"),
         (data(reply=None), "its reply token is not one lfg makes"),
         (data(request={"request": "land", "ticket": "t"}), "not a request (request: expected one of"),
@@ -48,7 +50,7 @@ def test_an_ask_is_read_back_as_it_was_written() -> None:
         "too large",
         "no lead",
         "a long lead",
-        "a worker that is no name",
+        "a work entry that is no name",
         "a token with a path",
         "no token",
         "an unknown request",
@@ -69,3 +71,15 @@ def test_an_answer_reads_back_and_anything_else_is_no_answer() -> None:
     )
     assert isinstance(told_of(b"\x1b[2J"), Refusal), "not JSON: refused, never taken for done"
     assert isinstance(told_of(dumps({"refused": 3})), Refusal)
+
+
+def test_what_a_lost_ask_asked_is_quoted_inert_and_whole_enough_to_read() -> None:
+    """A lost ask is said with its text (broker/lead_asks.py): a hostile lead's text (ANSI, bidi, a lone
+    surrogate, which JSON carries) is quoted with every character past ASCII escaped, and cut."""
+    hostile = AskEntry(Steer("t", "\x1b[2J\u202eevil\ud800"), "boss", "1-0", new_reply())
+    quoted = hostile.what()
+    assert quoted.isascii() and quoted.isprintable(), quoted
+    assert "\\u001b[2J\\u202eevil\\ud800" in quoted, quoted
+    assert json.loads(quoted) == encode(hostile.request), "the text, lossless"
+    long = AskEntry(Steer("t", "x" * 5_000), "boss", "1-0", new_reply()).what()
+    assert len(long) == 301 and long.endswith("…")
