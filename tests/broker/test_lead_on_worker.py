@@ -200,7 +200,8 @@ async def test_a_lead_on_a_worker_adds_waits_for_and_reads_its_tickets_and_forge
         work = loads(admin.hget(Layout().work_index(run_id), "boss")).get("entry")
         assert isinstance(work, str)
         forged = AskEntry(AddTicket(HELLO), "boss", work, new_reply())
-        with pytest.raises(redis.exceptions.NoPermissionError, match="no permissions to access one of the keys"):
+        nokey = "no permissions to access one of the keys"
+        with pytest.raises(redis.exceptions.NoPermissionError, match=nokey):
             w2.xadd(Layout().asks("w1", run_id), forged.fields())  # type: ignore[arg-type]
         boss = "\n".join(
             f"{e['attempt']} {e.get('message') or e.get('outcome')} {e.get('error')}"
