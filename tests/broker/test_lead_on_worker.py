@@ -28,7 +28,7 @@ from mcp import ClientSession
 
 from lfgtui.broker.layout import Layout, dumps, loads
 from lfgtui.broker.lead_asks import AskEntry, new_reply
-from lfgtui.run.requests import AddTicket, Cancel
+from lfgtui.run.requests import AddTicket, Cancel, Steer
 from tests.support.agents import mcp_recording_agent, mcp_requests
 from tests.support.fleet import STEADY, Fleet, acl_user, coordinate, documented_rules, ends, ran_on, until
 from tests.support.mcp_client import mcp_client
@@ -249,11 +249,15 @@ async def test_a_lead_on_a_worker_adds_waits_for_and_reads_its_tickets_and_forge
 
 @pytest.mark.timeout(240)
 async def test_a_lead_on_a_worker_goes_on_once_its_killed_coordinator_is_picked_up_with_lfg_resume(
-    fleet: Fleet, tmp_path: Path
+    fleet: Fleet, admin: redis.Redis, tmp_path: Path
 ) -> None:
     """The coordinator killed with SIGKILL while its lead runs on a worker: the worker runs the lead on,
-    its door open; `lfg resume RUN --broker` adopts the lead's attempt and answers what it asks from
-    then on, so a ticket it adds then runs and completes, beside the one it added before."""
+    its door open. What the lead asks while no coordinator runs waits on the broker: `lfg resume RUN
+    --broker` adopts the lead's attempt and answers it, once (before, the resumed coordinator read the
+    asks from their end, and the ask was lost: "may or may not have been done"), so the ticket it added
+    runs and completes beside the one it added before. An ask the killed coordinator took and never
+    answered is answered as lost, quoting what was asked. Then another coordinator takes the run
+    (its lease's generation moves on) as an ask comes: the resumed one answers nothing, and stands down."""
     record = tmp_path / "mcp.jsonl"
     config = fleet.config(STEADY + mcp_recording_agent("sim-acp", record, tmp_path / "sessions"))
     fleet.start("w1", config=config)
@@ -263,6 +267,7 @@ async def test_a_lead_on_a_worker_goes_on_once_its_killed_coordinator_is_picked_
         await until(lambda: any(r["mcpServers"] for r in mcp_requests(record)), 90)
         [server] = next(r["mcpServers"] for r in mcp_requests(record) if r["mcpServers"])
         [run_id] = {m.group(1) for line in drained.err if (m := re.search(r"lfg attach \S+ (\w+)", line))}
+        asks = Layout().asks("w1", run_id)
         async with mcp_client(server["command"], server["args"], tmp_path / "mcp.err") as client:
             mcp = client.session
             first = json.loads(text(await mcp.call_tool("add_ticket", {"ticket": HELLO, "key": "one"})))
@@ -270,15 +275,42 @@ async def test_a_lead_on_a_worker_goes_on_once_its_killed_coordinator_is_picked_
             coordinator.send_signal(signal.SIGKILL)
             coordinator.wait(30 * PATIENCE)
             drained.joined()
+            before = admin.xlen(asks)
+            second = asyncio.create_task(mcp.call_tool("add_ticket", {"ticket": HELLO, "key": "two"}))
+            await until(lambda: admin.xlen(asks) > before, 30)  # on the broker, no coordinator reading
+            work = loads(admin.hget(Layout().work_index(run_id), "boss")).get("entry")
+            assert isinstance(work, str)
+            lost = AskEntry(Steer(first["ticket"], "\x1b[2J\u202eagain\ud800"), "boss", work, new_reply())
+            taken = admin.xadd(asks, lost.fields()).decode()  # type: ignore[arg-type, union-attr]
+            admin.hset(Layout().asked(run_id), f"w1/{taken}", "taken")  # as the killed one left it
             resumed = picking_up(fleet, run_id, config)
             picked_up = Drained(resumed)
-            await until(lambda: picked_up.events, 90)  # its run started: it reads the asks from here
-            second = await mcp.call_tool("add_ticket", {"ticket": HELLO, "key": "two"})
-            assert not second.is_error, text(second)
-            child = json.loads(text(second))["ticket"]
-            await completed(mcp, [child])
+            said = await second
+            assert not said.is_error or "waits on the broker" in text(said), text(said)
+            while len(json.loads(text(await mcp.call_tool("list_tickets", {})))["tickets"]) < 3:
+                await asyncio.sleep(0.1)
             listed = json.loads(text(await mcp.call_tool("list_tickets", {})))
+            child = listed["tickets"][2]["ticket"]
             assert [t["ticket"] for t in listed["tickets"]] == ["boss", first["ticket"], child]
+            await completed(mcp, [child])
+            again = await mcp.call_tool("add_ticket", {"ticket": HELLO, "key": "two"})
+            assert json.loads(text(again))["ticket"] == child, "asked again by its key: nothing new"
+            assert json.loads(await asyncio.to_thread(answered, admin, run_id, lost)) == {
+                "refused": "lost: the run's coordinator before this one took this ask ("
+                + lost.what()
+                + ") and stopped before answering it: it may or may not have been done"
+            }
+            late = AskEntry(AddTicket(HELLO), "boss", work, new_reply())
+            with admin.pipeline(transaction=True) as pipe:  # another coordinator took the run as it came
+                pipe.incr(Layout().generation(run_id))
+                pipe.xadd(asks, late.fields())  # type: ignore[arg-type]
+                pipe.execute()
+            code = await asyncio.to_thread(resumed.wait, 60 * PATIENCE)
+            assert code == 4, "".join(picked_up.err)
+            answers = admin.xrange(Layout().answers(run_id))
+            assert all(fields[b"reply"] != late.reply.encode() for _, fields in answers), (
+                "it answered nothing"
+            )
     finally:
         for process in (coordinator, resumed):
             if process is not None and process.poll() is None:
@@ -293,4 +325,9 @@ async def test_a_lead_on_a_worker_goes_on_once_its_killed_coordinator_is_picked_
     picked_up.joined()
     err = "".join(picked_up.err)
     assert ends(picked_up.events)[(child, 1)] == "completed", err
+    added = [
+        e for e in picked_up.events if e["type"] == "status" and e["message"].startswith("added by lead")
+    ]
+    assert [e["ticket"] for e in added] == [child], "added once"
+    assert "another coordinator took this run over" in err, err
     assert "Traceback" not in err + fleet.said("w1"), err + fleet.said("w1")
