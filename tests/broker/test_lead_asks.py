@@ -7,11 +7,13 @@ from __future__ import annotations
 import json
 
 import pytest
+import redis.asyncio
 
-from lfgtui.broker.layout import dumps
-from lfgtui.broker.lead_asks import AskEntry, answer_of, new_reply, told_of
+from lfgtui.broker.layout import Layout, dumps
+from lfgtui.broker.lead_asks import AskEntry, answer_of, forward, new_reply, told_of
 from lfgtui.broker.work import WorkError
 from lfgtui.run.requests import Added, AddTicket, Pending, Refusal, Steer, encode
+from tests.support.redis_server import RedisServer
 
 ASK = AskEntry(AddTicket({"prompt": "go"}, "k1"), "boss", "1700000000000-0", new_reply())
 
@@ -83,3 +85,26 @@ def test_what_a_lost_ask_asked_is_quoted_inert_and_whole_enough_to_read() -> Non
     assert json.loads(quoted) == encode(hostile.request), "the text, lossless"
     long = AskEntry(Steer("t", "x" * 5_000), "boss", "1-0", new_reply()).what()
     assert len(long) == 301 and long.endswith("…")
+
+
+async def test_an_ask_no_coordinator_answers_waits_on_the_workers_own_stream_and_says_so(
+    redis_server: RedisServer,
+) -> None:
+    """No coordinator reads (paused, restarting): the worker's wait ends telling the lead its ask waits
+    on the broker, to be decided once by the next coordinator (`Pending`, in words), never that it may
+    or may not have been done; the ask stays on this worker's own stream for that coordinator."""
+    client = redis.asyncio.Redis.from_url(redis_server.url)
+    try:
+        told = await forward(client, Layout(), "w1", "0123456789ab", ASK, 3600, within_s=0.2)
+        [(_, fields)] = await client.xrange(Layout().asks("w1", "0123456789ab"))
+    finally:
+        await client.aclose()
+    assert isinstance(told, Pending), told
+    assert told.said.startswith(
+        "the run's coordinator has not answered in 0.2 s (paused, restarting, or cut off"
+    )
+    assert (
+        "the add-ticket waits on the broker, and the coordinator that runs the run next decides it once"
+        in (told.said)
+    )
+    assert AskEntry.read(fields) == ASK
