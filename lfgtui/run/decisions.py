@@ -84,7 +84,7 @@ class Decides(RunFace, Protocol):
 
     def add(self, ticket: Ticket, why: str | None = None, *, record: bool = False) -> None: ...
 
-    def cancel(self, ticket_id: str, why: str | None = None) -> bool: ...
+    def cancel(self, ticket_id: str, why: str | None = None, *, keep_tickets: bool = False) -> bool: ...
 
     def cancel_all(self) -> None: ...
 
@@ -128,7 +128,8 @@ def _said(who: str, words: str) -> str | None:
 
 
 def _cancel(run: Decides, asked: Cancel, who: str) -> Told:
-    if run.cancel(asked.ticket, _said(who, "cancel asked by")):
+    """A lead's unfinished tickets stop with it unless the asker keeps them (`keep_tickets`)."""
+    if run.cancel(asked.ticket, _said(who, "cancel asked by"), keep_tickets=asked.keep_tickets):
         return None
     return Refusal(f"{asked.ticket} is not running")
 
