@@ -151,10 +151,15 @@ class Layout:
         return f"{self.prefix}:workers"
 
 
-WORKER_NAME = re.compile(r"[^:*?\[\]\\]{1,200}")
-"""A worker's name: its keys (`Layout.worker`, `Layout.asks`) are what its ACL user alone may write,
-so it holds no `:` (worker `w1`'s pattern `lfg:worker:w1:asks:*` would take in worker `w1:asks:x`'s
-keys) and nothing a key pattern reads as a wildcard."""
+_WORKER_NAME = re.compile(r"[^:*?\[\]\\]{1,200}")
+
+
+def worker_name(name: str) -> bool:
+    """Whether `name` may be a worker's: its keys (`Layout.worker`, `Layout.asks`) are what its ACL
+    user alone may write, so it holds no `:` (worker `w1`'s pattern `lfg:worker:w1:asks:*` would take
+    in worker `w1:asks:x`'s keys), nothing a key pattern reads as a wildcard, and nothing a terminal
+    acts on (every line naming it is printable as it is)."""
+    return _WORKER_NAME.fullmatch(name) is not None and name.isprintable()
 
 
 def ran_field(ticket_id: str, attempt: int) -> str:

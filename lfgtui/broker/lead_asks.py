@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from lfgtui.broker.client import explain, until_answered
 from lfgtui.broker.fence import FENCE, Superseded
-from lfgtui.broker.layout import GROUP, WORKER_NAME, Layout, dumps, loads, ran_field
+from lfgtui.broker.layout import GROUP, Layout, dumps, loads, ran_field, worker_name
 from lfgtui.broker.work import MAX_NOTE, REPLY_TOKEN, WorkError
 from lfgtui.run.requests import Added, Lead, Pending, Refusal, Request, RequestError, Told, decode, encode
 from lfgtui.run.steering import MAX_MESSAGE_CHARS
@@ -229,7 +229,7 @@ class LeadAsks:
         failures = 0
         while True:
             try:
-                names = [w.name for w in await self.dispatch.workers() if WORKER_NAME.fullmatch(w.name)]
+                names = [w.name for w in await self.dispatch.workers() if worker_name(w.name)]
                 workers = {self.layout.asks(name, self.run.run_id).encode(): name for name in names}
                 streams = {key: self.lasts.get(name, "0-0") for key, name in workers.items()}
                 reply = await self.redis.xread(streams, count=100, block=BLOCK_MS) if streams else None
@@ -278,7 +278,7 @@ class LeadAsks:
                 f"lost: the run's coordinator before this one took this ask ({ask.what()}) and stopped "
                 "before answering it: it may or may not have been done"
             )
-            self.said(f"ask {entry_id} of worker {worker} as lead {ask.lead!r:.60} was {lost}")
+            self.said(f"ask {entry_id} of worker {worker!r:.60} as lead {ask.lead!r:.60} was {lost}")
             await self._write(asked, ask, Refusal(lost))
             return
         refused = await self._broker(lambda: self._asker_problem(worker, ask))

@@ -503,7 +503,7 @@ async def _work(args: argparse.Namespace, metrics: RunsMetered | None) -> int:
     import socket
 
     from lfgtui.broker.client import connect, explain
-    from lfgtui.broker.layout import WORKER_NAME
+    from lfgtui.broker.layout import worker_name
     from lfgtui.broker.worker import BLOCK_MS, BrokerWorker, WorkerOptions
     from lfgtui.config.broker import BrokerError
     from lfgtui.config.load import load_config
@@ -514,9 +514,9 @@ async def _work(args: argparse.Namespace, metrics: RunsMetered | None) -> int:
 
     root = args.root.resolve()
     name = args.name or f"{socket.gethostname()}-{os.getpid()}"
-    if not WORKER_NAME.fullmatch(name):
+    if not worker_name(name):
         warn(
-            f"--name {inert(name)!r:.220}: a worker's name is 1 to 200 characters, none of : * ? [ ] \\ "
+            f"--name {name!r:.220}: a worker's name is 1 to 200 printable characters, none of : * ? [ ] \\ "
             "(its keys on the broker, which only its ACL user may write, are named after it)"
         )
         return EXIT_USAGE

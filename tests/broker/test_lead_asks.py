@@ -5,14 +5,16 @@ and an answer that is not one the coordinator writes is no answer."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import redis.asyncio
 
-from lfgtui.broker.layout import Layout, dumps
+from lfgtui.broker.layout import Layout, dumps, worker_name
 from lfgtui.broker.lead_asks import AskEntry, answer_of, forward, new_reply, told_of
 from lfgtui.broker.work import WorkError
 from lfgtui.run.requests import Added, AddTicket, Pending, Refusal, Steer, encode
+from tests.support.lfg import Lfg, command
 from tests.support.redis_server import RedisServer
 
 ASK = AskEntry(AddTicket({"prompt": "go"}, "k1"), "boss", "1700000000000-0", new_reply())
@@ -108,3 +110,16 @@ async def test_an_ask_no_coordinator_answers_waits_on_the_workers_own_stream_and
         in (told.said)
     )
     assert AskEntry.read(fields) == ASK
+
+
+@pytest.mark.parametrize("name", ["w1:asks:x", "w*", "w\x1b[2J", "w\u202e1", "w\udcff"], ids=repr)
+def test_a_worker_whose_name_would_share_or_spoil_keys_is_refused_at_start(name: str, tmp_path: Path) -> None:
+    """`lfg worker --name`: a name with `:` (worker `w1:asks:x`'s keys lie under `w1`'s ACL pattern
+    `lfg:worker:w1:asks:*`), a key pattern's wildcard, or what a terminal acts on is refused in one
+    inert line, exit 2, before the broker is asked (its port here takes nothing)."""
+    done = command(Lfg(tmp_path), "worker", "--name", name, "--broker", "redis://127.0.0.1:9")
+    assert done.returncode == 2, done.stderr
+    [line] = done.stderr.splitlines()
+    assert line.startswith("lfg: --name ") and "a worker's name is 1 to 200 printable characters" in line
+    assert line.isprintable(), line
+    assert worker_name("w1") and worker_name("host-12345") and not worker_name(name)
