@@ -10,8 +10,8 @@ PREFIX:run:RUN:reply:TOKEN  list: a worker's answer to the command that named TO
                             cancel): empty when done, else why not; lapsing soon after
 PREFIX:run:RUN:answers      stream: the coordinator's answer to each lead's ask, by its reply
                             token: only the coordinator writes it, the workers read it
-PREFIX:run:RUN:asked        hash: each lead's ask the coordinator took (`WORKER/ENTRY`: `taken`,
-                            then `done` in the step that answers it), so that an ask is decided
+PREFIX:run:RUN:asked        hash: each lead's ask the coordinator took (`WORKER/ENTRY`: `taken`
+                            and whose, then `done` in the step that answers it), so that an ask is decided
                             once by whichever coordinator reads it (broker/lead_asks.py)
 PREFIX:run:RUN:ran          hash: the worker that took each attempt (`ran_field`), so a coding
                             agent's follow-up goes back to the one that has the agent's session

@@ -69,16 +69,19 @@ WHAT_CHARS = 300
 TAKE = (
     FENCE
     + """
-if redis.call('HSETNX', KEYS[1], ARGV[1], 'taken') == 1 then
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[3]) == 1 then
     redis.call('EXPIRE', KEYS[1], ARGV[2])
     return 'new'
 end
-return redis.call('HGET', KEYS[1], ARGV[1])
+local was = redis.call('HGET', KEYS[1], ARGV[1])
+if was == ARGV[3] then return 'new' end
+return was
 """
 )
 """KEYS: the run's `asked` hash, its generation; ARGV: the ask's field (`WORKER/ENTRY`), the hash's
-lifetime in s, the coordinator's generation: `new` once this coordinator took it, else what the hash
-says (`taken`: a coordinator before took it and never answered; `done`: answered)."""
+lifetime in s, this coordinator's mark (`taken TOKEN`), its generation: `new` once this coordinator
+took it (asked again after a reply the broker lost: still its own), else what the hash says (`taken
+…`: a coordinator before took it and never answered; `done`: answered)."""
 ANSWER = (
     FENCE
     + """
@@ -216,6 +219,9 @@ class LeadAsks:
     waiting: list[tuple[str, str, AskEntry]] = field(default_factory=list)
     """Asks of a lead whose attempt this run has not started or adopted yet (worker, entry, ask)."""
 
+    mark: str = field(default_factory=lambda: f"taken {secrets.token_hex(8)}")
+    """What this coordinator writes of an ask it took."""
+
     def __post_init__(self) -> None:
         self._take = self.redis.register_script(TAKE)
         self._answer = self.redis.register_script(ANSWER)
@@ -269,11 +275,11 @@ class LeadAsks:
             self.waiting.append((worker, entry_id, ask))
             return
         asked = f"{worker}/{entry_id}"
-        keys, args = [self.layout.asked(self.run.run_id)], [asked, self._lifetime]
+        keys, args = [self.layout.asked(self.run.run_id)], [asked, self._lifetime, self.mark]
         taken = await self._broker(lambda: self.dispatch.fence.call(self._take, keys, args))
-        if taken == b"done":
-            return
-        if taken == b"taken":
+        if taken != b"new" and not taken.startswith(b"taken "):
+            return  # answered
+        if taken != b"new":
             lost = (
                 f"lost: the run's coordinator before this one took this ask ({ask.what()}) and stopped "
                 "before answering it: it may or may not have been done"

@@ -283,7 +283,7 @@ async def test_a_lead_on_a_worker_goes_on_once_its_killed_coordinator_is_picked_
             assert isinstance(work, str)
             lost = AskEntry(Steer(first["ticket"], "\x1b[2J\u202eagain\ud800"), "boss", work, new_reply())
             taken = admin.xadd(asks, lost.fields()).decode()  # type: ignore[arg-type, union-attr]
-            admin.hset(Layout().asked(run_id), f"w1/{taken}", "taken")  # as the killed one left it
+            admin.hset(Layout().asked(run_id), f"w1/{taken}", "taken 5eed")  # as the killed one left it
             resumed = picking_up(fleet, run_id, config)
             picked_up = Drained(resumed)
             said = await second
