@@ -123,3 +123,35 @@ def test_a_worker_whose_name_would_share_or_spoil_keys_is_refused_at_start(name:
     assert line.startswith("lfg: --name ") and "a worker's name is 1 to 200 printable characters" in line
     assert line.isprintable(), line
     assert worker_name("w1") and worker_name("host-12345") and not worker_name(name)
+
+
+async def test_an_ask_is_taken_once_its_taker_may_take_it_again_and_a_later_coordinator_fences_both(
+    redis_server: RedisServer,
+) -> None:
+    """The scripts that take and answer a lead's ask (broker/lead_asks.py), on a real redis-server: the
+    coordinator that took it takes it again (its first reply lost), another reads it taken, an answer
+    marks it done; once a later generation holds the run neither writes (`Superseded`)."""
+    from lfgtui.broker.fence import Fence, Superseded
+    from lfgtui.broker.lead_asks import ANSWER, TAKE
+
+    layout, run_id = Layout(), "0123456789ab"
+    client = redis.asyncio.Redis.from_url(redis_server.url)
+    try:
+        await client.set(layout.generation(run_id), 2)
+        take, answer = client.register_script(TAKE), client.register_script(ANSWER)
+        fence, asked = Fence(layout.generation(run_id), 2), [layout.asked(run_id)]
+        assert await fence.call(take, asked, ["w1/1-0", 60, "taken a"]) == b"new"
+        assert await fence.call(take, asked, ["w1/1-0", 60, "taken a"]) == b"new", "its own, again"
+        assert await fence.call(take, asked, ["w1/1-0", 60, "taken b"]) == b"taken a"
+        keys = [layout.asked(run_id), layout.answers(run_id)]
+        await fence.call(answer, keys, ["w1/1-0", 60, 100, ASK.reply, answer_of(None)])
+        assert await fence.call(take, asked, ["w1/1-0", 60, "taken b"]) == b"done"
+        await client.incr(layout.generation(run_id))
+        with pytest.raises(Superseded, match="generation 3 coordinates the run, not 2"):
+            await fence.call(take, asked, ["w1/2-0", 60, "taken a"])
+        with pytest.raises(Superseded):
+            await fence.call(answer, keys, ["w1/2-0", 60, 100, ASK.reply, answer_of(None)])
+        assert await client.hget(layout.asked(run_id), "w1/2-0") is None
+        assert await client.xlen(layout.answers(run_id)) == 1, "the one answer before"
+    finally:
+        await client.aclose()
