@@ -8,11 +8,11 @@ PREFIX:run:RUN:events       stream: one entry per batch of events (`EventEntry`)
 PREFIX:run:RUN:control      stream: commands to the workers running its tickets (cancel, answers)
 PREFIX:run:RUN:reply:TOKEN  list: a worker's answer to the command that named TOKEN (a sub-agent's
                             cancel): empty when done, else why not; lapsing soon after
-PREFIX:run:RUN:asks         stream: what a lead ticket's agent asks of the run from the worker that
-                            runs it (add a ticket, message or cancel one it added: `AskEntry`,
-                            broker/lead_asks.py)
-PREFIX:run:RUN:answers      stream: the coordinator's answer to each ask, by its reply token: only
-                            the coordinator writes it, the workers read it
+PREFIX:run:RUN:answers      stream: the coordinator's answer to each lead's ask, by its reply
+                            token: only the coordinator writes it, the workers read it
+PREFIX:run:RUN:asked        hash: each lead's ask the coordinator took (`WORKER/ENTRY`: `taken`
+                            and whose, then `done` in the step that answers it), so that an ask is decided
+                            once by whichever coordinator reads it (broker/lead_asks.py)
 PREFIX:run:RUN:ran          hash: the worker that took each attempt (`ran_field`), so a coding
                             agent's follow-up goes back to the one that has the agent's session
 PREFIX:run:RUN:ended        hash: how each attempt a worker ran to its end ended (`AttemptEnd`,
@@ -40,6 +40,9 @@ PREFIX:worker:NAME          hash: a worker's presence (its host, the providers i
                             it does not, with why), expiring unless the worker renews it
 PREFIX:worker:NAME:work     stream: attempts for worker NAME alone (a coding agent's follow-up),
                             read by NAME in the consumer group `workers` as it reads the others
+PREFIX:worker:NAME:asks:RUN stream: what a lead ticket's agent asks of run RUN from worker NAME,
+                            which runs it (`AskEntry`, broker/lead_asks.py): only NAME's ACL user
+                            writes it, so the stream says which worker asks
 ```
 
 Every key starts with `PREFIX:`, so one ACL key pattern (`~lfg:*`) gives a team its runs.
@@ -48,6 +51,7 @@ Every key starts with `PREFIX:`, so one ACL key pattern (`~lfg:*`) gives a team 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,13 +98,18 @@ class Layout:
         """Where a worker answers the command that named `token` (`Command.reply`)."""
         return f"{self.prefix}:run:{run_id}:reply:{token}"
 
-    def asks(self, run_id: str) -> str:
-        """Where the workers running a run's lead tickets put what the leads ask (broker/lead_asks.py)."""
-        return f"{self.prefix}:run:{run_id}:asks"
+    def asks(self, worker: str, run_id: str) -> str:
+        """Where worker `worker` puts what a lead ticket of the run it runs asks (broker/lead_asks.py):
+        a key of its own, which the ACLs let only its user write (docs/fleet.md)."""
+        return f"{self.prefix}:worker:{worker}:asks:{run_id}"
 
     def answers(self, run_id: str) -> str:
         """Where the run's coordinator answers those asks, each by the ask's reply token."""
         return f"{self.prefix}:run:{run_id}:answers"
+
+    def asked(self, run_id: str) -> str:
+        """Which of those asks a coordinator of the run took, and which it answered."""
+        return f"{self.prefix}:run:{run_id}:asked"
 
     def ran(self, run_id: str) -> str:
         return f"{self.prefix}:run:{run_id}:ran"
@@ -140,6 +149,17 @@ class Layout:
     @property
     def workers(self) -> str:
         return f"{self.prefix}:workers"
+
+
+_WORKER_NAME = re.compile(r"[^:*?\[\]\\]{1,200}")
+
+
+def worker_name(name: str) -> bool:
+    """Whether `name` may be a worker's: its keys (`Layout.worker`, `Layout.asks`) are what its ACL
+    user alone may write, so it holds no `:` (worker `w1`'s pattern `lfg:worker:w1:asks:*` would take
+    in worker `w1:asks:x`'s keys), nothing a key pattern reads as a wildcard, and nothing a terminal
+    acts on (every line naming it is printable as it is)."""
+    return _WORKER_NAME.fullmatch(name) is not None and name.isprintable()
 
 
 def ran_field(ticket_id: str, attempt: int) -> str:

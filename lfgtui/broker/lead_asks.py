@@ -2,23 +2,31 @@
 
 The lead's agent runs on a worker, which serves it its door (broker/lead_door.py); the run that
 decides what it asks lives in the coordinator. So the worker puts each request the lead's token made
-on the run's asks stream (`Layout.asks`) as an `AskEntry`: the request as `POST /v1/requests` carries
-it, the lead's id, the work entry whose attempt asks, the worker's name and a reply token. The
-coordinator (`LeadAsks`) reads the stream and asks its run (`Run.ask`, as the lead, `Lead`) only what
-the lead's running attempt asks from the worker that holds it: the ticket is a lead of the run, the
-entry is the work entry its running attempt waits for, the run's `ran` hash says this worker took
-that attempt, and the reply token was not seen before (a replayed entry). Anything else is refused
-in words, to the asker and on the coordinator's stderr. The run decides the rest as it decides a
-local lead's asks: what a lead may ask at all and of which tickets (run/decisions.py `forbidden`),
-its caps, pace and budget, the person's defaults for what it adds, its idempotency keys. The answer
-goes on the run's answers stream (`Layout.answers`), by the ask's reply token: only the coordinator
-writes it (a worker's ACL user reads it and cannot forge one), and each waiting worker reads it from
-just before its ask.
+on its own asks stream for the run (`Layout.asks`: `lfg:worker:NAME:asks:RUN`, a key the documented
+ACLs let only worker NAME's user write) as an `AskEntry`: the request as `POST /v1/requests` carries
+it, the lead's id, the work entry whose attempt asks, and a reply token. Which worker asks is the
+stream's, proven by the broker, never what an entry says.
 
-Every entry is untrusted (anyone who may write the run's keys may write one): read strictly, bounded,
-never acted on beyond what the lead's own token may ask. Who wrote an entry is what it says, as for
-every entry on the broker: a worker that names another worker and that worker's work entry asks as
-that lead, within the lead's caps (docs/fleet.md, "Who may write what").
+The coordinator (`LeadAsks`) reads the asks streams of the workers on the broker and asks its run
+(`Run.ask`, as the lead, `Lead`) only what the lead's running attempt asks from the worker that holds
+it: the ticket is a lead of the run, the entry is the work entry its running attempt waits for, and
+the broker gives that entry to the worker whose stream asks (its consumer group's pending entry; the
+run's `ran` hash only where the broker lost that). Anything else is refused in words, to the asker
+and on the coordinator's stderr. The run decides the rest as it decides a local lead's asks: what a
+lead may ask at all and of which tickets (run/decisions.py `forbidden`), its caps, pace and budget,
+the person's defaults for what it adds, its idempotency keys.
+
+Each ask is decided once, by whichever coordinator reads it: the coordinator takes it in the run's
+`asked` hash before asking its run, and answers it on the run's answers stream (`Layout.answers`, by
+its reply token) in the same step that marks it done, both fenced (broker/fence.py): a coordinator
+that lost its lease writes neither, and stands down. An ask made while no coordinator reads (it was
+paused, stopped, or restarting) waits on the worker's stream, and the coordinator that takes the run
+next answers it; one that a coordinator took and stopped before answering is answered as lost, in
+words naming what was asked (it may or may not have been done). The worker waits `ASK_WAIT_S` for the
+answer, and tells the lead's agent that its ask waits (`Pending`) when none came.
+
+Every entry is untrusted: read strictly, bounded, never acted on beyond what the lead's own token may
+ask (docs/fleet.md, "A lead ticket on a worker").
 """
 
 from __future__ import annotations
@@ -30,10 +38,11 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from lfgtui.broker.client import explain, until_answered
-from lfgtui.broker.layout import Layout, dumps, loads, ran_field
+from lfgtui.broker.fence import FENCE, Superseded
+from lfgtui.broker.layout import GROUP, Layout, dumps, loads, ran_field, worker_name
 from lfgtui.broker.work import MAX_NOTE, REPLY_TOKEN, WorkError
 from lfgtui.run.requests import Added, Lead, Pending, Refusal, Request, RequestError, Told, decode, encode
 from lfgtui.run.steering import MAX_MESSAGE_CHARS
@@ -47,29 +56,58 @@ if TYPE_CHECKING:
 MAX_ASK_BYTES = MAX_MESSAGE_CHARS * 12 + 8192
 """The most an ask's data may hold: as much as `POST /v1/requests` takes (remote/server.py), and room."""
 ASKS_KEPT = 1_000
-"""Entries the asks and answers streams keep (about): each is read at once, by whoever waits for it."""
+"""Entries each asks stream and the answers stream keep (about)."""
 ASK_WAIT_S = 30.0
-"""How long a worker waits for the coordinator's answer to an ask before saying it did not come."""
+"""How long a worker waits for the coordinator's answer to an ask before telling the lead it waits."""
 POLL_S = 1.0
 """Each wait on the broker, within the connection's read timeout."""
 BLOCK_MS = 2_000
-SEEN_KEPT = 10_000
-"""Reply tokens the coordinator remembers, to refuse an entry replayed with one it answered."""
+T = TypeVar("T")
+WHAT_CHARS = 300
+"""How much of a lost ask's request its words quote."""
+
+TAKE = (
+    FENCE
+    + """
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[3]) == 1 then
+    redis.call('EXPIRE', KEYS[1], ARGV[2])
+    return 'new'
+end
+local was = redis.call('HGET', KEYS[1], ARGV[1])
+if was == ARGV[3] then return 'new' end
+return was
+"""
+)
+"""KEYS: the run's `asked` hash, its generation; ARGV: the ask's field (`WORKER/ENTRY`), the hash's
+lifetime in s, this coordinator's mark (`taken TOKEN`), its generation: `new` once this coordinator
+took it (asked again after a reply the broker lost: still its own), else what the hash says (`taken
+…`: a coordinator before took it and never answered; `done`: answered)."""
+ANSWER = (
+    FENCE
+    + """
+redis.call('HSET', KEYS[1], ARGV[1], 'done')
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'reply', ARGV[4], 'data', ARGV[5])
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+return 1
+"""
+)
+"""KEYS: the run's `asked` hash, its answers stream, its generation; ARGV: the ask's field, the
+lifetime in s, the answers kept, the reply token, the answer, the coordinator's generation."""
 
 
 @dataclass(frozen=True)
 class AskEntry:
-    """One entry of a run's asks stream (see the module docstring)."""
+    """One entry of a worker's asks stream (see the module docstring)."""
 
     request: Request
     lead: str
     work: str
-    worker: str
     reply: str
 
     def fields(self) -> dict[str, bytes]:
-        data = {"request": encode(self.request), "lead": self.lead, "work": self.work}
-        return {"data": dumps(data | {"worker": self.worker, "reply": self.reply})}
+        data = {"request": encode(self.request), "lead": self.lead, "work": self.work, "reply": self.reply}
+        return {"data": dumps(data)}
 
     @classmethod
     def read(cls, fields: dict[bytes, bytes]) -> AskEntry:
@@ -79,17 +117,22 @@ class AskEntry:
         if not isinstance(raw, bytes) or len(raw) > MAX_ASK_BYTES:
             raise WorkError(f"its data is missing or over {MAX_ASK_BYTES:,} bytes")
         data = loads(raw)
-        lead, work, worker, reply = (data.get(name) for name in ("lead", "work", "worker", "reply"))
-        if not all(isinstance(text, str) and 0 < len(text) <= MAX_NOTE for text in (lead, work, worker)):
-            raise WorkError(f"it does not name a lead, a work entry and a worker: {data!r:.200}")
+        lead, work, reply = (data.get(name) for name in ("lead", "work", "reply"))
+        if not all(isinstance(text, str) and 0 < len(text) <= MAX_NOTE for text in (lead, work)):
+            raise WorkError(f"it does not name a lead and a work entry: {data!r:.200}")
         if not (isinstance(reply, str) and REPLY_TOKEN.fullmatch(reply)):
             raise WorkError(f"its reply token is not one lfg makes: {reply!r:.60}")
         try:
             request = decode(data.get("request"))
         except RequestError as exc:
             raise WorkError(f"not a request ({exc})") from None
-        assert isinstance(lead, str) and isinstance(work, str) and isinstance(worker, str)
-        return cls(request, lead, work, worker, reply)
+        assert isinstance(lead, str) and isinstance(work, str)
+        return cls(request, lead, work, reply)
+
+    def what(self) -> str:
+        """What was asked, quoted inert (JSON with every character past ASCII escaped), cut."""
+        quoted = json.dumps(encode(self.request), ensure_ascii=True)
+        return quoted if len(quoted) <= WHAT_CHARS else quoted[:WHAT_CHARS] + "…"
 
 
 def answer_of(told: Told) -> bytes:
@@ -104,8 +147,8 @@ def answer_of(told: Told) -> bytes:
 
 
 def told_of(answer: bytes) -> Told:
-    """An answer read back (strictly: whoever may write the run's keys may write one); an answer that
-    is not one of `answer_of`'s is said as such, refused."""
+    """An answer read back (strictly: a broker's entry is trusted by nobody); an answer that is not one
+    of `answer_of`'s is said as such, refused."""
     try:
         data = json.loads(answer)
     except (ValueError, RecursionError):
@@ -125,11 +168,18 @@ def told_of(answer: bytes) -> Told:
 
 
 async def forward(
-    redis: Redis, layout: Layout, run_id: str, ask: AskEntry, max_age_s: float, within_s: float = ASK_WAIT_S
+    redis: Redis,
+    layout: Layout,
+    worker: str,
+    run_id: str,
+    ask: AskEntry,
+    max_age_s: float,
+    within_s: float = ASK_WAIT_S,
 ) -> Told:
-    """Put `ask` on the run's asks stream and wait for the coordinator's answer (a worker's side): the
-    answers stream read from just before the ask's own entry, for the answer to its reply token."""
-    key = layout.asks(run_id)
+    """Put `ask` on this worker's asks stream for the run and wait for the coordinator's answer (a
+    worker's side): the answers stream read from just before the ask's own entry, for the answer to
+    its reply token. None came within `within_s`: it waits on the broker (`Pending`, in words)."""
+    key = layout.asks(worker, run_id)
     pipe = redis.pipeline(transaction=False)
     pipe.xadd(key, ask.fields(), maxlen=ASKS_KEPT, approximate=True)  # type: ignore[arg-type]
     pipe.expire(key, int(max_age_s))
@@ -143,10 +193,11 @@ async def forward(
             last = entry_id.decode()
             if fields.get(b"reply") == ask.reply.encode():
                 return told_of(fields.get(b"data", b""))
-    return Refusal(
-        f"the run's coordinator did not answer in {within_s:g} s (stopped, or cut off from the broker): "
-        f"the {ask.request.kind} may or may not have been done; an add_ticket asked again with the "
-        "same key adds nothing new"
+    return Pending(
+        f"the run's coordinator has not answered in {within_s:g} s (paused, restarting, or cut off from "
+        f"the broker): the {ask.request.kind} waits on the broker, and the coordinator that runs the run "
+        "next decides it once; its answer is not told here (a ticket it adds shows in list_tickets; an "
+        "add_ticket asked again with the same key adds nothing new)"
     )
 
 
@@ -162,27 +213,32 @@ class LeadAsks:
     run: Run
     dispatch: Dispatch
     said: Callable[[str], None]
-    last: str = "0-0"
-    seen: dict[str, None] = field(default_factory=dict)
-    """The reply tokens answered (oldest first, at most `SEEN_KEPT`)."""
+    lasts: dict[str, str] = field(default_factory=dict)
+    """The last entry read of each worker's asks stream: each is read from its start once, as the
+    `asked` hash says what a coordinator before decided."""
+    waiting: list[tuple[str, str, AskEntry]] = field(default_factory=list)
+    """Asks of a lead whose attempt this run has not started or adopted yet (worker, entry, ask)."""
+
+    mark: str = field(default_factory=lambda: f"taken {secrets.token_hex(8)}")
+    """What this coordinator writes of an ask it took."""
+
+    def __post_init__(self) -> None:
+        self._take = self.redis.register_script(TAKE)
+        self._answer = self.redis.register_script(ANSWER)
 
     @property
-    def key(self) -> str:
-        return self.dispatch.layout.asks(self.run.run_id)
-
-    async def begin(self) -> None:
-        """Read from the stream's end now: an ask from before this coordinator (a resumed run's) was
-        answered, or given up on, by the one before."""
-        newest = await self.redis.xrevrange(self.key, count=1)
-        if newest:
-            self.last = newest[0][0].decode()
+    def layout(self) -> Layout:
+        return self.dispatch.layout
 
     async def serve(self) -> None:
         """Answer asks until cancelled; a broker away is waited for, as the run's feed waits for it."""
         failures = 0
         while True:
             try:
-                reply = await self.redis.xread({self.key: self.last}, count=100, block=BLOCK_MS)
+                names = [w.name for w in await self.dispatch.workers() if worker_name(w.name)]
+                workers = {self.layout.asks(name, self.run.run_id).encode(): name for name in names}
+                streams = {key: self.lasts.get(name, "0-0") for key, name in workers.items()}
+                reply = await self.redis.xread(streams, count=100, block=BLOCK_MS) if streams else None
             except Exception as exc:
                 if explain(exc, self.dispatch.broker) is None:
                     raise
@@ -190,59 +246,90 @@ class LeadAsks:
                 await asyncio.sleep(min(0.25 * 2**failures, 2.0))
                 continue
             failures = 0
-            for entry_id, fields in reply[0][1] if reply else ():
-                self.last = entry_id.decode()
-                await self._answer(self.last, fields)
+            if not streams:
+                await asyncio.sleep(POLL_S)
+            waiting, self.waiting = self.waiting, []
+            for worker, entry_id, ask in waiting:
+                await self._decide(worker, entry_id, ask)
+            for key, entries in reply or ():
+                worker = workers[key]
+                for entry_id, fields in entries:
+                    self.lasts[worker] = entry_id.decode()
+                    await self._read(worker, self.lasts[worker], fields)
 
-    async def _answer(self, entry_id: str, fields: dict[bytes, bytes]) -> None:
-        """Check one ask and ask the run, in the order the asks came (a lead's two adds are added in
-        the order it asked); an answer the run gives later (a steer its worker has not answered yet)
-        is waited for beside the next asks."""
+    async def _read(self, worker: str, entry_id: str, fields: dict[bytes, bytes]) -> None:
+        """Check one ask of `worker` and decide it, in the order the asks came (a lead's two adds are
+        added in the order it asked)."""
         try:
             ask = AskEntry.read(fields)
         except WorkError as exc:
-            self.said(f"refused ask {entry_id} of a lead of this run, not valid: {exc}")
+            self.said(f"refused ask {entry_id} of worker {worker!r:.60}, not valid: {exc}")
             return
-        refused = await until_answered(
-            lambda: self._asker_problem(ask),
-            lambda exc: explain(exc, self.dispatch.broker),
-            self.said,
-            "a lead's asks wait for it",
-        )
-        self.seen[ask.reply] = None
-        if len(self.seen) > SEEN_KEPT:
-            del self.seen[next(iter(self.seen))]
+        await self._decide(worker, entry_id, ask)
+
+    async def _decide(self, worker: str, entry_id: str, ask: AskEntry) -> None:
+        """Take the ask (once, among every coordinator of the run), check who asks, and ask the run; an
+        answer the run gives later (a steer its worker has not answered yet) is waited for beside the
+        next asks. An ask of a lead whose attempt this run has not started yet waits for it."""
+        if self._not_started(ask.lead) and len(self.waiting) < ASKS_KEPT:
+            self.waiting.append((worker, entry_id, ask))
+            return
+        asked = f"{worker}/{entry_id}"
+        keys, args = [self.layout.asked(self.run.run_id)], [asked, self._lifetime, self.mark]
+        taken = await self._broker(lambda: self.dispatch.fence.call(self._take, keys, args))
+        if taken != b"new" and not taken.startswith(b"taken "):
+            return  # answered
+        if taken != b"new":
+            lost = (
+                f"lost: the run's coordinator before this one took this ask ({ask.what()}) and stopped "
+                "before answering it: it may or may not have been done"
+            )
+            self.said(f"ask {entry_id} of worker {worker!r:.60} as lead {ask.lead!r:.60} was {lost}")
+            await self._write(asked, ask, Refusal(lost))
+            return
+        refused = await self._broker(lambda: self._asker_problem(worker, ask))
         if refused is not None:
             self.said(f"refused ask {entry_id} ({ask.request.kind} as lead {ask.lead!r:.60}): {refused}")
-            await self._write(entry_id, ask, Refusal(refused))
+            await self._write(asked, ask, Refusal(refused))
             return
         told = self.run.ask(ask.request, Lead(ask.lead))
         if inspect.isawaitable(told):
-            self.dispatch.background(self._later(entry_id, ask, told), f"lead ask {entry_id}")
+            self.dispatch.background(self._later(asked, ask, told), f"lead ask {entry_id}")
         else:
-            await self._write(entry_id, ask, told)
+            await self._write(asked, ask, told)
 
-    async def _later(self, entry_id: str, ask: AskEntry, told: Awaitable[Told]) -> None:
-        await self._write(entry_id, ask, await told)
+    def _not_started(self, lead: str) -> bool:
+        """Whether `lead` is a lead of the run that has not ended and whose attempt waits for no work
+        entry yet (a resumed run adopts its attempt as it starts)."""
+        state = self.run.states.get(lead)
+        if state is None or not state.written.lead or state.outcome is not None:
+            return False
+        return self.dispatch.work_of(lead) is None
 
-    async def _write(self, entry_id: str, ask: AskEntry, told: Told) -> None:
-        """The answer, on the answers stream by the ask's reply token."""
-        pipe = self.redis.pipeline(transaction=False)
-        key = self.dispatch.layout.answers(self.run.run_id)
-        answer = {"reply": ask.reply, "data": answer_of(told)}
-        pipe.xadd(key, answer, maxlen=ASKS_KEPT, approximate=True)  # type: ignore[arg-type]
-        pipe.expire(key, int(self.dispatch.broker.settings.max_age_s))
+    async def _later(self, asked: str, ask: AskEntry, told: Awaitable[Told]) -> None:
+        await self._write(asked, ask, await told)
+
+    @property
+    def _lifetime(self) -> int:
+        return int(self.dispatch.broker.settings.max_age_s)
+
+    async def _write(self, asked: str, ask: AskEntry, told: Told) -> None:
+        """The answer, on the answers stream by the ask's reply token, in the step that marks it done."""
+        keys = [self.layout.asked(self.run.run_id), self.layout.answers(self.run.run_id)]
+        args = [asked, self._lifetime, ASKS_KEPT, ask.reply, answer_of(told)]
+        await self._broker(lambda: self.dispatch.fence.call(self._answer, keys, args))
+
+    async def _broker(self, ask: Callable[[], Awaitable[T]]) -> T:
+        """`ask` the broker until it answers; a later coordinator holding the run stands this one down."""
         try:
-            await pipe.execute()
-        except Exception as exc:
-            if (problem := explain(exc, self.dispatch.broker)) is None:
-                raise
-            self.said(f"could not answer ask {entry_id} of lead {ask.lead!r:.60}: {problem}")
+            return await until_answered(
+                ask, lambda exc: explain(exc, self.dispatch.broker), self.said, "a lead's asks wait for it"
+            )
+        except Superseded as exc:
+            self.dispatch.superseded(str(exc))
 
-    async def _asker_problem(self, ask: AskEntry) -> str | None:
+    async def _asker_problem(self, worker: str, ask: AskEntry) -> str | None:
         """Why this entry is not its lead's running attempt asking from the worker that holds it."""
-        if ask.reply in self.seen:
-            return "its reply token was answered before: a replayed entry"
         state = self.run.states.get(ask.lead)
         if state is None or not state.written.lead:
             return f"the run has no lead ticket {ask.lead!r:.60}"
@@ -251,12 +338,28 @@ class LeadAsks:
                 f"work entry {ask.work!r:.40} is not the one {ask.lead}'s running attempt waits for "
                 "(an ended or taken-over attempt, or a forged entry): only the lead's running attempt asks"
             )
-        key = self.dispatch.layout.ran(self.run.run_id)
-        ran = await self.redis.hget(key, ran_field(ask.lead, state.attempt))
-        holder = ran.decode("utf-8", "replace") if isinstance(ran, bytes) else None
-        if holder != ask.worker:
+        holder = await self._holder(ask.lead, ask.work, state.attempt)
+        if holder != worker:
             return (
-                f"worker {ask.worker!r:.60} does not run {ask.lead}'s attempt {state.attempt} "
+                f"worker {worker!r:.60} does not run {ask.lead}'s attempt {state.attempt} "
                 f"({'no worker took it yet' if holder is None else f'worker {holder!r:.60} does'})"
             )
         return None
+
+    async def _holder(self, lead: str, work: str, attempt: int) -> str | None:
+        """The worker the broker gives the lead's work entry to: the consumer its group delivered it to
+        (taking it over stops the worker before), else, where the broker lost that delivery (its worker
+        runs on under its `held` key), the one the run's `ran` hash names."""
+        from redis.exceptions import ResponseError
+
+        indexed = loads(await self.redis.hget(self.layout.work_index(self.run.run_id), lead))
+        stream = indexed.get("stream") if indexed.get("entry") == work else None
+        if isinstance(stream, str):
+            try:
+                pending = await self.redis.xpending_range(stream, GROUP, min=work, max=work, count=1)
+            except ResponseError:  # its stream or group is gone
+                pending = []
+            if pending:
+                return pending[0]["consumer"].decode("utf-8", "replace")
+        ran = await self.redis.hget(self.layout.ran(self.run.run_id), ran_field(lead, attempt))
+        return ran.decode("utf-8", "replace") if isinstance(ran, bytes) else None

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING
 from lfgtui.broker.watch import BrokerAttachment
 from lfgtui.events import Event, SteerOffer
 from lfgtui.remote.attach import AttachError
-from lfgtui.run.decisions import never_a_leads
+from lfgtui.run.decisions import never_a_leads, paced_refusal
 from lfgtui.run.requests import Lead, Request, Told
 
 if TYPE_CHECKING:
@@ -49,17 +50,27 @@ class ForwardedControls:
 
     lead: str
     forwarding: Callable[[Request], Awaitable[Told]]
+    per_minute: int
+    """The lead's `lead_max_per_minute`: what it may never ask counts against it here."""
+    clock: Callable[[], float]
     parents: dict[str, str] = field(default_factory=dict)
     """The tickets the lead added, as the run's stream said (each to the lead)."""
     offers: dict[str, SteerOffer] = field(default_factory=dict)
+    refused: deque[float] = field(default_factory=deque)
+    """When the door refused the lead's asks of the last minute (its adds and messages are paced
+    by the run's coordinator, which decides them)."""
 
     def ask(self, asked: Request, who: str) -> Awaitable[Told]:
         return self.forwarding(asked)
 
     def forbidden(self, asked: Request, who: str) -> str | None:
+        """What the lead may never ask is refused here, paced as the run paces it (a lead looping on
+        it is held back: run/decisions.py `paced_refusal`)."""
         if not (isinstance(who, Lead) and who.ticket == self.lead):
             return f"this door is lead {self.lead}'s alone"
-        return never_a_leads(self.parents, asked, who)
+        if (why := never_a_leads(self.parents, asked, who)) is None:
+            return None
+        return paced_refusal(self.refused, self.per_minute, self.clock(), who, why).said
 
     def synthesize(self, verdict: Verdict, who: str) -> str:
         raise AssertionError("a lead may not start a synthesis: `forbidden` refuses it first")
@@ -108,7 +119,7 @@ class LeadDoorServed:
         except AttachError:
             await attachment.aclose()
             raise
-        controls = ForwardedControls(ticket.id, forwarding)
+        controls = ForwardedControls(ticket.id, forwarding, ticket.lead_max_per_minute, run.clock)
         hub = EventHub(run.clock)
         run.sinks.append(Seen(hub, ticket.id, {}))  # the lead's own events: its run here has no other
         token = read_token(None)

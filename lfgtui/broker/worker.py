@@ -755,10 +755,10 @@ class BrokerWorker:
         from lfgtui.remote.server import ServeError
 
         async def forwarding(asked: Request) -> Told:
-            ask = AskEntry(asked, ticket.id, entry, self.options.name, new_reply())
+            ask = AskEntry(asked, ticket.id, entry, new_reply())
             try:
                 lifetime = self.broker.settings.max_age_s
-                return await forward(self.redis, self.layout, item.run_id, ask, lifetime)
+                return await forward(self.redis, self.layout, self.options.name, item.run_id, ask, lifetime)
             except Exception as exc:
                 if (problem := self.explain(exc)) is None:
                     raise

@@ -294,7 +294,7 @@ class Outlet:
                     self.lease.retaken = runner.dispatch.look_soon
                 await runner.dispatch.start(run.run_id, said, publisher.instance)
                 if any(state.written.lead for state in run.states.values()):
-                    await self._answer_leads(run, runner, said)
+                    self._answer_leads(run, runner, said)
             yield watch
         finally:
             run.added.remove(added)
@@ -310,15 +310,12 @@ class Outlet:
                 were = "was" if publisher.dropped == 1 else "were"
                 said(f"{dropped} {were} not published while the broker was away")
 
-    async def _answer_leads(self, run: Run, runner: BrokerRunner, said: Callable[[str], None]) -> None:
+    def _answer_leads(self, run: Run, runner: BrokerRunner, said: Callable[[str], None]) -> None:
         """Answer what the run's lead tickets ask from the workers running them (broker/lead_asks.py),
         beside the run until its dispatch closes."""
-        from lfgtui.broker.client import explain, until_answered
         from lfgtui.broker.lead_asks import LeadAsks
 
-        asks = LeadAsks(self.redis, run, runner.dispatch, said)
-        await until_answered(asks.begin, lambda exc: explain(exc, self.broker), said, "the run waits for it")
-        runner.dispatch.background(asks.serve(), "lead asks")
+        runner.dispatch.background(LeadAsks(self.redis, run, runner.dispatch, said).serve(), "lead asks")
 
     async def _coordinate(self, run_id: str, said: Callable[[str], None]) -> None:
         """Hold the run's coordinator lease before anything of the run is on the broker (a resume took
@@ -506,6 +503,7 @@ async def _work(args: argparse.Namespace, metrics: RunsMetered | None) -> int:
     import socket
 
     from lfgtui.broker.client import connect, explain
+    from lfgtui.broker.layout import worker_name
     from lfgtui.broker.worker import BLOCK_MS, BrokerWorker, WorkerOptions
     from lfgtui.config.broker import BrokerError
     from lfgtui.config.load import load_config
@@ -515,6 +513,13 @@ async def _work(args: argparse.Namespace, metrics: RunsMetered | None) -> int:
     from lfgtui.tools import without_keys
 
     root = args.root.resolve()
+    name = args.name or f"{socket.gethostname()}-{os.getpid()}"
+    if not worker_name(name):
+        warn(
+            f"--name {name!r:.220}: a worker's name is 1 to 200 printable characters, none of : * ? [ ] \\ "
+            "(its keys on the broker, which only its ACL user may write, are named after it)"
+        )
+        return EXIT_USAGE
     try:
         config = load_config(args.config)
         broker = chosen_broker(args.broker, config)
@@ -522,7 +527,6 @@ async def _work(args: argparse.Namespace, metrics: RunsMetered | None) -> int:
     except (ValidationError, BrokerError) as exc:
         warn(str(exc))
         return EXIT_USAGE
-    name = args.name or f"{socket.gethostname()}-{os.getpid()}"
     secret_vars = {c.api_key_env for c in config.providers.values() if c.api_key_env}
     options = WorkerOptions(name, root, args.max_concurrency, without_keys(os.environ, secret_vars), metrics)
     signalled: list[int] = []

@@ -206,7 +206,8 @@ class Attachment:
         raise AttachError(refused or f"{self.url} added the ticket without saying its id")
 
     async def _post(self, url: str, body: dict[str, Any] | None = None) -> tuple[str | None, dict[str, Any]]:
-        """Why the server did not do it (None: it did), and its answer's JSON object."""
+        """Why the server did not do it (None: it did; a request asked and not answered yet, 202, says
+        so in its `pending` words), and its answer's JSON object."""
         try:
             response = await self._client.post(url, json=body)
         except httpx2.HTTPError as exc:
@@ -218,7 +219,7 @@ class Attachment:
         answer = answer if isinstance(answer, dict) else {}
         if response.status_code == 200:
             return None, answer
-        error = answer.get("error")
+        error = answer.get("pending") if response.status_code == 202 else answer.get("error")
         return error if isinstance(error, str) else f"the server answered {response.status_code}", answer
 
     async def follow(self, deliver: Callable[[Event], None], said: Callable[[str], None]) -> None:

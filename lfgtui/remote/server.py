@@ -178,9 +178,11 @@ class EngineControls:
         return self.run.ask(asked, who)
 
     def forbidden(self, asked: Request, who: str) -> str | None:
-        from lfgtui.run.decisions import forbidden
+        """A lead's refusal counts against its pace (run/decisions.py `refused_lead`)."""
+        from lfgtui.run.decisions import forbidden, refused_lead
 
-        return forbidden(self.run, asked, who)
+        why = forbidden(self.run, asked, who)
+        return None if why is None else refused_lead(self.run, who, why).said
 
     def synthesize(self, verdict: Verdict, who: str) -> str:
         """Start the tournament's synthesis as `S` does (tournament/synthesis.py); its id."""

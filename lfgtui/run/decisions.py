@@ -84,7 +84,7 @@ class Decides(RunFace, Protocol):
 
     def add(self, ticket: Ticket, why: str | None = None, *, record: bool = False) -> None: ...
 
-    def cancel(self, ticket_id: str, why: str | None = None) -> bool: ...
+    def cancel(self, ticket_id: str, why: str | None = None, *, keep_tickets: bool = False) -> bool: ...
 
     def cancel_all(self) -> None: ...
 
@@ -128,7 +128,8 @@ def _said(who: str, words: str) -> str | None:
 
 
 def _cancel(run: Decides, asked: Cancel, who: str) -> Told:
-    if run.cancel(asked.ticket, _said(who, "cancel asked by")):
+    """A lead's unfinished tickets stop with it unless the asker keeps them (`keep_tickets`)."""
+    if run.cancel(asked.ticket, _said(who, "cancel asked by"), keep_tickets=asked.keep_tickets):
         return None
     return Refusal(f"{asked.ticket} is not running")
 
@@ -273,7 +274,8 @@ def _key_scope(who: str) -> str:
 
 PACED = (AddTicket, Steer, Queue, FollowUp)
 """What a lead's `lead_max_per_minute` counts: every add and message it asks, done or refused (a
-lead looping on a refused add is paced as one that adds; its cancels are never held back)."""
+lead looping on a refused add is paced as one that adds; its cancels are never held back), and
+every ask refused as one it may not make at all (`refused_lead`)."""
 
 
 LEAD_MAY = (AddTicket, Cancel, Steer, Queue, FollowUp)
@@ -323,8 +325,12 @@ def paced(run: Decides, asked: Request, who: str) -> deque[float] | None:
         return None
     if isinstance(asked, AddTicket) and (_key_scope(who), asked.key) in run.added_keys:
         return None  # asked again by its key, answered with what it added: nothing new
-    times = run.lead_paces.setdefault(who.ticket, deque())
-    while times and times[0] <= run.clock() - MINUTE_S:
+    return _lasts(run.lead_paces.setdefault(who.ticket, deque()), run.clock())
+
+
+def _lasts(times: deque[float], now: float) -> deque[float]:
+    """`times`, those older than a minute gone."""
+    while times and times[0] <= now - MINUTE_S:
         times.popleft()
     return times
 
@@ -332,10 +338,13 @@ def paced(run: Decides, asked: Request, who: str) -> deque[float] | None:
 def too_soon(run: Decides, who: str, times: deque[float]) -> str | None:
     """Why the lead may not add or message now (its `lead_max_per_minute`), saying when it may again."""
     assert isinstance(who, Lead)
-    cap = run.states[who.ticket].written.lead_max_per_minute
+    return _too_many(who, times, run.states[who.ticket].written.lead_max_per_minute, run.clock())
+
+
+def _too_many(who: Lead, times: deque[float], cap: int, now: float) -> str | None:
     if len(times) < cap:
         return None
-    again = max(1, math.ceil(times[0] + MINUTE_S - run.clock()))
+    again = max(1, math.ceil(times[0] + MINUTE_S - now))
     return (
         f"{who} has asked to add tickets or send messages {len(times)} times in the last minute (a "
         f"refused ask counts too), its lead_max_per_minute: it may again in {again} s"
@@ -346,12 +355,37 @@ def counted(run: Decides, who: str, times: deque[float], told: Told) -> Told:
     """A lead's add or message, counted against its `lead_max_per_minute` whatever the answer (see
     `PACED`); a refusal says so, with how many it has left this minute."""
     assert isinstance(who, Lead)
-    times.append(run.clock())
+    return _counted(times, run.states[who.ticket].written.lead_max_per_minute, run.clock(), told)
+
+
+def _counted(times: deque[float], cap: int, now: float, told: Told) -> Told:
+    times.append(now)
     if not isinstance(told, Refusal):
         return told
-    left = max(0, run.states[who.ticket].written.lead_max_per_minute - len(times))
-    pace = f"refused asks count against lead_max_per_minute too: {left} left this minute"
+    pace = f"refused asks count against lead_max_per_minute too: {max(0, cap - len(times))} left this minute"
     return Refusal(f"{told.said} ({pace})")
+
+
+def refused_lead(run: Decides, who: str, why: str) -> Refusal:
+    """An ask `forbidden` to `who`: a lead's is counted against its `lead_max_per_minute` as its adds
+    and messages are (a lead looping on what it may not ask is held back as one looping on a refused
+    add), and refused with the pace's words once over it."""
+    if not isinstance(who, Lead) or who.ticket not in run.states:
+        return Refusal(why)
+    cap = run.states[who.ticket].written.lead_max_per_minute
+    return paced_refusal(run.lead_paces.setdefault(who.ticket, deque()), cap, run.clock(), who, why)
+
+
+def paced_refusal(times: deque[float], cap: int, now: float, who: Lead, why: str) -> Refusal:
+    """A lead's ask refused for `why`, counted among `times` (its last minute's asks) against `cap`:
+    once over it, refused with the pace's words instead (what a lead's door on a worker refuses,
+    broker/lead_door.py, is paced there so)."""
+    times = _lasts(times, now)
+    if (wait := _too_many(who, times, cap, now)) is not None:
+        return Refusal(wait)
+    told = _counted(times, cap, now, Refusal(why))
+    assert isinstance(told, Refusal)
+    return told
 
 
 def over_budget(run: Decides, lead: str) -> str | None:

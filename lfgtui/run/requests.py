@@ -89,6 +89,9 @@ class Cancel(Request):
     kind: ClassVar[str] = "cancel"
     served: ClassVar[bool] = True
     ticket: str
+    keep_tickets: bool = False
+    """A lead's cancel: whether the tickets it added that are still at work keep running (else they
+    stop with it), as the person at the run's terminal chooses when it asks."""
 
 
 @dataclass(frozen=True)
@@ -295,11 +298,11 @@ def request_types() -> tuple[type[Request], ...]:
 
 def encode(request: Request) -> dict[str, Any]:
     """A request as the JSON body of `POST /v1/requests`: `{"request": kind, field: value, ...}`; a
-    field left at its default of None is left out, as `decode` reads it."""
+    field left at its default (None, false) is left out, as `decode` reads it."""
     body: dict[str, Any] = {"request": request.kind}
     for field in fields(request):
         value = getattr(request, field.name)
-        if value is None and field.default is None:
+        if field.default is not dataclasses.MISSING and value is field.default:
             continue
         body[field.name] = (
             {"action": value.action, "content": value.content} if isinstance(value, Reply) else value
@@ -320,7 +323,7 @@ def decode(body: object) -> Request:
     values: dict[str, Any] = {}
     for field in fields(cls):
         if field.name not in body:
-            if field.default is None:
+            if field.default is not dataclasses.MISSING:
                 continue
             raise RequestError(f"{kind}: {field.name} is missing")
         value = body[field.name]

@@ -69,6 +69,7 @@ from lfgtui.run.decisions import (
     live_children,
     over_budget,
     paced,
+    refused_lead,
     too_soon,
 )
 from lfgtui.run.failover import has_next, moved, moves_on, on_link
@@ -283,7 +284,7 @@ class Run:
         if isinstance(ticket, str) and ticket not in self.states:
             return Refusal(f"the run has no ticket {ticket!r}")
         if (why := forbidden(self, request, who)) is not None:
-            return Refusal(why)
+            return refused_lead(self, who, why)
         times = paced(self, request, who)
         if times is not None and (why := too_soon(self, who, times)) is not None:
             return Refusal(why)

@@ -4,9 +4,10 @@ lists for its role: the worker running the lead serves it its door (lfg's MCP
 server in its session, on a socket of its own: broker/lead_door.py), and what the lead asks there
 reaches the coordinator's run over the broker (broker/lead_asks.py). Driven through that MCP server
 with the MCP SDK's client, as the lead's agent drives it: it adds two tickets, which run on the worker
-and complete, waits for them and reads their answers; it cannot reach a ticket it did not add. An ask
-forged by another worker, one replayed, and one for a ticket the lead did not add even from its own
-worker, are refused by the coordinator, which says so."""
+and complete, waits for them and reads their answers; it cannot reach a ticket it did not add.
+Another worker's ACL user cannot put an ask on the lead's worker's asks stream (the broker refuses
+it), and what it asks on its own, even after rewriting the run's `ran` hash, is refused by the
+coordinator, which says so, as is an ask for a ticket the lead did not add even from its own worker."""
 
 from __future__ import annotations
 
@@ -22,11 +23,12 @@ from typing import Any
 
 import pytest
 import redis
+import redis.exceptions
 from mcp import ClientSession
 
 from lfgtui.broker.layout import Layout, dumps, loads
 from lfgtui.broker.lead_asks import AskEntry, new_reply
-from lfgtui.run.requests import AddTicket, Cancel
+from lfgtui.run.requests import AddTicket, Cancel, Steer
 from tests.support.agents import mcp_recording_agent, mcp_requests
 from tests.support.fleet import STEADY, Fleet, acl_user, coordinate, documented_rules, ends, ran_on, until
 from tests.support.mcp_client import mcp_client
@@ -75,18 +77,30 @@ class Drained:
             thread.join(30 * PATIENCE)
 
 
-def asked(admin: redis.Redis, run_id: str, ask: AskEntry, fields: dict[Any, Any] | None = None) -> str:
-    """Put an ask on the run's asks stream as any writer of it could (its `fields`, or `ask`'s), and
-    wait for the coordinator's answer to its reply token."""
+def asked(client: redis.Redis, run_id: str, worker: str, ask: AskEntry) -> str:
+    """Put an ask on worker `worker`'s asks stream of the run as `client` (an ACL user that may write
+    it), and wait for the coordinator's answer to its reply token."""
     layout = Layout()
-    entry = admin.xadd(layout.asks(run_id), fields or ask.fields()).decode()  # type: ignore[arg-type, union-attr]
-    last = f"{int(entry.partition('-')[0]) - 1}-0"
+    entry = client.xadd(layout.asks(worker, run_id), ask.fields()).decode()  # type: ignore[arg-type, union-attr]
+    return answered(client, run_id, ask, f"{int(entry.partition('-')[0]) - 1}-0")
+
+
+def answered(client: redis.Redis, run_id: str, ask: AskEntry, last: str = "0-0") -> str:
+    """The coordinator's answer to `ask`'s reply token, waited for on the run's answers stream."""
     while True:
-        [[_, answers]] = admin.xread({layout.answers(run_id): last}, block=30_000)  # type: ignore[misc]
+        [[_, answers]] = client.xread({Layout().answers(run_id): last}, block=30_000)  # type: ignore[misc]
         for entry_id, answer in answers:
             if answer[b"reply"] == ask.reply.encode():
                 return answer[b"data"].decode()
             last = entry_id
+
+
+def present(client: redis.Redis, name: str) -> None:
+    """Say worker `name` is on the broker for ten minutes, as its ACL user may (broker/presence.py)."""
+    seconds, micros = client.time()  # type: ignore[misc]
+    now = seconds + micros / 1_000_000
+    client.hset(Layout().worker(name), mapping={"serves": dumps({"providers": ["sim"]}), "seen": now})
+    client.zadd(Layout().workers, {name: now + 600})
 
 
 def picking_up(fleet: Fleet, run_id: str, config: Path) -> subprocess.Popen[str]:
@@ -125,6 +139,7 @@ async def test_a_lead_on_a_worker_adds_waits_for_and_reads_its_tickets_and_forge
     config = fleet.config(STEADY + mcp_recording_agent("sim-acp", record, tmp_path / "sessions"))
     acl_user(admin, "coordinator", documented_rules("coordinator", "w1"))  # what docs/fleet.md says
     acl_user(admin, "worker", documented_rules("worker", "w1"))
+    acl_user(admin, "w2", documented_rules("worker", "w2"))
     host = fleet.url.removeprefix("redis://")
     Fleet(fleet.lfg, f"redis://worker:worker-secret@{host}", fleet.workers).start("w1", config=config)
     coordinating = Fleet(fleet.lfg, f"redis://coordinator:coordinator-secret@{host}")
@@ -179,28 +194,37 @@ async def test_a_lead_on_a_worker_adds_waits_for_and_reads_its_tickets_and_forge
             reached = await mcp.call_tool("cancel_ticket", {"ticket": "forged"})
             assert reached.is_error and "the run has no ticket 'forged'" in text(reached), text(reached)
 
-        # Asks the coordinator refuses, whoever wrote them: its run's word is the last.
+        # A second worker's ACL user, of exactly the documented rules, on the broker as a worker.
+        w2 = redis.Redis.from_url(f"redis://w2:w2-secret@{host}")
+        present(w2, "w2")
         work = loads(admin.hget(Layout().work_index(run_id), "boss")).get("entry")
         assert isinstance(work, str)
-        forged = AskEntry(AddTicket(HELLO), "boss", work, "w2", new_reply())
-        refused = json.loads(asked(admin, run_id, forged))["refused"]
+        forged = AskEntry(AddTicket(HELLO), "boss", work, new_reply())
+        nokey = "no permissions to access one of the keys"
+        with pytest.raises(redis.exceptions.NoPermissionError, match=nokey):
+            w2.xadd(Layout().asks("w1", run_id), forged.fields())  # type: ignore[arg-type]
         boss = "\n".join(
             f"{e['attempt']} {e.get('message') or e.get('outcome')} {e.get('error')}"
             for e in drained.events
             if e["ticket"] == "boss" and e["type"] in ("attempt_ended", "status")
         )
+        refused = json.loads(asked(w2, run_id, "w2", forged))["refused"]
         assert refused.startswith("worker 'w2' does not run boss's attempt 1 (worker 'w1' does)"), boss
-        stale = AskEntry(AddTicket(HELLO), "boss", "1-1", "w1", new_reply())
-        assert "is not the one boss's running attempt waits for" in asked(admin, run_id, stale)
-        other = AskEntry(Cancel("other"), "boss", work, "w1", new_reply())
-        assert json.loads(asked(admin, run_id, other)) == {
-            "refused": "lead boss may reach only the tickets it added, and it did not add 'other'"
-        }, "the door is not the only check"
-        [(_, fields)] = admin.xrange(Layout().asks(run_id), count=1)  # the lead's first, from w1
-        assert (first_ask := AskEntry.read(fields)).worker == "w1"
-        assert "a replayed entry" in asked(admin, run_id, first_ask, fields)
-        not_a_lead = AskEntry(AddTicket(HELLO), "other", work, "w1", new_reply())
-        assert "the run has no lead ticket 'other'" in asked(admin, run_id, not_a_lead)
+        w2.hset(Layout().ran(run_id), "boss#1", "w2")  # the `ran` hash, which every worker may write
+        again = AskEntry(AddTicket(HELLO), "boss", work, new_reply())
+        refused = json.loads(asked(w2, run_id, "w2", again))["refused"]
+        assert refused.startswith("worker 'w2' does not run boss's attempt 1 (worker 'w1' does)"), boss
+        admin.hset(Layout().ran(run_id), "boss#1", "w1")
+        stale = AskEntry(AddTicket(HELLO), "boss", "1-1", new_reply())  # as worker w1 could
+        assert "is not the one boss's running attempt waits for" in asked(admin, run_id, "w1", stale)
+        other = AskEntry(Cancel("other"), "boss", work, new_reply())
+        not_its = json.loads(asked(admin, run_id, "w1", other))["refused"]
+        assert not_its.startswith(
+            "lead boss may reach only the tickets it added, and it did not add 'other' (refused asks count"
+        ), "the door is not the only check, and the run paces it"
+        not_a_lead = AskEntry(AddTicket(HELLO), "other", work, new_reply())
+        assert "the run has no lead ticket 'other'" in asked(admin, run_id, "w1", not_a_lead)
+        w2.close()
     finally:
         if coordinator.poll() is None:
             coordinator.send_signal(signal.SIGTERM)
@@ -226,11 +250,15 @@ async def test_a_lead_on_a_worker_adds_waits_for_and_reads_its_tickets_and_forge
 
 @pytest.mark.timeout(240)
 async def test_a_lead_on_a_worker_goes_on_once_its_killed_coordinator_is_picked_up_with_lfg_resume(
-    fleet: Fleet, tmp_path: Path
+    fleet: Fleet, admin: redis.Redis, tmp_path: Path
 ) -> None:
     """The coordinator killed with SIGKILL while its lead runs on a worker: the worker runs the lead on,
-    its door open; `lfg resume RUN --broker` adopts the lead's attempt and answers what it asks from
-    then on, so a ticket it adds then runs and completes, beside the one it added before."""
+    its door open. What the lead asks while no coordinator runs waits on the broker: `lfg resume RUN
+    --broker` adopts the lead's attempt and answers it, once (before, the resumed coordinator read the
+    asks from their end, and the ask was lost: "may or may not have been done"), so the ticket it added
+    runs and completes beside the one it added before. An ask the killed coordinator took and never
+    answered is answered as lost, quoting what was asked. Then another coordinator takes the run
+    (its lease's generation moves on) as an ask comes: the resumed one answers nothing, and stands down."""
     record = tmp_path / "mcp.jsonl"
     config = fleet.config(STEADY + mcp_recording_agent("sim-acp", record, tmp_path / "sessions"))
     fleet.start("w1", config=config)
@@ -240,6 +268,7 @@ async def test_a_lead_on_a_worker_goes_on_once_its_killed_coordinator_is_picked_
         await until(lambda: any(r["mcpServers"] for r in mcp_requests(record)), 90)
         [server] = next(r["mcpServers"] for r in mcp_requests(record) if r["mcpServers"])
         [run_id] = {m.group(1) for line in drained.err if (m := re.search(r"lfg attach \S+ (\w+)", line))}
+        asks = Layout().asks("w1", run_id)
         async with mcp_client(server["command"], server["args"], tmp_path / "mcp.err") as client:
             mcp = client.session
             first = json.loads(text(await mcp.call_tool("add_ticket", {"ticket": HELLO, "key": "one"})))
@@ -247,15 +276,42 @@ async def test_a_lead_on_a_worker_goes_on_once_its_killed_coordinator_is_picked_
             coordinator.send_signal(signal.SIGKILL)
             coordinator.wait(30 * PATIENCE)
             drained.joined()
+            before = admin.xlen(asks)
+            second = asyncio.create_task(mcp.call_tool("add_ticket", {"ticket": HELLO, "key": "two"}))
+            await until(lambda: admin.xlen(asks) > before, 30)  # on the broker, no coordinator reading
+            work = loads(admin.hget(Layout().work_index(run_id), "boss")).get("entry")
+            assert isinstance(work, str)
+            lost = AskEntry(Steer(first["ticket"], "\x1b[2J\u202eagain\ud800"), "boss", work, new_reply())
+            taken = admin.xadd(asks, lost.fields()).decode()  # type: ignore[arg-type, union-attr]
+            admin.hset(Layout().asked(run_id), f"w1/{taken}", "taken 5eed")  # as the killed one left it
             resumed = picking_up(fleet, run_id, config)
             picked_up = Drained(resumed)
-            await until(lambda: picked_up.events, 90)  # its run started: it reads the asks from here
-            second = await mcp.call_tool("add_ticket", {"ticket": HELLO, "key": "two"})
-            assert not second.is_error, text(second)
-            child = json.loads(text(second))["ticket"]
-            await completed(mcp, [child])
+            said = await second
+            assert not said.is_error or "waits on the broker" in text(said), text(said)
+            while len(json.loads(text(await mcp.call_tool("list_tickets", {})))["tickets"]) < 3:
+                await asyncio.sleep(0.1)
             listed = json.loads(text(await mcp.call_tool("list_tickets", {})))
+            child = listed["tickets"][2]["ticket"]
             assert [t["ticket"] for t in listed["tickets"]] == ["boss", first["ticket"], child]
+            await completed(mcp, [child])
+            again = await mcp.call_tool("add_ticket", {"ticket": HELLO, "key": "two"})
+            assert json.loads(text(again))["ticket"] == child, "asked again by its key: nothing new"
+            assert json.loads(await asyncio.to_thread(answered, admin, run_id, lost)) == {
+                "refused": "lost: the run's coordinator before this one took this ask ("
+                + lost.what()
+                + ") and stopped before answering it: it may or may not have been done"
+            }
+            late = AskEntry(AddTicket(HELLO), "boss", work, new_reply())
+            with admin.pipeline(transaction=True) as pipe:  # another coordinator took the run as it came
+                pipe.incr(Layout().generation(run_id))
+                pipe.xadd(asks, late.fields())  # type: ignore[arg-type]
+                pipe.execute()
+            code = await asyncio.to_thread(resumed.wait, 60 * PATIENCE)
+            assert code == 4, "".join(picked_up.err)
+            answers = admin.xrange(Layout().answers(run_id))
+            assert all(fields[b"reply"] != late.reply.encode() for _, fields in answers), (
+                "it answered nothing"
+            )
     finally:
         for process in (coordinator, resumed):
             if process is not None and process.poll() is None:
@@ -270,4 +326,9 @@ async def test_a_lead_on_a_worker_goes_on_once_its_killed_coordinator_is_picked_
     picked_up.joined()
     err = "".join(picked_up.err)
     assert ends(picked_up.events)[(child, 1)] == "completed", err
+    added = [
+        e for e in picked_up.events if e["type"] == "status" and e["message"].startswith("added by lead")
+    ]
+    assert [e["ticket"] for e in added] == [child], "added once"
+    assert "another coordinator took this run over" in err, err
     assert "Traceback" not in err + fleet.said("w1"), err + fleet.said("w1")

@@ -492,3 +492,33 @@ async def test_a_watcher_is_caught_up_once_it_has_what_the_run_had_said_when_it_
         await attachment.aclose()
     assert not any(early), "not caught up before the last of them"
     assert taken == len(run.events), "every event the run had made, before the stream ends"
+
+
+async def test_a_request_the_server_took_but_has_not_answered_yet_says_its_words() -> None:
+    """A 202 (`Pending`: asked of a worker or a coordinator that has not answered yet) carries words
+    saying what became of the request: the watcher, and a lead's MCP tools, say them, not just the
+    status. Before, "the server answered 202"."""
+    from aiohttp import web
+
+    from lfgtui.run.requests import AddTicket, Cancel
+
+    waits = "the run's coordinator has not answered in 30 s: the add-ticket waits on the broker"
+
+    async def requests(request: web.Request) -> web.Response:
+        return web.json_response({"ok": True, "pending": waits}, status=202)
+
+    app = web.Application()
+    app.router.add_post("/v1/requests", requests)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    attachment = Attachment(f"http://127.0.0.1:{port}", "token")
+    try:
+        assert await attachment.ask(Cancel("t")) == waits
+        with pytest.raises(AttachError, match=re.escape(waits)):
+            await attachment.add(AddTicket({"prompt": "go"}))
+    finally:
+        await attachment.aclose()
+        await runner.cleanup()

@@ -509,3 +509,41 @@ async def test_a_lead_is_served_its_door_under_a_temp_folder_too_long_for_a_sock
             assert door.socket.is_socket() and not door.socket.is_relative_to(long)
             assert oct(door.socket.parent.stat().st_mode & 0o777) == "0o700"
             assert len(str(door.socket)) <= SOCKET_PATH_MAX
+
+
+async def test_a_watchers_cancel_of_a_lead_keeps_its_tickets_running_when_it_asks_to(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    """`cancel` with `keep_tickets: true` on a served run (a watcher's, as the TUI's dialog chooses):
+    the lead stops and the ticket it added runs on, the lead saying so; a `keep_tickets`
+    that is not true or false is refused naming it. Before, only the run's own terminal could keep
+    them: the served request had no such field, and the tickets stopped with their lead."""
+    async with served(sim, tmp_path, BOSS, control=True) as run, run.client() as person:
+        tickets = [state.written for state in run.run.states.values()]
+        async with serving_leads(run.run, tickets):
+            run.run.start()
+            async with asyncio.timeout(10 * PATIENCE):
+                while not run.run.states["boss"].live:
+                    await asyncio.sleep(0.01)
+            lead = run.client(run.server.lead_token("boss"))
+            child = (await lead.post("/v1/requests", json=add(SLOW))).json()["ticket"]
+            await lead.aclose()
+            bad = await person.post(
+                "/v1/requests", json={"request": "cancel", "ticket": "boss", "keep_tickets": 1}
+            )
+            kept = await person.post(
+                "/v1/requests", json={"request": "cancel", "ticket": "boss", "keep_tickets": True}
+            )
+            async with asyncio.timeout(20 * PATIENCE):
+                while not ended_of(run.events, "boss"):
+                    await asyncio.sleep(0.01)
+            running = run.run.states[child].running
+            run.run.cancel(child)
+    assert bad.status_code == 400 and bad.json()["error"] == "cancel: keep_tickets must be true or false"
+    assert kept.status_code == 200, kept.text
+    assert ended_of(run.events, "boss").outcome is Outcome.CANCELLED  # type: ignore[union-attr]
+    assert running, "it ran on past its lead's end"
+    said = [e.message for e in run.events if isinstance(e, Status) and e.ticket == child]
+    assert "cancelled with its lead boss" not in said, said
+    lead_said = [e.message for e in run.events if isinstance(e, Status) and e.ticket == "boss"]
+    assert f"its tickets keep running: {child}" in lead_said, lead_said

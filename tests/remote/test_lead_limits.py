@@ -235,7 +235,8 @@ async def test_a_hostile_lead_is_refused_in_words_or_kept_inert_and_adds_nothing
     assert future[0] == 200 and mine["ticket"] != "added-9", "lfg's next id skips the one a lead took"
     assert after[0] == 403 and json.loads(after[1])["error"] == (
         "lead boss has ended (cancelled): a lead adds tickets and sends messages only while it runs (a "
-        "process it left behind holds its token); it may still cancel the tickets it added"
+        "process it left behind holds its token); it may still cancel the tickets it added (refused asks "
+        "count against lead_max_per_minute too: 3 left this minute)"
     ), after
     assert steer_after[0] == 403, steer_after
     assert cancel_after[0] == 200, cancel_after
@@ -283,3 +284,52 @@ async def test_a_coding_agent_that_reports_no_cost_is_said_once_in_the_leads_pan
     assert said.count(warning) == 1, said
     body = json.loads(report.content[0].text)  # type: ignore[union-attr]
     assert body["cost_usd"] is None and body["cost_note"].startswith("its cost is not known ($?"), body
+
+
+async def test_a_lead_looping_on_what_it_may_not_ask_is_paced_too(sim: SimServer, tmp_path: Path) -> None:
+    """What a lead may never ask (the person's requests, another ticket) counts against its
+    `lead_max_per_minute` as a refused add does: its first three are refused saying why and that they
+    count, every one after by the pace, and an add with them. Before, a forbidden ask counted for
+    nothing: a lead could loop on it for ever."""
+    async with served(sim, tmp_path, PACED, control=True) as run:
+        lead = run.client(run.server.lead_token("boss"))
+        approve = {"request": "approve", "ticket": "boss", "call": "c1", "allowed": True}
+        said = [(await lead.post("/v1/requests", json=approve)).json()["error"] for _ in range(5)]
+        added = await lead.post("/v1/requests", json=add(SLOW))
+        await lead.aclose()
+    for number, words in enumerate(said[:3]):
+        assert words.startswith("lead boss may add tickets, and message"), words
+        assert words.endswith(
+            f"(refused asks count against lead_max_per_minute too: {2 - number} left this minute)"
+        )
+    for words in said[3:]:
+        assert words.startswith(
+            "lead boss has asked to add tickets or send messages 3 times in the last minute"
+        )
+    assert added.status_code == 409 and "lead_max_per_minute: it may again in" in added.json()["error"]
+    assert not run.run.parents, "nothing added"
+
+
+def test_a_lead_looping_at_its_door_on_a_worker_on_what_it_may_not_ask_is_paced_there() -> None:
+    """A lead's door on a broker's worker (broker/lead_door.py) refuses what the lead may never ask
+    without asking the coordinator: paced there as the run paces it."""
+    from lfgtui.broker.lead_door import ForwardedControls
+    from lfgtui.run.requests import Cancel, Lead
+
+    async def forwarding(asked: object) -> None:
+        raise AssertionError("a forbidden ask is never forwarded")
+
+    now = [1000.0]
+    door = ForwardedControls("boss", forwarding, 2, lambda: now[0])
+    said = [door.forbidden(Cancel("other"), Lead("boss")) for _ in range(3)]
+    assert said[0] == (
+        "lead boss may reach only the tickets it added, and it did not add 'other' "
+        "(refused asks count against lead_max_per_minute too: 1 left this minute)"
+    )
+    assert said[2] is not None and said[2].startswith(
+        "lead boss has asked to add tickets or send messages 2 times"
+    )
+    now[0] += 60
+    assert door.forbidden(Cancel("other"), Lead("boss")) is not None and door.refused == type(door.refused)(
+        [1060.0]
+    )

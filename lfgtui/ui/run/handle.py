@@ -10,6 +10,7 @@ engine refuses is answered as a record answers it.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -230,10 +231,8 @@ class LocalHandle(RunHandle):
             return self.ask(asked)
 
         def chosen(stop: bool | None) -> None:
-            if stop:
-                self.engine.ask(asked, YOU)
-            elif stop is not None:
-                self.engine.cancel(asked.ticket, keep_tickets=True)
+            if stop is not None:
+                self.engine.ask(dataclasses.replace(asked, keep_tickets=not stop), YOU)
 
         self._screen.app.push_screen(LeadStopScreen(asked.ticket, live), chosen)
         return None
