@@ -1,0 +1,80 @@
+"""A broker that went back in time as the run ended (issue #74): the coordinator looks every second
+whether the broker's server changed (broker/restored.py), and a run whose end came inside that window
+left the entries the broker gave back pending, their ends forgotten, with no coordinator to write
+them back. The run's own `Dispatch` and `Publisher` on a real redis-server, restarted from a snapshot
+taken after the run's end was published and before its worker acknowledged its entries (a replica
+that lagged by those acknowledgements); the worker is played by the test's client, away through the
+restore (a paused laptop): only the coordinator knows how its attempts ended."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import redis
+
+from lfgtui.broker.client import connect, explain
+from lfgtui.broker.coordinator import Dispatch
+from lfgtui.broker.layout import GROUP, Layout
+from lfgtui.broker.publisher import STOP_S, Publisher
+from lfgtui.broker.work import AttemptEnd, WorkItem
+from lfgtui.config.broker import BrokerSettings, resolve
+from lfgtui.events import Outcome
+from lfgtui.remote.description import run_description
+from tests.support.patience import PATIENCE
+from tests.support.recording import ticket
+from tests.support.redis_server import RedisServer
+
+RUN = "0123456789ab"
+LAYOUT = Layout()
+
+
+def restart_from_snapshot(admin: redis.Redis, server: RedisServer) -> None:
+    """Shut the server down without saving and start it again on its port from its last `SAVE`: a
+    restore, or a failover to a replica that lagged. Blocks the event loop meanwhile, so that the
+    coordinator's own look every second gets no turn between the restore and its close."""
+    admin.shutdown(nosave=True)
+    server.killed = True
+    assert server.process is not None
+    server.process.wait(10 * PATIENCE)
+    server.start()
+
+
+async def test_a_broker_gone_back_as_the_run_ended_is_written_back_before_the_coordinator_exits(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    admin = redis.Redis.from_url(redis_server.url)
+    broker = resolve(redis_server.url, {}, BrokerSettings())
+    client = await connect(broker)
+    tickets = [ticket(f"t{n}") for n in range(3)]
+    said: list[str] = []
+    publisher = Publisher(
+        client, RUN, [t.id for t in tickets], broker.settings, said.append, lambda exc: explain(exc, broker)
+    )
+    dispatch = Dispatch(client, broker, tmp_path)
+    stream = LAYOUT.work("sim")
+    admin.xgroup_create(stream, GROUP, id="0", mkstream=True)
+    try:
+        await publisher.register(run_description(RUN, tickets, None, False), "me@here", "ends as restored")
+        publisher.start()
+        await dispatch.start(RUN, said.append, publisher.instance)
+        works = {}
+        for one in tickets:
+            dispatch.wait_for(one.id)
+            works[one.id] = await dispatch.enqueue(WorkItem(RUN, one, 1, {}))
+            dispatch.expect(one.id, works[one.id])
+        assert len(admin.xreadgroup(GROUP, "w1", {stream: ">"})[0][1]) == 3, "the worker took them all"
+        for one in tickets:  # their ends came: the run is done with them
+            dispatch.finished(works[one.id], AttemptEnd(one.id, 1, Outcome.COMPLETED, None, 3))
+            dispatch.done_with(one.id)
+        await publisher.aclose(STOP_S)  # the run's end
+        admin.save()  # its end, its entries pending as the worker's, no end of them recorded
+        restart_from_snapshot(admin, redis_server)
+        await dispatch.aclose()
+    finally:
+        await client.aclose()
+    events = admin.xrange(LAYOUT.events(RUN))
+    assert [fields[b"kind"] for _, fields in events][-1:] == [b"end"], "the snapshot holds the run's end"
+    assert admin.xpending(stream, GROUP)["pending"] == 0 and admin.xlen(stream) == 0, said
+    assert len(admin.hkeys(LAYOUT.ended(RUN))) == 3, "each end written back: no worker runs one again"
+    restored = [line for line in said if line.startswith("the broker went back in time")]
+    assert restored and "3 ended tickets re-marked, 3 stale work entries removed" in restored[0], said
