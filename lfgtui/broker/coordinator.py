@@ -597,15 +597,19 @@ class Dispatch:
             )
         return found
 
-    async def aclose(self) -> None:
+    async def aclose(self, ended: Callable[[], Awaitable[None]] | None = None) -> None:
         """Once the run is over and its `end` published: the commands still being sent, a last look
-        whether the broker went back in time, then the feed."""
+        whether the broker went back in time, `ended` (what makes sure the broker and its replicas
+        keep the run's end, written again where that broker lost it: `Publisher.confirm_end`), then
+        the feed."""
         if self._sending:
             await asyncio.gather(*self._sending, return_exceptions=True)
         await stop(list(self._awaiting))
         if self._watching is not None:
             await stop([self._watching])
             await self._last_look()
+        if ended is not None:
+            await ended()
         feed = self._feed
         if feed is not None:
             await asyncio.wait([feed], timeout=END_WAIT_S)

@@ -481,11 +481,9 @@ class Publisher:
             self.said(f"publishing did not stop in {STOP_S:g} s of being cancelled: leaving it")
         elif not writer.cancelled():
             writer.result()  # a bug in the writer surfaces here
-        if not self._queue:
-            await self.confirm_end()
 
     async def confirm_end(self) -> None:
-        """Once the broker took the run's `end` (from its owner): wait, up to `CONFIRM_S`, until its
+        """Once `aclose` ended the run on the broker (as its owner): wait, up to `CONFIRM_S`, until its
         replicas have it (`WAIT`, which covers every write the primary took before it too), so that a
         failover does not lose it and leave every watcher waiting for an end that never comes (issue
         #74). A write to a primary that a promotion had already left (Sentinel says so a moment later)
@@ -493,7 +491,7 @@ class Publisher:
         sentinels name once they switch (any broker that went back in time without it, alike)."""
         from redis.exceptions import ReadOnlyError, ResponseError
 
-        if self._end is None:
+        if self._end is None or self._queue:  # not sent: the run's last entries were said lost
             return
         keys = [self.layout.events(self.run_id), self.layout.run(self.run_id)]
         fence = self.fence or Fence(self.layout.generation(self.run_id))

@@ -55,7 +55,8 @@ async def test_a_run_ended_in_a_failovers_gap_ends_on_the_new_primary_too(sentin
         publisher.start()
         await asyncio.to_thread(promoted_and_paused, sentinels)
         paused = True
-        closing = asyncio.create_task(publisher.aclose(STOP_S))  # the run's end
+        await publisher.aclose(STOP_S)  # the run's end, on the old primary
+        closing = asyncio.create_task(publisher.confirm_end())  # as `lfg run` does before it exits
         await asyncio.to_thread(
             wait_for, lambda: ended_on(sentinels.primary.port), "the end on the old primary"
         )
