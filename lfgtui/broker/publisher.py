@@ -49,6 +49,7 @@ from lfgtui.broker.layout import (
     Layout,
     dumps,
 )
+from lfgtui.broker.restored import SERVER
 from lfgtui.cancels import STOP_S, raise_swallowed_cancel
 from lfgtui.config.broker import BrokerError, BrokerSettings
 from lfgtui.contest import FACTS
@@ -106,17 +107,23 @@ if redis.call('HEXISTS', KEYS[2], 'run') == 1 and redis.call('HEXISTS', KEYS[2],
 end
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 redis.call('EXPIRE', KEYS[2], ARGV[2])
-local server = ''
-local ok, info = pcall(redis.call, 'INFO', 'server')
-if ok and type(info) == 'string' then server = string.match(info, 'run_id:(%x+)') or '' end
-return {written, server}
+"""
+    + SERVER
+    + """
+local replicas = 0
+ok, info = pcall(redis.call, 'INFO', 'replication')
+if ok and type(info) == 'string' then
+    replicas = tonumber(string.match(info, 'connected_slaves:(%d+)')) or 0
+end
+return {written, server, replicas}
 """
 )
 """KEYS: the run's event stream, its entry in the index, its generation; ARGV: the stream's MAXLEN, the
 keys' lifetime in s, the end entry's kind, number and data, when it ended, the coordinator's
 generation. The run's `end` written again where the broker has the run but not its end (it went back
 in time, or a failover lost the write), and the keys' lifetime renewed: a write, so that a `WAIT` after
-it on the same connection covers the end. Returns whether it wrote the end, and the broker's server."""
+it on the same connection covers the end. Returns whether it wrote the end, the broker's server and
+how many replicas it has now (where `INFO` is refused: '' and 0)."""
 CONFIRM_S = 30.0
 """How long, at most, the run's owner waits for the broker's replicas to have its `end` before it exits."""
 CONFIRM_WAIT_MS = 1000
@@ -286,8 +293,12 @@ class Publisher:
         pipe.zadd(self.layout.runs, {self.run_id: started})
         pipe.zremrangebyscore(self.layout.runs, "-inf", now - self.settings.max_age_s)
         pipe.info("replication")
-        *_, replication = await pipe.execute()
-        self.replicas = int(replication.get("connected_slaves", 0))
+        *answers, replication = await pipe.execute(raise_on_error=False)
+        for answer in answers:
+            if isinstance(answer, Exception):
+                raise answer
+        if isinstance(replication, dict):  # not refused (an ACL without INFO): how many the end must reach
+            self.replicas = int(replication.get("connected_slaves", 0))
 
     @property
     def queued(self) -> int:
@@ -505,9 +516,8 @@ class Publisher:
                 await self._confirm(
                     keys=[*keys, fence.key], args=[*args, time.time(), fence.generation or ""], client=pipe
                 )
-                pipe.info("replication")
                 pipe.execute_command("WAIT", self.replicas, CONFIRM_WAIT_MS)
-                (written, server), replication, acked = await pipe.execute()
+                (written, server, replicas), acked = await pipe.execute()
             except Exception as exc:
                 if (refused := fenced(exc)) is not None:
                     self.superseded(str(refused))
@@ -516,11 +526,11 @@ class Publisher:
                 if isinstance(exc, ResponseError) and not isinstance(exc, ReadOnlyError):  # refused, not away
                     self.said(f"{problem}: the run's end is not known to be on the broker's replicas")
                     return
-                written, server, replication = 0, None, {}
+                written, server, replicas = 0, None, 0
             rewritten = rewritten or bool(written)
             if server is not None:
                 first = first or server
-                self.replicas = max(self.replicas, int(replication.get("connected_slaves", 0)))
+                self.replicas = max(self.replicas, int(replicas))
                 if acked >= self.replicas or server != first:  # a switch: on the primary named since
                     break
             if time.monotonic() >= deadline:
