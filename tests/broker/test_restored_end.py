@@ -10,12 +10,14 @@ before the run's end lost it too: it is written again, or no watcher would see t
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 import redis
 
 from lfgtui.broker.client import connect, explain
 from lfgtui.broker.coordinator import Dispatch
+from lfgtui.broker.fence import Fence
 from lfgtui.broker.layout import GROUP, Layout
 from lfgtui.broker.publisher import STOP_S, Publisher
 from lfgtui.broker.work import AttemptEnd, WorkItem
@@ -88,3 +90,37 @@ async def test_a_broker_gone_back_as_the_run_ended_is_written_back_before_the_co
     assert len(admin.hkeys(LAYOUT.ended(RUN))) == 3, "each end written back: no worker runs one again"
     restored = [line for line in said if line.startswith("the broker went back in time")]
     assert restored and "3 ended tickets re-marked, 3 stale work entries removed" in restored[0], said
+
+
+class StoodDown(Exception):
+    pass
+
+
+async def test_a_coordinator_another_took_the_run_from_writes_no_end_again(redis_server: RedisServer) -> None:
+    """The run's end was lost (`HDEL`, as a broker gone back would), and a later coordinator holds the
+    run (its generation is 2): this one's confirmation is refused by the fence and it stands down,
+    writing nothing, where it would otherwise end the other's run."""
+    admin = redis.Redis.from_url(redis_server.url)
+    broker = resolve(redis_server.url, {}, BrokerSettings())
+    client = await connect(broker)
+    said: list[str] = []
+    publisher = Publisher(client, RUN, [], broker.settings, said.append, lambda exc: explain(exc, broker))
+    publisher.fence = Fence(LAYOUT.generation(RUN), 1)
+
+    def superseded(why: str) -> NoReturn:
+        raise StoodDown(why)
+
+    publisher.superseded = superseded
+    admin.set(LAYOUT.generation(RUN), 1)
+    try:
+        await publisher.register({"run_id": RUN, "tickets": []}, "me@here", "taken over")
+        publisher.start()
+        await publisher.aclose(STOP_S)
+        admin.hdel(LAYOUT.run(RUN), "ended")
+        admin.delete(LAYOUT.events(RUN))
+        admin.set(LAYOUT.generation(RUN), 2)
+        with pytest.raises(StoodDown, match="generation 2 coordinates the run, not 1"):
+            await publisher.confirm_end()
+    finally:
+        await client.aclose()
+    assert not admin.hexists(LAYOUT.run(RUN), "ended") and admin.xlen(LAYOUT.events(RUN)) == 0, said
