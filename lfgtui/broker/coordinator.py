@@ -292,6 +292,21 @@ class Dispatch:
             if ticket_id is not None and (queue := self._waiting.get(ticket_id)) is not None:
                 queue.put_nowait(LostEntry(work, rewound=True))
 
+    async def _last_look(self) -> None:
+        """The restore watch's last look, once the run is over: a broker that went back in time since
+        its last one (at most `CHECK_EVERY_S` ago) gave back the entries of attempts that ended, and
+        with this coordinator gone only their workers, if still there, would write those back (issue
+        #74: a run that ended inside that window left them pending). A broker away for `END_WAIT_S`
+        is said, and left to them."""
+        try:
+            async with asyncio.timeout(END_WAIT_S):
+                await until_answered(self._look, self._explain, self.said, "the run's last look waits for it")
+        except TimeoutError:
+            self.said(
+                f"could not look, in {END_WAIT_S:g} s, whether the broker went back in time as the run "
+                "ended: should it have, the workers that ran its tickets write back how they ended"
+            )
+
     async def _follow(self, attachment: BrokerAttachment) -> None:
         def said(state: str) -> None:
             if state not in ("live", "ended"):
@@ -582,13 +597,19 @@ class Dispatch:
             )
         return found
 
-    async def aclose(self) -> None:
-        """Once the run is over and its `end` published: the commands still being sent, then the feed."""
+    async def aclose(self, ended: Callable[[], Awaitable[None]] | None = None) -> None:
+        """Once the run is over and its `end` published: the commands still being sent, a last look
+        whether the broker went back in time, `ended` (what makes sure the broker and its replicas
+        keep the run's end, written again where that broker lost it: `Publisher.confirm_end`), then
+        the feed."""
         if self._sending:
             await asyncio.gather(*self._sending, return_exceptions=True)
         await stop(list(self._awaiting))
         if self._watching is not None:
             await stop([self._watching])
+            await self._last_look()
+        if ended is not None:
+            await ended()
         feed = self._feed
         if feed is not None:
             await asyncio.wait([feed], timeout=END_WAIT_S)

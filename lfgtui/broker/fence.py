@@ -59,14 +59,21 @@ class Fence:
     async def call(self, script: AsyncScript, keys: Sequence[Any], args: Sequence[Any]) -> Any:
         """Run a script that starts with `FENCE`, the fence appended; raise `Superseded` when it
         refused."""
-        from redis.exceptions import ResponseError
-
         try:
             return await script(keys=[*keys, self.key], args=[*args, self.generation or ""])
-        except ResponseError as exc:
-            if REFUSED in str(exc):
-                raise Superseded(superseded(str(exc).partition(REFUSED)[2].strip())) from None
+        except Exception as exc:
+            if (refused := fenced(exc)) is not None:
+                raise refused from None
             raise
+
+
+def fenced(exc: Exception) -> Superseded | None:
+    """The `Superseded` a fenced script's refusal (`exc`) says, or None for any other failure."""
+    from redis.exceptions import ResponseError
+
+    if isinstance(exc, ResponseError) and REFUSED in str(exc):
+        return Superseded(superseded(str(exc).partition(REFUSED)[2].strip()))
+    return None
 
 
 def superseded(why: str) -> str:

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from lfgtui.alerts.states import Attentions, Standing
-from lfgtui.broker.fence import FENCE, Fence, Superseded, stand_down
+from lfgtui.broker.fence import FENCE, Fence, Superseded, fenced, stand_down
 from lfgtui.broker.layout import (
     ENTRY_END,
     ENTRY_EVENTS,
@@ -49,6 +49,7 @@ from lfgtui.broker.layout import (
     Layout,
     dumps,
 )
+from lfgtui.broker.restored import SERVER
 from lfgtui.cancels import STOP_S, raise_swallowed_cancel
 from lfgtui.config.broker import BrokerError, BrokerSettings
 from lfgtui.contest import FACTS
@@ -95,6 +96,38 @@ run's id, its start ('' for no rewrite of it in the index), how many entries, ho
 index, each entry's kind, number and data, each field and value, the coordinator's generation: a
 coordinator's batch, as a pipeline sends another publisher's, written only while no later coordinator
 holds the run (broker/fence.py)."""
+CONFIRM = (
+    FENCE
+    + """
+local written = 0
+if redis.call('HEXISTS', KEYS[2], 'run') == 1 and redis.call('HEXISTS', KEYS[2], 'ended') == 0 then
+    redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'kind', ARGV[3], 'n', ARGV[4], 'data', ARGV[5])
+    redis.call('HSET', KEYS[2], 'ended', ARGV[6])
+    written = 1
+end
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+"""
+    + SERVER
+    + """
+local replicas = 0
+ok, info = pcall(redis.call, 'INFO', 'replication')
+if ok and type(info) == 'string' then
+    replicas = tonumber(string.match(info, 'connected_slaves:(%d+)')) or 0
+end
+return {written, server, replicas}
+"""
+)
+"""KEYS: the run's event stream, its entry in the index, its generation; ARGV: the stream's MAXLEN, the
+keys' lifetime in s, the end entry's kind, number and data, when it ended, the coordinator's
+generation. The run's `end` written again where the broker has the run but not its end (it went back
+in time, or a failover lost the write), and the keys' lifetime renewed: a write, so that a `WAIT` after
+it on the same connection covers the end. Returns whether it wrote the end, the broker's server and
+how many replicas it has now (where `INFO` is refused: '' and 0)."""
+CONFIRM_S = 30.0
+"""How long, at most, the run's owner waits for the broker's replicas to have its `end` before it exits."""
+CONFIRM_WAIT_MS = 1000
+"""One `WAIT` for them."""
 PIPELINE_ENTRIES = 256
 """Entries sent in one round trip."""
 ENTRY_BYTES = 16 * 1024
@@ -233,6 +266,11 @@ class Publisher:
         self.superseded: Callable[[str], NoReturn] = stand_down
         """What a batch the fence refused calls, with why."""
         self._publish = redis.register_script(PUBLISH)
+        self._confirm = redis.register_script(CONFIRM)
+        self._end: _Entry | None = None
+        """The owner's `end` entry, once queued: written again when the broker lost it (`confirm_end`)."""
+        self.replicas = 0
+        """The most replicas the broker's primary was seen with: the `end` must reach as many."""
 
     async def register(self, description: dict[str, Any], who: str, title: str, again: bool = False) -> None:
         """Claim the run's id in the index and describe it there; raises `BrokerError` when another
@@ -254,7 +292,13 @@ class Publisher:
         pipe.expire(run_key, int(self.settings.max_age_s))
         pipe.zadd(self.layout.runs, {self.run_id: started})
         pipe.zremrangebyscore(self.layout.runs, "-inf", now - self.settings.max_age_s)
-        await pipe.execute()
+        pipe.info("replication")
+        *answers, replication = await pipe.execute(raise_on_error=False)
+        for answer in answers:
+            if isinstance(answer, Exception):
+                raise answer
+        if isinstance(replication, dict):  # not refused (an ACL without INFO): how many the end must reach
+            self.replicas = int(replication.get("connected_slaves", 0))
 
     @property
     def queued(self) -> int:
@@ -422,7 +466,8 @@ class Publisher:
         self._ended = True
         self._wake.set()  # a writer waiting for more stops once the queue is empty
         if self.owner:
-            self._queue_entry(_Entry(ENTRY_END, dumps({"now": self.clock() - self.t0})))
+            self._end = _Entry(ENTRY_END, dumps({"now": self.clock() - self.t0}))
+            self._queue_entry(self._end)
 
     async def aclose(self, grace_s: float) -> None:
         """End the run on the broker (or a worker's part of it), waiting up to `grace_s` for it to take
@@ -447,6 +492,58 @@ class Publisher:
             self.said(f"publishing did not stop in {STOP_S:g} s of being cancelled: leaving it")
         elif not writer.cancelled():
             writer.result()  # a bug in the writer surfaces here
+
+    async def confirm_end(self) -> None:
+        """Once `aclose` ended the run on the broker (as its owner): wait, up to `CONFIRM_S`, until its
+        replicas have it (`WAIT`, which covers every write the primary took before it too), so that a
+        failover does not lose it and leave every watcher waiting for an end that never comes (issue
+        #74). A write to a primary that a promotion had already left (Sentinel says so a moment later)
+        is never acknowledged: the end is looked for again, and written again on the primary the
+        sentinels name once they switch (any broker that went back in time without it, alike)."""
+        from redis.exceptions import ReadOnlyError, ResponseError
+
+        if self._end is None or self._queue:  # not sent: the run's last entries were said lost
+            return
+        keys = [self.layout.events(self.run_id), self.layout.run(self.run_id)]
+        fence = self.fence or Fence(self.layout.generation(self.run_id))
+        end = self._end
+        number = f"{self.instance}.{self._numbered}"  # the end's own: the last entry sent
+        args = [self._max_len, int(self.settings.max_age_s), end.kind, number, end.data]
+        deadline, first, acked, rewritten = time.monotonic() + CONFIRM_S, None, 0, False
+        while True:
+            try:
+                pipe = self.redis.pipeline(transaction=False)
+                await self._confirm(
+                    keys=[*keys, fence.key], args=[*args, time.time(), fence.generation or ""], client=pipe
+                )
+                pipe.execute_command("WAIT", self.replicas, CONFIRM_WAIT_MS)
+                (written, server, replicas), acked = await pipe.execute()
+            except Exception as exc:
+                if (refused := fenced(exc)) is not None:
+                    self.superseded(str(refused))
+                if (problem := self.explain(exc)) is None:
+                    raise
+                if isinstance(exc, ResponseError) and not isinstance(exc, ReadOnlyError):  # refused, not away
+                    self.said(f"{problem}: the run's end is not known to be on the broker's replicas")
+                    return
+                written, server, replicas = 0, None, 0
+            rewritten = rewritten or bool(written)
+            if server is not None:
+                first = first or server
+                self.replicas = max(self.replicas, int(replicas))
+                if acked >= self.replicas or server != first:  # a switch: on the primary named since
+                    break
+            if time.monotonic() >= deadline:
+                self.said(
+                    f"the broker's replicas did not acknowledge the run's end in {CONFIRM_S:g} s ({acked} "
+                    f"of {self.replicas}): a failover now would lose it, and its watchers not see the run end"
+                )
+                break
+            await asyncio.sleep(RESENDS.delay(1, None))
+        if rewritten:
+            self.said(
+                "the broker had lost the run's end (it went back in time, or failed over): written again"
+            )
 
     def _index_fields(self, now: float) -> dict[str, str | float | bytes]:
         fields: dict[str, str | float | bytes] = {"updated": now}

@@ -10,6 +10,14 @@ writes back, in one step per end (`REWRITE`), each the broker no longer has: the
 its entry acknowledged and deleted, so the coordinator reads the end (as it reads one trimmed from
 the run's events) and no worker takes the entry over.
 
+A broker restored after the run's coordinator exited (a backup put back an hour later) has no
+coordinator to write back at all, and its entries of tickets that completed after the backup would
+run again (issue #74). So the worker keeps its ends as long as the run's keys live (`[broker]
+max_age_s`, at most `MAX_KEPT`), and writes back every one it keeps of a run whose mark is not the
+broker's server (it went back, and no coordinator wrote back since), once per server: reading the
+marks of every run it kept ends of is one round trip a quarter lease, the write-back only where a
+server changed.
+
 Only while no other attempt of it can have started: the entry is not pending (or gone), or pending
 as this worker's with the delivery that numbered the attempt; or handed out again while the run's
 coordinator has not written back since the broker went back (its mark is not the server's: every
@@ -36,8 +44,9 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
 
 KEPT_LEASES = 4
-"""How long (in leases) a worker keeps an end it recorded: a coordinator reads an end as it comes,
-and one paused or cut off for longer than a lease lost its coordinator lease and writes back anew."""
+"""How long (in leases) an end a worker recorded is written back whatever the run's mark says: a
+coordinator reads an end as it comes, and one paused or cut off for longer than a lease lost its
+coordinator lease and writes back anew."""
 AGAIN = "@again"
 """The suffix of the `ended` field that says a worker wrote that end back (no end's field ends so: it
 ends with an entry id)."""
@@ -86,8 +95,10 @@ class RecentEnd:
     value: bytes
     deliveries: int
     data_sha1: str
+    recent_until: float
+    """Monotonic: written back whatever the run's mark says until then (`KEPT_LEASES`)."""
     kept_until: float
-    """Monotonic."""
+    """Monotonic: kept until then (the run's keys' lifetime)."""
     said: str
     """How the worker names it: `TICKET of run RUN (attempt N, OUTCOME)`."""
 
@@ -104,6 +115,8 @@ class RecentEnds:
         self.lease_s, self.lifetime_s = lease_s, lifetime_s
         self.kept: dict[str, RecentEnd] = {}
         """By work entry, oldest first."""
+        self._settled: dict[str, str] = {}
+        """Each run whose every kept end was written back against a server that went back: that server."""
         self._rewrite = redis.register_script(REWRITE)
 
     def keep(
@@ -117,33 +130,55 @@ class RecentEnds:
         data: bytes,
         said: str,
     ) -> None:
-        until = time.monotonic() + self.lease_s * KEPT_LEASES
+        now = time.monotonic()
+        recent, until = now + self.lease_s * KEPT_LEASES, now + self.lifetime_s
         self.kept.pop(entry, None)
-        self.kept[entry] = RecentEnd(run_id, stream, entry, field, value, deliveries, sha1(data), until, said)
+        digest = sha1(data)
+        self.kept[entry] = RecentEnd(
+            run_id, stream, entry, field, value, deliveries, digest, recent, until, said
+        )
         while len(self.kept) > MAX_KEPT:
             del self.kept[next(iter(self.kept))]
 
     async def write_back(self, running: Iterable[str]) -> list[RecentEnd]:
         """Write back each kept end the broker forgot, where no other attempt of it can have started
-        (`running`: the entries this worker holds now); returns those written back."""
+        (`running`: the entries this worker holds now): the recent ones, and every one of a run whose
+        mark is not the server's, once per server; returns those written back."""
         now = time.monotonic()
         self.kept = {entry: end for entry, end in self.kept.items() if end.kept_until > now}
         holding = set(running)
         runs: dict[str, list[RecentEnd]] = {}
         for end in self.kept.values():
             runs.setdefault(end.run_id, []).append(end)
+        self._settled = {run_id: server for run_id, server in self._settled.items() if run_id in runs}
+        if not runs:
+            return []
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.info("server")
+        for run_id in runs:
+            pipe.get(self.layout.checked(run_id))
+        info, *marks = await pipe.execute()
+        server = str(info.get("run_id", ""))
         written: list[RecentEnd] = []
-        for run_id, ends in runs.items():
-            answers = await self._run_write_back(run_id, ends, holding)
-            for end, answer in zip(ends, answers, strict=True):
+        for (run_id, ends), mark in zip(runs.items(), marks, strict=True):
+            went_back = mark is not None and mark.decode() != server and self._settled.get(run_id) != server
+            todo = ends if went_back else [end for end in ends if end.recent_until > now]
+            if not todo or (answers := await self._run_write_back(run_id, todo, holding)) is None:
+                continue
+            if went_back:
+                self._settled[run_id] = server
+            for end, answer in zip(todo, answers, strict=True):
                 if answer == 1:
                     written.append(end)
                 elif answer == -1:  # another attempt counts now: nothing of this one to write back
                     self.kept.pop(end.entry, None)
         return written
 
-    async def _run_write_back(self, run_id: str, ends: list[RecentEnd], holding: set[str]) -> list[int]:
-        """One run's ends, in one transaction under a watch of the run's mark."""
+    async def _run_write_back(
+        self, run_id: str, ends: list[RecentEnd], holding: set[str]
+    ) -> list[int] | None:
+        """One run's ends, in one transaction under a watch of the run's mark (None: the mark kept
+        changing meanwhile)."""
         from redis.exceptions import WatchError
 
         checked, ended = self.layout.checked(run_id), self.layout.ended(run_id)
@@ -172,4 +207,4 @@ class RecentEnds:
                     return [int(answer) for answer in await pipe.execute()]
                 except WatchError:
                     continue
-        return [0] * len(ends)
+        return None

@@ -299,8 +299,10 @@ class Outlet:
         finally:
             run.added.remove(added)
             await publisher.aclose(DRAIN_S)
-            if runner is not None:
-                await runner.dispatch.aclose()
+            if runner is None:
+                await publisher.confirm_end()
+            else:  # its last look first: what it writes back is on the replicas with the end
+                await runner.dispatch.aclose(publisher.confirm_end)
                 if self.lease is not None:
                     await self.lease.aclose()
             if publisher.dropped:

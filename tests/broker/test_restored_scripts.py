@@ -203,3 +203,42 @@ async def test_ends_its_worker_wrote_back_first_count_in_the_coordinators_word_t
     fields = {name.decode() for name in admin.hkeys(LAYOUT.ended(RUN))}
     assert fields == {ended_field(name, entry) for name, entry in entries.items()}, "no marks left over"
     admin.close()
+
+
+def script_calls(admin: redis.Redis) -> int:
+    """How many scripts the server ran since its statistics were reset."""
+    stats = admin.info("commandstats")
+    return sum(int(stats.get(f"cmdstat_{name}", {}).get("calls", 0)) for name in ("evalsha", "eval"))
+
+
+async def test_a_worker_writes_back_an_old_end_once_the_broker_went_back_with_no_coordinator_to(
+    redis_server: RedisServer,
+) -> None:
+    """A restore long after the run ended (a backup put back): w1's ends are no longer recent (a lease
+    of 0 s here: none is), and the run's coordinator exited, so nothing re-marks the run. `old`'s end is
+    written back all the same, because the run's mark is another server's; once per server, and not
+    for `quiet`, a run whose mark is the server's. Before, the worker kept an end only four leases,
+    and a worker that took the entry after a lease at the gate ran the completed ticket again."""
+    admin = redis.Redis.from_url(redis_server.url)
+    client = redis.asyncio.Redis.from_url(redis_server.url)
+    quiet = "ba9876543210"
+    try:
+        admin.xgroup_create(STREAM, GROUP, id="0", mkstream=True)
+        entries = {run: admin.xadd(STREAM, {"data": b"{}"}).decode() for run in (RUN, quiet)}
+        admin.xreadgroup(GROUP, "w2", {STREAM: ">"})  # both handed out again, to w2 (at its gate)
+        admin.set(LAYOUT.checked(RUN), "the server before")
+        admin.set(LAYOUT.checked(quiet), server_id(admin))
+        recent = RecentEnds(client, LAYOUT, "w1", 0, 3600)
+        for run, entry in entries.items():
+            end = AttemptEnd("old", 1, Outcome.COMPLETED, None, 9)
+            recent.keep(run, STREAM, entry, ended_field("old", entry), end.value(), 1, b"{}", f"old of {run}")
+        admin.config_resetstat()
+        assert [one.said for one in await recent.write_back(running=[])] == [f"old of {RUN}"]
+        assert script_calls(admin) == 1, "the quiet run's old end is not looked at"
+        assert await recent.write_back(running=[]) == [] and script_calls(admin) == 1, "once per server"
+    finally:
+        await client.aclose()
+    assert admin.hexists(LAYOUT.ended(RUN), ended_field("old", entries[RUN]))
+    assert [entry.decode() for entry, _ in admin.xrange(STREAM)] == [entries[quiet]]
+    assert admin.xpending(STREAM, GROUP)["pending"] == 1, "only the quiet run's, w2's to run"
+    admin.close()
