@@ -270,7 +270,9 @@ class Publisher:
         self._end: _Entry | None = None
         """The owner's `end` entry, once queued: written again when the broker lost it (`confirm_end`)."""
         self.replicas = 0
-        """The most replicas the broker's primary was seen with: the `end` must reach as many."""
+        """The most replicas the broker's primary was seen with: the `end` must reach one of them where
+        there were any (a failover promotes the replica furthest along, so one down of several does not
+        hold every run's end)."""
 
     async def register(self, description: dict[str, Any], who: str, title: str, again: bool = False) -> None:
         """Claim the run's id in the index and describe it there; raises `BrokerError` when another
@@ -495,7 +497,7 @@ class Publisher:
 
     async def confirm_end(self) -> None:
         """Once `aclose` ended the run on the broker (as its owner): wait, up to `CONFIRM_S`, until its
-        replicas have it (`WAIT`, which covers every write the primary took before it too), so that a
+        replicas have it (`WAIT` for one, which covers every write the primary took before it too), so that a
         failover does not lose it and leave every watcher waiting for an end that never comes (issue
         #74). A write to a primary that a promotion had already left (Sentinel says so a moment later)
         is never acknowledged: the end is looked for again, and written again on the primary the
@@ -516,7 +518,7 @@ class Publisher:
                 await self._confirm(
                     keys=[*keys, fence.key], args=[*args, time.time(), fence.generation or ""], client=pipe
                 )
-                pipe.execute_command("WAIT", self.replicas, CONFIRM_WAIT_MS)
+                pipe.execute_command("WAIT", min(self.replicas, 1), CONFIRM_WAIT_MS)
                 (written, server, replicas), acked = await pipe.execute()
             except Exception as exc:
                 if (refused := fenced(exc)) is not None:
@@ -531,12 +533,12 @@ class Publisher:
             if server is not None:
                 first = first or server
                 self.replicas = max(self.replicas, int(replicas))
-                if acked >= self.replicas or server != first:  # a switch: on the primary named since
+                if acked >= min(self.replicas, 1) or server != first:  # a switch: on the primary named since
                     break
             if time.monotonic() >= deadline:
                 self.said(
-                    f"the broker's replicas did not acknowledge the run's end in {CONFIRM_S:g} s ({acked} "
-                    f"of {self.replicas}): a failover now would lose it, and its watchers not see the run end"
+                    f"the broker's replicas did not acknowledge the run's end in {CONFIRM_S:g} s (none of "
+                    f"{self.replicas}): a failover now would lose it, and its watchers not see the run end"
                 )
                 break
             await asyncio.sleep(RESENDS.delay(1, None))
