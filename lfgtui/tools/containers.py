@@ -149,8 +149,10 @@ class ContainerBox(Sandbox):
 
     def _mounts_args(self, argv: Sequence[str]) -> list[str]:
         """The binds, one per path (at one path the later kind wins, as in bwrap's box: hidden,
-        read-only, writable, protected, the agent's state copies); hidden paths only where a bind
-        would show them, and a Unix socket a bind shows covered, as bwrap's box covers it."""
+        read-only, writable, protected, the agent's state copies, the engine's store); hidden paths
+        only where a bind would show them, and a Unix socket a bind shows covered, as bwrap's box
+        covers it. The engine's store (rootless podman's, in the home) holds every box's root and
+        configuration, each container's environment among them: another ticket's API keys."""
         kinds: dict[Path, str] = {path: "ro" for path in _runs_from(argv)}
         if self.home_path not in (None, Path("/"), *self.hidden):
             kinds[self.home_path] = "ro"
@@ -166,6 +168,10 @@ class ContainerBox(Sandbox):
                     kinds[path] = kind
         sources = {real: copy for copy, real in self.bound}  # the ticket's copy at the person's path
         kinds |= dict.fromkeys(sources, "rw")
+        stores = tuple(store.resolve() for store in _storage(self.engine))
+        for store in stores:  # every box's root and configuration (its environment): never shown
+            if any(store.is_relative_to(root) for root in (*shown, *sources)):
+                kinds[store] = "hidden"
         for socket_file in unix_sockets():
             if socket_file not in kinds and any(socket_file.is_relative_to(root) for root in shown):
                 kinds[socket_file] = "hidden"
@@ -179,7 +185,6 @@ class ContainerBox(Sandbox):
             for path in ordered
             if kinds[path] != "hidden" or (outer := around[path]) is None or kinds[outer] != "hidden"
         ]
-        stores = tuple(store.resolve() for store in _storage(self.engine))
         args = [] if PRIVATE_TMP in kinds else ["--tmpfs", f"{PRIVATE_TMP}:rw,exec,mode=1777"]
         for path in kept:
             if kinds[path] != "hidden":
@@ -246,9 +251,10 @@ def contained(sandbox: Sandbox | None, ticket: Ticket) -> Sandbox | None:
 
 
 def store_in_home(engine: str) -> Path | None:
-    """The engine's store where it lies in the person's home (rootless podman keeps it there), which
-    a box shows read-only unless `sandbox_home = "hidden"`: the home's bind then carries the mounts
-    of every box's root (the kernel keeps them in a bind made in the engine's user namespace)."""
+    """The engine's store where it lies in the person's home (rootless podman keeps it there): a box
+    covers it, but unless `sandbox_home = "hidden"` the home's bind still carries the mounts of
+    every box's root beneath that cover (the kernel keeps them in a bind made in the engine's user
+    namespace), listed in the box's mount table."""
     home = Path.home().resolve()
     return next((path for path in _storage(engine) if path.resolve().is_relative_to(home)), None)
 
