@@ -490,11 +490,31 @@ def _probe(engine: str) -> str | None:
         tried = subprocess.run(
             box.wrap(["true"], Path("/")), capture_output=True, timeout=PROBE_TIMEOUT_S, check=False
         )
+        if tried.returncode != 0 and _own_namespace(engine):
+            return f'sandbox = "{engine}": {OWN_NAMESPACE}'
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f'sandbox = "{engine}": {engine} does not answer ({inert(str(exc))})'
     if tried.returncode != 0:
         return f'sandbox = "{engine}": {engine} cannot start a box here: {_said(tried)}'
     return None
+
+
+OWN_NAMESPACE = (
+    "root's podman runs each container in a user namespace of its own here (PODMAN_USERNS, or userns in "
+    "containers.conf), where it cannot mount lfg's image (that would take --rootfs) and a box's root is not "
+    'yours: set userns = "host" for lfg (PODMAN_USERNS=host), or use sandbox = "bwrap"'
+)
+
+
+def _own_namespace(engine: str) -> bool:
+    """Whether root's podman puts its containers in a user namespace of their own (PODMAN_USERNS, or
+    `userns` in containers.conf): a box of lfg's starts with `--userns host` where it did not."""
+    if engine != "podman" or os.geteuid() != 0:
+        return False
+    runtime = ["--runtime", "runc"] if shutil.which("runc") else []
+    mounts = _bind(Path("/usr"), Path("/usr"), "ro")
+    host = [*runtime, "run", "--rm", "--pull", "never", *_limits(engine), "--userns", "host", *mounts]
+    return _run(engine, *host, IMAGE, "/usr/bin/true").returncode == 0
 
 
 async def removed(ticket: Ticket) -> None:
