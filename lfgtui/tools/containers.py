@@ -43,7 +43,7 @@ import lfgtui
 from lfgtui.inert import inert
 from lfgtui.tickets.ticket import Ticket
 from lfgtui.tools import box_init, container_client
-from lfgtui.tools.sandbox import PRIVATE_TMP, Sandbox
+from lfgtui.tools.sandbox import PRIVATE_TMP, Sandbox, engine_stores
 from lfgtui.tools.sandbox_sockets import unix_sockets
 from lfgtui.tools.scripts import stdlib_script
 
@@ -169,7 +169,7 @@ class ContainerBox(Sandbox):
         sources = {real: copy for copy, real in self.bound}  # the ticket's copy at the person's path
         kinds |= dict.fromkeys(sources, "rw")
         stores = tuple(store.resolve() for store in _storage(self.engine))
-        for store in stores:  # every box's root and configuration (its environment): never shown
+        for store in (*stores, *engine_stores()):  # every box's root and configuration: never shown
             if any(store.is_relative_to(root) for root in (*shown, *sources)):
                 kinds[store] = "hidden"
         for socket_file in unix_sockets():

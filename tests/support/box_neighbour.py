@@ -1,12 +1,13 @@
-"""Two container boxes side by side, run by lfg as whoever starts this module: box `a` (an agent's,
-leashed, its first process lfg's) holds a secret in its environment and waits; box `b` (a command's)
-then hunts for it in all it can see (the home, where rootless podman keeps its store and every
-box's configuration, its environment too) and tries to reach beneath the cover over the engine's
-store (a user namespace of its own, where it may unmount). `probe` reports what `b` saw for a test
-to judge.
+"""Two boxes side by side, run by lfg as whoever starts this module: box `a` (an agent's container,
+leashed, its first process lfg's) holds a secret in its environment and waits; box `b` (a command's,
+in a container of the same engine or in bubblewrap) then hunts for it in all it can see (the home,
+where rootless podman keeps its store and every box's configuration, its environment too; root's
+store outside it) and tries to reach beneath the cover over the engine's store (a user namespace of
+its own, where it may unmount). `probe` reports what `b` saw for a test to judge.
 
-Run as a module (`python -m tests.support.box_neighbour ENGINE FOLDER`) it works in FOLDER, a folder
-of the user it runs as (a `Person`'s: its home is FOLDER/home), and prints the findings as JSON."""
+Run as a module (`python -m tests.support.box_neighbour ENGINE HUNTER FOLDER`, HUNTER the engine or
+`bwrap`) it works in FOLDER, a folder of the user it runs as (a `Person`'s: its home is
+FOLDER/home), and prints the findings as JSON."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from pathlib import Path
 
 from lfgtui.tools import containers
 from lfgtui.tools.containers import ContainerBox
+from lfgtui.tools.sandbox import Sandbox
 from tests.support.patience import PATIENCE
 
 BOX_WAIT_S = 120.0
@@ -29,20 +31,20 @@ BOX_WAIT_S = 120.0
 
 @dataclass(frozen=True, slots=True)
 class Neighbours:
-    """What box `b` printed, the secret box `a` held, the engine's stores (each whether it lies in
-    the home, which a box shows), and whether `a` was up while `b` looked."""
+    """What box `b` printed, the secret box `a` held, the engine's stores, and whether `a` was up
+    while `b` looked."""
 
     output: str
     secret: str
     stores: list[str]
-    stores_in_home: list[bool]
     a_was_up: bool
 
 
 def hunt(home: Path, stores: list[Path], secret: str) -> str:
     """Box `b`'s shell line: look for the secret everywhere it is shown, list each store, and unmount
     the cover over it in a user and mount namespace of its own before listing it again."""
-    lines = [f"grep -rhoasF {shlex.quote(secret)} {shlex.quote(str(home))} /lfg /work; echo hunted"]
+    places = " ".join(shlex.quote(str(place)) for place in (home, *stores))
+    lines = [f"grep -rhoasF {shlex.quote(secret)} {places} /lfg /work; echo hunted"]
     for store in stores:
         quoted = shlex.quote(str(store))
         lines += [
@@ -52,7 +54,7 @@ def hunt(home: Path, stores: list[Path], secret: str) -> str:
     return "\n".join(lines)
 
 
-async def probe(engine: str, folder: Path) -> Neighbours:
+async def probe(engine: str, hunter: str, folder: Path) -> Neighbours:
     why = await containers.unavailable(engine)
     assert why is None, why
     home = Path.home().resolve()
@@ -72,7 +74,11 @@ async def probe(engine: str, folder: Path) -> Neighbours:
     assert agent.stdout is not None and agent.stdin is not None
     async with asyncio.timeout(BOX_WAIT_S * PATIENCE):
         up = await agent.stdout.readline() == b"up\n"
-    b = ContainerBox((works[1],), engine=engine, ticket="b", home_path=home)
+    b = (
+        Sandbox((works[1],))
+        if hunter == "bwrap"
+        else ContainerBox((works[1],), engine=engine, ticket="b", home_path=home)
+    )
     argv = b.wrap(["/bin/sh", "-c", hunt(home, stores, secret)], works[1])
     done = await asyncio.to_thread(
         subprocess.run, argv, capture_output=True, text=True, timeout=BOX_WAIT_S * PATIENCE
@@ -83,10 +89,9 @@ async def probe(engine: str, folder: Path) -> Neighbours:
         output=done.stdout + done.stderr,
         secret=secret,
         stores=[str(store) for store in stores],
-        stores_in_home=[store.resolve().is_relative_to(home) for store in stores],
         a_was_up=up,
     )
 
 
 if __name__ == "__main__":
-    print(json.dumps(asdict(asyncio.run(probe(sys.argv[1], Path(sys.argv[2]))))))
+    print(json.dumps(asdict(asyncio.run(probe(sys.argv[1], sys.argv[2], Path(sys.argv[3]))))))
