@@ -323,9 +323,11 @@ def _program(engine: str) -> str:
 def _limits(engine: str) -> list[str]:
     """podman's file and process limits (its defaults ask more than root may here): the open files
     lfg may have, and `NPROC` processes (the most its runtime could set here; threads count). Its
-    runtime is runc where that is installed: crun refuses these machines' hybrid cgroups."""
+    runtime is runc where that is installed: crun refuses these machines' hybrid cgroups. docker's:
+    `NPROC` processes in the container's cgroup (it sets none: a fork bomb inside, root's, whom no
+    process limit holds, took every pid of the host; podman's own default holds its boxes)."""
     if engine != "podman":
-        return []
+        return ["--pids-limit", str(NPROC)]
     files = resource.getrlimit(resource.RLIMIT_NOFILE)
     processes = [
         NPROC if limit == resource.RLIM_INFINITY else min(limit, NPROC)
