@@ -89,9 +89,7 @@ async def in_each_box() -> dict[str, str | None]:
     verdicts: dict[str, str | None] = {}
     for kind in BOXES:
         down = await (unavailable() if kind == "bwrap" else containers.unavailable(kind))
-        verdicts[kind] = (
-            "the box itself is not available here" if down is not None else await refused(kind, True)
-        )
+        verdicts[kind] = UNAVAILABLE if down is not None else await refused(kind, True)
     return verdicts
 
 
