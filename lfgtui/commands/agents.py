@@ -117,16 +117,21 @@ def run_agents_command(args: argparse.Namespace) -> int:
 
     sandbox = described() if args.check else None
     boxes = [containers.described(engine) for engine in containers.ENGINES] if args.check else []
+    nested = _nested(chosen, checks)
     records = []
     for agent in found:
         checked = checks.get(agent.name)
         if checked is not None:
             agent = with_methods(agent, chosen[agent.name], checked, os.environ)
+        inside = nested.get(agent.name, [])
         if args.json:  # what a sandboxed ticket of this agent may do here, with each check
-            boxed = {"sandbox": sandbox, "container_boxes": boxes} if sandbox else {}
+            boxed = {"sandbox": sandbox, "container_boxes": boxes, "own_sandbox": inside} if sandbox else {}
             records.append(as_record(agent, checked, args.check) | boxed)
         else:
-            print(as_text(agent, checked, args.check), flush=True)
+            print(
+                "\n".join((as_text(agent, checked, args.check), *(f"  {line}" for line in inside))),
+                flush=True,
+            )
     if args.json:  # one answer: one JSON document (NDJSON is for streams of events)
         print(json_text(records, indent=2))
     elif sandbox is not None:
@@ -134,6 +139,25 @@ def run_agents_command(args: argparse.Namespace) -> int:
     failed = any(c.error is not None for c in checks.values())
     absent = args.check and bool(args.names) and any(f.program is None for f in found)
     return EXIT_FAILED if failed or absent else 0
+
+
+def _nested(chosen: dict[str, ProviderConfig], checks: dict[str, Checked]) -> dict[str, list[str]]:
+    """For each checked agent, whether its own sandbox starts inside each box kind: a line a box
+    (tools/nesting.py, the probe a boxed ticket's start runs); the boxes probed only where an agent
+    runs a sandbox of its own."""
+    import asyncio
+
+    from lfgtui.tools import nesting
+
+    own = {name: chosen[name].agent.unsandboxed_modes for name in checks}
+    if not own:
+        return {}
+    none = dict.fromkeys(nesting.BOXES)
+    verdicts = asyncio.run(nesting.in_each_box()) if any(o is not None for o in own.values()) else none
+    return {
+        name: [nesting.in_box_line(kind, others, verdicts[kind]) for kind in nesting.BOXES]
+        for name, others in own.items()
+    }
 
 
 def _checks(chosen: dict[str, ProviderConfig], names: list[str], timeout: float | None) -> dict[str, Checked]:

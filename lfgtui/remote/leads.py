@@ -150,11 +150,17 @@ async def serving_leads(run: Run, tickets: Sequence[Ticket]) -> AsyncIterator[No
         return
     from lfgtui.folders import keep_from_sandboxes
     from lfgtui.remote.hub import EventHub
-    from lfgtui.remote.server import EngineControls, RunServer, read_token
+    from lfgtui.remote.server import EngineControls, RunServer, ServeError, read_token
     from lfgtui.run.agents.launch import LeadDoor
     from lfgtui.run.decisions import children
 
-    folder = door_folder()
+    try:
+        folder = door_folder()
+    except OSError as exc:  # each lead fails at start saying so; the run goes on
+        why = f"lfg could not make the folder of its doors in {tempfile.gettempdir()}: {exc.strerror or exc}"
+        run.lead_doors |= dict.fromkeys((ticket.id for ticket in leads), why)
+        yield
+        return
     keep_from_sandboxes(folder)
     served: list[tuple[EventHub, RunServer]] = []
     try:
@@ -167,11 +173,18 @@ async def serving_leads(run: Run, tickets: Sequence[Ticket]) -> AsyncIterator[No
             )
             served.append((hub, server))
             run.added.append(functools.partial(_told, server, ticket.id, run.parents))
-            socket = folder / f"{number}.sock"
-            await server.start_unix(socket)
-            token_file = folder / f"{number}.token"
-            token_file.touch(mode=0o600)
-            token_file.write_text(server.lead_token(ticket.id), encoding="utf-8")
+            socket, token_file = folder / f"{number}.sock", folder / f"{number}.token"
+            try:
+                await server.start_unix(socket)
+                token_file.touch(mode=0o600)
+                token_file.write_text(server.lead_token(ticket.id), encoding="utf-8")
+            except ServeError as exc:  # the lead fails at start saying so; the run goes on
+                run.lead_doors[ticket.id] = f"lfg could not serve the lead its run: {exc}"
+                continue
+            except OSError as exc:
+                why = f"cannot write its token file {token_file}: {exc.strerror or exc}"
+                run.lead_doors[ticket.id] = f"lfg could not serve the lead its run: {why}"
+                continue
             role = LeadRole.of(run.run_id, ticket)
             run.lead_doors[ticket.id] = LeadDoor(mcp_server(role, socket, token_file), socket, token_file)
         yield

@@ -29,6 +29,7 @@ import inspect
 import ipaddress
 import json
 import logging
+import os
 import secrets
 import socket
 from collections.abc import Awaitable, Callable, Sequence
@@ -488,9 +489,10 @@ class RunServer:
             self._listener = await asyncio.get_running_loop().create_unix_server(
                 gate, str(path), backlog=BACKLOG
             )
-        except OSError as exc:
+        except OSError as exc:  # asyncio's own words for a path taken name the path again
             await self.aclose()
-            raise ServeError(f"cannot serve on the socket {path}: {exc.strerror or exc}") from exc
+            cause = os.strerror(exc.errno) if exc.errno else str(exc)
+            raise ServeError(f"cannot serve on the socket {path}: {cause}") from exc
         self.url = UNIX_URL
         return self.url
 

@@ -279,7 +279,7 @@ class LocalRunner:
             servers = ticket.mcp_servers
             if ticket.lead:  # lfg's MCP server, on the socket its box is shown
                 door = run.lead_doors.get(ticket.id)
-                if door is None or not isinstance(context.sandbox, Sandbox | None):
+                if door is None or isinstance(door, str) or not isinstance(context.sandbox, Sandbox | None):
                     return self._failed(attempt, ErrorInfo(ErrorKind.BAD_REQUEST, no_door(door)))
                 servers = (*servers, door.server)
                 if context.sandbox is not None:
@@ -394,8 +394,10 @@ class LocalRunner:
         )
 
 
-def no_door(door: LeadDoor | None) -> str:
+def no_door(door: LeadDoor | str | None) -> str:
     """Why a lead ticket cannot be given lfg's MCP server."""
+    if isinstance(door, str):  # why its door could not be served
+        return door
     if door is None:
         return (
             "a lead ticket needs lfg to serve its run to it, which lfg run does for the run it runs here, "

@@ -208,9 +208,10 @@ class Run:
         """For a run kept open for new tickets (`lfg run --open`): set when the person ends it (a
         signal, or the `end` request), after which it takes no ticket and ends once those at work
         have; None: it ends when its tickets have ended (run/decisions.py `_end`)."""
-        self.lead_doors: dict[str, LeadDoor] = {}
+        self.lead_doors: dict[str, LeadDoor | str] = {}
         """Each lead ticket's way to this run (remote/leads.py `serving_leads`): its session's MCP
-        server, its socket and token. A lead without one fails, saying so."""
+        server, its socket and token, or why it could not be served one (in one line). A lead
+        without one fails at start, saying so."""
         self.steers_only = False
         """Whether a steer with no safe point is refused rather than queued: on a broker's worker,
         whose coordinator sends the ticket's next turns (run/decisions.py `_steer`)."""

@@ -43,7 +43,7 @@ import lfgtui
 from lfgtui.inert import inert
 from lfgtui.tickets.ticket import Ticket
 from lfgtui.tools import box_init, container_client
-from lfgtui.tools.sandbox import PRIVATE_TMP, Sandbox
+from lfgtui.tools.sandbox import PRIVATE_TMP, Sandbox, engine_stores
 from lfgtui.tools.sandbox_sockets import unix_sockets
 from lfgtui.tools.scripts import stdlib_script
 
@@ -149,8 +149,10 @@ class ContainerBox(Sandbox):
 
     def _mounts_args(self, argv: Sequence[str]) -> list[str]:
         """The binds, one per path (at one path the later kind wins, as in bwrap's box: hidden,
-        read-only, writable, protected, the agent's state copies); hidden paths only where a bind
-        would show them, and a Unix socket a bind shows covered, as bwrap's box covers it."""
+        read-only, writable, protected, the agent's state copies, the engine's store); hidden paths
+        only where a bind would show them, and a Unix socket a bind shows covered, as bwrap's box
+        covers it. The engine's store (rootless podman's, in the home) holds every box's root and
+        configuration, each container's environment among them: another ticket's API keys."""
         kinds: dict[Path, str] = {path: "ro" for path in _runs_from(argv)}
         if self.home_path not in (None, Path("/"), *self.hidden):
             kinds[self.home_path] = "ro"
@@ -166,6 +168,10 @@ class ContainerBox(Sandbox):
                     kinds[path] = kind
         sources = {real: copy for copy, real in self.bound}  # the ticket's copy at the person's path
         kinds |= dict.fromkeys(sources, "rw")
+        stores = tuple(store.resolve() for store in _storage(self.engine))
+        for store in (*stores, *engine_stores()):  # every box's root and configuration: never shown
+            if any(store.is_relative_to(root) for root in (*shown, *sources)):
+                kinds[store] = "hidden"
         for socket_file in unix_sockets():
             if socket_file not in kinds and any(socket_file.is_relative_to(root) for root in shown):
                 kinds[socket_file] = "hidden"
@@ -179,7 +185,6 @@ class ContainerBox(Sandbox):
             for path in ordered
             if kinds[path] != "hidden" or (outer := around[path]) is None or kinds[outer] != "hidden"
         ]
-        stores = tuple(store.resolve() for store in _storage(self.engine))
         args = [] if PRIVATE_TMP in kinds else ["--tmpfs", f"{PRIVATE_TMP}:rw,exec,mode=1777"]
         for path in kept:
             if kinds[path] != "hidden":
@@ -246,9 +251,10 @@ def contained(sandbox: Sandbox | None, ticket: Ticket) -> Sandbox | None:
 
 
 def store_in_home(engine: str) -> Path | None:
-    """The engine's store where it lies in the person's home (rootless podman keeps it there), which
-    a box shows read-only unless `sandbox_home = "hidden"`: the home's bind then carries the mounts
-    of every box's root (the kernel keeps them in a bind made in the engine's user namespace)."""
+    """The engine's store where it lies in the person's home (rootless podman keeps it there): a box
+    covers it, but unless `sandbox_home = "hidden"` the home's bind still carries the mounts of
+    every box's root beneath that cover (the kernel keeps them in a bind made in the engine's user
+    namespace), listed in the box's mount table."""
     home = Path.home().resolve()
     return next((path for path in _storage(engine) if path.resolve().is_relative_to(home)), None)
 
@@ -317,9 +323,11 @@ def _program(engine: str) -> str:
 def _limits(engine: str) -> list[str]:
     """podman's file and process limits (its defaults ask more than root may here): the open files
     lfg may have, and `NPROC` processes (the most its runtime could set here; threads count). Its
-    runtime is runc where that is installed: crun refuses these machines' hybrid cgroups."""
+    runtime is runc where that is installed: crun refuses these machines' hybrid cgroups. docker's:
+    `NPROC` processes in the container's cgroup (it sets none: a fork bomb inside, root's, whom no
+    process limit holds, took every pid of the host; podman's own default holds its boxes)."""
     if engine != "podman":
-        return []
+        return ["--pids-limit", str(NPROC)]
     files = resource.getrlimit(resource.RLIMIT_NOFILE)
     processes = [
         NPROC if limit == resource.RLIM_INFINITY else min(limit, NPROC)
@@ -484,11 +492,31 @@ def _probe(engine: str) -> str | None:
         tried = subprocess.run(
             box.wrap(["true"], Path("/")), capture_output=True, timeout=PROBE_TIMEOUT_S, check=False
         )
+        if tried.returncode != 0 and _own_namespace(engine):
+            return f'sandbox = "{engine}": {OWN_NAMESPACE}'
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f'sandbox = "{engine}": {engine} does not answer ({inert(str(exc))})'
     if tried.returncode != 0:
         return f'sandbox = "{engine}": {engine} cannot start a box here: {_said(tried)}'
     return None
+
+
+OWN_NAMESPACE = (
+    "root's podman runs each container in a user namespace of its own here (PODMAN_USERNS, or userns in "
+    "containers.conf), where it cannot mount lfg's image (that would take --rootfs) and a box's root is not "
+    'yours: set userns = "host" for lfg (PODMAN_USERNS=host), or use sandbox = "bwrap"'
+)
+
+
+def _own_namespace(engine: str) -> bool:
+    """Whether root's podman puts its containers in a user namespace of their own (PODMAN_USERNS, or
+    `userns` in containers.conf): a box of lfg's starts with `--userns host` where it did not."""
+    if engine != "podman" or os.geteuid() != 0:
+        return False
+    runtime = ["--runtime", "runc"] if shutil.which("runc") else []
+    mounts = _bind(Path("/usr"), Path("/usr"), "ro")
+    host = [*runtime, "run", "--rm", "--pull", "never", *_limits(engine), "--userns", "host", *mounts]
+    return _run(engine, *host, IMAGE, "/usr/bin/true").returncode == 0
 
 
 async def removed(ticket: Ticket) -> None:

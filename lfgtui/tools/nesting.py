@@ -15,11 +15,13 @@ from pathlib import Path
 
 from lfgtui.inert import inert
 from lfgtui.tools import containers
-from lfgtui.tools.sandbox import Sandbox
+from lfgtui.tools.sandbox import Sandbox, unavailable
 from lfgtui.tools.scripts import stdlib_script
 
 PROBE = Path(__file__).with_name("nest_probe.py")
 PROBE_TIMEOUT_S = 60.0
+BOXES = ("bwrap", *containers.ENGINES)
+UNAVAILABLE = "the box itself is not available here"
 
 
 @functools.cache
@@ -78,3 +80,28 @@ def own_sandbox_refused(provider: str, mode: str | None, kind: str, why: str, ot
         f'a sandbox = "{kind}" box here ({why}): every command it ran would fail; use sandbox = "bwrap", '
         f"or {modes} (lfg's box still holds it)"
     )
+
+
+async def in_each_box() -> dict[str, str | None]:
+    """For `lfg agents --check`, each box kind's verdict on an agent's own sandbox, as a ticket's
+    start finds it with the home shown (the default): None where it starts, else why not (the box
+    itself unavailable included). One kind at a time: each probe is cached once run."""
+    verdicts: dict[str, str | None] = {}
+    for kind in BOXES:
+        down = await (unavailable() if kind == "bwrap" else containers.unavailable(kind))
+        verdicts[kind] = UNAVAILABLE if down is not None else await refused(kind, True)
+    return verdicts
+
+
+def in_box_line(kind: str, others: tuple[str, ...] | None, verdict: str | None) -> str:
+    """One agent in one box kind, in one line: whether its own sandbox (in every mode but `others`)
+    starts there; None `others`: it runs no sandbox of its own."""
+    said = f'inside sandbox = "{kind}": '
+    if others is None:
+        return said + "runs no sandbox of its own"
+    modes = " or ".join(f'mode = "{other}"' for other in others)
+    if verdict is None:
+        return said + "its own sandbox starts"
+    if verdict == UNAVAILABLE:
+        return said + f"not known: {UNAVAILABLE} (said below)"
+    return said + f"its own sandbox cannot start ({verdict}): a ticket there fails at start unless {modes}"

@@ -55,6 +55,16 @@ sysctl (`kernel.core_pattern = |program` runs a program as root outside on the n
 SYSTEM_SECRETS = ("/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-", "/etc/ssh/ssh_host_*_key")
 """What only root reads outside the home, and a box run as root keeps root's user id on the disk
 (`ROOT_MAPPED`): the password hashes and the machine's SSH host keys (each shows empty)."""
+ENGINE_STORES = (
+    "/var/lib/containers",
+    "/run/containers",
+    "/var/lib/docker",
+    "/run/docker",
+    "/var/lib/containerd",
+    "/run/containerd",
+)
+"""Where root's container engines keep every container's root and configuration: its environment,
+another boxed ticket's API keys among it (`engine_stores` adds a person's rootless ones)."""
 ISOLATION = ("--unshare-pid", "--unshare-ipc", "--die-with-parent", "--new-session", "--cap-drop", "ALL")
 """Its own processes and IPC, gone with lfg, no terminal of lfg's, and no capability even as root."""
 ROOT_MAPPED = ("--unshare-user", "--uid", "65534", "--gid", "65534")
@@ -145,6 +155,7 @@ class Sandbox:
         """What shows empty: `hidden`, `/tmp`, the system's secrets, and without the network the
         runtime folders (no socket made there later is reachable either)."""
         system = [path for pattern in SYSTEM_SECRETS for path in Path("/").glob(pattern.lstrip("/"))]
+        system += engine_stores()
         return (PRIVATE_TMP, *system, *self.hidden, *(() if self.network else runtime_folders()))
 
     def _shows(self, path: Path, hides: Sequence[Path]) -> bool:
@@ -225,6 +236,16 @@ def state_mounts(bound: Sequence[tuple[Path, Path]]) -> list[tuple[int, int, lis
     """The mounts of an agent's own state: its ticket's copy over the person's path, ranked as a
     writable folder (the login files bound through inside it are deeper, so they come after)."""
     return [(len(real.parts), 2, ["--bind", str(copy), str(real)]) for copy, real in bound]
+
+
+def engine_stores() -> tuple[Path, ...]:
+    """The container engines' stores that exist here (`ENGINE_STORES`, and a rootless podman's or
+    docker's in the person's data and runtime folders), which no box shows: a box kept by one
+    holds a boxed agent's environment there, readable to a box beside it."""
+    data = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    runtime = [Path(folder)] if (folder := os.environ.get("XDG_RUNTIME_DIR")) else []
+    own = [where / engine for where in (data, *runtime) for engine in ("containers", "docker")]
+    return existing([*map(Path, ENGINE_STORES), *own])
 
 
 def out_of_view() -> tuple[Path, ...]:

@@ -6,6 +6,7 @@ modes, and what is missing, within a bounded time."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 
 from lfgtui.sim.acp_agent import KEY_ENV
+from lfgtui.tools.nesting import BOXES
 from tests.support.lfg import Lfg
 from tests.support.patience import PATIENCE
 
@@ -235,3 +237,36 @@ def test_an_unknown_agent_name_is_a_usage_error(lfg: Lfg) -> None:
         "lfg: no coding agent named 'sim', 'nobody' (known: claude-code, codex, gemini, goose, sim-acp)"
         in (done.stderr)
     )
+
+
+@pytest.mark.timeout(180)  # a box of each kind started once, for its own probe and the nesting probe
+def test_check_says_whether_an_agents_own_sandbox_starts_inside_each_box(
+    lfg: Lfg, tmp_path: Path, dockerd: str
+) -> None:
+    """The built-in codex (the sim agent under its program's name) runs each command in a sandbox of
+    its own: --check says in one line per box kind whether that starts there, as a boxed ticket's
+    start would find (a root's podman maps no ids for it); an agent with none says so per box."""
+    program = tmp_path / "bin" / "codex-acp"
+    program.write_text(f'#!/bin/sh\nexec {sys.executable} -m lfgtui.sim.acp_agent --scenario hello "$@"\n')
+    program.chmod(0o755)
+    lfg.config.write_text('[providers.codex]\nmode = "default"\n')  # a mode the sim agent offers
+    lfg.env["PATH"] += f"{os.pathsep}/usr/sbin{os.pathsep}/usr/bin"  # the box programs
+    lfg.env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+    lfg.env["DOCKER_HOST"] = dockerd
+    done = agents(lfg, "codex", "sim-acp", "--check")
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    inside = {
+        kind: [line for line in lines if line.startswith(f'  inside sandbox = "{kind}": ')] for kind in BOXES
+    }
+    assert all(len(said) == 2 for said in inside.values()), done.stdout  # one per agent and box
+    codex, sim = zip(*inside.values(), strict=True)
+    assert all(line.endswith(": runs no sandbox of its own") for line in sim), sim
+    bwrap, docker, podman = codex
+    assert bwrap.endswith(": its own sandbox starts"), bwrap
+    assert "its own sandbox cannot start (a user namespace refused: " in docker, "docker's seccomp filter"
+    if os.geteuid() == 0:
+        assert "its own sandbox cannot start (its ids not mapped" in podman, podman
+        assert podman.endswith('a ticket there fails at start unless mode = "agent-full-access"'), podman
+    (checked, _) = records(agents(lfg, "codex", "sim-acp", "--check", "--json")).values()
+    assert checked["own_sandbox"] == [line.strip() for line in codex], "--json says it too"

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import sys
 import tempfile
 from asyncio.subprocess import PIPE
 from dataclasses import replace
+from errno import EADDRINUSE
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,7 @@ import pytest
 from lfgtui.events import AttemptEnded, ErrorInfo, ErrorKind, Event, Outcome, Status
 from lfgtui.providers.base import PriceOverride
 from lfgtui.providers.catalog import BUILTIN
+from lfgtui.remote import leads
 from lfgtui.remote.leads import SOCKET_PATH_MAX, LeadRole, Seen, lead_of, serving_leads
 from lfgtui.sim.server import SimServer
 from lfgtui.tools.sandbox import Sandbox, unavailable
@@ -547,3 +550,35 @@ async def test_a_watchers_cancel_of_a_lead_keeps_its_tickets_running_when_it_ask
     assert "cancelled with its lead boss" not in said, said
     lead_said = [e.message for e in run.events if isinstance(e, Status) and e.ticket == "boss"]
     assert f"its tickets keep running: {child}" in lead_said, lead_said
+
+
+@pytest.mark.parametrize("cause", ["socket path taken", "temp folder no folder"])
+async def test_a_lead_whose_door_cannot_be_served_fails_in_one_line_and_the_run_goes_on(
+    sim: SimServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cause: str
+) -> None:
+    """The door's socket path taken by a file that is no socket, or a temp folder where no folder for
+    the doors can be made: the lead fails at start in one line naming the socket (or the folder) and
+    the cause, and the run's other ticket completes. Fails before: the ServeError (the OSError) left
+    serving_leads, and `lfg run` stopped with a traceback."""
+    if cause == "socket path taken":
+        folder = tmp_path / "doors"
+        folder.mkdir(mode=0o700)
+        (folder / "0.sock").write_text("not a socket\n")
+        monkeypatch.setattr(leads, "door_folder", lambda: folder)
+        socket = folder / "0.sock"
+        cause = os.strerror(EADDRINUSE)
+        said = f"lfg could not serve the lead its run: cannot serve on the socket {socket}: {cause}"
+    else:
+        taken = tmp_path / "tmp"
+        taken.write_text("a file\n")
+        monkeypatch.setattr(tempfile, "tempdir", str(taken))
+        said = f"lfg could not make the folder of its doors in {taken}: Not a directory"
+    async with served(sim, tmp_path, BOSS, control=True) as run:
+        tickets = [state.written for state in run.run.states.values()]
+        async with serving_leads(run.run, tickets):
+            run.run.start()
+            outcomes = await run.run.wait()
+    assert outcomes == {"boss": Outcome.FAILED, "other": Outcome.COMPLETED}, run.events
+    (ended,) = [e for e in run.events if isinstance(e, AttemptEnded) and e.ticket == "boss"]
+    assert ended.error is not None and ended.error.message == said, ended.error
+    assert "\n" not in ended.error.message
