@@ -168,6 +168,11 @@ class Controls(Protocol):
         """What `ticket`'s running turn said it takes (who runs it): what a steer held now becomes."""
         ...
 
+    def kept(self, ticket: str) -> bool | None:
+        """Whether a steer held for `ticket` now is kept until its agent goes on after the person's
+        answer to its request (`Run.steer_kept`); None: not known here (its turn runs afar)."""
+        ...
+
 
 @dataclass(frozen=True)
 class EngineControls:
@@ -197,7 +202,7 @@ class EngineControls:
         if state is None or not state.running:
             return None
         steerable = None if self.run.runner.far else self.run.steerable(ticket)
-        return composing(ticket, steerable, state.inbox.offer)
+        return composing(ticket, steerable, state.inbox.offer, self.kept(ticket))
 
     def held(self, ticket: str) -> tuple[HeldMessage, ...]:
         state = self.run.states.get(ticket)
@@ -206,6 +211,9 @@ class EngineControls:
     def offer(self, ticket: str) -> SteerOffer | None:
         state = self.run.states.get(ticket)
         return None if state is None else state.inbox.offer
+
+    def kept(self, ticket: str) -> bool | None:
+        return None if self.run.runner.far else self.run.steer_kept(ticket)
 
 
 @dataclass(frozen=True)
@@ -746,8 +754,8 @@ class RunServer:
         assert self.controls is not None
         new = [m for m in self.controls.held(asked.ticket) if m.id not in before and m.by == who]
         message = new[-1] if new else None
-        offer = self.controls.offer(asked.ticket)
-        taken, said = taken_as(asked.ticket, isinstance(asked, Steer), message, offer)
+        offer, kept = self.controls.offer(asked.ticket), self.controls.kept(asked.ticket)
+        taken, said = taken_as(asked.ticket, isinstance(asked, Steer), message, offer, kept)
         answer: dict[str, Any] = {"ok": True, "as": taken, "said": said}
         if message is not None:
             answer["held"] = message.id

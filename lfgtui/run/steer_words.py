@@ -50,10 +50,14 @@ def steers_first(steerable: bool | None, offer: SteerOffer | None) -> bool:
     return offer is None or offer.steers
 
 
-def enter_does(ticket: str, steer: bool, steerable: bool | None, offer: SteerOffer | None) -> str:
+def enter_does(
+    ticket: str, steer: bool, steerable: bool | None, offer: SteerOffer | None, kept: bool | None = None
+) -> str:
     """What Enter does for `ticket` (`steer`: sent as a steer, else queued). `steerable`: whether a
     steer sent now waits for the turn's next safe point, None where the turn runs afar; `offer`: what
-    the turn said it takes (None: not said yet)."""
+    the turn said it takes (None: not said yet); `kept`: whether a coding agent's turn keeps a steer
+    sent now until the agent goes on after the person's answer to its request (`Run.steer_kept`),
+    None where the turn runs afar."""
     name = inert(ticket)
     if steerable is None and offer is None:
         if not steer:
@@ -65,7 +69,7 @@ def enter_does(ticket: str, steer: bool, steerable: bool | None, offer: SteerOff
         )
     can = offer.steers if steerable is None and offer is not None else bool(steerable)
     if offer is not None and offer.coding_agent:
-        return _to_agent(name, shown_name(offer.agent), steer, can, offer.steers)
+        return _to_agent(name, steer, can, offer, kept)
     label = name if steerable is not None or offer is None else f"{name} ({shown_name(offer.agent)})"
     if not steer:
         return f"Enter queues this as {name}'s next turn, sent once this turn ends."
@@ -74,14 +78,16 @@ def enter_does(ticket: str, steer: bool, steerable: bool | None, offer: SteerOff
     return f"{label} has no safe point to steer at: Enter queues this as its next turn instead."
 
 
-def _to_agent(name: str, agent: str, steer: bool, can: bool, agent_steers: bool) -> str:
-    """What Enter does for a coding agent's ticket: the agent steers itself, or cannot."""
+def _to_agent(name: str, steer: bool, can: bool, offer: SteerOffer, kept: bool | None) -> str:
+    """What Enter does for a coding agent's ticket: the agent steers itself (kept first while it
+    waits on the person, where it would read a steer late: `held_until`), or cannot."""
+    agent = shown_name(offer.agent)
     if steer and can:
         return (
-            f"Enter steers {name}: sent to {agent} now, which reads it in this turn at a call it picks; "
-            "what it is still writing may be cut off there, a tool call in it then not run."
+            f"Enter steers {name}: {held_until(agent, offer, kept)}, which reads it in this turn at a call "
+            "it picks; what it is still writing may be cut off there, a tool call in it then not run."
         )
-    if not agent_steers:
+    if not offer.steers:
         return (
             f"{agent} cannot be steered: Enter queues this as {name}'s next prompt, sent once this turn ends."
         )
@@ -90,26 +96,43 @@ def _to_agent(name: str, agent: str, steer: bool, can: bool, agent_steers: bool)
     return f"{agent} has no turn running to steer: Enter queues this as {name}'s next prompt."
 
 
-def for_turn(offer: SteerOffer | None) -> str:
+def held_until(agent: str, offer: SteerOffer, kept: bool | None) -> str:
+    """When a steer held now goes to a coding agent: at once, or (`kept`) once the agent has gone on
+    after the person's answer to its request (agents/session/steering.py `_must_keep`); afar, where
+    that is not known here (`kept` None), both as the agent's turn said it keeps steers."""
+    if kept:
+        return (
+            f"kept until {agent} goes on after your answer to its request (a steer it takes while it "
+            f"waits on you it reads only after its turn's last answer), then sent to {agent}"
+        )
+    if kept is None and offer.keeps_for_answer:
+        waits = "while it waits on your answer to its request"
+        return f"sent to {agent} now (or, {waits}, once it goes on after the answer)"
+    return f"sent to {agent} now"
+
+
+def for_turn(offer: SteerOffer | None, kept: bool | None = None) -> str:
     """What becomes of a steer held for a running turn, as lfg knows it: lfg's tool loop sends it
-    at its next safe point; a coding agent (`offer.coding_agent`) is sent it at once, and its model
-    reads it when the agent chooses, which lfg learns only as the turn ends (`sent_to_agent`)."""
+    at its next safe point; a coding agent (`offer.coding_agent`) is sent it at once, or once it goes
+    on after the person's answer (`kept`: `held_until`), and its model reads it when the agent
+    chooses, which lfg learns only as the turn ends (`sent_to_agent`)."""
     if offer is not None and offer.coding_agent:
-        return f"sent to {shown_name(offer.agent)} now; {AGENT_READS}"
+        return f"{held_until(shown_name(offer.agent), offer, kept)}; {AGENT_READS}"
     return "for its next safe point"
 
 
 def taken_as(
-    ticket: str, steer: bool, message: HeldMessage | None, offer: SteerOffer | None
+    ticket: str, steer: bool, message: HeldMessage | None, offer: SteerOffer | None, kept: bool | None = None
 ) -> tuple[str, str]:
     """How a steer (`steer`) or queued message just held was taken, for whoever sent it: `STEER` or
     `NEXT_TURN`, and in words. `message` is the one the ticket now holds for it, None where the
     ticket's turn runs on a worker, which holds it for that turn; `offer`, what the turn said it
-    takes (who runs it)."""
+    takes (who runs it); `kept`, whether its agent's turn keeps the steer for now (`for_turn`)."""
     if message is None:
         return STEER, f"steered: carried to the worker running {ticket}'s turn, which holds it for that turn"
     if message.steer:
-        return STEER, f"steered: held for {ticket}'s running turn (message {message.id}), {for_turn(offer)}"
+        held = f"held for {ticket}'s running turn (message {message.id})"
+        return STEER, f"steered: {held}, {for_turn(offer, kept)}"
     if steer:
         return NEXT_TURN, (
             f"queued as {ticket}'s next turn (message {message.id}), not steered: its running turn "
@@ -118,13 +141,15 @@ def taken_as(
     return NEXT_TURN, f"queued as {ticket}'s next turn (message {message.id}), sent once this turn completes"
 
 
-def composing(ticket: str, steerable: bool | None, offer: SteerOffer | None) -> Composing:
+def composing(
+    ticket: str, steerable: bool | None, offer: SteerOffer | None, kept: bool | None = None
+) -> Composing:
     """The composer of a running ticket, as a page shows it (`/v1/inbox`)."""
     return Composing(
         "steer" if steers_first(steerable, offer) else "queue",
         {
-            "steer": enter_does(ticket, True, steerable, offer),
-            "queue": enter_does(ticket, False, steerable, offer),
+            "steer": enter_does(ticket, True, steerable, offer, kept),
+            "queue": enter_does(ticket, False, steerable, offer, kept),
         },
     )
 
@@ -158,6 +183,16 @@ def kept_for_answer(messages: list[HeldMessage], agent: str) -> str:
     return (
         f"steer(s) kept until {shown_name(agent)} goes on after your answer to its request, then sent: "
         f"one it takes while it waits on you it reads only after its turn's last answer: {listed}"
+    )
+
+
+def kept_past_turn(messages: list[HeldMessage], agent: str) -> str:
+    """Steers kept while Claude Code waited on the person, whose turn then ended before it went on
+    after an answer: never sent into it, so each is a next turn (agents/session/steering.py)."""
+    listed = "; ".join(f"message {m.id} from {m.by}: {summary(m)}" for m in messages)
+    return (
+        f"{shown_name(agent)}'s turn ended while lfg kept the steer(s) until it went on after your "
+        f"answer to its request: not sent into it; each sent as a next turn: {listed}"
     )
 
 

@@ -63,6 +63,7 @@ async def test_claude_code_reads_steers_where_lfg_records_them(in_world: AgentWo
     loaded = load_tickets(world.ticket("claude-code", "Write the notes."), Config(path=None), BUILTIN_TOOLS)
     events: list[tuple[float, Event]] = []
     waiting: list[str] = []
+    kept_said: list[bool] = []
     async with Providers() as providers:
         run = Run(loaded.tickets, providers, Approvals(askable=True), [], keep_agents=True)
 
@@ -72,6 +73,7 @@ async def test_claude_code_reads_steers_where_lfg_records_them(in_world: AgentWo
             if isinstance(event, ApprovalAsked):
                 waiting.append(event.call_id)
                 if not any(isinstance(e, ApprovalAsked) for e in said[:-1]):
+                    kept_said.append(run.steer_kept("t"))  # what the composer and the API say
                     assert run.steer("t", A, by="ada") is None
             if isinstance(event, Holding) and (
                 event.message.startswith("steer(s) kept") or handed(event, "ALPHA")
@@ -81,6 +83,7 @@ async def test_claude_code_reads_steers_where_lfg_records_them(in_world: AgentWo
             answered = next((n for n, e in enumerate(said) if handed(e, "ALPHA")), None)
             after = "".join(e.text for e in said[answered or len(said) :] if isinstance(e, TextDelta))
             if "Heard:" in after and not any(isinstance(e, Holding) and "BRAVO" in e.message for e in said):
+                kept_said.append(run.steer_kept("t"))
                 assert run.steer("t", B, by="ada") is None  # mid-answer, after the permission
 
         run.sinks.append(heard)
@@ -92,6 +95,7 @@ async def test_claude_code_reads_steers_where_lfg_records_them(in_world: AgentWo
 
     said = [e for _, e in events]
     assert [e.outcome for e in said if isinstance(e, AttemptEnded)] == [Outcome.COMPLETED], "one turn"
+    assert kept_said == [True, False], "the composer and the API say A is kept and B sent now"
     asked = [
         (r.received_at, json.dumps(r.body))
         for r in world.sim.log

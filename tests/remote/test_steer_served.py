@@ -312,3 +312,33 @@ async def test_a_steer_to_a_coding_agent_is_answered_sent_to_it_not_held_for_a_s
         "steered: held for a's running turn (message 1), sent to lfg simulator (ACP) now; "
         "its model reads it at a call the agent picks: recorded once the turn ends"
     )
+
+
+async def test_a_steer_to_claude_code_waiting_on_the_person_is_answered_kept_until_it_goes_on(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    """Issue 73: lfg keeps a steer to Claude Code's adapter while it waits on the person's answer to
+    its request (it would read it only after its turn's last answer), yet the API answered "sent to
+    lfg simulator (ACP) now". The answer says it is kept, and the inbox's composer says so before."""
+    toml = STEERED_AGENT_TICKET + f'workdir = "{tmp_path}"\n'
+    claude = steered_agent("--agent-name", "@agentclientprotocol/claude-agent-acp")
+    async with served(sim, tmp_path, toml, control=True, yes=False, configs=claude) as run:
+        run.run.start()
+        await asked(run, 1)  # the agent's write waits for the person
+        async with run.client() as client:
+            inbox = (await client.get("/v1/inbox")).json()
+            body = {"request": "steer", "ticket": "a", "text": "Also say PELICAN."}
+            answer = await client.post("/v1/requests", json=body)
+    assert answer.status_code == 200, answer.text
+    taken = answer.json()
+    assert (taken["as"], taken["held"]) == ("steer", 1)
+    kept = (
+        "kept until lfg simulator (ACP) goes on after your answer to its request (a steer it takes "
+        "while it waits on you it reads only after its turn's last answer), then sent to lfg simulator (ACP)"
+    )
+    assert taken["said"] == (
+        f"steered: held for a's running turn (message 1), {kept}; "
+        "its model reads it at a call the agent picks: recorded once the turn ends"
+    )
+    (item,) = [i for i in inbox["needs_you"] if i["ticket"] == "a"]
+    assert item["compose_says"]["steer"].startswith(f"Enter steers a: {kept}, which reads it")

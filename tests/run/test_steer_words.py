@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from lfgtui.events import SteerOffer
-from lfgtui.run.steer_words import MAX_NAME_CHARS, composing, enter_does, shown_name, steers_first
+from lfgtui.run.steer_words import MAX_NAME_CHARS, composing, enter_does, for_turn, shown_name, steers_first
 
 STEERS_AGENT = (
     "Enter steers t: sent to {agent} now, which reads it in this turn at a call it picks; what it is "
@@ -55,3 +55,33 @@ def test_a_name_from_outside_is_one_short_inert_line() -> None:
     name = shown_name("\x1b[31mred\x1b[0m\n\tname " + "y" * 500)
     assert name.startswith("␛[31mred␛[0m name yyy") and len(name) == MAX_NAME_CHARS and name.endswith("…")
     assert shown_name("Codex") == "Codex"
+
+
+def test_a_steer_to_claude_code_says_it_is_kept_here_and_that_it_may_be_afar() -> None:
+    """Issue 73: Claude Code's adapter reads a steer taken while it waits on the person only after its
+    turn's last answer, so lfg keeps one sent then until it goes on after the answer. Here the run
+    knows (`kept`); afar, its turn's offer says it keeps steers, and the words say when."""
+    claude = SteerOffer(
+        ticket="t",
+        attempt=1,
+        seq=1,
+        t=0.0,
+        agent="Claude Agent",
+        coding_agent=True,
+        steers=True,
+        keeps_for_answer=True,
+    )
+    assert enter_does("t", True, True, claude, kept=True).startswith(
+        "Enter steers t: kept until Claude Agent goes on after your answer to its request (a steer it "
+        "takes while it waits on you it reads only after its turn's last answer), then sent to Claude "
+        "Agent, which reads it in this turn at a call it picks;"
+    )
+    assert enter_does("t", True, True, claude, kept=False) == STEERS_AGENT.format(agent="Claude Agent")
+    assert enter_does("t", True, None, claude) == (
+        "Enter steers t: sent to Claude Agent now (or, while it waits on your answer to its request, once "
+        "it goes on after the answer), which reads it in this turn at a call it picks; what it is still "
+        "writing may be cut off there, a tool call in it then not run."
+    )
+    codex = offer("Codex", coding_agent=True, steers=True)
+    assert enter_does("t", True, None, codex) == STEERS_AGENT.format(agent="Codex"), "Codex: at once"
+    assert for_turn(claude, kept=True).startswith("kept until Claude Agent goes on after your answer")

@@ -74,11 +74,13 @@ STEERED_AGENT_TICKET = (
 waits for approval; its `workdir` follows."""
 
 
-def steered_agent() -> dict[str, ProviderConfig]:
-    """The sim ACP agent under `--steering injected`: it takes a steer into its running turn."""
+def steered_agent(*switches: str) -> dict[str, ProviderConfig]:
+    """The sim ACP agent under `--steering injected` (and `switches`): it takes a steer into its
+    running turn."""
     agent = BUILTIN["sim-acp"]
     assert agent.agent is not None
-    return {"sim-acp": agent.with_agent(command=(*agent.agent.command, "--steering", "injected"))}
+    command = (*agent.agent.command, "--steering", "injected", *switches)
+    return {"sim-acp": agent.with_agent(command=command)}
 
 
 @contextlib.asynccontextmanager

@@ -113,13 +113,23 @@ async def test_the_composer_steers_queues_edits_and_takes_back_then_each_is_sent
             "lfg simulator (ACP) cannot be steered: Enter queues this as w's next prompt, sent once this "
             "turn ends.",
         ),
+        (
+            ("--steering", "injected", "--agent-name", "@agentclientprotocol/claude-agent-acp"),
+            "Enter steers w: kept until lfg simulator (ACP) goes on after your answer to its request (a "
+            "steer it takes while it waits on you it reads only after its turn's last answer), then sent "
+            "to lfg simulator (ACP), which reads it in this turn at a call it picks; what it is still "
+            "writing may be cut off there, a tool call in it then not run.",
+            "Enter queues this as w's next prompt, sent to lfg simulator (ACP) once this turn ends.",
+        ),
     ],
-    ids=["steers", "cannot"],
+    ids=["steers", "cannot", "claude-code-at-a-permission"],
 )
 async def test_the_composer_says_what_a_coding_agent_does_with_enter(
     tmp_path: Path, switches: tuple[str, ...], says: str, switched: str
 ) -> None:
-    """A coding agent's own steering, named as the agent names itself; one without it is only queued."""
+    """A coding agent's own steering, named as the agent names itself; one without it is only queued.
+    Issue 73: one taken for Claude Code, whose permission request waits, keeps the steer until it goes
+    on after the answer (session/steering.py): the composer said "sent to … now" all the same."""
     sim = BUILTIN["sim-acp"]
     config = sim.with_agent(command=(*sim.agent.command, *switches))
     writer = 'provider = "sim-acp"\nmodel = "writer:ttft_ms=0,tokens_per_s=0"\n'

@@ -384,6 +384,7 @@ class LocalHandle(RunHandle):
             held=lambda: tuple(run.states[ticket_id].inbox.held),
             steerable=lambda: None if run.runner.far else run.steerable(ticket_id),
             offer=lambda: run.states[ticket_id].inbox.offer,
+            kept=lambda: None if run.runner.far else run.steer_kept(ticket_id),
             send=send,
             edit=lambda message, text: told(EditHeld(ticket_id, message, text)),
             remove=lambda message: told(RemoveHeld(ticket_id, message)),
@@ -564,6 +565,7 @@ class ServedHandle(RunHandle):
             held=lambda: pane.held,
             steerable=lambda: None,  # not known here: what its turn said it takes, as its events came
             offer=lambda: pane.offer,
+            kept=lambda: None,  # not known here: its turn's offer says whether it keeps steers
             send=lambda text, steer: ask(Steer(ticket_id, text) if steer else Queue(ticket_id, text)),
             edit=lambda message, text: ask(EditHeld(ticket_id, message, text)),
             remove=lambda message: ask(RemoveHeld(ticket_id, message)),

@@ -45,6 +45,9 @@ class SteerDesk:
     not known here (the turn runs afar: a coordinator's worker, a served run)."""
     offer: Callable[[], SteerOffer | None]
     """What the running turn said it takes (who runs it, whether it steers); None: not said yet."""
+    kept: Callable[[], bool | None]
+    """Whether a steer sent now is kept until the ticket's agent goes on after the person's answer
+    to its request (`Run.steer_kept`); None: not known here (the turn runs afar)."""
     send: Callable[[str, bool], str | None]
     """Send the words as a steer (True) or queued (False)."""
     edit: Callable[[int, str], str | None]
@@ -124,7 +127,8 @@ class SteerScreen(ModalScreen[None]):
                 "The message you picked is held no more (sent, or taken back): Enter says so; your words "
                 "stay, to send anew."
             )
-        return enter_does(self.ticket, self.steer, self.desk.steerable(), self.desk.offer())
+        desk = self.desk
+        return enter_does(self.ticket, self.steer, desk.steerable(), desk.offer(), desk.kept())
 
     def _at(self) -> int | None:
         """Where the picked message is in the list now (None: none picked, or it was sent)."""

@@ -6,6 +6,8 @@ whatever the machine's speed."""
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import Callable
 from pathlib import Path
 
@@ -33,7 +35,7 @@ from lfgtui.run import Run
 from lfgtui.run.approvals import Approvals
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
-from tests.support.agents import text
+from tests.support.agents import agent_processes, text
 from tests.support.recording import load_recorded
 
 STEER = "Also say the word PELICAN."
@@ -333,3 +335,85 @@ async def test_steers_to_claude_code_at_a_permission_and_mid_answer_reach_it_in_
     for n in steered:
         assert read[events[n].text] in text(events[:n]), "never recorded before the agent read it"
     assert isinstance(events[steered[0] - 1], CallEnded)
+
+
+async def kept_run(
+    tmp_path: Path, *sim_args: str, then: Callable[[Run, str], None]
+) -> tuple[Run, list[Event]]:
+    """The sim agent taken for Claude Code (`--steer-reads-late`, named as claude-agent-acp) steered
+    while its first permission request waits; once lfg says it keeps the steer, `then` is done to the
+    run (given that request's call), and every later request answered yes."""
+    path = tmp_path / "tickets.toml"
+    path.write_text(
+        '[[ticket]]\nid = "t"\nprompt = "Write the notes."\nprovider = "sim-acp"\n'
+        f'model = "writer:ttft_ms=0,tokens_per_s=0"\nworkdir = "{tmp_path}"\n'
+    )
+    sim = BUILTIN["sim-acp"]
+    late = ("--steering", "injected", "--steer-reads-late", "--agent-name", CLAUDE, *sim_args)
+    config = sim.with_agent(command=(*sim.agent.command, *late))
+    loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS, env={})
+    events: list[Event] = []
+    async with Providers({"sim-acp": config}) as providers:
+        run = Run(loaded.tickets, providers, Approvals(askable=True), [], keep_agents=True)
+
+        def heard(event: Event) -> None:
+            events.append(event)
+            kept = [e for e in events if isinstance(e, Holding) and e.message.startswith("steer(s) kept")]
+            if isinstance(event, ApprovalAsked) and not kept:
+                assert run.steer("t", STEER, by="ada") is None
+            elif isinstance(event, ApprovalAsked):
+                run.approvals.answer("t", event.call_id, True, "you")
+            if kept == [event]:
+                then(run, next(e.call_id for e in events if isinstance(e, ApprovalAsked)))
+
+        run.sinks.append(heard)
+        try:
+            run.start()
+            await run.wait()
+        finally:
+            await run.close_agents()
+    return run, events
+
+
+async def test_a_steer_kept_for_claude_code_whose_turn_ends_before_it_goes_on_is_the_next_turn_said_so(
+    tmp_path: Path,
+) -> None:
+    """Issue 73: an agent taken for Claude Code that ends its turn while lfg keeps a steer for it
+    (here it answers its prompt while its permission request waits, `--answers-early`) never goes on
+    after an answer in that turn: the steer is sent as the next turn, in words that say why. Before,
+    it said '1 steer(s) came after the last tool round', of a turn that had no tool round."""
+    run, events = await kept_run(tmp_path, "--answers-early", then=lambda run, call: None)
+    said = holding(events)
+    assert not [m for m in said if "after the last tool round" in m]
+    assert (
+        "lfg simulator (ACP)'s turn ended while lfg kept the steer(s) until it went on after your answer "
+        f"to its request: not sent into it; each sent as a next turn: message 1 from ada: {STEER}"
+    ) in said
+    prompts = [(e.attempt, e.text) for e in events if isinstance(e, PromptSent)]
+    assert prompts == [(1, "Write the notes."), (2, STEER)], "sent once, as the next turn"
+    assert [e.outcome for e in events if isinstance(e, AttemptEnded)] == [Outcome.COMPLETED] * 2
+    assert not any(isinstance(e, Steered) for e in events), "never said to have gone into the first"
+    assert not run.states["t"].inbox.held and not run.states["t"].left_held
+
+
+@pytest.mark.parametrize("stop", ["cancel", "kill"])
+async def test_a_steer_kept_for_claude_code_is_left_unsent_when_its_turn_is_cancelled_or_its_agent_dies(
+    tmp_path: Path, stop: str
+) -> None:
+    """A steer lfg keeps while the agent waits on the person is the ticket's still when the turn is
+    cancelled or the agent's process dies: listed unsent as a steer, kept for a retry or `lfg resume`."""
+
+    def stopped(run: Run, call: str) -> None:
+        if stop == "cancel":
+            run.cancel("t")
+            return
+        for pid in agent_processes(tmp_path):
+            os.kill(pid, signal.SIGKILL)
+
+    run, events = await kept_run(tmp_path, then=stopped)
+    outcome = Outcome.CANCELLED if stop == "cancel" else Outcome.FAILED
+    assert [e.outcome for e in events if isinstance(e, AttemptEnded)] == [outcome]
+    unsent = [m for e in events if isinstance(e, Holding) for m in e.unsent]
+    assert [(m.text, m.steer, m.by) for m in unsent] == [(STEER, True, "ada")]
+    assert [(m.text, m.steer) for m in run.states["t"].left_held] == [(STEER, True)]
+    assert not any(isinstance(e, Steered) for e in events)

@@ -83,6 +83,9 @@ class SessionState:
         self._steers_sent: list[HeldMessage] = []
         """The steers the agent took into the running turn, in the order sent: not yet known read
         (steering.py)."""
+        self._kept_at_end = False
+        """Steers were still kept, unsent, as the running turn's prompt was answered (steering.py):
+        the turn's end sends them as next turns, saying why."""
         self.resumed: str | None = None
         """How the ticket's `resume_session` was continued: `session/resume` or `session/load`."""
         self.forked = False

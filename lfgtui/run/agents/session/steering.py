@@ -19,8 +19,11 @@ such steers reached the model in the reverse of the order sent. So lfg keeps a s
 Claude Code waits on the person (a permission, a question: `Withdrawals.open`) until they have
 answered and the agent has said anything since, then sends it (`_must_keep`): claude-agent-acp
 delivers it at once (priority `now`), its model reads it at its next call, and steers reach the
-model in the order sent. Codex reads a steer taken at a permission at its next call already: sent at
-once. lfg says it was sent (`Holding.sent`), and records it (`Steered`) once the turn's prompt is
+model in the order sent. A turn that ends while a steer is kept sends it as the next turn, saying so
+(`kept_past_turn`). The keep reads the pipe, not the agent's state: an update it wrote before it read
+the answer, or a request it makes right after going on, lets a steer through that it then reads late
+(the steering guide says so). Codex reads a steer taken at a permission at its next call already:
+sent at once. lfg says it was sent (`Holding.sent`), and records it (`Steered`) once the turn's prompt is
 answered, when the agent has read every steer it took (its turn settles only after a result that
 answers the last one), without claiming a call it did not see. A turn that does not complete holds
 them again, unsent as far as lfg knows. One it does not take, or that fails, is queued as the next
@@ -41,7 +44,13 @@ from lfgtui.run.agents.choices import said as agent_said
 from lfgtui.run.agents.login import CLAUDE_AGENTS
 from lfgtui.run.agents.process import STOP_WAIT_S
 from lfgtui.run.agents.session.state import SessionState
-from lfgtui.run.steer_words import kept_for_answer, not_known_read, read_by_turn_end, sent_to_agent
+from lfgtui.run.steer_words import (
+    kept_for_answer,
+    kept_past_turn,
+    not_known_read,
+    read_by_turn_end,
+    sent_to_agent,
+)
 from lfgtui.run.steering import Inbox, summary
 
 STEER_METHOD = "session/steering"
@@ -82,15 +91,19 @@ class SessionSteering(SessionState):
         self._keeping = False
         """Steers are kept until the person answers the agent (`_steers_after_answer`)."""
         self._kept_said: set[int] = set()
+        self._kept_at_end = False
         inbox.steerable = True
         inbox.wake = lambda: self.client.inbox.put_nowait(SteerWake())
+        inbox.keeps = self._must_keep
         if any(m.steer for m in inbox.held):  # held again for a retry, or before the prompt left
             inbox.wake()
 
     def _offer(self) -> Event:
         """What the turn takes from the person, said as it begins: whoever watches the run (its
         coordinator, through the broker) knows what a steer sent to it does."""
-        return self.ev(SteerOffer, agent=self._agent_name(), coding_agent=True, steers=self.steering)
+        steers, name = self.steering, self._agent_name()
+        keeps = steers and self._late_reader()
+        return self.ev(SteerOffer, agent=name, coding_agent=True, steers=steers, keeps_for_answer=keeps)
 
     def _agent_name(self) -> str:
         """The agent as the person knows it: the title its `initialize` answer gives (its name
@@ -123,9 +136,14 @@ class SessionSteering(SessionState):
         its `openUserInputs` holds a permission or question) and it waits on the person, or has not
         said anything since their last answer (it may not have read the answer yet). Codex reads a
         steer at its next model call, in order, so its steers go at once."""
-        if self.agent_info is None or self.agent_info.name not in CLAUDE_AGENTS:
+        if not self._late_reader():
             return False
         return self.client.withdrawals.open or self.client.heard == self.client.heard_at_answer
+
+    def _late_reader(self) -> bool:
+        """Whether the agent is Claude Code's adapter, which reads a steer taken while it waits on
+        the person only after its turn's last answer (`_must_keep`)."""
+        return self.agent_info is not None and self.agent_info.name in CLAUDE_AGENTS
 
     def _steers_after_answer(self, inbox: Inbox) -> list[Event]:
         """Steers kept while the agent waited on the person go once nothing waits and the pipe has
@@ -188,7 +206,8 @@ class SessionSteering(SessionState):
         the agent took is a turn at its place), the rest queued."""
         if not self.steering:
             return []
-        inbox.steerable, inbox.wake = False, None
+        inbox.steerable, inbox.wake, inbox.keeps = False, None, None
+        self._kept_at_end = self._keeping  # it never went on after the answer: sent as next turns
         if pending := set(self._steer_tasks):
             await asyncio.wait(pending, timeout=STOP_WAIT_S)
         events: list[Event] = []
@@ -203,23 +222,29 @@ class SessionSteering(SessionState):
 
     def _steers_read(self, completed: bool, inbox: Inbox) -> list[Event]:
         """The turn's prompt is answered and its `CallEnded` said: the steers the agent took are read
-        by now (`Steered`, in the order sent, said as such), if the turn completed; else held again."""
-        if not self.steering or not self._steers_sent:
+        by now (`Steered`, in the order sent, said as such), if the turn completed; else held again.
+        Steers still kept then (`_kept_at_end`) are each queued as a next turn, saying why."""
+        kept, self._kept_at_end = self._kept_at_end, False
+        if not self.steering:
             return []
-        sent, self._steers_sent = self._steers_sent, []
-        agent = self._agent_name()
-        if not completed:
-            inbox.unread(sent)
-            return [self.ev(Holding, message=not_known_read(sent, agent), held=tuple(inbox.held))]
-        steered: list[Event] = [self.ev(Steered, text=m.text, by=m.by) for m in sent]
-        return [*steered, self.ev(Holding, message=read_by_turn_end(sent, agent), held=tuple(inbox.held))]
+        agent, events = self._agent_name(), list[Event]()
+        if sent := self._steers_sent:
+            self._steers_sent = []
+            if not completed:
+                inbox.unread(sent)
+                return [self.ev(Holding, message=not_known_read(sent, agent), held=tuple(inbox.held))]
+            events += [self.ev(Steered, text=m.text, by=m.by) for m in sent]
+            events.append(self.ev(Holding, message=read_by_turn_end(sent, agent), held=tuple(inbox.held)))
+        if completed and kept and (missed := inbox.steers_to_queue()):
+            events.append(self.ev(Holding, message=kept_past_turn(missed, agent), held=tuple(inbox.held)))
+        return events
 
     def _steers_stop(self, inbox: Inbox) -> None:
         """The turn is over, however it ended: no steer goes into it any more; one not answered is
         held again, queued (what the ticket's end says it did not send)."""
         if not self.steering:
             return
-        inbox.steerable, inbox.wake = False, None
+        inbox.steerable, inbox.wake, inbox.keeps = False, None, None
         self._keeping = False  # still held: queued as the next turn as the attempt ends
         for task, message in self._steer_tasks.items():
             task.cancel()
