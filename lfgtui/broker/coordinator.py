@@ -472,7 +472,8 @@ class Dispatch:
             name = raw.decode("utf-8", "replace")
             if not await self.present(name, provider):
                 return Refusal(
-                    f"worker {name}, which runs {ticket_id}, is gone from the broker: nothing cancelled"
+                    f"worker {name}, which runs {ticket_id}, is gone from the broker: the {request.kind} "
+                    "reached no one"
                 )
             token = secrets.token_hex(12)
             reply = self.layout.reply(self.run_id, token)
@@ -547,11 +548,19 @@ class Dispatch:
         return name.decode("utf-8", "replace") if isinstance(name, bytes) else None
 
     async def present(self, name: str, provider: str) -> bool:
-        """Whether worker `name` is on the broker now, serving `provider`."""
-        workers = await until_answered(
-            self.workers, self._explain, self.said, f"{provider} work waits for it to list the workers"
-        )
-        return any(w.name == name and provider in w.serves for w in workers)
+        """Whether worker `name` is on the broker now, serving `provider`. One missing from the
+        workers read a moment ago is looked for again: it may have come since (a worker that started
+        and took the ticket within `WORKERS_KEPT_S` of that read, its steer refused as gone)."""
+        for fresh in (False, True):
+            workers = await until_answered(
+                functools.partial(self.workers, fresh),
+                self._explain,
+                self.said,
+                f"{provider} work waits for it to list the workers",
+            )
+            if any(w.name == name and provider in w.serves for w in workers):
+                return True
+        return False
 
     async def unserved(self, provider: str) -> str | None:
         """Why no worker on the broker takes work of `provider` now, naming each and its reason; None
@@ -569,11 +578,11 @@ class Dispatch:
         reasons = "; ".join(f"worker {w.name}: {w.why_not(provider)}" for w in workers)
         return f"no worker serves provider {provider!r} yet ({reasons}): this waits for one that does"
 
-    async def workers(self) -> list[WorkerPresence]:
-        """The workers whose presence has not lapsed, as read at most `WORKERS_KEPT_S` ago: the
-        tickets enqueued at once share one read."""
+    async def workers(self, fresh: bool = False) -> list[WorkerPresence]:
+        """The workers whose presence has not lapsed, as read at most `WORKERS_KEPT_S` ago (`fresh`:
+        read now): the tickets enqueued at once share one read."""
         async with self._reading_workers:
-            if self._workers is None or self.clock() - self._workers[0] >= WORKERS_KEPT_S:
+            if fresh or self._workers is None or self.clock() - self._workers[0] >= WORKERS_KEPT_S:
                 self._workers = (self.clock(), await self._read_workers())
             return self._workers[1]
 

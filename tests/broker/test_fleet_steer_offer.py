@@ -26,11 +26,13 @@ from lfgtui.config.load import load_config
 from lfgtui.cost.prices import run_prices
 from lfgtui.events import (
     ApprovalAsked,
+    AttemptEnded,
     AttemptStarted,
     Event,
     Holding,
     Outcome,
     PromptSent,
+    Status,
     Steered,
     SteerOffer,
 )
@@ -108,7 +110,7 @@ async def test_lfg_attach_on_the_coordinator_says_not_known_until_the_worker_say
             await approve_all(run, events)
             assert await run.wait() == {"a": Outcome.COMPLETED}
         await attachment.aclose()
-    [offer] = [e for e in events if isinstance(e, SteerOffer)]
+    [offer] = offers(events)
     assert (offer.attempt, offer.agent, offer.coding_agent, offer.steers) == (1, AGENT, True, True)
     assert [(e.attempt, e.text) for e in events if isinstance(e, Steered)] == [(1, STEER)]
     assert [e.text for e in events if isinstance(e, PromptSent)] == ["go"], "steered into the same turn"
@@ -141,9 +143,18 @@ async def test_an_api_tickets_worker_says_its_model_and_that_its_tool_loop_takes
         assert await asked(run, Steer("a", STEER)) is None
         await approve_all(run, events)
         assert await run.wait() == {"a": Outcome.COMPLETED}
-    [offer] = [e for e in events if isinstance(e, SteerOffer)]
+    [offer] = offers(events)
     assert (offer.agent, offer.coding_agent, offer.steers) == ("sim/steer-rounds", False, True)
     assert [(e.attempt, e.text) for e in events if isinstance(e, Steered)] == [(1, STEER)]
+
+
+def offers(events: list[Event]) -> list[SteerOffer]:
+    """The run's `SteerOffer`s (one per attempt: a second is a second attempt, said with each
+    attempt's start, end and the run's status lines when there is one, to show why it ran again)."""
+    found = [e for e in events if isinstance(e, SteerOffer)]
+    timeline = [e for e in events if isinstance(e, AttemptStarted | AttemptEnded | Status)]
+    assert len(found) == 1, f"{len(found)} attempts: {timeline}"
+    return found
 
 
 @contextlib.asynccontextmanager
