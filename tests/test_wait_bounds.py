@@ -21,8 +21,10 @@ STRETCHING = frozenset({"until", "eventually", "wait_for", "wait_until", "two_tu
 BOUND_KEYWORDS = frozenset({"timeout", "timeout_s", "deadline_s", "within_s"})
 
 SHORT_ON_PURPOSE = {
-    "broker/test_lead_asks.py::test_an_ask_no_coordinator_answers_waits_on_the_workers_own_stream_and_says_so: "
-    "within_s=0.2": "the worker's own wait for an answer no coordinator gives, which the test makes end",
+    "broker/test_lead_asks.py::test_an_ask_no_coordinator_answers_waits_on_the_workers_own_stream_and_"
+    "says_so: within_s=0.2": (
+        "the worker's own wait for an answer no coordinator gives, which the test makes end"
+    ),
     "alerts/test_notify.py::test_a_hanging_command_is_killed_with_its_children_after_its_timeout: "
     "timeout=0.3": "the notify command's own timeout, which the test makes fire",
     "run/agents/test_tool_output.py::test_a_chatty_commands_output_streams_bounded_and_a_killed_one_shows_"
