@@ -94,13 +94,10 @@ def _metrics_arguments(worker: argparse.ArgumentParser) -> None:
 
 
 @contextlib.asynccontextmanager
-async def _worker_metrics(args: argparse.Namespace) -> AsyncIterator[RunsMetered | None]:
+async def _worker_metrics(args: argparse.Namespace) -> AsyncIterator[RunsMetered]:
     """`lfg worker --metrics`: the metrics of the attempts it runs at `GET /metrics` while the block
     runs, behind the token (`--token-file`'s, or a new one printed); yields what the worker counts its
-    runs into, or None without `--metrics`. Raises `ServeError` when it cannot serve."""
-    if args.metrics is None:
-        yield None
-        return
+    runs into. Raises `ServeError` when it cannot serve."""
     import time
 
     from lfgtui.remote.server import Address, MetricsServer, ServeError, read_token
@@ -486,11 +483,13 @@ def worker(args: argparse.Namespace) -> int:
 
 
 async def _worker(args: argparse.Namespace) -> int:
-    from lfgtui.remote.server import ServeError
-
     if not args.root.resolve().is_dir():
         warn(f"--root {args.root} is not a folder")
         return EXIT_USAGE
+    if args.metrics is None:  # the HTTP server's module (aiohttp, the run's description) is not loaded
+        return await _work(args, None)
+    from lfgtui.remote.server import ServeError
+
     try:
         async with _worker_metrics(args) as metrics:
             return await _work(args, metrics)

@@ -109,13 +109,14 @@ def run(args: argparse.Namespace) -> int:
         # own imports (the SDKs, the sim) are the longest wait before a first token, and they overlap
         # the check and all of the UI's imports this way. The loop stops between the two runs, so a
         # Ctrl-C during the check ends it as it does without a TUI (see `_load`).
-        worker = runner.run(_started_worker()) if use_tui else None
+        # Not for a run on a broker's workers (`--broker`): they stream, and nothing would use the child.
+        worker = runner.run(_started_worker()) if use_tui and args.broker is None else None
         try:
             loaded = _load(args)
             if not isinstance(loaded, int) and interrupted():  # a Ctrl-C Python swallowed while it checked
                 warn(f"interrupted while checking {args.file}")
                 return EXIT_SIGINT
-            return loaded if isinstance(loaded, int) else runner.run(_run(args, *loaded, worker))
+            return loaded if isinstance(loaded, int) else runner.run(_run(args, *loaded, worker, use_tui))
         finally:
             if worker is not None:  # closed by the run already, unless it never ran
                 runner.run(worker.aclose(at_once=True))
@@ -204,16 +205,21 @@ def _ctrl_c_on_the_loop(poll_s: float = 0.05, give_up_s: float = 60.0) -> bool:
 
 
 async def _run(
-    args: argparse.Namespace, config: Config, tickets: TicketFile, worker: ProviderWorker | None
+    args: argparse.Namespace,
+    config: Config,
+    tickets: TicketFile,
+    worker: ProviderWorker | None,
+    use_tui: bool,
 ) -> int:
-    """The run: in the TUI when given its provider `worker`, else headless."""
+    """The run, in the TUI or headless; its streams read by the provider `worker` where one was
+    started, else in this process (headless, or nowhere where a broker's workers stream)."""
     from lfgtui.providers.registry import Providers
 
     threading.Thread(target=_refresh_models, args=(config,), name="lfg-models", daemon=True).start()
 
     if worker is None:
         async with Providers(config.providers) as providers:
-            return await _run_with(args, config, tickets, providers, use_tui=False)
+            return await _run_with(args, config, tickets, providers, use_tui=use_tui)
     # The worker is asked for every provider the run may use (fallbacks too) before anything else is
     # imported here, so that it imports their SDKs and starts the sim while the UI imports its own.
     from lfgtui.run.failover import every_provider

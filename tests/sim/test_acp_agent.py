@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import stat
+import subprocess
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -554,3 +555,17 @@ async def test_prompt_queueing_is_advertised_and_a_prompt_sent_mid_turn_waits_it
     assert queued not in before, "the second prompt did not play while the first ran"
     assert said.count(queued) == 1
     assert said.index("Done") < said.index(queued), "it played once the first turn had ended"
+
+
+def test_the_agent_imports_no_wire_protocol_but_the_agent_ones() -> None:
+    """An agent process starts for every coding-agent attempt a test runs: it plays the sim's agent
+    protocol only, so the Chat Completions, Responses, Anthropic and Gemini ones (their parsing and
+    rules, ~0.15 s of CPU a process) are never imported."""
+    code = "import sys, lfgtui.sim.acp_agent\nprint(*sorted(m for m in sys.modules if 'lfgtui' in m))"
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60 * PATIENCE, check=True
+    )
+    imported = set(done.stdout.split())
+    assert "lfgtui.sim.protocols.agent" in imported, imported
+    others = {"anthropic", "gemini", "openai_chat", "openai_responses"}
+    assert not {f"lfgtui.sim.protocols.{name}" for name in others} & imported, imported

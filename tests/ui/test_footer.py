@@ -1,0 +1,43 @@
+"""The footer's keys (lfg's `KeysFooter`) cost no more than their own mount as the footer recomposes,
+which it does whenever the focus moves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.dom import DOMNode
+from textual.widgets._footer import FooterKey
+
+from lfgtui.sim.server import SimServer
+from lfgtui.ui.widgets.footer import KeysFooter
+from tests.support.app import SIZE, make_app, tickets, until
+
+
+async def test_a_footer_key_is_not_restyled_as_it_mounts(sim: SimServer, tmp_path: Path) -> None:
+    """Textual's FooterKey starts compact and the footer's binding makes it not: each key was
+    restyled twice as it mounted (a whole stylesheet pass each), 13 % of the UI tests' CPU. How the
+    keys look is the snapshots' (tests/ui/test_snapshots.py)."""
+    app = make_app(sim, tickets(tmp_path, '[[ticket]]\nid = "hi"\nprompt = "x"\nmodel = "hello"\n'))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        await until(pilot, lambda: bool(screen.query(FooterKey)))
+        restyled: list[DOMNode] = []
+        update_styles = app.update_styles
+
+        def seen(node: DOMNode, animate: bool = True) -> None:
+            if isinstance(node, FooterKey):
+                restyled.append(node)
+            update_styles(node, animate)
+
+        app.update_styles = seen  # type: ignore[method-assign]
+        footer = screen.query_one(KeysFooter)
+        before = {id(key) for key in footer.query(FooterKey)}
+        screen.refresh_bindings()  # as a move of the focus does: the footer recomposes
+        await until(pilot, lambda: not before & {id(key) for key in footer.query(FooterKey)})
+        await pilot.pause()
+        keys = list(footer.query(FooterKey))
+        assert keys and not {id(key) for key in keys} & {id(node) for node in restyled}, restyled
+        assert all(key.has_class("-compact") == key.compact for key in keys), "styled as their state"
+        palette = [key for key in keys if key.has_class("-command-palette")]
+        assert all(key.compact == footer.compact for key in keys if key not in palette)
+        assert any(key.action == "quit" for key in keys)
