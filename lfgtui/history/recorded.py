@@ -227,6 +227,10 @@ def ticket_from_row(record: TicketRecord) -> Ticket:
         lead_max_added=DEFAULT_LEAD_MAX_ADDED if row.lead_max_added is None else row.lead_max_added,
         lead_max_per_minute=row.lead_max_per_minute or DEFAULT_LEAD_MAX_PER_MINUTE,
         lead_budget_usd=row.lead_budget_usd,
+        sandbox_memory_mb=row.sandbox_memory_mb,
+        sandbox_processes=row.sandbox_processes,
+        sandbox_cpus=row.sandbox_cpus,
+        sandbox_tmp_mb=row.sandbox_tmp_mb,
     )
 
 

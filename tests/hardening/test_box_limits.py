@@ -1,0 +1,128 @@
+"""A boxed agent cannot take the host down: in each box (bubblewrap, docker, podman) a fork bomb, a
+memory hog and a command filling `/tmp` are held by the kernel at the box's bounds (small, set by
+the test: tools/box_limits.py), and a box beside it still runs. Where the kernel gives lfg no cgroup
+for bubblewrap's box, the line the pane shows says so (test_sandbox_limits_said)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+
+from lfgtui.tools import box_limits, containers
+from lfgtui.tools.box_limits import Limits
+from lfgtui.tools.containers import ContainerBox
+from lfgtui.tools.sandbox import Sandbox
+from tests.support.patience import PATIENCE
+
+SMALL = Limits(memory_mb=96, processes=48, cpus=1, tmp_mb=8)
+FORKS = 200
+FORK_BOMB = f"""
+import os, sys, time
+made = 0
+for _ in range({FORKS}):
+    try:
+        if os.fork() == 0:
+            time.sleep(600)
+            os._exit(0)
+    except OSError:
+        break
+    made += 1
+print("forked", made, flush=True)
+time.sleep(600)
+"""
+MEMORY_HOG = """
+held = []
+for _ in range(512):
+    held.append(bytearray(1 << 20))
+print("survived", flush=True)
+"""
+FILL_TMP = """
+import os
+written = 0
+try:
+    with open(os.path.join(os.environ["TMPDIR"], "fill"), "wb") as file:
+        for _ in range(64):
+            file.write(b"x" * (1 << 20))
+            file.flush()
+            written += 1
+except OSError as exc:
+    print("refused", exc.errno, flush=True)
+print("wrote", written, flush=True)
+"""
+
+
+def _box(kind: str, folder: Path, limits: Limits) -> Sandbox:
+    if kind == "bwrap":
+        return Sandbox((folder,), limits=limits)
+    return ContainerBox((folder,), engine=kind, ticket="limits", limits=limits)
+
+
+async def _start(kind: str, folder: Path, script: str, limits: Limits = SMALL) -> asyncio.subprocess.Process:
+    if kind != "bwrap":
+        assert await containers.unavailable(kind) is None, "the engine makes lfg's image and a box"
+    argv = _box(kind, folder, limits).wrap([sys.executable, "-c", script], folder)
+    return await asyncio.create_subprocess_exec(
+        *argv,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+async def _ran(kind: str, folder: Path, script: str, limits: Limits = SMALL) -> tuple[int, str]:
+    process = await _start(kind, folder, script, limits)
+    output, _ = await asyncio.wait_for(process.communicate(), 120 * PATIENCE)
+    return process.returncode or 0, output.decode(errors="replace")
+
+
+async def _neighbour_runs(kind: str, folder: Path) -> None:
+    """A box beside the attack's, with the default bounds, starts and ends as it should."""
+    beside = folder / "beside"
+    beside.mkdir(exist_ok=True)
+    code, said = await _ran(kind, beside, "print('alive')", Limits())
+    assert (code, said.split()[-1:]) == (0, ["alive"]), said
+
+
+@pytest.mark.timeout(300)
+async def test_a_fork_bomb_is_held_at_the_boxs_processes(box: str, tmp_path: Path) -> None:
+    """Fails before with bubblewrap (as root no process limit held it: 200 forked) and docker."""
+    bomb = await _start(box, tmp_path, FORK_BOMB)
+    try:
+        assert bomb.stdout is not None
+        line = (await asyncio.wait_for(bomb.stdout.readline(), 120 * PATIENCE)).decode(errors="replace")
+        assert line.startswith("forked "), line + (await bomb.stdout.read(2000)).decode(errors="replace")
+        assert int(line.split()[1]) < SMALL.processes, line
+        await _neighbour_runs(box, tmp_path)  # while the bomb holds every process it may
+    finally:
+        os.killpg(bomb.pid, signal.SIGKILL)
+        await bomb.wait()
+
+
+@pytest.mark.timeout(300)
+async def test_a_memory_hog_is_killed_at_the_boxs_memory(box: str, tmp_path: Path) -> None:
+    """Fails before: 512 MiB held, `survived`."""
+    code, said = await _ran(box, tmp_path, MEMORY_HOG)
+    assert "survived" not in said and code != 0, said
+    await _neighbour_runs(box, tmp_path)
+
+
+@pytest.mark.timeout(300)
+async def test_filling_tmp_stops_at_the_boxs_size(box: str, tmp_path: Path) -> None:
+    """Fails before: 64 MiB written (a tmpfs of half the host's memory)."""
+    _, said = await _ran(box, tmp_path, FILL_TMP)
+    wrote = [int(line.split()[1]) for line in said.splitlines() if line.startswith("wrote ")]
+    assert "refused 28" in said and wrote and wrote[0] <= SMALL.tmp_mb, said  # ENOSPC
+    await _neighbour_runs(box, tmp_path)
+
+
+def test_sandbox_limits_said_where_the_kernel_gives_no_cgroup() -> None:
+    """The line says what is NOT bounded where lfg may make no cgroup (a normal user's v1 hierarchy)."""
+    said = box_limits.Cgroups({}).said(SMALL)
+    assert said.startswith("NOT BOUNDED: memory, processes, CPUs"), said
+    assert "at most 8 MiB in /tmp" in said
