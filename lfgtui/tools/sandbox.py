@@ -185,7 +185,7 @@ class Sandbox:
         }.get(self.home, "your home readable")
         writes = f"writes only in {folders} and {TMP_SAID}; the rest read-only"
         bounds = cgroups().said(self.limits)
-        return f"sandbox bwrap: {bounds}; {writes}; {home}; {NO_ROOT}; {reach(self.network)}"
+        return f"sandbox bwrap: {writes}; {bounds}; {home}; {NO_ROOT}; {reach(self.network)}"
 
 
 def git_folders(tree: Path) -> tuple[Path | None, Path | None]:

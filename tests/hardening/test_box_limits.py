@@ -1,11 +1,12 @@
 """A boxed agent cannot take the host down: in each box (bubblewrap, docker, podman) a fork bomb, a
 memory hog and a command filling `/tmp` are held by the kernel at the box's bounds (small, set by
 the test: tools/box_limits.py), and a box beside it still runs. Where the kernel gives lfg no cgroup
-for bubblewrap's box, the line the pane shows says so (test_sandbox_limits_said)."""
+for bubblewrap's box (run as a normal user here), the pane's line says so."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sys
@@ -13,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from lfgtui.tools import box_limits, containers
+from lfgtui.tools import containers
 from lfgtui.tools.box_limits import Limits
 from lfgtui.tools.containers import ContainerBox
 from lfgtui.tools.sandbox import Sandbox
+from tests.support.box import person
 from tests.support.patience import PATIENCE
 
 SMALL = Limits(memory_mb=96, processes=48, cpus=1, tmp_mb=8)
@@ -121,8 +123,28 @@ async def test_filling_tmp_stops_at_the_boxs_size(box: str, tmp_path: Path) -> N
     await _neighbour_runs(box, tmp_path)
 
 
-def test_sandbox_limits_said_where_the_kernel_gives_no_cgroup() -> None:
-    """The line says what is NOT bounded where lfg may make no cgroup (a normal user's v1 hierarchy)."""
-    said = box_limits.Cgroups({}).said(SMALL)
-    assert said.startswith("NOT BOUNDED: memory, processes, CPUs"), said
-    assert "at most 8 MiB in /tmp" in said
+NORMAL_USERS_BOX = f"""
+import json, subprocess, sys
+from pathlib import Path
+from lfgtui.tools.box_limits import Limits
+from lfgtui.tools.sandbox import Sandbox
+folder = Path.cwd() / "tree"
+folder.mkdir()
+box = Sandbox((folder,), limits=Limits(tmp_mb=8))
+argv = box.wrap([sys.executable, "-c", {FILL_TMP!r}], folder)
+filled = subprocess.run(argv, capture_output=True, text=True)
+print(json.dumps([box.allows(), filled.stdout + filled.stderr]))
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="as root only: nobody's cgroups are root's, none delegated")
+def test_a_normal_users_bwrap_box_says_what_the_kernel_lets_it_not_bound() -> None:
+    """Run as nobody, lfg may make no cgroup here (v1's hierarchies are root's; v2 delegates none to
+    nobody): the pane's line says so at the ticket's start, and /tmp is still bounded."""
+    with person("nobody", "bwrap") as someone:
+        done = someone.run("-c", NORMAL_USERS_BOX)
+    assert done.returncode == 0, done.stderr
+    said, filled = json.loads(done.stdout)
+    assert "the rest read-only; NOT BOUNDED: memory, processes, CPUs (the kernel gives" in said, said
+    assert "at most 8 MiB in /tmp" in said, said
+    assert "refused 28" in filled, filled
