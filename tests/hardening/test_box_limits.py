@@ -148,3 +148,26 @@ def test_a_normal_users_bwrap_box_says_what_the_kernel_lets_it_not_bound() -> No
     assert "the rest read-only; NOT BOUNDED: memory, processes, CPUs (the kernel gives" in said, said
     assert "at most 8 MiB in /tmp" in said, said
     assert "refused 28" in filled, filled
+
+
+CPU_QUOTA = """
+import glob
+paths = {line.strip().split(":", 2)[2] for line in open("/proc/self/cgroup")}
+found = []
+for path in ("", *paths):  # a container sees its own cgroup's at the top; bubblewrap's box, the host's
+    for name in glob.glob(f"/sys/fs/cgroup/cpu*{path}/cpu.cfs_quota_us") + [f"/sys/fs/cgroup{path}/cpu.max"]:
+        try:
+            found.append(open(name).read().split()[0])
+        except OSError:
+            pass
+print("quota", *found)
+"""
+"""The CPU quota of each cgroup the box's process is in, where cgroup v1 or v2 keeps it."""
+
+
+@pytest.mark.timeout(300)
+async def test_a_boxs_cpus_are_its_cgroups_quota(box: str, tmp_path: Path) -> None:
+    """The box's CPUs are its cgroup's quota (`sandbox_cpus` 0.5: 50 ms of each 100 ms). Fails
+    before: no quota (`-1`, `max`)."""
+    _, said = await _ran(box, tmp_path, CPU_QUOTA, Limits(cpus=0.5))
+    assert "50000" in said.split(), said
