@@ -109,17 +109,23 @@ def engine_said(engine: str, limits: Limits) -> str:
 
 @functools.cache
 def cgroups() -> Cgroups:
-    """Where lfg may make its boxes' cgroups here (found once per lfg): for each controller, lfg's
-    own cgroup in v2 where it is delegated there (enabled for children, and writable), else in its
-    v1 hierarchy where that is writable."""
+    """Where lfg may make its boxes' cgroups here (found once per lfg): for each controller, in v2
+    the nearest of lfg's own cgroup and those around it that enables it for children and is
+    writable (lfg's own holds lfg, so it enables none: the root cgroup for root, a delegated
+    `user@UID.service` for a person, whose `cgroup.procs` moving lfg's starter in takes), else in
+    its v1 hierarchy where lfg's own cgroup is writable."""
     mounts = _mounts()
     own = _own_cgroups()
     parents: dict[str, tuple[int, Path]] = {}
     if "" in own and "" in mounts:
-        parent = _inside(mounts[""], own[""])
-        enabled = _read(parent / "cgroup.subtree_control").split()
-        if os.access(parent, os.W_OK):
-            parents |= {controller: (2, parent) for controller in CONTROLLERS if controller in enabled}
+        top = mounts[""][0]
+        folder = _inside(mounts[""], own[""])
+        for parent in (folder, *(above for above in folder.parents if above.is_relative_to(top))):
+            enabled = _read(parent / "cgroup.subtree_control").split()
+            if os.access(parent, os.W_OK) and os.access(parent / "cgroup.procs", os.W_OK):
+                for controller in CONTROLLERS:
+                    if controller in enabled:
+                        parents.setdefault(controller, (2, parent))
     for controller in CONTROLLERS:
         if controller in parents or controller not in mounts or controller not in own:
             continue
