@@ -43,11 +43,15 @@ class Limits:
     cpus: float = DEFAULT_CPUS
     tmp_mb: int = DEFAULT_TMP_MB
 
-    def said(self) -> str:
-        return (
-            f"at most {self.memory_mb} MiB of memory, {self.processes} processes, "
-            f"{self.cpus:g} CPUs and {self.tmp_mb} MiB in /tmp"
-        )
+    def said(self, only: tuple[str, ...] = CONTROLLERS) -> str:
+        """These bounds in words: those of the controllers `only`, and `/tmp`'s."""
+        words = {
+            "memory": f"{self.memory_mb} MiB of memory",
+            "pids": f"{self.processes} processes",
+            "cpu": f"{self.cpus:g} CPUs",
+        }
+        kept = [words[controller] for controller in CONTROLLERS if controller in only]
+        return f"at most {', '.join(kept)}{' and ' if kept else ''}{self.tmp_mb} MiB in /tmp"
 
     def settings(self, version: int, controller: str) -> list[tuple[str, str]]:
         """The files (and what is written to each, in order) that bound `controller` in a cgroup of
@@ -90,7 +94,7 @@ class Cgroups:
         return (
             f"NOT BOUNDED: {unbounded} (the kernel gives lfg no cgroup it may make here: run lfg as root, "
             f'or in a cgroup v2 delegated to you, or use sandbox = "docker" or "podman"); '
-            f"at most {limits.tmp_mb} MiB in /tmp"
+            f"{limits.said(tuple(self.parents))}"
         )
 
 
@@ -103,7 +107,7 @@ ROOTLESS_V1 = (
 def engine_said(engine: str, limits: Limits) -> str:
     """A container box's bounds in one line: none but `/tmp`'s where rootless podman cannot set them."""
     if engine == "podman" and os.geteuid() != 0 and not Path("/sys/fs/cgroup/cgroup.controllers").exists():
-        return f"{ROOTLESS_V1}at most {limits.tmp_mb} MiB in /tmp"
+        return f"{ROOTLESS_V1}{limits.said(())}"
     return limits.said()
 
 
