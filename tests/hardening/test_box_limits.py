@@ -74,6 +74,7 @@ async def _start(kind: str, folder: Path, script: str, limits: Limits = SMALL) -
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
         start_new_session=True,
+        cwd=folder,  # podman has left an empty file `oom` where its client ran, a box killed at its memory
     )
 
 
