@@ -259,6 +259,12 @@ FIELD_HELP = {
     'lfg\'s own files and other projects, `"hidden"` all but its toolchains, `"readable"` nothing '
     "(see [Running unattended](../guides/unattended.md#your-home-inside-the-sandbox))",
     "ticket.sandbox_readable": "folders the sandbox still reads where `sandbox_home` hides them",
+    "ticket.sandbox_memory_mb": "the most memory its box may use, its `/tmp` among it (default: half of "
+    "this machine's, at most 8192); past it the kernel kills a process inside "
+    "(see [Running unattended](../guides/unattended.md#how-much-a-box-may-use))",
+    "ticket.sandbox_processes": "the most processes and threads its box may run at once (default 4096)",
+    "ticket.sandbox_cpus": "the CPUs its box may use, a fraction allowed (default: every core but one)",
+    "ticket.sandbox_tmp_mb": "the size of its box's private `/tmp`, kept in memory (default 1024)",
     "ticket.setup": "a shell command run once in a new worktree before the work, as `run_command` runs "
     "(see [Running unattended](../guides/unattended.md))",
     "ticket.max_cost_usd": "the attempt fails (`budget`) once it has cost this much",

@@ -227,6 +227,10 @@ def ticket_from_row(record: TicketRecord) -> Ticket:
         lead_max_added=DEFAULT_LEAD_MAX_ADDED if row.lead_max_added is None else row.lead_max_added,
         lead_max_per_minute=row.lead_max_per_minute or DEFAULT_LEAD_MAX_PER_MINUTE,
         lead_budget_usd=row.lead_budget_usd,
+        sandbox_memory_mb=row.sandbox_memory_mb,
+        sandbox_processes=row.sandbox_processes,
+        sandbox_cpus=row.sandbox_cpus,
+        sandbox_tmp_mb=row.sandbox_tmp_mb,
     )
 
 
@@ -235,7 +239,8 @@ def withheld(ticket: Ticket) -> Ticket:
     asking, the environment's variables, writing into `.git`, MCP servers (a program to start, a URL
     given the values of variables), folders beside the workdir its coding agent may work in, a
     tournament's `check` and a worktree's `setup` (commands lfg runs without asking), what a sandbox
-    let it read of the home (it hides the home's secrets again), and leading (lfg's MCP server in its
+    let it read of the home (it hides the home's secrets again), what its box may use beyond this
+    machine's defaults (its bounds are the defaults again), and leading (lfg's MCP server in its
     session: tickets it would add). Its limits and isolation stay."""
     return dataclasses.replace(
         ticket,
@@ -249,6 +254,10 @@ def withheld(ticket: Ticket) -> Ticket:
         setup=None,
         sandbox_home="hidden" if ticket.sandbox_home == "hidden" else "no-secrets",
         sandbox_readable=(),
+        sandbox_memory_mb=None,
+        sandbox_processes=None,
+        sandbox_cpus=None,
+        sandbox_tmp_mb=None,
         lead=False,
     )
 

@@ -193,6 +193,10 @@ def ticket_row(ticket: Ticket) -> TicketRow:
         lead_max_added=ticket.lead_max_added,
         lead_max_per_minute=ticket.lead_max_per_minute,
         lead_budget_usd=ticket.lead_budget_usd,
+        sandbox_memory_mb=ticket.sandbox_memory_mb,
+        sandbox_processes=ticket.sandbox_processes,
+        sandbox_cpus=ticket.sandbox_cpus,
+        sandbox_tmp_mb=ticket.sandbox_tmp_mb,
     )
 
 

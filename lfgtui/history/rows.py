@@ -230,6 +230,11 @@ class TicketRow(Row):
     lead_max_per_minute: int | None = None
     lead_budget_usd: float | None = None
     """A lead's rate and budget, from migration 34 (None: the default rate, no budget)."""
+    sandbox_memory_mb: int | None = None
+    sandbox_processes: int | None = None
+    sandbox_cpus: float | None = None
+    sandbox_tmp_mb: int | None = None
+    """Its box's bounds, from migration 36 (None: the default of the machine it runs on)."""
 
 
 @dataclass(frozen=True)

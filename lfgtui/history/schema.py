@@ -608,8 +608,17 @@ ALTER TABLE tickets ADD COLUMN lead_budget_usd REAL;
 resume` holds a lead to them again. A row recorded before says NULL: the default rate, no budget, as
 then."""
 
+V36 = """
+ALTER TABLE tickets ADD COLUMN sandbox_memory_mb INTEGER;
+ALTER TABLE tickets ADD COLUMN sandbox_processes INTEGER;
+ALTER TABLE tickets ADD COLUMN sandbox_cpus REAL;
+ALTER TABLE tickets ADD COLUMN sandbox_tmp_mb INTEGER;
+"""
+"""A ticket's box's bounds (tools/box_limits.py), so `lfg resume` bounds its box the same. A row
+recorded before says NULL: the machine's defaults, the bounds every box has now."""
+
 MIGRATIONS: tuple[str, ...] = (
     V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14, V15, V16, V17, V18, V19, V20, V21, V22,
-    V23, V24, V25, V26, V27, V28, V29, V30, V31, V32, V33, V34, V35,
+    V23, V24, V25, V26, V27, V28, V29, V30, V31, V32, V33, V34, V35, V36,
 )  # fmt: skip
 """Migration N (1-based) brings a file from `user_version` N-1 to N."""

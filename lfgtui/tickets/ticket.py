@@ -78,6 +78,11 @@ class Ticket:
     """What its sandbox shows of the person's home (tools/sandbox_home.py's `HOMES`)."""
     sandbox_readable: tuple[Path, ...] = ()
     """Folders its sandbox still reads where `sandbox_home` hides them."""
+    sandbox_memory_mb: int | None = None
+    """Its box's bounds (tools/box_limits.py): memory, processes, CPUs and `/tmp`; None, the default."""
+    sandbox_processes: int | None = None
+    sandbox_cpus: float | None = None
+    sandbox_tmp_mb: int | None = None
     max_cost_usd: float | None = None
     group: str | None = None
     """For one model of a fanned-out ticket (`models = [...]`): the id written in the file."""

@@ -43,6 +43,7 @@ import lfgtui
 from lfgtui.inert import inert
 from lfgtui.tickets.ticket import Ticket
 from lfgtui.tools import box_init, container_client
+from lfgtui.tools.box_limits import Limits, engine_said
 from lfgtui.tools.sandbox import PRIVATE_TMP, Sandbox, engine_stores
 from lfgtui.tools.sandbox_sockets import unix_sockets
 from lfgtui.tools.scripts import stdlib_script
@@ -109,6 +110,7 @@ class ContainerBox(Sandbox):
             *(["--runtime", "runc"] if self.engine == "podman" and shutil.which("runc") else []),
             "run",
             *_limits(self.engine),
+            *_bounds(self.limits),
             *("--rm", "-i", "--pull", "never", "--name", name),  # never an image from a registry
             *(("--init",) if self.tethered else ()),  # an agent's first process is lfg's (box_init.py)
             *(
@@ -185,7 +187,8 @@ class ContainerBox(Sandbox):
             for path in ordered
             if kinds[path] != "hidden" or (outer := around[path]) is None or kinds[outer] != "hidden"
         ]
-        args = [] if PRIVATE_TMP in kinds else ["--tmpfs", f"{PRIVATE_TMP}:rw,exec,mode=1777"]
+        tmp = f"{PRIVATE_TMP}:rw,exec,mode=1777,size={self.limits.tmp_mb}m"
+        args = [] if PRIVATE_TMP in kinds else ["--tmpfs", tmp]
         for path in kept:
             if kinds[path] != "hidden":
                 args += _bind(sources.get(path, path), path, kinds[path], stores)
@@ -212,7 +215,7 @@ class ContainerBox(Sandbox):
             f"sandbox {self.engine}: writes only in {folders} (and a private /tmp and its own "
             "throwaway root); /usr and the "
             f"ticket's toolchains read-only, the rest of the disk unseen; {home}; every capability "
-            f"dropped, as uid {os.getuid()}; {network}; {KILLED}"
+            f"dropped, as uid {os.getuid()}; {network}; {engine_said(self.engine, self.limits)}; {KILLED}"
         )
 
 
@@ -320,14 +323,24 @@ def _program(engine: str) -> str:
     return shutil.which(engine) or engine
 
 
+def _bounds(limits: Limits) -> list[str]:
+    """The box's bounds (tools/box_limits.py), kept in the container's cgroup: its memory, with no
+    swap beyond it (a tmpfs's pages are charged to it too), processes (docker sets none: a fork bomb
+    inside, root's, whom no process limit holds, took every pid of the host) and CPUs."""
+    memory = f"{limits.memory_mb}m"
+    return [
+        *("--memory", memory, "--memory-swap", memory),
+        *("--pids-limit", str(limits.processes)),
+        *("--cpus", f"{limits.cpus:g}"),
+    ]
+
+
 def _limits(engine: str) -> list[str]:
     """podman's file and process limits (its defaults ask more than root may here): the open files
     lfg may have, and `NPROC` processes (the most its runtime could set here; threads count). Its
-    runtime is runc where that is installed: crun refuses these machines' hybrid cgroups. docker's:
-    `NPROC` processes in the container's cgroup (it sets none: a fork bomb inside, root's, whom no
-    process limit holds, took every pid of the host; podman's own default holds its boxes)."""
+    runtime is runc where that is installed: crun refuses these machines' hybrid cgroups."""
     if engine != "podman":
-        return ["--pids-limit", str(NPROC)]
+        return []
     files = resource.getrlimit(resource.RLIMIT_NOFILE)
     processes = [
         NPROC if limit == resource.RLIM_INFINITY else min(limit, NPROC)
@@ -580,6 +593,7 @@ def described(engine: str) -> str:
         "image, writing only in its worktree, its git folder, its additional_directories and the agent's own "
         "state (a private /tmp); /usr, the toolchains it runs and your home read-only, the rest of the disk "
         "unseen; your home's keys, tokens and lfg's own files hidden; every capability dropped, no new "
-        "privileges, as your uid; network the host's, its loopback and abstract sockets too "
+        f"privileges, as your uid; {engine_said(engine, Limits())} by default; network the host's, its "
+        "loopback and abstract sockets too "
         "(sandbox_network = false: none; a coding agent needs it for its provider)"
     )

@@ -19,7 +19,8 @@ starts inside (Codex's) can start. The Unix sockets bound outside are covered
 (tools/sandbox_scope.py). The network is on unless `network` is off (`sandbox_network = false`:
 a network namespace of its own, and the runtime folders hidden whole). A ticket that asked for a
 sandbox never runs without one: where bubblewrap cannot run (not installed, no user namespaces),
-the ticket fails saying so (`unavailable`).
+the ticket fails saying so (`unavailable`). Its memory, processes and CPUs are bounded in a cgroup
+lfg makes for it where the kernel lets it (tools/box_limits.py), its `/tmp` by the tmpfs's size.
 """
 
 from __future__ import annotations
@@ -33,12 +34,13 @@ import shutil
 import stat
 import subprocess
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from lfgtui.folders import kept_from_sandboxes, private_folder
 from lfgtui.inert import inert
 from lfgtui.tickets.ticket import Ticket
+from lfgtui.tools.box_limits import MIB, Limits, cgroups
 from lfgtui.tools.sandbox_home import existing, home_view, state_copies
 from lfgtui.tools.sandbox_scope import scoped
 from lfgtui.tools.sandbox_sockets import runtime_folders, unix_sockets
@@ -77,6 +79,9 @@ namespace anyway (the uid mapped to itself). A sandbox nested inside holds the o
 locked: it cannot unmount what hides a key nor remount the disk writable."""
 
 
+DEFAULT_LIMITS = Limits()
+
+
 @dataclass(frozen=True, slots=True)
 class Sandbox:
     """Where a ticket's processes may write: its folders; everything else read-only."""
@@ -100,6 +105,9 @@ class Sandbox:
     bound: tuple[tuple[Path, Path], ...] = ()
     """The agent's own state: each of the ticket's copies (first) bound writable over the person's
     path (second), so what the agent writes there stays the ticket's (run/agents/agent_state.py)."""
+    limits: Limits = DEFAULT_LIMITS
+    """How much it may use (tools/box_limits.py): bubblewrap's box in a cgroup of its own where the
+    kernel lets lfg make one; a container's by its engine."""
 
     def wrap(self, argv: Sequence[str], cwd: Path) -> list[str]:
         """`argv` as it runs inside the sandbox, in `cwd`: bubblewrap started by
@@ -118,8 +126,9 @@ class Sandbox:
         ]
         if not self.network:
             args.append("--unshare-net")
-        start = [*stdlib_script(START), "scoped" if scoped() else "unscoped"]
-        return [*start, json.dumps(sockets), *args, "--chdir", str(cwd), "--", *argv]
+        start = [*stdlib_script(START), "scoped" if scoped() else "unscoped", json.dumps(sockets)]
+        start.append(json.dumps(asdict(self.limits)))
+        return [*start, *args, "--chdir", str(cwd), "--", *argv]
 
     def with_door(self, socket: Path, token_file: Path) -> Sandbox:
         """This box, showing a lead its way to its run (remote/leads.py): the socket to connect
@@ -135,6 +144,8 @@ class Sandbox:
         hides = self._hides()
         for path in dict.fromkeys(hides):
             hide = ["--tmpfs", str(path)] if path.is_dir() else ["--ro-bind", "/dev/null", str(path)]
+            if path == PRIVATE_TMP:  # in memory: bounded (the hidden folders' by the box's memory)
+                hide = ["--size", str(self.limits.tmp_mb * MIB), *hide]
             mounts.append((len(path.parts), 0, hide))
         kinds = (
             (1, "--ro-bind", self.readable),
@@ -173,7 +184,8 @@ class Sandbox:
             "hidden": "your home hidden but its toolchains",
         }.get(self.home, "your home readable")
         writes = f"writes only in {folders} and {TMP_SAID}; the rest read-only"
-        return f"sandbox bwrap: {writes}; {home}; {NO_ROOT}; {reach(self.network)}"
+        bounds = cgroups().said(self.limits)
+        return f"sandbox bwrap: {writes}; {bounds}; {home}; {NO_ROOT}; {reach(self.network)}"
 
 
 def git_folders(tree: Path) -> tuple[Path | None, Path | None]:
@@ -214,6 +226,18 @@ def sandbox_of(ticket: Ticket, top: Path, home: Path | None = None) -> Sandbox |
         ),
         home=ticket.sandbox_home,
         protected=tuple(dict.fromkeys(protected)),
+        limits=limits_of(ticket),
+    )
+
+
+def limits_of(ticket: Ticket) -> Limits:
+    """The ticket's bounds: its `sandbox_*` fields, each this machine's default where unset."""
+    default = DEFAULT_LIMITS
+    return Limits(
+        memory_mb=ticket.sandbox_memory_mb or default.memory_mb,
+        processes=ticket.sandbox_processes or default.processes,
+        cpus=ticket.sandbox_cpus or default.cpus,
+        tmp_mb=ticket.sandbox_tmp_mb or default.tmp_mb,
     )
 
 
@@ -311,7 +335,8 @@ def described() -> str:
         never = "a ticket that asks for it fails, never runs without it"
         return f'sandbox = "bwrap": not available here ({why}); {never}'
     return (
-        'sandbox = "bwrap": available; a sandboxed ticket\'s commands and agent write only in its worktree, '
+        f'sandbox = "bwrap": available; {cgroups().said(DEFAULT_LIMITS)} by default; '
+        "a sandboxed ticket's commands and agent write only in its worktree, "
         "its git folder, its additional_directories and the ticket's copy of the agent's own settings, and "
         f"{TMP_SAID}; the rest of the disk read-only; your home's keys, tokens, lfg's own files and "
         f'other projects hidden (sandbox_home = "hidden" hides all but its toolchains); {NO_ROOT}; '

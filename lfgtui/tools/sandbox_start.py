@@ -1,5 +1,5 @@
 """Start one bubblewrap box (tools/sandbox.py), run as a script (stdlib only, `python -I -S
-sandbox_start.py SCOPE COVERS BWRAP...`) in place of the boxed command, outside the box.
+sandbox_start.py SCOPE COVERS LIMITS BWRAP...`) in place of the boxed command, outside the box.
 
 SCOPE `scoped`: the box starts in Landlock's scopes (tools/sandbox_scope.py): no-new-privileges first,
 as Landlock asks of an unprivileged process, then the domain, which bubblewrap and the box inherit;
@@ -16,6 +16,12 @@ have gone, up to `TRIES` times; one gone before the first try is not covered at 
 again where one went away as the box started is not covered, as one bound after the box started is
 not (tools/sandbox_sockets.py): each try's covers are only ever fewer, so a socket that keeps coming
 and going cannot keep the box from starting.
+
+LIMITS: the box's bounds (tools/box_limits.py's `Limits`, as JSON), kept in a cgroup made for it
+(`lfg-box-PID`) under each parent the kernel lets this process make one in (`cgroups`, found by
+the process that makes it), joined before bubblewrap starts, so the box and all it starts are held;
+where one it may make fails, it fails rather than start the box unbounded. Once the box has ended
+this process leaves them and removes them.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import os
 import stat
 import struct
 import sys
+import time
 
 TRIES = 5
 """How often a box whose covered sockets go away as it starts is started; the last one's failure is
@@ -42,6 +49,62 @@ def scope() -> None:
     ruleset = libc.syscall(444, attr, len(attr), 0)
     if ruleset < 0 or libc.prctl(38, 1, 0, 0, 0) or libc.syscall(446, ruleset, 0):
         sys.exit(f"lfg: Landlock would not scope the sandbox: {os.strerror(ctypes.get_errno())}")
+
+
+REMOVE_TRIES = 100
+"""How often an ended box's cgroup is removed while its last processes are still being reaped."""
+
+
+def bounded(plan: list[tuple[str, list[tuple[str, str]]]]) -> list[str]:
+    """Make and join a cgroup under each parent of `plan`, writing its files (a name starting with
+    `?` only where the cgroup has it): the cgroups joined."""
+    made: list[str] = []
+    try:
+        for parent, files in plan:
+            swept(parent)
+            child = os.path.join(parent, f"lfg-box-{os.getpid()}")
+            os.mkdir(child)
+            made.append(child)
+            for name, value in files:
+                path = os.path.join(child, name.lstrip("?"))
+                if not name.startswith("?") or os.path.exists(path):
+                    with open(path, "w") as file:
+                        file.write(value)
+            with open(os.path.join(child, "cgroup.procs"), "w") as file:
+                file.write(str(os.getpid()))
+    except OSError as exc:
+        unbound(made)
+        sys.exit(f"lfg: could not bound the box in a cgroup: {exc}")
+    return made
+
+
+def swept(parent: str) -> None:
+    """Remove the cgroups a box's starter left when it was killed (`lfg-box-PID`, its PID gone)."""
+    for name in os.listdir(parent):
+        pid = name.removeprefix("lfg-box-")
+        if name.startswith("lfg-box-") and pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+            try:
+                os.rmdir(os.path.join(parent, name))
+            except OSError:
+                continue
+
+
+def unbound(made: list[str]) -> None:
+    """Leave each cgroup for its parent and remove it, once the processes left in it are gone."""
+    for child in made:
+        try:
+            with open(os.path.join(os.path.dirname(child), "cgroup.procs"), "w") as file:
+                file.write(str(os.getpid()))
+        except OSError:
+            continue
+        for _ in range(REMOVE_TRIES):
+            try:
+                os.rmdir(child)
+                break
+            except FileNotFoundError:
+                break
+            except OSError:
+                time.sleep(0.01)
 
 
 def is_socket(path: str) -> bool:
@@ -94,12 +157,14 @@ def same(path: str, found: list[int]) -> bool:
 
 def main() -> None:
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # -I puts no folder on the path
-    from supervisor import exit_like  # a sibling script's, stdlib only
+    from box_limits import Limits, cgroups  # siblings, stdlib only
+    from supervisor import exit_like
 
     if sys.argv[1] == "scoped":
         scope()
     covers: dict[str, list[int]] = json.loads(sys.argv[2])
-    argv = sys.argv[3:]
+    made = bounded(cgroups().plan(Limits(**json.loads(sys.argv[3]))))
+    argv = sys.argv[4:]
     gone = {path for path in covers if not is_socket(path)}
     for _ in range(TRIES):
         status, ran = started(without(argv, gone))
@@ -108,6 +173,7 @@ def main() -> None:
             break
         gone |= changed
         print("lfg: a covered Unix socket went away as the box started: started again", file=sys.stderr)
+    unbound(made)
     exit_like(status)
 
 

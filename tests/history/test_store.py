@@ -64,6 +64,7 @@ from tests.support.recording import (
     as_schema_32,
     as_schema_33,
     as_schema_34,
+    as_schema_35,
     older_lfg_recording,
     record,
     sample_attempt,
@@ -200,12 +201,13 @@ def columns(conn: sqlite3.Connection) -> dict[str, list[tuple[object, ...]]]:
         (as_schema_32, 32),
         (as_schema_33, 33),
         (as_schema_34, 34),
+        (as_schema_35, 35),
     ],
 )
 def test_undoing_migrations_gives_the_tables_of_the_older_schema(
     undo: Callable[[sqlite3.Connection], None], version: int
 ) -> None:
-    """What the migration tests start from is the shape schemas 2 to 34 really had."""
+    """What the migration tests start from is the shape schemas 2 to 35 really had."""
     undone, older = sqlite3.connect(":memory:"), sqlite3.connect(":memory:")
     for migration in MIGRATIONS:
         undone.executescript(migration)

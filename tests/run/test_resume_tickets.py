@@ -27,11 +27,14 @@ from lfgtui.run.approvals import Approvals
 from lfgtui.run.seeds import earlier_of_each
 from lfgtui.sim.server import SimServer
 from lfgtui.tickets.ticket import DEFAULT_MAX_OUTPUT_CHARS, Ticket
+from lfgtui.tools.box_limits import Limits
+from lfgtui.tools.sandbox import limits_of
 from tests.support.git import git, repository
 from tests.support.recording import (
     ADDED_IN_V4,
     ADDED_IN_V5,
     as_schema_3,
+    as_schema_35,
     load_recorded,
     record,
     record_tickets,
@@ -65,6 +68,10 @@ EVERY_FIELD: dict[str, Any] = {
     "sandbox_network": False,
     "sandbox_home": "readable",
     "sandbox_readable": (Path("/srv/shared/keys-for-tests"),),
+    "sandbox_memory_mb": 3000,
+    "sandbox_processes": 300,
+    "sandbox_cpus": 1.5,
+    "sandbox_tmp_mb": 200,
     "max_cost_usd": 0.05,
     "group": "fix",
     "mode": "plan",
@@ -125,6 +132,18 @@ def recorded_full(tmp_path: Path) -> tuple[Path, str]:
     return db, recorder.run_id
 
 
+def test_a_resumed_ticket_keeps_its_boxs_bounds_and_an_older_one_gets_the_defaults(tmp_path: Path) -> None:
+    """Recorded (migration 36), a ticket's bounds come back; a file of schema 35 kept none: migrated,
+    its box takes this machine's defaults (`sandbox_of`'s `limits_of`)."""
+    db, run_id = recorded_full(tmp_path)
+    (ticket,) = load_recorded(db, run_id).as_tickets
+    assert limits_of(ticket) == Limits(memory_mb=3000, processes=300, cpus=1.5, tmp_mb=200)
+    with sqlite3.connect(db) as conn:
+        as_schema_35(conn)
+    (older,) = load_recorded(db, run_id).as_tickets
+    assert limits_of(older) == Limits()
+
+
 def test_a_ticket_an_older_lfg_recorded_runs_with_the_defaults_and_says_so(tmp_path: Path) -> None:
     """A file of schema 3 kept few of a ticket's fields: migrated, its ticket still works in a worktree
     (its attempts say it did), grants nothing, and resuming says what was not kept."""
@@ -169,7 +188,11 @@ def test_an_imported_run_keeps_every_field_but_grants_nothing_here(tmp_path: Pat
         or ticket.additional_directories
         or ticket.check
         or ticket.sandbox_readable
-    )
+        or ticket.sandbox_memory_mb
+        or ticket.sandbox_processes
+        or ticket.sandbox_cpus
+        or ticket.sandbox_tmp_mb
+    ), "an imported box's bounds are this machine's defaults"
     assert ticket.sandbox_home == "no-secrets", "an imported sandbox hides the home's secrets again"
     notice = recorded.notice()
     granted = (

@@ -364,10 +364,22 @@ ADDED_IN_V30 = ["subagent_texts"]
 
 
 ADDED_IN_V35 = [("tickets", "lead_max_per_minute"), ("tickets", "lead_budget_usd")]
+ADDED_IN_V36 = [
+    ("tickets", column)
+    for column in ("sandbox_memory_mb", "sandbox_processes", "sandbox_cpus", "sandbox_tmp_mb")
+]
+
+
+def as_schema_35(conn: sqlite3.Connection) -> None:
+    """Make a file of this schema what an lfg of schema 35 wrote: no box's bounds (`V36`)."""
+    for table, column in ADDED_IN_V36:
+        conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    conn.execute("PRAGMA user_version = 35")
 
 
 def as_schema_34(conn: sqlite3.Connection) -> None:
     """Make a file of this schema what an lfg of schema 34 wrote: no lead's rate or budget (`V35`)."""
+    as_schema_35(conn)
     for table, column in ADDED_IN_V35:
         conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
     conn.execute("PRAGMA user_version = 34")
