@@ -7,7 +7,8 @@ ACLs let only worker NAME's user write) as an `AskEntry`: the request as `POST /
 it, the lead's id, the work entry whose attempt asks, and a reply token. Which worker asks is the
 stream's, proven by the broker, never what an entry says.
 
-The coordinator (`LeadAsks`) reads the asks streams of the workers on the broker and asks its run
+The coordinator (`LeadAsks`) reads the asks streams of the workers that ran the run's leads (on the
+broker or gone: `LeadAsks._askers`; never every name on the broker, which any worker may add) and asks its run
 (`Run.ask`, as the lead, `Lead`) only what the lead's running attempt asks from the worker that holds
 it: the ticket is a lead of the run, the entry is the work entry its running attempt waits for, and
 the broker gives that entry to the worker whose stream asks (its consumer group's pending entry; the
@@ -63,6 +64,9 @@ POLL_S = 1.0
 """Each wait on the broker, within the connection's read timeout."""
 BLOCK_MS = 2_000
 T = TypeVar("T")
+MAX_ASKERS = 64
+"""The most workers' asks streams a coordinator reads besides the running leads' holders: the `ran`
+hash they are named in is any worker's to write."""
 WHAT_CHARS = 300
 """How much of a lost ask's request its words quote."""
 
@@ -87,13 +91,16 @@ ANSWER = (
     + """
 redis.call('HSET', KEYS[1], ARGV[1], 'done')
 redis.call('EXPIRE', KEYS[1], ARGV[2])
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'reply', ARGV[4], 'data', ARGV[5])
-redis.call('EXPIRE', KEYS[2], ARGV[2])
+if ARGV[4] ~= '' then
+    redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'reply', ARGV[4], 'data', ARGV[5])
+    redis.call('EXPIRE', KEYS[2], ARGV[2])
+end
 return 1
 """
 )
 """KEYS: the run's `asked` hash, its answers stream, its generation; ARGV: the ask's field, the
-lifetime in s, the answers kept, the reply token, the answer, the coordinator's generation."""
+lifetime in s, the answers kept, the reply token ('': an entry that is no ask, marked done with no
+answer), the answer, the coordinator's generation."""
 
 
 @dataclass(frozen=True)
@@ -235,8 +242,9 @@ class LeadAsks:
         failures = 0
         while True:
             try:
-                names = [w.name for w in await self.dispatch.workers() if worker_name(w.name)]
-                workers = {self.layout.asks(name, self.run.run_id).encode(): name for name in names}
+                workers = {
+                    self.layout.asks(name, self.run.run_id).encode(): name for name in await self._askers()
+                }
                 streams = {key: self.lasts.get(name, "0-0") for key, name in workers.items()}
                 reply = await self.redis.xread(streams, count=100, block=BLOCK_MS) if streams else None
             except Exception as exc:
@@ -257,13 +265,38 @@ class LeadAsks:
                     self.lasts[worker] = entry_id.decode()
                     await self._read(worker, self.lasts[worker], fields)
 
+    async def _askers(self) -> list[str]:
+        """The workers whose asks streams are read: each that the run's `ran` hash says took an attempt
+        of one of its leads (one gone from the broker too: its asks are answered, once), those read
+        before, and the one the broker gives each running lead's work entry to. Not the workers on the
+        broker: any worker may add names there, and every stream read costs each loop; so do names
+        any worker may write in `ran`, hence at most `MAX_ASKERS`, the broker's holder always in."""
+        leads = [state for state in self.run.states.values() if state.written.lead]
+        if not leads:
+            return []
+        fields = [ran_field(s.ticket.id, attempt) for s in leads for attempt in range(1, s.attempt + 2)]
+        named = await self.redis.hmget(self.layout.ran(self.run.run_id), fields)
+        holders = []
+        for state in leads:
+            work = self.dispatch.work_of(state.ticket.id)
+            if state.running and work is not None:
+                holders.append(await self._holder(state.ticket.id, work, state.attempt))
+        askers = [name for name in holders if name is not None and worker_name(name)]
+        for raw in named:
+            name = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else ""
+            if worker_name(name) and name not in self.lasts and len(self.lasts) < MAX_ASKERS:
+                self.lasts[name] = "0-0"
+        return list(dict.fromkeys([*askers, *self.lasts]))
+
     async def _read(self, worker: str, entry_id: str, fields: dict[bytes, bytes]) -> None:
         """Check one ask of `worker` and decide it, in the order the asks came (a lead's two adds are
         added in the order it asked)."""
         try:
             ask = AskEntry.read(fields)
         except WorkError as exc:
-            self.said(f"refused ask {entry_id} of worker {worker!r:.60}, not valid: {exc}")
+            if await self._taken(f"{worker}/{entry_id}") != b"done":  # said once, by one coordinator
+                self.said(f"refused ask {entry_id} of worker {worker!r:.60}, not valid: {exc}")
+                await self._mark_done(f"{worker}/{entry_id}")
             return
         await self._decide(worker, entry_id, ask)
 
@@ -275,8 +308,7 @@ class LeadAsks:
             self.waiting.append((worker, entry_id, ask))
             return
         asked = f"{worker}/{entry_id}"
-        keys, args = [self.layout.asked(self.run.run_id)], [asked, self._lifetime, self.mark]
-        taken = await self._broker(lambda: self.dispatch.fence.call(self._take, keys, args))
+        taken = await self._taken(asked)
         if taken != b"new" and not taken.startswith(b"taken "):
             return  # answered
         if taken != b"new":
@@ -298,6 +330,11 @@ class LeadAsks:
         else:
             await self._write(asked, ask, told)
 
+    async def _taken(self, asked: str) -> bytes:
+        """Take the ask of field `asked` (`TAKE`): `new`, or what a coordinator before made of it."""
+        keys, args = [self.layout.asked(self.run.run_id)], [asked, self._lifetime, self.mark]
+        return await self._broker(lambda: self.dispatch.fence.call(self._take, keys, args))
+
     def _not_started(self, lead: str) -> bool:
         """Whether `lead` is a lead of the run that has not ended and whose attempt waits for no work
         entry yet (a resumed run adopts its attempt as it starts)."""
@@ -317,6 +354,12 @@ class LeadAsks:
         """The answer, on the answers stream by the ask's reply token, in the step that marks it done."""
         keys = [self.layout.asked(self.run.run_id), self.layout.answers(self.run.run_id)]
         args = [asked, self._lifetime, ASKS_KEPT, ask.reply, answer_of(told)]
+        await self._broker(lambda: self.dispatch.fence.call(self._answer, keys, args))
+
+    async def _mark_done(self, asked: str) -> None:
+        """An entry that is no ask marked done, answered to no one (it has no reply token to trust)."""
+        keys = [self.layout.asked(self.run.run_id), self.layout.answers(self.run.run_id)]
+        args = [asked, self._lifetime, ASKS_KEPT, "", b""]
         await self._broker(lambda: self.dispatch.fence.call(self._answer, keys, args))
 
     async def _broker(self, ask: Callable[[], Awaitable[T]]) -> T:
