@@ -39,6 +39,7 @@ from tests.support.fleet import (
     documented_rules,
     ends,
     eventually,
+    holds,
     ran_on,
     until,
 )
@@ -231,6 +232,8 @@ async def test_a_lead_on_a_worker_adds_waits_for_and_reads_its_tickets_and_forge
         nokey = "no permissions to access one of the keys"
         with pytest.raises(redis.exceptions.NoPermissionError, match=nokey):
             w2.xadd(Layout().asks("w1", run_id), forged.fields())  # type: ignore[arg-type]
+        with pytest.raises(redis.exceptions.NoPermissionError, match=nokey):  # the coordinators' proof
+            w2.hset(Layout().holders(run_id), f"w2/{work}", dumps({"lead": "boss", "work": work}))
         boss = "\n".join(
             f"{e['attempt']} {e.get('message') or e.get('outcome')} {e.get('error')}"
             for e in drained.events
@@ -381,9 +384,13 @@ async def test_an_ask_of_a_worker_gone_from_the_broker_is_answered_by_the_coordi
     fleet: Fleet, admin: redis.Redis, tmp_path: Path
 ) -> None:
     """The coordinator killed, then the worker running the lead killed with an ask of the lead on its
-    asks stream that no coordinator read: `lfg resume RUN --broker` reads the asks of the workers the
-    run's records say ran its lead (the `ran` hash), present or not, and answers it, once. Before, it
-    read only the workers on the broker: the ask was never answered nor said lost."""
+    asks stream that no coordinator read, and another worker taking the lead over: `lfg resume RUN
+    --broker` reads the asks of the workers the run's records say ran its lead (the `ran` hash),
+    present or not, and decides that ask as the lead's, once: the coordinator before recorded that
+    the broker gave w1 the lead's entry (the `holders` hash, which only coordinators write), and the
+    ask came while it did. The lead's next attempt, on w2, hears of it: the ticket it added is in its
+    `list_tickets`. Before, the ask was never read (only the workers on the broker were), and once
+    read it was refused: w1 no longer ran the lead."""
     record = tmp_path / "mcp.jsonl"
     config = fleet.config(STEADY + mcp_recording_agent("sim-acp", record, tmp_path / "sessions"))
     fleet.start("w1", config=config)
@@ -392,11 +399,12 @@ async def test_an_ask_of_a_worker_gone_from_the_broker_is_answered_by_the_coordi
     try:
         await until(lambda: any(r["mcpServers"] for r in mcp_requests(record)), 90)
         [run_id] = {m.group(1) for line in drained.err if (m := re.search(r"lfg attach \S+ (\w+)", line))}
+        work = loads(admin.hget(Layout().work_index(run_id), "boss")).get("entry")
+        assert isinstance(work, str)
+        await until(lambda: admin.hget(Layout().holders(run_id), f"w1/{work}") is not None, 30)
         coordinator.send_signal(signal.SIGKILL)
         coordinator.wait(30 * PATIENCE)
         drained.joined()
-        work = loads(admin.hget(Layout().work_index(run_id), "boss")).get("entry")
-        assert isinstance(work, str)
         ask = AskEntry(AddTicket(HELLO, "gone"), "boss", work, new_reply())  # as w1's door puts it
         admin.xadd(Layout().asks("w1", run_id), ask.fields())  # type: ignore[arg-type]
         fleet.workers["w1"].kill()
@@ -408,6 +416,8 @@ async def test_an_ask_of_a_worker_gone_from_the_broker_is_answered_by_the_coordi
             return score is None or float(score) <= seconds  # type: ignore[arg-type]
 
         await until(lapsed, 60)
+        fleet.start("w2", config=config)
+        await until(lambda: holds(admin, "w2", "lfg:work:sim-acp"), 90)
         resumed = picking_up(fleet, run_id, config)
         picked_up = Drained(resumed)
         answer = json.loads(await asyncio.to_thread(answered, admin, run_id, ask))
@@ -419,6 +429,19 @@ async def test_an_ask_of_a_worker_gone_from_the_broker_is_answered_by_the_coordi
             return [t["ticket"]["ticket"] for t in tickets if t.get("lead") == "boss"]
 
         await until(lambda: added() == [answer["added"]], 30)
+        await until(lambda: len([r for r in mcp_requests(record) if r["mcpServers"]]) == 2, 60)
+        [server] = [r["mcpServers"] for r in mcp_requests(record) if r["mcpServers"]][-1]
+        async with mcp_client(server["command"], server["args"], tmp_path / "mcp.err") as client:
+            listed: list[str] = []
+            while answer["added"] not in listed:
+                result = await client.session.call_tool("list_tickets", {})
+                listed = [t["ticket"] for t in json.loads(text(result))["tickets"]]
+                await asyncio.sleep(0.1)
+        # w1 back (or a stale w1 woken) asks after w2 took over: refused. Its stream takes no entry
+        # below its last one, so no id it picks comes before what it held.
+        late = AskEntry(AddTicket(HELLO, "late"), "boss", work, new_reply())
+        refused = json.loads(await asyncio.to_thread(asked, admin, run_id, "w1", late))["refused"]
+        assert refused.startswith("worker 'w1' does not run boss's attempt 2 (worker 'w2' does)"), refused
     finally:
         for process in (coordinator, resumed):
             if process is not None and process.poll() is None:
