@@ -13,6 +13,11 @@ PREFIX:run:RUN:answers      stream: the coordinator's answer to each lead's ask,
 PREFIX:run:RUN:asked        hash: each lead's ask the coordinator took (`WORKER/ENTRY`: `taken`
                             and whose, then `done` in the step that answers it), so that an ask is decided
                             once by whichever coordinator reads it (broker/lead_asks.py)
+PREFIX:run:RUN:holders      hash: each worker the broker gave a lead's work entry to (`WORKER/ENTRY`:
+                            the lead, the entry, and `until` once another held it: the last entry
+                            on its asks stream then),
+                            as coordinators saw it: only they write it, so unlike `ran` it is
+                            proof that a worker ran the lead (broker/lead_asks.py)
 PREFIX:run:RUN:ran          hash: the worker that took each attempt (`ran_field`), so a coding
                             agent's follow-up goes back to the one that has the agent's session
 PREFIX:run:RUN:ended        hash: how each attempt a worker ran to its end ended (`AttemptEnd`,
@@ -110,6 +115,10 @@ class Layout:
     def asked(self, run_id: str) -> str:
         """Which of those asks a coordinator of the run took, and which it answered."""
         return f"{self.prefix}:run:{run_id}:asked"
+
+    def holders(self, run_id: str) -> str:
+        """Which workers the broker gave each lead's work entry to, as coordinators saw it."""
+        return f"{self.prefix}:run:{run_id}:holders"
 
     def ran(self, run_id: str) -> str:
         return f"{self.prefix}:run:{run_id}:ran"

@@ -7,14 +7,17 @@ ACLs let only worker NAME's user write) as an `AskEntry`: the request as `POST /
 it, the lead's id, the work entry whose attempt asks, and a reply token. Which worker asks is the
 stream's, proven by the broker, never what an entry says.
 
-The coordinator (`LeadAsks`) reads the asks streams of the workers on the broker and asks its run
-(`Run.ask`, as the lead, `Lead`) only what the lead's running attempt asks from the worker that holds
-it: the ticket is a lead of the run, the entry is the work entry its running attempt waits for, and
-the broker gives that entry to the worker whose stream asks (its consumer group's pending entry; the
-run's `ran` hash only where the broker lost that). Anything else is refused in words, to the asker
-and on the coordinator's stderr. The run decides the rest as it decides a local lead's asks: what a
-lead may ask at all and of which tickets (run/decisions.py `forbidden`), its caps, pace and budget,
-the person's defaults for what it adds, its idempotency keys.
+The coordinator (`LeadAsks`) reads the asks streams of the workers that ran the run's leads (on
+the broker or gone: `LeadAsks._askers`; never every name on the broker, which any worker may add)
+and asks its run (`Run.ask`, as the lead, `Lead`) only what the lead's running attempt asks from the
+worker that holds it: the ticket is a lead of the run, the entry is the work entry its running
+attempt waits for, and the broker gives that entry to the worker whose stream asks (its consumer
+group's pending entry; the run's `ran` hash only where the broker lost that), or gave it before and
+the ask came while it did (its attempt died or was taken over first: `LeadAsks._record`), carried to
+the attempt that runs now. Anything else is refused in words, to the asker and on the coordinator's
+stderr. The run decides the rest as it decides a local lead's asks: what a lead may ask at all and
+of which tickets (run/decisions.py `forbidden`), its caps, pace and budget, the person's defaults for
+what it adds, its idempotency keys.
 
 Each ask is decided once, by whichever coordinator reads it: the coordinator takes it in the run's
 `asked` hash before asking its run, and answers it on the run's answers stream (`Layout.answers`, by
@@ -63,6 +66,9 @@ POLL_S = 1.0
 """Each wait on the broker, within the connection's read timeout."""
 BLOCK_MS = 2_000
 T = TypeVar("T")
+MAX_ASKERS = 64
+"""The most workers' asks streams a coordinator reads besides the running leads' holders: the `ran`
+hash they are named in is any worker's to write."""
 WHAT_CHARS = 300
 """How much of a lost ask's request its words quote."""
 
@@ -87,13 +93,30 @@ ANSWER = (
     + """
 redis.call('HSET', KEYS[1], ARGV[1], 'done')
 redis.call('EXPIRE', KEYS[1], ARGV[2])
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'reply', ARGV[4], 'data', ARGV[5])
-redis.call('EXPIRE', KEYS[2], ARGV[2])
+if ARGV[4] ~= '' then
+    redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'reply', ARGV[4], 'data', ARGV[5])
+    redis.call('EXPIRE', KEYS[2], ARGV[2])
+end
 return 1
 """
 )
 """KEYS: the run's `asked` hash, its answers stream, its generation; ARGV: the ask's field, the
-lifetime in s, the answers kept, the reply token, the answer, the coordinator's generation."""
+lifetime in s, the answers kept, the reply token ('': an entry that is no ask, marked done with no
+answer), the answer, the coordinator's generation."""
+HOLD = (
+    FENCE
+    + """
+redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
+for i = 4, #ARGV - 2, 2 do
+    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+end
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return 1
+"""
+)
+"""KEYS: the run's `holders` hash, its generation; ARGV: the field of the worker the broker gives a
+lead's work entry to now (`WORKER/ENTRY`) and its record, the hash's lifetime in s, then each field
+and record of a worker that held it before, closed (`until`), then the coordinator's generation."""
 
 
 @dataclass(frozen=True)
@@ -221,10 +244,13 @@ class LeadAsks:
 
     mark: str = field(default_factory=lambda: f"taken {secrets.token_hex(8)}")
     """What this coordinator writes of an ask it took."""
+    recorded: dict[str, str] = field(default_factory=dict)
+    """The holder of each running lead's entry this coordinator recorded (`HOLD`), by lead."""
 
     def __post_init__(self) -> None:
         self._take = self.redis.register_script(TAKE)
         self._answer = self.redis.register_script(ANSWER)
+        self._hold = self.redis.register_script(HOLD)
 
     @property
     def layout(self) -> Layout:
@@ -235,8 +261,9 @@ class LeadAsks:
         failures = 0
         while True:
             try:
-                names = [w.name for w in await self.dispatch.workers() if worker_name(w.name)]
-                workers = {self.layout.asks(name, self.run.run_id).encode(): name for name in names}
+                workers = {
+                    self.layout.asks(name, self.run.run_id).encode(): name for name in await self._askers()
+                }
                 streams = {key: self.lasts.get(name, "0-0") for key, name in workers.items()}
                 reply = await self.redis.xread(streams, count=100, block=BLOCK_MS) if streams else None
             except Exception as exc:
@@ -257,13 +284,41 @@ class LeadAsks:
                     self.lasts[worker] = entry_id.decode()
                     await self._read(worker, self.lasts[worker], fields)
 
+    async def _askers(self) -> list[str]:
+        """The workers whose asks streams are read: each that the run's `ran` hash says took an attempt
+        of one of its leads (one gone from the broker too: its asks are answered, once), those read
+        before, and the one the broker gives each running lead's work entry to. Not the workers on the
+        broker: any worker may add names there, and every stream read costs each loop; so do names
+        any worker may write in `ran`, hence at most `MAX_ASKERS`, the broker's holder always in."""
+        leads = [state for state in self.run.states.values() if state.written.lead]
+        if not leads:
+            return []
+        fields = [ran_field(s.ticket.id, attempt) for s in leads for attempt in range(1, s.attempt + 2)]
+        named = await self.redis.hmget(self.layout.ran(self.run.run_id), fields)
+        holders = []
+        for state in leads:
+            work = self.dispatch.work_of(state.ticket.id)
+            if state.running and work is not None:
+                holder = await self._holder(state.ticket.id, work, state.attempt)
+                holders.append(holder)
+                if holder is not None and self.recorded.get(state.ticket.id) != f"{holder}/{work}":
+                    await self._record(state.ticket.id, work, holder)
+        askers = [name for name in holders if name is not None and worker_name(name)]
+        for raw in named:
+            name = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else ""
+            if worker_name(name) and name not in self.lasts and len(self.lasts) < MAX_ASKERS:
+                self.lasts[name] = "0-0"
+        return list(dict.fromkeys([*askers, *self.lasts]))
+
     async def _read(self, worker: str, entry_id: str, fields: dict[bytes, bytes]) -> None:
         """Check one ask of `worker` and decide it, in the order the asks came (a lead's two adds are
         added in the order it asked)."""
         try:
             ask = AskEntry.read(fields)
         except WorkError as exc:
-            self.said(f"refused ask {entry_id} of worker {worker!r:.60}, not valid: {exc}")
+            if await self._taken(f"{worker}/{entry_id}") != b"done":  # said once, by one coordinator
+                self.said(f"refused ask {entry_id} of worker {worker!r:.60}, not valid: {exc}")
+                await self._mark_done(f"{worker}/{entry_id}")
             return
         await self._decide(worker, entry_id, ask)
 
@@ -275,8 +330,7 @@ class LeadAsks:
             self.waiting.append((worker, entry_id, ask))
             return
         asked = f"{worker}/{entry_id}"
-        keys, args = [self.layout.asked(self.run.run_id)], [asked, self._lifetime, self.mark]
-        taken = await self._broker(lambda: self.dispatch.fence.call(self._take, keys, args))
+        taken = await self._taken(asked)
         if taken != b"new" and not taken.startswith(b"taken "):
             return  # answered
         if taken != b"new":
@@ -287,7 +341,7 @@ class LeadAsks:
             self.said(f"ask {entry_id} of worker {worker!r:.60} as lead {ask.lead!r:.60} was {lost}")
             await self._write(asked, ask, Refusal(lost))
             return
-        refused = await self._broker(lambda: self._asker_problem(worker, ask))
+        refused = await self._broker(lambda: self._asker_problem(worker, entry_id, ask))
         if refused is not None:
             self.said(f"refused ask {entry_id} ({ask.request.kind} as lead {ask.lead!r:.60}): {refused}")
             await self._write(asked, ask, Refusal(refused))
@@ -297,6 +351,11 @@ class LeadAsks:
             self.dispatch.background(self._later(asked, ask, told), f"lead ask {entry_id}")
         else:
             await self._write(asked, ask, told)
+
+    async def _taken(self, asked: str) -> bytes:
+        """Take the ask of field `asked` (`TAKE`): `new`, or what a coordinator before made of it."""
+        keys, args = [self.layout.asked(self.run.run_id)], [asked, self._lifetime, self.mark]
+        return await self._broker(lambda: self.dispatch.fence.call(self._take, keys, args))
 
     def _not_started(self, lead: str) -> bool:
         """Whether `lead` is a lead of the run that has not ended and whose attempt waits for no work
@@ -319,6 +378,30 @@ class LeadAsks:
         args = [asked, self._lifetime, ASKS_KEPT, ask.reply, answer_of(told)]
         await self._broker(lambda: self.dispatch.fence.call(self._answer, keys, args))
 
+    async def _record(self, lead: str, work: str, holder: str) -> None:
+        """Record, where only coordinators write (`Layout.holders`), that the broker gives the lead's
+        work entry to `holder`; each worker recorded holding it before held it `until` the last
+        entry on its asks stream now: its asks up to there were made while it ran the lead (or
+        before a coordinator saw it taken over), and an entry it adds later, even with an id of its
+        choosing, comes after. What proves an ask of an earlier attempt of the lead."""
+        key, held = self.layout.holders(self.run.run_id), f"{holder}/{work}"
+        closing: list[str | bytes] = []
+        for raw, record in (await self.redis.hgetall(key)).items():
+            field, was = raw.decode("utf-8", "replace"), loads(record)
+            if field != held and was.get("lead") == lead and was.get("work") == work and "until" not in was:
+                asks = self.layout.asks(field.rpartition("/")[0], self.run.run_id)
+                last = await self.redis.xrevrange(asks, count=1)
+                closing += [field, dumps(was | {"until": last[0][0].decode() if last else "0-0"})]
+        args = [held, dumps({"lead": lead, "work": work}), self._lifetime, *closing]
+        await self._broker(lambda: self.dispatch.fence.call(self._hold, [key], args))
+        self.recorded[lead] = held
+
+    async def _mark_done(self, asked: str) -> None:
+        """An entry that is no ask marked done, answered to no one (it has no reply token to trust)."""
+        keys = [self.layout.asked(self.run.run_id), self.layout.answers(self.run.run_id)]
+        args = [asked, self._lifetime, ASKS_KEPT, "", b""]
+        await self._broker(lambda: self.dispatch.fence.call(self._answer, keys, args))
+
     async def _broker(self, ask: Callable[[], Awaitable[T]]) -> T:
         """`ask` the broker until it answers; a later coordinator holding the run stands this one down."""
         try:
@@ -328,8 +411,11 @@ class LeadAsks:
         except Superseded as exc:
             self.dispatch.superseded(str(exc))
 
-    async def _asker_problem(self, worker: str, ask: AskEntry) -> str | None:
-        """Why this entry is not its lead's running attempt asking from the worker that holds it."""
+    async def _asker_problem(self, worker: str, entry_id: str, ask: AskEntry) -> str | None:
+        """Why this entry is not its lead's running attempt asking from the worker that holds it, or
+        from a worker that held it before (an attempt taken over, its worker dead or paused) while it
+        did, as a coordinator recorded (`_record`): the lead's ask all the same, carried to the
+        attempt that runs now (a ticket it adds shows in that attempt's `list_tickets`)."""
         state = self.run.states.get(ask.lead)
         if state is None or not state.written.lead:
             return f"the run has no lead ticket {ask.lead!r:.60}"
@@ -339,12 +425,21 @@ class LeadAsks:
                 "(an ended or taken-over attempt, or a forged entry): only the lead's running attempt asks"
             )
         holder = await self._holder(ask.lead, ask.work, state.attempt)
-        if holder != worker:
+        if holder != worker and not await self._held_then(worker, entry_id, ask):
             return (
                 f"worker {worker!r:.60} does not run {ask.lead}'s attempt {state.attempt} "
                 f"({'no worker took it yet' if holder is None else f'worker {holder!r:.60} does'})"
             )
         return None
+
+    async def _held_then(self, worker: str, entry_id: str, ask: AskEntry) -> bool:
+        """Whether a coordinator recorded that the broker gave the lead's entry to `worker` (`_record`),
+        and this ask is one it made while it held it."""
+        held = loads(await self.redis.hget(self.layout.holders(self.run.run_id), f"{worker}/{ask.work}"))
+        if held.get("lead") != ask.lead or held.get("work") != ask.work:
+            return False
+        until = held.get("until")
+        return until is None or (isinstance(until, str) and _entry(entry_id) <= _entry(until))
 
     async def _holder(self, lead: str, work: str, attempt: int) -> str | None:
         """The worker the broker gives the lead's work entry to: the consumer its group delivered it to
@@ -363,3 +458,9 @@ class LeadAsks:
                 return pending[0]["consumer"].decode("utf-8", "replace")
         ran = await self.redis.hget(self.layout.ran(self.run.run_id), ran_field(lead, attempt))
         return ran.decode("utf-8", "replace") if isinstance(ran, bytes) else None
+
+
+def _entry(entry_id: str) -> tuple[int, int]:
+    """A stream entry's id, ordered as the broker orders them."""
+    millis, _, seq = entry_id.partition("-")
+    return int(millis), int(seq or 0)

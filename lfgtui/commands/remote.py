@@ -207,7 +207,15 @@ async def _served(
         run.sinks.append(scraped)
     controls = EngineControls(run) if args.control else None
     server = RunServer(
-        hub, run.run_id, tickets, token, controls, prices=run.book.prices, metrics=metrics, watched=watched
+        hub,
+        run.run_id,
+        tickets,
+        token,
+        controls,
+        prices=run.book.prices,
+        metrics=metrics,
+        watched=watched,
+        leads=run.parents,
     )
     run.sinks.append(server.inbox)
     run.readers.append(server.inbox.looked)

@@ -107,6 +107,8 @@ class Followed(Protocol):
     added: Callable[[Ticket], None] | None
     """Who is told of a ticket the run took on while it runs (an add-ticket, a fork), before its
     events: the attached TUI's pane of it."""
+    leads: dict[str, str]
+    """The lead that added each ticket a lead added, as far as it was said."""
 
     async def describe(self, said: Callable[[str], None] | None = None) -> RemoteRun: ...
 
@@ -146,6 +148,9 @@ class Attachment:
         a verdict's contestants are measured by, as the runner measured them from the same events."""
         self.added: Callable[[Ticket], None] | None = None
         """Who is told of a ticket the run took on while it runs (its pane); None: nobody."""
+        self.leads: dict[str, str] = {}
+        """The lead that added each ticket a lead added, as the description and each `ticket`
+        message say: what the attached TUI asks about when the person stops that lead."""
         self.caught_up = asyncio.Event()
         """Set once every message the server's log held when this watcher connected (its hello's
         `log`) has been delivered: what was delivered is then the run as it was at that moment. A
@@ -188,6 +193,7 @@ class Attachment:
             self.run = read_description(data)
         except DescriptionError as exc:
             raise AttachError(str(exc)) from None
+        self.leads.update(self.run.leads)
         return self.run
 
     async def ask(self, request: Request) -> str | None:
@@ -294,6 +300,8 @@ class Attachment:
         if ticket.id in known:
             return
         known.add(ticket.id)
+        if isinstance(lead := data.get("lead"), str) and lead in known:
+            self.leads[ticket.id] = lead
         if self.added is not None:
             self.added(ticket)
 

@@ -8,8 +8,8 @@ trusted by nobody.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from lfgtui.cost.prices import PriceBook
@@ -38,19 +38,27 @@ class RemoteRun:
     """The runner's prices, from its card; None when it sent none or one that is not valid."""
     prices_problem: str | None = None
     """What was wrong with the card, to tell the person why costs show `$?`."""
+    leads: Mapping[str, str] = field(default_factory=dict)
+    """The lead ticket that added each ticket a lead added (what stops with it, unless kept)."""
 
 
 def run_description(
-    run_id: str, tickets: Iterable[Ticket], prices: PriceBook | None, control: bool
+    run_id: str,
+    tickets: Iterable[Ticket],
+    prices: PriceBook | None,
+    control: bool,
+    leads: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The run as JSON for its watchers: its tickets as the history records them, its price card."""
+    """The run as JSON for its watchers: its tickets as the history records them, its price card,
+    and which lead added each ticket a lead added (`leads`, when any did)."""
     tickets = list(tickets)
-    return {
+    described = {
         "run_id": run_id,
         "tickets": [ticket_json(ticket) for ticket in tickets],
         "control": control,
         "prices": price_card(prices, tickets),
     }
+    return described | ({"leads": dict(leads)} if leads else {})
 
 
 def ticket_json(ticket: Ticket) -> dict[str, Any]:
@@ -91,4 +99,9 @@ def read_description(data: object, source: str = "the server") -> RemoteRun:
             prices = read_card(data["prices"], tickets)
         except CardError as exc:
             problem = f"{source}'s prices are not valid ({exc}): costs show $?"
-    return RemoteRun(data["run_id"], tickets, data.get("control") is True, prices, problem)
+    leads, ids = data.get("leads", {}), {ticket.id for ticket in tickets}
+    if not isinstance(leads, dict) or not all(
+        isinstance(lead, str) and {child, lead} <= ids for child, lead in leads.items()
+    ):
+        raise DescriptionError(f"{source}'s leads do not name its tickets: {leads!r:.200}")
+    return RemoteRun(data["run_id"], tickets, data.get("control") is True, prices, problem, leads)

@@ -94,12 +94,14 @@ class EventHub:
                 self.publish()
         self.publish()
 
-    def added(self, ticket: Ticket) -> None:
-        """A ticket the run took on (a fork, a synthesis), before its first event: a `ticket` message."""
+    def added(self, ticket: Ticket, lead: str | None = None) -> None:
+        """A ticket the run took on (a fork, a synthesis, an add-ticket), before its first event: a
+        `ticket` message, naming the `lead` that added it when one did."""
         if self.ended:
             return
         self.publish()
-        self._append("ticket", {"now": self.clock() - self.t0, "ticket": ticket_json(ticket)})
+        message = {"now": self.clock() - self.t0, "ticket": ticket_json(ticket)}
+        self._append("ticket", message | ({"lead": lead} if lead is not None else {}))
 
     def _checked(self, fact: CheckRan) -> None:
         """A contestant's check has ended: a `check` message."""

@@ -32,7 +32,7 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -417,8 +417,12 @@ class RunServer:
         max_behind_bytes: int = MAX_BEHIND_BYTES,
         auth_timeout_s: float = AUTH_TIMEOUT_S,
         watched: asyncio.Event | None = None,
+        leads: Mapping[str, str] | None = None,
     ) -> None:
         self.hub = hub
+        self.leads = {} if leads is None else leads
+        """The lead that added each ticket a lead added (the run's `parents`): described, and said in
+        each added ticket's `ticket` message, so a watcher's `c` on a lead asks what stops with it."""
         self.watched = watched
         """Set when the first watcher connects (`lfg run --start-on-attach` waits for it)."""
         self.heartbeat_s = heartbeat_s
@@ -450,7 +454,7 @@ class RunServer:
         told to the watchers (a `ticket` message) before its first event."""
         self.tickets[ticket.id] = ticket
         self.inbox.tickets[ticket.id] = ticket
-        self.hub.added(ticket)
+        self.hub.added(ticket, self.leads.get(ticket.id))
 
     def lead_token(self, ticket: str) -> str:
         """A new token for lead ticket `ticket`: with it a request asks as that lead (`Lead`), which
@@ -562,7 +566,10 @@ class RunServer:
             )
 
     async def _run(self, request: web.Request) -> web.Response:
-        info = run_description(self.run_id, self.tickets.values(), self.prices, self.controls is not None)
+        leads = {child: lead for child, lead in self.leads.items() if child in self.tickets}
+        info = run_description(
+            self.run_id, self.tickets.values(), self.prices, self.controls is not None, leads
+        )
         return web.json_response(info)
 
     async def _page(self, request: web.Request) -> web.Response:

@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,18 @@ from lfgtui.broker.layout import Layout, dumps, loads
 from lfgtui.broker.lead_asks import AskEntry, new_reply
 from lfgtui.run.requests import AddTicket, Cancel, Steer
 from tests.support.agents import mcp_recording_agent, mcp_requests
-from tests.support.fleet import STEADY, Fleet, acl_user, coordinate, documented_rules, ends, ran_on, until
+from tests.support.fleet import (
+    STEADY,
+    Fleet,
+    acl_user,
+    coordinate,
+    documented_rules,
+    ends,
+    eventually,
+    holds,
+    ran_on,
+    until,
+)
 from tests.support.mcp_client import mcp_client
 from tests.support.patience import PATIENCE
 
@@ -86,13 +98,30 @@ def asked(client: redis.Redis, run_id: str, worker: str, ask: AskEntry) -> str:
 
 
 def answered(client: redis.Redis, run_id: str, ask: AskEntry, last: str = "0-0") -> str:
-    """The coordinator's answer to `ask`'s reply token, waited for on the run's answers stream."""
-    while True:
-        [[_, answers]] = client.xread({Layout().answers(run_id): last}, block=30_000)  # type: ignore[misc]
-        for entry_id, answer in answers:
-            if answer[b"reply"] == ask.reply.encode():
-                return answer[b"data"].decode()
-            last = entry_id
+    """The coordinator's answer to `ask`'s reply token, waited for on the run's answers stream (a
+    minute, stretched: tests/support/patience.py)."""
+    deadline = time.monotonic() + 60 * PATIENCE
+    while time.monotonic() < deadline:
+        for _, answers in client.xread({Layout().answers(run_id): last}, block=1_000):  # type: ignore[union-attr]
+            for entry_id, answer in answers:
+                if answer[b"reply"] == ask.reply.encode():
+                    return answer[b"data"].decode()
+                last = entry_id
+    raise AssertionError(f"the coordinator never answered {ask.what()}")
+
+
+def asks_streams_read(admin: redis.Redis, reads: int) -> list[list[str]]:
+    """The asks streams named by each of the next `reads` reads of them (the coordinator's `XREAD`s
+    of its leads' asks, one per loop), as the broker's MONITOR shows the commands it runs."""
+    seen: list[list[str]] = []
+    with admin.monitor() as monitor:
+        for command in monitor.listen():
+            args = command["command"].split(" ")
+            if args[0].upper() == "XREAD" and any(":asks:" in arg for arg in args):
+                seen.append([arg for arg in args if ":asks:" in arg])
+                if len(seen) == reads:
+                    return seen
+    return seen
 
 
 def present(client: redis.Redis, name: str) -> None:
@@ -203,14 +232,19 @@ async def test_a_lead_on_a_worker_adds_waits_for_and_reads_its_tickets_and_forge
         nokey = "no permissions to access one of the keys"
         with pytest.raises(redis.exceptions.NoPermissionError, match=nokey):
             w2.xadd(Layout().asks("w1", run_id), forged.fields())  # type: ignore[arg-type]
+        with pytest.raises(redis.exceptions.NoPermissionError, match=nokey):  # the coordinators' proof
+            w2.hset(Layout().holders(run_id), f"w2/{work}", dumps({"lead": "boss", "work": work}))
         boss = "\n".join(
             f"{e['attempt']} {e.get('message') or e.get('outcome')} {e.get('error')}"
             for e in drained.events
             if e["ticket"] == "boss" and e["type"] in ("attempt_ended", "status")
         )
-        refused = json.loads(asked(w2, run_id, "w2", forged))["refused"]
+        # On the broker, it never ran the lead: its asks stream is not read, until it names itself in
+        # the `ran` hash, which every worker may write; then what it asked is refused, in words.
+        w2.xadd(Layout().asks("w2", run_id), forged.fields())  # type: ignore[arg-type]
+        w2.hset(Layout().ran(run_id), "boss#1", "w2")
+        refused = json.loads(answered(w2, run_id, forged))["refused"]
         assert refused.startswith("worker 'w2' does not run boss's attempt 1 (worker 'w1' does)"), boss
-        w2.hset(Layout().ran(run_id), "boss#1", "w2")  # the `ran` hash, which every worker may write
         again = AskEntry(AddTicket(HELLO), "boss", work, new_reply())
         refused = json.loads(asked(w2, run_id, "w2", again))["refused"]
         assert refused.startswith("worker 'w2' does not run boss's attempt 1 (worker 'w1' does)"), boss
@@ -224,6 +258,17 @@ async def test_a_lead_on_a_worker_adds_waits_for_and_reads_its_tickets_and_forge
         ), "the door is not the only check, and the run paces it"
         not_a_lead = AskEntry(AddTicket(HELLO), "other", work, new_reply())
         assert "the run has no lead ticket 'other'" in asked(admin, run_id, "w1", not_a_lead)
+
+        # An entry that is no ask is refused once, marked, so no coordinator after says it again.
+        bad = admin.xadd(Layout().asks("w1", run_id), {"data": "\x1b[2J\u202e"}).decode()  # type: ignore[union-attr]
+        eventually(lambda: admin.hget(Layout().asked(run_id), f"w1/{bad}") == b"done")
+        # Thousands of names any worker may add to the workers' set cost the coordinator nothing:
+        # it reads the asks of the workers that ran its lead (w1; w2, named in `ran` a while), no more.
+        seconds, _ = w2.time()  # type: ignore[misc]
+        w2.zadd(Layout().workers, {f"fake-{n}": seconds + 600 for n in range(5_000)})
+        reads = asks_streams_read(admin, 4)
+        assert all(len(read) <= 2 for read in reads), [len(read) for read in reads]
+        assert not any("fake-" in key for read in reads for key in read), reads
         w2.close()
     finally:
         if coordinator.poll() is None:
@@ -332,3 +377,83 @@ async def test_a_lead_on_a_worker_goes_on_once_its_killed_coordinator_is_picked_
     assert [e["ticket"] for e in added] == [child], "added once"
     assert "another coordinator took this run over" in err, err
     assert "Traceback" not in err + fleet.said("w1"), err + fleet.said("w1")
+
+
+@pytest.mark.timeout(180)
+async def test_an_ask_of_a_worker_gone_from_the_broker_is_answered_by_the_coordinator_that_picks_up(
+    fleet: Fleet, admin: redis.Redis, tmp_path: Path
+) -> None:
+    """The coordinator killed, then the worker running the lead killed with an ask of the lead on its
+    asks stream that no coordinator read, and another worker taking the lead over: `lfg resume RUN
+    --broker` reads the asks of the workers the run's records say ran its lead (the `ran` hash),
+    present or not, and decides that ask as the lead's, once: the coordinator before recorded that
+    the broker gave w1 the lead's entry (the `holders` hash, which only coordinators write), and the
+    ask came while it did. The lead's next attempt, on w2, hears of it: the ticket it added is in its
+    `list_tickets`. Before, the ask was never read (only the workers on the broker were), and once
+    read it was refused: w1 no longer ran the lead."""
+    record = tmp_path / "mcp.jsonl"
+    config = fleet.config(STEADY + mcp_recording_agent("sim-acp", record, tmp_path / "sessions"))
+    fleet.start("w1", config=config)
+    coordinator = coordinate(fleet, fleet.lfg.tickets(LEAD), config=config)
+    drained, resumed = Drained(coordinator), None
+    try:
+        await until(lambda: any(r["mcpServers"] for r in mcp_requests(record)), 90)
+        [run_id] = {m.group(1) for line in drained.err if (m := re.search(r"lfg attach \S+ (\w+)", line))}
+        work = loads(admin.hget(Layout().work_index(run_id), "boss")).get("entry")
+        assert isinstance(work, str)
+        await until(lambda: admin.hget(Layout().holders(run_id), f"w1/{work}") is not None, 30)
+        coordinator.send_signal(signal.SIGKILL)
+        coordinator.wait(30 * PATIENCE)
+        drained.joined()
+        ask = AskEntry(AddTicket(HELLO, "gone"), "boss", work, new_reply())  # as w1's door puts it
+        admin.xadd(Layout().asks("w1", run_id), ask.fields())  # type: ignore[arg-type]
+        fleet.workers["w1"].kill()
+        fleet.workers["w1"].wait(30 * PATIENCE)
+
+        def lapsed() -> bool:
+            seconds, _ = admin.time()  # type: ignore[misc]
+            score = admin.zscore(Layout().workers, "w1")
+            return score is None or float(score) <= seconds  # type: ignore[arg-type]
+
+        await until(lapsed, 60)
+        fleet.start("w2", config=config)
+        await until(lambda: holds(admin, "w2", "lfg:work:sim-acp"), 90)
+        resumed = picking_up(fleet, run_id, config)
+        picked_up = Drained(resumed)
+        answer = json.loads(await asyncio.to_thread(answered, admin, run_id, ask))
+        assert set(answer) == {"added", "by"}, answer
+
+        def added() -> list[str]:
+            entries = admin.xrange(Layout().events(run_id))  # type: ignore[union-attr]
+            tickets = [loads(fields[b"data"]) for _, fields in entries if fields[b"kind"] == b"ticket"]
+            return [t["ticket"]["ticket"] for t in tickets if t.get("lead") == "boss"]
+
+        await until(lambda: added() == [answer["added"]], 30)
+        await until(lambda: len([r for r in mcp_requests(record) if r["mcpServers"]]) == 2, 60)
+        [server] = [r["mcpServers"] for r in mcp_requests(record) if r["mcpServers"]][-1]
+        async with mcp_client(server["command"], server["args"], tmp_path / "mcp.err") as client:
+            listed: list[str] = []
+            while answer["added"] not in listed:
+                result = await client.session.call_tool("list_tickets", {})
+                listed = [t["ticket"] for t in json.loads(text(result))["tickets"]]
+                await asyncio.sleep(0.1)
+        # w1 back (or a stale w1 woken) asks after w2 took over: refused. Its stream takes no entry
+        # below its last one, so no id it picks comes before what it held.
+        late = AskEntry(AddTicket(HELLO, "late"), "boss", work, new_reply())
+        refused = json.loads(await asyncio.to_thread(asked, admin, run_id, "w1", late))["refused"]
+        assert refused.startswith("worker 'w1' does not run boss's attempt 2 (worker 'w2' does)"), refused
+    finally:
+        for process in (coordinator, resumed):
+            if process is not None and process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(60 * PATIENCE)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(10 * PATIENCE)
+        fleet.stop()
+    assert resumed is not None
+    picked_up.joined()
+    err = "".join(picked_up.err)
+    assert added() == [answer["added"]], "added once"
+    assert "Traceback" not in err, err

@@ -522,3 +522,24 @@ async def test_a_request_the_server_took_but_has_not_answered_yet_says_its_words
     finally:
         await attachment.aclose()
         await runner.cleanup()
+
+
+@pytest.mark.parametrize(
+    "leads",
+    [[], {"b": 1}, {"b": "nobody"}, {"nobody": "a"}, {"b": "\x1b[2J"}],
+    ids=["a list", "not a name", "an unknown lead", "an unknown ticket", "an escape"],
+)
+def test_a_descriptions_leads_name_its_tickets_or_the_description_is_refused(leads: object) -> None:
+    """Which lead added each ticket (`leads`, what the attached TUI asks about when its lead is
+    stopped) is read as strictly as the rest of the description: each a described ticket's id."""
+    from lfgtui.remote.description import DescriptionError, read_description
+
+    described = {
+        "run_id": "r",
+        "control": True,
+        "tickets": [TICKET | {"ticket": "a"}, TICKET | {"ticket": "b"}],
+    }
+    assert read_description(described | {"leads": {"b": "a"}}).leads == {"b": "a"}
+    assert read_description(described).leads == {}
+    with pytest.raises(DescriptionError, match=r"^the server.s leads do not name its tickets: "):
+        read_description(described | {"leads": leads})

@@ -116,6 +116,7 @@ async def served(
             TOKEN,
             controls,
             prices=prices,
+            leads=run.parents,  # as `lfg run --serve` (commands/remote.py)
             **server_options,  # type: ignore[arg-type]
         )
         run.sinks.append(server.inbox)

@@ -5,6 +5,7 @@ their tickets added through the run's own decision as a lead's token asks."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from lfgtui.config.load import Config
@@ -17,6 +18,9 @@ from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.ui.screens.modals import LeadStopScreen
 from tests.support.app import SIZE, make_app, pane, tickets, until
 from tests.support.compose import first_run
+from tests.support.patience import PATIENCE
+from tests.support.remote import attached_app
+from tests.support.serving import served
 
 LEADS = """
 [[ticket]]
@@ -85,6 +89,62 @@ async def test_stopping_a_lead_asks_whether_its_tickets_at_work_stop_too_or_keep
     assert f"its tickets stop with it: {stopped.ticket}" in said["boss2"]
     assert "cancelled with its lead boss2" in said[stopped.ticket]
     assert "cancelled with its lead boss" not in said[kept.ticket]
+
+
+async def test_stopping_a_lead_in_an_attached_tui_asks_the_same_and_its_server_keeps_or_stops_them(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    """`lfg attach`'s TUI on a served run (`--control`): `c` on a lead whose tickets are at work asks
+    the same question as the run's own terminal, and sends the cancel with `keep_tickets` as chosen;
+    escape sends nothing. Which lead added a ticket comes in the run's description (a ticket added
+    before the watcher attached) and in the `ticket` message of one added after. Before, the attached
+    TUI sent a plain cancel at once, and the lead's tickets stopped with it unasked."""
+    async with served(sim, tmp_path, LEADS, control=True) as run:
+        leads = [state.written for state in run.run.states.values()]
+        async with serving_leads(run.run, leads):
+            run.run.start()
+            states = run.run.states
+            async with asyncio.timeout(20 * PATIENCE):
+                while not (states["boss"].running and states["boss2"].running):
+                    await asyncio.sleep(0.01)
+            kept = run.run.ask(AddTicket(SLOW), Lead("boss"))
+            assert isinstance(kept, Added), kept
+            app, attachment = await attached_app(run.url, sim)
+            async with app.run_test(size=SIZE) as pilot:
+                stopped = run.run.ask(AddTicket({**SLOW, "title": "\x1b[2J\u202eT"}), Lead("boss2"))
+                assert isinstance(stopped, Added), stopped
+                live = app.controller.panes
+                await until(pilot, lambda: stopped.ticket in live and live[stopped.ticket].running)
+                await until(pilot, lambda: live[kept.ticket].running and live["boss"].running)
+                await app.controller.screen.show_pane(pane(app, "boss"))
+                await pilot.press("c")
+                await until(pilot, lambda: isinstance(app.screen, LeadStopScreen))
+                assert app.screen.live == [kept.ticket]  # type: ignore[attr-defined]
+                await pilot.press("escape")
+                await until(pilot, lambda: not isinstance(app.screen, LeadStopScreen))
+                assert states["boss"].running, "escape sends nothing"
+
+                await pilot.press("c")
+                await until(pilot, lambda: isinstance(app.screen, LeadStopScreen))
+                await pilot.press("k")
+                await until(pilot, lambda: ended(run.events, "boss"))
+                assert states[kept.ticket].running, "kept running, as the person chose"
+
+                await app.controller.screen.show_pane(pane(app, "boss2"))
+                await pilot.press("c")
+                await until(pilot, lambda: isinstance(app.screen, LeadStopScreen))
+                assert app.screen.live == [stopped.ticket]  # type: ignore[attr-defined]
+                await pilot.press("s")
+                await until(pilot, lambda: ended(run.events, stopped.ticket))
+                assert states[kept.ticket].running
+            await attachment.aclose()
+    said: dict[str, list[str]] = {}
+    for event in run.events:
+        if isinstance(event, Status):
+            said.setdefault(event.ticket, []).append(event.message)
+    assert f"its tickets keep running: {kept.ticket}" in said["boss"]
+    assert f"its tickets stop with it: {stopped.ticket}" in said["boss2"]
+    assert "cancelled with its lead boss2" in said[stopped.ticket]
 
 
 def ended(events: list[object], ticket: str) -> bool:

@@ -703,7 +703,7 @@ REQUESTS: dict[type[Request], Declared] = {
     Cancel: Declared(
         "pane.cancel",
         _handle(LocalHandle.cancel),
-        _handle(ServedHandle.send),
+        _handle(ServedHandle.cancel),
         Why("Nothing to cancel: this ticket is not running (only a running ticket can be cancelled)."),
     ),
     CancelChild: Declared(

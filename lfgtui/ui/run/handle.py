@@ -527,6 +527,28 @@ class ServedHandle(RunHandle):
 
         return self._send(asked, told)
 
+    def cancel(self, asked: Cancel) -> Outcome:
+        """Cancel the served run's ticket; a running lead whose tickets it added are at work or
+        waiting asks once first, as at the run's own terminal (`LocalHandle.cancel`), whether they
+        stop with it or keep running (the cancel's `keep_tickets`); escape cancels nothing."""
+        screen, attachment = self._screen, self.attachment
+        assert attachment.run is not None, "an attached view opens on a described run"
+        lead = screen.by_id.get(asked.ticket)
+        live = [
+            child
+            for child, by in attachment.leads.items()
+            if by == asked.ticket and (pane := screen.by_id.get(child)) is not None and pane.live
+        ]
+        if lead is None or not lead.running or not live or not attachment.run.control:
+            return self.send(asked)  # the server refuses what it does not take, in words
+
+        def chosen(stop: bool | None) -> None:
+            if stop is not None:
+                self.send(dataclasses.replace(asked, keep_tickets=not stop))
+
+        screen.app.push_screen(LeadStopScreen(asked.ticket, live), chosen)
+        return None
+
     def follow_up(self, asked: FollowUp) -> Outcome:
         """A follow-up to the served run's ticket: the words given, or asked for; the server sends it
         or says why not."""

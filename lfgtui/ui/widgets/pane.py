@@ -445,6 +445,11 @@ class TicketPane:
         return self._state in RUNNING
 
     @property
+    def live(self) -> bool:
+        """Running, or waiting to start (what stops with the lead that added it)."""
+        return self.running or self._state is PaneState.WAITING
+
+    @property
     def needs_frame(self) -> bool:
         """Something to draw: a new event, or a body still re-laying itself out after a resize."""
         view = self.view
