@@ -94,6 +94,7 @@ from lfgtui.events import (
     observed,
 )
 from lfgtui.formats import plural
+from lfgtui.inert import inert
 from lfgtui.providers.base import Message
 from lfgtui.providers.kinds import kind_of
 from lfgtui.remote.attach import AttachError, watcher_name
@@ -502,10 +503,23 @@ class Dispatch:
         )
 
     def background(self, work: Coroutine[Any, Any, None], name: str) -> None:
-        """Run `work` beside the run, stopped when the dispatch closes."""
+        """Run `work` beside the run, stopped when the dispatch closes; one that fails (a bug in lfg:
+        nobody awaits it) is said, in one line, rather than dying unheard (the lead's asks once went
+        unanswered so, the run waiting on)."""
         task = asyncio.create_task(work, name=name)
         self._awaiting.add(task)
-        task.add_done_callback(self._awaiting.discard)
+        task.add_done_callback(self._ended)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        self._awaiting.discard(task)
+        if task.cancelled() or (exc := task.exception()) is None:
+            return
+        self.said(
+            inert(
+                f"the coordinator's {task.get_name()} stopped on a bug in lfg ({type(exc).__name__}: {exc}): "
+                "what it does is not done from now on in this run; please report it"
+            )
+        )
 
     async def _answer(self, reply: str, within: float) -> bytes | None:
         """A worker's answer on the `reply` key, waited for up to `within` s (None: none came)."""

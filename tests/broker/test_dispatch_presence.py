@@ -14,6 +14,7 @@ from lfgtui.broker.client import connect
 from lfgtui.broker.coordinator import WORKERS_KEPT_S, Dispatch
 from lfgtui.broker.layout import Layout
 from lfgtui.config.broker import BrokerSettings, resolve
+from tests.support.fleet import until
 from tests.support.redis_server import RedisServer
 
 
@@ -57,3 +58,50 @@ async def test_tickets_enqueued_together_read_the_workers_presence_once(
     finally:
         await client.aclose()
         watching.close()
+
+
+async def test_a_worker_come_since_the_last_read_is_present_at_once(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """A worker that started, and took a ticket, within `WORKERS_KEPT_S` of the coordinator's last read
+    of the workers (none then) is read again, not said gone: a steer to it was refused as `worker w1,
+    which runs a, is gone from the broker` and queued as the next turn (a second attempt)."""
+    watching = redis.Redis(port=redis_server.port)
+    broker = resolve(redis_server.url, {}, BrokerSettings())
+    client = await connect(broker)
+    try:
+        dispatch = Dispatch(client, broker, tmp_path, clock=lambda: 100.0)  # the read never gets old
+        assert (
+            await dispatch.unserved("sim")
+            == "no worker is on the broker yet: this waits for one that serves 'sim'"
+        )
+        present(watching, "w1", ["sim"])
+        assert await dispatch.present("w1", "sim")
+        assert not await dispatch.present("w2", "sim"), "one never on the broker is still gone"
+    finally:
+        await client.aclose()
+        watching.close()
+
+
+async def test_a_task_beside_the_run_that_fails_is_said_in_one_inert_line(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """What runs beside the run (the lead's asks, a late answer's wait) is awaited by nobody: one that
+    failed on a bug died unheard, and the lead's asks went unanswered while the run waited on."""
+    broker = resolve(redis_server.url, {}, BrokerSettings())
+    client = await connect(broker)
+    said: list[str] = []
+    try:
+        dispatch = Dispatch(client, broker, tmp_path)
+        dispatch.said = said.append
+
+        async def broken() -> None:
+            raise KeyError("\x1b[2Jfrom the broker\u202e")
+
+        dispatch.background(broken(), "lead asks")
+        await until(lambda: said)
+    finally:
+        await client.aclose()
+    [line] = said
+    assert line.startswith("the coordinator's lead asks stopped on a bug in lfg (KeyError: "), line
+    assert "\x1b" not in line and "\u202e" not in line and "\n" not in line
