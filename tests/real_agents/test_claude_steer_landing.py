@@ -26,6 +26,7 @@ from lfgtui.run.approvals import Approvals
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from tests.real_agents.conftest import AgentWorld, prose
+from tests.support.agents import run_through
 
 pytestmark = pytest.mark.timeout(400)
 
@@ -86,12 +87,7 @@ async def test_claude_code_reads_steers_where_lfg_records_them(in_world: AgentWo
                 kept_said.append(run.steer_kept("t"))
                 assert run.steer("t", B, by="ada") is None  # mid-answer, after the permission
 
-        run.sinks.append(heard)
-        try:
-            run.start()
-            await run.wait()
-        finally:
-            await run.close_agents()
+        await run_through(run, heard)
 
     said = [e for _, e in events]
     assert [e.outcome for e in said if isinstance(e, AttemptEnded)] == [Outcome.COMPLETED], "one turn"

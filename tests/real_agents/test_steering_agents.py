@@ -30,6 +30,7 @@ from lfgtui.run.approvals import Approvals
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from tests.real_agents.conftest import AgentWorld
+from tests.support.agents import run_through
 
 pytestmark = pytest.mark.timeout(400)
 
@@ -112,12 +113,7 @@ async def steered_at_its_question(
             while settled and waiting:
                 run.approvals.answer("t", waiting.pop(), True, "you")
 
-        run.sinks.append(heard)
-        try:
-            run.start()
-            await run.wait()
-        finally:
-            await run.close_agents()
+        await run_through(run, heard)
     return run, events
 
 

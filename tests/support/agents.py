@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from lfgtui.providers.catalog import BUILTIN
 from lfgtui.providers.registry import Providers
 from lfgtui.run.agents.attempt import run_acp
 from lfgtui.run.agents.launch import AgentLaunch
+from lfgtui.run.scheduler import Run
 from lfgtui.run.tool_loop import AttemptTask
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tickets.ticket import Ticket
@@ -185,3 +187,14 @@ def mcp_recording_agent(name: str, record: Path, sessions: Path, *flags: str) ->
 def mcp_requests(record: Path) -> list[dict[str, Any]]:
     """What each session request brought the agent `mcp_recording_agent` made (its record)."""
     return [json.loads(line) for line in record.read_text().splitlines()] if record.exists() else []
+
+
+async def run_through(run: Run, heard: Callable[[Event], None]) -> None:
+    """Start `run` with `heard` among its sinks and wait for it to end; its agents are closed whatever
+    happens (a failed assertion in `heard` included)."""
+    run.sinks.append(heard)
+    try:
+        run.start()
+        await run.wait()
+    finally:
+        await run.close_agents()

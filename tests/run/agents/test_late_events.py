@@ -20,6 +20,7 @@ from lfgtui.run import Run
 from lfgtui.run.approvals import Approvals
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
+from tests.support.agents import run_through
 from tests.support.recording import load_recorded
 
 TICKETS = """
@@ -67,12 +68,7 @@ async def test_what_an_agent_does_after_its_prompt_was_answered_stays_with_that_
                 assert waiting, "the agent's request waited as its prompt was answered"
                 run.approvals.answer("t", waiting.pop(), True, "you")
 
-        run.sinks.append(heard)
-        try:
-            run.start()
-            await run.wait()
-        finally:
-            await run.close_agents()
+        await run_through(run, heard)
     assert problems == [], "the history went on recording"
     ends = [(e.ticket, e.attempt, e.outcome) for e in events if isinstance(e, AttemptEnded)]
     assert ends == [("t", 1, Outcome.COMPLETED), ("after", 1, Outcome.COMPLETED)]

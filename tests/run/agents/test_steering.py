@@ -35,7 +35,7 @@ from lfgtui.run import Run
 from lfgtui.run.approvals import Approvals
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
-from tests.support.agents import agent_processes, text
+from tests.support.agents import agent_processes, run_through, text
 from tests.support.recording import load_recorded
 
 STEER = "Also say the word PELICAN."
@@ -80,12 +80,7 @@ async def steered_run(
                 while waiting:
                     run.approvals.answer("t", waiting.pop(), True, "you")
 
-        run.sinks.append(heard)
-        try:
-            run.start()
-            await run.wait()
-        finally:
-            await run.close_agents()
+        await run_through(run, heard)
     return run, events, said
 
 
@@ -225,12 +220,7 @@ async def test_a_steer_that_cuts_the_agents_answer_off_leaves_its_rate_at_what_s
             if isinstance(event, TextDelta) and event.ticket == "b" and len(streamed) == 40:
                 assert run.steer("b", STEER, by="ada") is None
 
-        run.sinks.append(heard)
-        try:
-            run.start()
-            await run.wait()
-        finally:
-            await run.close_agents()
+        await run_through(run, heard)
     assert [e.ticket for e in events if isinstance(e, Steered)] == ["b"]
     assert MID_TURN in text([e for e in events if e.ticket == "b"]), "steered mid-answer"
     whole, cut = run.book.attempts[("a", 1)], run.book.attempts[("b", 1)]
@@ -301,12 +291,7 @@ async def test_steers_to_claude_code_at_a_permission_and_mid_answer_reach_it_in_
             ):
                 assert run.steer("t", LATE, by="bo") is None  # mid-answer
 
-        run.sinks.append(heard)
-        try:
-            run.start()
-            await run.wait()
-        finally:
-            await run.close_agents()
+        await run_through(run, heard)
     assert [e.outcome for e in events if isinstance(e, AttemptEnded)] == [Outcome.COMPLETED], "one turn"
     answer = text(events)
     assert "read after the last answer" not in answer, "no steer was taken while the permission waited"
@@ -366,12 +351,7 @@ async def kept_run(
             if kept == [event]:
                 then(run, next(e.call_id for e in events if isinstance(e, ApprovalAsked)))
 
-        run.sinks.append(heard)
-        try:
-            run.start()
-            await run.wait()
-        finally:
-            await run.close_agents()
+        await run_through(run, heard)
     return run, events
 
 
