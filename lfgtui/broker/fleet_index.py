@@ -1,6 +1,6 @@
 """The broker's run index and the workers' presence, read for `lfg runs` and the fleet view: what
 is on the broker, in two round trips however many runs there are. Everything read is untrusted
-(written by others' lfg): a field that does not parse is left out.
+(written by others' lfg): a field that does not parse reads as missing.
 
 Apart from following a run (broker/watch.py), so that listing the runs does not import what
 following one needs (the history's row codec, the remote attachment, its HTTP client).
