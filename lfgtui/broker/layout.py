@@ -189,3 +189,8 @@ def loads(value: object) -> dict[str, Any]:
     except (ValueError, RecursionError):
         data = None
     return data if isinstance(data, dict) else {}
+
+
+def field_text(value: object) -> str:
+    """A field read back as text (bytes decoded, bad UTF-8 replaced), or "" for none."""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else ""

@@ -21,7 +21,8 @@ done in a thread, take seconds on a busy machine, which its first attempts would
 The built-in ones it serves unasked (the sims, `ollama`: `catalog.py` `unasked`) are made ready
 with them only when their work streams have entries, else when their first entry comes, before that
 attempt starts (`_ready`), so that a worker that never runs one never imports its SDK (the
-`anthropic` SDK alone is over a second of CPU).
+`anthropic` SDK alone is over a second of CPU). The price table is read as a provider priced from it
+is made ready (`prices.reads_table`), so a worker of the sims and `ollama` never reads it.
 
 A provider this worker lacks (not in its config, no key, its agent not installed) is not read at
 all, and the worker's presence (`PREFIX:worker:NAME`) says why, which the coordinator repeats in
@@ -999,14 +1000,14 @@ class BrokerWorker:
 
     async def _warm(self) -> None:
         """Make ready the providers it was set up with (their SDKs and the sim imported in a thread, the
-        adapters made, the sim started) and read the price table, before it reads any work, once it is
-        on the broker (else a coordinator that looks would find no worker): on a busy machine that
-        takes seconds, which the first attempts it takes would otherwise wait. A built-in one it serves
+        adapters made, the sim started, the price table read for those priced from it), before it
+        reads any work, once it is on the broker (else a coordinator that looks would find no
+        worker): on a busy machine that takes seconds, which the first attempts it takes would
+        otherwise wait. A built-in one it serves
         unasked is made ready then too when its work stream has entries (the fleet is at work on it:
         this worker may take them over at once), else when its first entry comes (`_run_held`)."""
         await self._announced.wait()
         started = time.monotonic()
-        await asyncio.to_thread(prices.load)
         unasked_here = [name for name in self.serves if unasked(self.providers.configs[name])]
         at_work = await until_answered(
             lambda: self._at_work(unasked_here), self.explain, self.said, "warming up waits for it"
@@ -1035,9 +1036,12 @@ class BrokerWorker:
     async def _make_ready(self, name: str) -> None:
         """Import the modules of provider `name` in a thread (an SDK's import holds the loop for
         seconds on a busy machine: the attempts running meanwhile would stall), then make its adapter
-        and start the sim it reaches; what fails is left for its tickets to say."""
+        and start the sim it reaches, and read the price table if its tickets are priced from it; what
+        fails is left for its tickets to say."""
         config = self.providers.configs[name]
         kind = kind_of(config)
+        if prices.reads_table(config):
+            await asyncio.to_thread(prices.load)
         modules = [kind.adapter.partition(":")[0]] if kind.adapter else []
         if sim_path(config) is not None:
             modules.append("lfgtui.sim.server")

@@ -33,7 +33,8 @@ if TYPE_CHECKING:
 
     from lfgtui.broker.coordinator import BrokerRunner
     from lfgtui.broker.coordinator_lease import CoordinatorLease
-    from lfgtui.broker.watch import BrokerAttachment, IndexedRun, OnlineWorker
+    from lfgtui.broker.fleet_index import IndexedRun, OnlineWorker
+    from lfgtui.broker.watch import BrokerAttachment
     from lfgtui.commands.subcommands import Subcommands
     from lfgtui.config.broker import Broker
     from lfgtui.config.load import Config
@@ -354,8 +355,8 @@ class Outlet:
 async def runs(args: argparse.Namespace) -> int:
     """`lfg runs`: the run index of a broker, newest first; `--tui`: the fleet view of it."""
     from lfgtui.broker.client import connect
+    from lfgtui.broker.fleet_index import fleet_index
     from lfgtui.broker.layout import Layout
-    from lfgtui.broker.watch import fleet_index
     from lfgtui.config.broker import BrokerError
     from lfgtui.config.load import load_config
     from lfgtui.config.validation import ValidationError

@@ -7,7 +7,6 @@ telemetry's modules are imported only when a run exports.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import os
 from collections.abc import AsyncIterator
@@ -53,6 +52,8 @@ class TelemetryOut:
         if not wanted(args.otel, config.telemetry, os.environ):
             return None
         exporting = resolve(config.telemetry, os.environ)
+        import asyncio  # here: the parser, which imports this module, needs no event loop
+
         from lfgtui.telemetry.export import Pipeline  # raises TelemetryError without the extra
 
         loop = asyncio.get_running_loop()

@@ -231,6 +231,15 @@ def database_provider(config: ProviderConfig) -> tuple[str | None, str | None] |
     return None, config.base_url
 
 
+def reads_table(config: ProviderConfig) -> bool:
+    """Whether pricing `config`'s calls may read genai-prices' table: a provider found in it by its
+    endpoint, or a coding agent (the models it says answered, `answered_by`); never one priced in
+    the config, the sim or a server on this machine."""
+    if config.prices is not None or is_sim(config):
+        return False
+    return database_provider(config) is not None or kind_of(config).coding_agent
+
+
 @dataclass
 class PriceBook:
     """The prices of one run's providers, each (provider, model) looked up once.

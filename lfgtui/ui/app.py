@@ -309,7 +309,7 @@ class LfgApp(App[int]):
         self.push_screen(self._fleet(first=False))
 
     def _fleet(self, first: bool) -> FleetScreen:
-        from lfgtui.broker.watch import FleetReader
+        from lfgtui.broker.fleet_index import FleetReader
 
         assert self.services.broker is not None, "the fleet view reads a broker"
         return FleetScreen(FleetReader(self.services.broker), self.open_broker_run, first)

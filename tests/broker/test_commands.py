@@ -178,11 +178,16 @@ def test_lfg_runs_asks_the_broker_without_importing_the_web_server(
 ) -> None:
     # Issue #74: `lfg runs` imported aiohttp (the run's server, through the watcher's imports) before
     # it asked the broker anything, 2.6 s on a loaded machine; a watcher through the broker needs none.
+    # Issue #77: nor does it follow a run: the attachment, the history's rows and the recorder are
+    # another 0.2 s of CPU (broker/fleet_index.py reads the index).
+    following = ("lfgtui.broker.watch", "lfgtui.remote.attach", "lfgtui.remote.description", "httpx2")
+    following += ("lfgtui.history.export", "lfgtui.history.recorder", "lfgtui.history.store")
     script = (
         "import sys; from lfgtui.commands.main import main\n"
         "code = main(sys.argv[1:])\n"
-        "loaded = [m for m in ('aiohttp', 'lfgtui.remote.server') if m in sys.modules]\n"
+        f"loaded = [m for m in ('aiohttp', 'lfgtui.remote.server', *{following!r}) if m in sys.modules]\n"
         "assert not loaded, f'imported {loaded}'\n"
+        "assert 'lfgtui.broker.fleet_index' in sys.modules, 'the test sees imports'\n"
         "sys.exit(code)"
     )
     done = subprocess.run(

@@ -1,6 +1,7 @@
 """A coordinator (`lfg run --broker`) streams nothing itself: its workers do. So it makes no
 provider ready: it imports no SDK and starts no sim (issue #77: a second of CPU per coordinator).
-Nor does a worker load what it does not serve (the HTTP server, without `--metrics`).
+Nor does a worker load what it does not serve (the HTTP server, without `--metrics`; the price
+table, for the sims).
 Real `lfg worker` and `lfg run --broker` processes on a real redis-server."""
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ def test_a_coordinator_makes_no_provider_ready_while_its_worker_streams_the_tick
     (loaded,) = [line.split()[1:] for line in lines if line.startswith("imported: ")]
     assert "lfgtui.providers.openai_chat" in loaded, loaded  # it streamed the ticket
     assert "lfgtui.remote.server" not in loaded, loaded
+    # Nor does it read the price table (a fifth of a second of CPU) for a sim, which costs nothing.
+    assert "genai_prices" not in loaded, loaded
 
 
 def test_the_coordinators_tui_starts_no_provider_worker_while_its_worker_streams_the_ticket(

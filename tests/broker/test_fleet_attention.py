@@ -9,8 +9,8 @@ from pathlib import Path
 
 from redis.asyncio import Redis
 
+from lfgtui.broker.fleet_index import IndexedRun, indexed_runs
 from lfgtui.broker.layout import Layout
-from lfgtui.broker.watch import IndexedRun, indexed_runs
 from lfgtui.commands.broker import _table
 from lfgtui.config.broker import Broker
 from lfgtui.events import ApprovalAsked, SubagentChanged

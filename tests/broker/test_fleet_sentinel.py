@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lfgtui.broker.watch import FleetReader
+from lfgtui.broker.fleet_index import FleetReader
 from lfgtui.config.broker import BrokerSettings, resolve
 from lfgtui.providers.registry import Providers
 from lfgtui.sim.server import SimServer

@@ -18,8 +18,9 @@ from syrupy.assertion import SnapshotAssertion
 from textual._doc import take_svg_screenshot
 from textual.pilot import Pilot
 
+from lfgtui.broker.fleet_index import FleetReader
 from lfgtui.broker.layout import Layout
-from lfgtui.broker.watch import BrokerAttachment, FleetReader
+from lfgtui.broker.watch import BrokerAttachment
 from lfgtui.config.broker import Broker, BrokerSettings, resolve
 from lfgtui.cost.prices import format_usd
 from lfgtui.providers.base import PriceOverride

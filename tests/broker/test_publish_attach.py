@@ -14,8 +14,9 @@ import pytest
 from redis.asyncio import Redis
 
 from lfgtui.broker.client import connect
+from lfgtui.broker.fleet_index import indexed_runs
 from lfgtui.broker.layout import Layout
-from lfgtui.broker.watch import BrokerAttachment, indexed_runs
+from lfgtui.broker.watch import BrokerAttachment
 from lfgtui.commands.broker import Outlet
 from lfgtui.config.broker import BrokerSettings, resolve
 from lfgtui.config.load import Config

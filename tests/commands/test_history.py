@@ -72,6 +72,20 @@ def test_list_makes_no_event_row_or_stats_classes(recorded: tuple[Lfg, str]) -> 
     )
 
 
+@pytest.mark.parametrize("command", [("list",), ("show", "RUN"), ("export", "RUN")])
+def test_a_history_command_imports_no_event_loop(recorded: tuple[Lfg, str], command: tuple[str, ...]) -> None:
+    """They read a file and print: asyncio (imported by the parser of `lfg run` until issue #77) is a
+    tenth of their start-up for nothing. The test lists what each imported at exit."""
+    lfg, run_id = recorded
+    args = [run_id if arg == "RUN" else arg for arg in command]
+    done, imported = imported_by(
+        "history", *args, "--config", str(lfg.config), env=lfg.env, packages=("asyncio", "lfgtui")
+    )
+    assert done.returncode == 0 and run_id in done.stdout, done.stderr
+    assert "asyncio" not in imported, sorted(imported)
+    assert "lfgtui.history.store" in imported, "the test sees imports"
+
+
 def test_search(recorded: tuple[Lfg, str]) -> None:
     lfg, run_id = recorded
     hits = data(history(lfg, "search", "renders", "widgets", "--json"))

@@ -15,7 +15,7 @@ from anthropic.types import Usage as AnthropicUsage
 from genai_prices import data_snapshot
 from openai.types import CompletionUsage
 
-from lfgtui.cost.prices import PriceBook, database_provider, format_usd, load
+from lfgtui.cost.prices import PriceBook, database_provider, format_usd, load, reads_table
 from lfgtui.events import EventFactory
 from lfgtui.providers.anthropic import prompt_tokens
 from lfgtui.providers.base import PriceOverride, ProviderConfig
@@ -268,6 +268,25 @@ def test_importing_prices_does_not_import_genai_prices() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "True"]
+
+
+def test_what_is_priced_without_the_table_never_reads_it() -> None:
+    """`reads_table` says which providers a worker reads the table for as it makes them ready: the
+    others' tickets are priced without it (issue #77: a fifth of a second of CPU a worker)."""
+    configs = BUILTIN | LOCAL_OR_AGENT
+    configs["priced"] = replace(BUILTIN["openai"], name="priced", prices=PriceOverride(1.0, 2.0))
+    table = {name for name, config in configs.items() if reads_table(config)}
+    coding_agents = {"sim-acp", "claude-code", "codex", "gemini", "goose"}
+    assert table == {"openai", "anthropic", "xai", "elsewhere"} | (coding_agents & set(BUILTIN))
+    others = sorted(set(BUILTIN) - table)  # what a worker of the sims and `ollama` serves
+    code = (
+        "import sys\nfrom lfgtui.cost.prices import PriceBook\nfrom lfgtui.providers.catalog import BUILTIN\n"
+        f"for name in {others!r}:\n"
+        "    PriceBook(BUILTIN).pricer(name, 'gpt-4o')\n"
+        "print('genai_prices' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False"]
 
 
 @pytest.mark.parametrize(

@@ -118,12 +118,15 @@ def ending(events: list[dict[str, Any]], ticket: str) -> dict[str, Any]:
     return end
 
 
-def imported_by(*args: str, env: dict[str, str]) -> tuple[subprocess.CompletedProcess[str], set[str]]:
-    """`lfg ARGS` run to its end, and the lfgtui modules it imported: a short command starts fast only
-    while it imports little (issue #15; the time itself is measured by bench/startup.py)."""
+def imported_by(
+    *args: str, env: dict[str, str], packages: tuple[str, ...] = ("lfgtui",)
+) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    """`lfg ARGS` run to its end, and the modules of `packages` it imported: a short command starts
+    fast only while it imports little (issues #15, #77; the time itself is measured by bench/startup.py)."""
     code = (
         "import sys\nfrom lfgtui.commands.main import main\ntry:\n    main(sys.argv[1:])\nfinally:\n"
-        "    print('imported:', *sorted(m for m in sys.modules if m.startswith('lfgtui')), file=sys.stderr)"
+        f"    print('imported:', *sorted(m for m in sys.modules if m.split('.')[0] in {packages!r}),"
+        " file=sys.stderr)"
     )
     done = subprocess.run(
         [sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, timeout=60 * PATIENCE

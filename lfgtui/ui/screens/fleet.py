@@ -33,7 +33,7 @@ from lfgtui.ui.widgets.footer import KeysFooter
 from lfgtui.ui.widgets.gauges import elapsed_text
 
 if TYPE_CHECKING:
-    from lfgtui.broker.watch import FleetIndex, FleetReader, IndexedRun, OnlineWorker
+    from lfgtui.broker.fleet_index import FleetIndex, FleetReader, IndexedRun, OnlineWorker
 
 REFRESH_S = 1.0
 ENDED_KEPT_S = 300.0
