@@ -348,3 +348,25 @@ def test_a_process_started_with_few_open_files_allowed_raises_its_own_limit_for_
         check=True,
     )
     assert int(started.stdout) == wanted > 256
+
+
+def test_clients_share_their_tls_settings_while_the_cas_to_trust_are_the_same(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Loading the CAs cost 23 ms of CPU for each client made: every provider of every run (and of
+    every test). Clients made under a new `SSL_CERT_FILE` still trust it (the test above)."""
+    loads: list[object] = []
+    load = ssl.SSLContext.load_verify_locations
+
+    def counted(context: ssl.SSLContext, *args: object, **kwargs: object) -> None:
+        loads.append(args or kwargs)
+        load(context, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", counted)
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path))  # CAs of its own: the first client loads them
+    clients = [http_client(config("")) for _ in range(3)]
+    assert len(loads) == 1, loads
+    monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path / "other"))
+    clients.append(http_client(config("")))
+    assert len(loads) == 2, "other CAs to trust: loaded for the client made now"

@@ -6,11 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from textual.dom import DOMNode
+from textual.widget import Widget
 from textual.widgets._footer import FooterKey
 
 from lfgtui.sim.server import SimServer
 from lfgtui.ui.widgets.footer import KeysFooter
-from tests.support.app import SIZE, make_app, tickets, until
+from tests.support.app import SIZE, make_app, pane, tickets, until
 
 
 async def test_a_footer_key_is_not_restyled_as_it_mounts(sim: SimServer, tmp_path: Path) -> None:
@@ -32,7 +33,7 @@ async def test_a_footer_key_is_not_restyled_as_it_mounts(sim: SimServer, tmp_pat
         app.update_styles = seen  # type: ignore[method-assign]
         footer = screen.query_one(KeysFooter)
         before = {id(key) for key in footer.query(FooterKey)}
-        screen.refresh_bindings()  # as a move of the focus does: the footer recomposes
+        footer.call_later(Widget.recompose, footer)  # as a move of the focus to other keys does
         await until(pilot, lambda: not before & {id(key) for key in footer.query(FooterKey)})
         await pilot.pause()
         keys = list(footer.query(FooterKey))
@@ -41,3 +42,29 @@ async def test_a_footer_key_is_not_restyled_as_it_mounts(sim: SimServer, tmp_pat
         palette = [key for key in keys if key.has_class("-command-palette")]
         assert all(key.compact == footer.compact for key in keys if key not in palette)
         assert any(key.action == "quit" for key in keys)
+
+
+async def test_moving_the_focus_to_a_pane_with_the_same_keys_keeps_the_footers_keys(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    """Textual's footer recomposes whenever the focus moves (a remount and restyle of every key); from
+    one finished pane to another the keys are the same, and lfg's footer keeps them. Where the keys
+    differ it still recomposes (the first test, and the snapshots)."""
+    toml = "".join(f'[[ticket]]\nid = "t{i}"\nprompt = "x"\nmodel = "hello"\n\n' for i in range(2))
+    app = make_app(sim, tickets(tmp_path, toml))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.controller.screen
+        t0, t1 = pane(app, "t0"), pane(app, "t1")
+        await until(pilot, lambda: t0.finished and t1.finished)
+        footer = screen.query_one(KeysFooter)
+        await until(pilot, lambda: any(key.action == "retry" for key in footer.query(FooterKey)))
+        composed: list[KeysFooter] = []
+        compose = footer.compose
+        footer.compose = lambda: composed.append(footer) or compose()  # type: ignore[method-assign]
+        before = [id(key) for key in footer.query(FooterKey)]
+        assert screen.focused_pane is t0
+        await pilot.press("tab")
+        assert screen.focused_pane is t1
+        await pilot.pause()
+        await pilot.pause()
+        assert not composed and [id(key) for key in footer.query(FooterKey)] == before

@@ -9,6 +9,8 @@ the others are left out, so that those that do fit.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
+
 from textual.app import ComposeResult
 from textual.containers import HorizontalGroup
 from textual.widgets import Footer
@@ -38,6 +40,29 @@ class KeysFooter(Footer):
     }
     """
 
+    _composed_for: Hashable = None
+    """What the keys shown were composed from (`_keys_from`); None while there are none."""
+
+    async def recompose(self) -> None:
+        """Textual's footer recomposes every time the focus moves, a whole remount and restyle of its
+        keys, though moving between panes mostly leaves the same keys: then it keeps them."""
+        if self.is_attached and self._composed_for is not None and self._composed_for == self._keys_from():
+            return
+        await super().recompose()
+
+    def _keys_from(self) -> Hashable:
+        """All that the keys composed now would be made from: the screen's bindings and which of them
+        apply, and the footer's own settings."""
+        applies = getattr(self.screen, "applies", None)
+        return (
+            self.compact,
+            self.show_command_palette,
+            tuple(
+                (binding, enabled, tooltip, applies is None or applies(binding.action.partition("(")[0]))
+                for _node, binding, enabled, tooltip in self.screen.active_bindings.values()
+            ),
+        )
+
     def compose(self) -> ComposeResult:
         applies = getattr(self.screen, "applies", None)  # a screen's keys that act only on some panes
         keys = [
@@ -45,6 +70,7 @@ class KeysFooter(Footer):
             for key in super().compose()
             if applies is None or not isinstance(key, FooterKey) or applies(key.action.partition("(")[0])
         ]
+        self._composed_for = self._keys_from() if keys else None  # none: the bindings were not ready
         for key in keys:
             if isinstance(key, FooterKey):
                 settled(key, self.compact)
