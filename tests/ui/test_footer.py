@@ -57,7 +57,16 @@ async def test_moving_the_focus_to_a_pane_with_the_same_keys_keeps_the_footers_k
         t0, t1 = pane(app, "t0"), pane(app, "t1")
         await until(pilot, lambda: t0.finished and t1.finished)
         footer = screen.query_one(KeysFooter)
-        await until(pilot, lambda: any(key.action == "retry" for key in footer.query(FooterKey)))
+        seen: list[list[int]] = []
+
+        def settled() -> bool:
+            """The finished panes' keys shown, and the same key widgets at two looks 20 ms apart: the
+            recompose of their finishing, which mounts its keys in steps, is over."""
+            shown = list(footer.query(FooterKey))
+            seen.append([id(key) for key in shown])
+            return {"retry", "follow_up"} <= {key.action for key in shown} and seen[-2:] == [seen[-1]] * 2
+
+        await until(pilot, settled)
         composed: list[KeysFooter] = []
         compose = footer.compose
         footer.compose = lambda: composed.append(footer) or compose()  # type: ignore[method-assign]
