@@ -441,7 +441,9 @@ async def test_a_follow_up_running_on_its_worker_when_its_coordinator_died_is_ad
         run = app.controller.run
         assert run is not None
         state = run.states["t"]
-        await until_shown(pilot, lambda: state.attempt == 2 and state.outcome is Outcome.COMPLETED)
+        # completed, and its attempt wound up (`running` lasts a moment past the end's event)
+        await until_shown(pilot, lambda: state.attempt == 2 and run.can_continue("t"))
+        assert state.outcome is Outcome.COMPLETED
         adopted = state.conversation
         assert run.continue_with("t", "And after that?")
         await until_shown(pilot, lambda: state.attempt == 3 and state.outcome is Outcome.COMPLETED)
