@@ -76,7 +76,14 @@ async def approve_every_request(pilot: object, app: LfgApp, asked: list[str]) ->
         return all(p.state is PaneState.COMPLETED for p in both)
 
     while not settled():
-        await until(pilot, lambda: settled() or any(waiting_call(p) for p in both), 30)
+        try:
+            await until(pilot, lambda: settled() or any(waiting_call(p) for p in both), 30)
+        except TimeoutError:  # said with what each pane shows, to tell a stuck ticket from a slow one
+            shown = {
+                p.ticket.id: (p.state, p.standing.state, [r.state for r in p.tools.rows.values()])
+                for p in both
+            }
+            raise AssertionError(f"neither completed nor waiting on an approval: {shown}") from None
         if settled():
             return
         for _ in range(len(both) + 1):  # `a` visits what needs the person, the longest-waiting first
