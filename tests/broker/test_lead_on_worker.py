@@ -41,6 +41,7 @@ from tests.support.fleet import (
     eventually,
     holds,
     ran_on,
+    terminated,
     until,
 )
 from tests.support.mcp_client import mcp_client
@@ -358,14 +359,7 @@ async def test_a_lead_on_a_worker_goes_on_once_its_killed_coordinator_is_picked_
                 "it answered nothing"
             )
     finally:
-        for process in (coordinator, resumed):
-            if process is not None and process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(60 * PATIENCE)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(10 * PATIENCE)
+        terminated((coordinator, resumed), within_s=60 * PATIENCE)
         fleet.stop()
     assert resumed is not None
     picked_up.joined()
@@ -443,14 +437,7 @@ async def test_an_ask_of_a_worker_gone_from_the_broker_is_answered_by_the_coordi
         refused = json.loads(await asyncio.to_thread(asked, admin, run_id, "w1", late))["refused"]
         assert refused.startswith("worker 'w1' does not run boss's attempt 2 (worker 'w2' does)"), refused
     finally:
-        for process in (coordinator, resumed):
-            if process is not None and process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(60 * PATIENCE)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(10 * PATIENCE)
+        terminated((coordinator, resumed), within_s=60 * PATIENCE)
         fleet.stop()
     assert resumed is not None
     picked_up.joined()

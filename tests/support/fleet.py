@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,15 +82,20 @@ class Fleet:
         return f"worker {name} is ready" in self.said(name)
 
     def stop(self) -> None:
-        for process in self.workers.values():
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in self.workers.values():
-            try:
-                process.wait(15 * PATIENCE)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5 * PATIENCE)
+        terminated(self.workers.values(), within_s=15 * PATIENCE)
+
+
+def terminated(processes: Iterable[subprocess.Popen[str] | None], within_s: float) -> None:
+    """SIGTERM each process still running, wait up to `within_s` for each, then kill what is left."""
+    running = [process for process in processes if process is not None and process.poll() is None]
+    for process in running:
+        process.send_signal(signal.SIGTERM)
+    for process in running:
+        try:
+            process.wait(within_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5 * PATIENCE)
 
 
 def coordinate(fleet: Fleet, tickets: Path, *extra: str, config: Path | None = None) -> subprocess.Popen[str]:
