@@ -17,6 +17,7 @@ from dataclasses import replace
 from errno import EADDRINUSE
 from pathlib import Path
 
+import httpx2
 import pytest
 
 from lfgtui.events import AttemptEnded, ErrorInfo, ErrorKind, Event, Outcome, Status
@@ -31,7 +32,7 @@ from tests.support.agents import mcp_requests as requests
 from tests.support.lfg import Lfg, of
 from tests.support.mcp_client import mcp_client
 from tests.support.patience import PATIENCE
-from tests.support.serving import served
+from tests.support.serving import Served, served
 
 TICKETS = """
 [defaults]
@@ -51,6 +52,15 @@ prompt = "Say hello."
 model = "hello"
 """
 SLOW = {"prompt": "go", "model": "long-answer:tokens_per_s=20,repeat=50"}
+
+
+async def started_lead(run: Served) -> httpx2.AsyncClient:
+    """Start the served run and wait until its lead `boss` runs; a client with the lead's own token."""
+    run.run.start()
+    async with asyncio.timeout(10 * PATIENCE):
+        while not run.run.states["boss"].live:
+            await asyncio.sleep(0.01)
+    return run.client(run.server.lead_token("boss"))
 
 
 def add(ticket: dict[str, object]) -> dict[str, object]:
@@ -412,11 +422,7 @@ async def test_a_leads_budget_covers_it_and_its_tickets_and_stops_them_all_once_
     async with served(sim, tmp_path, BUDGETED, control=True, configs={"sim": sim_priced}) as run:
         tickets = [state.written for state in run.run.states.values()]
         async with serving_leads(run.run, tickets):
-            run.run.start()
-            async with asyncio.timeout(10 * PATIENCE):
-                while not run.run.states["boss"].live:
-                    await asyncio.sleep(0.01)
-            lead = run.client(run.server.lead_token("boss"))
+            lead = await started_lead(run)
             costly = (await lead.post("/v1/requests", json=add(COSTLY))).json()["ticket"]
             after = (await lead.post("/v1/requests", json=add({**SLOW, "depends_on": [costly]}))).json()
             async with asyncio.timeout(20 * PATIENCE):
@@ -447,11 +453,7 @@ async def test_a_lead_lfg_stops_takes_its_unfinished_tickets_with_it_started_or_
     async with served(sim, tmp_path, BOSS, control=True) as run:
         tickets = [state.written for state in run.run.states.values()]
         async with serving_leads(run.run, tickets):
-            run.run.start()
-            async with asyncio.timeout(10 * PATIENCE):
-                while not run.run.states["boss"].live:
-                    await asyncio.sleep(0.01)
-            lead = run.client(run.server.lead_token("boss"))
+            lead = await started_lead(run)
             first = (await lead.post("/v1/requests", json=add(SLOW))).json()["ticket"]
             second = (await lead.post("/v1/requests", json=add({**SLOW, "depends_on": [first]}))).json()
             await lead.aclose()
@@ -478,11 +480,7 @@ async def test_the_runs_budget_fails_a_leads_tickets_on_the_budget_not_with_thei
         run.run.max_cost_usd = 0.25
         tickets = [state.written for state in run.run.states.values()]
         async with serving_leads(run.run, tickets):
-            run.run.start()
-            async with asyncio.timeout(10 * PATIENCE):
-                while not run.run.states["boss"].live:
-                    await asyncio.sleep(0.01)
-            lead = run.client(run.server.lead_token("boss"))
+            lead = await started_lead(run)
             costly = (await lead.post("/v1/requests", json=add(COSTLY))).json()["ticket"]
             await lead.aclose()
             async with asyncio.timeout(20 * PATIENCE):
@@ -524,11 +522,7 @@ async def test_a_watchers_cancel_of_a_lead_keeps_its_tickets_running_when_it_ask
     async with served(sim, tmp_path, BOSS, control=True) as run, run.client() as person:
         tickets = [state.written for state in run.run.states.values()]
         async with serving_leads(run.run, tickets):
-            run.run.start()
-            async with asyncio.timeout(10 * PATIENCE):
-                while not run.run.states["boss"].live:
-                    await asyncio.sleep(0.01)
-            lead = run.client(run.server.lead_token("boss"))
+            lead = await started_lead(run)
             child = (await lead.post("/v1/requests", json=add(SLOW))).json()["ticket"]
             await lead.aclose()
             bad = await person.post(

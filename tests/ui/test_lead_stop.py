@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from textual.pilot import Pilot
+
 from lfgtui.config.load import Config
 from lfgtui.events import AttemptEnded, Status
 from lfgtui.remote.leads import serving_leads
@@ -15,6 +17,7 @@ from lfgtui.run.requests import Added, AddTicket, Lead
 from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_added, load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
+from lfgtui.ui.app import LfgApp
 from lfgtui.ui.screens.modals import LeadStopScreen
 from tests.support.app import SIZE, make_app, pane, tickets, until
 from tests.support.compose import first_run
@@ -40,6 +43,17 @@ lead = true
 SLOW = {"prompt": "go", "model": "long-answer:tokens_per_s=20,repeat=200"}
 
 
+async def asked_and_escaped(pilot: Pilot[None], app: LfgApp, live: str) -> None:
+    """`c` on the lead `boss` asks whether its live ticket `live` stops too; escape closes the
+    question."""
+    await app.controller.screen.show_pane(pane(app, "boss"))
+    await pilot.press("c")
+    await until(pilot, lambda: isinstance(app.screen, LeadStopScreen))
+    assert app.screen.live == [live]  # type: ignore[attr-defined]
+    await pilot.press("escape")
+    await until(pilot, lambda: not isinstance(app.screen, LeadStopScreen))
+
+
 async def test_stopping_a_lead_asks_whether_its_tickets_at_work_stop_too_or_keep_running(
     sim: SimServer, tmp_path: Path
 ) -> None:
@@ -61,12 +75,7 @@ async def test_stopping_a_lead_asks_whether_its_tickets_at_work_stop_too_or_keep
         shown = pane(app, kept.ticket).header
         await until(pilot, lambda: kept.ticket in str(shown.text))
         assert "␛]0;pwned␇<U+202E>T" in str(shown.text), "a lead's title is outside text: shown inert"
-        await app.controller.screen.show_pane(pane(app, "boss"))
-        await pilot.press("c")
-        await until(pilot, lambda: isinstance(app.screen, LeadStopScreen))
-        assert app.screen.live == [kept.ticket]  # type: ignore[attr-defined]
-        await pilot.press("escape")
-        await until(pilot, lambda: not isinstance(app.screen, LeadStopScreen))
+        await asked_and_escaped(pilot, app, kept.ticket)
         assert run.states["boss"].running, "escape stops nothing"
 
         await pilot.press("c")
@@ -116,12 +125,7 @@ async def test_stopping_a_lead_in_an_attached_tui_asks_the_same_and_its_server_k
                 live = app.controller.panes
                 await until(pilot, lambda: stopped.ticket in live and live[stopped.ticket].running)
                 await until(pilot, lambda: live[kept.ticket].running and live["boss"].running)
-                await app.controller.screen.show_pane(pane(app, "boss"))
-                await pilot.press("c")
-                await until(pilot, lambda: isinstance(app.screen, LeadStopScreen))
-                assert app.screen.live == [kept.ticket]  # type: ignore[attr-defined]
-                await pilot.press("escape")
-                await until(pilot, lambda: not isinstance(app.screen, LeadStopScreen))
+                await asked_and_escaped(pilot, app, kept.ticket)
                 assert states["boss"].running, "escape sends nothing"
 
                 await pilot.press("c")
