@@ -22,14 +22,20 @@ this script holds open for writing while it waits on the engine (which does not 
 engine's own helpers, podman's monitor, would outlive the client holding it); the container's first
 process (tools/box_init.py), which the agent can neither kill nor stop, reads it to its end. Each
 container is labelled with its client (`CLIENT_LABEL`), so lfg removes one whose client has ended.
+
+The engine runs in an empty folder of its own, removed once it ends, not in the command's (the
+agent's worktree): podman's monitor leaves an empty file `oom` in its folder when the kernel kills
+the box at its memory, which would be in what the agent lands.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 import sys
+import tempfile
 
 CLIENT_LABEL = "lfgtui.client"
 NOT_STARTED = (125, 126)
@@ -89,6 +95,7 @@ def main() -> None:
     found = {path: identity for path in covers if (identity := socket_now(path)) is not None}
     gone = {spec for path, spec in covers.items() if path not in found}
     argv = [engine, *_uncovered(request["options"], gone), *client, *passed, *request["command"]]
+    os.chdir(scratch := tempfile.mkdtemp(prefix="lfg-engine-"))  # not the command's folder
     if request["tether"]:
         read, _ = os.pipe()  # its write end held by the client alone: closed when it dies
         engine_pid = os.posix_spawn(engine, argv, env, file_actions=[(os.POSIX_SPAWN_DUP2, read, 0)])
@@ -98,6 +105,7 @@ def main() -> None:
         os.chmod(request["leash"], 0o400)  # no one else opens it to write, the agent inside neither
         engine_pid = os.posix_spawn(engine, argv, env)
     _, status = os.waitpid(engine_pid, 0)
+    shutil.rmtree(scratch, ignore_errors=True)
     went = [path for path, identity in found.items() if not same(path, identity)]
     if went and os.WIFEXITED(status) and os.WEXITSTATUS(status) in NOT_STARTED:
         where, name = ", ".join(went), os.path.basename(engine)

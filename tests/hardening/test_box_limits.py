@@ -74,7 +74,7 @@ async def _start(kind: str, folder: Path, script: str, limits: Limits = SMALL) -
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
         start_new_session=True,
-        cwd=folder,  # podman has left an empty file `oom` where its client ran, a box killed at its memory
+        cwd=folder,  # where the command runs: nothing of the engine's may be left in it
     )
 
 
@@ -109,9 +109,11 @@ async def test_a_fork_bomb_is_held_at_the_boxs_processes(box: str, tmp_path: Pat
 
 @pytest.mark.timeout(300)
 async def test_a_memory_hog_is_killed_at_the_boxs_memory(box: str, tmp_path: Path) -> None:
-    """Fails before: 512 MiB held, `survived`."""
+    """Fails before: 512 MiB held, `survived`; and podman's monitor left an empty file `oom` in the
+    command's folder (the agent's worktree, so in what it lands)."""
     code, said = await _ran(box, tmp_path, MEMORY_HOG)
     assert "survived" not in said and code != 0, said
+    assert not os.listdir(tmp_path), "nothing left where the command ran"
     await _neighbour_runs(box, tmp_path)
 
 
