@@ -13,7 +13,10 @@ TTFT and output times count from the worker's real start, never from the wait.
 
 A follow-up sends the conversation the run built from the worker's events (conversation.py), as a
 local run sends the one its tool loop built; a coding agent's follow-up goes back to the worker
-that has the agent's session (`_destination`).
+that has the agent's session (`_destination`), when a read of the workers taken then has it. One
+left on that worker's own stream when the worker goes (its presence lapsed) is taken back as the
+feed looks at the waiting entries (`Stranded`, broker/gone.py): moved to any worker in a new agent
+session when the worker never took it, else given up and enqueued again as the next attempt.
 
 Cancelling an attempt, cancelling one sub-agent of the coding agent it runs, and answering a call
 that waits for approval, are the person's requests themselves (run/requests.py) on the run's control
