@@ -597,7 +597,7 @@ async def test_a_follow_up_whose_worker_is_paused_past_its_presence_runs_again_e
     fleet: Fleet,
 ) -> None:
     toml = '[[ticket]]\nid = "a"\nprompt = "go"\nprovider = "agent"\n'
-    toml += 'model = "long-answer:ttft_ms=0,tokens_per_s=25,repeat=2"\n'
+    toml += 'model = "long-answer:ttft_ms=0,tokens_per_s=25,repeat=3"\n'
     first = fleet.start("w1", config=agent_config(fleet, "w1", LEASE))
     settings = LAPSING_COORDINATOR
     async with coordinated(fleet, toml, COORDINATOR_AGENT, settings=settings) as (run, events):
