@@ -13,7 +13,10 @@ TTFT and output times count from the worker's real start, never from the wait.
 
 A follow-up sends the conversation the run built from the worker's events (conversation.py), as a
 local run sends the one its tool loop built; a coding agent's follow-up goes back to the worker
-that has the agent's session (`_destination`).
+that has the agent's session (`_destination`), when a read of the workers taken then has it. One
+left on that worker's own stream when the worker goes (its presence lapsed) is taken back as the
+feed looks at the waiting entries (`Stranded`, broker/gone.py): moved to any worker in a new agent
+session when the worker never took it, else given up and enqueued again as the next attempt.
 
 Cancelling an attempt, cancelling one sub-agent of the coding agent it runs, and answering a call
 that waits for approval, are the person's requests themselves (run/requests.py) on the run's control
@@ -66,8 +69,9 @@ from lfgtui.broker.client import explain, until_answered
 from lfgtui.broker.failing import FailingWorkers
 from lfgtui.broker.fence import FENCE, Fence, Superseded, stand_down
 from lfgtui.broker.gaps import Lost
+from lfgtui.broker.gone import GoneWorkers, TakenBack
 from lfgtui.broker.layout import Layout, loads, ran_field
-from lfgtui.broker.presence import MAX_ERROR, WorkerPresence, live_workers, said_at
+from lfgtui.broker.presence import MAX_ERROR, WorkerPresence, ask_live, live, live_workers, said_at
 from lfgtui.broker.restored import CHECK_EVERY_S, Ledger, Restoration
 from lfgtui.broker.running_on import ran_on
 from lfgtui.broker.steers import Sent, SteersSent
@@ -157,6 +161,15 @@ class LostEntry:
 
 
 @dataclass(frozen=True)
+class Stranded:
+    """The work entry a ticket's attempt waits for is on the own stream of `worker`, whose presence
+    has lapsed: nobody else reads it (broker/gone.py)."""
+
+    work: str
+    worker: str
+
+
+@dataclass(frozen=True)
 class BrokerNews:
     """What the coordinator learned of the run on the broker (that it went back in time), for each
     waiting attempt to say as its `Status`: so the run's record (NDJSON, history, panes, watchers) says
@@ -165,10 +178,10 @@ class BrokerNews:
     message: str
 
 
-Arrived = Event | AttemptEnd | LostEntry | Lost | BrokerNews
+Arrived = Event | AttemptEnd | LostEntry | Stranded | Lost | BrokerNews
 """What the feed hands the ticket that waits: its events, the end its worker recorded apart, that the
-broker lost its work entry, that events of an attempt never reached this coordinator, or what the
-run learned of the broker."""
+broker lost its work entry, that its work entry waits for a worker that is gone, that events of an
+attempt never reached this coordinator, or what the run learned of the broker."""
 
 
 @dataclass
@@ -185,11 +198,14 @@ class Dispatch:
     said: Callable[[str], None] = field(default=print, init=False)
     layout: Layout = field(init=False)
     work_index: WorkIndex = field(init=False)
+    gone: GoneWorkers = field(init=False)
     _waiting: dict[str, asyncio.Queue[Arrived]] = field(default_factory=dict, init=False)
     _works: dict[str, str] = field(default_factory=dict, init=False)
     """The work entry of each ticket's attempt that waits."""
     _streams: dict[str, str] = field(default_factory=dict, init=False)
     """The stream of each work entry this run enqueued."""
+    _owners: dict[str, str] = field(default_factory=dict, init=False)
+    """The worker whose own stream each work entry this run enqueued there is on."""
     _entries_read: float = field(default=float("-inf"), init=False)
     _recorded: dict[str, tuple[str, AttemptEnd]] = field(default_factory=dict, init=False)
     """The ends workers recorded of waiting attempts (by ticket, with the work entry), read before the
@@ -229,6 +245,8 @@ class Dispatch:
     def __post_init__(self) -> None:
         self.layout = Layout(self.broker.settings.prefix)
         self.work_index = WorkIndex(self.redis, self.broker.settings.max_age_s)
+        settings = self.broker.settings
+        self.gone = GoneWorkers(self.redis, self.layout, settings.max_age_s, settings.lease_s)
         self._send = self.redis.register_script(SEND)
 
     async def start(self, run_id: str, said: Callable[[str], None], publisher: str) -> None:
@@ -338,12 +356,17 @@ class Dispatch:
             pipe.xrange(self._streams[work], min=work, max=work, count=1)
             pipe.exists(self.layout.held(self.run_id, ended_field(ticket_id, work)))
         pipe.hmget(self.layout.ended(self.run_id), fields)
+        owned = any(work in self._owners for work in looked.values())
+        if owned:  # an entry on a worker's own stream: whether that worker is still here
+            ask_live(pipe, self.layout)
         try:
-            *entries, values = await pipe.execute()
+            answers = await pipe.execute()
         except Exception as exc:
             if self._explain(exc) is None:
                 raise
             return  # the feed says the broker is away; read again once it is back
+        here = {name.decode("utf-8", "replace") for name in live(*answers[-2:])} if owned else set()
+        *entries, values = answers[: len(answers) - 2 * owned]
         now = self.clock()
         if looked:
             self._entries_read = now
@@ -354,6 +377,14 @@ class Dispatch:
         for (ticket_id, work), entry, held in zip(looked.items(), entries[::2], entries[1::2], strict=True):
             if entry or ticket_id in self._recorded:
                 self._missing.pop(work, None)
+                gone = self._owners.get(work)
+                if (
+                    entry
+                    and gone is not None
+                    and gone not in here
+                    and (queue := self._waiting.get(ticket_id))
+                ):
+                    queue.put_nowait(Stranded(work, gone))
                 continue
             since = self._missing.setdefault(work, now)
             if held or now - since < self.broker.settings.lease_s:
@@ -402,6 +433,7 @@ class Dispatch:
         self._waiting.pop(ticket_id, None)
         work = self._works.pop(ticket_id, "")
         self._streams.pop(work, None)
+        self._owners.pop(work, None)
         self._missing.pop(work, None)
 
     async def enqueue(self, item: WorkItem, worker: str | None = None) -> str:
@@ -420,8 +452,40 @@ class Dispatch:
         except Superseded as exc:
             self.superseded(str(exc))
         self._streams[entry] = stream
+        if worker:
+            self._owners[entry] = worker
         self.ledger.enqueued(item.ticket.id, stream, entry, data, item.attempt)
         return entry
+
+    async def take_back(self, ticket_id: str, work: str, given_up: AttemptEnd) -> TakenBack:
+        """Take the ticket's work entry back from the own stream of its worker, which is gone
+        (broker/gone.py): moved to its provider's work stream without the agent's session (the ticket
+        waits for the new entry from now on), or given up with the end `given_up` should that worker
+        have taken it; left alone while its lease is renewed, or while the broker is away (the next
+        look asks again)."""
+        stream, latest = self._streams.get(work), self.ledger.latest.get(ticket_id)
+        if stream is None or latest is None or latest[1] != work:
+            return TakenBack.LEFT
+        item = dataclasses.replace(WorkItem.read({b"data": latest[2].encode()}), agent_session=None)
+        moved, to = item.fields()["data"], self.layout.work(item.ticket.provider)
+        try:
+            done, entry = await self.gone.take_back(
+                self.run_id, stream, work, to, moved, given_up, self.fence
+            )
+        except Superseded as exc:
+            self.superseded(str(exc))
+        except Exception as exc:
+            if self._explain(exc) is None:
+                raise
+            return TakenBack.LEFT
+        if done is TakenBack.MOVED and entry is not None:
+            self.ledger.finished(stream, work, given_up)  # the old entry, should the broker give it back
+            for kept in (self._streams, self._owners, self._missing):
+                kept.pop(work, None)
+            self.expect(ticket_id, entry)
+            self._streams[entry] = to
+            self.ledger.enqueued(ticket_id, to, entry, moved, item.attempt)
+        return done
 
     def _explain(self, exc: Exception) -> str | None:
         return explain(exc, self.broker)
@@ -562,19 +626,17 @@ class Dispatch:
         return name.decode("utf-8", "replace") if isinstance(name, bytes) else None
 
     async def present(self, name: str, provider: str) -> bool:
-        """Whether worker `name` is on the broker now, serving `provider`. One missing from the
-        workers read a moment ago is looked for again: it may have come since (a worker that started
-        and took the ticket within `WORKERS_KEPT_S` of that read, its steer refused as gone)."""
-        for fresh in (False, True):
-            workers = await until_answered(
-                functools.partial(self.workers, fresh),
-                self._explain,
-                self.said,
-                f"{provider} work waits for it to list the workers",
-            )
-            if any(w.name == name and provider in w.serves for w in workers):
-                return True
-        return False
+        """Whether worker `name` is on the broker now, serving `provider`: read now, never taken
+        from the workers read a moment ago, since what is sent to it goes where only it reads. A read
+        kept from before a worker left sent its follow-up to its own stream, which nobody read again
+        (a run that waited forever); one kept from before it came refused its steer as gone."""
+        workers = await until_answered(
+            functools.partial(self.workers, True),
+            self._explain,
+            self.said,
+            f"{provider} work waits for it to list the workers",
+        )
+        return any(w.name == name and provider in w.serves for w in workers)
 
     async def unserved(self, provider: str) -> str | None:
         """Why no worker on the broker takes work of `provider` now, naming each and its reason; None
@@ -640,6 +702,11 @@ class Dispatch:
                 self.said(f"the run's feed did not stop in {STOP_S:g} s of being cancelled: leaving it")
             elif not feed.cancelled():
                 feed.result()  # a bug in the feed surfaces here
+
+
+def _new_session(gone: str) -> str:
+    """What the pane says of a coding agent's follow-up whose session's worker is `gone` (why)."""
+    return f"{gone}: this follow-up starts a new agent session on any worker, told the earlier conversation"
 
 
 def _told(answer: bytes) -> Told:
@@ -775,15 +842,23 @@ class BrokerRunner:
                 if isinstance(event, BrokerNews):
                     self._tell(attempt, event.message)
                     continue
-                if isinstance(event, LostEntry):
-                    if event.work == work:
-                        self._finished(attempt, work, Outcome.INTERRUPTED)
+                if isinstance(event, LostEntry | Stranded):
+                    if event.work != work:
+                        continue
+                    if isinstance(event, Stranded):
+                        why = self._abandoned(event.worker, attempt.number + 1)
+                        taken = await self._take_back(attempt, work, event.worker, why)
+                        if taken is not TakenBack.GIVEN_UP:  # moved, the same attempt; or left alone
+                            work = self.dispatch.work_of(ticket.id) or work
+                            continue
+                    else:
                         why = _REWOUND if event.rewound else self._lost(work, attempt.number + 1)
-                        ev, seen = self._next_attempt(attempt, why), 0
-                        work = await self._enqueue(attempt)
-                        self.dispatch.expect(ticket.id, work)
-                        started, conversation = False, self._transcribe(state)
-                        failing.running = None
+                    self._finished(attempt, work, Outcome.INTERRUPTED)
+                    ev, seen = self._next_attempt(attempt, why), 0
+                    work = await self._enqueue(attempt)
+                    self.dispatch.expect(ticket.id, work)
+                    started, conversation = False, self._transcribe(state)
+                    failing.running = None
                     continue
                 if event.attempt < attempt.number:
                     continue  # an attempt that ended here already
@@ -930,6 +1005,31 @@ class BrokerRunner:
         end = AttemptEnd(attempt.ticket.id, attempt.number, outcome, attempt.state.error, 0)
         self.dispatch.finished(work, end)
 
+    async def _take_back(self, attempt: Attempt, work: str, worker: str, why: str) -> TakenBack:
+        """Take the attempt's work entry back from the own stream of `worker`, which is gone
+        (broker/gone.py); one it never took is moved to any worker, said as `_destination` says it."""
+        end = AttemptEnd(
+            attempt.ticket.id, attempt.number, Outcome.INTERRUPTED, ErrorInfo(ErrorKind.CONNECTION, why), 0
+        )
+        taken = await self.dispatch.take_back(attempt.ticket.id, work, end)
+        if taken is TakenBack.MOVED:
+            continues = attempt.state.continues
+            self._tell(
+                attempt,
+                _new_session(
+                    f"worker {worker}, which ran attempt {continues} and has its agent's session, left the "
+                    "broker before it took this follow-up"
+                ),
+            )
+        return taken
+
+    @staticmethod
+    def _abandoned(worker: str, attempt: int) -> str:
+        return (
+            f"its worker {worker} left the broker (killed, paused, or cut off from it) and stopped renewing "
+            f"its lease, and nobody else reads that worker's own stream: enqueued again as attempt {attempt}"
+        )
+
     @staticmethod
     def _lost(work: str, attempt: int) -> str:
         return (
@@ -1025,10 +1125,7 @@ class BrokerRunner:
             if worker is not None
             else f"no worker on the broker is known to have the agent's session of attempt {continues}"
         )
-        message = (
-            f"{gone}: this follow-up starts a new agent session on any worker, told the earlier conversation"
-        )
-        return dataclasses.replace(item, agent_session=None), None, message
+        return dataclasses.replace(item, agent_session=None), None, _new_session(gone)
 
     @staticmethod
     def _transcribe(state: TicketState) -> Conversation:

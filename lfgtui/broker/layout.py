@@ -44,7 +44,9 @@ PREFIX:workers              sorted set: the workers' names, scored by when their
 PREFIX:worker:NAME          hash: a worker's presence (its host, the providers it serves and those
                             it does not, with why), expiring unless the worker renews it
 PREFIX:worker:NAME:work     stream: attempts for worker NAME alone (a coding agent's follow-up),
-                            read by NAME in the consumer group `workers` as it reads the others
+                            read by NAME in the consumer group `workers` as it reads the others;
+                            an entry NAME left there when it went is taken back by the run's
+                            coordinator (`broker/gone.py`)
 PREFIX:worker:NAME:asks:RUN stream: what a lead ticket's agent asks of run RUN from worker NAME,
                             which runs it (`AskEntry`, broker/lead_asks.py): only NAME's ACL user
                             writes it, so the stream says which worker asks

@@ -13,10 +13,13 @@ import pytest
 import redis
 import redis.asyncio
 
+from lfgtui.broker.fence import Fence
+from lfgtui.broker.gone import GoneWorkers, TakenBack
 from lfgtui.broker.layout import GROUP, Layout
 from lfgtui.broker.ownership import Held, Ownership, Renewal
 from lfgtui.broker.recent_ends import RecentEnds
 from lfgtui.broker.work import AttemptEnd, ended_field
+from lfgtui.broker.work_index import WorkIndex
 from lfgtui.events import Outcome
 from tests.support.fleet import Fleet, acl_user, coordinate, documented_rules, ends, eventually, finish
 from tests.support.lfg import command, of
@@ -168,3 +171,30 @@ async def test_a_worker_renews_its_leases_under_exactly_the_documented_acls(
         assert await ownership.renew(stream, entry, 1, 10_000, held, started=True) is Renewal.RENEWED
     finally:
         await worker.aclose()
+
+
+async def test_a_coordinator_sends_and_takes_back_a_follow_up_on_a_workers_own_stream_under_the_acls(
+    fleet: Fleet, admin: redis.Redis
+) -> None:
+    """A coding agent's follow-up put on its worker's own stream (a script naming it: `ENQUEUE`) and
+    taken back from it once that worker left (`TAKE_BACK`), as the documented coordinator user. A
+    script's keys need reading and writing under one pattern: before, the table gave the coordinator
+    `~lfg:worker:*` to read and `~lfg:worker:*:work` to write, and every follow-up sent to its agent's
+    worker was refused (NOPERM)."""
+    acl_user(admin, "coordinator", documented_rules("coordinator", "w1"))
+    layout, run_id = Layout(), "0123456789ab"
+    own, work = layout.assigned("w1"), layout.work("agent")
+    admin.xgroup_create(own, GROUP, id="0", mkstream=True)
+    coordinator = redis.asyncio.Redis.from_url(
+        fleet.url.replace("redis://", "redis://coordinator:coordinator-secret@")
+    )
+    fence = Fence(layout.generation(run_id), 1)
+    try:
+        index = WorkIndex(coordinator, 3600)
+        entry = await index.enqueue(own, layout.work_index(run_id), b"{}", "a", fence)
+        end = AttemptEnd("a", 2, Outcome.INTERRUPTED, None, 0)
+        gone = GoneWorkers(coordinator, layout, 3600, 30)
+        done, _ = await gone.take_back(run_id, own, entry, work, b"{}", end, fence)
+    finally:
+        await coordinator.aclose()
+    assert done is TakenBack.MOVED and admin.xlen(own) == 0 and admin.xlen(work) == 1

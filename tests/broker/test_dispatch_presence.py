@@ -53,8 +53,9 @@ async def test_tickets_enqueued_together_read_the_workers_presence_once(
         present(watching, "w4", ["sim"])
         now[0] += WORKERS_KEPT_S
         assert await dispatch.unserved("sim") is None, "read again once it is old: w4 serves sim"
-        assert await dispatch.present("w4", "sim")
         assert (calls(watching, "zrange"), calls(watching, "hmget")) == (2, 7)
+        assert await dispatch.present("w4", "sim")
+        assert (calls(watching, "zrange"), calls(watching, "hmget")) == (3, 11), "present: read now"
     finally:
         await client.aclose()
         watching.close()
@@ -78,6 +79,32 @@ async def test_a_worker_come_since_the_last_read_is_present_at_once(
         present(watching, "w1", ["sim"])
         assert await dispatch.present("w1", "sim")
         assert not await dispatch.present("w2", "sim"), "one never on the broker is still gone"
+    finally:
+        await client.aclose()
+        watching.close()
+
+
+async def test_a_worker_gone_since_the_last_read_is_gone_at_once(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """A worker that left within `WORKERS_KEPT_S` of the coordinator's last read of the workers (it was
+    shutting down then) is not present: a coding agent's follow-up sent to its own stream on that read
+    was never read by anyone, and the run waited forever (a CI run timed out so)."""
+    watching = redis.Redis(port=redis_server.port)
+    present(watching, "w1", ["sim"])
+    broker = resolve(redis_server.url, {}, BrokerSettings())
+    client = await connect(broker)
+    try:
+        dispatch = Dispatch(client, broker, tmp_path, clock=lambda: 100.0)  # the read never gets old
+        assert await dispatch.unserved("sim") is None, "the read kept: w1 serves sim"
+        layout = Layout()
+        watching.delete(layout.worker("w1"))  # as its `_absent` does when it stops
+        watching.zrem(layout.workers, "w1")
+        assert not await dispatch.present("w1", "sim")
+        assert (
+            await dispatch.unserved("sim")
+            == "no worker is on the broker yet: this waits for one that serves 'sim'"
+        ), "the read taken now is the one kept"
     finally:
         await client.aclose()
         watching.close()

@@ -246,15 +246,19 @@ def test_a_ticket_whose_provider_a_worker_lacks_waits_for_one_that_has_it_and_sa
 
 @contextlib.asynccontextmanager
 async def coordinated(
-    fleet: Fleet, toml: str, config_text: str = STEADY, db: Path | None = None
+    fleet: Fleet,
+    toml: str,
+    config_text: str = STEADY,
+    db: Path | None = None,
+    settings: BrokerSettings | None = None,
 ) -> AsyncIterator[tuple[Run, list[Event]]]:
     """A coordinated run in this process, as `lfg run --broker` makes it for the TUI (someone can
     answer approvals), started, recorded into the history `db` when given; cancelled at the end of
-    the block if it has not ended."""
+    the block if it has not ended. `settings`: its `[broker]` (a lease of its own)."""
     path = fleet.lfg.tickets(toml)
     config = load_config(fleet.config(config_text))
     loaded = load_tickets(path, config, BUILTIN_TOOLS, env={})
-    broker = resolve(fleet.url, {}, BrokerSettings())
+    broker = resolve(fleet.url, {}, settings or BrokerSettings())
     outlet = Outlet(broker, await connect(broker), path.parent)
     async with (
         Providers(config.providers) as providers,
@@ -526,12 +530,18 @@ async def test_a_follow_up_of_a_coding_agents_ticket_goes_to_the_worker_that_has
 
 
 async def test_a_follow_up_whose_agents_worker_is_gone_starts_a_new_session_elsewhere_and_says_so(
-    fleet: Fleet,
+    fleet: Fleet, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # A read of the workers kept from while w1 was here (CI once took it while w1 was shutting down)
+    # must not send the follow-up to w1's own stream, which nobody reads again: it ran forever.
+    monkeypatch.setattr("lfgtui.broker.coordinator.WORKERS_KEPT_S", 3600.0)
     first = fleet.start("w1", config=agent_config(fleet, "w1"))
     async with coordinated(fleet, AGENT_TICKET, COORDINATOR_AGENT) as (run, events):
         assert await asyncio.wait_for(run.wait(), 40 * PATIENCE) == {"a": Outcome.COMPLETED}
         await acknowledged(fleet, "lfg:work:agent")  # else another worker would run attempt 1 again
+        assert isinstance(run.runner, BrokerRunner)
+        kept = await run.runner.dispatch.workers(fresh=True)
+        assert [w.name for w in kept] == ["w1"], "the read the coordinator keeps lists w1"
         first.send_signal(signal.SIGTERM)  # it leaves the broker, and its agent's sessions with it
         first.wait(15 * PATIENCE)
         fleet.start("w2", config=agent_config(fleet, "w2"))
@@ -546,6 +556,80 @@ async def test_a_follow_up_whose_agents_worker_is_gone_starts_a_new_session_else
     assert any("running on worker w2" in m for m in said) and not loaded(events, 2)
     asked = [(e.attempt, e.continues) for e in events if isinstance(e, PromptSent)]
     assert asked == [(1, None), (2, 1)]
+    assert not any("waits for worker w1" in e.message for e in events if isinstance(e, AttemptQueued))
+
+
+LAPSING_COORDINATOR = BrokerSettings(lease_s=3)
+"""The coordinator's `[broker]` where its workers hold leases of `LEASE`: it looks at the entries its
+attempts wait for every three quarters of one."""
+
+
+@pytest.mark.timeout(180)  # the workers warm up first, which takes long on a busy machine
+async def test_a_follow_up_left_for_a_worker_that_died_moves_to_another_in_a_new_session_and_says_so(
+    fleet: Fleet,
+) -> None:
+    first = fleet.start("w1", config=agent_config(fleet, "w1", LEASE))
+    settings = LAPSING_COORDINATOR
+    async with coordinated(fleet, AGENT_TICKET, COORDINATOR_AGENT, settings=settings) as (run, events):
+        assert await asyncio.wait_for(run.wait(), 40 * PATIENCE) == {"a": Outcome.COMPLETED}
+        await acknowledged(fleet, "lfg:work:agent")
+        first.send_signal(signal.SIGKILL)  # no goodbye: its presence lingers for three leases
+        first.wait(15 * PATIENCE)
+        assert run.continue_with("a", "And then?")
+        await until(lambda: any(isinstance(e, AttemptQueued) and e.attempt == 2 for e in events))
+        (queued,) = [e for e in events if isinstance(e, AttemptQueued) and e.attempt == 2]
+        assert "waits for worker w1" in queued.message, "sent to w1's own stream while it seemed here"
+        fleet.start("w2", config=agent_config(fleet, "w2", LEASE))
+        assert await asyncio.wait_for(run.wait(), 90 * PATIENCE) == {"a": Outcome.COMPLETED}
+    said = [e.message for e in events if isinstance(e, Status) and e.attempt == 2]
+    assert (
+        "worker w1, which ran attempt 1 and has its agent's session, left the broker before it took this "
+        "follow-up: this follow-up starts a new agent session on any worker, told the earlier conversation"
+    ) in said
+    assert any("running on worker w2" in m for m in said) and not loaded(events, 2)
+    asked = [(e.attempt, e.continues) for e in events if isinstance(e, PromptSent)]
+    assert asked == [(1, None), (2, 1)], "moved as the same attempt: nobody ran it"
+    assert [e.outcome for e in events if isinstance(e, AttemptEnded)] == [Outcome.COMPLETED] * 2
+
+
+@pytest.mark.timeout(240)
+async def test_a_follow_up_whose_worker_is_paused_past_its_presence_runs_again_elsewhere_and_not_there(
+    fleet: Fleet,
+) -> None:
+    toml = '[[ticket]]\nid = "a"\nprompt = "go"\nprovider = "agent"\n'
+    toml += 'model = "long-answer:ttft_ms=0,tokens_per_s=25,repeat=3"\n'
+    first = fleet.start("w1", config=agent_config(fleet, "w1", LEASE))
+    settings = LAPSING_COORDINATOR
+    async with coordinated(fleet, toml, COORDINATOR_AGENT, settings=settings) as (run, events):
+        assert await asyncio.wait_for(run.wait(), 60 * PATIENCE) == {"a": Outcome.COMPLETED}
+        await acknowledged(fleet, "lfg:work:agent")
+        assert run.continue_with("a", "And then?")
+        await until(lambda: any(isinstance(e, TextDelta) and e.attempt == 2 for e in events), 60)
+        first.send_signal(signal.SIGSTOP)  # mid-follow-up, on its own stream: its presence lapses
+        fleet.start("w2", config=agent_config(fleet, "w2", LEASE))
+        assert await asyncio.wait_for(run.wait(), 120 * PATIENCE) == {"a": Outcome.COMPLETED}
+        first.send_signal(signal.SIGCONT)
+        await until(lambda: f"a of run {run.run_id} (attempt 2): interrupted" in fleet.said("w1"), 60)
+    ended = {e.attempt: e for e in events if isinstance(e, AttemptEnded)}
+    assert {n: e.outcome for n, e in ended.items()} == {
+        1: Outcome.COMPLETED,
+        2: Outcome.INTERRUPTED,
+        3: Outcome.COMPLETED,
+    }
+    error = ended[2].error
+    assert error is not None and error.message == (
+        "its worker w1 left the broker (killed, paused, or cut off from it) and stopped renewing its lease, "
+        "and nobody else reads that worker's own stream: enqueued again as attempt 3"
+    )
+    said = [e.message for e in events if isinstance(e, Status) and e.attempt == 3]
+    assert (
+        "worker w1, which ran attempt 1 and has its agent's session, is gone: this follow-up starts a new "
+        "agent session on any worker, told the earlier conversation"
+    ) in said
+    assert any("running on worker w2" in m for m in said) and not loaded(events, 3)
+    asked = [(e.attempt, e.continues) for e in events if isinstance(e, PromptSent)]
+    assert asked == [(1, None), (2, 1), (3, 1)]
+    assert f"took a of run {run.run_id} (attempt 3)" not in fleet.said("w1")
 
 
 async def test_a_work_entry_whose_follow_up_has_a_malformed_conversation_is_refused_saying_why(

@@ -178,13 +178,13 @@ def gated_import(module: str, gate: Path, arrived: Path | None = None) -> str:
     )
 
 
-def agent_config(fleet: Fleet, name: str) -> Path:
+def agent_config(fleet: Fleet, name: str, lease: str = STEADY) -> Path:
     """A config whose provider `agent` is the sim ACP agent keeping its sessions in a folder of
-    `name`'s alone, as a coding agent keeps them on its own machine."""
+    `name`'s alone, as a coding agent keeps them on its own machine; `lease`: its `[broker]`."""
     sessions = fleet.lfg.home / f"{name}-sessions"
     command = [sys.executable, "-m", "lfgtui.sim.acp_agent", "--sessions-dir", str(sessions)]
     command += ["--scenario", "{model}"]
-    return fleet.config(STEADY + agent_provider(command), f"{name}.toml")
+    return fleet.config(lease + agent_provider(command), f"{name}.toml")
 
 
 def agent_provider(command: list[str]) -> str:
