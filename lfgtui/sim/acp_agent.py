@@ -298,6 +298,8 @@ class SimAcpAgent:
             raise acp.RequestError.method_not_found(f"_{method}")
         asked = params.get("sessionId")
         session = self.sessions.get(asked) if isinstance(asked, str) else None
+        if session is not None:
+            session.steered.set()
         late = self.options.quirks.steer_reads_late and session is not None and session.asking > 0
         answer = await steer(self.conn, self.options.steering, params, self.running, now=not late)
         if answer["outcome"] == "injected" and late and session is not None:
@@ -1018,6 +1020,20 @@ def _steering_options(group: Options) -> None:
         " as one more model call, as Claude Code does: two steers can be read in reverse order",
     )
     group.add_argument(
+        "--announce-round",
+        action="store_true",
+        help="announce all of a model call's tool calls before the first is asked about or run, as"
+        " Claude Code does",
+    )
+    group.add_argument(
+        "--answer-taken-ms",
+        type=float,
+        default=0.0,
+        metavar="MS",
+        help="once a permission request is answered, refine the asked call (no status) and take the"
+        " answer only when a steer comes or MS have passed, still waiting on the person meanwhile",
+    )
+    group.add_argument(
         "--prompt-queueing",
         action="store_true",
         help="advertise prompt queueing as claude-agent-acp does (agentCapabilities._meta.claudeCode."
@@ -1376,6 +1392,8 @@ def main(argv: list[str] | None = None) -> None:
             deaf_to_cancel=args.deaf_to_cancel,
             steer_cuts=args.steer_cuts,
             steer_reads_late=args.steer_reads_late,
+            announce_round=args.announce_round,
+            answer_taken_ms=args.answer_taken_ms,
             withdraw_when=args.withdraw_when,
             acp_notice=args.acp_notice,
             compaction=args.compaction,

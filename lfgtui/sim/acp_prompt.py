@@ -96,6 +96,7 @@ class SimSession:
     cut: bool = False  # a steer was taken: the model call streaming now is cut off (`Quirks.steer_cuts`)
     asking: int = 0  # permission requests waiting for the client's answer now
     late: list[str] = field(default_factory=list)  # steers read after the last answer (`steer_reads_late`)
+    steered: asyncio.Event = field(default_factory=asyncio.Event)  # a steer came (`answer_taken_ms`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +198,18 @@ class Quirks:
     """A steer taken (`--steering injected`) while a permission request waits is read only after the
     turn's last answer, as one more model call, as Claude Code (claude-agent-acp 0.101.0) does (issue
     73): a steer taken mid-answer is read at once, so two can be read in the reverse of the order sent."""
+    announce_round: bool = False
+    """A model call's tool calls are all announced (`tool_call`, pending) before the first is asked
+    about or run, as Claude Code does: claude-agent-acp 0.101.0 announced both `Write`s of one answer
+    before it asked about the first (against the sim, 2026-11-28); without it each is announced as
+    its turn comes, right before it is asked about."""
+    answer_taken_ms: float = 0.0
+    """Once a permission request is answered, the agent first refines the asked call (a
+    `tool_call_update` of its input, no status: what claude-agent-acp sends when a call's streamed
+    `tool_use` block comes after its permission request), and takes the answer only once a steer
+    comes or this long has passed, waiting on the person meanwhile (with `steer_reads_late`, a steer
+    that comes then is read after the turn's last answer): an update written before the agent took
+    the answer, which the client reads after its answer left (issue 73)."""
     deaf_to_cancel: bool = False
     """`session/cancel` is heard and ignored: the turn runs on, as a hung agent's does, until the
     client ends the process."""
@@ -339,6 +352,7 @@ class AgentRun:
         """The thoughts' part of `output_tokens`."""
         self.said: list[str] = []  # the message pieces sent, for the saved conversation
         self.bare: set[str] = set()  # the calls announced bare as their arguments began (`paced_tool_input`)
+        self.announced: set[str] = set()  # the calls announced with their round (`announce_round`)
         self.answer_now = asyncio.Event()
         """Set (`answers_early`) when the prompt is to be answered though the turn goes on."""
 
@@ -396,6 +410,9 @@ class AgentRun:
             await self._faults(index, len(chunks))
             if delegate is not None and index == 0 and quirks.subagent_foreground:
                 await self._delegate(delegate, quirks)  # in the foreground: the parent waits
+            for piece in mine if quirks.announce_round else ():
+                if piece.kind is PieceKind.TOOL_END:
+                    await self._tool_call(index, piece.tool_index, announce_only=True)
             for piece in mine:
                 if piece.kind is PieceKind.TOOL_START and quirks.paced_tool_input:
                     await self._bare_call(index, piece.tool_index)
@@ -500,16 +517,21 @@ class AgentRun:
                 case FaultKind.HTTP | FaultKind.ERROR_EVENT:
                     raise fault_error(fault)
 
-    async def _tool_call(self, answering: int, index: int) -> None:
-        """Announce tool call `index` of model call `answering`, ask permission if it changes things,
-        run it through the client, report."""
+    async def _tool_call(self, answering: int, index: int, announce_only: bool = False) -> None:
+        """Announce tool call `index` of model call `answering` (unless its round announced it:
+        `announce_only` does that), ask permission if it changes things, run it through the client,
+        report."""
         call = self.scenario.call(answering).tool_calls[index]
         call_id = self._call_id(answering, index)
         arguments = wire_arguments(call)
         title, kind = tool_title(call.name, arguments), TOOL_KINDS.get(call.name, "other")
         path = self._path(arguments)
         locations = [ToolCallLocation(path=str(path))] if path else None
-        await self._announce(call_id, title, kind, locations, arguments)
+        if call_id not in self.announced:
+            await self._announce(call_id, title, kind, locations, arguments)
+        if announce_only:
+            self.announced.add(call_id)
+            return
         try:
             if isinstance(arguments, str):
                 raise ToolFailed(call.result or "tool arguments are not a JSON object")
@@ -628,10 +650,20 @@ class AgentRun:
             raise Rejected("withdrawn by the agent ($/cancel_request)") from None
         if isinstance(response.outcome, DeniedOutcome):
             raise PromptCancelled  # the client's answer to a permission request of a cancelled prompt
+        if self.quirks.answer_taken_ms > 0:
+            await self._answer_taken_late(request)
         if response.outcome.option_id == "allow_always":
             self.session.always_allowed.add(tool)
         if response.outcome.option_id not in ALLOWING:
             raise Rejected("rejected by the user")
+
+    async def _answer_taken_late(self, request: ToolCallUpdate) -> None:
+        """`Quirks.answer_taken_ms`: the asked call refined, then the answer taken once a steer comes
+        or the time is up, the request still waiting meanwhile (`SimSession.asking`)."""
+        self.session.steered.clear()
+        await self._update(acp.update_tool_call(request.tool_call_id, raw_input=request.raw_input))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.session.steered.wait(), self.quirks.answer_taken_ms / 1000)
 
     async def _asked(self, request: Coroutine[Any, Any, T]) -> T:
         """The client's answer to a question for the person, as `_unless_cancelled` waits for it;

@@ -323,7 +323,7 @@ async def test_steers_to_claude_code_at_a_permission_and_mid_answer_reach_it_in_
 
 
 async def kept_run(
-    tmp_path: Path, *sim_args: str, then: Callable[[Run, str], None]
+    tmp_path: Path, *sim_args: str, then: Callable[[Run, str], None], tokens_per_s: int = 0
 ) -> tuple[Run, list[Event]]:
     """The sim agent taken for Claude Code (`--steer-reads-late`, named as claude-agent-acp) steered
     while its first permission request waits; once lfg says it keeps the steer, `then` is done to the
@@ -331,7 +331,7 @@ async def kept_run(
     path = tmp_path / "tickets.toml"
     path.write_text(
         '[[ticket]]\nid = "t"\nprompt = "Write the notes."\nprovider = "sim-acp"\n'
-        f'model = "writer:ttft_ms=0,tokens_per_s=0"\nworkdir = "{tmp_path}"\n'
+        f'model = "writer:ttft_ms=0,tokens_per_s={tokens_per_s}"\nworkdir = "{tmp_path}"\n'
     )
     sim = BUILTIN["sim-acp"]
     late = ("--steering", "injected", "--steer-reads-late", "--agent-name", CLAUDE, *sim_args)
@@ -397,3 +397,43 @@ async def test_a_steer_kept_for_claude_code_is_left_unsent_when_its_turn_is_canc
     assert [(m.text, m.steer, m.by) for m in unsent] == [(STEER, True, "ada")]
     assert [(m.text, m.steer) for m in run.states["t"].left_held] == [(STEER, True)]
     assert not any(isinstance(e, Steered) for e in events)
+
+
+async def round_kept(tmp_path: Path, *sim_args: str, allow: bool) -> list[Event]:
+    """`kept_run` of the sim agent as Claude Code announces a round's calls (`--announce-round`),
+    its last answer paced so that a steer sent as the round ends reaches its turn; the first request
+    answered `allow`. The kept steer reached the agent while nothing waited on the person: it read
+    it in the turn, once, not after the turn's last answer."""
+
+    def then(run: Run, call: str) -> None:
+        run.approvals.answer("t", call, allow, "you")
+
+    _, events = await kept_run(tmp_path, "--announce-round", *sim_args, then=then, tokens_per_s=20)
+    assert [e.outcome for e in events if isinstance(e, AttemptEnded)] == [Outcome.COMPLETED], "one turn"
+    answer = text(events)
+    assert "read after the last answer" not in answer, answer
+    assert answer.count(MID_TURN) == 1, answer
+    return events
+
+
+async def test_an_update_claude_code_wrote_before_it_took_the_answer_does_not_release_the_kept_steer(
+    tmp_path: Path,
+) -> None:
+    """Issue 73: lfg sent a kept steer on the first update it read after the person's answer left.
+    The sim agent taken for Claude Code refines the asked call (no status) before it takes the answer
+    (`--answer-taken-ms`), as claude-agent-acp does when a call's streamed `tool_use` comes after its
+    permission request: that update released the steer while the agent still waited, which read it
+    only after the turn's last answer. Now only the answered call's own status change releases it."""
+    await round_kept(tmp_path, "--answer-taken-ms", "1500", allow=True)
+
+
+async def test_a_steer_kept_for_claude_code_waits_for_the_other_calls_of_its_round(tmp_path: Path) -> None:
+    """Issue 73: an agent that asks again right after it goes on (the second call of a round, once
+    the first was denied) had asked before the steer lfg sent on the first call's end reached it, and
+    read it only after the turn's last answer. Claude Code announces a round's calls before it asks
+    about the first (`--announce-round`): lfg keeps the steer while a call it announced has not run,
+    and sends it once the second call, asked and answered, has run."""
+    events = await round_kept(tmp_path, allow=False)
+    answered = [n for n, e in enumerate(events) if isinstance(e, ApprovalAnswered)]
+    sent = next(n for n, e in enumerate(events) if isinstance(e, Holding) and e.sent)
+    assert len(answered) == 2 and answered[1] < sent, "sent once the second call was answered too"

@@ -17,13 +17,12 @@ against the sim, Claude Code read a steer sent mid-answer at its next call (cutt
 but one sent while a permission waited only after the turn's last answer, as a call of its own: two
 such steers reached the model in the reverse of the order sent. So lfg keeps a steer sent while
 Claude Code waits on the person (a permission, a question: `Withdrawals.open`) until they have
-answered and the agent has said anything since, then sends it (`_must_keep`): claude-agent-acp
-delivers it at once (priority `now`), its model reads it at its next call, and steers reach the
-model in the order sent. A turn that ends while a steer is kept sends it as the next turn, saying so
-(`kept_past_turn`). The keep reads the pipe, not the agent's state: an update it wrote before it read
-the answer, or a request it makes right after going on, lets a steer through that it then reads late
-(the steering guide says so). Codex reads a steer taken at a permission at its next call already:
-sent at once. lfg says it was sent (`Holding.sent`), and records it (`Steered`) once the turn's prompt is
+answered and the agent has shown it went on (the answered call's status changed, and no call it
+announced is still to run: answered.py), then sends it (`_must_keep`): claude-agent-acp delivers it
+at once (priority `now`), its model reads it at its next call, and steers reach the model in the
+order sent. A turn that ends while a steer is kept sends it as the next turn, saying so
+(`kept_past_turn`). Codex reads a steer taken at a permission at its next call already: sent at
+once. lfg says it was sent (`Holding.sent`), and records it (`Steered`) once the turn's prompt is
 answered, when the agent has read every steer it took (its turn settles only after a result that
 answers the last one), without claiming a call it did not see. A turn that does not complete holds
 them again, unsent as far as lfg knows. One it does not take, or that fails, is queued as the next
@@ -92,6 +91,7 @@ class SessionSteering(SessionState):
         """Steers are kept until the person answers the agent (`_steers_after_answer`)."""
         self._kept_said: set[int] = set()
         self._kept_at_end = False
+        self.client.answers.new_turn()
         inbox.steerable = True
         inbox.wake = lambda: self.client.inbox.put_nowait(SteerWake())
         inbox.keeps = self._must_keep
@@ -134,11 +134,12 @@ class SessionSteering(SessionState):
         """Whether a steer sent now may be read only after the turn's last answer: the agent is
         Claude Code's adapter (claude-agent-acp 0.101.0 `steer()` delivers at priority `later` while
         its `openUserInputs` holds a permission or question) and it waits on the person, or has not
-        said anything since their last answer (it may not have read the answer yet). Codex reads a
-        steer at its next model call, in order, so its steers go at once."""
+        shown it went on after their last answer (the answered call's status has not changed, or a
+        call it announced has not run: it may ask again; answered.py). Codex reads a steer at its
+        next model call, in order, so its steers go at once."""
         if not self._late_reader():
             return False
-        return self.client.withdrawals.open or self.client.heard == self.client.heard_at_answer
+        return self.client.withdrawals.open or self.client.answers.unread
 
     def _late_reader(self) -> bool:
         """Whether the agent is Claude Code's adapter, which reads a steer taken while it waits on
@@ -146,9 +147,9 @@ class SessionSteering(SessionState):
         return self.agent_info is not None and self.agent_info.name in CLAUDE_AGENTS
 
     def _steers_after_answer(self, inbox: Inbox) -> list[Event]:
-        """Steers kept while the agent waited on the person go once nothing waits and the pipe has
-        read an update since the last answer: the agent went on, its wait closed, so it takes them
-        at once (priority `now`) and its next model call reads them, in the order sent."""
+        """Steers kept while the agent waited on the person go once nothing waits and the agent has
+        shown it went on after the last answer: its wait closed, so it takes them at once (priority
+        `now`) and its next model call reads them, in the order sent."""
         if not self.steering or not self._keeping or self._must_keep():
             return []
         return self._steers_send(inbox)
