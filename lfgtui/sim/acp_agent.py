@@ -128,6 +128,7 @@ from lfgtui.sim.acp_steering import (
     QUEUED_SAID,
     QUEUEING,
     STEER_METHOD,
+    said_mid_turn,
     steer,
     steered_text,
 )
@@ -300,10 +301,16 @@ class SimAcpAgent:
         session = self.sessions.get(asked) if isinstance(asked, str) else None
         if session is not None:
             session.steered.set()
-        late = self.options.quirks.steer_reads_late and session is not None and session.asking > 0
-        answer = await steer(self.conn, self.options.steering, params, self.running, now=not late)
+        quirks = self.options.quirks
+        late = quirks.steer_reads_late and session is not None and session.asking > 0
+        at_next_call = quirks.message_ids and not late and session is not None
+        answer = await steer(
+            self.conn, self.options.steering, params, self.running, now=not late and not at_next_call
+        )
         if answer["outcome"] == "injected" and late and session is not None:
             session.late.append(steered_text(params["prompt"]))
+        if answer["outcome"] == "injected" and at_next_call and session is not None:
+            session.read_next.append(said_mid_turn(params))
         if answer["outcome"] == "injected" and self.options.quirks.steer_cuts:
             self._session(params["sessionId"]).cut = True
         if answer["outcome"] == "startedNewTurn":
@@ -1020,6 +1027,12 @@ def _steering_options(group: Options) -> None:
         " as one more model call, as Claude Code does: two steers can be read in reverse order",
     )
     group.add_argument(
+        "--message-ids",
+        action="store_true",
+        help="give each model call's message an id (messageId on its chunks), as Claude Code does; a"
+        " steer taken while no permission waits is read at the next model call, said as it begins",
+    )
+    group.add_argument(
         "--announce-round",
         action="store_true",
         help="announce all of a model call's tool calls before the first is asked about or run, as"
@@ -1393,6 +1406,7 @@ def main(argv: list[str] | None = None) -> None:
             steer_cuts=args.steer_cuts,
             steer_reads_late=args.steer_reads_late,
             announce_round=args.announce_round,
+            message_ids=args.message_ids,
             answer_taken_ms=args.answer_taken_ms,
             withdraw_when=args.withdraw_when,
             acp_notice=args.acp_notice,

@@ -97,6 +97,7 @@ class SimSession:
     asking: int = 0  # permission requests waiting for the client's answer now
     late: list[str] = field(default_factory=list)  # steers read after the last answer (`steer_reads_late`)
     steered: asyncio.Event = field(default_factory=asyncio.Event)  # a steer came (`answer_taken_ms`)
+    read_next: list[str] = field(default_factory=list)  # steers read at the next model call (`message_ids`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +199,11 @@ class Quirks:
     """A steer taken (`--steering injected`) while a permission request waits is read only after the
     turn's last answer, as one more model call, as Claude Code (claude-agent-acp 0.101.0) does (issue
     73): a steer taken mid-answer is read at once, so two can be read in the reverse of the order sent."""
+    message_ids: bool = False
+    """Each model call's message has an id of its own (`messageId` on its chunks), as Claude Code's
+    do (the model API's message id); a steer it takes while no permission waits is read at its next
+    model call, said as that call's message begins (one more call at the end, if none is left), as
+    Claude Code reads one it takes at priority `now`."""
     announce_round: bool = False
     """A model call's tool calls are all announced (`tool_call`, pending) before the first is asked
     about or run, as Claude Code does: claude-agent-acp 0.101.0 announced both `Write`s of one answer
@@ -354,6 +360,9 @@ class AgentRun:
         self.bare: set[str] = set()  # the calls announced bare as their arguments began (`paced_tool_input`)
         self.announced: set[str] = set()  # the calls announced with their round (`announce_round`)
         self.answer_now = asyncio.Event()
+        self.message_id: str | None = None
+        """The id of the model call's message streaming now (`Quirks.message_ids`)."""
+        self.messages = 0
         """Set (`answers_early`) when the prompt is to be answered though the turn goes on."""
 
     async def play(self) -> None:
@@ -392,6 +401,7 @@ class AgentRun:
         for index in range(calls):
             await self._plan(index)
             self.pacer.resume()  # a slow start (the plan's round trip) is not caught up in a burst
+            await self._model_call()
             mine = [piece for piece in pieces if piece.call == index]
             chunks = [piece for piece in mine if piece.kind in (PieceKind.REASONING, PieceKind.TEXT)]
             counted = self.output_tokens, self.thought_tokens
@@ -401,6 +411,7 @@ class AgentRun:
                     self.session.cut, position = False, 0
                     self.output_tokens, self.thought_tokens = counted
                     self.pacer = Pacer(self.scenario)
+                    await self._model_call()
                     continue
                 await self._faults(index, position)
                 await self._chunk(chunks[position])
@@ -424,12 +435,27 @@ class AgentRun:
                     await self._tool_call(index, piece.tool_index)
             if index == 0 and quirks.informational:
                 await self._informational(quirks.informational)
-        for steer in self.session.late:  # one more model call, answering what it read last
+        if self.session.read_next:  # steers taken during the last call: one more reads them
+            await self._model_call()
+        if self.session.late:  # one more model call, answering what it read last
+            await self._model_call()
+        for steer in self.session.late:
             await self.say(LATE_READ.format(text=steer))
         self.session.late.clear()
         await self._plan(calls)
         if stable is not None and quirks.compaction:
             await stable.compaction()
+
+    async def _model_call(self) -> None:
+        """A model call begins: with `message_ids` its message gets an id of its own and it says
+        first the steers taken since the last one began (`SimSession.read_next`), which it reads."""
+        if not self.quirks.message_ids:
+            return
+        self.messages += 1
+        self.message_id = f"msg-{self.session.prompts}-{self.messages}"
+        for said in self.session.read_next:
+            await self.say(said)
+        self.session.read_next.clear()
 
     async def _elicit(self, asked: dict[str, Any]) -> str:
         """Ask the scenario's question as a form; the answer as `{{ elicitation }}` says it."""
@@ -486,11 +512,14 @@ class AgentRun:
 
     async def _chunk(self, piece: Piece) -> None:
         await self.pacer.wait(self.session.cancelled)
-        if piece.kind is PieceKind.REASONING:
-            await self._update(acp.update_agent_thought_text(piece.text))
+        thought = piece.kind is PieceKind.REASONING
+        chunk = (acp.update_agent_thought_text if thought else acp.update_agent_message_text)(piece.text)
+        if self.message_id is not None:
+            chunk = chunk.model_copy(update={"message_id": self.message_id})
+        await self._update(chunk)
+        if thought:
             self.thought_tokens += 1
         else:
-            await self._update(acp.update_agent_message_text(piece.text))
             self.said.append(piece.text)
         self.output_tokens += 1
 

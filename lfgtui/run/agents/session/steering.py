@@ -22,9 +22,11 @@ announced is still to run: answered.py), then sends it (`_must_keep`): claude-ag
 at once (priority `now`), its model reads it at its next call, and steers reach the model in the
 order sent. A turn that ends while a steer is kept sends it as the next turn, saying so
 (`kept_past_turn`). Codex reads a steer taken at a permission at its next call already: sent at
-once. lfg says it was sent (`Holding.sent`), and records it (`Steered`) once the turn's prompt is
-answered, when the agent has read every steer it took (its turn settles only after a result that
-answers the last one), without claiming a call it did not see. A turn that does not complete holds
+once. lfg says it was sent (`Holding.sent`), and records it (`Steered`) where the model read it: for
+Claude Code, right before the next model message it begins (its chunks' `messageId`, one per model
+call: `_steers_reached`); for the others, once the turn's prompt is answered, when the agent has
+read every steer it took (its turn settles only after a result that answers the last one), without
+claiming a call it did not see. A turn that does not complete holds
 them again, unsent as far as lfg knows. One it does not take, or that fails, is queued as the next
 turn, saying why.
 """
@@ -36,6 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import acp
+from acp import schema
 
 from lfgtui.events import Event, HeldMessage, Holding, Status, Steered, SteerOffer
 from lfgtui.inert import inert
@@ -43,10 +46,12 @@ from lfgtui.run.agents.choices import said as agent_said
 from lfgtui.run.agents.login import CLAUDE_AGENTS
 from lfgtui.run.agents.process import STOP_WAIT_S
 from lfgtui.run.agents.session.state import SessionState
+from lfgtui.run.agents.updates import TextChunk
 from lfgtui.run.steer_words import (
     kept_for_answer,
     kept_past_turn,
     not_known_read,
+    read_at_message,
     read_by_turn_end,
     sent_to_agent,
 )
@@ -55,6 +60,8 @@ from lfgtui.run.steering import Inbox, summary
 STEER_METHOD = "session/steering"
 """The extension request, as the SDK's `ext_method` takes it (it sends it as `_session/steering`)."""
 STEER_META = {"steering": {"idleBehavior": "promptRequired"}}
+MODEL_CHUNKS = (TextChunk, schema.AgentMessageChunk, schema.AgentThoughtChunk)
+"""The pieces of the agent's model messages: their `messageId` says which message (`_steers_reached`)."""
 
 
 def advertises_steering(meta: dict[str, Any] | None) -> bool:
@@ -154,6 +161,22 @@ class SessionSteering(SessionState):
             return []
         return self._steers_send(inbox)
 
+    def _steers_reached(self, item: Any, inbox: Inbox) -> list[Event]:
+        """Before `item` of the turn, while steers sent are not known read: where it begins a model
+        message of Claude Code's (a chunk with a `messageId` none streamed as it took the first, one
+        per model call), its model read them there: it takes a steer at priority `now` (lfg keeps
+        one while it would take it `later`), which its next model call carries, and the rest of a
+        message it cut off keeps that message's id. Each is recorded (`Steered`) right before that
+        message, in the order sent, rather than at the turn's end (`_steers_read`, for the agents
+        whose messages say nothing of this)."""
+        message_id = item.message_id if isinstance(item, MODEL_CHUNKS) else None
+        if message_id is None or message_id in self._sent_during or not self._late_reader():
+            return []
+        sent, self._steers_sent = self._steers_sent, []
+        events: list[Event] = [self.ev(Steered, text=m.text, by=m.by) for m in sent]
+        said = read_at_message(sent, self._agent_name())
+        return [*events, self.ev(Holding, message=said, held=tuple(inbox.held))]
+
     def _steer_answered(self, task: asyncio.Task[SteerAnswer]) -> None:
         if not task.cancelled():
             self.client.inbox.put_nowait(task.result())
@@ -184,8 +207,11 @@ class SessionSteering(SessionState):
         del self._steer_tasks[answer.task]
         message = answer.message
         if answer.outcome == "injected":
+            if not self._steers_sent:
+                blocks = self.client.reader.blocks
+                self._sent_during = frozenset({blocks.answer.message_id, blocks.thinking.message_id})
             self._steers_sent.append(message)
-            said = sent_to_agent(message, self._agent_name())
+            said = sent_to_agent(message, self._agent_name(), at_message=self._late_reader())
             return [self.ev(Holding, message=said, held=tuple(inbox.held), sent=(message,))]
         if answer.outcome == "startedNewTurn":
             note = (
