@@ -303,7 +303,7 @@ class SimAcpAgent:
             session.steered.set()
         quirks = self.options.quirks
         late = quirks.steer_reads_late and session is not None and session.asking > 0
-        at_next_call = quirks.message_ids and not late and session is not None
+        at_next_call = quirks.message_ids and self.options.steering == "injected" and not late
         answer = await steer(
             self.conn, self.options.steering, params, self.running, now=not late and not at_next_call
         )

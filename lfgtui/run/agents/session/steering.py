@@ -26,9 +26,9 @@ once. lfg says it was sent (`Holding.sent`), and records it (`Steered`) where th
 Claude Code, right before the next model message it begins (its chunks' `messageId`, one per model
 call: `_steers_reached`); for the others, once the turn's prompt is answered, when the agent has
 read every steer it took (its turn settles only after a result that answers the last one), without
-claiming a call it did not see. A turn that does not complete holds
-them again, unsent as far as lfg knows. One it does not take, or that fails, is queued as the next
-turn, saying why.
+claiming a call it did not see. A turn that does not complete holds those not recorded yet again,
+unsent as far as lfg knows. One it does not take, or that fails, is queued as the next turn, saying
+why.
 """
 
 from __future__ import annotations
