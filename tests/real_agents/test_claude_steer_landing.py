@@ -54,6 +54,14 @@ SCENARIO = f"""
 20 tok/s) for B to land in."""
 
 
+def told(body: dict[str, object]) -> str:
+    """What a model request tells the model as the user (its user turns' JSON): not its own earlier
+    answers, which quote the steers ("Heard: Also mention ALPHA.")."""
+    messages = body.get("messages")
+    turns = messages if isinstance(messages, list) else []
+    return json.dumps([m for m in turns if isinstance(m, dict) and m.get("role") == "user"])
+
+
 def answered_in(events: list[Event]) -> str:
     """The agent's answer in `events`."""
     return "".join(e.text for e in events if isinstance(e, TextDelta))
@@ -99,14 +107,15 @@ async def test_claude_code_reads_steers_where_lfg_records_them(in_world: AgentWo
     assert [e.outcome for e in said if isinstance(e, AttemptEnded)] == [Outcome.COMPLETED], "one turn"
     assert kept_said == [True, False], "the composer and the API say A is kept and B sent now"
     asked = [
-        (r.received_at, json.dumps(r.body))
+        (r.received_at, told(r.body))
         for r in world.sim.log
         if str(r.body.get("model", "")).startswith("claude-") and "haiku" not in r.body.get("model", "")
     ]
-    first = {steer: next(n for n, (_, body) in enumerate(asked) if steer in body) for steer in (A, B)}
+    first = {steer: next(n for n, (_, said) in enumerate(asked) if steer in said) for steer in (A, B)}
     # Sent once the permission was answered, A reaches the model before B (it read B first before).
     assert first[A] < first[B], f"the model read them in the order sent: {first}"
-    assert all(body.count(A) <= 1 and body.count(B) <= 1 for _, body in asked), "each carried once"
+    carried = [(said.count(A), said.count(B)) for _, said in asked]
+    assert all(a <= 1 and b <= 1 for a, b in carried), f"each carried once: {carried}"
     for at, event in events:  # never recorded before a model request carried it
         if isinstance(event, Steered):
             assert asked[first[event.text]][0] < at, f"{event.text} recorded before the model read it"
