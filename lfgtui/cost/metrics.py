@@ -782,8 +782,9 @@ class Metrics:
         a coding agent takes one mid-answer by cutting that model call off, and reports no tokens
         for the part it cut: its count is then partial (`RequestMetrics.cut`), and what streamed is
         rated at lfg's calibrated worth, never at the cut count over the whole time. (A coding agent's
-        steer is `Steered` once its turn has ended, after its `CallEnded`; the moment it was handed
-        over, mid-answer, is its `Holding.sent`: `_holding`. Histories from before kept it here.)"""
+        steer is `Steered` once its turn has ended, after its `CallEnded`, or, for Claude Code, as
+        the model message that read it begins, after what it cut; the moment it was handed over,
+        mid-answer, is its `Holding.sent`: `_holding`. Histories from before kept it here.)"""
         self._cut()
 
     def _holding(self, event: Holding) -> None:

@@ -23,6 +23,9 @@ MAX_NAME_CHARS = 60
 """The most of an agent's name (or a model's) the composer shows: a name, not a paragraph."""
 AGENT_READS = "its model reads it at a call the agent picks: recorded once the turn ends"
 """When a coding agent's model reads a steer it took, as lfg knows it (`sent_to_agent`)."""
+MESSAGE_READS = "its model reads it at its next model call: recorded where that call's message begins"
+"""When Claude Code's model reads a steer it took (at priority `now`, lfg keeping one while it would
+take it `later`), as lfg knows it: the next message it begins (agents/session/steering.py)."""
 STEER, NEXT_TURN = "steer", "next_turn"
 """How a steer or queued message was taken (`taken_as`): into the running turn, or as its next."""
 
@@ -117,7 +120,8 @@ def for_turn(offer: SteerOffer | None, kept: bool | None = None) -> str:
     on after the person's answer (`kept`: `held_until`), and its model reads it when the agent
     chooses, which lfg learns only as the turn ends (`sent_to_agent`)."""
     if offer is not None and offer.coding_agent:
-        return f"{held_until(shown_name(offer.agent), offer, kept)}; {AGENT_READS}"
+        reads = MESSAGE_READS if offer.keeps_for_answer else AGENT_READS
+        return f"{held_until(shown_name(offer.agent), offer, kept)}; {reads}"
     return "for its next safe point"
 
 
@@ -164,14 +168,15 @@ def held_to_steer(message: HeldMessage, offer: SteerOffer | None) -> str:
     return f"steer from {message.by}, for the next safe point: {summary(message)}"
 
 
-def sent_to_agent(message: HeldMessage, agent: str) -> str:
+def sent_to_agent(message: HeldMessage, agent: str, at_message: bool = False) -> str:
     """A steer a coding agent took into its running turn (`injected`): handed over, not yet known
-    read. claude-agent-acp pushes it into Claude Code's input, whose model reads it at a call of its
-    own choosing (mid-answer: the next; at a permission: after the turn's last answer) and says
-    nothing when; the turn's end is the first moment lfg knows it was read."""
+    read. Its model reads it at a call of the agent's choosing, and the agent says nothing when: the
+    turn's end is the first moment lfg knows it was read, or (`at_message`: Claude Code, which reads
+    it at its next model call) the next model message it begins."""
+    reads = MESSAGE_READS if at_message else AGENT_READS
     return (
         f"steer from {message.by} sent to {shown_name(agent)} (message {message.id}), into its running "
-        f"turn; {AGENT_READS}: {summary(message)}"
+        f"turn; {reads}: {summary(message)}"
     )
 
 
@@ -205,6 +210,12 @@ def read_by_turn_end(messages: list[HeldMessage], agent: str) -> str:
         f"{shown_name(agent)} read the steer(s) ({ids}) into this turn before it ended; "
         f"it does not say at which of its model calls{order}"
     )
+
+
+def read_at_message(messages: list[HeldMessage], agent: str) -> str:
+    """The steers Claude Code took, recorded at the model message it began next, which read them."""
+    ids = ", ".join(f"message {m.id}" for m in messages)
+    return f"{shown_name(agent)}'s next model call read the steer(s) ({ids}): recorded where it began"
 
 
 def not_known_read(messages: list[HeldMessage], agent: str) -> str:

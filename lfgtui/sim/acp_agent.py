@@ -128,6 +128,7 @@ from lfgtui.sim.acp_steering import (
     QUEUED_SAID,
     QUEUEING,
     STEER_METHOD,
+    said_mid_turn,
     steer,
     steered_text,
 )
@@ -298,10 +299,18 @@ class SimAcpAgent:
             raise acp.RequestError.method_not_found(f"_{method}")
         asked = params.get("sessionId")
         session = self.sessions.get(asked) if isinstance(asked, str) else None
-        late = self.options.quirks.steer_reads_late and session is not None and session.asking > 0
-        answer = await steer(self.conn, self.options.steering, params, self.running, now=not late)
+        if session is not None:
+            session.steered.set()
+        quirks = self.options.quirks
+        late = quirks.steer_reads_late and session is not None and session.asking > 0
+        at_next_call = quirks.message_ids and self.options.steering == "injected" and not late
+        answer = await steer(
+            self.conn, self.options.steering, params, self.running, now=not late and not at_next_call
+        )
         if answer["outcome"] == "injected" and late and session is not None:
             session.late.append(steered_text(params["prompt"]))
+        if answer["outcome"] == "injected" and at_next_call and session is not None:
+            session.read_next.append(said_mid_turn(params))
         if answer["outcome"] == "injected" and self.options.quirks.steer_cuts:
             self._session(params["sessionId"]).cut = True
         if answer["outcome"] == "startedNewTurn":
@@ -1018,6 +1027,26 @@ def _steering_options(group: Options) -> None:
         " as one more model call, as Claude Code does: two steers can be read in reverse order",
     )
     group.add_argument(
+        "--message-ids",
+        action="store_true",
+        help="give each model call's message an id (messageId on its chunks), as Claude Code does; a"
+        " steer taken while no permission waits is read at the next model call, said as it begins",
+    )
+    group.add_argument(
+        "--announce-round",
+        action="store_true",
+        help="announce all of a model call's tool calls before the first is asked about or run, as"
+        " Claude Code does",
+    )
+    group.add_argument(
+        "--answer-taken-ms",
+        type=float,
+        default=0.0,
+        metavar="MS",
+        help="once a permission request is answered, refine the asked call (no status) and take the"
+        " answer only when a steer comes or MS have passed, still waiting on the person meanwhile",
+    )
+    group.add_argument(
         "--prompt-queueing",
         action="store_true",
         help="advertise prompt queueing as claude-agent-acp does (agentCapabilities._meta.claudeCode."
@@ -1376,6 +1405,9 @@ def main(argv: list[str] | None = None) -> None:
             deaf_to_cancel=args.deaf_to_cancel,
             steer_cuts=args.steer_cuts,
             steer_reads_late=args.steer_reads_late,
+            announce_round=args.announce_round,
+            message_ids=args.message_ids,
+            answer_taken_ms=args.answer_taken_ms,
             withdraw_when=args.withdraw_when,
             acp_notice=args.acp_notice,
             compaction=args.compaction,

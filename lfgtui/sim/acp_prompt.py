@@ -96,6 +96,8 @@ class SimSession:
     cut: bool = False  # a steer was taken: the model call streaming now is cut off (`Quirks.steer_cuts`)
     asking: int = 0  # permission requests waiting for the client's answer now
     late: list[str] = field(default_factory=list)  # steers read after the last answer (`steer_reads_late`)
+    steered: asyncio.Event = field(default_factory=asyncio.Event)  # a steer came (`answer_taken_ms`)
+    read_next: list[str] = field(default_factory=list)  # steers read at the next model call (`message_ids`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +199,23 @@ class Quirks:
     """A steer taken (`--steering injected`) while a permission request waits is read only after the
     turn's last answer, as one more model call, as Claude Code (claude-agent-acp 0.101.0) does (issue
     73): a steer taken mid-answer is read at once, so two can be read in the reverse of the order sent."""
+    message_ids: bool = False
+    """Each model call's message has an id of its own (`messageId` on its chunks), as Claude Code's
+    do (the model API's message id); a steer it takes while no permission waits is read at its next
+    model call, said as that call's message begins (one more call at the end, if none is left), as
+    Claude Code reads one it takes at priority `now`."""
+    announce_round: bool = False
+    """A model call's tool calls are all announced (`tool_call`, pending) before the first is asked
+    about or run, as Claude Code does: claude-agent-acp 0.101.0 announced both `Write`s of one answer
+    before it asked about the first (against the sim, 2026-11-28); without it each is announced as
+    its turn comes, right before it is asked about."""
+    answer_taken_ms: float = 0.0
+    """Once a permission request is answered, the agent first refines the asked call (a
+    `tool_call_update` of its input, no status: what claude-agent-acp sends when a call's streamed
+    `tool_use` block comes after its permission request), and takes the answer only once a steer
+    comes or this long has passed, waiting on the person meanwhile (with `steer_reads_late`, a steer
+    that comes then is read after the turn's last answer): an update written before the agent took
+    the answer, which the client reads after its answer left (issue 73)."""
     deaf_to_cancel: bool = False
     """`session/cancel` is heard and ignored: the turn runs on, as a hung agent's does, until the
     client ends the process."""
@@ -339,7 +358,11 @@ class AgentRun:
         """The thoughts' part of `output_tokens`."""
         self.said: list[str] = []  # the message pieces sent, for the saved conversation
         self.bare: set[str] = set()  # the calls announced bare as their arguments began (`paced_tool_input`)
+        self.announced: set[str] = set()  # the calls announced with their round (`announce_round`)
         self.answer_now = asyncio.Event()
+        self.message_id: str | None = None
+        """The id of the model call's message streaming now (`Quirks.message_ids`)."""
+        self.messages = 0
         """Set (`answers_early`) when the prompt is to be answered though the turn goes on."""
 
     async def play(self) -> None:
@@ -378,6 +401,7 @@ class AgentRun:
         for index in range(calls):
             await self._plan(index)
             self.pacer.resume()  # a slow start (the plan's round trip) is not caught up in a burst
+            await self._model_call()
             mine = [piece for piece in pieces if piece.call == index]
             chunks = [piece for piece in mine if piece.kind in (PieceKind.REASONING, PieceKind.TEXT)]
             counted = self.output_tokens, self.thought_tokens
@@ -387,6 +411,7 @@ class AgentRun:
                     self.session.cut, position = False, 0
                     self.output_tokens, self.thought_tokens = counted
                     self.pacer = Pacer(self.scenario)
+                    await self._model_call()
                     continue
                 await self._faults(index, position)
                 await self._chunk(chunks[position])
@@ -396,6 +421,9 @@ class AgentRun:
             await self._faults(index, len(chunks))
             if delegate is not None and index == 0 and quirks.subagent_foreground:
                 await self._delegate(delegate, quirks)  # in the foreground: the parent waits
+            for piece in mine if quirks.announce_round else ():
+                if piece.kind is PieceKind.TOOL_END:
+                    await self._tool_call(index, piece.tool_index, announce_only=True)
             for piece in mine:
                 if piece.kind is PieceKind.TOOL_START and quirks.paced_tool_input:
                     await self._bare_call(index, piece.tool_index)
@@ -407,12 +435,27 @@ class AgentRun:
                     await self._tool_call(index, piece.tool_index)
             if index == 0 and quirks.informational:
                 await self._informational(quirks.informational)
-        for steer in self.session.late:  # one more model call, answering what it read last
+        if self.session.read_next:  # steers taken during the last call: one more reads them
+            await self._model_call()
+        if self.session.late:  # one more model call, answering what it read last
+            await self._model_call()
+        for steer in self.session.late:
             await self.say(LATE_READ.format(text=steer))
         self.session.late.clear()
         await self._plan(calls)
         if stable is not None and quirks.compaction:
             await stable.compaction()
+
+    async def _model_call(self) -> None:
+        """A model call begins: with `message_ids` its message gets an id of its own and it says
+        first the steers taken since the last one began (`SimSession.read_next`), which it reads."""
+        if not self.quirks.message_ids:
+            return
+        self.messages += 1
+        self.message_id = f"msg-{self.session.prompts}-{self.messages}"
+        for said in self.session.read_next:
+            await self.say(said)
+        self.session.read_next.clear()
 
     async def _elicit(self, asked: dict[str, Any]) -> str:
         """Ask the scenario's question as a form; the answer as `{{ elicitation }}` says it."""
@@ -469,11 +512,14 @@ class AgentRun:
 
     async def _chunk(self, piece: Piece) -> None:
         await self.pacer.wait(self.session.cancelled)
-        if piece.kind is PieceKind.REASONING:
-            await self._update(acp.update_agent_thought_text(piece.text))
+        thought = piece.kind is PieceKind.REASONING
+        chunk = (acp.update_agent_thought_text if thought else acp.update_agent_message_text)(piece.text)
+        if self.message_id is not None:
+            chunk = chunk.model_copy(update={"message_id": self.message_id})
+        await self._update(chunk)
+        if thought:
             self.thought_tokens += 1
         else:
-            await self._update(acp.update_agent_message_text(piece.text))
             self.said.append(piece.text)
         self.output_tokens += 1
 
@@ -500,16 +546,21 @@ class AgentRun:
                 case FaultKind.HTTP | FaultKind.ERROR_EVENT:
                     raise fault_error(fault)
 
-    async def _tool_call(self, answering: int, index: int) -> None:
-        """Announce tool call `index` of model call `answering`, ask permission if it changes things,
-        run it through the client, report."""
+    async def _tool_call(self, answering: int, index: int, announce_only: bool = False) -> None:
+        """Announce tool call `index` of model call `answering` (unless its round announced it:
+        `announce_only` does that), ask permission if it changes things, run it through the client,
+        report."""
         call = self.scenario.call(answering).tool_calls[index]
         call_id = self._call_id(answering, index)
         arguments = wire_arguments(call)
         title, kind = tool_title(call.name, arguments), TOOL_KINDS.get(call.name, "other")
         path = self._path(arguments)
         locations = [ToolCallLocation(path=str(path))] if path else None
-        await self._announce(call_id, title, kind, locations, arguments)
+        if call_id not in self.announced:
+            await self._announce(call_id, title, kind, locations, arguments)
+        if announce_only:
+            self.announced.add(call_id)
+            return
         try:
             if isinstance(arguments, str):
                 raise ToolFailed(call.result or "tool arguments are not a JSON object")
@@ -628,10 +679,20 @@ class AgentRun:
             raise Rejected("withdrawn by the agent ($/cancel_request)") from None
         if isinstance(response.outcome, DeniedOutcome):
             raise PromptCancelled  # the client's answer to a permission request of a cancelled prompt
+        if self.quirks.answer_taken_ms > 0:
+            await self._answer_taken_late(request)
         if response.outcome.option_id == "allow_always":
             self.session.always_allowed.add(tool)
         if response.outcome.option_id not in ALLOWING:
             raise Rejected("rejected by the user")
+
+    async def _answer_taken_late(self, request: ToolCallUpdate) -> None:
+        """`Quirks.answer_taken_ms`: the asked call refined, then the answer taken once a steer comes
+        or the time is up, the request still waiting meanwhile (`SimSession.asking`)."""
+        self.session.steered.clear()
+        await self._update(acp.update_tool_call(request.tool_call_id, raw_input=request.raw_input))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.session.steered.wait(), self.quirks.answer_taken_ms / 1000)
 
     async def _asked(self, request: Coroutine[Any, Any, T]) -> T:
         """The client's answer to a question for the person, as `_unless_cancelled` waits for it;

@@ -12,6 +12,8 @@ else `startedNewTurn`. After a `startedNewTurn` the agent plays a turn of its ow
 no prompt of the session runs, as claude-agent-acp's detached `prompt()` does: updates that no
 `session/prompt` owns, whose end no answer tells (claude-agent-acp #903). An idleBehavior other than
 `promptRequired`, no session id or an empty prompt is refused as invalid params, as they refuse it.
+Under `--message-ids` a steer taken while no permission waits is said at the start of the next model
+call (a message of its own id), as Claude Code's model reads one it takes at priority `now`.
 
 Under `--prompt-queueing` it advertises `agentCapabilities._meta.claudeCode.promptQueueing`, as
 claude-agent-acp 0.101 does (its `initialize`, dist/acp-agent.js), and a `session/prompt` sent while
@@ -37,6 +39,8 @@ QUEUEING = {"claudeCode": {"promptQueueing": True}}
 """The `_meta` of its `agentCapabilities` under `--prompt-queueing`, as claude-agent-acp's."""
 OWN_TURN = "(a turn of its own, which no prompt owns: {text})\n\n"
 """What the agent says in the turn it starts with a steer it answered `startedNewTurn`."""
+MID_TURN = "\n\n(steered mid-turn, idleBehavior {idle}: {text})\n\n"
+"""What the agent says of a steer it read mid-turn."""
 LATE_READ = "\n\n(steered, read after the last answer: {text})\n\n"
 """What the agent's last model call says of a steer it read late (`--steer-reads-late`)."""
 QUEUED_SAID = "(this prompt waited, queued behind the session's running turn)\n\n"
@@ -59,7 +63,6 @@ async def steer(
     idle = steering.get("idleBehavior") if isinstance(steering, dict) else None
     if idle not in (None, "promptRequired"):
         raise acp.RequestError.invalid_params({"why": "unsupported steering idleBehavior"})
-    text = steered_text(prompt)
     if session_id not in running:
         answer = "promptRequired" if idle == "promptRequired" else "startedNewTurn"
         log.info("steer in %s with no prompt running: %s", session_id, answer)
@@ -70,9 +73,17 @@ async def steer(
         )
     log.info("steer in %s mid-turn (idleBehavior %s): %s", session_id, idle, outcome)
     if outcome in ("injected", "startedNewTurn") and now:
-        said = f"\n\n(steered mid-turn, idleBehavior {idle}: {text})\n\n"
-        await conn.session_update(session_id, update_agent_message_text(said))
+        await conn.session_update(session_id, update_agent_message_text(said_mid_turn(params)))
     return {"outcome": outcome}
+
+
+def said_mid_turn(params: dict[str, Any]) -> str:
+    """What the agent says of a steer it read mid-turn (at once, or at its next model call under
+    `--message-ids`), with the idleBehavior the client asked for."""
+    meta = params.get("_meta")
+    steering = meta.get("steering") if isinstance(meta, dict) else None
+    idle = steering.get("idleBehavior") if isinstance(steering, dict) else None
+    return MID_TURN.format(idle=idle, text=steered_text(params["prompt"]))
 
 
 def steered_text(prompt: list[Any]) -> str:

@@ -338,7 +338,7 @@ async def test_a_steer_to_claude_code_waiting_on_the_person_is_answered_kept_unt
     )
     assert taken["said"] == (
         f"steered: held for a's running turn (message 1), {kept}; "
-        "its model reads it at a call the agent picks: recorded once the turn ends"
+        "its model reads it at its next model call: recorded where that call's message begins"
     )
     (item,) = [i for i in inbox["needs_you"] if i["ticket"] == "a"]
     assert item["compose_says"]["steer"].startswith(f"Enter steers a: {kept}, which reads it")

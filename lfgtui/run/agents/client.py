@@ -37,6 +37,7 @@ from typing import Any
 from acp import RequestError, schema
 
 from lfgtui.events import LFG_CALL, Event, EventFactory, Status, ToolCallReady, ToolCallStarted, ToolResult
+from lfgtui.run.agents.answered import AnswerWatch
 from lfgtui.run.agents.cancel_requests import Asking, Withdrawals
 from lfgtui.run.agents.stable_updates import SubagentUpdate
 from lfgtui.run.agents.subagents import ChildUpdate
@@ -134,11 +135,9 @@ class AgentClient:
         self._mode_reported: str | None = None
         self.withdrawals = Withdrawals()
         """The agent's requests waiting for the person, which its `$/cancel_request` withdraws."""
-        self.heard = 0
-        """How many `session/update`s the agent's pipe has read."""
-        self.heard_at_answer: int | None = None
-        """`heard` as the person's last answer to the agent left (None: none yet): an update read
-        after it was sent once the agent had gone on (session/steering.py keeps steers till then)."""
+        self.answers = AnswerWatch()
+        """Whether the agent went on after the person's last answer, as the pipe reads its updates
+        (session/steering.py keeps a steer to Claude Code till then)."""
 
     def new_reader(self, ev: EventFactory) -> UpdateReader:
         """A reader for the attempt `ev` (a follow-up is a new one), showing this session's terminals."""
@@ -170,15 +169,14 @@ class AgentClient:
         child's record in the tree (subagents.py), never the parent's answer or tool log."""
         if self.replaying:  # a loaded session's replay: the pane shows that conversation already
             return
-        self.heard += 1
         session_id = params.get("sessionId") if isinstance(params, dict) else None
         children = self.view.children
-        if isinstance(session_id, str) and children.known(session_id):  # a sub-agent's own session
-            child_update = session_update(params)
-            if child_update is not None:  # its record in the tree, never the parent's answer
-                self.inbox.put_nowait(ChildUpdate(session_id, child_update))
-            return
         update = session_update(params)
+        self.answers.read(update)
+        if isinstance(session_id, str) and children.known(session_id):  # a sub-agent's own session
+            if update is not None:  # its record in the tree, never the parent's answer
+                self.inbox.put_nowait(ChildUpdate(session_id, update))
+            return
         if isinstance(update, SubagentUpdate):  # announced before any of its traffic: known now
             children.sessions.add(update.session_id)
         if update is not None:
@@ -216,18 +214,18 @@ class AgentClient:
         """The person's answer, through the same approval as lfg's own tools: yes picks the agent's
         allow-once option (else allow-always), no its reject option. The agent may withdraw it
         (`$/cancel_request`) until it is answered: then it leaves the pane, answered -32800."""
-        with self._asking() as asking:
+        with self._asking(tool_call.tool_call_id) as asking:
             return await self._request_permission(session_id, tool_call, options, asking)
 
     @contextlib.contextmanager
-    def _asking(self) -> Iterator[Asking]:
-        """One of the agent's requests waits for the person: withdrawable until answered, and
-        `heard_at_answer` noted as the answer leaves."""
+    def _asking(self, call: str | None) -> Iterator[Asking]:
+        """One of the agent's requests, about `call` (None: no call), waits for the person:
+        withdrawable until answered, and the answer's leaving noted (`answers`)."""
         try:
             with self.withdrawals.asking() as asking:
                 yield asking
         finally:
-            self.heard_at_answer = self.heard
+            self.answers.answered(call)
 
     async def _request_permission(
         self,
@@ -306,7 +304,8 @@ class AgentClient:
     async def create_elicitation(self, message: str, mode: Any, **_: Any) -> Any:
         """The person's answer to the agent's form, as the SDK's response of its action; withdrawn
         as a permission request is."""
-        with self._asking() as asking:
+        call = mode.tool_call_id if isinstance(mode, schema.ElicitationFormSessionMode) else None
+        with self._asking(call) as asking:
             return await self._create_elicitation(message, mode, asking)
 
     async def _create_elicitation(self, message: str, mode: Any, asking: Asking) -> Any:

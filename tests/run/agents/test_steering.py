@@ -250,21 +250,21 @@ CLAUDE = "@agentclientprotocol/claude-agent-acp"
 """The name Claude Code's adapter gives itself: the sim agent taken for it (`--agent-name`)."""
 
 
-async def test_steers_to_claude_code_at_a_permission_and_mid_answer_reach_it_in_the_order_sent(
-    tmp_path: Path,
-) -> None:
-    """Issue 73: the sim agent reads steers where Claude Code does (`--steer-reads-late`, named as
-    claude-agent-acp): one it takes while its permission waits only after the turn's last answer, so
-    A (sent at the permission) and B (sent mid-answer after it) reached it as B, then A, while lfg
-    said each went into the running turn. lfg keeps A until the permission is answered and the agent
-    has gone on, then sends it: the agent reads A, then B, each once, and lfg says where each went."""
+READ = {words: f"(steered mid-turn, idleBehavior promptRequired: {words})" for words in (STEER, LATE)}
+"""What the sim agent says as it reads each of the two steers mid-turn."""
+
+
+async def steered_twice(tmp_path: Path, *sim_args: str) -> list[Event]:
+    """The sim agent taken for Claude Code (`--steer-reads-late`, named as claude-agent-acp) steered
+    twice: A (`STEER`) while its first permission waits, B (`LATE`) mid-answer after it; its requests
+    answered yes once lfg has said what it did with A. Each read once, A first, neither late."""
     path = tmp_path / "tickets.toml"
     path.write_text(
         '[[ticket]]\nid = "t"\nprompt = "Write the notes."\nprovider = "sim-acp"\n'
         f'model = "writer:ttft_ms=0,tokens_per_s=20"\nworkdir = "{tmp_path}"\n'
     )
     sim = BUILTIN["sim-acp"]
-    late = ("--steering", "injected", "--steer-reads-late", "--agent-name", CLAUDE)
+    late = ("--steering", "injected", "--steer-reads-late", "--agent-name", CLAUDE, *sim_args)
     config = sim.with_agent(command=(*sim.agent.command, *late))
     loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS, env={})
     events: list[Event] = []
@@ -295,9 +295,21 @@ async def test_steers_to_claude_code_at_a_permission_and_mid_answer_reach_it_in_
     assert [e.outcome for e in events if isinstance(e, AttemptEnded)] == [Outcome.COMPLETED], "one turn"
     answer = text(events)
     assert "read after the last answer" not in answer, "no steer was taken while the permission waited"
-    read = {words: f"(steered mid-turn, idleBehavior promptRequired: {words})" for words in (STEER, LATE)}
-    assert [answer.count(read[words]) for words in (STEER, LATE)] == [1, 1], "each read once"
-    assert answer.index(read[STEER]) < answer.index(read[LATE]), "the agent read them in the order sent"
+    assert [answer.count(READ[words]) for words in (STEER, LATE)] == [1, 1], "each read once"
+    assert answer.index(READ[STEER]) < answer.index(READ[LATE]), "the agent read them in the order sent"
+    return events
+
+
+async def test_steers_to_claude_code_at_a_permission_and_mid_answer_reach_it_in_the_order_sent(
+    tmp_path: Path,
+) -> None:
+    """Issue 73: the sim agent reads steers where Claude Code does (`--steer-reads-late`, named as
+    claude-agent-acp): one it takes while its permission waits only after the turn's last answer, so
+    A (sent at the permission) and B (sent mid-answer after it) reached it as B, then A, while lfg
+    said each went into the running turn. lfg keeps A until the permission is answered and the agent
+    has gone on, then sends it: the agent reads A, then B, each once, and lfg says where each went.
+    Its messages carry no ids here: lfg records both once the turn ends."""
+    events = await steered_twice(tmp_path)
     said = holding(events)
     (kept,) = [m for m in said if m.startswith("steer(s) kept")]
     assert kept == (
@@ -318,12 +330,35 @@ async def test_steers_to_claude_code_at_a_permission_and_mid_answer_reach_it_in_
     steered = [n for n, e in enumerate(events) if isinstance(e, Steered)]
     assert [(events[n].text, events[n].by) for n in steered] == [(STEER, "ada"), (LATE, "bo")], "as sent"
     for n in steered:
-        assert read[events[n].text] in text(events[:n]), "never recorded before the agent read it"
+        assert READ[events[n].text] in text(events[:n]), "never recorded before the agent read it"
     assert isinstance(events[steered[0] - 1], CallEnded)
 
 
+async def test_a_steer_to_claude_code_is_recorded_where_its_next_model_call_begins(tmp_path: Path) -> None:
+    """Issue 73: Claude Code gives each model call's message an id (`messageId`), and its model reads
+    a steer it took at priority `now` at its next call: lfg records each steer there, right before the
+    model message that read it, not at the turn's end after the answer it shaped. The sim agent under
+    `--message-ids` reads a steer at its next model call, saying so as that call's message begins."""
+    events = await steered_twice(tmp_path, "--message-ids")
+    steered = [n for n, e in enumerate(events) if isinstance(e, Steered)]
+    assert [(events[n].text, events[n].by) for n in steered] == [(STEER, "ada"), (LATE, "bo")], "as sent"
+    for n in steered:
+        words = events[n].text
+        assert READ[words] not in text(events[:n]), "recorded before the call that read it"
+        assert text(events[n:]).lstrip().startswith(READ[words]), "right before the message that read it"
+        assert not any(isinstance(e, CallEnded) for e in events[:n]), "recorded mid-turn"
+    said = holding(events)
+    assert [m for m in said if "next model call read" in m] == [
+        f"lfg simulator (ACP)'s next model call read the steer(s) (message {n}): recorded where it began"
+        for n in (1, 2)
+    ]
+    assert not [m for m in said if "before it ended" in m], "not recorded again at the turn's end"
+    sent = [m for m in said if m.startswith("steer from ada sent to")]
+    assert sent and "recorded where that call's message begins" in sent[0]
+
+
 async def kept_run(
-    tmp_path: Path, *sim_args: str, then: Callable[[Run, str], None]
+    tmp_path: Path, *sim_args: str, then: Callable[[Run, str], None], tokens_per_s: int = 0
 ) -> tuple[Run, list[Event]]:
     """The sim agent taken for Claude Code (`--steer-reads-late`, named as claude-agent-acp) steered
     while its first permission request waits; once lfg says it keeps the steer, `then` is done to the
@@ -331,7 +366,7 @@ async def kept_run(
     path = tmp_path / "tickets.toml"
     path.write_text(
         '[[ticket]]\nid = "t"\nprompt = "Write the notes."\nprovider = "sim-acp"\n'
-        f'model = "writer:ttft_ms=0,tokens_per_s=0"\nworkdir = "{tmp_path}"\n'
+        f'model = "writer:ttft_ms=0,tokens_per_s={tokens_per_s}"\nworkdir = "{tmp_path}"\n'
     )
     sim = BUILTIN["sim-acp"]
     late = ("--steering", "injected", "--steer-reads-late", "--agent-name", CLAUDE, *sim_args)
@@ -397,3 +432,43 @@ async def test_a_steer_kept_for_claude_code_is_left_unsent_when_its_turn_is_canc
     assert [(m.text, m.steer, m.by) for m in unsent] == [(STEER, True, "ada")]
     assert [(m.text, m.steer) for m in run.states["t"].left_held] == [(STEER, True)]
     assert not any(isinstance(e, Steered) for e in events)
+
+
+async def round_kept(tmp_path: Path, *sim_args: str, allow: bool) -> list[Event]:
+    """`kept_run` of the sim agent as Claude Code announces a round's calls (`--announce-round`),
+    its last answer paced so that a steer sent as the round ends reaches its turn; the first request
+    answered `allow`. The kept steer reached the agent while nothing waited on the person: it read
+    it in the turn, once, not after the turn's last answer."""
+
+    def then(run: Run, call: str) -> None:
+        run.approvals.answer("t", call, allow, "you")
+
+    _, events = await kept_run(tmp_path, "--announce-round", *sim_args, then=then, tokens_per_s=20)
+    assert [e.outcome for e in events if isinstance(e, AttemptEnded)] == [Outcome.COMPLETED], "one turn"
+    answer = text(events)
+    assert "read after the last answer" not in answer, answer
+    assert answer.count(MID_TURN) == 1, answer
+    return events
+
+
+async def test_an_update_claude_code_wrote_before_it_took_the_answer_does_not_release_the_kept_steer(
+    tmp_path: Path,
+) -> None:
+    """Issue 73: lfg sent a kept steer on the first update it read after the person's answer left.
+    The sim agent taken for Claude Code refines the asked call (no status) before it takes the answer
+    (`--answer-taken-ms`), as claude-agent-acp does when a call's streamed `tool_use` comes after its
+    permission request: that update released the steer while the agent still waited, which read it
+    only after the turn's last answer. Now only the answered call's own status change releases it."""
+    await round_kept(tmp_path, "--answer-taken-ms", "1500", allow=True)
+
+
+async def test_a_steer_kept_for_claude_code_waits_for_the_other_calls_of_its_round(tmp_path: Path) -> None:
+    """Issue 73: an agent that asks again right after it goes on (the second call of a round, once
+    the first was denied) had asked before the steer lfg sent on the first call's end reached it, and
+    read it only after the turn's last answer. Claude Code announces a round's calls before it asks
+    about the first (`--announce-round`): lfg keeps the steer while a call it announced has not run,
+    and sends it once the second call, asked and answered, has run."""
+    events = await round_kept(tmp_path, allow=False)
+    answered = [n for n, e in enumerate(events) if isinstance(e, ApprovalAnswered)]
+    sent = next(n for n, e in enumerate(events) if isinstance(e, Holding) and e.sent)
+    assert len(answered) == 2 and answered[1] < sent, "sent once the second call was answered too"

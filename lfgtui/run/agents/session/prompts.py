@@ -212,6 +212,8 @@ class SessionPrompts(SessionOpening, SessionCancels, SessionSteering):
                     for event in self._steer_landed(item, inbox):
                         yield event
                     continue
+                for event in self._steers_reached(item, inbox) if self._steers_sent else ():
+                    yield event
                 for event in self.client.events(item):
                     if isinstance(event, TextDelta):
                         self._answer.append(event.text)

@@ -83,6 +83,9 @@ class SessionState:
         self._steers_sent: list[HeldMessage] = []
         """The steers the agent took into the running turn, in the order sent: not yet known read
         (steering.py)."""
+        self._sent_during: frozenset[str | None] = frozenset()
+        """The ids of the agent's model messages (ACP `messageId`) streaming as it took the first of
+        `_steers_sent`: Claude Code's model reads them at the next message it begins (steering.py)."""
         self._kept_at_end = False
         """Steers were still kept, unsent, as the running turn's prompt was answered (steering.py):
         the turn's end sends them as next turns, saying why."""

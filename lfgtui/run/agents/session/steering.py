@@ -17,17 +17,18 @@ against the sim, Claude Code read a steer sent mid-answer at its next call (cutt
 but one sent while a permission waited only after the turn's last answer, as a call of its own: two
 such steers reached the model in the reverse of the order sent. So lfg keeps a steer sent while
 Claude Code waits on the person (a permission, a question: `Withdrawals.open`) until they have
-answered and the agent has said anything since, then sends it (`_must_keep`): claude-agent-acp
-delivers it at once (priority `now`), its model reads it at its next call, and steers reach the
-model in the order sent. A turn that ends while a steer is kept sends it as the next turn, saying so
-(`kept_past_turn`). The keep reads the pipe, not the agent's state: an update it wrote before it read
-the answer, or a request it makes right after going on, lets a steer through that it then reads late
-(the steering guide says so). Codex reads a steer taken at a permission at its next call already:
-sent at once. lfg says it was sent (`Holding.sent`), and records it (`Steered`) once the turn's prompt is
-answered, when the agent has read every steer it took (its turn settles only after a result that
-answers the last one), without claiming a call it did not see. A turn that does not complete holds
-them again, unsent as far as lfg knows. One it does not take, or that fails, is queued as the next
-turn, saying why.
+answered and the agent has shown it went on (the answered call's status changed, and no call it
+announced is still to run: answered.py), then sends it (`_must_keep`): claude-agent-acp delivers it
+at once (priority `now`), its model reads it at its next call, and steers reach the model in the
+order sent. A turn that ends while a steer is kept sends it as the next turn, saying so
+(`kept_past_turn`). Codex reads a steer taken at a permission at its next call already: sent at
+once. lfg says it was sent (`Holding.sent`), and records it (`Steered`) where the model read it: for
+Claude Code, right before the next model message it begins (its chunks' `messageId`, one per model
+call: `_steers_reached`); for the others, once the turn's prompt is answered, when the agent has
+read every steer it took (its turn settles only after a result that answers the last one), without
+claiming a call it did not see. A turn that does not complete holds those not recorded yet again,
+unsent as far as lfg knows. One it does not take, or that fails, is queued as the next turn, saying
+why.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import acp
+from acp import schema
 
 from lfgtui.events import Event, HeldMessage, Holding, Status, Steered, SteerOffer
 from lfgtui.inert import inert
@@ -44,10 +46,12 @@ from lfgtui.run.agents.choices import said as agent_said
 from lfgtui.run.agents.login import CLAUDE_AGENTS
 from lfgtui.run.agents.process import STOP_WAIT_S
 from lfgtui.run.agents.session.state import SessionState
+from lfgtui.run.agents.updates import TextChunk
 from lfgtui.run.steer_words import (
     kept_for_answer,
     kept_past_turn,
     not_known_read,
+    read_at_message,
     read_by_turn_end,
     sent_to_agent,
 )
@@ -56,6 +60,8 @@ from lfgtui.run.steering import Inbox, summary
 STEER_METHOD = "session/steering"
 """The extension request, as the SDK's `ext_method` takes it (it sends it as `_session/steering`)."""
 STEER_META = {"steering": {"idleBehavior": "promptRequired"}}
+MODEL_CHUNKS = (TextChunk, schema.AgentMessageChunk, schema.AgentThoughtChunk)
+"""The pieces of the agent's model messages: their `messageId` says which message (`_steers_reached`)."""
 
 
 def advertises_steering(meta: dict[str, Any] | None) -> bool:
@@ -92,6 +98,7 @@ class SessionSteering(SessionState):
         """Steers are kept until the person answers the agent (`_steers_after_answer`)."""
         self._kept_said: set[int] = set()
         self._kept_at_end = False
+        self.client.answers.new_turn()
         inbox.steerable = True
         inbox.wake = lambda: self.client.inbox.put_nowait(SteerWake())
         inbox.keeps = self._must_keep
@@ -134,11 +141,12 @@ class SessionSteering(SessionState):
         """Whether a steer sent now may be read only after the turn's last answer: the agent is
         Claude Code's adapter (claude-agent-acp 0.101.0 `steer()` delivers at priority `later` while
         its `openUserInputs` holds a permission or question) and it waits on the person, or has not
-        said anything since their last answer (it may not have read the answer yet). Codex reads a
-        steer at its next model call, in order, so its steers go at once."""
+        shown it went on after their last answer (the answered call's status has not changed, or a
+        call it announced has not run: it may ask again; answered.py). Codex reads a steer at its
+        next model call, in order, so its steers go at once."""
         if not self._late_reader():
             return False
-        return self.client.withdrawals.open or self.client.heard == self.client.heard_at_answer
+        return self.client.withdrawals.open or self.client.answers.unread
 
     def _late_reader(self) -> bool:
         """Whether the agent is Claude Code's adapter, which reads a steer taken while it waits on
@@ -146,12 +154,28 @@ class SessionSteering(SessionState):
         return self.agent_info is not None and self.agent_info.name in CLAUDE_AGENTS
 
     def _steers_after_answer(self, inbox: Inbox) -> list[Event]:
-        """Steers kept while the agent waited on the person go once nothing waits and the pipe has
-        read an update since the last answer: the agent went on, its wait closed, so it takes them
-        at once (priority `now`) and its next model call reads them, in the order sent."""
+        """Steers kept while the agent waited on the person go once nothing waits and the agent has
+        shown it went on after the last answer: its wait closed, so it takes them at once (priority
+        `now`) and its next model call reads them, in the order sent."""
         if not self.steering or not self._keeping or self._must_keep():
             return []
         return self._steers_send(inbox)
+
+    def _steers_reached(self, item: Any, inbox: Inbox) -> list[Event]:
+        """Before `item` of the turn, while steers sent are not known read: where it begins a model
+        message of Claude Code's (a chunk with a `messageId` none streamed as it took the first, one
+        per model call), its model read them there: it takes a steer at priority `now` (lfg keeps
+        one while it would take it `later`), which its next model call carries, and the rest of a
+        message it cut off keeps that message's id. Each is recorded (`Steered`) right before that
+        message, in the order sent, rather than at the turn's end (`_steers_read`, for the agents
+        whose messages say nothing of this)."""
+        message_id = item.message_id if isinstance(item, MODEL_CHUNKS) else None
+        if message_id is None or message_id in self._sent_during or not self._late_reader():
+            return []
+        sent, self._steers_sent = self._steers_sent, []
+        events: list[Event] = [self.ev(Steered, text=m.text, by=m.by) for m in sent]
+        said = read_at_message(sent, self._agent_name())
+        return [*events, self.ev(Holding, message=said, held=tuple(inbox.held))]
 
     def _steer_answered(self, task: asyncio.Task[SteerAnswer]) -> None:
         if not task.cancelled():
@@ -183,8 +207,11 @@ class SessionSteering(SessionState):
         del self._steer_tasks[answer.task]
         message = answer.message
         if answer.outcome == "injected":
+            if not self._steers_sent:
+                blocks = self.client.reader.blocks
+                self._sent_during = frozenset({blocks.answer.message_id, blocks.thinking.message_id})
             self._steers_sent.append(message)
-            said = sent_to_agent(message, self._agent_name())
+            said = sent_to_agent(message, self._agent_name(), at_message=self._late_reader())
             return [self.ev(Holding, message=said, held=tuple(inbox.held), sent=(message,))]
         if answer.outcome == "startedNewTurn":
             note = (
