@@ -119,6 +119,8 @@ class ApprovalScreen(ModalScreen[bool | None]):
         self.services = services
         self.over = over
         self.dialog = Vertical(classes="dialog approval")
+        self._choices = ""
+        """The choices line as shown (`_show_choices`)."""
         self.placed = False
         """Laid out at the screen's height and shown: before that, the end may be cut off unseen."""
 
@@ -172,7 +174,9 @@ class ApprovalScreen(ModalScreen[bool | None]):
         else:
             choices = f"more below: {end} or page down to read it to the end, then {yes} = approve"
             choices += f"    {no} = deny"
-        self.query_one("#approval-choices", Static).update(Text(choices))
+        if choices != self._choices:  # an update lays the whole screen out again, ten times a second
+            self._choices = choices
+            self.query_one("#approval-choices", Static).update(Text(choices))
 
     def _key(self, name: str) -> str:
         binding = next(b for b in self.BINDINGS if isinstance(b, Binding) and b.id == f"approval.{name}")
