@@ -8,7 +8,10 @@ import re
 from pathlib import Path
 
 import pytest
+from rich.table import Table
+from textual.css.styles import RulesMap
 from textual.geometry import Region
+from textual.visual import RichVisual
 from textual.widgets import Collapsible, Static
 
 from lfgtui.events import Event, Outcome, TextDelta
@@ -358,6 +361,38 @@ async def test_help_lists_every_binding_with_its_id(sim: SimServer, tmp_path: Pa
         assert {"pane.page_up", "pane.page_down", "pane.top", "pane.bottom"} <= ids
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_help_measures_its_key_table_once_at_each_width(
+    sim: SimServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 77: the help's scroll measures its table at two widths on each layout (with and without
+    its scrollbar's gutter) and Textual kept one width's height, forgotten at every repaint besides:
+    each layout of the help rendered its whole table twice just to measure it."""
+    app = make_app(sim, tickets(tmp_path, '[[ticket]]\nid = "hi"\nprompt = "x"\nmodel = "hello"\n'))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        screen = app.screen
+        assert isinstance(screen, HelpScreen)
+        await pilot.pause()
+        measured: list[int] = []
+        get_height = RichVisual.get_height
+
+        def measure(visual: RichVisual, styles: RulesMap, width: int) -> int:
+            if isinstance(visual._renderable, Table):
+                measured.append(width)
+            return get_height(visual, styles, width)
+
+        monkeypatch.setattr(RichVisual, "get_height", measure)
+        layouts: list[object] = []
+        refresh_layout = screen._refresh_layout
+        screen._refresh_layout = lambda *args, **kwargs: (  # type: ignore[method-assign]
+            layouts.append(args) or refresh_layout(*args, **kwargs)
+        )
+        keys = screen.query_one("#help-keys")
+        keys.styles.max_height = keys.outer_size.height - 1  # as its fit to a shorter screen does
+        await until(pilot, lambda: bool(layouts) and keys.outer_size.height == keys.styles.max_height.value)
+        assert not measured, f"measured again at {measured}"
 
 
 async def test_a_served_runs_address_and_token_stay_in_help_whole(sim: SimServer, tmp_path: Path) -> None:

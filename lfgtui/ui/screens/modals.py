@@ -17,6 +17,7 @@ from textual.widgets import Input, Static
 
 from lfgtui.formats import COMPARED, plural
 from lfgtui.inert import inert
+from lfgtui.ui.widgets.measured import MeasuredStatic
 
 if TYPE_CHECKING:
     from lfgtui.ui.services import Services
@@ -288,7 +289,7 @@ class HelpScreen(ModalScreen[None]):
             if self.served:
                 yield Static(Text.assemble(("served: ", "bold"), self.served), id="help-served")
             with VerticalScroll(id="help-keys"):
-                yield Static(table)
+                yield MeasuredStatic(table)
             choices = "↑ ↓ pgup pgdn home end scroll    esc close    rebind a key by its id: [ui] keymap"
             yield Static(Text(choices), classes="choices")
 
