@@ -8,7 +8,10 @@ import re
 from pathlib import Path
 
 import pytest
+from rich.table import Table
+from textual.css.styles import RulesMap
 from textual.geometry import Region
+from textual.visual import RichVisual
 from textual.widgets import Collapsible, Static
 
 from lfgtui.events import Event, Outcome, TextDelta
@@ -299,6 +302,40 @@ async def test_a_request_longer_than_its_notice_is_approved_only_once_seen_whole
         assert (tmp_path / "long.txt").read_text() == content
 
 
+async def test_an_open_approval_that_nothing_changes_lays_the_screen_out_no_more(
+    sim: SimServer, scenario_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 77: the approval's choices line, looked at ten times a second, was set again each time,
+    the same words or not: each a layout of the whole screen while the approval stayed open."""
+    model = hidden_parts(scenario_dir, "\n".join(f"echo {n}" for n in range(100)), "x")
+    toml = f'[[ticket]]\nid = "h"\nprompt = "x"\nmodel = "{model}"\ntools = ["write_file", "run_command"]\n'
+    app = make_app(sim, tickets(tmp_path, toml))
+    async with app.run_test(size=(60, 24)) as pilot:
+        h = pane(app, "h")
+        await until(pilot, lambda: "more lines: y = see it all" in str(h.notice.render()))
+        await pilot.press("y")
+        await until(pilot, lambda: isinstance(app.screen, ApprovalScreen) and app.screen.placed)
+        screen = app.screen
+        choices = screen.query_one("#approval-choices", Static)
+        await pilot.pause()
+        looks: list[bool] = []
+        all_seen = ApprovalScreen.all_seen.fget
+        monkeypatch.setattr(
+            ApprovalScreen, "all_seen", property(lambda s: looks.append(all_seen(s)) or looks[-1])
+        )
+        layouts: list[object] = []
+        refresh_layout = screen._refresh_layout
+        screen._refresh_layout = lambda *args, **kwargs: (  # type: ignore[method-assign]
+            layouts.append(args) or refresh_layout(*args, **kwargs)
+        )
+        await until(pilot, lambda: len(looks) >= 5)
+        assert not layouts, f"{len(layouts)} layouts in {len(looks)} looks at an unchanged request"
+        assert str(choices.render()).startswith("more below: end or page down")
+        await pilot.press("end")
+        await until(pilot, lambda: str(choices.render()).startswith("y = approve"))
+        assert layouts, "changed choices are shown (a layout)"
+
+
 async def test_attention_jumps_to_failed_and_waiting_panes(sim: SimServer, tmp_path: Path) -> None:
     toml = '[[ticket]]\nid = "ok"\nprompt = "x"\nmodel = "hello"\n\n'
     toml += '[[ticket]]\nid = "bad"\nprompt = "x"\nmodel = "fault-401"\n'
@@ -324,6 +361,38 @@ async def test_help_lists_every_binding_with_its_id(sim: SimServer, tmp_path: Pa
         assert {"pane.page_up", "pane.page_down", "pane.top", "pane.bottom"} <= ids
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_help_measures_its_key_table_once_at_each_width(
+    sim: SimServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 77: the help's scroll measures its table at two widths on each layout (with and without
+    its scrollbar's gutter) and Textual kept one width's height, forgotten at every repaint besides:
+    each layout of the help rendered its whole table twice just to measure it."""
+    app = make_app(sim, tickets(tmp_path, '[[ticket]]\nid = "hi"\nprompt = "x"\nmodel = "hello"\n'))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        screen = app.screen
+        assert isinstance(screen, HelpScreen)
+        await pilot.pause()
+        measured: list[int] = []
+        get_height = RichVisual.get_height
+
+        def measure(visual: RichVisual, styles: RulesMap, width: int) -> int:
+            if isinstance(visual._renderable, Table):
+                measured.append(width)
+            return get_height(visual, styles, width)
+
+        monkeypatch.setattr(RichVisual, "get_height", measure)
+        layouts: list[object] = []
+        refresh_layout = screen._refresh_layout
+        screen._refresh_layout = lambda *args, **kwargs: (  # type: ignore[method-assign]
+            layouts.append(args) or refresh_layout(*args, **kwargs)
+        )
+        keys = screen.query_one("#help-keys")
+        keys.styles.max_height = keys.outer_size.height - 1  # as its fit to a shorter screen does
+        await until(pilot, lambda: bool(layouts) and keys.outer_size.height == keys.styles.max_height.value)
+        assert not measured, f"measured again at {measured}"
 
 
 async def test_a_served_runs_address_and_token_stay_in_help_whole(sim: SimServer, tmp_path: Path) -> None:

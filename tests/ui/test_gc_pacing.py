@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from lfgtui.ui.drawing.gc_pacing import RECLAIM_EVERY_TICKS, YOUNG_THRESHOLD, GcPacer
+from lfgtui.ui.drawing.gc_pacing import IDLE_COLLECT_TICKS, RECLAIM_EVERY_TICKS, YOUNG_THRESHOLD, GcPacer
 
 
 class Node:
@@ -61,9 +61,39 @@ def test_a_cycle_frozen_while_streaming_is_collected_once_idle(pacer: GcPacer) -
     gc.collect()
     assert alive() is not None, "frozen: not even a full collection walks it while streaming"
 
-    pacer.tick(streaming=False)
+    for _ in range(IDLE_COLLECT_TICKS):
+        pacer.tick(streaming=False)
     assert alive() is None
     assert gc.get_freeze_count() > 0, "what still lives is frozen again"
+
+
+def test_the_idle_collection_waits_until_nothing_has_streamed_for_a_while(pacer: GcPacer) -> None:
+    """Issue 77: a full collection (0.1-0.4 s) on the very tick the last stream ended fell among its
+    last frames, and an app that streams again or exits within the pause never needs it."""
+    full: list[int] = []
+
+    def seen(phase: str, info: dict[str, int]) -> None:
+        if phase == "start" and info["generation"] == 2:
+            full.append(1)
+
+    node = Node()
+    alive = weakref.ref(node)
+    pacer.tick(streaming=True)
+    del node
+    gc.callbacks.append(seen)
+    try:
+        for _ in range(IDLE_COLLECT_TICKS - 1):
+            pacer.tick(streaming=False)
+        pacer.tick(streaming=True)  # streaming again before the pause was up: it starts over
+        for _ in range(IDLE_COLLECT_TICKS - 1):
+            pacer.tick(streaming=False)
+        assert not full, "no full collection before the pause is up"
+        assert alive() is not None
+        pacer.tick(streaming=False)
+    finally:
+        gc.callbacks.remove(seen)
+    assert full == [1], "one full collection once idle for the whole pause"
+    assert alive() is None
 
 
 def test_young_garbage_is_collected_before_freezing(pacer: GcPacer) -> None:

@@ -6,8 +6,8 @@ times in ten seconds, the largest single cause of late frames. While anything st
 collects the young generations and freezes what survived (`gc.freeze`, an O(1) move into the
 permanent generation), so the automatic full collections find almost nothing to walk. Refcounting
 still frees everything that is not in a reference cycle; a cycle that becomes garbage after being
-frozen waits for the next idle moment, when the pacer unfreezes and collects everything once, or
-for the full collection it makes once a minute during a long stretch of streaming.
+frozen waits until nothing has streamed for `IDLE_COLLECT_S`, when the pacer unfreezes and collects
+everything once, or for the full collection it makes once a minute during a long stretch of streaming.
 
 Rendering makes many short-lived objects, so the youngest generation is also collected less often
 (every `YOUNG_THRESHOLD` allocations instead of 700): fewer, larger young collections cost less in
@@ -30,6 +30,13 @@ freeze includes the screen's short-lived lines, and those that die frozen in a r
 (Textual's strips cache themselves) would otherwise pile up until streaming stops: about 0.25 MB/s
 at 16 streams. One pause a minute instead of several every ten seconds."""
 RECLAIM_EVERY_TICKS = round(RECLAIM_EVERY_S / FREEZE_EVERY_S)
+IDLE_COLLECT_S = 2.0
+"""How long nothing streams before the full collection of what died frozen. A full collection walks
+every object (0.1-0.4 s of CPU); on the tick the last stream ended it fell among that stream's last
+frames and the keys pressed on seeing it end, and an app that streams again or exits sooner never
+needs it (it was a tenth of the UI tests' CPU: their apps end within a second of their streams).
+The once-a-minute reclaim, and the collector once the app exits, bound what waits."""
+IDLE_COLLECT_TICKS = round(IDLE_COLLECT_S / FREEZE_EVERY_S)
 YOUNG_THRESHOLD = 5000
 
 
@@ -40,6 +47,8 @@ class GcPacer:
     def __init__(self) -> None:
         self._frozen_while_streaming = False
         self._streaming_ticks = 0
+        self._idle_ticks = 0
+        """Ticks without streaming since something was frozen while streaming."""
         self._thresholds = gc.get_threshold()
 
     def started(self) -> None:
@@ -48,7 +57,7 @@ class GcPacer:
         collected first: a full collection walks every module's objects, about 0.1 s of CPU at every
         start (more in a process that ran apps before, as a test's does), to find the few cycles that
         died while the modules were imported; those wait frozen for the first full collection, once
-        streaming stops (`_collect_all`)."""
+        idle after streaming (`_collect_all`)."""
         gc.collect(1)
         gc.freeze()
         _young, *older = self._thresholds
@@ -63,9 +72,12 @@ class GcPacer:
                 gc.collect(1)
                 gc.freeze()
             self._frozen_while_streaming = True
+            self._idle_ticks = 0
         elif self._frozen_while_streaming:
-            self._frozen_while_streaming = False
-            self._collect_all()
+            self._idle_ticks += 1
+            if self._idle_ticks >= IDLE_COLLECT_TICKS:
+                self._frozen_while_streaming = False
+                self._collect_all()
 
     def stopped(self) -> None:
         """Hand every object back to the collector and restore its thresholds: nothing outlives the app."""

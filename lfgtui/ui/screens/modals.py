@@ -17,6 +17,7 @@ from textual.widgets import Input, Static
 
 from lfgtui.formats import COMPARED, plural
 from lfgtui.inert import inert
+from lfgtui.ui.widgets.measured import MeasuredStatic
 
 if TYPE_CHECKING:
     from lfgtui.ui.services import Services
@@ -119,6 +120,8 @@ class ApprovalScreen(ModalScreen[bool | None]):
         self.services = services
         self.over = over
         self.dialog = Vertical(classes="dialog approval")
+        self._choices = ""
+        """The choices line as shown (`_show_choices`)."""
         self.placed = False
         """Laid out at the screen's height and shown: before that, the end may be cut off unseen."""
 
@@ -172,7 +175,9 @@ class ApprovalScreen(ModalScreen[bool | None]):
         else:
             choices = f"more below: {end} or page down to read it to the end, then {yes} = approve"
             choices += f"    {no} = deny"
-        self.query_one("#approval-choices", Static).update(Text(choices))
+        if choices != self._choices:  # an update lays the whole screen out again, ten times a second
+            self._choices = choices
+            self.query_one("#approval-choices", Static).update(Text(choices))
 
     def _key(self, name: str) -> str:
         binding = next(b for b in self.BINDINGS if isinstance(b, Binding) and b.id == f"approval.{name}")
@@ -284,7 +289,7 @@ class HelpScreen(ModalScreen[None]):
             if self.served:
                 yield Static(Text.assemble(("served: ", "bold"), self.served), id="help-served")
             with VerticalScroll(id="help-keys"):
-                yield Static(table)
+                yield MeasuredStatic(table)
             choices = "↑ ↓ pgup pgdn home end scroll    esc close    rebind a key by its id: [ui] keymap"
             yield Static(Text(choices), classes="choices")
 

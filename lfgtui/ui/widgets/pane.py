@@ -1112,6 +1112,20 @@ class PaneView(Vertical, can_focus=True):
         """The gauges are laid out for the pane's width: draw them again at the new one."""
         self.pane.dirty = self.pane.lines_stale = True
 
+    def on_descendant_focus(self) -> None:
+        self._focus_inside()
+
+    def on_descendant_blur(self) -> None:
+        self._focus_inside()
+
+    def _focus_inside(self) -> None:
+        """`-focus-inside` while one of the pane's widgets (a fold's title) has the focus: the pane's
+        border shows it as when the pane has it. Textual's `:focus-within` did, at the cost of a
+        restyle of every widget of both panes on every focus change, on top of the restyle Textual
+        gives the widget that takes or loses the focus (the pane itself, mostly): each twice."""
+        focused = self.screen.focused
+        self.set_class(focused is not None and self in focused.ancestors, "-focus-inside")
+
     def on_collapsible_expanded(self, event: Collapsible.Expanded) -> None:
         self._folded(event.collapsible)
 
