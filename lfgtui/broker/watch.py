@@ -47,8 +47,8 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
 
     from lfgtui.events import Event
-    from lfgtui.run.calls import RetryPolicy
     from lfgtui.run.requests import Request
+    from lfgtui.run.retry import RetryPolicy
     from lfgtui.tickets.ticket import Ticket
 
 BLOCK_MS = 15_000

@@ -1,7 +1,7 @@
 """A coordinator (`lfg run --broker`) streams nothing itself: its workers do. So it makes no
 provider ready: it imports no SDK and starts no sim (issue #77: a second of CPU per coordinator).
 Nor does a worker load what it does not serve (the HTTP server, without `--metrics`; the price
-table, for the sims).
+table, for the sims; the history's export, recorder and reader).
 Real `lfg worker` and `lfg run --broker` processes on a real redis-server."""
 
 from __future__ import annotations
@@ -32,6 +32,11 @@ def test_a_coordinator_makes_no_provider_ready_while_its_worker_streams_the_tick
     assert "lfgtui.remote.server" not in loaded, loaded
     # Nor does it read the price table (a fifth of a second of CPU) for a sim, which costs nothing.
     assert "genai_prices" not in loaded, loaded
+    # It passes tickets on as rows (history/row_json.py, history/ticket_rows.py): it records nothing,
+    # exports nothing and reads no history, so it loads neither the export, the recorder nor the reader.
+    history = {"lfgtui.history.export", "lfgtui.history.recorder", "lfgtui.history.recorded"}
+    assert not history & set(loaded), loaded
+    assert "lfgtui.history.row_json" in loaded, "the test sees the history's imports"
 
 
 def test_the_coordinators_tui_starts_no_provider_worker_while_its_worker_streams_the_ticket(

@@ -18,7 +18,7 @@ from lfgtui.commands import main as cli
 from lfgtui.events import AttemptEnded, Event, TextDelta, Usage
 from lfgtui.remote.attach import MAX_RUN_BYTES, AttachError, Attachment
 from lfgtui.remote.server import BACKLOG, MAX_UNAUTHENTICATED, Address, ServeError, token_in
-from lfgtui.run.calls import RetryPolicy
+from lfgtui.run.retry import RetryPolicy
 from lfgtui.sim.server import SimServer
 from tests.support.patience import PATIENCE
 from tests.support.remote import TICKET, flood
