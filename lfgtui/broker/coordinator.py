@@ -97,7 +97,7 @@ from lfgtui.formats import plural
 from lfgtui.inert import inert
 from lfgtui.providers.base import Message
 from lfgtui.providers.kinds import kind_of
-from lfgtui.remote.attach import AttachError, watcher_name
+from lfgtui.remote.following import AttachError, watcher_name
 from lfgtui.run.approvals import Approvals
 from lfgtui.run.attempts import TicketState
 from lfgtui.run.requests import YOU, Approve, Cancel, Pending, Refusal, Request, Steer, Told
