@@ -84,7 +84,7 @@ def test_no_module_imports_one_that_imports_it_back() -> None:
     known = modules()
     graph = {name: dependencies(name, path, known) for name, path in known.items()}
     assert graph["lfgtui.ui.app"] >= {"lfgtui.ui.run.controller"}, "the graph sees real imports"
-    assert graph["lfgtui.ui.run.controller"] >= {"lfgtui.remote.attach"}, "and imports for type checking"
+    assert graph["lfgtui.ui.run.controller"] >= {"lfgtui.remote.following"}, "and imports for type checking"
     assert graph["lfgtui.ui.screens.run"] >= {"lfgtui.ui.screens.verdict"}, "and imports inside functions"
     assert circles(graph) == []
 

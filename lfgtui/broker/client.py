@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, TypeVar
 from lfgtui.cancels import raise_swallowed_cancel
 from lfgtui.config.broker import CLUSTER_REFUSED, Broker, BrokerError
 from lfgtui.extras import install_hint
-from lfgtui.run.calls import RetryPolicy
+from lfgtui.run.retry import RetryPolicy
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis

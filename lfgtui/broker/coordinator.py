@@ -101,11 +101,11 @@ from lfgtui.formats import plural
 from lfgtui.inert import inert
 from lfgtui.providers.base import Message
 from lfgtui.providers.kinds import kind_of
-from lfgtui.remote.attach import AttachError, watcher_name
+from lfgtui.remote.following import AttachError, watcher_name
 from lfgtui.run.approvals import Approvals
 from lfgtui.run.attempts import TicketState
-from lfgtui.run.calls import RetryPolicy
 from lfgtui.run.requests import YOU, Approve, Cancel, Pending, Refusal, Request, Steer, Told
+from lfgtui.run.retry import RetryPolicy
 from lfgtui.run.scheduler import Run, Sink
 
 if TYPE_CHECKING:

@@ -19,7 +19,7 @@ from lfgtui.formats import plural
 
 if TYPE_CHECKING:
     from lfgtui.events import Event
-    from lfgtui.remote.attach import Delivered
+    from lfgtui.remote.following import Delivered
 
 TRIMMED = "trimmed"
 DROPPED = "dropped"

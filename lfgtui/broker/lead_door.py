@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from lfgtui.broker.watch import BrokerAttachment
 from lfgtui.events import Event, SteerOffer
-from lfgtui.remote.attach import AttachError
+from lfgtui.remote.following import AttachError
 from lfgtui.run.decisions import never_a_leads, paced_refusal
 from lfgtui.run.requests import Lead, Request, Told
 

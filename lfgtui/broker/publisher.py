@@ -66,7 +66,7 @@ from lfgtui.events import (
 from lfgtui.remote.codec import encode
 from lfgtui.remote.description import ticket_json
 from lfgtui.remote.hub import BATCH_S
-from lfgtui.run.calls import RetryPolicy
+from lfgtui.run.retry import RetryPolicy
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis

@@ -39,16 +39,16 @@ from lfgtui.cancels import raise_swallowed_cancel
 from lfgtui.config.broker import Broker, BrokerError
 from lfgtui.events import Status
 from lfgtui.formats import plural
-from lfgtui.remote.attach import RECONNECTS, AttachError, Delivered, events_of, now_in
 from lfgtui.remote.codec import CodecError, UnknownType, decode
 from lfgtui.remote.description import DescriptionError, RemoteRun, read_description, read_ticket
+from lfgtui.remote.following import RECONNECTS, AttachError, Delivered, events_of, now_in
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
     from lfgtui.events import Event
-    from lfgtui.run.calls import RetryPolicy
     from lfgtui.run.requests import Request
+    from lfgtui.run.retry import RetryPolicy
     from lfgtui.tickets.ticket import Ticket
 
 BLOCK_MS = 15_000

@@ -33,10 +33,9 @@ from typing import Any
 from lfgtui.broker.layout import dumps, loads
 from lfgtui.config.validation import RUN_ID_PATTERN
 from lfgtui.events import ErrorInfo, ErrorKind, Outcome
-from lfgtui.history.export import InvalidExport, row_from_json, row_json
-from lfgtui.history.recorded import ticket_from_row
-from lfgtui.history.recorder import ticket_row
+from lfgtui.history.row_json import InvalidExport, row_from_json, row_json
 from lfgtui.history.rows import ID_FORM, TicketRecord, TicketRow
+from lfgtui.history.ticket_rows import ticket_from_row, ticket_row
 from lfgtui.providers.base import Message
 from lfgtui.remote.codec import CodecError, decode_message, encode_message
 from lfgtui.run.attempts import Earlier

@@ -752,7 +752,7 @@ class BrokerWorker:
         attempt fails saying it has no door) when the run cannot be read from the broker."""
         from lfgtui.broker.lead_asks import AskEntry, forward, new_reply
         from lfgtui.broker.lead_door import LeadDoorServed
-        from lfgtui.remote.attach import AttachError
+        from lfgtui.remote.following import AttachError
         from lfgtui.remote.server import ServeError
 
         async def forwarding(asked: Request) -> Told:

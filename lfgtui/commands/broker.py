@@ -239,8 +239,8 @@ class Outlet:
         from lfgtui.broker.coordinator import BrokerRunner
         from lfgtui.broker.publisher import Publisher
         from lfgtui.config.broker import BrokerError
-        from lfgtui.remote.attach import watcher_name
         from lfgtui.remote.description import run_description
+        from lfgtui.remote.following import watcher_name
 
         broker = self.broker
         runner = run.runner if isinstance(run.runner, BrokerRunner) else None
@@ -323,7 +323,7 @@ class Outlet:
         from lfgtui.broker.client import explain
         from lfgtui.broker.coordinator_lease import CoordinatorHeld, CoordinatorLease
         from lfgtui.config.broker import BrokerError
-        from lfgtui.remote.attach import watcher_name
+        from lfgtui.remote.following import watcher_name
 
         if self.lease is None:
             lease = CoordinatorLease(self.redis, self.broker, run_id, watcher_name(), said)

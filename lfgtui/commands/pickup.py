@@ -119,7 +119,7 @@ async def picked_up(
     from lfgtui.cost.prices import run_prices
     from lfgtui.history.writer import reopen_run_history
     from lfgtui.providers.registry import Providers
-    from lfgtui.remote.attach import watcher_name
+    from lfgtui.remote.following import watcher_name
 
     tickets_file = recorded.tickets_file
     if tickets_file is None:

@@ -37,7 +37,8 @@ if TYPE_CHECKING:
     from lfgtui.commands.telemetry import TelemetryOut
     from lfgtui.cost.metrics import MetricsBook
     from lfgtui.events import Event
-    from lfgtui.remote.attach import Followed, RemoteRun
+    from lfgtui.remote.attach import RemoteRun
+    from lfgtui.remote.following import Followed
     from lfgtui.remote.hub import EventHub
     from lfgtui.remote.server import Metrics
     from lfgtui.remote.tail import RunTail
@@ -364,7 +365,8 @@ async def attach(args: argparse.Namespace) -> int:
     """`lfg attach URL`: the TUI on a served run, or on a run on a broker (`lfg attach redis://HOST
     RUN`), or its events as NDJSON with `--json`."""
     from lfgtui.config.broker import is_broker_url
-    from lfgtui.remote.attach import AttachError, Attachment
+    from lfgtui.remote.attach import Attachment
+    from lfgtui.remote.following import AttachError
 
     attachment: Followed
     if is_broker_url(args.url):

@@ -9,27 +9,22 @@ when exporting, inline when shown).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import dataclasses
-import json
-import math
 import re
 import sqlite3
 import time
-from dataclasses import asdict
-from typing import Any, TypeVar
+from typing import Any
 
 from lfgtui.config.validation import RUN_ID_PATTERN
 from lfgtui.cost.cache import hit_rate
 from lfgtui.cost.prices import format_usd
-from lfgtui.events import AgentDetails, ContextUsed, ErrorKind, Outcome, SubagentChanged
+from lfgtui.events import AgentDetails, ContextUsed, ErrorKind, SubagentChanged
 from lfgtui.formats import fenced, ms, rate, share, tokens, when
 from lfgtui.history.database import StoreError, transaction
 from lfgtui.history.notes import NOTES, agent_note
 from lfgtui.history.reviews import insert_rows
+from lfgtui.history.row_json import RECORD_ID, InvalidExport, brief, row_from_json, row_json
 from lfgtui.history.rows import (
-    ID_BYTES,
     AttemptRecord,
     AttemptRow,
     CheckRow,
@@ -37,7 +32,6 @@ from lfgtui.history.rows import (
     PartRow,
     RequestRow,
     ReviewRow,
-    Row,
     RunRecord,
     RunRow,
     SubagentTextRow,
@@ -49,9 +43,8 @@ from lfgtui.history.rows import (
 )
 from lfgtui.history.schema import PartKind
 from lfgtui.history.store import Store
-from lfgtui.history.values import BAD_TEXT, Column, typed_columns
+from lfgtui.history.values import BAD_TEXT
 from lfgtui.inert import inert
-from lfgtui.tickets.ticket import ISOLATIONS
 from lfgtui.worktrees.size import diff_size
 
 FORMAT = "lfgtui-history"
@@ -61,23 +54,7 @@ V1_NAMES = {"requests": "turns", "request": "turn", "max_calls": "max_turns"}
 ticket's `max_calls`; its `max_turns` error kind is now `max_calls`. Both versions are imported."""
 SHOWN_OUTPUT_LINES = 20
 
-R = TypeVar("R", bound=Row)
-
-
 # --- JSON ------------------------------------------------------------------------------------------
-
-
-def row_json(row: Row) -> dict[str, Any]:
-    data = asdict(row)
-    for name, value in data.items():
-        if isinstance(value, float) and not math.isfinite(value):
-            data[name] = None  # a bad value read from the file (see `read_value`): JSON has no NaN
-    if "chunks" in data:
-        data["chunks"] = base64.b64encode(data["chunks"]).decode("ascii")
-    for name, value in data.items():
-        if isinstance(value, tuple):
-            data[name] = list(value)
-    return data
 
 
 def _attempt_json(attempt: AttemptRecord) -> dict[str, Any]:
@@ -112,120 +89,12 @@ def to_json(record: RunRecord) -> dict[str, Any]:
     return {"format": FORMAT, "version": VERSION, "run": run}
 
 
-# --- checking an export before it is imported --------------------------------------------------------
-
-MAX_TIME = 253402300799.0
-"""The last second of the year 9999: a wall-clock time beyond it cannot be shown as a date."""
-SQLITE_INTEGERS = range(-(2**63), 2**63)
-RECORD_ID = re.compile(f"[0-9a-f]{{{2 * ID_BYTES}}}")
-"""A run or attempt id as `new_id` makes them; `lfg` finds them by hex prefix."""
-_ENUMS: dict[str, frozenset[str]] = {
-    "outcome": frozenset(o.value for o in Outcome),
-    "error_kind": frozenset(k.value for k in ErrorKind),
-    "kind": frozenset(k.value for k in PartKind),
-    "isolation": frozenset(ISOLATIONS),
-}
-_TIMES = frozenset({"started_at", "ended_at"})
-_AMOUNTS = frozenset({"cost_usd", "chunk_count", "diff_added", "diff_removed", "diff_files"})
-"""Columns besides the token counts (`*_tokens`) that hold an amount, which is never negative."""
-
-
-def _amount(column: str) -> bool:
-    return column.endswith("_tokens") or column in _AMOUNTS
-
-
-class InvalidExport(StoreError):
-    """A document that is not an export this lfg can load; says where (the JSON path, with the
-    ticket and attempt it is in) and what is wrong."""
-
-    def __init__(self, where: str, problem: str) -> None:
-        super().__init__(f"not a valid lfg history export: {where}: {problem}")
-
-
-def _repr(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _text(value: Any, where: str) -> str:
-    if not isinstance(value, str):
-        raise InvalidExport(where, f"must be a string, not {_repr(value)}")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidExport(where, "holds a lone surrogate (\\udXXX), which is not text") from None
-    return value
-
-
-def _number(value: Any, where: str, column: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidExport(where, f"must be a number, not {_repr(value)}")
-    try:
-        number = float(value)
-    except OverflowError:
-        number = math.inf
-    if not math.isfinite(number):
-        raise InvalidExport(where, f"must be a finite number, not {_repr(value)}")
-    if column in _TIMES and not 0 <= number <= MAX_TIME:
-        raise InvalidExport(where, f"must be a Unix time between 1970 and 9999, not {_repr(value)}")
-    if number < 0 and _amount(column):
-        raise InvalidExport(where, f"must not be negative, not {_repr(value)}")
-    return number
-
-
-def _value(value: Any, column: Column, where: str) -> Any:
-    """One exported field, checked against its column and converted to what the row holds."""
-    if value is None:
-        if column.optional:
-            return None
-        raise InvalidExport(where, "must not be null")
-    name = column.name
-    if column.kind is str:
-        text = _text(value, where)
-        if name == "id" and not RECORD_ID.fullmatch(text):
-            raise InvalidExport(where, f"must be {2 * ID_BYTES} lowercase hex digits, not {_repr(text)}")
-        if name == "ticket" and not RUN_ID_PATTERN.fullmatch(text):
-            allowed = "letters, digits, '_', '-', '.' and one '@'"
-            raise InvalidExport(where, f"may use only {allowed}, not {_repr(text)}")
-        if name in _ENUMS and text not in _ENUMS[name]:
-            raise InvalidExport(where, f"must be one of {', '.join(sorted(_ENUMS[name]))}, not {_repr(text)}")
-        if name == "meta":
-            try:
-                meta = json.loads(text)
-            except (ValueError, RecursionError):
-                meta = None
-            if not isinstance(meta, dict):
-                raise InvalidExport(where, f"must be a JSON object in a string, not {_repr(text)}")
-        return text
-    if column.kind is float:
-        return _number(value, where, name)
-    if column.kind is int:
-        if isinstance(value, bool) or not isinstance(value, int) or value not in SQLITE_INTEGERS:
-            raise InvalidExport(where, f"must be a whole number of at most 19 digits, not {_repr(value)}")
-        if value < 0 and _amount(name):
-            raise InvalidExport(where, f"must not be negative, not {_repr(value)}")
-        return value
-    if column.kind is bool:
-        if not isinstance(value, bool):
-            raise InvalidExport(where, f"must be true or false, not {_repr(value)}")
-        return value
-    if column.kind is bytes:
-        try:
-            return base64.b64decode(_text(value, where), validate=True)
-        except binascii.Error:
-            raise InvalidExport(where, "must be base64") from None
-    if not isinstance(value, list):
-        raise InvalidExport(where, f"must be a list of strings, not {_repr(value)}")
-    items = tuple(_text(item, f"{where}[{i}]") for i, item in enumerate(value))
-    for i, item in enumerate(items):
-        if name == "depends_on" and not RUN_ID_PATTERN.fullmatch(item):
-            raise InvalidExport(f"{where}[{i}]", f"is not a ticket id: {_repr(item)}")
-    return items
+# --- checking an export before it is imported (each row: row_json.py) -------------------------------
 
 
 def _object(data: Any, where: str) -> dict[str, Any]:
     if not isinstance(data, dict):
-        raise InvalidExport(where, f"must be an object, not {_repr(data)}")
+        raise InvalidExport(where, f"must be an object, not {brief(data)}")
     return data
 
 
@@ -233,30 +102,13 @@ def _objects(data: dict[str, Any], key: str, where: str) -> list[tuple[str, dict
     """The objects of the list `data[key]`, each with where it is."""
     items = data.get(key)
     if not isinstance(items, list):
-        raise InvalidExport(f"{where}.{key}", f"must be a list, not {_repr(items)}")
+        raise InvalidExport(f"{where}.{key}", f"must be a list, not {brief(items)}")
     return [(f"{where}.{key}[{i}]", _object(item, f"{where}.{key}[{i}]")) for i, item in enumerate(items)]
 
 
 def _label(what: str, value: Any, pattern: re.Pattern[str]) -> str:
     """` (ticket explore)` after a list index, so a message says which one; nothing for a bad id."""
     return f" ({what} {value})" if isinstance(value, str) and pattern.fullmatch(value) else ""
-
-
-def row_from_json(cls: type[R], data: dict[str, Any], where: str, names: dict[str, str] | None = None) -> R:
-    """A row from its JSON object, where `names` maps a column to the key it has there (when not its
-    own); a column added after the first version of the format (it has a default) may be absent, as
-    in an export written before it existed."""
-    values = []
-    defaults = {f.name: f.default for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING}
-    for column in typed_columns(cls):
-        key = names.get(column.name, column.name) if names else column.name
-        if key in data:
-            values.append(_value(data[key], column, f"{where}.{key}"))
-        elif column.name in defaults:
-            values.append(defaults[column.name])
-        else:
-            raise InvalidExport(f"{where}.{key}", "is missing")
-    return cls(*values)
 
 
 def from_json(document: Any) -> RunRecord:
@@ -267,7 +119,7 @@ def from_json(document: Any) -> RunRecord:
         raise StoreError('not an lfg history export (no "format": "lfgtui-history")')
     version = document.get("version")
     if type(version) is not int or version not in (1, VERSION):
-        raise StoreError(f"history export version {_repr(version)} is not supported")
+        raise StoreError(f"history export version {brief(version)} is not supported")
     names = V1_NAMES if version == 1 else {}
     run = _object(document.get("run"), "run")
     run_row = row_from_json(RunRow, run, "run")

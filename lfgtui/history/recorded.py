@@ -1,6 +1,6 @@
 """A recorded run, shaped for the TUI: its tickets, each pane's events, and replay's timeline.
 
-The recorder's twin (`recorder.py` writes a run's rows, `ticket_row` a ticket's; this reads them
+The recorder's twin (`recorder.py` writes a run's rows, `ticket_rows.py` a ticket's; this reads them
 back), so the engine never reads the history. Nothing here touches a widget or a provider.
 `recorded_run` turns one `Store.load` into:
 
@@ -27,24 +27,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lfgtui.config.mcp import servers_from_json
 from lfgtui.conversation import conversation_of, cut_after
 from lfgtui.events import Event, Outcome
 from lfgtui.history.rebuild import attempt_events
-from lfgtui.history.rows import AttemptRecord, RunRecord, TicketRecord
+from lfgtui.history.rows import AttemptRecord, RunRecord
 from lfgtui.history.schema import PartKind
+from lfgtui.history.ticket_rows import ticket_from_row
 from lfgtui.inert import inert
-from lfgtui.providers.base import Message, ProviderConfig, Reasoning
+from lfgtui.providers.base import Message, ProviderConfig
 from lfgtui.providers.catalog import ProviderUnavailable, resolve
 from lfgtui.tickets.ticket import (
-    DEFAULT_CHECK_TIMEOUT_S,
-    DEFAULT_JUDGE_MAX_CHARS,
-    DEFAULT_LEAD_MAX_ADDED,
-    DEFAULT_LEAD_MAX_LIVE,
-    DEFAULT_LEAD_MAX_PER_MINUTE,
-    DEFAULT_MAX_CALLS,
-    DEFAULT_MAX_OUTPUT_CHARS,
-    DEFAULT_MAX_WAIT_S,
     Ticket,
     TicketFile,
 )
@@ -175,63 +167,6 @@ class RecordedRun:
             f"Run {self.run_id} was imported from elsewhere. Its tickets' tools would work outside "
             f"the current folder {folder.resolve()}:\n{places}\nLet them work there?"
         )
-
-
-def ticket_from_row(record: TicketRecord) -> Ticket:
-    """The ticket as it ran, every field as recorded; a row an older lfg recorded holds the defaults
-    of what it did not keep (`NOT_KEPT_BEFORE`: no approval given, no budget)."""
-    row = record.row
-    return Ticket(
-        id=row.ticket,
-        prompt=row.prompt,
-        title=row.title,
-        system=row.system,
-        provider=row.provider,
-        model=row.model,
-        tools=row.tools,
-        max_calls=row.max_calls or DEFAULT_MAX_CALLS,
-        max_tokens=row.max_tokens,
-        temperature=row.temperature,
-        workdir=Path(row.workdir or "."),
-        depends_on=row.depends_on,
-        auto_approve=frozenset(row.auto_approve),
-        auto_approve_all=row.auto_approve_all,
-        line=row.line or 0,
-        env_passthrough=row.env_passthrough,
-        allow_git_writes=row.allow_git_writes,
-        max_output_chars=row.max_output_chars or DEFAULT_MAX_OUTPUT_CHARS,
-        isolation=row.isolation,
-        max_cost_usd=row.max_cost_usd,
-        group=row.fanned_from,
-        mode=row.mode,
-        mcp_servers=servers_from_json(row.mcp_servers),
-        check=row.check_command,
-        check_timeout_s=row.check_timeout_s or DEFAULT_CHECK_TIMEOUT_S,
-        fallback=tuple((link.partition("/")[0], link.partition("/")[2]) for link in row.fallback),
-        max_wait_s=DEFAULT_MAX_WAIT_S if row.max_wait_s is None else row.max_wait_s,
-        judges=row.judges,
-        fork_of=None if row.forked_from is None else (row.forked_from, row.forked_attempt or 0),
-        fork_turn=row.forked_turn,
-        on_quota=row.on_quota or "wait",
-        resume_session=row.resume_session,
-        additional_directories=tuple(Path(folder) for folder in row.additional_directories),
-        setup=row.setup,
-        sandbox=row.sandbox,
-        sandbox_network=row.sandbox_network,
-        sandbox_home=row.sandbox_home,
-        sandbox_readable=tuple(Path(folder) for folder in row.sandbox_readable),
-        judge_max_chars=row.judge_max_chars or DEFAULT_JUDGE_MAX_CHARS,
-        reasoning=Reasoning(row.effort, row.thinking, row.show_thinking),
-        lead=row.lead,
-        lead_max_live=DEFAULT_LEAD_MAX_LIVE if row.lead_max_live is None else row.lead_max_live,
-        lead_max_added=DEFAULT_LEAD_MAX_ADDED if row.lead_max_added is None else row.lead_max_added,
-        lead_max_per_minute=row.lead_max_per_minute or DEFAULT_LEAD_MAX_PER_MINUTE,
-        lead_budget_usd=row.lead_budget_usd,
-        sandbox_memory_mb=row.sandbox_memory_mb,
-        sandbox_processes=row.sandbox_processes,
-        sandbox_cpus=row.sandbox_cpus,
-        sandbox_tmp_mb=row.sandbox_tmp_mb,
-    )
 
 
 def withheld(ticket: Ticket) -> Ticket:

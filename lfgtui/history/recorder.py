@@ -29,7 +29,6 @@ from typing import TYPE_CHECKING, Any
 
 from lfgtui import __version__
 from lfgtui.alerts.states import Attentions
-from lfgtui.config.mcp import servers_json
 from lfgtui.contest import CheckRan, VerdictDecided
 from lfgtui.events import (
     AgentDetails,
@@ -67,6 +66,7 @@ from lfgtui.history.pending import ATTEMPT_END_SET, Pending, PendingAttempt, Pen
 from lfgtui.history.rows import CheckRow, PartRow, RunRow, TicketRow, VerdictRow, new_id
 from lfgtui.history.schema import PartKind
 from lfgtui.history.store import Store
+from lfgtui.history.ticket_rows import ticket_row
 from lfgtui.surrogates import mended, said
 from lfgtui.tickets.ticket import Ticket, TicketFile
 
@@ -138,66 +138,6 @@ def storable(item: Item) -> Item:
 INSERT_ATTEMPT = (
     "INSERT INTO attempts (id, ticket_id, number, provider, model, started_at) VALUES (?, ?, ?, ?, ?, ?)"
 )
-
-
-def ticket_row(ticket: Ticket) -> TicketRow:
-    """The ticket as the history (and a watcher, see remote/) describes it: every field, so that
-    `lfg resume` runs it as it ran (tests/run/test_resume_tickets.py fails for a field left out)."""
-    return TicketRow(
-        ticket=ticket.id,
-        title=ticket.title,
-        prompt=ticket.prompt,
-        system=ticket.system,
-        provider=ticket.provider,
-        model=ticket.model,
-        tools=ticket.tools,
-        depends_on=ticket.depends_on,
-        max_calls=ticket.max_calls,
-        max_tokens=ticket.max_tokens,
-        temperature=ticket.temperature,
-        workdir=str(ticket.workdir),
-        auto_approve=tuple(sorted(ticket.auto_approve)),
-        auto_approve_all=ticket.auto_approve_all,
-        env_passthrough=ticket.env_passthrough,
-        allow_git_writes=ticket.allow_git_writes,
-        max_output_chars=ticket.max_output_chars,
-        isolation=ticket.isolation,
-        max_cost_usd=ticket.max_cost_usd,
-        fanned_from=ticket.group,
-        line=ticket.line,
-        mode=ticket.mode,
-        every_field=True,
-        mcp_servers=servers_json(ticket.mcp_servers),
-        check_command=ticket.check,
-        check_timeout_s=ticket.check_timeout_s,
-        fallback=tuple(f"{provider}/{model}" for provider, model in ticket.fallback),
-        max_wait_s=ticket.max_wait_s,
-        judges=ticket.judges,
-        forked_from=None if ticket.fork_of is None else ticket.fork_of[0],
-        forked_attempt=None if ticket.fork_of is None else ticket.fork_of[1],
-        forked_turn=ticket.fork_turn,
-        on_quota=ticket.on_quota,
-        judge_max_chars=ticket.judge_max_chars,
-        effort=ticket.reasoning.effort,
-        thinking=ticket.reasoning.thinking,
-        show_thinking=ticket.reasoning.show_thinking,
-        resume_session=ticket.resume_session,
-        additional_directories=tuple(str(folder) for folder in ticket.additional_directories),
-        setup=ticket.setup,
-        sandbox=ticket.sandbox,
-        sandbox_network=ticket.sandbox_network,
-        sandbox_home=ticket.sandbox_home,
-        sandbox_readable=tuple(str(folder) for folder in ticket.sandbox_readable),
-        lead=ticket.lead,
-        lead_max_live=ticket.lead_max_live,
-        lead_max_added=ticket.lead_max_added,
-        lead_max_per_minute=ticket.lead_max_per_minute,
-        lead_budget_usd=ticket.lead_budget_usd,
-        sandbox_memory_mb=ticket.sandbox_memory_mb,
-        sandbox_processes=ticket.sandbox_processes,
-        sandbox_cpus=ticket.sandbox_cpus,
-        sandbox_tmp_mb=ticket.sandbox_tmp_mb,
-    )
 
 
 class Recorder:

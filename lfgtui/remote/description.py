@@ -13,10 +13,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from lfgtui.cost.prices import PriceBook
-from lfgtui.history.export import InvalidExport, row_from_json, row_json
-from lfgtui.history.recorded import ticket_from_row
-from lfgtui.history.recorder import ticket_row
+from lfgtui.history.row_json import InvalidExport, row_from_json, row_json
 from lfgtui.history.rows import TicketRecord, TicketRow
+from lfgtui.history.ticket_rows import ticket_from_row, ticket_row
 from lfgtui.remote.price_card import CardError, price_card, read_card
 
 if TYPE_CHECKING:

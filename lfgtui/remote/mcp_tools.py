@@ -45,7 +45,8 @@ from lfgtui.events import (
     TextDelta,
 )
 from lfgtui.providers.base import AssistantMessage, Message, ToolResultMessage, UserMessage
-from lfgtui.remote.attach import AttachError, Attachment
+from lfgtui.remote.attach import Attachment
+from lfgtui.remote.following import AttachError
 from lfgtui.remote.server import ServeError, token_in
 from lfgtui.run.requests import AddTicket, Cancel, FollowUp, Request, Steer
 from lfgtui.run.steer_words import for_turn

@@ -39,7 +39,7 @@ from pathlib import Path
 from lfgtui.events import Event
 from lfgtui.history.lock import RunLock
 from lfgtui.history.rebuild import END, WHOLE, Key, Window, attempt_events
-from lfgtui.history.recorded import Timeline, ticket_from_row
+from lfgtui.history.recorded import Timeline
 from lfgtui.history.rows import (
     AttemptRecord,
     AttemptRow,
@@ -54,6 +54,7 @@ from lfgtui.history.rows import (
 )
 from lfgtui.history.schema import PartKind
 from lfgtui.history.store import Store
+from lfgtui.history.ticket_rows import ticket_from_row
 from lfgtui.history.values import read_value
 from lfgtui.tickets.ticket import Ticket
 

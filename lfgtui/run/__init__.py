@@ -3,7 +3,8 @@
 - `scheduler.py`: `Run` schedules the tickets (concurrency, `depends_on`, skip), one task per
   attempt, fans every event out to the sinks, and holds the budgets (`max_cost_usd`);
 - `tool_loop.py`: lfg's own tool loop of one attempt: model call, the tools it asks for, the next;
-- `calls.py`: one model call with honest, announced retries before the first token;
+- `calls.py`: one model call with honest, announced retries before the first token (`retry.py`:
+  their policy, and what a call its provider holds does);
 - `ratelimit.py`: each provider's limits, shared by all its tickets;
 - `approvals.py`: who answers a tool call that needs approval;
 - `steering.py`: the person's steers and queued messages a running ticket holds until they are sent;
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from lfgtui.run.approvals import Approvals
-    from lfgtui.run.calls import RetryPolicy
+    from lfgtui.run.retry import RetryPolicy
     from lfgtui.run.scheduler import Run, Sink
     from lfgtui.run.tool_loop import AttemptTask, run_tool_loop
 
@@ -34,7 +35,7 @@ HOMES = {
     "AttemptTask": "tool_loop",
     "run_tool_loop": "tool_loop",
     "Approvals": "approvals",
-    "RetryPolicy": "calls",
+    "RetryPolicy": "retry",
     "Run": "scheduler",
     "Sink": "scheduler",
 }

@@ -34,9 +34,9 @@ from lfgtui.events import (
 from lfgtui.providers.base import ModelCall, OnQuota, UserMessage
 from lfgtui.providers.catalog import AGENT_ENV
 from lfgtui.providers.kinds import kind_of
-from lfgtui.run.calls import RetryPolicy
 from lfgtui.run.failover import has_next
 from lfgtui.run.requests import YOU, Approve, CancelChild, Refusal, Request, Told
+from lfgtui.run.retry import RetryPolicy
 from lfgtui.run.tool_loop import AttemptTask, run_tool_loop
 from lfgtui.tickets.ticket import agent_cut_off
 from lfgtui.tools import BUILTIN_TOOLS, command_env, containers

@@ -50,8 +50,9 @@ from lfgtui.events import (
 )
 from lfgtui.formats import plural
 from lfgtui.providers.base import AssistantMessage, Message, ModelCall, Provider, ProviderError
-from lfgtui.run.calls import RetryPolicy, run_call
+from lfgtui.run.calls import run_call
 from lfgtui.run.ratelimit import ProviderLimiter
+from lfgtui.run.retry import RetryPolicy
 from lfgtui.run.steering import Inbox
 from lfgtui.run.stops import STOP, ended_early, paused
 from lfgtui.tickets.ticket import DEFAULT_MAX_CALLS, DEFAULT_MAX_OUTPUT_CHARS

@@ -318,7 +318,7 @@ class LfgApp(App[int]):
         """A run on the broker, over the fleet view: attached, its `ticket` pane focused. The run this
         app runs or watches already, when the fleet was opened over it, is shown there instead."""
         from lfgtui.broker.watch import BrokerAttachment
-        from lfgtui.remote.attach import AttachError
+        from lfgtui.remote.following import AttachError
 
         fleet = self.screen
         below = self.controller if self.controllers else None

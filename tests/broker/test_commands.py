@@ -179,9 +179,11 @@ def test_lfg_runs_asks_the_broker_without_importing_the_web_server(
     # Issue #74: `lfg runs` imported aiohttp (the run's server, through the watcher's imports) before
     # it asked the broker anything, 2.6 s on a loaded machine; a watcher through the broker needs none.
     # Issue #77: nor does it follow a run: the attachment, the history's rows and the recorder are
-    # another 0.2 s of CPU (broker/fleet_index.py reads the index).
+    # another 0.2 s of CPU (broker/fleet_index.py reads the index). Nor a model call's retries: the
+    # broker's client takes only their policy (run/retry.py), not the providers' errors and limits.
     following = ("lfgtui.broker.watch", "lfgtui.remote.attach", "lfgtui.remote.description", "httpx2")
     following += ("lfgtui.history.export", "lfgtui.history.recorder", "lfgtui.history.store")
+    following += ("lfgtui.run.calls", "lfgtui.run.ratelimit", "lfgtui.providers.errors")
     script = (
         "import sys; from lfgtui.commands.main import main\n"
         "code = main(sys.argv[1:])\n"

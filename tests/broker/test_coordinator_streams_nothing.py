@@ -1,7 +1,8 @@
 """A coordinator (`lfg run --broker`) streams nothing itself: its workers do. So it makes no
-provider ready: it imports no SDK and starts no sim (issue #77: a second of CPU per coordinator).
+provider ready: it imports no SDK and starts no sim (issue #77: a second of CPU per coordinator),
+nor the HTTP client of `lfg attach`.
 Nor does a worker load what it does not serve (the HTTP server, without `--metrics`; the price
-table, for the sims).
+table, for the sims; the history's export, recorder and reader).
 Real `lfg worker` and `lfg run --broker` processes on a real redis-server."""
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ def test_a_coordinator_makes_no_provider_ready_while_its_worker_streams_the_tick
     assert done.returncode == 0, done.stderr
     assert ends([json.loads(line) for line in done.stdout.splitlines()]) == {("t", 1): "completed"}
     assert not {"lfgtui.providers.openai_chat", "lfgtui.sim.server"} & imported, imported
+    # It follows its workers' events on the broker: not `lfg attach`'s HTTP client (remote/attach.py,
+    # httpx2), which following a run needs only over HTTP (remote/following.py holds what both share).
+    assert "lfgtui.remote.attach" not in imported and "lfgtui.remote.following" in imported, imported
     # The worker serves HTTP only for --metrics (and a lead ticket's door): it loads no server module.
     fleet.stop()
     lines = fleet.said("w1").splitlines()
@@ -32,6 +36,11 @@ def test_a_coordinator_makes_no_provider_ready_while_its_worker_streams_the_tick
     assert "lfgtui.remote.server" not in loaded, loaded
     # Nor does it read the price table (a fifth of a second of CPU) for a sim, which costs nothing.
     assert "genai_prices" not in loaded, loaded
+    # It passes tickets on as rows (history/row_json.py, history/ticket_rows.py): it records nothing,
+    # exports nothing and reads no history, so it loads neither the export, the recorder nor the reader.
+    history = {"lfgtui.history.export", "lfgtui.history.recorder", "lfgtui.history.recorded"}
+    assert not history & set(loaded), loaded
+    assert "lfgtui.history.row_json" in loaded, "the test sees the history's imports"
 
 
 def test_the_coordinators_tui_starts_no_provider_worker_while_its_worker_streams_the_ticket(

@@ -23,7 +23,7 @@ from lfgtui.config.load import load_config
 from lfgtui.cost.prices import run_prices
 from lfgtui.events import Event, Outcome, Status, SubagentChanged
 from lfgtui.providers.registry import Providers
-from lfgtui.remote.attach import watcher_name
+from lfgtui.remote.following import watcher_name
 from lfgtui.run.approvals import Approvals
 from lfgtui.run.requests import YOU, CancelChild
 from lfgtui.run.scheduler import Run

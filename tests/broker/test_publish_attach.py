@@ -23,9 +23,9 @@ from lfgtui.config.load import Config
 from lfgtui.events import AttemptEnded, Event, TextDelta
 from lfgtui.outcome import Outcome
 from lfgtui.providers.registry import Providers
-from lfgtui.remote.attach import AttachError
+from lfgtui.remote.following import AttachError
 from lfgtui.run.approvals import Approvals
-from lfgtui.run.calls import RetryPolicy
+from lfgtui.run.retry import RetryPolicy
 from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS

@@ -47,7 +47,7 @@ from lfgtui.history.writer import open_run_history
 from lfgtui.outcome import Outcome
 from lfgtui.providers.base import AssistantMessage, UserMessage
 from lfgtui.providers.registry import Providers
-from lfgtui.remote.attach import watcher_name
+from lfgtui.remote.following import watcher_name
 from lfgtui.run.approvals import Approvals
 from lfgtui.run.requests import YOU, Approve, Cancel
 from lfgtui.run.scheduler import Run

@@ -26,8 +26,9 @@ from lfgtui.events import (
     Status,
     TextDelta,
 )
-from lfgtui.remote.attach import AttachError, Attachment, watcher_name
+from lfgtui.remote.attach import Attachment
 from lfgtui.remote.codec import encode
+from lfgtui.remote.following import AttachError, watcher_name
 from lfgtui.sim.server import SimServer
 from lfgtui.ui.screens.modals import ApprovalScreen, FollowUpScreen
 from lfgtui.ui.screens.steer import SteerScreen

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from lfgtui.history.store import Selection, Store
-from lfgtui.remote.attach import watcher_name
+from lfgtui.remote.following import watcher_name
 from tests.support.browsing import CHROMIUM, CHROMIUM_FLAGS, Frames, lfg_web
 from tests.support.fleet import until
 

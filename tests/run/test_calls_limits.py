@@ -22,8 +22,9 @@ from lfgtui.events import (
 )
 from lfgtui.providers.base import ProviderConfig
 from lfgtui.providers.openai_chat import OpenAIChatProvider
-from lfgtui.run.calls import RetryPolicy, run_call
+from lfgtui.run.calls import run_call
 from lfgtui.run.ratelimit import Limiters, ProviderLimiter
+from lfgtui.run.retry import RetryPolicy
 from lfgtui.run.tool_loop import AttemptTask, run_tool_loop
 from lfgtui.sim.server import SimServer
 from tests.support.patience import PATIENCE

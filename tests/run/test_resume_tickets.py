@@ -17,8 +17,9 @@ from lfgtui.config.mcp import McpServer
 from lfgtui.events import Outcome
 from lfgtui.history.database import StoreError
 from lfgtui.history.export import from_json, import_record, to_json
-from lfgtui.history.recorded import NOT_KEPT_BEFORE, ticket_from_row, withheld
+from lfgtui.history.recorded import NOT_KEPT_BEFORE, withheld
 from lfgtui.history.store import Selection, Store
+from lfgtui.history.ticket_rows import ticket_from_row
 from lfgtui.history.writer import reopen_run_history
 from lfgtui.providers.base import Reasoning
 from lfgtui.providers.registry import Providers

@@ -21,7 +21,7 @@ from lfgtui.events import (
     ToolCallReady,
     ToolResult,
 )
-from lfgtui.run.calls import RetryPolicy
+from lfgtui.run.retry import RetryPolicy
 from lfgtui.run.tool_loop import AttemptTask, run_tool_loop
 from lfgtui.sim.server import SimServer
 from lfgtui.tools import BUILTIN_TOOLS

@@ -28,7 +28,7 @@ from lfgtui.events import (
 from lfgtui.providers.base import ProviderConfig
 from lfgtui.providers.openai_chat import OpenAIChatProvider
 from lfgtui.providers.sse import AgentSSEProvider
-from lfgtui.run.calls import RetryPolicy
+from lfgtui.run.retry import RetryPolicy
 from lfgtui.run.tool_loop import AttemptTask, run_tool_loop
 from lfgtui.sim.server import SimServer
 from lfgtui.tools import BUILTIN_TOOLS

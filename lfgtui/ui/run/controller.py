@@ -75,7 +75,7 @@ if TYPE_CHECKING:
     from lfgtui.cost.prices import PriceBook
     from lfgtui.history.recorded import RecordedRun
     from lfgtui.history.writer import RunHistory
-    from lfgtui.remote.attach import Followed
+    from lfgtui.remote.following import Followed
     from lfgtui.run import Run, Sink
     from lfgtui.run.attempts import Earlier
     from lfgtui.ui.screens.review import Landing

@@ -19,7 +19,7 @@ from lfgtui.ui.screens.run import Mode, RunScreen
 if TYPE_CHECKING:
     from lfgtui.broker.gaps import Lost
     from lfgtui.events import Event
-    from lfgtui.remote.attach import Followed
+    from lfgtui.remote.following import Followed
 
 
 class Receiver(Protocol):
@@ -111,7 +111,7 @@ class AttachedFeed(RunFeed):
 
     async def _follow(self, receiver: Receiver) -> None:
         from lfgtui.broker.watch import BrokerAttachment
-        from lfgtui.remote.attach import AttachError
+        from lfgtui.remote.following import AttachError
 
         attachment = self.attachment
 

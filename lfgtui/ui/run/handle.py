@@ -61,7 +61,7 @@ if TYPE_CHECKING:
     from lfgtui.cost.prices import PriceBook
     from lfgtui.events import Event
     from lfgtui.history.writer import RunHistory
-    from lfgtui.remote.attach import Followed
+    from lfgtui.remote.following import Followed
     from lfgtui.run.attempts import Earlier
     from lfgtui.tournament.referee import Referee
     from lfgtui.ui.widgets.pane import TicketPane
