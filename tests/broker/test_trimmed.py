@@ -9,17 +9,21 @@ import re
 import signal
 import subprocess
 import sys
-from typing import Any
 
 import redis
 
 from lfgtui.broker.work import AttemptEnd
 from lfgtui.events import ErrorInfo, ErrorKind, Outcome
-from tests.support.fleet import STEADY, Fleet, coordinate, ends, eventually, finish, stopped
+from tests.support.fleet import STEADY, Fleet, coordinate, ends, eventually, finish, queued, stopped
 from tests.support.lfg import of
 from tests.support.patience import PATIENCE
 
 TRIMMED = STEADY + "max_len = 10\n"
+NAMES = [f"t{n:02}" for n in range(8)]
+"""All on the broker before w1 is there, which then runs them all at once: t00, the shortest (about a
+second of answer, the others six), ends first, and the others stream on through the same publisher of
+the run on w1 while the broker trims t00's events away. (A worker's publisher of a run closes once
+its attempts there all ended, and the next one numbers its entries from 1 again.)"""
 
 
 def end_recorded(admin: redis.Redis, ticket: str) -> bool:
@@ -30,39 +34,45 @@ def end_recorded(admin: redis.Redis, ticket: str) -> bool:
     )
 
 
-def trimmed_past(admin: redis.Redis, events: str, added: int) -> bool:
-    """Whether the broker trimmed from `events` every entry of its first `added`."""
-    info = admin.xinfo_stream(events)
-    return info["entries-added"] - info["length"] >= added
+def trimmed_away(admin: redis.Redis, events: str, ticket: str) -> bool:
+    """Whether the broker trimmed from `events` every event of `ticket` (whose end is recorded: nothing
+    more of it comes), and the first entry left is past its publisher's second: a coordinator that
+    read at most that publisher's first (see the test) and reads on from there finds its numbers
+    jump, as they do when entries were trimmed."""
+    left = admin.xrange(events)
+    tickets = {e.get("ticket") for _, fields in left for e in json.loads(fields[b"data"]).get("events", ())}
+    return ticket not in tickets and int(left[0][1][b"n"].decode().partition(".")[2]) > 2
 
 
 def test_a_coordinator_that_fell_behind_a_trimmed_stream_still_learns_how_each_attempt_ended(
     fleet: Fleet, admin: redis.Redis
 ) -> None:
-    names = [f"t{n:02}" for n in range(16)]
-    model = "long-answer:tokens_per_s=100"
+    """The coordinator is stopped (SIGSTOP: it reads nothing more) once every ticket waits on the
+    broker, before any worker is there to take one; then w1 runs t00 to its end and the broker trims
+    every event of it before the coordinator reads on. Stopped once it had printed t00's first text
+    instead, it raced w1 on a loaded machine: it could have read past t00's end before the signal
+    landed, and with w1 running four tickets at a time, what was left after the trim could be a new
+    publisher's entries from its first, in which it found nothing trimmed."""
+    names = NAMES
+    models = {n: f"long-answer:tokens_per_s=100,repeat={1 if n == 't00' else 6}" for n in names}
     tickets = fleet.lfg.tickets(
         "".join(
-            f'[[ticket]]\nid = "{n}"\nprompt = "go"\nprovider = "sim"\nmodel = "{model}"\n' for n in names
+            f'[[ticket]]\nid = "{n}"\nprompt = "go"\nprovider = "sim"\nmodel = "{models[n]}"\n' for n in names
         )
         + '[[ticket]]\nid = "after"\nprompt = "Sum up: {{t00}}"\nprovider = "sim"\nmodel = "hello"\n'
         'depends_on = ["t00"]\n'
     )
     config = fleet.config(TRIMMED, "trimmed.toml")
-    fleet.start("w1", config=config)
-    coordinator = coordinate(fleet, tickets, config=config)
-    assert coordinator.stdout is not None
-    seen: list[dict[str, Any]] = []
-    for line in coordinator.stdout:
-        seen.append(json.loads(line))
-        if of(seen, "t00", "text"):
-            break
-    coordinator.send_signal(signal.SIGSTOP)  # it reads nothing while t00 ends, and more, on the worker
+    coordinator = coordinate(fleet, tickets, "--max-concurrency", str(len(names)), config=config)
+    seen = queued(coordinator, len(names))  # no worker yet: none of them can have started
+    coordinator.send_signal(signal.SIGSTOP)
     eventually(lambda: stopped(coordinator.pid))
+    # Its read waiting on the broker is answered while it is stopped, with what w1 publishes first at
+    # most: of t00, no more than its beginning.
+    fleet.start("w1", "--max-concurrency", str(len(names)), config=config)  # t00 ends, the others stream on
     eventually(lambda: end_recorded(admin, "t00"))
     (events_key,) = admin.keys("lfg:run:*:events")
-    through_t00 = admin.xinfo_stream(events_key)["entries-added"]
-    eventually(lambda: trimmed_past(admin, events_key, through_t00))  # all of t00's events, read or not
+    eventually(lambda: trimmed_away(admin, events_key, "t00"))
     coordinator.send_signal(signal.SIGCONT)
     code, events, err = finish(coordinator)  # before the fix: never ended
     events = seen + events

@@ -130,6 +130,18 @@ def streaming(coordinator: subprocess.Popen[str], names: list[str], count: int) 
     return seen
 
 
+def queued(coordinator: subprocess.Popen[str], count: int) -> list[dict[str, Any]]:
+    """The coordinator's NDJSON read until `count` of its tickets wait on the broker (with no worker
+    there yet: none of them started)."""
+    assert coordinator.stdout is not None
+    seen: list[dict[str, Any]] = []
+    for line in coordinator.stdout:
+        seen.append(json.loads(line))
+        if len({e["ticket"] for e in seen if e["type"] == "attempt_queued"}) >= count:
+            break
+    return seen
+
+
 def ends(events: list[dict[str, Any]]) -> dict[tuple[str, int], str]:
     return {(e["ticket"], e["attempt"]): e["outcome"] for e in events if e["type"] == "attempt_ended"}
 
