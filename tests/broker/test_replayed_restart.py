@@ -69,7 +69,7 @@ async def test_a_worker_restarted_under_its_name_keeps_its_delivery_when_the_bro
                 await until(lambda: any(words in fleet.said("w1") for words in RENEWED), 60)
         finally:
             coordinator.process.send_signal(signal.SIGCONT)
-        code = await asyncio.to_thread(coordinator.process.wait, 150)
+        code = await asyncio.to_thread(coordinator.wait, 150)
     finally:
         if coordinator.process.poll() is None:
             coordinator.process.kill()

@@ -101,7 +101,7 @@ async def test_a_second_coordinator_with_a_copy_of_the_history_is_refused_naming
                 timeout=90 * PATIENCE,
             )
             link.heal()
-            code = await asyncio.to_thread(coordinator.process.wait, 90 * PATIENCE)
+            code = await asyncio.to_thread(coordinator.wait, 90)
         finally:
             if coordinator.process.poll() is None:
                 coordinator.process.kill()
