@@ -96,7 +96,8 @@ async def test_a_fanned_out_ticket_with_a_dotted_id_gets_a_pane_per_model(
     async with app.run_test(size=SIZE) as pilot:
         assert set(app.controller.panes) == {"ask.v1@sim-hello", "ask.v1@sim-anthropic-hello"}
         await until(pilot, lambda: all(p.state is PaneState.COMPLETED for p in app.controller.panes.values()))
-        assert "sim-anthropic/hello" in str(pane(app, "ask.v1@sim-anthropic-hello").header.text)
+        header = pane(app, "ask.v1@sim-anthropic-hello").header
+        await until(pilot, lambda: "sim-anthropic/hello" in str(header.text))  # drawn on a frame after
         await pilot.press("equals_sign")
         assert isinstance(app.screen, CompareScreen)
         assert [row[:2] for row in app.screen.rows] == [
