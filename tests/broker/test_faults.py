@@ -5,6 +5,7 @@ racing a takeover. Each ends with every ticket completed, once: nothing stuck, n
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import signal
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 import redis
 
+from lfgtui.sim.server import SimServer
 from tests.support.fleet import (
     LEASE,
     STEADY,
@@ -23,8 +25,9 @@ from tests.support.fleet import (
     eventually,
     finish,
     same_tickets,
-    streaming,
+    until,
 )
+from tests.support.paid import Coordinator
 from tests.support.patience import PATIENCE
 from tests.support.proxy import partition
 from tests.support.redis_server import RedisServer
@@ -86,33 +89,42 @@ def test_a_dead_workers_entry_is_taken_over_behind_any_number_of_live_ones(
 
 @pytest.mark.timeout(150)  # six tickets, several run twice: past the default 60 s on a loaded machine
 @pytest.mark.parametrize("loss", ["flushall", "restart"])
-def test_a_broker_that_lost_everything_mid_run_ends_with_every_ticket_completed_once(
-    fleet: Fleet, admin: redis.Redis, redis_server: RedisServer, loss: str
+async def test_a_broker_that_lost_everything_mid_run_ends_with_every_ticket_completed_once(
+    fleet: Fleet, admin: redis.Redis, redis_server: RedisServer, sim: SimServer, loss: str
 ) -> None:
     """FLUSHALL, or redis-server killed and started again without persistence: the consumer group,
     the work entries (taken and waiting) and the run's keys are gone. Workers make the group again
-    and stop the attempts whose entries are gone; the coordinator enqueues those again."""
+    and stop the attempts whose entries are gone; the coordinator enqueues those again. The answers
+    come from this test's sim through a proxy that holds them mid-stream through the loss: lost
+    once three streamed at the coordinator, on a loaded machine every ticket could have ended first."""
     names = [f"t{n}" for n in range(6)]
-    model = "long-answer:tokens_per_s=80,repeat=2"
-    tickets = fleet.lfg.tickets(same_tickets(names, model))
-    config = fleet.config(LEASE, "lease.toml")
-    for name in ("w1", "w2"):  # four run at once, two wait on the work stream
-        fleet.start(name, "--max-concurrency", "2", config=config)
-    coordinator = coordinate(fleet, tickets, config=config)
-    seen = streaming(coordinator, names, 3)
-    if loss == "flushall":
-        admin.flushall()
-    else:
-        redis_server.kill()
-        redis_server.start()  # the same port, nothing kept
-    code, events, err = finish(coordinator)
+    tickets = fleet.lfg.tickets(same_tickets(names, "long-answer:tokens_per_s=80,repeat=2"))
+    with partition(("127.0.0.1", sim.port)) as link:
+        provider = f'[providers.sim]\nkind = "sim"\nbase_url = "http://127.0.0.1:{link.port}/v1"\n'
+        config = fleet.config(LEASE + provider, "lease.toml")
+        for name in ("w1", "w2"):  # four run at once, two wait on the work stream
+            fleet.start(name, "--max-concurrency", "2", config=config)
+        coordinator = Coordinator.start(fleet, tickets, config)
+        try:
+            await until(lambda: sum(bool(r.token_times) and r.ended_at is None for r in sim.log) >= 3, 90)
+            link.black_hole()  # nothing awaited since: three answers, at least, wait mid-stream
+            if loss == "flushall":
+                admin.flushall()
+            else:
+                redis_server.kill()
+                redis_server.start()  # the same port, nothing kept
+            link.heal()
+            code = await asyncio.to_thread(coordinator.wait, 90)
+        finally:
+            if coordinator.process.poll() is None:
+                coordinator.process.kill()
+                await asyncio.to_thread(coordinator.process.communicate, timeout=30 * PATIENCE)
+    events, err = coordinator.events, coordinator.err.read_text()
     assert code == 0, err
-    completed = sorted(
-        ticket for (ticket, _), outcome in ends(seen + events).items() if outcome == "completed"
-    )
+    completed = sorted(ticket for (ticket, _), outcome in ends(events).items() if outcome == "completed")
     assert completed == names, "every ticket completed, once"
     assert completions(fleet, "w1", "w2") == dict.fromkeys(names, 1), fleet.said("w1") + fleet.said("w2")
-    lost = [e for e in seen + events if e["type"] == "attempt_ended" and e["outcome"] == "interrupted"]
+    lost = [e for e in events if e["type"] == "attempt_ended" and e["outcome"] == "interrupted"]
     assert lost, "the attempts whose entries were lost ended interrupted"
 
 

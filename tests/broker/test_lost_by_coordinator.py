@@ -7,6 +7,7 @@ loses entries of one attempt while the coordinator is paused."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import subprocess
@@ -16,40 +17,51 @@ import pytest
 import redis
 
 from lfgtui.broker.layout import Layout
-from tests.support.fleet import Fleet, coordinate, ends, eventually, finish, queued, stopped
+from lfgtui.sim.server import SimServer
+from tests.support.fleet import STEADY, Fleet, ends, eventually, stopped, until
 from tests.support.lfg import of, recorded_run, text
+from tests.support.paid import Coordinator, mid_answer_since
 from tests.support.patience import PATIENCE
+from tests.support.proxy import partition
 
 TICKETS = (
-    '[[ticket]]\nid = "t"\nprompt = "go"\nprovider = "sim"\nmodel = "long-answer:tokens_per_s=100"\n'
+    '[[ticket]]\nid = "t"\nprompt = "go"\nprovider = "far"\nmodel = "long-answer:tokens_per_s=100"\n'
     '[[ticket]]\nid = "after"\nprompt = "Sum up: {{t}}"\nprovider = "sim"\nmodel = "hello"\n'
     'depends_on = ["t"]\n'
 )
 
 
 @pytest.mark.timeout(120)  # the worker warms up, the answer streams to its end: bounded waits that add up
-def test_events_lost_before_the_coordinator_read_them_make_the_answer_partial_and_its_dependents_fail(
-    fleet: Fleet, admin: redis.Redis
+async def test_events_lost_before_the_coordinator_read_them_make_the_answer_partial_and_its_dependents_fail(
+    fleet: Fleet, admin: redis.Redis, sim: SimServer
 ) -> None:
-    coordinator = coordinate(fleet, fleet.lfg.tickets(TICKETS))
-    try:
-        seen = queued(coordinator, 1)  # no worker yet: t has not started
-        coordinator.send_signal(signal.SIGSTOP)  # it reads nothing while t streams to its end
+    """`t`'s answer comes from this test's sim through a proxy, held there mid-answer until the
+    coordinator is stopped: the entries lost are ones published since, which it cannot have read (a
+    coordinator that fell behind on a loaded machine had read past the middle of the answer before
+    the test, reading its first text, stopped it, and saw no gap)."""
+    with partition(("127.0.0.1", sim.port)) as link:
+        provider = f'[providers.far]\nkind = "sim"\nbase_url = "http://127.0.0.1:{link.port}/v1"\n'
+        config = fleet.config(STEADY + provider, "far.toml")
+        fleet.start("w1", config=config)
+        coordinator = Coordinator.start(fleet, fleet.lfg.tickets(TICKETS), config)
         try:
-            eventually(lambda: stopped(coordinator.pid))
-            # Its read waiting on the broker is answered while it is stopped, with what w1 publishes
-            # first at most: t's beginning, before what is lost. Stopped once it had printed t's first
-            # text instead, it could have read on past the middle of t's answer before the signal landed.
-            fleet.start("w1")
-            lose_mid_answer(admin)
+            await until(lambda: mid_answer_since(sim, 0))
+            link.black_hole()  # nothing awaited since: the rest of `t` waits in the proxy
+            coordinator.process.send_signal(signal.SIGSTOP)  # it reads nothing while t streams to its end
+            try:
+                await until(lambda: stopped(coordinator.process.pid))
+                [run_id] = [name.decode() for name in admin.zrange("lfg:runs", 0, -1)]
+                unread = admin.xinfo_stream(Layout().events(run_id))["last-generated-id"]
+                link.heal()
+                await asyncio.to_thread(lose_mid_answer, admin, run_id, unread)
+            finally:
+                coordinator.process.send_signal(signal.SIGCONT)
+            code = await asyncio.to_thread(coordinator.wait, 90)
         finally:
-            coordinator.send_signal(signal.SIGCONT)
-        code, events, err = finish(coordinator)
-    finally:
-        if coordinator.poll() is None:  # failed on the way: a coordinator waiting for a broker gone
-            coordinator.kill()
-            coordinator.communicate(timeout=30 * PATIENCE)
-    events = seen + events
+            if coordinator.process.poll() is None:  # failed on the way: waiting for a broker gone
+                coordinator.process.kill()
+                await asyncio.to_thread(coordinator.process.communicate, timeout=30 * PATIENCE)
+    events, err = coordinator.events, coordinator.err.read_text()
     assert code == 1, err
     assert ends(events) == {("t", 1): "completed", ("after", 1): "failed"}
     (gap,) = of(events, "t", "gap")
@@ -69,7 +81,8 @@ def test_events_lost_before_the_coordinator_read_them_make_the_answer_partial_an
     assert not of(events, "after", "prompt"), "no prompt filled in with a cut answer"
     assert 0 < len(text(events, "t")) < 3000
     config = ["--config", str(fleet.lfg.config)]
-    exported = subprocess.run(
+    exported = await asyncio.to_thread(
+        subprocess.run,
         [sys.executable, "-m", "lfgtui", "history", "export", recorded_run(err), "--format", "json", *config],
         env=fleet.lfg.env,
         capture_output=True,
@@ -80,14 +93,14 @@ def test_events_lost_before_the_coordinator_read_them_make_the_answer_partial_an
     assert "its answer here is not whole" in exported.stdout, "recorded partial in the history"
 
 
-def lose_mid_answer(admin: redis.Redis) -> None:
-    """Once all of t's events are on the broker, delete some of them from the middle of its answer."""
-    [run_id] = [name.decode() for name in admin.zrange("lfg:runs", 0, -1)]
+def lose_mid_answer(admin: redis.Redis, run_id: str, unread: bytes) -> None:
+    """Once all of t's events are on the broker, delete some from the middle of those after
+    `unread` (the stream's last entry when the coordinator stopped)."""
     layout = Layout()
     eventually(lambda: admin.hlen(layout.ended(run_id)) == 1)  # t ended: its worker recorded it
     of_t = [
         entry
-        for entry, fields in admin.xrange(layout.events(run_id))
+        for entry, fields in admin.xrange(layout.events(run_id), min=b"(" + unread)
         if any(e.get("ticket") == "t" for e in json.loads(fields[b"data"]).get("events", ()))
     ]
     assert len(of_t) > 9, len(of_t)

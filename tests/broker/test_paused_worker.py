@@ -11,6 +11,8 @@ import asyncio
 import os
 import signal
 import time
+from importlib import resources
+from pathlib import Path
 
 import pytest
 import redis
@@ -21,9 +23,17 @@ from lfgtui.sim.server import SimServer
 from tests.support.fleet import LEASE, Fleet, coordinate, ends, finish, stopped, until
 from tests.support.lfg import text
 from tests.support.patience import PATIENCE
+from tests.support.streams import write_scenario
 
 TICKET = '[[ticket]]\nid = "t"\nprompt = "go"\nprovider = "far"\n'
-TICKET += 'model = "long-answer:tokens_per_s=60,repeat=4"\n'
+TICKET += 'model = "paused-answer:tokens_per_s=60,repeat=4"\n'
+PAUSED_ANSWER = resources.files("lfgtui.sim").joinpath("scenarios", "long-answer.toml").read_text() + (
+    '[[fault]]\nkind = "stall"\nafter_tokens = 60\ntimes = 1\n'
+)
+"""The sim's long answer, but the first call goes quiet after 60 tokens (a second into it) and stays
+open until its client closes it: it can neither end while its worker is paused nor be sent whole into
+the paused worker's socket (a pause longer than the answer, on a loaded machine, did that: the sim
+ended the stream the worker was to close). The second call streams the whole answer."""
 
 
 def published_text(admin: redis.Redis, run_id: str, attempt: int) -> str:
@@ -39,8 +49,9 @@ def published_text(admin: redis.Redis, run_id: str, attempt: int) -> str:
 
 @pytest.mark.timeout(180)  # warm-ups, a lease to lapse, an answer to stream: bounded waits that add up
 async def test_a_worker_woken_past_its_lease_publishes_nothing_of_what_came_during_its_pause(
-    fleet: Fleet, admin: redis.Redis, sim: SimServer
+    fleet: Fleet, admin: redis.Redis, sim: SimServer, scenario_dir: Path
 ) -> None:
+    write_scenario(scenario_dir, "paused-answer", PAUSED_ANSWER)
     provider = f'[providers.far]\nkind = "sim"\nbase_url = "{sim.url}/v1"\n'
     config = fleet.config(LEASE + provider, "far.toml")
     ticket = TICKET

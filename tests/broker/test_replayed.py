@@ -71,7 +71,7 @@ async def test_a_delivery_the_broker_handed_out_again_runs_once_on_the_worker_th
         finally:
             worker.send_signal(signal.SIGCONT)
             coordinator.process.send_signal(signal.SIGCONT)
-        code = await asyncio.to_thread(coordinator.process.wait, 120)
+        code = await asyncio.to_thread(coordinator.wait, 120)
     finally:
         if coordinator.process.poll() is None:
             coordinator.process.kill()
@@ -115,7 +115,7 @@ async def test_a_running_entry_handed_out_again_to_its_own_worker_is_not_started
             await until(lambda: holds(admin, "w1"), 60)  # w1 read it again
         finally:
             coordinator.process.send_signal(signal.SIGCONT)
-        code = await asyncio.to_thread(coordinator.process.wait, 120)
+        code = await asyncio.to_thread(coordinator.wait, 120)
     finally:
         if coordinator.process.poll() is None:
             coordinator.process.kill()

@@ -54,10 +54,11 @@ async def test_a_worker_restarted_under_its_name_keeps_its_delivery_when_the_bro
         old.kill()
         old.wait(10 * PATIENCE)
         fleet.log("w1").rename(fleet.log("w1-old"))
-        fleet.start("w1", "--max-concurrency", "1", config=config)  # the same name, a new process
+        new = fleet.start("w1", "--max-concurrency", "1", config=config)  # the same name, a new process
         await until(lambda: delivered(admin) == ("w1", 2) and mid_answer_since(sim, 1), 90)
         await until(lambda: any(e["attempt"] == 2 and e["type"] == "text" for e in coordinator.events), 60)
         coordinator.process.send_signal(signal.SIGSTOP)
+        new.send_signal(signal.SIGSTOP)  # until the restored state is checked: its renewal would change it
         try:
             admin.shutdown(nosave=True)
             redis_server.killed = True
@@ -65,11 +66,13 @@ async def test_a_worker_restarted_under_its_name_keeps_its_delivery_when_the_bro
             redis_server.process.wait(10 * PATIENCE)
             redis_server.start()  # the same port, from the saved state: delivery 1, the old process's
             assert delivered(admin) == ("w1", 1)
+            new.send_signal(signal.SIGCONT)
             if first == "worker":
                 await until(lambda: any(words in fleet.said("w1") for words in RENEWED), 60)
         finally:
+            new.send_signal(signal.SIGCONT)
             coordinator.process.send_signal(signal.SIGCONT)
-        code = await asyncio.to_thread(coordinator.process.wait, 150)
+        code = await asyncio.to_thread(coordinator.wait, 150)
     finally:
         if coordinator.process.poll() is None:
             coordinator.process.kill()

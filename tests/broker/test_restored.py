@@ -90,7 +90,7 @@ async def test_a_broker_restored_from_a_snapshot_mid_run_runs_no_completed_ticke
         assert redis_server.process is not None
         redis_server.process.wait(10 * PATIENCE)
         redis_server.start()  # the same port, from the snapshot
-        code = await asyncio.to_thread(coordinator.process.wait, 120)
+        code = await asyncio.to_thread(coordinator.wait, 120)
         watched, watcher_err = await asyncio.to_thread(watcher.communicate, timeout=60 * PATIENCE)
     finally:
         for process in (coordinator.process, watcher):
@@ -173,7 +173,7 @@ async def test_an_end_the_coordinator_had_not_read_when_the_broker_went_back_is_
             redis_server.start()  # the same port, from the snapshot: no end of `t`, its entry back
         finally:
             coordinator.process.send_signal(signal.SIGCONT)
-        code = await asyncio.to_thread(coordinator.process.wait, 120)
+        code = await asyncio.to_thread(coordinator.wait, 120)
     finally:
         if coordinator.process.poll() is None:
             coordinator.process.kill()
@@ -216,7 +216,7 @@ async def test_a_broker_restored_after_its_coordinator_exited_runs_no_completed_
         # The first two stream, none has ended yet; the coordinator's lease is left out, as it lapsed
         # long before a restore once the coordinator exited.
         before = snapshot(admin, run_id, Layout().coordinator(run_id))
-        code = await asyncio.to_thread(coordinator.process.wait, 120)
+        code = await asyncio.to_thread(coordinator.wait, 120)
     finally:
         if coordinator.process.poll() is None:
             coordinator.process.kill()

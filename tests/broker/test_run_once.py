@@ -18,8 +18,11 @@ from redis.asyncio import Redis
 
 from lfgtui.broker.coordinator_lease import CoordinatorHeld, Holder, take
 from lfgtui.broker.layout import Layout
-from tests.support.fleet import LEASE, STEADY, Fleet, coordinate, ends, eventually, finish, streaming
+from lfgtui.sim.server import SimServer
+from tests.support.fleet import LEASE, STEADY, Fleet, coordinate, ends, eventually, finish, streaming, until
+from tests.support.paid import Coordinator, mid_answer_since
 from tests.support.patience import PATIENCE
+from tests.support.proxy import partition
 from tests.support.redis_server import RedisServer
 
 SLOW = '[[ticket]]\nid = "t"\nprompt = "go"\nprovider = "sim"\nmodel = "long-answer:tokens_per_s=60"\n'
@@ -64,41 +67,52 @@ DEPENDENT = SLOW + AFTER + 'depends_on = ["t"]\n'
 
 
 @pytest.mark.timeout(120)  # the worker warms up, the answer streams to its end: bounded waits that add up
-def test_a_second_coordinator_with_a_copy_of_the_history_is_refused_naming_the_first(
-    fleet: Fleet, admin: redis.Redis
+async def test_a_second_coordinator_with_a_copy_of_the_history_is_refused_naming_the_first(
+    fleet: Fleet, admin: redis.Redis, sim: SimServer
 ) -> None:
     """`lfg resume RUN --broker --db COPY` beside a live coordinator: on one machine the history's
     lock refuses it, but a copy of the history has no lock, as on another machine. The run's
     coordinator lease on the broker refuses it, naming who holds it and how to take over; before,
-    it ran beside the first and both enqueued the dependent (paid twice)."""
-    fleet.start("w1")
-    coordinator = coordinate(fleet, fleet.lfg.tickets(DEPENDENT))
-    try:
-        seen = streaming(coordinator, ["t"], 1)
-        [run_id] = [name.decode() for name in admin.zrange("lfg:runs", 0, -1)]
-        copy = fleet.lfg.home / "copy.sqlite3"
-        history = fleet.lfg.home / "data" / "lfgtui" / "history.sqlite3"
-        with sqlite3.connect(history) as original, sqlite3.connect(copy) as copied:
-            original.backup(copied)
-        resume = ["resume", run_id, "--broker", fleet.url, "--json", "--db", str(copy)]
-        second = subprocess.run(
-            [sys.executable, "-m", "lfgtui", *resume, "--config", str(fleet.config(STEADY))],
-            env=fleet.lfg.env,
-            capture_output=True,
-            text=True,
-            timeout=90 * PATIENCE,
-        )
-        code, events, err = finish(coordinator)
-    finally:
-        if coordinator.poll() is None:
-            coordinator.kill()
-            coordinator.communicate(timeout=30 * PATIENCE)
+    it ran beside the first and both enqueued the dependent (paid twice). `t`'s answer reaches its
+    worker through a proxy that holds it mid-stream while the second starts, so the run cannot end
+    first: on a loaded machine an `lfg resume` took longer to start than the answer to stream, and
+    found the run ended."""
+    with partition(("127.0.0.1", sim.port)) as link:
+        provider = f'[providers.far]\nkind = "sim"\nbase_url = "http://127.0.0.1:{link.port}/v1"\n'
+        config = fleet.config(STEADY + provider, "far.toml")
+        fleet.start("w1", config=config)
+        tickets = fleet.lfg.tickets(DEPENDENT.replace('provider = "sim"', 'provider = "far"', 1))
+        coordinator = Coordinator.start(fleet, tickets, config)
+        try:
+            await until(lambda: mid_answer_since(sim, 0))
+            link.black_hole()  # nothing awaited since: the rest of `t` waits in the proxy, the run goes on
+            [run_id] = [name.decode() for name in admin.zrange("lfg:runs", 0, -1)]
+            copy = fleet.lfg.home / "copy.sqlite3"
+            history = fleet.lfg.home / "data" / "lfgtui" / "history.sqlite3"
+            with sqlite3.connect(history) as original, sqlite3.connect(copy) as copied:
+                original.backup(copied)
+            resume = ["resume", run_id, "--broker", fleet.url, "--json", "--db", str(copy)]
+            second = await asyncio.to_thread(
+                subprocess.run,
+                [sys.executable, "-m", "lfgtui", *resume, "--config", str(config)],
+                env=fleet.lfg.env,
+                capture_output=True,
+                text=True,
+                timeout=90 * PATIENCE,
+            )
+            link.heal()
+            code = await asyncio.to_thread(coordinator.wait, 90)
+        finally:
+            if coordinator.process.poll() is None:
+                coordinator.process.kill()
+                await asyncio.to_thread(coordinator.process.communicate, timeout=30 * PATIENCE)
+    err = coordinator.err.read_text()
     assert second.returncode == 2, second.stderr
     assert "is coordinated already by " in second.stderr, second.stderr
-    assert f"on {socket.gethostname()} (pid {coordinator.pid})" in second.stderr, second.stderr
+    assert f"on {socket.gethostname()} (pid {coordinator.process.pid})" in second.stderr, second.stderr
     assert "stop that coordinator to take the run over" in second.stderr, second.stderr
     assert code == 0, err
-    assert ends(seen + events) == {("t", 1): "completed", ("after", 1): "completed"}
+    assert ends(coordinator.events) == {("t", 1): "completed", ("after", 1): "completed"}, err
     assert calls(fleet, "after", "w1") == 1, fleet.said("w1")
     assert not admin.exists(f"lfg:run:{run_id}:coordinator"), "given up at the run's end"
 

@@ -48,7 +48,7 @@ async def test_a_planned_sentinel_failover_mid_run_runs_every_ticket_once_and_sa
         coordinator = Coordinator.start(fleet, fleet.lfg.tickets(tickets()), config)
         await until(lambda: len(coordinator.completed()) >= 3 and mid_answer_since(sim, 0), 90)
         await asyncio.to_thread(sentinels.fail_over)  # entries taken, entries waiting, answers streaming
-        code = await asyncio.to_thread(coordinator.process.wait, 180)
+        code = await asyncio.to_thread(coordinator.wait, 180)
     finally:
         if coordinator is not None and coordinator.process.poll() is None:
             coordinator.process.kill()
@@ -119,8 +119,8 @@ async def test_failovers_back_and_forth_as_tickets_end_run_each_ticket_once_and_
             await until(lambda e=ended: ended_calls(sim) > e, 60)  # an answer ended just now
             await asyncio.to_thread(sentinels.fail_over)
             await asyncio.to_thread(sentinels.swapped)
-        code = await asyncio.to_thread(coordinator.process.wait, 240)
-        await asyncio.to_thread(watcher.process.wait, 60)
+        code = await asyncio.to_thread(coordinator.wait, 240)
+        await asyncio.to_thread(watcher.wait, 60)
     finally:
         for process in (coordinator and coordinator.process, watcher and watcher.process):
             if process is not None and process.poll() is None:

@@ -65,8 +65,8 @@ async def test_a_watcher_ahead_of_the_coordinator_sees_the_end_of_an_attempt_the
             redis_server.start()  # the same port, from the saved state: the events since are gone
         finally:
             coordinator.process.send_signal(signal.SIGCONT)
-        code = await asyncio.to_thread(coordinator.process.wait, 120)
-        await asyncio.to_thread(watcher.process.wait, 60)
+        code = await asyncio.to_thread(coordinator.wait, 120)
+        await asyncio.to_thread(watcher.wait, 60)
     finally:
         if holder is not None:
             holder.send_signal(signal.SIGCONT)

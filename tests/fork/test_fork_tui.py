@@ -28,7 +28,7 @@ async def test_the_fork_key_opens_a_new_pane_that_goes_on_from_the_conversation(
         await until(pilot, lambda: fork.state is PaneState.COMPLETED)
         await pilot.pause()
         assert app.controller.screen.focused_pane is fork
-        assert "fork of hi" in fork.header.text.plain
+        await until(pilot, lambda: "fork of hi" in fork.header.text.plain)  # drawn on a frame after
         assert "fork of" not in parent.header.text.plain
         assert [pane.ticket.id for pane in app.controller.screen.panes] == ["hi", "hi-fork1"]
     users = [m["content"] for m in sim.log[-1].body["messages"] if m["role"] == "user"]

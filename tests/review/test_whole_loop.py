@@ -151,7 +151,7 @@ async def test_attention_review_land_fork_and_archive_in_one_run(
         await until(pilot, lambda: "q-fork1" in app.controller.panes)
         fork = app.controller.panes["q-fork1"]
         await until(pilot, lambda: fork.state is PaneState.COMPLETED, 30)
-        assert "fork of q" in fork.header.text.plain
+        await until(pilot, lambda: "fork of q" in fork.header.text.plain)  # drawn on a frame after
         run_id = app.controller.run_id
 
     assert git(repo, "rev-list", "--count", f"{base}..main") == "1", "the base moved by one commit"

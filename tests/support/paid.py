@@ -14,6 +14,7 @@ from typing import Any, Self
 
 from lfgtui.sim.server import SimServer
 from tests.support.fleet import Fleet, ends
+from tests.support.patience import PATIENCE
 
 
 def paid_tickets(names: list[str], model: str, slow: str) -> str:
@@ -49,6 +50,7 @@ class NdjsonProcess:
     process: subprocess.Popen[str]
     err: Path
     events: list[dict[str, Any]] = field(default_factory=list)
+    reader: threading.Thread | None = None
 
     @classmethod
     def launched(cls, fleet: Fleet, args: list[str], err: Path) -> Self:
@@ -57,8 +59,19 @@ class NdjsonProcess:
                 args, env=fleet.lfg.env, stdout=subprocess.PIPE, stderr=sink, text=True
             )
         found = cls(process, err)
-        threading.Thread(target=found._read, daemon=True).start()
+        found.reader = threading.Thread(target=found._read, daemon=True)
+        found.reader.start()
         return found
+
+    def wait(self, timeout_s: float) -> int:
+        """Its exit code, once it exited and every line it wrote is in `events`: the process's exit
+        says nothing of the reader, which may not have read its last lines yet (its last ticket's end,
+        on a loaded machine). `timeout_s` stretches by `PATIENCE`."""
+        code = self.process.wait(timeout_s * PATIENCE)
+        assert self.reader is not None
+        self.reader.join(timeout_s * PATIENCE)
+        assert not self.reader.is_alive(), "its output was not closed when it exited"
+        return code
 
     def _read(self) -> None:
         assert self.process.stdout is not None

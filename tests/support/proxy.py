@@ -1,6 +1,7 @@
 """A loopback TCP proxy that can cut a client off as a network partition does: `black_hole` stops
 passing bytes either way while every connection stays open (nothing is refused, nothing answers),
-`reset` closes them all with a TCP reset and passes bytes again for new connections."""
+`heal` passes them again on those connections, `reset` closes them all with a TCP reset and passes
+bytes again for new connections."""
 
 from __future__ import annotations
 
@@ -27,6 +28,10 @@ class Partition:
 
     def black_hole(self) -> None:
         self.cut.set()
+
+    def heal(self) -> None:
+        """Bytes pass again on the connections the black hole held open, what waited first."""
+        self.cut.clear()
 
     def reset(self) -> None:
         """Every open connection reset (RST), then bytes pass again."""

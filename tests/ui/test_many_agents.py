@@ -21,6 +21,7 @@ from lfgtui.ui.widgets.pane import PaneState
 from tests.support.app import SIZE, make_app, pane, tickets, until
 from tests.support.compose import lfg_app
 from tests.support.git import git, repository
+from tests.support.proxy import partition
 
 
 async def test_a_worktree_ticket_shows_its_diff_size_and_d_opens_the_diff(
@@ -96,7 +97,8 @@ async def test_a_fanned_out_ticket_with_a_dotted_id_gets_a_pane_per_model(
     async with app.run_test(size=SIZE) as pilot:
         assert set(app.controller.panes) == {"ask.v1@sim-hello", "ask.v1@sim-anthropic-hello"}
         await until(pilot, lambda: all(p.state is PaneState.COMPLETED for p in app.controller.panes.values()))
-        assert "sim-anthropic/hello" in str(pane(app, "ask.v1@sim-anthropic-hello").header.text)
+        header = pane(app, "ask.v1@sim-anthropic-hello").header
+        await until(pilot, lambda: "sim-anthropic/hello" in str(header.text))  # drawn on a frame after
         await pilot.press("equals_sign")
         assert isinstance(app.screen, CompareScreen)
         assert [row[:2] for row in app.screen.rows] == [
@@ -132,16 +134,22 @@ async def test_a_goes_to_the_pane_that_has_waited_longest(sim: SimServer, tmp_pa
 async def test_a_ticket_waiting_for_its_providers_shared_limit_shows_as_queued(
     sim: SimServer, tmp_path: Path
 ) -> None:
+    """The first ticket's call is held in a proxy until the second has been seen queued: on a loaded
+    machine its answer (two seconds) ended before the summary was drawn, and nothing was queued."""
     toml = '[[ticket]]\nid = "first"\nprompt = "x"\nmodel = "long-answer:repeat=6,tokens_per_s=300"\n'
     toml += '[[ticket]]\nid = "second"\nprompt = "x"\nmodel = "hello"\n'
     loaded = load_tickets(tickets(tmp_path, toml), Config(path=None), BUILTIN_TOOLS, env={})
-    one_at_a_time = {"sim": replace(BUILTIN["sim"], max_concurrency=1)}
-    app = lfg_app(loaded.tickets, Providers(one_at_a_time, sim=sim))
-    async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: pane(app, "first").state is PaneState.RUNNING)
-        await until(pilot, lambda: pane(app, "second").state is PaneState.QUEUED)
-        await until(pilot, lambda: "sim allows 1 at once" in str(pane(app, "second").notice.render()))
-        await until(pilot, lambda: "1 queued" in str(app.controller.screen.summary.render()))
-        assert "sim: 1 streaming, 1 queued" in str(app.controller.screen.summary.render())
-        await until(pilot, lambda: pane(app, "second").state is PaneState.COMPLETED, timeout=30)
-        assert pane(app, "first").state is PaneState.COMPLETED, "the second went once the first was done"
+    with partition(("127.0.0.1", sim.port)) as link:
+        link.black_hole()
+        proxied = f"http://127.0.0.1:{link.port}/v1"
+        one_at_a_time = {"sim": replace(BUILTIN["sim"], max_concurrency=1, base_url=proxied)}
+        app = lfg_app(loaded.tickets, Providers(one_at_a_time, sim=sim))
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: pane(app, "first").state is PaneState.RUNNING)
+            await until(pilot, lambda: pane(app, "second").state is PaneState.QUEUED)
+            await until(pilot, lambda: "sim allows 1 at once" in str(pane(app, "second").notice.render()))
+            await until(pilot, lambda: "1 queued" in str(app.controller.screen.summary.render()))
+            assert "sim: 1 streaming, 1 queued" in str(app.controller.screen.summary.render())
+            link.heal()
+            await until(pilot, lambda: pane(app, "second").state is PaneState.COMPLETED, timeout=30)
+            assert pane(app, "first").state is PaneState.COMPLETED, "the second went once the first was done"
