@@ -116,9 +116,7 @@ async def test_a_broker_that_lost_everything_mid_run_ends_with_every_ticket_comp
             link.heal()
             code = await asyncio.to_thread(coordinator.wait, 90)
         finally:
-            if coordinator.process.poll() is None:
-                coordinator.process.kill()
-                await asyncio.to_thread(coordinator.process.communicate, timeout=30 * PATIENCE)
+            await coordinator.killed()
     events, err = coordinator.events, coordinator.err.read_text()
     assert code == 0, err
     completed = sorted(ticket for (ticket, _), outcome in ends(events).items() if outcome == "completed")

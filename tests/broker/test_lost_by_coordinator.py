@@ -58,9 +58,7 @@ async def test_events_lost_before_the_coordinator_read_them_make_the_answer_part
                 coordinator.process.send_signal(signal.SIGCONT)
             code = await asyncio.to_thread(coordinator.wait, 90)
         finally:
-            if coordinator.process.poll() is None:  # failed on the way: waiting for a broker gone
-                coordinator.process.kill()
-                await asyncio.to_thread(coordinator.process.communicate, timeout=30 * PATIENCE)
+            await coordinator.killed()
     events, err = coordinator.events, coordinator.err.read_text()
     assert code == 1, err
     assert ends(events) == {("t", 1): "completed", ("after", 1): "failed"}

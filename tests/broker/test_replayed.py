@@ -73,9 +73,7 @@ async def test_a_delivery_the_broker_handed_out_again_runs_once_on_the_worker_th
             coordinator.process.send_signal(signal.SIGCONT)
         code = await asyncio.to_thread(coordinator.wait, 120)
     finally:
-        if coordinator.process.poll() is None:
-            coordinator.process.kill()
-            await asyncio.to_thread(coordinator.process.communicate, timeout=30 * PATIENCE)
+        await coordinator.killed()
     err = coordinator.err.read_text()
     said = fleet.said("w1") + fleet.said("w2")
     assert code == 0, err
@@ -117,9 +115,7 @@ async def test_a_running_entry_handed_out_again_to_its_own_worker_is_not_started
             coordinator.process.send_signal(signal.SIGCONT)
         code = await asyncio.to_thread(coordinator.wait, 120)
     finally:
-        if coordinator.process.poll() is None:
-            coordinator.process.kill()
-            await asyncio.to_thread(coordinator.process.communicate, timeout=30 * PATIENCE)
+        await coordinator.killed()
     err, said = coordinator.err.read_text(), fleet.said("w1")
     assert code == 0, err
     assert ends(coordinator.events) == {("t", 1): "completed"}, said + err

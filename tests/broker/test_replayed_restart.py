@@ -74,9 +74,7 @@ async def test_a_worker_restarted_under_its_name_keeps_its_delivery_when_the_bro
             coordinator.process.send_signal(signal.SIGCONT)
         code = await asyncio.to_thread(coordinator.wait, 150)
     finally:
-        if coordinator.process.poll() is None:
-            coordinator.process.kill()
-            await asyncio.to_thread(coordinator.process.communicate, timeout=30 * PATIENCE)
+        await coordinator.killed()
     err = coordinator.err.read_text()
     said = fleet.said("w1")
     assert code == 0, err

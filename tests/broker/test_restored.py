@@ -175,9 +175,7 @@ async def test_an_end_the_coordinator_had_not_read_when_the_broker_went_back_is_
             coordinator.process.send_signal(signal.SIGCONT)
         code = await asyncio.to_thread(coordinator.wait, 120)
     finally:
-        if coordinator.process.poll() is None:
-            coordinator.process.kill()
-            await asyncio.to_thread(coordinator.process.communicate, timeout=30 * PATIENCE)
+        await coordinator.killed()
     err = coordinator.err.read_text()
     said = fleet.said("w1") + fleet.said("w2")
     assert code == 0, err
@@ -218,9 +216,7 @@ async def test_a_broker_restored_after_its_coordinator_exited_runs_no_completed_
         before = snapshot(admin, run_id, Layout().coordinator(run_id))
         code = await asyncio.to_thread(coordinator.wait, 120)
     finally:
-        if coordinator.process.poll() is None:
-            coordinator.process.kill()
-            await asyncio.to_thread(coordinator.process.communicate, timeout=30 * PATIENCE)
+        await coordinator.killed()
     err = coordinator.err.read_text()
     assert code == 0 and coordinator.completed() == set(names), err
     assert before == set(), "the snapshot has no end: every ticket completed after it"

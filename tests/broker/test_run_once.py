@@ -103,9 +103,7 @@ async def test_a_second_coordinator_with_a_copy_of_the_history_is_refused_naming
             link.heal()
             code = await asyncio.to_thread(coordinator.wait, 90)
         finally:
-            if coordinator.process.poll() is None:
-                coordinator.process.kill()
-                await asyncio.to_thread(coordinator.process.communicate, timeout=30 * PATIENCE)
+            await coordinator.killed()
     err = coordinator.err.read_text()
     assert second.returncode == 2, second.stderr
     assert "is coordinated already by " in second.stderr, second.stderr

@@ -50,9 +50,8 @@ async def test_a_planned_sentinel_failover_mid_run_runs_every_ticket_once_and_sa
         await asyncio.to_thread(sentinels.fail_over)  # entries taken, entries waiting, answers streaming
         code = await asyncio.to_thread(coordinator.wait, 180)
     finally:
-        if coordinator is not None and coordinator.process.poll() is None:
-            coordinator.process.kill()
-            await asyncio.to_thread(coordinator.process.communicate, timeout=30 * PATIENCE)
+        if coordinator is not None:
+            await coordinator.killed()
         await asyncio.to_thread(fleet.stop)
     err = coordinator.err.read_text()
     said = fleet.said("w1") + fleet.said("w2")

@@ -4,6 +4,7 @@ at the sim and whether each ran to its end."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -72,6 +73,13 @@ class NdjsonProcess:
         self.reader.join(timeout_s * PATIENCE)
         assert not self.reader.is_alive(), "its output was not closed when it exited"
         return code
+
+    async def killed(self) -> None:
+        """Kill it if it runs still (its test failed on the way, or waits for a broker gone), and
+        reap it: what a test's `finally` does."""
+        if self.process.poll() is None:
+            self.process.kill()
+            await asyncio.to_thread(self.process.communicate, timeout=30 * PATIENCE)
 
     def _read(self) -> None:
         assert self.process.stdout is not None
