@@ -105,11 +105,12 @@ def test_young_garbage_is_collected_before_freezing(pacer: GcPacer) -> None:
 
 
 def test_idle_ticks_after_idle_do_nothing(pacer: GcPacer) -> None:
+    """The young object is still the collector's, not frozen: the freeze count alone is no witness, a
+    frozen object that dies (another thread's, pytest-xdist's) leaves it meanwhile."""
     pacer.tick(streaming=False)
-    frozen = gc.get_freeze_count()
     node = Node()
     pacer.tick(streaming=False)
-    assert gc.get_freeze_count() == frozen, "nothing is frozen again without streaming in between"
+    assert any(o is node for o in gc.get_objects()), "nothing is frozen again without streaming in between"
     del node
 
 
