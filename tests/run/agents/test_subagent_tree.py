@@ -177,7 +177,8 @@ async def test_a_sub_agent_task_holding_markup_is_drawn_as_text_and_the_run_goes
         panes = app.controller.panes
         await until(pilot, lambda: all(p.state is PaneState.COMPLETED for p in panes.values()), 60)
         tree = panes["p"].shown.subagents
-        await until(pilot, lambda: len(tree.rows) == 1, 5)
+        # the row is listed as it mounts; its title mounts after it
+        await until(pilot, lambda: [len(r.query(CollapsibleTitle)) for r in tree.rows.values()] == [1], 30)
         [row] = tree.rows.values()
         label = row.query_one(CollapsibleTitle).label
         assert label.plain.startswith(f"✓ {task} · done") and not label.spans
