@@ -384,10 +384,8 @@ async def test_the_tui_attached_with_control_steers_queues_edits_and_takes_back_
             app.screen.query_one(Input).value = ""
             await pilot.press(*keys("then a tanka"), "enter")
             await until(pilot, lambda: [m.text for m in t.held] == ["then a tanka"])
-            assert str(t.shown.held.render()).splitlines() == [
-                f"↳ edited by {who}: then a tanka",
-                f"#1 queued from {who}: then a tanka",
-            ]
+            shown = [f"↳ edited by {who}: then a tanka", f"#1 queued from {who}: then a tanka"]
+            await until(pilot, lambda: str(t.shown.held.render()).splitlines() == shown)  # drawn next
             await pilot.press("y")  # the first round's write_file, shown whole: the turn goes on
             await finish(run)
             await until(pilot, lambda: attachment.state == "ended" and t.finished)
