@@ -1,7 +1,7 @@
 """The run's `end` written in the gap of a planned failover (issue #74): `SENTINEL FAILOVER` promotes
 the replica at once, and a client moves only once the sentinels tell it (`+switch-master`, or the
 primary a sentinel names when asked); a write to the old primary meanwhile is taken, never reaches
-the new one, and is dropped when Sentinel tells the old primary to follow it (about 10 s later). A
+the new one, and is dropped when Sentinel tells the old primary to follow it (seconds later). A
 run that ended then left every watcher waiting for an end that never came. The run's own `Publisher`
 on a primary, a replica and three real sentinels, which it reaches through loopback proxies: the gap
 is held open by cutting those off (`black_hole`, a partition from the sentinels alone) through the

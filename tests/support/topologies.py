@@ -16,6 +16,12 @@ from tests.support.patience import PATIENCE
 from tests.support.redis_server import RedisServer, TlsFiles, free_port, redis_program
 
 MASTER = "mymaster"
+PACE = {"info-period": 1000, "publish-period": 500, "tilt-trigger": 60_000}
+"""`SENTINEL DEBUG` settings every test sentinel runs with: it asks its servers' roles every 1 s, not
+10 s, and tells a primary that came back to follow 2 s (four publish periods) after it saw it, not 8:
+a failover settles in ~3 s, not ~10 to 20. And it stays out of TILT (30 s of doing nothing after
+its timer ran 2 s late), which a loaded CI machine's stall can set off in all three sentinels at
+once: a clean-clone run waited 180 s there for the old primary to follow, and failed."""
 SETTLE_S = 60.0
 """The longest any topology may take to reach a state before the test fails saying which."""
 
@@ -108,7 +114,8 @@ class ClusterNode(RedisServer):
 
 @dataclass
 class SentinelProcess:
-    """`redis-server CONF --sentinel` watching `MASTER` on `primary_port` (quorum 2, down after 1 s)."""
+    """`redis-server CONF --sentinel` watching `MASTER` on `primary_port` (quorum 2, down after 1 s,
+    paced by `PACE`)."""
 
     folder: Path
     primary_port: int
@@ -131,6 +138,17 @@ class SentinelProcess:
         )
         self.process = subprocess.Popen([redis_program(), str(conf), "--sentinel"], stdin=subprocess.DEVNULL)
         wait_for(lambda: self.log.exists() and "+monitor master" in self.log.read_text(), "a sentinel")
+        client = self.admin()
+        try:
+            for name, value in PACE.items():
+                client.execute_command("SENTINEL", "DEBUG", name, value)
+        finally:
+            client.close()
+
+    def events(self, lines: int = 40) -> str:
+        """The last `lines` of its log, for a failure to say what it saw and did."""
+        said = self.log.read_text(errors="replace").splitlines() if self.log.exists() else []
+        return "\n".join([f"-- sentinel {self.port}:", *said[-lines:]])
 
     def _locked(self) -> str:
         """The lines of its conf that set its port, its password, the primary's and TLS."""
@@ -212,7 +230,9 @@ class SentinelSet:
                 found.sentinels.append(sentinel)
                 sentinel.start()
             for sentinel in found.sentinels:
-                wait_for(lambda s=sentinel: s.knows_replica(replica.port), "a sentinel to see the replica")
+                found.wait_for(
+                    lambda s=sentinel: s.knows_replica(replica.port), "a sentinel to see the replica"
+                )
         except BaseException:
             found.stop()
             raise
@@ -227,13 +247,21 @@ class SentinelSet:
         """A client of the primary or replica at `port`, as its default user."""
         return admin(port, self.locks.password, self.locks.tls)
 
+    def wait_for(self, check: object, what: str) -> None:
+        """`wait_for`, failing with what each sentinel logged last (why a failover did not settle)."""
+        try:
+            wait_for(check, what)
+        except AssertionError as failed:
+            raise AssertionError("\n".join([str(failed), *(s.events() for s in self.sentinels)])) from None
+
     def fail_over(self) -> None:
         """`SENTINEL FAILOVER` of a live primary, then wait until the replica is the primary every
-        sentinel names and the old primary follows it (Sentinel tells it so on its next look, up to
-        ~10 s later: until then it still takes its clients' writes)."""
+        sentinel names and the old primary follows it (Sentinel tells it so on a look at least four
+        publish periods later, ~2 s at `PACE`, ~10 s at its defaults: until then it still takes its
+        clients' writes)."""
         self.promote()
         following = lambda: role(self.primary.port, self.locks) == "slave"  # noqa: E731
-        wait_for(following, "the old primary to follow the new one")
+        self.wait_for(following, "the old primary to follow the new one")
 
     def swapped(self) -> None:
         """After `fail_over`: wait until the old primary is a replica the sentinels would promote (its
@@ -241,10 +269,10 @@ class SentinelSet:
         that a next `fail_over` goes back."""
         old, new = self.primary, self.replica
         linked = lambda: replication(old.port, self.locks).get("master_link_status") == "up"  # noqa: E731
-        wait_for(linked, "the old primary's link to the new one")
+        self.wait_for(linked, "the old primary's link to the new one")
         for sentinel in self.sentinels:
-            wait_for(lambda s=sentinel: s.knows_replica(old.port), "a sentinel to see the old primary")
-        wait_for(self.settled, "the sentinels to end the failover on one epoch")
+            self.wait_for(lambda s=sentinel: s.knows_replica(old.port), "a sentinel to see the old primary")
+        self.wait_for(self.settled, "the sentinels to end the failover on one epoch")
         self.primary, self.replica = new, old
 
     def settled(self) -> bool:
@@ -277,10 +305,10 @@ class SentinelSet:
         self.promoted()
 
     def promoted(self) -> None:
-        wait_for(lambda: role(self.replica.port, self.locks) == "master", "the replica's promotion")
+        self.wait_for(lambda: role(self.replica.port, self.locks) == "master", "the replica's promotion")
         for sentinel in self.sentinels:
             agreed = lambda s=sentinel: s.primary_port_named() == self.replica.port  # noqa: E731
-            wait_for(agreed, "every sentinel to agree")
+            self.wait_for(agreed, "every sentinel to agree")
 
     def stop(self) -> None:
         for sentinel in self.sentinels:
