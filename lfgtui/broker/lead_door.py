@@ -85,7 +85,7 @@ class ForwardedControls:
     def offer(self, ticket: str) -> SteerOffer | None:
         return self.offers.get(ticket)
 
-    def kept(self, ticket: str) -> bool | None:
+    def kept(self, ticket: str) -> str | None:
         """Not known here: the coordinator's worker keeps or sends it, as its turn's offer says."""
         return None
 

@@ -168,9 +168,9 @@ class Controls(Protocol):
         """What `ticket`'s running turn said it takes (who runs it): what a steer held now becomes."""
         ...
 
-    def kept(self, ticket: str) -> bool | None:
-        """Whether a steer held for `ticket` now is kept until its agent goes on after the person's
-        answer to its request (`Run.steer_kept`); None: not known here (its turn runs afar)."""
+    def kept(self, ticket: str) -> str | None:
+        """Why a steer held for `ticket` now is kept until its agent goes on ("": it is not;
+        `Run.steer_kept`); None: not known here (its turn runs afar)."""
         ...
 
 
@@ -212,7 +212,7 @@ class EngineControls:
         state = self.run.states.get(ticket)
         return None if state is None else state.inbox.offer
 
-    def kept(self, ticket: str) -> bool | None:
+    def kept(self, ticket: str) -> str | None:
         return None if self.run.runner.far else self.run.steer_kept(ticket)
 
 

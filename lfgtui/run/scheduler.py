@@ -379,11 +379,12 @@ class Run:
         state = self.states.get(ticket_id)
         return state is not None and state.running and state.inbox.steerable
 
-    def steer_kept(self, ticket_id: str) -> bool:
-        """Whether a steer sent now would be kept until the ticket's coding agent goes on after the
-        person's answer to its request, rather than sent at once (`Inbox.keeps`)."""
+    def steer_kept(self, ticket_id: str) -> str:
+        """Why a steer sent now would be kept until the ticket's coding agent goes on after the
+        person's answer to its request, or until the tool call it began has run, rather than sent at
+        once ("": it would be sent; `Inbox.keeps`)."""
         keeps = self.states[ticket_id].inbox.keeps if ticket_id in self.states else None
-        return self.steerable(ticket_id) and keeps is not None and keeps()
+        return keeps() if self.steerable(ticket_id) and keeps is not None else ""
 
     def _hold(self, ticket_id: str, text: str, steer: bool, by: str) -> str | None:
         state = self.states.get(ticket_id)

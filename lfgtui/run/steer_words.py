@@ -28,6 +28,11 @@ MESSAGE_READS = "its model reads it at its next model call: recorded where that 
 take it `later`), as lfg knows it: the next message it begins (agents/session/steering.py)."""
 STEER, NEXT_TURN = "steer", "next_turn"
 """How a steer or queued message was taken (`taken_as`): into the running turn, or as its next."""
+ANSWER, CALL = "answer", "call"
+"""Why a coding agent's turn keeps a steer sent now rather than sending it at once (`Run.steer_kept`,
+"" when it sends it): the agent waits on the person's answer to its request, or a tool call it
+announced has not run yet, which a steer would stop if the agent is still writing it
+(agents/session/steering.py `_keeps`)."""
 
 
 @dataclass(frozen=True)
@@ -54,13 +59,12 @@ def steers_first(steerable: bool | None, offer: SteerOffer | None) -> bool:
 
 
 def enter_does(
-    ticket: str, steer: bool, steerable: bool | None, offer: SteerOffer | None, kept: bool | None = None
+    ticket: str, steer: bool, steerable: bool | None, offer: SteerOffer | None, kept: str | None = None
 ) -> str:
     """What Enter does for `ticket` (`steer`: sent as a steer, else queued). `steerable`: whether a
     steer sent now waits for the turn's next safe point, None where the turn runs afar; `offer`: what
-    the turn said it takes (None: not said yet); `kept`: whether a coding agent's turn keeps a steer
-    sent now until the agent goes on after the person's answer to its request (`Run.steer_kept`),
-    None where the turn runs afar."""
+    the turn said it takes (None: not said yet); `kept`: why a coding agent's turn keeps a steer sent
+    now (`ANSWER`, `CALL`; "": it sends it at once: `Run.steer_kept`), None where the turn runs afar."""
     name = inert(ticket)
     if steerable is None and offer is None:
         if not steer:
@@ -81,9 +85,10 @@ def enter_does(
     return f"{label} has no safe point to steer at: Enter queues this as its next turn instead."
 
 
-def _to_agent(name: str, steer: bool, can: bool, offer: SteerOffer, kept: bool | None) -> str:
+def _to_agent(name: str, steer: bool, can: bool, offer: SteerOffer, kept: str | None) -> str:
     """What Enter does for a coding agent's ticket: the agent steers itself (kept first while it
-    waits on the person, where it would read a steer late: `held_until`), or cannot."""
+    waits on the person, where it would read a steer late, or while a tool call it began has not
+    run: `held_until`), or cannot."""
     agent = shown_name(offer.agent)
     if steer and can:
         return (
@@ -99,26 +104,32 @@ def _to_agent(name: str, steer: bool, can: bool, offer: SteerOffer, kept: bool |
     return f"{agent} has no turn running to steer: Enter queues this as {name}'s next prompt."
 
 
-def held_until(agent: str, offer: SteerOffer, kept: bool | None) -> str:
-    """When a steer held now goes to a coding agent: at once, or (`kept`) once the agent has gone on
-    after the person's answer to its request (agents/session/steering.py `_must_keep`); afar, where
-    that is not known here (`kept` None), both as the agent's turn said it keeps steers."""
-    if kept:
+def held_until(agent: str, offer: SteerOffer, kept: str | None) -> str:
+    """When a steer held now goes to a coding agent: at once, or once the agent has gone on after
+    the person's answer to its request (`kept` `ANSWER`), or once the tool call it began has run
+    (`CALL`: agents/session/steering.py `_keeps`); afar, where that is not known here (`kept` None),
+    each as the agent's turn said it keeps steers."""
+    if kept == ANSWER:
         return (
             f"kept until {agent} goes on after your answer to its request (a steer it takes while it "
             f"waits on you it reads only after its turn's last answer), then sent to {agent}"
         )
+    if kept == CALL:
+        return (
+            f"kept until the tool call {agent} is writing or running has run (a steer it takes while "
+            f"it writes a tool call stops that call before it runs), then sent to {agent}"
+        )
     if kept is None and offer.keeps_for_answer:
-        waits = "while it waits on your answer to its request"
-        return f"sent to {agent} now (or, {waits}, once it goes on after the answer)"
+        waits = "while it waits on your answer to its request, or writes or runs a tool call"
+        return f"sent to {agent} now (or, {waits}, once it has gone on)"
     return f"sent to {agent} now"
 
 
-def for_turn(offer: SteerOffer | None, kept: bool | None = None) -> str:
+def for_turn(offer: SteerOffer | None, kept: str | None = None) -> str:
     """What becomes of a steer held for a running turn, as lfg knows it: lfg's tool loop sends it
     at its next safe point; a coding agent (`offer.coding_agent`) is sent it at once, or once it goes
-    on after the person's answer (`kept`: `held_until`), and its model reads it when the agent
-    chooses, which lfg learns only as the turn ends (`sent_to_agent`)."""
+    on (`kept`: `held_until`), and its model reads it when the agent chooses, which lfg learns only
+    as the turn ends (`sent_to_agent`)."""
     if offer is not None and offer.coding_agent:
         reads = MESSAGE_READS if offer.keeps_for_answer else AGENT_READS
         return f"{held_until(shown_name(offer.agent), offer, kept)}; {reads}"
@@ -126,12 +137,12 @@ def for_turn(offer: SteerOffer | None, kept: bool | None = None) -> str:
 
 
 def taken_as(
-    ticket: str, steer: bool, message: HeldMessage | None, offer: SteerOffer | None, kept: bool | None = None
+    ticket: str, steer: bool, message: HeldMessage | None, offer: SteerOffer | None, kept: str | None = None
 ) -> tuple[str, str]:
     """How a steer (`steer`) or queued message just held was taken, for whoever sent it: `STEER` or
     `NEXT_TURN`, and in words. `message` is the one the ticket now holds for it, None where the
     ticket's turn runs on a worker, which holds it for that turn; `offer`, what the turn said it
-    takes (who runs it); `kept`, whether its agent's turn keeps the steer for now (`for_turn`)."""
+    takes (who runs it); `kept`, why its agent's turn keeps the steer for now (`for_turn`)."""
     if message is None:
         return STEER, f"steered: carried to the worker running {ticket}'s turn, which holds it for that turn"
     if message.steer:
@@ -146,7 +157,7 @@ def taken_as(
 
 
 def composing(
-    ticket: str, steerable: bool | None, offer: SteerOffer | None, kept: bool | None = None
+    ticket: str, steerable: bool | None, offer: SteerOffer | None, kept: str | None = None
 ) -> Composing:
     """The composer of a running ticket, as a page shows it (`/v1/inbox`)."""
     return Composing(
@@ -162,7 +173,7 @@ def held_to_steer(message: HeldMessage, offer: SteerOffer | None) -> str:
     """What the ticket's events say as a steer is held for its running turn: lfg's tool loop sends
     it at its next safe point; a coding agent's turn (`offer.coding_agent`) sends it to the agent
     and says so (`sent_to_agent`), or keeps it while the agent waits on the person
-    (`kept_for_answer`), and then says whether the agent took it, not when its model reads it."""
+    (`kept_for`), and then says whether the agent took it, not when its model reads it."""
     if offer is not None and offer.coding_agent:
         return f"steer from {message.by}, for {shown_name(offer.agent)}'s running turn: {summary(message)}"
     return f"steer from {message.by}, for the next safe point: {summary(message)}"
@@ -180,24 +191,32 @@ def sent_to_agent(message: HeldMessage, agent: str, at_message: bool = False) ->
     )
 
 
-def kept_for_answer(messages: list[HeldMessage], agent: str) -> str:
-    """Steers held while Claude Code waits on the person: it would take one now but read it only
-    after its turn's last answer, out of the order sent, so lfg sends them once it has gone on after
-    the person's answer (agents/session/steering.py `_must_keep`)."""
+def kept_for(messages: list[HeldMessage], agent: str, why: str) -> str:
+    """Steers held while Claude Code waits on the person (`why` `ANSWER`: it would take one now but
+    read it only after its turn's last answer, out of the order sent) or while a tool call it began
+    has not run (`CALL`: one it takes while it writes the call stops that call), so lfg sends them
+    once it has gone on (agents/session/steering.py `_keeps`)."""
     listed = "; ".join(f"message {m.id} from {m.by}: {summary(m)}" for m in messages)
+    name = shown_name(agent)
+    if why == CALL:
+        return (
+            f"steer(s) kept until the tool call {name} is writing or running has run, then sent: one it "
+            f"takes while it writes a tool call stops that call before it runs: {listed}"
+        )
     return (
-        f"steer(s) kept until {shown_name(agent)} goes on after your answer to its request, then sent: "
+        f"steer(s) kept until {name} goes on after your answer to its request, then sent: "
         f"one it takes while it waits on you it reads only after its turn's last answer: {listed}"
     )
 
 
-def kept_past_turn(messages: list[HeldMessage], agent: str) -> str:
-    """Steers kept while Claude Code waited on the person, whose turn then ended before it went on
-    after an answer: never sent into it, so each is a next turn (agents/session/steering.py)."""
+def kept_past_turn(messages: list[HeldMessage], agent: str, why: str) -> str:
+    """Steers kept (`kept_for`) whose turn then ended before the agent went on: never sent into it,
+    so each is a next turn (agents/session/steering.py)."""
     listed = "; ".join(f"message {m.id} from {m.by}: {summary(m)}" for m in messages)
+    until = "its tool call had run" if why == CALL else "it went on after your answer to its request"
     return (
-        f"{shown_name(agent)}'s turn ended while lfg kept the steer(s) until it went on after your "
-        f"answer to its request: not sent into it; each sent as a next turn: {listed}"
+        f"{shown_name(agent)}'s turn ended while lfg kept the steer(s) until {until}: not sent into it; "
+        f"each sent as a next turn: {listed}"
     )
 
 

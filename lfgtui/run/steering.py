@@ -55,10 +55,11 @@ class Inbox:
     wake: Callable[[], None] | None = None
     """Told when a steer is held: set by a coding agent's turn that steers over ACP
     (agents/session/steering.py), which sends it at once rather than at a tool loop's safe point."""
-    keeps: Callable[[], bool] | None = None
-    """Whether a steer held now is kept rather than sent at once: set by a coding agent's turn that
-    keeps steers while its agent waits on the person's answer (agents/session/steering.py
-    `_must_keep`), cleared as the turn ends."""
+    keeps: Callable[[], str] | None = None
+    """Why a steer held now is kept rather than sent at once ("": it is sent; steer_words.py
+    `ANSWER`, `CALL`): set by a coding agent's turn that keeps steers while its agent waits on the
+    person's answer or has a tool call to run (agents/session/steering.py `_keeps`), cleared as the
+    turn ends."""
     offer: SteerOffer | None = None
     """What the running turn said it takes from the person (who runs it, whether it steers), as its
     `SteerOffer` came (from a worker, on a coordinated run); None before its turn began and once it

@@ -1018,7 +1018,8 @@ def _steering_options(group: Options) -> None:
         "--steer-cuts",
         action="store_true",
         help="a steer taken mid-answer cuts the model call streaming off, as Claude Code does: the rest"
-        " of its text is never sent, its tokens are not counted, and another call answers anew",
+        " of its text is never sent, its tokens are not counted, and another call answers anew; one"
+        " taken while a call's arguments stream (--paced-tool-input) stops that call before it runs",
     )
     group.add_argument(
         "--steer-reads-late",

@@ -68,6 +68,8 @@ ALLOWING = frozenset({"allow_once", "allow_always"})
 AUTO_MODE = "auto"
 """The mode (`--start-mode auto`) where the agent decides its permissions itself and asks nobody, as
 Claude Code's `auto` does: a client that wants the person asked must set another."""
+STOPPED_BEFORE_RAN = "Claude stopped this tool call before it ran."
+"""What claude-agent-acp 0.101.0 says of a call Claude dropped (its renderer's `unfinished()`)."""
 LATE_WORD = "(a late word, after this turn's prompt was answered)"
 """What `--late-word` sends once its prompt was answered."""
 INTERNAL_ERROR = -32603  # JSON-RPC's code for a failure inside the agent: how a model call failure surfaces
@@ -194,7 +196,11 @@ class Quirks:
     steer_cuts: bool = False
     """A steer taken mid-answer (`--steering injected`) cuts the model call streaming now off, as
     Claude Code does (issue 73): the rest of its text is never sent, none of its tokens is in the
-    turn's count, and another call answers anew, its first token after the TTFT."""
+    turn's count, and another call answers anew, its first token after the TTFT. One taken while a
+    tool call's arguments stream (`paced_tool_input`) cuts its message off too: that call and the
+    later ones of the message never run, each shown closed `failed` as the turn ends, saying
+    `STOPPED_BEFORE_RAN` (claude-agent-acp 0.101.0 `unfinished()`: a `tool_use` that never reached a
+    complete assistant message), and the next model call reads the steer."""
     steer_reads_late: bool = False
     """A steer taken (`--steering injected`) while a permission request waits is read only after the
     turn's last answer, as one more model call, as Claude Code (claude-agent-acp 0.101.0) does (issue
@@ -359,6 +365,7 @@ class AgentRun:
         self.said: list[str] = []  # the message pieces sent, for the saved conversation
         self.bare: set[str] = set()  # the calls announced bare as their arguments began (`paced_tool_input`)
         self.announced: set[str] = set()  # the calls announced with their round (`announce_round`)
+        self.dropped: list[str] = []  # the calls shown that a steer stopped before they ran (`steer_cuts`)
         self.answer_now = asyncio.Event()
         self.message_id: str | None = None
         """The id of the model call's message streaming now (`Quirks.message_ids`)."""
@@ -426,11 +433,16 @@ class AgentRun:
                     await self._tool_call(index, piece.tool_index, announce_only=True)
             for piece in mine:
                 if piece.kind is PieceKind.TOOL_START and quirks.paced_tool_input:
+                    self.session.cut = False  # a steer taken before this call streamed is not its own
                     await self._bare_call(index, piece.tool_index)
                 elif piece.kind is PieceKind.TOOL_ARGS:
                     if quirks.paced_tool_input:
                         await self.pacer.wait(self.session.cancelled)
                     self.output_tokens += piece.tokens
+                    if quirks.paced_tool_input and self.session.cut:  # its message cut off: not run
+                        self._drop_calls(index, piece.tool_index)
+                        self.output_tokens, self.thought_tokens = counted
+                        break
                 elif piece.kind is PieceKind.TOOL_END:
                     await self._tool_call(index, piece.tool_index)
             if index == 0 and quirks.informational:
@@ -442,6 +454,9 @@ class AgentRun:
         for steer in self.session.late:
             await self.say(LATE_READ.format(text=steer))
         self.session.late.clear()
+        for call_id in self.dropped:  # closed as the turn settles, as claude-agent-acp closes them
+            stopped = [acp.tool_content(acp.text_block(STOPPED_BEFORE_RAN))]
+            await self._update(acp.update_tool_call(call_id, status="failed", content=stopped))
         await self._plan(calls)
         if stable is not None and quirks.compaction:
             await stable.compaction()
@@ -610,6 +625,16 @@ class AgentRun:
             )
             await self._update(done.model_copy(update={"field_meta": ending}))
         self.pacer.resume()
+
+    def _drop_calls(self, answering: int, index: int) -> None:
+        """A steer cut model call `answering` off while it streamed tool call `index`'s arguments
+        (`Quirks.steer_cuts`): that call and the later ones of its message never run, and those
+        shown are closed as the turn ends (`STOPPED_BEFORE_RAN`); the next model call reads the steer."""
+        self.session.cut = False
+        calls = len(self.scenario.call(answering).tool_calls)
+        ids = [self._call_id(answering, n) for n in range(index, calls)]
+        self.dropped += [call_id for call_id in ids if call_id in self.bare or call_id in self.announced]
+        log.info("a steer cut model call %d off in tool call %d: not run", answering, index)
 
     def _call_id(self, answering: int, index: int) -> str:
         return f"p{self.session.prompts}_{tool_call_id(answering, index)}"

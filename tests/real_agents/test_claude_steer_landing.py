@@ -24,6 +24,7 @@ from lfgtui.events import ApprovalAsked, AttemptEnded, CallEnded, Event, Holding
 from lfgtui.providers.registry import Providers
 from lfgtui.run import Run
 from lfgtui.run.approvals import Approvals
+from lfgtui.run.steer_words import ANSWER
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from tests.real_agents.conftest import AgentWorld, prose
@@ -78,7 +79,7 @@ async def test_claude_code_reads_steers_where_lfg_records_them(in_world: AgentWo
     loaded = load_tickets(world.ticket("claude-code", "Write the notes."), Config(path=None), BUILTIN_TOOLS)
     events: list[tuple[float, Event]] = []
     waiting: list[str] = []
-    kept_said: list[bool] = []
+    kept_said: list[str] = []
     async with Providers() as providers:
         run = Run(loaded.tickets, providers, Approvals(askable=True), [], keep_agents=True)
 
@@ -105,7 +106,7 @@ async def test_claude_code_reads_steers_where_lfg_records_them(in_world: AgentWo
 
     said = [e for _, e in events]
     assert [e.outcome for e in said if isinstance(e, AttemptEnded)] == [Outcome.COMPLETED], "one turn"
-    assert kept_said == [True, False], "the composer and the API say A is kept and B sent now"
+    assert kept_said == [ANSWER, ""], "the composer and the API say A is kept and B sent now"
     asked = [
         (r.received_at, told(r.body))
         for r in world.sim.log

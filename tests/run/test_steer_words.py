@@ -4,7 +4,16 @@
 from __future__ import annotations
 
 from lfgtui.events import SteerOffer
-from lfgtui.run.steer_words import MAX_NAME_CHARS, composing, enter_does, for_turn, shown_name, steers_first
+from lfgtui.run.steer_words import (
+    ANSWER,
+    CALL,
+    MAX_NAME_CHARS,
+    composing,
+    enter_does,
+    for_turn,
+    shown_name,
+    steers_first,
+)
 
 STEERS_AGENT = (
     "Enter steers t: sent to {agent} now, which reads it in this turn at a call it picks; what it is "
@@ -71,17 +80,21 @@ def test_a_steer_to_claude_code_says_it_is_kept_here_and_that_it_may_be_afar() -
         steers=True,
         keeps_for_answer=True,
     )
-    assert enter_does("t", True, True, claude, kept=True).startswith(
+    assert enter_does("t", True, True, claude, kept=ANSWER).startswith(
         "Enter steers t: kept until Claude Agent goes on after your answer to its request (a steer it "
         "takes while it waits on you it reads only after its turn's last answer), then sent to Claude "
         "Agent, which reads it in this turn at a call it picks;"
     )
-    assert enter_does("t", True, True, claude, kept=False) == STEERS_AGENT.format(agent="Claude Agent")
+    assert enter_does("t", True, True, claude, kept=CALL).startswith(
+        "Enter steers t: kept until the tool call Claude Agent is writing or running has run (a steer it "
+        "takes while it writes a tool call stops that call before it runs), then sent to Claude Agent,"
+    ), "issue 73: a steer would stop a Write Claude Code is still writing"
+    assert enter_does("t", True, True, claude, kept="") == STEERS_AGENT.format(agent="Claude Agent")
     assert enter_does("t", True, None, claude) == (
-        "Enter steers t: sent to Claude Agent now (or, while it waits on your answer to its request, once "
-        "it goes on after the answer), which reads it in this turn at a call it picks; what it is still "
-        "writing may be cut off there, a tool call in it then not run."
+        "Enter steers t: sent to Claude Agent now (or, while it waits on your answer to its request, or "
+        "writes or runs a tool call, once it has gone on), which reads it in this turn at a call it "
+        "picks; what it is still writing may be cut off there, a tool call in it then not run."
     )
     codex = offer("Codex", coding_agent=True, steers=True)
     assert enter_does("t", True, None, codex) == STEERS_AGENT.format(agent="Codex"), "Codex: at once"
-    assert for_turn(claude, kept=True).startswith("kept until Claude Agent goes on after your answer")
+    assert for_turn(claude, kept=ANSWER).startswith("kept until Claude Agent goes on after your answer")

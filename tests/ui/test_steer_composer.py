@@ -21,7 +21,8 @@ from lfgtui.sim.server import SimServer
 from lfgtui.ui.screens.modals import ConfirmScreen, FollowUpScreen
 from lfgtui.ui.screens.steer import SteerScreen
 from lfgtui.ui.widgets.pane import PaneState
-from tests.support.agents import agent_app, no_agent_left
+from lfgtui.ui.widgets.tool_log import ToolState
+from tests.support.agents import agent_app, approve, no_agent_left
 from tests.support.app import SIZE, keys, make_app, pane, tickets, until
 
 GATED = (
@@ -186,3 +187,72 @@ async def test_an_edit_stays_with_the_message_picked_when_one_before_it_leaves_m
         assert composer.says().startswith("Enter steers t:"), "Enter now sends the words anew"
         assert [m.text for m in run.states["t"].inbox.held] == ["then a limerick"]
         await pilot.press("escape")
+
+
+CLAUDE_LIKE = (
+    "--steering",
+    "injected",
+    "--steer-cuts",
+    "--steer-reads-late",
+    "--message-ids",
+    "--paced-tool-input",
+    "--agent-name",
+    "@agentclientprotocol/claude-agent-acp",
+)
+"""The sim agent as today's Claude Code steers (claude-agent-acp 0.101.0): a steer it takes while a
+tool call's arguments stream cuts that model message off, and the call never runs."""
+
+
+async def test_a_steer_while_claude_code_writes_a_tool_call_is_kept_until_the_call_has_run(
+    tmp_path: Path,
+) -> None:
+    """Issue 73: steered while it streamed a `Write`, Claude Code dropped the write (`Claude stopped
+    this tool call before it ran.`) and the composer had said `sent to … now`. Its adapter announces
+    a call (`pending`) as the call begins to stream and says nothing as it starts to run, so lfg keeps
+    a steer while a call it announced has not run, the composer saying so before Enter, and sends it
+    once the call has run: the file is written, then the model reads the steer in the same turn."""
+    sim = BUILTIN["sim-acp"]
+    config = sim.with_agent(command=(*sim.agent.command, *CLAUDE_LIKE))
+    writer = 'provider = "sim-acp"\nmodel = "writer:ttft_ms=0,tokens_per_s=4,late_tool_input=1"\n'
+    ticket = f'[[ticket]]\nid = "w"\nprompt = "x"\nworkdir = "{tmp_path}"\n{writer}'
+    app = agent_app(tmp_path, ticket, Providers({"sim-acp": config}))
+    async with app.run_test(size=SIZE) as pilot:
+        w = pane(app, "w")
+        run = app.controller.run
+        assert run is not None
+        await until(pilot, lambda: len(w.tools.rows) == 1, 20)  # the write, announced as it streams
+        assert w.state is not PaneState.APPROVAL, "its arguments still stream: nobody is asked yet"
+
+        await pilot.press("i")
+        composer = app.screen
+        assert isinstance(composer, SteerScreen)
+        assert composer.says().startswith(
+            "Enter steers w: kept until the tool call lfg simulator (ACP) is writing or running has run "
+            "(a steer it takes while it writes a tool call stops that call before it runs), then sent"
+        ), composer.says()
+        composer.query_one(Input).value = "Also say PELICAN."
+        await pilot.press("enter")
+        await until(pilot, lambda: not isinstance(app.screen, SteerScreen))
+
+        while run.states["w"].outcome is None:  # each request answered yes
+            await until(
+                pilot, lambda: w.state is PaneState.APPROVAL or run.states["w"].outcome is not None, 30
+            )
+            if w.state is PaneState.APPROVAL:
+                await approve(pilot, app)
+                await until(pilot, lambda: w.state is not PaneState.APPROVAL)
+        await until(pilot, lambda: w.state is PaneState.COMPLETED, 20)
+        assert (tmp_path / "notes" / "summary.md").exists(), "the write ran: the steer did not drop it"
+        outputs = [row.output for row in w.tools.rows.values()]
+        assert not [o for o in outputs if "stopped this tool call" in o], outputs
+        assert {row.state for row in w.tools.rows.values()} == {ToolState.OK}
+        body = w.body.source
+        assert "*steer from you:*\n\n> Also say PELICAN." in body
+        read = "(steered mid-turn, idleBehavior promptRequired: Also say PELICAN.)"
+        assert body.count(read) == 1, "read once, in the turn"
+        assert body.index("*steer from you:*") < body.index(read) < body.index("Done: the notes are in")
+        await pilot.press("q")
+        if isinstance(app.screen, ConfirmScreen):
+            await pilot.press("y")
+        await until(pilot, lambda: app.return_value is not None, 20)
+    assert await no_agent_left(tmp_path)

@@ -1,5 +1,5 @@
 """Whether an agent has gone on after the person's last answer to one of its requests, as its
-updates show: what a steer to Claude Code is kept for (session/steering.py `_must_keep`).
+updates show: what a steer to Claude Code is kept for (session/steering.py `_keeps`).
 
 claude-agent-acp 0.101.0 takes a steer at priority `later` while a permission or question waits in
 its `openUserInputs`, and its model reads such a steer only after the turn's last answer. Any update
@@ -11,6 +11,13 @@ announces a round's calls before it asks about the first (0.101.0 against the si
 while a call it announced has not run (still `pending`) it may be about to ask. A question tied to no
 call (an MCP server's form) has no status to watch: any update read after its answer is taken as
 the agent going on.
+
+The same announcement is what a steer may cost: Claude Code announces a call (`pending`) as its
+`tool_use` begins to stream, and a steer it takes at priority `now` aborts the model message being
+written, so a call still streaming never runs (claude-agent-acp closes it `failed`, "Claude stopped
+this tool call before it ran."). The adapter sends no status as a call starts to run (only its
+result, or a long call's progress beat `in_progress`), so an announced call still `pending` may be
+streaming: `call_pending` says one is.
 """
 
 from __future__ import annotations
@@ -36,6 +43,11 @@ class AnswerWatch:
     """Since the answer left: `call` changed its status (or, for no call, any update was read)."""
     waiting: set[str] = field(default_factory=set)
     """The calls the agent announced this turn that have not run yet (it may ask about each)."""
+
+    @property
+    def call_pending(self) -> bool:
+        """Whether a call the agent announced this turn has not run yet: it may still be writing it."""
+        return bool(self.waiting)
 
     def answered(self, call: str | None) -> None:
         """An answer to the agent's request about `call` leaves."""

@@ -45,9 +45,10 @@ class SteerDesk:
     not known here (the turn runs afar: a coordinator's worker, a served run)."""
     offer: Callable[[], SteerOffer | None]
     """What the running turn said it takes (who runs it, whether it steers); None: not said yet."""
-    kept: Callable[[], bool | None]
-    """Whether a steer sent now is kept until the ticket's agent goes on after the person's answer
-    to its request (`Run.steer_kept`); None: not known here (the turn runs afar)."""
+    kept: Callable[[], str | None]
+    """Why a steer sent now is kept until the ticket's agent goes on after the person's answer to its
+    request, or until the tool call it began has run ("": it is not; `Run.steer_kept`); None: not
+    known here (the turn runs afar)."""
     send: Callable[[str, bool], str | None]
     """Send the words as a steer (True) or queued (False)."""
     edit: Callable[[int, str], str | None]

@@ -86,9 +86,9 @@ class SessionState:
         self._sent_during: frozenset[str | None] = frozenset()
         """The ids of the agent's model messages (ACP `messageId`) streaming as it took the first of
         `_steers_sent`: Claude Code's model reads them at the next message it begins (steering.py)."""
-        self._kept_at_end = False
-        """Steers were still kept, unsent, as the running turn's prompt was answered (steering.py):
-        the turn's end sends them as next turns, saying why."""
+        self._kept_at_end = ""
+        """Why steers were still kept, unsent, as the running turn's prompt was answered ("": none
+        were; steering.py `_keeps`): the turn's end sends them as next turns, saying why."""
         self.resumed: str | None = None
         """How the ticket's `resume_session` was continued: `session/resume` or `session/load`."""
         self.forked = False

@@ -18,9 +18,13 @@ but one sent while a permission waited only after the turn's last answer, as a c
 such steers reached the model in the reverse of the order sent. So lfg keeps a steer sent while
 Claude Code waits on the person (a permission, a question: `Withdrawals.open`) until they have
 answered and the agent has shown it went on (the answered call's status changed, and no call it
-announced is still to run: answered.py), then sends it (`_must_keep`): claude-agent-acp delivers it
+announced is still to run: answered.py), then sends it (`_keeps`): claude-agent-acp delivers it
 at once (priority `now`), its model reads it at its next call, and steers reach the model in the
-order sent. A turn that ends while a steer is kept sends it as the next turn, saying so
+order sent. A steer it takes at priority `now` aborts the model message being written: a tool call
+still streaming in it never runs ("Claude stopped this tool call before it ran."), and the agent
+says nothing as a call starts to run, so lfg keeps a steer while a call it announced has not run
+(still `pending`) as well, and sends it once the call has run: a `Write` is written, then the model
+reads the steer. A turn that ends while a steer is kept sends it as the next turn, saying so
 (`kept_past_turn`). Codex reads a steer taken at a permission at its next call already: sent at
 once. lfg says it was sent (`Holding.sent`), and records it (`Steered`) where the model read it: for
 Claude Code, right before the next model message it begins (its chunks' `messageId`, one per model
@@ -48,7 +52,9 @@ from lfgtui.run.agents.process import STOP_WAIT_S
 from lfgtui.run.agents.session.state import SessionState
 from lfgtui.run.agents.updates import TextChunk
 from lfgtui.run.steer_words import (
-    kept_for_answer,
+    ANSWER,
+    CALL,
+    kept_for,
     kept_past_turn,
     not_known_read,
     read_at_message,
@@ -94,14 +100,14 @@ class SessionSteering(SessionState):
             return
         self._steer_tasks: dict[asyncio.Task[SteerAnswer], HeldMessage] = {}
         self._steers_sent = []
-        self._keeping = False
-        """Steers are kept until the person answers the agent (`_steers_after_answer`)."""
+        self._keeping = ""
+        """Why steers are kept now (`_keeps`; "": they are not), until `_steers_after_answer`."""
         self._kept_said: set[int] = set()
-        self._kept_at_end = False
+        self._kept_at_end = ""
         self.client.answers.new_turn()
         inbox.steerable = True
         inbox.wake = lambda: self.client.inbox.put_nowait(SteerWake())
-        inbox.keeps = self._must_keep
+        inbox.keeps = self._keeps
         if any(m.steer for m in inbox.held):  # held again for a retry, or before the prompt left
             inbox.wake()
 
@@ -120,44 +126,51 @@ class SessionSteering(SessionState):
 
     def _steers_send(self, inbox: Inbox) -> list[Event]:
         """Send every steer held, each its own request, its answer coming back through the inbox;
-        to an agent that would read them late, keep them while it waits on the person, saying so
-        once for each (`_steers_after_answer` sends them)."""
-        if self._must_keep():
-            self._keeping = True
+        to an agent that would read them late or drop a call for them, keep them while it waits on
+        the person or has a call to run, saying so once for each (`_steers_after_answer` sends
+        them)."""
+        if why := self._keeps():
+            self._keeping = why
             kept = [m for m in inbox.held if m.steer and m.id not in self._kept_said]
             if not kept:
                 return []
             self._kept_said.update(m.id for m in kept)
-            said = kept_for_answer(kept, self._agent_name())
+            said = kept_for(kept, self._agent_name(), why)
             return [self.ev(Holding, message=said, held=tuple(inbox.held))]
-        self._keeping = False
+        self._keeping = ""
         for message in inbox.take_steers():
             task = asyncio.create_task(self._steer(message))
             self._steer_tasks[task] = message
             task.add_done_callback(self._steer_answered)
         return []
 
-    def _must_keep(self) -> bool:
-        """Whether a steer sent now may be read only after the turn's last answer: the agent is
-        Claude Code's adapter (claude-agent-acp 0.101.0 `steer()` delivers at priority `later` while
-        its `openUserInputs` holds a permission or question) and it waits on the person, or has not
-        shown it went on after their last answer (the answered call's status has not changed, or a
-        call it announced has not run: it may ask again; answered.py). Codex reads a steer at its
-        next model call, in order, so its steers go at once."""
+    def _keeps(self) -> str:
+        """Why a steer sent now is kept ("": it is sent at once). The agent is Claude Code's adapter,
+        and it waits on the person, or has not shown it went on after their last answer (the
+        answered call's status has not changed, or a call it announced has not run: it may ask
+        again; answered.py): `ANSWER`, one sent now may be read only after the turn's last answer
+        (claude-agent-acp 0.101.0 `steer()` delivers at priority `later` while its `openUserInputs`
+        holds a permission or question). Or a call it announced has not run: `CALL`, one sent now
+        stops that call if the agent is still writing it (priority `now` aborts the model message).
+        Codex reads a steer at its next model call, in order, so its steers go at once."""
         if not self._late_reader():
-            return False
-        return self.client.withdrawals.open or self.client.answers.unread
+            return ""
+        answers = self.client.answers
+        if self.client.withdrawals.open or answers.unread:
+            return ANSWER
+        return CALL if answers.call_pending else ""
 
     def _late_reader(self) -> bool:
         """Whether the agent is Claude Code's adapter, which reads a steer taken while it waits on
-        the person only after its turn's last answer (`_must_keep`)."""
+        the person only after its turn's last answer (`_keeps`)."""
         return self.agent_info is not None and self.agent_info.name in CLAUDE_AGENTS
 
     def _steers_after_answer(self, inbox: Inbox) -> list[Event]:
-        """Steers kept while the agent waited on the person go once nothing waits and the agent has
-        shown it went on after the last answer: its wait closed, so it takes them at once (priority
-        `now`) and its next model call reads them, in the order sent."""
-        if not self.steering or not self._keeping or self._must_keep():
+        """Steers kept while the agent waited on the person, or had a call to run, go once nothing
+        waits, the agent has shown it went on after the last answer and every call it announced has
+        run: it takes them at once (priority `now`), dropping no call, and its next model call reads
+        them, in the order sent."""
+        if not self.steering or not self._keeping or self._keeps():
             return []
         return self._steers_send(inbox)
 
@@ -234,7 +247,7 @@ class SessionSteering(SessionState):
         if not self.steering:
             return []
         inbox.steerable, inbox.wake, inbox.keeps = False, None, None
-        self._kept_at_end = self._keeping  # it never went on after the answer: sent as next turns
+        self._kept_at_end = self._keeping  # it never went on: sent as next turns
         if pending := set(self._steer_tasks):
             await asyncio.wait(pending, timeout=STOP_WAIT_S)
         events: list[Event] = []
@@ -251,7 +264,7 @@ class SessionSteering(SessionState):
         """The turn's prompt is answered and its `CallEnded` said: the steers the agent took are read
         by now (`Steered`, in the order sent, said as such), if the turn completed; else held again.
         Steers still kept then (`_kept_at_end`) are each queued as a next turn, saying why."""
-        kept, self._kept_at_end = self._kept_at_end, False
+        kept, self._kept_at_end = self._kept_at_end, ""
         if not self.steering:
             return []
         agent, events = self._agent_name(), list[Event]()
@@ -263,7 +276,8 @@ class SessionSteering(SessionState):
             events += [self.ev(Steered, text=m.text, by=m.by) for m in sent]
             events.append(self.ev(Holding, message=read_by_turn_end(sent, agent), held=tuple(inbox.held)))
         if completed and kept and (missed := inbox.steers_to_queue()):
-            events.append(self.ev(Holding, message=kept_past_turn(missed, agent), held=tuple(inbox.held)))
+            said = kept_past_turn(missed, agent, kept)
+            events.append(self.ev(Holding, message=said, held=tuple(inbox.held)))
         return events
 
     def _steers_stop(self, inbox: Inbox) -> None:
@@ -272,7 +286,7 @@ class SessionSteering(SessionState):
         if not self.steering:
             return
         inbox.steerable, inbox.wake, inbox.keeps = False, None, None
-        self._keeping = False  # still held: queued as the next turn as the attempt ends
+        self._keeping = ""  # still held: queued as the next turn as the attempt ends
         for task, message in self._steer_tasks.items():
             task.cancel()
             inbox.requeue(message)
