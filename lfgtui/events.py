@@ -429,8 +429,9 @@ class SteerOffer(Event):
     its `initialize` answer gives, lfg's own tool loop as `provider/model`); `coding_agent` says which
     of the two; `steers`, whether a steer goes into this turn (the agent advertised ACP steering, or
     the tool loop runs with tools and so has a safe point between rounds); `keeps_for_answer`,
-    whether a steer sent while the agent waits on the person's answer to its request is kept until
-    it goes on after the answer (Claude Code's adapter: agents/session/steering.py). A message queued
+    whether a steer sent while the agent waits on the person's answer to its request, or while a
+    tool call it began has not run, is kept until it has gone on (Claude Code's adapter:
+    agents/session/steering.py; the name is older than the second). A message queued
     is held by lfg for every turn alike and sent as the next one, so it needs no word here. A
     coordinated run's worker says it through the broker, and the coordinator's composer reads it there."""
 
