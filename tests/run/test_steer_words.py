@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from lfgtui.events import SteerOffer
+from lfgtui.events import HeldMessage, SteerOffer
 from lfgtui.run.steer_words import (
     ANSWER,
     CALL,
@@ -11,6 +11,8 @@ from lfgtui.run.steer_words import (
     composing,
     enter_does,
     for_turn,
+    kept_for,
+    kept_past_turn,
     shown_name,
     steers_first,
 )
@@ -98,3 +100,23 @@ def test_a_steer_to_claude_code_says_it_is_kept_here_and_that_it_may_be_afar() -
     codex = offer("Codex", coding_agent=True, steers=True)
     assert enter_does("t", True, None, codex) == STEERS_AGENT.format(agent="Codex"), "Codex: at once"
     assert for_turn(claude, kept=ANSWER).startswith("kept until Claude Agent goes on after your answer")
+    assert for_turn(claude, kept=CALL).startswith("kept until the tool call Claude Agent is writing or")
+
+
+def test_a_steer_kept_for_a_tool_call_says_so_and_so_does_its_turn_ending_first() -> None:
+    """Issue 73: a steer kept while Claude Code has a tool call to run (one it takes while it writes
+    the call stops it) is said kept for that, not for an answer nobody was asked for; and a turn that
+    ends before the call ran sends it as the next turn, saying what lfg waited for."""
+    steer = HeldMessage(1, "Also say PELICAN.", True, "ada")
+    assert kept_for([steer], "Claude Agent", CALL) == (
+        "steer(s) kept until the tool call Claude Agent is writing or running has run, then sent: one it "
+        "takes while it writes a tool call stops that call before it runs: message 1 from ada: Also say "
+        "PELICAN."
+    )
+    assert kept_past_turn([steer], "Claude Agent", CALL).startswith(
+        "Claude Agent's turn ended while lfg kept the steer(s) until its tool call had run: not sent into it;"
+    )
+    assert kept_past_turn([steer], "Claude Agent", ANSWER).startswith(
+        "Claude Agent's turn ended while lfg kept the steer(s) until it went on after your answer to its "
+        "request: not sent into it;"
+    )
