@@ -2,11 +2,11 @@
 records, a line in the affected ticket's pane), not only on stderr or the summary bar.
 
 Two things lose a watcher's events: the broker trimmed the run's stream (`[broker] max_len`) before
-the watcher read those entries, which the publisher's entry numbers jumping show (`_Numbers` in
-watch.py; which tickets they held is unknown), and a publisher dropped events while the broker was
-away, which its gap entry says per attempt. Once a stream was trimmed, each attempt's next event
-read whose seq jumps past the last one delivered says which of that attempt's events went: an
-attempt's events are numbered from 0, one by one.
+the watcher read those entries, which the publisher's entry numbers jumping or the stream's own
+count show (`_Numbers`, `_Trims` in watch.py; which tickets they held is unknown), and a publisher
+dropped events while the broker was away, which its gap entry says per attempt. Once a stream was
+trimmed, each attempt's next event read whose seq jumps past the last one delivered says which of
+that attempt's events went: an attempt's events are numbered from 0, one by one.
 """
 
 from __future__ import annotations

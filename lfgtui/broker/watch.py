@@ -5,11 +5,11 @@ presence (`lfg runs`, the fleet view) are read by broker/fleet_index.py.
 NDJSON printer take either: it reads the run's description from its entry in the index, then its
 event stream from the start with `XREAD BLOCK`, decoding every event strictly (remote/codec.py) and
 delivering each once (`Delivered`: an entry sent twice, or read again after a reconnect, shows
-nothing twice). A gap entry, or publisher numbers that jump (the stream was trimmed), is said. A
-ticket the run took on as it ran (a ticket entry: an add-ticket, a fork) is followed from then on,
-and told to `added`. A
-notice (what the coordinator said of an attempt its worker publishes) is delivered as the `Status`
-of that attempt, apart from its numbered events.
+nothing twice). A gap entry, or entries trimmed from the stream (publisher numbers that jump, or the
+stream's own count, `_Trims`), is said. A ticket the run took on as it ran (a ticket entry: an
+add-ticket, a fork) is followed from then on, and told to `added`. A notice (what the coordinator
+said of an attempt its worker publishes) is delivered as the `Status` of that attempt, apart from
+its numbered events.
 Watching is read-only: only the lfg that runs the run acts on it (a coordinator sends cancels and
 approvals to its workers on the run's control stream).
 """
@@ -159,13 +159,18 @@ class BrokerAttachment:
         order before the events that follow it."""
         assert self.run is not None and self._redis is not None, "describe() first"
         known = self.known  # the same set: a ticket the coordinator's run adds is delivered from then on
-        delivered, numbers, offsets = Delivered(), _Numbers(), dict[str, float]()
+        delivered, numbers, trims, offsets = Delivered(), _Numbers(), _Trims(), dict[str, float]()
         gaps = Gaps(lost or (lambda _: None))
-        key, last, failures = self.layout.events(self.run_id), "0-0", 0
+        key, last, failures, unsaid = self.layout.events(self.run_id), "0-0", 0, 0
         while True:
             raise_swallowed_cancel()
             try:
-                reply = await self._redis.xread({key: last}, count=ENTRIES_PER_READ, block=self.block_ms)
+                pipe = self._redis.pipeline(transaction=False)
+                pipe.xread({key: last}, count=ENTRIES_PER_READ, block=self.block_ms)
+                pipe.xlen(key)  # the same round trip, a number: what the stream holds
+                reply, length = await pipe.execute()
+                entries = reply[0][1] if reply else []
+                info = await self._count(key) if _Trims.may_start_at_head(len(entries), length) else None
             except Exception as exc:
                 problem = explain(exc, self.broker)
                 if problem is None:
@@ -183,15 +188,17 @@ class BrokerAttachment:
             if failures or self.state == "connecting":
                 self._say(said, "live" if last == "0-0" else "reconnected")
             failures = 0
-            for entry_id, fields in reply[0][1] if reply else ():
+            unsaid += trims.read([entry_id for entry_id, _ in entries], info)
+            for entry_id, fields in entries:
                 last = entry_id.decode()
                 kind, data, number = (
                     field_text(fields.get(b"kind")),
                     loads(fields.get(b"data")),
                     field_text(fields.get(b"n")),
                 )
-                if (missed := numbers.missed(number)) is None:
+                if (jumped := numbers.missed(number)) is None:
                     continue  # the same entry again: the publisher resent it
+                missed, unsaid = trims.jumped(jumped) + unsaid, 0
                 instance = number.partition(".")[0]
                 # each publisher (a run's workers have one each) its clock
                 if first := instance not in offsets:
@@ -219,8 +226,18 @@ class BrokerAttachment:
                 elif kind == ENTRY_END and self.ended_by in (None, instance):
                     self._say(said, "ended")
                     return
-            if caught_up is not None and len(reply[0][1] if reply else ()) < ENTRIES_PER_READ:
+            if caught_up is not None and len(entries) < ENTRIES_PER_READ:
                 await caught_up()
+
+    async def _count(self, key: str) -> object:
+        """The stream's `XINFO STREAM` (its reply carries its first and last entries, so it is asked
+        only when `_Trims.may_start_at_head`); the error itself when the broker refuses it (the
+        stream gone since the read): no count, as on a Redis before 7."""
+        assert self._redis is not None
+        (info,) = (
+            await self._redis.pipeline(transaction=False).xinfo_stream(key).execute(raise_on_error=False)
+        )
+        return info
 
     def _add(self, data: dict[str, object], said: Callable[[str], None]) -> None:
         """A ticket entry: the ticket is followed from now on and told to `added`, once (a watcher
@@ -273,6 +290,57 @@ class _Numbers:
             return None
         self.last[instance] = int(n)
         return int(n) - before - 1
+
+
+@dataclass
+class _Trims:
+    """How many of the stream's entries this reader never read, each said once however it shows: a
+    publisher's numbers jumping (`_Numbers`), or the stream's own count (`XINFO STREAM`, Redis 7:
+    `entries-added` less `length` is how many were trimmed from its head, so its first entry's place
+    among all it was given is known), which also tells entries of a publisher that closed with them
+    trimmed (all of them, or those after the last this reader read), whose numbers never jump."""
+
+    entries_read: int = 0
+    """The stream's entries this reader read (each entry once: a read goes on after the last)."""
+    said: int = 0
+    """How many were said trimmed, in all."""
+    jumps: int = 0
+    """How many the publishers' numbers jumped over, in all."""
+
+    @staticmethod
+    def may_start_at_head(read: int, length: int) -> bool:
+        """Whether a read of `read` entries may have started at the stream's head, entries before it
+        trimmed unread, so that `read` needs the stream's count: a read that filled its count (the
+        stream may hold more after it), or one after which the stream (`length`, `XLEN` in the same
+        round trip) holds no entry before the read's first. `XLEN` runs right after the read: at once
+        when the read found entries, and when it waited, after the command that woke it, whose own
+        entries are all it may have skipped, which their publisher's numbers jumping tell."""
+        return read == ENTRIES_PER_READ or (read > 0 and length <= read)
+
+    def read(self, ids: list[bytes], info: object) -> int:
+        """How many entries before a read's first (`ids`, those it returned) were trimmed and are not
+        said yet, from `info` (the stream's `XINFO STREAM` just after the read, None when not asked:
+        see `may_start_at_head`; 0 where it does not tell: a Redis before 7, no stream, or every entry
+        read trimmed already, said by a later read)."""
+        before, self.entries_read = self.entries_read, self.entries_read + len(ids)
+        if not ids or not isinstance(info, dict):
+            return 0
+        added, length, head = info.get("entries-added"), info.get("length"), info.get("first-entry")
+        if type(added) is not int or type(length) is not int or not head or head[0] not in ids:
+            return 0  # the head before the read's first (nothing more trimmed unread), or past its last
+        place = added - length - ids.index(head[0])  # how many the stream was given before ids[0]
+        return self._say(place - before)
+
+    def jumped(self, count: int) -> int:
+        """How many of the `count` entries a publisher's numbers jumped over are not said yet."""
+        self.jumps += count
+        return self._say(self.jumps)
+
+    def _say(self, lost: int) -> int:
+        """Of `lost` entries known trimmed in all, how many more than said so far."""
+        more = max(lost - self.said, 0)
+        self.said += more
+        return more
 
 
 def _notice(

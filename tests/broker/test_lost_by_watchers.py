@@ -17,7 +17,7 @@ from redis.asyncio import Redis as AsyncRedis
 
 from lfgtui.broker.gaps import DROPPED, Lost
 from lfgtui.broker.layout import ENTRY_GAP, Layout, dumps
-from lfgtui.broker.watch import BrokerAttachment
+from lfgtui.broker.watch import ENTRIES_PER_READ, BrokerAttachment
 from lfgtui.config.broker import BrokerSettings
 from lfgtui.providers.registry import Providers
 from lfgtui.sim.server import SimServer
@@ -136,3 +136,76 @@ async def test_a_gap_entry_tells_each_attempt_it_names_and_nothing_a_stranger_wr
         await attachment.aclose()
     assert [replace(lost, t=0.0) for lost in told] == [Lost(DROPPED, 0.0, "slow", 1, 3, 7, 5)]
     assert len(got) == len(run.events), "a gap entry takes nothing away from what was read"
+
+
+@pytest.mark.parametrize(
+    ("publishers", "then", "more"),
+    [
+        (["aaaa"] * 4 + ["cccc"] * 3, "bbbb", 0),
+        (["aaaa"] * 4 + ["cccc"] * 3, "bbbb", ENTRIES_PER_READ),
+        (["aaaa"] * 7, "aaaa", 0),
+    ],
+    ids=["closed-publishers", "closed-publishers-full-read", "one-publisher"],
+)
+async def test_a_watcher_stopped_while_publishers_entries_were_trimmed_says_how_many_once(
+    sim: SimServer,
+    tmp_path: Path,
+    redis_server: RedisServer,
+    publishers: list[str],
+    then: str,
+    more: int,
+) -> None:
+    """The watcher reads the run's first entry (of `publishers`' first), then stops (its `caught_up`
+    waits) while the six others of `publishers` and the rest of the run (by `then`) are written, and
+    all but the rest trimmed. closed-publishers: aaaa wrote three more and closed, cccc wrote three
+    and closed; no publisher's numbers jump (aaaa's last read was its first, cccc's were all trimmed,
+    bbbb's start at 1), so only the stream's own count tells the six (before the fix: nothing said).
+    closed-publishers-full-read: `more` entries of a kind this lfg does not know (a newer lfg's)
+    follow the trim, so the watcher's next read fills its count and the stream holds more than it
+    returned. one-publisher: aaaa's numbers jump by six too, and the six are said once."""
+    async with published(sim, tmp_path, redis_server.url, TICKETS) as run:
+        run.run.start()
+        await run.finish()
+    layout, again = Layout(), "0123456789ab"
+    key = layout.events(again)
+    redis = AsyncRedis(port=redis_server.port)
+    try:
+        entries = await redis.xrange(layout.events(run.run.run_id))
+        rest = len(entries) - len(publishers)
+        assert rest > 2, "enough of the run left after the trimmed ones"
+        names = [*publishers, *[then] * rest]
+        numbered = [
+            {**fields, b"n": f"{name}.{names[:at].count(name) + 1}".encode()}
+            for at, (name, (_, fields)) in enumerate(zip(names, entries, strict=True))
+        ]
+        description = await redis.hget(layout.run(run.run.run_id), "run")
+        await redis.hset(
+            layout.run(again), "run", description.replace(run.run.run_id.encode(), again.encode())
+        )
+        await redis.xadd(key, numbered[0])
+        stopped = asyncio.Event()
+
+        async def caught_up() -> None:
+            """The first time: the rest written while this watcher reads nothing, all but `then`'s trimmed."""
+            if stopped.is_set():
+                return
+            stopped.set()
+            for fields in numbered[1:]:
+                await redis.xadd(key, fields)
+            await redis.xtrim(key, maxlen=rest, approximate=False)
+            for n in range(1, more + 1):
+                await redis.xadd(key, {b"kind": b"newer", b"n": f"dddd.{n}".encode(), b"data": b"{}"})
+
+        attachment = BrokerAttachment(run.broker, again)
+        told: list[Lost] = []
+        await attachment.describe()
+        try:
+            follow = attachment.follow(lambda _: None, lambda _: None, caught_up, told.append)
+            await asyncio.wait_for(follow, 40 * PATIENCE)
+        finally:
+            await attachment.aclose()
+    finally:
+        await redis.aclose()
+    assert attachment.gaps == ["6 of the run's entries were trimmed from the broker before they were read"]
+    assert [lost.entries for lost in told if lost.ticket is None] == [6], told
+    assert [lost.ticket for lost in told if lost.ticket is not None] == ["slow"], "its events jump: said"

@@ -14,7 +14,17 @@ import redis
 
 from lfgtui.broker.work import AttemptEnd
 from lfgtui.events import ErrorInfo, ErrorKind, Outcome
-from tests.support.fleet import STEADY, Fleet, coordinate, ends, eventually, finish, queued, stopped
+from tests.support.fleet import (
+    STEADY,
+    Fleet,
+    coordinate,
+    ends,
+    eventually,
+    finish,
+    queued,
+    same_tickets,
+    stopped,
+)
 from tests.support.lfg import of
 from tests.support.patience import PATIENCE
 
@@ -115,3 +125,40 @@ def test_a_recorded_end_reads_back_and_anything_else_on_the_broker_reads_as_none
     for broken in wrong:
         assert AttemptEnd.read(json.dumps(data | broken).encode()) is None, broken
     assert AttemptEnd.read(b"[1]") is None and AttemptEnd.read(None) is None
+
+
+def test_a_coordinator_stopped_while_a_closed_publishers_entries_were_trimmed_says_how_many(
+    fleet: Fleet, admin: redis.Redis
+) -> None:
+    """The coordinator is stopped once both tickets wait on the broker; then w1 runs them one after
+    the other, so through two publishers of the run (the first closes with t00's end, the next
+    numbers its entries from 1 again), and the broker trims every entry of the first while the
+    second streams. The coordinator read at most the first publisher's first entry, and no
+    publisher's numbers jump past what it read but the second's (before the fix it said only those):
+    it says every entry it never read, from the stream's own count."""
+    admin.config_set("stream-node-max-entries", 4)  # `MAXLEN ~ 10` then keeps 10 to 14 entries
+    names = ["t00", "t01"]
+    tickets = fleet.lfg.tickets(  # t01's many entries trim every one of t00's
+        same_tickets(names[:1], "long-answer:tokens_per_s=100,repeat=1")
+        + same_tickets(names[1:], "long-answer:tokens_per_s=100,repeat=4")
+    )
+    config = fleet.config(TRIMMED, "trimmed.toml")
+    coordinator = coordinate(fleet, tickets, config=config)
+    seen = queued(coordinator, len(names))
+    coordinator.send_signal(signal.SIGSTOP)
+    eventually(lambda: stopped(coordinator.pid))
+    keys = admin.keys("lfg:run:*:events")
+    before = admin.xlen(keys[0]) if keys else 0  # what it may have read before it stopped
+    fleet.start("w1", "--max-concurrency", "1", config=config)
+    eventually(lambda: end_recorded(admin, "t00") and end_recorded(admin, "t01"))
+    (events_key,) = admin.keys("lfg:run:*:events")
+    publishers = {fields[b"n"].partition(b".")[0] for _, fields in admin.xrange(events_key)}
+    assert len(publishers) == 1, "only the second publisher's entries are left"
+    info = admin.xinfo_stream(events_key)
+    trimmed = info["entries-added"] - info["length"]
+    coordinator.send_signal(signal.SIGCONT)
+    code, events, err = finish(coordinator)
+    said = sum(int(n) for n in re.findall(r"(\d+) of the run's entries were trimmed from the broker", err))
+    assert trimmed - before - 1 <= said <= trimmed, (trimmed, before, err)  # all but what it read
+    assert ends(seen + events) == {("t00", 1): "completed", ("t01", 1): "completed"}
+    assert code == 0, err
