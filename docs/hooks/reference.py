@@ -340,6 +340,9 @@ FIELD_HELP = {
     "providers.auth_method": "the ACP auth method to log a coding agent in with before each session",
     "providers.login": "the login command an auth failure tells you to run",
     "providers.model_env": "a coding agent's own variable for the ticket's model",
+    "providers.mcp_start_env": "a coding agent's own variable for how long it gives an MCP server to start, "
+    "in ms: set to 60000 where lfg gives its session MCP servers and your environment sets none (built-in "
+    "`claude-code`: `MCP_TIMEOUT`)",
     "providers.mode": "the session mode lfg sets in a coding agent when a ticket names none (built-in: "
     "the mode that asks you; see [Coding agents](../guides/coding-agents.md#approval-mode))",
     "providers.yes_mode": "the mode lfg sets instead under `--yes` (default: none, the mode stays and lfg "

@@ -131,6 +131,7 @@ PROVIDER_FIELDS: dict[str, Kind] = {
     "auth_method": STRING,
     "login": STRING,
     "model_env": ENV_NAME_KIND,
+    "mcp_start_env": ENV_NAME_KIND,
     "mode": STRING,
     "yes_mode": STRING,
     "nice": Kind("an integer from 0 to 19", lambda value: NON_NEGATIVE_INT.check(value) and value <= 19),

@@ -138,6 +138,11 @@ class AgentSettings:
     """Built-in agents only: the command a person runs to log in, quoted when it asks to."""
     model_env: str | None = None
     """Its own variable for the model, set to the ticket's model at start."""
+    mcp_start_env: str | None = None
+    """Its own variable for how long it gives an MCP server to start, in milliseconds (Claude Code's
+    `MCP_TIMEOUT`, 30 s unset): when lfg gives its session MCP servers (a lead's door, the ticket's
+    `mcp_servers`) and the person's environment sets none, lfg sets it to `MCP_START_MS`, so that a
+    server still starting on a busy machine is connected, not dropped with its tools."""
     mode: str | None = None
     """The session mode lfg sets when a ticket names none: the person's approval mode, so for the
     built-in agents the one where the agent asks before it edits or runs anything (None: `default`

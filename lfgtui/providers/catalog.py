@@ -131,10 +131,12 @@ BUILTIN: dict[str, ProviderConfig] = {
             "CLAUDE_CODE_USE_VERTEX",
             "CLAUDE_CODE_USE_FOUNDRY",
             "MAX_THINKING_TOKENS",
+            "MCP_TIMEOUT",
         ),
         npm_install("@agentclientprotocol/claude-agent-acp"),
         login="claude-agent-acp --cli auth login --claudeai (or --console), or set ANTHROPIC_API_KEY",
         model_env="ANTHROPIC_MODEL",
+        mcp_start_env="MCP_TIMEOUT",
         mode="default",  # "Manual": asks before it edits or runs anything (0.101 starts in "auto")
     ),
     "codex": _agent(

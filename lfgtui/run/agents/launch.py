@@ -11,6 +11,12 @@ from lfgtui.config.mcp import McpServer
 from lfgtui.providers.base import ProviderConfig
 from lfgtui.run.agents.choices import wanted
 
+MCP_START_MS = 60_000
+"""How long lfg asks a coding agent to give the MCP servers it gives its session to start: Claude Code
+gives one 30 s by default, and on a machine busy with many agents (a `.ci/run`'s, at a load of 10 on
+two cores) lfg's own `lfg mcp` took 23 s to connect there, and over 30 s in a CI run, where its lead
+then ran without its tools. A minute: Claude Code has been seen to cut longer values at 60 s."""
+
 
 @dataclass(frozen=True)
 class LeadDoor:
@@ -48,7 +54,13 @@ class AgentLaunch:
         return [part.replace("{model}", model) for part in self.config.agent.command]
 
     def environment(self, model: str) -> dict[str, str]:
-        """Its environment, with the ticket's model in the agent's own model variable if it has one."""
+        """Its environment, with the ticket's model in the agent's own model variable if it has one,
+        and, where it is given MCP servers, their start-up time in its own variable for it
+        (`AgentSettings.mcp_start_env`) unless the person's environment set it."""
+        env = dict(self.env)
         chosen = wanted(self.config, model, self.mode).model
-        variable = self.config.agent.model_env
-        return {**self.env, variable: chosen} if variable and chosen else dict(self.env)
+        if (variable := self.config.agent.model_env) and chosen:
+            env[variable] = chosen
+        if (start := self.config.agent.mcp_start_env) and self.mcp_servers and start not in env:
+            env[start] = str(MCP_START_MS)
+        return env

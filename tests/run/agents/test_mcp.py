@@ -22,7 +22,7 @@ from lfgtui.providers.catalog import BUILTIN
 from lfgtui.providers.registry import Providers
 from lfgtui.run import Run
 from lfgtui.run.agents.attempt import run_acp
-from lfgtui.run.agents.launch import AgentLaunch
+from lfgtui.run.agents.launch import MCP_START_MS, AgentLaunch
 from lfgtui.run.agents.mcp import session_servers, taken
 from lfgtui.run.approvals import Approvals
 from lfgtui.run.seeds import earlier_of_each
@@ -189,6 +189,24 @@ async def test_a_resumed_follow_up_gives_the_servers_to_session_load(
     assert reopened.loaded and opened["message"].endswith(reopened.session_id)
     notes = [e.message for e in attempt.events if isinstance(e, Status)]
     assert "MCP servers given to the agent (session/load): docs (stdio), search (http)" in notes
+
+
+def test_an_agent_given_mcp_servers_gives_them_a_minute_to_start_unless_the_person_said() -> None:
+    """Claude Code gives an MCP server 30 s to start, then goes on without its tools: lfg's own door
+    took longer than that on a busy CI machine (tests/real_agents/test_claude_lead.py reads what the
+    real one took)."""
+    claude = BUILTIN["claude-code"]
+    assert AgentLaunch(claude, {"PATH": "/bin"}, mcp_servers=(DOCS,)).environment("default")[
+        "MCP_TIMEOUT"
+    ] == str(MCP_START_MS)
+    assert "MCP_TIMEOUT" not in AgentLaunch(claude, {"PATH": "/bin"}).environment(
+        "default"
+    )  # nothing to start
+    own = AgentLaunch(claude, {"MCP_TIMEOUT": "90000"}, mcp_servers=(DOCS,)).environment("default")
+    assert own["MCP_TIMEOUT"] == "90000", "the person's own value is theirs"
+    assert "MCP_TIMEOUT" in claude.agent.env, "and it reaches the agent"
+    codex = AgentLaunch(BUILTIN["codex"], {}, mcp_servers=(DOCS,)).environment("default")
+    assert "MCP_TIMEOUT" not in codex, "an agent that reads no such variable is given none"
 
 
 def test_stdio_is_always_taken_http_and_sse_as_the_agent_says() -> None:
