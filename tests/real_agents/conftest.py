@@ -31,6 +31,7 @@ from typing import Any
 import pytest
 
 from lfgtui.config.load import Config
+from lfgtui.cost.metrics import MIN_STREAM_S
 from lfgtui.events import LFG_CALL
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.providers.registry import Providers
@@ -327,14 +328,24 @@ def received_pace(events: list[dict[str, Any]], tokens: list[int]) -> float:
     more of its tool call's input (Claude Code sends a `Write`'s path as the model writes it, the
     content once it is whole) or, for a call lfg sees only the agent's account of (Codex's `exec`
     script), to its showing; to its last text chunk for a call with no tool; all from the NDJSON's
-    own times. lfg's own rows for a write the agent asked of it are not the model's."""
-    spans: list[float] = []
+    own times. lfg's own rows for a write the agent asked of it are not the model's. As lfg counts
+    (lfgtui/cost/metrics.py): input that came within `MIN_STREAM_S` of the text before it came at no
+    time of its own, and a call whose output all came within it is a burst that counts for nothing
+    (under load an agent's updates arrive bunched: a CI run got a 22 ms text and its input 20 ms
+    later, which lfg rightly left out and this once counted)."""
+    spans: list[tuple[float, int]] = []
     first = last = given = None
     inputs: dict[str, Any] = {}
+
+    def span() -> tuple[float, int]:
+        assert first is not None and last is not None
+        end = given if given is not None and given - last >= MIN_STREAM_S else last
+        return end - first, tokens[len(spans)] if len(spans) < len(tokens) else 0
+
     for event in [e for e in events if e["ticket"] == "t"]:
         if event["type"] == "text" and event["text"]:
             if given is not None:
-                spans.append(given - first)
+                spans.append(span())
                 first = given = None
             first = event["t"] if first is None else first
             last = event["t"]
@@ -344,9 +355,11 @@ def received_pace(events: list[dict[str, Any]], tokens: list[int]) -> float:
                 inputs[event["id"]] = arguments
                 given = event["t"]
     if first is not None:
-        spans.append((given or last) - first)
+        spans.append(span())
     assert len(spans) == len(tokens), f"a span for each model call: {spans} {tokens}"
-    return sum(count - 1 for count in tokens) / sum(spans)
+    streamed = [(time, count) for time, count in spans if time >= MIN_STREAM_S]
+    assert streamed, f"some output streamed over time: {spans}"
+    return sum(count - 1 for _, count in streamed) / sum(time for time, _ in streamed)
 
 
 @dataclass
@@ -488,13 +501,12 @@ async def follow_up(
 
 
 def git(world: AgentWorld, *args: str) -> str:
+    """`git -C PROJECT ARGS` as the world's user; a failure says what git (or the wrapper that makes
+    it nobody) printed (a CI run failed `config user.name` as nobody with exit 1 and no word)."""
     done = subprocess.run(
-        world.as_user(["git", "-C", str(world.project), *args]),
-        env=world.env,
-        check=True,
-        capture_output=True,
-        text=True,
+        world.as_user(["git", "-C", str(world.project), *args]), env=world.env, capture_output=True, text=True
     )
+    assert done.returncode == 0, f"git {' '.join(args)}: exit {done.returncode}: {done.stderr}{done.stdout}"
     return done.stdout.strip()
 
 
