@@ -188,6 +188,9 @@ def _rates_above(rates: tuple[Decimal | TieredPrices | None, ...], above: int | 
 def load() -> None:
     """Import genai-prices, read its price table and price one call, once: what the first price
     would otherwise pay (a few hundred ms) is paid here, before the UI draws anything."""
+    from lfgtui.providers.sdk_import import import_sdk
+
+    import_sdk("genai_prices")  # its pydantic models, with the collector held off (sdk_import.py)
     from genai_prices import Usage, data_snapshot
 
     provider, model = data_snapshot.get_snapshot().find_provider_model("gpt-4o", None, "openai", None)
