@@ -34,7 +34,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import importlib
 import inspect
 import json
 import os
@@ -67,6 +66,7 @@ from lfgtui.providers.base import AssistantMessage, ProviderConfig
 from lfgtui.providers.catalog import unasked
 from lfgtui.providers.kinds import kind_of
 from lfgtui.providers.registry import sim_path
+from lfgtui.providers.sdk_import import import_sdk
 from lfgtui.run.approvals import Approvals
 from lfgtui.run.attempts import Earlier
 from lfgtui.run.requests import Cancel, Refusal, Request, Told
@@ -1049,7 +1049,7 @@ class BrokerWorker:
             modules += ["lfgtui.run.agents.attempt", "lfgtui.worktrees.tree", "lfgtui.worktrees.diff_watch"]
         for module in modules:
             with contextlib.suppress(ImportError):  # said by the attempt that needs it
-                await asyncio.to_thread(importlib.import_module, module)
+                await asyncio.to_thread(import_sdk, module)
         if kind.coding_agent:
             return
         try:

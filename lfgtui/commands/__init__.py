@@ -54,6 +54,9 @@ def lfg() -> int:
     included, one line and 130, never a traceback (a run's own Ctrl-C cancels its tickets first)."""
     catch_ctrl_c()
     try:
+        from lfgtui.providers.sdk_import import held_in_this_process
+
+        held_in_this_process()  # lfg's own process: its SDKs are imported with the collector held off
         from lfgtui.commands.main import main
 
         return main()

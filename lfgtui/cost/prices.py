@@ -9,7 +9,9 @@ agent service or a coding agent, which bill their own way) and a model neither k
 the answer is None, shown as `$?`, never a guess.
 
 Importing genai-prices and reading its table takes a few hundred ms, so it happens in `load()`, which
-a run calls once before the UI starts; nothing imports it at module level. Prices come only from the
+a run calls once before the UI starts when a ticket's provider is priced from the table, and a
+coding agent's turn calls in a thread the first time the agent names the models that answered
+(run/agents/session/prompts.py); nothing imports it at module level. Prices come only from the
 table the installed package ships: its `UpdatePrices`, the one part of it that fetches prices from
 the network, is never started, so a run is priced the same offline.
 """
@@ -186,6 +188,9 @@ def _rates_above(rates: tuple[Decimal | TieredPrices | None, ...], above: int | 
 def load() -> None:
     """Import genai-prices, read its price table and price one call, once: what the first price
     would otherwise pay (a few hundred ms) is paid here, before the UI draws anything."""
+    from lfgtui.providers.sdk_import import import_sdk
+
+    import_sdk("genai_prices")  # its pydantic models, with the collector held off (sdk_import.py)
     from genai_prices import Usage, data_snapshot
 
     provider, model = data_snapshot.get_snapshot().find_provider_model("gpt-4o", None, "openai", None)
@@ -232,12 +237,13 @@ def database_provider(config: ProviderConfig) -> tuple[str | None, str | None] |
 
 
 def reads_table(config: ProviderConfig) -> bool:
-    """Whether pricing `config`'s calls may read genai-prices' table: a provider found in it by its
-    endpoint, or a coding agent (the models it says answered, `answered_by`); never one priced in
-    the config, the sim or a server on this machine."""
+    """Whether pricing `config`'s calls reads genai-prices' table as its provider is made ready: a
+    provider found in it by its endpoint; never one priced in the config, the sim or a server on this
+    machine, nor a coding agent, whose turns read it only once one names the models that answered
+    (`answered_by`, Gemini CLI's), which most never do (issue #77: a fifth of a second of CPU)."""
     if config.prices is not None or is_sim(config):
         return False
-    return database_provider(config) is not None or kind_of(config).coding_agent
+    return database_provider(config) is not None
 
 
 @dataclass
@@ -357,8 +363,9 @@ class Priced(Protocol):
 
 
 def run_prices(configs: Mapping[str, ProviderConfig], tickets: Iterable[Priced]) -> PriceBook:
-    """A run's prices, each ticket's looked up now: the price table, when a ticket needs it, is read
-    before the UI starts rather than in its first frame."""
+    """A run's prices, each ticket's looked up now: the price table, when a ticket's provider is
+    priced from it, is read before the UI starts rather than in its first frame. A coding agent's
+    is not: it is read when the agent first names the models that answered (`answered_by`)."""
     from lfgtui.providers.catalog import resolve
 
     links = [link for ticket in tickets for link in ((ticket.provider, ticket.model), *ticket.fallback)]
@@ -366,8 +373,6 @@ def run_prices(configs: Mapping[str, ProviderConfig], tickets: Iterable[Priced])
     book = PriceBook({name: resolve(c) if name in used else c for name, c in configs.items()})
     for provider, model in links:  # a fallback's link is priced as its own provider prices it
         book.pricer(provider, model)
-    if any(c.prices is None and kind_of(c).coding_agent for name, c in book.configs.items() if name in used):
-        load()  # a coding agent may name the models that answered (`answered_by`) when its turn ends
     return book
 
 

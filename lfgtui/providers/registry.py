@@ -14,7 +14,6 @@ adapters, so every protocol can be tried offline.
 from __future__ import annotations
 
 import asyncio
-import importlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Protocol
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING, Protocol
 from lfgtui.providers.base import Provider, ProviderConfig
 from lfgtui.providers.catalog import BUILTIN, ProviderUnavailable, resolve
 from lfgtui.providers.kinds import KINDS, SIM_URL, kind_of
+from lfgtui.providers.sdk_import import import_sdk
 
 if TYPE_CHECKING:
     from lfgtui.sim.server import SimServer
@@ -182,11 +182,11 @@ def sim_path(config: ProviderConfig) -> str | None:
 
 def make_adapter(config: ProviderConfig) -> Provider:
     """The adapter for a resolved config, made by its kind; each SDK is imported only when a provider
-    needs it."""
+    needs it (the collector held off meanwhile: sdk_import.py)."""
     kind = KINDS.get(config.kind)
     if kind is None or kind.adapter is None:
         adapters = ", ".join(name for name, known in KINDS.items() if known.adapter is not None)
         raise ValueError(f"provider {config.name!r}: no adapter for kind {config.kind!r} (kinds: {adapters})")
     module, _, name = kind.adapter.partition(":")
-    adapter: Callable[[ProviderConfig], Provider] = getattr(importlib.import_module(module), name)
+    adapter: Callable[[ProviderConfig], Provider] = getattr(import_sdk(module), name)
     return adapter(config)

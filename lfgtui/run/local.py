@@ -34,6 +34,7 @@ from lfgtui.events import (
 from lfgtui.providers.base import ModelCall, OnQuota, UserMessage
 from lfgtui.providers.catalog import AGENT_ENV
 from lfgtui.providers.kinds import kind_of
+from lfgtui.providers.sdk_import import import_sdk
 from lfgtui.run.failover import has_next
 from lfgtui.run.requests import YOU, Approve, CancelChild, Refusal, Request, Told
 from lfgtui.run.retry import RetryPolicy
@@ -270,8 +271,9 @@ class LocalRunner:
         ticket = state.ticket
         config = run.providers.configs[ticket.provider]
         if kind_of(config).coding_agent:
+            import_sdk("lfgtui.run.agents.attempt")  # the ACP SDK, only when needed (sdk_import.py)
             from lfgtui.run.agents.agent_state import copy_folder
-            from lfgtui.run.agents.attempt import run_acp  # imports the ACP SDK only when needed
+            from lfgtui.run.agents.attempt import run_acp
             from lfgtui.run.agents.launch import AgentLaunch
             from lfgtui.run.agents.process import sandboxed
 

@@ -27,9 +27,19 @@ once the file PATH exists.
 This module is the agent the SDK drives; `acp_prompt.py` plays each prompt.
 
 Stdout is the JSON-RPC channel, so everything human goes to stderr through `logging`.
+
+Its process starts for every coding-agent attempt a test runs, and its start is the SDK's import:
+the pydantic models of `acp.schema`, hundreds of classes made in one go, which the cycle collector
+scanned again and again as they piled up (a quarter of the start's CPU). So the collector is off
+until `main` runs, which freezes what the start made (never scanned again) and turns it back on.
 """
 
 from __future__ import annotations
+
+import gc
+
+if __name__ == "__main__":  # this is the agent's process (`lfg sim acp` does the same): see above
+    gc.disable()
 
 import argparse
 import asyncio
@@ -1357,7 +1367,11 @@ def _stopping_quirks(group: Options) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """The entry point of `python -m lfgtui.sim.acp_agent`, and of `lfg sim acp` given its arguments."""
+    """The entry point of `python -m lfgtui.sim.acp_agent`, and of `lfg sim acp` given its arguments;
+    the collector, off while they imported the SDK, is on again from here (see above)."""
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
     parser = build_parser()
     args = parser.parse_args(argv)
     library = ScenarioLibrary(extra_dirs=(user_scenario_dir(), *args.scenario_dir))

@@ -7,6 +7,7 @@ import sys
 import threading
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import genai_prices
@@ -22,6 +23,7 @@ from lfgtui.providers.base import PriceOverride, ProviderConfig
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.providers.openai_chat import cache_tokens
 from lfgtui.providers.usage import UsageCheck
+from tests.support.lfg import Lfg, imported_by
 
 AT = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 """Prices are taken at this time, so a dated price change in the database cannot move a test."""
@@ -272,12 +274,13 @@ def test_importing_prices_does_not_import_genai_prices() -> None:
 
 def test_what_is_priced_without_the_table_never_reads_it() -> None:
     """`reads_table` says which providers a worker reads the table for as it makes them ready: the
-    others' tickets are priced without it (issue #77: a fifth of a second of CPU a worker)."""
+    others' tickets are priced without it (issue #77: a fifth of a second of CPU a worker). A coding
+    agent's turn reads it only once the agent names the models that answered."""
     configs = BUILTIN | LOCAL_OR_AGENT
     configs["priced"] = replace(BUILTIN["openai"], name="priced", prices=PriceOverride(1.0, 2.0))
     table = {name for name, config in configs.items() if reads_table(config)}
-    coding_agents = {"sim-acp", "claude-code", "codex", "gemini", "goose"}
-    assert table == {"openai", "anthropic", "xai", "elsewhere"} | (coding_agents & set(BUILTIN))
+    assert {"sim-acp", "claude-code", "gemini"} <= set(BUILTIN), "coding agents are among those asked"
+    assert table == {"openai", "anthropic", "xai", "elsewhere"}
     others = sorted(set(BUILTIN) - table)  # what a worker of the sims and `ollama` serves
     code = (
         "import sys\nfrom lfgtui.cost.prices import PriceBook\nfrom lfgtui.providers.catalog import BUILTIN\n"
@@ -287,6 +290,19 @@ def test_what_is_priced_without_the_table_never_reads_it() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False"]
+
+
+def test_a_coding_agent_run_whose_agent_names_no_model_never_reads_the_table(tmp_path: Path) -> None:
+    """A coding agent's tickets are priced from the table only by the models its turns say answered
+    (Gemini CLI's): a run of one that names none (Claude Code, Codex, the sim agent) never imports
+    genai-prices (issue #77: a fifth of a second of CPU an `lfg run`, a coordinator, a worker)."""
+    lfg = Lfg(tmp_path)
+    tickets = lfg.tickets('[[ticket]]\nid = "t"\nprompt = "hi"\nprovider = "sim-acp"\nmodel = "hello"\n')
+    args = ("run", "--headless", "--no-history", "--config", str(lfg.config), str(tickets))
+    done, imported = imported_by(*args, env=lfg.env, packages=("genai_prices", "acp"))
+    assert done.returncode == 0, done.stderr
+    assert "acp" in imported, "the agent ran"
+    assert not {m for m in imported if m.startswith("genai_prices")}, imported
 
 
 @pytest.mark.parametrize(

@@ -557,6 +557,33 @@ async def test_prompt_queueing_is_advertised_and_a_prompt_sent_mid_turn_waits_it
     assert said.index("Done") < said.index(queued), "it played once the first turn had ended"
 
 
+def test_the_agent_starts_with_the_collector_off_and_freezes_what_its_start_made() -> None:
+    """Its start is the ACP SDK's import (pydantic models by the hundred): with the collector on, its
+    passes over them cost a fifth of the start's CPU and the exit's pass walked them all again (issue
+    #77). Started as `python -m` starts it, no pass runs from the SDK's import to `main`, which
+    freezes the start's objects and turns the collector back on."""
+    code = (
+        "import gc, runpy, sys\n"
+        "early = []\n"
+        "def seen(phase, info):  # a pass once the SDK began to load, before main froze the start's objects\n"
+        "    if phase == 'start' and 'acp' in sys.modules and not gc.get_freeze_count():\n"
+        "        early.append(info)\n"
+        "gc.callbacks.append(seen)\n"
+        "sys.argv = ['acp_agent', '--help']\n"
+        "try:\n"
+        "    runpy.run_module('lfgtui.sim.acp_agent', run_name='__main__', alter_sys=True)\n"
+        "except SystemExit:\n"
+        "    print(len(early), gc.get_freeze_count(), gc.isenabled(), 'acp.schema' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60 * PATIENCE, check=True
+    )
+    passes, frozen, enabled, schema = done.stdout.split()[-4:]
+    assert schema == "True", "the SDK was imported"
+    assert passes == "0", "no collection ran while the agent started"
+    assert int(frozen) > 10_000 and enabled == "True", "what it made is frozen, the collector back on"
+
+
 def test_the_agent_imports_no_wire_protocol_but_the_agent_ones() -> None:
     """An agent process starts for every coding-agent attempt a test runs: it plays the sim's agent
     protocol only, so the Chat Completions, Responses, Anthropic and Gemini ones (their parsing and

@@ -12,6 +12,7 @@ from typing import Any
 import acp
 from acp import schema
 
+from lfgtui.cost import prices
 from lfgtui.events import (
     AttemptEnded,
     CallEnded,
@@ -27,6 +28,7 @@ from lfgtui.events import (
     Status,
     TextDelta,
     ToolResult,
+    Usage,
 )
 from lfgtui.providers.base import AssistantMessage, Message, ProviderError, UserMessage
 from lfgtui.providers.usage import UsageCheck
@@ -125,6 +127,10 @@ class SessionPrompts(SessionOpening, SessionCancels, SessionSteering):
         reader = self.client.reader
         worth = per_char()
         counted = from_usage(ev, response.usage, worth) or from_quota(ev, response.field_meta, worth)
+        if any(isinstance(event, Usage) and event.models for event in counted):
+            # The models it named are priced from genai-prices' table (`PriceBook.answered_by`): read
+            # here, the first time, in a thread, so that the loop pricing the count never waits for it.
+            await asyncio.to_thread(prices.load)
         for event in [*reader.unfinished(), *reader.ignored(), *reader.unsaid(), *counted]:
             yield event
         stop = response.stop_reason
