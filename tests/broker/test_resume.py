@@ -36,6 +36,7 @@ from lfgtui.ui.widgets.pane import PaneState
 from tests.support import app as pilot_support
 from tests.support.app import keys
 from tests.support.fleet import (
+    AGENT_TICKET,
     COORDINATOR_AGENT,
     LEASE,
     STEADY,
@@ -545,3 +546,46 @@ def test_a_coding_agents_follow_up_on_its_workers_own_stream_when_its_coordinato
     attempts = exported(fleet, run_id)["t"]
     assert [(a["number"], a["outcome"]) for a in attempts] == [(1, "completed"), (2, "completed")]
     assert fleet.said("w1").count("took t of run") == 2, "the follow-up adopted, not run again"
+
+
+@pytest.mark.timeout(300)  # a lapse of w1's presence (three of its leases), two workers' warm-ups
+def test_a_follow_up_adopted_on_the_own_stream_of_a_worker_gone_since_moves_to_another_worker(
+    fleet: Fleet,
+) -> None:
+    """A resumed coordinator tracks the entries it adopts as it tracks those it enqueues: a coding
+    agent's follow-up left on the own stream of a worker that died while no coordinator ran is taken
+    back once that worker's presence lapsed, and runs on another worker. Before, the resumed run
+    never looked at an adopted entry and waited for it forever."""
+    first = fleet.start("w1", config=agent_config(fleet, "w1"))
+    coordinating = fleet.config(COORDINATOR_AGENT, "c.toml")
+    tickets = fleet.lfg.tickets(AGENT_TICKET.replace('id = "a"', 'id = "t"'))
+    run_id, coordinator = following_up(fleet, tickets, coordinating)
+    broker = Redis.from_url(fleet.url)
+    own = "lfg:worker:w1:work"
+    try:
+        read_until(coordinator, "AttemptEnded t 1")
+        until(lambda: not broker.xpending("lfg:work:agent", "workers")["pending"])
+        first.send_signal(signal.SIGKILL)  # no goodbye: its presence lingers for three of its leases
+        first.wait(15 * PATIENCE)
+        send_follow_up(coordinator)  # to w1, which seems here still: it has the agent's session
+        read_until(coordinator, "AttemptQueued t 2")
+        until(lambda: len(exported(fleet, run_id)["t"]) == 2)
+    finally:
+        killed(coordinator)  # before w1's presence lapsed (else this coordinator took it back)
+    assert json.loads(broker.hget(f"lfg:run:{run_id}:work", "t"))["stream"] == own
+    assert broker.xlen(own) == 1, "left on w1's own stream, which nobody reads now"
+    fleet.start("w2", config=agent_config(fleet, "w2"))
+    resumed = lfg(fleet, "resume", run_id, "--broker", fleet.url, "--json", config=coordinating)
+    assert resumed.returncode == 0, resumed.stderr
+    events = [json.loads(line) for line in resumed.stdout.splitlines()]
+    said = [e["message"] for e in of(events, "t", "status") if e["attempt"] == 2]
+    assert (
+        "worker w1, which ran attempt 1 and has its agent's session, left the broker before it took this "
+        "follow-up: this follow-up starts a new agent session on any worker, told the earlier conversation"
+    ) in said, said
+    assert ran_on(events, "t") == {"w2"}
+    assert ends(events) == {("t", 2): "completed"}
+    assert [(e["attempt"], e["continues"]) for e in of(events, "t", "prompt")] == [(2, 1)], "the same attempt"
+    attempts = exported(fleet, run_id)["t"]
+    assert [(a["number"], a["outcome"]) for a in attempts] == [(1, "completed"), (2, "completed")]
+    assert broker.xlen(own) == 0 and "took t of run" not in fleet.said("w1")
