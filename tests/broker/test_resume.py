@@ -42,6 +42,7 @@ from tests.support.fleet import (
     STEADY,
     Fleet,
     agent_config,
+    agent_provider,
     coordinate,
     ends,
     ran_on,
@@ -588,4 +589,42 @@ def test_a_follow_up_adopted_on_the_own_stream_of_a_worker_gone_since_moves_to_a
     assert [(e["attempt"], e["continues"]) for e in of(events, "t", "prompt")] == [(2, 1)], "the same attempt"
     attempts = exported(fleet, run_id)["t"]
     assert [(a["number"], a["outcome"]) for a in attempts] == [(1, "completed"), (2, "completed")]
-    assert broker.xlen(own) == 0 and "took t of run" not in fleet.said("w1")
+    assert broker.xlen(own) == 0 and "(attempt 2)" not in fleet.said("w1")
+
+
+@pytest.mark.timeout(300)
+def test_an_adopted_work_entry_the_broker_lost_is_enqueued_again_not_waited_for_forever(
+    fleet: Fleet, admin: Redis
+) -> None:
+    """A resumed coordinator looks whether each entry it adopted is still on its stream, as it looks
+    at those it enqueues: one the broker lost (no worker had it) is declared lost once gone for a
+    lease, and the ticket runs as the next attempt. Before, the resumed run waited for it forever."""
+    fleet.start("w1")  # runs a (sim), so the run has events; no worker serves t's provider yet
+    toml = '[[ticket]]\nid = "a"\nprompt = "go"\nprovider = "sim"\nmodel = "hello"\n'
+    toml += AGENT_TICKET.replace('id = "a"', 'id = "t"')
+    coordinator = coordinate(fleet, fleet.lfg.tickets(toml), config=fleet.config(COORDINATOR_AGENT, "c.toml"))
+    assert coordinator.stdout is not None and coordinator.stderr is not None
+    seen: list[dict[str, Any]] = []
+    try:
+        for line in coordinator.stdout:
+            seen.append(json.loads(line))
+            if ("a", 1) in ends(seen) and of(seen, "t", "attempt_queued"):
+                break
+    finally:
+        killed(coordinator)
+    run_id = coordinator.stderr.read().split(f"lfg attach {fleet.url} ")[1].split()[0]
+    (entry,) = [entry for entry, _ in admin.xrange("lfg:work:agent")]
+    assert json.loads(admin.hget(f"lfg:run:{run_id}:work", "t"))["entry"] == entry.decode()
+    admin.xdel("lfg:work:agent", entry)  # lost, as a broker restarted without persistence loses it
+    fleet.start("w2", config=agent_config(fleet, "w2"))
+    config = fleet.config(LEASE + agent_provider([sys.executable]), "lease.toml")
+    resumed = lfg(fleet, "resume", run_id, "--broker", fleet.url, "--json", config=config)
+    assert resumed.returncode == 0, resumed.stderr
+    events = [json.loads(line) for line in resumed.stdout.splitlines()]
+    assert {k: v for k, v in ends(events).items() if k[0] == "t"} == {
+        ("t", 1): "interrupted",
+        ("t", 2): "completed",
+    }
+    (lost,) = [e["error"]["message"] for e in of(events, "t", "attempt_ended") if e["attempt"] == 1]
+    assert lost.startswith(f"the broker lost this attempt's work entry {entry.decode()} before a worker")
+    assert fleet.said("w2").count("took t of run") == 1
