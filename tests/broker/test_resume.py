@@ -628,3 +628,43 @@ def test_an_adopted_work_entry_the_broker_lost_is_enqueued_again_not_waited_for_
     (lost,) = [e["error"]["message"] for e in of(events, "t", "attempt_ended") if e["attempt"] == 1]
     assert lost.startswith(f"the broker lost this attempt's work entry {entry.decode()} before a worker")
     assert fleet.said("w2").count("took t of run") == 1
+
+
+@pytest.mark.timeout(300)
+def test_a_follow_up_adopted_while_running_on_a_worker_that_then_died_runs_again_elsewhere(
+    fleet: Fleet,
+) -> None:
+    """An adopted follow-up that its worker was running when the coordinator died, on that worker's
+    own stream, is given up once the worker is gone and its lease lapsed, as one the run enqueued:
+    ended `interrupted`, and run again as the next attempt on another worker. Before, the resumed run
+    waited for it forever."""
+    first = fleet.start("w1", config=agent_config(fleet, "w1", LEASE))
+    slow = '[[ticket]]\nid = "t"\nprompt = "go"\nprovider = "agent"\n'
+    slow += 'model = "long-answer:tokens_per_s=20,repeat=4"\n'  # ~10 s an answer: running when killed
+    coordinating = fleet.config(COORDINATOR_AGENT, "c.toml")
+    run_id, coordinator = following_up(fleet, fleet.lfg.tickets(slow), coordinating)
+    try:
+        streaming_follow_up(coordinator)
+    finally:
+        killed(coordinator)
+    first.send_signal(signal.SIGKILL)  # mid-follow-up, while no coordinator runs
+    first.wait(15 * PATIENCE)
+    fleet.start("w2", config=agent_config(fleet, "w2", LEASE))
+    config = fleet.config(LEASE + agent_provider([sys.executable]), "lease.toml")
+    resumed = lfg(fleet, "resume", run_id, "--broker", fleet.url, "--json", config=config)
+    assert resumed.returncode == 0, resumed.stderr
+    events = [json.loads(line) for line in resumed.stdout.splitlines()]
+    assert ends(events) == {("t", 2): "interrupted", ("t", 3): "completed"}
+    (why,) = [e["error"]["message"] for e in of(events, "t", "attempt_ended") if e["attempt"] == 2]
+    assert why == (
+        "its worker w1 left the broker (killed, paused, or cut off from it) and stopped renewing its lease, "
+        "and nobody else reads that worker's own stream: enqueued again as attempt 3"
+    )
+    assert ran_on(events, "t") == {"w1", "w2"}
+    attempts = exported(fleet, run_id)["t"]
+    assert [(a["number"], a["outcome"]) for a in attempts] == [
+        (1, "completed"),
+        (2, "interrupted"),
+        (3, "completed"),
+    ]
+    assert f"took t of run {run_id} (attempt 3)" in fleet.said("w2")
