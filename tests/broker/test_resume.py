@@ -51,6 +51,9 @@ from tests.support.lfg import of, quick_demo
 from tests.support.patience import PATIENCE
 from tests.support.terminal import Terminal
 
+LONG_LEASE = "[broker]\nlease_s = 300\n"
+"""A worker whose presence no slowness of the machine lapses within a test: the test lapses it."""
+
 DEMO = ("explore", "gcd", "tour", "summary")
 
 
@@ -556,8 +559,10 @@ def test_a_follow_up_adopted_on_the_own_stream_of_a_worker_gone_since_moves_to_a
     """A resumed coordinator tracks the entries it adopts as it tracks those it enqueues: a coding
     agent's follow-up left on the own stream of a worker that died while no coordinator ran is taken
     back once that worker's presence lapsed, and runs on another worker. Before, the resumed run
-    never looked at an adopted entry and waited for it forever."""
-    first = fleet.start("w1", config=agent_config(fleet, "w1"))
+    never looked at an adopted entry and waited for it forever. w1's lease is long, so that its
+    presence cannot lapse while the first coordinator runs however slow the machine (that coordinator
+    would take the entry back itself); the test lapses it once that coordinator is gone."""
+    first = fleet.start("w1", config=agent_config(fleet, "w1", LONG_LEASE))
     coordinating = fleet.config(COORDINATOR_AGENT, "c.toml")
     tickets = fleet.lfg.tickets(AGENT_TICKET.replace('id = "a"', 'id = "t"'))
     run_id, coordinator = following_up(fleet, tickets, coordinating)
@@ -572,9 +577,10 @@ def test_a_follow_up_adopted_on_the_own_stream_of_a_worker_gone_since_moves_to_a
         read_until(coordinator, "AttemptQueued t 2")
         until(lambda: len(exported(fleet, run_id)["t"]) == 2)
     finally:
-        killed(coordinator)  # before w1's presence lapsed (else this coordinator took it back)
+        killed(coordinator)
     assert json.loads(broker.hget(f"lfg:run:{run_id}:work", "t"))["stream"] == own
     assert broker.xlen(own) == 1, "left on w1's own stream, which nobody reads now"
+    broker.zadd("lfg:workers", {"w1": 0})  # its presence lapsed, as it does three leases after its last
     fleet.start("w2", config=agent_config(fleet, "w2"))
     resumed = lfg(fleet, "resume", run_id, "--broker", fleet.url, "--json", config=coordinating)
     assert resumed.returncode == 0, resumed.stderr
