@@ -50,7 +50,9 @@ everything mid-run ends with every ticket run, never a run waiting forever, and 
 
 A coordinator killed mid-run is picked up by `lfg resume RUN --broker` (broker/pickup.py): its
 workers ran on, so the resumed run adopts each attempt they hold or finished (`reopened`), taking
-its events from the run's event stream from its start, and enqueues only what no worker has.
+its events from the run's event stream from its start, and enqueues only what no worker has. Each
+entry it adopts is tracked as one it enqueued (`Dispatch.adopt`): looked at while its attempt waits
+(lost, or stranded on the own stream of a worker that is gone) and known to write back.
 """
 
 from __future__ import annotations
@@ -76,7 +78,15 @@ from lfgtui.broker.restored import CHECK_EVERY_S, Ledger, Restoration
 from lfgtui.broker.running_on import ran_on
 from lfgtui.broker.steers import Sent, SteersSent
 from lfgtui.broker.watch import BrokerAttachment
-from lfgtui.broker.work import MAX_NOTE, AttemptEnd, ControlEntry, WorkItem, ended_field, relative_to
+from lfgtui.broker.work import (
+    MAX_NOTE,
+    AttemptEnd,
+    ControlEntry,
+    WorkError,
+    WorkItem,
+    ended_field,
+    relative_to,
+)
 from lfgtui.broker.work_index import WorkIndex
 from lfgtui.cancels import STOP_S, stop
 from lfgtui.config.broker import BrokerError
@@ -111,6 +121,7 @@ from lfgtui.run.scheduler import Run, Sink
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
+    from lfgtui.broker.pickup import Adopted
     from lfgtui.broker.publisher import Publisher
     from lfgtui.config.broker import Broker
     from lfgtui.providers.registry import Providers
@@ -203,9 +214,9 @@ class Dispatch:
     _works: dict[str, str] = field(default_factory=dict, init=False)
     """The work entry of each ticket's attempt that waits."""
     _streams: dict[str, str] = field(default_factory=dict, init=False)
-    """The stream of each work entry this run enqueued."""
+    """The stream of each work entry this run enqueued (or adopted)."""
     _owners: dict[str, str] = field(default_factory=dict, init=False)
-    """The worker whose own stream each work entry this run enqueued there is on."""
+    """The worker whose own stream each work entry this run enqueued (or adopted) there is on."""
     _entries_read: float = field(default=float("-inf"), init=False)
     _recorded: dict[str, tuple[str, AttemptEnd]] = field(default_factory=dict, init=False)
     """The ends workers recorded of waiting attempts (by ticket, with the work entry), read before the
@@ -451,11 +462,23 @@ class Dispatch:
             )
         except Superseded as exc:
             self.superseded(str(exc))
-        self._streams[entry] = stream
-        if worker:
-            self._owners[entry] = worker
-        self.ledger.enqueued(item.ticket.id, stream, entry, data, item.attempt)
+        self._track(item.ticket.id, stream, entry, data, item.attempt)
         return entry
+
+    def adopt(self, ticket_id: str, adopted: Adopted) -> str:
+        """Track a work entry the run's coordinator before enqueued (a resumed run's, broker/pickup.py)
+        as `enqueue` tracks its own: its stream, and the worker whose own stream that is, looked at
+        while its attempt waits (lost, or left for a worker that is gone); and what the run knows of
+        it to write back. Before, an adopted entry was never looked at: a follow-up on the own stream
+        of a worker that left waited for it forever. Returns its id."""
+        self._track(ticket_id, adopted.stream, adopted.entry, adopted.data, adopted.attempt)
+        return adopted.entry
+
+    def _track(self, ticket_id: str, stream: str, entry: str, data: bytes, attempt: int) -> None:
+        self._streams[entry] = stream
+        if (worker := self.layout.owner(stream)) is not None:
+            self._owners[entry] = worker
+        self.ledger.enqueued(ticket_id, stream, entry, data, attempt)
 
     async def take_back(self, ticket_id: str, work: str, given_up: AttemptEnd) -> TakenBack:
         """Take the ticket's work entry back from the own stream of its worker, which is gone
@@ -466,7 +489,10 @@ class Dispatch:
         stream, latest = self._streams.get(work), self.ledger.latest.get(ticket_id)
         if stream is None or latest is None or latest[1] != work:
             return TakenBack.LEFT
-        item = dataclasses.replace(WorkItem.read({b"data": latest[2].encode()}), agent_session=None)
+        try:
+            item = dataclasses.replace(WorkItem.read({b"data": latest[2].encode()}), agent_session=None)
+        except WorkError:  # an adopted entry no worker can read: it moves nowhere (its worker dropped it)
+            return TakenBack.LEFT
         moved, to = item.fields()["data"], self.layout.work(item.ticket.provider)
         try:
             done, entry = await self.gone.take_back(
@@ -483,8 +509,7 @@ class Dispatch:
             for kept in (self._streams, self._owners, self._missing):
                 kept.pop(work, None)
             self.expect(ticket_id, entry)
-            self._streams[entry] = to
-            self.ledger.enqueued(ticket_id, to, entry, moved, item.attempt)
+            self._track(ticket_id, to, entry, moved, item.attempt)
         return done
 
     def _explain(self, exc: Exception) -> str | None:
@@ -742,7 +767,7 @@ def coordinated_run(
     sinks: list[Sink],
     *,
     dispatch: Dispatch,
-    reopened: dict[str, str | None] | None = None,
+    reopened: dict[str, Adopted | None] | None = None,
     **options: Any,
 ) -> Run:
     """A run whose attempts run on the broker's workers (`BrokerRunner`), its approvals forwarded to
@@ -757,7 +782,7 @@ class BrokerRunner:
 
     far = True
 
-    def __init__(self, dispatch: Dispatch, reopened: dict[str, str | None] | None = None) -> None:
+    def __init__(self, dispatch: Dispatch, reopened: dict[str, Adopted | None] | None = None) -> None:
         self.dispatch = dispatch
         self.dispatched: set[tuple[str, int]] = set()
         """The attempts a worker ran (or was asked to): their events on the broker are the worker's."""
@@ -765,7 +790,11 @@ class BrokerRunner:
         """A resumed run's tickets whose latest attempt its coordinator before left open (seeded with
         the attempt before): each runs that attempt again, adopting its work entry when it has one
         (a worker runs it or ran it), else enqueuing it anew."""
-        self._adopting = {ticket_id: work for ticket_id, work in self.reopened.items() if work is not None}
+        self._adopting = {
+            ticket_id: dispatch.adopt(ticket_id, adopted)
+            for ticket_id, adopted in self.reopened.items()
+            if adopted is not None
+        }
         for ticket_id in self._adopting:  # their events kept from the feed's start, which may come first
             self.dispatch.wait_for(ticket_id)
         self._telling: Status | None = None

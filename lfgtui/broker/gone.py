@@ -13,7 +13,9 @@ fenced against that worker coming back under its name:
   `interrupted` in the run's `ended` hash, and it is acknowledged and deleted, as a write-back gives
   up a running attempt's entry (broker/restored.py): that worker's next renewal finds it no longer
   its own and stops, one that starts it finds it ended; the coordinator enqueues the next attempt;
-- else (its lease renewed still, or done with) it is left alone.
+- delivered and acknowledged with no end recorded (its worker dropped it, refusing it, then left):
+  given up alike. Before, it was left where nothing would ever run or end it, and the run waited;
+- else (its lease renewed still, or its end recorded) it is left alone.
 """
 
 from __future__ import annotations
@@ -55,10 +57,11 @@ if after(ARGV[2], delivered) then
     redis.call('EXPIRE', KEYS[3], ARGV[6])
     return {1, entry}
 end
-local lapsed = redis.call('XPENDING', KEYS[1], ARGV[1], 'IDLE', ARGV[3], ARGV[2], ARGV[2], 1)
-if #lapsed == 0 or redis.call('HSETNX', KEYS[4], ARGV[7], ARGV[8]) == 0 then return {0} end
+local pending = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)
+if #pending > 0 and pending[1][3] < tonumber(ARGV[3]) then return {0} end
+if redis.call('HSETNX', KEYS[4], ARGV[7], ARGV[8]) == 0 then return {0} end
 redis.call('EXPIRE', KEYS[4], ARGV[6])
-redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+if #pending > 0 then redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) end
 redis.call('XDEL', KEYS[1], ARGV[2])
 return {2}
 """
@@ -67,8 +70,9 @@ return {2}
 hash, its generation; ARGV: the group, the entry, the lease in ms, the entry's data as it moves
 (without the agent's session), its ticket, the keys' lifetime in s, the entry's `ended` field, its
 end as given up (`interrupted`), the coordinator's generation (broker/fence.py). 1 and the new entry:
-never delivered (after the group's last delivered id), moved; 2: delivered, pending unrenewed for a
-lease, given up; 0: left alone (gone from the stream, renewed, acknowledged, or an end recorded)."""
+never delivered (after the group's last delivered id), moved; 2: delivered and pending unrenewed for a
+lease, or acknowledged with no end recorded (its worker dropped it, and nothing would ever run or end
+it), given up; 0: left alone (gone from the stream, renewed within a lease, or an end recorded)."""
 
 
 class TakenBack(IntEnum):

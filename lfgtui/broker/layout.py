@@ -157,6 +157,12 @@ class Layout:
         """The work stream of worker `name` alone."""
         return f"{self.prefix}:worker:{name}:work"
 
+    def owner(self, stream: str) -> str | None:
+        """The worker whose own stream `stream` is (`assigned`), or None: a provider's work stream."""
+        head, tail = f"{self.prefix}:worker:", ":work"
+        name = stream.removeprefix(head).removesuffix(tail)
+        return name if len(name) + len(head) + len(tail) == len(stream) and worker_name(name) else None
+
     @property
     def workers(self) -> str:
         return f"{self.prefix}:workers"

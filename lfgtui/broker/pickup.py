@@ -61,6 +61,20 @@ def warn(message: str) -> None:
         print(f"lfg: {message}", file=sys.stderr, flush=True)
 
 
+@dataclass(frozen=True)
+class Adopted:
+    """A work entry the coordinator before enqueued, which the resumed run adopts: tracked as the
+    entries it enqueues itself are (`Dispatch.adopt`), so that one lost, or left on the own stream
+    of a worker that left, is found and enqueued again or taken back as theirs are."""
+
+    stream: str
+    entry: str
+    data: bytes
+    """The entry's data as it was enqueued (what the run's work index holds)."""
+    attempt: int
+    """The attempt it was enqueued as."""
+
+
 class PickupError(Exception):
     """The run cannot be picked up from this broker: the message says why (nothing was changed)."""
 
@@ -72,7 +86,7 @@ class Pickup:
     earlier: dict[str, Earlier]
     """Each ticket's seed: what the history holds, or the attempt before one that is reopened; a
     ticket left out never started, and starts."""
-    reopened: dict[str, str | None]
+    reopened: dict[str, Adopted | None]
     """The tickets whose attempt runs again, by ticket: its work entry to adopt, or None to enqueue."""
     again: list[tuple[str, int]]
     """The recorded attempts (ticket, number) the history records anew."""
@@ -150,12 +164,13 @@ async def _pick_up(
     providers = {ticket.ticket.provider for ticket in recorded.tickets}
     entries = await _work_entries(redis, layout, run_id, providers)
     earlier: dict[str, Earlier] = {}
-    reopened: dict[str, str | None] = {}
+    reopened: dict[str, Adopted | None] = {}
     again: list[tuple[str, int]] = []
     unsent: dict[str, str] = {}
     for ticket in recorded.tickets:
         tid, last = ticket.ticket.id, ticket.attempts[-1] if ticket.attempts else None
-        entry, enqueued, item = entries.get(tid, (None, 0, None))
+        entry = entries.get(tid)
+        enqueued, item = (entry.attempt, _item({b"data": entry.data})) if entry is not None else (0, None)
         if last is not None and left_open(last):
             taken_over = len(ticket.attempts) > 1 and ticket.attempts[-2].outcome is Outcome.INTERRUPTED
             its_own = enqueued == last.number or (taken_over and enqueued < last.number)
@@ -226,21 +241,18 @@ async def _whole_stream(redis: Redis, key: str, run_id: str, where: str) -> None
         raise PickupError(f"run {run_id} ended on the broker at {where}: there is nothing to pick up")
 
 
-async def _work_entries(
-    redis: Redis, layout: Layout, run_id: str, providers: set[str]
-) -> dict[str, tuple[str, int, WorkItem | None]]:
-    """The latest work entry of each of the run's tickets, by ticket: its id, the attempt it was
-    enqueued as, and the attempt it holds (None when it cannot be read whole, as a worker would drop
-    it: the history says what the attempt was). From the run's work index, which keeps an entry
-    after its stream forgot it; a run coordinated before there was one has its entries looked for
-    on the providers' work streams and the workers' own (where a coding agent's follow-up goes)."""
+async def _work_entries(redis: Redis, layout: Layout, run_id: str, providers: set[str]) -> dict[str, Adopted]:
+    """The latest work entry of each of the run's tickets, by ticket. From the run's work index,
+    which keeps an entry after its stream forgot it; a run coordinated before there was one has its
+    entries looked for on the providers' work streams and the workers' own (where a coding agent's
+    follow-up goes)."""
     indexed = await read_index(redis, layout.work_index(run_id))
     if indexed is not None:
-        found: dict[str, tuple[str, int, WorkItem | None]] = {}
+        found: dict[str, Adopted] = {}
         for tid, latest in indexed.items():
             data = loads(latest.data)
             if data.get("run") == run_id and type(attempt := data.get("attempt")) is int:
-                found[tid] = (latest.entry, attempt, _item({b"data": latest.data}))
+                found[tid] = Adopted(latest.stream, latest.entry, latest.data, attempt)
         return found
     streams = [layout.work(provider) for provider in sorted(providers)]
     streams += [layout.assigned(name.decode()) for name in await redis.zrange(layout.workers, 0, -1)]
@@ -254,13 +266,15 @@ async def _work_entries(
                 tid = ticket.get("ticket") if isinstance(ticket, dict) else None
                 if data.get("run") != run_id or not isinstance(tid, str) or type(attempt) is not int:
                     continue
-                if tid not in found or attempt >= found[tid][1]:
-                    found[tid] = (entry_id.decode(), attempt, _item(fields))
+                if tid not in found or attempt >= found[tid].attempt:
+                    found[tid] = Adopted(stream, entry_id.decode(), fields.get(b"data", b""), attempt)
             start = "(" + entries[-1][0].decode()
     return found
 
 
 def _item(fields: dict[bytes, bytes]) -> WorkItem | None:
+    """The attempt an entry holds, or None when it cannot be read whole, as a worker would drop it
+    (the history says what the attempt was)."""
     try:
         return WorkItem.read(fields)
     except WorkError:

@@ -198,7 +198,7 @@ class Ledger:
         self.enqueued_as[entry] = attempt
 
     def started(self, entry: str, ticket_id: str, attempt: int, worker: str | None) -> None:
-        """The attempt's worker's events came (an adopted entry's enqueued number is not known: left)."""
+        """The attempt's worker's events came (an entry neither enqueued nor adopted is left)."""
         if (first := self.enqueued_as.get(entry)) is None:
             return
         known = self.running.get(entry)

@@ -82,6 +82,36 @@ async def test_a_follow_up_its_worker_took_is_left_while_renewed_and_given_up_on
         admin.close()
 
 
+async def test_a_follow_up_its_worker_acknowledged_without_an_end_is_given_up_not_left_for_ever(
+    redis_server: RedisServer,
+) -> None:
+    # w1 took it and acknowledged it with no end recorded (it dropped the entry, refusing it) before
+    # it left: nothing will ever run or end it, and the run waited for it forever
+    admin = redis.Redis.from_url(redis_server.url)
+    client = redis.asyncio.Redis.from_url(redis_server.url)
+    try:
+        admin.xgroup_create(OWN, GROUP, id="0", mkstream=True)
+        entry = admin.xadd(OWN, {"data": b"{}"}).decode()
+        admin.xreadgroup(GROUP, "w1", {OWN: ">"}, count=1)
+        admin.xack(OWN, GROUP, entry)  # as FINISH acknowledges a dropped entry: no end, left on the stream
+        gone = GoneWorkers(client, LAYOUT, 3600, 3)
+        done = await gone.take_back(RUN, OWN, entry, WORK, b"{}", GIVEN_UP, FENCE)
+        assert done == (TakenBack.GIVEN_UP, None)
+        assert AttemptEnd.read(admin.hget(LAYOUT.ended(RUN), ended_field("a", entry))) == GIVEN_UP
+        assert admin.xrange(OWN, entry, entry) == [] and admin.xlen(WORK) == 0, "enqueued by the run"
+        ended = admin.xadd(OWN, {"data": b"{}"}).decode()  # one whose end its worker recorded stays so
+        admin.xreadgroup(GROUP, "w1", {OWN: ">"}, count=1)
+        admin.xack(OWN, GROUP, ended)
+        completed = AttemptEnd("a", 3, Outcome.COMPLETED, None, 5).value()
+        admin.hset(LAYOUT.ended(RUN), ended_field("a", ended), completed)
+        left = await gone.take_back(RUN, OWN, ended, WORK, b"{}", GIVEN_UP, FENCE)
+        assert left == (TakenBack.LEFT, None)
+        assert admin.hget(LAYOUT.ended(RUN), ended_field("a", ended)) == completed
+    finally:
+        await client.aclose()
+        admin.close()
+
+
 async def test_a_coordinator_superseded_takes_nothing_back(redis_server: RedisServer) -> None:
     admin = redis.Redis.from_url(redis_server.url)
     client = redis.asyncio.Redis.from_url(redis_server.url)

@@ -36,11 +36,13 @@ from lfgtui.ui.widgets.pane import PaneState
 from tests.support import app as pilot_support
 from tests.support.app import keys
 from tests.support.fleet import (
+    AGENT_TICKET,
     COORDINATOR_AGENT,
     LEASE,
     STEADY,
     Fleet,
     agent_config,
+    agent_provider,
     coordinate,
     ends,
     ran_on,
@@ -48,6 +50,9 @@ from tests.support.fleet import (
 from tests.support.lfg import of, quick_demo
 from tests.support.patience import PATIENCE
 from tests.support.terminal import Terminal
+
+LONG_LEASE = "[broker]\nlease_s = 300\n"
+"""A worker whose presence no slowness of the machine lapses within a test: the test lapses it."""
 
 DEMO = ("explore", "gcd", "tour", "summary")
 
@@ -545,3 +550,127 @@ def test_a_coding_agents_follow_up_on_its_workers_own_stream_when_its_coordinato
     attempts = exported(fleet, run_id)["t"]
     assert [(a["number"], a["outcome"]) for a in attempts] == [(1, "completed"), (2, "completed")]
     assert fleet.said("w1").count("took t of run") == 2, "the follow-up adopted, not run again"
+
+
+@pytest.mark.timeout(300)  # a lapse of w1's presence (three of its leases), two workers' warm-ups
+def test_a_follow_up_adopted_on_the_own_stream_of_a_worker_gone_since_moves_to_another_worker(
+    fleet: Fleet,
+) -> None:
+    """A resumed coordinator tracks the entries it adopts as it tracks those it enqueues: a coding
+    agent's follow-up left on the own stream of a worker that died while no coordinator ran is taken
+    back once that worker's presence lapsed, and runs on another worker. Before, the resumed run
+    never looked at an adopted entry and waited for it forever. w1's lease is long, so that its
+    presence cannot lapse while the first coordinator runs however slow the machine (that coordinator
+    would take the entry back itself); the test lapses it once that coordinator is gone."""
+    first = fleet.start("w1", config=agent_config(fleet, "w1", LONG_LEASE))
+    coordinating = fleet.config(COORDINATOR_AGENT, "c.toml")
+    tickets = fleet.lfg.tickets(AGENT_TICKET.replace('id = "a"', 'id = "t"'))
+    run_id, coordinator = following_up(fleet, tickets, coordinating)
+    broker = Redis.from_url(fleet.url)
+    own = "lfg:worker:w1:work"
+    try:
+        read_until(coordinator, "AttemptEnded t 1")
+        until(lambda: not broker.xpending("lfg:work:agent", "workers")["pending"])
+        first.send_signal(signal.SIGKILL)  # no goodbye: its presence lingers for three of its leases
+        first.wait(15 * PATIENCE)
+        send_follow_up(coordinator)  # to w1, which seems here still: it has the agent's session
+        read_until(coordinator, "AttemptQueued t 2")
+        until(lambda: len(exported(fleet, run_id)["t"]) == 2)
+    finally:
+        killed(coordinator)
+    assert json.loads(broker.hget(f"lfg:run:{run_id}:work", "t"))["stream"] == own
+    assert broker.xlen(own) == 1, "left on w1's own stream, which nobody reads now"
+    broker.zadd("lfg:workers", {"w1": 0})  # its presence lapsed, as it does three leases after its last
+    fleet.start("w2", config=agent_config(fleet, "w2"))
+    resumed = lfg(fleet, "resume", run_id, "--broker", fleet.url, "--json", config=coordinating)
+    assert resumed.returncode == 0, resumed.stderr
+    events = [json.loads(line) for line in resumed.stdout.splitlines()]
+    said = [e["message"] for e in of(events, "t", "status") if e["attempt"] == 2]
+    assert (
+        "worker w1, which ran attempt 1 and has its agent's session, left the broker before it took this "
+        "follow-up: this follow-up starts a new agent session on any worker, told the earlier conversation"
+    ) in said, said
+    assert ran_on(events, "t") == {"w2"}
+    assert ends(events) == {("t", 2): "completed"}
+    assert [(e["attempt"], e["continues"]) for e in of(events, "t", "prompt")] == [(2, 1)], "the same attempt"
+    attempts = exported(fleet, run_id)["t"]
+    assert [(a["number"], a["outcome"]) for a in attempts] == [(1, "completed"), (2, "completed")]
+    assert broker.xlen(own) == 0 and "(attempt 2)" not in fleet.said("w1")
+
+
+@pytest.mark.timeout(300)
+def test_an_adopted_work_entry_the_broker_lost_is_enqueued_again_not_waited_for_forever(
+    fleet: Fleet, admin: Redis
+) -> None:
+    """A resumed coordinator looks whether each entry it adopted is still on its stream, as it looks
+    at those it enqueues: one the broker lost (no worker had it) is declared lost once gone for a
+    lease, and the ticket runs as the next attempt. Before, the resumed run waited for it forever."""
+    fleet.start("w1")  # runs a (sim), so the run has events; no worker serves t's provider yet
+    toml = '[[ticket]]\nid = "a"\nprompt = "go"\nprovider = "sim"\nmodel = "hello"\n'
+    toml += AGENT_TICKET.replace('id = "a"', 'id = "t"')
+    coordinator = coordinate(fleet, fleet.lfg.tickets(toml), config=fleet.config(COORDINATOR_AGENT, "c.toml"))
+    assert coordinator.stdout is not None and coordinator.stderr is not None
+    seen: list[dict[str, Any]] = []
+    try:
+        for line in coordinator.stdout:
+            seen.append(json.loads(line))
+            if ("a", 1) in ends(seen) and of(seen, "t", "attempt_queued"):
+                break
+    finally:
+        killed(coordinator)
+    run_id = coordinator.stderr.read().split(f"lfg attach {fleet.url} ")[1].split()[0]
+    (entry,) = [entry for entry, _ in admin.xrange("lfg:work:agent")]
+    assert json.loads(admin.hget(f"lfg:run:{run_id}:work", "t"))["entry"] == entry.decode()
+    admin.xdel("lfg:work:agent", entry)  # lost, as a broker restarted without persistence loses it
+    fleet.start("w2", config=agent_config(fleet, "w2"))
+    config = fleet.config(LEASE + agent_provider([sys.executable]), "lease.toml")
+    resumed = lfg(fleet, "resume", run_id, "--broker", fleet.url, "--json", config=config)
+    assert resumed.returncode == 0, resumed.stderr
+    events = [json.loads(line) for line in resumed.stdout.splitlines()]
+    assert {k: v for k, v in ends(events).items() if k[0] == "t"} == {
+        ("t", 1): "interrupted",
+        ("t", 2): "completed",
+    }
+    (lost,) = [e["error"]["message"] for e in of(events, "t", "attempt_ended") if e["attempt"] == 1]
+    assert lost.startswith(f"the broker lost this attempt's work entry {entry.decode()} before a worker")
+    assert fleet.said("w2").count("took t of run") == 1
+
+
+@pytest.mark.timeout(300)
+def test_a_follow_up_adopted_while_running_on_a_worker_that_then_died_runs_again_elsewhere(
+    fleet: Fleet,
+) -> None:
+    """An adopted follow-up that its worker was running when the coordinator died, on that worker's
+    own stream, is given up once the worker is gone and its lease lapsed, as one the run enqueued:
+    ended `interrupted`, and run again as the next attempt on another worker. Before, the resumed run
+    waited for it forever."""
+    first = fleet.start("w1", config=agent_config(fleet, "w1", LEASE))
+    slow = '[[ticket]]\nid = "t"\nprompt = "go"\nprovider = "agent"\n'
+    slow += 'model = "long-answer:tokens_per_s=20,repeat=4"\n'  # ~10 s an answer: running when killed
+    coordinating = fleet.config(COORDINATOR_AGENT, "c.toml")
+    run_id, coordinator = following_up(fleet, fleet.lfg.tickets(slow), coordinating)
+    try:
+        streaming_follow_up(coordinator)
+    finally:
+        killed(coordinator)
+    first.send_signal(signal.SIGKILL)  # mid-follow-up, while no coordinator runs
+    first.wait(15 * PATIENCE)
+    fleet.start("w2", config=agent_config(fleet, "w2", LEASE))
+    config = fleet.config(LEASE + agent_provider([sys.executable]), "lease.toml")
+    resumed = lfg(fleet, "resume", run_id, "--broker", fleet.url, "--json", config=config)
+    assert resumed.returncode == 0, resumed.stderr
+    events = [json.loads(line) for line in resumed.stdout.splitlines()]
+    assert ends(events) == {("t", 2): "interrupted", ("t", 3): "completed"}
+    (why,) = [e["error"]["message"] for e in of(events, "t", "attempt_ended") if e["attempt"] == 2]
+    assert why == (
+        "its worker w1 left the broker (killed, paused, or cut off from it) and stopped renewing its lease, "
+        "and nobody else reads that worker's own stream: enqueued again as attempt 3"
+    )
+    assert ran_on(events, "t") == {"w1", "w2"}
+    attempts = exported(fleet, run_id)["t"]
+    assert [(a["number"], a["outcome"]) for a in attempts] == [
+        (1, "completed"),
+        (2, "interrupted"),
+        (3, "completed"),
+    ]
+    assert f"took t of run {run_id} (attempt 3)" in fleet.said("w2")
