@@ -140,7 +140,8 @@ async def measured(
 ) -> dict[str, Any]:
     """`measure`'s run, once made: its figures, and the clients' (see the module docstring)."""
     from lfgtui.remote.hub import EventHub
-    from lfgtui.remote.server import Address, RunServer, read_token
+    from lfgtui.remote.server import Address, RunServer
+    from lfgtui.remote.tokens import read_token
 
     hub = server = None
     if mode == "hub":

@@ -114,7 +114,8 @@ class LeadDoorServed:
         from lfgtui.folders import keep_from_sandboxes
         from lfgtui.remote.hub import EventHub
         from lfgtui.remote.leads import LeadRole, Seen, door_folder, mcp_server
-        from lfgtui.remote.server import RunServer, read_token
+        from lfgtui.remote.server import RunServer
+        from lfgtui.remote.tokens import read_token
         from lfgtui.run.agents.launch import LeadDoor
 
         attachment = BrokerAttachment(broker, run.run_id, run.clock)

@@ -753,7 +753,7 @@ class BrokerWorker:
         from lfgtui.broker.lead_asks import AskEntry, forward, new_reply
         from lfgtui.broker.lead_door import LeadDoorServed
         from lfgtui.remote.following import AttachError
-        from lfgtui.remote.server import ServeError
+        from lfgtui.remote.tokens import ServeError
 
         async def forwarding(asked: Request) -> Told:
             ask = AskEntry(asked, ticket.id, entry, new_reply())

@@ -101,7 +101,8 @@ async def _worker_metrics(args: argparse.Namespace) -> AsyncIterator[RunsMetered
     runs into. Raises `ServeError` when it cannot serve."""
     import time
 
-    from lfgtui.remote.server import Address, MetricsServer, ServeError, read_token
+    from lfgtui.remote.server import Address, MetricsServer
+    from lfgtui.remote.tokens import ServeError, read_token
     from lfgtui.telemetry.runs import RunsMetered
 
     try:
@@ -489,7 +490,7 @@ async def _worker(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if args.metrics is None:  # the HTTP server's module (aiohttp, the run's description) is not loaded
         return await _work(args, None)
-    from lfgtui.remote.server import ServeError
+    from lfgtui.remote.tokens import ServeError
 
     try:
         async with _worker_metrics(args) as metrics:

@@ -69,7 +69,8 @@ def listen_address(option: str) -> Callable[[str], str]:
     a port in use stops the command before it starts anything (the server binds it later)."""
 
     def checked(text: str) -> str:
-        from lfgtui.remote.server import Address, ServeError
+        from lfgtui.remote.server import Address
+        from lfgtui.remote.tokens import ServeError
 
         try:
             problem = Address.parse(text, option).busy()

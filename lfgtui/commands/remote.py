@@ -103,7 +103,8 @@ def serve_problem(args: argparse.Namespace) -> str | None:
         return (
             "--start-on-attach needs --serve (where the watcher attaches)" if args.start_on_attach else None
         )
-    from lfgtui.remote.server import Address, ServeError, read_token
+    from lfgtui.remote.server import Address
+    from lfgtui.remote.tokens import ServeError, read_token
 
     try:
         refused = Address.parse(args.serve).refused(args.insecure_bind)
@@ -197,7 +198,8 @@ async def _served(
 ) -> AsyncIterator[str]:
     """`--serve`: the run's events over HTTP while the block runs; yields the `lfg attach` command."""
     from lfgtui.remote.hub import EventHub
-    from lfgtui.remote.server import Address, EngineControls, RunServer, read_token
+    from lfgtui.remote.server import Address, EngineControls, RunServer
+    from lfgtui.remote.tokens import read_token
     from lfgtui.telemetry.metered import provider_kinds
 
     token = read_token(args.token_file)
@@ -272,8 +274,9 @@ async def serve(args: argparse.Namespace) -> int:
     from lfgtui.cost.prices import run_prices
     from lfgtui.history.database import StoreError
     from lfgtui.remote.hub import EventHub
-    from lfgtui.remote.server import Address, RunServer, ServeError, read_token
+    from lfgtui.remote.server import Address, RunServer
     from lfgtui.remote.tail import RunTail
+    from lfgtui.remote.tokens import ServeError, read_token
 
     found = find_run(args.run_id, args.config, args.db)
     if isinstance(found, str):
@@ -342,7 +345,7 @@ async def _follow(tail: RunTail, hub: EventHub, sinks: Sequence[Callable[[Event]
 
 def _token(args: argparse.Namespace) -> str | None:
     """The token `lfg attach` sends, or None after saying why there is none it could send."""
-    from lfgtui.remote.server import ServeError, token_in, token_problem
+    from lfgtui.remote.tokens import ServeError, token_in, token_problem
 
     if args.token_file is not None:
         try:

@@ -150,7 +150,8 @@ async def serving_leads(run: Run, tickets: Sequence[Ticket]) -> AsyncIterator[No
         return
     from lfgtui.folders import keep_from_sandboxes
     from lfgtui.remote.hub import EventHub
-    from lfgtui.remote.server import EngineControls, RunServer, ServeError, read_token
+    from lfgtui.remote.server import EngineControls, RunServer
+    from lfgtui.remote.tokens import ServeError, read_token
     from lfgtui.run.agents.launch import LeadDoor
     from lfgtui.run.decisions import children
 

@@ -47,7 +47,7 @@ from lfgtui.events import (
 from lfgtui.providers.base import AssistantMessage, Message, ToolResultMessage, UserMessage
 from lfgtui.remote.attach import Attachment
 from lfgtui.remote.following import AttachError
-from lfgtui.remote.server import ServeError, token_in
+from lfgtui.remote.tokens import ServeError, token_in
 from lfgtui.run.requests import AddTicket, Cancel, FollowUp, Request, Steer
 from lfgtui.run.steer_words import for_turn
 from lfgtui.tickets.ticket import Ticket

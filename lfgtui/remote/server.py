@@ -44,6 +44,7 @@ from lfgtui.inert import inert
 from lfgtui.remote.description import run_description
 from lfgtui.remote.hub import EventHub
 from lfgtui.remote.inbox import PAGE_PATH, Inbox, page
+from lfgtui.remote.tokens import ServeError
 from lfgtui.remote.wire import API, HEARTBEAT_S, WATCHER_HEADER
 from lfgtui.run.approvals import Reply
 from lfgtui.run.requests import (
@@ -134,10 +135,6 @@ def no_prometheus() -> str:
     from lfgtui.extras import install_hint
 
     return f"prometheus-client is not installed ({install_hint('prometheus')})"
-
-
-class ServeError(Exception):
-    """The server cannot start: a bad address, a port in use, an unreadable token file."""
 
 
 class Controls(Protocol):
@@ -266,36 +263,6 @@ class Address:
         if not port.isdigit() or not 0 <= int(port) <= 65535:
             raise ServeError(f"{option} {text!r}: expected [HOST:]PORT, with a port from 0 to 65535")
         return cls(host, int(port))
-
-
-def token_in(token_file: Path) -> str:
-    """The token in `token_file` (a byte-order mark and surrounding blanks left out); raises
-    `ServeError` when it cannot be read or is not printable ASCII without spaces, which is all
-    an HTTP header can carry."""
-    try:
-        token = token_file.read_text(encoding="utf-8-sig").strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ServeError(f"cannot read the token file {token_file}: {exc}") from exc
-    if not token_problem(token):
-        return token
-    raise ServeError(f"the token in {token_file} {token_problem(token)}")
-
-
-def token_problem(token: str) -> str | None:
-    """What makes `token` unusable in an `Authorization` header, or None."""
-    if not token or not token.isascii() or not token.isprintable() or " " in token:
-        return "must be printable ASCII characters, no spaces"
-    return None
-
-
-def read_token(token_file: Path | None) -> str:
-    """The token in `token_file`, or a new random one."""
-    if token_file is None:
-        return secrets.token_urlsafe(32)
-    token = token_in(token_file)
-    if len(token) < 16:
-        raise ServeError(f"the token in {token_file} must be at least 16 characters")
-    return token
 
 
 @dataclass(frozen=True)

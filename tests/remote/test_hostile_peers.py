@@ -18,7 +18,8 @@ from lfgtui.commands import main as cli
 from lfgtui.events import AttemptEnded, Event, TextDelta, Usage
 from lfgtui.remote.attach import MAX_RUN_BYTES, Attachment
 from lfgtui.remote.following import AttachError
-from lfgtui.remote.server import BACKLOG, MAX_UNAUTHENTICATED, Address, ServeError, token_in
+from lfgtui.remote.server import BACKLOG, MAX_UNAUTHENTICATED, Address
+from lfgtui.remote.tokens import ServeError, token_in
 from lfgtui.run.retry import RetryPolicy
 from lfgtui.sim.server import SimServer
 from tests.support.patience import PATIENCE

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -342,3 +343,18 @@ async def test_a_steer_to_a_coding_agent_is_said_sent_to_it_not_taken_at_a_safe_
         "held for a's running turn, sent to lfg simulator (ACP) now; "
         "its model reads it at a call the agent picks: recorded once the turn ends",
     )
+
+
+def test_lfg_mcp_starts_without_the_run_servers_web_stack() -> None:
+    """A lead's agent gives lfg's MCP server only so long to answer (Claude Code 30 s, Codex 10 s) on a
+    machine busy with the other agents: `lfg mcp` reaches the run as a client, so it imports none of
+    `lfg run --serve`'s server (aiohttp, ~0.1 s of CPU), which its token helpers once brought in."""
+    script = (
+        "import sys, lfgtui.commands.main, lfgtui.remote.mcp_server\n"
+        "loaded = [m for m in ('aiohttp', 'lfgtui.remote.server') if m in sys.modules]\n"
+        "assert not loaded, f'imported {loaded}'"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60 * PATIENCE
+    )
+    assert done.returncode == 0, done.stderr
