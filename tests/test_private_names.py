@@ -317,6 +317,16 @@ def test_asyncios_subprocess_protocol_still_takes_a_subclass_reading_stdout_itse
     assert list(inspect.signature(Process).parameters) == ["transport", "protocol", "loop"]
 
 
+def test_pydantic_still_reads_attribute_docstrings_through_the_fields_modules_function() -> None:
+    # lfgtui/sim/acp_start.py: start_lightly replaces `_fields.extract_docstrings_from_cls`, which
+    # pydantic calls by that module's global when a model with `use_attribute_docstrings` is made.
+    from pydantic._internal import _docs_extraction, _fields
+
+    assert _fields.extract_docstrings_from_cls is _docs_extraction.extract_docstrings_from_cls
+    assert list(inspect.signature(_fields.extract_docstrings_from_cls).parameters) == ["cls", "use_inspect"]
+    assert "extract_docstrings_from_cls(" in inspect.getsource(_fields)
+
+
 def test_anthropics_sdk_still_lists_deprecated_models_with_their_dates() -> None:
     # lfgtui/providers/models.py: sdk_deprecations reads the SDK's own table of deprecated models.
     from anthropic._data import DEPRECATED_MODELS

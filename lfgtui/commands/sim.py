@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import gc
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -64,8 +63,10 @@ def add_serve_arguments(serve: argparse.ArgumentParser) -> None:
 
 def acp(argv: Sequence[str]) -> int:
     """`lfg sim acp …`: the agent parses its own arguments, `--help` included. The ACP SDK is imported
-    only here, with the collector off until the agent's `main` (sim/acp_agent.py says why)."""
-    gc.disable()
+    only here, lightly (sim/acp_start.py says how and why)."""
+    from lfgtui.sim.acp_start import start_lightly
+
+    start_lightly()
     from lfgtui.sim.acp_agent import main as acp_agent
 
     acp_agent(argv)

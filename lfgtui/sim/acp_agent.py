@@ -29,9 +29,9 @@ This module is the agent the SDK drives; `acp_prompt.py` plays each prompt.
 Stdout is the JSON-RPC channel, so everything human goes to stderr through `logging`.
 
 Its process starts for every coding-agent attempt a test runs, and its start is the SDK's import:
-the pydantic models of `acp.schema`, hundreds of classes made in one go, which the cycle collector
-scanned again and again as they piled up (a quarter of the start's CPU). So the collector is off
-until `main` runs, which freezes what the start made (never scanned again) and turns it back on.
+the pydantic models of `acp.schema`, hundreds of classes made in one go. So it imports them without
+what the agent never uses (`acp_start.py`), the collector off until `main` runs, which freezes what
+the start made (never scanned again) and turns it back on.
 """
 
 from __future__ import annotations
@@ -39,7 +39,9 @@ from __future__ import annotations
 import gc
 
 if __name__ == "__main__":  # this is the agent's process (`lfg sim acp` does the same): see above
-    gc.disable()
+    from lfgtui.sim.acp_start import start_lightly
+
+    start_lightly()
 
 import argparse
 import asyncio

@@ -584,6 +584,34 @@ def test_the_agent_starts_with_the_collector_off_and_freezes_what_its_start_made
     assert int(frozen) > 10_000 and enabled == "True", "what it made is frozen, the collector back on"
 
 
+def test_the_agent_starts_reading_no_models_source_and_building_none_it_has_not_used() -> None:
+    """The SDK's ~280 pydantic models (`acp.schema`) were most of the agent's start: pydantic read and
+    parsed each class's source for its attributes' docstrings (the SDK sets `use_attribute_docstrings`:
+    descriptions only a JSON schema shows, and the agent makes none) and built every model's validator,
+    though an agent uses a few dozen (issue #77). Started as `python -m` starts it, the agent reads no
+    line of the SDK's schema, and a model it has not used is built when first used."""
+    code = (
+        "import linecache, runpy, sys\n"
+        "sys.argv = ['acp_agent', '--help']\n"
+        "try:\n"
+        "    runpy.run_module('lfgtui.sim.acp_agent', run_name='__main__', alter_sys=True)\n"
+        "except SystemExit:\n"
+        "    from acp import schema\n"
+        "    read = any(name.endswith('schema.py') and 'acp' in name for name in linecache.cache)\n"
+        "    built = schema.ReadTextFileRequest.__pydantic_complete__\n"
+        "    used = schema.ReadTextFileRequest(path='/a', session_id='s').model_dump(by_alias=True)\n"
+        "    want = {'path': '/a', 'sessionId': 's', 'limit': None, 'line': None, '_meta': None}\n"
+        "    print(read, built, used == want)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60 * PATIENCE, check=True
+    )
+    read, built, used = done.stdout.split()[-3:]
+    assert read == "False", "no line of the SDK's schema was read"
+    assert built == "False", "a model not used yet is not built"
+    assert used == "True", "and once used it validates and dumps as the SDK's model does"
+
+
 def test_the_agent_imports_no_wire_protocol_but_the_agent_ones() -> None:
     """An agent process starts for every coding-agent attempt a test runs: it plays the sim's agent
     protocol only, so the Chat Completions, Responses, Anthropic and Gemini ones (their parsing and
