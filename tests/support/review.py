@@ -16,7 +16,7 @@ from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.ui.app import LfgApp
-from lfgtui.ui.screens.review import ReviewScreen
+from lfgtui.ui.screens.review import DiffView, ReviewScreen
 from lfgtui.ui.widgets.pane import PaneState
 from tests.support.app import keys, pane, tickets, until
 from tests.support.compose import first_run, lfg_app
@@ -37,9 +37,16 @@ async def recorded_app(sim: SimServer, path: Path, db: Path, *, yes: bool = True
 
 async def open_review(pilot: object, app: LfgApp) -> ReviewScreen:
     await pilot.press("v")  # type: ignore[attr-defined]
-    await until(pilot, lambda: isinstance(app.screen, ReviewScreen))
+    await until(pilot, lambda: isinstance(app.screen, ReviewScreen) and laid_out(app.screen))
     assert isinstance(app.screen, ReviewScreen)
     return app.screen
+
+
+def laid_out(screen: ReviewScreen) -> bool:
+    """Whether the screen's diff is mounted and has its size: the screen is the app's before its
+    children are (a CI run queried it a moment early: `NoMatches: DiffView`)."""
+    views = screen.query(DiffView)
+    return bool(views) and views.first().size.height > 0
 
 
 async def comment(pilot: object, screen: ReviewScreen, text: str) -> None:
