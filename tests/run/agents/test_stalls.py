@@ -133,9 +133,11 @@ class SlowApprovals:
 
 
 async def test_waiting_for_the_person_is_not_a_stall(project: Path) -> None:
+    """The person answering after three times the idle limit is no stall. Both stretched by PATIENCE:
+    at a plain 0.5 s a loaded CI run saw the agent's own 0.25 s between updates before it asked."""
     launch = sim_agent()
-    launch = replace(launch, config=replace(launch.config, idle_timeout_s=0.5))
-    approvals = SlowApprovals(1.5)
+    launch = replace(launch, config=replace(launch.config, idle_timeout_s=0.5 * PATIENCE))
+    approvals = SlowApprovals(1.5 * PATIENCE)
     events = await attempt(project, f"writer:{FAST}", approvals, launch)  # type: ignore[arg-type]
     assert approvals.asked
     assert not of_type(events, Stalled)
