@@ -247,8 +247,8 @@ class SimAcpAgent:
         """Whether the client takes questions as forms (`initialize`): a scenario's `[elicit]` asks one."""
         self.client_offers: dict[str, Any] = {}
         """The client's `clientCapabilities` as sent (the SDK's schema drops those it lacks)."""
-        self.raw: Callable[[dict[str, Any]], Awaitable[None]] | None = None
-        """Sends a message as is, in order with the SDK's (the pipe's `send`)."""
+        self.raw: Callable[..., Awaitable[None]] | None = None
+        """Sends messages as they are, in one write, in order with the SDK's (the pipe's `send`)."""
         self.sent: weakref.WeakKeyDictionary[asyncio.Task[Any], Any] = weakref.WeakKeyDictionary()
         """The id of the last request each task sent the client (the pipe keeps it)."""
         self._cancellable: dict[Any, asyncio.Event] = {}
@@ -776,14 +776,22 @@ class SimAcpAgent:
             if not self.options.quirks.deaf_to_cancel:
                 session.cancelled.set()
 
-    async def _send_update(self, session: SimSession, session_id: str, update: dict[str, Any]) -> None:
-        """A `session/update` the SDK's schema cannot carry, sent as raw JSON (`acp_stable.py`) on
-        `session` or on a sub-agent's session of its prompt."""
+    async def _send_update(self, session: SimSession, session_id: str, *updates: dict[str, Any]) -> None:
+        """`session/update`s the SDK cannot send (of a kind its schema lacks, or several in one
+        write), as raw JSON (`acp_stable.py`) on `session` or on a sub-agent's session of its prompt."""
         if session.cancelled.is_set():
             raise PromptCancelled
         if self.raw is not None:
-            params = {"sessionId": session_id, "update": update}
-            await self.raw({"jsonrpc": "2.0", "method": "session/update", "params": params})
+            await self.raw(
+                *(
+                    {
+                        "jsonrpc": "2.0",
+                        "method": "session/update",
+                        "params": {"sessionId": session_id, "update": u},
+                    }
+                    for u in updates
+                )
+            )
 
     async def _hold_child(self, child: str) -> None:
         """A sub-agent waits until the client cancels it (`--subagent-waits`)."""
@@ -867,11 +875,14 @@ class SimPipe:
         self.writer = writer
         self.agent = agent
 
-    async def send(self, message: dict[str, Any]) -> None:
+    async def send(self, *messages: dict[str, Any]) -> None:
+        """Messages in one write: the client reads several at once, as it does an agent's burst."""
         task = asyncio.current_task()
-        if "method" in message and "id" in message and task is not None:  # a request of the agent's
-            self.agent.sent[task] = message["id"]
-        self.writer.write(json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode() + b"\n")
+        for message in messages:
+            if "method" in message and "id" in message and task is not None:  # a request of the agent's
+                self.agent.sent[task] = message["id"]
+        lines = (json.dumps(m, ensure_ascii=False, separators=(",", ":")).encode() + b"\n" for m in messages)
+        self.writer.write(b"".join(lines))
         await self.writer.drain()
 
     async def receive(self) -> dict[str, Any] | None:

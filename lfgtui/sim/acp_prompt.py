@@ -387,9 +387,10 @@ class AgentRun:
             await stable.notice(quirks.acp_notice)
         if stable is not None and quirks.unknown_update:
             await stable.unknown(quirks.unknown_update)
-        if quirks.burst:
+        if quirks.burst and stable is not None:
             first, *rest = split_tokens(quirks.burst) or [""]
-            await self._own_words([first, "".join(rest)])
+            await stable.burst([first, "".join(rest)])
+            self.said += [first, "".join(rest)]
             self.output_tokens += 2  # the agent reports what it relays as its output
             return
         if self.scenario.elicit:

@@ -1,5 +1,6 @@
 """What the sim ACP agent sends of ACP's updates that its SDK (schema v1.19) cannot: a `notice`, a
-compaction, a sub-agent's session, and an update of a kind no client knows. Each is sent as raw JSON,
+compaction, a sub-agent's session, an update of a kind no client knows, and a burst of message chunks
+in one write (the SDK writes each message alone). Each is sent as raw JSON,
 only when the client advertised the capability the spec asks for (the unknown kind always), in the
 shapes claude-agent-acp 0.101.0 sends them (recorded 2026-11-26).
 
@@ -13,8 +14,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-Send = Callable[[str, dict[str, Any]], Awaitable[None]]
-"""Sends one update (its `update` object) on a session (its id)."""
+Send = Callable[..., Awaitable[None]]
+"""Sends updates (their `update` objects) on a session (its id, the first argument), in one write."""
 Hold = Callable[[str], Awaitable[None]]
 """Waits until the client cancels a sub-agent (its session id)."""
 Ask = Callable[[str, dict[str, Any]], Awaitable[bool]]
@@ -56,6 +57,14 @@ class StableUpdates:
     """Where the sub-agent asks permission for its tool call (None: it does not ask)."""
     hold: Hold | None = None
     """Where the sub-agent, which then offers its cancel, waits to be cancelled (None: it does not)."""
+
+    async def burst(self, texts: list[str]) -> None:
+        """Message chunks in one write, as an agent relays an error it got whole: the client reads
+        them at once, however loaded the machine (sent one by one, a CI run read two 25 ms apart)."""
+        chunks = (
+            {"sessionUpdate": "agent_message_chunk", "content": {"type": "text", "text": t}} for t in texts
+        )
+        await self.send(self.session_id, *chunks)
 
     async def notice(self, title: str) -> None:
         """An ACP `notice` (a warning), where the client takes notices."""
