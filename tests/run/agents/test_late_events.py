@@ -58,14 +58,18 @@ async def test_what_an_agent_does_after_its_prompt_was_answered_stays_with_that_
         run = Run(loaded.tickets, providers, Approvals(askable=True), [], keep_agents=True)
         run.record(history)
         waiting: list[str] = []
+        ended: list[AttemptEnded] = []
 
         def heard(event: Event) -> None:
-            """The request is answered once its attempt has ended (the agent answered its prompt)."""
+            """The request is answered once its attempt has ended (the agent answered its prompt) and
+            it is asked: lfg shows the ask as it has caught up with the updates before it, which under
+            load is just after the prompt's answer ended the attempt (a CI run: the end came first)."""
             events.append(event)
             if isinstance(event, ApprovalAsked) and event.ticket == "t":
                 waiting.append(event.call_id)
             if isinstance(event, AttemptEnded) and event.ticket == "t":
-                assert waiting, "the agent's request waited as its prompt was answered"
+                ended.append(event)
+            if ended and waiting:
                 run.approvals.answer("t", waiting.pop(), True, "you")
 
         await run_through(run, heard)
