@@ -195,6 +195,13 @@ broker lost its work entry, that its work entry waits for a worker that is gone,
 attempt never reached this coordinator, or what the run learned of the broker."""
 
 
+Work = tuple[str, str]
+"""A work entry as `Dispatch` keeps it: its ticket and its id. An id is unique on its stream only: two
+providers' work streams give the same id to entries added in the same millisecond, and one kept by id
+alone was forgotten with the other (a resumed run whose `a` ended never looked at `t`'s lost entry
+again, and waited for it forever)."""
+
+
 @dataclass
 class Dispatch:
     """One coordinated run's side of the broker: enqueue its attempts, follow its event stream and
@@ -213,16 +220,16 @@ class Dispatch:
     _waiting: dict[str, asyncio.Queue[Arrived]] = field(default_factory=dict, init=False)
     _works: dict[str, str] = field(default_factory=dict, init=False)
     """The work entry of each ticket's attempt that waits."""
-    _streams: dict[str, str] = field(default_factory=dict, init=False)
+    _streams: dict[Work, str] = field(default_factory=dict, init=False)
     """The stream of each work entry this run enqueued (or adopted)."""
-    _owners: dict[str, str] = field(default_factory=dict, init=False)
+    _owners: dict[Work, str] = field(default_factory=dict, init=False)
     """The worker whose own stream each work entry this run enqueued (or adopted) there is on."""
     _entries_read: float = field(default=float("-inf"), init=False)
     _recorded: dict[str, tuple[str, AttemptEnd]] = field(default_factory=dict, init=False)
     """The ends workers recorded of waiting attempts (by ticket, with the work entry), read before the
     feed's latest read."""
     _ends_read: float = field(default=float("-inf"), init=False)
-    _missing: dict[str, float] = field(default_factory=dict, init=False)
+    _missing: dict[Work, float] = field(default_factory=dict, init=False)
     """When (on `clock`) each waiting attempt's work entry was first found gone from its stream: it is
     declared lost only once gone for a lease with no worker saying it runs it still (`Layout.held`)."""
     _feed: asyncio.Task[None] | None = field(default=None, init=False)
@@ -307,7 +314,7 @@ class Dispatch:
         if before is None and not forced:
             return
         self.went_back = self.went_back or bool(before) or (forced and before == "")  # or flushed
-        streams = {w: self._streams[w] for w in self._works.values() if w in self._streams}
+        streams = {w: self._streams[t, w] for t, w in self._works.items() if (t, w) in self._streams}
         try:
             done = await self._restoration.write_back(self.ledger, streams, _REWOUND, self.fence)
         except Superseded as exc:
@@ -359,15 +366,15 @@ class Dispatch:
             return
         self._ends_read, works = self.clock(), dict(self._works)
         fields = [ended_field(ticket_id, work) for ticket_id, work in works.items()]
-        looked = {t: w for t, w in works.items() if w in self._streams}
+        looked = {t: w for t, w in works.items() if (t, w) in self._streams}
         if self.clock() < self._look_at():
             looked = {}
         pipe = self.redis.pipeline(transaction=False)
         for ticket_id, work in looked.items():  # before the ends: deleted as its end is recorded
-            pipe.xrange(self._streams[work], min=work, max=work, count=1)
+            pipe.xrange(self._streams[ticket_id, work], min=work, max=work, count=1)
             pipe.exists(self.layout.held(self.run_id, ended_field(ticket_id, work)))
         pipe.hmget(self.layout.ended(self.run_id), fields)
-        owned = any(work in self._owners for work in looked.values())
+        owned = any(tracked in self._owners for tracked in looked.items())
         if owned:  # an entry on a worker's own stream: whether that worker is still here
             ask_live(pipe, self.layout)
         try:
@@ -387,8 +394,8 @@ class Dispatch:
                 self._recorded[ticket_id] = (work, end)
         for (ticket_id, work), entry, held in zip(looked.items(), entries[::2], entries[1::2], strict=True):
             if entry or ticket_id in self._recorded:
-                self._missing.pop(work, None)
-                gone = self._owners.get(work)
+                self._missing.pop((ticket_id, work), None)
+                gone = self._owners.get((ticket_id, work))
                 if (
                     entry
                     and gone is not None
@@ -397,11 +404,11 @@ class Dispatch:
                 ):
                     queue.put_nowait(Stranded(work, gone))
                 continue
-            since = self._missing.setdefault(work, now)
+            since = self._missing.setdefault((ticket_id, work), now)
             if held or now - since < self.broker.settings.lease_s:
                 continue  # its worker may run it still (it renews within a lease), or says it does
             if queue := self._waiting.get(ticket_id):
-                self._missing.pop(work, None)
+                self._missing.pop((ticket_id, work), None)
                 queue.put_nowait(LostEntry(work))  # after the events the feed delivered already
 
     def _look_at(self) -> float:
@@ -437,12 +444,12 @@ class Dispatch:
 
     def finished(self, work: str, end: AttemptEnd) -> None:
         """The run is done with this work entry's attempt, which ended so (kept to write back)."""
-        if (stream := self._streams.get(work)) is not None:
+        if (stream := self._streams.get((end.ticket, work))) is not None:
             self.ledger.finished(stream, work, end)
 
     def done_with(self, ticket_id: str) -> None:
         self._waiting.pop(ticket_id, None)
-        work = self._works.pop(ticket_id, "")
+        work = (ticket_id, self._works.pop(ticket_id, ""))
         self._streams.pop(work, None)
         self._owners.pop(work, None)
         self._missing.pop(work, None)
@@ -475,9 +482,9 @@ class Dispatch:
         return adopted.entry
 
     def _track(self, ticket_id: str, stream: str, entry: str, data: bytes, attempt: int) -> None:
-        self._streams[entry] = stream
+        self._streams[ticket_id, entry] = stream
         if (worker := self.layout.owner(stream)) is not None:
-            self._owners[entry] = worker
+            self._owners[ticket_id, entry] = worker
         self.ledger.enqueued(ticket_id, stream, entry, data, attempt)
 
     async def take_back(self, ticket_id: str, work: str, given_up: AttemptEnd) -> TakenBack:
@@ -486,7 +493,7 @@ class Dispatch:
         waits for the new entry from now on), or given up with the end `given_up` should that worker
         have taken it; left alone while its lease is renewed, or while the broker is away (the next
         look asks again)."""
-        stream, latest = self._streams.get(work), self.ledger.latest.get(ticket_id)
+        stream, latest = self._streams.get((ticket_id, work)), self.ledger.latest.get(ticket_id)
         if stream is None or latest is None or latest[1] != work:
             return TakenBack.LEFT
         try:
@@ -507,7 +514,7 @@ class Dispatch:
         if done is TakenBack.MOVED and entry is not None:
             self.ledger.finished(stream, work, given_up)  # the old entry, should the broker give it back
             for kept in (self._streams, self._owners, self._missing):
-                kept.pop(work, None)
+                kept.pop((ticket_id, work), None)
             self.expect(ticket_id, entry)
             self._track(ticket_id, to, entry, moved, item.attempt)
         return done

@@ -58,13 +58,23 @@ DEMO = ("explore", "gcd", "tour", "summary")
 
 
 def lfg(fleet: Fleet, *args: str, config: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "lfgtui", *args, "--config", str(config or fleet.config(STEADY))],
-        env=fleet.lfg.env,
-        capture_output=True,
-        text=True,
-        timeout=120 * PATIENCE,
-    )
+    """`lfg ARGS` to its end; one that hangs fails with what it and each worker said by then (a hang
+    of `lfg resume` once left only its two first lines to go on)."""
+    try:
+        return subprocess.run(
+            [sys.executable, "-m", "lfgtui", *args, "--config", str(config or fleet.config(STEADY))],
+            env=fleet.lfg.env,
+            capture_output=True,
+            text=True,
+            timeout=120 * PATIENCE,
+        )
+    except subprocess.TimeoutExpired as exc:
+        said = [text.decode() if isinstance(text, bytes) else text or "" for text in (exc.stdout, exc.stderr)]
+        workers = "".join(f"\n--- worker {name}:\n{fleet.said(name)}" for name in fleet.workers)
+        raise AssertionError(
+            f"lfg {' '.join(args[:2])} did not end in {exc.timeout:g} s\n--- its stderr:\n{said[1]}"
+            f"\n--- the last of its stdout:\n{said[0][-4000:]}{workers}"
+        ) from None
 
 
 def killed_mid_stream(
