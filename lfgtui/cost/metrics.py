@@ -12,11 +12,9 @@ What is measured, for a model API and a coding agent alike:
   kind (answer, thinking, tool-call arguments) that tool calls running and approvals interrupt, and
   each stretch counts from its first chunk to its last. A call's input an agent sends whole is
   output too, at the moment it arrives: its model wrote it since the output before it, so the
-  stretch runs on to it (`Metrics._whole_input`; input that came too soon after it to have been
-  written since came at no time of its own: `Stretch.too_soon`), and a reported count is then
-  rated over the time all it holds took, `counted - worth * unstreamed_chars` (`tokens_streamed`),
-  whatever the calls wrote (a long file of code read Claude Code 13 % low when split off by
-  characters). So the time
+  stretch runs on to it (`Metrics._whole_input`), and a reported count is then rated over the time
+  all it holds took, `counted - worth * unstreamed_chars` (`tokens_streamed`), whatever the calls
+  wrote (a long file of code read Claude Code 13 % low when split off by characters). So the time
   an agent's tools run, or it waits for the person, is never in the rate. A stretch whose chunks all
   arrived within `MIN_STREAM_S` (one burst, like an error text an agent relays whole) has no rate
   of its own and counts for nothing.
@@ -137,9 +135,6 @@ LIVE_WINDOW_S = 2.0
 MIN_STREAM_MS = 25
 """A stretch of chunks that all arrived within this (whole ms) is one burst: a rate over it would be noise."""
 MIN_STREAM_S = MIN_STREAM_MS / 1000
-FASTEST_INPUT = 3
-"""How much faster than the output before it a model may write a tool call's input (in lfg's
-estimate of tokens over the time since that output): input that came sooner came at no time of its own."""
 SEEN = 1
 """Tool input an agent sent whole, which lfg saw (`Stretch.whole`)."""
 DESCRIBED = 2
@@ -202,7 +197,7 @@ class Stretch:
     called: bool = False
     """A tool call was announced in it: an answer of one chunk before it is the model's, no notice."""
     held: int = 0
-    """Tool input (as `whole` says it) that came too soon after the output before it (`too_soon`),
+    """Tool input (as `whole` says it) that came within `MIN_STREAM_MS` of the output before it,
     held out of it: more input later in it places it (Claude Code sends a call's first argument at
     its announcement, the rest once written), or it came at no time of its own."""
     held_chars: int = 0
@@ -211,20 +206,6 @@ class Stretch:
     def streamed(self) -> bool:
         """Whether the chunks came over time, not all at once."""
         return self.chunks > 1 and self.last - self.first >= MIN_STREAM_MS
-
-    def too_soon(self, ms: int, chars: int, tokens_per_char: float | None) -> bool:
-        """Whether tool input of `chars` characters sent whole at `ms` came too soon after this
-        output to have been written since: within `MIN_STREAM_MS`, or, after output that streamed,
-        over `FASTEST_INPUT` times its pace (a loaded machine delivers an agent's text late and the
-        call it sent at once with it: 700 tokens of a file 40 ms after the text, rated 809 tok/s
-        for the text's true 122 as written in those 40 ms)."""
-        gap = ms - self.last
-        if gap < MIN_STREAM_MS:
-            return True
-        if not self.streamed:
-            return False
-        pace = (self.tokens - self.first_tokens) / (self.last - self.first)
-        return tokens_in(chars, tokens_per_char) > FASTEST_INPUT * pace * gap
 
 
 @dataclass
@@ -743,21 +724,17 @@ class Metrics:
         it (after thinking, a stretch of its own from the thinking's end). Tokens over the time they
         streamed, then, whatever the tools wrote: no split of the count between text and input by
         characters, whose worth differs (prose, code, JSON). Input that came at no time of its own
-        (with no output streaming before it, where it starts a stretch as its first chunk, or too
-        soon after that output, `Stretch.too_soon`, with no more input after it: `Stretch.held`) stays
-        out of the stretch (`RequestMetrics.unplaced`)."""
+        (with no output streaming before it, where it starts a stretch as its first chunk, or within
+        `MIN_STREAM_MS` of that output with no more input after it: `Stretch.held`) stays out of the
+        stretch (`RequestMetrics.unplaced`)."""
         request = self.requests[-1] if self.requests else None
         if request is None:
             return
         ms = self._output_ms(t)
         tokens = tokens_in(chars, request.tokens_per_char)
         stretch = request.stretch
-        if (
-            whole
-            and stretch is not None
-            and stretch.too_soon(ms, stretch.held_chars + chars, request.tokens_per_char)
-        ):
-            stretch.held = max(stretch.held, whole)  # at once with the output before it, so far
+        if whole and stretch is not None and ms - stretch.last < MIN_STREAM_MS:
+            stretch.held = max(stretch.held, whole)  # all at once with the output before it, so far
             stretch.held_chars += chars
             return
         if stretch is not None and stretch.answer is False:

@@ -319,36 +319,6 @@ def test_an_agents_tool_input_sent_whole_is_left_out_of_its_reported_tokens_that
     assert m.rate_estimated, "the split between what streamed and the input assumed one tokens per character"
 
 
-def text_then_input(clock: Clock, after_s: float) -> Metrics:
-    """An agent's text, 11 chunks of 4 characters 0.1 s apart, then a Write's 1,000 characters of
-    input sent whole `after_s` after its last chunk, then its count: a token a chunk, 250 the input."""
-    ev, m = EventFactory("t", 1, clock=clock), Metrics()
-    m.apply(ev(RequestSent, call=0))
-    for _ in range(11):
-        clock.now += 0.1
-        m.apply(ev(TextDelta, text=" tok"))
-    clock.now += after_s
-    raw = '{"content": "' + "x" * 985 + '"}'
-    m.apply(ev(ToolCallReady, call_id="w", name="Write", arguments={"content": "x" * 985}, raw_arguments=raw))
-    clock.now += 5.0  # the tool runs
-    m.apply(ev(ToolResult, call_id="w", output="ok", is_error=False))
-    m.apply(ev(Usage, output_tokens=261))
-    return m
-
-
-def test_tool_input_that_came_too_soon_to_have_been_written_since_the_text_came_at_no_time(
-    clock: Clock,
-) -> None:
-    """A loaded machine delivers an agent's text late and the call it sent at once after it: 250
-    tokens of input 50 ms after text that streamed at 8 tok/s were not written in those 50 ms (they
-    were, by the stretch running on to them: 248 tok/s). Input that took its time counts over it."""
-    soon = text_then_input(clock, 0.05)
-    assert soon.tokens_per_s == pytest.approx(261 * 40 / 1044 / 1.0) == pytest.approx(10.0)
-    assert soon.rate_estimated, "split from the input by characters"
-    written = text_then_input(Clock(), 20.0)  # a model writing 250 tokens at its text's pace
-    assert written.tokens_per_s == pytest.approx((261 - 261 * 4 / 1044) / 21.0)
-
-
 def described_turn(
     per_char: float | None, reported: int, seen: int = 0, counted_per_char: float | None = None
 ) -> Metrics:
