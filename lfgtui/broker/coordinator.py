@@ -82,6 +82,7 @@ from lfgtui.broker.work import (
     MAX_NOTE,
     AttemptEnd,
     ControlEntry,
+    Work,
     WorkError,
     WorkItem,
     ended_field,
@@ -193,13 +194,6 @@ Arrived = Event | AttemptEnd | LostEntry | Stranded | Lost | BrokerNews
 """What the feed hands the ticket that waits: its events, the end its worker recorded apart, that the
 broker lost its work entry, that its work entry waits for a worker that is gone, that events of an
 attempt never reached this coordinator, or what the run learned of the broker."""
-
-
-Work = tuple[str, str]
-"""A work entry as `Dispatch` keeps it: its ticket and its id. An id is unique on its stream only: two
-providers' work streams give the same id to entries added in the same millisecond, and one kept by id
-alone was forgotten with the other (a resumed run whose `a` ended never looked at `t`'s lost entry
-again, and waited for it forever)."""
 
 
 @dataclass
@@ -314,7 +308,7 @@ class Dispatch:
         if before is None and not forced:
             return
         self.went_back = self.went_back or bool(before) or (forced and before == "")  # or flushed
-        streams = {w: self._streams[t, w] for t, w in self._works.items() if (t, w) in self._streams}
+        streams = {w: self._streams[w] for w in self._works.items() if w in self._streams}
         try:
             done = await self._restoration.write_back(self.ledger, streams, _REWOUND, self.fence)
         except Superseded as exc:
@@ -324,9 +318,8 @@ class Dispatch:
             self.said(said)
             for queue in self._waiting.values():  # before a rewound attempt's end: it says it too
                 queue.put_nowait(BrokerNews(said))
-        for work in done.rewound:
-            ticket_id = next((t for t, w in self._works.items() if w == work), None)
-            if ticket_id is not None and (queue := self._waiting.get(ticket_id)) is not None:
+        for ticket_id, work in done.rewound:  # (a ticket since on to another entry ignores it)
+            if (queue := self._waiting.get(ticket_id)) is not None:
                 queue.put_nowait(LostEntry(work, rewound=True))
 
     async def _last_look(self) -> None:

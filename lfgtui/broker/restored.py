@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 from lfgtui.broker.fence import FENCE, Fence
 from lfgtui.broker.layout import GROUP, Layout, ran_field
 from lfgtui.broker.recent_ends import AGAIN
-from lfgtui.broker.work import AttemptEnd, ended_field
+from lfgtui.broker.work import AttemptEnd, Work, ended_field
 from lfgtui.events import ErrorInfo, ErrorKind, Outcome
 from lfgtui.formats import plural
 
@@ -83,15 +83,15 @@ for _, running in ipairs(todo.running) do
         elseif running[5] ~= '' and pending[1][2] ~= running[5] and pending[1][4] <= running[6]
                 and redis.call('HGET', KEYS[4], running[7]) ~= pending[1][2] then
             redis.call('XCLAIM', stream, ARGV[1], running[5], 0, entry, 'RETRYCOUNT', running[6], 'JUSTID')
-            handed[#handed + 1] = entry
+            handed[#handed + 1] = fieldname
         elseif running[5] ~= '' and pending[1][2] == running[5] and pending[1][4] < running[6] then
             redis.call('XCLAIM', stream, ARGV[1], running[5], 0, entry, 'RETRYCOUNT', running[6], 'JUSTID')
-            handed[#handed + 1] = entry
+            handed[#handed + 1] = fieldname
         elseif pending[1][4] ~= running[6] or (running[5] ~= '' and pending[1][2] ~= running[5]) then
             redis.call('HSET', KEYS[2], fieldname, value)
             redis.call('XACK', stream, ARGV[1], entry)
             redis.call('XDEL', stream, entry)
-            rewound[#rewound + 1] = entry
+            rewound[#rewound + 1] = fieldname
         else
             redis.call('XCLAIM', stream, ARGV[1], pending[1][2], 0, entry, 'JUSTID')
         end
@@ -125,14 +125,14 @@ pending otherwise than as its worker's (the consumer, when known, and the delive
 attempt), given up: its end written as interrupted (so its worker's next
 renewal stops it, and a worker that took it finds it ended), acknowledged and deleted. The index written
 back; the mark set to the server now. Returns the server, the `ended` fields written back, how many entries
-were deleted, the running attempts' entries given up, and those handed back."""
+were deleted, and the `ended` fields of the running attempts' entries given up and of those handed back (an
+entry's id alone names it on its stream only: `Work`)."""
 
 
 @dataclass(frozen=True)
 class Running:
     """A waiting attempt whose worker's events came: how its entry must be held on the broker."""
 
-    ticket: str
     attempt: int
     deliveries: int
     """The entry's delivery that numbers the attempt (`attempt - enqueued as + 1`)."""
@@ -148,8 +148,8 @@ class Restored:
     server: str
     remarked: tuple[str, ...]
     removed: int
-    rewound: tuple[str, ...]
-    handed_back: tuple[str, ...] = ()
+    rewound: tuple[Work, ...]
+    handed_back: tuple[Work, ...] = ()
     """The running attempts' entries the broker had handed out again, handed back to their workers."""
 
     @property
@@ -182,51 +182,54 @@ class Restored:
 
 @dataclass
 class Ledger:
-    """What a coordinator knows of its run's work entries, to write back when the broker forgot it."""
+    """What a coordinator knows of its run's work entries, to write back when the broker forgot it. Each
+    is kept by its ticket and id (`Work`): two streams give the same id."""
 
-    done: dict[str, tuple[str, str, bytes]] = field(default_factory=dict)
-    """Each entry the run is done with: its stream, `ended` field and end."""
+    done: dict[Work, tuple[str, bytes]] = field(default_factory=dict)
+    """Each entry the run is done with: its stream and end."""
     latest: dict[str, tuple[str, str, str]] = field(default_factory=dict)
     """Each ticket's latest entry: its stream, id and data (the work index's value)."""
-    enqueued_as: dict[str, int] = field(default_factory=dict)
+    enqueued_as: dict[Work, int] = field(default_factory=dict)
     """The attempt number each entry was enqueued as."""
-    running: dict[str, Running] = field(default_factory=dict)
-    """By work entry."""
+    running: dict[Work, Running] = field(default_factory=dict)
 
     def enqueued(self, ticket_id: str, stream: str, entry: str, data: bytes, attempt: int) -> None:
         self.latest[ticket_id] = (stream, entry, data.decode())
-        self.enqueued_as[entry] = attempt
+        self.enqueued_as[ticket_id, entry] = attempt
 
     def started(self, entry: str, ticket_id: str, attempt: int, worker: str | None) -> None:
         """The attempt's worker's events came (an entry neither enqueued nor adopted is left)."""
-        if (first := self.enqueued_as.get(entry)) is None:
+        if (first := self.enqueued_as.get((ticket_id, entry))) is None:
             return
-        known = self.running.get(entry)
+        known = self.running.get((ticket_id, entry))
         name = worker or (known.worker if known is not None and known.attempt == attempt else "")
-        self.running[entry] = Running(ticket_id, attempt, attempt - first + 1, name)
+        self.running[ticket_id, entry] = Running(attempt, attempt - first + 1, name)
 
     def finished(self, stream: str, entry: str, end: AttemptEnd) -> None:
-        self.running.pop(entry, None)
-        self.done[entry] = (stream, ended_field(end.ticket, entry), end.value())
+        self.running.pop((end.ticket, entry), None)
+        self.done[end.ticket, entry] = (stream, end.value())
 
-    def payload(self, streams: dict[str, str], why: str) -> bytes:
-        """`RECONCILE`'s knowledge; `streams`: those of the attempts still waiting, by entry; `why`:
-        what a running attempt whose entry is given up ends with."""
+    def payload(self, streams: dict[Work, str], why: str) -> bytes:
+        """`RECONCILE`'s knowledge; `streams`: those of the attempts still waiting; `why`: what a running
+        attempt whose entry is given up ends with."""
         error = ErrorInfo(ErrorKind.CONNECTION, why)
         running = [
             [
-                streams[entry],
+                streams[ticket, entry],
                 entry,
-                ended_field(r.ticket, entry),
-                AttemptEnd(r.ticket, r.attempt, Outcome.INTERRUPTED, error, 0).value().decode(),
+                ended_field(ticket, entry),
+                AttemptEnd(ticket, r.attempt, Outcome.INTERRUPTED, error, 0).value().decode(),
                 r.worker,
                 r.deliveries,
-                ran_field(r.ticket, r.attempt),
+                ran_field(ticket, r.attempt),
             ]
-            for entry, r in self.running.items()
-            if entry in streams
+            for (ticket, entry), r in self.running.items()
+            if (ticket, entry) in streams
         ]
-        done = [[stream, entry, name, value.decode()] for entry, (stream, name, value) in self.done.items()]
+        done = [
+            [stream, entry, ended_field(ticket, entry), value.decode()]
+            for (ticket, entry), (stream, value) in self.done.items()
+        ]
         index = [[ticket, *latest] for ticket, latest in self.latest.items()]
         return json.dumps({"done": done, "running": running, "index": index}).encode()
 
@@ -245,7 +248,7 @@ class Restoration:
         mark = "" if mark is False or mark is None else mark.decode()
         return None if mark == server.decode() else mark
 
-    async def write_back(self, ledger: Ledger, streams: dict[str, str], why: str, fence: Fence) -> Restored:
+    async def write_back(self, ledger: Ledger, streams: dict[Work, str], why: str, fence: Fence) -> Restored:
         """Write what `ledger` knows back, in one step, and mark the run with the server now; raise
         `Superseded` when a later coordinator holds the run (`fence`)."""
         keys = [
@@ -256,9 +259,15 @@ class Restoration:
         ]
         args = [GROUP, self.lifetime_s, ledger.payload(streams, why)]
         server, marked, removed, rewound, handed = await fence.call(self._reconcile, keys, args)
-        tickets = tuple(dict.fromkeys(name.decode().rpartition("@")[0] for name in marked))
-        rewound, handed = (tuple(entry.decode() for entry in entries) for entries in (rewound, handed))
+        tickets = tuple(dict.fromkeys(_work(name)[0] for name in marked))
+        rewound, handed = (tuple(_work(name) for name in names) for names in (rewound, handed))
         return Restored(server.decode(), tickets, int(removed), rewound, handed)
+
+
+def _work(name: bytes) -> Work:
+    """The ticket and entry an `ended` field names (`ended_field`)."""
+    ticket, _, entry = name.decode().rpartition("@")
+    return ticket, entry
 
 
 class Gate:

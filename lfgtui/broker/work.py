@@ -299,6 +299,13 @@ def _object(value: bytes | None, what: str) -> dict[str, Any]:
     return data
 
 
+Work = tuple[str, str]
+"""A work entry as a run keeps it: its ticket and its id. An id is unique on its stream only: two
+providers' work streams give the same id to entries added in the same millisecond, and one kept by id
+alone was taken for the other (a resumed run whose `a` ended never looked at `t`'s lost entry again,
+and waited for it forever; a broker gone back in time had one of the two ends written back)."""
+
+
 def ended_field(ticket_id: str, entry: str) -> str:
     """The field of a run's `ended` hash for the attempt a work entry started (or a worker taking it
     over ran): unique in a run, since a ticket's entries are enqueued one after another."""

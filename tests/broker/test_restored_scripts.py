@@ -63,7 +63,7 @@ async def test_the_write_back_re_marks_ends_removes_stale_entries_and_gives_up_a
 
         restoration = Restoration(client, LAYOUT, RUN, 3600)
         assert await restoration.stale() == "another server"
-        streams = dict.fromkeys(entries[1:], STREAM)
+        streams = {(tickets[entry], entry): STREAM for entry in entries[1:]}
         restored = await restoration.write_back(ledger, streams, "went back", Fence(LAYOUT.generation(RUN)))
         assert await restoration.stale() is None
         state, end, holder = await gate.look(RUN, "t1", STREAM, done)
@@ -74,8 +74,9 @@ async def test_the_write_back_re_marks_ends_removes_stale_entries_and_gives_up_a
         await client.aclose()
     assert restored.server == server_id(admin)
     assert restored.remarked == ("t1",)
-    assert restored.rewound == (stolen, started), "a later delivery, or one its other worker started"
-    assert restored.handed_back == (replayed,)
+    rewound = ((tickets[stolen], stolen), (tickets[started], started))
+    assert restored.rewound == rewound, "a later delivery, or one its other worker started"
+    assert restored.handed_back == ((tickets[replayed], replayed),)
     assert restored.removed == 2, "the ended entry, and the one pending for nobody"
     left = [entry.decode() for entry, _ in admin.xrange(STREAM)]
     assert left == [replayed, held], "only the attempts held as their worker's stay"
