@@ -12,6 +12,7 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 from typing import Any
 
 import pytest
@@ -39,11 +40,41 @@ def tickets() -> str:
     return paid_tickets(NAMES, MODEL, SLOW)
 
 
-def watch(fleet: Fleet, run_id: str, config: Any) -> subprocess.Popen[str]:
-    """`lfg attach redis://… RUN --json`: a watcher through the broker, from the run's start."""
-    args = [sys.executable, "-m", "lfgtui", "attach", fleet.url, run_id, "--json", "--config", str(config)]
-    pipe = subprocess.PIPE
-    return subprocess.Popen(args, env=fleet.lfg.env, stdout=pipe, stderr=pipe, text=True)
+class Watcher:
+    """`lfg attach redis://… RUN --json`: a watcher through the broker, from the run's start, its
+    lines read as they come (so a test can wait until it follows the run: one that connects while
+    the broker restarts is refused at once, as `attach` is where no broker answers)."""
+
+    def __init__(self, fleet: Fleet, run_id: str, config: Any) -> None:
+        args = [
+            sys.executable,
+            "-m",
+            "lfgtui",
+            "attach",
+            fleet.url,
+            run_id,
+            "--json",
+            "--config",
+            str(config),
+        ]
+        pipe = subprocess.PIPE
+        self.process = subprocess.Popen(args, env=fleet.lfg.env, stdout=pipe, stderr=pipe, text=True)
+        self.lines: list[str] = []
+        self.reading = threading.Thread(target=self._read, daemon=True)
+        self.reading.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line)
+
+    def ended(self, timeout: float) -> tuple[str, str]:
+        """Its whole output and its stderr, once it has exited."""
+        assert self.process.stderr is not None
+        err = self.process.stderr.read()
+        self.process.wait(timeout)
+        self.reading.join(timeout)
+        return "".join(self.lines), err
 
 
 def snapshot(admin: redis.Redis, run_id: str, without: str | None) -> set[str]:
@@ -77,8 +108,9 @@ async def test_a_broker_restored_from_a_snapshot_mid_run_runs_no_completed_ticke
     try:
         await until(lambda: admin.zcard("lfg:runs") == 1, 60)
         [run_id] = [name.decode() for name in admin.zrange("lfg:runs", 0, -1)]
-        watcher = watch(fleet, run_id, config)
+        watcher = Watcher(fleet, run_id, config)
         await until(lambda: len(coordinator.completed()) >= 2, 90)  # some completed before the snapshot
+        await until(lambda: bool(watcher.lines), 60)  # it follows the run before the broker goes down
         saved = len(sim.log)
         before = snapshot(admin, run_id, None if lease_kept else Layout().coordinator(run_id))
         # More are recorded completed after it (their entries come back, their ends forgotten), and
@@ -91,9 +123,9 @@ async def test_a_broker_restored_from_a_snapshot_mid_run_runs_no_completed_ticke
         redis_server.process.wait(10 * PATIENCE)
         redis_server.start()  # the same port, from the snapshot
         code = await asyncio.to_thread(coordinator.wait, 120)
-        watched, watcher_err = await asyncio.to_thread(watcher.communicate, timeout=60 * PATIENCE)
+        watched, watcher_err = await asyncio.to_thread(watcher.ended, 60 * PATIENCE)
     finally:
-        for process in (coordinator.process, watcher):
+        for process in (coordinator.process, watcher and watcher.process):
             if process is not None and process.poll() is None:
                 process.kill()
                 await asyncio.to_thread(process.communicate, timeout=30 * PATIENCE)
