@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 from lfgtui.broker.fence import FENCE, Fence
 from lfgtui.broker.layout import GROUP, Layout, ran_field
 from lfgtui.broker.recent_ends import AGAIN
-from lfgtui.broker.work import AttemptEnd, Work, ended_field
+from lfgtui.broker.work import AttemptEnd, Work, ended_field, ended_work
 from lfgtui.events import ErrorInfo, ErrorKind, Outcome
 from lfgtui.formats import plural
 
@@ -259,15 +259,9 @@ class Restoration:
         ]
         args = [GROUP, self.lifetime_s, ledger.payload(streams, why)]
         server, marked, removed, rewound, handed = await fence.call(self._reconcile, keys, args)
-        tickets = tuple(dict.fromkeys(_work(name)[0] for name in marked))
-        rewound, handed = (tuple(_work(name) for name in names) for names in (rewound, handed))
+        tickets = tuple(dict.fromkeys(ended_work(name)[0] for name in marked))
+        rewound, handed = (tuple(ended_work(name) for name in names) for names in (rewound, handed))
         return Restored(server.decode(), tickets, int(removed), rewound, handed)
-
-
-def _work(name: bytes) -> Work:
-    """The ticket and entry an `ended` field names (`ended_field`)."""
-    ticket, _, entry = name.decode().rpartition("@")
-    return ticket, entry
 
 
 class Gate:

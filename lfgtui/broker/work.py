@@ -310,3 +310,9 @@ def ended_field(ticket_id: str, entry: str) -> str:
     """The field of a run's `ended` hash for the attempt a work entry started (or a worker taking it
     over ran): unique in a run, since a ticket's entries are enqueued one after another."""
     return f"{ticket_id}@{entry}"
+
+
+def ended_work(name: bytes) -> Work:
+    """The ticket and entry an `ended` field names (`ended_field`; an entry id holds no `@`)."""
+    ticket, _, entry = name.decode().rpartition("@")
+    return ticket, entry

@@ -389,8 +389,9 @@ class AgentRun:
             await stable.unknown(quirks.unknown_update)
         if quirks.burst and stable is not None:
             first, *rest = split_tokens(quirks.burst) or [""]
-            await stable.burst([first, "".join(rest)])
-            self.said += [first, "".join(rest)]
+            chunks = [first, "".join(rest)]
+            await stable.burst(chunks)
+            self.said += chunks
             self.output_tokens += 2  # the agent reports what it relays as its output
             return
         if self.scenario.elicit:

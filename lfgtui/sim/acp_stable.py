@@ -37,12 +37,9 @@ def offers(capabilities: dict[str, Any], *path: str) -> bool:
     return isinstance(here, dict)
 
 
-def text_chunk(text: str, message_id: str) -> dict[str, Any]:
-    return {
-        "sessionUpdate": "agent_message_chunk",
-        "content": {"type": "text", "text": text},
-        "messageId": message_id,
-    }
+def text_chunk(text: str, message_id: str | None = None) -> dict[str, Any]:
+    chunk = {"sessionUpdate": "agent_message_chunk", "content": {"type": "text", "text": text}}
+    return chunk if message_id is None else chunk | {"messageId": message_id}
 
 
 @dataclass
@@ -61,10 +58,7 @@ class StableUpdates:
     async def burst(self, texts: list[str]) -> None:
         """Message chunks in one write, as an agent relays an error it got whole: the client reads
         them at once, however loaded the machine (sent one by one, a CI run read two 25 ms apart)."""
-        chunks = (
-            {"sessionUpdate": "agent_message_chunk", "content": {"type": "text", "text": t}} for t in texts
-        )
-        await self.send(self.session_id, *chunks)
+        await self.send(self.session_id, *(text_chunk(text) for text in texts))
 
     async def notice(self, title: str) -> None:
         """An ACP `notice` (a warning), where the client takes notices."""

@@ -46,17 +46,8 @@ class Watcher:
     the broker restarts is refused at once, as `attach` is where no broker answers)."""
 
     def __init__(self, fleet: Fleet, run_id: str, config: Any) -> None:
-        args = [
-            sys.executable,
-            "-m",
-            "lfgtui",
-            "attach",
-            fleet.url,
-            run_id,
-            "--json",
-            "--config",
-            str(config),
-        ]
+        args = [sys.executable, "-m", "lfgtui", "attach", fleet.url, run_id, "--json"]
+        args += ["--config", str(config)]
         pipe = subprocess.PIPE
         self.process = subprocess.Popen(args, env=fleet.lfg.env, stdout=pipe, stderr=pipe, text=True)
         self.lines: list[str] = []

@@ -91,15 +91,15 @@ def sim_pace(events: list[dict[str, Any]], ticket: str, input_tokens: int = 0) -
     chunk (the sim's own pieces, `split_tokens`) over its first chunk to its last, a run that came
     all at once (a loaded machine's sim catching up: within `MIN_STREAM_S`) counting for nothing, as
     in the metrics. `input_tokens` are those of the input of a call the agent sent whole (its count
-    less its text): where lfg took that input as written since the run before it (`input_placed`),
+    less its text): where lfg took that input as written since the run before it (`placed_at`),
     the run spans on to the call and counts them too. What tok/s must read, whatever pace a loaded
     machine let the agent keep."""
     runs: list[list[dict[str, Any]]] = [[]]
-    ends: list[float | None] = []
+    ends: list[float | None] = []  # where lfg placed the first call's input: its run spans on to it
+    placed = placed_at(events, ticket) if input_tokens else None
     for event in of(events, ticket):
         if event["type"] == "tool_call":
-            placed = input_tokens and runs[-1] and event["t"] - runs[-1][-1]["t"] >= MIN_STREAM_S
-            ends.append(event["t"] if placed else None)
+            ends.append(None if ends else placed)
             runs.append([])
         elif event["type"] == "text" and event["text"]:
             runs[-1].append(event)
@@ -110,28 +110,28 @@ def sim_pace(events: list[dict[str, Any]], ticket: str, input_tokens: int = 0) -
         if run
     ]
     streamed = [
-        (run, time, placed)
-        for run, time, placed in spans
-        if (len(run) > 1 or placed) and time >= MIN_STREAM_S
+        (run, time, spans_on)
+        for run, time, spans_on in spans
+        if (len(run) > 1 or spans_on) and time >= MIN_STREAM_S
     ]
     tokens = sum(len(split_tokens(e["text"])) for run, _, _ in streamed for e in run[1:])
-    tokens += sum(input_tokens for _, _, placed in streamed if placed)
+    tokens += sum(input_tokens for _, _, spans_on in streamed if spans_on)
     return tokens / sum(time for _, time, _ in streamed)
 
 
-def input_placed(events: list[dict[str, Any]], ticket: str) -> bool:
-    """Whether the ticket's first tool call, its input sent whole, reached lfg `MIN_STREAM_S` or more
-    after the text before it: lfg then takes the input as written meanwhile, its tokens over that
-    time (cost/metrics.py, `_whole_input`); sooner, as come at no time of its own, split off the
-    count by characters (an estimate). A sim that sends them at once is read either way on a loaded
-    machine: its text can reach lfg late."""
+def placed_at(events: list[dict[str, Any]], ticket: str) -> float | None:
+    """When the ticket's first tool call, its input sent whole, reached lfg, if that was `MIN_STREAM_S`
+    or more after the text before it: lfg then takes the input as written meanwhile, its tokens over
+    that time (cost/metrics.py, `_whole_input`); sooner (None), as come at no time of its own, split
+    off the count by characters (an estimate). A sim that sends them at once is read either way on a
+    loaded machine: its text can reach lfg late."""
     last = None
     for event in of(events, ticket):
         if event["type"] == "text" and event["text"]:
             last = event["t"]
         elif event["type"] == "tool_call":
-            return last is not None and event["t"] - last >= MIN_STREAM_S
-    return False
+            return event["t"] if last is not None and event["t"] - last >= MIN_STREAM_S else None
+    return None
 
 
 def command(lfg: Lfg, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

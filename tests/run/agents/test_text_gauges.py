@@ -16,7 +16,7 @@ from lfgtui.events import TextDelta
 from lfgtui.history.recorded import recorded_run
 from lfgtui.history.store import Selection, Store
 from lfgtui.sim.scenario import split_tokens
-from tests.support.lfg import Lfg, ending, input_placed, of, rebuilt_metrics, sim_pace, text
+from tests.support.lfg import Lfg, ending, of, placed_at, rebuilt_metrics, sim_pace, text
 
 SIM_AGENT = [sys.executable, "-m", "lfgtui.sim.acp_agent", "--scenario", "{model}"]
 QUIRKS = {
@@ -232,7 +232,7 @@ def test_the_rate_leaves_out_the_tool_input_the_agent_counts_but_never_streamed(
     resumed = rebuilt_metrics(db, "t")
     pace = sim_pace(events, "t", end["output_tokens"] - text_tokens(events))
     assert end["tokens_per_s"] == pytest.approx(pace, rel=0.05), "the text's pace"
-    placed = input_placed(events, "t")  # the file reached lfg 25 ms after the text: written meanwhile
+    placed = placed_at(events, "t") is not None  # the file came 25 ms after the text: written meanwhile
     assert end["tokens_per_s_estimated"] is not placed, "split from the file's tokens by characters"
     assert resumed.tokens_per_s == pytest.approx(end["tokens_per_s"], abs=0.006), "as a resumed pane has it"
     row = recorded(db, "t")[0]
