@@ -87,6 +87,10 @@ LEASH = "/lfg/leash"
 by the container's first process (tools/box_init.py, which the agent can neither kill nor stop),
 which exits, and every process of the container dies with it, the agent's too, whatever it ignores."""
 REMOVE_TRIES = 5
+PODMAN_INIT = Path("/usr/libexec/podman/catatonit")
+"""Where podman's `--init` finds its init by default: catatonit's package puts it there."""
+INITS = ("catatonit", "tini-static", "tini")
+"""An init for podman's `--init` where catatonit is not at `PODMAN_INIT`: tini comes with docker.io."""
 _NAMES = itertools.count(1)
 _PROBING = threading.Lock()
 
@@ -112,7 +116,7 @@ class ContainerBox(Sandbox):
             *_limits(self.engine),
             *_bounds(self.limits),
             *("--rm", "-i", "--pull", "never", "--name", name),  # never an image from a registry
-            *(("--init",) if self.tethered else ()),  # an agent's first process is lfg's (box_init.py)
+            *(("--init", *_init_path(self.engine)) if self.tethered else ()),  # an agent's: box_init.py
             *(
                 "--label",
                 f"{LABEL}=1",
@@ -360,6 +364,17 @@ def _own_ids(engine: str) -> list[str]:
     return ["--userns", "keep-id"] if engine == "podman" and os.geteuid() != 0 else []
 
 
+@functools.cache
+def _init_path(engine: str) -> list[str]:
+    """podman's `--init` mounts catatonit from `PODMAN_INIT`, a package podman only recommends: where
+    podman was installed without it, every command's box failed to start ("container-init binary
+    not found"). There another init on the PATH serves (`INITS`: each forwards signals and reaps)."""
+    if engine != "podman" or PODMAN_INIT.exists():
+        return []
+    found = next((path for name in INITS if (path := shutil.which(name)) is not None), None)
+    return [] if found is None else ["--init-path", found]
+
+
 def _limit(value: int) -> str:
     return "-1" if value == resource.RLIM_INFINITY else str(value)
 
@@ -510,7 +525,9 @@ def _probe(engine: str) -> str | None:
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f'sandbox = "{engine}": {engine} does not answer ({inert(str(exc))})'
     if tried.returncode != 0:
-        return f'sandbox = "{engine}": {engine} cannot start a box here: {_said(tried)}'
+        lacking = engine == "podman" and not PODMAN_INIT.exists() and not _init_path(engine)
+        wanted = f" (its --init needs catatonit: {NO_INIT})" if lacking else ""
+        return f'sandbox = "{engine}": {engine} cannot start a box here: {_said(tried)}{wanted}'
     return None
 
 
@@ -521,15 +538,31 @@ OWN_NAMESPACE = (
 )
 
 
+NO_INIT = f"apt install catatonit, or put one of {', '.join(INITS[1:])} on the PATH"
+
+
 def _own_namespace(engine: str) -> bool:
     """Whether root's podman puts its containers in a user namespace of their own (PODMAN_USERNS, or
-    `userns` in containers.conf): a box of lfg's starts with `--userns host` where it did not."""
+    `userns` in containers.conf): the plainest box of lfg's image starts with `--userns host` and not
+    without. Both asked: a box that failed for another reason (podman without its init) was said to
+    be in a namespace of its own, naming a setting nobody had made."""
     if engine != "podman" or os.geteuid() != 0:
         return False
     runtime = ["--runtime", "runc"] if shutil.which("runc") else []
-    mounts = _bind(Path("/usr"), Path("/usr"), "ro")
-    host = [*runtime, "run", "--rm", "--pull", "never", *_limits(engine), "--userns", "host", *mounts]
-    return _run(engine, *host, IMAGE, "/usr/bin/true").returncode == 0
+    plain = [
+        *runtime,
+        "run",
+        "--rm",
+        "--pull",
+        "never",
+        *_limits(engine),
+        *_bind(Path("/usr"), Path("/usr"), "ro"),
+    ]
+    started = [
+        _run(engine, *plain, *userns, IMAGE, "/usr/bin/true").returncode == 0
+        for userns in ((), ("--userns", "host"))
+    ]
+    return started == [False, True]
 
 
 async def removed(ticket: Ticket) -> None:

@@ -1,11 +1,13 @@
 """A container engine that would not run lfg's box as designed is refused at start in one line that
 says what to change: root's podman set to run each container in a user namespace of its own
 (`PODMAN_USERNS`, `userns` in containers.conf) cannot mount lfg's image there, and a box's root
-would not be the person's."""
+would not be the person's. podman installed without catatonit (its `--init`, a package it only
+recommends) boxes with another init, and where there is none says so, not something else."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -43,6 +45,48 @@ def mapped_namespace() -> Iterator[Path]:
     finally:
         held.stdin.close()
         held.wait()
+
+
+@pytest.fixture
+def probed() -> Iterator[None]:
+    """`containers._probe` and the init it chose asked afresh in the test, and after it."""
+    containers._probe.cache_clear()
+    containers._init_path.cache_clear()
+    try:
+        yield
+    finally:
+        containers._probe.cache_clear()
+        containers._init_path.cache_clear()
+
+
+@pytest.fixture
+def podman_without_its_init(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """podman as installed without catatonit: its configured init (containers.conf's `init_path`,
+    lfg's `PODMAN_INIT`) is nowhere."""
+    needed("podman")
+    missing = tmp_path / "no-catatonit"
+    conf = tmp_path / "containers.conf"
+    conf.write_text(f'[engine]\ninit_path = "{missing}"\n')
+    monkeypatch.setenv("CONTAINERS_CONF", str(conf))
+    monkeypatch.setattr(containers, "PODMAN_INIT", missing)
+
+
+@pytest.mark.usefixtures("podman_without_its_init", "probed")
+def test_podman_without_catatonit_boxes_with_another_init() -> None:
+    """Fails before: every podman box failed to start ("container-init binary not found on the
+    host"), and lfg said root's podman ran in a user namespace of its own."""
+    assert shutil.which("tini-static") or shutil.which("tini"), "docker.io brings tini"
+    assert containers._probe("podman") is None
+
+
+@pytest.mark.usefixtures("podman_without_its_init", "probed")
+def test_podman_with_no_init_at_all_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fails before: the namespace line, naming a setting nobody made."""
+    monkeypatch.setattr(containers, "INITS", ("lfg-no-such-init",))
+    why = containers._probe("podman")
+    assert why is not None and "cannot start a box here" in why, why
+    assert "container-init binary not found" in why and "apt install catatonit" in why
+    assert containers.OWN_NAMESPACE not in why
 
 
 def test_roots_podman_in_a_user_namespace_of_its_own_is_refused_in_one_line(
