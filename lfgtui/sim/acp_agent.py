@@ -115,6 +115,7 @@ from lfgtui.sim.acp_mcp import MCP_TRANSPORTS, capabilities, received
 from lfgtui.sim.acp_prompt import (
     ALLOWING,
     AUTO_MODE,
+    LATE_ASKS,
     LATE_WORD,
     PERMISSION_OPTIONS,
     AgentRun,
@@ -710,6 +711,8 @@ class SimAcpAgent:
         )
         if self.options.quirks.late_word:
             self._after_response(self._late_word(session))
+        if self.options.quirks.late_asks:
+            self._after_response(self._late_asks(session))
         return PromptResponse(stop_reason=stop_reason, usage=usage)
 
     async def _late_word(self, session: SimSession) -> None:
@@ -719,6 +722,28 @@ class SimAcpAgent:
             await self.conn.read_text_file(session.id, str(session.cwd / "late.txt"))
         await self.conn.session_update(session.id, update_agent_message_text(LATE_WORD))
         log.info("a late word in %s after prompt %d was answered", session.id, session.prompts)
+
+    async def _late_asks(self, session: SimSession) -> None:
+        """`--late-asks`: once lfg has answered a file read asked after the prompt's answer (so the
+        turn has ended on lfg's side too), a permission request, a file write and a command, each
+        sent once the one before was answered; what came back, in the log and one more chunk."""
+        with contextlib.suppress(acp.RequestError):
+            await self.conn.read_text_file(session.id, str(session.cwd / "late.txt"))
+        request = ToolCallUpdate(tool_call_id="late-ask", title="a late edit", kind="edit")
+        asked = await self.conn.request_permission(session.id, request, list(PERMISSION_OPTIONS))
+        said = [f"permission {asked.outcome.outcome}"]
+        for name, sent in (
+            ("write", lambda: self.conn.write_text_file(session.id, str(session.cwd / "late.txt"), "late\n")),
+            ("command", lambda: self.conn.create_terminal(session.id, "echo late > late.txt")),
+        ):
+            try:
+                await sent()
+                said.append(f"{name} done")
+            except acp.RequestError as exc:
+                said.append(f"{name} refused: {exc}")
+        line = f"{LATE_ASKS}{'; '.join(said)}"
+        log.info("%s", line)
+        await self.conn.session_update(session.id, update_agent_message_text(line))
 
     async def _play(self, run: AgentRun) -> None:
         """The scenario's model calls; under `--answers-early` only until the turn's first permission
@@ -1358,6 +1383,12 @@ def _stopping_quirks(group: Options) -> None:
         " (an update after its session/prompt returned)",
     )
     group.add_argument(
+        "--late-asks",
+        action="store_true",
+        help="after answering a prompt, read a file, then ask permission, write a file and run a command"
+        " (requests after its session/prompt returned), saying what came back",
+    )
+    group.add_argument(
         "--deaf-to-cancel",
         action="store_true",
         help="ignore session/cancel: the turn runs on until the client ends the process (a hung agent)",
@@ -1430,6 +1461,7 @@ def main(argv: list[str] | None = None) -> None:
             after_denial=args.after_denial,
             answers_early=args.answers_early,
             late_word=args.late_word,
+            late_asks=args.late_asks,
             deaf_to_cancel=args.deaf_to_cancel,
             steer_cuts=args.steer_cuts,
             steer_reads_late=args.steer_reads_late,

@@ -72,6 +72,8 @@ STOPPED_BEFORE_RAN = "Claude stopped this tool call before it ran."
 """What claude-agent-acp 0.101.0 says of a call Claude dropped (its renderer's `unfinished()`)."""
 LATE_WORD = "(a late word, after this turn's prompt was answered)"
 """What `--late-word` sends once its prompt was answered."""
+LATE_ASKS = "late asks: "
+"""How `--late-asks` begins the chunk (and log line) saying what its requests got."""
 INTERNAL_ERROR = -32603  # JSON-RPC's code for a failure inside the agent: how a model call failure surfaces
 AUTH_REQUIRED = -32000  # ACP's code for a missing or bad credential: how an HTTP 401 fault surfaces
 # A JSON-RPC message cut off mid-string, as a broken agent might print it.
@@ -193,6 +195,10 @@ class Quirks:
     """Once a prompt is answered, and lfg has answered a file read asked after it, one more message
     chunk of that turn (`LATE_WORD`): an update that comes after its `session/prompt` returned, as a
     Codex still streaming when codex-acp answered (issue 78)."""
+    late_asks: bool = False
+    """Once a prompt is answered, and lfg has answered a file read asked after it, a permission
+    request, a file write and a command of that turn, then a chunk saying what came back
+    (`LATE_ASKS`): requests after its `session/prompt` returned, as a Codex going on could send."""
     steer_cuts: bool = False
     """A steer taken mid-answer (`--steering injected`) cuts the model call streaming now off, as
     Claude Code does (issue 73): the rest of its text is never sent, none of its tokens is in the

@@ -57,6 +57,8 @@ from lfgtui.tools.toolbox import Approve, Toolbox
 
 INVALID_PARAMS = -32602
 CANCELLED = schema.RequestPermissionResponse(outcome=schema.DeniedOutcome(outcome="cancelled"))
+AFTER_TURN = "it came after the agent's turn had ended, when nobody is shown it"
+"""Why a request the agent sent between its turns is refused (`AgentClient.turn_over`)."""
 MISSING_FILE_TEXT = ""
 """What a file that does not exist (yet) in the workdir reads as, as an editor's buffer for a new file
 does: agents read a file before they create it, and Gemini CLI 0.61 fails its write on any error
@@ -103,6 +105,10 @@ def _asked_as(approve: Approve, shown: ToolCallReady) -> Approve:
     return asked
 
 
+class TurnOver(Exception):
+    """The turn that would have shown an agent's request ended first (`AgentClient.turn_over`)."""
+
+
 class AgentClient:
     """The client side of one agent session."""
 
@@ -128,6 +134,9 @@ class AgentClient:
         """Agent updates, lfg's own events, and futures to set once everything before them is out."""
         self.cancelling = False
         self.replaying = False
+        self.between_turns = False
+        """The agent's last prompt was answered and no other streams: see `turn_over`."""
+        self._markers: set[asyncio.Future[None]] = set()
         self._writes = itertools.count(1)
         self._approved_edits: set[tuple[str, str]] = set()
         self._approved_commands: set[str] = set()
@@ -199,10 +208,32 @@ class AgentClient:
         return reported
 
     async def caught_up(self) -> None:
-        """Wait until everything the agent sent before now has been streamed (shown and recorded)."""
+        """Wait until everything the agent sent before now has been streamed (shown and recorded).
+        Raises `TurnOver` where no turn streams it any more."""
+        if self.between_turns:
+            raise TurnOver
         marker: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._markers.add(marker)
         self.inbox.put_nowait(marker)
-        await marker
+        try:
+            await marker
+        finally:
+            self._markers.discard(marker)
+
+    def turn_over(self) -> None:
+        """The turn stopped streaming the inbox (its prompt answered, or the attempt cut short): a
+        request not yet shown, and any that comes till the next turn, is refused (`AFTER_TURN`).
+        Nothing streams the inbox between turns, so it waited for a follow-up that might never come:
+        the person never asked and the agent stuck."""
+        self.between_turns = True
+        for marker in self._markers:
+            if not marker.done():
+                marker.set_exception(TurnOver())
+
+    def _refused_late(self, what: str) -> None:
+        """Say that the agent's `what` was refused as `AFTER_TURN` (shown as the next turn starts, or
+        in the agent's log as its session closes)."""
+        self.inbox.put_nowait(self.ev(Status, message=f"refused the agent's {what}: {AFTER_TURN}"))
 
     async def request_permission(
         self,
@@ -214,8 +245,12 @@ class AgentClient:
         """The person's answer, through the same approval as lfg's own tools: yes picks the agent's
         allow-once option (else allow-always), no its reject option. The agent may withdraw it
         (`$/cancel_request`) until it is answered: then it leaves the pane, answered -32800."""
-        with self._asking(tool_call.tool_call_id) as asking:
-            return await self._request_permission(session_id, tool_call, options, asking)
+        try:
+            with self._asking(tool_call.tool_call_id) as asking:
+                return await self._request_permission(session_id, tool_call, options, asking)
+        except TurnOver:
+            self._refused_late(f"permission request for {tool_call.title or 'a tool call'}")
+            return CANCELLED
 
     @contextlib.contextmanager
     def _asking(self, call: str | None) -> Iterator[Asking]:
@@ -305,8 +340,12 @@ class AgentClient:
         """The person's answer to the agent's form, as the SDK's response of its action; withdrawn
         as a permission request is."""
         call = mode.tool_call_id if isinstance(mode, schema.ElicitationFormSessionMode) else None
-        with self._asking(call) as asking:
-            return await self._create_elicitation(message, mode, asking)
+        try:
+            with self._asking(call) as asking:
+                return await self._create_elicitation(message, mode, asking)
+        except TurnOver:
+            self._refused_late("question")
+            return schema.CancelElicitationResponse(action="cancel")
 
     async def _create_elicitation(self, message: str, mode: Any, asking: Asking) -> Any:
         forms = (schema.ElicitationFormSessionMode, schema.ElicitationFormRequestMode)
@@ -386,7 +425,10 @@ class AgentClient:
             place = self._place(path)
         except ToolError as exc:
             raise self._refused("write", path, str(exc)) from None
-        await self.caught_up()
+        try:
+            await self.caught_up()
+        except TurnOver:
+            raise self._refused("write", path, AFTER_TURN) from None
         call_id = f"{LFG_CALL}write-{next(self._writes)}"
         arguments = {"path": place.shown, "content": content}
         ready = self.ev(
@@ -398,7 +440,11 @@ class AgentClient:
         )
         self.inbox.put_nowait(self.ev(ToolCallStarted, call_id=call_id, name="write_file"))
         self.inbox.put_nowait(ready)
-        await self.caught_up()
+        try:
+            await self.caught_up()
+        except TurnOver:
+            self.inbox.put_nowait(self.ev(ToolResult, call_id=call_id, output=AFTER_TURN, is_error=True))
+            raise self._refused("write", path, AFTER_TURN) from None
         written = {"path": place.name, "content": content}
         if (_normal(path), content) in self._approved_edits:
             outcome = await run_tool(BUILTIN_TOOLS["write_file"], written, place.ctx)
@@ -445,8 +491,13 @@ class AgentClient:
         variables = {variable.name: variable.value for variable in env or ()}
         if self.cancelling:
             raise self._refused_command(line, "the attempt is being cancelled")
+        if self.between_turns:
+            raise self._refused_command(line, AFTER_TURN)
         if line not in self._approved_commands:
-            await self.caught_up()
+            try:
+                await self.caught_up()
+            except TurnOver:
+                raise self._refused_command(line, AFTER_TURN) from None
             arguments: dict[str, Any] = {"command": line}
             workdir = self.toolbox.ctx.workdir
             if folder != workdir:

@@ -3,7 +3,11 @@ after codex-acp answered), against the sim agent under `--late-word`: it answers
 once lfg has answered a file read it asks after that, sends one more message chunk of that turn.
 
 The session is kept for a follow-up; the word waits in it until the next turn. It belongs to the
-turn that sent it: recorded with attempt 1, said so in attempt 2, never attempt 2's answer."""
+turn that sent it: recorded with attempt 1, said so in attempt 2, never attempt 2's answer.
+
+A request sent then (`--late-asks`: a permission, a file write, a command) is refused at once, not
+left waiting for a turn that may never come: nobody is shown it, the agent is not stuck, and the
+refusals are said with the attempt whose turn it was."""
 
 from __future__ import annotations
 
@@ -11,13 +15,13 @@ import asyncio
 from pathlib import Path
 
 from lfgtui.config.load import Config
-from lfgtui.events import AttemptEnded, Event, Outcome, Status, TextDelta
+from lfgtui.events import ApprovalAsked, AttemptEnded, Event, Outcome, Status, TextDelta
 from lfgtui.history.writer import open_run_history
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.providers.registry import Providers
 from lfgtui.run import Run
 from lfgtui.run.approvals import Approvals
-from lfgtui.sim.acp_prompt import LATE_WORD
+from lfgtui.sim.acp_prompt import LATE_ASKS, LATE_WORD
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from tests.support.patience import PATIENCE
@@ -107,3 +111,47 @@ async def test_an_update_after_the_last_turn_is_said_in_the_agents_log_as_its_se
         "[lfg: the agent went on after its turn of attempt 1 ended, and its session closed before"
         " another: 1 update not shown]"
     ]
+
+
+async def _said_in_log(log: Path, start: str) -> str:
+    """The agent's log line that begins with `start`, once the agent has written it."""
+    async with asyncio.timeout(30 * PATIENCE):
+        while not (
+            lines := [line for line in (await asyncio.to_thread(log.read_text)).splitlines() if start in line]
+        ):
+            await asyncio.sleep(0.05)
+    return lines[0].split(start, 1)[1]
+
+
+async def test_a_request_after_the_prompt_was_answered_is_refused_at_once(tmp_path: Path) -> None:
+    """Fails before: the permission request waited for the next turn to stream the inbox, so with no
+    follow-up the person was never asked and the agent never answered (the log line never came)."""
+    path = tmp_path / "tickets.toml"
+    path.write_text(TICKETS.format(workdir=tmp_path))
+    sim = BUILTIN["sim-acp"]
+    config = sim.with_agent(command=(*sim.agent.command, "--late-asks"))
+    loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS, env={})
+    events = list[Event]()
+    async with Providers({"sim-acp": config}) as providers:
+        run = Run(loaded.tickets, providers, Approvals(askable=True), [], keep_agents=True)
+        run.sinks.append(events.append)
+        try:
+            run.start()
+            assert await run.wait() == {"t": Outcome.COMPLETED}
+            assert run.agents is not None
+            got = await _said_in_log(run.agents["t"].log_path, LATE_ASKS)
+            await until_the_agent_has_sent_it(run)
+            assert run.follow_up("t", "Say it again.") is None
+            assert await run.wait() == {"t": Outcome.COMPLETED}
+        finally:
+            await run.close_agents()
+    after = "it came after the agent's turn had ended, when nobody is shown it"
+    assert got == f"permission cancelled; write refused: {after}; command refused: {after}"
+    assert not (tmp_path / "late.txt").exists(), "neither the write nor the command ran"
+    assert not [e for e in events if isinstance(e, ApprovalAsked)], "nobody was asked"
+    said = [e.message for e in events if type(e) is Status and e.attempt == 1 and "refused" in e.message]
+    assert said == [
+        f"refused the agent's permission request for a late edit: {after}",
+        f"refused the agent's write of {tmp_path / 'late.txt'}: {after}",
+        f"refused the agent's command echo late > late.txt: {after}",
+    ], "with the attempt whose turn it was, shown as the follow-up starts"

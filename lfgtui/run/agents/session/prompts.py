@@ -79,6 +79,7 @@ class SessionPrompts(SessionOpening, SessionCancels, SessionSteering):
         into the turn where the agent takes them (steering.py)."""
         inbox = Inbox() if inbox is None else inbox
         fresh = self.session_id is None
+        self.client.between_turns = False  # its requests are asked again, in this turn
         count, late = (0, []) if fresh else self._late()
         previous = self.client.ev.attempt
         self.client.new_reader(ev)
@@ -235,6 +236,7 @@ class SessionPrompts(SessionOpening, SessionCancels, SessionSteering):
         finally:
             look.timer.cancel()
             self._steers_stop(inbox)
+            self.client.turn_over()
 
     def _look(self) -> Look:
         """A look at the agent's silence, due in the inbox when its notice or limit may have come:
