@@ -46,6 +46,7 @@ class ErrorKind(StrEnum):
     BUDGET = "budget"  # the ticket's or the run's max_cost_usd, or its lead's lead_budget_usd, was reached
     WORKTREE = "worktree"  # isolation = "worktree" could not give the ticket a worktree
     SANDBOX = "sandbox"  # the ticket asked for a sandbox that cannot be made here: it did not run
+    DISK = "disk"  # the disk a boxed ticket wrote on fell under [run] disk_reserve_mb; it held the most there
     INTERNAL = "internal"  # a bug in lfg itself; the ticket ends, the rest of the run goes on
 
     @classmethod

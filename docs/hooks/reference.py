@@ -375,6 +375,9 @@ FIELD_HELP = {
     "must)",
     "run.max_concurrency": "tickets streaming at once",
     "run.max_cost_usd": "every running ticket fails (`budget`) once the run has cost this much",
+    "run.disk_reserve_mb": "where the disk boxed tickets write on has less free than this many MiB, "
+    "the one whose folders there grew the most fails (`disk`); default 1024, 0: never (see "
+    "[a disk kept from filling](../guides/unattended.md#a-disk-kept-from-filling))",
     "run.provider_processes": "the most processes reading one SDK's streams in the TUI, each on a "
     "core; default: the cores lfg may use, less one and less the machine's load, at most 8 (see "
     "[running many agents](../guides/many-agents.md#streams-over-several-cores))",

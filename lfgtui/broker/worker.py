@@ -58,6 +58,7 @@ from lfgtui.broker.restored import Gate as RestoreGate
 from lfgtui.broker.running_on import running_on
 from lfgtui.broker.work import AttemptEnd, ControlEntry, WorkError, WorkItem, ended_field
 from lfgtui.cancels import STOP_S, raise_swallowed_cancel, stop
+from lfgtui.config.load import DEFAULT_DISK_RESERVE_MB
 from lfgtui.cost import prices
 from lfgtui.cost.prices import run_prices
 from lfgtui.events import AttemptEnded, AttemptStarted, ErrorInfo, ErrorKind, Event, EventFactory, Outcome
@@ -135,6 +136,8 @@ class WorkerOptions:
     tool_env: Mapping[str, str] | None = None
     metrics: RunsMetered | None = None
     """What `lfg worker --metrics` serves: each attempt's run is counted there while it runs."""
+    disk_reserve_mb: int = DEFAULT_DISK_RESERVE_MB
+    """Its `[run] disk_reserve_mb` (run/disk_guard.py), for the boxed tickets it runs."""
 
 
 @dataclass(frozen=True)
@@ -794,6 +797,7 @@ class BrokerWorker:
             tool_env=self.options.tool_env,
             earlier={ticket.id: item.earlier(attempt), **done},
             prices=run_prices(self.providers.configs, (ticket,)),
+            disk_reserve_mb=self.options.disk_reserve_mb,
         )
         run.run_id = item.run_id  # its worktree's branch is named after the run
         run.steers_only = True  # a steer it cannot take is the coordinator's to queue as a next turn

@@ -531,7 +531,8 @@ async def _work(args: argparse.Namespace, metrics: RunsMetered | None) -> int:
         warn(str(exc))
         return EXIT_USAGE
     secret_vars = {c.api_key_env for c in config.providers.values() if c.api_key_env}
-    options = WorkerOptions(name, root, args.max_concurrency, without_keys(os.environ, secret_vars), metrics)
+    env = without_keys(os.environ, secret_vars)
+    options = WorkerOptions(name, root, args.max_concurrency, env, metrics, config.run.disk_reserve_mb)
     signalled: list[int] = []
     async with Providers(config.providers) as providers:
         said = lambda line: warn(inert(line))  # noqa: E731 (what a work entry holds reaches it)

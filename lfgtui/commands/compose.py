@@ -42,6 +42,7 @@ class RunOptions:
     """lfg's environment without the configured providers' key variables."""
     prices: PriceBook
     max_cost_usd: float | None
+    disk_reserve_mb: int
 
     @classmethod
     def of(cls, config: Config, max_concurrency: int | None, prices: PriceBook) -> RunOptions:
@@ -51,7 +52,7 @@ class RunOptions:
         secret_vars = {c.api_key_env for c in config.providers.values() if c.api_key_env}
         tool_env = without_keys(os.environ, secret_vars)
         concurrency = max_concurrency or config.run.max_concurrency
-        return cls(concurrency, tool_env, prices, config.run.max_cost_usd)
+        return cls(concurrency, tool_env, prices, config.run.max_cost_usd, config.run.disk_reserve_mb)
 
     def services(
         self,
@@ -74,6 +75,7 @@ class RunOptions:
             tool_env=self.tool_env,
             prices=self.prices,
             max_cost_usd=self.max_cost_usd,
+            disk_reserve_mb=self.disk_reserve_mb,
             notify=notify,
             notify_command=notify_command,
         )
@@ -98,6 +100,7 @@ class RunOptions:
             tool_env=self.tool_env,
             prices=self.prices,
             max_cost_usd=self.max_cost_usd,
+            disk_reserve_mb=self.disk_reserve_mb,
         )
 
 

@@ -56,6 +56,7 @@ async def run_recorded(
         keep_agents=True,  # a completed turn's agent takes the next queued or held turn, as the TUI's does
         prices=options.prices,
         max_cost_usd=options.max_cost_usd,
+        disk_reserve_mb=options.disk_reserve_mb,
     )
     run.run_id = recorded.run_id
     progress = None if args.json else Progress(sys.stdout, run.book, t0)

@@ -160,6 +160,7 @@ RUN_FIELDS: dict[str, Kind] = {
     "max_concurrency": POSITIVE_INT,
     "max_cost_usd": POSITIVE_NUMBER,
     "provider_processes": POSITIVE_INT,
+    "disk_reserve_mb": NON_NEGATIVE_INT,
     "model_catalogue": Kind(
         'an http:// or https:// URL, or "off"', lambda value: value == "off" or _is_url(value)
     ),
@@ -232,6 +233,10 @@ MCP_STDIO_ONLY = ("command", "args", "env")
 MCP_URL_ONLY = ("url", "headers")
 
 
+DEFAULT_DISK_RESERVE_MB = 1024
+"""`[run] disk_reserve_mb`'s default: what a disk boxed tickets write on keeps free (run/disk_guard.py)."""
+
+
 @dataclass(frozen=True)
 class RunSettings:
     max_concurrency: int = 8
@@ -239,6 +244,9 @@ class RunSettings:
     """Every running ticket is cancelled (failed, `budget`) once the run has cost this much."""
     provider_processes: int | None = None
     """The most processes reading one SDK's streams in the TUI (None: from the cores and the load)."""
+    disk_reserve_mb: int = DEFAULT_DISK_RESERVE_MB
+    """A boxed ticket is stopped (failed, `disk`) where the disk it writes on has less free, the one
+    holding the most there first (run/disk_guard.py); 0: never."""
     model_catalogue: str | None = None
     """The model catalogue a run refreshes in the background when its cached copy is a day old, and
     `lfg models` reads (None: models.dev's); "off": a run never reads it."""

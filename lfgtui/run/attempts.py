@@ -169,6 +169,8 @@ class RunFace(Protocol):
     tool_env: dict[str, str]
     worktrees: Path | None
     max_cost_usd: float | None
+    disk_reserve_mb: int
+    """`[run] disk_reserve_mb`: a boxed ticket is stopped where its disk has less free (0: never)."""
     clock: Callable[[], float]
     trace_context: Callable[[str, int], dict[str, str]]
     pauses: bool
@@ -181,6 +183,10 @@ class RunFace(Protocol):
 
     def answers(self, ticket: Ticket) -> dict[str, str]:
         """The final answers of the ticket's dependencies, by ticket id."""
+        ...
+
+    def fail(self, ticket_id: str, why: ErrorInfo) -> None:
+        """End the ticket's running attempt failed with `why`, what it did kept (a budget's way)."""
         ...
 
     def steer(self, ticket_id: str, text: str, by: str = "you") -> str | None:

@@ -35,6 +35,7 @@ from lfgtui.providers.base import ModelCall, OnQuota, UserMessage
 from lfgtui.providers.catalog import AGENT_ENV
 from lfgtui.providers.kinds import kind_of
 from lfgtui.providers.sdk_import import import_sdk
+from lfgtui.run.disk_guard import DISKS, Writer
 from lfgtui.run.failover import has_next
 from lfgtui.run.requests import YOU, Approve, CancelChild, Refusal, Request, Told
 from lfgtui.run.retry import RetryPolicy
@@ -77,6 +78,28 @@ class LocalRunner:
             return
         if attempt.ticket.isolation == "worktree" and not await self._isolate(attempt):
             return
+        async with self._guarded(attempt):
+            await self._run_events(attempt)
+
+    @staticmethod
+    @contextlib.asynccontextmanager
+    async def _guarded(attempt: Attempt) -> AsyncIterator[None]:
+        """A boxed attempt's writable folders looked after while it runs (run/disk_guard.py), with
+        its agent's copy of its own state; an unboxed one may write anywhere, so none is."""
+        box = LocalRunner._context(attempt).sandbox
+        reserve = attempt.run.disk_reserve_mb
+        if box is None or not reserve:
+            yield
+            return
+        from lfgtui.run.agents.agent_state import copy_folder
+
+        own = copy_folder(attempt.run.run_id, attempt.ticket.id)
+        ticket, run = attempt.ticket.id, attempt.run
+        writer = Writer((*box.writable, own), reserve, lambda why: run.fail(ticket, why))
+        async with DISKS.writing(writer):
+            yield
+
+    async def _run_events(self, attempt: Attempt) -> None:
         watch = self._watch(attempt)
         try:  # closed here, not when collected: a coding agent's ends before the attempt does
             async with contextlib.aclosing(await self._events(attempt)) as events:

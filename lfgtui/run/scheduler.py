@@ -31,6 +31,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from lfgtui.config.load import DEFAULT_DISK_RESERVE_MB
 from lfgtui.cost.metrics import MetricsBook
 from lfgtui.cost.prices import format_usd
 from lfgtui.events import (
@@ -134,6 +135,7 @@ class Run:
         worktrees: Path | None = None,
         prices: PriceBook | None = None,
         max_cost_usd: float | None = None,
+        disk_reserve_mb: int = DEFAULT_DISK_RESERVE_MB,
         runner: AttemptRunner | None = None,
         again: Collection[str] = (),
     ) -> None:
@@ -164,6 +166,8 @@ class Run:
         """Every attempt's metrics and cost, kept before any sink sees the event (sinks may read it)."""
         self.max_cost_usd = max_cost_usd
         """The run's budget: reaching it ends every running ticket (failed, `budget`)."""
+        self.disk_reserve_mb = disk_reserve_mb
+        """A boxed ticket here is stopped where its disk has less free (run/disk_guard.py; 0: never)."""
         self.runner: AttemptRunner = runner or LocalRunner()
         """Where the attempts run (attempts.py): here by default, or on a broker's workers."""
         self.recording: Recording | None = None
@@ -709,6 +713,10 @@ class Run:
         added it), when that lead has one."""
         lead = state.ticket.id if state.written.lead else self.parents.get(state.ticket.id)
         return lead if lead is not None and self.states[lead].written.lead_budget_usd is not None else None
+
+    def fail(self, ticket_id: str, why: ErrorInfo) -> None:
+        """End the ticket's running attempt failed with `why`, what it did kept (as a budget does)."""
+        self._stop(self.states[ticket_id], Outcome.FAILED, why)
 
     def interrupt(self, ticket_id: str, why: ErrorInfo) -> None:
         """Cancel a running ticket so that it ends `interrupted` (its output kept): the process running

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lfgtui.config.load import DEFAULT_DISK_RESERVE_MB
+
 if TYPE_CHECKING:
     from textual.binding import Binding
 
@@ -37,6 +39,7 @@ class Services:
     tool_env: Mapping[str, str] | None = None
     prices: PriceBook | None = None
     max_cost_usd: float | None = None
+    disk_reserve_mb: int = DEFAULT_DISK_RESERVE_MB
     notify: Collection[str] = field(default_factory=frozenset)
     """What rings the terminal (`[ui] notify`; none with --quiet) and goes to `notify_command`."""
     notify_command: NotifyCommand | None = None

@@ -167,6 +167,7 @@ class LocalHandle(RunHandle):
             keep_agents=True,
             prices=services.prices,
             max_cost_usd=services.max_cost_usd,
+            disk_reserve_mb=services.disk_reserve_mb,
         )
         self.engine.pauses = True  # the person is here to resume a ticket paused for its quota
         self.book = self.engine.book

@@ -1,0 +1,100 @@
+"""A boxed ticket that fills the disk its worktree is on is stopped (failed, `disk`), and the boxed
+ticket beside it, which wrote little, runs on to its end; on a real filesystem of the test's own (a
+tmpfs that lfg's worktrees live on, mounted as root, as CI runs)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lfgtui.config.load import Config
+from lfgtui.events import AttemptEnded, ErrorKind, Event, Outcome, WorktreeReady
+from lfgtui.providers.registry import Providers
+from lfgtui.run import Run
+from lfgtui.run.approvals import Approvals
+from lfgtui.sim.server import SimServer
+from lfgtui.tickets.load import load_tickets
+from lfgtui.tools import BUILTIN_TOOLS
+from tests.support.git import repository
+from tests.support.patience import PATIENCE
+from tests.support.streams import write_scenario
+
+DISK_MB = 96
+RESERVE_MB = 48
+FILL = "i=0; while :; do head -c 1048576 /dev/zero > fill.$i || sleep 0.05; i=$((i+1)); done"
+"""Writes a MiB a file for ever, going on when the disk is full: only lfg stops it."""
+WAIT = "echo small > small.txt; while [ ! -e go ]; do sleep 0.05; done; echo went"
+"""Writes a little, then waits for the test to let it end."""
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A filesystem of `DISK_MB` of its own."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a filesystem takes root (CI runs as root)")
+    folder = tmp_path / "small"
+    folder.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={DISK_MB}m", "tmpfs", str(folder)], check=True)
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "--lazy", str(folder)], check=False)
+
+
+def _command(scenario_dir: Path, name: str, command: str) -> str:
+    scenario = (
+        'ttft_ms = 1\ntokens_per_s = 1000\n[[call]]\ntext = "working"\n'
+        f"[[call.tool_call]]\nname = \"run_command\"\narguments = {{ command = '{command}', timeout_s = 600 }}\n"
+        '[[call]]\ntext = "done"\n'
+    )
+    return write_scenario(scenario_dir, name, scenario)
+
+
+@pytest.mark.timeout(300)
+async def test_the_ticket_that_fills_the_disk_is_stopped_and_the_other_runs_on(
+    sim: SimServer, tmp_path: Path, scenario_dir: Path, small_disk: Path
+) -> None:
+    """Fails before: the filler ran until the run's own end (the test's timeout), the disk full."""
+    tickets = tmp_path / "tickets.toml"
+    tickets.write_text(
+        f'[defaults]\nprovider = "sim"\nworkdir = "{repository(tmp_path / "repo")}"\nisolation = "worktree"\n'
+        'sandbox = "bwrap"\ntools = ["run_command"]\n'
+        f'[[ticket]]\nid = "filler"\nprompt = "Fill."\nmodel = "{_command(scenario_dir, "fill", FILL)}"\n'
+        f'[[ticket]]\nid = "quiet"\nprompt = "Wait."\nmodel = "{_command(scenario_dir, "wait", WAIT)}"\n'
+    )
+    loaded = load_tickets(tickets, Config(path=None), BUILTIN_TOOLS, env={})
+    events: list[Event] = []
+    trees: dict[str, Path] = {}
+
+    def heard(event: Event) -> None:
+        """Once the filler has ended, the quiet one may end too."""
+        events.append(event)
+        if isinstance(event, WorktreeReady):
+            trees[event.ticket] = Path(event.path)
+        if isinstance(event, AttemptEnded) and event.ticket == "filler":
+            (trees["quiet"] / "go").touch()
+
+    async with Providers(sim=sim) as providers:
+        run = Run(
+            loaded.tickets,
+            providers,
+            Approvals(yes=True),
+            [heard],
+            worktrees=small_disk / "trees",
+            disk_reserve_mb=RESERVE_MB,
+        )
+        run.start()
+        async with asyncio.timeout(240 * PATIENCE):
+            outcomes = await run.wait()
+    assert outcomes == {"filler": Outcome.FAILED, "quiet": Outcome.COMPLETED}, events[-10:]
+    [ended] = [e for e in events if isinstance(e, AttemptEnded) and e.ticket == "filler"]
+    assert ended.error is not None and ended.error.kind is ErrorKind.DISK
+    said = ended.error.message
+    assert said.startswith(f"the disk holding {trees['filler']} had ") and f"({RESERVE_MB} MiB)" in said, said
+    assert "in this attempt, the most of the boxed tickets writing on it" in said
+    assert (trees["quiet"] / "small.txt").read_text() == "small\n"
