@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -71,6 +72,18 @@ def write_scenario(folder: Path, name: str, toml: str) -> str:
     """Write a scenario file and return its model name."""
     (folder / f"{name}.toml").write_text(toml, encoding="utf-8")
     return name
+
+
+def one_command(folder: Path, name: str, command: str, **arguments: object) -> str:
+    """A scenario whose model runs `command` with `run_command` (and `arguments`), then ends."""
+    given = ", ".join(
+        f"{key} = {json.dumps(value)}" for key, value in {"command": command, **arguments}.items()
+    )
+    toml = (
+        'ttft_ms = 1\ntokens_per_s = 1000\n[[call]]\ntext = "trying"\n'
+        f'[[call.tool_call]]\nname = "run_command"\narguments = {{ {given} }}\n[[call]]\ntext = "done"\n'
+    )
+    return write_scenario(folder, name, toml)
 
 
 async def cached_usage(

@@ -30,19 +30,10 @@ from tests.support.agents import sim_agent
 from tests.support.engines import ENDED_WAIT_S
 from tests.support.git import repository
 from tests.support.patience import PATIENCE
-from tests.support.streams import write_scenario
+from tests.support.streams import one_command
 from tests.support.worktree_runs import run_in, tickets
 
 START_WAIT_S = 60.0
-
-
-def _one_command(scenario_dir: Path, name: str, command: str) -> str:
-    scenario = (
-        'ttft_ms = 1\ntokens_per_s = 1000\n[[call]]\ntext = "trying"\n'
-        f'[[call.tool_call]]\nname = "run_command"\narguments = {{ command = "{command}" }}\n'
-        '[[call]]\ntext = "done"\n'
-    )
-    return write_scenario(scenario_dir, name, scenario)
 
 
 async def test_a_boxed_command_writes_in_its_worktree_and_nowhere_else(
@@ -60,7 +51,7 @@ async def test_a_boxed_command_writes_in_its_worktree_and_nowhere_else(
         f"cat {home}/.ssh/id_ed25519; grep CapEff /proc/self/status; echo gitdir: {home} > .git; "
         "ls /etc/ssl/private; echo read"
     )
-    model = _one_command(scenario_dir, "boxed", command)
+    model = one_command(scenario_dir, "boxed", command)
     try:
         defaults = f'sandbox = "{engine}"\nsetup = "echo set > .setup-ran"\n'
         events, outcomes, run_id = await run_in(
@@ -91,7 +82,7 @@ async def test_a_cancelled_boxed_ticket_leaves_no_container(
     engine: str, sim: SimServer, tmp_path: Path, scenario_dir: Path
 ) -> None:
     """Cancelled mid-command (its client killed), the ticket's container is gone too."""
-    model = _one_command(scenario_dir, "sleeper", "sleep 300")
+    model = one_command(scenario_dir, "sleeper", "sleep 300")
     path = tickets(tmp_path, repository(tmp_path / "repo"), f'sandbox = "{engine}"\n', model)
     loaded = load_tickets(path, Config(path=None), BUILTIN_TOOLS, env={})
     owner = f"label={containers.OWNER_LABEL}={containers._owner()}"
@@ -158,11 +149,11 @@ async def test_sandbox_network_false_gives_the_container_no_network(
     container's own loopback has no listener)."""
     port = sim.url.rsplit(":", 1)[1].split("/")[0]
     command = (
-        'python3 -c \'import socket; socket.create_connection((\\"127.0.0.1\\", '
+        'python3 -c \'import socket; socket.create_connection(("127.0.0.1", '
         + port
-        + '), timeout=5); print(\\"reached\\")\' 2>&1 | tail -1'
+        + '), timeout=5); print("reached")\' 2>&1 | tail -1'
     )
-    model = _one_command(scenario_dir, "network", command)
+    model = one_command(scenario_dir, "network", command)
     for network, expected in (("true", "reached"), ("false", "Connection refused")):
         defaults = f'sandbox = "{engine}"\nsandbox_network = {network}\n'
         db = tmp_path / f"h-{network}.db"
@@ -251,7 +242,7 @@ async def test_a_worktree_in_lfgs_own_hidden_folder_is_writable_and_the_rest_of_
     (data / "history.sqlite3").write_text("HISTORY\n")
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.delenv("XDG_DATA_HOME", raising=False)
-    model = _one_command(
+    model = one_command(
         scenario_dir, "data", f"echo inside > inside.txt; cat {data}/history.sqlite3; ls {data}"
     )
     path = tickets(tmp_path, repository(tmp_path / "repo"), f'sandbox = "{engine}"\n', model)

@@ -22,7 +22,7 @@ from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from tests.support.git import repository
 from tests.support.patience import PATIENCE
-from tests.support.streams import write_scenario
+from tests.support.streams import one_command
 
 DISK_MB = 96
 RESERVE_MB = 48
@@ -46,26 +46,21 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "--lazy", str(folder)], check=False)
 
 
-def _command(scenario_dir: Path, name: str, command: str) -> str:
-    scenario = (
-        'ttft_ms = 1\ntokens_per_s = 1000\n[[call]]\ntext = "working"\n'
-        f"[[call.tool_call]]\nname = \"run_command\"\narguments = {{ command = '{command}', timeout_s = 600 }}\n"
-        '[[call]]\ntext = "done"\n'
-    )
-    return write_scenario(scenario_dir, name, scenario)
-
-
 @pytest.mark.timeout(300)
 async def test_the_ticket_that_fills_the_disk_is_stopped_and_the_other_runs_on(
     sim: SimServer, tmp_path: Path, scenario_dir: Path, small_disk: Path
 ) -> None:
     """Fails before: the filler ran until the run's own end (the test's timeout), the disk full."""
+    fill, wait = (
+        one_command(scenario_dir, name, line, timeout_s=600)
+        for name, line in (("fill", FILL), ("wait", WAIT))
+    )
     tickets = tmp_path / "tickets.toml"
     tickets.write_text(
         f'[defaults]\nprovider = "sim"\nworkdir = "{repository(tmp_path / "repo")}"\nisolation = "worktree"\n'
         'sandbox = "bwrap"\ntools = ["run_command"]\n'
-        f'[[ticket]]\nid = "filler"\nprompt = "Fill."\nmodel = "{_command(scenario_dir, "fill", FILL)}"\n'
-        f'[[ticket]]\nid = "quiet"\nprompt = "Wait."\nmodel = "{_command(scenario_dir, "wait", WAIT)}"\n'
+        f'[[ticket]]\nid = "filler"\nprompt = "Fill."\nmodel = "{fill}"\n'
+        f'[[ticket]]\nid = "quiet"\nprompt = "Wait."\nmodel = "{wait}"\n'
     )
     loaded = load_tickets(tickets, Config(path=None), BUILTIN_TOOLS, env={})
     events: list[Event] = []
