@@ -23,6 +23,7 @@ import contextlib
 import itertools
 import os
 import stat
+import weakref
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,9 +51,9 @@ class Watched:
 
 
 class DiskGuard:
-    """Looks at the disks of the boxed attempts `writing` in this process while any is (see the
-    module): one for all its runs (a broker's worker runs one a ticket), so which ticket grew the
-    most on a disk is told among them all."""
+    """Looks at the disks of the boxed attempts `writing` on one event loop while any is (see the
+    module): one for all its runs (`guard`; a broker's worker runs one a ticket), so which ticket
+    grew the most on a disk is told among them all."""
 
     def __init__(self) -> None:
         self._watched: dict[int, Watched] = {}
@@ -153,5 +154,9 @@ def held_on(folders: tuple[Path, ...], device: int) -> int:
     return total
 
 
-DISKS = DiskGuard()
-"""This process's guard."""
+_GUARDS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, DiskGuard] = weakref.WeakKeyDictionary()
+
+
+def guard() -> DiskGuard:
+    """The running event loop's guard (one a process in lfg; a test may run several loops at once)."""
+    return _GUARDS.setdefault(asyncio.get_running_loop(), DiskGuard())

@@ -35,7 +35,7 @@ from lfgtui.providers.base import ModelCall, OnQuota, UserMessage
 from lfgtui.providers.catalog import AGENT_ENV
 from lfgtui.providers.kinds import kind_of
 from lfgtui.providers.sdk_import import import_sdk
-from lfgtui.run.disk_guard import DISKS, Writer
+from lfgtui.run.disk_guard import Writer, guard
 from lfgtui.run.failover import has_next
 from lfgtui.run.requests import YOU, Approve, CancelChild, Refusal, Request, Told
 from lfgtui.run.retry import RetryPolicy
@@ -96,7 +96,7 @@ class LocalRunner:
         own = copy_folder(attempt.run.run_id, attempt.ticket.id)
         ticket, run = attempt.ticket.id, attempt.run
         writer = Writer((*box.writable, own), reserve, lambda why: run.fail(ticket, why))
-        async with DISKS.writing(writer):
+        async with guard().writing(writer):
             yield
 
     async def _run_events(self, attempt: Attempt) -> None:
