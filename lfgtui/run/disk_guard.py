@@ -46,8 +46,8 @@ class Writer:
 @dataclass(slots=True)
 class Watched:
     writer: Writer
-    started: dict[int, int]
-    """What its folders held on each disk as its attempt started, in bytes, by device."""
+    started: dict[int, Held]
+    """What its folders held on each disk as its attempt started, by device."""
 
 
 class DiskGuard:
@@ -101,33 +101,80 @@ def short(watched: dict[int, Watched]) -> list[tuple[int, ErrorInfo]]:
 
 
 def _short_on(device: int, on_it: dict[int, tuple[Watched, Path]]) -> tuple[int, ErrorInfo] | None:
-    """`short` for one disk, the writers on it with the folder of theirs on it."""
+    """`short` for one disk, the writers on it with the folder of theirs on it: short of bytes, or
+    of files (inodes: a disk with none left takes no new file, however many bytes are free), whose
+    reserve is the same share of the disk's files as the bytes' is of its bytes."""
     try:
         found = os.statvfs(next(iter(on_it.values()))[1])
     except OSError:
         return None
-    free = found.f_bavail * found.f_frsize
-    reserve = {n: entry.writer.reserve_mb * MIB for n, (entry, _) in on_it.items()}
-    if free >= max(reserve.values()):
+    size, free = found.f_blocks * found.f_frsize, Held(found.f_bavail * found.f_frsize, found.f_favail)
+    reserves = {n: entry.writer.reserve_mb * MIB for n, (entry, _) in on_it.items()}
+    reserve = {n: Held(r, found.f_files * r // max(1, size)) for n, r in reserves.items()}
+    if all(free.bytes >= r.bytes and free.files >= r.files for r in reserve.values()):
         return None
     grew = {
-        n: held_on(entry.writer.folders, device) - entry.started.get(device, 0)
-        for n, (entry, _) in on_it.items()
+        n: held_on(e.writer.folders, device).less(e.started.get(device, Held(0, 0)))
+        for n, (e, _) in on_it.items()
     }
-    number = max(grew, key=lambda n: grew[n])
-    together = sum(max(0, size) for size in grew.values())
-    if free >= reserve[number] or grew[number] <= 0 or together < reserve[number] - free:
-        return None  # not short for it, or the boxed tickets did not make it short
-    why = (
-        f"the disk holding {on_it[number][1]} had {free // MIB} MiB free, under [run] disk_reserve_mb "
-        f"({reserve[number] // MIB} MiB): this ticket's folders there grew {grew[number] // MIB} MiB "
-        "in this attempt, the most of the boxed tickets writing on it"
-    )
-    return number, ErrorInfo(ErrorKind.DISK, why)
+    for number, what in (
+        (
+            _culprit(
+                {n: g.bytes for n, g in grew.items()}, {n: r.bytes - free.bytes for n, r in reserve.items()}
+            ),
+            "bytes",
+        ),
+        (
+            _culprit(
+                {n: g.files for n, g in grew.items()}, {n: r.files - free.files for n, r in reserve.items()}
+            ),
+            "files",
+        ),
+    ):
+        if number is None:
+            continue
+        kept = reserve[number]
+        if what == "bytes":
+            had, share, grown = f"{free.bytes // MIB} MiB", "", f"{grew[number].bytes // MIB} MiB"
+        else:
+            had, share, grown = (
+                f"{free.files} files",
+                f": {kept.files} files, its share of the disk's",
+                f"{grew[number].files} files",
+            )
+        why = (
+            f"the disk holding {on_it[number][1]} had {had} free, under [run] disk_reserve_mb "
+            f"({kept.bytes // MIB} MiB{share}): this ticket's folders there grew {grown} in this attempt, "
+            "the most of the boxed tickets writing on it"
+        )
+        return number, ErrorInfo(ErrorKind.DISK, why)
+    return None
 
 
-def measured(folders: tuple[Path, ...]) -> dict[int, int]:
-    """What `folders` hold on each disk they are on, in bytes, by device."""
+def _culprit(grown: dict[int, int], missing: dict[int, int]) -> int | None:
+    """The writer that grew the most, where the disk is short for it (`missing` more than it keeps
+    free) and it grew at least that much, or the writers together did: else the boxed tickets did
+    not make the disk short, and none is stopped."""
+    number = max(grown, key=lambda n: grown[n])
+    short_by = missing[number]
+    if short_by <= 0 or grown[number] <= 0 or sum(max(0, g) for g in grown.values()) < short_by:
+        return None
+    return number
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """What folders hold on a disk: bytes (blocks, as the disk counts them) and files (inodes)."""
+
+    bytes: int
+    files: int
+
+    def less(self, other: Held) -> Held:
+        return Held(self.bytes - other.bytes, self.files - other.files)
+
+
+def measured(folders: tuple[Path, ...]) -> dict[int, Held]:
+    """What `folders` hold on each disk they are on, by device."""
     devices = set[int]()
     for folder in folders:
         with contextlib.suppress(OSError):
@@ -135,9 +182,9 @@ def measured(folders: tuple[Path, ...]) -> dict[int, int]:
     return {device: held_on(folders, device) for device in devices}
 
 
-def held_on(folders: tuple[Path, ...], device: int) -> int:
-    """Bytes the files in `folders` take on `device` (blocks, as the disk counts them; no link
-    followed, no other disk entered, a file that vanished meanwhile passed over)."""
+def held_on(folders: tuple[Path, ...], device: int) -> Held:
+    """What the files in `folders` take on `device` (no link followed, no other disk entered, a file
+    that vanished meanwhile passed over)."""
     total, seen = 0, set[int]()
     pending = [str(folder) for folder in folders]
     while pending:
@@ -151,7 +198,7 @@ def held_on(folders: tuple[Path, ...], device: int) -> int:
                     total += found.st_blocks * 512
                     if stat.S_ISDIR(found.st_mode):
                         pending.append(entry.path)
-    return total
+    return Held(total, len(seen))
 
 
 _GUARDS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, DiskGuard] = weakref.WeakKeyDictionary()

@@ -478,12 +478,15 @@ async def _snapshot(tree: Worktree, links: bool = False) -> AsyncIterator[dict[s
             shutil.copyfile(kept, scratch)
         except FileNotFoundError:
             await checked(tree.path, "read-tree", start, env=env)
+        except OSError as exc:  # a full disk: no diff now, as when git fails, not lfg's own failure
+            raise GitError(f"lfg could not copy the worktree's index to {scratch}: {exc.strerror}") from None
         if links:
             await _drop_stale_links(tree, env, start)
         # --ignore-errors: a file we may not read is left out rather than failing every diff.
         await git(tree.path, "add", "--all", "--ignore-errors", env=env)
         yield env
-        os.replace(scratch, kept)
+        with contextlib.suppress(OSError):  # kept as it was: the next diff reads the tree again
+            os.replace(scratch, kept)
     finally:
         scratch.unlink(missing_ok=True)
 

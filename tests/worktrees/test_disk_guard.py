@@ -1,6 +1,7 @@
-"""A boxed ticket that fills the disk its worktree is on is stopped (failed, `disk`), and the boxed
-ticket beside it, which wrote little, runs on to its end; on a real filesystem of the test's own (a
-tmpfs that lfg's worktrees live on, mounted as root, as CI runs)."""
+"""A boxed ticket that fills the disk its worktree is on, with bytes or with files (inodes), is
+stopped (failed, `disk`), and the boxed ticket beside it, which wrote little, runs on to its end; on
+a real filesystem of the test's own (a tmpfs that lfg's worktrees live on, mounted as root, as CI
+runs)."""
 
 from __future__ import annotations
 
@@ -26,20 +27,28 @@ from tests.support.streams import one_command
 
 DISK_MB = 96
 RESERVE_MB = 48
-FILL = "i=0; while :; do head -c 1048576 /dev/zero > fill.$i || sleep 0.05; i=$((i+1)); done"
+START = "while [ ! -e start ]; do sleep 0.05; done; "
+"""A filler starts once the test says the quiet ticket has written what it writes."""
+FILL = START + "i=0; while :; do head -c 1048576 /dev/zero > fill.$i || sleep 0.05; i=$((i+1)); done"
 """Writes a MiB a file for ever, going on when the disk is full: only lfg stops it."""
-WAIT = "echo small > small.txt; while [ ! -e go ]; do sleep 0.05; done; echo went"
-"""Writes a little, then waits for the test to let it end."""
+FILES = 2000
+"""The test's disk's files (inodes): half of them its reserve's share, as its bytes are."""
+MAKE_FILES = START + "mkdir many; i=0; while :; do touch many/$i || sleep 0.05; i=$((i+1)); done"
+"""Makes empty files for ever (no bytes: files only), going on when none is left."""
+WAIT = "echo small > small.txt; : > hold; while [ -e hold ]; do sleep 0.05; done; echo went"
+"""Writes a little, then waits for the test to let it end (by removing a file: a full disk takes
+no new one)."""
 
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A filesystem of `DISK_MB` of its own."""
+    """A filesystem of `DISK_MB` and `FILES` of its own."""
     if os.geteuid() != 0:
         pytest.skip("mounting a filesystem takes root (CI runs as root)")
     folder = tmp_path / "small"
     folder.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={DISK_MB}m", "tmpfs", str(folder)], check=True)
+    size = f"size={DISK_MB}m,nr_inodes={FILES}"
+    subprocess.run(["mount", "-t", "tmpfs", "-o", size, "tmpfs", str(folder)], check=True)
     try:
         yield folder
     finally:
@@ -47,13 +56,25 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 
 
 @pytest.mark.timeout(300)
+@pytest.mark.parametrize(
+    ("filling", "said"),
+    [
+        (FILL, f"({RESERVE_MB} MiB): this ticket's folders there grew "),
+        (
+            MAKE_FILES,
+            f"({RESERVE_MB} MiB: {FILES // 2} files, its share of the disk's): this ticket's folders",
+        ),
+    ],
+    ids=["bytes", "files"],
+)
 async def test_the_ticket_that_fills_the_disk_is_stopped_and_the_other_runs_on(
-    sim: SimServer, tmp_path: Path, scenario_dir: Path, small_disk: Path
+    sim: SimServer, tmp_path: Path, scenario_dir: Path, small_disk: Path, filling: str, said: str
 ) -> None:
-    """Fails before: the filler ran until the run's own end (the test's timeout), the disk full."""
+    """Fails before: the filler ran until the run's own end (the test's timeout), the disk full;
+    with files, too, after only the bytes were watched."""
     fill, wait = (
         one_command(scenario_dir, name, line, timeout_s=600)
-        for name, line in (("fill", FILL), ("wait", WAIT))
+        for name, line in (("fill", filling), ("wait", WAIT))
     )
     tickets = tmp_path / "tickets.toml"
     tickets.write_text(
@@ -72,7 +93,13 @@ async def test_the_ticket_that_fills_the_disk_is_stopped_and_the_other_runs_on(
         if isinstance(event, WorktreeReady):
             trees[event.ticket] = Path(event.path)
         if isinstance(event, AttemptEnded) and event.ticket == "filler":
-            (trees["quiet"] / "go").touch()
+            (trees["quiet"] / "hold").unlink()
+
+    async def start_filling() -> None:
+        """The filler starts once the quiet ticket holds."""
+        while "quiet" not in trees or not (trees["quiet"] / "hold").exists() or "filler" not in trees:
+            await asyncio.sleep(0.05)
+        (trees["filler"] / "start").touch()
 
     async with Providers(sim=sim) as providers:
         run = Run(
@@ -85,11 +112,11 @@ async def test_the_ticket_that_fills_the_disk_is_stopped_and_the_other_runs_on(
         )
         run.start()
         async with asyncio.timeout(240 * PATIENCE):
-            outcomes = await run.wait()
-    assert outcomes == {"filler": Outcome.FAILED, "quiet": Outcome.COMPLETED}, events[-10:]
+            _, outcomes = await asyncio.gather(start_filling(), run.wait())
+    assert outcomes == {"filler": Outcome.FAILED, "quiet": Outcome.COMPLETED}, events[-12:]
     [ended] = [e for e in events if isinstance(e, AttemptEnded) and e.ticket == "filler"]
     assert ended.error is not None and ended.error.kind is ErrorKind.DISK
-    said = ended.error.message
-    assert said.startswith(f"the disk holding {trees['filler']} had ") and f"({RESERVE_MB} MiB)" in said, said
-    assert "in this attempt, the most of the boxed tickets writing on it" in said
+    message = ended.error.message
+    assert message.startswith(f"the disk holding {trees['filler']} had ") and said in message, message
+    assert message.endswith("in this attempt, the most of the boxed tickets writing on it"), message
     assert (trees["quiet"] / "small.txt").read_text() == "small\n"
