@@ -46,6 +46,7 @@ from lfgtui.events import (
     ToolOutputDelta,
     ToolResult,
 )
+from lfgtui.history.ballast import BALLAST_MB, Room, full, set_aside
 from lfgtui.history.database import StoreError
 from lfgtui.history.recorder import Added, Decided, Dropped, Item, Recorder, Started
 from lfgtui.inert import inert
@@ -95,6 +96,9 @@ class RunHistory:
         self._unwritten: list[Item] = []
         """Starts and ends the file did not take since, tried again with each batch."""
         self._finished = False
+        self._room = Room(self.path)
+        """What a full disk makes the writer do (history/ballast.py)."""
+        self._freed_said = False
         self._prices = prices
         self._task = asyncio.create_task(self._write_loop(), name="history writer")
 
@@ -186,6 +190,11 @@ class RunHistory:
     async def _write(self, loop: asyncio.AbstractEventLoop, batch: list[Item]) -> None:
         """One batch into the file; after a batch that failed, only the starts and ends, with those
         the file did not take before."""
+        if not self._ends_only and await loop.run_in_executor(self._executor, self._room.short):
+            self._pending[:0] = batch  # the disk all but full: held, tried again at the next flush
+            self._has_events.set()
+            return
+        self._say_freed()
         if not self._ends_only:
             whole, ends = batch, []
             if self._broken:
@@ -210,6 +219,15 @@ class RunHistory:
         await loop.run_in_executor(self._executor, self._recorder.record_ends, self._unwritten)
         self._unwritten = []
 
+    def _say_freed(self) -> None:
+        """Say once that the room kept beside the file was freed (history/ballast.py)."""
+        if self._room.freed and not self._freed_said:
+            self._freed_said = True
+            self._on_error(
+                f"the disk holding the history is full: lfg freed the {BALLAST_MB} MiB it keeps beside "
+                f"{self.path} to go on recording this run"
+            )
+
     def _broke(self, batch: list[Item], exc: Exception) -> None:
         """A batch failed for one of its values: the attempts it held are recorded from now on by how
         they start and end only, said by name; the rest of the run goes on being recorded whole."""
@@ -227,8 +245,15 @@ class RunHistory:
         self._has_events.set()
         self._urgent.set()
         await self._task
+        loop = asyncio.get_running_loop()
         try:
-            await asyncio.get_running_loop().run_in_executor(self._executor, self._recorder.finish)
+            try:
+                await loop.run_in_executor(self._executor, self._recorder.finish)
+            except (sqlite3.Error, OSError) as exc:
+                if not full(exc) or not self._room.free():
+                    raise
+                self._say_freed()
+                await loop.run_in_executor(self._executor, self._recorder.finish)
             self._finished = True
         except (sqlite3.Error, OSError) as exc:
             self._on_error(f"history could not close this run: {exc}")
@@ -299,6 +324,7 @@ async def _recording(
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lfg-history")
         try:
             recorder = await asyncio.get_running_loop().run_in_executor(executor, begin, path)
+            await asyncio.get_running_loop().run_in_executor(executor, set_aside, path)
         except (StoreError, sqlite3.Error, OSError) as exc:
             executor.shutdown()
             on_error(f"history is off for this run: {exc}")

@@ -1,7 +1,8 @@
 """A boxed ticket that fills the disk its worktree is on, with bytes or with files (inodes), is
-stopped (failed, `disk`), and the boxed ticket beside it, which wrote little, runs on to its end; on
-a real filesystem of the test's own (a tmpfs that lfg's worktrees live on, mounted as root, as CI
-runs)."""
+stopped (failed, `disk`), and the boxed ticket beside it, which wrote little, runs on to its end;
+the run's history, on that same disk (as lfg's data folder holds both), records the whole run in
+the room lfg kept beside it. On a real filesystem of the test's own (a tmpfs that lfg's worktrees
+live on, mounted as root, as CI runs)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from pathlib import Path
 import pytest
 
 from lfgtui.config.load import Config
-from lfgtui.events import AttemptEnded, ErrorKind, Event, Outcome, WorktreeReady
+from lfgtui.events import AttemptEnded, ErrorKind, Event, Outcome, TextDelta, WorktreeReady
+from lfgtui.history.ballast import BALLAST_MB
+from lfgtui.history.writer import open_run_history
 from lfgtui.providers.registry import Providers
 from lfgtui.run import Run
 from lfgtui.run.approvals import Approvals
@@ -23,6 +26,7 @@ from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
 from tests.support.git import repository
 from tests.support.patience import PATIENCE
+from tests.support.recording import load_recorded
 from tests.support.streams import one_command
 
 DISK_MB = 96
@@ -57,21 +61,23 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize(
-    ("filling", "said"),
+    ("filling", "said", "freed"),
     [
-        (FILL, f"({RESERVE_MB} MiB): this ticket's folders there grew "),
+        (FILL, f"({RESERVE_MB} MiB): this ticket's folders there grew ", True),
         (
             MAKE_FILES,
             f"({RESERVE_MB} MiB: {FILES // 2} files, its share of the disk's): this ticket's folders",
+            False,
         ),
     ],
     ids=["bytes", "files"],
 )
 async def test_the_ticket_that_fills_the_disk_is_stopped_and_the_other_runs_on(
-    sim: SimServer, tmp_path: Path, scenario_dir: Path, small_disk: Path, filling: str, said: str
+    sim: SimServer, tmp_path: Path, scenario_dir: Path, small_disk: Path, filling: str, said: str, freed: bool
 ) -> None:
     """Fails before: the filler ran until the run's own end (the test's timeout), the disk full;
-    with files, too, after only the bytes were watched."""
+    with files, too, after only the bytes were watched; and the history stopped recording the run
+    once the disk was full (its outcomes lost) before it kept room beside it."""
     fill, wait = (
         one_command(scenario_dir, name, line, timeout_s=600)
         for name, line in (("fill", filling), ("wait", WAIT))
@@ -101,7 +107,13 @@ async def test_the_ticket_that_fills_the_disk_is_stopped_and_the_other_runs_on(
             await asyncio.sleep(0.05)
         (trees["filler"] / "start").touch()
 
-    async with Providers(sim=sim) as providers:
+    problems: list[str] = []
+    db = small_disk / "history.sqlite3"
+    async with (
+        open_run_history(db, loaded, "lfg run", problems.append) as history,
+        Providers(sim=sim) as providers,
+    ):
+        assert history is not None
         run = Run(
             loaded.tickets,
             providers,
@@ -110,6 +122,7 @@ async def test_the_ticket_that_fills_the_disk_is_stopped_and_the_other_runs_on(
             worktrees=small_disk / "trees",
             disk_reserve_mb=RESERVE_MB,
         )
+        run.record(history)
         run.start()
         async with asyncio.timeout(240 * PATIENCE):
             _, outcomes = await asyncio.gather(start_filling(), run.wait())
@@ -120,3 +133,12 @@ async def test_the_ticket_that_fills_the_disk_is_stopped_and_the_other_runs_on(
     assert message.startswith(f"the disk holding {trees['filler']} had ") and said in message, message
     assert message.endswith("in this attempt, the most of the boxed tickets writing on it"), message
     assert (trees["quiet"] / "small.txt").read_text() == "small\n"
+    kept = f"the disk holding the history is full: lfg freed the {BALLAST_MB} MiB it keeps beside {db}"
+    assert problems == ([f"{kept} to go on recording this run"] if freed else []), problems
+    recorded = {t.ticket.id: t for t in load_recorded(db, history.run_id).tickets}
+    assert [a.outcome for a in recorded["filler"].attempts] == [Outcome.FAILED]
+    [quiet] = recorded["quiet"].attempts
+    assert quiet.outcome is Outcome.COMPLETED
+    assert "".join(e.text for e in quiet.events if isinstance(e, TextDelta)).endswith("done"), (
+        "its whole stream"
+    )
