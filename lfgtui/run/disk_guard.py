@@ -108,47 +108,35 @@ def _short_on(device: int, on_it: dict[int, tuple[Watched, Path]]) -> tuple[int,
         found = os.statvfs(next(iter(on_it.values()))[1])
     except OSError:
         return None
-    size, free = found.f_blocks * found.f_frsize, Held(found.f_bavail * found.f_frsize, found.f_favail)
-    reserves = {n: entry.writer.reserve_mb * MIB for n, (entry, _) in on_it.items()}
-    reserve = {n: Held(r, found.f_files * r // max(1, size)) for n, r in reserves.items()}
-    if all(free.bytes >= r.bytes and free.files >= r.files for r in reserve.values()):
+    free = Held(found.f_bavail * found.f_frsize, found.f_favail)
+    files_a_byte = found.f_files / max(1, found.f_blocks * found.f_frsize)
+    reserve = {n: entry.writer.reserve_mb * MIB for n, (entry, _) in on_it.items()}
+    kept = {n: Held(size, int(size * files_a_byte)) for n, size in reserve.items()}
+    if all(free.bytes >= k.bytes and free.files >= k.files for k in kept.values()):
         return None
     grew = {
         n: held_on(e.writer.folders, device).less(e.started.get(device, Held(0, 0)))
         for n, (e, _) in on_it.items()
     }
-    for number, what in (
-        (
-            _culprit(
-                {n: g.bytes for n, g in grew.items()}, {n: r.bytes - free.bytes for n, r in reserve.items()}
-            ),
-            "bytes",
-        ),
-        (
-            _culprit(
-                {n: g.files for n, g in grew.items()}, {n: r.files - free.files for n, r in reserve.items()}
-            ),
-            "files",
-        ),
-    ):
-        if number is None:
-            continue
-        kept = reserve[number]
-        if what == "bytes":
-            had, share, grown = f"{free.bytes // MIB} MiB", "", f"{grew[number].bytes // MIB} MiB"
-        else:
-            had, share, grown = (
-                f"{free.files} files",
-                f": {kept.files} files, its share of the disk's",
-                f"{grew[number].files} files",
-            )
-        why = (
-            f"the disk holding {on_it[number][1]} had {had} free, under [run] disk_reserve_mb "
-            f"({kept.bytes // MIB} MiB{share}): this ticket's folders there grew {grown} in this attempt, "
-            "the most of the boxed tickets writing on it"
+    number = _culprit(
+        {n: g.bytes for n, g in grew.items()}, {n: k.bytes - free.bytes for n, k in kept.items()}
+    )
+    if number is not None:
+        had, grown, share = f"{free.bytes // MIB} MiB", f"{grew[number].bytes // MIB} MiB", ""
+    else:
+        number = _culprit(
+            {n: g.files for n, g in grew.items()}, {n: k.files - free.files for n, k in kept.items()}
         )
-        return number, ErrorInfo(ErrorKind.DISK, why)
-    return None
+        if number is None:
+            return None
+        had, grown = f"{free.files} files", f"{grew[number].files} files"
+        share = f": {kept[number].files} files, its share of the disk's"
+    why = (
+        f"the disk holding {on_it[number][1]} had {had} free, under [run] disk_reserve_mb "
+        f"({reserve[number] // MIB} MiB{share}): this ticket's folders there grew {grown} in this attempt, "
+        "the most of the boxed tickets writing on it"
+    )
+    return number, ErrorInfo(ErrorKind.DISK, why)
 
 
 def _culprit(grown: dict[int, int], missing: dict[int, int]) -> int | None:
