@@ -79,7 +79,7 @@ async def test_the_ticket_that_fills_the_disk_is_stopped_and_the_other_runs_on(
     with files, too, after only the bytes were watched; and the history stopped recording the run
     once the disk was full (its outcomes lost) before it kept room beside it."""
     fill, wait = (
-        one_command(scenario_dir, name, line, timeout_s=600)
+        one_command(scenario_dir, name, line, timeout_s=600 * PATIENCE)
         for name, line in (("fill", filling), ("wait", WAIT))
     )
     tickets = tmp_path / "tickets.toml"
