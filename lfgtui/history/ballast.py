@@ -2,49 +2,31 @@
 
 The history usually shares its disk with the worktrees (both in lfg's data folder): a ticket that
 fills that disk (run/disk_guard.py stops it within a look, but a fast writer fills the disk first)
-would leave the rest of the run unrecorded. So as a run starts recording, lfg sets `BALLAST_MB`
-aside in a file of its own beside the history file. While the disk is all but full, the writer holds
-its batches; after `ROOM_WAIT_S` (time for the guard to have stopped the ticket filling the disk,
-which would take the room as soon as it is freed) it removes that file and writes, and the run goes
-on being recorded in the room it freed. The next run sets it aside again where the disk has room.
+would leave the rest of the run unrecorded. So while a run records, lfg keeps `BALLAST_MB` aside in
+a file of its own beside the history file (`history.sqlite3.reserve-PID-N`, removed as the run's
+recording closes; one whose process is gone is removed by the next run to set one aside). While the
+disk is all but full, the writer holds its batches; after `ROOM_WAIT_S` (time for the guard to have
+stopped the ticket filling the disk, which would take the room as soon as it is freed) it removes
+that file and writes, and the run goes on being recorded in the room it freed.
 """
 
 from __future__ import annotations
 
-import contextlib
 import errno
+import glob
+import itertools
 import os
 import sqlite3
 import time
 from pathlib import Path
 
 BALLAST_MB = 16
+RESERVE = ".reserve-"
 FLOOR_MB = 1
 """Less free than this on the history's disk, and a batch is held rather than written."""
 ROOM_WAIT_S = 3.0
 MIB = 1 << 20
-
-
-def ballast_of(history: Path) -> Path:
-    return history.with_name(f"{history.name}.reserve")
-
-
-def set_aside(history: Path) -> None:
-    """Keep `BALLAST_MB` beside `history` (allocated, not just sized); where the disk lacks it, none."""
-    path = ballast_of(history)
-    with contextlib.suppress(OSError):
-        if path.stat().st_blocks * 512 >= BALLAST_MB * MIB:
-            return
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    except OSError:
-        return
-    try:
-        os.posix_fallocate(descriptor, 0, BALLAST_MB * MIB)
-    except OSError:
-        path.unlink(missing_ok=True)  # no room for it: a part of it would hold what the disk lacks
-    finally:
-        os.close(descriptor)
+_ROOMS = itertools.count(1)
 
 
 def full(exc: BaseException) -> bool:
@@ -55,12 +37,31 @@ def full(exc: BaseException) -> bool:
 
 
 class Room:
-    """Whether the writer holds its next batch for want of room (see the module)."""
+    """The room one run's recording keeps beside the history file, and whether the writer holds its
+    next batch for want of it (see the module)."""
 
     def __init__(self, history: Path) -> None:
         self.history = history
+        self.path = history.with_name(f"{history.name}{RESERVE}{os.getpid()}-{next(_ROOMS)}")
         self._short_since: float | None = None
         self.freed = False
+
+    def set_aside(self) -> None:
+        """Allocate `BALLAST_MB` (where the disk lacks it, none), after removing what a gone lfg left."""
+        for left in self.history.parent.glob(f"{glob.escape(self.history.name)}{RESERVE}*"):
+            pid = left.name.removeprefix(f"{self.history.name}{RESERVE}").split("-")[0]
+            if pid.isdigit() and not _alive(int(pid)):
+                left.unlink(missing_ok=True)
+        try:
+            descriptor = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError:
+            return
+        try:
+            os.posix_fallocate(descriptor, 0, BALLAST_MB * MIB)
+        except OSError:
+            self.path.unlink(missing_ok=True)  # no room for it: a part of it would hold what the disk lacks
+        finally:
+            os.close(descriptor)
 
     def short(self) -> bool:
         """Whether to hold the next batch: the disk holding the history has less than `FLOOR_MB`
@@ -84,12 +85,26 @@ class Room:
         return False
 
     def free(self) -> bool:
-        """Free the room kept beside the file, once: whether it was freed now."""
-        if self.freed:
-            return False
-        try:
-            ballast_of(self.history).unlink()
-        except OSError:
+        """Free the room for this run's writes, once: whether it was freed now."""
+        if self.freed or not self.put_away():
             return False
         self.freed = True
         return True
+
+    def put_away(self) -> bool:
+        """Remove the room's file (the recording closes): whether there was one."""
+        try:
+            self.path.unlink()
+        except OSError:
+            return False
+        return True
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # another user's
+    return True

@@ -46,7 +46,7 @@ from lfgtui.events import (
     ToolOutputDelta,
     ToolResult,
 )
-from lfgtui.history.ballast import BALLAST_MB, Room, full, set_aside
+from lfgtui.history.ballast import BALLAST_MB, Room, full
 from lfgtui.history.database import StoreError
 from lfgtui.history.recorder import Added, Decided, Dropped, Item, Recorder, Started
 from lfgtui.inert import inert
@@ -96,8 +96,8 @@ class RunHistory:
         self._unwritten: list[Item] = []
         """Starts and ends the file did not take since, tried again with each batch."""
         self._finished = False
-        self._room = Room(self.path)
-        """What a full disk makes the writer do (history/ballast.py)."""
+        self.room = Room(self.path)
+        """The room kept for this run beside the file should the disk fill (history/ballast.py)."""
         self._freed_said = False
         self._prices = prices
         self._task = asyncio.create_task(self._write_loop(), name="history writer")
@@ -190,7 +190,7 @@ class RunHistory:
     async def _write(self, loop: asyncio.AbstractEventLoop, batch: list[Item]) -> None:
         """One batch into the file; after a batch that failed, only the starts and ends, with those
         the file did not take before."""
-        if not self._ends_only and await loop.run_in_executor(self._executor, self._room.short):
+        if not self._ends_only and await loop.run_in_executor(self._executor, self.room.short):
             self._pending[:0] = batch  # the disk all but full: held, tried again at the next flush
             self._has_events.set()
             return
@@ -221,7 +221,7 @@ class RunHistory:
 
     def _say_freed(self) -> None:
         """Say once that the room kept beside the file was freed (history/ballast.py)."""
-        if self._room.freed and not self._freed_said:
+        if self.room.freed and not self._freed_said:
             self._freed_said = True
             self._on_error(
                 f"the disk holding the history is full: lfg freed the {BALLAST_MB} MiB it keeps beside "
@@ -250,7 +250,7 @@ class RunHistory:
             try:
                 await loop.run_in_executor(self._executor, self._recorder.finish)
             except (sqlite3.Error, OSError) as exc:
-                if not full(exc) or not self._room.free():
+                if not full(exc) or not self.room.free():
                     raise
                 self._say_freed()
                 await loop.run_in_executor(self._executor, self._recorder.finish)
@@ -258,6 +258,7 @@ class RunHistory:
         except (sqlite3.Error, OSError) as exc:
             self._on_error(f"history could not close this run: {exc}")
         finally:
+            await loop.run_in_executor(self._executor, self.room.put_away)
             self._executor.shutdown()
 
     def shortfall(self) -> str | None:
@@ -324,7 +325,6 @@ async def _recording(
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lfg-history")
         try:
             recorder = await asyncio.get_running_loop().run_in_executor(executor, begin, path)
-            await asyncio.get_running_loop().run_in_executor(executor, set_aside, path)
         except (StoreError, sqlite3.Error, OSError) as exc:
             executor.shutdown()
             on_error(f"history is off for this run: {exc}")
@@ -332,6 +332,7 @@ async def _recording(
             for warning in recorder.store.warnings:
                 on_error(f"warning: {warning}")
             history = RunHistory(recorder, executor, on_error, prices)
+            await asyncio.get_running_loop().run_in_executor(executor, history.room.set_aside)
     try:
         yield history
     finally:
