@@ -7,6 +7,7 @@ live on, mounted as root, as CI runs)."""
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import subprocess
 from collections.abc import Iterator
@@ -42,6 +43,16 @@ MAKE_FILES = START + "mkdir many; i=0; while :; do touch many/$i || sleep 0.05; 
 WAIT = "echo small > small.txt; : > hold; while [ -e hold ]; do sleep 0.05; done; echo went"
 """Writes a little, then waits for the test to let it end (by removing a file: a full disk takes
 no new one)."""
+
+
+def fill_up(path: Path) -> None:
+    """Writes `path` until its disk has no byte left, as another program on the machine might."""
+    with path.open("wb", buffering=0) as file:
+        try:
+            while file.write(bytes(1 << 20)):
+                pass
+        except OSError as error:
+            assert error.errno == errno.ENOSPC, error
 
 
 @pytest.fixture
@@ -94,11 +105,14 @@ async def test_the_ticket_that_fills_the_disk_is_stopped_and_the_other_runs_on(
     trees: dict[str, Path] = {}
 
     def heard(event: Event) -> None:
-        """Once the filler has ended, the quiet one may end too."""
+        """Once the filler has ended, the quiet one may end too: on a disk full of bytes, whether
+        the filler got there before lfg stopped it (a loaded machine's filler may not) or not."""
         events.append(event)
         if isinstance(event, WorktreeReady):
             trees[event.ticket] = Path(event.path)
         if isinstance(event, AttemptEnded) and event.ticket == "filler":
+            if freed:
+                fill_up(small_disk / "beside")
             (trees["quiet"] / "hold").unlink()
 
     async def start_filling() -> None:
