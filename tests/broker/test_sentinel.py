@@ -127,6 +127,7 @@ async def test_a_switch_said_while_the_sentinel_listened_to_hangs_moves_every_co
     assert hung.process is not None
     try:
         await client.set("lfg:before", "1")
+        await client.execute_command("WAIT", 1, 0)  # on the replica before it is promoted: else lost
         await until(lambda: any(int(c.get("psub", 0)) + int(c.get("sub", 0)) for c in hung.clients()))
         hung.process.send_signal(signal.SIGSTOP)
         asking = other.admin()
