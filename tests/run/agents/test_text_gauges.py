@@ -149,8 +149,8 @@ def test_ttft_waits_for_the_models_output_past_an_empty_chunk_and_the_agents_not
     # the text's first token is the text's own: later than the reasoning's wherever lfg read them
     # apart (a loaded machine's lfg may read the reasoning's last words and the text's first at once)
     row = recorded(db, "t")[0]
-    reasoning, answer = (of(events, "t", kind)[0]["t"] for kind in ("reasoning", "text"))
-    if answer - reasoning >= 0.005:
+    reasoning_at, text_at = (of(events, "t", kind)[0]["t"] for kind in ("reasoning", "text"))
+    if text_at - reasoning_at >= 0.005:
         assert row.ttft_text_ms > row.ttft_reasoning_ms
 
 
