@@ -15,6 +15,7 @@ import redis
 
 from lfgtui.broker.client import explain
 from lfgtui.config.broker import CLUSTER_REFUSED, BrokerError, BrokerSettings, parse_url, resolve
+from tests.support import warm_lfg
 from tests.support.fleet import STEADY
 from tests.support.lfg import Lfg
 from tests.support.patience import PATIENCE
@@ -34,11 +35,9 @@ def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[list[Clu
 def lfg_says(lfg: Lfg, *args: str) -> subprocess.CompletedProcess[str]:
     config = lfg.home / "config.toml"
     config.write_text(STEADY)
-    return subprocess.run(
+    return warm_lfg.run(
         [sys.executable, "-m", "lfgtui", *args, "--config", str(config)],
         env=lfg.env,
-        capture_output=True,
-        text=True,
         timeout=60 * PATIENCE,
     )
 

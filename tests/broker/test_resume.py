@@ -34,6 +34,7 @@ from lfgtui.ui.screens.modals import ApprovalScreen, FollowUpScreen
 from lfgtui.ui.screens.new_ticket import NewTicketScreen
 from lfgtui.ui.widgets.pane import PaneState
 from tests.support import app as pilot_support
+from tests.support import warm_lfg
 from tests.support.app import keys
 from tests.support.fleet import (
     AGENT_TICKET,
@@ -61,11 +62,9 @@ def lfg(fleet: Fleet, *args: str, config: Path | None = None) -> subprocess.Comp
     """`lfg ARGS` to its end; one that hangs fails with what it and each worker said by then (a hang
     of `lfg resume` once left only its two first lines to go on)."""
     try:
-        return subprocess.run(
+        return warm_lfg.run(
             [sys.executable, "-m", "lfgtui", *args, "--config", str(config or fleet.config(STEADY))],
             env=fleet.lfg.env,
-            capture_output=True,
-            text=True,
             timeout=120 * PATIENCE,
         )
     except subprocess.TimeoutExpired as exc:

@@ -9,7 +9,6 @@ import asyncio
 import json
 import re
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import redis
 
 from lfgtui.broker.client import connect, explain
 from lfgtui.config.broker import BrokerError, BrokerSettings, parse_url, resolve
+from tests.support import warm_lfg
 from tests.support.fleet import Fleet, coordinate, ends, finish, same_tickets, streaming, until
 from tests.support.lfg import Lfg
 from tests.support.patience import PATIENCE
@@ -193,11 +193,9 @@ def test_a_coordinated_run_rides_through_its_primary_killed_and_a_replica_promot
     assert last["kind"] == "end", "the coordinator ended the run on the new primary"
     run_id = re.search(r"watch it with: lfg attach \S+ ([0-9a-f]{12})", err)
     assert run_id is not None, err
-    watched = subprocess.run(
+    watched = warm_lfg.run(
         [sys.executable, "-m", "lfgtui", "attach", sentinels.url, run_id[1], "--json"],
         env=fleet.lfg.env,
-        capture_output=True,
-        text=True,
         timeout=60 * PATIENCE,
     )
     assert watched.returncode == 0, watched.stderr

@@ -7,13 +7,13 @@ from __future__ import annotations
 import json
 import re
 import signal
-import subprocess
 import sys
 
 import redis
 
 from lfgtui.broker.work import AttemptEnd
 from lfgtui.events import ErrorInfo, ErrorKind, Outcome
+from tests.support import warm_lfg
 from tests.support.fleet import (
     STEADY,
     Fleet,
@@ -102,11 +102,9 @@ def test_a_coordinator_that_fell_behind_a_trimmed_stream_still_learns_how_each_a
     )
     assert code == 1, "a ticket failed"
     run_id = err.split("recorded as run ")[1].split()[0]
-    exported = subprocess.run(
+    exported = warm_lfg.run(
         [sys.executable, "-m", "lfgtui", "history", "export", run_id, "--format", "json", "--config", config],
         env=fleet.lfg.env,
-        capture_output=True,
-        text=True,
         timeout=60 * PATIENCE,
     )
     assert exported.returncode == 0, exported.stderr

@@ -20,6 +20,7 @@ from redis.asyncio import Redis
 
 from lfgtui.broker.client import connect, explain
 from lfgtui.config.broker import BrokerError, BrokerSettings, resolve
+from tests.support import warm_lfg
 from tests.support.fleet import Fleet, coordinate, ends, finish, ran_on
 from tests.support.lfg import Lfg, recorded_run
 from tests.support.patience import PATIENCE
@@ -30,11 +31,9 @@ HELLO = '[[ticket]]\nid = "hi"\nprompt = "Say hello."\nprovider = "sim"\nmodel =
 
 
 def lfg_command(lfg: Lfg, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
+    return warm_lfg.run(
         [sys.executable, "-m", "lfgtui", *args, "--config", str(lfg.config)],
         env=lfg.env,
-        capture_output=True,
-        text=True,
         timeout=60 * PATIENCE,
     )
 

@@ -59,6 +59,7 @@ from lfgtui.ui.screens.modals import ApprovalScreen
 from lfgtui.ui.screens.run import BINDINGS
 from lfgtui.ui.services import Services
 from lfgtui.ui.widgets.pane import PaneState
+from tests.support import warm_lfg
 from tests.support.app import SIZE
 from tests.support.fleet import (
     AGENT_TICKET,
@@ -96,11 +97,9 @@ def test_the_demo_runs_across_two_workers_and_is_recorded_here(fleet: Fleet) -> 
     (prompt,) = of(events, "summary", "prompt")
     assert len(explored) > 200 and explored[-200:] in prompt["text"], "depends_on across workers: filled in"
     run_id = err.split("recorded as run ")[1].split()[0]
-    shown = subprocess.run(
+    shown = warm_lfg.run(
         [sys.executable, "-m", "lfgtui", "history", "show", run_id, "--config", str(fleet.lfg.config)],
         env=fleet.lfg.env,
-        capture_output=True,
-        text=True,
         timeout=60 * PATIENCE,
     )
     assert shown.returncode == 0 and all(t in shown.stdout for t in ("explore", "gcd", "tour", "summary"))
@@ -154,11 +153,9 @@ def test_a_worker_killed_mid_stream_leaves_its_ticket_to_another_and_both_attemp
     assert export.returncode == 0, export.stderr
     (ticket,) = json.loads(export.stdout)["run"]["tickets"]
     assert [(a["number"], a["outcome"]) for a in ticket["attempts"]] == [(1, "interrupted"), (2, "completed")]
-    watched = subprocess.run(
+    watched = warm_lfg.run(
         [sys.executable, "-m", "lfgtui", "attach", f"{fleet.url}/{run_id}", "--json"],
         env=fleet.lfg.env,
-        capture_output=True,
-        text=True,
         timeout=60 * PATIENCE,
     )
     assert watched.returncode == 0, watched.stderr

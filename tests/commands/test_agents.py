@@ -16,6 +16,7 @@ import pytest
 
 from lfgtui.sim.acp_agent import KEY_ENV
 from lfgtui.tools.nesting import BOXES
+from tests.support import warm_lfg
 from tests.support.lfg import Lfg
 from tests.support.patience import PATIENCE
 
@@ -44,11 +45,9 @@ def configure(lfg: Lfg, **agents: list[str]) -> None:
 
 
 def agents(lfg: Lfg, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
+    return warm_lfg.run(
         [sys.executable, "-m", "lfgtui", "agents", "--config", str(lfg.config), *args],
         env=lfg.env,
-        capture_output=True,
-        text=True,
         timeout=60 * PATIENCE,
     )
 

@@ -4,13 +4,13 @@ and nothing started or recorded (issue #32)."""
 from __future__ import annotations
 
 import socket
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.support import warm_lfg
 from tests.support.lfg import Lfg
 from tests.support.patience import PATIENCE
 
@@ -64,11 +64,9 @@ def test_a_bad_value_is_refused_in_one_line_before_anything_starts(
     given = [str(tickets) if a == "FILE" else str(taken) if a == "TAKEN" else a for a in args]
     if args[0] in ("run", "web", "serve", "resume", "replay", "history"):
         given += ["--db", str(db)]
-    done = subprocess.run(
+    done = warm_lfg.run(
         [sys.executable, "-m", "lfgtui", *given],
         env=lfg.env,
-        capture_output=True,
-        text=True,
         timeout=60 * PATIENCE,
     )
     assert done.returncode == 2, done.stderr

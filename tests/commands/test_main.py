@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import warm_lfg
 from tests.support.lfg import free_port, imported_by
 from tests.support.patience import PATIENCE
 
@@ -24,11 +25,9 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 
 def lfg(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
+    return warm_lfg.run(
         [sys.executable, "-m", "lfgtui", *args],
         env=env,
-        capture_output=True,
-        text=True,
         timeout=60 * PATIENCE,
     )
 

@@ -5,10 +5,10 @@ a paused turn goes on to complete. Real `lfg` processes against the in-process s
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
+from tests.support import warm_lfg
 from tests.support.lfg import Lfg, ending, of, text
 from tests.support.patience import PATIENCE
 
@@ -83,11 +83,9 @@ def test_refusals_filters_and_cut_answers_are_no_completion_and_the_history_coun
     assert text(events, "cut").endswith("third,"), "what arrived is kept"
     assert text(events, "paused") == "Let me look that up. Found it: the answer is 42."
 
-    stats = subprocess.run(
+    stats = warm_lfg.run(
         [sys.executable, "-m", "lfgtui", "history", "stats", "--json", "--config", str(lfg.config)],
         env=lfg.env,
-        capture_output=True,
-        text=True,
         timeout=60 * PATIENCE,
     )
     assert stats.returncode == 0, stats.stderr
@@ -98,11 +96,9 @@ def test_refusals_filters_and_cut_answers_are_no_completion_and_the_history_coun
     assert by_model[("sim-anthropic", "context-window")]["ended_early"] == {"context_window": 1}
     paused = by_model[("sim-anthropic", "pause-turn")]
     assert (paused["completed"], paused["ended_early"]) == (1, {})
-    table = subprocess.run(
+    table = warm_lfg.run(
         [sys.executable, "-m", "lfgtui", "history", "stats", "--config", str(lfg.config)],
         env=lfg.env,
-        capture_output=True,
-        text=True,
         timeout=60 * PATIENCE,
     ).stdout
     assert "ended early" in table.splitlines()[0]

@@ -9,7 +9,6 @@ import os
 import re
 import sqlite3
 import stat
-import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +21,7 @@ from lfgtui.history.export import to_json
 from lfgtui.history.lock import RunLock
 from lfgtui.history.store import Selection, Store
 from lfgtui.tools.sandbox_home import state_copies
+from tests.support import warm_lfg
 from tests.support.lfg import Lfg as LfgRun
 from tests.support.patience import PATIENCE
 from tests.support.recording import older_lfg_recording, record, sample_attempt, without_imported_at
@@ -475,10 +475,8 @@ def test_lfg_run_beside_an_older_lfg_still_recording_runs_without_history(tmp_pa
 def test_replay_and_resume_of_a_damaged_file_say_so_without_a_traceback(tmp_path: Path, command: str) -> None:
     db, run_id, _ = two_runs(tmp_path)
     content = damage(db)
-    done = subprocess.run(
+    done = warm_lfg.run(
         [sys.executable, "-m", "lfgtui", command, run_id, "--db", str(db)],
-        capture_output=True,
-        text=True,
         timeout=60 * PATIENCE,
         env=os.environ | {"XDG_CONFIG_HOME": str(tmp_path / "config")},
     )

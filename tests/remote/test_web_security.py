@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,6 +13,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from tests.support import warm_lfg
 from tests.support.browsing import CHROMIUM, CHROMIUM_FLAGS, LfgWeb, lfg_web
 from tests.support.lfg import free_port
 from tests.support.patience import PATIENCE
@@ -101,11 +101,9 @@ async def test_tabs_past_max_tabs_are_told_why_and_start_nothing(env: dict[str, 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.0.2.7"])
 def test_a_host_others_reach_is_refused_with_the_reason(host: str, env: dict[str, str]) -> None:
-    done = subprocess.run(
+    done = warm_lfg.run(
         [sys.executable, "-m", "lfgtui", "web", "--attach", NOBODY, "--token", "t" * 20, "--host", host],
         env=env,
-        capture_output=True,
-        text=True,
         timeout=30 * PATIENCE,
     )
     assert done.returncode == 2

@@ -15,6 +15,7 @@ import httpx2
 import pytest
 
 from lfgtui.history.store import Selection, Store
+from tests.support import warm_lfg
 from tests.support.browsing import CHROMIUM, CHROMIUM_FLAGS, ESCAPES, Frames, LfgWeb, lfg_web
 from tests.support.patience import PATIENCE
 
@@ -121,11 +122,9 @@ async def test_the_run_starts_when_the_first_tab_opens(tmp_path: Path, env: dict
 def test_start_on_attach_needs_serve(tmp_path: Path, env: dict[str, str]) -> None:
     tickets = tmp_path / "quick.toml"
     tickets.write_text(QUICK)
-    done = subprocess.run(
+    done = warm_lfg.run(
         [sys.executable, "-m", "lfgtui", "run", str(tickets), "--start-on-attach"],
         env=env,
-        capture_output=True,
-        text=True,
         timeout=60 * PATIENCE,
     )
     assert done.returncode == 2 and "--start-on-attach needs --serve" in done.stderr

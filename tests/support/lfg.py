@@ -18,6 +18,7 @@ from lfgtui.cost.prices import PriceBook
 from lfgtui.history import recorded
 from lfgtui.history.store import Selection, Store
 from lfgtui.sim.scenario import split_tokens
+from tests.support import warm_lfg
 from tests.support.patience import PATIENCE
 
 
@@ -52,13 +53,7 @@ class Lfg:
         return [sys.executable, "-m", "lfgtui", "run", str(tickets), "--config", str(self.config), *extra]
 
     def run(self, tickets: Path, *extra: str) -> tuple[int, list[dict[str, Any]], str]:
-        done = subprocess.run(
-            self.args(tickets, "--json", *extra),
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=60 * PATIENCE,
-        )
+        done = warm_lfg.run(self.args(tickets, "--json", *extra), env=self.env, timeout=60 * PATIENCE)
         events = [json.loads(line) for line in done.stdout.splitlines()]
         return done.returncode, events, done.stderr
 
@@ -68,7 +63,7 @@ def history(lfg: Lfg, command: str, *args: str, db: Path | None = None) -> subpr
     where = ["--db", str(db)] if db else []
     command_line = [sys.executable, "-m", "lfgtui", "history", command, "--config", str(lfg.config), *where]
     command_line += args
-    return subprocess.run(command_line, env=lfg.env, capture_output=True, text=True, timeout=60 * PATIENCE)
+    return warm_lfg.run(command_line, env=lfg.env, timeout=60 * PATIENCE)
 
 
 def data(done: subprocess.CompletedProcess[str]) -> Any:
@@ -136,12 +131,8 @@ def placed_at(events: list[dict[str, Any]], ticket: str) -> float | None:
 
 def command(lfg: Lfg, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """`lfg ARGS` run to its end in `lfg`'s environment (plus `env`), its output captured."""
-    return subprocess.run(
-        [sys.executable, "-m", "lfgtui", *args],
-        env=lfg.env | (env or {}),
-        capture_output=True,
-        text=True,
-        timeout=60 * PATIENCE,
+    return warm_lfg.run(
+        [sys.executable, "-m", "lfgtui", *args], env=lfg.env | (env or {}), timeout=60 * PATIENCE
     )
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import warm_lfg
 from tests.support.git import git, isolate_git
 from tests.support.lfg import Lfg
 from tests.support.patience import PATIENCE
@@ -44,12 +45,10 @@ def test_the_guides_offline_example_runs_as_written_and_crowns_the_attempt_that_
     head = git(repo, "rev-parse", "HEAD")
     words = shlex.split(run)
     assert words[0] == "lfg"
-    done = subprocess.run(
+    done = warm_lfg.run(
         [sys.executable, "-m", "lfgtui", *words[1:]],
         cwd=repo,
         env=lfg.env,
-        capture_output=True,
-        text=True,
         timeout=120 * PATIENCE,
     )
     out = done.stdout + done.stderr

@@ -27,6 +27,7 @@ from lfgtui.worktrees.tree import (
     ref_safe,
     worktrees_root,
 )
+from tests.support import warm_lfg
 from tests.support.git import ESCAPE, commit_all, git, isolate_git, worktree_repo
 from tests.support.patience import PATIENCE
 
@@ -415,10 +416,8 @@ async def test_clean_keeps_an_entry_it_cannot_read(root: Path) -> None:
 
 
 def worktrees_command(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
+    return warm_lfg.run(
         [sys.executable, "-m", "lfgtui", "worktrees", *args],
-        capture_output=True,
-        text=True,
         timeout=60 * PATIENCE,
     )
 

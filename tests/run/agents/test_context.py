@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -37,6 +36,7 @@ from lfgtui.run.agents.limits import CLAUDE_LIMIT, agent_limit
 from lfgtui.run.agents.updates import AgentView, UpdateReader
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
+from tests.support import warm_lfg
 from tests.support.agents import no_agent_left
 from tests.support.app import SIZE, keys, until
 from tests.support.compose import lfg_app
@@ -86,11 +86,9 @@ def test_usage_and_commands_are_a_context_and_a_detail_not_statuses(lfg: Lfg, tm
     ]
     [details] = [e for e in rebuilt if isinstance(e, AgentDetails)]
     assert details.commands == (AgentCommand("scenario", "Say which sim scenario this agent plays"),)
-    shown = subprocess.run(
+    shown = warm_lfg.run(
         [sys.executable, "-m", "lfgtui", "history", "show", run.id, "--db", str(db)],
         env=lfg.env | {"COLUMNS": "200"},
-        capture_output=True,
-        text=True,
         timeout=60 * PATIENCE,
     )
     assert shown.returncode == 0, shown.stderr

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
 import sys
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from lfgtui.run.agents.login import (
     usable_method,
 )
 from lfgtui.sim.acp_agent import AGENT_NAME, KEY_ENV
+from tests.support import warm_lfg
 from tests.support.lfg import Lfg, ending, of, text
 from tests.support.patience import PATIENCE
 from tests.support.recording import load_recorded
@@ -158,11 +158,9 @@ def test_the_model_the_agent_reports_is_kept_beside_the_one_asked(lfg: Lfg, tmp_
     assert code == 0, stderr
     assert of(events, "a", "attempt_started")[0]["model"] == "default", "what was asked: the agent's own"
     assert {e["model"] for e in of(events, "a", "agent")} == {"fast"}, "what the agent reports"
-    shown = subprocess.run(
+    shown = warm_lfg.run(
         [sys.executable, "-m", "lfgtui", "history", "show", "--db", str(db), history_run(db)],
         env=lfg.env | {"COLUMNS": "200"},
-        capture_output=True,
-        text=True,
         timeout=60 * PATIENCE,
     )
     assert shown.returncode == 0, shown.stderr

@@ -16,6 +16,7 @@ from lfgtui.events import AgentStarted, PlanStep, PlanUpdated, SessionOpened, To
 from lfgtui.history.recorded import recorded_run
 from lfgtui.history.store import Selection, Store
 from lfgtui.run.seeds import earlier_of_each
+from tests.support import warm_lfg
 from tests.support.agents import LATE
 from tests.support.lfg import Lfg, ending, of, text
 from tests.support.patience import PATIENCE
@@ -61,11 +62,9 @@ def test_an_agent_ticket_runs_beside_an_api_ticket_and_is_recorded(lfg: Lfg, tmp
     results = of(events, "agent", "tool_result")
     assert results[1]["output"] == "# Widget\nA tiny service that renders widgets."
     assert ending(events, "agent")["ttft_ms"] is not None
-    searched = subprocess.run(
+    searched = warm_lfg.run(
         [sys.executable, "-m", "lfgtui", "history", "search", "Widget", "--db", str(db), "--json"],
         env=lfg.env,
-        capture_output=True,
-        text=True,
         timeout=60 * PATIENCE,
     )
     hits = json.loads(searched.stdout)
@@ -132,11 +131,9 @@ def test_an_acp_provider_without_a_command_is_a_config_error(tmp_path: Path) -> 
 
 def test_lfg_ask_points_an_agent_to_lfg_run(tmp_path: Path) -> None:
     lfg = Lfg(tmp_path)
-    done = subprocess.run(
+    done = warm_lfg.run(
         [sys.executable, "-m", "lfgtui", "ask", "hi", "--provider", "sim-acp"],
         env=lfg.env,
-        capture_output=True,
-        text=True,
         timeout=60 * PATIENCE,
     )
     assert done.returncode == 2
@@ -230,11 +227,9 @@ def test_ndjson_and_the_history_keep_the_call_as_the_agent_finally_described_it(
     assert [e.name for e in replayed] == [write["name"], command["name"]], "a replay shows the final call"
     assert [e.arguments for e in replayed] == [write["arguments"], command["arguments"]]
     run_id = run.id
-    shown = subprocess.run(
+    shown = warm_lfg.run(
         [sys.executable, "-m", "lfgtui", "history", "show", run_id, "--json", "--db", str(db)],
         env=lfg.env,
-        capture_output=True,
-        text=True,
         timeout=60 * PATIENCE,
     )
     assert shown.returncode == 0, shown.stderr

@@ -1,0 +1,276 @@
+"""`lfg` commands a test runs to their end, forked from a warm interpreter (issue #77).
+
+The suite is CPU-bound on the two-core CI machine, and most of that CPU is the `lfg`s the tests start
+importing the same modules over and over: a sim ticket's `lfg run` spends ~1 s of its ~1.2 s
+importing the OpenAI SDK and lfg itself. So each xdist worker keeps one interpreter that has imported
+them once (`PRELOAD`, the collector's passes then frozen out), and a test's `lfg ARGS` run to its end
+is a fork of it: a process of its own, given the test's argv, environment, folder, umask and
+standard streams, that runs `python -m lfgtui` as a fresh one would, from `lfgtui.__main__` on. What
+differs is only that those imports are done; what importing does (which modules a command imports,
+a Ctrl-C or an ImportError while it imports, its start) is tested by the tests that start `lfg`
+themselves (`imported_by`, the signal tests, every `lfg` a test keeps running), which never come here.
+
+`run` takes what `subprocess.run(…, capture_output=True, text=True, timeout=…)` takes and gives what
+it gives. A command it cannot fork as it would start (not `python -m lfgtui`, or an environment that
+sets what Python or a preloaded module reads as it starts otherwise than the warm one had it) starts
+fresh, as does everything with `LFG_TESTS_COLD=1` (to rule the warm start out of a failure).
+
+Run as a module (`python -m tests.support.warm_lfg SOCKET`) it is the warm interpreter: it forks a
+child per request on SOCKET and says its pid and then how it ended, until its standard input closes
+(its xdist worker gone)."""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import gc
+import importlib
+import json
+import locale
+import os
+import runpy
+import selectors
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+COLD = "LFG_TESTS_COLD"
+"""Set (not empty, not 0): every `lfg` a test runs starts fresh."""
+PRELOAD = (
+    "openai",
+    "acp",
+    "redis.asyncio",
+    "lfgtui.commands.main",
+    "lfgtui.commands.run",
+    "lfgtui.commands.headless",
+    "lfgtui.commands.history",
+    "lfgtui.providers.openai_chat",
+    "lfgtui.providers.openai_responses",
+    "lfgtui.run.agents.client",
+    "lfgtui.history.writer",
+    "lfgtui.sim.server",
+)
+"""What the warm interpreter imports: the SDKs, and lfg's modules of a run and of the history. None
+of lfg's reads the environment or a folder as it is imported (a test would see the warm one's)."""
+READ_AT_START = ("PYTHON", "LC_", "LANG", "TEXTUAL_", "ESCDELAY", "OPENAI_", "ANTHROPIC_", "NO_COLOR")
+"""Variables read as an interpreter or a preloaded module starts (by these prefixes): a command
+whose environment has any of them otherwise than the warm interpreter starts fresh."""
+MESSAGE_MAX = 1 << 20
+"""The largest request (argv and environment, as JSON) one packet carries."""
+
+_lock = threading.Lock()
+_warm: tuple[subprocess.Popen[bytes], Path, dict[str, str]] | None = None
+
+
+def run(
+    args: list[str | os.PathLike[str]],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: str | Path | None = None,
+    timeout: float,
+) -> subprocess.CompletedProcess[str]:
+    """`subprocess.run(args, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)`,
+    forked from the warm interpreter where it can be."""
+    env = dict(os.environ if env is None else env)
+    warm = _warm_one(env) if _forkable(args, env) else None
+    if warm is None:
+        return subprocess.run(args, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    return _forked(warm, args, env, str(cwd or os.getcwd()), timeout)
+
+
+def _forkable(args: list[str | os.PathLike[str]], env: Mapping[str, str]) -> bool:
+    if os.environ.get(COLD, "") not in ("", "0") or env.get(COLD, "") not in ("", "0"):
+        return False
+    return args[:3] == [sys.executable, "-m", "lfgtui"]
+
+
+def _read_at_start(env: Mapping[str, str]) -> dict[str, str]:
+    return {name: value for name, value in env.items() if name.startswith(READ_AT_START)}
+
+
+def _warm_one(env: Mapping[str, str]) -> Path | None:
+    """The warm interpreter's socket, started the first time; None where `env` is not its own."""
+    global _warm
+    with _lock:
+        if _warm is None or _warm[0].poll() is not None:
+            folder = Path(tempfile.mkdtemp(prefix="lfg-warm-"))
+            path = folder / "socket"
+            process = subprocess.Popen(
+                [sys.executable, "-m", "tests.support.warm_lfg", str(path)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                cwd=Path(__file__).parents[2],
+            )
+            assert process.stdout is not None
+            ready = process.stdout.readline()
+            assert ready == b"ready\n", f"the warm lfg did not start: {ready!r}"
+            _warm = (process, path, _read_at_start(os.environ))
+            atexit.register(_stop, process, folder)
+        _, path, started_with = _warm
+    return path if _read_at_start(env) == started_with else None
+
+
+def _stop(process: subprocess.Popen[bytes], folder: Path) -> None:
+    """The warm interpreter ended with its worker (the end of its input), its socket removed."""
+    assert process.stdin is not None
+    process.stdin.close()
+    process.wait()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _forked(
+    path: Path, args: list[str | os.PathLike[str]], env: dict[str, str], cwd: str, timeout: float
+) -> subprocess.CompletedProcess[str]:
+    umask = os.umask(0o22)
+    os.umask(umask)
+    request = json.dumps(
+        {"args": [os.fspath(arg) for arg in args[3:]], "env": env, "cwd": cwd, "umask": umask}
+    ).encode()
+    out_read, out_write = os.pipe()
+    err_read, err_write = os.pipe()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as connection:
+        try:
+            connection.connect(str(path))
+            socket.send_fds(connection, [request], [0, out_write, err_write])
+        finally:
+            os.close(out_write)
+            os.close(err_write)
+        child = _Child(connection, {out_read: [], err_read: []})
+        if not child.read_to_end(time.monotonic() + timeout):
+            os.kill(child.pid, signal.SIGKILL)
+            child.read_to_end(None)
+            raise subprocess.TimeoutExpired(args, timeout, child.text(out_read), child.text(err_read))
+    assert child.status is not None
+    return subprocess.CompletedProcess(
+        args, os.waitstatus_to_exitcode(child.status), child.text(out_read), child.text(err_read)
+    )
+
+
+class _Child:
+    """A forked `lfg` as its test sees it: its pid, its two streams as read so far, how it ended."""
+
+    def __init__(self, connection: socket.socket, streams: dict[int, list[bytes]]) -> None:
+        self.connection = connection
+        self.streams = streams
+        self.open = set(streams)
+        self.pid: int = json.loads(connection.recv(MESSAGE_MAX))["pid"]
+        self.status: int | None = None
+
+    def read_to_end(self, deadline: float | None) -> bool:
+        """Both streams to their end and the wait status, as `communicate` reads them; False once
+        `deadline` passes first (what was read is kept)."""
+        with selectors.DefaultSelector() as selector:
+            for fd in self.open:
+                selector.register(fd, selectors.EVENT_READ)
+            if self.status is None:
+                selector.register(self.connection, selectors.EVENT_READ)
+            while selector.get_map():
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return False
+                for key, _ in selector.select(left):
+                    if key.fileobj is self.connection:
+                        self.status = json.loads(self.connection.recv(MESSAGE_MAX))["status"]
+                        selector.unregister(self.connection)
+                    elif data := os.read(key.fd, 1 << 16):
+                        self.streams[key.fd].append(data)
+                    else:
+                        selector.unregister(key.fd)
+                        self.open.discard(key.fd)
+                        os.close(key.fd)
+        return True
+
+    def text(self, fd: int) -> str:
+        """As `subprocess.run(text=True)` decodes: the locale's encoding, universal newlines."""
+        data = b"".join(self.streams[fd])
+        return data.decode(locale.getpreferredencoding(False)).replace("\r\n", "\n").replace("\r", "\n")
+
+
+# The warm interpreter.
+
+
+def _serve(path: Path) -> None:
+    gc.disable()
+    for module in PRELOAD:
+        importlib.import_module(module)
+    gc.freeze()
+    gc.enable()
+    assert threading.active_count() == 1, "a fork keeps only the thread that forks"
+    woken_read, woken_write = os.pipe()
+    os.set_blocking(woken_write, False)
+    signal.set_wakeup_fd(woken_write)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    listener.bind(str(path))
+    listener.listen(64)
+    selector = selectors.DefaultSelector()
+    selector.register(listener, selectors.EVENT_READ)
+    selector.register(woken_read, selectors.EVENT_READ)
+    selector.register(sys.stdin.fileno(), selectors.EVENT_READ)
+    waiting: dict[int, socket.socket] = {}
+    sys.stdout.write("ready\n")
+    sys.stdout.flush()
+    while True:
+        for key, _ in selector.select():
+            if key.fileobj is listener:
+                connection, _ = listener.accept()
+                request, fds, _, _ = socket.recv_fds(connection, MESSAGE_MAX, 3)
+                pid = os.fork()
+                if pid == 0:
+                    for fileobj in (listener, selector, connection, *waiting.values()):
+                        fileobj.close()
+                    _child(json.loads(request), fds, woken_read, woken_write)
+                for fd in fds:
+                    os.close(fd)
+                connection.sendall(json.dumps({"pid": pid}).encode())
+                waiting[pid] = connection
+            elif key.fd == woken_read:
+                os.read(woken_read, 4096)
+                _reap(waiting)
+            else:  # the worker's end of our stdin: closed when it is gone
+                return
+
+
+def _reap(waiting: dict[int, socket.socket]) -> None:
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        connection = waiting.pop(pid, None)
+        if connection is not None:
+            with contextlib.suppress(OSError), connection:
+                connection.sendall(json.dumps({"status": status}).encode())
+
+
+def _child(request: dict[str, Any], fds: list[int], *ours: int) -> None:
+    """`python -m lfgtui ARGS` as the request gives it, in this fork: never returns."""
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    for fd in ours:
+        os.close(fd)
+    for target, fd in enumerate(fds):
+        os.dup2(fd, target)
+        os.close(fd)
+    os.chdir(request["cwd"])
+    os.umask(request["umask"])
+    os.environ.clear()
+    os.environ.update(request["env"])
+    sys.path[0] = request["cwd"]
+    sys.argv = ["", *request["args"]]
+    runpy.run_module("lfgtui", run_name="__main__", alter_sys=True)
+    raise SystemExit(0)
+
+
+if __name__ == "__main__":
+    _serve(Path(sys.argv[1]))
