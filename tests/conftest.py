@@ -14,7 +14,7 @@ import pytest
 
 from lfgtui.sim.scenario import ScenarioLibrary
 from lfgtui.sim.server import SimServer
-from tests.support import durations, markers
+from tests.support import durations, markers, warm_lfg
 from tests.support.streams import CannedServer
 
 
@@ -41,6 +41,12 @@ def pytest_configure(config: pytest.Config) -> None:
     for name in ("CONFIG", "DATA", "STATE", "CACHE"):
         patch.setenv(f"XDG_{name}_HOME", str(root / name.lower()))
     patch.setenv("LFG_MODEL_CATALOGUE", "off")  # a run never reads models.dev from a test
+
+
+@pytest.fixture(scope="session", autouse=True)
+def warm_lfg_started() -> None:
+    """The warm interpreter the tests' `lfg`s are forked from, started as the session starts."""
+    warm_lfg.start()
 
 
 @pytest.fixture

@@ -109,9 +109,13 @@ def _read_at_start(env: Mapping[str, str]) -> dict[str, str]:
     return {name: value for name, value in env.items() if name.startswith(READ_AT_START)}
 
 
-def _warm_one(env: Mapping[str, str]) -> Path | None:
-    """The warm interpreter's socket, started the first time; None where `env` is not its own."""
+def start() -> None:
+    """The warm interpreter started now, in the background (`tests/conftest.py`, as a worker's
+    session starts): its imports (seconds of CPU on a loaded machine) then fall outside any test's
+    timed window; the first `run` waits for it to be ready."""
     global _warm
+    if os.environ.get(COLD, "") not in ("", "0"):
+        return
     with _lock:
         if _warm is None or _warm[0].poll() is not None:
             folder = Path(tempfile.mkdtemp(prefix="lfg-warm-"))
@@ -122,12 +126,20 @@ def _warm_one(env: Mapping[str, str]) -> Path | None:
                 stdout=subprocess.PIPE,
                 cwd=Path(__file__).parents[2],
             )
-            assert process.stdout is not None
-            ready = process.stdout.readline()
-            assert ready == b"ready\n", f"the warm lfg did not start: {ready!r}"
             _warm = (process, path, _read_at_start(os.environ))
             atexit.register(_stop, process, folder)
-        _, path, started_with = _warm
+
+
+def _warm_one(env: Mapping[str, str]) -> Path | None:
+    """The warm interpreter's socket once it is ready; None where `env` is not its own."""
+    start()
+    assert _warm is not None
+    process, path, started_with = _warm
+    with _lock:
+        if process.stdout is not None and not process.stdout.closed:
+            ready = process.stdout.readline()
+            assert ready == b"ready\n", f"the warm lfg did not start: {ready!r}"
+            process.stdout.close()
     return path if _read_at_start(env) == started_with else None
 
 
