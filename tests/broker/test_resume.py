@@ -101,6 +101,14 @@ def exported(fleet: Fleet, run_id: str) -> dict[str, list[dict[str, Any]]]:
     return {t["ticket"]: t["attempts"] for t in json.loads(done.stdout)["run"]["tickets"]}
 
 
+def recorded_kinds(fleet: Fleet, run_id: str, attempt: int) -> list[str]:
+    """The kinds of the parts the history holds so far of the run's only ticket's attempt `attempt`,
+    read from the file (a reader beside the running coordinator's writer)."""
+    with Store.open_read_only(fleet.lfg.home / "data" / "lfgtui" / "history.sqlite3") as store:
+        (ticket,) = store.load(store.resolve(run_id)).tickets
+    return [part.kind for record in ticket.attempts if record.row.number == attempt for part in record.parts]
+
+
 def text_of(attempt: dict[str, Any]) -> str:
     return "".join(part["text"] for part in attempt["parts"] if part["kind"] == "text")
 
@@ -509,15 +517,16 @@ def test_a_follow_up_whose_work_entry_is_gone_is_enqueued_again_as_the_history_r
     fleet: Fleet,
 ) -> None:
     fleet.start("w1", config=fleet.config(STEADY, "steady.toml"))
-    # slow enough to be still streaming once its prompt is recorded, however loaded the machine
-    run_id, coordinator = following_up(fleet, fleet.lfg.tickets(SLOW_WRITER.replace("=20", "=2")))
+    # the follow-up streams for ~8 s: still streaming once the coordinator's writer recorded its
+    # prompt (a flush later), read from the file in this process, not by a command that has to start
+    run_id, coordinator = following_up(fleet, fleet.lfg.tickets(SLOW_WRITER.replace("=20", "=2,repeat=2")))
     broker = Redis.from_url(fleet.url)
     try:
         read_until(coordinator, "AttemptEnded t 1")
         before = broker.hget(f"lfg:run:{run_id}:work", "t")
         send_follow_up(coordinator)
         read_until(coordinator, "TextDelta t 2")
-        until(lambda: any(p["kind"] == "prompt" for p in exported(fleet, run_id)["t"][1]["parts"]))
+        until(lambda: "prompt" in recorded_kinds(fleet, run_id, attempt=2))
     finally:
         killed(coordinator)
     never_enqueued(broker, run_id, before)  # what the attempt asked is the history's alone
