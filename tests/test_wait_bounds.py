@@ -52,6 +52,9 @@ SHORT_ON_PURPOSE = {
     "test_warm_lfg.py::test_a_command_past_its_timeout_is_killed_and_its_output_so_far_kept: timeout=2": (
         "the timeout the test makes fire, on a ticket that stalls for good"
     ),
+    "test_warm_lfg.py::test_a_kept_running_lfg_is_polled_waited_for_and_signalled_as_a_popen: 0.1": (
+        "the wait the test makes time out, on a ticket that stalls for good"
+    ),
 }
 """`path::function: bound` of each bound that stays as it is, and why."""
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -71,3 +72,37 @@ def test_an_environment_python_reads_as_it_starts_otherwise_starts_fresh() -> No
     assert warm_lfg._warm_one(env | {"TEXTUAL_ANIMATIONS": "none"}) is None
     assert not warm_lfg._forkable([sys.executable, "-c", "pass"], env)
     assert not warm_lfg._forkable(args, env | {warm_lfg.COLD: "1"})
+
+
+@pytest.mark.parametrize("cold", ["", "1"], ids=["warm", "fresh"])
+def test_a_kept_running_lfg_is_polled_waited_for_and_signalled_as_a_popen(tmp_path: Path, cold: str) -> None:
+    """What a test does with a worker or a coordinator it keeps running: read its stream as it goes,
+    poll it, wait with a timeout, SIGTERM it and read how it ended; the same, warm and fresh."""
+    lfg = Lfg(tmp_path)
+    args = lfg.args(lfg.tickets(STALLED), "--json")
+    env = lfg.env | {warm_lfg.COLD: cold}
+    process = warm_lfg.popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert (type(process) is subprocess.Popen) == bool(cold), "forked warm, or started fresh"
+    assert process.stdout is not None
+    assert any('"type": "text"' in line for line in process.stdout), "its answer so far"
+    assert process.poll() is None
+    with pytest.raises(subprocess.TimeoutExpired):
+        process.wait(0.1)
+    process.terminate()
+    _, err = process.communicate(timeout=60 * PATIENCE)
+    assert process.returncode == 128 + signal.SIGTERM, err  # as a shell says it, having saved the run
+    assert "recorded as run" in err and process.poll() == 128 + signal.SIGTERM
+
+
+def test_a_popen_takes_the_streams_popen_takes(tmp_path: Path) -> None:
+    """Standard input from a pipe, standard error into standard output, or either to /dev/null."""
+    lfg = Lfg(tmp_path)
+    args = [sys.executable, "-m", "lfgtui", "run", str(tmp_path / "missing.toml"), "--json"]
+    merged = warm_lfg.popen(
+        args, env=lfg.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    out, err = merged.communicate(b"", timeout=60 * PATIENCE)
+    assert (merged.returncode, err) == (2, None) and b"missing.toml" in out
+    quiet = warm_lfg.popen(args, env=lfg.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    out, err = quiet.communicate(timeout=60 * PATIENCE)
+    assert (quiet.returncode, out) == (2, None) and "missing.toml" in err

@@ -21,6 +21,7 @@ import pytest
 import redis
 
 from lfgtui.sim.server import SimServer
+from tests.support import warm_lfg
 from tests.support.fleet import LEASE, Fleet, coordinate, ends, finish, stopped, until
 from tests.support.patience import PATIENCE
 
@@ -32,7 +33,7 @@ DEPENDENT += 'depends_on = ["t"]\n'
 def resumed(fleet: Fleet, run_id: str, db: Path, config: Path) -> subprocess.Popen[str]:
     """`lfg resume RUN --broker URL --json` with its own copy `db` of the history, as on another machine."""
     resume = [sys.executable, "-m", "lfgtui", "resume", run_id, "--broker", fleet.url, "--json"]
-    return subprocess.Popen(
+    return warm_lfg.popen(
         [*resume, "--db", str(db), "--config", str(config)],
         env=fleet.lfg.env,
         stdout=subprocess.PIPE,

@@ -30,6 +30,7 @@ from mcp import ClientSession
 from lfgtui.broker.layout import Layout, dumps, loads
 from lfgtui.broker.lead_asks import AskEntry, new_reply
 from lfgtui.run.requests import AddTicket, Cancel, Steer
+from tests.support import warm_lfg
 from tests.support.agents import mcp_recording_agent, mcp_requests
 from tests.support.fleet import (
     STEADY,
@@ -136,7 +137,7 @@ def present(client: redis.Redis, name: str) -> None:
 def picking_up(fleet: Fleet, run_id: str, config: Path) -> subprocess.Popen[str]:
     """`lfg resume RUN --broker URL --json`, its NDJSON on a pipe."""
     resume = [sys.executable, "-m", "lfgtui", "resume", run_id, "--broker", fleet.url, "--json"]
-    return subprocess.Popen(
+    return warm_lfg.popen(
         [*resume, "--config", str(config)],
         env=fleet.lfg.env,
         stdout=subprocess.PIPE,

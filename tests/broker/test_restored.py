@@ -20,6 +20,7 @@ import redis
 
 from lfgtui.broker.layout import Layout
 from lfgtui.sim.server import SimServer
+from tests.support import warm_lfg
 from tests.support.fleet import STEADY, Fleet, ends, holds, until
 from tests.support.lfg import command
 from tests.support.paid import Coordinator, answered, calls_of, mid_answer_since, paid_tickets
@@ -49,7 +50,7 @@ class Watcher:
         args = [sys.executable, "-m", "lfgtui", "attach", fleet.url, run_id, "--json"]
         args += ["--config", str(config)]
         pipe = subprocess.PIPE
-        self.process = subprocess.Popen(args, env=fleet.lfg.env, stdout=pipe, stderr=pipe, text=True)
+        self.process = warm_lfg.popen(args, env=fleet.lfg.env, stdout=pipe, stderr=pipe, text=True)
         self.lines: list[str] = []
         self.reading = threading.Thread(target=self._read, daemon=True)
         self.reading.start()

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from lfgtui.history.lock import RunLock
+from tests.support import warm_lfg
 from tests.support.lfg import Lfg
 from tests.support.patience import PATIENCE
 from tests.support.signals import TICKETS, saved, wait_for_text
@@ -154,7 +155,7 @@ def serving(recorded: tuple[Lfg, Path, str], tmp_path: Path) -> Iterator[tuple[L
     token.write_text("t" * 32)
     token.chmod(0o600)
     args = [sys.executable, "-m", "lfgtui", "serve", run, "--db", str(db), "--token-file", str(token)]
-    server = subprocess.Popen(args, env=lfg.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    server = warm_lfg.popen(args, env=lfg.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     assert server.stdout is not None
     try:
         line = b""
@@ -185,7 +186,7 @@ def test_a_browser_tab_ends_when_the_web_server_goes(serving: tuple[Lfg, str, Pa
     lfg, url, token = serving
     env = lfg.env | {"TEXTUAL_DRIVER": "textual.drivers.web_driver:WebDriver"}
     args = [sys.executable, "-m", "lfgtui", "attach", url, "--token-file", str(token)]
-    tab = subprocess.Popen(
+    tab = warm_lfg.popen(
         args, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
     )
     assert tab.stdin is not None and tab.stdout is not None

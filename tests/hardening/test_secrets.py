@@ -13,6 +13,7 @@ import tomli_w
 
 from lfgtui.commands import main as cli
 from lfgtui.providers.errors import REDACTED, redact
+from tests.support import warm_lfg
 from tests.support.hardening import FAKE_KEY, KEY_VAR
 from tests.support.lfg import Lfg
 from tests.support.patience import PATIENCE
@@ -77,7 +78,7 @@ def test_the_key_is_in_nothing_lfg_writes(
     path.write_text(tomli_w.dumps({"ticket": tickets}))
     dbs = {mode: tmp_path / "history" / f"{mode.strip('-')}.sqlite3" for mode in ("--json", "--headless")}
     runs = {
-        mode: subprocess.Popen(
+        mode: warm_lfg.popen(
             lfg.args(path, mode, "--yes", "--db", str(db)),
             env=lfg.env,
             stdout=subprocess.PIPE,

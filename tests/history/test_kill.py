@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+from tests.support import warm_lfg
 from tests.support.lfg import Lfg
 from tests.support.patience import PATIENCE
 
@@ -64,7 +65,7 @@ def test_sigkill_mid_stream_leaves_a_readable_file_and_interrupted_attempts(tmp_
         f'[[ticket]]\nid = "tool"\nprompt = "Check."\nmodel = "{hang}"\ntools = ["run_command"]\n'
     )
     db = tmp_path / "history" / "h.sqlite3"
-    process = subprocess.Popen(
+    process = warm_lfg.popen(
         lfg.args(tickets, "--json", "--yes", "--db", str(db)),
         env=lfg.env,
         stdout=subprocess.PIPE,
@@ -117,7 +118,7 @@ def test_sigterm_and_sigint_flush_the_cancelled_attempts_before_exiting(tmp_path
     tickets = lfg.tickets('[[ticket]]\nid = "a"\nprompt = "x"\nmodel = "long-answer:repeat=50"\n')
     for sig, code in ((signal.SIGTERM, 143), (signal.SIGINT, 130)):
         db = tmp_path / f"{sig.name}.sqlite3"
-        process = subprocess.Popen(
+        process = warm_lfg.popen(
             lfg.args(tickets, "--json", "--db", str(db)), env=lfg.env, stdout=subprocess.PIPE, text=True
         )
         assert process.stdout is not None

@@ -34,6 +34,7 @@ from lfgtui.ui.screens.modals import ApprovalScreen, FollowUpScreen
 from lfgtui.ui.screens.steer import SteerScreen
 from lfgtui.ui.widgets.pane import PaneState
 from lfgtui.ui.widgets.tool_log import ToolState
+from tests.support import warm_lfg
 from tests.support.app import keys, until
 from tests.support.lfg import Lfg
 from tests.support.patience import PATIENCE
@@ -240,7 +241,7 @@ async def test_attach_json_prints_a_finished_run_that_lfg_serve_reads_from_the_h
     token_file.write_text(TOKEN + "\n")
     (tmp_path / "config.toml").write_text("")
     env = {**os.environ, "LFG_DB": str(db), "LFG_CONFIG": str(tmp_path / "config.toml")}
-    server = subprocess.Popen(  # noqa: ASYNC220 (read from a thread below)
+    server = warm_lfg.popen(
         [sys.executable, "-m", "lfgtui", "serve", run_id[:6], "--token-file", str(token_file)],
         env=env,
         stderr=subprocess.PIPE,
@@ -416,7 +417,7 @@ def test_lfg_run_in_a_terminal_serves_and_says_how_to_watch(tmp_path: Path) -> N
         terminal.type(b"\x1b")
         url = re.search(rb"serving this run at (http://127\.0\.0\.1:\d+)", bytes(terminal.output))
         assert url is not None
-        watcher = subprocess.Popen(
+        watcher = warm_lfg.popen(
             [sys.executable, "-m", "lfgtui", "attach", url.group(1).decode(), "--json"],
             env={**env.env, "LFG_TOKEN": TOKEN},
             stdout=subprocess.PIPE,

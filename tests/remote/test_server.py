@@ -17,6 +17,7 @@ import pytest
 from lfgtui.events import ApprovalAnswered, ApprovalAsked, AttemptEnded, Event, Outcome, Status, TextDelta
 from lfgtui.remote.codec import EVENT_TYPES
 from lfgtui.sim.server import SimServer
+from tests.support import warm_lfg
 from tests.support.lfg import Lfg
 from tests.support.patience import PATIENCE
 from tests.support.remote import identities, read_stream
@@ -215,9 +216,7 @@ def test_a_headless_run_served_with_control_waits_for_a_watchers_answer(tmp_path
     command = env.args(
         tickets, "--json", "--no-history", "--serve", "0", "--control", "--token-file", token_file
     )
-    process = subprocess.Popen(
-        command, env=env.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    process = warm_lfg.popen(command, env=env.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert process.stdout is not None and process.stderr is not None
     try:
         served_at = re.search(r"serving this run at (\S+)", process.stderr.readline())

@@ -46,6 +46,7 @@ from lfgtui.history.recorder import Item, Started
 from lfgtui.history.recovery import INTERRUPTED_STATUS
 from lfgtui.remote.attach import Attachment
 from lfgtui.remote.tail import RunTail
+from tests.support import warm_lfg
 from tests.support.lfg import Lfg
 from tests.support.patience import PATIENCE
 from tests.support.recording import WALL, Clock, load_recorded, record, sample_attempt, ticket
@@ -227,9 +228,7 @@ text = "## Widget\\nIt renders **widgets** for dashboards, small and large, as f
 def running(lfg: Lfg, tickets: Path, db: Path) -> Iterator[subprocess.Popen[str]]:
     """`lfg run --json` recording into `db`, in its own process (killed if the test leaves early)."""
     args = lfg.args(tickets, "--json", "--yes", "--db", str(db))
-    process = subprocess.Popen(
-        args, env=lfg.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-    )
+    process = warm_lfg.popen(args, env=lfg.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         yield process
     finally:
@@ -323,7 +322,7 @@ async def test_lfg_serve_follows_a_run_that_another_lfg_runs_until_it_ends(tmp_p
             "--token-file",
             str(token_file),
         ]
-        serve = subprocess.Popen(  # noqa: ASYNC220 (its stderr is read from a thread)
+        serve = warm_lfg.popen(
             [sys.executable, "-m", "lfgtui", *command], env=lfg.env, stderr=subprocess.PIPE, text=True
         )
         try:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import warm_lfg
 from tests.support.lfg import Lfg, free_port
 from tests.support.patience import PATIENCE
 
@@ -28,7 +29,7 @@ def lfg(tmp_path: Path) -> Lfg:
 def web(lfg: Lfg, tickets: Path) -> subprocess.Popen[str]:
     command = [sys.executable, "-m", "lfgtui", "web", str(tickets), "--port", str(free_port())]
     command += ["--config", str(lfg.config), "--db", str(lfg.workdir / "history.db")]
-    return subprocess.Popen(command, env=lfg.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return warm_lfg.popen(command, env=lfg.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def folders(lfg: Lfg) -> list[Path]:

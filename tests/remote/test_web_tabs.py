@@ -135,7 +135,7 @@ def waiting_for_a_watcher(tmp_path: Path, env: dict[str, str]) -> tuple[subproce
     said on stderr until then (where it serves, its inbox's address)."""
     tickets = tmp_path / "quick.toml"
     tickets.write_text(QUICK)
-    process = subprocess.Popen(
+    process = warm_lfg.popen(
         [sys.executable, "-m", "lfgtui", "run", str(tickets), "--serve", "0", "--start-on-attach"],
         env=env,
         stdout=subprocess.DEVNULL,

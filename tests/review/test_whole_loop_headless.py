@@ -21,6 +21,7 @@ import pytest
 
 from lfgtui.history.schema import PartKind
 from lfgtui.history.store import Selection, Store
+from tests.support import warm_lfg
 from tests.support.git import git, isolate_git, repository
 from tests.support.lfg import Lfg, command, recorded_run
 from tests.support.patience import PATIENCE
@@ -52,7 +53,7 @@ def run_answering_approvals(lfg: Lfg, tickets: Path, db: Path) -> tuple[list[dic
     (lfg.workdir / "token").write_text(TOKEN)
     args = lfg.args(tickets, "--json", "--db", str(db), "--serve", "0", "--control")
     args += ["--token-file", str(lfg.workdir / "token")]
-    process = subprocess.Popen(args, env=lfg.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = warm_lfg.popen(args, env=lfg.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert process.stdout is not None and process.stderr is not None
     try:
         served = re.search(r"serving this run at (\S+)", process.stderr.readline())

@@ -18,6 +18,7 @@ from typing import Any
 
 import redis
 
+from tests.support import warm_lfg
 from tests.support.lfg import Lfg, of
 from tests.support.patience import PATIENCE
 
@@ -62,7 +63,7 @@ class Fleet:
         config = config or self.config(STEADY)
         launch = f"{before}\nimport sys\nfrom lfgtui.commands import lfg\nsys.exit(lfg())\n"
         lfg = ["-c", launch] if before else ["-m", "lfgtui"]
-        process = subprocess.Popen(
+        process = warm_lfg.popen(
             [sys.executable, *lfg, *args, "--config", str(config), *extra],
             env=env,
             stdout=log,
@@ -102,9 +103,7 @@ def coordinate(fleet: Fleet, tickets: Path, *extra: str, config: Path | None = N
     """`lfg run TICKETS --broker URL --json`, its NDJSON on a pipe."""
     args = fleet.lfg.args(tickets, "--json", "--broker", fleet.url, *extra)
     args[args.index("--config") + 1] = str(config or fleet.config(STEADY))
-    return subprocess.Popen(
-        args, env=fleet.lfg.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    return warm_lfg.popen(args, env=fleet.lfg.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def finish(process: subprocess.Popen[str]) -> tuple[int, list[dict[str, Any]], str]:

@@ -62,6 +62,9 @@ alone for tests/support's), and what they are shared by: a test using one is in 
 (the fixture for a session's, its module for a module's), so that a wide run sets each up once rather
 than once per worker (`engine` and `box` start their module's `dockerd`). tests/test_markers.py finds
 every fixture declared wider than a test and checks it is here."""
+EACH_WORKERS_OWN = frozenset({"warm_lfg_started"})
+"""Session fixtures every worker sets up for itself on purpose, never grouped: `warm_lfg_started`
+(autouse) starts the worker's warm interpreter (tests/support/warm_lfg.py)."""
 
 RECORD = durations.recorded()
 SLOW = frozenset(name for name, m in RECORD.items() if m.longest_s > durations.SLOW_S)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from lfgtui.sim.server import SimServer
+from tests.support import warm_lfg
 from tests.support.fleet import Fleet, ends
 from tests.support.patience import PATIENCE
 
@@ -56,9 +57,7 @@ class NdjsonProcess:
     @classmethod
     def launched(cls, fleet: Fleet, args: list[str], err: Path) -> Self:
         with err.open("w") as sink:
-            process = subprocess.Popen(
-                args, env=fleet.lfg.env, stdout=subprocess.PIPE, stderr=sink, text=True
-            )
+            process = warm_lfg.popen(args, env=fleet.lfg.env, stdout=subprocess.PIPE, stderr=sink, text=True)
         found = cls(process, err)
         found.reader = threading.Thread(target=found._read, daemon=True)
         found.reader.start()

@@ -11,7 +11,10 @@ a Ctrl-C or an ImportError while it imports, its start) is tested by the tests t
 themselves (`imported_by`, the signal tests, every `lfg` a test keeps running), which never come here.
 
 `run` takes what `subprocess.run(…, capture_output=True, text=True, timeout=…)` takes and gives what
-it gives. A command it cannot fork as it would start (not `python -m lfgtui`, or an environment that
+it gives; `popen` what `subprocess.Popen` takes for an `lfg` a test keeps running (a worker, a
+coordinator, a server) and gives a `Popen` that polls, waits, signals and communicates as one does:
+its pid is the fork's own (signals reach it), and how it ended comes from the warm interpreter,
+whose child it is. A command it cannot fork as it would start (not `python -m lfgtui`, or an environment that
 sets what Python or a preloaded module reads as it starts otherwise than the warm one had it) starts
 fresh, as does everything with `LFG_TESTS_COLD=1` (to rule the warm start out of a failure).
 
@@ -25,10 +28,12 @@ import atexit
 import contextlib
 import gc
 import importlib
+import io
 import json
 import locale
 import os
 import runpy
+import select
 import selectors
 import shutil
 import signal
@@ -40,7 +45,7 @@ import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 COLD = "LFG_TESTS_COLD"
 """Set (not empty, not 0): every `lfg` a test runs starts fresh."""
@@ -154,21 +159,15 @@ def _stop(process: subprocess.Popen[bytes], folder: Path) -> None:
 def _forked(
     path: Path, args: list[str | os.PathLike[str]], env: dict[str, str], cwd: str, timeout: float
 ) -> subprocess.CompletedProcess[str]:
-    umask = os.umask(0o22)
-    os.umask(umask)
-    request = json.dumps(
-        {"args": [os.fspath(arg) for arg in args[3:]], "env": env, "cwd": cwd, "umask": umask}
-    ).encode()
     out_read, out_write = os.pipe()
     err_read, err_write = os.pipe()
-    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as connection:
-        try:
-            connection.connect(str(path))
-            socket.send_fds(connection, [request], [0, out_write, err_write])
-        finally:
-            os.close(out_write)
-            os.close(err_write)
-        child = _Child(connection, {out_read: [], err_read: []})
+    try:
+        connection, pid = _spawn(path, args, env, cwd, [0, out_write, err_write])
+    finally:
+        os.close(out_write)
+        os.close(err_write)
+    with connection:
+        child = _Child(connection, pid, {out_read: [], err_read: []})
         if not child.read_to_end(time.monotonic() + timeout):
             os.kill(child.pid, signal.SIGKILL)
             child.read_to_end(None)
@@ -179,14 +178,133 @@ def _forked(
     )
 
 
+def _spawn(
+    path: Path, args: list[str | os.PathLike[str]], env: dict[str, str], cwd: str, fds: list[int]
+) -> tuple[socket.socket, int]:
+    """`python -m lfgtui ARGS` forked with `fds` as its standard streams: the connection that will
+    say how it ended, and its pid. The caller closes its copies of `fds`."""
+    umask = os.umask(0o22)
+    os.umask(umask)
+    request = json.dumps(
+        {"args": [os.fspath(arg) for arg in args[3:]], "env": env, "cwd": cwd, "umask": umask}
+    ).encode()
+    connection = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        connection.connect(str(path))
+        socket.send_fds(connection, [request], fds)
+        return connection, json.loads(connection.recv(MESSAGE_MAX))["pid"]
+    except BaseException:
+        connection.close()
+        raise
+
+
+def popen(
+    args: list[str | os.PathLike[str]],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: str | Path | None = None,
+    stdin: int | IO[Any] | None = None,
+    stdout: int | IO[Any] | None = None,
+    stderr: int | IO[Any] | None = None,
+    text: bool = False,
+) -> subprocess.Popen[Any]:
+    """`subprocess.Popen(args, env=env, cwd=cwd, stdin=…, stdout=…, stderr=…, text=text)`, forked
+    from the warm interpreter where it can be."""
+    env = dict(os.environ if env is None else env)
+    warm = _warm_one(env) if _forkable(args, env) else None
+    if warm is None:
+        return subprocess.Popen(args, env=env, cwd=cwd, stdin=stdin, stdout=stdout, stderr=stderr, text=text)
+    return _WarmPopen(warm, args, env, str(cwd or os.getcwd()), (stdin, stdout, stderr), text)
+
+
+class _WarmPopen(subprocess.Popen[Any]):
+    """A `Popen` of a forked `lfg`: `subprocess`'s own polling, waiting, signalling and
+    `communicate`, over the streams made here, with the two waits on its child asking the warm
+    interpreter (the fork's parent) instead of `waitpid`."""
+
+    def __init__(
+        self,
+        path: Path,
+        args: list[str | os.PathLike[str]],
+        env: dict[str, str],
+        cwd: str,
+        streams: tuple[int | IO[Any] | None, ...],
+        text: bool,
+    ) -> None:
+        # what Popen.__init__ sets that its methods read; it is not called (it would start a process)
+        self.args, self.returncode, self.text_mode, self.universal_newlines = args, None, text, text
+        self.encoding = self.errors = None
+        self.pipesize, self._sigint_wait_secs, self._waitpid_lock = -1, 0.25, threading.Lock()
+        self._communication_started, self._input, self._closed_child_pipe_fds = False, None, True
+        ends = [_child_end(stream, n) for n, stream in enumerate(streams[:2])]
+        ends.append(
+            (ends[1][0], None, False) if streams[2] == subprocess.STDOUT else _child_end(streams[2], 2)
+        )
+        try:
+            self._connection, self.pid = _spawn(path, args, env, cwd, [child for child, _, _ in ends])
+        finally:
+            for child, _, ours in ends:
+                if ours:
+                    os.close(child)
+        self.stdin, self.stdout, self.stderr = (_our_end(n, fd, text) for n, (_, fd, _) in enumerate(ends))
+
+    def _internal_poll(self, *_: Any, **__: Any) -> int | None:
+        if self.returncode is None and select.select([self._connection], [], [], 0)[0]:
+            self._ended()
+        return self.returncode
+
+    def _wait(self, timeout: float | None) -> int:
+        if self.returncode is None:
+            if not select.select([self._connection], [], [], timeout)[0]:
+                raise subprocess.TimeoutExpired(self.args, timeout)  # type: ignore[arg-type]
+            self._ended()
+        assert self.returncode is not None
+        return self.returncode
+
+    def _ended(self) -> None:
+        """How it ended, read once (another thread may have read it since it looked); the
+        connection stays open for that thread's look (the warm interpreter closed its end)."""
+        with self._waitpid_lock:
+            if self.returncode is None:
+                status = json.loads(self._connection.recv(MESSAGE_MAX))["status"]
+                self.returncode = os.waitstatus_to_exitcode(status)
+
+    def __del__(self) -> None:
+        if connection := getattr(self, "_connection", None):
+            connection.close()
+
+
+def _child_end(stream: int | IO[Any] | None, n: int) -> tuple[int, int | None, bool]:
+    """Standard stream `n` as `Popen` takes it: the fd the child gets, the fd of the pipe's other
+    end kept here (PIPE), and whether the child's fd was opened here (closed once sent)."""
+    if stream == subprocess.PIPE:
+        read, write = os.pipe()
+        return (read, write, True) if n == 0 else (write, read, True)
+    if stream == subprocess.DEVNULL:
+        return os.open(os.devnull, os.O_RDONLY if n == 0 else os.O_WRONLY), None, True
+    if stream is None:
+        return n, None, False
+    return (stream if isinstance(stream, int) else stream.fileno()), None, False
+
+
+def _our_end(n: int, fd: int | None, text: bool) -> IO[Any] | None:
+    """The test's end of a pipe, as `Popen` makes it."""
+    if fd is None:
+        return None
+    raw = open(fd, "wb" if n == 0 else "rb")  # noqa: SIM115 (closed by Popen's own methods)
+    if not text:
+        return raw
+    return io.TextIOWrapper(raw, write_through=n == 0)
+
+
 class _Child:
     """A forked `lfg` as its test sees it: its pid, its two streams as read so far, how it ended."""
 
-    def __init__(self, connection: socket.socket, streams: dict[int, list[bytes]]) -> None:
+    def __init__(self, connection: socket.socket, pid: int, streams: dict[int, list[bytes]]) -> None:
         self.connection = connection
         self.streams = streams
         self.open = set(streams)
-        self.pid: int = json.loads(connection.recv(MESSAGE_MAX))["pid"]
+        self.pid = pid
         self.status: int | None = None
 
     def read_to_end(self, deadline: float | None) -> bool:

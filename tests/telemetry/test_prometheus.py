@@ -29,6 +29,7 @@ from lfgtui.run.approvals import Approvals
 from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
+from tests.support import warm_lfg
 from tests.support.fleet import eventually
 from tests.support.instruments import TABLE
 from tests.support.lfg import Lfg, recorded_run
@@ -161,7 +162,7 @@ def test_lfg_serve_scrapes_a_recorded_runs_quotas_and_contexts_read_from_the_his
     assert code == 0, stderr
     (tmp_path / "token").write_text(TOKEN)
     serve = [sys.executable, "-m", "lfgtui", "serve", recorded_run(stderr), "--config", str(lfg.config)]
-    server = subprocess.Popen(
+    server = warm_lfg.popen(
         [*serve, "--token-file", str(tmp_path / "token")], env=lfg.env, stderr=subprocess.PIPE, text=True
     )
     try:
