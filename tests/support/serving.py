@@ -30,6 +30,7 @@ from lfgtui.run.approvals import Approvals
 from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_added, load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
+from tests.support import warm_lfg
 from tests.support.patience import PATIENCE
 
 TOKEN = "test-token-0123456789abcdef"
@@ -231,21 +232,16 @@ async def tailing(db: Path, run_id: str) -> AsyncIterator[Tailed]:
 
 
 async def attach_json(url: str, env: Mapping[str, str] = os.environ) -> tuple[list[dict[str, Any]], str]:
-    """`lfg attach URL --json` run to the run's end: its lines and what it said on stderr."""
-    attach = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "lfgtui",
-        "attach",
-        url,
-        "--json",
+    """`lfg attach URL --json` run to the run's end: its lines and what it said on stderr (run on a
+    thread: the server it attaches to may be this loop's)."""
+    attach = await asyncio.to_thread(
+        warm_lfg.run,
+        [sys.executable, "-m", "lfgtui", "attach", url, "--json"],
         env={**env, "LFG_TOKEN": TOKEN},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+        timeout=30 * PATIENCE,
     )
-    out, err = await asyncio.wait_for(attach.communicate(), 30 * PATIENCE)
-    assert attach.returncode == 0, err.decode()
-    return [json.loads(line) for line in out.decode().splitlines()], err.decode()
+    assert attach.returncode == 0, attach.stderr
+    return [json.loads(line) for line in attach.stdout.splitlines()], attach.stderr
 
 
 @contextlib.asynccontextmanager

@@ -159,7 +159,7 @@ def test_lfg_serve_scrapes_a_recorded_runs_quotas_and_contexts_read_from_the_his
     agent = '[[ticket]]\nid = "agent"\nprompt = "go"\nprovider = "sim-acp"\nmodel = "hello:ttft_ms=0"\n'
     tickets = f'[[ticket]]\nid = "q"\nprompt = "go"\nmodel = "{model}"\n' + agent
     code, events, stderr = lfg.run(lfg.tickets(tickets))
-    assert code == 0, stderr
+    assert code == 0, (stderr, [e for e in events if e["type"] in ("attempt_ended", "status", "error")])
     (tmp_path / "token").write_text(TOKEN)
     serve = [sys.executable, "-m", "lfgtui", "serve", recorded_run(stderr), "--config", str(lfg.config)]
     server = warm_lfg.popen(
