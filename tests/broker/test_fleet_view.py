@@ -46,7 +46,7 @@ provider = "sim"
 [[ticket]]
 id = "slow"
 prompt = "go"
-model = "long-answer:tokens_per_s=150,repeat=2"
+model = "long-answer:tokens_per_s=40,repeat=2"
 
 [[ticket]]
 id = "quick"
@@ -107,7 +107,7 @@ async def test_two_published_runs_are_listed_with_their_counts_cost_and_rate(
             one.run.start()
             await two.finish()
             await one.finish()
-            await until(pilot, lambda: "2 completed" in row(screen, two.run.run_id), timeout=15)
+            await until(pilot, lambda: "2 completed" in row(screen, two.run.run_id), timeout=30)
             await until(pilot, lambda: "1 completed" in row(screen, one.run.run_id))
             assert [run.run_id for run in screen.shown] == [one.run.run_id, two.run.run_id], "newest first"
             listed = {run.run_id: run for run in screen.shown}
