@@ -48,7 +48,6 @@ SHORT_ON_PURPOSE = {
         "an approval question's text, not a wait"
     ),
     "support/warm_lfg.py::run: timeout=timeout": "its caller's bound, passed on (the callers stretch it)",
-    "support/warm_lfg.py::_forked: timeout": "its caller's bound, passed on (the callers stretch it)",
     "test_warm_lfg.py::test_a_command_past_its_timeout_is_killed_and_its_output_so_far_kept: timeout=2": (
         "the timeout the test makes fire, on a ticket that stalls for good"
     ),

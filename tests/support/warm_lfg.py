@@ -1,14 +1,14 @@
-"""`lfg` commands a test runs to their end, forked from a warm interpreter (issue #77).
+"""The `lfg`s a test starts, forked from a warm interpreter (issue #77).
 
 The suite is CPU-bound on the two-core CI machine, and most of that CPU is the `lfg`s the tests start
 importing the same modules over and over: a sim ticket's `lfg run` spends ~1 s of its ~1.2 s
 importing the OpenAI SDK and lfg itself. So each xdist worker keeps one interpreter that has imported
-them once (`PRELOAD`, the collector's passes then frozen out), and a test's `lfg ARGS` run to its end
-is a fork of it: a process of its own, given the test's argv, environment, folder, umask and
-standard streams, that runs `python -m lfgtui` as a fresh one would, from `lfgtui.__main__` on. What
-differs is only that those imports are done; what importing does (which modules a command imports,
-a Ctrl-C or an ImportError while it imports, its start) is tested by the tests that start `lfg`
-themselves (`imported_by`, the signal tests, every `lfg` a test keeps running), which never come here.
+them once (`PRELOAD`, the collector's passes then frozen out), and a test's `lfg ARGS` is a fork of
+it: a process of its own, given the test's argv, environment, folder, umask and standard streams,
+that runs `python -m lfgtui` as a fresh one would, from `lfgtui.__main__` on. What differs is only
+that those imports are done; what importing does (which modules a command imports, a Ctrl-C or an
+ImportError while it imports, its start) is tested by the tests that start `lfg` themselves
+(`imported_by`, the signal tests, a worker with an import hook), which never come here.
 
 `run` takes what `subprocess.run(…, capture_output=True, text=True, timeout=…)` takes and gives what
 it gives; `popen` what `subprocess.Popen` takes for an `lfg` a test keeps running (a worker, a
@@ -30,7 +30,6 @@ import gc
 import importlib
 import io
 import json
-import locale
 import os
 import runpy
 import select
@@ -42,7 +41,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
@@ -96,12 +94,16 @@ def run(
     timeout: float,
 ) -> subprocess.CompletedProcess[str]:
     """`subprocess.run(args, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)`,
-    forked from the warm interpreter where it can be."""
-    env = dict(os.environ if env is None else env)
-    warm = _warm_one(env) if _forkable(args, env) else None
-    if warm is None:
-        return subprocess.run(args, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
-    return _forked(warm, args, env, str(cwd or os.getcwd()), timeout)
+    forked from the warm interpreter where it can be: as `subprocess.run` does it, over `popen`."""
+    pipe = subprocess.PIPE
+    with popen(args, env=env, cwd=cwd, stdout=pipe, stderr=pipe, text=True) as process:
+        try:
+            out, err = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired as exc:
+            process.kill()
+            exc.stdout, exc.stderr = process.communicate()
+            raise
+    return subprocess.CompletedProcess(args, process.returncode, out, err)
 
 
 def _forkable(args: list[str | os.PathLike[str]], env: Mapping[str, str]) -> bool:
@@ -117,7 +119,7 @@ def _read_at_start(env: Mapping[str, str]) -> dict[str, str]:
 def start() -> None:
     """The warm interpreter started now, in the background (`tests/conftest.py`, as a worker's
     session starts): its imports (seconds of CPU on a loaded machine) then fall outside any test's
-    timed window; the first `run` waits for it to be ready."""
+    timed window; the first fork waits for it to be ready."""
     global _warm
     if os.environ.get(COLD, "") not in ("", "0"):
         return
@@ -154,28 +156,6 @@ def _stop(process: subprocess.Popen[bytes], folder: Path) -> None:
     process.stdin.close()
     process.wait()
     shutil.rmtree(folder, ignore_errors=True)
-
-
-def _forked(
-    path: Path, args: list[str | os.PathLike[str]], env: dict[str, str], cwd: str, timeout: float
-) -> subprocess.CompletedProcess[str]:
-    out_read, out_write = os.pipe()
-    err_read, err_write = os.pipe()
-    try:
-        connection, pid = _spawn(path, args, env, cwd, [0, out_write, err_write])
-    finally:
-        os.close(out_write)
-        os.close(err_write)
-    with connection:
-        child = _Child(connection, pid, {out_read: [], err_read: []})
-        if not child.read_to_end(time.monotonic() + timeout):
-            os.kill(child.pid, signal.SIGKILL)
-            child.read_to_end(None)
-            raise subprocess.TimeoutExpired(args, timeout, child.text(out_read), child.text(err_read))
-    assert child.status is not None
-    return subprocess.CompletedProcess(
-        args, os.waitstatus_to_exitcode(child.status), child.text(out_read), child.text(err_read)
-    )
 
 
 def _spawn(
@@ -295,46 +275,6 @@ def _our_end(n: int, fd: int | None, text: bool) -> IO[Any] | None:
     if not text:
         return raw
     return io.TextIOWrapper(raw, write_through=n == 0)
-
-
-class _Child:
-    """A forked `lfg` as its test sees it: its pid, its two streams as read so far, how it ended."""
-
-    def __init__(self, connection: socket.socket, pid: int, streams: dict[int, list[bytes]]) -> None:
-        self.connection = connection
-        self.streams = streams
-        self.open = set(streams)
-        self.pid = pid
-        self.status: int | None = None
-
-    def read_to_end(self, deadline: float | None) -> bool:
-        """Both streams to their end and the wait status, as `communicate` reads them; False once
-        `deadline` passes first (what was read is kept)."""
-        with selectors.DefaultSelector() as selector:
-            for fd in self.open:
-                selector.register(fd, selectors.EVENT_READ)
-            if self.status is None:
-                selector.register(self.connection, selectors.EVENT_READ)
-            while selector.get_map():
-                left = None if deadline is None else deadline - time.monotonic()
-                if left is not None and left <= 0:
-                    return False
-                for key, _ in selector.select(left):
-                    if key.fileobj is self.connection:
-                        self.status = json.loads(self.connection.recv(MESSAGE_MAX))["status"]
-                        selector.unregister(self.connection)
-                    elif data := os.read(key.fd, 1 << 16):
-                        self.streams[key.fd].append(data)
-                    else:
-                        selector.unregister(key.fd)
-                        self.open.discard(key.fd)
-                        os.close(key.fd)
-        return True
-
-    def text(self, fd: int) -> str:
-        """As `subprocess.run(text=True)` decodes: the locale's encoding, universal newlines."""
-        data = b"".join(self.streams[fd])
-        return data.decode(locale.getpreferredencoding(False)).replace("\r\n", "\n").replace("\r", "\n")
 
 
 # The warm interpreter.
