@@ -16,7 +16,6 @@ import ast
 import importlib
 import inspect
 import re
-import textwrap
 import typing
 from dataclasses import dataclass
 from functools import cache
@@ -55,14 +54,37 @@ def ours(module: str) -> bool:
 def defined_by(cls: type) -> frozenset[str]:
     """What a class outside lfgtui defines: its attributes, and what its methods assign to `self`."""
     names = set(vars(cls))
-    try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
-    except (OSError, TypeError):
-        return frozenset(names)
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store) and of_self(node):
-            names.add(node.attr)
+    node = class_node(cls)
+    for each in ast.walk(node) if node is not None else ():
+        if isinstance(each, ast.Attribute) and isinstance(each.ctx, ast.Store) and of_self(each):
+            names.add(each.attr)
     return frozenset(names)
+
+
+def class_node(cls: type) -> ast.ClassDef | None:
+    """`cls`'s definition in its module's source, found by its qualified name (None where no source
+    says it, or a class made in a function); inspect.getsource would parse the whole file again for
+    each class, several hundred parses of textual's and the SDKs' modules."""
+    try:
+        path = inspect.getsourcefile(cls)
+    except TypeError:
+        return None
+    body = parsed(path).body if path else []
+    found = None
+    for name in cls.__qualname__.split("."):
+        found = next((n for n in body if isinstance(n, ast.ClassDef) and n.name == name), None)
+        if found is None:
+            return None
+        body = found.body
+    return found
+
+
+@cache
+def parsed(path: str) -> ast.Module:
+    try:
+        return ast.parse(Path(path).read_bytes(), path)
+    except (OSError, SyntaxError):
+        return ast.Module([], [])
 
 
 def of_self(node: ast.Attribute) -> bool:
@@ -87,14 +109,13 @@ class Module:
         parts = list(path.relative_to(ROOT).with_suffix("").parts)
         self.name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
         self.tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        self.nodes = list(ast.walk(self.tree))  # walked once: every question below reads this list
         self.parent: dict[ast.AST, ast.AST] = {}
-        for node in ast.walk(self.tree):
+        for node in self.nodes:
             for child in ast.iter_child_nodes(node):
                 self.parent[child] = node
         self.inherited = {
-            node: inherited(self.bases(node))
-            for node in ast.walk(self.tree)
-            if isinstance(node, ast.ClassDef)
+            node: inherited(self.bases(node)) for node in self.nodes if isinstance(node, ast.ClassDef)
         }
 
     def bases(self, node: ast.ClassDef) -> list[type]:
@@ -129,7 +150,7 @@ class Module:
     def own(self) -> set[str]:
         """The private names this module defines, not those its classes take over from a dependency."""
         names = set()
-        for node in ast.walk(self.tree):
+        for node in self.nodes:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 name = node.name
             elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
@@ -148,7 +169,7 @@ class Module:
     def imports(self) -> set[str]:
         """The lfgtui modules (and names in them) this module imports."""
         found = set()
-        for node in ast.walk(self.tree):
+        for node in self.nodes:
             if isinstance(node, ast.ImportFrom) and node.module and ours(node.module):
                 found |= {node.module} | {f"{node.module}.{alias.name}" for alias in node.names}
             elif isinstance(node, ast.Import):
@@ -157,7 +178,7 @@ class Module:
 
     def uses(self, visible: set[str]) -> list[Use]:
         found = []
-        for node in ast.walk(self.tree):
+        for node in self.nodes:
             if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and not ours(node.module):
                 hidden = any(private(part) for part in node.module.split("."))
                 for alias in node.names:
@@ -194,7 +215,7 @@ class Module:
         bound = alias.asname or alias.name.split(".")[0]
         return [
             Use(self.name, name, self.where(each))
-            for each in ast.walk(self.tree)
+            for each in self.nodes
             if isinstance(each, ast.Name) and each.id == bound
         ]
 
@@ -202,7 +223,7 @@ class Module:
         """Where this module names `name` (a public name): the classes and functions that do."""
         return {
             self.where(node)
-            for node in ast.walk(self.tree)
+            for node in self.nodes
             if (isinstance(node, ast.Attribute) and node.attr == name)
             or (isinstance(node, ast.Name) and node.id == name)
         }
