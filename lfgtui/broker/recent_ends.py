@@ -113,8 +113,8 @@ class RecentEnds:
     def __init__(self, redis: Redis, layout: Layout, consumer: str, lease_s: float, lifetime_s: int) -> None:
         self.redis, self.layout, self.consumer = redis, layout, consumer
         self.lease_s, self.lifetime_s = lease_s, lifetime_s
-        self.kept: dict[str, RecentEnd] = {}
-        """By work entry, oldest first."""
+        self.kept: dict[tuple[str, str], RecentEnd] = {}
+        """By stream and work entry (an id is unique in its stream only), oldest first."""
         self._settled: dict[str, str] = {}
         """Each run whose every kept end was written back against a server that went back: that server."""
         self._rewrite = redis.register_script(REWRITE)
@@ -132,20 +132,20 @@ class RecentEnds:
     ) -> None:
         now = time.monotonic()
         recent, until = now + self.lease_s * KEPT_LEASES, now + self.lifetime_s
-        self.kept.pop(entry, None)
+        self.kept.pop((stream, entry), None)
         digest = sha1(data)
-        self.kept[entry] = RecentEnd(
+        self.kept[stream, entry] = RecentEnd(
             run_id, stream, entry, field, value, deliveries, digest, recent, until, said
         )
         while len(self.kept) > MAX_KEPT:
             del self.kept[next(iter(self.kept))]
 
-    async def write_back(self, running: Iterable[str]) -> list[RecentEnd]:
+    async def write_back(self, running: Iterable[tuple[str, str]]) -> list[RecentEnd]:
         """Write back each kept end the broker forgot, where no other attempt of it can have started
-        (`running`: the entries this worker holds now): the recent ones, and every one of a run whose
-        mark is not the server's, once per server; returns those written back."""
+        (`running`: the entries this worker holds now, by stream and id): the recent ones, and every
+        one of a run whose mark is not the server's, once per server; returns those written back."""
         now = time.monotonic()
-        self.kept = {entry: end for entry, end in self.kept.items() if end.kept_until > now}
+        self.kept = {key: end for key, end in self.kept.items() if end.kept_until > now}
         holding = set(running)
         runs: dict[str, list[RecentEnd]] = {}
         for end in self.kept.values():
@@ -171,11 +171,11 @@ class RecentEnds:
                 if answer == 1:
                     written.append(end)
                 elif answer == -1:  # another attempt counts now: nothing of this one to write back
-                    self.kept.pop(end.entry, None)
+                    self.kept.pop((end.stream, end.entry), None)
         return written
 
     async def _run_write_back(
-        self, run_id: str, ends: list[RecentEnd], holding: set[str]
+        self, run_id: str, ends: list[RecentEnd], holding: set[tuple[str, str]]
     ) -> list[int] | None:
         """One run's ends, in one transaction under a watch of the run's mark (None: the mark kept
         changing meanwhile)."""
@@ -201,7 +201,7 @@ class RecentEnds:
                             self.lifetime_s,
                             end.data_sha1,
                             "1" if unchecked else "0",
-                            "1" if end.entry in holding else "0",
+                            "1" if (end.stream, end.entry) in holding else "0",
                         ]
                         await self._rewrite(keys=[end.stream, ended], args=args, client=pipe)
                     return [int(answer) for answer in await pipe.execute()]

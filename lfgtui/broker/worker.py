@@ -151,6 +151,11 @@ class Taken:
     asked: float
     """When (monotonic) this worker asked for it: its lease counts from no earlier."""
 
+    @property
+    def key(self) -> tuple[str, str]:
+        """Which entry it is: its id is unique only in its stream."""
+        return self.stream, self.entry
+
 
 @dataclass
 class Holding:
@@ -219,8 +224,10 @@ class BrokerWorker:
         self.streams = [self.layout.assigned(options.name), *(self.layout.work(name) for name in self.serves)]
         """Its own stream (a coding agent's follow-up, for the worker that has the agent's session)
         first, then those of the providers it serves."""
-        self.running: dict[str, asyncio.Task[None]] = {}
-        """The attempts under way, by work entry."""
+        self.running: dict[tuple[str, str], asyncio.Task[None]] = {}
+        """The attempts under way, by stream and work entry: an entry's id is unique in its stream
+        only, and the coordinator's XADDs to two providers' streams in one millisecond give both the
+        same id (a lead's ticket on sim-acp, taken for its neighbour's on sim, lapsed unrun)."""
         self._slots = asyncio.Semaphore(options.max_concurrency)
         self.publishers = RunPublishers(self._publisher, DRAIN_S)
         self.ownership = Ownership(redis, GROUP, options.name)
@@ -272,9 +279,9 @@ class BrokerWorker:
                 if failures:
                     self.said("the broker is back: taking work again")
                     failures = 0
-                fresh = [one for one in taken if one.entry not in self.running]
+                fresh = [one for one in taken if one.key not in self.running]
                 for one in taken:
-                    if one.entry in self.running:  # its own running entry handed out again: runs once
+                    if one.key in self.running:  # its own running entry handed out again: runs once
                         self.said(
                             f"entry {one.entry} of {one.stream}: the broker went back in time (restored or "
                             "failed over) and handed it out again to this worker, which runs it already: "
@@ -317,13 +324,12 @@ class BrokerWorker:
             )
 
     def _start(self, holding: Holding) -> None:
-        entry = holding.taken.entry
-        task = asyncio.create_task(self._run(holding), name=f"work {entry}")
-        self.running[entry] = task
+        task = asyncio.create_task(self._run(holding), name=f"work {holding.taken.entry}")
+        self.running[holding.taken.key] = task
         task.add_done_callback(lambda _: self._done(holding))
 
     def _done(self, holding: Holding) -> None:
-        self.running.pop(holding.taken.entry, None)
+        self.running.pop(holding.taken.key, None)
         if holding.slot:
             self._slots.release()
 
@@ -394,7 +400,8 @@ class BrokerWorker:
         lease_ms = int(self.lease_s * 1000)
         for stream in self.streams:
             asked = time.monotonic()
-            found = await self.ownership.take_over(stream, lease_ms, self.running, slots - len(taken))
+            running = [entry for held, entry in self.running if held == stream]
+            found = await self.ownership.take_over(stream, lease_ms, running, slots - len(taken))
             taken += [Taken(stream, one.entry, one.fields, one.deliveries, asked) for one in found.lapsed]
             next_lapse_s = min(next_lapse_s, found.next_lapse_s)
             if len(taken) == slots:

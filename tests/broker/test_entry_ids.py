@@ -1,7 +1,8 @@
 """A work entry's id is unique on its stream only: two providers' work streams give the same id to
 entries added in the same millisecond (a run whose tickets of two providers start together). The
 coordinator's `Dispatch` on a real redis-server, with two such entries adopted as a resumed run adopts
-them (broker/pickup.py): `a`'s on the sim's stream, `t`'s on the agent's."""
+them (broker/pickup.py): `a`'s on the sim's stream, `t`'s on the agent's; and a worker taking two such
+entries."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from json import loads
 from pathlib import Path
 
 import redis
@@ -22,7 +24,7 @@ from lfgtui.broker.work import AttemptEnd, WorkItem, ended_field
 from lfgtui.config.broker import BrokerSettings, resolve
 from lfgtui.events import Outcome
 from lfgtui.remote.description import run_description
-from tests.support.fleet import until
+from tests.support.fleet import Fleet, coordinate, ends, finish, until
 from tests.support.patience import PATIENCE
 from tests.support.recording import ticket
 from tests.support.redis_server import RedisServer
@@ -145,3 +147,38 @@ async def test_a_broker_gone_back_gives_up_the_handed_out_attempt_of_its_own_tic
     assert set(ended) == {ended_field("t", SAME).encode()}, "t's attempt given up, not a's"
     given_up = AttemptEnd.read(ended[ended_field("t", SAME).encode()])
     assert given_up is not None and (given_up.attempt, given_up.outcome) == (2, Outcome.INTERRUPTED)
+
+
+def test_a_worker_runs_both_entries_of_one_id_on_two_streams_once_each(
+    fleet: Fleet, admin: redis.Redis
+) -> None:
+    """A worker serving both providers takes `a`'s entry and `t`'s, of the same id: each is its own
+    attempt, run once (it had keyed what it runs by id alone, took `t`'s for `a`'s running, and left
+    it to lapse a lease later, to be taken over as attempt 2: a CI run's lead ticket)."""
+    ahead = f"{admin.time()[0] * 1000 + 120_000}-0"  # type: ignore[index]
+    for stream in (LAYOUT.work("sim"), LAYOUT.work("sim-responses")):  # each stream's next id: ahead-1
+        admin.xadd(stream, {"made": "here"}, id=ahead)
+        admin.xdel(stream, ahead)
+    fleet.start("w1")
+    tickets = fleet.lfg.tickets(
+        """
+        [[ticket]]
+        id = "a"
+        prompt = "go"
+        provider = "sim"
+        model = "hello"
+
+        [[ticket]]
+        id = "t"
+        prompt = "go"
+        provider = "sim-responses"
+        model = "hello"
+        """
+    )
+    code, events, err = finish(coordinate(fleet, tickets))
+    assert code == 0, err
+    run_id = err.split("recorded as run ")[1].split()[0]
+    entries = {t: loads(admin.hget(LAYOUT.work_index(run_id), t))["entry"] for t in ("a", "t")}
+    assert entries["a"] == entries["t"], f"the same id on both streams, as the test means: {entries}"
+    assert ends(events) == {("a", 1): "completed", ("t", 1): "completed"}, err + fleet.said("w1")
+    assert "handed it out again" not in fleet.said("w1")
