@@ -4,6 +4,7 @@ a timeout that ends it."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -106,3 +107,29 @@ def test_a_popen_takes_the_streams_popen_takes(tmp_path: Path) -> None:
     quiet = warm_lfg.popen(args, env=lfg.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     out, err = quiet.communicate(timeout=60 * PATIENCE)
     assert (quiet.returncode, out) == (2, None) and "missing.toml" in err
+
+
+@pytest.mark.parametrize("cold", ["", "1"], ids=["warm", "fresh"])
+async def test_an_lfg_on_the_tests_loop_is_read_waited_for_and_signalled_as_asyncios(
+    tmp_path: Path, cold: str
+) -> None:
+    """What a test whose loop serves the `lfg` does with it: read its streams as they go, wait for
+    it while the loop goes on, SIGTERM it, read the rest; the same, warm and fresh."""
+    lfg = Lfg(tmp_path)
+    args = lfg.args(lfg.tickets(STALLED), "--json")
+    env = lfg.env | {warm_lfg.COLD: cold}
+    pipe = subprocess.PIPE
+    process = await warm_lfg.create_subprocess_exec(*args, env=env, stdout=pipe, stderr=pipe)
+    assert (type(process) is warm_lfg.AsyncWarm) == (not cold), "forked warm, or started fresh"
+    assert process.stdout is not None
+    async with asyncio.timeout(60 * PATIENCE):
+        while b'"type": "text"' not in await process.stdout.readline():
+            pass
+    waiting = asyncio.create_task(process.wait())
+    await asyncio.sleep(0)  # the wait under way, the loop free
+    assert not waiting.done() and process.returncode is None
+    process.terminate()
+    async with asyncio.timeout(60 * PATIENCE):
+        _, err = await process.communicate()
+        assert await waiting == process.returncode == 128 + signal.SIGTERM, err
+    assert err is not None and b"recorded as run" in err

@@ -19,6 +19,7 @@ from lfgtui.sim.scenario import ScenarioLibrary, split_tokens
 from lfgtui.sim.server import SimServer
 from lfgtui.tickets.load import load_tickets
 from lfgtui.tools import BUILTIN_TOOLS
+from tests.support import warm_lfg
 from tests.support.lfg import DEMO, Lfg, ending, many_tickets, of, quick_demo, text
 from tests.support.patience import PATIENCE
 from tests.support.terminal import Terminal
@@ -103,7 +104,7 @@ async def test_a_dependency_chain_passes_the_answer_on(lfg: Lfg, sim: SimServer)
         depends_on = ["second"]
         """
     )
-    process = await asyncio.create_subprocess_exec(
+    process = await warm_lfg.create_subprocess_exec(
         *lfg.args(tickets, "--json"), env=lfg.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     stdout, stderr = await asyncio.wait_for(process.communicate(), 60 * PATIENCE)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import warm_lfg
 from tests.support.lfg import Lfg, free_port, of
 from tests.support.patience import PATIENCE
 from tests.support.serving import API_PROBE, TOKEN
@@ -49,7 +50,7 @@ async def test_a_boxed_command_gets_no_200_from_the_served_api_with_the_runs_tok
         """
     )
     args = ["--json", "--yes", "--serve", str(port), "--control", "--token-file", str(token_file)]
-    process = await asyncio.create_subprocess_exec(
+    process = await warm_lfg.create_subprocess_exec(
         *lfg.args(tickets, *args), env=lfg.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     try:

@@ -20,6 +20,7 @@ from lfgtui.events import TextDelta
 from lfgtui.history.recorded import recorded_run
 from lfgtui.history.store import Selection, Store
 from lfgtui.sim.server import SimServer
+from tests.support import warm_lfg
 from tests.support.lfg import Lfg, of, text
 from tests.support.patience import PATIENCE
 from tests.support.serving import TOKEN
@@ -147,7 +148,7 @@ async def test_a_queued_message_with_a_lone_surrogate_runs_as_the_next_turn_and_
         "--token-file",
         str(lfg.workdir / "token"),
     )
-    process = await asyncio.create_subprocess_exec(
+    process = await warm_lfg.create_subprocess_exec(
         *args, cwd=lfg.workdir, env=lfg.env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
     assert process.stdout is not None and process.stderr is not None

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from tests.support import warm_lfg
 from tests.support.hardening import recorded
 from tests.support.lfg import Lfg, text
 from tests.support.patience import PATIENCE
@@ -119,7 +120,7 @@ def said(path: Path, pattern: str) -> re.Match[str] | None:
 class Started:
     """A process the test started, and the file its stderr goes to (quoted when it ends too soon)."""
 
-    process: asyncio.subprocess.Process
+    process: asyncio.subprocess.Process | warm_lfg.AsyncWarm
     stderr: Path
 
 
@@ -246,7 +247,7 @@ async def test_a_served_run_beside_hostile_peers_completes_and_its_watcher_gets_
             stderr=run_err,
             preexec_fn=limit_descriptors,
         )
-    attach: asyncio.subprocess.Process | None = None
+    attach: warm_lfg.AsyncProcess | None = None
     running = Started(runner, err)
     try:
         with held() as first_flood, held() as floods_and_stalled:
@@ -258,7 +259,7 @@ async def test_a_served_run_beside_hostile_peers_completes_and_its_watcher_gets_
             await stall(port, floods_and_stalled)
             flood(port, FLOOD, first_flood)  # answered 503 past the caps, else closed 10 s on
             with watched.open("wb") as attach_out, watcher_err.open("wb") as attach_err:
-                attach = await asyncio.create_subprocess_exec(
+                attach = await warm_lfg.create_subprocess_exec(
                     *[sys.executable, "-m", "lfgtui", "attach", f"http://127.0.0.1:{port}", "--json"],
                     env={**lfg.env, "LFG_TOKEN": TOKEN},
                     stdout=attach_out,

@@ -44,6 +44,7 @@ from lfgtui.tools import BUILTIN_TOOLS
 from lfgtui.ui.app import LfgApp
 from lfgtui.ui.screens.modals import FollowUpScreen
 from lfgtui.ui.widgets.pane import PaneState, TicketPane
+from tests.support import warm_lfg
 from tests.support.app import keys, until
 from tests.support.box import NOBODY, USERS, python_path, users_python
 from tests.support.compose import lfg_app
@@ -207,7 +208,7 @@ class AgentWorld:
 
     async def lfg(self, *args: str, timeout: float = RUN_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
         """`lfg ARGS` to its end, on this loop (the sim answers on it meanwhile)."""
-        process = await asyncio.create_subprocess_exec(
+        process = await warm_lfg.create_subprocess_exec(
             *self.lfg_args(*args),
             cwd=self.project,
             env=self.env,

@@ -15,6 +15,7 @@ import pytest
 
 from lfgtui.run.agents.launch import MCP_START_MS
 from tests.real_agents.conftest import AgentWorld, Run, agent_program
+from tests.support import warm_lfg
 from tests.support.patience import PATIENCE
 from tests.support.redis_server import RedisServer
 
@@ -63,7 +64,7 @@ async def test_a_claude_code_lead_on_a_brokers_worker_adds_two_tickets_and_quote
     broker.start()
     world.config("[broker]\nlease_s = 10\n")
     log = (world.root / "w1.log").open("wb")
-    worker = await asyncio.create_subprocess_exec(
+    worker = await warm_lfg.create_subprocess_exec(
         *world.lfg_args("worker", "--broker", broker.url, "--name", "w1", "--root", str(world.root)),
         cwd=world.project,
         env=world.env,

@@ -23,6 +23,7 @@ import pytest
 
 from lfgtui.events import Outcome, Steered, TextDelta
 from tests.real_agents.conftest import RUN_TIMEOUT_S, AgentWorld, prose
+from tests.support import warm_lfg
 from tests.support.patience import PATIENCE
 from tests.support.recording import load_recorded
 
@@ -59,7 +60,7 @@ async def steered_run(world: AgentWorld, steers: tuple[str, ...]) -> tuple[int, 
     token.write_text(TOKEN)
     args = world.lfg_args("run", str(tickets), "--json", "--yes", "--db", str(world.db))
     args += ["--serve", "127.0.0.1:0", "--control", "--token-file", str(token)]
-    process = await asyncio.create_subprocess_exec(
+    process = await warm_lfg.create_subprocess_exec(
         *args, cwd=world.project, env=world.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     assert process.stdout is not None and process.stderr is not None

@@ -17,6 +17,7 @@ import pytest
 
 from lfgtui.history import recorded
 from lfgtui.history.store import Selection, Store
+from tests.support import warm_lfg
 from tests.support.lfg import Lfg, recorded_run
 from tests.support.patience import PATIENCE
 from tests.support.serving import TOKEN
@@ -32,7 +33,7 @@ model = "hello"
 """
 
 
-async def served_open(lfg: Lfg, path: Path, db: Path) -> asyncio.subprocess.Process:
+async def served_open(lfg: Lfg, path: Path, db: Path) -> warm_lfg.AsyncProcess:
     (lfg.workdir / "token").write_text(TOKEN)
     args = lfg.args(
         path,
@@ -46,12 +47,12 @@ async def served_open(lfg: Lfg, path: Path, db: Path) -> asyncio.subprocess.Proc
         "--token-file",
         str(lfg.workdir / "token"),
     )
-    return await asyncio.create_subprocess_exec(
+    return await warm_lfg.create_subprocess_exec(
         *args, cwd=lfg.workdir, env=lfg.env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
 
 
-async def ends(process: asyncio.subprocess.Process, ticket: str, events: list[dict[str, Any]]) -> str:
+async def ends(process: warm_lfg.AsyncProcess, ticket: str, events: list[dict[str, Any]]) -> str:
     """Read NDJSON into `events` until `ticket`'s attempt ends: its outcome."""
     assert process.stdout is not None
     async for line in process.stdout:

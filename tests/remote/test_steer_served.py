@@ -26,6 +26,7 @@ from lfgtui.remote.codec import decode
 from lfgtui.sim.model_map import ModelMap, ModelRule
 from lfgtui.sim.scenario import ScenarioLibrary
 from lfgtui.sim.server import SimServer
+from tests.support import warm_lfg
 from tests.support.lfg import Lfg
 from tests.support.patience import PATIENCE
 from tests.support.serving import STEERED_AGENT_TICKET, TOKEN, asked, finish, served, steered_agent
@@ -78,7 +79,7 @@ async def test_a_served_run_is_steered_between_rounds_and_sent_its_queued_turns(
     args = lfg.args(
         path, "--json", "--serve", "127.0.0.1:0", "--control", "--token-file", str(lfg.workdir / "token")
     )
-    process = await asyncio.create_subprocess_exec(
+    process = await warm_lfg.create_subprocess_exec(
         *args, cwd=lfg.workdir, env=lfg.env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
     assert process.stdout is not None and process.stderr is not None

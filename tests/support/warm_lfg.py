@@ -11,7 +11,8 @@ ImportError while it imports, its start) is tested by the tests that start `lfg`
 (`imported_by`, the signal tests, a worker with an import hook), which never come here.
 
 `run` takes what `subprocess.run(…, capture_output=True, text=True, timeout=…)` takes and gives what
-it gives; `popen` what `subprocess.Popen` takes for an `lfg` a test keeps running (a worker, a
+it gives; `create_subprocess_exec` what asyncio's does, for a test whose loop serves the `lfg` meanwhile;
+`popen` what `subprocess.Popen` takes for an `lfg` a test keeps running (a worker, a
 coordinator, a server) and gives a `Popen` that polls, waits, signals and communicates as one does:
 its pid is the fork's own (signals reach it), and how it ended comes from the warm interpreter,
 whose child it is. A command it cannot fork as it would start (not `python -m lfgtui`, or an environment that
@@ -24,6 +25,7 @@ child per request on SOCKET and says its pid and then how it ended, until its st
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import contextlib
 import gc
@@ -104,6 +106,91 @@ def run(
             exc.stdout, exc.stderr = process.communicate()
             raise
     return subprocess.CompletedProcess(args, process.returncode, out, err)
+
+
+async def create_subprocess_exec(
+    *args: str | os.PathLike[str],
+    env: Mapping[str, str] | None = None,
+    cwd: str | Path | None = None,
+    stdin: int | IO[Any] | None = None,
+    stdout: int | IO[Any] | None = None,
+    stderr: int | IO[Any] | None = None,
+) -> AsyncProcess:
+    """`asyncio.create_subprocess_exec(*args, env=…, cwd=…, stdin=…, stdout=…, stderr=…)`, forked
+    from the warm interpreter where it can be (its standard input not a pipe): its streams are
+    asyncio's, its end awaited on this loop."""
+    env = dict(os.environ if env is None else env)
+    warm = _warm_one(env) if stdin != subprocess.PIPE and _forkable(list(args), env) else None
+    if warm is None:
+        return await asyncio.create_subprocess_exec(
+            *args, env=env, cwd=cwd, stdin=stdin, stdout=stdout, stderr=stderr
+        )
+    process = _WarmPopen(warm, list(args), env, str(cwd or os.getcwd()), (stdin, stdout, stderr), False)
+    loop = asyncio.get_running_loop()
+    return AsyncWarm(process, await _reader(loop, process.stdout), await _reader(loop, process.stderr))
+
+
+async def _reader(loop: asyncio.AbstractEventLoop, pipe: IO[bytes] | None) -> asyncio.StreamReader | None:
+    if pipe is None:
+        return None
+    reader = asyncio.StreamReader()  # asyncio's subprocess streams' own limit
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), pipe)
+    return reader
+
+
+class AsyncWarm:
+    """What a test reads of an `asyncio.subprocess.Process`, of a forked `lfg`: its streams, pid and
+    exit code; `wait`, `communicate` and the signals."""
+
+    def __init__(
+        self, process: _WarmPopen, stdout: asyncio.StreamReader | None, stderr: asyncio.StreamReader | None
+    ) -> None:
+        self._process, self.stdout, self.stderr = process, stdout, stderr
+        self.pid, self.stdin = process.pid, None
+        self._ended: asyncio.Future[None] | None = None
+
+    @property
+    def returncode(self) -> int | None:
+        return self._process.poll()
+
+    async def wait(self) -> int:
+        """Its exit code, once the warm interpreter said how it ended (its connection readable):
+        one look on the loop, however many wait."""
+        if self._process.poll() is None:
+            if self._ended is None:
+                loop = asyncio.get_running_loop()
+                self._ended = ended = loop.create_future()
+                fd = self._process.ended_fd
+
+                def said() -> None:
+                    loop.remove_reader(fd)
+                    ended.set_result(None)
+
+                loop.add_reader(fd, said)
+            await asyncio.shield(self._ended)
+        return self._process.wait()
+
+    async def communicate(self) -> tuple[bytes | None, bytes | None]:
+        out, err = await asyncio.gather(*(_all(stream) for stream in (self.stdout, self.stderr)))
+        await self.wait()
+        return out, err
+
+    def send_signal(self, number: int) -> None:
+        self._process.send_signal(number)
+
+    def terminate(self) -> None:
+        self._process.terminate()
+
+    def kill(self) -> None:
+        self._process.kill()
+
+
+AsyncProcess = asyncio.subprocess.Process | AsyncWarm
+"""What `create_subprocess_exec` gives."""
+
+
+async def _all(stream: asyncio.StreamReader | None) -> bytes | None:
+    return None if stream is None else await stream.read()
 
 
 def _forkable(args: list[str | os.PathLike[str]], env: Mapping[str, str]) -> bool:
@@ -227,6 +314,11 @@ class _WarmPopen(subprocess.Popen[Any]):
                 if ours:
                     os.close(child)
         self.stdin, self.stdout, self.stderr = (_our_end(n, fd, text) for n, (_, fd, _) in enumerate(ends))
+
+    @property
+    def ended_fd(self) -> int:
+        """Readable once the warm interpreter said how the fork ended."""
+        return self._connection.fileno()
 
     def _internal_poll(self, *_: Any, **__: Any) -> int | None:
         if self.returncode is None and select.select([self._connection], [], [], 0)[0]:
