@@ -124,7 +124,9 @@ async def test_a_worker_writes_back_the_ends_the_broker_forgot_where_no_other_at
             recent.keep(RUN, STREAM, entry, ended_field(name, entry), end.value(), 1, ran, name)
         written = await recent.write_back(running=[])
         assert {end.said for end in written} == {"mine", "gone"}
-        assert set(recent.kept) == {entries[n] for n in ("mine", "gone", "there")}, "the rest counts no more"
+        assert set(recent.kept) == {(STREAM, entries[n]) for n in ("mine", "gone", "there")}, (
+            "the rest counts no more"
+        )
         assert await recent.write_back(running=[]) == [], "written back once: there the second time"
     finally:
         await client.aclose()
