@@ -348,20 +348,32 @@ async def test_an_agent_that_ignores_the_end_of_its_stdin_leaves_no_container(
             loaded.tickets, providers, Approvals(yes=True), [events.append], worktrees=tmp_path / "trees"
         )
         run.start()
-        async with asyncio.timeout(START_WAIT_S * PATIENCE):
-            while not any(isinstance(e, TextDelta) and e.ticket == "done" for e in events) or not any(
-                isinstance(e, AgentStarted) and e.ticket == "cut" for e in events
-            ):
-                await asyncio.sleep(0.05)
+        try:
+            async with asyncio.timeout(START_WAIT_S * PATIENCE):
+                while not any(isinstance(e, TextDelta) and e.ticket == "done" for e in events) or not any(
+                    isinstance(e, AgentStarted) and e.ticket == "cut" for e in events
+                ):
+                    await asyncio.sleep(0.05)
+        except TimeoutError:
+            pytest.fail(f"done streamed no text, or cut's agent did not start: {said(events)}")
         assert run.cancel("cut")
         outcomes = await run.wait()
     assert outcomes == {"done": Outcome.COMPLETED, "cut": Outcome.CANCELLED}, events
     assert trace.read_text().count("eof") == 2, "each agent stayed after its stdin closed"
-    async with asyncio.timeout(ENDED_WAIT_S * PATIENCE):
-        while await listed():
-            await asyncio.sleep(0.1)
-    said = [e.message for e in events if type(e) is Status]
-    assert any(m.endswith(containers.KILLED) for m in said), said
+    try:
+        async with asyncio.timeout(ENDED_WAIT_S * PATIENCE):
+            while await listed():
+                await asyncio.sleep(0.1)
+    except TimeoutError:
+        pytest.fail(f"containers left: {await listed()}; {said(events)}")
+    assert any(m.endswith(containers.KILLED) for m in said(events)), said(events)
+
+
+def said(events: list[Event]) -> list[str]:
+    """The statuses and errors of a run, to quote when it fails."""
+    return [f"{e.ticket}: {e.message}" for e in events if type(e) is Status] + [
+        f"{e.ticket}: {e}" for e in events if type(e) is AttemptEnded
+    ]
 
 
 @pytest.mark.parametrize("network", [True, False], ids=["network", "no-network"])
