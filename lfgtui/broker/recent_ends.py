@@ -102,6 +102,11 @@ class RecentEnd:
     said: str
     """How the worker names it: `TICKET of run RUN (attempt N, OUTCOME)`."""
 
+    @property
+    def key(self) -> tuple[str, str]:
+        """Which entry it is: its id is unique only in its stream."""
+        return self.stream, self.entry
+
 
 def sha1(data: bytes) -> str:
     return hashlib.sha1(data, usedforsecurity=False).hexdigest()
@@ -171,7 +176,7 @@ class RecentEnds:
                 if answer == 1:
                     written.append(end)
                 elif answer == -1:  # another attempt counts now: nothing of this one to write back
-                    self.kept.pop((end.stream, end.entry), None)
+                    self.kept.pop(end.key, None)
         return written
 
     async def _run_write_back(
@@ -201,7 +206,7 @@ class RecentEnds:
                             self.lifetime_s,
                             end.data_sha1,
                             "1" if unchecked else "0",
-                            "1" if (end.stream, end.entry) in holding else "0",
+                            "1" if end.key in holding else "0",
                         ]
                         await self._rewrite(keys=[end.stream, ended], args=args, client=pipe)
                     return [int(answer) for answer in await pipe.execute()]

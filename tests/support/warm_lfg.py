@@ -120,7 +120,7 @@ async def create_subprocess_exec(
     from the warm interpreter where it can be (its standard input not a pipe): its streams are
     asyncio's, its end awaited on this loop."""
     env = dict(os.environ if env is None else env)
-    warm = _warm_one(env) if stdin != subprocess.PIPE and _forkable(list(args), env) else None
+    warm = _warm_for(list(args), env) if stdin != subprocess.PIPE else None
     if warm is None:
         return await asyncio.create_subprocess_exec(
             *args, env=env, cwd=cwd, stdin=stdin, stdout=stdout, stderr=stderr
@@ -191,6 +191,11 @@ AsyncProcess = asyncio.subprocess.Process | AsyncWarm
 
 async def _all(stream: asyncio.StreamReader | None) -> bytes | None:
     return None if stream is None else await stream.read()
+
+
+def _warm_for(args: list[str | os.PathLike[str]], env: Mapping[str, str]) -> Path | None:
+    """The warm interpreter's socket, where `args` in `env` can be forked from it."""
+    return _warm_one(env) if _forkable(args, env) else None
 
 
 def _forkable(args: list[str | os.PathLike[str]], env: Mapping[str, str]) -> bool:
@@ -278,7 +283,7 @@ def popen(
     """`subprocess.Popen(args, env=env, cwd=cwd, stdin=…, stdout=…, stderr=…, text=text)`, forked
     from the warm interpreter where it can be."""
     env = dict(os.environ if env is None else env)
-    warm = _warm_one(env) if _forkable(args, env) else None
+    warm = _warm_for(args, env)
     if warm is None:
         return subprocess.Popen(args, env=env, cwd=cwd, stdin=stdin, stdout=stdout, stderr=stderr, text=text)
     return _WarmPopen(warm, args, env, str(cwd or os.getcwd()), (stdin, stdout, stderr), text)
