@@ -201,6 +201,10 @@ class Stretch:
     held out of it: more input later in it places it (Claude Code sends a call's first argument at
     its announcement, the rest once written), or it came at no time of its own."""
     held_chars: int = 0
+    placed: int = -1
+    """The time of the tool input last placed in it: input within `MIN_STREAM_MS` after that, and
+    no output between, came with it (Claude Code gives a call's first argument, then, a moment
+    later, the whole input), and is placed with it as the history's one rebuilt call is."""
 
     @property
     def streamed(self) -> bool:
@@ -726,14 +730,20 @@ class Metrics:
         characters, whose worth differs (prose, code, JSON). Input that came at no time of its own
         (with no output streaming before it, where it starts a stretch as its first chunk, or within
         `MIN_STREAM_MS` of that output with no more input after it: `Stretch.held`) stays out of the
-        stretch (`RequestMetrics.unplaced`)."""
+        stretch (`RequestMetrics.unplaced`); input within it of input placed came with that
+        (`Stretch.placed`)."""
         request = self.requests[-1] if self.requests else None
         if request is None:
             return
         ms = self._output_ms(t)
         tokens = tokens_in(chars, request.tokens_per_char)
         stretch = request.stretch
-        if whole and stretch is not None and ms - stretch.last < MIN_STREAM_MS:
+        if (
+            whole
+            and stretch is not None
+            and ms - stretch.last < MIN_STREAM_MS
+            and stretch.last != stretch.placed
+        ):
             stretch.held = max(stretch.held, whole)  # all at once with the output before it, so far
             stretch.held_chars += chars
             return
@@ -747,7 +757,7 @@ class Metrics:
             )
         if stretch is None:
             request.stretch = Stretch(
-                None, ms, ms, tokens, tokens, chars, chars, whole=whole, first_whole=bool(whole)
+                None, ms, ms, tokens, tokens, chars, chars, whole=whole, first_whole=bool(whole), placed=ms
             )
             return
         if stretch.held:  # input held as it came at once: with this, the model wrote it all meanwhile
@@ -755,7 +765,7 @@ class Metrics:
             tokens = tokens_in(chars, request.tokens_per_char)
             whole = max(whole, stretch.held)
             stretch.held = stretch.held_chars = 0
-        stretch.last = ms
+        stretch.last = stretch.placed = ms
         stretch.chunks += 1
         stretch.tokens += tokens
         stretch.chars += chars
