@@ -45,10 +45,12 @@ inside that could not be run: a covered socket gone meanwhile is said only with 
 
 def started(pid: int) -> str:
     """When the process `pid` started (clock ticks after boot), or "gone": a pid and this name one
-    process, never a later one given the same pid."""
+    process, never a later one given the same pid. A process that has exited and is not yet reaped
+    (its parent died too, and init has yet to collect it) is gone: its container's tether is cut."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as file:
-            return file.read().rsplit(b")", 1)[1].split()[19].decode()
+            fields = file.read().rsplit(b")", 1)[1].split()
+        return "gone" if fields[0] in (b"Z", b"X") else fields[19].decode()
     except (OSError, IndexError):
         return "gone"
 

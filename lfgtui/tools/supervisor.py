@@ -77,7 +77,8 @@ def reap(shell: int) -> int | None:
 
 def kill_tree() -> None:
     """SIGKILL every descendant until none is left: a killed parent's children are reparented here
-    and found by the next scan."""
+    and found by the next scan. Those that died since the last collection are collected too, not
+    left to init as zombies (lfg reads a zombie container client as gone, but init may be slow)."""
     me = os.getpid()
     while alive := descendants(me):
         for pid in alive:
@@ -85,6 +86,7 @@ def kill_tree() -> None:
                 os.kill(pid, signal.SIGKILL)
         time.sleep(RESCAN_S)
         reap(0)
+    reap(0)
 
 
 def exit_like(status: int | None) -> None:

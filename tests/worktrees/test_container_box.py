@@ -18,7 +18,17 @@ from pathlib import Path
 import pytest
 
 from lfgtui.config.load import Config
-from lfgtui.events import AgentStarted, AttemptEnded, ErrorKind, Event, Outcome, Status, TextDelta, ToolResult
+from lfgtui.events import (
+    AgentStarted,
+    AttemptEnded,
+    ErrorKind,
+    Event,
+    Outcome,
+    SessionOpened,
+    Status,
+    TextDelta,
+    ToolResult,
+)
 from lfgtui.providers.catalog import BUILTIN
 from lfgtui.providers.registry import Providers
 from lfgtui.run import Run
@@ -351,11 +361,11 @@ async def test_an_agent_that_ignores_the_end_of_its_stdin_leaves_no_container(
         try:
             async with asyncio.timeout(START_WAIT_S * PATIENCE):
                 while not any(isinstance(e, TextDelta) and e.ticket == "done" for e in events) or not any(
-                    isinstance(e, AgentStarted) and e.ticket == "cut" for e in events
+                    isinstance(e, SessionOpened) and e.ticket == "cut" for e in events
                 ):
                     await asyncio.sleep(0.05)
         except TimeoutError:
-            pytest.fail(f"done streamed no text, or cut's agent did not start: {said(events)}")
+            pytest.fail(f"done streamed no text, or cut's agent opened no session: {said(events)}")
         assert run.cancel("cut")
         outcomes = await run.wait()
     assert outcomes == {"done": Outcome.COMPLETED, "cut": Outcome.CANCELLED}, events
