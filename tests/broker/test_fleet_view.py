@@ -336,9 +336,6 @@ def test_the_fleet_view_snapshot(redis_server: RedisServer, snapshot: SnapshotAs
         screen = FleetScreen(FleetReader(broker), app.open_broker_run, first=False, clock=lambda: NOW)
         await app.push_screen(screen)
         await until(pilot, lambda: screen.reads > 0 and screen.table.row_count == len(screen.shown) == 3)
-        # the columns' widths follow their cells on the table's next idle (a CI run drew " a1b " before it)
-        run_column = next(iter(screen.table.columns.values()))
-        await until(pilot, lambda: run_column.content_width >= len("a1b2c3d4e5f6"))
         await pilot.wait_for_scheduled_animations()
         await pilot.pause(0.3)
 

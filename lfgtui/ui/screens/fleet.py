@@ -100,6 +100,8 @@ class FleetScreen(Screen[None]):
         self.table: DataTable[Text] = DataTable(cursor_type="row", zebra_stripes=True, id="fleet-runs")
         self.workers_line = Static(id="fleet-workers")
         self._reading = False
+        self._widths: list[int] = []
+        """The columns' widths as last set (`_columns`)."""
 
     def compose(self) -> ComposeResult:
         yield self.header
@@ -109,7 +111,6 @@ class FleetScreen(Screen[None]):
         yield KeysFooter()
 
     def on_mount(self) -> None:
-        self.table.add_columns(*COLUMNS)
         self._show()
         self.refresh_fleet()
         self.set_interval(REFRESH_S, self.refresh_fleet)
@@ -147,9 +148,10 @@ class FleetScreen(Screen[None]):
         self.shown = [run for run in runs if run.ended is None or now - run.ended < ENDED_KEPT_S]
         palette = colours(self.app)
         chosen = self.chosen
-        self.table.clear()
-        for run in self.shown:
-            self.table.add_row(*self._row(run, now), key=run.run_id)
+        rows = [self._row(run, now) for run in self.shown]
+        self._columns([max((cells[n].cell_len for cells in rows), default=0) for n in range(len(COLUMNS))])
+        for run, cells in zip(self.shown, rows, strict=True):
+            self.table.add_row(*cells, key=run.run_id)
         if chosen is not None and chosen in self.shown:
             self.table.move_cursor(row=self.shown.index(chosen), animate=False)
         waiting = sum(len(run.needing) for run in self.shown if run.ended is None)
@@ -162,6 +164,19 @@ class FleetScreen(Screen[None]):
         self.header.update(header)
         self.status.update(self._status(now))
         self.workers_line.update(_workers_text(workers))
+
+    def _columns(self, widths: list[int]) -> None:
+        """Empty the table for this read's rows, its columns as wide as their widest cell or label:
+        set here, before the rows are drawn (a column DataTable sizes itself widens only on its next
+        idle, and a frame drawn before that, cached, showed every cell cut to its label's width)."""
+        widths = [max(width, len(label)) for width, label in zip(widths, COLUMNS, strict=True)]
+        if widths == self._widths:
+            self.table.clear()
+            return
+        self.table.clear(columns=True)
+        for label, width in zip(COLUMNS, widths, strict=True):
+            self.table.add_column(label, width=width)
+        self._widths = widths
 
     def _status(self, now: float) -> Text:
         palette = colours(self.app)
