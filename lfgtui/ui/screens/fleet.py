@@ -29,6 +29,7 @@ from lfgtui.cost.prices import format_usd
 from lfgtui.formats import cell, plural, share
 from lfgtui.inert import inert
 from lfgtui.ui.drawing.palette import colours
+from lfgtui.ui.widgets.fitted_table import FittedTable
 from lfgtui.ui.widgets.footer import KeysFooter
 from lfgtui.ui.widgets.gauges import elapsed_text
 
@@ -97,11 +98,9 @@ class FleetScreen(Screen[None]):
         """Reads that succeeded, so tests can wait for the next one."""
         self.header = Static(id="fleet-header")
         self.status = Static(id="fleet-status")
-        self.table: DataTable[Text] = DataTable(cursor_type="row", zebra_stripes=True, id="fleet-runs")
+        self.table = FittedTable(COLUMNS, id="fleet-runs")
         self.workers_line = Static(id="fleet-workers")
         self._reading = False
-        self._widths: list[int] = []
-        """The columns' widths as last set (`_columns`)."""
 
     def compose(self) -> ComposeResult:
         yield self.header
@@ -148,10 +147,7 @@ class FleetScreen(Screen[None]):
         self.shown = [run for run in runs if run.ended is None or now - run.ended < ENDED_KEPT_S]
         palette = colours(self.app)
         chosen = self.chosen
-        rows = [self._row(run, now) for run in self.shown]
-        self._columns([max((cells[n].cell_len for cells in rows), default=0) for n in range(len(COLUMNS))])
-        for run, cells in zip(self.shown, rows, strict=True):
-            self.table.add_row(*cells, key=run.run_id)
+        self.table.fill([self._row(run, now) for run in self.shown], [run.run_id for run in self.shown])
         if chosen is not None and chosen in self.shown:
             self.table.move_cursor(row=self.shown.index(chosen), animate=False)
         waiting = sum(len(run.needing) for run in self.shown if run.ended is None)
@@ -164,19 +160,6 @@ class FleetScreen(Screen[None]):
         self.header.update(header)
         self.status.update(self._status(now))
         self.workers_line.update(_workers_text(workers))
-
-    def _columns(self, widths: list[int]) -> None:
-        """Empty the table for this read's rows, its columns as wide as their widest cell or label:
-        set here, before the rows are drawn (a column DataTable sizes itself widens only on its next
-        idle, and a frame drawn before that, cached, showed every cell cut to its label's width)."""
-        widths = [max(width, len(label)) for width, label in zip(widths, COLUMNS, strict=True)]
-        if widths == self._widths:
-            self.table.clear()
-            return
-        self.table.clear(columns=True)
-        for label, width in zip(COLUMNS, widths, strict=True):
-            self.table.add_column(label, width=width)
-        self._widths = widths
 
     def _status(self, now: float) -> Text:
         palette = colours(self.app)

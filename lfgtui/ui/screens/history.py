@@ -30,6 +30,7 @@ from lfgtui.history.search import SUBAGENT, QueryTooLarge, SearchHit, snippet_te
 from lfgtui.history.store import RunSummary, Selection, Store
 from lfgtui.inert import inert
 from lfgtui.ui.drawing.palette import colours
+from lfgtui.ui.widgets.fitted_table import FittedTable
 from lfgtui.ui.widgets.footer import KeysFooter
 
 DEBOUNCE_S = 0.2
@@ -99,7 +100,7 @@ class HistoryScreen(Screen[None]):
         self.shown_query: str | None = None
         self.store: Store | None = None
         self.status = Static("searching…", id="history-status")
-        self.table: DataTable[str | Text] = DataTable(cursor_type="row", zebra_stripes=True)
+        self.table = FittedTable(("ticket", "run", "when", "outcome", "match"))
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lfg-history-search")
         self._timer: Timer | None = None
         self._busy = False
@@ -111,7 +112,6 @@ class HistoryScreen(Screen[None]):
         yield KeysFooter()
 
     async def on_mount(self) -> None:
-        self.table.add_columns("ticket", "run", "when", "outcome", "match")
         try:
             self.store = await self._in_thread(Store.open_read_only, self.path)
         except StoreError as exc:
@@ -169,10 +169,11 @@ class HistoryScreen(Screen[None]):
             return
         self.shown_query = query
         self.found = found
-        self.table.clear()
-        for index, row in enumerate(found):
-            cells = (Text(row.label), Text(inert(row.run_id)), when(row.started_at), Text(row.outcome))
-            self.table.add_row(*cells, row.snippet, key=str(index))
+        rows = [
+            (Text(row.label), Text(inert(row.run_id)), when(row.started_at), Text(row.outcome), row.snippet)
+            for row in found
+        ]
+        self.table.fill(rows, [str(index) for index in range(len(found))])
         self._show_count()
 
     def _show_count(self) -> None:
