@@ -29,7 +29,7 @@ async def test_a_box_reads_neither_another_boxs_environment_nor_the_engines_stor
     assert done.returncode == 0, done.stderr
     found = Neighbours(**json.loads(done.stdout))
     assert found.a_was_up, found
-    assert "hunted" in found.output, found.output
+    assert "hunted" in found.output and found.control in found.output, found.output
     assert found.secret not in found.output, f"another box's environment was read: {found.output}"
     for store in found.stores:  # covered (empty, or not there under a cover around it), wherever
         (listed,) = [line for line in found.output.splitlines() if line.startswith(f"listed {store}:")]

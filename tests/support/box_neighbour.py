@@ -18,6 +18,7 @@ import secrets
 import shlex
 import subprocess
 import sys
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -36,15 +37,26 @@ class Neighbours:
 
     output: str
     secret: str
+    control: str
+    """What box `b` wrote itself, which its search must find."""
     stores: list[str]
     a_was_up: bool
 
 
-def hunt(home: Path, stores: list[Path], secret: str) -> str:
+def hunt(home: Path, stores: list[Path], secret: str, control: str, since: int) -> str:
     """Box `b`'s shell line: look for the secret everywhere it is shown, list each store, and unmount
-    the cover over it in a user and mount namespace of its own before listing it again."""
+    the cover over it in a user and mount namespace of its own before listing it again. Only files
+    changed since `since` (by their ctime, which only the kernel sets), made before the secret was,
+    can hold it: the search reads those, not root's whole home (gigabytes of toolchains, 50 s of a
+    loaded machine's disk each time). A file of its own holding `control`, which the search must
+    find, shows it reads what it should."""
     places = " ".join(shlex.quote(str(place)) for place in (home, *stores))
-    lines = [f"grep -rhoasF {shlex.quote(secret)} {places} /lfg /work; echo hunted"]
+    patterns = f"-e {shlex.quote(secret)} -e {shlex.quote(control)}"
+    lines = [
+        f"printf '%s\\n' {shlex.quote(control)} > control.txt",
+        f'find {places} /lfg /work "$PWD" -type f -newerct @{since} -exec grep -hoasF {patterns} {{}} + '
+        "2>/dev/null; echo hunted",
+    ]
     for store in stores:
         quoted = shlex.quote(str(store))
         lines += [
@@ -59,7 +71,8 @@ async def probe(engine: str, hunter: str, folder: Path) -> Neighbours:
     assert why is None, why
     home = Path.home().resolve()
     stores = list(containers._storage(engine))
-    secret = f"lfg-neighbour-{secrets.token_hex(8)}"
+    since = int(time.time()) - 2  # the ctimes' whole seconds, and a margin
+    secret, control = (f"lfg-{kind}-{secrets.token_hex(8)}" for kind in ("neighbour", "control"))
     works = [folder / name for name in ("a", "b")]
     for work in works:
         work.mkdir()
@@ -79,7 +92,7 @@ async def probe(engine: str, hunter: str, folder: Path) -> Neighbours:
         if hunter == "bwrap"
         else ContainerBox((works[1],), engine=engine, ticket="b", home_path=home)
     )
-    argv = b.wrap(["/bin/sh", "-c", hunt(home, stores, secret)], works[1])
+    argv = b.wrap(["/bin/sh", "-c", hunt(home, stores, secret, control, since)], works[1])
     done = await asyncio.to_thread(
         subprocess.run, argv, capture_output=True, text=True, timeout=BOX_WAIT_S * PATIENCE
     )
@@ -88,6 +101,7 @@ async def probe(engine: str, hunter: str, folder: Path) -> Neighbours:
     return Neighbours(
         output=done.stdout + done.stderr,
         secret=secret,
+        control=control,
         stores=[str(store) for store in stores],
         a_was_up=up,
     )
