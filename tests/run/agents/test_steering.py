@@ -6,6 +6,7 @@ whatever the machine's speed."""
 
 from __future__ import annotations
 
+import copy
 import os
 import signal
 from collections.abc import Callable
@@ -228,9 +229,15 @@ async def test_a_steer_that_cuts_the_agents_answer_off_leaves_its_rate_at_what_s
     assert cut.rate_estimated
     (request,) = cut.requests
     (unsteered,) = whole.requests
-    worth = unsteered.tokens_streamed / unsteered.chars
-    # Tokens, not rates: the wall time each streamed in is the machine's, the tokens are not.
-    assert request.tokens_streamed == pytest.approx(worth * request.chars, rel=0.15), "at a's worth"
+    assert unsteered.counted_tokens is not None and unsteered.counted_chars
+    worth = unsteered.counted_tokens / unsteered.counted_chars
+    # Tokens, not rates: the wall time each streamed in is the machine's, the tokens are not. Nor is
+    # which characters streamed (each stretch's first chunk, and a stretch that came in one burst on
+    # a loaded machine, are not): the characters that did, once its last stretch is ended.
+    ended = copy.deepcopy(request)
+    ended.end_stretch()
+    streamed = ended.streamed_chars - ended.streamed_thought_chars
+    assert streamed and request.tokens_streamed == pytest.approx(worth * streamed, rel=0.15), "at a's worth"
     assert request.reported_tokens is not None
     assert request.reported_tokens < request.estimated_tokens, "the count left out the part cut off"
     assert [len(counts) for counts in run.book.calibration.counted.values()] == [1], "a's count alone"
