@@ -32,8 +32,18 @@ def _on_ctrl_c(signum: int, frame: FrameType | None) -> None:
 
 
 def catch_ctrl_c() -> None:
-    """Ctrl-C raises KeyboardInterrupt as Python's own handler does, and is remembered too."""
+    """Ctrl-C raises KeyboardInterrupt as Python's own handler does, and is remembered too. One
+    Python swallows (raised in a finalizer: `interrupted`) is not reported on stderr either, as
+    "Exception ignored in: <function _ModuleLock.cb …>" and a KeyboardInterrupt traceback: lfg has it,
+    and says it once, as every Ctrl-C, "lfg: interrupted"."""
     signal.signal(signal.SIGINT, _on_ctrl_c)
+    sys.unraisablehook = _unraisable
+
+
+def _unraisable(unraisable: "sys.UnraisableHookArgs") -> None:
+    if _ctrl_c and unraisable.exc_type is KeyboardInterrupt:
+        return  # remembered by `_on_ctrl_c`, which raised it
+    sys.__unraisablehook__(unraisable)
 
 
 def ctrl_c_raises() -> bool:
