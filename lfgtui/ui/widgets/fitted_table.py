@@ -1,11 +1,11 @@
 """A row-cursor table whose columns are as wide as their widest cell or label, set as its rows are.
 
 Textual's DataTable (8.2.8) widens an auto-width column on its next idle, after the rows that need
-it were added, without invalidating the row and line caches it keys by its update count: a frame
-drawn between the two is cached with every cell cut to its column's label and drawn again after the
-idle, until something else changes the row (the fleet view showed `a1b` for a run id for up to a
-second; a search's results stayed cut until the cursor moved). Here each `fill` measures its cells
-and gives the columns fixed widths, re-made only when one changes, so no frame waits on an idle.
+it were added: a frame drawn between the two shows every cell cut to its column's label, and the
+widening neither bumps the update count its row and line caches are keyed by nor clears them, so
+unless the table's size changes after it, that frame is drawn again (the fleet view's snapshot
+showed ` a1b ` for a run id after waiting for the column to widen). Here each `fill` measures its
+cells and gives the columns fixed widths, re-made only when one changes: no frame waits on an idle.
 """
 
 from __future__ import annotations
