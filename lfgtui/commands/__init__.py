@@ -71,18 +71,30 @@ def lfg() -> int:
 
         return main()
     except KeyboardInterrupt:
-        _forget_the_interrupt()
-        try:
-            sys.stderr.write("lfg: interrupted\n")
-            sys.stderr.flush()
-        except (OSError, ValueError):  # a terminal gone away, stderr closed
-            pass
-        return EXIT_SIGINT
+        return _interrupted()
+    except Exception:
+        if not _ctrl_c:
+            raise
+        # Ctrl-C came as lfg started, and Python raised something else in its place: CPython 3.11
+        # words a failed `from M import name` (ssl.py's, of `_ssl`) in Python code, and a Ctrl-C
+        # landing there leaves it no message: TypeError "expected a message argument".
+        return _interrupted()
     finally:
         # What lfg holds now goes with the process: frozen, the collector's passes at exit skip it.
         # They walked every object the imports made (an SDK's schemas), 0.1-0.3 s of CPU an `lfg`
         # for nothing: what lfg writes it closes itself, and no finalizer of what is left matters.
         gc.freeze()
+
+
+def _interrupted() -> int:
+    """Ctrl-C ended lfg before a run took it over: one line, and 130."""
+    _forget_the_interrupt()
+    try:
+        sys.stderr.write("lfg: interrupted\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):  # a terminal gone away, stderr closed
+        pass
+    return EXIT_SIGINT
 
 
 def _forget_the_interrupt() -> None:

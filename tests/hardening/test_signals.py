@@ -104,6 +104,40 @@ def test_ctrl_c_while_lfg_starts_exits_130_without_a_traceback(tmp_path: Path, l
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
 
 
+REPLACED = """
+import os, signal, sys
+import lfgtui.commands.main as command_line
+
+def main():
+    if sys.argv[1:] == ["ctrl-c"]:
+        try:
+            os.kill(os.getpid(), signal.SIGINT)  # lfg's handler raises KeyboardInterrupt here
+        except KeyboardInterrupt:
+            pass  # as CPython 3.11 loses it wording a failed `from M import name`
+    raise TypeError("expected a message argument")
+
+command_line.main = main
+from lfgtui.commands import lfg
+sys.exit(lfg())
+"""
+
+
+@pytest.mark.parametrize("ctrl_c", [True, False], ids=["ctrl-c", "none"])
+def test_an_error_python_raises_in_place_of_a_ctrl_c_as_lfg_starts_ends_it_as_ctrl_c_does(
+    ctrl_c: bool,
+) -> None:
+    """A CI run's Ctrl-C landed as ssl.py imported `_ssl`, where CPython 3.11 words a failed `from
+    _ssl import RAND_egd` in Python code: the KeyboardInterrupt left it no message, and it raised
+    TypeError "expected a message argument" instead, a traceback and exit 1. After a Ctrl-C, lfg
+    ends as Ctrl-C ends it, whatever Python raised; without one, the error is lfg's as ever."""
+    argv = [sys.executable, "-c", REPLACED, *(["ctrl-c"] if ctrl_c else [])]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=30 * PATIENCE)
+    if ctrl_c:
+        assert (done.returncode, done.stderr) == (130, "lfg: interrupted\n")
+    else:
+        assert done.returncode == 1 and "TypeError: expected a message argument" in done.stderr, done.stderr
+
+
 SWALLOWED = """
 import os, signal
 from lfgtui.commands import catch_ctrl_c, interrupted
