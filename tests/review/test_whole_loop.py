@@ -83,7 +83,11 @@ async def approve_every_request(pilot: object, app: LfgApp, asked: list[str]) ->
                 p.ticket.id: (p.state, p.standing.state, [r.state for r in p.tools.rows.values()])
                 for p in both
             }
-            raise AssertionError(f"neither completed nor waiting on an approval: {shown}") from None
+            run = app.controller.run  # a CI run's pane stayed running though the run had ended it
+            ended = {p.ticket.id: run.states[p.ticket.id].outcome for p in both} if run else None
+            raise AssertionError(
+                f"neither completed nor waiting on an approval: {shown}; the run: {ended}"
+            ) from None
         if settled():
             return
         for _ in range(len(both) + 1):  # `a` visits what needs the person, the longest-waiting first
