@@ -655,7 +655,16 @@ class SimAcpAgent:
         hold = self._hold_child if self.options.quirks.subagent_waits else None
         stable = StableUpdates(send, session.id, session.prompts, self.client_offers, ask, hold)
         run = AgentRun(
-            self.conn, session, scenario, self.stdout, quirks, terminals, forms, stable, self._withdraw
+            self.conn,
+            session,
+            scenario,
+            self.stdout,
+            quirks,
+            terminals,
+            forms,
+            stable,
+            self._withdraw,
+            self.sent,
         )
         stop_reason: StopReason = self.options.stop_reason
         await self._fall_back(session)

@@ -11,7 +11,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -347,10 +347,13 @@ class AgentRun:
         client_forms: bool = False,
         stable: StableUpdates | None = None,
         withdraw: Withdraw | None = None,
+        sent: Mapping[asyncio.Task[Any], Any] | None = None,
     ) -> None:
         self.conn = conn
         self.withdraw = withdraw
         """How an ask is withdrawn (with `Quirks.withdraw_when`)."""
+        self.sent: Mapping[asyncio.Task[Any], Any] = {} if sent is None else sent
+        """The id of the last request each task sent the client, once the pipe has written it."""
         self.stable = stable
         """Where the updates the SDK cannot send go (None: none are sent)."""
         self.session = session
@@ -699,8 +702,11 @@ class AgentRun:
             self.conn.request_permission(self.session.id, request, list(PERMISSION_OPTIONS))
         )
         if self.quirks.answers_early and not self.answer_now.is_set() and request.locations:
-            # the file read first, as agents read before they write: once the client has answered,
-            # it has the request too, which waits as the prompt is answered
+            # the request written first, then a file read (agents read before they write): once the
+            # client has answered the read, it has the request too, which waits as the prompt is
+            # answered. The request's task writes it as it first runs: unwaited, after the read.
+            while asking not in self.sent and not asking.done():  # noqa: ASYNC110 (that first run)
+                await asyncio.sleep(0)
             with contextlib.suppress(acp.RequestError):
                 await self.conn.read_text_file(self.session.id, request.locations[0].path)
             self.answer_now.set()

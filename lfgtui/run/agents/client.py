@@ -220,6 +220,16 @@ class AgentClient:
         finally:
             self._markers.discard(marker)
 
+    async def in_order(self) -> None:
+        """Where a request the agent sent before now waits to be shown (`caught_up`), wait until
+        everything sent before now has been streamed, so that the answer to a request that shows
+        nothing (a file read) cannot overtake it: an agent that asks to write, reads, then ends
+        its turn on the read's answer ends it with its request shown in the turn. Where no turn
+        streams (between turns) there is nothing to wait for."""
+        if self._markers:
+            with contextlib.suppress(TurnOver):
+                await self.caught_up()
+
     def turn_over(self) -> None:
         """The turn stopped streaming the inbox (its prompt answered, or the attempt cut short): a
         request not yet shown, and any that comes till the next turn, is refused (`AFTER_TURN`).
@@ -407,6 +417,7 @@ class AgentClient:
     async def read_text_file(
         self, session_id: str, path: str, line: int | None = None, limit: int | None = None, **_: Any
     ) -> schema.ReadTextFileResponse:
+        await self.in_order()
         try:
             place = self._place(path)
             content = await read_text(place.ctx, place.name, line or 1, limit)
