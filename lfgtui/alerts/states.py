@@ -233,6 +233,9 @@ class Attentions:
         """Each ticket's open questions as forms (their ids, and what each asks)."""
         self._tail: dict[str, LastMessage] = {}
         """The end of each ticket's last message (text since its last tool call or model call)."""
+        self._ended: dict[str, Standing] = {}
+        """Each ended ticket's standing, until its next attempt: where an approval or a question the
+        agent sent before its turn ended, asked after the end, leaves it once answered."""
         for ticket, deps in self.depends_on.items():
             self.standings[ticket] = Standing(ticket, State.WAITING, t0, detail=", ".join(deps))
 
@@ -268,6 +271,8 @@ class Attentions:
         state = State.DONE if standing.state is State.UNREAD else standing.state
         changed = replace(standing, state=state, unread=False, previous=standing.state)
         self.standings[ticket] = changed
+        if ticket in self._ended:
+            self._ended[ticket] = changed
         return changed
 
     def needs_you(self) -> list[Standing]:
@@ -298,6 +303,7 @@ class Attentions:
         return (new,)
 
     def _started(self, event: AttemptStarted | AttemptQueued) -> tuple[Standing, ...]:
+        self._ended.pop(event.ticket, None)
         self._open.pop(event.ticket, None)
         self._questions.pop(event.ticket, None)
         self._tail[event.ticket] = LastMessage()
@@ -351,10 +357,14 @@ class Attentions:
         return self._still_asked(event)
 
     def _still_asked(self, event: Event) -> tuple[Standing, ...]:
-        """No permission request is open: asked while a question is, else working."""
+        """No permission request is open: asked while a question is, else working, or as it ended
+        where its attempt has."""
         questions = self._questions.get(event.ticket)
         if questions:
             return self._move(event, State.ASKED, next(iter(questions.values())))
+        ended = self._ended.get(event.ticket)
+        if ended is not None:
+            return self._move(event, ended.state, ended.detail, ended.unread, ended.inferred)
         return self._move(event, State.WORKING)
 
     def _stalled(self, event: Stalled) -> tuple[Standing, ...]:
@@ -379,6 +389,7 @@ class Attentions:
             changed = self._move(event, State.FAILED, error, unread=True)
         else:
             changed = self._move(event, State.CANCELLED, outcome.value)
+        self._ended[event.ticket] = self.standings[event.ticket]
         return changed + self._released(event)
 
     def _released(self, event: Event) -> tuple[Standing, ...]:

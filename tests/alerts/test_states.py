@@ -151,3 +151,28 @@ def test_how_long_it_waited_reads() -> None:
         "14 min",
         "2 h 5 min",
     ]
+
+
+def test_a_request_asked_after_its_attempt_ended_leaves_the_ticket_as_it_ended_once_answered() -> None:
+    """An agent's request that came before its prompt's answer is asked even once the attempt has
+    ended (docs/guides/coding-agents.md): it needs the person, and answered, the ticket stands as
+    it ended, never working again with no attempt running."""
+    feed = Feed(Attentions())
+    feed(AttemptStarted, "a", provider="p", model="m")
+    assert ended(feed, "a") == [("a", State.UNREAD)]
+    asked = dict(call_id="c1", name="write_file", arguments={}, message="")
+    assert feed(ApprovalAsked, "a", **asked) == [("a", State.APPROVAL)]
+    assert feed(ApprovalAnswered, "a", call_id="c1", allowed=True, by="you", message="") == [
+        ("a", State.UNREAD)
+    ]
+    assert feed.attentions.standings["a"].unread
+    looked = feed.attentions.looked("a")
+    assert looked is not None and looked.state is State.DONE
+    feed(ApprovalAsked, "a", **(asked | {"call_id": "c2"}))
+    feed(ApprovalAnswered, "a", call_id="c2", allowed=False, by="you", message="")
+    assert feed.state("a") is State.DONE, "as the person last saw it"
+    assert feed(AttemptStarted, "a", attempt=2, provider="p", model="m") == [("a", State.WORKING)]
+    feed(ApprovalAsked, "a", attempt=2, **asked)
+    assert feed(ApprovalAnswered, "a", attempt=2, call_id="c1", allowed=True, by="you", message="") == [
+        ("a", State.WORKING)
+    ], "a running attempt goes on working"

@@ -291,6 +291,9 @@ class TicketPane:
         self.metrics = Metrics()
         self.started_at: float | None = None
         self.ended_at: float | None = None
+        self.ended_as: PaneState | None = None
+        """How the attempt ended, while it has: what an approval or a question the agent sent before
+        its turn's end, asked after it, leaves the pane in once answered."""
         self.error: ErrorInfo | None = None
         self.retries = 0
         self.retrying: Retrying | None = None
@@ -666,7 +669,7 @@ class TicketPane:
             return
         self.question = None
         if self.state is PaneState.APPROVAL and self.approval is None:
-            self.state = PaneState.RUNNING
+            self.state = self.ended_as or PaneState.RUNNING
 
     def _progress(self, event: AgentProgress) -> None:
         self.progress = inert(event.title)
@@ -714,7 +717,7 @@ class TicketPane:
 
     def _ended(self, event: AttemptEnded) -> None:
         self._clear_earlier()  # an attempt that ended before it asked anything
-        self.state = PaneState(event.outcome.value)
+        self.state = self.ended_as = PaneState(event.outcome.value)
         self.error = event.error
         self.ended_at = event.t
         self.retrying = self.queued = self.offer = None
@@ -764,7 +767,7 @@ class TicketPane:
         self.model_figures = figures_said(model)
         self.state = PaneState.RUNNING
         self.awaiting_words = True
-        self.started_at, self.ended_at = t, None
+        self.started_at, self.ended_at, self.ended_as = t, None, None
         self.error, self.retries, self.retrying, self.status_note = None, 0, None, ""
         self.lost_note = ""
         self.progress = ""
@@ -775,7 +778,7 @@ class TicketPane:
             return
         self.approval = None
         if self.state is PaneState.APPROVAL and self.question is None:
-            self.state = PaneState.RUNNING
+            self.state = self.ended_as or PaneState.RUNNING
         self.tools.set_state(call_id, ToolState.RUNNING)
 
     def approval_shown(self) -> tuple[Text, bool] | None:
