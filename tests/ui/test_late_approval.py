@@ -33,11 +33,8 @@ def test_an_approval_or_a_question_answered_after_the_end_leaves_the_pane_as_it_
     path = tmp_path / "tickets.toml"
     path.write_text('[[ticket]]\nid = "t"\nprompt = "x"\n')
     [ticket] = load_tickets(path, Config(path=None), BUILTIN_TOOLS, env={}).tickets
-    pane, metrics, ev = (
-        TicketPane(ticket, Tally(), str, Standing("t", State.WAITING, 0.0)),
-        Metrics(),
-        EventFactory("t", 1),
-    )
+    pane = TicketPane(ticket, Tally(), str, Standing("t", State.WAITING, 0.0))
+    metrics, ev, next_ev = Metrics(), EventFactory("t", 1), EventFactory("t", 2)
     pane.apply(ev(AttemptStarted, provider="p", model="m"), metrics)
     pane.apply(ev(AttemptEnded, outcome=outcome), metrics)
     ended = PaneState(outcome.value)
@@ -50,12 +47,7 @@ def test_an_approval_or_a_question_answered_after_the_end_leaves_the_pane_as_it_
     assert pane.state is PaneState.APPROVAL
     pane.apply(ev(ElicitationAnswered, message="", elicitation_id="e1", action="cancel", by="you"), metrics)
     assert pane.state is ended
-    pane.apply(EventFactory("t", 2)(AttemptStarted, provider="p", model="m"), metrics)
-    pane.apply(
-        EventFactory("t", 2)(ApprovalAsked, message="", call_id="c2", name="write_file", arguments={}),
-        metrics,
-    )
-    pane.apply(
-        EventFactory("t", 2)(ApprovalAnswered, message="", call_id="c2", allowed=True, by="you"), metrics
-    )
+    pane.apply(next_ev(AttemptStarted, provider="p", model="m"), metrics)
+    pane.apply(next_ev(ApprovalAsked, message="", call_id="c2", name="write_file", arguments={}), metrics)
+    pane.apply(next_ev(ApprovalAnswered, message="", call_id="c2", allowed=True, by="you"), metrics)
     assert pane.state is PaneState.RUNNING, "a running attempt goes on running"
